@@ -1,0 +1,158 @@
+/*
+ * Equilibrium benchmark: prillm's exact solver against Ipopt on the same QP
+ * (the generic tool a user would reach for), on seeded random markets.
+ *
+ * Times are wall-clock medians of setup + solve + cleanup from a cold start
+ * (no warm start carried between repeats), on one core (OpenBLAS is pinned
+ * to one thread). "warm" is the median re-solve after one provider's price
+ * moves by 1%, the pricing loop's access pattern. "agree" is the largest
+ * |f_exact - f_ipopt| / D_i over all pairs.
+ *
+ * Usage: bench_equilibrium [--quick] [--ipopt-limit SECONDS]
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "internal.h"
+
+typedef struct {
+    int n, m, repeats, ipopt_repeats;
+} Size;
+
+static int compare_doubles(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *x, int count) {
+    qsort(x, (size_t)count, sizeof *x, compare_doubles);
+    return count % 2 ? x[count / 2] : 0.5 * (x[count / 2 - 1] + x[count / 2]);
+}
+
+static const char *format_time(double seconds, char *buf, size_t size) {
+    if (!isfinite(seconds)) snprintf(buf, size, "-");
+    else if (seconds < 1e-3) snprintf(buf, size, "%.1f us", seconds * 1e6);
+    else if (seconds < 1.0) snprintf(buf, size, "%.2f ms", seconds * 1e3);
+    else snprintf(buf, size, "%.2f s", seconds);
+    return buf;
+}
+
+/* One cold solve; returns wall time, fills a copy of the solution. */
+static double timed_solve(const PrillmMarket *mk, const PrillmEquilibriumSettings *settings, double *flows,
+                          PrillmEquilibriumInfo *info) {
+    PrillmError err;
+    PrillmEquilibriumSolver *s = NULL;
+    double t0 = prillm__now();
+    if (prillm_equilibrium_setup(&s, mk, settings, &err) || prillm_equilibrium_solve(s, &err)) {
+        fprintf(stderr, "bench: %s\n", err.message);
+        exit(1);
+    }
+    double elapsed = prillm__now() - t0;
+    const PrillmEquilibrium *eq = prillm_equilibrium_solution(s);
+    if (flows) memcpy(flows, eq->flows, (size_t)mk->n_users * mk->n_providers * sizeof(double));
+    *info = eq->info;
+    prillm_equilibrium_cleanup(s);
+    return elapsed;
+}
+
+static double warm_resolve_median(const PrillmMarket *mk, int repeats) {
+    PrillmError err;
+    PrillmEquilibriumSolver *s = NULL;
+    if (prillm_equilibrium_setup(&s, mk, NULL, &err) || prillm_equilibrium_solve(s, &err)) exit(1);
+    double *times = calloc((size_t)repeats, sizeof(double));
+    for (int r = 0; r < repeats; r++) {
+        int j = r % mk->n_providers;
+        double price = mk->price[j] * (r % 2 ? 1.01 : 1.0);
+        prillm_equilibrium_update_price(s, j, price, &err);
+        double t0 = prillm__now();
+        prillm_equilibrium_solve(s, &err);
+        times[r] = prillm__now() - t0;
+        if (prillm_equilibrium_solution(s)->info.status != PRILLM_STATUS_SOLVED) {
+            fprintf(stderr, "bench: warm re-solve not solved\n");
+            exit(1);
+        }
+    }
+    double med = median(times, repeats);
+    free(times);
+    prillm_equilibrium_cleanup(s);
+    return med;
+}
+
+int main(int argc, char **argv) {
+    int quick = 0;
+    double ipopt_limit = 600;
+    for (int k = 1; k < argc; k++) {
+        if (strcmp(argv[k], "--quick") == 0) quick = 1;
+        else if (strcmp(argv[k], "--ipopt-limit") == 0 && k + 1 < argc) ipopt_limit = atof(argv[++k]);
+        else {
+            fprintf(stderr, "usage: bench_equilibrium [--quick] [--ipopt-limit SECONDS]\n");
+            return 2;
+        }
+    }
+    openblas_set_num_threads(1);
+    const Size sizes[] = {
+        {20, 20, 2001, 21}, {100, 50, 301, 11}, {1000, 100, 31, 3}, {10000, 500, quick ? 3 : 7, 1},
+    };
+    printf("prillm %s equilibrium benchmark (one core; medians over repeats; Ipopt limit %.0f s)\n\n",
+           prillm_version(), ipopt_limit);
+    printf("| users x providers | exact: time | warm re-solve | rounds | sweeps | KKT violation | "
+           "Ipopt: time | Ipopt KKT | agree (rel. to demand) | Ipopt / exact |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|\n");
+    for (size_t c = 0; c < sizeof sizes / sizeof sizes[0]; c++) {
+        const Size *sz = &sizes[c];
+        PrillmError err;
+        PrillmMarket *mk = prillm_market_random(sz->n, sz->m, 2026 + c, &err);
+        if (!mk) return 1;
+        size_t nm = (size_t)sz->n * sz->m;
+        double *exact = calloc(nm, sizeof(double)), *ref = calloc(nm, sizeof(double));
+        double *times = calloc((size_t)sz->repeats, sizeof(double));
+        PrillmEquilibriumInfo info, ipopt_info;
+        for (int r = 0; r < sz->repeats; r++) times[r] = timed_solve(mk, NULL, exact, &info);
+        double t_exact = median(times, sz->repeats);
+        double t_warm = warm_resolve_median(mk, sz->repeats < 50 ? sz->repeats : 50);
+
+        PrillmEquilibriumSettings ipopt;
+        prillm_equilibrium_default_settings(&ipopt);
+        ipopt.method = PRILLM_EQ_IPOPT;
+        ipopt.time_limit = ipopt_limit;
+        int reps = quick && sz->n >= 1000 ? 0 : sz->ipopt_repeats;
+        double t_ipopt = NAN, agree = NAN;
+        ipopt_info.kkt_violation = NAN;
+        ipopt_info.status = PRILLM_STATUS_UNSOLVED;
+        if (reps > 0) {
+            double *it = calloc((size_t)reps, sizeof(double));
+            for (int r = 0; r < reps; r++) it[r] = timed_solve(mk, &ipopt, ref, &ipopt_info);
+            t_ipopt = median(it, reps);
+            free(it);
+            if (ipopt_info.status != PRILLM_STATUS_FAILED) {
+                agree = 0;
+                for (size_t k = 0; k < nm; k++)
+                    agree = fmax(agree, fabs(exact[k] - ref[k]) / mk->demand[k / (size_t)sz->m]);
+            }
+        }
+        char a[32], b[32], d[32];
+        printf("| %d x %d | %s | %s | %d | %d | %.1e | %s%s | %.1e | %.1e | %s |\n", sz->n, sz->m,
+               format_time(t_exact, a, sizeof a), format_time(t_warm, b, sizeof b), info.iterations, info.sweeps,
+               info.kkt_violation, format_time(t_ipopt, d, sizeof d),
+               ipopt_info.status == PRILLM_STATUS_FAILED ? " (failed)" : "", ipopt_info.kkt_violation, agree,
+               isfinite(t_ipopt) ? (snprintf(a, sizeof a, "%.0fx", t_ipopt / t_exact), a) : "-");
+        fflush(stdout);
+        if (info.status != PRILLM_STATUS_SOLVED) {
+            fprintf(stderr, "bench: exact solver did not solve %d x %d\n", sz->n, sz->m);
+            return 1;
+        }
+        free(exact);
+        free(ref);
+        free(times);
+        prillm_market_free(mk);
+    }
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    printf("\npeak memory of the whole run: %.0f MiB\n", usage.ru_maxrss / 1024.0);
+    return 0;
+}

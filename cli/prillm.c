@@ -1,0 +1,423 @@
+/*
+ * prillm — the command line. A thin layer over libprillm: it reads files,
+ * turns flags into settings through the library's option tables, and prints
+ * results. Results go to stdout; warnings, errors and progress to stderr.
+ *
+ * Exit codes (documented in the README and in --help):
+ *   0 success (solver status "solved")      3 bad input (unreadable, malformed, invalid)
+ *   1 internal error (out of memory)        4 solved, but only to status "inaccurate"
+ *   2 usage error (unknown flag, ...)       5 solver failed
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+enum { EXIT_SOLVED = 0, EXIT_INTERNAL = 1, EXIT_USAGE = 2, EXIT_BAD_INPUT = 3, EXIT_INACCURATE = 4, EXIT_FAILED = 5 };
+
+static const char *const exit_code_help =
+    "Exit codes:\n"
+    "  0  success (status \"solved\")\n"
+    "  1  internal error (out of memory)\n"
+    "  2  usage error (unknown command or flag, bad flag value)\n"
+    "  3  bad input (file unreadable, malformed JSON, invalid market)\n"
+    "  4  the solver stopped at status \"inaccurate\" (output still printed)\n"
+    "  5  the solver failed (outputs are null)\n";
+
+static int exit_for_error(PrillmErrorCode code) {
+    switch (code) {
+    case PRILLM_OK: return EXIT_SOLVED;
+    case PRILLM_ERR_NO_MEMORY: return EXIT_INTERNAL;
+    case PRILLM_ERR_INVALID_ARGUMENT: return EXIT_USAGE;
+    case PRILLM_ERR_SOLVER:
+    case PRILLM_ERR_UNAVAILABLE: return EXIT_FAILED;
+    default: return EXIT_BAD_INPUT;
+    }
+}
+
+static int exit_for_status(PrillmStatus status) {
+    switch (status) {
+    case PRILLM_STATUS_SOLVED: return EXIT_SOLVED;
+    case PRILLM_STATUS_INACCURATE: return EXIT_INACCURATE;
+    default: return EXIT_FAILED;
+    }
+}
+
+static void warn_to_stderr(void *context, const char *message) {
+    fprintf(stderr, "prillm: warning: %s: %s\n", (const char *)context, message);
+}
+
+static int load_market(const char *path, PrillmMarket **market) {
+    FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!in) {
+        fprintf(stderr, "prillm: error: cannot open %s: %s\n", path, strerror(errno));
+        return EXIT_BAD_INPUT;
+    }
+    PrillmError err;
+    const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
+    PrillmErrorCode rc = prillm_market_read_json(in, warn_to_stderr, (void *)name, market, &err);
+    if (in != stdin) fclose(in);
+    if (rc) {
+        fprintf(stderr, "prillm: error: %s: %s\n", name, err.message);
+        return exit_for_error(rc);
+    }
+    return EXIT_SOLVED;
+}
+
+/* ---- flags from option tables ----------------------------------------- */
+
+static void print_options(FILE *out, const PrillmOptionInfo *opts, int count) {
+    for (int k = 0; k < count; k++) {
+        const PrillmOptionInfo *o = &opts[k];
+        char def[64];
+        if (o->type == PRILLM_OPTION_CHOICE) {
+            const char *c = o->choices;
+            for (int skip = (int)o->default_value; skip > 0 && c; skip--) c = strchr(c, '|') ? strchr(c, '|') + 1 : NULL;
+            size_t len = c ? strcspn(c, "|") : 0;
+            snprintf(def, sizeof def, "%.*s", (int)len, c ? c : "");
+            fprintf(out, "  --%s %s\n      %s (default %s)\n", o->name, o->choices, o->help, def);
+        } else {
+            fprintf(out, "  --%s %s\n      %s (default %g, range %g..%g)\n", o->name,
+                    o->type == PRILLM_OPTION_INT ? "N" : "X", o->help, o->default_value, o->min_value, o->max_value);
+        }
+    }
+}
+
+/* Split "--name=value" / "--name value". Returns 1 if argv[*k] names an
+ * option of the table (consuming its value), 0 if not, -1 on error. */
+static int take_option(int argc, char **argv, int *k, const PrillmOptionInfo *opts, int count,
+                       PrillmEquilibriumSettings *settings) {
+    const char *arg = argv[*k];
+    if (strncmp(arg, "--", 2) != 0) return 0;
+    const char *name = arg + 2, *eq = strchr(name, '=');
+    size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    for (int o = 0; o < count; o++) {
+        if (strlen(opts[o].name) != len || strncmp(opts[o].name, name, len) != 0) continue;
+        const char *value = eq ? eq + 1 : NULL;
+        if (!value) {
+            if (*k + 1 >= argc) {
+                fprintf(stderr, "prillm: error: --%s needs a value\n", opts[o].name);
+                return -1;
+            }
+            value = argv[++*k];
+        }
+        PrillmError err;
+        if (prillm_equilibrium_set_option(settings, opts[o].name, value, &err)) {
+            fprintf(stderr, "prillm: error: %s\n", err.message);
+            return -1;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- equilibrium -------------------------------------------------------- */
+
+static void equilibrium_help(FILE *out) {
+    int count;
+    const PrillmOptionInfo *opts = prillm_equilibrium_options(&count);
+    fprintf(out,
+            "Usage: prillm equilibrium MARKET.json [options]\n"
+            "\n"
+            "Compute the users' unique Nash equilibrium traffic split at the market's\n"
+            "prices and print it as JSON (or CSV with --csv). MARKET.json may be '-' for\n"
+            "standard input. Flows are in millions of tokens per period, lambda (each\n"
+            "user's marginal cost) in USD per million tokens.\n"
+            "\n"
+            "Options:\n"
+            "  --csv\n      print a tidy table user,provider,flow,user_lambda,provider_flow instead of JSON\n"
+            "  --table\n      print a readable summary (per model, then per app) instead of JSON\n");
+    print_options(out, opts, count);
+    fprintf(out, "  -h, --help\n      this text\n\n%s", exit_code_help);
+}
+
+static const char *method_name(int method) {
+    switch (method) {
+    case PRILLM_EQ_GAUSS_SEIDEL: return "gauss-seidel";
+    case PRILLM_EQ_IPOPT: return "ipopt";
+    default: return "exact";
+    }
+}
+
+static void print_number_array(FILE *out, const double *x, int count) {
+    fputc('[', out);
+    for (int k = 0; k < count; k++) {
+        if (k) fputs(", ", out);
+        prillm__json_number(out, x[k]);
+    }
+    fputc(']', out);
+}
+
+static void print_string_array(FILE *out, char *const *ids, int count) {
+    fputc('[', out);
+    for (int k = 0; k < count; k++) {
+        if (k) fputs(", ", out);
+        prillm__json_string(out, ids[k]);
+    }
+    fputc(']', out);
+}
+
+static void print_equilibrium_json(FILE *out, const PrillmMarket *mk, const PrillmEquilibrium *eq, int method) {
+    const PrillmEquilibriumInfo *info = &eq->info;
+    int n = mk->n_users, m = mk->n_providers;
+    fprintf(out, "{\n  \"status\": \"%s\",\n  \"method\": \"%s\",\n  \"users\": ", prillm_status_name(info->status),
+            method_name(method));
+    print_string_array(out, mk->user_id, n);
+    fputs(",\n  \"providers\": ", out);
+    print_string_array(out, mk->provider_id, m);
+    fputs(",\n  \"flows\": [\n", out);
+    for (int i = 0; i < n; i++) {
+        fputs("    ", out);
+        print_number_array(out, eq->flows + (size_t)i * m, m);
+        fputs(i + 1 < n ? ",\n" : "\n", out);
+    }
+    fputs("  ],\n  \"provider_flow\": ", out);
+    print_number_array(out, eq->provider_flow, m);
+    fputs(",\n  \"lambda\": ", out);
+    print_number_array(out, eq->lambda, n);
+    fputs(",\n  \"kkt_violation\": ", out);
+    prillm__json_number(out, info->kkt_violation);
+    fputs(",\n  \"demand_residual\": ", out);
+    prillm__json_number(out, info->demand_residual);
+    fputs(",\n  \"potential\": ", out);
+    prillm__json_number(out, info->potential);
+    fprintf(out, ",\n  \"iterations\": %d,\n  \"sweeps\": %d,\n  \"active_pairs\": %ld,\n  \"seconds\": ",
+            info->iterations, info->sweeps, info->active_pairs);
+    prillm__json_number(out, info->seconds);
+    fputs("\n}\n", out);
+}
+
+static void print_equilibrium_csv(FILE *out, const PrillmMarket *mk, const PrillmEquilibrium *eq) {
+    int n = mk->n_users, m = mk->n_providers;
+    fputs("user,provider,flow,user_lambda,provider_flow\n", out);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < m; j++) {
+            prillm__csv_field(out, mk->user_id[i]);
+            fputc(',', out);
+            prillm__csv_field(out, mk->provider_id[j]);
+            fputc(',', out);
+            prillm__json_number(out, eq->flows[(size_t)i * m + j]);
+            fputc(',', out);
+            prillm__json_number(out, eq->lambda[i]);
+            fputc(',', out);
+            prillm__json_number(out, eq->provider_flow[j]);
+            fputc('\n', out);
+        }
+}
+
+/* A readable summary for people; JSON and CSV are for programs. */
+static void print_equilibrium_table(FILE *out, const PrillmMarket *mk, const PrillmEquilibrium *eq) {
+    const PrillmEquilibriumInfo *info = &eq->info;
+    int n = mk->n_users, m = mk->n_providers;
+    double total = 0;
+    for (int i = 0; i < n; i++) total += mk->demand[i];
+    fprintf(out, "Equilibrium of %d apps x %d models: %s (KKT violation %.2g, %d exact solves, %d sweeps, %.3f ms)\n\n",
+            n, m, prillm_status_name(info->status), info->kkt_violation, info->iterations, info->sweeps,
+            1e3 * info->seconds);
+    fprintf(out, "%-36s %9s %10s %10s %7s %10s\n", "model", "price", "capacity", "flow", "share", "congestion");
+    for (int j = 0; j < m; j++)
+        fprintf(out, "%-36.36s %9.4g %10.4g %10.4g %6.1f%% %10.3f\n", mk->provider_id[j], mk->price[j],
+                mk->capacity[j], eq->provider_flow[j], total > 0 ? 100.0 * eq->provider_flow[j] / total : 0.0,
+                eq->provider_flow[j] / mk->capacity[j]);
+    fprintf(out, "\n%-24s %10s %10s  %s\n", "app", "demand", "lambda", "largest shares");
+    for (int i = 0; i < n; i++) {
+        fprintf(out, "%-24.24s %10.4g %10.4g ", mk->user_id[i], mk->demand[i], eq->lambda[i]);
+        const double *row = eq->flows + (size_t)i * m;
+        int shown[3] = {-1, -1, -1};
+        for (int r = 0; r < 3; r++) {
+            int best = -1;
+            for (int j = 0; j < m; j++)
+                if (j != shown[0] && j != shown[1] && row[j] > 0 && (best < 0 || row[j] > row[best])) best = j;
+            if (best < 0) break;
+            shown[r] = best;
+            const char *name = strrchr(mk->provider_id[best], '/');
+            fprintf(out, " %s %.0f%%", name ? name + 1 : mk->provider_id[best],
+                    mk->demand[i] > 0 ? 100.0 * row[best] / mk->demand[i] : 0.0);
+        }
+        fputc('\n', out);
+    }
+}
+
+static int cmd_equilibrium(int argc, char **argv) {
+    int count;
+    const PrillmOptionInfo *opts = prillm_equilibrium_options(&count);
+    PrillmEquilibriumSettings settings;
+    prillm_equilibrium_default_settings(&settings);
+    const char *path = NULL;
+    int csv = 0, table = 0;
+    for (int k = 1; k < argc; k++) {
+        const char *arg = argv[k];
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            equilibrium_help(stdout);
+            return EXIT_SOLVED;
+        }
+        if (strcmp(arg, "--csv") == 0 || strcmp(arg, "--table") == 0) {
+            csv = arg[2] == 'c';
+            table = !csv;
+            continue;
+        }
+        int took = take_option(argc, argv, &k, opts, count, &settings);
+        if (took < 0) return EXIT_USAGE;
+        if (took) continue;
+        if (arg[0] == '-' && arg[1] != '\0') {
+            fprintf(stderr, "prillm: error: unknown option %s (see prillm equilibrium --help)\n", arg);
+            return EXIT_USAGE;
+        }
+        if (path) {
+            fprintf(stderr, "prillm: error: one market file only (got %s and %s)\n", path, arg);
+            return EXIT_USAGE;
+        }
+        path = arg;
+    }
+    if (!path) {
+        fprintf(stderr, "prillm: error: missing MARKET.json (see prillm equilibrium --help)\n");
+        return EXIT_USAGE;
+    }
+    PrillmMarket *mk = NULL;
+    int code = load_market(path, &mk);
+    if (code) return code;
+    PrillmError err = {PRILLM_OK, ""};
+    PrillmEquilibriumSolver *solver = NULL;
+    PrillmErrorCode rc = prillm_equilibrium_setup(&solver, mk, &settings, &err);
+    if (!rc) rc = prillm_equilibrium_solve(solver, &err);
+    if (rc) {
+        fprintf(stderr, "prillm: error: %s\n", err.message);
+        prillm_equilibrium_cleanup(solver);
+        prillm_market_free(mk);
+        return exit_for_error(rc);
+    }
+    const PrillmEquilibrium *eq = prillm_equilibrium_solution(solver);
+    if (eq->info.status == PRILLM_STATUS_FAILED && err.message[0])
+        fprintf(stderr, "prillm: error: %s\n", err.message);
+    if (csv) print_equilibrium_csv(stdout, mk, eq);
+    else if (table) print_equilibrium_table(stdout, mk, eq);
+    else print_equilibrium_json(stdout, mk, eq, settings.method);
+    code = exit_for_status(eq->info.status);
+    if (code == EXIT_INACCURATE)
+        fprintf(stderr, "prillm: warning: equilibrium only reached kkt_violation %g (tolerance %g)\n",
+                eq->info.kkt_violation, settings.tolerance);
+    prillm_equilibrium_cleanup(solver);
+    prillm_market_free(mk);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "prillm: error: writing the result failed\n");
+        return EXIT_INTERNAL;
+    }
+    return code;
+}
+
+/* ---- validate ----------------------------------------------------------- */
+
+static int cmd_validate(int argc, char **argv) {
+    if (argc != 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        FILE *out = argc == 2 ? stdout : stderr;
+        fprintf(out, "Usage: prillm validate MARKET.json\n\nCheck a market file; print its size on success.\n\n%s",
+                exit_code_help);
+        return argc == 2 ? EXIT_SOLVED : EXIT_USAGE;
+    }
+    PrillmMarket *mk = NULL;
+    int code = load_market(argv[1], &mk);
+    if (code) return code;
+    printf("{\"valid\": true, \"users\": %d, \"providers\": %d}\n", mk->n_users, mk->n_providers);
+    prillm_market_free(mk);
+    return EXIT_SOLVED;
+}
+
+/* ---- generate ----------------------------------------------------------- */
+
+static int parse_int(const char *text, const char *flag, long lo, long hi, long *out) {
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || !end || *end || end == text || v < lo || v > hi) {
+        fprintf(stderr, "prillm: error: %s needs an integer in %ld..%ld, got \"%s\"\n", flag, lo, hi, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int cmd_generate(int argc, char **argv) {
+    long users = 20, providers = 20, seed = 1;
+    for (int k = 1; k < argc; k++) {
+        const char *arg = argv[k];
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            printf("Usage: prillm generate [--users N] [--providers M] [--seed S]\n\n"
+                   "Print a random market (seeded, reproducible) as JSON: log-normal prices around\n"
+                   "$1/Mtok, capacities that make congestion matter, heavy-tailed demands.\n"
+                   "Defaults: 20 users, 20 providers, seed 1.\n\n%s",
+                   exit_code_help);
+            return EXIT_SOLVED;
+        }
+        long *target = strcmp(arg, "--users") == 0 ? &users
+                       : strcmp(arg, "--providers") == 0 ? &providers
+                       : strcmp(arg, "--seed") == 0 ? &seed
+                                                          : NULL;
+        if (!target) {
+            fprintf(stderr, "prillm: error: unknown option %s (see prillm generate --help)\n", arg);
+            return EXIT_USAGE;
+        }
+        if (k + 1 >= argc) {
+            fprintf(stderr, "prillm: error: %s needs a value\n", arg);
+            return EXIT_USAGE;
+        }
+        if (parse_int(argv[++k], arg, target == &seed ? 0 : 1, target == &seed ? 2147483647L : 1000000L, target))
+            return EXIT_USAGE;
+    }
+    PrillmError err;
+    PrillmMarket *mk = prillm_market_random((int)users, (int)providers, (unsigned long long)seed, &err);
+    if (!mk) {
+        fprintf(stderr, "prillm: error: %s\n", err.message);
+        return exit_for_error(err.code);
+    }
+    PrillmErrorCode rc = prillm_market_write_json(mk, stdout, &err);
+    prillm_market_free(mk);
+    if (rc) fprintf(stderr, "prillm: error: %s\n", err.message);
+    return rc ? EXIT_INTERNAL : EXIT_SOLVED;
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+static void main_help(FILE *out) {
+    fprintf(out,
+            "prillm %s — price LLM services with a calibrated Stackelberg routing game\n"
+            "\n"
+            "Usage: prillm COMMAND [ARGS...]\n"
+            "\n"
+            "Commands:\n"
+            "  equilibrium MARKET.json   the apps' equilibrium traffic split at given prices\n"
+            "  validate MARKET.json      check a market file\n"
+            "  generate                  print a seeded random market\n"
+            "\n"
+            "  prillm COMMAND --help     help for one command\n"
+            "  prillm --version          print the version\n"
+            "\n"
+            "Units: price, value and cost in USD per million tokens; demand, capacity and\n"
+            "flows in millions of tokens per period; delay and latency in seconds.\n"
+            "\n%s",
+            prillm_version(), exit_code_help);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        main_help(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        main_help(stdout);
+        return EXIT_SOLVED;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("prillm %s\n", prillm_version());
+        return EXIT_SOLVED;
+    }
+    if (strcmp(cmd, "equilibrium") == 0) return cmd_equilibrium(argc - 1, argv + 1);
+    if (strcmp(cmd, "validate") == 0) return cmd_validate(argc - 1, argv + 1);
+    if (strcmp(cmd, "generate") == 0) return cmd_generate(argc - 1, argv + 1);
+    fprintf(stderr, "prillm: error: unknown command \"%s\" (see prillm --help)\n", cmd);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,109 @@
+/*
+ * prillm — the users' equilibrium traffic split.
+ *
+ * Given prices, each user i splits its demand D_i over providers to minimise
+ * its own cost; the unique Nash equilibrium is the minimiser of the strictly
+ * convex potential (DESIGN.md section 2)
+ *   Phi(f) = sum_ij c_ij f_ij + sum_j a_j/2 (F_j^2 + sum_i f_ij^2),
+ *   c_ij = w_price p_j + w_delay d_ij - b_j,   a_j = w_congestion / capacity_j,
+ * subject to sum_j f_ij = D_i, f_ij >= 0.
+ *
+ * The "exact" method finds the active set with water-filling Gauss-Seidel
+ * sweeps, then solves the reduced linear system for that set exactly and
+ * corrects the set until the KKT conditions hold. Every answer is certified:
+ * info.kkt_violation is recomputed from the returned flows.
+ *
+ * Lifecycle (OSQP style): setup, solve, [update prices, solve]..., cleanup.
+ */
+#ifndef PRILLM_EQUILIBRIUM_H
+#define PRILLM_EQUILIBRIUM_H
+
+#include "prillm/error.h"
+#include "prillm/market.h"
+#include "prillm/options.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    PRILLM_EQ_EXACT = 0,        /* Gauss-Seidel + exact active-set solve      */
+    PRILLM_EQ_GAUSS_SEIDEL = 1, /* water-filling sweeps only (slow, a check)  */
+    PRILLM_EQ_IPOPT = 2         /* generic interior point QP (a reference)    */
+} PrillmEquilibriumMethod;
+
+typedef struct {
+    int method;          /* PrillmEquilibriumMethod                        */
+    double tolerance;    /* target for info.kkt_violation (relative)       */
+    int max_rounds;      /* exact active-set corrections before giving up  */
+    int max_sweeps;      /* Gauss-Seidel sweeps in total                   */
+    double time_limit;   /* seconds; 0 = none                              */
+    int verbose;         /* progress lines on stderr                       */
+} PrillmEquilibriumSettings;
+
+/* The option table behind PrillmEquilibriumSettings. */
+const PrillmOptionInfo *prillm_equilibrium_options(int *count);
+void prillm_equilibrium_default_settings(PrillmEquilibriumSettings *settings);
+/* Set one option from text ("1e-10", "ipopt"), validated against the table. */
+PrillmErrorCode prillm_equilibrium_set_option(PrillmEquilibriumSettings *settings,
+                                              const char *name, const char *value,
+                                              PrillmError *err);
+PrillmErrorCode prillm_equilibrium_check_settings(const PrillmEquilibriumSettings *settings,
+                                                  PrillmError *err);
+
+typedef struct {
+    PrillmStatus status;
+    /* Largest violation over all pairs of the scaled complementarity residual
+     * |min(f_ij / D_i, (g_ij - lambda_i) / G_i)| and of the relative demand
+     * residual, where g_ij is user i's marginal cost at provider j and
+     * G_i = |lambda_i| + max_{j: f_ij > 0} a_j (F_j + f_ij). Zero exactly at
+     * the equilibrium; recomputed from the returned flows. */
+    double kkt_violation;
+    double demand_residual; /* max_i |sum_j f_ij - D_i| / D_i              */
+    double potential;       /* Phi(f) at the returned flows                */
+    int iterations;         /* exact active-set solves                     */
+    int sweeps;             /* Gauss-Seidel sweeps                         */
+    long active_pairs;      /* pairs with f_ij > 0                         */
+    double seconds;         /* wall time of the solve call                 */
+} PrillmEquilibriumInfo;
+
+/* Outputs are NaN unless status is solved or inaccurate. */
+typedef struct {
+    int n_users;
+    int n_providers;
+    double *flows;         /* [n_users * n_providers], row-major          */
+    double *provider_flow; /* [n_providers], F_j                          */
+    double *lambda;        /* [n_users], marginal cost of user i's last token */
+    PrillmEquilibriumInfo info;
+} PrillmEquilibrium;
+
+typedef struct PrillmEquilibriumSolver PrillmEquilibriumSolver;
+
+/* Validates the market and settings (settings may be NULL for defaults) and
+ * copies what the solver needs: the market may be freed afterwards. */
+PrillmErrorCode prillm_equilibrium_setup(PrillmEquilibriumSolver **solver,
+                                         const PrillmMarket *market,
+                                         const PrillmEquilibriumSettings *settings,
+                                         PrillmError *err);
+/* Solve; the answer stays valid until the next solve or cleanup. A solve that
+ * runs but does not reach the tolerance returns PRILLM_OK with status
+ * inaccurate; the call itself fails only for errors (memory, Ipopt absent). */
+PrillmErrorCode prillm_equilibrium_solve(PrillmEquilibriumSolver *solver, PrillmError *err);
+const PrillmEquilibrium *prillm_equilibrium_solution(const PrillmEquilibriumSolver *solver);
+/* Change one provider's price; the next solve warm-starts from the last one. */
+PrillmErrorCode prillm_equilibrium_update_price(PrillmEquilibriumSolver *solver,
+                                                int provider, double price,
+                                                PrillmError *err);
+void prillm_equilibrium_cleanup(PrillmEquilibriumSolver *solver);
+
+/* Recompute the certificate of any flows (n_users * n_providers) for the
+ * market: kkt_violation, demand_residual, potential, active_pairs; lambda
+ * (may be NULL) receives each user's multiplier estimate. */
+PrillmErrorCode prillm_equilibrium_certify(const PrillmMarket *market, const double *flows,
+                                           double *lambda, PrillmEquilibriumInfo *info,
+                                           PrillmError *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,87 @@
+/*
+ * prillm — the market: providers (LLM services), users (apps) and the
+ * weights of the users' cost.
+ *
+ * Units, used everywhere in prillm:
+ *   price, value, cost   USD per million tokens
+ *   demand, capacity,    millions of tokens per period
+ *     flows
+ *   delay, latency       seconds
+ * User i's cost of sending f_ij to provider j is
+ *   f_ij * (w_price * price_j + w_congestion * F_j / capacity_j
+ *           + w_delay * delay_ij - value_j),
+ * where F_j is provider j's total flow.
+ */
+#ifndef PRILLM_MARKET_H
+#define PRILLM_MARKET_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "prillm/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    int n_users;
+    int n_providers;
+
+    double w_price;      /* weight of price (1 in a calibrated market)     */
+    double w_congestion; /* weight of congestion F_j / capacity_j, > 0      */
+    double w_delay;      /* weight of delay, >= 0                          */
+
+    char **provider_id;  /* [n_providers], unique                          */
+    double *price;       /* [n_providers], finite                          */
+    double *capacity;    /* [n_providers], > 0                             */
+    double *value;       /* [n_providers], perceived value b_j, finite     */
+    double *cost;        /* [n_providers], marginal serving cost; NaN = not given */
+    double *latency;     /* [n_providers], NaN = not given                 */
+
+    char **user_id;      /* [n_users], unique                              */
+    double *demand;      /* [n_users], >= 0                                */
+
+    double *delay;       /* [n_users * n_providers], row-major: delay[i*m+j] */
+} PrillmMarket;
+
+/* Allocate a market of the given size with every number NaN, every id NULL
+ * and weights (1, 1, 1). Returns NULL (and fills err) on failure. */
+PrillmMarket *prillm_market_alloc(int n_users, int n_providers, PrillmError *err);
+void prillm_market_free(PrillmMarket *market);
+/* Deep copy. */
+PrillmMarket *prillm_market_copy(const PrillmMarket *market, PrillmError *err);
+
+/* Check every number and id; the first problem found is reported by field
+ * and index (e.g. "providers[2].capacity must be > 0, got -1"). */
+PrillmErrorCode prillm_market_validate(const PrillmMarket *market, PrillmError *err);
+
+/* Index of the provider / user with this id, or -1. */
+int prillm_market_provider_index(const PrillmMarket *market, const char *id);
+int prillm_market_user_index(const PrillmMarket *market, const char *id);
+
+/* Called once per warning (unknown key, delay filled from latency, ...). */
+typedef void (*PrillmWarnFn)(void *context, const char *message);
+
+/* Parse a market from JSON text (the format in docs/market-format.md) and
+ * validate it. On failure *market is NULL and err says what and where. */
+PrillmErrorCode prillm_market_parse_json(const char *text, size_t length,
+                                         PrillmWarnFn warn, void *warn_context,
+                                         PrillmMarket **market, PrillmError *err);
+/* Same, reading the whole stream first. */
+PrillmErrorCode prillm_market_read_json(FILE *stream, PrillmWarnFn warn, void *warn_context,
+                                        PrillmMarket **market, PrillmError *err);
+/* Write the market as JSON that prillm_market_parse_json reads back exactly. */
+PrillmErrorCode prillm_market_write_json(const PrillmMarket *market, FILE *stream,
+                                         PrillmError *err);
+
+/* A random market for tests and benchmarks, reproducible from the seed on
+ * every platform: log-normal prices around $1/Mtok, capacities sized so that
+ * congestion matters, heavy-tailed demands, per-user delays around each
+ * provider's latency, and weights (1, 0.8, 0.5). */
+PrillmMarket *prillm_market_random(int n_users, int n_providers, unsigned long long seed, PrillmError *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

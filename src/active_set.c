@@ -1,0 +1,311 @@
+/* The reduced linear system of the equilibrium for a fixed active set; see
+ * active_set.h for the equations. */
+#include "active_set.h"
+
+#include <cblas.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+int prillm__system_init(PrillmActiveSystem *sys, int n, int m, const double *beta) {
+    memset(sys, 0, sizeof *sys);
+    sys->n = n;
+    sys->m = m;
+    sys->beta = beta;
+    size_t N = (size_t)n, M = (size_t)m;
+    sys->user_start = prillm__calloc(N + 1, sizeof(int));
+    sys->prov_start = prillm__calloc(M + 1, sizeof(int));
+    sys->d = prillm__calloc(N, sizeof(double));
+    sys->gamma = prillm__calloc(M, sizeof(double));
+    sys->index_of = prillm__calloc(N > M ? N : M, sizeof(int));
+    sys->member = prillm__calloc(N > M ? N : M, sizeof(int));
+    sys->work_n = prillm__calloc(N, sizeof(double));
+    sys->work_n2 = prillm__calloc(N, sizeof(double));
+    sys->work_n3 = prillm__calloc(N, sizeof(double));
+    sys->work_m = prillm__calloc(M, sizeof(double));
+    if (!sys->user_start || !sys->prov_start || !sys->d || !sys->gamma || !sys->index_of || !sys->member ||
+        !sys->work_n || !sys->work_n2 || !sys->work_n3 || !sys->work_m) {
+        prillm__system_free(sys);
+        return -1;
+    }
+    return 0;
+}
+
+void prillm__system_free(PrillmActiveSystem *sys) {
+    free(sys->user_start);
+    free(sys->user_prov);
+    free(sys->prov_start);
+    free(sys->prov_user);
+    free(sys->d);
+    free(sys->gamma);
+    free(sys->index_of);
+    free(sys->member);
+    free(sys->factor);
+    free(sys->work_n);
+    free(sys->work_n2);
+    free(sys->work_n3);
+    free(sys->work_m);
+    free(sys->dense);
+    memset(sys, 0, sizeof *sys);
+}
+
+static int ensure_doubles(double **buf, size_t *capacity, size_t count) {
+    if (count <= *capacity) return 0;
+    double *bigger = realloc(*buf, count * sizeof(double));
+    if (!bigger) return -1;
+    *buf = bigger;
+    *capacity = count;
+    return 0;
+}
+
+static int build_pattern(PrillmActiveSystem *sys, const unsigned char *active) {
+    int n = sys->n, m = sys->m;
+    long pairs = 0;
+    memset(sys->prov_start, 0, ((size_t)m + 1) * sizeof(int));
+    for (int i = 0; i < n; i++) {
+        const unsigned char *row = active + (size_t)i * (size_t)m;
+        sys->user_start[i] = (int)pairs;
+        for (int j = 0; j < m; j++)
+            if (row[j]) {
+                pairs++;
+                sys->prov_start[j + 1]++;
+            }
+    }
+    sys->user_start[n] = (int)pairs;
+    if (pairs > sys->capacity_pairs) {
+        int *a = realloc(sys->user_prov, (size_t)pairs * sizeof(int));
+        if (a) sys->user_prov = a;
+        int *b = realloc(sys->prov_user, (size_t)pairs * sizeof(int));
+        if (b) sys->prov_user = b;
+        if (!a || !b) return -1;
+        sys->capacity_pairs = pairs;
+    }
+    sys->n_pairs = pairs;
+    for (int j = 0; j < m; j++) sys->prov_start[j + 1] += sys->prov_start[j];
+    int *fill = sys->member; /* borrowed as a cursor per provider */
+    for (int j = 0; j < m; j++) fill[j] = sys->prov_start[j];
+    long k = 0;
+    for (int i = 0; i < n; i++) {
+        const unsigned char *row = active + (size_t)i * (size_t)m;
+        for (int j = 0; j < m; j++)
+            if (row[j]) {
+                sys->user_prov[k++] = j;
+                sys->prov_user[fill[j]++] = i;
+            }
+    }
+    return 0;
+}
+
+/* Symmetric rank-k form of the Gram matrices when the pattern is dense:
+ * one dsyrk beats scattered scalar updates by an order of magnitude. */
+static int use_dense_gram(double sparse_updates, double rows, double dim) {
+    double dense_flops = rows * dim * dim;
+    return sparse_updates * 8.0 > dense_flops && rows * dim < 2.0e8;
+}
+
+int prillm__system_factor(PrillmActiveSystem *sys, const unsigned char *active) {
+    int n = sys->n, m = sys->m;
+    if (build_pattern(sys, active)) return -1;
+    int n_sys = 0, m_act = 0;
+    double user_sq = 0, prov_sq = 0;
+    for (int j = 0; j < m; j++) {
+        int nj = sys->prov_start[j + 1] - sys->prov_start[j];
+        sys->gamma[j] = sys->beta[j] / (1.0 + nj);
+        if (nj) m_act++;
+        prov_sq += 0.5 * (double)nj * (nj + 1);
+    }
+    for (int i = 0; i < n; i++) {
+        double di = 0;
+        for (int k = sys->user_start[i]; k < sys->user_start[i + 1]; k++) di += sys->beta[sys->user_prov[k]];
+        sys->d[i] = di;
+        int ai = sys->user_start[i + 1] - sys->user_start[i];
+        if (ai) n_sys++;
+        user_sq += 0.5 * (double)ai * (ai + 1);
+    }
+    sys->woodbury = m_act <= n_sys;
+    int dim = sys->woodbury ? m_act : n_sys;
+    sys->dim = dim;
+    if (dim == 0) return 0;
+    if (ensure_doubles(&sys->factor, &sys->factor_capacity, (size_t)dim * (size_t)dim)) return -1;
+    double *K = sys->factor;
+    memset(K, 0, (size_t)dim * (size_t)dim * sizeof(double));
+    if (sys->woodbury) {
+        int k = 0;
+        for (int j = 0; j < m; j++) {
+            sys->index_of[j] = -1;
+            if (sys->prov_start[j + 1] > sys->prov_start[j]) {
+                sys->index_of[j] = k;
+                sys->member[k] = j;
+                K[(size_t)k * dim + k] = 1.0 / sys->gamma[j];
+                k++;
+            }
+        }
+        if (use_dense_gram(user_sq, n_sys, dim)) {
+            size_t need = (size_t)n_sys * (size_t)dim;
+            if (ensure_doubles(&sys->dense, &sys->dense_capacity, need)) return -1;
+            double *W = sys->dense;
+            memset(W, 0, need * sizeof(double));
+            int r = 0;
+            for (int i = 0; i < n; i++) {
+                if (sys->user_start[i + 1] == sys->user_start[i]) continue;
+                double w = 1.0 / sqrt(sys->d[i]);
+                for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++)
+                    W[(size_t)sys->index_of[sys->user_prov[q]] * n_sys + r] = w;
+                r++;
+            }
+            cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, dim, n_sys, -1.0, W, n_sys, 1.0, K, dim);
+        } else {
+            for (int i = 0; i < n; i++) {
+                double w = 1.0 / sys->d[i];
+                for (int p = sys->user_start[i]; p < sys->user_start[i + 1]; p++) {
+                    int kp = sys->index_of[sys->user_prov[p]];
+                    for (int q = p; q < sys->user_start[i + 1]; q++) {
+                        int kq = sys->index_of[sys->user_prov[q]];
+                        /* user_prov is sorted by provider, so kq >= kp: lower triangle (kq, kp) */
+                        K[(size_t)kp * dim + kq] -= w;
+                    }
+                }
+            }
+        }
+    } else {
+        int r = 0;
+        for (int i = 0; i < n; i++) {
+            sys->index_of[i] = -1;
+            if (sys->user_start[i + 1] > sys->user_start[i]) {
+                sys->index_of[i] = r;
+                sys->member[r] = i;
+                K[(size_t)r * dim + r] = sys->d[i];
+                r++;
+            }
+        }
+        if (use_dense_gram(prov_sq, dim, m_act)) {
+            size_t need = (size_t)dim * (size_t)m_act;
+            if (ensure_doubles(&sys->dense, &sys->dense_capacity, need)) return -1;
+            double *V = sys->dense;
+            memset(V, 0, need * sizeof(double));
+            int c = 0;
+            for (int j = 0; j < m; j++) {
+                if (sys->prov_start[j + 1] == sys->prov_start[j]) continue;
+                double v = sqrt(sys->gamma[j]);
+                for (int q = sys->prov_start[j]; q < sys->prov_start[j + 1]; q++)
+                    V[(size_t)c * dim + sys->index_of[sys->prov_user[q]]] = v;
+                c++;
+            }
+            cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, dim, m_act, -1.0, V, dim, 1.0, K, dim);
+        } else {
+            for (int j = 0; j < m; j++) {
+                double g = sys->gamma[j];
+                for (int p = sys->prov_start[j]; p < sys->prov_start[j + 1]; p++) {
+                    int rp = sys->index_of[sys->prov_user[p]];
+                    for (int q = p; q < sys->prov_start[j + 1]; q++) {
+                        int rq = sys->index_of[sys->prov_user[q]]; /* users sorted: rq >= rp */
+                        K[(size_t)rp * dim + rq] -= g;
+                    }
+                }
+            }
+        }
+    }
+    lapack_int info = LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', dim, K, dim);
+    return info == 0 ? 0 : 1;
+}
+
+void prillm__system_rhs(const PrillmActiveSystem *sys, const double *c, const double *demand, double *r) {
+    int n = sys->n, m = sys->m;
+    double *colsum = sys->work_m;
+    for (int j = 0; j < m; j++) {
+        double s = 0;
+        for (int q = sys->prov_start[j]; q < sys->prov_start[j + 1]; q++)
+            s += c[(size_t)sys->prov_user[q] * m + j];
+        colsum[j] = sys->gamma[j] * s;
+    }
+    for (int i = 0; i < n; i++) {
+        if (sys->user_start[i + 1] == sys->user_start[i]) continue;
+        double s = demand ? demand[i] : 0.0;
+        for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
+            int j = sys->user_prov[q];
+            s += sys->beta[j] * c[(size_t)i * m + j] - colsum[j];
+        }
+        r[i] = s;
+    }
+}
+
+void prillm__system_apply(const PrillmActiveSystem *sys, const double *x, double *y) {
+    int n = sys->n, m = sys->m;
+    double *X = sys->work_m;
+    for (int j = 0; j < m; j++) {
+        double s = 0;
+        for (int q = sys->prov_start[j]; q < sys->prov_start[j + 1]; q++) s += x[sys->prov_user[q]];
+        X[j] = sys->gamma[j] * s;
+    }
+    for (int i = 0; i < n; i++) {
+        if (sys->user_start[i + 1] == sys->user_start[i]) continue;
+        double s = sys->d[i] * x[i];
+        for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) s -= X[sys->user_prov[q]];
+        y[i] = s;
+    }
+}
+
+static void solve_once(PrillmActiveSystem *sys, const double *r, double *nu) {
+    int n = sys->n, m = sys->m, dim = sys->dim;
+    double *z = sys->work_m;
+    if (sys->woodbury) {
+        double *y = sys->work_n2;
+        for (int i = 0; i < n; i++)
+            if (sys->user_start[i + 1] > sys->user_start[i]) y[i] = r[i] / sys->d[i];
+        for (int j = 0; j < m; j++) {
+            int k = sys->index_of[j];
+            if (k < 0) continue;
+            double s = 0;
+            for (int q = sys->prov_start[j]; q < sys->prov_start[j + 1]; q++) s += y[sys->prov_user[q]];
+            z[k] = s;
+        }
+        if (dim > 0) LAPACKE_dpotrs_work(LAPACK_COL_MAJOR, 'L', dim, 1, sys->factor, dim, z, dim);
+        for (int i = 0; i < n; i++) {
+            if (sys->user_start[i + 1] == sys->user_start[i]) continue;
+            double s = 0;
+            for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) s += z[sys->index_of[sys->user_prov[q]]];
+            nu[i] = y[i] + s / sys->d[i];
+        }
+    } else {
+        double *b = sys->work_n2;
+        for (int k = 0; k < dim; k++) b[k] = r[sys->member[k]];
+        if (dim > 0) LAPACKE_dpotrs_work(LAPACK_COL_MAJOR, 'L', dim, 1, sys->factor, dim, b, dim);
+        for (int k = 0; k < dim; k++) nu[sys->member[k]] = b[k];
+    }
+}
+
+void prillm__system_solve(PrillmActiveSystem *sys, const double *r, double *nu) {
+    int n = sys->n;
+    solve_once(sys, r, nu);
+    /* One step of refinement: the Woodbury form subtracts nearly equal terms
+     * when a provider has many captive users, and this recovers the digits. */
+    double *res = sys->work_n;
+    prillm__system_apply(sys, nu, res);
+    for (int i = 0; i < n; i++)
+        if (sys->user_start[i + 1] > sys->user_start[i]) res[i] = r[i] - res[i];
+    double *delta = sys->work_n3;
+    solve_once(sys, res, delta);
+    for (int i = 0; i < n; i++)
+        if (sys->user_start[i + 1] > sys->user_start[i]) nu[i] += delta[i];
+}
+
+void prillm__system_flows(const PrillmActiveSystem *sys, const double *c, const double *nu, double *F,
+                          double *pair_flow) {
+    int n = sys->n, m = sys->m;
+    for (int j = 0; j < m; j++) {
+        double s = 0;
+        for (int q = sys->prov_start[j]; q < sys->prov_start[j + 1]; q++) {
+            int i = sys->prov_user[q];
+            s += nu[i] - c[(size_t)i * m + j];
+        }
+        F[j] = sys->gamma[j] * s;
+    }
+    for (int i = 0; i < n; i++)
+        for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
+            int j = sys->user_prov[q];
+            pair_flow[q] = sys->beta[j] * (nu[i] - c[(size_t)i * m + j]) - F[j];
+        }
+}

@@ -1,0 +1,67 @@
+/*
+ * The equilibrium's reduced linear system for a fixed active set
+ * (DESIGN.md section 2, solvers.md section 0.2). Internal.
+ *
+ * With beta_j = 1/a_j (a_j the congestion slope), U_j the users of provider
+ * j, A_i the providers of user i, n_j = |U_j| and gamma_j = beta_j/(1+n_j):
+ *   M = diag(d) - sum_j gamma_j u_j u_j^T,   d_i = sum_{j in A_i} beta_j
+ *   r_i = D_i + sum_{j in A_i} beta_j c_ij - sum_{j in A_i} gamma_j C_j,
+ *         C_j = sum_{k in U_j} c_kj
+ *   M nu = r,  F_j = gamma_j sum_{i in U_j} (nu_i - c_ij),
+ *   f_ij = beta_j (nu_i - c_ij) - F_j.
+ * M is symmetric positive definite when every user in the system has an
+ * active provider. When fewer providers than users are active it is solved
+ * through the Woodbury identity with the (active providers)^2 capacitance
+ * matrix K = Gamma^-1 - U^T diag(d)^-1 U (also SPD), otherwise directly.
+ * Pricing and calibration reuse one factorisation for several right-hand
+ * sides (the affine pieces in price, the adjoint of the loss).
+ */
+#ifndef PRILLM_ACTIVE_SET_H
+#define PRILLM_ACTIVE_SET_H
+
+#include <stddef.h>
+
+typedef struct {
+    int n, m;
+    /* pattern, CSR by user and by provider (indices into 0..m-1 / 0..n-1) */
+    int *user_start, *user_prov; /* [n+1], [capacity_pairs] */
+    int *prov_start, *prov_user; /* [m+1], [capacity_pairs] */
+    long n_pairs;
+    long capacity_pairs;
+    const double *beta;          /* [m], borrowed                           */
+    double *d;                   /* [n]                                     */
+    double *gamma;               /* [m]                                     */
+    /* factorisation */
+    int woodbury;                /* 1: K over active providers, 0: M direct */
+    int dim;
+    int *index_of;               /* provider->K row (woodbury) or user->M row; -1 if out */
+    int *member;                 /* the inverse map, [dim]                  */
+    double *factor;              /* dim x dim Cholesky factor (column-major, lower) */
+    size_t factor_capacity;
+    double *work_n, *work_n2, *work_n3, *work_m, *dense; /* scratch */
+    size_t dense_capacity;
+} PrillmActiveSystem;
+
+int prillm__system_init(PrillmActiveSystem *sys, int n, int m, const double *beta);
+void prillm__system_free(PrillmActiveSystem *sys);
+
+/* Build the pattern from active[i*m+j] (nonzero = active) and factor M.
+ * A user with no active pair is left out of the system (its nu is unused).
+ * Returns 0 on success, 1 if the factorisation failed (not positive
+ * definite in floating point), -1 out of memory. */
+int prillm__system_factor(PrillmActiveSystem *sys, const unsigned char *active);
+
+/* rhs r from costs c (n*m dense) and demand D (may be NULL for zero). */
+void prillm__system_rhs(const PrillmActiveSystem *sys, const double *c, const double *demand, double *r);
+/* Solve M nu = r (one step of iterative refinement included). nu for users
+ * outside the system is left untouched. */
+void prillm__system_solve(PrillmActiveSystem *sys, const double *r, double *nu);
+/* y = M x over users in the system. */
+void prillm__system_apply(const PrillmActiveSystem *sys, const double *x, double *y);
+/* Provider loads F (m) and the active flows from nu and c; pair_flow is
+ * indexed like user_prov (user i's pairs are user_start[i]..user_start[i+1]),
+ * so no n*m array is touched. */
+void prillm__system_flows(const PrillmActiveSystem *sys, const double *c, const double *nu, double *F,
+                          double *pair_flow);
+
+#endif

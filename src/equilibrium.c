@@ -1,0 +1,669 @@
+/*
+ * The users' equilibrium (DESIGN.md section 2).
+ *
+ * Method "exact": water-filling Gauss-Seidel sweeps find a nearly right
+ * active set cheaply; the reduced system of active_set.c then gives the exact
+ * equilibrium for that set, and a primal-dual active-set correction (drop
+ * pairs whose flow went negative, add pairs whose marginal cost undercuts
+ * the user's multiplier) repeats the exact solve until the KKT conditions
+ * hold. Sweeps are the safety net: they decrease the strictly convex
+ * potential, so when the correction stalls we sweep again from the last
+ * exact point. A final sweep polishes each user's split in its own scale
+ * (a tiny user's flows are a difference of large provider totals in the
+ * reduced formulas) and the answer is certified from the returned flows.
+ *
+ * Internally flows are divided by a power of two near the largest demand:
+ * costs are unchanged, numbers are O(1), and scaling all demands and
+ * capacities by a power of two scales the answer exactly.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "active_set.h"
+#include "internal.h"
+
+/* fmin/fmax are calls with NaN rules; these inline in the O(nm) loops */
+#define MIN2(a, b) ((a) < (b) ? (a) : (b))
+#define MAX2(a, b) ((a) > (b) ? (a) : (b))
+
+/* ---- options ---------------------------------------------------------- */
+
+#define OFFSET(field) offsetof(PrillmEquilibriumSettings, field)
+static const PrillmOptionInfo equilibrium_options[] = {
+    {"method", PRILLM_OPTION_CHOICE, PRILLM_EQ_EXACT, 0, 2, "exact|gauss-seidel|ipopt",
+     "algorithm: exact active-set solve, plain Gauss-Seidel sweeps, or Ipopt on the QP", OFFSET(method)},
+    {"tolerance", PRILLM_OPTION_DOUBLE, 1e-9, 1e-15, 1e-1, NULL,
+     "largest scaled KKT violation accepted as solved", OFFSET(tolerance)},
+    {"max-rounds", PRILLM_OPTION_INT, 50, 1, 100000, NULL,
+     "exact active-set solves before giving up", OFFSET(max_rounds)},
+    {"max-sweeps", PRILLM_OPTION_INT, 100000, 1, 1e9, NULL,
+     "Gauss-Seidel sweeps in total before giving up", OFFSET(max_sweeps)},
+    {"time-limit", PRILLM_OPTION_DOUBLE, 0, 0, 1e9, NULL, "seconds before giving up (0 = no limit)",
+     OFFSET(time_limit)},
+    {"verbose", PRILLM_OPTION_INT, 0, 0, 2, NULL, "progress on stderr (0 quiet, 1 summary, 2 every round)",
+     OFFSET(verbose)},
+};
+#undef OFFSET
+
+const PrillmOptionInfo *prillm_equilibrium_options(int *count) {
+    if (count) *count = (int)(sizeof equilibrium_options / sizeof equilibrium_options[0]);
+    return equilibrium_options;
+}
+
+static void option_store(void *settings, const PrillmOptionInfo *opt, double value) {
+    char *base = (char *)settings + opt->offset;
+    if (opt->type == PRILLM_OPTION_DOUBLE) *(double *)(void *)base = value;
+    else *(int *)(void *)base = (int)value;
+}
+
+static double option_load(const void *settings, const PrillmOptionInfo *opt) {
+    const char *base = (const char *)settings + opt->offset;
+    return opt->type == PRILLM_OPTION_DOUBLE ? *(const double *)(const void *)base
+                                             : (double)*(const int *)(const void *)base;
+}
+
+void prillm_equilibrium_default_settings(PrillmEquilibriumSettings *settings) {
+    int count;
+    const PrillmOptionInfo *opts = prillm_equilibrium_options(&count);
+    memset(settings, 0, sizeof *settings);
+    for (int k = 0; k < count; k++) option_store(settings, &opts[k], opts[k].default_value);
+}
+
+/* Index of name in a '|' list, or -1. */
+static int choice_index(const char *choices, const char *name) {
+    size_t len = strlen(name);
+    int index = 0;
+    for (const char *c = choices; *c; index++) {
+        const char *bar = strchr(c, '|');
+        size_t n = bar ? (size_t)(bar - c) : strlen(c);
+        if (n == len && strncmp(c, name, n) == 0) return index;
+        if (!bar) break;
+        c = bar + 1;
+    }
+    return -1;
+}
+
+PrillmErrorCode prillm_equilibrium_set_option(PrillmEquilibriumSettings *settings, const char *name,
+                                              const char *value, PrillmError *err) {
+    int count;
+    const PrillmOptionInfo *opts = prillm_equilibrium_options(&count);
+    if (!settings || !name || !value) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "NULL argument");
+    for (int k = 0; k < count; k++) {
+        const PrillmOptionInfo *opt = &opts[k];
+        if (strcmp(opt->name, name) != 0) continue;
+        double x;
+        if (opt->type == PRILLM_OPTION_CHOICE) {
+            int c = choice_index(opt->choices, value);
+            if (c < 0)
+                return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "option %s: \"%s\" is not one of %s", name, value,
+                                    opt->choices);
+            x = c;
+        } else {
+            char *end = NULL;
+            x = strtod(value, &end);
+            if (!end || end == value || *end != '\0' || !isfinite(x))
+                return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "option %s: \"%s\" is not a number", name, value);
+            if (opt->type == PRILLM_OPTION_INT && x != floor(x))
+                return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "option %s: \"%s\" is not an integer", name, value);
+        }
+        if (x < opt->min_value || x > opt->max_value)
+            return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "option %s: %s is outside [%g, %g]", name, value,
+                                opt->min_value, opt->max_value);
+        option_store(settings, opt, x);
+        return PRILLM_OK;
+    }
+    return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "unknown option \"%s\"", name);
+}
+
+PrillmErrorCode prillm_equilibrium_check_settings(const PrillmEquilibriumSettings *settings, PrillmError *err) {
+    int count;
+    const PrillmOptionInfo *opts = prillm_equilibrium_options(&count);
+    if (!settings) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "settings is NULL");
+    for (int k = 0; k < count; k++) {
+        double x = option_load(settings, &opts[k]);
+        if (!(x >= opts[k].min_value && x <= opts[k].max_value))
+            return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "settings.%s = %g is outside [%g, %g]", opts[k].name, x,
+                                opts[k].min_value, opts[k].max_value);
+    }
+    return PRILLM_OK;
+}
+
+/* ---- workspace -------------------------------------------------------- */
+
+struct PrillmEquilibriumSolver {
+    PrillmEquilibriumSettings settings;
+    PrillmMarket *market; /* own copy: prices change with update_price */
+    int n, m;
+    double scale;         /* flows are stored divided by this power of two */
+    double *demand;       /* [n] scaled                                     */
+    double *slope;        /* [m] a_j in scaled units                        */
+    double *beta;         /* [m] 1 / slope                                  */
+    double *half_inv;     /* [m] 1 / (2 slope)                              */
+    double *cost;         /* [n*m] c_ij                                     */
+    double *f, *F;        /* Gauss-Seidel state, scaled                     */
+    double *lambda;       /* [n] water-filling multipliers (warm starts)    */
+    double *pair_flow, *exact_F, *nu, *rhs, *e_row;
+    long pair_capacity;
+    unsigned char *active;
+    PrillmActiveSystem system;
+    int warm;
+    PrillmEquilibrium solution;
+};
+
+static void fill_costs(PrillmEquilibriumSolver *s) {
+    const PrillmMarket *mk = s->market;
+    int n = s->n, m = s->m;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < m; j++) {
+            size_t k = (size_t)i * m + j;
+            s->cost[k] = mk->w_price * mk->price[j] + mk->w_delay * mk->delay[k] - mk->value[j];
+        }
+}
+
+PrillmErrorCode prillm_equilibrium_setup(PrillmEquilibriumSolver **out, const PrillmMarket *market,
+                                         const PrillmEquilibriumSettings *settings, PrillmError *err) {
+    if (!out) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "solver output pointer is NULL");
+    *out = NULL;
+    PrillmErrorCode rc = prillm_market_validate(market, err);
+    if (rc) return rc;
+    PrillmEquilibriumSettings defaults;
+    if (!settings) {
+        prillm_equilibrium_default_settings(&defaults);
+        settings = &defaults;
+    }
+    if ((rc = prillm_equilibrium_check_settings(settings, err))) return rc;
+    PrillmEquilibriumSolver *s = prillm__calloc(1, sizeof *s);
+    if (!s) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory");
+    s->settings = *settings;
+    s->n = market->n_users;
+    s->m = market->n_providers;
+    size_t n = (size_t)s->n, m = (size_t)s->m, nm = n * m;
+    if (!(s->market = prillm_market_copy(market, err))) {
+        free(s);
+        return err ? err->code : PRILLM_ERR_NO_MEMORY;
+    }
+    s->demand = prillm__calloc(n, sizeof(double));
+    s->slope = prillm__calloc(m, sizeof(double));
+    s->beta = prillm__calloc(m, sizeof(double));
+    s->half_inv = prillm__calloc(m, sizeof(double));
+    s->cost = prillm__calloc(nm, sizeof(double));
+    s->f = prillm__calloc(nm, sizeof(double));
+    s->F = prillm__calloc(m, sizeof(double));
+    s->lambda = prillm__calloc(n, sizeof(double));
+    s->exact_F = prillm__calloc(m, sizeof(double));
+    s->nu = prillm__calloc(n, sizeof(double));
+    s->rhs = prillm__calloc(n, sizeof(double));
+    s->e_row = prillm__calloc(m, sizeof(double));
+    s->active = prillm__calloc(nm, 1);
+    s->solution.flows = prillm__calloc(nm, sizeof(double));
+    s->solution.provider_flow = prillm__calloc(m, sizeof(double));
+    s->solution.lambda = prillm__calloc(n, sizeof(double));
+    if (!s->demand || !s->slope || !s->beta || !s->half_inv || !s->cost || !s->f || !s->F || !s->lambda ||
+        !s->exact_F || !s->nu || !s->rhs || !s->e_row || !s->active || !s->solution.flows ||
+        !s->solution.provider_flow || !s->solution.lambda ||
+        prillm__system_init(&s->system, s->n, s->m, s->beta)) {
+        prillm_equilibrium_cleanup(s);
+        return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory for a %d x %d equilibrium", market->n_users,
+                            market->n_providers);
+    }
+    double dmax = 0;
+    for (size_t i = 0; i < n; i++) dmax = fmax(dmax, market->demand[i]);
+    int exponent = 0;
+    if (dmax > 0) frexp(dmax, &exponent);
+    s->scale = ldexp(1.0, exponent);
+    for (size_t i = 0; i < n; i++) s->demand[i] = market->demand[i] / s->scale;
+    for (size_t j = 0; j < m; j++) {
+        s->slope[j] = market->w_congestion / (market->capacity[j] / s->scale);
+        s->beta[j] = 1.0 / s->slope[j];
+        s->half_inv[j] = 0.5 / s->slope[j];
+    }
+    fill_costs(s);
+    s->solution.n_users = s->n;
+    s->solution.n_providers = s->m;
+    prillm__fill_nan(s->solution.flows, nm);
+    prillm__fill_nan(s->solution.provider_flow, m);
+    prillm__fill_nan(s->solution.lambda, n);
+    s->solution.info.status = PRILLM_STATUS_UNSOLVED;
+    *out = s;
+    prillm__clear_error(err);
+    return PRILLM_OK;
+}
+
+void prillm_equilibrium_cleanup(PrillmEquilibriumSolver *s) {
+    if (!s) return;
+    prillm__system_free(&s->system);
+    prillm_market_free(s->market);
+    free(s->demand);
+    free(s->slope);
+    free(s->beta);
+    free(s->half_inv);
+    free(s->cost);
+    free(s->f);
+    free(s->F);
+    free(s->lambda);
+    free(s->pair_flow);
+    free(s->exact_F);
+    free(s->nu);
+    free(s->rhs);
+    free(s->e_row);
+    free(s->active);
+    free(s->solution.flows);
+    free(s->solution.provider_flow);
+    free(s->solution.lambda);
+    free(s);
+}
+
+const PrillmEquilibrium *prillm_equilibrium_solution(const PrillmEquilibriumSolver *s) {
+    return s ? &s->solution : NULL;
+}
+
+PrillmErrorCode prillm_equilibrium_update_price(PrillmEquilibriumSolver *s, int provider, double price,
+                                                PrillmError *err) {
+    if (!s) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "solver is NULL");
+    if (provider < 0 || provider >= s->m)
+        return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "provider index %d is outside 0..%d", provider, s->m - 1);
+    if (!isfinite(price))
+        return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "price of providers[%d] must be finite", provider);
+    s->market->price[provider] = price;
+    const PrillmMarket *mk = s->market;
+    for (int i = 0; i < s->n; i++) {
+        size_t k = (size_t)i * s->m + provider;
+        s->cost[k] = mk->w_price * price + mk->w_delay * mk->delay[k] - mk->value[provider];
+    }
+    s->solution.info.status = PRILLM_STATUS_UNSOLVED;
+    return PRILLM_OK;
+}
+
+/* ---- Gauss-Seidel ----------------------------------------------------- */
+
+/* User's best response: minimise sum_j e_j f_j + slope_j f_j^2 over
+ * sum_j f_j = D, f >= 0, i.e. f_j = max(0, (lambda - e_j) h_j) with
+ * h_j = 1/(2 slope_j). h(lambda) = sum_j max(0, lambda - e_j) h_j - D is
+ * convex, piecewise linear and increasing, so Newton's method from any
+ * start lands right of the root in one step and then walks down the pieces
+ * monotonically, ending exactly: no sort, usually two or three O(m) passes
+ * from the previous sweep's multiplier. */
+static double water_fill(const double *e, const double *h, int m, double demand, double warm) {
+    double start = INFINITY;
+    for (int j = 0; j < m; j++) start = MIN2(start, e[j] + demand / h[j]);
+    double lambda = isfinite(warm) ? warm : start;
+    for (int it = 0; it < 2 * m + 20; it++) {
+        double s1 = 0, s0 = 0;
+        for (int j = 0; j < m; j++)
+            if (e[j] < lambda) {
+                s1 += h[j];
+                s0 += h[j] * e[j];
+            }
+        if (s1 == 0) {
+            lambda = start;
+            continue;
+        }
+        double next = (demand + s0) / s1;
+        if (next == lambda) break;
+        lambda = next;
+    }
+    return lambda;
+}
+
+static void recompute_loads(PrillmEquilibriumSolver *s, const double *f, double *F) {
+    int n = s->n, m = s->m;
+    memset(F, 0, (size_t)m * sizeof(double));
+    for (int i = 0; i < n; i++) {
+        const double *row = f + (size_t)i * m;
+        for (int j = 0; j < m; j++) F[j] += row[j];
+    }
+}
+
+/* One sweep over users; returns how many pairs changed between used and
+ * unused, and the largest flow change relative to the user's demand. */
+static long sweep(PrillmEquilibriumSolver *s, double *max_change) {
+    int n = s->n, m = s->m;
+    long flips = 0;
+    double biggest = 0;
+    double *e = s->e_row;
+    for (int i = 0; i < n; i++) {
+        double *row = s->f + (size_t)i * m;
+        const double *c = s->cost + (size_t)i * m;
+        double D = s->demand[i];
+        for (int j = 0; j < m; j++) e[j] = c[j] + s->slope[j] * (s->F[j] - row[j]);
+        if (D <= 0) {
+            for (int j = 0; j < m; j++) {
+                s->F[j] -= row[j];
+                row[j] = 0;
+            }
+            double lo = INFINITY;
+            for (int j = 0; j < m; j++) lo = MIN2(lo, e[j]);
+            s->lambda[i] = lo;
+            continue;
+        }
+        double lambda = water_fill(e, s->half_inv, m, D, s->lambda[i]);
+        s->lambda[i] = lambda;
+        /* (lambda - e_j) h_j loses digits when the user is tiny next to the
+         * market; rescaling the split restores its demand exactly, and the
+         * marginal costs move only by slope * (round-off of the flows) */
+        double total = 0;
+        for (int j = 0; j < m; j++) total += lambda > e[j] ? (lambda - e[j]) * s->half_inv[j] : 0.0;
+        double fix = total > 0 ? D / total : 1.0;
+        for (int j = 0; j < m; j++) {
+            double x = lambda > e[j] ? (lambda - e[j]) * s->half_inv[j] * fix : 0.0;
+            double old = row[j];
+            if ((x > 0) != (old > 0)) flips++;
+            biggest = MAX2(biggest, fabs(x - old) / D);
+            s->F[j] += x - old;
+            row[j] = x;
+        }
+    }
+    *max_change = biggest;
+    return flips;
+}
+
+/* ---- certificate ------------------------------------------------------ */
+
+/* The certificate, from flows alone (scaled or not: it is scale-free).
+ * F is recomputed here rather than trusted from the solver. */
+static void certify_flows(int n, int m, const double *cost, const double *slope, const double *demand,
+                          const double *f, double *F, double *lambda_out, PrillmEquilibriumInfo *info) {
+    memset(F, 0, (size_t)m * sizeof(double));
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < m; j++) F[j] += f[(size_t)i * m + j];
+    double kkt = 0, demand_res = 0, potential = 0, dmax = 0;
+    long active = 0;
+    for (int i = 0; i < n; i++) dmax = MAX2(dmax, demand[i]);
+    for (int j = 0; j < m; j++) potential += 0.5 * slope[j] * F[j] * F[j];
+    for (int i = 0; i < n; i++) {
+        const double *row = f + (size_t)i * m;
+        const double *c = cost + (size_t)i * m;
+        double D = demand[i], sum = 0, weighted = 0, scale = 0, lowest = INFINITY;
+        for (int j = 0; j < m; j++) {
+            double g = c[j] + slope[j] * (F[j] + row[j]);
+            sum += row[j];
+            weighted += row[j] * g;
+            lowest = MIN2(lowest, g);
+            if (row[j] > 0) {
+                scale = MAX2(scale, fabs(c[j]) + slope[j] * (F[j] + row[j]));
+                active++;
+            }
+            potential += row[j] * (c[j] + 0.5 * slope[j] * row[j]);
+        }
+        double lambda = D > 0 ? weighted / D : lowest;
+        if (lambda_out) lambda_out[i] = lambda;
+        if (D > 0) {
+            demand_res = MAX2(demand_res, fabs(sum - D) / D);
+            if (scale == 0) scale = fabs(lambda) > 0 ? fabs(lambda) : 1.0;
+            for (int j = 0; j < m; j++) {
+                double g = c[j] + slope[j] * (F[j] + row[j]);
+                double r = MIN2(row[j] / D, (g - lambda) / scale);
+                kkt = MAX2(kkt, fabs(r));
+            }
+        } else {
+            /* a user without demand must send nothing */
+            double ref = dmax > 0 ? dmax : 1.0;
+            for (int j = 0; j < m; j++) kkt = MAX2(kkt, fabs(row[j]) / ref);
+            demand_res = MAX2(demand_res, fabs(sum) / ref);
+        }
+    }
+    if (isnan(kkt) || isnan(demand_res)) kkt = demand_res = INFINITY;
+    info->kkt_violation = MAX2(kkt, demand_res);
+    info->demand_residual = demand_res;
+    info->potential = potential;
+    info->active_pairs = active;
+}
+
+PrillmErrorCode prillm_equilibrium_certify(const PrillmMarket *market, const double *flows, double *lambda,
+                                           PrillmEquilibriumInfo *info, PrillmError *err) {
+    PrillmErrorCode rc = prillm_market_validate(market, err);
+    if (rc) return rc;
+    if (!flows || !info) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "flows or info is NULL");
+    int n = market->n_users, m = market->n_providers;
+    size_t nm = (size_t)n * m;
+    for (size_t k = 0; k < nm; k++)
+        if (!isfinite(flows[k]))
+            return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "flows[%zu][%zu] is not finite", k / (size_t)m,
+                                k % (size_t)m);
+    double *cost = prillm__calloc(nm, sizeof(double));
+    double *slope = prillm__calloc((size_t)m, sizeof(double));
+    double *F = prillm__calloc((size_t)m, sizeof(double));
+    if (!cost || !slope || !F) {
+        free(cost);
+        free(slope);
+        free(F);
+        return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory");
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < m; j++) {
+            size_t k = (size_t)i * m + j;
+            cost[k] = market->w_price * market->price[j] + market->w_delay * market->delay[k] - market->value[j];
+        }
+    for (int j = 0; j < m; j++) slope[j] = market->w_congestion / market->capacity[j];
+    memset(info, 0, sizeof *info);
+    certify_flows(n, m, cost, slope, market->demand, flows, F, lambda, info);
+    free(cost);
+    free(slope);
+    free(F);
+    return PRILLM_OK;
+}
+
+/* ---- the exact method ------------------------------------------------- */
+
+static int out_of_time(const PrillmEquilibriumSolver *s, double t0) {
+    return s->settings.time_limit > 0 && prillm__now() - t0 > s->settings.time_limit;
+}
+
+/* Sweep until the used/unused pattern stops changing (or the flows stop
+ * moving), at most limit sweeps. */
+static void presweep(PrillmEquilibriumSolver *s, int limit, PrillmEquilibriumInfo *info, double t0) {
+    recompute_loads(s, s->f, s->F);
+    for (int k = 0; k < limit && info->sweeps < s->settings.max_sweeps; k++) {
+        double change;
+        long flips = sweep(s, &change);
+        info->sweeps++;
+        if ((flips == 0 && k > 0) || change < 1e-14 || out_of_time(s, t0)) break;
+    }
+}
+
+/* One exact solve on the current active set, then the active-set
+ * correction. Returns the number of violated pairs (0 = KKT holds on the
+ * set's own terms), -1 if the system could not be factored. */
+static long exact_round(PrillmEquilibriumSolver *s) {
+    int n = s->n, m = s->m;
+    double tiny = 1e-3 * s->settings.tolerance;
+    /* every user with demand keeps at least one provider */
+    for (int i = 0; i < n; i++) {
+        unsigned char *act = s->active + (size_t)i * m;
+        if (s->demand[i] <= 0) {
+            memset(act, 0, (size_t)m);
+            continue;
+        }
+        int any = 0;
+        for (int j = 0; j < m && !any; j++) any = act[j];
+        if (!any) {
+            int best = 0;
+            const double *c = s->cost + (size_t)i * m;
+            for (int j = 1; j < m; j++)
+                if (c[j] + s->slope[j] * s->F[j] < c[best] + s->slope[best] * s->F[best]) best = j;
+            act[best] = 1;
+        }
+    }
+    int rc = prillm__system_factor(&s->system, s->active);
+    if (rc) return -1;
+    const PrillmActiveSystem *sys = &s->system;
+    if (sys->n_pairs > s->pair_capacity) {
+        double *bigger = realloc(s->pair_flow, (size_t)sys->n_pairs * sizeof(double));
+        if (!bigger) return -1;
+        s->pair_flow = bigger;
+        s->pair_capacity = sys->n_pairs;
+    }
+    prillm__system_rhs(sys, s->cost, s->demand, s->rhs);
+    prillm__system_solve(&s->system, s->rhs, s->nu);
+    prillm__system_flows(sys, s->cost, s->nu, s->exact_F, s->pair_flow);
+    long violations = 0;
+    for (int i = 0; i < n; i++) {
+        if (s->demand[i] <= 0) continue;
+        unsigned char *act = s->active + (size_t)i * m;
+        const double *c = s->cost + (size_t)i * m;
+        double scale = 0;
+        for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
+            int j = sys->user_prov[q];
+            double x = MAX2(s->pair_flow[q], 0.0);
+            scale = MAX2(scale, fabs(c[j]) + s->slope[j] * (s->exact_F[j] + x));
+        }
+        for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++)
+            if (s->pair_flow[q] < -tiny * s->demand[i]) {
+                act[sys->user_prov[q]] = 0;
+                violations++;
+            }
+        double nu = s->nu[i], limit = -tiny * scale;
+        /* pairs still marked active were in the system; the rest are candidates */
+        int q = sys->user_start[i], q_end = sys->user_start[i + 1];
+        for (int j = 0; j < m; j++) {
+            if (q < q_end && sys->user_prov[q] == j) {
+                q++;
+                continue;
+            }
+            if (c[j] + s->slope[j] * s->exact_F[j] - nu < limit) {
+                act[j] = 1;
+                violations++;
+            }
+        }
+    }
+    return violations;
+}
+
+/* Gauss-Seidel state := the last exact solve's flows, negatives clipped. */
+static void take_exact_flows(PrillmEquilibriumSolver *s) {
+    const PrillmActiveSystem *sys = &s->system;
+    int n = s->n, m = s->m;
+    memset(s->f, 0, (size_t)n * m * sizeof(double));
+    for (int i = 0; i < n; i++)
+        for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++)
+            s->f[(size_t)i * m + sys->user_prov[q]] = MAX2(s->pair_flow[q], 0.0);
+}
+
+static void publish(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info) {
+    int n = s->n, m = s->m;
+    size_t nm = (size_t)n * m;
+    PrillmEquilibrium *out = &s->solution;
+    certify_flows(n, m, s->cost, s->slope, s->demand, s->f, s->F, out->lambda, info);
+    for (size_t k = 0; k < nm; k++) out->flows[k] = s->f[k] * s->scale;
+    for (int j = 0; j < m; j++) out->provider_flow[j] = s->F[j] * s->scale;
+    /* the potential is in scaled flow units; report it in the market's */
+    info->potential *= s->scale;
+    info->status = info->kkt_violation <= s->settings.tolerance ? PRILLM_STATUS_SOLVED : PRILLM_STATUS_INACCURATE;
+}
+
+static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info, double t0) {
+    int n = s->n, m = s->m;
+    size_t nm = (size_t)n * m;
+    const int verbose = s->settings.verbose;
+    presweep(s, s->warm ? 3 : 8, info, t0);
+    for (size_t k = 0; k < nm; k++) s->active[k] = s->f[k] > 0;
+    long best_violations = -1;
+    int stalled = 0;
+    while (info->iterations < s->settings.max_rounds && !out_of_time(s, t0)) {
+        long violations = exact_round(s);
+        info->iterations++;
+        if (verbose >= 2)
+            fprintf(stderr, "prillm: round %d: %ld pairs active, %ld violations\n", info->iterations,
+                    s->system.n_pairs, violations);
+        if (violations == 0) {
+            take_exact_flows(s);
+            for (int i = 0; i < n; i++) s->lambda[i] = s->nu[i];
+            recompute_loads(s, s->f, s->F);
+            double change;
+            sweep(s, &change); /* polish each user's split in its own scale */
+            info->sweeps++;
+            publish(s, info);
+            if (info->status == PRILLM_STATUS_SOLVED) return;
+            for (size_t k = 0; k < nm; k++) s->active[k] = s->f[k] > 0;
+            continue;
+        }
+        if (violations > 0 && (best_violations < 0 || violations < best_violations)) {
+            best_violations = violations;
+            stalled = 0;
+        } else if (++stalled >= 2 || violations < 0) {
+            /* the correction is not converging from here: Gauss-Seidel from
+             * the last exact point (clipped) always decreases the potential */
+            if (violations >= 0) take_exact_flows(s);
+            presweep(s, 5, info, t0);
+            for (size_t k = 0; k < nm; k++) s->active[k] = s->f[k] > 0;
+            best_violations = -1;
+            stalled = 0;
+        }
+    }
+    /* out of rounds or time: the best we have is the Gauss-Seidel state */
+    recompute_loads(s, s->f, s->F);
+    publish(s, info);
+}
+
+static void solve_gauss_seidel(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info, double t0) {
+    recompute_loads(s, s->f, s->F);
+    double target = 1e-3 * s->settings.tolerance;
+    while (info->sweeps < s->settings.max_sweeps && !out_of_time(s, t0)) {
+        double change;
+        sweep(s, &change);
+        info->sweeps++;
+        if (change < target || info->sweeps % 50 == 0) {
+            publish(s, info);
+            if (info->status == PRILLM_STATUS_SOLVED || change < 1e-16) return;
+            recompute_loads(s, s->f, s->F);
+        }
+    }
+    publish(s, info);
+}
+
+PrillmErrorCode prillm_equilibrium_solve(PrillmEquilibriumSolver *s, PrillmError *err) {
+    if (!s) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "solver is NULL");
+    double t0 = prillm__now();
+    int n = s->n, m = s->m;
+    size_t nm = (size_t)n * m;
+    PrillmEquilibriumInfo info;
+    memset(&info, 0, sizeof info);
+    if (!s->warm) {
+        memset(s->f, 0, nm * sizeof(double));
+        for (int i = 0; i < n; i++) s->lambda[i] = NAN;
+    }
+    PrillmErrorCode rc = PRILLM_OK;
+    switch (s->settings.method) {
+    case PRILLM_EQ_GAUSS_SEIDEL:
+        solve_gauss_seidel(s, &info, t0);
+        break;
+    case PRILLM_EQ_IPOPT: {
+        int iterations = 0;
+        rc = prillm__equilibrium_ipopt(s->market, 0.01 * s->settings.tolerance, s->settings.time_limit,
+                                       s->settings.verbose, s->solution.flows, &iterations, err);
+        info.iterations = iterations;
+        if (rc == PRILLM_OK) {
+            for (size_t k = 0; k < nm; k++) s->f[k] = s->solution.flows[k] / s->scale;
+            publish(s, &info);
+        }
+        break;
+    }
+    default:
+        solve_exact(s, &info, t0);
+        break;
+    }
+    if (rc != PRILLM_OK && rc != PRILLM_ERR_SOLVER) {
+        info.status = PRILLM_STATUS_FAILED;
+    } else if (rc == PRILLM_ERR_SOLVER) {
+        info.status = PRILLM_STATUS_FAILED;
+        rc = PRILLM_OK; /* the call worked; the solver did not: that is the status */
+    }
+    if (info.status == PRILLM_STATUS_FAILED) {
+        prillm__fill_nan(s->solution.flows, nm);
+        prillm__fill_nan(s->solution.provider_flow, (size_t)m);
+        prillm__fill_nan(s->solution.lambda, (size_t)n);
+        info.kkt_violation = info.demand_residual = info.potential = NAN;
+        s->warm = 0;
+    } else {
+        s->warm = 1;
+    }
+    info.seconds = prillm__now() - t0;
+    s->solution.info = info;
+    if (s->settings.verbose >= 1)
+        fprintf(stderr, "prillm: equilibrium %s: %d x %d, kkt %.3g, %d rounds, %d sweeps, %.3g s\n",
+                prillm_status_name(info.status), n, m, info.kkt_violation, info.iterations, info.sweeps,
+                info.seconds);
+    return rc;
+}

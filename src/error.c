@@ -1,0 +1,114 @@
+/* Error codes, status names and the small utilities every module uses. */
+#define _POSIX_C_SOURCE 200809L
+#include <locale.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+const char *prillm_error_name(PrillmErrorCode code) {
+    switch (code) {
+#define PRILLM_X_(name, value, text) \
+    case PRILLM_ERR_##name:          \
+        return #name;
+        PRILLM_ERROR_LIST(PRILLM_X_)
+#undef PRILLM_X_
+    }
+    return "UNKNOWN";
+}
+
+const char *prillm_error_text(PrillmErrorCode code) {
+    switch (code) {
+#define PRILLM_X_(name, value, text) \
+    case PRILLM_ERR_##name:          \
+        return text;
+        PRILLM_ERROR_LIST(PRILLM_X_)
+#undef PRILLM_X_
+    }
+    return "unknown error";
+}
+
+const char *prillm_status_name(PrillmStatus status) {
+    switch (status) {
+#define PRILLM_X_(name, value, text) \
+    case PRILLM_STATUS_##name:       \
+        return text;
+        PRILLM_STATUS_LIST(PRILLM_X_)
+#undef PRILLM_X_
+    }
+    return "unknown";
+}
+
+const char *prillm_version(void) { return PRILLM_VERSION_STRING; }
+
+PrillmErrorCode prillm__fail(PrillmError *err, PrillmErrorCode code, const char *fmt, ...) {
+    if (err) {
+        err->code = code;
+        va_list args;
+        va_start(args, fmt);
+        vsnprintf(err->message, sizeof err->message, fmt, args);
+        va_end(args);
+    }
+    return code;
+}
+
+void prillm__clear_error(PrillmError *err) {
+    if (err) {
+        err->code = PRILLM_OK;
+        err->message[0] = '\0';
+    }
+}
+
+double prillm__now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void *prillm__calloc(size_t count, size_t size) {
+    if (count == 0 || size == 0) return calloc(1, 1);
+    if (count > SIZE_MAX / size) return NULL;
+    return calloc(count, size);
+}
+
+char *prillm__strdup(const char *text) {
+    size_t n = strlen(text) + 1;
+    char *copy = malloc(n);
+    if (copy) memcpy(copy, text, n);
+    return copy;
+}
+
+void prillm__fill_nan(double *x, size_t n) {
+    for (size_t k = 0; k < n; k++) x[k] = NAN;
+}
+
+/* snprintf's decimal point follows LC_NUMERIC; JSON and CSV need '.', and
+ * the shortest representation that still round-trips reads better than a
+ * blind %.17g ("0.10000000000000001"). */
+char *prillm_format_double(double value, char *buf, size_t size) {
+    if (size == 0) return buf;
+    if (isnan(value)) {
+        snprintf(buf, size, "NaN");
+        return buf;
+    }
+    if (isinf(value)) {
+        snprintf(buf, size, value > 0 ? "Infinity" : "-Infinity");
+        return buf;
+    }
+    char tmp[40];
+    for (int precision = 15; precision <= 17; precision++) {
+        snprintf(tmp, sizeof tmp, "%.*g", precision, value);
+        if (strtod(tmp, NULL) == value) break; /* both in the same locale */
+    }
+    const char *point = localeconv()->decimal_point;
+    if (point && point[0] && point[0] != '.')
+        for (char *c = tmp; *c; c++)
+            if (*c == point[0]) *c = '.';
+    snprintf(buf, size, "%s", tmp);
+    return buf;
+}

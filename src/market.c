@@ -1,0 +1,200 @@
+/* The market: allocation, copying, lookups and validation. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+PrillmMarket *prillm_market_alloc(int n_users, int n_providers, PrillmError *err) {
+    if (n_users < 1 || n_providers < 1) {
+        prillm__fail(err, PRILLM_ERR_INVALID_DATA,
+                     "empty market: need at least one user and one provider (got %d users, %d providers)",
+                     n_users, n_providers);
+        return NULL;
+    }
+    size_t n = (size_t)n_users, m = (size_t)n_providers;
+    PrillmMarket *mk = prillm__calloc(1, sizeof *mk);
+    if (!mk) goto oom;
+    mk->n_users = n_users;
+    mk->n_providers = n_providers;
+    mk->w_price = mk->w_congestion = mk->w_delay = 1.0;
+    mk->provider_id = prillm__calloc(m, sizeof(char *));
+    mk->user_id = prillm__calloc(n, sizeof(char *));
+    mk->price = malloc(m * sizeof(double));
+    mk->capacity = malloc(m * sizeof(double));
+    mk->value = malloc(m * sizeof(double));
+    mk->cost = malloc(m * sizeof(double));
+    mk->latency = malloc(m * sizeof(double));
+    mk->demand = malloc(n * sizeof(double));
+    mk->delay = (n > ((size_t)-1) / sizeof(double) / m) ? NULL : malloc(n * m * sizeof(double));
+    if (!mk->provider_id || !mk->user_id || !mk->price || !mk->capacity || !mk->value ||
+        !mk->cost || !mk->latency || !mk->demand || !mk->delay)
+        goto oom;
+    prillm__fill_nan(mk->price, m);
+    prillm__fill_nan(mk->capacity, m);
+    prillm__fill_nan(mk->value, m);
+    prillm__fill_nan(mk->cost, m);
+    prillm__fill_nan(mk->latency, m);
+    prillm__fill_nan(mk->demand, n);
+    prillm__fill_nan(mk->delay, n * m);
+    return mk;
+oom:
+    prillm_market_free(mk);
+    prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory allocating a market of %d users x %d providers",
+                 n_users, n_providers);
+    return NULL;
+}
+
+void prillm_market_free(PrillmMarket *mk) {
+    if (!mk) return;
+    if (mk->provider_id)
+        for (int j = 0; j < mk->n_providers; j++) free(mk->provider_id[j]);
+    if (mk->user_id)
+        for (int i = 0; i < mk->n_users; i++) free(mk->user_id[i]);
+    free(mk->provider_id);
+    free(mk->user_id);
+    free(mk->price);
+    free(mk->capacity);
+    free(mk->value);
+    free(mk->cost);
+    free(mk->latency);
+    free(mk->demand);
+    free(mk->delay);
+    free(mk);
+}
+
+PrillmMarket *prillm_market_copy(const PrillmMarket *src, PrillmError *err) {
+    if (!src) {
+        prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "market is NULL");
+        return NULL;
+    }
+    PrillmMarket *mk = prillm_market_alloc(src->n_users, src->n_providers, err);
+    if (!mk) return NULL;
+    size_t n = (size_t)src->n_users, m = (size_t)src->n_providers;
+    mk->w_price = src->w_price;
+    mk->w_congestion = src->w_congestion;
+    mk->w_delay = src->w_delay;
+    memcpy(mk->price, src->price, m * sizeof(double));
+    memcpy(mk->capacity, src->capacity, m * sizeof(double));
+    memcpy(mk->value, src->value, m * sizeof(double));
+    memcpy(mk->cost, src->cost, m * sizeof(double));
+    memcpy(mk->latency, src->latency, m * sizeof(double));
+    memcpy(mk->demand, src->demand, n * sizeof(double));
+    memcpy(mk->delay, src->delay, n * m * sizeof(double));
+    for (size_t j = 0; j < m; j++)
+        if (src->provider_id[j] && !(mk->provider_id[j] = prillm__strdup(src->provider_id[j]))) goto oom;
+    for (size_t i = 0; i < n; i++)
+        if (src->user_id[i] && !(mk->user_id[i] = prillm__strdup(src->user_id[i]))) goto oom;
+    return mk;
+oom:
+    prillm_market_free(mk);
+    prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory copying the market");
+    return NULL;
+}
+
+static int index_of(char *const *ids, int count, const char *id) {
+    if (!ids || !id) return -1;
+    for (int k = 0; k < count; k++)
+        if (ids[k] && strcmp(ids[k], id) == 0) return k;
+    return -1;
+}
+
+int prillm_market_provider_index(const PrillmMarket *mk, const char *id) {
+    return mk ? index_of(mk->provider_id, mk->n_providers, id) : -1;
+}
+
+int prillm_market_user_index(const PrillmMarket *mk, const char *id) {
+    return mk ? index_of(mk->user_id, mk->n_users, id) : -1;
+}
+
+typedef struct {
+    const char *id;
+    int index;
+} IdEntry;
+
+static int compare_id_entries(const void *a, const void *b) {
+    const IdEntry *x = a, *y = b;
+    int c = strcmp(x->id, y->id);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* Ids must be present and unique; sorting keeps this O(n log n) for the
+ * thousands of apps a real market has. */
+static PrillmErrorCode check_ids(char *const *ids, int count, const char *what, PrillmError *err) {
+    for (int k = 0; k < count; k++) {
+        if (!ids[k]) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s[%d].id is missing", what, k);
+        if (!ids[k][0]) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s[%d].id is empty", what, k);
+    }
+    IdEntry *entries = prillm__calloc((size_t)count, sizeof *entries);
+    if (!entries) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory checking %s ids", what);
+    for (int k = 0; k < count; k++) entries[k] = (IdEntry){ids[k], k};
+    qsort(entries, (size_t)count, sizeof *entries, compare_id_entries);
+    PrillmErrorCode rc = PRILLM_OK;
+    for (int k = 1; k < count; k++) {
+        if (strcmp(entries[k].id, entries[k - 1].id) == 0) {
+            rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s[%d].id \"%s\" duplicates %s[%d].id", what,
+                              entries[k].index, entries[k].id, what, entries[k - 1].index);
+            break;
+        }
+    }
+    free(entries);
+    return rc;
+}
+
+static PrillmErrorCode check_number(double x, const char *field, int index, const char *name,
+                                    PrillmError *err) {
+    if (isnan(x)) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s[%d].%s is missing or NaN", field, index, name);
+    if (!isfinite(x)) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s[%d].%s must be finite, got %s", field, index, name, x > 0 ? "Infinity" : "-Infinity");
+    return PRILLM_OK;
+}
+
+PrillmErrorCode prillm_market_validate(const PrillmMarket *mk, PrillmError *err) {
+    char num[32];
+    if (!mk) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "market is NULL");
+    if (mk->n_users < 1 || mk->n_providers < 1)
+        return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
+                            "empty market: need at least one user and one provider (got %d users, %d providers)",
+                            mk->n_users, mk->n_providers);
+    if (!isfinite(mk->w_price))
+        return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "weights.price must be a finite number");
+    if (!isfinite(mk->w_congestion) || mk->w_congestion <= 0)
+        return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "weights.congestion must be > 0 and finite, got %s",
+                            prillm_format_double(mk->w_congestion, num, sizeof num));
+    if (!isfinite(mk->w_delay) || mk->w_delay < 0)
+        return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "weights.delay must be >= 0 and finite, got %s",
+                            prillm_format_double(mk->w_delay, num, sizeof num));
+    PrillmErrorCode rc;
+    int m = mk->n_providers, n = mk->n_users;
+    for (int j = 0; j < m; j++) {
+        if ((rc = check_number(mk->price[j], "providers", j, "price", err))) return rc;
+        if ((rc = check_number(mk->capacity[j], "providers", j, "capacity", err))) return rc;
+        if (mk->capacity[j] <= 0)
+            return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "providers[%d].capacity must be > 0, got %s", j,
+                                prillm_format_double(mk->capacity[j], num, sizeof num));
+        if ((rc = check_number(mk->value[j], "providers", j, "value", err))) return rc;
+        /* cost and latency are optional (NaN = absent) but never infinite */
+        if (isinf(mk->cost[j]))
+            return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "providers[%d].cost must be finite", j);
+        if (isinf(mk->latency[j]) || mk->latency[j] < 0)
+            return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "providers[%d].latency must be >= 0 and finite", j);
+    }
+    for (int i = 0; i < n; i++) {
+        if ((rc = check_number(mk->demand[i], "users", i, "demand", err))) return rc;
+        if (mk->demand[i] < 0)
+            return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "users[%d].demand must be >= 0, got %s", i,
+                                prillm_format_double(mk->demand[i], num, sizeof num));
+        for (int j = 0; j < m; j++) {
+            double d = mk->delay[(size_t)i * (size_t)m + (size_t)j];
+            if (isnan(d))
+                return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
+                                    "delay[%d][%d] (user %d, provider %d) is missing or NaN", i, j, i, j);
+            if (!isfinite(d) || d < 0)
+                return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "delay[%d][%d] must be >= 0 and finite, got %s",
+                                    i, j, prillm_format_double(d, num, sizeof num));
+        }
+    }
+    if ((rc = check_ids(mk->provider_id, m, "providers", err))) return rc;
+    if ((rc = check_ids(mk->user_id, n, "users", err))) return rc;
+    prillm__clear_error(err);
+    return PRILLM_OK;
+}

@@ -1,0 +1,381 @@
+/* The market file: JSON in (cJSON) and out. The keys are a contract that
+ * other tools rely on; see docs/market-format.md. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void prillm__json_string(FILE *out, const char *text) {
+    fputc('"', out);
+    for (const unsigned char *c = (const unsigned char *)(text ? text : ""); *c; c++) {
+        switch (*c) {
+        case '"': fputs("\\\"", out); break;
+        case '\\': fputs("\\\\", out); break;
+        case '\n': fputs("\\n", out); break;
+        case '\r': fputs("\\r", out); break;
+        case '\t': fputs("\\t", out); break;
+        default:
+            if (*c < 0x20) fprintf(out, "\\u%04x", *c);
+            else fputc(*c, out);
+        }
+    }
+    fputc('"', out);
+}
+
+void prillm__json_number(FILE *out, double value) {
+    char buf[40];
+    if (!isfinite(value)) fputs("null", out);
+    else fputs(prillm_format_double(value, buf, sizeof buf), out);
+}
+
+void prillm__csv_field(FILE *out, const char *text) {
+    if (!text) text = "";
+    if (!strpbrk(text, ",\"\n\r")) {
+        fputs(text, out);
+        return;
+    }
+    fputc('"', out);
+    for (const char *c = text; *c; c++) {
+        if (*c == '"') fputc('"', out);
+        fputc(*c, out);
+    }
+    fputc('"', out);
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+typedef struct {
+    PrillmWarnFn warn;
+    void *context;
+} Warner;
+
+static void warnf(const Warner *w, const char *fmt, const char *a, const char *b) {
+    if (!w->warn) return;
+    char msg[400];
+    snprintf(msg, sizeof msg, fmt, a, b);
+    w->warn(w->context, msg);
+}
+
+static void line_column(const char *text, const char *at, int *line, int *column) {
+    *line = 1;
+    *column = 1;
+    for (const char *c = text; c < at && *c; c++) {
+        if (*c == '\n') {
+            (*line)++;
+            *column = 1;
+        } else {
+            (*column)++;
+        }
+    }
+}
+
+/* Reject duplicate keys (cJSON keeps both and returns the first, so a
+ * repeated "price" would silently lose one of the two) and warn about keys
+ * the format does not know. */
+static PrillmErrorCode check_keys(const cJSON *object, const char *where, const char *const *known,
+                                  const Warner *w, PrillmError *err) {
+    for (const cJSON *a = object->child; a; a = a->next) {
+        for (const cJSON *b = object->child; b != a; b = b->next)
+            if (strcmp(a->string, b->string) == 0)
+                return prillm__fail(err, PRILLM_ERR_PARSE, "%s: duplicate key \"%s\"", where, a->string);
+        int is_known = 0;
+        for (const char *const *k = known; *k; k++)
+            if (strcmp(*k, a->string) == 0) is_known = 1;
+        if (!is_known) warnf(w, "%s: unknown key \"%s\" ignored", where, a->string);
+    }
+    return PRILLM_OK;
+}
+
+/* required: missing gives an error; otherwise *out stays as it was (NaN). */
+static PrillmErrorCode get_number(const cJSON *object, const char *key, const char *where, int required,
+                                  double *out, PrillmError *err) {
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, key);
+    if (!item || cJSON_IsNull(item)) {
+        if (required) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s.%s is missing", where, key);
+        return PRILLM_OK;
+    }
+    if (!cJSON_IsNumber(item))
+        return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s.%s must be a number", where, key);
+    *out = item->valuedouble;
+    return PRILLM_OK;
+}
+
+static PrillmErrorCode get_id(const cJSON *object, const char *where, char **out, PrillmError *err) {
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, "id");
+    if (!item) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s.id is missing", where);
+    if (!cJSON_IsString(item) || !item->valuestring)
+        return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s.id must be a string", where);
+    if (!(*out = prillm__strdup(item->valuestring)))
+        return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading %s.id", where);
+    return PRILLM_OK;
+}
+
+static const cJSON *get_array(const cJSON *root, const char *key, PrillmError *err, PrillmErrorCode *rc) {
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!item) {
+        *rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA, "\"%s\" is missing", key);
+        return NULL;
+    }
+    if (!cJSON_IsArray(item)) {
+        *rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA, "\"%s\" must be an array", key);
+        return NULL;
+    }
+    if (cJSON_GetArraySize(item) == 0) {
+        *rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA, "empty market: \"%s\" has no entries", key);
+        return NULL;
+    }
+    return item;
+}
+
+static PrillmErrorCode read_weights(const cJSON *root, PrillmMarket *mk, const Warner *w, PrillmError *err) {
+    static const char *const known[] = {"price", "congestion", "delay", NULL};
+    const cJSON *weights = cJSON_GetObjectItemCaseSensitive(root, "weights");
+    if (!weights) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "\"weights\" is missing");
+    if (!cJSON_IsObject(weights))
+        return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "\"weights\" must be an object");
+    PrillmErrorCode rc;
+    if ((rc = check_keys(weights, "weights", known, w, err))) return rc;
+    mk->w_price = mk->w_congestion = mk->w_delay = NAN;
+    if ((rc = get_number(weights, "price", "weights", 1, &mk->w_price, err))) return rc;
+    if ((rc = get_number(weights, "congestion", "weights", 1, &mk->w_congestion, err))) return rc;
+    return get_number(weights, "delay", "weights", 1, &mk->w_delay, err);
+}
+
+static PrillmErrorCode read_providers(const cJSON *list, PrillmMarket *mk, const Warner *w, PrillmError *err) {
+    static const char *const known[] = {"id", "price", "capacity", "value", "cost", "latency", NULL};
+    int j = 0;
+    for (const cJSON *p = list->child; p; p = p->next, j++) {
+        char where[48];
+        snprintf(where, sizeof where, "providers[%d]", j);
+        if (!cJSON_IsObject(p)) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s must be an object", where);
+        PrillmErrorCode rc;
+        if ((rc = check_keys(p, where, known, w, err))) return rc;
+        if ((rc = get_id(p, where, &mk->provider_id[j], err))) return rc;
+        if ((rc = get_number(p, "price", where, 1, &mk->price[j], err))) return rc;
+        if ((rc = get_number(p, "capacity", where, 1, &mk->capacity[j], err))) return rc;
+        if ((rc = get_number(p, "value", where, 1, &mk->value[j], err))) return rc;
+        if ((rc = get_number(p, "cost", where, 0, &mk->cost[j], err))) return rc;
+        if ((rc = get_number(p, "latency", where, 0, &mk->latency[j], err))) return rc;
+    }
+    return PRILLM_OK;
+}
+
+static PrillmErrorCode read_users(const cJSON *list, PrillmMarket *mk, const Warner *w, PrillmError *err) {
+    static const char *const known[] = {"id", "demand", NULL};
+    int i = 0;
+    for (const cJSON *u = list->child; u; u = u->next, i++) {
+        char where[48];
+        snprintf(where, sizeof where, "users[%d]", i);
+        if (!cJSON_IsObject(u)) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s must be an object", where);
+        PrillmErrorCode rc;
+        if ((rc = check_keys(u, where, known, w, err))) return rc;
+        if ((rc = get_id(u, where, &mk->user_id[i], err))) return rc;
+        if ((rc = get_number(u, "demand", where, 1, &mk->demand[i], err))) return rc;
+    }
+    return PRILLM_OK;
+}
+
+/* A null cell, or no "delay" at all, is filled from the provider's latency:
+ * per-model latency is often all a data source has. */
+static PrillmErrorCode read_delay(const cJSON *root, PrillmMarket *mk, const Warner *w, PrillmError *err) {
+    int n = mk->n_users, m = mk->n_providers;
+    const cJSON *delay = cJSON_GetObjectItemCaseSensitive(root, "delay");
+    long filled = 0;
+    if (delay) {
+        if (!cJSON_IsArray(delay)) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "\"delay\" must be an array of arrays");
+        int rows = cJSON_GetArraySize(delay);
+        if (rows != n)
+            return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
+                                "\"delay\" has %d rows but there are %d users (one row per user)", rows, n);
+        int i = 0;
+        for (const cJSON *row = delay->child; row; row = row->next, i++) {
+            if (!cJSON_IsArray(row)) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "delay[%d] must be an array", i);
+            int cols = cJSON_GetArraySize(row);
+            if (cols != m)
+                return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
+                                    "delay[%d] has %d entries but there are %d providers (one per provider)", i, cols, m);
+            int j = 0;
+            for (const cJSON *cell = row->child; cell; cell = cell->next, j++) {
+                double *d = &mk->delay[(size_t)i * (size_t)m + (size_t)j];
+                if (cJSON_IsNumber(cell)) {
+                    *d = cell->valuedouble;
+                } else if (cJSON_IsNull(cell)) {
+                    if (isnan(mk->latency[j]))
+                        return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
+                                            "delay[%d][%d] is null and providers[%d].latency is not given", i, j, j);
+                    *d = mk->latency[j];
+                    filled++;
+                } else {
+                    return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "delay[%d][%d] must be a number or null", i, j);
+                }
+            }
+        }
+    } else {
+        for (int j = 0; j < m; j++)
+            if (isnan(mk->latency[j]))
+                return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
+                                    "\"delay\" is missing and providers[%d].latency is not given to fill it", j);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < m; j++) mk->delay[(size_t)i * (size_t)m + (size_t)j] = mk->latency[j];
+        filled = (long)n * m;
+    }
+    if (filled > 0 && w->warn) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "%ld delay entries filled from provider latency", filled);
+        w->warn(w->context, msg);
+    }
+    return PRILLM_OK;
+}
+
+PrillmErrorCode prillm_market_parse_json(const char *text, size_t length, PrillmWarnFn warn, void *warn_context,
+                                         PrillmMarket **market, PrillmError *err) {
+    static const char *const known[] = {"weights", "providers", "users", "delay", NULL};
+    if (!market) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "market output pointer is NULL");
+    *market = NULL;
+    if (!text) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "JSON text is NULL");
+    Warner w = {warn, warn_context};
+    /* cJSON needs a terminated buffer and would stop at an embedded NUL */
+    char *buf = malloc(length + 1);
+    if (!buf) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading JSON");
+    memcpy(buf, text, length);
+    buf[length] = '\0';
+    if (strlen(buf) != length) {
+        int line, col;
+        line_column(buf, buf + strlen(buf), &line, &col);
+        free(buf);
+        return prillm__fail(err, PRILLM_ERR_PARSE, "malformed JSON at line %d, column %d: NUL byte in input", line, col);
+    }
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(buf, length, &end, 0);
+    PrillmErrorCode rc = PRILLM_OK;
+    PrillmMarket *mk = NULL;
+    if (!root) {
+        int line, col;
+        line_column(buf, end ? end : buf, &line, &col);
+        rc = prillm__fail(err, PRILLM_ERR_PARSE, "malformed JSON at line %d, column %d%s", line, col,
+                          length == 0 ? ": empty input" : "");
+        goto done;
+    }
+    for (const char *c = end; c && *c; c++) {
+        if (*c != ' ' && *c != '\t' && *c != '\n' && *c != '\r') {
+            int line, col;
+            line_column(buf, c, &line, &col);
+            rc = prillm__fail(err, PRILLM_ERR_PARSE, "malformed JSON at line %d, column %d: text after the market object",
+                              line, col);
+            goto done;
+        }
+    }
+    if (!cJSON_IsObject(root)) {
+        rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA, "the market must be a JSON object");
+        goto done;
+    }
+    if ((rc = check_keys(root, "market", known, &w, err))) goto done;
+    const cJSON *providers = get_array(root, "providers", err, &rc);
+    if (!providers) goto done;
+    const cJSON *users = get_array(root, "users", err, &rc);
+    if (!users) goto done;
+    if (!(mk = prillm_market_alloc(cJSON_GetArraySize(users), cJSON_GetArraySize(providers), err))) {
+        rc = err ? err->code : PRILLM_ERR_NO_MEMORY;
+        goto done;
+    }
+    if ((rc = read_weights(root, mk, &w, err))) goto done;
+    if ((rc = read_providers(providers, mk, &w, err))) goto done;
+    if ((rc = read_users(users, mk, &w, err))) goto done;
+    if ((rc = read_delay(root, mk, &w, err))) goto done;
+    rc = prillm_market_validate(mk, err);
+done:
+    cJSON_Delete(root);
+    free(buf);
+    if (rc == PRILLM_OK) {
+        *market = mk;
+        prillm__clear_error(err);
+    } else {
+        prillm_market_free(mk);
+    }
+    return rc;
+}
+
+PrillmErrorCode prillm_market_read_json(FILE *stream, PrillmWarnFn warn, void *warn_context, PrillmMarket **market,
+                                        PrillmError *err) {
+    if (market) *market = NULL;
+    if (!stream) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "stream is NULL");
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading the market");
+    for (;;) {
+        if (len == cap) {
+            char *bigger = (cap > ((size_t)-1) / 2) ? NULL : realloc(buf, cap * 2);
+            if (!bigger) {
+                free(buf);
+                return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading the market");
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+        size_t got = fread(buf + len, 1, cap - len, stream);
+        len += got;
+        if (got == 0) break;
+    }
+    if (ferror(stream)) {
+        free(buf);
+        return prillm__fail(err, PRILLM_ERR_IO, "error reading the market file");
+    }
+    PrillmErrorCode rc = prillm_market_parse_json(buf, len, warn, warn_context, market, err);
+    free(buf);
+    return rc;
+}
+
+/* ---- writing ---------------------------------------------------------- */
+
+PrillmErrorCode prillm_market_write_json(const PrillmMarket *mk, FILE *out, PrillmError *err) {
+    if (!mk || !out) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "market or stream is NULL");
+    int n = mk->n_users, m = mk->n_providers;
+    fputs("{\n  \"weights\": {\"price\": ", out);
+    prillm__json_number(out, mk->w_price);
+    fputs(", \"congestion\": ", out);
+    prillm__json_number(out, mk->w_congestion);
+    fputs(", \"delay\": ", out);
+    prillm__json_number(out, mk->w_delay);
+    fputs("},\n  \"providers\": [\n", out);
+    for (int j = 0; j < m; j++) {
+        fputs("    {\"id\": ", out);
+        prillm__json_string(out, mk->provider_id[j]);
+        fputs(", \"price\": ", out);
+        prillm__json_number(out, mk->price[j]);
+        fputs(", \"capacity\": ", out);
+        prillm__json_number(out, mk->capacity[j]);
+        fputs(", \"value\": ", out);
+        prillm__json_number(out, mk->value[j]);
+        if (!isnan(mk->cost[j])) {
+            fputs(", \"cost\": ", out);
+            prillm__json_number(out, mk->cost[j]);
+        }
+        if (!isnan(mk->latency[j])) {
+            fputs(", \"latency\": ", out);
+            prillm__json_number(out, mk->latency[j]);
+        }
+        fputs(j + 1 < m ? "},\n" : "}\n", out);
+    }
+    fputs("  ],\n  \"users\": [\n", out);
+    for (int i = 0; i < n; i++) {
+        fputs("    {\"id\": ", out);
+        prillm__json_string(out, mk->user_id[i]);
+        fputs(", \"demand\": ", out);
+        prillm__json_number(out, mk->demand[i]);
+        fputs(i + 1 < n ? "},\n" : "}\n", out);
+    }
+    fputs("  ],\n  \"delay\": [\n", out);
+    for (int i = 0; i < n; i++) {
+        fputs("    [", out);
+        for (int j = 0; j < m; j++) {
+            if (j) fputs(", ", out);
+            prillm__json_number(out, mk->delay[(size_t)i * (size_t)m + (size_t)j]);
+        }
+        fputs(i + 1 < n ? "],\n" : "]\n", out);
+    }
+    fputs("  ]\n}\n", out);
+    if (ferror(out)) return prillm__fail(err, PRILLM_ERR_IO, "error writing the market");
+    return PRILLM_OK;
+}

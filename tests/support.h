@@ -1,0 +1,45 @@
+/* Test helpers: varied random markets and an independent reference. */
+#ifndef PRILLM_TEST_SUPPORT_H
+#define PRILLM_TEST_SUPPORT_H
+
+#include <prillm/prillm.h>
+#include <stdint.h>
+
+/* Deterministic per-test random numbers. */
+typedef struct {
+    uint64_t state;
+} TestRng;
+uint64_t test_rng_next(TestRng *rng);
+double test_uniform(TestRng *rng);              /* [0, 1) */
+int test_int(TestRng *rng, int lo, int hi);      /* lo..hi inclusive */
+
+/* A random market of n x m whose demands span 10^lo_exp..10^hi_exp and whose
+ * capacities follow (so congestion stays comparable), with optional
+ * duplicated providers and users to create ties. Aborts the test on failure. */
+typedef struct {
+    double demand_lo_exp, demand_hi_exp; /* demands log-uniform in this range */
+    int duplicate_providers;             /* copy provider 0 onto provider 1 */
+    int duplicate_users;                 /* copy user 0 onto user 1 */
+} TestMarketShape;
+PrillmMarket *test_market(int n, int m, uint64_t seed, const TestMarketShape *shape);
+
+/* Solve with the given method (exact when settings is NULL); aborts the test
+ * if the call fails. Caller frees with prillm_equilibrium_cleanup. */
+PrillmEquilibriumSolver *test_solve(const PrillmMarket *mk, const PrillmEquilibriumSettings *settings);
+
+/* Independent check of the equilibrium conditions, written from the
+ * definitions without the library: returns the largest violation of
+ * nonnegativity, demand, and (g_ij - lambda_i) >= 0 with equality on used
+ * pairs, each relative (flows to D_i, costs to the cost scale). */
+double test_kkt_violation(const PrillmMarket *mk, const double *flows);
+
+/* Largest |a - b| / max(|b|, floor) over count entries. */
+double test_max_rel_diff(const double *a, const double *b, size_t count, double floor);
+
+/* Brute force: enumerate every support pattern (each user a nonempty subset
+ * of providers), solve the full dense KKT system of the pattern with LAPACK
+ * dgesv, and keep the one that satisfies all the conditions. Only for tiny
+ * markets ((2^m - 1)^n patterns). Returns 0 and fills flows on success. */
+int test_brute_force_equilibrium(const PrillmMarket *mk, double *flows);
+
+#endif

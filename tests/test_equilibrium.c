@@ -1,0 +1,287 @@
+/* The equilibrium solver on many random markets, and on the cases that break
+ * naive solvers: ties, one provider, unused providers, extreme demands. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "support.h"
+
+/* Every answer must certify itself: the info the solver reports, the
+ * library's certify() on the returned flows, and the tests' own check. */
+static void assert_certified(const PrillmMarket *mk, const PrillmEquilibrium *eq, double tol) {
+    PrillmEquilibriumInfo again;
+    PrillmError err;
+    assert_int_equal(eq->info.status, PRILLM_STATUS_SOLVED);
+    assert_true(eq->info.kkt_violation <= tol);
+    assert_int_equal(prillm_equilibrium_certify(mk, eq->flows, NULL, &again, &err), PRILLM_OK);
+    assert_true(fabs(again.kkt_violation - eq->info.kkt_violation) <= 1e-12);
+    double independent = test_kkt_violation(mk, eq->flows);
+    if (!(independent <= 100 * tol)) fail_msg("independent KKT check %.3g > %.3g", independent, 100 * tol);
+    size_t nm = (size_t)mk->n_users * mk->n_providers;
+    for (size_t k = 0; k < nm; k++) assert_true(eq->flows[k] >= 0.0);
+    for (int j = 0; j < mk->n_providers; j++) {
+        double sum = 0;
+        for (int i = 0; i < mk->n_users; i++) sum += eq->flows[(size_t)i * mk->n_providers + j];
+        assert_true(fabs(sum - eq->provider_flow[j]) <= 1e-12 * (fabs(sum) + 1e-300) + 1e-300);
+    }
+}
+
+static void test_kkt_on_random_markets(void **state) {
+    (void)state;
+    static const int sizes_n[] = {1, 2, 3, 5, 8, 20, 50, 120, 400};
+    static const int sizes_m[] = {1, 2, 3, 4, 7, 20, 40, 90};
+    static const TestMarketShape shapes[] = {
+        {0.0, 3.0, 0, 0},   {-3.0, -3.0, 0, 0}, {9.0, 9.0, 0, 0},
+        {-3.0, 9.0, 0, 0},  {1.0, 2.0, 1, 0},   {1.0, 2.0, 0, 1},
+    };
+    int count = 0;
+    TestRng rng = {2026};
+    for (int trial = 0; trial < 240; trial++) {
+        int n = sizes_n[test_int(&rng, 0, 8)], m = sizes_m[test_int(&rng, 0, 7)];
+        const TestMarketShape *shape = &shapes[trial % 6];
+        PrillmMarket *mk = test_market(n, m, 1000 + (uint64_t)trial, shape);
+        PrillmEquilibriumSolver *s = test_solve(mk, NULL);
+        const PrillmEquilibrium *eq = prillm_equilibrium_solution(s);
+        if (eq->info.status != PRILLM_STATUS_SOLVED)
+            fail_msg("trial %d (%d x %d, shape %d): status %s, kkt %.3g", trial, n, m, trial % 6,
+                     prillm_status_name(eq->info.status), eq->info.kkt_violation);
+        assert_certified(mk, eq, 1e-9);
+        prillm_equilibrium_cleanup(s);
+        prillm_market_free(mk);
+        count++;
+    }
+    assert_int_equal(count, 240);
+}
+
+static void test_single_provider_takes_all(void **state) {
+    (void)state;
+    for (int seed = 0; seed < 10; seed++) {
+        PrillmMarket *mk = test_market(1 + seed * 3, 1, 50 + (uint64_t)seed, NULL);
+        PrillmEquilibriumSolver *s = test_solve(mk, NULL);
+        const PrillmEquilibrium *eq = prillm_equilibrium_solution(s);
+        assert_certified(mk, eq, 1e-9);
+        for (int i = 0; i < mk->n_users; i++) assert_true(fabs(eq->flows[i] - mk->demand[i]) <= 1e-14 * mk->demand[i]);
+        prillm_equilibrium_cleanup(s);
+        prillm_market_free(mk);
+    }
+}
+
+static void test_identical_providers_split_evenly(void **state) {
+    (void)state;
+    TestMarketShape ties = {0.0, 2.0, 1, 1};
+    for (int seed = 0; seed < 30; seed++) {
+        PrillmMarket *mk = test_market(4 + seed % 7, 3 + seed % 5, 300 + (uint64_t)seed, &ties);
+        /* make the twins attractive so the tie is actually exercised */
+        mk->value[0] = mk->value[1] = 10.0;
+        PrillmEquilibriumSolver *s = test_solve(mk, NULL);
+        const PrillmEquilibrium *eq = prillm_equilibrium_solution(s);
+        assert_certified(mk, eq, 1e-9);
+        int m = mk->n_providers;
+        assert_true(eq->provider_flow[0] > 0);
+        for (int i = 0; i < mk->n_users; i++) {
+            double a = eq->flows[(size_t)i * m], b = eq->flows[(size_t)i * m + 1];
+            assert_true(fabs(a - b) <= 1e-9 * mk->demand[i]);
+        }
+        /* identical users too: the same split */
+        for (int j = 0; j < m; j++) assert_true(fabs(eq->flows[j] - eq->flows[m + j]) <= 1e-9 * mk->demand[0]);
+        prillm_equilibrium_cleanup(s);
+        prillm_market_free(mk);
+    }
+}
+
+static void test_unused_provider_gets_nothing(void **state) {
+    (void)state;
+    for (int seed = 0; seed < 20; seed++) {
+        PrillmMarket *mk = test_market(10, 6, 700 + (uint64_t)seed, NULL);
+        mk->price[2] = 1e6; /* nobody pays this */
+        PrillmEquilibriumSolver *s = test_solve(mk, NULL);
+        const PrillmEquilibrium *eq = prillm_equilibrium_solution(s);
+        assert_certified(mk, eq, 1e-9);
+        assert_true(eq->provider_flow[2] == 0.0);
+        prillm_equilibrium_cleanup(s);
+        prillm_market_free(mk);
+    }
+}
+
+static void test_zero_demand_users(void **state) {
+    (void)state;
+    for (int seed = 0; seed < 20; seed++) {
+        PrillmMarket *mk = test_market(8, 5, 900 + (uint64_t)seed, NULL);
+        mk->demand[0] = 0.0;
+        mk->demand[5] = 0.0;
+        PrillmEquilibriumSolver *s = test_solve(mk, NULL);
+        const PrillmEquilibrium *eq = prillm_equilibrium_solution(s);
+        assert_int_equal(eq->info.status, PRILLM_STATUS_SOLVED);
+        for (int j = 0; j < 5; j++) {
+            assert_true(eq->flows[j] == 0.0);
+            assert_true(eq->flows[5 * 5 + j] == 0.0);
+        }
+        assert_true(isfinite(eq->lambda[0]));
+        prillm_equilibrium_cleanup(s);
+        prillm_market_free(mk);
+    }
+}
+
+static void test_all_demands_zero(void **state) {
+    (void)state;
+    PrillmMarket *mk = test_market(3, 2, 5, NULL);
+    for (int i = 0; i < 3; i++) mk->demand[i] = 0.0;
+    PrillmEquilibriumSolver *s = test_solve(mk, NULL);
+    const PrillmEquilibrium *eq = prillm_equilibrium_solution(s);
+    assert_int_equal(eq->info.status, PRILLM_STATUS_SOLVED);
+    for (int k = 0; k < 6; k++) assert_true(eq->flows[k] == 0.0);
+    prillm_equilibrium_cleanup(s);
+    prillm_market_free(mk);
+}
+
+static void test_extreme_demands_in_one_market(void **state) {
+    (void)state;
+    for (int seed = 0; seed < 20; seed++) {
+        PrillmMarket *mk = test_market(30, 12, 1300 + (uint64_t)seed, NULL);
+        mk->demand[0] = 1e-3;
+        mk->demand[1] = 1e9;
+        mk->demand[2] = 1e-3;
+        PrillmEquilibriumSolver *s = test_solve(mk, NULL);
+        assert_certified(mk, prillm_equilibrium_solution(s), 1e-9);
+        prillm_equilibrium_cleanup(s);
+        prillm_market_free(mk);
+    }
+}
+
+/* Re-solving after a price change (warm start) must give the same answer as
+ * a solver that never saw the old price. */
+static void test_warm_start_matches_cold(void **state) {
+    (void)state;
+    TestRng rng = {77};
+    for (int seed = 0; seed < 20; seed++) {
+        PrillmMarket *mk = test_market(25, 8, 1500 + (uint64_t)seed, NULL);
+        PrillmEquilibriumSolver *warm = test_solve(mk, NULL);
+        PrillmError err;
+        for (int step = 0; step < 5; step++) {
+            int j = test_int(&rng, 0, 7);
+            double price = 3.0 * test_uniform(&rng);
+            assert_int_equal(prillm_equilibrium_update_price(warm, j, price, &err), PRILLM_OK);
+            assert_int_equal(prillm_equilibrium_solve(warm, &err), PRILLM_OK);
+            mk->price[j] = price;
+            PrillmEquilibriumSolver *cold = test_solve(mk, NULL);
+            const PrillmEquilibrium *a = prillm_equilibrium_solution(warm), *b = prillm_equilibrium_solution(cold);
+            assert_certified(mk, a, 1e-9);
+            for (int i = 0; i < 25; i++)
+                for (int k = 0; k < 8; k++)
+                    assert_true(fabs(a->flows[i * 8 + k] - b->flows[i * 8 + k]) <= 1e-9 * mk->demand[i]);
+            prillm_equilibrium_cleanup(cold);
+        }
+        assert_int_not_equal(prillm_equilibrium_update_price(warm, 8, 1.0, &err), PRILLM_OK);
+        assert_non_null(strstr(err.message, "provider"));
+        assert_int_not_equal(prillm_equilibrium_update_price(warm, 0, NAN, &err), PRILLM_OK);
+        prillm_equilibrium_cleanup(warm);
+        prillm_market_free(mk);
+    }
+}
+
+static void test_large_market(void **state) {
+    (void)state;
+    PrillmMarket *mk = prillm_market_random(3000, 300, 11, NULL);
+    assert_non_null(mk);
+    PrillmEquilibriumSolver *s = test_solve(mk, NULL);
+    assert_certified(mk, prillm_equilibrium_solution(s), 1e-9);
+    prillm_equilibrium_cleanup(s);
+    prillm_market_free(mk);
+}
+
+/* A solver starved of iterations must say so, and what it returns must
+ * still be certified honestly (the reported violation is the real one). */
+static void test_starved_solver_is_inaccurate(void **state) {
+    (void)state;
+    PrillmMarket *mk = prillm_market_random(200, 50, 3, NULL);
+    PrillmEquilibriumSettings settings;
+    prillm_equilibrium_default_settings(&settings);
+    settings.method = PRILLM_EQ_GAUSS_SEIDEL;
+    settings.max_sweeps = 1;
+    PrillmEquilibriumSolver *s = test_solve(mk, &settings);
+    const PrillmEquilibrium *eq = prillm_equilibrium_solution(s);
+    assert_int_equal(eq->info.status, PRILLM_STATUS_INACCURATE);
+    PrillmEquilibriumInfo again;
+    assert_int_equal(prillm_equilibrium_certify(mk, eq->flows, NULL, &again, NULL), PRILLM_OK);
+    assert_true(again.kkt_violation > settings.tolerance);
+    assert_true(fabs(again.kkt_violation - eq->info.kkt_violation) <= 1e-12 * again.kkt_violation);
+    prillm_equilibrium_cleanup(s);
+    prillm_market_free(mk);
+}
+
+/* On failure the outputs are NaN, never the numbers of an earlier solve. */
+static void test_failed_solve_outputs_nan(void **state) {
+    (void)state;
+    PrillmMarket *mk = prillm_market_random(300, 60, 4, NULL);
+    PrillmEquilibriumSettings settings;
+    prillm_equilibrium_default_settings(&settings);
+    settings.method = PRILLM_EQ_IPOPT;
+    PrillmEquilibriumSolver *s = test_solve(mk, &settings);
+    assert_int_equal(prillm_equilibrium_solution(s)->info.status, PRILLM_STATUS_SOLVED);
+    prillm_equilibrium_cleanup(s);
+    settings.time_limit = 1e-9; /* Ipopt cannot finish: its failure must show */
+    s = test_solve(mk, &settings);
+    const PrillmEquilibrium *eq = prillm_equilibrium_solution(s);
+    assert_int_equal(eq->info.status, PRILLM_STATUS_FAILED);
+    for (int k = 0; k < 300 * 60; k++) assert_true(isnan(eq->flows[k]));
+    for (int j = 0; j < 60; j++) assert_true(isnan(eq->provider_flow[j]));
+    assert_true(isnan(eq->lambda[0]) && isnan(eq->info.kkt_violation));
+    prillm_equilibrium_cleanup(s);
+    prillm_market_free(mk);
+}
+
+static void test_settings_are_validated(void **state) {
+    (void)state;
+    PrillmEquilibriumSettings settings;
+    PrillmError err;
+    prillm_equilibrium_default_settings(&settings);
+    assert_int_equal(prillm_equilibrium_check_settings(&settings, &err), PRILLM_OK);
+    assert_int_equal(prillm_equilibrium_set_option(&settings, "tolerance", "1e-11", &err), PRILLM_OK);
+    assert_true(settings.tolerance == 1e-11);
+    assert_int_equal(prillm_equilibrium_set_option(&settings, "method", "ipopt", &err), PRILLM_OK);
+    assert_int_equal(settings.method, PRILLM_EQ_IPOPT);
+    assert_int_equal(prillm_equilibrium_set_option(&settings, "method", "simplex", &err), PRILLM_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.message, "method"));
+    assert_int_equal(prillm_equilibrium_set_option(&settings, "tolerance", "abc", &err), PRILLM_ERR_INVALID_ARGUMENT);
+    assert_int_equal(prillm_equilibrium_set_option(&settings, "tolerance", "0", &err), PRILLM_ERR_INVALID_ARGUMENT);
+    assert_int_equal(prillm_equilibrium_set_option(&settings, "max-rounds", "2.5", &err), PRILLM_ERR_INVALID_ARGUMENT);
+    assert_int_equal(prillm_equilibrium_set_option(&settings, "nonsense", "1", &err), PRILLM_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.message, "nonsense"));
+    settings.tolerance = -1;
+    assert_int_equal(prillm_equilibrium_check_settings(&settings, &err), PRILLM_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.message, "tolerance"));
+    PrillmMarket *mk = test_market(2, 2, 1, NULL);
+    PrillmEquilibriumSolver *s = NULL;
+    assert_int_equal(prillm_equilibrium_setup(&s, mk, &settings, &err), PRILLM_ERR_INVALID_ARGUMENT);
+    assert_null(s);
+    mk->capacity[1] = -2;
+    assert_int_equal(prillm_equilibrium_setup(&s, mk, NULL, &err), PRILLM_ERR_INVALID_DATA);
+    assert_non_null(strstr(err.message, "providers[1].capacity"));
+    assert_null(s);
+    assert_int_equal(prillm_equilibrium_solve(NULL, &err), PRILLM_ERR_INVALID_ARGUMENT);
+    prillm_market_free(mk);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kkt_on_random_markets),
+        cmocka_unit_test(test_single_provider_takes_all),
+        cmocka_unit_test(test_identical_providers_split_evenly),
+        cmocka_unit_test(test_unused_provider_gets_nothing),
+        cmocka_unit_test(test_zero_demand_users),
+        cmocka_unit_test(test_all_demands_zero),
+        cmocka_unit_test(test_extreme_demands_in_one_market),
+        cmocka_unit_test(test_warm_start_matches_cold),
+        cmocka_unit_test(test_large_market),
+        cmocka_unit_test(test_starved_solver_is_inaccurate),
+        cmocka_unit_test(test_failed_solve_outputs_nan),
+        cmocka_unit_test(test_settings_are_validated),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
