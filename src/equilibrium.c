@@ -12,9 +12,8 @@
  * (a tiny user's flows are a difference of large provider totals in the
  * reduced formulas) and the answer is certified from the returned flows.
  *
- * Internally flows are divided by a power of two near the largest demand:
- * costs are unchanged, numbers are O(1), and scaling all demands and
- * capacities by a power of two scales the answer exactly.
+ * The Gauss-Seidel state lives in the output arrays themselves: for the
+ * largest markets (10^4 x 10^3) every n x m array is 80 MB of page faults.
  */
 #include <math.h>
 #include <stdio.h>
@@ -38,6 +37,8 @@ static const PrillmOptionInfo equilibrium_options[] = {
      "largest scaled KKT violation accepted as solved", OFFSET(tolerance)},
     {"max-rounds", PRILLM_OPTION_INT, 50, 1, 100000, NULL,
      "exact active-set solves before giving up", OFFSET(max_rounds)},
+    {"presweeps", PRILLM_OPTION_INT, 2, 0, 1000, NULL,
+     "Gauss-Seidel sweeps before the first exact solve (exact method)", OFFSET(presweeps)},
     {"max-sweeps", PRILLM_OPTION_INT, 100000, 1, 1e9, NULL,
      "Gauss-Seidel sweeps in total before giving up", OFFSET(max_sweeps)},
     {"time-limit", PRILLM_OPTION_DOUBLE, 0, 0, 1e9, NULL, "seconds before giving up (0 = no limit)",
@@ -136,13 +137,12 @@ struct PrillmEquilibriumSolver {
     PrillmEquilibriumSettings settings;
     PrillmMarket *market; /* own copy: prices change with update_price */
     int n, m;
-    double scale;         /* flows are stored divided by this power of two */
-    double *demand;       /* [n] scaled                                     */
-    double *slope;        /* [m] a_j in scaled units                        */
+    const double *demand; /* [n], the market copy's                         */
+    double *slope;        /* [m] a_j = w_congestion / capacity_j            */
     double *beta;         /* [m] 1 / slope                                  */
     double *half_inv;     /* [m] 1 / (2 slope)                              */
     double *cost;         /* [n*m] c_ij                                     */
-    double *f, *F;        /* Gauss-Seidel state, scaled                     */
+    double *f, *F;        /* Gauss-Seidel state = solution.flows / provider_flow */
     double *lambda;       /* [n] water-filling multipliers (warm starts)    */
     double *pair_flow, *exact_F, *nu, *rhs, *e_row;
     long pair_capacity;
@@ -184,13 +184,10 @@ PrillmErrorCode prillm_equilibrium_setup(PrillmEquilibriumSolver **out, const Pr
         free(s);
         return err ? err->code : PRILLM_ERR_NO_MEMORY;
     }
-    s->demand = prillm__calloc(n, sizeof(double));
     s->slope = prillm__calloc(m, sizeof(double));
     s->beta = prillm__calloc(m, sizeof(double));
     s->half_inv = prillm__calloc(m, sizeof(double));
     s->cost = prillm__calloc(nm, sizeof(double));
-    s->f = prillm__calloc(nm, sizeof(double));
-    s->F = prillm__calloc(m, sizeof(double));
     s->lambda = prillm__calloc(n, sizeof(double));
     s->exact_F = prillm__calloc(m, sizeof(double));
     s->nu = prillm__calloc(n, sizeof(double));
@@ -200,7 +197,9 @@ PrillmErrorCode prillm_equilibrium_setup(PrillmEquilibriumSolver **out, const Pr
     s->solution.flows = prillm__calloc(nm, sizeof(double));
     s->solution.provider_flow = prillm__calloc(m, sizeof(double));
     s->solution.lambda = prillm__calloc(n, sizeof(double));
-    if (!s->demand || !s->slope || !s->beta || !s->half_inv || !s->cost || !s->f || !s->F || !s->lambda ||
+    s->f = s->solution.flows;
+    s->F = s->solution.provider_flow;
+    if (!s->slope || !s->beta || !s->half_inv || !s->cost || !s->lambda ||
         !s->exact_F || !s->nu || !s->rhs || !s->e_row || !s->active || !s->solution.flows ||
         !s->solution.provider_flow || !s->solution.lambda ||
         prillm__system_init(&s->system, s->n, s->m, s->beta)) {
@@ -208,14 +207,9 @@ PrillmErrorCode prillm_equilibrium_setup(PrillmEquilibriumSolver **out, const Pr
         return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory for a %d x %d equilibrium", market->n_users,
                             market->n_providers);
     }
-    double dmax = 0;
-    for (size_t i = 0; i < n; i++) dmax = fmax(dmax, market->demand[i]);
-    int exponent = 0;
-    if (dmax > 0) frexp(dmax, &exponent);
-    s->scale = ldexp(1.0, exponent);
-    for (size_t i = 0; i < n; i++) s->demand[i] = market->demand[i] / s->scale;
+    s->demand = s->market->demand;
     for (size_t j = 0; j < m; j++) {
-        s->slope[j] = market->w_congestion / (market->capacity[j] / s->scale);
+        s->slope[j] = market->w_congestion / market->capacity[j];
         s->beta[j] = 1.0 / s->slope[j];
         s->half_inv[j] = 0.5 / s->slope[j];
     }
@@ -235,13 +229,10 @@ void prillm_equilibrium_cleanup(PrillmEquilibriumSolver *s) {
     if (!s) return;
     prillm__system_free(&s->system);
     prillm_market_free(s->market);
-    free(s->demand);
     free(s->slope);
     free(s->beta);
     free(s->half_inv);
     free(s->cost);
-    free(s->f);
-    free(s->F);
     free(s->lambda);
     free(s->pair_flow);
     free(s->exact_F);
@@ -361,7 +352,7 @@ static long sweep(PrillmEquilibriumSolver *s, double *max_change) {
 
 /* ---- certificate ------------------------------------------------------ */
 
-/* The certificate, from flows alone (scaled or not: it is scale-free).
+/* The certificate, from flows alone.
  * F is recomputed here rather than trusted from the solver. */
 static void certify_flows(int n, int m, const double *cost, const double *slope, const double *demand,
                           const double *f, double *F, double *lambda_out, PrillmEquilibriumInfo *info) {
@@ -542,14 +533,8 @@ static void take_exact_flows(PrillmEquilibriumSolver *s) {
 }
 
 static void publish(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info) {
-    int n = s->n, m = s->m;
-    size_t nm = (size_t)n * m;
     PrillmEquilibrium *out = &s->solution;
-    certify_flows(n, m, s->cost, s->slope, s->demand, s->f, s->F, out->lambda, info);
-    for (size_t k = 0; k < nm; k++) out->flows[k] = s->f[k] * s->scale;
-    for (int j = 0; j < m; j++) out->provider_flow[j] = s->F[j] * s->scale;
-    /* the potential is in scaled flow units; report it in the market's */
-    info->potential *= s->scale;
+    certify_flows(s->n, s->m, s->cost, s->slope, s->demand, s->f, s->F, out->lambda, info);
     info->status = info->kkt_violation <= s->settings.tolerance ? PRILLM_STATUS_SOLVED : PRILLM_STATUS_INACCURATE;
 }
 
@@ -557,7 +542,7 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
     int n = s->n, m = s->m;
     size_t nm = (size_t)n * m;
     const int verbose = s->settings.verbose;
-    presweep(s, s->warm ? 3 : 8, info, t0);
+    presweep(s, s->settings.presweeps, info, t0);
     for (size_t k = 0; k < nm; k++) s->active[k] = s->f[k] > 0;
     long best_violations = -1;
     int stalled = 0;
@@ -632,12 +617,9 @@ PrillmErrorCode prillm_equilibrium_solve(PrillmEquilibriumSolver *s, PrillmError
     case PRILLM_EQ_IPOPT: {
         int iterations = 0;
         rc = prillm__equilibrium_ipopt(s->market, 0.01 * s->settings.tolerance, s->settings.time_limit,
-                                       s->settings.verbose, s->solution.flows, &iterations, err);
+                                       s->settings.verbose, s->f, &iterations, err);
         info.iterations = iterations;
-        if (rc == PRILLM_OK) {
-            for (size_t k = 0; k < nm; k++) s->f[k] = s->solution.flows[k] / s->scale;
-            publish(s, &info);
-        }
+        if (rc == PRILLM_OK) publish(s, &info);
         break;
     }
     default:

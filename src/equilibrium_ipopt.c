@@ -259,6 +259,7 @@ static const char *ipopt__set_options(IpoptProblem problem, double tol, double t
 PrillmErrorCode prillm__equilibrium_ipopt(const PrillmMarket *market, double tolerance,
                                           double time_limit, int verbose, double *flows,
                                           int *iterations, PrillmError *err) {
+    const double started = prillm__now();
     if (iterations) *iterations = 0;
     if (!market || !flows)
         return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT,
@@ -287,15 +288,19 @@ PrillmErrorCode prillm__equilibrium_ipopt(const PrillmMarket *market, double tol
             if (D > max_demand) max_demand = D;
         }
     }
-    for (size_t k = 0; k < (size_t)n_users * (size_t)m; k++) flows[k] = 0.0;
-    if (n_active == 0) return PRILLM_OK;
+    if (n_active == 0) {
+        for (size_t k = 0; k < (size_t)n_users * (size_t)m; k++) flows[k] = 0.0;
+        return PRILLM_OK;
+    }
     if (m == 0)
         return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
                             "ipopt: users have demand but there are no providers");
 
-    /* Ipopt counts variables, rows and Jacobian entries in int. */
-    long long nm = (long long)n_active * m;
-    if (2 * nm + m > INT_MAX)
+    /* Ipopt 3.11 and its MUMPS interface count in int, and the largest count
+     * is the KKT matrix: Hessian (nm + m), Jacobian (2nm + m) and one
+     * regularisation entry per row (n + m). */
+    const long long nm = (long long)n_active * m;
+    if (3 * nm + 3LL * m + n_active > INT_MAX)
         return prillm__fail(err, PRILLM_ERR_TOO_LARGE,
                             "ipopt: %d users x %d providers exceeds Ipopt's int index range",
                             n_active, m);
@@ -311,6 +316,8 @@ PrillmErrorCode prillm__equilibrium_ipopt(const PrillmMarket *market, double tol
 
     PrillmErrorCode code = PRILLM_OK;
     IpoptProblem problem = NULL;
+    const char *refused = NULL;
+    enum ApplicationReturnStatus status;
     int *user = prillm__calloc((size_t)n_active, sizeof *user);
     double *c = prillm__calloc((size_t)n_flows, sizeof *c);
     double *a = prillm__calloc((size_t)m, sizeof *a);
@@ -318,6 +325,11 @@ PrillmErrorCode prillm__equilibrium_ipopt(const PrillmMarket *market, double tol
     double *x_lower = prillm__calloc((size_t)n_vars, sizeof *x_lower);
     double *x_upper = prillm__calloc((size_t)n_vars, sizeof *x_upper);
     double *g_bound = prillm__calloc((size_t)n_rows, sizeof *g_bound);
+    IpoptData data = {
+        .n_active = n_active, .m = m, .n_flows = n_flows, .c = c, .a = a,
+        .started = started,
+        .time_limit = time_limit > 0.0 && isfinite(time_limit) ? time_limit : 0.0,
+    };
     if (!user || !c || !a || !x || !x_lower || !x_upper || !g_bound) {
         code = prillm__fail(err, PRILLM_ERR_NO_MEMORY,
                             "ipopt: out of memory for %d users x %d providers", n_active, m);
@@ -353,22 +365,14 @@ PrillmErrorCode prillm__equilibrium_ipopt(const PrillmMarket *market, double tol
         code = prillm__fail(err, PRILLM_ERR_SOLVER, "ipopt: CreateIpoptProblem refused the problem");
         goto done;
     }
-    const char *refused = ipopt__set_options(problem, tol, time_limit, verbose);
+    refused = ipopt__set_options(problem, tol, time_limit, verbose);
     if (refused) {
         code = prillm__fail(err, PRILLM_ERR_SOLVER, "ipopt: option %s was refused", refused);
         goto done;
     }
     SetIntermediateCallback(problem, ipopt__intermediate);
 
-    IpoptData data = {
-        .n_active = n_active, .m = m, .n_flows = n_flows, .c = c, .a = a,
-        .started = prillm__now(),
-        .time_limit = time_limit > 0.0 && isfinite(time_limit) ? time_limit : 0.0,
-        .iterations = 0, .timed_out = 0,
-    };
-    double objective = 0.0;
-    enum ApplicationReturnStatus status =
-        IpoptSolve(problem, x, NULL, &objective, NULL, NULL, NULL, &data);
+    status = IpoptSolve(problem, x, NULL, NULL, NULL, NULL, NULL, &data);
     if (iterations) *iterations = data.iterations;
 
     if (status == User_Requested_Stop && data.timed_out) {
@@ -384,6 +388,7 @@ PrillmErrorCode prillm__equilibrium_ipopt(const PrillmMarket *market, double tol
         goto done;
     }
 
+    for (size_t k = 0; k < (size_t)n_users * (size_t)m; k++) flows[k] = 0.0;
     for (int k = 0; k < n_active; k++) {
         const size_t i = (size_t)user[k];
         for (int j = 0; j < m; j++) {

@@ -105,10 +105,14 @@ char *prillm_format_double(double value, char *buf, size_t size) {
         snprintf(tmp, sizeof tmp, "%.*g", precision, value);
         if (strtod(tmp, NULL) == value) break; /* both in the same locale */
     }
+    /* the locale's separator may be several bytes (U+066B in ps_AF) */
     const char *point = localeconv()->decimal_point;
-    if (point && point[0] && point[0] != '.')
-        for (char *c = tmp; *c; c++)
-            if (*c == point[0]) *c = '.';
+    char *at = point && point[0] && strcmp(point, ".") != 0 ? strstr(tmp, point) : NULL;
+    if (at) {
+        size_t len = strlen(point);
+        *at = '.';
+        memmove(at + 1, at + len, strlen(at + len) + 1);
+    }
     snprintf(buf, size, "%s", tmp);
     return buf;
 }

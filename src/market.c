@@ -193,6 +193,30 @@ PrillmErrorCode prillm_market_validate(const PrillmMarket *mk, PrillmError *err)
                                     i, j, prillm_format_double(d, num, sizeof num));
         }
     }
+    /* Each number can be finite while the model's derived ones are not:
+     * w_price * price_j, the cost c_ij, the congestion slope
+     * w_congestion / capacity_j and the congestion cost of the whole demand
+     * on one provider must all be ordinary doubles, or the solver would
+     * compute with infinities and NaN. */
+    double total = 0;
+    for (int i = 0; i < n; i++) total += mk->demand[i];
+    if (!isfinite(total)) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "users: total demand overflows");
+    for (int j = 0; j < m; j++) {
+        double slope = mk->w_congestion / mk->capacity[j];
+        if (!isnormal(slope) || !isfinite(slope * total))
+            return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
+                                "providers[%d].capacity: weights.congestion / capacity = %s is out of range", j,
+                                prillm_format_double(slope, num, sizeof num));
+        for (int i = 0; i < n; i++) {
+            double c = mk->w_price * mk->price[j] + mk->w_delay * mk->delay[(size_t)i * (size_t)m + (size_t)j] -
+                       mk->value[j];
+            if (!isfinite(c) || !isfinite(mk->w_price * mk->price[j]) ||
+                !isfinite(mk->w_delay * mk->delay[(size_t)i * (size_t)m + (size_t)j]))
+                return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
+                                    "providers[%d]: cost of user %d (w_price*price + w_delay*delay - value) overflows",
+                                    j, i);
+        }
+    }
     if ((rc = check_ids(mk->provider_id, m, "providers", err))) return rc;
     if ((rc = check_ids(mk->user_id, n, "users", err))) return rc;
     prillm__clear_error(err);

@@ -71,21 +71,41 @@ static void line_column(const char *text, const char *at, int *line, int *column
     }
 }
 
+static int compare_strings(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /* Reject duplicate keys (cJSON keeps both and returns the first, so a
  * repeated "price" would silently lose one of the two) and warn about keys
- * the format does not know. */
+ * the format does not know, at most a few per object: a hostile file with
+ * 10^5 keys must cost O(k log k), not O(k^2) or 10^5 lines of warnings. */
 static PrillmErrorCode check_keys(const cJSON *object, const char *where, const char *const *known,
                                   const Warner *w, PrillmError *err) {
+    enum { MAX_WARNINGS = 5 };
+    size_t count = 0, unknown = 0;
+    for (const cJSON *a = object->child; a; a = a->next) count++;
+    if (count == 0) return PRILLM_OK;
+    const char **keys = malloc(count * sizeof *keys);
+    if (!keys) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory checking %s", where);
+    size_t k = 0;
     for (const cJSON *a = object->child; a; a = a->next) {
-        for (const cJSON *b = object->child; b != a; b = b->next)
-            if (strcmp(a->string, b->string) == 0)
-                return prillm__fail(err, PRILLM_ERR_PARSE, "%s: duplicate key \"%s\"", where, a->string);
+        keys[k++] = a->string;
         int is_known = 0;
-        for (const char *const *k = known; *k; k++)
-            if (strcmp(*k, a->string) == 0) is_known = 1;
-        if (!is_known) warnf(w, "%s: unknown key \"%s\" ignored", where, a->string);
+        for (const char *const *name = known; *name && !is_known; name++) is_known = strcmp(*name, a->string) == 0;
+        if (!is_known && ++unknown <= MAX_WARNINGS) warnf(w, "%s: unknown key \"%s\" ignored", where, a->string);
     }
-    return PRILLM_OK;
+    if (unknown > MAX_WARNINGS && w->warn) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s: %zu more unknown keys ignored", where, unknown - MAX_WARNINGS);
+        w->warn(w->context, msg);
+    }
+    qsort(keys, count, sizeof *keys, compare_strings);
+    PrillmErrorCode rc = PRILLM_OK;
+    for (k = 1; k < count && rc == PRILLM_OK; k++)
+        if (strcmp(keys[k], keys[k - 1]) == 0)
+            rc = prillm__fail(err, PRILLM_ERR_PARSE, "%s: duplicate key \"%s\"", where, keys[k]);
+    free(keys);
+    return rc;
 }
 
 /* required: missing gives an error; otherwise *out stays as it was (NaN). */
@@ -254,8 +274,9 @@ PrillmErrorCode prillm_market_parse_json(const char *text, size_t length, Prillm
     if (!root) {
         int line, col;
         line_column(buf, end ? end : buf, &line, &col);
+        size_t blank = strspn(buf, " \t\r\n");
         rc = prillm__fail(err, PRILLM_ERR_PARSE, "malformed JSON at line %d, column %d%s", line, col,
-                          length == 0 ? ": empty input" : "");
+                          blank == length ? ": empty input" : "");
         goto done;
     }
     for (const char *c = end; c && *c; c++) {

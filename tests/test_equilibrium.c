@@ -222,10 +222,15 @@ static void test_failed_solve_outputs_nan(void **state) {
     PrillmEquilibriumSettings settings;
     prillm_equilibrium_default_settings(&settings);
     settings.method = PRILLM_EQ_IPOPT;
+    /* Ipopt with time to finish: an answer (interior point may stop short of
+     * the default 1e-9 certificate, which is then reported as inaccurate) */
     PrillmEquilibriumSolver *s = test_solve(mk, &settings);
-    assert_int_equal(prillm_equilibrium_solution(s)->info.status, PRILLM_STATUS_SOLVED);
+    PrillmStatus first = prillm_equilibrium_solution(s)->info.status;
+    assert_true(first == PRILLM_STATUS_SOLVED || first == PRILLM_STATUS_INACCURATE);
+    assert_true(isfinite(prillm_equilibrium_solution(s)->flows[0]));
+    /* then Ipopt unable to finish: the failure must show as NaN outputs */
     prillm_equilibrium_cleanup(s);
-    settings.time_limit = 1e-9; /* Ipopt cannot finish: its failure must show */
+    settings.time_limit = 1e-9;
     s = test_solve(mk, &settings);
     const PrillmEquilibrium *eq = prillm_equilibrium_solution(s);
     assert_int_equal(eq->info.status, PRILLM_STATUS_FAILED);

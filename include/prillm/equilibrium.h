@@ -36,6 +36,7 @@ typedef struct {
     int method;          /* PrillmEquilibriumMethod                        */
     double tolerance;    /* target for info.kkt_violation (relative)       */
     int max_rounds;      /* exact active-set corrections before giving up  */
+    int presweeps;       /* Gauss-Seidel sweeps before the first exact solve */
     int max_sweeps;      /* Gauss-Seidel sweeps in total                   */
     double time_limit;   /* seconds; 0 = none                              */
     int verbose;         /* progress lines on stderr                       */

@@ -1,0 +1,79 @@
+/*
+ * libFuzzer target: any bytes into the market reader, and whatever it
+ * accepts (if small) into the equilibrium solver.
+ *
+ * The reader promises a market that the solver can take: validation is
+ * meant to rule out everything that would make the solve fail or produce
+ * non-finite or negative flows. So a parsed market that solves to "failed",
+ * or to flows that are NaN or negative, is a bug in one of the two, and the
+ * target traps on it just as it would on a sanitizer report.
+ */
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <prillm/prillm.h>
+
+/* OpenBLAS's own threads only add noise (and cost) at these sizes. */
+void openblas_set_num_threads(int num_threads);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void ignore_warning(void *context, const char *message) {
+    (void)context;
+    (void)message;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc;
+    (void)argv;
+    openblas_set_num_threads(1);
+    return 0;
+}
+
+/* Larger markets parse fine but each solve would cost more than the
+ * fuzzer's per-input budget; the parser is still exercised on them. */
+enum { MAX_PAIRS = 400 };
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    PrillmMarket *market = NULL;
+    PrillmError err;
+    PrillmErrorCode rc = prillm_market_parse_json((const char *)data, size, ignore_warning, NULL, &market, &err);
+    if (rc != PRILLM_OK) {
+        /* the contract: on failure no market is handed back */
+        if (market) __builtin_trap();
+        return 0;
+    }
+    if (!market) __builtin_trap();
+    if ((long)market->n_users * market->n_providers > MAX_PAIRS) {
+        prillm_market_free(market);
+        return 0;
+    }
+    PrillmEquilibriumSolver *solver = NULL;
+    rc = prillm_equilibrium_setup(&solver, market, NULL, &err);
+    /* the parser already validated the market, so setup may only fail for
+     * lack of memory */
+    if (rc != PRILLM_OK && rc != PRILLM_ERR_NO_MEMORY) __builtin_trap();
+    if (rc == PRILLM_OK) {
+        rc = prillm_equilibrium_solve(solver, &err);
+        if (rc != PRILLM_OK && rc != PRILLM_ERR_NO_MEMORY) __builtin_trap();
+        if (rc == PRILLM_OK) {
+            const PrillmEquilibrium *eq = prillm_equilibrium_solution(solver);
+            if (eq->info.status != PRILLM_STATUS_SOLVED && eq->info.status != PRILLM_STATUS_INACCURATE)
+                __builtin_trap();
+            /* "solved" is a certificate: it has to hold up */
+            PrillmEquilibriumSettings defaults;
+            prillm_equilibrium_default_settings(&defaults);
+            if (eq->info.status == PRILLM_STATUS_SOLVED && !(eq->info.kkt_violation <= defaults.tolerance))
+                __builtin_trap();
+            size_t pairs = (size_t)market->n_users * (size_t)market->n_providers;
+            for (size_t k = 0; k < pairs; k++)
+                if (!isfinite(eq->flows[k]) || eq->flows[k] < 0) __builtin_trap();
+        }
+        prillm_equilibrium_cleanup(solver);
+    }
+    prillm_market_free(market);
+    return 0;
+}

@@ -1,0 +1,844 @@
+/*
+ * End-to-end tests of the prillm command: exit codes, what goes to stdout
+ * and stderr, and the numbers in the output, checked against the market
+ * they came from rather than against the library's own certificate.
+ *
+ * The command's path comes from PRILLM_CLI and the source tree from
+ * PRILLM_SOURCE_DIR (both set by tests/CMakeLists.txt). Each run is a shell
+ * script that can use "$PRILLM_CLI" and "$DATA" (tests/data) and runs in a
+ * scratch directory; its stdout and stderr are captured to files there.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+
+#include <prillm/prillm.h>
+
+static char scratch[256];
+
+typedef struct {
+    int exit_code;
+    char *out;
+    char *err;
+} Run;
+
+static char *read_whole_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 4096, len = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    size_t got;
+    while ((got = fread(text + len, 1, cap - len - 1, f)) > 0) {
+        len += got;
+        if (cap - len - 1 == 0) {
+            cap *= 2;
+            text = realloc(text, cap);
+            assert_non_null(text);
+        }
+    }
+    fclose(f);
+    text[len] = '\0';
+    return text;
+}
+
+static char *scratch_file(const char *name) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", scratch, name);
+    char *text = read_whole_file(path);
+    if (!text) fail_msg("cannot read %s", path);
+    return text;
+}
+
+/* Run a shell script in the scratch directory; stdout and stderr of the
+ * whole script are captured. */
+static Run run(const char *fmt, ...) {
+    char script[4096], command[4600];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(script, sizeof script, fmt, args);
+    va_end(args);
+    snprintf(command, sizeof command, "cd \"$PRILLM_TEST_SCRATCH\" && { %s ; } >stdout.txt 2>stderr.txt", script);
+    int status = system(command);
+    if (status == -1 || !WIFEXITED(status)) fail_msg("could not run: %s", script);
+    Run r = {WEXITSTATUS(status), scratch_file("stdout.txt"), scratch_file("stderr.txt")};
+    /* the shell reports a command killed by a signal as 128 + signal */
+    if (r.exit_code > 128) fail_msg("prillm died with signal %d: %s\nstderr:\n%s", r.exit_code - 128, script, r.err);
+    return r;
+}
+
+static void run_free(Run *r) {
+    free(r->out);
+    free(r->err);
+}
+
+static void expect_exit(const Run *r, int code, const char *what) {
+    if (r->exit_code != code)
+        fail_msg("%s: exit %d, expected %d\nstdout:\n%.2000s\nstderr:\n%.2000s", what, r->exit_code, code, r->out,
+                 r->err);
+}
+
+static void expect_in(const char *text, const char *needle, const char *where) {
+    if (!strstr(text, needle)) fail_msg("%s does not contain \"%s\":\n%.2000s", where, needle, text);
+}
+
+static int have_env(const char *name) {
+    const char *value = getenv(name);
+    return value && value[0];
+}
+
+#define REQUIRE_CLI()                                                            \
+    do {                                                                         \
+        if (!have_env("PRILLM_CLI") || !have_env("PRILLM_SOURCE_DIR")) {         \
+            print_message("PRILLM_CLI or PRILLM_SOURCE_DIR not set: skipped\n"); \
+            skip();                                                              \
+        }                                                                        \
+    } while (0)
+
+static int group_setup(void **state) {
+    (void)state;
+    const char *cli = getenv("PRILLM_CLI"), *src = getenv("PRILLM_SOURCE_DIR");
+    const char *tmp = getenv("TMPDIR");
+    snprintf(scratch, sizeof scratch, "%s/prillm_test_cli_XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+    if (!mkdtemp(scratch)) return -1;
+    setenv("PRILLM_TEST_SCRATCH", scratch, 1);
+    if (src && src[0]) {
+        char data[1024];
+        snprintf(data, sizeof data, "%s/tests/data", src);
+        setenv("DATA", data, 1);
+    }
+    if (cli && cli[0] && access(cli, X_OK) != 0) {
+        fprintf(stderr, "PRILLM_CLI=%s is not an executable\n", cli);
+        return -1;
+    }
+    return 0;
+}
+
+static int group_teardown(void **state) {
+    (void)state;
+    /* only files this test made, in a directory it made */
+    return system("rm -rf \"$PRILLM_TEST_SCRATCH\"") == 0 ? 0 : -1;
+}
+
+/* ---- JSON helpers -------------------------------------------------------- */
+
+static cJSON *parse_json_output(const char *text) {
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithOpts(text, &end, 0);
+    if (!root) fail_msg("stdout is not JSON (near \"%.40s\"):\n%.2000s", end ? end : "", text);
+    return root;
+}
+
+static const cJSON *member(const cJSON *object, const char *key) {
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, key);
+    if (!item) fail_msg("output has no \"%s\"", key);
+    return item;
+}
+
+static double number_member(const cJSON *object, const char *key) {
+    const cJSON *item = member(object, key);
+    if (!cJSON_IsNumber(item)) fail_msg("\"%s\" is not a number", key);
+    return item->valuedouble;
+}
+
+/* An array of count numbers; nulls become NaN, and *nulls counts them. */
+static void number_array(const cJSON *array, int count, double *out, int *nulls, const char *what) {
+    if (!cJSON_IsArray(array)) fail_msg("%s is not an array", what);
+    if (cJSON_GetArraySize(array) != count)
+        fail_msg("%s has %d entries, expected %d", what, cJSON_GetArraySize(array), count);
+    int k = 0;
+    for (const cJSON *x = array->child; x; x = x->next, k++) {
+        if (cJSON_IsNumber(x)) {
+            out[k] = x->valuedouble;
+        } else if (cJSON_IsNull(x) && nulls) {
+            out[k] = NAN;
+            (*nulls)++;
+        } else {
+            fail_msg("%s[%d] is not a number", what, k);
+        }
+    }
+}
+
+/* flows: count rows of width numbers each. */
+static void number_matrix(const cJSON *rows, int count, int width, double *out, int *nulls) {
+    if (!cJSON_IsArray(rows) || cJSON_GetArraySize(rows) != count)
+        fail_msg("flows is not an array of %d rows", count);
+    int i = 0;
+    for (const cJSON *row = rows->child; row; row = row->next, i++) {
+        char what[32];
+        snprintf(what, sizeof what, "flows[%d]", i);
+        number_array(row, width, out + (size_t)i * width, nulls, what);
+    }
+}
+
+/* Every number token in JSON text outside strings must be one whole C-locale
+ * number followed by a separator. A ',' decimal ("0,5") would read as two
+ * numbers; the array-length checks of read_answer catch that. */
+static void check_number_tokens(const char *text) {
+    int in_string = 0;
+    for (const char *c = text; *c; c++) {
+        if (in_string) {
+            if (*c == '\\' && c[1]) c++;
+            else if (*c == '"') in_string = 0;
+            continue;
+        }
+        if (*c == '"') {
+            in_string = 1;
+        } else if (*c == '-' || (*c >= '0' && *c <= '9')) {
+            char *end = NULL;
+            strtod(c, &end);
+            if (end == c) fail_msg("bad number at \"%.20s\"", c);
+            if (!strchr(",]} \n\r\t", *end))
+                fail_msg("number \"%.*s\" runs into \"%.10s\"", (int)(end - c), c, end);
+            c = end - 1;
+        }
+    }
+}
+
+/* The market a test solves, read with cJSON rather than the library. */
+typedef struct {
+    int n, m;
+    double w_price, w_congestion, w_delay;
+    double *price, *capacity, *value, *demand, *delay;
+    char **user_id;
+} Market;
+
+static Market read_market(const char *text) {
+    Market mk;
+    memset(&mk, 0, sizeof mk);
+    cJSON *root = parse_json_output(text);
+    const cJSON *w = member(root, "weights"), *providers = member(root, "providers"), *users = member(root, "users");
+    mk.w_price = number_member(w, "price");
+    mk.w_congestion = number_member(w, "congestion");
+    mk.w_delay = number_member(w, "delay");
+    mk.m = cJSON_GetArraySize(providers);
+    mk.n = cJSON_GetArraySize(users);
+    mk.price = calloc((size_t)mk.m, sizeof(double));
+    mk.capacity = calloc((size_t)mk.m, sizeof(double));
+    mk.value = calloc((size_t)mk.m, sizeof(double));
+    mk.demand = calloc((size_t)mk.n, sizeof(double));
+    mk.delay = calloc((size_t)mk.n * mk.m, sizeof(double));
+    mk.user_id = calloc((size_t)mk.n, sizeof(char *));
+    assert_true(mk.price && mk.capacity && mk.value && mk.demand && mk.delay && mk.user_id);
+    double *latency = calloc((size_t)mk.m, sizeof(double));
+    assert_non_null(latency);
+    int j = 0;
+    for (const cJSON *p = providers->child; p; p = p->next, j++) {
+        mk.price[j] = number_member(p, "price");
+        mk.capacity[j] = number_member(p, "capacity");
+        mk.value[j] = number_member(p, "value");
+        const cJSON *l = cJSON_GetObjectItemCaseSensitive(p, "latency");
+        latency[j] = cJSON_IsNumber(l) ? l->valuedouble : NAN;
+    }
+    int i = 0;
+    for (const cJSON *u = users->child; u; u = u->next, i++) {
+        mk.demand[i] = number_member(u, "demand");
+        const char *id = cJSON_GetStringValue(member(u, "id"));
+        assert_non_null(id);
+        mk.user_id[i] = malloc(strlen(id) + 1);
+        assert_non_null(mk.user_id[i]);
+        strcpy(mk.user_id[i], id);
+    }
+    /* a null delay cell means the provider's latency (the format's rule) */
+    int nulls = 0;
+    number_matrix(member(root, "delay"), mk.n, mk.m, mk.delay, &nulls);
+    for (int k = 0; k < mk.n * mk.m; k++)
+        if (isnan(mk.delay[k])) {
+            assert_false(isnan(latency[k % mk.m]));
+            mk.delay[k] = latency[k % mk.m];
+        }
+    free(latency);
+    cJSON_Delete(root);
+    return mk;
+}
+
+static void market_free(Market *mk) {
+    for (int i = 0; i < mk->n; i++) free(mk->user_id[i]);
+    free(mk->user_id);
+    free(mk->price);
+    free(mk->capacity);
+    free(mk->value);
+    free(mk->demand);
+    free(mk->delay);
+}
+
+/* The equilibrium part of the command's JSON output. */
+typedef struct {
+    char status[32];
+    double *flows, *provider_flow, *lambda;
+    double kkt_violation;
+    int nulls;
+} Answer;
+
+static Answer read_answer(const char *text, int n, int m) {
+    Answer a;
+    memset(&a, 0, sizeof a);
+    cJSON *root = parse_json_output(text);
+    const char *status = cJSON_GetStringValue(member(root, "status"));
+    if (!status) fail_msg("status is not a string");
+    snprintf(a.status, sizeof a.status, "%s", status);
+    a.flows = calloc((size_t)n * m, sizeof(double));
+    a.provider_flow = calloc((size_t)m, sizeof(double));
+    a.lambda = calloc((size_t)n, sizeof(double));
+    assert_true(a.flows && a.provider_flow && a.lambda);
+    number_matrix(member(root, "flows"), n, m, a.flows, &a.nulls);
+    number_array(member(root, "provider_flow"), m, a.provider_flow, &a.nulls, "provider_flow");
+    number_array(member(root, "lambda"), n, a.lambda, &a.nulls, "lambda");
+    const cJSON *kkt = member(root, "kkt_violation");
+    if (cJSON_IsNumber(kkt)) a.kkt_violation = kkt->valuedouble;
+    else if (cJSON_IsNull(kkt)) a.kkt_violation = NAN;
+    else fail_msg("kkt_violation is neither a number nor null");
+    /* the bookkeeping fields are always there */
+    if (!cJSON_IsNumber(member(root, "iterations"))) fail_msg("iterations is not a number");
+    if (!cJSON_IsNumber(member(root, "seconds"))) fail_msg("seconds is not a number");
+    cJSON_Delete(root);
+    return a;
+}
+
+static void answer_free(Answer *a) {
+    free(a->flows);
+    free(a->provider_flow);
+    free(a->lambda);
+}
+
+/* The equilibrium conditions from their definition: with
+ * g_ij = w_p p_j + w_d d_ij - b_j + a_j (F_j + f_ij), a_j = w_c / cap_j,
+ * every used pair of user i has g_ij = lambda_i and no pair is cheaper.
+ * Returns the largest violation relative to the user's cost scale. */
+static double equilibrium_violation(const Market *mk, const double *f, const double *lambda) {
+    int n = mk->n, m = mk->m;
+    double *F = calloc((size_t)m, sizeof(double));
+    assert_non_null(F);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < m; j++) F[j] += f[(size_t)i * m + j];
+    double worst = 0;
+    for (int i = 0; i < n; i++) {
+        if (mk->demand[i] == 0) continue;
+        double scale = fabs(lambda[i]);
+        for (int j = 0; j < m; j++) {
+            size_t k = (size_t)i * m + j;
+            double g = mk->w_price * mk->price[j] + mk->w_delay * mk->delay[k] - mk->value[j] +
+                       mk->w_congestion / mk->capacity[j] * (F[j] + f[k]);
+            scale = fmax(scale, fabs(g));
+        }
+        for (int j = 0; j < m; j++) {
+            size_t k = (size_t)i * m + j;
+            double g = mk->w_price * mk->price[j] + mk->w_delay * mk->delay[k] - mk->value[j] +
+                       mk->w_congestion / mk->capacity[j] * (F[j] + f[k]);
+            double v = f[k] > 1e-12 * mk->demand[i] ? fabs(g - lambda[i]) : fmax(0.0, lambda[i] - g);
+            worst = fmax(worst, v / scale);
+        }
+    }
+    free(F);
+    return worst;
+}
+
+/* Flows that fit the market: finite, >= 0, each row adds up to the user's
+ * demand, and provider_flow is the column sums. */
+static void check_flows_fit(const Market *mk, const Answer *a, double rel) {
+    int n = mk->n, m = mk->m;
+    for (int i = 0; i < n; i++) {
+        double sum = 0;
+        for (int j = 0; j < m; j++) {
+            double x = a->flows[(size_t)i * m + j];
+            if (!isfinite(x) || x < 0) fail_msg("flows[%d][%d] = %g", i, j, x);
+            sum += x;
+        }
+        if (fabs(sum - mk->demand[i]) > rel * mk->demand[i])
+            fail_msg("flows[%d] adds up to %.17g, demand is %.17g", i, sum, mk->demand[i]);
+    }
+    for (int j = 0; j < m; j++) {
+        double col = 0;
+        for (int i = 0; i < n; i++) col += a->flows[(size_t)i * m + j];
+        if (fabs(col - a->provider_flow[j]) > rel * fmax(col, 1e-300) + 1e-300)
+            fail_msg("provider_flow[%d] = %.17g but the column adds up to %.17g", j, a->provider_flow[j], col);
+    }
+}
+
+/* ---- CSV ---------------------------------------------------------------- */
+
+/* Split one RFC 4180 line (no embedded newlines). Returns the field count. */
+static int split_csv(const char *line, char fields[][256], int max) {
+    int count = 0;
+    const char *c = line;
+    for (;;) {
+        if (count == max) return -1;
+        char *out = fields[count++];
+        size_t len = 0;
+        if (*c == '"') {
+            for (c++;; c++) {
+                if (!*c) return -1;
+                if (*c == '"') {
+                    if (c[1] == '"') c++;
+                    else break;
+                }
+                if (len < 255) out[len++] = *c;
+            }
+            c++;
+        } else {
+            while (*c && *c != ',') {
+                if (len < 255) out[len++] = *c;
+                c++;
+            }
+        }
+        out[len] = '\0';
+        if (*c == '\0') return count;
+        if (*c != ',') return -1;
+        c++;
+    }
+}
+
+static double whole_number(const char *field, int row, int column) {
+    char *end = NULL;
+    double x = strtod(field, &end);
+    if (end == field || *end != '\0') fail_msg("CSV row %d field %d \"%s\" is not one number", row, column, field);
+    return x;
+}
+
+/* ---- the tests ---------------------------------------------------------- */
+
+static void test_version(void **state) {
+    (void)state;
+    REQUIRE_CLI();
+    Run r = run("\"$PRILLM_CLI\" --version");
+    expect_exit(&r, 0, "--version");
+    /* the command reports the library it was built with */
+    assert_string_equal(r.out, "prillm " PRILLM_VERSION_STRING "\n");
+    assert_string_equal(r.err, "");
+    run_free(&r);
+}
+
+static void test_help(void **state) {
+    (void)state;
+    REQUIRE_CLI();
+    Run r = run("\"$PRILLM_CLI\" --help");
+    expect_exit(&r, 0, "--help");
+    const char *commands[] = {"equilibrium", "validate", "generate", "Exit codes"};
+    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) expect_in(r.out, commands[k], "--help");
+    run_free(&r);
+    /* the per-command help lists the flags from the option table */
+    r = run("\"$PRILLM_CLI\" equilibrium --help");
+    expect_exit(&r, 0, "equilibrium --help");
+    int count;
+    const PrillmOptionInfo *opts = prillm_equilibrium_options(&count);
+    for (int k = 0; k < count; k++) {
+        char flag[64];
+        snprintf(flag, sizeof flag, "--%s", opts[k].name);
+        expect_in(r.out, flag, "equilibrium --help");
+    }
+    expect_in(r.out, "--csv", "equilibrium --help");
+    run_free(&r);
+    /* no command at all is a usage error, with the help on stderr */
+    r = run("\"$PRILLM_CLI\"");
+    expect_exit(&r, 2, "no arguments");
+    expect_in(r.err, "Usage", "stderr");
+    assert_string_equal(r.out, "");
+    run_free(&r);
+}
+
+static void test_usage_errors(void **state) {
+    (void)state;
+    REQUIRE_CLI();
+    struct {
+        const char *args, *stderr_mentions;
+    } cases[] = {
+        {"frobnicate", "frobnicate"},
+        {"equilibrium", "MARKET"},
+        {"equilibrium \"$DATA/cli_market.json\" --frobnicate", "--frobnicate"},
+        {"equilibrium \"$DATA/cli_market.json\" --tolerance abc", "abc"},
+        {"equilibrium \"$DATA/cli_market.json\" --tolerance=abc", "abc"},
+        {"equilibrium \"$DATA/cli_market.json\" --method nope", "nope"},
+        {"equilibrium \"$DATA/cli_market.json\" --tolerance", "--tolerance"},
+        {"equilibrium \"$DATA/cli_market.json\" --tolerance 0", "tolerance"},
+        {"equilibrium \"$DATA/cli_market.json\" --tolerance nan", "tolerance"},
+        {"equilibrium \"$DATA/cli_market.json\" --max-rounds 1.5", "max-rounds"},
+        {"equilibrium \"$DATA/cli_market.json\" --time-limit -1", "time-limit"},
+        {"equilibrium \"$DATA/cli_market.json\" \"$DATA/cli_market.json\"", "one market"},
+        {"validate", "Usage"},
+        {"generate --users 0", "--users"},
+        {"generate --users abc", "--users"},
+        {"generate --providers", "--providers"},
+        {"generate --colour red", "--colour"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        Run r = run("\"$PRILLM_CLI\" %s", cases[k].args);
+        expect_exit(&r, 2, cases[k].args);
+        expect_in(r.err, cases[k].stderr_mentions, cases[k].args);
+        /* nothing half-done on stdout for a script to mistake for a result */
+        if (r.out[0]) fail_msg("%s printed to stdout:\n%s", cases[k].args, r.out);
+        run_free(&r);
+    }
+    /* the same flags with good values are accepted, so the exits above come
+     * from the values and not from the flag names or the file */
+    const char *good[] = {"--tolerance 1e-10", "--tolerance=1e-10", "--method=exact", "--method exact",
+                          "--max-rounds 40", "--time-limit 0"};
+    for (size_t k = 0; k < sizeof good / sizeof good[0]; k++) {
+        Run r = run("\"$PRILLM_CLI\" equilibrium \"$DATA/cli_market.json\" %s", good[k]);
+        expect_exit(&r, 0, good[k]);
+        run_free(&r);
+    }
+}
+
+static void test_nonexistent_file(void **state) {
+    (void)state;
+    REQUIRE_CLI();
+    Run r = run("\"$PRILLM_CLI\" equilibrium no/such/market.json");
+    expect_exit(&r, 3, "missing file");
+    expect_in(r.err, "no/such/market.json", "stderr");
+    assert_string_equal(r.out, "");
+    run_free(&r);
+    r = run("\"$PRILLM_CLI\" validate no-such-market.json");
+    expect_exit(&r, 3, "validate missing file");
+    run_free(&r);
+}
+
+static void test_malformed_json(void **state) {
+    (void)state;
+    REQUIRE_CLI();
+    /* where the error is, found in the file itself: the comma before
+     * "price" on the providers line is missing */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/data/malformed.json", getenv("PRILLM_SOURCE_DIR"));
+    char *text = read_whole_file(path);
+    assert_non_null(text);
+    const char *at = strstr(text, "\"price\": 0.3");
+    assert_non_null(at);
+    int line = 1, column = 1;
+    for (const char *c = text; c < at; c++) {
+        if (*c == '\n') {
+            line++;
+            column = 1;
+        } else {
+            column++;
+        }
+    }
+    free(text);
+    char where[64];
+    snprintf(where, sizeof where, "line %d, column %d", line, column);
+    Run r = run("\"$PRILLM_CLI\" equilibrium \"$DATA/malformed.json\"");
+    expect_exit(&r, 3, "malformed JSON");
+    expect_in(r.err, where, "stderr");
+    expect_in(r.err, "malformed.json", "stderr"); /* which file */
+    assert_string_equal(r.out, "");
+    run_free(&r);
+    /* and from standard input */
+    r = run("printf '{\\n  \"weights\": [1,\\n' | \"$PRILLM_CLI\" equilibrium -");
+    expect_exit(&r, 3, "malformed stdin");
+    expect_in(r.err, "line", "stderr");
+    expect_in(r.err, "column", "stderr");
+    expect_in(r.err, "<stdin>", "stderr");
+    run_free(&r);
+}
+
+static void test_invalid_market(void **state) {
+    (void)state;
+    REQUIRE_CLI();
+    Run r = run("\"$PRILLM_CLI\" equilibrium \"$DATA/bad_capacity.json\"");
+    expect_exit(&r, 3, "negative capacity");
+    expect_in(r.err, "providers[1].capacity", "stderr");
+    assert_string_equal(r.out, "");
+    run_free(&r);
+    r = run("\"$PRILLM_CLI\" validate \"$DATA/bad_capacity.json\"");
+    expect_exit(&r, 3, "validate negative capacity");
+    expect_in(r.err, "providers[1].capacity", "stderr");
+    run_free(&r);
+}
+
+static void test_validate_good_file(void **state) {
+    (void)state;
+    REQUIRE_CLI();
+    Run r = run("\"$PRILLM_CLI\" validate \"$DATA/cli_market.json\"");
+    expect_exit(&r, 0, "validate");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/data/cli_market.json", getenv("PRILLM_SOURCE_DIR"));
+    char *text = read_whole_file(path);
+    assert_non_null(text);
+    Market mk = read_market(text);
+    free(text);
+    cJSON *root = parse_json_output(r.out);
+    assert_true(cJSON_IsTrue(member(root, "valid")));
+    assert_int_equal((int)number_member(root, "users"), mk.n);
+    assert_int_equal((int)number_member(root, "providers"), mk.m);
+    cJSON_Delete(root);
+    /* the null delay cell is filled from latency, and says so on stderr */
+    expect_in(r.err, "warning", "stderr");
+    expect_in(r.err, "latency", "stderr");
+    market_free(&mk);
+    run_free(&r);
+}
+
+/* generate | equilibrium - : the whole pipeline, checked from the market. */
+static void test_generate_and_solve_from_stdin(void **state) {
+    (void)state;
+    REQUIRE_CLI();
+    Run g = run("\"$PRILLM_CLI\" generate --users 7 --providers 4 --seed 3");
+    expect_exit(&g, 0, "generate");
+    Market mk = read_market(g.out);
+    assert_int_equal(mk.n, 7);
+    assert_int_equal(mk.m, 4);
+
+    Run r = run("\"$PRILLM_CLI\" generate --users 7 --providers 4 --seed 3 | \"$PRILLM_CLI\" equilibrium -");
+    expect_exit(&r, 0, "equilibrium -");
+    check_number_tokens(r.out);
+    Answer a = read_answer(r.out, 7, 4);
+    assert_string_equal(a.status, "solved");
+    assert_int_equal(a.nulls, 0);
+    if (!(a.kkt_violation >= 0 && a.kkt_violation < 1e-9)) fail_msg("kkt_violation %g", a.kkt_violation);
+    check_flows_fit(&mk, &a, 1e-9);
+    double v = equilibrium_violation(&mk, a.flows, a.lambda);
+    if (v > 1e-9) fail_msg("the printed flows violate the equilibrium conditions by %g", v);
+    /* the users and providers are listed in the market's order */
+    cJSON *root = parse_json_output(r.out);
+    const cJSON *users = member(root, "users");
+    assert_int_equal(cJSON_GetArraySize(users), 7);
+    for (int i = 0; i < 7; i++)
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetArrayItem(users, i)), mk.user_id[i]);
+    assert_true(number_member(root, "seconds") >= 0);
+    assert_true(number_member(root, "iterations") >= 0);
+    cJSON_Delete(root);
+
+    /* generate is reproducible from the seed, and the seed matters */
+    Run again = run("\"$PRILLM_CLI\" generate --users 7 --providers 4 --seed 3");
+    assert_string_equal(again.out, g.out);
+    Run other = run("\"$PRILLM_CLI\" generate --users 7 --providers 4 --seed 4");
+    assert_string_not_equal(other.out, g.out);
+    run_free(&again);
+    run_free(&other);
+    answer_free(&a);
+    market_free(&mk);
+    run_free(&r);
+    run_free(&g);
+}
+
+static void test_csv_output(void **state) {
+    (void)state;
+    REQUIRE_CLI();
+    Run g = run("\"$PRILLM_CLI\" generate --users 7 --providers 4 --seed 3 > market.json");
+    expect_exit(&g, 0, "generate");
+    run_free(&g);
+    char *text = scratch_file("market.json");
+    Market mk = read_market(text);
+    free(text);
+    Run j = run("\"$PRILLM_CLI\" equilibrium market.json");
+    expect_exit(&j, 0, "equilibrium");
+    Answer a = read_answer(j.out, mk.n, mk.m);
+    Run r = run("\"$PRILLM_CLI\" equilibrium market.json --csv");
+    expect_exit(&r, 0, "equilibrium --csv");
+    char *save = NULL;
+    char *line = strtok_r(r.out, "\n", &save);
+    assert_non_null(line);
+    char fields[8][256];
+    int header = split_csv(line, fields, 8);
+    assert_true(header >= 3);
+    assert_string_equal(fields[0], "user");
+    assert_string_equal(fields[1], "provider");
+    assert_string_equal(fields[2], "flow");
+    int rows = 0;
+    double *csv_flow = calloc((size_t)mk.n * mk.m, sizeof(double));
+    assert_non_null(csv_flow);
+    while ((line = strtok_r(NULL, "\n", &save))) {
+        rows++;
+        int count = split_csv(line, fields, 8);
+        if (count != header) fail_msg("CSV row %d has %d fields, the header %d: %s", rows, count, header, line);
+        int i = -1;
+        for (int k = 0; k < mk.n; k++)
+            if (strcmp(mk.user_id[k], fields[0]) == 0) i = k;
+        if (i < 0) fail_msg("CSV row %d: unknown user \"%s\"", rows, fields[0]);
+        for (int c = 2; c < count; c++) whole_number(fields[c], rows, c);
+        /* rows come user by user, provider by provider */
+        int j_index = (rows - 1) % mk.m;
+        assert_int_equal(i, (rows - 1) / mk.m);
+        csv_flow[(size_t)i * mk.m + j_index] = whole_number(fields[2], rows, 2);
+    }
+    assert_int_equal(rows, mk.n * mk.m);
+    for (int k = 0; k < mk.n * mk.m; k++)
+        if (fabs(csv_flow[k] - a.flows[k]) > 1e-12 * fabs(a.flows[k]))
+            fail_msg("CSV flow %d is %.17g, JSON says %.17g", k, csv_flow[k], a.flows[k]);
+    free(csv_flow);
+    answer_free(&a);
+    market_free(&mk);
+    run_free(&j);
+    run_free(&r);
+}
+
+static void test_csv_quotes_awkward_ids(void **state) {
+    (void)state;
+    REQUIRE_CLI();
+    /* ids with commas and quotes must come back intact through a CSV reader */
+    Run r = run("\"$PRILLM_CLI\" equilibrium \"$DATA/cli_market.json\" --csv");
+    expect_exit(&r, 0, "--csv");
+    expect_in(r.err, "latency", "stderr"); /* the filled delay cell warns */
+    int found_user = 0, found_provider = 0, rows = 0;
+    char *save = NULL;
+    strtok_r(r.out, "\n", &save);
+    for (char *line; (line = strtok_r(NULL, "\n", &save));) {
+        char fields[8][256];
+        int count = split_csv(line, fields, 8);
+        if (count != 5) fail_msg("CSV row has %d fields: %s", count, line);
+        rows++;
+        found_user += strcmp(fields[0], "Acme, Inc.") == 0;
+        found_user += strcmp(fields[0], "say \"hi\"") == 0;
+        found_provider += strcmp(fields[1], "mid, \"quoted\"") == 0;
+        for (int c = 2; c < count; c++) whole_number(fields[c], rows, c);
+        /* the user without demand sends nothing */
+        if (strcmp(fields[0], "idle app") == 0) assert_true(whole_number(fields[2], rows, 2) == 0.0);
+    }
+    assert_int_equal(rows, 4 * 3);
+    assert_int_equal(found_user, 2 * 3);
+    assert_int_equal(found_provider, 4);
+    run_free(&r);
+}
+
+static void test_methods_agree(void **state) {
+    (void)state;
+    REQUIRE_CLI();
+    Run g = run("\"$PRILLM_CLI\" generate --users 7 --providers 4 --seed 3 > market.json");
+    expect_exit(&g, 0, "generate");
+    run_free(&g);
+    char *text = scratch_file("market.json");
+    Market mk = read_market(text);
+    free(text);
+    Run e = run("\"$PRILLM_CLI\" equilibrium market.json --method exact");
+    expect_exit(&e, 0, "exact");
+    Answer exact = read_answer(e.out, mk.n, mk.m);
+    const char *methods[] = {"gauss-seidel", "ipopt"};
+    for (size_t k = 0; k < 2; k++) {
+        Run r = run("\"$PRILLM_CLI\" equilibrium market.json --method %s", methods[k]);
+        if (r.exit_code != 0 && r.exit_code != 4) expect_exit(&r, 0, methods[k]);
+        check_number_tokens(r.out);
+        Answer a = read_answer(r.out, mk.n, mk.m);
+        /* the exit code and the printed status tell the same story */
+        assert_string_equal(a.status, r.exit_code == 0 ? "solved" : "inaccurate");
+        assert_int_equal(a.nulls, 0);
+        check_flows_fit(&mk, &a, 1e-6);
+        for (int i = 0; i < mk.n; i++)
+            for (int j = 0; j < mk.m; j++) {
+                double x = a.flows[i * mk.m + j], y = exact.flows[i * mk.m + j];
+                /* relative to the flow, or to the user's demand for pairs
+                 * at or near zero, where relative error means nothing */
+                if (fabs(x - y) > 1e-6 * fmax(fabs(y), 1e-3 * mk.demand[i]))
+                    fail_msg("%s: flows[%d][%d] = %.17g, exact %.17g", methods[k], i, j, x, y);
+            }
+        answer_free(&a);
+        run_free(&r);
+    }
+    answer_free(&exact);
+    market_free(&mk);
+    run_free(&e);
+}
+
+static void test_time_limit_ipopt_fails(void **state) {
+    (void)state;
+    REQUIRE_CLI();
+    Run r = run("\"$PRILLM_CLI\" generate --users 50 --providers 20 --seed 8 | "
+                "\"$PRILLM_CLI\" equilibrium - --method ipopt --time-limit 1e-9");
+    /* a nanosecond is not enough for one interior-point iteration */
+    if (r.exit_code != 5 && r.exit_code != 4) expect_exit(&r, 5, "ipopt with --time-limit 1e-9");
+    Answer a = read_answer(r.out, 50, 20);
+    if (r.exit_code == 5) {
+        /* documented: on status failed every output is null */
+        assert_string_equal(a.status, "failed");
+        assert_int_equal(a.nulls, 50 * 20 + 20 + 50);
+        assert_true(isnan(a.kkt_violation));
+        expect_in(r.err, "time limit", "stderr");
+    } else {
+        assert_string_equal(a.status, "inaccurate");
+        assert_int_equal(a.nulls, 0);
+    }
+    answer_free(&a);
+    run_free(&r);
+}
+
+static void test_time_limit_exact_is_inaccurate(void **state) {
+    (void)state;
+    REQUIRE_CLI();
+    Run g = run("\"$PRILLM_CLI\" generate --users 50 --providers 20 --seed 8 > big.json");
+    expect_exit(&g, 0, "generate");
+    run_free(&g);
+    char *text = scratch_file("big.json");
+    Market mk = read_market(text);
+    free(text);
+    Run r = run("\"$PRILLM_CLI\" equilibrium big.json --time-limit 1e-9");
+    if (r.exit_code != 0 && r.exit_code != 4) expect_exit(&r, 4, "exact with --time-limit 1e-9");
+    Answer a = read_answer(r.out, mk.n, mk.m);
+    /* the exact method stops with the best flows so far, still printed */
+    assert_string_equal(a.status, r.exit_code == 0 ? "solved" : "inaccurate");
+    assert_int_equal(a.nulls, 0);
+    for (int k = 0; k < mk.n * mk.m; k++) assert_true(isfinite(a.flows[k]) && a.flows[k] >= 0);
+    if (r.exit_code == 4) expect_in(r.err, "kkt_violation", "stderr");
+    answer_free(&a);
+    market_free(&mk);
+    run_free(&r);
+}
+
+static void test_warnings_stay_off_stdout(void **state) {
+    (void)state;
+    REQUIRE_CLI();
+    Run r = run("\"$PRILLM_CLI\" equilibrium \"$DATA/cli_market.json\"");
+    expect_exit(&r, 0, "equilibrium with a filled delay cell");
+    expect_in(r.err, "warning", "stderr");
+    check_number_tokens(r.out);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/data/cli_market.json", getenv("PRILLM_SOURCE_DIR"));
+    char *text = read_whole_file(path);
+    assert_non_null(text);
+    Market mk = read_market(text);
+    free(text);
+    Answer a = read_answer(r.out, mk.n, mk.m);
+    assert_string_equal(a.status, "solved");
+    check_flows_fit(&mk, &a, 1e-9);
+    double v = equilibrium_violation(&mk, a.flows, a.lambda);
+    if (v > 1e-9) fail_msg("the printed flows violate the equilibrium conditions by %g", v);
+    answer_free(&a);
+    market_free(&mk);
+    run_free(&r);
+}
+
+static void test_default_market(void **state) {
+    (void)state;
+    REQUIRE_CLI();
+    char path[1024];
+    snprintf(path, sizeof path, "%s/data/default_market.json", getenv("PRILLM_SOURCE_DIR"));
+    if (access(path, R_OK) != 0) {
+        print_message("%s not found: skipped\n", path);
+        skip();
+    }
+    Run r = run("\"$PRILLM_CLI\" equilibrium \"$PRILLM_SOURCE_DIR/data/default_market.json\"");
+    expect_exit(&r, 0, "default market");
+    check_number_tokens(r.out);
+    cJSON *root = parse_json_output(r.out);
+    assert_string_equal(cJSON_GetStringValue(member(root, "status")), "solved");
+    cJSON_Delete(root);
+    run_free(&r);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_version),
+        cmocka_unit_test(test_help),
+        cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_nonexistent_file),
+        cmocka_unit_test(test_malformed_json),
+        cmocka_unit_test(test_invalid_market),
+        cmocka_unit_test(test_validate_good_file),
+        cmocka_unit_test(test_generate_and_solve_from_stdin),
+        cmocka_unit_test(test_csv_output),
+        cmocka_unit_test(test_csv_quotes_awkward_ids),
+        cmocka_unit_test(test_methods_agree),
+        cmocka_unit_test(test_time_limit_ipopt_fails),
+        cmocka_unit_test(test_time_limit_exact_is_inaccurate),
+        cmocka_unit_test(test_warnings_stay_off_stdout),
+        cmocka_unit_test(test_default_market),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
