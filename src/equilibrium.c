@@ -489,6 +489,8 @@ static long exact_round(PrillmEquilibriumSolver *s) {
     prillm__system_rhs(sys, s->cost, s->demand, s->rhs);
     prillm__system_solve(&s->system, s->rhs, s->nu);
     prillm__system_flows(sys, s->cost, s->nu, s->exact_F, s->pair_flow);
+    for (long q = 0; q < sys->n_pairs; q++)
+        if (!isfinite(s->pair_flow[q])) return -1; /* let the sweeps carry on */
     long violations = 0;
     for (int i = 0; i < n; i++) {
         if (s->demand[i] <= 0) continue;
@@ -535,7 +537,9 @@ static void take_exact_flows(PrillmEquilibriumSolver *s) {
 static void publish(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info) {
     PrillmEquilibrium *out = &s->solution;
     certify_flows(s->n, s->m, s->cost, s->slope, s->demand, s->f, s->F, out->lambda, info);
-    info->status = info->kkt_violation <= s->settings.tolerance ? PRILLM_STATUS_SOLVED : PRILLM_STATUS_INACCURATE;
+    if (!isfinite(info->kkt_violation)) info->status = PRILLM_STATUS_FAILED; /* no number to stand behind */
+    else if (info->kkt_violation <= s->settings.tolerance) info->status = PRILLM_STATUS_SOLVED;
+    else info->status = PRILLM_STATUS_INACCURATE;
 }
 
 static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info, double t0) {
@@ -561,6 +565,10 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
             info->sweeps++;
             publish(s, info);
             if (info->status == PRILLM_STATUS_SOLVED) return;
+            /* the exact point was not good enough after all (round-off on a
+             * nearly degenerate set): sweep before trying again, rather
+             * than repeating the same round */
+            presweep(s, 5, info, t0);
             for (size_t k = 0; k < nm; k++) s->active[k] = s->f[k] > 0;
             continue;
         }

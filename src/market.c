@@ -143,8 +143,12 @@ static PrillmErrorCode check_ids(char *const *ids, int count, const char *what, 
 
 static PrillmErrorCode check_number(double x, const char *field, int index, const char *name,
                                     PrillmError *err) {
+    char num[32];
     if (isnan(x)) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s[%d].%s is missing or NaN", field, index, name);
     if (!isfinite(x)) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s[%d].%s must be finite, got %s", field, index, name, x > 0 ? "Infinity" : "-Infinity");
+    if (fabs(x) > PRILLM_MAX_MAGNITUDE)
+        return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s[%d].%s = %s is out of range (|x| <= 1e100)", field, index,
+                            name, prillm_format_double(x, num, sizeof num));
     return PRILLM_OK;
 }
 
@@ -155,14 +159,17 @@ PrillmErrorCode prillm_market_validate(const PrillmMarket *mk, PrillmError *err)
         return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
                             "empty market: need at least one user and one provider (got %d users, %d providers)",
                             mk->n_users, mk->n_providers);
-    if (!isfinite(mk->w_price))
-        return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "weights.price must be a finite number");
+    if (!isfinite(mk->w_price) || fabs(mk->w_price) > PRILLM_MAX_MAGNITUDE)
+        return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "weights.price must be a finite number (|x| <= 1e100)");
     if (!isfinite(mk->w_congestion) || mk->w_congestion <= 0)
         return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "weights.congestion must be > 0 and finite, got %s",
                             prillm_format_double(mk->w_congestion, num, sizeof num));
     if (!isfinite(mk->w_delay) || mk->w_delay < 0)
         return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "weights.delay must be >= 0 and finite, got %s",
                             prillm_format_double(mk->w_delay, num, sizeof num));
+    if (mk->w_congestion > PRILLM_MAX_MAGNITUDE || mk->w_delay > PRILLM_MAX_MAGNITUDE)
+        return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "weights.%s is out of range (at most 1e100)",
+                            mk->w_congestion > PRILLM_MAX_MAGNITUDE ? "congestion" : "delay");
     PrillmErrorCode rc;
     int m = mk->n_providers, n = mk->n_users;
     for (int j = 0; j < m; j++) {
@@ -175,8 +182,10 @@ PrillmErrorCode prillm_market_validate(const PrillmMarket *mk, PrillmError *err)
         /* cost and latency are optional (NaN = absent) but never infinite */
         if (isinf(mk->cost[j]))
             return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "providers[%d].cost must be finite", j);
+        if (!isnan(mk->cost[j]) && (rc = check_number(mk->cost[j], "providers", j, "cost", err))) return rc;
         if (isinf(mk->latency[j]) || mk->latency[j] < 0)
             return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "providers[%d].latency must be >= 0 and finite", j);
+        if (!isnan(mk->latency[j]) && (rc = check_number(mk->latency[j], "providers", j, "latency", err))) return rc;
     }
     for (int i = 0; i < n; i++) {
         if ((rc = check_number(mk->demand[i], "users", i, "demand", err))) return rc;
@@ -188,8 +197,8 @@ PrillmErrorCode prillm_market_validate(const PrillmMarket *mk, PrillmError *err)
             if (isnan(d))
                 return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
                                     "delay[%d][%d] (user %d, provider %d) is missing or NaN", i, j, i, j);
-            if (!isfinite(d) || d < 0)
-                return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "delay[%d][%d] must be >= 0 and finite, got %s",
+            if (!isfinite(d) || d < 0 || d > PRILLM_MAX_MAGNITUDE)
+                return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "delay[%d][%d] must be >= 0 and finite (at most 1e100), got %s",
                                     i, j, prillm_format_double(d, num, sizeof num));
         }
     }
@@ -203,17 +212,19 @@ PrillmErrorCode prillm_market_validate(const PrillmMarket *mk, PrillmError *err)
     if (!isfinite(total)) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "users: total demand overflows");
     for (int j = 0; j < m; j++) {
         double slope = mk->w_congestion / mk->capacity[j];
-        if (!isnormal(slope) || !isfinite(slope * total))
+        if (!isnormal(slope) || !isfinite(slope * total) || slope > PRILLM_MAX_MAGNITUDE ||
+            slope < 1.0 / PRILLM_MAX_MAGNITUDE)
             return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
                                 "providers[%d].capacity: weights.congestion / capacity = %s is out of range", j,
                                 prillm_format_double(slope, num, sizeof num));
         for (int i = 0; i < n; i++) {
             double c = mk->w_price * mk->price[j] + mk->w_delay * mk->delay[(size_t)i * (size_t)m + (size_t)j] -
                        mk->value[j];
-            if (!isfinite(c) || !isfinite(mk->w_price * mk->price[j]) ||
-                !isfinite(mk->w_delay * mk->delay[(size_t)i * (size_t)m + (size_t)j]))
+            if (!(fabs(c) <= PRILLM_MAX_MAGNITUDE) || !(fabs(mk->w_price * mk->price[j]) <= PRILLM_MAX_MAGNITUDE) ||
+                !(mk->w_delay * mk->delay[(size_t)i * (size_t)m + (size_t)j] <= PRILLM_MAX_MAGNITUDE))
                 return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
-                                    "providers[%d]: cost of user %d (w_price*price + w_delay*delay - value) overflows",
+                                    "providers[%d]: cost for users[%d] (w_price*price + w_delay*delay - value) is out "
+                                    "of range (|x| <= 1e100)",
                                     j, i);
         }
     }

@@ -370,28 +370,31 @@ static void test_derived_quantities_must_be_finite(void **state) {
     (void)state;
     PrillmMarket *mk = api_market();
     double saved = mk->w_delay, saved_delay = mk->delay[0];
-    mk->w_delay = 1e308;
-    mk->delay[0] = 4.0; /* w_delay * delay overflows */
-    expect_invalid(mk, "providers[0]", "overflows");
+    mk->w_delay = 1e99;
+    mk->delay[0] = 1e99; /* each within limits; the derived cost is not */
+    expect_invalid(mk, "providers[0]", "out of range");
     mk->w_delay = saved;
     mk->delay[0] = saved_delay;
     saved = mk->price[1];
-    mk->w_price = 10.0;
-    mk->price[1] = 1e308; /* w_price * price overflows */
-    expect_invalid(mk, "providers[1]", "overflows");
+    mk->w_price = 1e99;
+    mk->price[1] = 1e99; /* w_price * price overflows the derived range */
+    expect_invalid(mk, "providers[1]", "out of range");
     mk->price[1] = saved;
     mk->w_price = 1.0;
     saved = mk->capacity[2];
     mk->capacity[2] = 1e-310; /* subnormal: slope w_congestion / capacity is infinite */
     expect_invalid(mk, "providers[2].capacity", "out of range");
-    mk->capacity[2] = 1e300;
-    mk->w_congestion = 1e-300; /* slope underflows to zero: congestion would vanish */
+    mk->capacity[2] = 1e100;
+    mk->w_congestion = 1e-20; /* slope 1e-120: congestion would all but vanish */
     expect_invalid(mk, "providers[2].capacity", "out of range");
+    mk->capacity[2] = 1e101; /* each number is bounded too */
+    mk->w_congestion = 1.0;
+    expect_invalid(mk, "providers[2].capacity", "1e100");
     mk->capacity[2] = saved;
     mk->w_congestion = 1.0;
     assert_int_equal(prillm_market_validate(mk, NULL), PRILLM_OK);
-    mk->demand[0] = mk->demand[1] = 1.7e308; /* each finite, the total is not */
-    expect_invalid(mk, "users", "total demand");
+    mk->demand[0] = 1.7e308; /* beyond the magnitude limit */
+    expect_invalid(mk, "users[0].demand", "1e100");
     prillm_market_free(mk);
 }
 
@@ -894,6 +897,13 @@ static void test_round_trip_random_markets(void **state) {
     }
 }
 
+/* Scale by powers of two (exact: the mantissa bits survive) into the
+ * magnitudes a market may hold, |x| <= 1e100. */
+static double within_limits(double x) {
+    while (fabs(x) > PRILLM_MAX_MAGNITUDE) x *= 0x1p-300;
+    return x;
+}
+
 static void test_round_trip_extreme_numbers(void **state) {
     (void)state;
     PrillmError err;
@@ -904,28 +914,28 @@ static void test_round_trip_extreme_numbers(void **state) {
      * w_price * price + w_delay * delay - value cannot overflow (validation
      * rejects that); subnormals and odd mantissas survive the scaling. */
     for (int j = 0; j < mk->n_providers; j++) {
-        mk->price[j] = random_finite(&seed) * 0x1p-4;
-        mk->value[j] = random_finite(&seed) * 0x1p-4;
-        mk->cost[j] = j % 3 == 0 ? NAN : random_finite(&seed);
+        mk->price[j] = within_limits(random_finite(&seed));
+        mk->value[j] = within_limits(random_finite(&seed));
+        mk->cost[j] = j % 3 == 0 ? NAN : within_limits(random_finite(&seed));
     }
     mk->latency[4] = NAN; /* delay is complete, so latency may be absent */
     mk->price[0] = 0.1;
     mk->price[1] = 1.0 / 3.0;
     mk->value[0] = -0.0;
-    mk->value[1] = -DBL_MAX * 0x1p-4;
+    mk->value[1] = -PRILLM_MAX_MAGNITUDE;
     /* congestion slopes w_congestion / capacity must stay normal doubles */
-    mk->capacity[0] = DBL_MIN;
-    mk->capacity[1] = 1e5;
-    mk->capacity[2] = 1.5e7;
+    mk->capacity[0] = 1e-100;
+    mk->capacity[1] = 1e-149; /* slope 1e-50 / 1e-149 = 1e99, in range */
+    mk->capacity[2] = 0x1.fffffffffffffp-300;
     mk->demand[0] = 0.0;
     mk->demand[1] = DBL_MIN;
-    mk->demand[2] = 1e300;
+    mk->demand[2] = 1e100;
     mk->demand[3] = 123456789.12345679;
     mk->delay[5] = 0.0;
     mk->delay[6] = 5e-324;
-    mk->delay[7] = 1.7976931348623157e308;
+    mk->delay[7] = 1e100;
     mk->w_price = 0.1 + 0.2;
-    mk->w_congestion = 1e-300;
+    mk->w_congestion = 1e-50;
     mk->w_delay = 0.0;
     assert_int_equal(prillm_market_validate(mk, &err), PRILLM_OK);
     PrillmMarket *back = round_trip(mk);

@@ -45,6 +45,13 @@ typedef struct {
     double *delay;       /* [n_users * n_providers], row-major: delay[i*m+j] */
 } PrillmMarket;
 
+/* Every number in a market must satisfy |x| <= PRILLM_MAX_MAGNITUDE, and
+ * every congestion slope w_congestion / capacity_j must lie within
+ * [1/PRILLM_MAX_MAGNITUDE, PRILLM_MAX_MAGNITUDE]: the solvers multiply and
+ * add these numbers, and the limit keeps every intermediate product far
+ * from overflow. Real markets are many orders of magnitude inside it. */
+#define PRILLM_MAX_MAGNITUDE 1e100
+
 /* Allocate a market of the given size with every number NaN, every id NULL
  * and weights (1, 1, 1). Returns NULL (and fills err) on failure. */
 PrillmMarket *prillm_market_alloc(int n_users, int n_providers, PrillmError *err);
