@@ -624,8 +624,10 @@ PrillmErrorCode prillm_equilibrium_solve(PrillmEquilibriumSolver *s, PrillmError
         break;
     case PRILLM_EQ_IPOPT: {
         int iterations = 0;
-        rc = prillm__equilibrium_ipopt(s->market, 0.01 * s->settings.tolerance, s->settings.time_limit,
-                                       s->settings.verbose, s->f, &iterations, err);
+        /* Ipopt prints to stdout, where the command line writes its JSON:
+         * its own log stays off, progress comes from our lines on stderr */
+        rc = prillm__equilibrium_ipopt(s->market, 0.01 * s->settings.tolerance, s->settings.time_limit, 0, s->f,
+                                       &iterations, err);
         info.iterations = iterations;
         if (rc == PRILLM_OK) publish(s, &info);
         break;
