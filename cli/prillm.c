@@ -34,6 +34,7 @@ static int exit_for_error(PrillmErrorCode code) {
     case PRILLM_ERR_NO_MEMORY: return EXIT_INTERNAL;
     case PRILLM_ERR_INVALID_ARGUMENT: return EXIT_USAGE;
     case PRILLM_ERR_SOLVER:
+    case PRILLM_ERR_TOO_LARGE:
     case PRILLM_ERR_UNAVAILABLE: return EXIT_FAILED;
     default: return EXIT_BAD_INPUT;
     }
@@ -284,6 +285,17 @@ static int cmd_equilibrium(int argc, char **argv) {
     PrillmEquilibriumSolver *solver = NULL;
     PrillmErrorCode rc = prillm_equilibrium_setup(&solver, mk, &settings, &err);
     if (!rc) rc = prillm_equilibrium_solve(solver, &err);
+    if (rc && solver && exit_for_error(rc) == EXIT_FAILED) {
+        /* the solver could not run (Ipopt too large or absent): the answer
+         * is a failed one, printed with null outputs like any other */
+        fprintf(stderr, "prillm: error: %s\n", err.message);
+        const PrillmEquilibrium *failed = prillm_equilibrium_solution(solver);
+        if (csv) print_equilibrium_csv(stdout, mk, failed);
+        else if (!table) print_equilibrium_json(stdout, mk, failed, settings.method);
+        prillm_equilibrium_cleanup(solver);
+        prillm_market_free(mk);
+        return EXIT_FAILED;
+    }
     if (rc) {
         fprintf(stderr, "prillm: error: %s\n", err.message);
         prillm_equilibrium_cleanup(solver);
@@ -312,6 +324,11 @@ static int cmd_equilibrium(int argc, char **argv) {
 /* ---- validate ----------------------------------------------------------- */
 
 static int cmd_validate(int argc, char **argv) {
+    if (argc == 2 && argv[1][0] == '-' && argv[1][1] != '\0' && strcmp(argv[1], "--help") != 0 &&
+        strcmp(argv[1], "-h") != 0) {
+        fprintf(stderr, "prillm: error: unknown option %s (see prillm validate --help)\n", argv[1]);
+        return EXIT_USAGE;
+    }
     if (argc != 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         FILE *out = argc == 2 ? stdout : stderr;
         fprintf(out, "Usage: prillm validate MARKET.json\n\nCheck a market file; print its size on success.\n\n%s",

@@ -5,5 +5,5 @@ cd "$(dirname "$0")/.."
 bash scripts/deps.sh build
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPRILLM_TESTS=OFF >/dev/null
 cmake --build build -j "$(nproc)" --target bench_equilibrium >/dev/null
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB"
+echo "machine: $(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed "s/^ *//"), $(nproc) cores, $(awk "/MemTotal/{printf \"%.0f\", \$2/1048576}" /proc/meminfo) GiB"
 OPENBLAS_NUM_THREADS=1 ./build/bench/bench_equilibrium "$@"

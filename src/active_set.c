@@ -181,7 +181,7 @@ int prillm__system_factor(PrillmActiveSystem *sys, const unsigned char *active) 
                 r++;
             }
         }
-        if (use_dense_gram(prov_sq, dim, m_act)) {
+        if (use_dense_gram(prov_sq, m_act, dim)) { /* dsyrk here costs dim^2 * m_act */
             size_t need = (size_t)dim * (size_t)m_act;
             if (ensure_doubles(&sys->dense, &sys->dense_capacity, need)) return -1;
             double *V = sys->dense;

@@ -149,6 +149,13 @@ struct PrillmEquilibriumSolver {
     unsigned char *active;
     PrillmActiveSystem system;
     int warm;
+    /* After update_price the outputs must read NaN, yet the next solve
+     * should start from the last answer: its nonzero flows wait here. */
+    int packed;
+    long packed_count, packed_capacity;
+    size_t *packed_index;
+    double *packed_value;
+    int out_of_memory;
     PrillmEquilibrium solution;
 };
 
@@ -240,6 +247,8 @@ void prillm_equilibrium_cleanup(PrillmEquilibriumSolver *s) {
     free(s->rhs);
     free(s->e_row);
     free(s->active);
+    free(s->packed_index);
+    free(s->packed_value);
     free(s->solution.flows);
     free(s->solution.provider_flow);
     free(s->solution.lambda);
@@ -250,6 +259,17 @@ const PrillmEquilibrium *prillm_equilibrium_solution(const PrillmEquilibriumSolv
     return s ? &s->solution : NULL;
 }
 
+/* No stale numbers: what is not a current answer reads NaN. */
+static void clear_outputs(PrillmEquilibriumSolver *s) {
+    PrillmEquilibrium *out = &s->solution;
+    prillm__fill_nan(out->flows, (size_t)s->n * s->m);
+    prillm__fill_nan(out->provider_flow, (size_t)s->m);
+    prillm__fill_nan(out->lambda, (size_t)s->n);
+    memset(&out->info, 0, sizeof out->info);
+    out->info.status = PRILLM_STATUS_UNSOLVED;
+    out->info.kkt_violation = out->info.demand_residual = out->info.potential = out->info.seconds = NAN;
+}
+
 PrillmErrorCode prillm_equilibrium_update_price(PrillmEquilibriumSolver *s, int provider, double price,
                                                 PrillmError *err) {
     if (!s) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "solver is NULL");
@@ -257,13 +277,34 @@ PrillmErrorCode prillm_equilibrium_update_price(PrillmEquilibriumSolver *s, int 
         return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "provider index %d is outside 0..%d", provider, s->m - 1);
     if (!isfinite(price))
         return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "price of providers[%d] must be finite", provider);
+    if (s->warm && !s->packed) {
+        size_t nm = (size_t)s->n * s->m;
+        long count = 0;
+        for (size_t k = 0; k < nm; k++) count += s->f[k] != 0.0;
+        if (count > s->packed_capacity) {
+            size_t *index = realloc(s->packed_index, (size_t)count * sizeof(size_t));
+            if (index) s->packed_index = index;
+            double *value = realloc(s->packed_value, (size_t)count * sizeof(double));
+            if (value) s->packed_value = value;
+            if (!index || !value) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory keeping the warm start");
+            s->packed_capacity = count;
+        }
+        count = 0;
+        for (size_t k = 0; k < nm; k++)
+            if (s->f[k] != 0.0) {
+                s->packed_index[count] = k;
+                s->packed_value[count++] = s->f[k];
+            }
+        s->packed_count = count;
+        s->packed = 1;
+    }
+    clear_outputs(s);
     s->market->price[provider] = price;
     const PrillmMarket *mk = s->market;
     for (int i = 0; i < s->n; i++) {
         size_t k = (size_t)i * s->m + provider;
         s->cost[k] = mk->w_price * price + mk->w_delay * mk->delay[k] - mk->value[provider];
     }
-    s->solution.info.status = PRILLM_STATUS_UNSOLVED;
     return PRILLM_OK;
 }
 
@@ -404,9 +445,13 @@ static void certify_flows(int n, int m, const double *cost, const double *slope,
 
 PrillmErrorCode prillm_equilibrium_certify(const PrillmMarket *market, const double *flows, double *lambda,
                                            PrillmEquilibriumInfo *info, PrillmError *err) {
+    if (!flows || !info) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "flows or info is NULL");
+    memset(info, 0, sizeof *info);
+    info->status = PRILLM_STATUS_UNSOLVED;
+    info->kkt_violation = info->demand_residual = info->potential = info->seconds = NAN;
+    if (market && lambda && market->n_users > 0) prillm__fill_nan(lambda, (size_t)market->n_users);
     PrillmErrorCode rc = prillm_market_validate(market, err);
     if (rc) return rc;
-    if (!flows || !info) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "flows or info is NULL");
     int n = market->n_users, m = market->n_providers;
     size_t nm = (size_t)n * m;
     for (size_t k = 0; k < nm; k++)
@@ -428,8 +473,8 @@ PrillmErrorCode prillm_equilibrium_certify(const PrillmMarket *market, const dou
             cost[k] = market->w_price * market->price[j] + market->w_delay * market->delay[k] - market->value[j];
         }
     for (int j = 0; j < m; j++) slope[j] = market->w_congestion / market->capacity[j];
-    memset(info, 0, sizeof *info);
     certify_flows(n, m, cost, slope, market->demand, flows, F, lambda, info);
+    info->seconds = 0;
     free(cost);
     free(slope);
     free(F);
@@ -456,7 +501,8 @@ static void presweep(PrillmEquilibriumSolver *s, int limit, PrillmEquilibriumInf
 
 /* One exact solve on the current active set, then the active-set
  * correction. Returns the number of violated pairs (0 = KKT holds on the
- * set's own terms), -1 if the system could not be factored. */
+ * set's own terms), -1 if the system could not be factored or gave
+ * non-finite flows, -2 if memory ran out. */
 static long exact_round(PrillmEquilibriumSolver *s) {
     int n = s->n, m = s->m;
     double tiny = 1e-3 * s->settings.tolerance;
@@ -478,11 +524,12 @@ static long exact_round(PrillmEquilibriumSolver *s) {
         }
     }
     int rc = prillm__system_factor(&s->system, s->active);
+    if (rc < 0) return -2;
     if (rc) return -1;
     const PrillmActiveSystem *sys = &s->system;
     if (sys->n_pairs > s->pair_capacity) {
         double *bigger = realloc(s->pair_flow, (size_t)sys->n_pairs * sizeof(double));
-        if (!bigger) return -1;
+        if (!bigger) return -2;
         s->pair_flow = bigger;
         s->pair_capacity = sys->n_pairs;
     }
@@ -537,7 +584,9 @@ static void take_exact_flows(PrillmEquilibriumSolver *s) {
 static void publish(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info) {
     PrillmEquilibrium *out = &s->solution;
     certify_flows(s->n, s->m, s->cost, s->slope, s->demand, s->f, s->F, out->lambda, info);
-    if (!isfinite(info->kkt_violation)) info->status = PRILLM_STATUS_FAILED; /* no number to stand behind */
+    /* max() comparisons can step over a NaN; the plain sum in the potential
+     * cannot, so both must be finite for any number to be stood behind */
+    if (!isfinite(info->kkt_violation) || !isfinite(info->potential)) info->status = PRILLM_STATUS_FAILED;
     else if (info->kkt_violation <= s->settings.tolerance) info->status = PRILLM_STATUS_SOLVED;
     else info->status = PRILLM_STATUS_INACCURATE;
 }
@@ -553,6 +602,10 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
     while (info->iterations < s->settings.max_rounds && !out_of_time(s, t0)) {
         long violations = exact_round(s);
         info->iterations++;
+        if (violations == -2) {
+            s->out_of_memory = 1;
+            return;
+        }
         if (verbose >= 2)
             fprintf(stderr, "prillm: round %d: %ld pairs active, %ld violations\n", info->iterations,
                     s->system.n_pairs, violations);
@@ -613,10 +666,15 @@ PrillmErrorCode prillm_equilibrium_solve(PrillmEquilibriumSolver *s, PrillmError
     size_t nm = (size_t)n * m;
     PrillmEquilibriumInfo info;
     memset(&info, 0, sizeof info);
+    s->out_of_memory = 0;
     if (!s->warm) {
         memset(s->f, 0, nm * sizeof(double));
         for (int i = 0; i < n; i++) s->lambda[i] = NAN;
+    } else if (s->packed) {
+        memset(s->f, 0, nm * sizeof(double));
+        for (long q = 0; q < s->packed_count; q++) s->f[s->packed_index[q]] = s->packed_value[q];
     }
+    s->packed = 0;
     PrillmErrorCode rc = PRILLM_OK;
     switch (s->settings.method) {
     case PRILLM_EQ_GAUSS_SEIDEL:
@@ -634,6 +692,8 @@ PrillmErrorCode prillm_equilibrium_solve(PrillmEquilibriumSolver *s, PrillmError
     }
     default:
         solve_exact(s, &info, t0);
+        if (s->out_of_memory)
+            rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory in the exact solve (%d x %d)", n, m);
         break;
     }
     if (rc != PRILLM_OK && rc != PRILLM_ERR_SOLVER) {

@@ -167,6 +167,11 @@ static void test_warm_start_matches_cold(void **state) {
             int j = test_int(&rng, 0, 7);
             double price = 3.0 * test_uniform(&rng);
             assert_int_equal(prillm_equilibrium_update_price(warm, j, price, &err), PRILLM_OK);
+            /* until the next solve there is no answer for the new price */
+            const PrillmEquilibrium *stale = prillm_equilibrium_solution(warm);
+            assert_int_equal(stale->info.status, PRILLM_STATUS_UNSOLVED);
+            assert_true(isnan(stale->flows[0]) && isnan(stale->provider_flow[0]) && isnan(stale->lambda[0]));
+            assert_true(isnan(stale->info.kkt_violation));
             assert_int_equal(prillm_equilibrium_solve(warm, &err), PRILLM_OK);
             mk->price[j] = price;
             PrillmEquilibriumSolver *cold = test_solve(mk, NULL);
@@ -270,6 +275,11 @@ static void test_settings_are_validated(void **state) {
     assert_non_null(strstr(err.message, "providers[1].capacity"));
     assert_null(s);
     assert_int_equal(prillm_equilibrium_solve(NULL, &err), PRILLM_ERR_INVALID_ARGUMENT);
+    /* certifying against an invalid market leaves no old numbers behind */
+    double flows[4] = {1, 1, 1, 1}, lambda[2] = {5, 5};
+    PrillmEquilibriumInfo info = {.kkt_violation = 0.5};
+    assert_int_equal(prillm_equilibrium_certify(mk, flows, lambda, &info, &err), PRILLM_ERR_INVALID_DATA);
+    assert_true(isnan(info.kkt_violation) && isnan(lambda[0]) && isnan(lambda[1]));
     prillm_market_free(mk);
 }
 

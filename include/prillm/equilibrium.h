@@ -56,8 +56,10 @@ typedef struct {
     PrillmStatus status;
     /* Largest violation over all pairs of the scaled complementarity residual
      * |min(f_ij / D_i, (g_ij - lambda_i) / G_i)| and of the relative demand
-     * residual, where g_ij is user i's marginal cost at provider j and
-     * G_i = |lambda_i| + max_{j: f_ij > 0} a_j (F_j + f_ij). Zero exactly at
+     * residual, where g_ij = c_ij + a_j (F_j + f_ij) is user i's marginal
+     * cost at provider j, lambda_i the demand-weighted mean of g_ij, and
+     * G_i = max_{j: f_ij > 0} (|c_ij| + a_j (F_j + f_ij)), the size of the
+     * terms g_ij is made of (round-off is relative to it). Zero exactly at
      * the equilibrium; recomputed from the returned flows. */
     double kkt_violation;
     double demand_residual; /* max_i |sum_j f_ij - D_i| / D_i              */
@@ -68,7 +70,8 @@ typedef struct {
     double seconds;         /* wall time of the solve call                 */
 } PrillmEquilibriumInfo;
 
-/* Outputs are NaN unless status is solved or inaccurate. */
+/* Outputs are NaN unless status is solved or inaccurate (so also after
+ * update_price, until the next solve). */
 typedef struct {
     int n_users;
     int n_providers;
