@@ -405,6 +405,18 @@ static double whole_number(const char *field, int row, int column) {
     return x;
 }
 
+/* Run `prillm generate ARGS > FILE` in the scratch directory and read the
+ * market back with cJSON (not with the library under test). */
+static Market generate_market(const char *args, const char *file) {
+    Run g = run("\"$PRILLM_CLI\" generate %s > %s", args, file);
+    expect_exit(&g, 0, "generate");
+    run_free(&g);
+    char *text = scratch_file(file);
+    Market mk = read_market(text);
+    free(text);
+    return mk;
+}
+
 /* ---- the tests ---------------------------------------------------------- */
 
 static void test_version(void **state) {
@@ -623,12 +635,7 @@ static void test_generate_and_solve_from_stdin(void **state) {
 static void test_csv_output(void **state) {
     (void)state;
     REQUIRE_CLI();
-    Run g = run("\"$PRILLM_CLI\" generate --users 7 --providers 4 --seed 3 > market.json");
-    expect_exit(&g, 0, "generate");
-    run_free(&g);
-    char *text = scratch_file("market.json");
-    Market mk = read_market(text);
-    free(text);
+    Market mk = generate_market("--users 7 --providers 4 --seed 3", "market.json");
     Run j = run("\"$PRILLM_CLI\" equilibrium market.json");
     expect_exit(&j, 0, "equilibrium");
     Answer a = read_answer(j.out, mk.n, mk.m);
@@ -702,12 +709,7 @@ static void test_csv_quotes_awkward_ids(void **state) {
 static void test_methods_agree(void **state) {
     (void)state;
     REQUIRE_CLI();
-    Run g = run("\"$PRILLM_CLI\" generate --users 7 --providers 4 --seed 3 > market.json");
-    expect_exit(&g, 0, "generate");
-    run_free(&g);
-    char *text = scratch_file("market.json");
-    Market mk = read_market(text);
-    free(text);
+    Market mk = generate_market("--users 7 --providers 4 --seed 3", "market.json");
     Run e = run("\"$PRILLM_CLI\" equilibrium market.json --method exact");
     expect_exit(&e, 0, "exact");
     Answer exact = read_answer(e.out, mk.n, mk.m);
@@ -762,12 +764,7 @@ static void test_time_limit_ipopt_fails(void **state) {
 static void test_time_limit_exact_is_inaccurate(void **state) {
     (void)state;
     REQUIRE_CLI();
-    Run g = run("\"$PRILLM_CLI\" generate --users 50 --providers 20 --seed 8 > big.json");
-    expect_exit(&g, 0, "generate");
-    run_free(&g);
-    char *text = scratch_file("big.json");
-    Market mk = read_market(text);
-    free(text);
+    Market mk = generate_market("--users 50 --providers 20 --seed 8", "big.json");
     Run r = run("\"$PRILLM_CLI\" equilibrium big.json --time-limit 1e-9");
     if (r.exit_code != 0 && r.exit_code != 4) expect_exit(&r, 4, "exact with --time-limit 1e-9");
     Answer a = read_answer(r.out, mk.n, mk.m);
