@@ -15,106 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-
-enum { EXIT_SOLVED = 0, EXIT_INTERNAL = 1, EXIT_USAGE = 2, EXIT_BAD_INPUT = 3, EXIT_INACCURATE = 4, EXIT_FAILED = 5 };
-
-static const char *const exit_code_help =
-    "Exit codes:\n"
-    "  0  success (status \"solved\")\n"
-    "  1  internal error (out of memory)\n"
-    "  2  usage error (unknown command or flag, bad flag value)\n"
-    "  3  bad input (file unreadable, malformed JSON, invalid market)\n"
-    "  4  the solver stopped at status \"inaccurate\" (output still printed)\n"
-    "  5  the solver failed (outputs are null)\n";
-
-static int exit_for_error(PrillmErrorCode code) {
-    switch (code) {
-    case PRILLM_OK: return EXIT_SOLVED;
-    case PRILLM_ERR_NO_MEMORY: return EXIT_INTERNAL;
-    case PRILLM_ERR_INVALID_ARGUMENT: return EXIT_USAGE;
-    case PRILLM_ERR_SOLVER:
-    case PRILLM_ERR_TOO_LARGE:
-    case PRILLM_ERR_UNAVAILABLE: return EXIT_FAILED;
-    default: return EXIT_BAD_INPUT;
-    }
-}
-
-static int exit_for_status(PrillmStatus status) {
-    switch (status) {
-    case PRILLM_STATUS_SOLVED: return EXIT_SOLVED;
-    case PRILLM_STATUS_INACCURATE: return EXIT_INACCURATE;
-    default: return EXIT_FAILED;
-    }
-}
-
-static void warn_to_stderr(void *context, const char *message) {
-    fprintf(stderr, "prillm: warning: %s: %s\n", (const char *)context, message);
-}
-
-static int load_market(const char *path, PrillmMarket **market) {
-    FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!in) {
-        fprintf(stderr, "prillm: error: cannot open %s: %s\n", path, strerror(errno));
-        return EXIT_BAD_INPUT;
-    }
-    PrillmError err;
-    const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
-    PrillmErrorCode rc = prillm_market_read_json(in, warn_to_stderr, (void *)name, market, &err);
-    if (in != stdin) fclose(in);
-    if (rc) {
-        fprintf(stderr, "prillm: error: %s: %s\n", name, err.message);
-        return exit_for_error(rc);
-    }
-    return EXIT_SOLVED;
-}
-
-/* ---- flags from option tables ----------------------------------------- */
-
-static void print_options(FILE *out, const PrillmOptionInfo *opts, int count) {
-    for (int k = 0; k < count; k++) {
-        const PrillmOptionInfo *o = &opts[k];
-        char def[64];
-        if (o->type == PRILLM_OPTION_CHOICE) {
-            const char *c = o->choices;
-            for (int skip = (int)o->default_value; skip > 0 && c; skip--) c = strchr(c, '|') ? strchr(c, '|') + 1 : NULL;
-            size_t len = c ? strcspn(c, "|") : 0;
-            snprintf(def, sizeof def, "%.*s", (int)len, c ? c : "");
-            fprintf(out, "  --%s %s\n      %s (default %s)\n", o->name, o->choices, o->help, def);
-        } else {
-            fprintf(out, "  --%s %s\n      %s (default %g, range %g..%g)\n", o->name,
-                    o->type == PRILLM_OPTION_INT ? "N" : "X", o->help, o->default_value, o->min_value, o->max_value);
-        }
-    }
-}
-
-/* Split "--name=value" / "--name value". Returns 1 if argv[*k] names an
- * option of the table (consuming its value), 0 if not, -1 on error. */
-static int take_option(int argc, char **argv, int *k, const PrillmOptionInfo *opts, int count,
-                       PrillmEquilibriumSettings *settings) {
-    const char *arg = argv[*k];
-    if (strncmp(arg, "--", 2) != 0) return 0;
-    const char *name = arg + 2, *eq = strchr(name, '=');
-    size_t len = eq ? (size_t)(eq - name) : strlen(name);
-    for (int o = 0; o < count; o++) {
-        if (strlen(opts[o].name) != len || strncmp(opts[o].name, name, len) != 0) continue;
-        const char *value = eq ? eq + 1 : NULL;
-        if (!value) {
-            if (*k + 1 >= argc) {
-                fprintf(stderr, "prillm: error: --%s needs a value\n", opts[o].name);
-                return -1;
-            }
-            value = argv[++*k];
-        }
-        PrillmError err;
-        if (prillm_equilibrium_set_option(settings, opts[o].name, value, &err)) {
-            fprintf(stderr, "prillm: error: %s\n", err.message);
-            return -1;
-        }
-        return 1;
-    }
-    return 0;
-}
+#include "cli.h"
 
 /* ---- equilibrium -------------------------------------------------------- */
 
@@ -132,8 +33,8 @@ static void equilibrium_help(FILE *out) {
             "Options:\n"
             "  --csv\n      print a tidy table user,provider,flow,user_lambda,provider_flow instead of JSON\n"
             "  --table\n      print a readable summary (per model, then per app) instead of JSON\n");
-    print_options(out, opts, count);
-    fprintf(out, "  -h, --help\n      this text\n\n%s", exit_code_help);
+    prillm_cli_print_options(out, opts, count);
+    fprintf(out, "  -h, --help\n      this text\n\n%s", prillm_cli_exit_code_help);
 }
 
 static const char *method_name(int method) {
@@ -144,42 +45,24 @@ static const char *method_name(int method) {
     }
 }
 
-static void print_number_array(FILE *out, const double *x, int count) {
-    fputc('[', out);
-    for (int k = 0; k < count; k++) {
-        if (k) fputs(", ", out);
-        prillm__json_number(out, x[k]);
-    }
-    fputc(']', out);
-}
-
-static void print_string_array(FILE *out, char *const *ids, int count) {
-    fputc('[', out);
-    for (int k = 0; k < count; k++) {
-        if (k) fputs(", ", out);
-        prillm__json_string(out, ids[k]);
-    }
-    fputc(']', out);
-}
-
 static void print_equilibrium_json(FILE *out, const PrillmMarket *mk, const PrillmEquilibrium *eq, int method) {
     const PrillmEquilibriumInfo *info = &eq->info;
     int n = mk->n_users, m = mk->n_providers;
     fprintf(out, "{\n  \"status\": \"%s\",\n  \"method\": \"%s\",\n  \"users\": ", prillm_status_name(info->status),
             method_name(method));
-    print_string_array(out, mk->user_id, n);
+    prillm_cli_print_strings(out, mk->user_id, n);
     fputs(",\n  \"providers\": ", out);
-    print_string_array(out, mk->provider_id, m);
+    prillm_cli_print_strings(out, mk->provider_id, m);
     fputs(",\n  \"flows\": [\n", out);
     for (int i = 0; i < n; i++) {
         fputs("    ", out);
-        print_number_array(out, eq->flows + (size_t)i * m, m);
+        prillm_cli_print_numbers(out, eq->flows + (size_t)i * m, m);
         fputs(i + 1 < n ? ",\n" : "\n", out);
     }
     fputs("  ],\n  \"provider_flow\": ", out);
-    print_number_array(out, eq->provider_flow, m);
+    prillm_cli_print_numbers(out, eq->provider_flow, m);
     fputs(",\n  \"lambda\": ", out);
-    print_number_array(out, eq->lambda, n);
+    prillm_cli_print_numbers(out, eq->lambda, n);
     fputs(",\n  \"kkt_violation\": ", out);
     prillm__json_number(out, info->kkt_violation);
     fputs(",\n  \"demand_residual\": ", out);
@@ -243,7 +126,11 @@ static void print_equilibrium_table(FILE *out, const PrillmMarket *mk, const Pri
     }
 }
 
-static int cmd_equilibrium(int argc, char **argv) {
+static PrillmErrorCode set_equilibrium_option(void *settings, const char *name, const char *value, PrillmError *err) {
+    return prillm_equilibrium_set_option(settings, name, value, err);
+}
+
+int cmd_equilibrium(int argc, char **argv) {
     int count;
     const PrillmOptionInfo *opts = prillm_equilibrium_options(&count);
     PrillmEquilibriumSettings settings;
@@ -261,7 +148,7 @@ static int cmd_equilibrium(int argc, char **argv) {
             table = !csv;
             continue;
         }
-        int took = take_option(argc, argv, &k, opts, count, &settings);
+        int took = prillm_cli_take_option(argc, argv, &k, opts, count, set_equilibrium_option, &settings);
         if (took < 0) return EXIT_USAGE;
         if (took) continue;
         if (arg[0] == '-' && arg[1] != '\0') {
@@ -279,13 +166,13 @@ static int cmd_equilibrium(int argc, char **argv) {
         return EXIT_USAGE;
     }
     PrillmMarket *mk = NULL;
-    int code = load_market(path, &mk);
+    int code = prillm_cli_load_market(path, &mk);
     if (code) return code;
     PrillmError err = {PRILLM_OK, ""};
     PrillmEquilibriumSolver *solver = NULL;
     PrillmErrorCode rc = prillm_equilibrium_setup(&solver, mk, &settings, &err);
     if (!rc) rc = prillm_equilibrium_solve(solver, &err);
-    if (rc && solver && exit_for_error(rc) == EXIT_FAILED) {
+    if (rc && solver && prillm_cli_exit_for_error(rc) == EXIT_FAILED) {
         /* the solver could not run (Ipopt too large or absent): the answer
          * is a failed one, printed with null outputs like any other */
         fprintf(stderr, "prillm: error: %s\n", err.message);
@@ -300,7 +187,7 @@ static int cmd_equilibrium(int argc, char **argv) {
         fprintf(stderr, "prillm: error: %s\n", err.message);
         prillm_equilibrium_cleanup(solver);
         prillm_market_free(mk);
-        return exit_for_error(rc);
+        return prillm_cli_exit_for_error(rc);
     }
     const PrillmEquilibrium *eq = prillm_equilibrium_solution(solver);
     if (eq->info.status == PRILLM_STATUS_FAILED && err.message[0])
@@ -308,7 +195,7 @@ static int cmd_equilibrium(int argc, char **argv) {
     if (csv) print_equilibrium_csv(stdout, mk, eq);
     else if (table) print_equilibrium_table(stdout, mk, eq);
     else print_equilibrium_json(stdout, mk, eq, settings.method);
-    code = exit_for_status(eq->info.status);
+    code = prillm_cli_exit_for_status(eq->info.status);
     if (code == EXIT_INACCURATE)
         fprintf(stderr, "prillm: warning: equilibrium only reached kkt_violation %g (tolerance %g)\n",
                 eq->info.kkt_violation, settings.tolerance);
@@ -323,7 +210,7 @@ static int cmd_equilibrium(int argc, char **argv) {
 
 /* ---- validate ----------------------------------------------------------- */
 
-static int cmd_validate(int argc, char **argv) {
+int cmd_validate(int argc, char **argv) {
     if (argc == 2 && argv[1][0] == '-' && argv[1][1] != '\0' && strcmp(argv[1], "--help") != 0 &&
         strcmp(argv[1], "-h") != 0) {
         fprintf(stderr, "prillm: error: unknown option %s (see prillm validate --help)\n", argv[1]);
@@ -332,11 +219,11 @@ static int cmd_validate(int argc, char **argv) {
     if (argc != 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         FILE *out = argc == 2 ? stdout : stderr;
         fprintf(out, "Usage: prillm validate MARKET.json\n\nCheck a market file; print its size on success.\n\n%s",
-                exit_code_help);
+                prillm_cli_exit_code_help);
         return argc == 2 ? EXIT_SOLVED : EXIT_USAGE;
     }
     PrillmMarket *mk = NULL;
-    int code = load_market(argv[1], &mk);
+    int code = prillm_cli_load_market(argv[1], &mk);
     if (code) return code;
     printf("{\"valid\": true, \"users\": %d, \"providers\": %d}\n", mk->n_users, mk->n_providers);
     prillm_market_free(mk);
@@ -345,19 +232,7 @@ static int cmd_validate(int argc, char **argv) {
 
 /* ---- generate ----------------------------------------------------------- */
 
-static int parse_int(const char *text, const char *flag, long lo, long hi, long *out) {
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || !end || *end || end == text || v < lo || v > hi) {
-        fprintf(stderr, "prillm: error: %s needs an integer in %ld..%ld, got \"%s\"\n", flag, lo, hi, text);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int cmd_generate(int argc, char **argv) {
+int cmd_generate(int argc, char **argv) {
     long users = 20, providers = 20, seed = 1;
     for (int k = 1; k < argc; k++) {
         const char *arg = argv[k];
@@ -366,7 +241,7 @@ static int cmd_generate(int argc, char **argv) {
                    "Print a random market (seeded, reproducible) as JSON: log-normal prices around\n"
                    "$1/Mtok, capacities that make congestion matter, heavy-tailed demands.\n"
                    "Defaults: 20 users, 20 providers, seed 1.\n\n%s",
-                   exit_code_help);
+                   prillm_cli_exit_code_help);
             return EXIT_SOLVED;
         }
         long *target = strcmp(arg, "--users") == 0 ? &users
@@ -381,14 +256,14 @@ static int cmd_generate(int argc, char **argv) {
             fprintf(stderr, "prillm: error: %s needs a value\n", arg);
             return EXIT_USAGE;
         }
-        if (parse_int(argv[++k], arg, target == &seed ? 0 : 1, target == &seed ? 2147483647L : 1000000L, target))
+        if (prillm_cli_parse_int(argv[++k], arg, target == &seed ? 0 : 1, target == &seed ? 2147483647L : 1000000L, target))
             return EXIT_USAGE;
     }
     PrillmError err;
     PrillmMarket *mk = prillm_market_random((int)users, (int)providers, (unsigned long long)seed, &err);
     if (!mk) {
         fprintf(stderr, "prillm: error: %s\n", err.message);
-        return exit_for_error(err.code);
+        return prillm_cli_exit_for_error(err.code);
     }
     PrillmErrorCode rc = prillm_market_write_json(mk, stdout, &err);
     prillm_market_free(mk);
@@ -404,18 +279,20 @@ static void main_help(FILE *out) {
             "\n"
             "Usage: prillm COMMAND [ARGS...]\n"
             "\n"
-            "Commands:\n"
-            "  equilibrium MARKET.json   the apps' equilibrium traffic split at given prices\n"
-            "  validate MARKET.json      check a market file\n"
-            "  generate                  print a seeded random market\n"
+            "Commands:\n",
+            prillm_version());
+#define PRILLM_CLI_HELP_LINE(fn, name, args, summary) fprintf(out, "  %-12s %-25s %s\n", name, args, summary);
+    PRILLM_CLI_COMMANDS(PRILLM_CLI_HELP_LINE)
+#undef PRILLM_CLI_HELP_LINE
+    fprintf(out,
             "\n"
-            "  prillm COMMAND --help     help for one command\n"
-            "  prillm --version          print the version\n"
+            "  prillm COMMAND --help                  help for one command\n"
+            "  prillm --version                       print the version\n"
             "\n"
             "Units: price, value and cost in USD per million tokens; demand, capacity and\n"
             "flows in millions of tokens per period; delay and latency in seconds.\n"
             "\n%s",
-            prillm_version(), exit_code_help);
+            prillm_cli_exit_code_help);
 }
 
 int main(int argc, char **argv) {
@@ -432,9 +309,10 @@ int main(int argc, char **argv) {
         printf("prillm %s\n", prillm_version());
         return EXIT_SOLVED;
     }
-    if (strcmp(cmd, "equilibrium") == 0) return cmd_equilibrium(argc - 1, argv + 1);
-    if (strcmp(cmd, "validate") == 0) return cmd_validate(argc - 1, argv + 1);
-    if (strcmp(cmd, "generate") == 0) return cmd_generate(argc - 1, argv + 1);
+#define PRILLM_CLI_DISPATCH(fn, name, args, summary) \
+    if (strcmp(cmd, name) == 0) return fn(argc - 1, argv + 1);
+    PRILLM_CLI_COMMANDS(PRILLM_CLI_DISPATCH)
+#undef PRILLM_CLI_DISPATCH
     fprintf(stderr, "prillm: error: unknown command \"%s\" (see prillm --help)\n", cmd);
     return EXIT_USAGE;
 }

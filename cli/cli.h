@@ -1,0 +1,59 @@
+/*
+ * Shared plumbing of the prillm command line: exit codes, loading a market,
+ * flags from the library's option tables, JSON arrays. Each command lives in
+ * its own cli/cmd_*.c file and is listed once in PRILLM_CLI_COMMANDS.
+ */
+#ifndef PRILLM_CLI_H
+#define PRILLM_CLI_H
+
+#include <stdio.h>
+
+#include "internal.h"
+
+enum { EXIT_SOLVED = 0, EXIT_INTERNAL = 1, EXIT_USAGE = 2, EXIT_BAD_INPUT = 3, EXIT_INACCURATE = 4, EXIT_FAILED = 5 };
+
+extern const char *const prillm_cli_exit_code_help;
+
+/* X(function, "name", "arguments", "one-line summary for prillm --help") */
+#define PRILLM_CLI_COMMANDS(X)                                                                            \
+    X(cmd_equilibrium, "equilibrium", "MARKET.json", "the apps' equilibrium traffic split at given prices") \
+    X(cmd_price, "price", "MARKET.json --target ID", "the target's profit-maximising price")                \
+    X(cmd_calibrate, "calibrate", "--data DIR", "learn the apps' preferences from observed traffic")         \
+    X(cmd_validate, "validate", "MARKET.json", "check a market file")                                       \
+    X(cmd_generate, "generate", "", "print a seeded random market")                                         \
+    X(cmd_auction, "auction", "FILE.json", "reverse second-price auction for test-time compute")            \
+    X(cmd_ttc_market, "ttc-market", "FILE.json", "pay-per-compute market: equilibrium, welfare, PoA")       \
+    X(cmd_lmaas, "lmaas", "FILE.json", "LMaaS: robust renting and iterative model pricing")                 \
+    X(cmd_delegate, "delegate", "FILE.json", "incentive-compatible delegation simulator")
+
+#define PRILLM_CLI_DECLARE(fn, name, args, summary) int fn(int argc, char **argv);
+PRILLM_CLI_COMMANDS(PRILLM_CLI_DECLARE)
+#undef PRILLM_CLI_DECLARE
+
+int prillm_cli_exit_for_error(PrillmErrorCode code);
+int prillm_cli_exit_for_status(PrillmStatus status);
+/* Report err on stderr as "prillm: error: ..." and return its exit code. */
+int prillm_cli_fail(const PrillmError *err);
+void prillm_cli_warn_to_stderr(void *context, const char *message);
+/* path "-" is standard input. Returns an exit code (0 on success). */
+int prillm_cli_load_market(const char *path, PrillmMarket **market);
+
+void prillm_cli_print_options(FILE *out, const PrillmOptionInfo *opts, int count);
+/* Sets one option of a settings struct by name; the library's
+ * prillm_X_set_option functions have this shape once cast. */
+typedef PrillmErrorCode (*PrillmCliSetOption)(void *settings, const char *name, const char *value, PrillmError *err);
+/* "--name=value" or "--name value". Returns 1 if argv[*k] names an option of
+ * the table (its value consumed and set), 0 if not, -1 on error (reported). */
+int prillm_cli_take_option(int argc, char **argv, int *k, const PrillmOptionInfo *opts, int count,
+                           PrillmCliSetOption set, void *settings);
+/* The value of a flag: "--flag=v" or "--flag v". Returns 1 and sets *value
+ * if argv[*k] is that flag, 0 if not, -1 (reported) if the value is missing. */
+int prillm_cli_flag_value(int argc, char **argv, int *k, const char *flag, const char **value);
+
+int prillm_cli_parse_int(const char *text, const char *flag, long lo, long hi, long *out);
+int prillm_cli_parse_double(const char *text, const char *flag, double lo, double hi, double *out);
+
+void prillm_cli_print_numbers(FILE *out, const double *x, int count);
+void prillm_cli_print_strings(FILE *out, char *const *ids, int count);
+
+#endif

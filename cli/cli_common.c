@@ -1,0 +1,164 @@
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+const char *const prillm_cli_exit_code_help =
+    "Exit codes:\n"
+    "  0  success (status \"solved\")\n"
+    "  1  internal error (out of memory)\n"
+    "  2  usage error (unknown command or flag, bad flag value)\n"
+    "  3  bad input (file unreadable, malformed JSON, invalid market)\n"
+    "  4  the solver stopped at status \"inaccurate\" (output still printed)\n"
+    "  5  the solver failed (outputs are null)\n";
+
+int prillm_cli_exit_for_error(PrillmErrorCode code) {
+    switch (code) {
+    case PRILLM_OK: return EXIT_SOLVED;
+    case PRILLM_ERR_NO_MEMORY: return EXIT_INTERNAL;
+    case PRILLM_ERR_INVALID_ARGUMENT: return EXIT_USAGE;
+    case PRILLM_ERR_SOLVER:
+    case PRILLM_ERR_TOO_LARGE:
+    case PRILLM_ERR_UNAVAILABLE: return EXIT_FAILED;
+    default: return EXIT_BAD_INPUT;
+    }
+}
+
+int prillm_cli_exit_for_status(PrillmStatus status) {
+    switch (status) {
+    case PRILLM_STATUS_SOLVED: return EXIT_SOLVED;
+    case PRILLM_STATUS_INACCURATE: return EXIT_INACCURATE;
+    default: return EXIT_FAILED;
+    }
+}
+
+int prillm_cli_fail(const PrillmError *err) {
+    fprintf(stderr, "prillm: error: %s\n", err->message);
+    return prillm_cli_exit_for_error(err->code);
+}
+
+void prillm_cli_warn_to_stderr(void *context, const char *message) {
+    fprintf(stderr, "prillm: warning: %s: %s\n", (const char *)context, message);
+}
+
+int prillm_cli_load_market(const char *path, PrillmMarket **market) {
+    FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!in) {
+        fprintf(stderr, "prillm: error: cannot open %s: %s\n", path, strerror(errno));
+        return EXIT_BAD_INPUT;
+    }
+    PrillmError err;
+    const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
+    PrillmErrorCode rc = prillm_market_read_json(in, prillm_cli_warn_to_stderr, (void *)name, market, &err);
+    if (in != stdin) fclose(in);
+    if (rc) {
+        fprintf(stderr, "prillm: error: %s: %s\n", name, err.message);
+        return prillm_cli_exit_for_error(rc);
+    }
+    return EXIT_SOLVED;
+}
+
+void prillm_cli_print_options(FILE *out, const PrillmOptionInfo *opts, int count) {
+    for (int k = 0; k < count; k++) {
+        const PrillmOptionInfo *o = &opts[k];
+        char def[64];
+        if (o->type == PRILLM_OPTION_CHOICE) {
+            const char *c = o->choices;
+            for (int skip = (int)o->default_value; skip > 0 && c; skip--) c = strchr(c, '|') ? strchr(c, '|') + 1 : NULL;
+            size_t len = c ? strcspn(c, "|") : 0;
+            snprintf(def, sizeof def, "%.*s", (int)len, c ? c : "");
+            fprintf(out, "  --%s %s\n      %s (default %s)\n", o->name, o->choices, o->help, def);
+        } else {
+            fprintf(out, "  --%s %s\n      %s (default %g, range %g..%g)\n", o->name,
+                    o->type == PRILLM_OPTION_INT ? "N" : "X", o->help, o->default_value, o->min_value, o->max_value);
+        }
+    }
+}
+
+int prillm_cli_take_option(int argc, char **argv, int *k, const PrillmOptionInfo *opts, int count,
+                           PrillmCliSetOption set, void *settings) {
+    const char *arg = argv[*k];
+    if (strncmp(arg, "--", 2) != 0) return 0;
+    const char *name = arg + 2, *eq = strchr(name, '=');
+    size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    for (int o = 0; o < count; o++) {
+        if (strlen(opts[o].name) != len || strncmp(opts[o].name, name, len) != 0) continue;
+        const char *value = eq ? eq + 1 : NULL;
+        if (!value) {
+            if (*k + 1 >= argc) {
+                fprintf(stderr, "prillm: error: --%s needs a value\n", opts[o].name);
+                return -1;
+            }
+            value = argv[++*k];
+        }
+        PrillmError err;
+        if (set(settings, opts[o].name, value, &err)) {
+            fprintf(stderr, "prillm: error: %s\n", err.message);
+            return -1;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+int prillm_cli_flag_value(int argc, char **argv, int *k, const char *flag, const char **value) {
+    const char *arg = argv[*k];
+    size_t len = strlen(flag);
+    if (strncmp(arg, flag, len) != 0) return 0;
+    if (arg[len] == '=') {
+        *value = arg + len + 1;
+        return 1;
+    }
+    if (arg[len] != '\0') return 0;
+    if (*k + 1 >= argc) {
+        fprintf(stderr, "prillm: error: %s needs a value\n", flag);
+        return -1;
+    }
+    *value = argv[++*k];
+    return 1;
+}
+
+int prillm_cli_parse_int(const char *text, const char *flag, long lo, long hi, long *out) {
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || !end || *end || end == text || v < lo || v > hi) {
+        fprintf(stderr, "prillm: error: %s needs an integer in %ld..%ld, got \"%s\"\n", flag, lo, hi, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int prillm_cli_parse_double(const char *text, const char *flag, double lo, double hi, double *out) {
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || !end || *end || end == text || !isfinite(v) || v < lo || v > hi) {
+        fprintf(stderr, "prillm: error: %s needs a number in %g..%g, got \"%s\"\n", flag, lo, hi, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+void prillm_cli_print_numbers(FILE *out, const double *x, int count) {
+    fputc('[', out);
+    for (int k = 0; k < count; k++) {
+        if (k) fputs(", ", out);
+        prillm__json_number(out, x[k]);
+    }
+    fputc(']', out);
+}
+
+void prillm_cli_print_strings(FILE *out, char *const *ids, int count) {
+    fputc('[', out);
+    for (int k = 0; k < count; k++) {
+        if (k) fputs(", ", out);
+        prillm__json_string(out, ids[k]);
+    }
+    fputc(']', out);
+}

@@ -1,0 +1,7 @@
+/* Placeholder until this command is built (see the open issue). */
+#include "cli.h"
+int cmd_lmaas(int argc, char **argv) {
+    (void)argc;
+    fprintf(stderr, "prillm: error: %s is not built yet\n", argv[0]);
+    return EXIT_FAILED;
+}
