@@ -66,10 +66,7 @@ void prillm_cli_print_options(FILE *out, const PrillmOptionInfo *opts, int count
         const PrillmOptionInfo *o = &opts[k];
         char def[64];
         if (o->type == PRILLM_OPTION_CHOICE) {
-            const char *c = o->choices;
-            for (int skip = (int)o->default_value; skip > 0 && c; skip--) c = strchr(c, '|') ? strchr(c, '|') + 1 : NULL;
-            size_t len = c ? strcspn(c, "|") : 0;
-            snprintf(def, sizeof def, "%.*s", (int)len, c ? c : "");
+            prillm_options_choice_name(o->choices, (int)o->default_value, def, sizeof def);
             fprintf(out, "  --%s %s\n      %s (default %s)\n", o->name, o->choices, o->help, def);
         } else {
             fprintf(out, "  --%s %s\n      %s (default %g, range %g..%g)\n", o->name,

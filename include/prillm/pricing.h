@@ -1,0 +1,137 @@
+/*
+ * prillm — single-leader Stackelberg pricing.
+ *
+ * A target provider s picks its price p in [0, p_max]; the apps answer with
+ * their unique equilibrium (equilibrium.h). The target earns
+ *     Psi(p) = (p - k_s) * F_s(p)
+ * with k_s the marginal serving cost (market "cost", 0 when absent) and F_s
+ * the target's equilibrium flow.
+ *
+ * F_s is continuous, nonincreasing and piecewise affine in p (the active set
+ * of the apps' equilibrium is constant between breakpoints), so Psi is a
+ * concave quadratic on each piece but not concave overall. The exact method
+ * walks the pieces from 0 to p_max (a parametric active-set homotopy,
+ * DESIGN.md section 3) and keeps the best piece optimum: the global optimum,
+ * with the whole curve. The other methods are the baselines the PriLLM paper
+ * compares (reference/solvers.md); whatever price a method returns, the
+ * result's profit is always measured in the true game: the exact equilibrium
+ * at that price.
+ */
+#ifndef PRILLM_PRICING_H
+#define PRILLM_PRICING_H
+
+#include "prillm/equilibrium.h"
+#include "prillm/market.h"
+#include "prillm/options.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* X(ENUM, "name", "help") — one list drives the enum, the names and --help. */
+#define PRILLM_PRICE_METHOD_LIST(X)                                                                     \
+    X(EXACT, "exact", "parametric homotopy over the whole price range: the global optimum and its curve") \
+    X(GRID, "grid", "exact equilibrium at grid-points evenly spaced prices, keep the best")               \
+    X(BF, "bf", "brute force over every support pattern (the paper's BF; tiny markets only)")            \
+    X(SPITER, "spiter", "segment walk uphill from start-price to a local optimum")                       \
+    X(PMPEC, "pmpec", "Scholtes-relaxed MPEC solved by Ipopt (Pyomo mpec_nlp style)")                    \
+    X(SMOOTH, "smooth", "log-barrier smoothing of the equilibrium with continuation")                    \
+    X(ODCA, "odca", "optimal demand per app ignoring the other apps' congestion")                        \
+    X(SPGCE, "spgce", "one aggregate nonatomic population (Harks-Schedel model)")
+
+typedef enum {
+#define PRILLM_PRICE_METHOD_ENUM(id, name, help) PRILLM_PRICE_##id,
+    PRILLM_PRICE_METHOD_LIST(PRILLM_PRICE_METHOD_ENUM)
+#undef PRILLM_PRICE_METHOD_ENUM
+        PRILLM_PRICE_METHOD_COUNT
+} PrillmPriceMethod;
+
+/* "exact", "grid", ...; "unknown" out of range. */
+const char *prillm_price_method_name(int method);
+
+typedef struct {
+    int method;          /* PrillmPriceMethod                                    */
+    double p_max;        /* upper end of the price range; 0 = data-derived bound */
+    int grid_points;     /* grid: prices evaluated, both ends included           */
+    double start_price;  /* spiter, pmpec, smooth: start; negative = p_max / 2   */
+    double tolerance;    /* relative tolerance for breakpoint ties (exact, spiter, bf) */
+    double bf_max_patterns; /* bf refuses markets with more support patterns     */
+    double epsilon;      /* pmpec: Scholtes relaxation bound                     */
+    double time_limit;   /* seconds, 0 = none (checked between steps)            */
+    int max_pieces;      /* exact: safety cap on the number of pieces walked     */
+    int verbose;         /* progress on stderr: 0 quiet                          */
+} PrillmPriceSettings;
+
+const PrillmOptionInfo *prillm_price_options(int *count);
+void prillm_price_default_settings(PrillmPriceSettings *settings);
+PrillmErrorCode prillm_price_set_option(PrillmPriceSettings *settings, const char *name, const char *value,
+                                        PrillmError *err);
+PrillmErrorCode prillm_price_check_settings(const PrillmPriceSettings *settings, PrillmError *err);
+
+/* One piece of the exact profit curve: on [from, to] the target's flow is
+ * flow_from + flow_slope * (p - from) and the active set is constant. */
+typedef struct {
+    double from, to;
+    double flow_from;   /* F_s(from)                                  */
+    double flow_slope;  /* dF_s/dp on the piece, <= 0                 */
+    double best_price;  /* argmax of the profit on [from, to]         */
+    double best_profit;
+} PrillmPriceSegment;
+
+/* A pair (user, provider) entering or leaving the equilibrium's active set
+ * at a price: the events that separate the segments. */
+typedef struct {
+    double price;
+    int user, provider;
+    int enters;         /* 1: the pair starts carrying flow; 0: it stops */
+} PrillmPriceBreakpoint;
+
+typedef struct {
+    PrillmStatus status;   /* solved / inaccurate / failed                        */
+    int method, target;
+    double p_max, cost;    /* the range used, the target's marginal cost          */
+    /* In the true game at `price` (NaN if the call failed): */
+    double price, profit, flow;
+    double kkt_violation;  /* of the equilibrium solve that scored the price      */
+    /* What the method itself believed the profit to be (its own model, NaN if
+     * none); for exact it equals profit up to curve_residual * price. */
+    double model_profit;
+    /* exact: the largest |F_s(curve) - F_s(equilibrium solve)| over the checked
+     * prices (the optimum, every segment end), relative to total demand. */
+    double curve_residual;
+    long iterations;        /* pieces, grid points, patterns, NLP iterations ...   */
+    long equilibrium_solves;
+    double seconds;
+    /* exact only (else 0 / NULL): the curve, owned by the result. */
+    int n_segments;
+    PrillmPriceSegment *segments;
+    int n_breakpoints;
+    PrillmPriceBreakpoint *breakpoints;
+} PrillmPriceResult;
+
+/* A price at which the target surely carries no traffic, so the optimum is
+ * below it: for every app i, p with
+ *   w_p p + w_d d_is - b_s >= min over rivals j of (c_ij + a_j (D + D_i)),
+ * D the total demand (an app's marginal cost at a rival can never exceed
+ * that). NaN when the target has no rival (a monopoly's profit grows without
+ * bound, so p_max must be given). At least 1e-6 above 0. */
+double prillm_price_default_pmax(const PrillmMarket *market, int target);
+
+/* Price the target (an index into market->provider_id; see
+ * prillm_market_provider_index). settings may be NULL (defaults). On success
+ * the result is filled (free with prillm_price_result_clear); the status says
+ * whether the method reached its own stopping rule. On error every number is
+ * NaN and no memory is held. */
+PrillmErrorCode prillm_price(const PrillmMarket *market, int target, const PrillmPriceSettings *settings,
+                             PrillmPriceResult *result, PrillmError *err);
+void prillm_price_result_clear(PrillmPriceResult *result);
+
+/* The true game at one price: the exact equilibrium with the target's price
+ * replaced. flow / kkt_violation may be NULL. */
+PrillmErrorCode prillm_price_profit_at(const PrillmMarket *market, int target, double price, double *profit,
+                                       double *flow, double *kkt_violation, PrillmError *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,75 @@
+/* What every pricing method shares: the cost offsets at a trial price, the
+ * data-derived price bound, and the true game at one price. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "pricing_internal.h"
+
+void prillm__price_costs(const PrillmMarket *market, int target, double price, double *slope, double *c) {
+    int n = market->n_users, m = market->n_providers;
+    for (int j = 0; j < m; j++) slope[j] = market->w_congestion / market->capacity[j];
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < m; j++) {
+            double p = j == target ? price : market->price[j];
+            c[(size_t)i * m + j] = market->w_price * p + market->w_delay * market->delay[(size_t)i * m + j] -
+                                   market->value[j];
+        }
+}
+
+double prillm_price_default_pmax(const PrillmMarket *market, int target) {
+    if (!market || target < 0 || target >= market->n_providers || market->n_providers < 2 || !(market->w_price > 0))
+        return NAN;
+    int m = market->n_providers;
+    double total = 0;
+    for (int i = 0; i < market->n_users; i++) total += market->demand[i];
+    double bound = 0;
+    for (int i = 0; i < market->n_users; i++) {
+        if (!(market->demand[i] > 0)) continue;
+        double best_rival = INFINITY;
+        for (int j = 0; j < m; j++) {
+            if (j == target) continue;
+            double c = market->w_price * market->price[j] + market->w_delay * market->delay[(size_t)i * m + j] -
+                       market->value[j];
+            double worst = c + market->w_congestion / market->capacity[j] * (total + market->demand[i]);
+            if (worst < best_rival) best_rival = worst;
+        }
+        /* the target's bare cost offset reaches that at this price */
+        double p = (best_rival - market->w_delay * market->delay[(size_t)i * m + target] + market->value[target]) /
+                   market->w_price;
+        if (p > bound) bound = p;
+    }
+    /* a little headroom so the choke point itself lies inside the range */
+    bound = bound * (1 + 1e-6) + 1e-6;
+    return isfinite(bound) ? bound : NAN;
+}
+
+PrillmErrorCode prillm_price_profit_at(const PrillmMarket *market, int target, double price, double *profit,
+                                       double *flow, double *kkt_violation, PrillmError *err) {
+    if (profit) *profit = NAN;
+    if (flow) *flow = NAN;
+    if (kkt_violation) *kkt_violation = NAN;
+    if (!market || !profit) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "NULL argument");
+    if (target < 0 || target >= market->n_providers)
+        return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "target %d is outside 0..%d", target,
+                            market->n_providers - 1);
+    if (!(price >= 0) || !(price <= PRILLM_MAX_MAGNITUDE))
+        return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "price %g is not in [0, %g]", price, PRILLM_MAX_MAGNITUDE);
+    PrillmEquilibriumSolver *solver = NULL;
+    PrillmErrorCode rc = prillm_equilibrium_setup(&solver, market, NULL, err);
+    if (!rc) rc = prillm_equilibrium_update_price(solver, target, price, err);
+    if (!rc) rc = prillm_equilibrium_solve(solver, err);
+    if (!rc) {
+        const PrillmEquilibrium *eq = prillm_equilibrium_solution(solver);
+        double k = isnan(market->cost[target]) ? 0 : market->cost[target];
+        if (eq->info.status == PRILLM_STATUS_SOLVED || eq->info.status == PRILLM_STATUS_INACCURATE) {
+            *profit = (price - k) * eq->provider_flow[target];
+            if (flow) *flow = eq->provider_flow[target];
+            if (kkt_violation) *kkt_violation = eq->info.kkt_violation;
+        } else {
+            rc = prillm__fail(err, PRILLM_ERR_SOLVER, "the equilibrium at price %g did not solve (status %s)", price,
+                              prillm_status_name(eq->info.status));
+        }
+    }
+    prillm_equilibrium_cleanup(solver);
+    return rc;
+}

@@ -1,0 +1,58 @@
+/*
+ * Internal interface between the pricing dispatcher (pricing.c) and the
+ * methods (pricing_*.c). A method only proposes a price (and what its own
+ * model believes the profit is); the dispatcher scores every proposal in the
+ * true game, so no method can report a profit it does not earn.
+ */
+#ifndef PRILLM_PRICING_INTERNAL_H
+#define PRILLM_PRICING_INTERNAL_H
+
+#include "internal.h"
+#include "prillm/pricing.h"
+
+typedef struct {
+    const PrillmMarket *market;           /* validated                                */
+    int target;
+    double p_max;                         /* > 0, finite                              */
+    double cost;                          /* target's marginal cost, 0 when absent     */
+    double start_price;                   /* in [0, p_max]                            */
+    const PrillmPriceSettings *settings;  /* checked                                  */
+    double deadline;                      /* prillm__now() value to stop at, 0 = none */
+} PrillmPriceProblem;
+
+typedef struct {
+    double price;            /* in [0, p_max]; NaN when the method failed          */
+    double model_profit;     /* the method's own estimate, NaN if it has none       */
+    long iterations;         /* the method's natural count (NLP iterations, ...)    */
+    long equilibrium_solves; /* exact equilibrium solves the method itself made     */
+    PrillmStatus status;     /* solved: reached its stopping rule; inaccurate: gave
+                                a usable price without it; failed: no price         */
+    /* exact only: the curve (malloc'ed, handed over to the result) */
+    int n_segments;
+    PrillmPriceSegment *segments;
+    int n_breakpoints;
+    PrillmPriceBreakpoint *breakpoints;
+} PrillmPriceCandidate;
+
+typedef PrillmErrorCode (*PrillmPriceMethodFn)(const PrillmPriceProblem *problem, PrillmPriceCandidate *out,
+                                               PrillmError *err);
+
+/* Each returns an error only for failures of the call itself (out of memory,
+ * a market the method cannot handle, with a message saying why); a method
+ * that runs but does not converge returns PRILLM_OK with status inaccurate or
+ * failed. */
+PrillmErrorCode prillm__price_exact(const PrillmPriceProblem *problem, PrillmPriceCandidate *out, PrillmError *err);
+PrillmErrorCode prillm__price_grid(const PrillmPriceProblem *problem, PrillmPriceCandidate *out, PrillmError *err);
+PrillmErrorCode prillm__price_bf(const PrillmPriceProblem *problem, PrillmPriceCandidate *out, PrillmError *err);
+PrillmErrorCode prillm__price_spiter(const PrillmPriceProblem *problem, PrillmPriceCandidate *out, PrillmError *err);
+PrillmErrorCode prillm__price_pmpec(const PrillmPriceProblem *problem, PrillmPriceCandidate *out, PrillmError *err);
+PrillmErrorCode prillm__price_smooth(const PrillmPriceProblem *problem, PrillmPriceCandidate *out, PrillmError *err);
+PrillmErrorCode prillm__price_odca(const PrillmPriceProblem *problem, PrillmPriceCandidate *out, PrillmError *err);
+PrillmErrorCode prillm__price_spgce(const PrillmPriceProblem *problem, PrillmPriceCandidate *out, PrillmError *err);
+
+/* Congestion slope a_j = w_q / capacity_j and cost offset
+ * c_ij = w_p p_j + w_d d_ij - b_j with the target's price replaced by
+ * `price` (c is n*m, row-major by user). */
+void prillm__price_costs(const PrillmMarket *market, int target, double price, double *slope, double *c);
+
+#endif

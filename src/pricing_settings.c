@@ -1,0 +1,59 @@
+/* The pricing option table: defaults, bounds, help and CLI flags. */
+#include <string.h>
+
+#include "pricing_internal.h"
+
+#define OFFSET(field) offsetof(PrillmPriceSettings, field)
+static const PrillmOptionInfo price_options[] = {
+    {"method", PRILLM_OPTION_CHOICE, PRILLM_PRICE_EXACT, 0, PRILLM_PRICE_METHOD_COUNT - 1,
+     "exact|grid|bf|spiter|pmpec|smooth|odca|spgce", "pricing method (see the list below)", OFFSET(method)},
+    {"pmax", PRILLM_OPTION_DOUBLE, 0, 0, PRILLM_MAX_MAGNITUDE, NULL,
+     "upper end of the price range, USD/Mtok (0 = a price at which the target surely has no traffic)",
+     OFFSET(p_max)},
+    {"grid-points", PRILLM_OPTION_INT, 1001, 2, 100000000, NULL, "grid: prices evaluated, both ends included",
+     OFFSET(grid_points)},
+    {"start-price", PRILLM_OPTION_DOUBLE, -1, -1, PRILLM_MAX_MAGNITUDE, NULL,
+     "spiter, pmpec, smooth: starting price (negative = pmax / 2)", OFFSET(start_price)},
+    {"tolerance", PRILLM_OPTION_DOUBLE, 1e-9, 1e-15, 1e-3, NULL,
+     "relative tolerance deciding that two breakpoints coincide", OFFSET(tolerance)},
+    {"bf-max-patterns", PRILLM_OPTION_DOUBLE, 2e6, 1, 1e12, NULL,
+     "bf: refuse markets with more support patterns than this ((2^m-1)^n)", OFFSET(bf_max_patterns)},
+    {"epsilon", PRILLM_OPTION_DOUBLE, 1e-7, 1e-12, 1, NULL,
+     "pmpec: bound on each relaxed complementarity product (Pyomo's default)", OFFSET(epsilon)},
+    {"time-limit", PRILLM_OPTION_DOUBLE, 0, 0, 1e9, NULL, "seconds before giving up (0 = no limit)",
+     OFFSET(time_limit)},
+    {"max-pieces", PRILLM_OPTION_INT, 1000000, 1, 2000000000, NULL,
+     "exact: pieces of the profit curve walked before giving up", OFFSET(max_pieces)},
+    {"verbose", PRILLM_OPTION_INT, 0, 0, 2, NULL, "progress on stderr (0 quiet, 1 summary, 2 every piece)",
+     OFFSET(verbose)},
+};
+#undef OFFSET
+
+const PrillmOptionInfo *prillm_price_options(int *count) {
+    if (count) *count = (int)(sizeof price_options / sizeof price_options[0]);
+    return price_options;
+}
+
+void prillm_price_default_settings(PrillmPriceSettings *settings) {
+    memset(settings, 0, sizeof *settings);
+    prillm_options_defaults(price_options, (int)(sizeof price_options / sizeof price_options[0]), settings);
+}
+
+PrillmErrorCode prillm_price_set_option(PrillmPriceSettings *settings, const char *name, const char *value,
+                                        PrillmError *err) {
+    return prillm_options_set(price_options, (int)(sizeof price_options / sizeof price_options[0]), settings, name,
+                              value, err);
+}
+
+PrillmErrorCode prillm_price_check_settings(const PrillmPriceSettings *settings, PrillmError *err) {
+    return prillm_options_check(price_options, (int)(sizeof price_options / sizeof price_options[0]), settings, err);
+}
+
+const char *prillm_price_method_name(int method) {
+    static const char *const names[] = {
+#define PRILLM_PRICE_METHOD_NAME(id, name, help) name,
+        PRILLM_PRICE_METHOD_LIST(PRILLM_PRICE_METHOD_NAME)
+#undef PRILLM_PRICE_METHOD_NAME
+    };
+    return method >= 0 && method < PRILLM_PRICE_METHOD_COUNT ? names[method] : "unknown";
+}
