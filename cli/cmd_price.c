@@ -1,7 +1,195 @@
-/* Placeholder until this command is built (see the open issue). */
+/* prillm price: the target's profit-maximising price, by any method, scored
+ * in the true game. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli.h"
+
+static PrillmErrorCode set_price_option(void *settings, const char *name, const char *value, PrillmError *err) {
+    return prillm_price_set_option(settings, name, value, err);
+}
+
+static void price_help(FILE *out) {
+    int count;
+    const PrillmOptionInfo *opts = prillm_price_options(&count);
+    fprintf(out,
+            "Usage: prillm price MARKET.json --target ID [options]\n"
+            "\n"
+            "The price that maximises the target provider's profit (price - cost) x flow\n"
+            "when the apps answer any price with their equilibrium traffic split. Whatever\n"
+            "the method, the reported profit is the true game's: the exact equilibrium at\n"
+            "the returned price. The exact method also prints the whole profit curve:\n"
+            "segments (price intervals on which the target's flow is affine) and\n"
+            "breakpoints (an app starting or stopping to use a provider).\n"
+            "\n"
+            "Options:\n"
+            "  --target ID\n      the provider to price (required)\n"
+            "  --csv\n      print the exact curve as CSV (one row per segment) instead of JSON\n");
+    prillm_cli_print_options(out, opts, count);
+    fprintf(out, "  -h, --help\n      this text\n\nMethods:\n");
+#define PRILLM_PRICE_METHOD_HELP(id, name, help) fprintf(out, "  %-8s %s\n", name, help);
+    PRILLM_PRICE_METHOD_LIST(PRILLM_PRICE_METHOD_HELP)
+#undef PRILLM_PRICE_METHOD_HELP
+    fprintf(out,
+            "\nThe default pmax is a price at which the target surely has no traffic: for\n"
+            "every app, the target's price term alone exceeds the app's marginal cost at\n"
+            "its best rival with all demand congesting it. A target without rivals needs\n"
+            "--pmax.\n\n%s",
+            prillm_cli_exit_code_help);
+}
+
+static void print_segments_json(FILE *out, const PrillmPriceResult *r) {
+    fputs(",\n  \"segments\": [", out);
+    for (int k = 0; k < r->n_segments; k++) {
+        const PrillmPriceSegment *g = &r->segments[k];
+        fputs(k ? ",\n    {\"from\": " : "\n    {\"from\": ", out);
+        prillm__json_number(out, g->from);
+        fputs(", \"to\": ", out);
+        prillm__json_number(out, g->to);
+        fputs(", \"flow\": ", out);
+        prillm__json_number(out, g->flow_from);
+        fputs(", \"flow_slope\": ", out);
+        prillm__json_number(out, g->flow_slope);
+        fputs(", \"best_price\": ", out);
+        prillm__json_number(out, g->best_price);
+        fputs(", \"best_profit\": ", out);
+        prillm__json_number(out, g->best_profit);
+        fputc('}', out);
+    }
+    fputs(r->n_segments ? "\n  ],\n  \"breakpoints\": [" : "],\n  \"breakpoints\": [", out);
+}
+
+static void print_breakpoints_json(FILE *out, const PrillmMarket *mk, const PrillmPriceResult *r) {
+    for (int k = 0; k < r->n_breakpoints; k++) {
+        const PrillmPriceBreakpoint *b = &r->breakpoints[k];
+        fputs(k ? ",\n    {\"price\": " : "\n    {\"price\": ", out);
+        prillm__json_number(out, b->price);
+        fputs(", \"user\": ", out);
+        prillm__json_string(out, mk->user_id[b->user]);
+        fputs(", \"provider\": ", out);
+        prillm__json_string(out, mk->provider_id[b->provider]);
+        fprintf(out, ", \"event\": \"%s\"}", b->enters ? "enters" : "leaves");
+    }
+    fputs(r->n_breakpoints ? "\n  ]" : "]", out);
+}
+
+static void print_json(FILE *out, const PrillmMarket *mk, const PrillmPriceResult *r) {
+    fprintf(out, "{\n  \"status\": \"%s\",\n  \"method\": \"%s\",\n  \"target\": ", prillm_status_name(r->status),
+            prillm_price_method_name(r->method));
+    prillm__json_string(out, mk->provider_id[r->target]);
+    const struct {
+        const char *name;
+        double value;
+    } fields[] = {
+        {"price", r->price},
+        {"profit", r->profit},
+        {"flow", r->flow},
+        {"cost", r->cost},
+        {"pmax", r->p_max},
+        {"model_profit", r->model_profit},
+        {"kkt_violation", r->kkt_violation},
+        {"curve_residual", r->curve_residual},
+        {"iterations", (double)r->iterations},
+        {"equilibrium_solves", (double)r->equilibrium_solves},
+        {"method_seconds", r->method_seconds},
+        {"seconds", r->seconds},
+    };
+    for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
+        if (strcmp(fields[k].name, "curve_residual") == 0 && r->method != PRILLM_PRICE_EXACT) continue;
+        fprintf(out, ",\n  \"%s\": ", fields[k].name);
+        prillm__json_number(out, fields[k].value);
+    }
+    if (r->method == PRILLM_PRICE_EXACT) {
+        print_segments_json(out, r);
+        print_breakpoints_json(out, mk, r);
+    }
+    fputs("\n}\n", out);
+}
+
+static void print_csv(FILE *out, const PrillmPriceResult *r) {
+    fputs("from,to,flow,flow_slope,best_price,best_profit\n", out);
+    for (int k = 0; k < r->n_segments; k++) {
+        const PrillmPriceSegment *g = &r->segments[k];
+        const double row[] = {g->from, g->to, g->flow_from, g->flow_slope, g->best_price, g->best_profit};
+        for (int c = 0; c < 6; c++) {
+            if (c) fputc(',', out);
+            prillm__json_number(out, row[c]);
+        }
+        fputc('\n', out);
+    }
+}
+
 int cmd_price(int argc, char **argv) {
-    (void)argc;
-    fprintf(stderr, "prillm: error: %s is not built yet\n", argv[0]);
-    return EXIT_FAILED;
+    int count;
+    const PrillmOptionInfo *opts = prillm_price_options(&count);
+    PrillmPriceSettings settings;
+    prillm_price_default_settings(&settings);
+    const char *path = NULL, *target_id = NULL;
+    int csv = 0;
+    for (int k = 1; k < argc; k++) {
+        const char *arg = argv[k];
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            price_help(stdout);
+            return EXIT_SOLVED;
+        }
+        if (strcmp(arg, "--csv") == 0) {
+            csv = 1;
+            continue;
+        }
+        int took = prillm_cli_flag_value(argc, argv, &k, "--target", &target_id);
+        if (took < 0) return EXIT_USAGE;
+        if (took) continue;
+        took = prillm_cli_take_option(argc, argv, &k, opts, count, set_price_option, &settings);
+        if (took < 0) return EXIT_USAGE;
+        if (took) continue;
+        if (arg[0] == '-' && arg[1] != '\0') {
+            fprintf(stderr, "prillm: error: unknown option %s (see prillm price --help)\n", arg);
+            return EXIT_USAGE;
+        }
+        if (path) {
+            fprintf(stderr, "prillm: error: one market file only (got %s and %s)\n", path, arg);
+            return EXIT_USAGE;
+        }
+        path = arg;
+    }
+    if (!path) {
+        fprintf(stderr, "prillm: error: missing MARKET.json (see prillm price --help)\n");
+        return EXIT_USAGE;
+    }
+    if (!target_id) {
+        fprintf(stderr, "prillm: error: missing --target ID (the provider to price)\n");
+        return EXIT_USAGE;
+    }
+    if (csv && settings.method != PRILLM_PRICE_EXACT) {
+        fprintf(stderr, "prillm: error: --csv prints the curve, which only --method exact computes\n");
+        return EXIT_USAGE;
+    }
+    PrillmMarket *mk = NULL;
+    int code = prillm_cli_load_market(path, &mk);
+    if (code) return code;
+    int target = prillm_market_provider_index(mk, target_id);
+    if (target < 0) {
+        fprintf(stderr, "prillm: error: --target: no provider \"%s\" in %s (%d providers, e.g. \"%s\")\n", target_id,
+                path, mk->n_providers, mk->n_providers ? mk->provider_id[0] : "");
+        prillm_market_free(mk);
+        return EXIT_USAGE;
+    }
+    PrillmPriceResult result;
+    PrillmError err;
+    PrillmErrorCode rc = prillm_price(mk, target, &settings, &result, &err);
+    if (rc) {
+        fprintf(stderr, "prillm: error: %s\n", err.message);
+        prillm_market_free(mk);
+        return prillm_cli_exit_for_error(rc);
+    }
+    if (csv) print_csv(stdout, &result);
+    else print_json(stdout, mk, &result);
+    code = prillm_cli_exit_for_status(result.status);
+    if (result.status != PRILLM_STATUS_SOLVED)
+        fprintf(stderr, "prillm: warning: method %s stopped with status %s\n", prillm_price_method_name(result.method),
+                prillm_status_name(result.status));
+    prillm_price_result_clear(&result);
+    prillm_market_free(mk);
+    return code;
 }

@@ -68,23 +68,57 @@ PrillmMarket *prillm_market_copy(const PrillmMarket *src, PrillmError *err) {
         prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "market is NULL");
         return NULL;
     }
-    PrillmMarket *mk = prillm_market_alloc(src->n_users, src->n_providers, err);
+    return prillm_market_subset(src, NULL, src->n_users, NULL, src->n_providers, err);
+}
+
+PrillmMarket *prillm_market_subset(const PrillmMarket *src, const int *users, int n_users, const int *providers,
+                                   int n_providers, PrillmError *err) {
+    if (!src) {
+        prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "market is NULL");
+        return NULL;
+    }
+    for (int k = 0; users && k < n_users; k++)
+        if (users[k] < 0 || users[k] >= src->n_users) {
+            prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "users[%d] = %d is not a user index (0..%d)", k, users[k],
+                         src->n_users - 1);
+            return NULL;
+        }
+    for (int k = 0; providers && k < n_providers; k++)
+        if (providers[k] < 0 || providers[k] >= src->n_providers) {
+            prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "providers[%d] = %d is not a provider index (0..%d)", k,
+                         providers[k], src->n_providers - 1);
+            return NULL;
+        }
+    if ((!users && n_users != src->n_users) || (!providers && n_providers != src->n_providers)) {
+        prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "a NULL index list must keep every user / provider");
+        return NULL;
+    }
+    PrillmMarket *mk = prillm_market_alloc(n_users, n_providers, err);
     if (!mk) return NULL;
-    size_t n = (size_t)src->n_users, m = (size_t)src->n_providers;
+    size_t M = (size_t)src->n_providers;
     mk->w_price = src->w_price;
     mk->w_congestion = src->w_congestion;
     mk->w_delay = src->w_delay;
-    memcpy(mk->price, src->price, m * sizeof(double));
-    memcpy(mk->capacity, src->capacity, m * sizeof(double));
-    memcpy(mk->value, src->value, m * sizeof(double));
-    memcpy(mk->cost, src->cost, m * sizeof(double));
-    memcpy(mk->latency, src->latency, m * sizeof(double));
-    memcpy(mk->demand, src->demand, n * sizeof(double));
-    memcpy(mk->delay, src->delay, n * m * sizeof(double));
-    for (size_t j = 0; j < m; j++)
-        if (src->provider_id[j] && !(mk->provider_id[j] = prillm__strdup(src->provider_id[j]))) goto oom;
-    for (size_t i = 0; i < n; i++)
-        if (src->user_id[i] && !(mk->user_id[i] = prillm__strdup(src->user_id[i]))) goto oom;
+    for (int b = 0; b < n_providers; b++) {
+        int j = providers ? providers[b] : b;
+        mk->price[b] = src->price[j];
+        mk->capacity[b] = src->capacity[j];
+        mk->value[b] = src->value[j];
+        mk->cost[b] = src->cost[j];
+        mk->latency[b] = src->latency[j];
+        if (src->provider_id[j] && !(mk->provider_id[b] = prillm__strdup(src->provider_id[j]))) goto oom;
+    }
+    for (int a = 0; a < n_users; a++) {
+        int i = users ? users[a] : a;
+        mk->demand[a] = src->demand[i];
+        if (src->user_id[i] && !(mk->user_id[a] = prillm__strdup(src->user_id[i]))) goto oom;
+        if (!providers) {
+            memcpy(mk->delay + (size_t)a * (size_t)n_providers, src->delay + (size_t)i * M, M * sizeof(double));
+            continue;
+        }
+        for (int b = 0; b < n_providers; b++)
+            mk->delay[(size_t)a * (size_t)n_providers + (size_t)b] = src->delay[(size_t)i * M + (size_t)providers[b]];
+    }
     return mk;
 oom:
     prillm_market_free(mk);

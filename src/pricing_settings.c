@@ -13,7 +13,7 @@ static const PrillmOptionInfo price_options[] = {
     {"grid-points", PRILLM_OPTION_INT, 1001, 2, 100000000, NULL, "grid: prices evaluated, both ends included",
      OFFSET(grid_points)},
     {"start-price", PRILLM_OPTION_DOUBLE, -1, -1, PRILLM_MAX_MAGNITUDE, NULL,
-     "spiter, pmpec, smooth: starting price (negative = pmax / 2)", OFFSET(start_price)},
+     "spiter, pmpec, smooth: starting price (negative = the target's current price)", OFFSET(start_price)},
     {"tolerance", PRILLM_OPTION_DOUBLE, 1e-9, 1e-15, 1e-3, NULL,
      "relative tolerance deciding that two breakpoints coincide", OFFSET(tolerance)},
     {"bf-max-patterns", PRILLM_OPTION_DOUBLE, 2e6, 1, 1e12, NULL,

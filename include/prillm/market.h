@@ -58,6 +58,11 @@ PrillmMarket *prillm_market_alloc(int n_users, int n_providers, PrillmError *err
 void prillm_market_free(PrillmMarket *market);
 /* Deep copy. */
 PrillmMarket *prillm_market_copy(const PrillmMarket *market, PrillmError *err);
+/* The market restricted to some users and providers (index lists, in the
+ * order given; NULL keeps all of them, in order). Demands and every
+ * provider attribute are kept as they are. */
+PrillmMarket *prillm_market_subset(const PrillmMarket *market, const int *users, int n_users, const int *providers,
+                                   int n_providers, PrillmError *err);
 
 /* Check every number and id; the first problem found is reported by field
  * and index (e.g. "providers[2].capacity must be > 0, got -1"). */

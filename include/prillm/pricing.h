@@ -53,7 +53,8 @@ typedef struct {
     int method;          /* PrillmPriceMethod                                    */
     double p_max;        /* upper end of the price range; 0 = data-derived bound */
     int grid_points;     /* grid: prices evaluated, both ends included           */
-    double start_price;  /* spiter, pmpec, smooth: start; negative = p_max / 2   */
+    double start_price;  /* spiter, pmpec, smooth: start; negative = the target's
+                            current market price (capped at p_max)             */
     double tolerance;    /* relative tolerance for breakpoint ties (exact, spiter, bf) */
     double bf_max_patterns; /* bf refuses markets with more support patterns     */
     double epsilon;      /* pmpec: Scholtes relaxation bound                     */
@@ -96,12 +97,14 @@ typedef struct {
     /* What the method itself believed the profit to be (its own model, NaN if
      * none); for exact it equals profit up to curve_residual * price. */
     double model_profit;
-    /* exact: the largest |F_s(curve) - F_s(equilibrium solve)| over the checked
-     * prices (the optimum, every segment end), relative to total demand. */
+    /* exact: the largest |F_s(curve) - F_s(equilibrium solve)| over the
+     * checked prices (the optimum and up to 17 segment ends spread over the
+     * range), relative to total demand; above 1e-7 the status is inaccurate. */
     double curve_residual;
     long iterations;        /* pieces, grid points, patterns, NLP iterations ...   */
     long equilibrium_solves;
-    double seconds;
+    double method_seconds;  /* the method alone, before scoring and certifying    */
+    double seconds;         /* the whole call                                     */
     /* exact only (else 0 / NULL): the curve, owned by the result. */
     int n_segments;
     PrillmPriceSegment *segments;

@@ -14,6 +14,7 @@
 #include "prillm/options.h"
 #include "prillm/market.h"
 #include "prillm/equilibrium.h"
+#include "prillm/pricing.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,0 +1,185 @@
+/* prillm_price: checks the inputs, runs the chosen method, and scores the
+ * price it proposes in the true game, so every method is judged the same
+ * way. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pricing_internal.h"
+
+static const PrillmPriceMethodFn methods[PRILLM_PRICE_METHOD_COUNT] = {
+    prillm__price_exact, prillm__price_grid,   prillm__price_bf,   prillm__price_spiter,
+    prillm__price_pmpec, prillm__price_smooth, prillm__price_odca, prillm__price_spgce,
+};
+
+/* Prices at which the exact curve is checked against independent
+ * equilibrium solves, besides the optimum. */
+#define CURVE_CHECKS 16
+
+static void result_reset(PrillmPriceResult *result) {
+    memset(result, 0, sizeof *result);
+    result->status = PRILLM_STATUS_FAILED;
+    result->target = -1;
+    result->method = -1;
+    result->p_max = result->cost = NAN;
+    result->price = result->profit = result->flow = NAN;
+    result->kkt_violation = result->model_profit = result->curve_residual = NAN;
+}
+
+void prillm_price_result_clear(PrillmPriceResult *result) {
+    if (!result) return;
+    free(result->segments);
+    free(result->breakpoints);
+    result_reset(result);
+}
+
+/* F_s on the recorded curve at price p (segments are sorted). */
+static double curve_flow(const PrillmPriceResult *r, double p) {
+    int lo = 0, hi = r->n_segments - 1;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (r->segments[mid].from <= p) lo = mid;
+        else hi = mid - 1;
+    }
+    const PrillmPriceSegment *seg = &r->segments[lo];
+    return seg->flow_from + seg->flow_slope * (p - seg->from);
+}
+
+/* The true game at price p with a solver kept across calls (warm starts). */
+static PrillmErrorCode score(PrillmEquilibriumSolver *solver, int s, double p, double *flow, double *kkt,
+                             PrillmError *err) {
+    PrillmErrorCode rc = prillm_equilibrium_update_price(solver, s, p, err);
+    if (!rc) rc = prillm_equilibrium_solve(solver, err);
+    if (rc) return rc;
+    const PrillmEquilibrium *eq = prillm_equilibrium_solution(solver);
+    if (eq->info.status != PRILLM_STATUS_SOLVED && eq->info.status != PRILLM_STATUS_INACCURATE)
+        return prillm__fail(err, PRILLM_ERR_SOLVER, "the equilibrium at price %g did not solve (status %s)", p,
+                            prillm_status_name(eq->info.status));
+    *flow = eq->provider_flow[s];
+    if (kkt) *kkt = eq->info.kkt_violation;
+    return PRILLM_OK;
+}
+
+/* The certificate of the exact curve: independent equilibrium solves at
+ * segment ends spread over the range. */
+static PrillmErrorCode check_curve(const PrillmMarket *mk, PrillmEquilibriumSolver *solver, PrillmPriceResult *r,
+                                   PrillmError *err) {
+    double total = 0, worst = fabs(r->flow - curve_flow(r, r->price));
+    for (int i = 0; i < mk->n_users; i++) total += mk->demand[i];
+    int checks = r->n_segments < CURVE_CHECKS ? r->n_segments : CURVE_CHECKS;
+    for (int q = 0; q <= checks && r->n_segments > 0; q++) {
+        double p = q == checks ? r->segments[r->n_segments - 1].to : r->segments[(long)q * r->n_segments / checks].from;
+        double flow = NAN;
+        PrillmErrorCode rc = score(solver, r->target, p, &flow, NULL, err);
+        if (rc) return rc;
+        r->equilibrium_solves++;
+        double gap = fabs(flow - curve_flow(r, p));
+        if (gap > worst) worst = gap;
+    }
+    r->curve_residual = total > 0 ? worst / total : worst;
+    return PRILLM_OK;
+}
+
+PrillmErrorCode prillm_price(const PrillmMarket *market, int target, const PrillmPriceSettings *settings,
+                             PrillmPriceResult *result, PrillmError *err) {
+    double t0 = prillm__now();
+    if (!result) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "result is NULL");
+    result_reset(result);
+    if (!market) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "market is NULL");
+    PrillmPriceSettings defaults;
+    if (!settings) {
+        prillm_price_default_settings(&defaults);
+        settings = &defaults;
+    }
+    PrillmErrorCode rc = prillm_price_check_settings(settings, err);
+    if (rc) return rc;
+    rc = prillm_market_validate(market, err);
+    if (rc) return rc;
+    if (target < 0 || target >= market->n_providers)
+        return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "target %d is not a provider index (0..%d)", target,
+                            market->n_providers - 1);
+    if (!(market->w_price > 0))
+        return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
+                            "w_price is %g: with no weight on price the apps ignore it and there is nothing to set",
+                            market->w_price);
+    PrillmPriceProblem pb;
+    memset(&pb, 0, sizeof pb);
+    pb.market = market;
+    pb.target = target;
+    pb.settings = settings;
+    pb.cost = isnan(market->cost[target]) ? 0.0 : market->cost[target];
+    pb.p_max = settings->p_max;
+    if (!(pb.p_max > 0)) {
+        pb.p_max = prillm_price_default_pmax(market, target);
+        if (isnan(pb.p_max))
+            return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT,
+                                "provider \"%s\" has no rival, so its profit grows without bound: give pmax",
+                                market->provider_id[target]);
+    }
+    /* the natural start of a local search: the price the target charges now */
+    pb.start_price = settings->start_price >= 0 ? settings->start_price : fmin(market->price[target], pb.p_max);
+    if (pb.start_price > pb.p_max)
+        return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "start-price %g is above pmax %g", pb.start_price,
+                            pb.p_max);
+    pb.deadline = settings->time_limit > 0 ? t0 + settings->time_limit : 0;
+
+    PrillmPriceCandidate cand;
+    memset(&cand, 0, sizeof cand);
+    cand.price = cand.model_profit = NAN;
+    cand.status = PRILLM_STATUS_FAILED;
+    rc = methods[settings->method](&pb, &cand, err);
+    result->method_seconds = prillm__now() - t0;
+    result->method = settings->method;
+    result->target = target;
+    result->p_max = pb.p_max;
+    result->cost = pb.cost;
+    result->iterations = cand.iterations;
+    result->equilibrium_solves = cand.equilibrium_solves;
+    result->segments = cand.segments;
+    result->n_segments = cand.n_segments;
+    result->breakpoints = cand.breakpoints;
+    result->n_breakpoints = cand.n_breakpoints;
+    if (rc) {
+        prillm_price_result_clear(result);
+        return rc;
+    }
+    result->status = cand.status;
+    if (cand.status == PRILLM_STATUS_SOLVED || cand.status == PRILLM_STATUS_INACCURATE) {
+        if (!(cand.price >= 0 && cand.price <= pb.p_max)) {
+            prillm_price_result_clear(result);
+            return prillm__fail(err, PRILLM_ERR_SOLVER, "method %s proposed price %g outside [0, %g]",
+                                prillm_price_method_name(settings->method), cand.price, pb.p_max);
+        }
+        double flow = NAN, kkt = NAN;
+        PrillmEquilibriumSolver *solver = NULL;
+        rc = prillm_equilibrium_setup(&solver, market, NULL, err);
+        if (!rc) rc = score(solver, target, cand.price, &flow, &kkt, err);
+        if (!rc) {
+            result->equilibrium_solves++;
+            result->price = cand.price;
+            result->profit = (cand.price - pb.cost) * flow;
+            result->flow = flow;
+            result->kkt_violation = kkt;
+            result->model_profit = cand.model_profit;
+            if (settings->method == PRILLM_PRICE_EXACT) {
+                rc = check_curve(market, solver, result, err);
+                /* a curve off by more than the equilibrium's own accuracy is
+                 * not a certified optimum */
+                if (!rc && !(result->curve_residual <= 1e-7)) result->status = PRILLM_STATUS_INACCURATE;
+            }
+        }
+        prillm_equilibrium_cleanup(solver);
+        if (rc) {
+            prillm_price_result_clear(result);
+            return rc;
+        }
+    } else {
+        free(result->segments);
+        free(result->breakpoints);
+        result->segments = NULL;
+        result->breakpoints = NULL;
+        result->n_segments = result->n_breakpoints = 0;
+    }
+    result->seconds = prillm__now() - t0;
+    return PRILLM_OK;
+}

@@ -1,0 +1,660 @@
+/*
+ * The affine pieces of the equilibrium in the target's price, and the three
+ * methods built on them: exact pricing by parametric active-set homotopy
+ * (DESIGN.md section 3, reference/solvers.md section 0), and SPITER, the
+ * same segment walk stopped at the first local optimum (solvers.md 1), and
+ * BF, which enumerates every support pattern (solvers.md 2).
+ *
+ * Only the target's column of the cost offsets moves with its price p, and
+ * the equilibrium's Hessian does not depend on p, so for a fixed active set S
+ * the multipliers, flows and slacks are affine in p: one factorisation of
+ * the reduced system serves two right-hand sides (the values at the piece's
+ * start, and the slopes from dc/dp with zero demand). A piece ends where an
+ * active flow or an inactive slack reaches zero (ratio test); there the set
+ * changes and the walk goes on. On a piece the profit (p - k) F_s(p) is a
+ * concave quadratic, maximised in closed form.
+ *
+ * Degenerate breakpoints (several pairs at once: identical rivals or apps,
+ * or a pair that touches zero and turns back) are settled by the
+ * directional rule of parametric QP: at the breakpoint every pair whose
+ * flow and slack are both (nearly) zero is ambiguous; the next set is the
+ * one whose slopes are consistent (an included ambiguous pair's flow does
+ * not decrease, an excluded one's slack does not decrease). The natural
+ * guess (flip the pairs that hit zero) is checked first; if it fails,
+ * violating pairs are flipped primal-dual style, then, for few ambiguous
+ * pairs, every subset is tried. Each check costs one factorisation that the
+ * next piece reuses.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "active_set.h"
+#include "pricing_internal.h"
+
+/* Ambiguous pairs up to which every subset may be tried (2^14 factorisations
+ * is still under a second on small markets). */
+#define ENUMERATE_MAX 14
+
+typedef struct {
+    const PrillmMarket *mk;
+    int n, m, s;
+    double w_p, cost;
+    double tol;          /* relative tolerance for zero values                */
+    double range;        /* price range, for slope tolerances                 */
+    double *slope;       /* a_j                                               */
+    double *beta;        /* 1 / a_j                                           */
+    double *c;           /* cost offsets at the current price (n*m)           */
+    double *c0;          /* target column at price 0 (n)                      */
+    double *dc;          /* d c / d p: w_p on the target column (n*m)         */
+    unsigned char *active, *trial, *saved; /* n*m                             */
+    PrillmActiveSystem sys;
+    double *r, *nu, *nu1, *F, *F1;
+    double *pf, *pf1;    /* active flows and slopes, indexed like sys.user_prov */
+    double *val, *val1;  /* dense n*m: flow (active) or slack (inactive), slope */
+    double *user_scale;  /* G_i: size of user i's marginal cost terms          */
+    long *ambiguous;
+    int n_ambiguous;
+    double piece_price;  /* the price the arrays above describe               */
+    /* the curve */
+    PrillmPriceSegment *segments;
+    int n_segments, cap_segments;
+    PrillmPriceBreakpoint *breakpoints;
+    int n_breakpoints, cap_breakpoints;
+    int record;
+    int fallbacks;       /* breakpoints settled by an equilibrium solve        */
+} Homotopy;
+
+static void homotopy_free(Homotopy *h) {
+    free(h->slope);
+    free(h->beta);
+    free(h->c);
+    free(h->c0);
+    free(h->dc);
+    free(h->active);
+    free(h->trial);
+    free(h->saved);
+    prillm__system_free(&h->sys);
+    free(h->r);
+    free(h->nu);
+    free(h->nu1);
+    free(h->F);
+    free(h->F1);
+    free(h->pf);
+    free(h->pf1);
+    free(h->val);
+    free(h->val1);
+    free(h->user_scale);
+    free(h->ambiguous);
+    free(h->segments);
+    free(h->breakpoints);
+    memset(h, 0, sizeof *h);
+}
+
+static int homotopy_init(Homotopy *h, const PrillmPriceProblem *pb) {
+    memset(h, 0, sizeof *h);
+    const PrillmMarket *mk = pb->market;
+    int n = mk->n_users, m = mk->n_providers;
+    size_t N = (size_t)n, M = (size_t)m, NM = N * M;
+    h->mk = mk;
+    h->n = n;
+    h->m = m;
+    h->s = pb->target;
+    h->w_p = mk->w_price;
+    h->cost = pb->cost;
+    h->tol = pb->settings->tolerance;
+    h->range = pb->p_max;
+    h->slope = prillm__calloc(M, sizeof(double));
+    h->beta = prillm__calloc(M, sizeof(double));
+    h->c = prillm__calloc(NM, sizeof(double));
+    h->c0 = prillm__calloc(N, sizeof(double));
+    h->dc = prillm__calloc(NM, sizeof(double));
+    h->active = prillm__calloc(NM, 1);
+    h->trial = prillm__calloc(NM, 1);
+    h->saved = prillm__calloc(NM, 1);
+    h->r = prillm__calloc(N, sizeof(double));
+    h->nu = prillm__calloc(N, sizeof(double));
+    h->nu1 = prillm__calloc(N, sizeof(double));
+    h->F = prillm__calloc(M, sizeof(double));
+    h->F1 = prillm__calloc(M, sizeof(double));
+    h->pf = prillm__calloc(NM, sizeof(double));
+    h->pf1 = prillm__calloc(NM, sizeof(double));
+    h->val = prillm__calloc(NM, sizeof(double));
+    h->val1 = prillm__calloc(NM, sizeof(double));
+    h->user_scale = prillm__calloc(N, sizeof(double));
+    h->ambiguous = prillm__calloc(NM, sizeof(long));
+    if (!h->slope || !h->beta || !h->c || !h->c0 || !h->dc || !h->active || !h->trial || !h->saved || !h->r ||
+        !h->nu || !h->nu1 || !h->F || !h->F1 || !h->pf || !h->pf1 || !h->val || !h->val1 || !h->user_scale ||
+        !h->ambiguous)
+        return -1;
+    prillm__price_costs(mk, h->s, 0.0, h->slope, h->c);
+    for (int j = 0; j < m; j++) h->beta[j] = 1.0 / h->slope[j];
+    for (int i = 0; i < n; i++) {
+        h->c0[i] = h->c[(size_t)i * M + (size_t)h->s];
+        h->dc[(size_t)i * M + (size_t)h->s] = h->w_p;
+    }
+    if (prillm__system_init(&h->sys, n, m, h->beta)) return -1;
+    return 0;
+}
+
+static void set_price(Homotopy *h, double p) {
+    size_t M = (size_t)h->m;
+    for (int i = 0; i < h->n; i++) h->c[(size_t)i * M + (size_t)h->s] = h->c0[i] + h->w_p * p;
+}
+
+/* Values and slopes at price p for the set in h->active. Returns 0, 1 if the
+ * reduced system is not positive definite (a user without an active pair or
+ * round-off), -1 out of memory. */
+static int evaluate_piece(Homotopy *h, double p) {
+    int n = h->n, m = h->m;
+    size_t M = (size_t)m;
+    set_price(h, p);
+    h->piece_price = p;
+    int rc = prillm__system_factor(&h->sys, h->active);
+    if (rc) return rc;
+    const PrillmActiveSystem *sys = &h->sys;
+    for (int i = 0; i < n; i++)
+        if (h->mk->demand[i] > 0 && sys->user_start[i + 1] == sys->user_start[i]) return 1;
+    prillm__system_rhs(sys, h->c, h->mk->demand, h->r);
+    prillm__system_solve(&h->sys, h->r, h->nu);
+    prillm__system_flows(sys, h->c, h->nu, h->F, h->pf);
+    prillm__system_rhs(sys, h->dc, NULL, h->r);
+    prillm__system_solve(&h->sys, h->r, h->nu1);
+    prillm__system_flows(sys, h->dc, h->nu1, h->F1, h->pf1);
+    for (int i = 0; i < n; i++) {
+        double *val = h->val + (size_t)i * M, *val1 = h->val1 + (size_t)i * M;
+        const double *c = h->c + (size_t)i * M, *dc = h->dc + (size_t)i * M;
+        if (!(h->mk->demand[i] > 0)) {
+            for (int j = 0; j < m; j++) val[j] = val1[j] = 0;
+            h->user_scale[i] = 1;
+            continue;
+        }
+        double nu = h->nu[i], nu1 = h->nu1[i], scale = fabs(nu);
+        for (int j = 0; j < m; j++) { /* slack of every pair; active ones overwritten below */
+            val[j] = c[j] + h->slope[j] * h->F[j] - nu;
+            val1[j] = dc[j] + h->slope[j] * h->F1[j] - nu1;
+        }
+        for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
+            int j = sys->user_prov[q];
+            val[j] = h->pf[q];
+            val1[j] = h->pf1[q];
+            double g = fabs(c[j]) + h->slope[j] * (h->F[j] + fabs(h->pf[q]));
+            if (g > scale) scale = g;
+        }
+        h->user_scale[i] = scale > 0 ? scale : 1;
+    }
+    return 0;
+}
+
+/* The size a value of pair (i,j) is measured against: demand for flows,
+ * the user's marginal cost scale for slacks. */
+static double value_scale(const Homotopy *h, int i, int j) {
+    return h->active[(size_t)i * (size_t)h->m + (size_t)j] ? h->mk->demand[i] : h->user_scale[i];
+}
+
+/* A slope is negligible when it would move the value by less than the
+ * tolerance over the whole price range. */
+static double slope_tolerance(const Homotopy *h, int i, int j) {
+    return h->tol * value_scale(h, i, j) / h->range;
+}
+
+/* Distance in price from the current piece's start, walking in direction
+ * dir, to the first pair that reaches zero (capped at limit). */
+static double ratio_test(const Homotopy *h, int dir, double limit) {
+    int n = h->n, m = h->m;
+    double best = limit;
+    for (int i = 0; i < n; i++) {
+        if (!(h->mk->demand[i] > 0)) continue;
+        const double *val = h->val + (size_t)i * (size_t)m, *val1 = h->val1 + (size_t)i * (size_t)m;
+        double flow_scale = h->mk->demand[i], slack_scale = h->user_scale[i];
+        const unsigned char *act = h->active + (size_t)i * (size_t)m;
+        for (int j = 0; j < m; j++) {
+            double v1 = dir * val1[j];
+            if (v1 >= 0) continue;
+            double scale = act[j] ? flow_scale : slack_scale;
+            if (v1 > -h->tol * scale / h->range) continue;
+            double v = val[j] > 0 ? val[j] : 0;
+            double t = v / -v1;
+            if (t < best) best = t;
+        }
+    }
+    return best;
+}
+
+/* Checks the set in h->active, just evaluated at the breakpoint, against the
+ * directional rule on the ambiguous pairs and sign feasibility elsewhere.
+ * Pairs that violate the rule get flipped in h->trial (for the primal-dual
+ * retry); returns the number of violations. */
+static int check_set(Homotopy *h, int dir) {
+    int m = h->m, bad = 0;
+    memcpy(h->trial, h->active, (size_t)h->n * (size_t)m);
+    for (int a = 0; a < h->n_ambiguous; a++) {
+        long pair = h->ambiguous[a];
+        int i = (int)(pair / m), j = (int)(pair % m);
+        double stol = slope_tolerance(h, i, j);
+        if (dir * h->val1[pair] < -stol || h->val[pair] < -10 * h->tol * value_scale(h, i, j)) {
+            h->trial[pair] = !h->trial[pair];
+            bad++;
+        }
+    }
+    if (bad) return bad;
+    /* the pairs the rule did not choose must stay feasible at the breakpoint */
+    for (int i = 0; i < h->n; i++) {
+        if (!(h->mk->demand[i] > 0)) continue;
+        for (int j = 0; j < m; j++) {
+            size_t pair = (size_t)i * (size_t)m + (size_t)j;
+            if (h->val[pair] < -100 * h->tol * value_scale(h, i, j)) bad++;
+        }
+    }
+    return bad;
+}
+
+/* Evaluate h->active at price p and check it; 1 if consistent, 0 if not,
+ * -1 out of memory. */
+static int try_set(Homotopy *h, double p, int dir) {
+    int rc = evaluate_piece(h, p);
+    if (rc < 0) return -1;
+    if (rc > 0) return 0;
+    return check_set(h, dir) == 0;
+}
+
+/* Settles the active set at a breakpoint t. On entry h->active is the guess
+ * (ambiguous pairs set by the natural rule) and h->ambiguous lists the
+ * ambiguous pairs. On success h's arrays describe the new piece at t.
+ * Returns 1 settled by the rule, 0 not settled, -1 out of memory. */
+static int settle_set(Homotopy *h, double t, int dir) {
+    size_t NM = (size_t)h->n * (size_t)h->m;
+    int ok = try_set(h, t, dir);
+    if (ok) return ok;
+    /* primal-dual flips of the violating ambiguous pairs */
+    for (int round = 0; round < 2 * h->n_ambiguous + 10; round++) {
+        if (memcmp(h->trial, h->active, NM) == 0) break; /* nothing left to flip */
+        memcpy(h->active, h->trial, NM);
+        ok = try_set(h, t, dir);
+        if (ok) return ok;
+    }
+    if (h->n_ambiguous > ENUMERATE_MAX) return 0;
+    /* every subset of the ambiguous pairs, on top of the definite ones */
+    unsigned long subsets = 1ul << h->n_ambiguous;
+    for (unsigned long mask = 0; mask < subsets; mask++) {
+        for (int a = 0; a < h->n_ambiguous; a++) h->active[h->ambiguous[a]] = (unsigned char)((mask >> a) & 1u);
+        ok = try_set(h, t, dir);
+        if (ok) return ok;
+    }
+    return 0;
+}
+
+/* Lists the ambiguous pairs from values at the breakpoint (h->val), and
+ * sets h->active to the natural guess: definite pairs by sign, ambiguous
+ * ones by whether the walk pushes them in (slope h->val1 from the piece
+ * just left; when `guess_from_flows` the current membership is kept). */
+static void classify(Homotopy *h, int dir, int keep_membership) {
+    int m = h->m;
+    h->n_ambiguous = 0;
+    for (int i = 0; i < h->n; i++) {
+        if (!(h->mk->demand[i] > 0)) continue;
+        for (int j = 0; j < m; j++) {
+            size_t pair = (size_t)i * (size_t)m + (size_t)j;
+            int in = h->active[pair];
+            double scale = value_scale(h, i, j);
+            if (h->val[pair] > h->tol * scale) continue; /* definite: membership stays */
+            /* a zero flow is ambiguous only if its slack would be zero too,
+             * which it is at a breakpoint (continuity); a zero slack likewise */
+            h->ambiguous[h->n_ambiguous++] = (long)pair;
+            if (keep_membership) continue;
+            double v1 = dir * h->val1[pair], stol = slope_tolerance(h, i, j);
+            if (in) h->active[pair] = v1 >= -stol; /* a flow driven to zero leaves   */
+            else h->active[pair] = v1 < -stol;     /* a slack driven to zero enters */
+        }
+    }
+}
+
+static int push_segment(Homotopy *h, const PrillmPriceSegment *seg) {
+    if (h->n_segments == h->cap_segments) {
+        int cap = h->cap_segments ? 2 * h->cap_segments : 64;
+        PrillmPriceSegment *bigger = realloc(h->segments, (size_t)cap * sizeof *bigger);
+        if (!bigger) return -1;
+        h->segments = bigger;
+        h->cap_segments = cap;
+    }
+    h->segments[h->n_segments++] = *seg;
+    return 0;
+}
+
+static int push_breakpoint(Homotopy *h, double price, int i, int j, int enters) {
+    if (h->n_breakpoints == h->cap_breakpoints) {
+        int cap = h->cap_breakpoints ? 2 * h->cap_breakpoints : 64;
+        PrillmPriceBreakpoint *bigger = realloc(h->breakpoints, (size_t)cap * sizeof *bigger);
+        if (!bigger) return -1;
+        h->breakpoints = bigger;
+        h->cap_breakpoints = cap;
+    }
+    PrillmPriceBreakpoint *b = &h->breakpoints[h->n_breakpoints++];
+    b->price = price;
+    b->user = i;
+    b->provider = j;
+    b->enters = enters;
+    return 0;
+}
+
+/* Best profit (p - k)(F0 + b (p - lo)) on [lo, hi]; ties go to the lower
+ * price. */
+static void piece_optimum(double lo, double hi, double F0, double b, double k, double *best_p, double *best_profit) {
+    double cand[3] = {lo, hi, lo};
+    int count = 2;
+    if (b < 0) {
+        double p = 0.5 * (lo + k) + F0 / (-2.0 * b);
+        if (p > lo && p < hi) cand[count++] = p;
+    }
+    *best_p = lo;
+    *best_profit = (lo - k) * F0;
+    for (int q = 1; q < count; q++) {
+        double p = cand[q], profit = (p - k) * (F0 + b * (p - lo));
+        if (profit > *best_profit) {
+            *best_p = p;
+            *best_profit = profit;
+        }
+    }
+}
+
+/* The equilibrium at price p by the exact solver: its flows land in h->val
+ * (as flows for f > 0 pairs, as slacks elsewhere) with h->active set from
+ * f > 0, ready for classify(keep_membership). */
+static PrillmErrorCode equilibrium_start(Homotopy *h, double p, long *solves, PrillmError *err) {
+    PrillmEquilibriumSolver *solver = NULL;
+    PrillmErrorCode rc = prillm_equilibrium_setup(&solver, h->mk, NULL, err);
+    if (!rc) rc = prillm_equilibrium_update_price(solver, h->s, p, err);
+    if (!rc) rc = prillm_equilibrium_solve(solver, err);
+    if (rc) {
+        prillm_equilibrium_cleanup(solver);
+        return rc;
+    }
+    (*solves)++;
+    const PrillmEquilibrium *eq = prillm_equilibrium_solution(solver);
+    if (eq->info.status != PRILLM_STATUS_SOLVED && eq->info.status != PRILLM_STATUS_INACCURATE) {
+        prillm_equilibrium_cleanup(solver);
+        return prillm__fail(err, PRILLM_ERR_SOLVER, "the equilibrium at price %g did not solve (status %s)", p,
+                            prillm_status_name(eq->info.status));
+    }
+    int n = h->n, m = h->m;
+    set_price(h, p);
+    for (int i = 0; i < n; i++) {
+        const double *f = eq->flows + (size_t)i * (size_t)m;
+        double scale = fabs(eq->lambda[i]);
+        for (int j = 0; j < m; j++) {
+            double g = fabs(h->c[(size_t)i * m + j]) + h->slope[j] * (eq->provider_flow[j] + f[j]);
+            if (f[j] > 0 && g > scale) scale = g;
+        }
+        h->user_scale[i] = scale > 0 ? scale : 1;
+        for (int j = 0; j < m; j++) {
+            size_t pair = (size_t)i * (size_t)m + (size_t)j;
+            int in = h->mk->demand[i] > 0 && f[j] > 0;
+            h->active[pair] = (unsigned char)in;
+            h->val[pair] = in ? f[j]
+                              : h->c[pair] + h->slope[j] * (eq->provider_flow[j] + f[j]) - eq->lambda[i];
+        }
+    }
+    prillm_equilibrium_cleanup(solver);
+    return PRILLM_OK;
+}
+
+/* Find the set valid just beyond price p in direction dir, from an
+ * equilibrium solve there; the fallback when the rule cannot settle a
+ * breakpoint. Leaves h describing the piece at p. */
+static PrillmErrorCode start_at(Homotopy *h, double p, int dir, long *solves, int *settled, PrillmError *err) {
+    PrillmErrorCode rc = equilibrium_start(h, p, solves, err);
+    if (rc) return rc;
+    classify(h, dir, 1);
+    int ok = settle_set(h, p, dir);
+    if (ok < 0) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory in the pricing homotopy");
+    if (!ok) {
+        /* Rule failed: take the solver's own support at a point just beyond
+         * p, where nothing is ambiguous any more. */
+        double q = p + dir * 1e-7 * h->range;
+        if (q < 0) q = 0;
+        rc = equilibrium_start(h, q, solves, err);
+        if (rc) return rc;
+        ok = evaluate_piece(h, p);
+        if (ok < 0) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory in the pricing homotopy");
+        if (ok > 0)
+            return prillm__fail(err, PRILLM_ERR_SOLVER, "the pricing homotopy lost the active set near price %g", p);
+        h->fallbacks++;
+    }
+    *settled = 1;
+    return PRILLM_OK;
+}
+
+typedef struct {
+    double best_price, best_profit;
+    long pieces;
+    long solves;
+    int complete; /* reached the end of the range or a local optimum */
+} WalkResult;
+
+/* Walk from p_start in direction dir (+1 up, -1 down) to p_end. With
+ * stop_at_local, stop at the first piece whose optimum is interior (or
+ * where the profit stops rising); otherwise keep the best over every piece.
+ * Starts from an equilibrium solve at p_start. */
+static PrillmErrorCode walk(Homotopy *h, const PrillmPriceProblem *pb, double p_start, int dir, double p_end,
+                           int stop_at_local, WalkResult *out, PrillmError *err) {
+    memset(out, 0, sizeof *out);
+    out->best_price = p_start;
+    out->best_profit = -INFINITY;
+    int settled = 0;
+    PrillmErrorCode rc = start_at(h, p_start, dir, &out->solves, &settled, err);
+    if (rc) return rc;
+    double p = p_start, k = h->cost;
+    int s = h->s, zero_length = 0;
+    size_t NM = (size_t)h->n * (size_t)h->m;
+    for (;;) {
+        if (out->pieces >= pb->settings->max_pieces) return PRILLM_OK;
+        if (pb->deadline > 0 && prillm__now() > pb->deadline) return PRILLM_OK;
+        out->pieces++;
+        double room = dir > 0 ? p_end - p : p - p_end;
+        double step = ratio_test(h, dir, room > 0 ? room : 0);
+        double t = step >= room ? p_end : p + dir * step;
+        double lo = dir > 0 ? p : t, hi = dir > 0 ? t : p;
+        double F_lo = h->F[s] + h->F1[s] * (lo - p), b = h->F1[s];
+        double piece_p, piece_profit;
+        piece_optimum(lo, hi, F_lo, b, k, &piece_p, &piece_profit);
+        if (piece_profit > out->best_profit || (piece_profit == out->best_profit && piece_p < out->best_price)) {
+            out->best_profit = piece_profit;
+            out->best_price = piece_p;
+        }
+        if (h->record && hi > lo) {
+            PrillmPriceSegment seg = {lo, hi, F_lo, b, piece_p, piece_profit};
+            if (push_segment(h, &seg)) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory recording the curve");
+        }
+        if (stop_at_local) {
+            /* the profit's slope on entering the next piece, walking dir */
+            double at_end = dir > 0 ? hi : lo;
+            double slope_end = (F_lo + b * (at_end - lo)) + (at_end - k) * b;
+            /* a plateau (slope exactly 0, e.g. no flow yet) is walked through */
+            if (dir * slope_end < 0 || (piece_p > lo && piece_p < hi)) {
+                out->complete = 1;
+                return PRILLM_OK;
+            }
+        }
+        if (step >= room) {
+            out->complete = 1;
+            return PRILLM_OK;
+        }
+        /* values at the breakpoint from the piece just walked */
+        zero_length = step <= h->tol * h->range ? zero_length + 1 : 0;
+        if (zero_length > (long)NM + 10)
+            return prillm__fail(err, PRILLM_ERR_SOLVER, "the pricing homotopy made no progress at price %g", t);
+        for (size_t q = 0; q < NM; q++) h->val[q] += (t - p) * h->val1[q];
+        memcpy(h->saved, h->active, NM);
+        classify(h, dir, 0);
+        int ok = settle_set(h, t, dir);
+        if (ok < 0) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory in the pricing homotopy");
+        if (!ok) {
+            rc = start_at(h, t, dir, &out->solves, &settled, err);
+            if (rc) return rc;
+        }
+        if (h->record)
+            for (size_t q = 0; q < NM; q++)
+                if (h->active[q] != h->saved[q] &&
+                    push_breakpoint(h, t, (int)(q / (size_t)h->m), (int)(q % (size_t)h->m), h->active[q]))
+                    return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory recording the curve");
+        p = t;
+    }
+}
+
+PrillmErrorCode prillm__price_exact(const PrillmPriceProblem *pb, PrillmPriceCandidate *out, PrillmError *err) {
+    Homotopy h;
+    if (homotopy_init(&h, pb)) {
+        homotopy_free(&h);
+        return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory setting up the pricing homotopy");
+    }
+    h.record = 1;
+    WalkResult w;
+    PrillmErrorCode rc = walk(&h, pb, 0.0, +1, pb->p_max, 0, &w, err);
+    if (!rc) {
+        out->price = w.best_price;
+        out->model_profit = w.best_profit;
+        out->iterations = w.pieces;
+        out->equilibrium_solves = w.solves;
+        out->status = w.complete && h.fallbacks == 0 ? PRILLM_STATUS_SOLVED : PRILLM_STATUS_INACCURATE;
+        out->segments = h.segments;
+        out->n_segments = h.n_segments;
+        out->breakpoints = h.breakpoints;
+        out->n_breakpoints = h.n_breakpoints;
+        h.segments = NULL;
+        h.breakpoints = NULL;
+    }
+    homotopy_free(&h);
+    return rc;
+}
+
+PrillmErrorCode prillm__price_spiter(const PrillmPriceProblem *pb, PrillmPriceCandidate *out, PrillmError *err) {
+    Homotopy h;
+    if (homotopy_init(&h, pb)) {
+        homotopy_free(&h);
+        return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory setting up the segment walk");
+    }
+    /* Which way is uphill from the start: try up first; if the profit falls
+     * right away, walk down instead. */
+    WalkResult up, down;
+    double p0 = pb->start_price;
+    PrillmErrorCode rc = PRILLM_OK;
+    memset(&down, 0, sizeof down);
+    rc = walk(&h, pb, p0, +1, pb->p_max, 1, &up, err);
+    int went_down = 0;
+    if (!rc && up.best_price == p0 && p0 > 0) { /* nothing better uphill */
+        rc = walk(&h, pb, p0, -1, 0.0, 1, &down, err);
+        went_down = 1;
+    }
+    if (!rc) {
+        const WalkResult *w = went_down && down.best_profit > up.best_profit ? &down : &up;
+        out->price = w->best_price;
+        out->model_profit = w->best_profit;
+        out->iterations = up.pieces + down.pieces;
+        out->equilibrium_solves = up.solves + down.solves;
+        out->status = w->complete && h.fallbacks == 0 ? PRILLM_STATUS_SOLVED : PRILLM_STATUS_INACCURATE;
+    }
+    homotopy_free(&h);
+    return rc;
+}
+
+/* ---- BF: every support pattern --------------------------------------- */
+
+/* The paper's brute force (solvers.md 2): each app with demand picks a
+ * nonempty set of providers; for each pattern the piece's affine values
+ * define the price interval where it is the equilibrium's pattern, and the
+ * profit is maximised there. Exponential: (2^m - 1)^n patterns. */
+PrillmErrorCode prillm__price_bf(const PrillmPriceProblem *pb, PrillmPriceCandidate *out, PrillmError *err) {
+    const PrillmMarket *mk = pb->market;
+    int n = mk->n_users, m = mk->n_providers, users = 0;
+    for (int i = 0; i < n; i++) users += mk->demand[i] > 0;
+    double patterns = pow(pow(2.0, m) - 1.0, users);
+    if (!(patterns <= pb->settings->bf_max_patterns))
+        return prillm__fail(err, PRILLM_ERR_TOO_LARGE,
+                            "bf: %d apps with demand x %d providers have %.3g support patterns, more than "
+                            "bf-max-patterns = %.3g (about a minute); use --method exact",
+                            users, m, patterns, pb->settings->bf_max_patterns);
+    Homotopy h;
+    if (homotopy_init(&h, pb)) {
+        homotopy_free(&h);
+        return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory setting up bf");
+    }
+    unsigned *choice = prillm__calloc((size_t)n, sizeof(unsigned));
+    if (!choice) {
+        homotopy_free(&h);
+        return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory setting up bf");
+    }
+    unsigned full = m >= 32 ? ~0u : (1u << m) - 1u;
+    for (int i = 0; i < n; i++) choice[i] = mk->demand[i] > 0 ? 1u : 0u;
+    double best_p = 0, best_profit = -INFINITY, k = h.cost;
+    long visited = 0;
+    int s = h.s, timed_out = 0;
+    for (;;) {
+        visited++;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < m; j++) h.active[(size_t)i * (size_t)m + (size_t)j] = (unsigned char)((choice[i] >> j) & 1u);
+        int rc = evaluate_piece(&h, 0.0);
+        if (rc < 0) {
+            free(choice);
+            homotopy_free(&h);
+            return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory in bf");
+        }
+        if (rc == 0) {
+            /* prices where every flow and slack of this pattern is >= 0 */
+            double lo = 0, hi = pb->p_max;
+            for (int i = 0; i < n && lo <= hi; i++) {
+                if (!(mk->demand[i] > 0)) continue;
+                for (int j = 0; j < m; j++) {
+                    size_t pair = (size_t)i * (size_t)m + (size_t)j;
+                    double v = h.val[pair], v1 = h.val1[pair];
+                    double slack = h.tol * value_scale(&h, i, j);
+                    /* v + p v1 >= -slack */
+                    if (v1 > 0) {
+                        double bound = (-slack - v) / v1;
+                        if (bound > lo) lo = bound;
+                    } else if (v1 < 0) {
+                        double bound = (-slack - v) / v1;
+                        if (bound < hi) hi = bound;
+                    } else if (v < -slack) {
+                        hi = -1;
+                    }
+                }
+            }
+            if (lo <= hi) {
+                double p, profit;
+                piece_optimum(lo, hi, h.F[s] + lo * h.F1[s], h.F1[s], k, &p, &profit);
+                if (profit > best_profit || (profit == best_profit && p < best_p)) {
+                    best_profit = profit;
+                    best_p = p;
+                }
+            }
+        }
+        if ((visited & 1023) == 0 && pb->deadline > 0 && prillm__now() > pb->deadline) {
+            timed_out = 1;
+            break;
+        }
+        /* next pattern: odometer over the apps with demand */
+        int i = 0;
+        for (; i < n; i++) {
+            if (!choice[i]) continue;
+            if (choice[i] < full) {
+                choice[i]++;
+                break;
+            }
+            choice[i] = 1;
+        }
+        if (i == n) break;
+    }
+    free(choice);
+    homotopy_free(&h);
+    out->iterations = visited;
+    if (!(best_profit > -INFINITY)) {
+        out->status = PRILLM_STATUS_FAILED;
+        out->price = NAN;
+        out->model_profit = NAN;
+        return PRILLM_OK;
+    }
+    out->price = best_p;
+    out->model_profit = best_profit;
+    out->status = timed_out ? PRILLM_STATUS_INACCURATE : PRILLM_STATUS_SOLVED;
+    return PRILLM_OK;
+}
