@@ -819,6 +819,139 @@ static void test_default_market(void **state) {
     run_free(&r);
 }
 
+/* ---- price -------------------------------------------------------------- */
+
+/* prillm price end to end: the JSON contract, the curve's shape, and the
+ * profit re-derived through `prillm equilibrium` on a market file whose
+ * target price the test itself sets to the returned price. */
+static void test_price_exact(void **state) {
+    (void)state;
+    REQUIRE_CLI();
+    Market mk = generate_market("--users 9 --providers 4 --seed 21", "price_market.json");
+    market_free(&mk);
+    Run r = run("\"$PRILLM_CLI\" price price_market.json --target model-2");
+    expect_exit(&r, 0, "price");
+    check_number_tokens(r.out);
+    cJSON *out = parse_json_output(r.out);
+    assert_string_equal(cJSON_GetStringValue(member(out, "status")), "solved");
+    assert_string_equal(cJSON_GetStringValue(member(out, "method")), "exact");
+    assert_string_equal(cJSON_GetStringValue(member(out, "target")), "model-2");
+    double price = number_member(out, "price"), profit = number_member(out, "profit");
+    double flow = number_member(out, "flow"), pmax = number_member(out, "pmax");
+    assert_true(price >= 0 && price <= pmax);
+    assert_true(fabs(profit - price * flow) <= 1e-12 * fabs(profit) + 1e-300);
+    assert_true(number_member(out, "kkt_violation") <= 1e-9);
+    assert_true(number_member(out, "seconds") >= 0);
+    const cJSON *segments = member(out, "segments"), *breakpoints = member(out, "breakpoints");
+    int count = cJSON_GetArraySize(segments);
+    assert_true(count >= 1 && cJSON_GetArraySize(breakpoints) >= count - 1);
+    double at = 0, best = -1;
+    for (int k = 0; k < count; k++) {
+        const cJSON *g = cJSON_GetArrayItem(segments, k);
+        assert_true(number_member(g, "from") == at);
+        at = number_member(g, "to");
+        assert_true(number_member(g, "flow_slope") <= 1e-9);
+        if (number_member(g, "best_profit") > best) best = number_member(g, "best_profit");
+    }
+    assert_true(at == pmax);
+    assert_true(fabs(best - profit) <= 1e-9 * fabs(profit));
+    const cJSON *b0 = cJSON_GetArrayItem(breakpoints, 0);
+    const char *event = cJSON_GetStringValue(member(b0, "event"));
+    assert_true(strcmp(event, "enters") == 0 || strcmp(event, "leaves") == 0);
+    assert_non_null(cJSON_GetStringValue(member(b0, "user")));
+
+    /* the same profit through the equilibrium command at that price */
+    char *text = scratch_file("price_market.json");
+    cJSON *market = cJSON_Parse(text);
+    free(text);
+    cJSON *target = cJSON_GetArrayItem(cJSON_GetObjectItem(market, "providers"), 2);
+    cJSON_ReplaceItemInObject(target, "price", cJSON_CreateNumber(price));
+    char *edited = cJSON_Print(market);
+    char path[512];
+    snprintf(path, sizeof path, "%s/priced.json", scratch);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs(edited, f);
+    fclose(f);
+    free(edited);
+    cJSON_Delete(market);
+    Run e = run("\"$PRILLM_CLI\" equilibrium priced.json");
+    expect_exit(&e, 0, "equilibrium at the price");
+    cJSON *eq = parse_json_output(e.out);
+    double F = cJSON_GetNumberValue(cJSON_GetArrayItem(member(eq, "provider_flow"), 2));
+    assert_true(fabs(F - flow) <= 1e-9 * fabs(flow) + 1e-12);
+    cJSON_Delete(eq);
+    run_free(&e);
+
+    /* a grid never beats it; the CSV curve has one row per segment */
+    Run g = run("\"$PRILLM_CLI\" price price_market.json --target model-2 --method grid --grid-points 50");
+    expect_exit(&g, 0, "price --method grid");
+    cJSON *grid = parse_json_output(g.out);
+    assert_true(number_member(grid, "profit") <= profit * (1 + 1e-12));
+    assert_null(cJSON_GetObjectItem(grid, "segments"));
+    cJSON_Delete(grid);
+    run_free(&g);
+    Run c = run("\"$PRILLM_CLI\" price price_market.json --target model-2 --csv");
+    expect_exit(&c, 0, "price --csv");
+    int lines = 0;
+    for (const char *q = c.out; *q; q++) lines += *q == '\n';
+    assert_int_equal(lines, count + 1);
+    assert_true(strncmp(c.out, "from,to,flow,flow_slope,best_price,best_profit\n", 47) == 0);
+    run_free(&c);
+    cJSON_Delete(out);
+    run_free(&r);
+}
+
+static void test_price_errors(void **state) {
+    (void)state;
+    REQUIRE_CLI();
+    struct {
+        const char *args;
+        int exit_code;
+        const char *stderr_mentions;
+    } cases[] = {
+        {"price \"$DATA/cli_market.json\"", 2, "--target"},
+        {"price --target big-model", 2, "MARKET"},
+        {"price \"$DATA/cli_market.json\" --target nope", 2, "nope"},
+        {"price \"$DATA/cli_market.json\" --target big-model --pmax -1", 2, "pmax"},
+        {"price \"$DATA/cli_market.json\" --target big-model --pmax abc", 2, "abc"},
+        {"price \"$DATA/cli_market.json\" --target big-model --method newton", 2, "newton"},
+        {"price \"$DATA/cli_market.json\" --target big-model --method grid --csv", 2, "exact"},
+        {"price \"$DATA/cli_market.json\" --target", 2, "--target"},
+        {"generate --users 40 --providers 10 --seed 1 > big.json && \"$PRILLM_CLI\" price big.json --target model-0 "
+         "--method bf",
+         5, "support patterns"},
+        {"generate --users 3 --providers 1 --seed 1 > mono.json && \"$PRILLM_CLI\" price mono.json --target model-0", 2,
+         "no rival"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        Run r = run("\"$PRILLM_CLI\" %s", cases[k].args);
+        expect_exit(&r, cases[k].exit_code, cases[k].args);
+        expect_in(r.err, cases[k].stderr_mentions, cases[k].args);
+        run_free(&r);
+    }
+    /* a monopoly with a range is fine: the optimum is the range's top */
+    Run r = run("\"$PRILLM_CLI\" generate --users 3 --providers 1 --seed 1 > mono.json && "
+                "\"$PRILLM_CLI\" price mono.json --target model-0 --pmax 4");
+    expect_exit(&r, 0, "monopoly with --pmax");
+    cJSON *out = parse_json_output(r.out);
+    assert_true(number_member(out, "price") == 4);
+    cJSON_Delete(out);
+    run_free(&r);
+    Run h = run("\"$PRILLM_CLI\" price --help");
+    expect_exit(&h, 0, "price --help");
+    int count;
+    const PrillmOptionInfo *opts = prillm_price_options(&count);
+    for (int k = 0; k < count; k++) {
+        char flag[64];
+        snprintf(flag, sizeof flag, "--%s", opts[k].name);
+        expect_in(h.out, flag, "price --help");
+    }
+    for (int method = 0; method < PRILLM_PRICE_METHOD_COUNT; method++)
+        expect_in(h.out, prillm_price_method_name(method), "price --help");
+    run_free(&h);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_version),
@@ -836,6 +969,8 @@ int main(void) {
         cmocka_unit_test(test_time_limit_exact_is_inaccurate),
         cmocka_unit_test(test_warnings_stay_off_stdout),
         cmocka_unit_test(test_default_market),
+        cmocka_unit_test(test_price_exact),
+        cmocka_unit_test(test_price_errors),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L
 /* Exact pricing (parametric homotopy), checked against methods that share
  * none of its breakpoint logic: a dense grid of independent equilibrium
  * solves refined by golden section, and, on tiny markets, brute force over
@@ -192,11 +193,342 @@ static void test_curve_matches_equilibrium(void **state) {
     }
 }
 
+/* A hand-built market: target "T" and rivals; users with demands and
+ * per-provider delays (w_p = w_q = w_d = 1, values 0). */
+static PrillmMarket *small_market(int n, int m, const double *demand, const double *delay, const double *price,
+                                  const double *capacity) {
+    PrillmError err;
+    PrillmMarket *mk = prillm_market_alloc(n, m, &err);
+    assert_non_null(mk);
+    for (int j = 0; j < m; j++) {
+        char id[16];
+        snprintf(id, sizeof id, j == 0 ? "T" : "R%d", j);
+        mk->provider_id[j] = strdup(id);
+        mk->price[j] = price[j];
+        mk->capacity[j] = capacity[j];
+        mk->value[j] = 0;
+    }
+    for (int i = 0; i < n; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "u%d", i);
+        mk->user_id[i] = strdup(id);
+        mk->demand[i] = demand[i];
+        for (int j = 0; j < m; j++) mk->delay[(size_t)i * m + j] = delay[(size_t)i * m + j];
+    }
+    assert_int_equal(prillm_market_validate(mk, &err), PRILLM_OK);
+    return mk;
+}
+
+/* Local maxima of the profit along the recorded curve, sampled densely. */
+static int count_local_maxima(const PrillmPriceResult *r) {
+    const int samples = 20000;
+    int count = 0;
+    double prev2 = -INFINITY, prev = -INFINITY;
+    for (int q = 0; q <= samples; q++) {
+        double p = r->p_max * q / samples;
+        int g = 0;
+        while (g + 1 < r->n_segments && r->segments[g + 1].from <= p) g++;
+        double profit = (p - r->cost) * (r->segments[g].flow_from + r->segments[g].flow_slope * (p - r->segments[g].from));
+        if (q >= 2 && prev > prev2 && prev > profit) count++;
+        prev2 = prev;
+        prev = profit;
+    }
+    return count;
+}
+
+/* Two app segments: a loyal app (a rival is 30 s worse for it) and a price-
+ * sensitive mass. Low prices serve both (profit ~21 near p = 1), high prices
+ * only the loyal app (profit ~31 near p = 31): two local maxima, the global
+ * one far from where a local search from a low start stops. */
+static void test_several_local_maxima(void **state) {
+    (void)state;
+    const double demand[] = {1, 20}, delay[] = {0, 30, 0, 0}, price[] = {1, 1}, capacity[] = {1000, 1000};
+    PrillmMarket *mk = small_market(2, 2, demand, delay, price, capacity);
+    PrillmPriceResult exact, local, coarse;
+    price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &exact);
+    check_result_sane(&exact, mk);
+    assert_true(count_local_maxima(&exact) >= 2);
+    assert_true(exact.price > 25 && exact.profit > 29);
+    double ref_price, ref = refined_grid_optimum(mk, 0, exact.p_max, 201, &ref_price);
+    assert_true(fabs(exact.profit - ref) <= 1e-9 * exact.profit);
+
+    PrillmPriceSettings set;
+    prillm_price_default_settings(&set);
+    set.method = PRILLM_PRICE_SPITER;
+    set.start_price = 0.5;
+    PrillmError err;
+    assert_int_equal(prillm_price(mk, 0, &set, &local, &err), PRILLM_OK);
+    assert_true(local.price < 2 && local.profit < 0.8 * exact.profit); /* stuck at the low peak */
+    set.method = PRILLM_PRICE_GRID;
+    set.grid_points = 3;
+    assert_int_equal(prillm_price(mk, 0, &set, &coarse, &err), PRILLM_OK);
+    assert_true(coarse.profit <= exact.profit);
+    prillm_price_result_clear(&exact);
+    prillm_price_result_clear(&local);
+    prillm_price_result_clear(&coarse);
+    prillm_market_free(mk);
+}
+
+/* Non-concave curves are common in random markets too: exact must find the
+ * best of the local maxima every time. */
+static void test_random_multimodal(void **state) {
+    (void)state;
+    int multimodal = 0;
+    for (int trial = 0; trial < 150; trial++) {
+        TestRng rng = {0x10ca1000u + (uint64_t)trial};
+        int n = test_int(&rng, 2, 6), m = test_int(&rng, 2, 6);
+        TestMarketShape shape = {-1, 1, trial % 3 == 1, trial % 3 == 2};
+        PrillmMarket *mk = test_market(n, m, 50000 + (uint64_t)trial, &shape);
+        int s = test_int(&rng, 0, m - 1);
+        PrillmPriceResult r;
+        price_with(mk, s, PRILLM_PRICE_EXACT, 0, &r);
+        if (count_local_maxima(&r) >= 2) {
+            multimodal++;
+            double ref_price, ref = refined_grid_optimum(mk, s, r.p_max, 201, &ref_price);
+            assert_true(r.profit >= ref - 1e-9 * profit_scale(mk, &r));
+            /* every segment's own optimum is no better than the answer */
+            for (int g = 0; g < r.n_segments; g++) assert_true(r.segments[g].best_profit <= r.model_profit);
+        }
+        prillm_price_result_clear(&r);
+        prillm_market_free(mk);
+    }
+    print_message("%d of 150 random markets have a profit curve with several local maxima\n", multimodal);
+    assert_true(multimodal >= 5); /* the property is exercised, not vacuous */
+}
+
+/* The optimum at the top of the range: a monopoly (profit p * D grows
+ * forever, so pmax is required) and a range cut below the peak. */
+static void test_optimum_at_pmax(void **state) {
+    (void)state;
+    const double demand[] = {3, 2}, delay[] = {0.5, 1.5}, price[] = {1}, capacity[] = {10};
+    PrillmMarket *mono = small_market(2, 1, demand, delay, price, capacity);
+    PrillmPriceResult r;
+    PrillmPriceSettings set;
+    prillm_price_default_settings(&set);
+    PrillmError err;
+    assert_int_equal(prillm_price(mono, 0, &set, &r, &err), PRILLM_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.message, "no rival"));
+    assert_true(isnan(r.price) && isnan(r.profit));
+    set.p_max = 7.5;
+    assert_int_equal(prillm_price(mono, 0, &set, &r, &err), PRILLM_OK);
+    assert_true(r.status == PRILLM_STATUS_SOLVED);
+    assert_true(r.price == 7.5);
+    assert_true(fabs(r.profit - 7.5 * 5) <= 1e-12 * 37.5);
+    assert_int_equal(r.n_segments, 1);
+    assert_true(fabs(r.segments[0].flow_slope) <= 1e-12 * 5 / 7.5); /* captive: flat up to round-off */
+    prillm_price_result_clear(&r);
+    prillm_market_free(mono);
+
+    const double d2[] = {10}, delay2[] = {0, 0}, price2[] = {0, 5}, cap2[] = {10, 10};
+    PrillmMarket *mk = small_market(1, 2, d2, delay2, price2, cap2);
+    price_with(mk, 0, PRILLM_PRICE_EXACT, 0.25, &r);
+    assert_true(r.price == 0.25); /* the unconstrained peak is higher */
+    PrillmPriceResult wide;
+    price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &wide);
+    assert_true(wide.price > 0.25 && wide.profit > r.profit);
+    prillm_price_result_clear(&r);
+    prillm_price_result_clear(&wide);
+    prillm_market_free(mk);
+}
+
+/* A target that no app uses at any price earns 0 and the curve says so. */
+static void test_unused_target(void **state) {
+    (void)state;
+    const double demand[] = {4, 1, 2}, delay[] = {50, 0, 0, 60, 1, 0, 70, 0, 1}, price[] = {0, 1, 2},
+                 capacity[] = {5, 5, 5};
+    PrillmMarket *mk = small_market(3, 3, demand, delay, price, capacity);
+    mk->value[0] = -100; /* nobody wants it even for free */
+    PrillmPriceResult r;
+    price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
+    assert_true(r.status == PRILLM_STATUS_SOLVED);
+    assert_true(r.profit == 0 && r.flow == 0 && r.price == 0);
+    assert_int_equal(r.n_breakpoints, 0);
+    for (int g = 0; g < r.n_segments; g++) assert_true(r.segments[g].flow_from == 0);
+    for (int method = 0; method < PRILLM_PRICE_METHOD_COUNT; method++) {
+        if (method == PRILLM_PRICE_PMPEC || method == PRILLM_PRICE_SMOOTH || method == PRILLM_PRICE_ODCA ||
+            method == PRILLM_PRICE_SPGCE)
+            continue; /* the baselines have their own tests */
+        PrillmPriceResult b;
+        price_with(mk, 0, method, 0, &b);
+        assert_true(b.profit == 0);
+        prillm_price_result_clear(&b);
+    }
+    prillm_price_result_clear(&r);
+    prillm_market_free(mk);
+}
+
+/* Identical users and identical rivals: every event happens to several
+ * pairs at once (degenerate breakpoints). */
+static void test_degenerate_breakpoints(void **state) {
+    (void)state;
+    for (int variant = 0; variant < 4; variant++) {
+        int n = variant < 2 ? 4 : 12, m = variant < 2 ? 3 : 7;
+        double demand[12], delay[12 * 7], price[7], capacity[7];
+        for (int j = 0; j < m; j++) {
+            price[j] = j == 0 ? 1 : 0.8 + 0.0 * j;
+            capacity[j] = variant % 2 ? 3 : 40;
+        }
+        for (int i = 0; i < n; i++) {
+            demand[i] = 2;
+            for (int j = 0; j < m; j++) delay[i * m + j] = j == 0 ? 0 : 0.25;
+        }
+        PrillmMarket *mk = small_market(n, m, demand, delay, price, capacity);
+        PrillmPriceResult r;
+        price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
+        check_result_sane(&r, mk);
+        if (variant < 2) {
+            PrillmPriceResult bf;
+            price_with(mk, 0, PRILLM_PRICE_BF, 0, &bf);
+            assert_true(fabs(bf.profit - r.profit) <= 1e-7 * profit_scale(mk, &r));
+            prillm_price_result_clear(&bf);
+        }
+        double ref_price, ref = refined_grid_optimum(mk, 0, r.p_max, 201, &ref_price);
+        assert_true(r.profit >= ref - 1e-9 * profit_scale(mk, &r));
+        /* all n identical users leave the target at the same price */
+        int leaving = 0;
+        for (int b = 0; b < r.n_breakpoints; b++)
+            leaving += r.breakpoints[b].provider == 0 && !r.breakpoints[b].enters;
+        assert_int_equal(leaving, n);
+        for (int b = 1; b < r.n_breakpoints; b++) assert_true(r.breakpoints[b].price >= r.breakpoints[b - 1].price);
+        prillm_price_result_clear(&r);
+        prillm_market_free(mk);
+    }
+}
+
+/* Relabelling users and rivals, shifting every value by a constant, and
+ * scaling demand and capacity together leave the price unchanged (profit
+ * scales with demand in the last case). */
+static void test_invariances(void **state) {
+    (void)state;
+    for (int trial = 0; trial < 30; trial++) {
+        TestRng rng = {0x1a7a0000u + (uint64_t)trial};
+        int n = test_int(&rng, 2, 10), m = test_int(&rng, 2, 6);
+        PrillmMarket *mk = test_market(n, m, 900 + (uint64_t)trial, NULL);
+        int s = test_int(&rng, 0, m - 1);
+        PrillmPriceResult base;
+        price_with(mk, s, PRILLM_PRICE_EXACT, 0, &base);
+        double scale = profit_scale(mk, &base);
+
+        int *users = malloc((size_t)n * sizeof(int)), *provs = malloc((size_t)m * sizeof(int));
+        for (int i = 0; i < n; i++) users[i] = n - 1 - i;
+        for (int j = 0; j < m; j++) provs[j] = (j + 1) % m;
+        PrillmError err;
+        PrillmMarket *perm = prillm_market_subset(mk, users, n, provs, m, &err);
+        assert_non_null(perm);
+        PrillmPriceResult r;
+        price_with(perm, (s + m - 1) % m, PRILLM_PRICE_EXACT, base.p_max, &r);
+        assert_true(fabs(r.profit - base.profit) <= 1e-9 * scale);
+        assert_true(fabs(r.price - base.price) <= 1e-7 * base.p_max);
+        prillm_price_result_clear(&r);
+
+        PrillmMarket *shifted = prillm_market_copy(mk, &err);
+        for (int j = 0; j < m; j++) shifted->value[j] += 3.0;
+        price_with(shifted, s, PRILLM_PRICE_EXACT, base.p_max, &r);
+        assert_true(fabs(r.profit - base.profit) <= 1e-9 * scale);
+        prillm_price_result_clear(&r);
+
+        PrillmMarket *scaled = prillm_market_copy(mk, &err);
+        for (int i = 0; i < n; i++) scaled->demand[i] *= 1000;
+        for (int j = 0; j < m; j++) scaled->capacity[j] *= 1000;
+        price_with(scaled, s, PRILLM_PRICE_EXACT, base.p_max, &r);
+        assert_true(fabs(r.profit - 1000 * base.profit) <= 1e-9 * 1000 * scale);
+        assert_true(fabs(r.price - base.price) <= 1e-7 * base.p_max);
+        prillm_price_result_clear(&r);
+
+        free(users);
+        free(provs);
+        prillm_market_free(perm);
+        prillm_market_free(shifted);
+        prillm_market_free(scaled);
+        prillm_price_result_clear(&base);
+        prillm_market_free(mk);
+    }
+}
+
+/* A marginal cost moves the optimum up and never below the cost when the
+ * target can earn something; spiter and grid never beat exact. */
+static void test_cost_and_local_methods(void **state) {
+    (void)state;
+    for (int trial = 0; trial < 40; trial++) {
+        TestRng rng = {0xc057000u + (uint64_t)trial};
+        int n = test_int(&rng, 2, 15), m = test_int(&rng, 2, 8);
+        PrillmMarket *mk = test_market(n, m, 4000 + (uint64_t)trial, NULL);
+        int s = test_int(&rng, 0, m - 1);
+        PrillmPriceResult free_r, costly, spiter;
+        price_with(mk, s, PRILLM_PRICE_EXACT, 0, &free_r);
+        mk->cost[s] = 0.5 * free_r.price;
+        price_with(mk, s, PRILLM_PRICE_EXACT, free_r.p_max, &costly);
+        if (costly.profit > 0) assert_true(costly.price >= mk->cost[s]);
+        assert_true(costly.price >= free_r.price - 1e-9 * free_r.p_max); /* profit's maximiser rises with cost */
+        price_with(mk, s, PRILLM_PRICE_SPITER, free_r.p_max, &spiter);
+        double scale = profit_scale(mk, &costly);
+        assert_true(spiter.profit <= costly.profit + 1e-9 * scale);
+        /* spiter stops at a local maximum of the true profit */
+        double h = 1e-6 * costly.p_max;
+        if (spiter.price > h) assert_true(true_profit(mk, s, spiter.price - h) <= spiter.profit + 1e-9 * scale);
+        if (spiter.price < costly.p_max - h)
+            assert_true(true_profit(mk, s, spiter.price + h) <= spiter.profit + 1e-9 * scale);
+        prillm_price_result_clear(&free_r);
+        prillm_price_result_clear(&costly);
+        prillm_price_result_clear(&spiter);
+        prillm_market_free(mk);
+    }
+}
+
+static void test_bad_arguments(void **state) {
+    (void)state;
+    PrillmMarket *mk = test_market(5, 3, 77, NULL);
+    PrillmPriceSettings set;
+    prillm_price_default_settings(&set);
+    PrillmPriceResult r;
+    PrillmError err;
+    assert_int_equal(prillm_price(mk, -1, &set, &r, &err), PRILLM_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.message, "target"));
+    assert_true(isnan(r.price) && isnan(r.profit) && r.segments == NULL);
+    assert_int_equal(prillm_price(mk, 3, &set, &r, &err), PRILLM_ERR_INVALID_ARGUMENT);
+    assert_int_equal(prillm_price(mk, 0, &set, NULL, &err), PRILLM_ERR_INVALID_ARGUMENT);
+    assert_int_equal(prillm_price(NULL, 0, &set, &r, &err), PRILLM_ERR_INVALID_ARGUMENT);
+    set.p_max = NAN;
+    assert_int_equal(prillm_price(mk, 0, &set, &r, &err), PRILLM_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.message, "pmax"));
+    prillm_price_default_settings(&set);
+    assert_int_equal(prillm_price_set_option(&set, "pmax", "-1", &err), PRILLM_ERR_INVALID_ARGUMENT);
+    assert_int_equal(prillm_price_set_option(&set, "method", "newton", &err), PRILLM_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.message, "exact|grid"));
+    set.p_max = 2;
+    set.start_price = 3;
+    assert_int_equal(prillm_price(mk, 0, &set, &r, &err), PRILLM_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.message, "start-price"));
+    prillm_price_default_settings(&set);
+    mk->capacity[1] = -1;
+    assert_int_equal(prillm_price(mk, 0, &set, &r, &err), PRILLM_ERR_INVALID_DATA);
+    assert_non_null(strstr(err.message, "capacity"));
+    mk->capacity[1] = 1;
+    mk->w_price = 0;
+    assert_int_equal(prillm_price(mk, 0, &set, &r, &err), PRILLM_ERR_INVALID_DATA);
+    assert_non_null(strstr(err.message, "w_price"));
+    prillm_market_free(mk);
+    /* bf refuses what it cannot finish, and says what to use instead */
+    mk = test_market(30, 10, 78, NULL);
+    set.method = PRILLM_PRICE_BF;
+    assert_int_equal(prillm_price(mk, 0, &set, &r, &err), PRILLM_ERR_TOO_LARGE);
+    assert_non_null(strstr(err.message, "exact"));
+    prillm_market_free(mk);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exact_beats_grid),
         cmocka_unit_test(test_exact_equals_bf),
         cmocka_unit_test(test_curve_matches_equilibrium),
+        cmocka_unit_test(test_several_local_maxima),
+        cmocka_unit_test(test_random_multimodal),
+        cmocka_unit_test(test_optimum_at_pmax),
+        cmocka_unit_test(test_unused_target),
+        cmocka_unit_test(test_degenerate_breakpoints),
+        cmocka_unit_test(test_invariances),
+        cmocka_unit_test(test_cost_and_local_methods),
+        cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
