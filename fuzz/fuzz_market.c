@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: any bytes into the market reader, and whatever it
- * accepts (if small) into the equilibrium solver.
+ * accepts (if small) into the equilibrium solver and exact pricing.
  *
  * The reader promises a market that the solver can take: validation is
  * meant to rule out everything that would make the solve fail or produce
@@ -35,7 +35,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
 /* Larger markets parse fine but each solve would cost more than the
  * fuzzer's per-input budget; the parser is still exercised on them. */
-enum { MAX_PAIRS = 400 };
+enum { MAX_PAIRS = 400, MAX_PRICING_PAIRS = 60 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     PrillmMarket *market = NULL;
@@ -51,6 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         prillm_market_free(market);
         return 0;
     }
+    int equilibrium_solved = 0;
     PrillmEquilibriumSolver *solver = NULL;
     rc = prillm_equilibrium_setup(&solver, market, NULL, &err);
     /* the parser already validated the market, so setup may only fail for
@@ -63,6 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             const PrillmEquilibrium *eq = prillm_equilibrium_solution(solver);
             if (eq->info.status != PRILLM_STATUS_SOLVED && eq->info.status != PRILLM_STATUS_INACCURATE)
                 __builtin_trap();
+            equilibrium_solved = eq->info.status == PRILLM_STATUS_SOLVED;
             /* "solved" is a certificate: it has to hold up */
             PrillmEquilibriumSettings defaults;
             prillm_equilibrium_default_settings(&defaults);
@@ -73,6 +75,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (!isfinite(eq->flows[k]) || eq->flows[k] < 0) __builtin_trap();
         }
         prillm_equilibrium_cleanup(solver);
+    }
+    /* exact pricing of the first provider: it must finish with a price in
+     * range and, when it says solved, a curve that matches the solver. It
+     * may give up (status failed) only where the equilibrium itself could
+     * not be certified (markets beyond double precision, such as demands
+     * 1e21 apart). */
+    if (market->n_providers >= 2 && (long)market->n_users * market->n_providers <= MAX_PRICING_PAIRS) {
+        PrillmPriceSettings settings;
+        prillm_price_default_settings(&settings);
+        settings.max_pieces = 20000;
+        PrillmPriceResult result;
+        rc = prillm_price(market, 0, &settings, &result, &err);
+        if (rc != PRILLM_OK && rc != PRILLM_ERR_NO_MEMORY && !(rc == PRILLM_ERR_INVALID_DATA && market->w_price == 0))
+            __builtin_trap();
+        if (rc == PRILLM_OK) {
+            if (result.status == PRILLM_STATUS_FAILED && equilibrium_solved) __builtin_trap();
+            if (result.status != PRILLM_STATUS_FAILED &&
+                (!(result.price >= 0 && result.price <= result.p_max) || !isfinite(result.profit)))
+                __builtin_trap();
+            if (result.status == PRILLM_STATUS_SOLVED && !(result.curve_residual <= 1e-7)) __builtin_trap();
+            prillm_price_result_clear(&result);
+        }
     }
     prillm_market_free(market);
     return 0;

@@ -25,6 +25,8 @@ vg="valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --error-
 $vg build/tests/test_market_io >/dev/null
 $vg build/prillm equilibrium data/default_market.json >/dev/null
 build/prillm generate --users 40 --providers 15 --seed 7 | $vg build/prillm equilibrium - --csv >/dev/null
+$vg build/prillm price data/default_market.json --target anthropic/claude-3.5-haiku >/dev/null
+build/prillm generate --users 4 --providers 3 --seed 7 | $vg build/prillm price - --target model-1 --method bf >/dev/null
 echo "valgrind: clean"
 
 if command -v clang >/dev/null 2>&1; then

@@ -161,6 +161,11 @@ PrillmErrorCode prillm_price(const PrillmMarket *market, int target, const Prill
             result->flow = flow;
             result->kkt_violation = kkt;
             result->model_profit = cand.model_profit;
+            /* a profit from an uncertified equilibrium is not a solved one */
+            PrillmEquilibriumSettings eq_defaults;
+            prillm_equilibrium_default_settings(&eq_defaults);
+            if (!(kkt <= eq_defaults.tolerance) && result->status == PRILLM_STATUS_SOLVED)
+                result->status = PRILLM_STATUS_INACCURATE;
             if (settings->method == PRILLM_PRICE_EXACT) {
                 rc = check_curve(market, solver, result, err);
                 /* a curve off by more than the equilibrium's own accuracy is

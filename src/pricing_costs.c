@@ -40,7 +40,9 @@ double prillm_price_default_pmax(const PrillmMarket *market, int target) {
     }
     /* a little headroom so the choke point itself lies inside the range */
     bound = bound * (1 + 1e-6) + 1e-6;
-    return isfinite(bound) ? bound : NAN;
+    /* extreme (valid) magnitudes can overflow the bound; the range is then
+     * as wide as arithmetic allows */
+    return isfinite(bound) && bound < 1e300 ? bound : 1e300;
 }
 
 PrillmErrorCode prillm_price_profit_at(const PrillmMarket *market, int target, double price, double *profit,

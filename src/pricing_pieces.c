@@ -63,6 +63,8 @@ typedef struct {
     int n_breakpoints, cap_breakpoints;
     int record;
     int fallbacks;       /* breakpoints settled by an equilibrium solve        */
+    long evaluations;    /* factorisations (pieces plus rejected trial sets)   */
+    int verbose;
 } Homotopy;
 
 static void homotopy_free(Homotopy *h) {
@@ -104,6 +106,7 @@ static int homotopy_init(Homotopy *h, const PrillmPriceProblem *pb) {
     h->cost = pb->cost;
     h->tol = pb->settings->tolerance;
     h->range = pb->p_max;
+    h->verbose = pb->settings->verbose;
     h->slope = prillm__calloc(M, sizeof(double));
     h->beta = prillm__calloc(M, sizeof(double));
     h->c = prillm__calloc(NM, sizeof(double));
@@ -150,6 +153,7 @@ static int evaluate_piece(Homotopy *h, double p) {
     size_t M = (size_t)m;
     set_price(h, p);
     h->piece_price = p;
+    h->evaluations++;
     int rc = prillm__system_factor(&h->sys, h->active);
     if (rc) return rc;
     const PrillmActiveSystem *sys = &h->sys;
@@ -284,15 +288,18 @@ static int settle_set(Homotopy *h, double t, int dir) {
     return 0;
 }
 
-/* Lists the ambiguous pairs from values at the breakpoint (h->val), and
- * sets h->active to the natural guess: definite pairs by sign, ambiguous
- * ones by whether the walk pushes them in (slope h->val1 from the piece
- * just left; when `guess_from_flows` the current membership is kept). */
-static void classify(Homotopy *h, int dir, int keep_membership) {
+/* Moves the values h->val by dt along their slopes (to the breakpoint),
+ * lists the ambiguous pairs there, and sets h->active to the natural guess:
+ * definite pairs keep their membership, ambiguous ones follow the slope of
+ * the piece just left (or, with keep_membership, stay as they are). */
+static void classify_at(Homotopy *h, int dir, int keep_membership, double dt) {
     int m = h->m;
     h->n_ambiguous = 0;
     for (int i = 0; i < h->n; i++) {
         if (!(h->mk->demand[i] > 0)) continue;
+        double *val = h->val + (size_t)i * (size_t)m;
+        const double *val1 = h->val1 + (size_t)i * (size_t)m;
+        for (int j = 0; j < m; j++) val[j] += dt * val1[j];
         for (int j = 0; j < m; j++) {
             size_t pair = (size_t)i * (size_t)m + (size_t)j;
             int in = h->active[pair];
@@ -359,7 +366,7 @@ static void piece_optimum(double lo, double hi, double F0, double b, double k, d
 
 /* The equilibrium at price p by the exact solver: its flows land in h->val
  * (as flows for f > 0 pairs, as slacks elsewhere) with h->active set from
- * f > 0, ready for classify(keep_membership). */
+ * f > 0, ready for classify_at(keep_membership). */
 static PrillmErrorCode equilibrium_start(Homotopy *h, double p, long *solves, PrillmError *err) {
     PrillmEquilibriumSolver *solver = NULL;
     PrillmErrorCode rc = prillm_equilibrium_setup(&solver, h->mk, NULL, err);
@@ -404,7 +411,7 @@ static PrillmErrorCode equilibrium_start(Homotopy *h, double p, long *solves, Pr
 static PrillmErrorCode start_at(Homotopy *h, double p, int dir, long *solves, int *settled, PrillmError *err) {
     PrillmErrorCode rc = equilibrium_start(h, p, solves, err);
     if (rc) return rc;
-    classify(h, dir, 1);
+    classify_at(h, dir, 1, 0.0);
     int ok = settle_set(h, p, dir);
     if (ok < 0) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory in the pricing homotopy");
     if (!ok) {
@@ -416,9 +423,11 @@ static PrillmErrorCode start_at(Homotopy *h, double p, int dir, long *solves, in
         if (rc) return rc;
         ok = evaluate_piece(h, p);
         if (ok < 0) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory in the pricing homotopy");
-        if (ok > 0)
-            return prillm__fail(err, PRILLM_ERR_SOLVER, "the pricing homotopy lost the active set near price %g", p);
         h->fallbacks++;
+        /* Not even the solver's support gives a usable piece: the market is
+         * beyond what double precision resolves here (e.g. demands 1e21
+         * apart); the walk stops with status failed, not a wrong curve. */
+        if (ok > 0) return PRILLM_OK;
     }
     *settled = 1;
     return PRILLM_OK;
@@ -429,6 +438,7 @@ typedef struct {
     long pieces;
     long solves;
     int complete; /* reached the end of the range or a local optimum */
+    int lost;     /* stopped: no valid active set found (status failed)   */
 } WalkResult;
 
 /* Walk from p_start in direction dir (+1 up, -1 down) to p_end. With
@@ -442,7 +452,10 @@ static PrillmErrorCode walk(Homotopy *h, const PrillmPriceProblem *pb, double p_
     out->best_profit = -INFINITY;
     int settled = 0;
     PrillmErrorCode rc = start_at(h, p_start, dir, &out->solves, &settled, err);
-    if (rc) return rc;
+    if (rc || !settled) {
+        out->lost = !rc;
+        return rc;
+    }
     double p = p_start, k = h->cost;
     int s = h->s, zero_length = 0;
     size_t NM = (size_t)h->n * (size_t)h->m;
@@ -453,6 +466,9 @@ static PrillmErrorCode walk(Homotopy *h, const PrillmPriceProblem *pb, double p_
         double room = dir > 0 ? p_end - p : p - p_end;
         double step = ratio_test(h, dir, room > 0 ? room : 0);
         double t = step >= room ? p_end : p + dir * step;
+        if (h->verbose >= 2)
+            fprintf(stderr, "prillm: piece %ld at %.17g: next breakpoint %.17g (%d pairs were ambiguous)\n",
+                    out->pieces, p, t, h->n_ambiguous);
         double lo = dir > 0 ? p : t, hi = dir > 0 ? t : p;
         double F_lo = h->F[s] + h->F1[s] * (lo - p), b = h->F1[s];
         double piece_p, piece_profit;
@@ -483,20 +499,32 @@ static PrillmErrorCode walk(Homotopy *h, const PrillmPriceProblem *pb, double p_
         zero_length = step <= h->tol * h->range ? zero_length + 1 : 0;
         if (zero_length > (long)NM + 10)
             return prillm__fail(err, PRILLM_ERR_SOLVER, "the pricing homotopy made no progress at price %g", t);
-        for (size_t q = 0; q < NM; q++) h->val[q] += (t - p) * h->val1[q];
         memcpy(h->saved, h->active, NM);
-        classify(h, dir, 0);
+        /* advance by the ratio test's own step, not t - p: when the step is
+         * below the price's rounding, t == p but the pair must still flip */
+        classify_at(h, dir, 0, dir * (step < room ? step : room));
         int ok = settle_set(h, t, dir);
         if (ok < 0) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory in the pricing homotopy");
+        int fallbacks = h->fallbacks;
         if (!ok) {
+            settled = 0;
             rc = start_at(h, t, dir, &out->solves, &settled, err);
-            if (rc) return rc;
+            if (rc || !settled) {
+                out->lost = !rc;
+                return rc;
+            }
         }
-        if (h->record)
-            for (size_t q = 0; q < NM; q++)
+        /* only ambiguous pairs can have changed, unless the fallback reset
+         * the whole set */
+        if (h->record) {
+            long count = h->fallbacks != fallbacks ? (long)NM : h->n_ambiguous;
+            for (long a = 0; a < count; a++) {
+                size_t q = h->fallbacks != fallbacks ? (size_t)a : (size_t)h->ambiguous[a];
                 if (h->active[q] != h->saved[q] &&
                     push_breakpoint(h, t, (int)(q / (size_t)h->m), (int)(q % (size_t)h->m), h->active[q]))
                     return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory recording the curve");
+            }
+        }
         p = t;
     }
 }
@@ -510,12 +538,17 @@ PrillmErrorCode prillm__price_exact(const PrillmPriceProblem *pb, PrillmPriceCan
     h.record = 1;
     WalkResult w;
     PrillmErrorCode rc = walk(&h, pb, 0.0, +1, pb->p_max, 0, &w, err);
+    if (pb->settings->verbose >= 1)
+        fprintf(stderr, "prillm: exact pricing: %ld pieces, %ld factorisations, %d fallbacks, %ld equilibrium solves\n",
+                w.pieces, h.evaluations, h.fallbacks, w.solves);
     if (!rc) {
         out->price = w.best_price;
         out->model_profit = w.best_profit;
         out->iterations = w.pieces;
         out->equilibrium_solves = w.solves;
-        out->status = w.complete && h.fallbacks == 0 ? PRILLM_STATUS_SOLVED : PRILLM_STATUS_INACCURATE;
+        out->status = w.lost                          ? PRILLM_STATUS_FAILED
+                      : w.complete && h.fallbacks == 0 ? PRILLM_STATUS_SOLVED
+                                                       : PRILLM_STATUS_INACCURATE;
         out->segments = h.segments;
         out->n_segments = h.n_segments;
         out->breakpoints = h.breakpoints;
@@ -551,7 +584,9 @@ PrillmErrorCode prillm__price_spiter(const PrillmPriceProblem *pb, PrillmPriceCa
         out->model_profit = w->best_profit;
         out->iterations = up.pieces + down.pieces;
         out->equilibrium_solves = up.solves + down.solves;
-        out->status = w->complete && h.fallbacks == 0 ? PRILLM_STATUS_SOLVED : PRILLM_STATUS_INACCURATE;
+        out->status = up.lost || down.lost               ? PRILLM_STATUS_FAILED
+                      : w->complete && h.fallbacks == 0 ? PRILLM_STATUS_SOLVED
+                                                        : PRILLM_STATUS_INACCURATE;
     }
     homotopy_free(&h);
     return rc;

@@ -516,6 +516,42 @@ static void test_bad_arguments(void **state) {
     prillm_market_free(mk);
 }
 
+/* Markets the fuzzer found: a breakpoint closer than the price's rounding
+ * (a 3e-7 demand), and demands 1e21 apart, beyond what doubles resolve:
+ * the first must solve, the second must say it failed, not crash or lie. */
+static void test_extreme_scales(void **state) {
+    (void)state;
+    const char *tiny =
+        "{\"weights\": {\"price\": 1, \"congestion\": 0.5, \"delay\": 0},"
+        " \"providers\": [{\"id\": \"p\", \"price\": 3, \"capacity\": 10, \"value\": 5, \"latency\": 0.3},"
+        "               {\"id\": \"q\", \"price\": 1.5, \"capacity\": 1e3, \"value\": 0.2, \"latency\": 4}],"
+        " \"users\": [{\"id\": \"x\", \"demand\": 0}, {\"id\": \"y\", \"demand\": 0}, {\"id\": \"z\", \"demand\": 3e-7}]}";
+    const char *apart =
+        "{\"weights\": {\"price\": 5.0, \"congestion\": 0.8, \"delay\": 0.5},"
+        " \"providers\": [{\"id\": \"a\", \"price\": 0.3, \"capacity\": 120.0, \"value\": 2.1, \"cost\": 0.1},"
+        "               {\"id\": \"b\", \"price\": 2.2, \"capacity\": 40.0, \"value\": 2.4}],"
+        " \"users\": [{\"id\": \"u1\", \"demand\": 740.0}, {\"id\": \"u2\", \"demand\": 1.5555555555555555e24}],"
+        " \"delay\": [[0.8, 1.5], [1.1, 2.0]]}";
+    PrillmMarket *mk = NULL;
+    PrillmError err;
+    assert_int_equal(prillm_market_parse_json(tiny, strlen(tiny), NULL, NULL, &mk, &err), PRILLM_OK);
+    PrillmPriceResult r;
+    price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
+    check_result_sane(&r, mk);
+    double ref_price, ref = refined_grid_optimum(mk, 0, r.p_max, 101, &ref_price);
+    assert_true(r.profit >= ref - 1e-9 * profit_scale(mk, &r));
+    prillm_price_result_clear(&r);
+    prillm_market_free(mk);
+    assert_int_equal(prillm_market_parse_json(apart, strlen(apart), NULL, NULL, &mk, &err), PRILLM_OK);
+    PrillmPriceSettings set;
+    prillm_price_default_settings(&set);
+    assert_int_equal(prillm_price(mk, 0, &set, &r, &err), PRILLM_OK);
+    assert_true(r.status != PRILLM_STATUS_SOLVED);
+    if (r.status == PRILLM_STATUS_FAILED) assert_true(isnan(r.price) && isnan(r.profit) && r.n_segments == 0);
+    prillm_price_result_clear(&r);
+    prillm_market_free(mk);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exact_beats_grid),
@@ -529,6 +565,7 @@ int main(void) {
         cmocka_unit_test(test_invariances),
         cmocka_unit_test(test_cost_and_local_methods),
         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_extreme_scales),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -117,7 +117,7 @@ typedef struct {
  *   w_p p + w_d d_is - b_s >= min over rivals j of (c_ij + a_j (D + D_i)),
  * D the total demand (an app's marginal cost at a rival can never exceed
  * that). NaN when the target has no rival (a monopoly's profit grows without
- * bound, so p_max must be given). At least 1e-6 above 0. */
+ * bound, so p_max must be given). At least 1e-6, at most 1e300. */
 double prillm_price_default_pmax(const PrillmMarket *market, int target);
 
 /* Price the target (an index into market->provider_id; see
