@@ -87,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         settings.max_pieces = 20000;
         PrillmPriceResult result;
         rc = prillm_price(market, 0, &settings, &result, &err);
-        if (rc != PRILLM_OK && rc != PRILLM_ERR_NO_MEMORY && !(rc == PRILLM_ERR_INVALID_DATA && market->w_price == 0))
+        if (rc != PRILLM_OK && rc != PRILLM_ERR_NO_MEMORY && !(rc == PRILLM_ERR_INVALID_DATA && !(market->w_price > 0)))
             __builtin_trap();
         if (rc == PRILLM_OK) {
             if (result.status == PRILLM_STATUS_FAILED && equilibrium_solved) __builtin_trap();

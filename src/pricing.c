@@ -100,7 +100,7 @@ PrillmErrorCode prillm_price(const PrillmMarket *market, int target, const Prill
                             market->n_providers - 1);
     if (!(market->w_price > 0))
         return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
-                            "w_price is %g: with no weight on price the apps ignore it and there is nothing to set",
+                            "w_price is %g: pricing needs apps that prefer lower prices (w_price > 0)",
                             market->w_price);
     PrillmPriceProblem pb;
     memset(&pb, 0, sizeof pb);

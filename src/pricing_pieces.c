@@ -497,8 +497,35 @@ static PrillmErrorCode walk(Homotopy *h, const PrillmPriceProblem *pb, double p_
         }
         /* values at the breakpoint from the piece just walked */
         zero_length = step <= h->tol * h->range ? zero_length + 1 : 0;
-        if (zero_length > (long)NM + 10)
-            return prillm__fail(err, PRILLM_ERR_SOLVER, "the pricing homotopy made no progress at price %g", t);
+        if (zero_length > (long)NM + 10) {
+            /* Stuck: pairs flipping back and forth within round-off (an app
+             * far below the others' scale). Jump a little past the point,
+             * bridge the gap by the chord, and let the status say inaccurate. */
+            double q = t + dir * 1e-6 * h->range;
+            if ((dir > 0 && q > p_end) || (dir < 0 && q < p_end)) q = p_end;
+            double F_t = h->F[s] + h->F1[s] * (t - p);
+            settled = 0;
+            rc = start_at(h, q, dir, &out->solves, &settled, err);
+            if (rc || !settled) {
+                out->lost = !rc;
+                return rc;
+            }
+            h->fallbacks++;
+            double F_q = h->F[s], a = dir > 0 ? t : q, z = dir > 0 ? q : t;
+            double F_a = dir > 0 ? F_t : F_q, chord = (F_q - F_t) / (q - t);
+            piece_optimum(a, z, F_a, chord, k, &piece_p, &piece_profit);
+            if (piece_profit > out->best_profit) {
+                out->best_profit = piece_profit;
+                out->best_price = piece_p;
+            }
+            if (h->record && z > a) {
+                PrillmPriceSegment seg = {a, z, F_a, chord, piece_p, piece_profit};
+                if (push_segment(h, &seg)) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory recording the curve");
+            }
+            zero_length = 0;
+            p = q;
+            continue;
+        }
         memcpy(h->saved, h->active, NM);
         /* advance by the ratio test's own step, not t - p: when the step is
          * below the price's rounding, t == p but the pair must still flip */
