@@ -210,6 +210,35 @@ static const char *short_name(const char *id) {
     return out;
 }
 
+/* Price of anarchy against beta (the reference sweeps logspace(0, 6, 100);
+ * a point per decade shows the same shape). */
+static void sweep(const char *dir) {
+    const double grid[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+    const int count = (int)(sizeof grid / sizeof grid[0]);
+    printf("\nPrice of anarchy against beta:\n\n| benchmark / TTC |");
+    for (int b = 0; b < count; b++) printf(" %g |", grid[b]);
+    printf("\n| --- |");
+    for (int b = 0; b < count; b++) printf(" ---: |");
+    printf("\n");
+    for (int f = 0; f < 4; f++) {
+        PrillmTtcMarket *mk = load(dir, bench_files[f]);
+        printf("| %s |", bench_names[f]);
+        for (int b = 0; b < count; b++) {
+            mk->beta = grid[b];
+            PrillmTtcMarketResult *res = NULL;
+            PrillmError err;
+            if (prillm_ttc_market_solve(mk, NULL, NULL, NULL, &res, &err)) {
+                fprintf(stderr, "bench_ttc: market: %s\n", err.message);
+                exit(1);
+            }
+            printf(" %.3f%s |", res->price_of_anarchy, res->status == PRILLM_STATUS_SOLVED ? "" : " (no NE)");
+            prillm_ttc_market_result_free(res);
+        }
+        printf("\n");
+        prillm_ttc_market_free(mk);
+    }
+}
+
 int main(int argc, char **argv) {
     const char *dir = "data/ttc";
     int quick = 0;
@@ -271,5 +300,6 @@ int main(int argc, char **argv) {
     }
     printf("\nAuction winners (TTC level) over runners-up:\n\n");
     for (int f = 0; f < 4; f++) printf("- %s\n", winners[f]);
+    if (!quick) sweep(dir);
     return 0;
 }
