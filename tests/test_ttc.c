@@ -408,6 +408,30 @@ static void test_round_limit_and_profile_limit(void **state) {
     assert_true(limited > 20);
 }
 
+/* With no markup nobody earns anything: no move improves, the potential is
+ * -inf, and the market still reports its shares and welfare. */
+static void test_zero_margin_market(void **state) {
+    (void)state;
+    TestRng rng = {515};
+    PrillmError err;
+    for (int trial = 0; trial < 50; trial++) {
+        PrillmTtcMarket *mk = random_market(&rng, 5, 6);
+        mk->margin = 0;
+        PrillmTtcMarketResult *r = NULL;
+        assert_int_equal(prillm_ttc_market_solve(mk, NULL, NULL, NULL, &r, &err), PRILLM_OK);
+        assert_int_equal(r->status, PRILLM_STATUS_SOLVED);
+        assert_int_equal(r->moves, 0);
+        assert_true(isinf(r->equilibrium->potential) && r->equilibrium->potential < 0);
+        for (int i = 0; i < mk->n_models; i++) {
+            assert_int_equal(r->equilibrium->level[i], 0);
+            assert_true(r->equilibrium->utility[i] == 0);
+        }
+        assert_true(close_to(r->equilibrium->welfare, r->equilibrium->user_value, 1e-15, 0));
+        prillm_ttc_market_result_free(r);
+        prillm_ttc_market_free(mk);
+    }
+}
+
 static void test_settings_table(void **state) {
     (void)state;
     PrillmTtcSettings s;
@@ -962,6 +986,7 @@ int main(void) {
         cmocka_unit_test(test_potential_is_exact),
         cmocka_unit_test(test_dynamics_end_at_nash),
         cmocka_unit_test(test_round_limit_and_profile_limit),
+        cmocka_unit_test(test_zero_margin_market),
         cmocka_unit_test(test_settings_table),
         cmocka_unit_test(test_auction_golden),
         cmocka_unit_test(test_auction_matches_definition),

@@ -87,12 +87,6 @@ PrillmErrorCode prillm_ttc_market_read_json(FILE *stream, PrillmWarnFn warn, voi
                                             PrillmTtcMarket **market, PrillmError *err);
 PrillmErrorCode prillm_ttc_market_write_json(const PrillmTtcMarket *market, FILE *stream, PrillmError *err);
 
-/* Synthetic curves for tests and benchmarks, reproducible from the seed:
- * a(theta) = a_max - (a_max - a_1) theta^-kappa over theta = 1, 2, 4, ...,
- * tau(theta) = theta tau_1, with random a_1, a_max, kappa, tau_1 and list
- * price per model; beta = 1e3, margin 0.25, baseline 0.1, scale 0.01. */
-PrillmTtcMarket *prillm_ttc_market_random(int n_models, int n_levels, unsigned long long seed, PrillmError *err);
-
 /* ---- logit shares ------------------------------------------------------- */
 
 /* Shares s_i = e^{beta values_i} / (e^{beta v0} + sum_j e^{beta values_j}),
