@@ -4,6 +4,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh build
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPRILLM_TESTS=OFF >/dev/null
-cmake --build build -j "$(nproc)" --target bench_equilibrium >/dev/null
+cmake --build build -j "$(nproc)" >/dev/null
 echo "machine: $(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed "s/^ *//"), $(nproc) cores, $(awk "/MemTotal/{printf \"%.0f\", \$2/1048576}" /proc/meminfo) GiB"
-OPENBLAS_NUM_THREADS=1 ./build/bench/bench_equilibrium "$@"
+# one section per benchmark; BENCH=name runs one of them
+for b in ${BENCH:-equilibrium pricing ttc}; do
+  echo; echo "## bench_$b"; echo
+  OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 ./build/bench/bench_$b "$@"
+done

@@ -15,6 +15,7 @@
 #include "prillm/market.h"
 #include "prillm/equilibrium.h"
 #include "prillm/pricing.h"
+#include "prillm/ttc.h"
 
 #ifdef __cplusplus
 extern "C" {
