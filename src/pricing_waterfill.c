@@ -106,7 +106,7 @@ static int event_by_price(const void *a, const void *b) {
  * the candidates lo, hi still cover the convex case). */
 void prillm__piecewise_maximize(PrillmPiecewiseFlow *flow, double cost, double p_max, double *best_price,
                                 double *best_profit, long *pieces) {
-    qsort(flow->events, (size_t)flow->n_events, sizeof *flow->events, event_by_price);
+    if (flow->n_events > 0) qsort(flow->events, (size_t)flow->n_events, sizeof *flow->events, event_by_price);
     double A = flow->A0, B = flow->B0, lo = 0;
     double bp = 0, bv = -INFINITY;
     long count = 0;

@@ -305,8 +305,9 @@ static void test_smooth_barrier_tends_to_the_equilibrium(void **state) {
 }
 
 /* Ipopt's answer satisfies the Scholtes-relaxed system it was given, to
- * Ipopt's own tolerances (its default tol 1e-8 on the scaled NLP error;
- * 1e-6 here in the NLP's units: costs, and flows divided by s). */
+ * Ipopt's own tolerances (its default tol 1e-8 on the scaled NLP error):
+ * in the NLP's units (costs, and flows divided by s) rows and gaps to 1e-6,
+ * the products to epsilon + 1e-8. */
 static void test_pmpec_point_satisfies_its_relaxation(void **state) {
     (void)state;
     TestRng rng = {41};
