@@ -360,6 +360,41 @@ static void test_pmpec_point_satisfies_its_relaxation(void **state) {
     assert_true(solved >= 15);
 }
 
+/* Token units are arbitrary: multiplying every demand and capacity by 2^20
+ * scales the flows and the profit by 2^20 and leaves the best prices alone.
+ * The methods scale flows by a power of two, so their proposals agree to
+ * round-off (pmpec and smooth to their solvers' tolerances). */
+static void test_proposals_do_not_depend_on_token_units(void **state) {
+    (void)state;
+    TestRng rng = {51};
+    const double factor = 1048576.0;
+    for (int trial = 0; trial < 12; trial++) {
+        PrillmMarket *mk = varied_market(&rng, trial, 8, 5);
+        PrillmError err;
+        PrillmMarket *big = prillm_market_copy(mk, &err);
+        assert_non_null(big);
+        for (int i = 0; i < mk->n_users; i++) big->demand[i] *= factor;
+        for (int j = 0; j < mk->n_providers; j++) big->capacity[j] *= factor;
+        assert_int_equal(prillm_market_validate(big, &err), PRILLM_OK);
+        PrillmPriceProblem small_pb = make_problem(mk, 0, 0), big_pb = small_pb;
+        big_pb.market = big;
+        for (int k = 0; k < N_METHODS; k++) {
+            PrillmPriceCandidate a, b;
+            assert_int_equal(methods[k].fn(&small_pb, &a, &err), PRILLM_OK);
+            assert_int_equal(methods[k].fn(&big_pb, &b, &err), PRILLM_OK);
+            double tol = k < 2 ? 1e-5 : 1e-12;
+            if (!(fabs(a.price - b.price) <= tol * small_pb.p_max))
+                fail_msg("trial %d %s: price %.15g vs %.15g after scaling tokens", trial, methods[k].name, a.price,
+                         b.price);
+            if (!(fabs(a.model_profit * factor - b.model_profit) <= 1e-4 * (fabs(b.model_profit) + factor * 1e-9)))
+                fail_msg("trial %d %s: model profit %.15g x 2^20 vs %.15g", trial, methods[k].name, a.model_profit,
+                         b.model_profit);
+        }
+        prillm_market_free(big);
+        prillm_market_free(mk);
+    }
+}
+
 static void test_deadline_is_respected(void **state) {
     (void)state;
     PrillmMarket *mk = test_market(60, 30, 9, NULL);
@@ -501,6 +536,7 @@ int main(void) {
         cmocka_unit_test(test_spgce_is_the_optimum_of_its_model),
         cmocka_unit_test(test_smooth_barrier_tends_to_the_equilibrium),
         cmocka_unit_test(test_pmpec_point_satisfies_its_relaxation),
+        cmocka_unit_test(test_proposals_do_not_depend_on_token_units),
         cmocka_unit_test(test_deadline_is_respected),
         cmocka_unit_test(test_target_without_traffic),
         cmocka_unit_test(test_monopoly_with_explicit_pmax),
