@@ -283,7 +283,7 @@ PrillmErrorCode prillm__pmpec_solve(const PrillmPriceProblem *problem, PrillmPri
         }
     if (n == 0) {
         /* nobody has demand: profit 0 at every price, nothing to solve */
-        out->price = 0;
+        out->price = problem->p_max; /* as odca's tie rule */
         out->model_profit = 0;
         out->status = PRILLM_STATUS_SOLVED;
         if (flows) memset(flows, 0, (size_t)mk->n_users * m * sizeof *flows);

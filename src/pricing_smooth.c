@@ -412,7 +412,7 @@ PrillmErrorCode prillm__price_smooth(const PrillmPriceProblem *problem, PrillmPr
     if (rc) return rc;
     if (prillm__barrier_users(barrier) == 0) {
         /* nobody has demand: the profit is 0 at every price */
-        out->price = 0;
+        out->price = problem->p_max; /* as odca's tie rule */
         out->model_profit = 0;
         out->status = PRILLM_STATUS_SOLVED;
         prillm__barrier_cleanup(barrier);

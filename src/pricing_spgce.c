@@ -43,7 +43,7 @@ PrillmErrorCode prillm__price_spgce(const PrillmPriceProblem *problem, PrillmPri
     }
     if (!(D > 0)) {
         /* no traffic at any price: profit 0 everywhere (or -cost * 0) */
-        out->price = 0;
+        out->price = problem->p_max; /* as odca's tie rule */
         out->model_profit = 0;
         out->status = PRILLM_STATUS_SOLVED;
         goto done;

@@ -121,7 +121,7 @@ void prillm__piecewise_maximize(PrillmPiecewiseFlow *flow, double cost, double p
             }
             for (int c = 0; c < nc; c++) {
                 double profit = (cand[c] - cost) * (A + B * cand[c]);
-                if (profit > bv || (profit == bv && cand[c] < bp)) {
+                if (profit > bv || (profit == bv && cand[c] > bp)) {
                     bv = profit;
                     bp = cand[c];
                 }

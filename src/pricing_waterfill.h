@@ -50,8 +50,11 @@ typedef struct {
 int prillm__piecewise_add(PrillmPiecewiseFlow *flow, double w_price, double offset, double p_max, int n_breaks,
                           const double *breaks, const double *alpha, const double *beta);
 
-/* Best price and the model's profit there; ties go to the lowest price.
- * Sorts the events. *pieces receives the number of pieces examined. */
+/* Best price and the model's profit there. Ties go to the highest price:
+ * when the model sees no profitable price at all (no traffic above the
+ * cost), a price at which it predicts zero traffic is proposed rather than
+ * the lowest such price, which may lie below the cost and lose money in
+ * the true game. Sorts the events; *pieces receives the number of pieces. */
 void prillm__piecewise_maximize(PrillmPiecewiseFlow *flow, double cost, double p_max, double *best_price,
                                 double *best_profit, long *pieces);
 void prillm__piecewise_free(PrillmPiecewiseFlow *flow);
