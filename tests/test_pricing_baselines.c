@@ -1,0 +1,548 @@
+/* The PriLLM baselines (pmpec, smooth, odca, spgce) called directly through
+ * the internal pricing interface, on many seeded random markets: every
+ * proposal is a price in [0, p_max] with a finite model profit; odca and
+ * spgce are the optimum of their own model (checked against a dense grid of
+ * that model written here from its definition); smooth's barrier
+ * equilibrium tends to the exact one; pmpec's point satisfies its relaxed
+ * constraints; no proposal beats the true global optimum; deadlines and bad
+ * inputs are handled. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pricing_internal.h"
+#include "pricing_pmpec.h"
+#include "pricing_smooth.h"
+#include "support.h"
+
+typedef struct {
+    const char *name;
+    PrillmPriceMethodFn fn;
+} Method;
+
+static const Method methods[] = {
+    {"pmpec", prillm__price_pmpec},
+    {"smooth", prillm__price_smooth},
+    {"odca", prillm__price_odca},
+    {"spgce", prillm__price_spgce},
+};
+#define N_METHODS ((int)(sizeof methods / sizeof methods[0]))
+
+static PrillmPriceSettings settings_storage;
+
+static PrillmPriceProblem make_problem(const PrillmMarket *mk, int target, double p_max) {
+    prillm_price_default_settings(&settings_storage);
+    PrillmPriceProblem pb;
+    memset(&pb, 0, sizeof pb);
+    pb.market = mk;
+    pb.target = target;
+    pb.p_max = p_max > 0 ? p_max : prillm_price_default_pmax(mk, target);
+    assert_true(pb.p_max > 0 && isfinite(pb.p_max));
+    pb.cost = isnan(mk->cost[target]) ? 0.0 : mk->cost[target];
+    pb.start_price = pb.p_max / 2;
+    pb.settings = &settings_storage;
+    pb.deadline = 0;
+    return pb;
+}
+
+static double true_profit(const PrillmMarket *mk, int target, double price) {
+    double profit;
+    PrillmError err;
+    if (prillm_price_profit_at(mk, target, price, &profit, NULL, NULL, &err) != PRILLM_OK)
+        fail_msg("profit_at(%g): %s", price, err.message);
+    return profit;
+}
+
+/* The best true profit over a grid of `points` prices, and how much the
+ * true maximum can exceed it: the profit is continuous and piecewise
+ * quadratic, so between grid points it cannot rise above the endpoints by
+ * more than about the largest change between neighbours. */
+static double true_grid_best(const PrillmMarket *mk, int target, double p_max, int points, double *slack) {
+    double best = -INFINITY, prev = NAN, jump = 0;
+    for (int g = 0; g < points; g++) {
+        double v = true_profit(mk, target, p_max * g / (points - 1));
+        if (v > best) best = v;
+        if (g > 0) jump = fmax(jump, fabs(v - prev));
+        prev = v;
+    }
+    *slack = jump;
+    return best;
+}
+
+/* ---- the simplified models, written here from their definitions ------- */
+
+/* Level nu with sum_j h_j (nu - c_j)^+ = D, by bisection. */
+static double fill_level(double D, const double *c, const double *h, int k) {
+    double lo = INFINITY, hi;
+    int cheapest = 0;
+    for (int j = 0; j < k; j++)
+        if (c[j] < lo) {
+            lo = c[j];
+            cheapest = j;
+        }
+    hi = lo + D / h[cheapest];
+    for (int it = 0; it < 200; it++) {
+        double mid = 0.5 * (lo + hi), sum = 0;
+        if (!(mid > lo && mid < hi)) break;
+        for (int j = 0; j < k; j++) sum += h[j] * fmax(0.0, mid - c[j]);
+        if (sum < D) lo = mid;
+        else hi = mid;
+    }
+    return 0.5 * (lo + hi);
+}
+
+static double cost_offset(const PrillmMarket *mk, int i, int j, int target, double price) {
+    double p = j == target ? price : mk->price[j];
+    return mk->w_price * p + mk->w_delay * mk->delay[(size_t)i * mk->n_providers + j] - mk->value[j];
+}
+
+/* ODCA: each user alone, seeing only its own congestion (h = 1/(2a)). */
+static double odca_model_profit(const PrillmMarket *mk, int target, double cost, double price) {
+    int m = mk->n_providers;
+    double *c = calloc((size_t)m, sizeof *c), *h = calloc((size_t)m, sizeof *h), F = 0;
+    for (int i = 0; i < mk->n_users; i++) {
+        if (!(mk->demand[i] > 0)) continue;
+        for (int j = 0; j < m; j++) {
+            c[j] = cost_offset(mk, i, j, target, price);
+            h[j] = mk->capacity[j] / (2 * mk->w_congestion);
+        }
+        double nu = fill_level(mk->demand[i], c, h, m);
+        F += h[target] * fmax(0.0, nu - c[target]);
+    }
+    free(c);
+    free(h);
+    return (price - cost) * F;
+}
+
+/* SPGCE: one population, demand-weighted mean delays, h = 1/a. */
+static double spgce_model_profit(const PrillmMarket *mk, int target, double cost, double price) {
+    int m = mk->n_providers;
+    double *c = calloc((size_t)m, sizeof *c), *h = calloc((size_t)m, sizeof *h), D = 0;
+    for (int i = 0; i < mk->n_users; i++) D += mk->demand[i];
+    if (!(D > 0)) {
+        free(c);
+        free(h);
+        return 0;
+    }
+    for (int j = 0; j < m; j++) {
+        double dbar = 0;
+        for (int i = 0; i < mk->n_users; i++) dbar += mk->demand[i] * mk->delay[(size_t)i * m + j];
+        dbar /= D;
+        c[j] = mk->w_price * (j == target ? price : mk->price[j]) + mk->w_delay * dbar - mk->value[j];
+        h[j] = mk->capacity[j] / mk->w_congestion;
+    }
+    double nu = fill_level(D, c, h, m);
+    double F = h[target] * fmax(0.0, nu - c[target]);
+    free(c);
+    free(h);
+    return (price - cost) * F;
+}
+
+static PrillmMarket *varied_market(TestRng *rng, int trial, int max_n, int max_m) {
+    static const TestMarketShape shapes[] = {
+        {0.0, 3.0, 0, 0}, {-3.0, 6.0, 0, 0}, {6.0, 9.0, 0, 0}, {1.0, 2.0, 1, 0}, {1.0, 2.0, 0, 1},
+    };
+    int n = test_int(rng, 1, max_n), m = test_int(rng, 2, max_m);
+    PrillmMarket *mk = test_market(n, m, 5000 + (uint64_t)trial, &shapes[trial % 5]);
+    if (trial % 3 == 1) mk->w_price = 0.3 + 2 * test_uniform(rng);
+    if (trial % 4 == 2) mk->cost[0] = 0.5 * mk->price[0] * test_uniform(rng);
+    if (trial % 7 == 3) mk->demand[test_int(rng, 0, n - 1)] = 0;
+    PrillmError err;
+    assert_int_equal(prillm_market_validate(mk, &err), PRILLM_OK);
+    return mk;
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+static void test_every_method_proposes_a_valid_price(void **state) {
+    (void)state;
+    TestRng rng = {77};
+    int checked = 0;
+    for (int trial = 0; trial < 40; trial++) {
+        PrillmMarket *mk = varied_market(&rng, trial, 7, 5);
+        int target = test_int(&rng, 0, mk->n_providers - 1);
+        PrillmPriceProblem pb = make_problem(mk, target, 0);
+        pb.cost = isnan(mk->cost[target]) ? 0.0 : mk->cost[target];
+        double slack, best = true_grid_best(mk, target, pb.p_max, 201, &slack);
+        for (int k = 0; k < N_METHODS; k++) {
+            PrillmPriceCandidate c;
+            PrillmError err;
+            PrillmErrorCode rc = methods[k].fn(&pb, &c, &err);
+            if (rc != PRILLM_OK) fail_msg("trial %d %s: %s", trial, methods[k].name, err.message);
+            if (c.status != PRILLM_STATUS_SOLVED && c.status != PRILLM_STATUS_INACCURATE)
+                fail_msg("trial %d %s: status %s", trial, methods[k].name, prillm_status_name(c.status));
+            if (!(c.price >= 0 && c.price <= pb.p_max))
+                fail_msg("trial %d %s: price %g outside [0, %g]", trial, methods[k].name, c.price, pb.p_max);
+            assert_true(isfinite(c.model_profit));
+            assert_true(c.iterations >= 0 && c.equilibrium_solves >= 0);
+            /* nothing beats the global optimum of the true game */
+            double v = true_profit(mk, target, c.price);
+            if (!(v <= best + slack + 1e-9 * (1 + fabs(best))))
+                fail_msg("trial %d %s: true profit %.12g above the grid best %.12g + %.3g", trial, methods[k].name, v,
+                         best, slack);
+            checked++;
+        }
+        prillm_market_free(mk);
+    }
+    assert_int_equal(checked, 40 * N_METHODS);
+}
+
+typedef double (*ModelProfit)(const PrillmMarket *mk, int target, double cost, double price);
+
+static void check_own_model_optimum(PrillmPriceMethodFn fn, ModelProfit model, const char *name, uint64_t seed,
+                                    int trials) {
+    TestRng rng = {seed};
+    for (int trial = 0; trial < trials; trial++) {
+        PrillmMarket *mk = varied_market(&rng, trial, trial % 2 ? 30 : 6, trial % 3 ? 12 : 4);
+        int target = test_int(&rng, 0, mk->n_providers - 1);
+        PrillmPriceProblem pb = make_problem(mk, target, 0);
+        if (trial % 5 == 4) { /* optimum possibly at the upper end */
+            pb.p_max *= 0.3;
+            pb.start_price = pb.p_max / 2;
+        }
+        PrillmPriceCandidate c;
+        PrillmError err;
+        if (fn(&pb, &c, &err) != PRILLM_OK) fail_msg("%s trial %d: %s", name, trial, err.message);
+        assert_int_equal(c.status, PRILLM_STATUS_SOLVED);
+        assert_true(c.price >= 0 && c.price <= pb.p_max);
+        double own = model(mk, target, pb.cost, c.price);
+        double scale = 1e-9 * (1 + fabs(own));
+        if (!(fabs(own - c.model_profit) <= scale))
+            fail_msg("%s trial %d: model profit %.15g but the model gives %.15g at %g", name, trial, c.model_profit,
+                     own, c.price);
+        const int points = 1001;
+        for (int g = 0; g < points; g++) {
+            double p = pb.p_max * g / (points - 1), v = model(mk, target, pb.cost, p);
+            if (!(v <= own + scale))
+                fail_msg("%s trial %d: the model gives %.15g at %g, above the proposal %.15g at %g", name, trial, v, p,
+                         own, c.price);
+        }
+        /* and right around the proposal (a piece optimum, not a grid point) */
+        for (int g = -20; g <= 20; g++) {
+            double p = c.price + g * 1e-4 * pb.p_max;
+            if (p < 0 || p > pb.p_max) continue;
+            assert_true(model(mk, target, pb.cost, p) <= own + scale);
+        }
+        prillm_market_free(mk);
+    }
+}
+
+static void test_odca_is_the_optimum_of_its_model(void **state) {
+    (void)state;
+    check_own_model_optimum(prillm__price_odca, odca_model_profit, "odca", 11, 40);
+}
+
+static void test_spgce_is_the_optimum_of_its_model(void **state) {
+    (void)state;
+    check_own_model_optimum(prillm__price_spgce, spgce_model_profit, "spgce", 12, 60);
+}
+
+/* As tau -> 0 the barrier flows approach the exact equilibrium (the error
+ * is O(tau)); the implicit derivative matches a finite difference. */
+static void test_smooth_barrier_tends_to_the_equilibrium(void **state) {
+    (void)state;
+    TestRng rng = {31};
+    for (int trial = 0; trial < 20; trial++) {
+        PrillmMarket *mk = varied_market(&rng, trial, 25, 8);
+        int target = test_int(&rng, 0, mk->n_providers - 1), n = mk->n_users, m = mk->n_providers;
+        double p_max = prillm_price_default_pmax(mk, target), price = p_max * test_uniform(&rng);
+        PrillmError err;
+        PrillmEquilibriumSolver *solver = NULL;
+        assert_int_equal(prillm_equilibrium_setup(&solver, mk, NULL, &err), PRILLM_OK);
+        assert_int_equal(prillm_equilibrium_update_price(solver, target, price, &err), PRILLM_OK);
+        assert_int_equal(prillm_equilibrium_solve(solver, &err), PRILLM_OK);
+        const PrillmEquilibrium *eq = prillm_equilibrium_solution(solver);
+        assert_int_equal(eq->info.status, PRILLM_STATUS_SOLVED);
+        double max_demand = 0;
+        for (int i = 0; i < n; i++) max_demand = fmax(max_demand, mk->demand[i]);
+        PrillmBarrier *b = NULL;
+        assert_int_equal(prillm__barrier_setup(&b, mk, target, &err), PRILLM_OK);
+        double *flows = calloc((size_t)n * m, sizeof *flows);
+        double last_error = INFINITY, error = INFINITY;
+        for (int k = 1; k <= 11; k++) {
+            double tau = pow(10.0, -k), F, slope;
+            long steps = 0;
+            assert_int_equal(prillm__barrier_solve(b, price, tau, 0, &F, &slope, &steps), 0);
+            prillm__barrier_flows(b, flows);
+            error = 0;
+            for (size_t z = 0; z < (size_t)n * m; z++) {
+                assert_true(flows[z] >= 0);
+                error = fmax(error, fabs(flows[z] - eq->flows[z]) / max_demand);
+            }
+            for (int i = 0; i < n; i++) {
+                double sum = 0;
+                for (int j = 0; j < m; j++) sum += flows[(size_t)i * m + j];
+                assert_true(fabs(sum - mk->demand[i]) <= 1e-12 * (mk->demand[i] + max_demand * 1e-3));
+            }
+            /* O(tau): allow round-off once the error is tiny */
+            if (!(error <= last_error + 1e-12))
+                fail_msg("trial %d: error %.3g at tau 1e-%d above %.3g at the previous tau", trial, error, k,
+                         last_error);
+            last_error = error;
+        }
+        if (!(error <= 1e-7)) fail_msg("trial %d: barrier flows %.3g from the equilibrium at tau 1e-11", trial, error);
+        /* implicit derivative against central differences at a moderate tau */
+        double tau = 1e-3, F0, slope0, Fp, Fm, dummy, h = 1e-5 * p_max;
+        long steps = 0;
+        assert_int_equal(prillm__barrier_solve(b, price, tau, 0, &F0, &slope0, &steps), 0);
+        assert_int_equal(prillm__barrier_solve(b, price + h, tau, 0, &Fp, &dummy, &steps), 0);
+        assert_int_equal(prillm__barrier_solve(b, price - h, tau, 0, &Fm, &dummy, &steps), 0);
+        double fd = (Fp - Fm) / (2 * h);
+        if (!(fabs(fd - slope0) <= 1e-4 * (fabs(slope0) + 1e-6 * max_demand)))
+            fail_msg("trial %d: dF/dp %.10g, finite difference %.10g", trial, slope0, fd);
+        assert_true(slope0 <= 1e-9 * max_demand); /* the flow falls with the price */
+        free(flows);
+        prillm__barrier_cleanup(b);
+        prillm_equilibrium_cleanup(solver);
+        prillm_market_free(mk);
+    }
+}
+
+/* Ipopt's answer satisfies the Scholtes-relaxed system it was given, to
+ * Ipopt's own tolerances (its default tol 1e-8 on the scaled NLP error):
+ * in the NLP's units (costs, and flows divided by s) rows and gaps to 1e-6,
+ * the products to epsilon + 1e-8. */
+static void test_pmpec_point_satisfies_its_relaxation(void **state) {
+    (void)state;
+    TestRng rng = {41};
+    int solved = 0;
+    for (int trial = 0; trial < 20; trial++) {
+        PrillmMarket *mk = varied_market(&rng, trial, 8, 5);
+        int target = test_int(&rng, 0, mk->n_providers - 1), n = mk->n_users, m = mk->n_providers;
+        PrillmPriceProblem pb = make_problem(mk, target, 0);
+        double *flows = calloc((size_t)n * m, sizeof *flows), *nu = calloc((size_t)n, sizeof *nu), s;
+        int status;
+        PrillmPriceCandidate c;
+        PrillmError err;
+        assert_int_equal(prillm__pmpec_solve(&pb, &c, flows, nu, &s, &status, &err), PRILLM_OK);
+        assert_true(c.status == PRILLM_STATUS_SOLVED || c.status == PRILLM_STATUS_INACCURATE);
+        if (c.status == PRILLM_STATUS_SOLVED) {
+            solved++;
+            assert_int_equal(status, 0);
+            double eps = pb.settings->epsilon, F_s = 0;
+            double *F = calloc((size_t)m, sizeof *F);
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < m; j++) F[j] += flows[(size_t)i * m + j];
+            for (int i = 0; i < n; i++) {
+                double sum = 0, D = mk->demand[i];
+                for (int j = 0; j < m; j++) sum += flows[(size_t)i * m + j];
+                assert_true(fabs(sum - D) <= 1e-6 * s);
+                if (!(D > 0)) continue;
+                for (int j = 0; j < m; j++) {
+                    double f = flows[(size_t)i * m + j];
+                    double g = cost_offset(mk, i, j, target, c.price) +
+                               mk->w_congestion / mk->capacity[j] * (F[j] + f);
+                    assert_true(f >= -1e-6 * s);
+                    if (!(g - nu[i] >= -1e-6)) fail_msg("trial %d: gap (%d,%d) = %.3g", trial, i, j, g - nu[i]);
+                    if (!((g - nu[i]) * f / s <= eps + 1e-8))
+                        fail_msg("trial %d: product (%d,%d) = %.3g > eps", trial, i, j, (g - nu[i]) * f / s);
+                }
+            }
+            F_s = F[target];
+            assert_true(fabs(c.model_profit - (c.price - pb.cost) * F_s) <= 1e-6 * (1 + fabs(c.model_profit)));
+            free(F);
+        }
+        /* it cannot beat the global optimum of the true game */
+        double slack, best = true_grid_best(mk, target, pb.p_max, 1001, &slack);
+        double v = true_profit(mk, target, c.price);
+        if (!(v <= best + slack + 1e-9 * (1 + fabs(best))))
+            fail_msg("trial %d: pmpec's true profit %.12g above the grid best %.12g + %.3g", trial, v, best, slack);
+        free(flows);
+        free(nu);
+        prillm_market_free(mk);
+    }
+    assert_true(solved >= 15);
+}
+
+/* Token units are arbitrary: multiplying every demand and capacity by 2^20
+ * scales the flows and the profit by 2^20 and leaves the best prices alone.
+ * The methods scale flows by a power of two, so their proposals agree to
+ * round-off (pmpec and smooth to their solvers' tolerances). */
+static void test_proposals_do_not_depend_on_token_units(void **state) {
+    (void)state;
+    TestRng rng = {51};
+    const double factor = 1048576.0;
+    for (int trial = 0; trial < 12; trial++) {
+        PrillmMarket *mk = varied_market(&rng, trial, 8, 5);
+        PrillmError err;
+        PrillmMarket *big = prillm_market_copy(mk, &err);
+        assert_non_null(big);
+        for (int i = 0; i < mk->n_users; i++) big->demand[i] *= factor;
+        for (int j = 0; j < mk->n_providers; j++) big->capacity[j] *= factor;
+        assert_int_equal(prillm_market_validate(big, &err), PRILLM_OK);
+        PrillmPriceProblem small_pb = make_problem(mk, 0, 0), big_pb = small_pb;
+        big_pb.market = big;
+        for (int k = 0; k < N_METHODS; k++) {
+            PrillmPriceCandidate a, b;
+            assert_int_equal(methods[k].fn(&small_pb, &a, &err), PRILLM_OK);
+            assert_int_equal(methods[k].fn(&big_pb, &b, &err), PRILLM_OK);
+            double tol = k < 2 ? 1e-5 : 1e-12;
+            if (!(fabs(a.price - b.price) <= tol * small_pb.p_max))
+                fail_msg("trial %d %s: price %.15g vs %.15g after scaling tokens", trial, methods[k].name, a.price,
+                         b.price);
+            if (!(fabs(a.model_profit * factor - b.model_profit) <= 1e-4 * (fabs(b.model_profit) + factor * 1e-9)))
+                fail_msg("trial %d %s: model profit %.15g x 2^20 vs %.15g", trial, methods[k].name, a.model_profit,
+                         b.model_profit);
+        }
+        prillm_market_free(big);
+        prillm_market_free(mk);
+    }
+}
+
+static void test_deadline_is_respected(void **state) {
+    (void)state;
+    PrillmMarket *mk = test_market(60, 30, 9, NULL);
+    PrillmPriceProblem pb = make_problem(mk, 0, 0);
+    /* already passed: the iterative methods stop before producing a price */
+    pb.deadline = prillm__now();
+    for (int k = 0; k < 2; k++) {
+        PrillmPriceCandidate c;
+        PrillmError err;
+        assert_int_equal(methods[k].fn(&pb, &c, &err), PRILLM_OK);
+        assert_int_equal(c.status, PRILLM_STATUS_FAILED);
+        assert_true(isnan(c.price) && isnan(c.model_profit));
+    }
+    /* a short budget on a run that needs much longer: stopped, not solved,
+     * and whatever price it gives is inside the range */
+    pb.deadline = prillm__now() + 0.05;
+    PrillmPriceCandidate c;
+    PrillmError err;
+    assert_int_equal(prillm__price_pmpec(&pb, &c, &err), PRILLM_OK);
+    assert_int_not_equal(c.status, PRILLM_STATUS_SOLVED);
+    if (c.status == PRILLM_STATUS_INACCURATE) assert_true(c.price >= 0 && c.price <= pb.p_max);
+    else assert_true(isnan(c.price));
+    prillm_market_free(mk);
+}
+
+static void test_target_without_traffic(void **state) {
+    (void)state;
+    for (int trial = 0; trial < 6; trial++) {
+        PrillmMarket *mk = test_market(6, 4, 300 + (uint64_t)trial, NULL);
+        mk->value[0] = -1e3; /* nobody ever prefers the target */
+        PrillmError err;
+        assert_int_equal(prillm_market_validate(mk, &err), PRILLM_OK);
+        PrillmPriceProblem pb = make_problem(mk, 0, trial % 2 ? 5.0 : 0);
+        for (int k = 0; k < N_METHODS; k++) {
+            PrillmPriceCandidate c;
+            assert_int_equal(methods[k].fn(&pb, &c, &err), PRILLM_OK);
+            assert_true(c.status == PRILLM_STATUS_SOLVED || c.status == PRILLM_STATUS_INACCURATE);
+            assert_true(c.price >= 0 && c.price <= pb.p_max);
+            assert_true(isfinite(c.model_profit));
+            assert_true(fabs(true_profit(mk, 0, c.price)) <= 1e-9);
+        }
+        prillm_market_free(mk);
+    }
+}
+
+/* A monopoly keeps every token at any price: the best price is p_max. */
+static void test_monopoly_with_explicit_pmax(void **state) {
+    (void)state;
+    for (int trial = 0; trial < 4; trial++) {
+        PrillmMarket *mk = test_market(1 + 3 * trial, 1, 400 + (uint64_t)trial, NULL);
+        assert_true(isnan(prillm_price_default_pmax(mk, 0)));
+        PrillmPriceProblem pb = make_problem(mk, 0, 7.5);
+        for (int k = 0; k < N_METHODS; k++) {
+            PrillmPriceCandidate c;
+            PrillmError err;
+            assert_int_equal(methods[k].fn(&pb, &c, &err), PRILLM_OK);
+            assert_true(c.status == PRILLM_STATUS_SOLVED || c.status == PRILLM_STATUS_INACCURATE);
+            if (!(c.price >= pb.p_max * (1 - 1e-6) && c.price <= pb.p_max))
+                fail_msg("trial %d %s: monopoly price %.10g, p_max %g", trial, methods[k].name, c.price, pb.p_max);
+        }
+        prillm_market_free(mk);
+    }
+}
+
+static void test_zero_demand_users(void **state) {
+    (void)state;
+    PrillmMarket *mk = test_market(8, 4, 501, NULL);
+    for (int i = 0; i < 8; i += 2) mk->demand[i] = 0;
+    PrillmPriceProblem pb = make_problem(mk, 1, 0);
+    PrillmError err;
+    for (int k = 0; k < N_METHODS; k++) {
+        PrillmPriceCandidate c;
+        assert_int_equal(methods[k].fn(&pb, &c, &err), PRILLM_OK);
+        assert_true(c.status == PRILLM_STATUS_SOLVED || c.status == PRILLM_STATUS_INACCURATE);
+        assert_true(c.price >= 0 && c.price <= pb.p_max && isfinite(c.model_profit));
+    }
+    /* nobody has demand: profit 0 everywhere */
+    for (int i = 0; i < 8; i++) mk->demand[i] = 0;
+    for (int k = 0; k < N_METHODS; k++) {
+        PrillmPriceCandidate c;
+        assert_int_equal(methods[k].fn(&pb, &c, &err), PRILLM_OK);
+        assert_int_equal(c.status, PRILLM_STATUS_SOLVED);
+        assert_true(c.price >= 0 && c.price <= pb.p_max);
+        assert_true(c.model_profit == 0);
+    }
+    prillm_market_free(mk);
+}
+
+static void test_bad_problems_are_refused(void **state) {
+    (void)state;
+    PrillmMarket *mk = test_market(4, 3, 601, NULL);
+    for (int k = 0; k < N_METHODS; k++) {
+        PrillmPriceCandidate c;
+        PrillmError err;
+        assert_int_equal(methods[k].fn(NULL, &c, &err), PRILLM_ERR_INVALID_ARGUMENT);
+        assert_true(isnan(c.price) && isnan(c.model_profit) && c.status == PRILLM_STATUS_FAILED);
+        PrillmPriceProblem pb = make_problem(mk, 0, 0);
+        assert_int_equal(methods[k].fn(&pb, NULL, &err), PRILLM_ERR_INVALID_ARGUMENT);
+        pb.p_max = NAN;
+        assert_int_equal(methods[k].fn(&pb, &c, &err), PRILLM_ERR_INVALID_ARGUMENT);
+        assert_non_null(strstr(err.message, "p_max"));
+        assert_true(isnan(c.price));
+        pb = make_problem(mk, 0, 0);
+        pb.p_max = -1;
+        assert_int_equal(methods[k].fn(&pb, &c, &err), PRILLM_ERR_INVALID_ARGUMENT);
+        pb = make_problem(mk, 0, 0);
+        pb.target = 3;
+        assert_int_equal(methods[k].fn(&pb, &c, &err), PRILLM_ERR_INVALID_ARGUMENT);
+        assert_non_null(strstr(err.message, "target"));
+        pb = make_problem(mk, 0, 0);
+        pb.start_price = 2 * pb.p_max;
+        assert_int_equal(methods[k].fn(&pb, &c, &err), PRILLM_ERR_INVALID_ARGUMENT);
+        assert_non_null(strstr(err.message, "start_price"));
+        pb = make_problem(mk, 0, 0);
+        pb.cost = INFINITY;
+        assert_int_equal(methods[k].fn(&pb, &c, &err), PRILLM_ERR_INVALID_ARGUMENT);
+        assert_non_null(strstr(err.message, "cost"));
+    }
+    prillm_market_free(mk);
+}
+
+/* smooth refuses markets whose dense Newton steps would take hours. */
+static void test_smooth_refuses_too_large(void **state) {
+    (void)state;
+    PrillmMarket *mk = test_market(600, 600, 701, NULL);
+    PrillmPriceProblem pb = make_problem(mk, 0, 0);
+    PrillmPriceCandidate c;
+    PrillmError err;
+    assert_int_equal(prillm__price_smooth(&pb, &c, &err), PRILLM_ERR_TOO_LARGE);
+    assert_true(isnan(c.price));
+    assert_non_null(strstr(err.message, "600"));
+    prillm_market_free(mk);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_method_proposes_a_valid_price),
+        cmocka_unit_test(test_odca_is_the_optimum_of_its_model),
+        cmocka_unit_test(test_spgce_is_the_optimum_of_its_model),
+        cmocka_unit_test(test_smooth_barrier_tends_to_the_equilibrium),
+        cmocka_unit_test(test_pmpec_point_satisfies_its_relaxation),
+        cmocka_unit_test(test_proposals_do_not_depend_on_token_units),
+        cmocka_unit_test(test_deadline_is_respected),
+        cmocka_unit_test(test_target_without_traffic),
+        cmocka_unit_test(test_monopoly_with_explicit_pmax),
+        cmocka_unit_test(test_zero_demand_users),
+        cmocka_unit_test(test_bad_problems_are_refused),
+        cmocka_unit_test(test_smooth_refuses_too_large),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
