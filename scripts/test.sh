@@ -26,7 +26,10 @@ $vg build/tests/test_market_io >/dev/null
 $vg build/prillm equilibrium data/default_market.json >/dev/null
 build/prillm generate --users 40 --providers 15 --seed 7 | $vg build/prillm equilibrium - --csv >/dev/null
 $vg build/prillm price data/default_market.json --target anthropic/claude-3.5-haiku >/dev/null
-build/prillm generate --users 4 --providers 3 --seed 7 | $vg build/prillm price - --target model-1 --method bf >/dev/null
+build/prillm generate --users 4 --providers 3 --seed 7 > build/small_market.json
+for method in bf grid spiter pmpec smooth odca spgce; do
+  $vg build/prillm price build/small_market.json --target model-1 --method $method >/dev/null
+done
 PRILLM_SOURCE_DIR=$PWD PRILLM_CLI=$PWD/build/prillm $vg build/tests/test_ttc >/dev/null
 $vg build/prillm auction data/ttc/golden.json >/dev/null
 $vg build/prillm ttc-market data/ttc/gsm8k_majority.json >/dev/null

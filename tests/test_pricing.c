@@ -561,6 +561,35 @@ static void test_extreme_scales(void **state) {
     prillm_market_free(mk);
 }
 
+/* No method, whatever its model, earns more in the true game than exact. */
+static void test_no_method_beats_exact(void **state) {
+    (void)state;
+    for (int trial = 0; trial < 30; trial++) {
+        TestRng rng = {0xbea70000u + (uint64_t)trial};
+        int m = test_int(&rng, 2, 4), n = test_int(&rng, 1, m == 4 ? 4 : 6); /* bf must finish */
+        TestMarketShape shape = {-1, 1, trial % 4 == 1, trial % 4 == 2};
+        PrillmMarket *mk = test_market(n, m, 60000 + (uint64_t)trial, &shape);
+        int s = test_int(&rng, 0, m - 1);
+        PrillmPriceResult exact;
+        price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
+        double scale = profit_scale(mk, &exact);
+        for (int method = 1; method < PRILLM_PRICE_METHOD_COUNT; method++) {
+            PrillmPriceResult r;
+            price_with(mk, s, method, 0, &r);
+            assert_true(r.status != PRILLM_STATUS_FAILED);
+            assert_true(r.p_max == exact.p_max);
+            if (!(r.profit <= exact.profit + 1e-9 * scale))
+                fail_msg("trial %d: %s earns %.17g > exact %.17g", trial, prillm_price_method_name(method), r.profit,
+                         exact.profit);
+            /* the profit is the true game's at the returned price */
+            assert_true(fabs(r.profit - true_profit(mk, s, r.price)) <= 1e-12 * scale);
+            prillm_price_result_clear(&r);
+        }
+        prillm_price_result_clear(&exact);
+        prillm_market_free(mk);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exact_beats_grid),
@@ -575,6 +604,7 @@ int main(void) {
         cmocka_unit_test(test_cost_and_local_methods),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_extreme_scales),
+        cmocka_unit_test(test_no_method_beats_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
