@@ -243,7 +243,6 @@ PrillmAggregator *prillm_aggregator_new(const PrillmAggregatorShape *shape, Pril
     return m;
 }
 
-PrillmAggregator *prillm__aggregator_alloc_shape(const PrillmAggregatorShape *shape, PrillmError *err);
 PrillmAggregator *prillm__aggregator_alloc_shape(const PrillmAggregatorShape *shape, PrillmError *err) {
     return alloc_model(shape, err);
 }

@@ -46,6 +46,9 @@ typedef struct {
     double *g_a, *g_b, *g_q, *g_k, *g_v, *g_att;
 } PrillmSetWorkspace;
 
+/* A zero-weight model of this shape (the shape validated). */
+PrillmAggregator *prillm__aggregator_alloc_shape(const PrillmAggregatorShape *shape, PrillmError *err);
+
 /* Layers. */
 void prillm__linear_forward(int n, int din, int dout, const double *X, const double *W, const double *b, double *Y);
 void prillm__linear_backward(int n, int din, int dout, const double *X, const double *W, const double *dY, double *dX,
