@@ -94,4 +94,8 @@ int prillm__aggregate_with_scores(const PrillmMarket *market, int target, int K,
                                   const double *score_avg, PrillmMarket **abstracted, int *target_in_abstracted,
                                   unsigned char *kept, PrillmError *err);
 
+/* Y_k = p_k F_s(p_k) from exact equilibrium solves, warm-started along k. */
+PrillmErrorCode prillm__profit_curve(const PrillmMarket *mk, int target, int count, const double *prices,
+                                     double *profit, PrillmError *err);
+
 #endif

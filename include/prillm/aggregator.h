@@ -126,7 +126,7 @@ typedef struct {
     double value_noise;    /* rival value   += noise * (|value| + 0.1) * N  */
     double delay_noise;    /* rival delays  *= exp(noise * N(0,1)) (column) */
     double drop_probability; /* each rival removed with this probability  */
-    unsigned long long seed;
+    int seed;
 } PrillmScenarioSettings;
 
 const PrillmOptionInfo *prillm_scenario_options(int *count);
@@ -151,7 +151,7 @@ typedef struct {
     double beta1, beta2;   /* Adam                                         */
     double validation_fraction;
     double test_fraction;
-    unsigned long long seed; /* split and batch order                      */
+    int seed;              /* split and batch order                        */
     int threads;           /* OpenMP threads, 0 = runtime default          */
 } PrillmTrainSettings;
 
