@@ -20,8 +20,8 @@
 static const PrillmOptionInfo scenario_options[] = {
     {"scenarios", PRILLM_OPTION_INT, 2000, 1, 1e7, NULL, "perturbed markets to build", OFFSET(scenarios)},
     {"prices", PRILLM_OPTION_INT, 8, 1, 1000, NULL, "L, sampled target prices per scenario", OFFSET(prices)},
-    {"price-span", PRILLM_OPTION_DOUBLE, 2.0, 1e-6, 1e6, NULL,
-     "target prices k/L * span * (target's base price), k = 1..L", OFFSET(price_span)},
+    {"price-span", PRILLM_OPTION_DOUBLE, 1.0, 1e-6, 1e6, NULL,
+     "target prices k/(L+1) * span * (price at which the target's sales reach 0), k = 1..L", OFFSET(price_span)},
     {"price-noise", PRILLM_OPTION_DOUBLE, 0.4, 0, 5, NULL, "rival price *= exp(noise N(0,1))", OFFSET(price_noise)},
     {"capacity-noise", PRILLM_OPTION_DOUBLE, 0.5, 0, 5, NULL, "rival capacity *= exp(noise N(0,1))",
      OFFSET(capacity_noise)},
@@ -131,6 +131,52 @@ PrillmErrorCode prillm__profit_curve(const PrillmMarket *mk, int target, int cou
     return rc;
 }
 
+/* The lowest target price at which the target sells nothing. Once it sells
+ * nothing, the others' equilibrium is that of the market without it, and it
+ * stays unused while c_is >= lambda_i for every user with demand: so
+ * p = max_i (lambda_i - w_d d_is + b_s) / w_p over that market's multipliers. */
+static PrillmErrorCode choke_price(const PrillmMarket *mk, int target, double *price, PrillmError *err) {
+    int n = mk->n_users, m = mk->n_providers;
+    PrillmMarket *rest = prillm_market_alloc(n, m - 1, err);
+    if (!rest) return err ? err->code : PRILLM_ERR_NO_MEMORY;
+    rest->w_price = mk->w_price, rest->w_congestion = mk->w_congestion, rest->w_delay = mk->w_delay;
+    int oom = 0;
+    for (int i = 0; i < n; i++) {
+        rest->demand[i] = mk->demand[i];
+        oom |= !(rest->user_id[i] = prillm__strdup(mk->user_id[i]));
+    }
+    for (int j = 0, k = 0; j < m; j++) {
+        if (j == target) continue;
+        rest->price[k] = mk->price[j], rest->capacity[k] = mk->capacity[j], rest->value[k] = mk->value[j];
+        oom |= !(rest->provider_id[k] = prillm__strdup(mk->provider_id[j]));
+        for (int i = 0; i < n; i++) rest->delay[(size_t)i * (m - 1) + k] = mk->delay[(size_t)i * m + j];
+        k++;
+    }
+    PrillmEquilibriumSolver *solver = NULL;
+    PrillmErrorCode rc = oom ? prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory finding the choke price")
+                             : prillm_equilibrium_setup(&solver, rest, NULL, err);
+    if (!rc) rc = prillm_equilibrium_solve(solver, err);
+    if (!rc) {
+        const PrillmEquilibrium *eq = prillm_equilibrium_solution(solver);
+        if (eq->info.status != PRILLM_STATUS_SOLVED && eq->info.status != PRILLM_STATUS_INACCURATE) {
+            rc = prillm__fail(err, PRILLM_ERR_SOLVER, "equilibrium without the target: %s",
+                              prillm_status_name(eq->info.status));
+        } else {
+            double top = -INFINITY;
+            for (int i = 0; i < n; i++)
+                if (mk->demand[i] > 0) {
+                    double p = (eq->lambda[i] - mk->w_delay * mk->delay[(size_t)i * m + target] + mk->value[target]) /
+                               mk->w_price;
+                    top = p > top ? p : top;
+                }
+            *price = top;
+        }
+    }
+    prillm_equilibrium_cleanup(solver);
+    prillm_market_free(rest);
+    return rc;
+}
+
 PrillmErrorCode prillm_aggregator_scenarios(const PrillmMarket *base, int target,
                                             const PrillmScenarioSettings *settings,
                                             PrillmAggregatorScenarios *out, PrillmError *err) {
@@ -168,9 +214,13 @@ PrillmErrorCode prillm_aggregator_scenarios(const PrillmMarket *base, int target
         if (!sc->market || !sc->prices || !sc->profit) {
             code = prillm__fail(&local, PRILLM_ERR_NO_MEMORY, "out of memory building scenario %d", s);
         } else {
-            double p0 = base->price[t] > 0 ? base->price[t] : 1.0;
-            for (int k = 0; k < L; k++) sc->prices[k] = (k + 1.0) / L * settings->price_span * p0;
-            code = prillm__profit_curve(sc->market, sc->target, L, sc->prices, sc->profit, &local);
+            double choke = 0;
+            code = choke_price(sc->market, sc->target, &choke, &local);
+            /* a target nobody buys from even for free gets the base price's
+             * range: its curve is zero and the loss skips it */
+            if (!(choke > 0)) choke = base->price[t] > 0 ? base->price[t] : 1.0;
+            for (int k = 0; k < L && !code; k++) sc->prices[k] = (k + 1.0) / (L + 1) * settings->price_span * choke;
+            if (!code) code = prillm__profit_curve(sc->market, sc->target, L, sc->prices, sc->profit, &local);
         }
         if (code) {
 #ifdef _OPENMP

@@ -120,7 +120,9 @@ typedef struct {
 typedef struct {
     int scenarios;         /* how many to build                           */
     int prices;            /* L, sampled target prices per scenario        */
-    double price_span;     /* prices k/L * span * base target price        */
+    double price_span;     /* prices k/(L+1) * span * choke price, where the
+                            * choke price is the lowest at which the target
+                            * sells nothing                                */
     double price_noise;    /* rival price   *= exp(noise * N(0,1))         */
     double capacity_noise; /* rival capacity *= exp(noise * N(0,1))        */
     double value_noise;    /* rival value   += noise * (|value| + 0.1) * N  */
