@@ -458,7 +458,7 @@ PrillmErrorCode prillm_aggregator_train(PrillmAggregator *model, const PrillmAgg
         return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "model, scenarios, settings or info is NULL");
     memset(info, 0, sizeof *info);
     info->status = PRILLM_STATUS_FAILED;
-    info->train_loss = info->validation_loss = info->test_loss = NAN;
+    info->train_loss = info->validation_loss = info->test_loss = info->test_loss_min = info->test_loss_avg = NAN;
     PrillmErrorCode rc = prillm__options_check(train_options, N_TRAIN_OPTIONS, settings, err);
     if (rc) return rc;
     if (settings->validation_fraction + settings->test_fraction >= 1)
@@ -559,6 +559,12 @@ PrillmErrorCode prillm_aggregator_train(PrillmAggregator *model, const PrillmAgg
             mean_loss(model, PRILLM_AGGREGATE_DA, settings->K, scenarios, val, n_val, threads, losses, &skipped);
     info->test_loss =
         n_test ? mean_loss(model, PRILLM_AGGREGATE_DA, settings->K, scenarios, test, n_test, threads, losses, &skipped)
+               : NAN;
+    info->test_loss_min =
+        n_test ? mean_loss(model, PRILLM_AGGREGATE_MIN, settings->K, scenarios, test, n_test, threads, losses, &skipped)
+               : NAN;
+    info->test_loss_avg =
+        n_test ? mean_loss(model, PRILLM_AGGREGATE_AVG, settings->K, scenarios, test, n_test, threads, losses, &skipped)
                : NAN;
     info->skipped += skipped;
     info->status = PRILLM_STATUS_SOLVED;

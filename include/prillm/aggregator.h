@@ -180,6 +180,7 @@ typedef struct {
     int epochs_done;
     long steps;
     double train_loss, validation_loss, test_loss;
+    double test_loss_min, test_loss_avg; /* the baselines on the same test split */
     int n_train, n_validation, n_test;
     int skipped;           /* scenario evaluations whose equilibrium failed */
     double seconds;
