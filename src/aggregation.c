@@ -41,6 +41,8 @@ PrillmErrorCode prillm_aggregator_features(const PrillmMarket *market, int targe
                                            PrillmError *err) {
     if (check_target(market, target, err)) return err ? err->code : PRILLM_ERR_INVALID_ARGUMENT;
     if (!features) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "features is NULL");
+    PrillmErrorCode rc = prillm_market_validate(market, err);
+    if (rc) return rc;
     const PrillmMarket *mk = market;
     double total = 0;
     for (int i = 0; i < mk->n_users; i++) total += mk->demand[i];
@@ -80,8 +82,11 @@ PrillmErrorCode prillm_aggregator_scores(const PrillmAggregator *model, const Pr
                                          double *score_sum, double *score_avg, PrillmError *err) {
     if (!model) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "model is NULL");
     if (check_target(market, target, err)) return err ? err->code : PRILLM_ERR_INVALID_ARGUMENT;
+    if (!score_sum || !score_avg) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "score arrays are NULL");
     int m = market->n_providers, rivals = m - 1;
     for (int j = 0; j < m; j++) score_sum[j] = score_avg[j] = NAN;
+    PrillmErrorCode rc = prillm_market_validate(market, err);
+    if (rc) return rc;
     if (rivals == 0) return PRILLM_OK;
     PrillmSetWorkspace ws;
     double *x = prillm__calloc((size_t)rivals * (PRILLM_AGGREGATOR_FEATURES + 2), sizeof(double));

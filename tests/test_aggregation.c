@@ -37,6 +37,13 @@ static void test_features_by_hand(void **state) {
     for (int j = 0; j < 3; j++) mk->price[j] = price[j], mk->capacity[j] = cap[j], mk->value[j] = value[j];
     memcpy(mk->delay, delay, sizeof delay);
     mk->demand[0] = 1, mk->demand[1] = 3;
+    static const char *names[] = {"p0", "p1", "p2", "u0", "u1"};
+    for (int k = 0; k < 5; k++) {
+        char *id = malloc(3);
+        strcpy(id, names[k]);
+        if (k < 3) mk->provider_id[k] = id;
+        else mk->user_id[k - 3] = id;
+    }
     double x[2 * PRILLM_AGGREGATOR_FEATURES];
     assert_int_equal(prillm_aggregator_features(mk, 0, x, &err), PRILLM_OK);
     /* rival 1 (provider 1): delays 2 and 4 weighted 1/4, 3/4: mean 3.5, spread sqrt(0.75) */
@@ -47,6 +54,9 @@ static void test_features_by_hand(void **state) {
         assert_true(fabs(x[PRILLM_AGGREGATOR_FEATURES + k] - expect2[k]) < 1e-14);
     }
     assert_int_equal(prillm_aggregator_features(mk, 3, x, &err), PRILLM_ERR_INVALID_ARGUMENT);
+    mk->delay[4] = NAN; /* invalid markets are refused, not scored */
+    assert_int_equal(prillm_aggregator_features(mk, 0, x, &err), PRILLM_ERR_INVALID_DATA);
+    assert_non_null(strstr(err.message, "delay"));
     prillm_market_free(mk);
 }
 
