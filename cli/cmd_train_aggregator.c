@@ -59,8 +59,8 @@ static void print_summary(FILE *out, const PrillmTrainInfo *info, const char *mo
     prillm__json_string(out, model_path);
     fprintf(out, ",\n  \"K\": %d,\n  \"scenarios\": %d,\n  \"train\": %d,\n  \"validation\": %d,\n  \"test\": %d,\n", K,
             scenarios, info->n_train, info->n_validation, info->n_test);
-    fprintf(out, "  \"epochs\": %d,\n  \"steps\": %ld,\n  \"skipped\": %d,\n", info->epochs_done, info->steps,
-            info->skipped);
+    fprintf(out, "  \"epochs\": %d,\n  \"best_epoch\": %d,\n  \"steps\": %ld,\n  \"clipped\": %ld,\n  \"skipped\": %d,\n",
+            info->epochs_done, info->best_epoch, info->steps, info->clipped, info->skipped);
     const char *names[] = {"train_loss", "validation_loss", "test_loss", "test_loss_min", "test_loss_avg", "seconds"};
     double values[] = {info->train_loss,    info->validation_loss, info->test_loss,
                        info->test_loss_min, info->test_loss_avg,   info->seconds};

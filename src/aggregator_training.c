@@ -32,6 +32,8 @@ static const PrillmOptionInfo train_options[] = {
     {"learning-rate", PRILLM_OPTION_DOUBLE, 1e-3, 1e-12, 10, NULL, "Adam step size", OFFSET(learning_rate)},
     {"beta1", PRILLM_OPTION_DOUBLE, 0.9, 0, 0.999999, NULL, "Adam first-moment decay", OFFSET(beta1)},
     {"beta2", PRILLM_OPTION_DOUBLE, 0.999, 0, 0.99999999, NULL, "Adam second-moment decay", OFFSET(beta2)},
+    {"clip", PRILLM_OPTION_DOUBLE, 1.0, 0, 1e300, NULL,
+     "rescale a batch gradient whose norm exceeds this (0 = never)", OFFSET(clip)},
     {"validation-fraction", PRILLM_OPTION_DOUBLE, 0.15, 0, 0.9, NULL, "share of scenarios held out for validation",
      OFFSET(validation_fraction)},
     {"test-fraction", PRILLM_OPTION_DOUBLE, 0.15, 0, 0.9, NULL, "share of scenarios held out for the final test",
@@ -522,10 +524,16 @@ PrillmErrorCode prillm_aggregator_train(PrillmAggregator *model, const PrillmAgg
             }
             if (!ok) continue;
             st.step++;
+            /* a scenario near its choke price can give a gradient orders of
+             * magnitude above the rest: clip the batch gradient's norm */
+            double norm = 0, scale = 1.0 / ok;
+            for (int q = 0; q < np; q++) norm += g[q] * g[q];
+            norm = sqrt(norm) / ok;
+            if (settings->clip > 0 && norm > settings->clip) scale *= settings->clip / norm, info->clipped++;
             double b1 = settings->beta1, b2 = settings->beta2, lr = settings->learning_rate;
             double c1 = 1 - pow(b1, (double)st.step), c2 = 1 - pow(b2, (double)st.step);
             for (int q = 0; q < np; q++) {
-                double gq = g[q] / ok;
+                double gq = g[q] * scale;
                 st.m[q] = b1 * st.m[q] + (1 - b1) * gq;
                 st.v[q] = b2 * st.v[q] + (1 - b2) * gq * gq;
                 model->params[q] -= lr * (st.m[q] / c1) / (sqrt(st.v[q] / c2) + 1e-8);
@@ -553,6 +561,7 @@ PrillmErrorCode prillm_aggregator_train(PrillmAggregator *model, const PrillmAgg
     }
     /* the answer is the model with the best validation loss */
     if (st.best_epoch > 0) memcpy(model->params, st.best->params, sizeof(double) * (size_t)np);
+    info->best_epoch = st.best_epoch;
     int skipped = 0;
     if (n_val)
         info->validation_loss =

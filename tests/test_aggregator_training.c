@@ -121,6 +121,16 @@ static void test_loss_zero_without_abstraction(void **state) {
         assert_int_equal(prillm_aggregator_loss(model, method, 3, &sc, 0, 10, &loss, &err), PRILLM_OK);
         assert_true(loss < 1e-20);
     }
+    /* nothing to differentiate: zero gradient */
+    int np = prillm_aggregator_parameter_count(model);
+    double *grad = malloc(sizeof(double) * (size_t)np);
+    for (int s = 0; s < 10; s++) {
+        assert_int_equal(prillm_aggregator_loss_gradient(model, 3, &sc.items[s], &loss, grad, &err), PRILLM_OK);
+        for (int q = 0; q < np; q++) assert_true(grad[q] == 0.0);
+    }
+    assert_int_equal(prillm_aggregator_loss_gradient(model, 0, &sc.items[0], &loss, grad, &err),
+                     PRILLM_ERR_INVALID_ARGUMENT);
+    free(grad);
     /* and a positive loss when abstracting to one rival */
     assert_int_equal(prillm_aggregator_loss(model, PRILLM_AGGREGATE_MIN, 1, &sc, 0, 10, &loss, &err), PRILLM_OK);
     if (!(loss > 0 && isfinite(loss))) fail_msg("min loss %g", loss);

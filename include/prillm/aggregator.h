@@ -151,6 +151,7 @@ typedef struct {
     int batch;             /* scenarios per Adam step                      */
     double learning_rate;
     double beta1, beta2;   /* Adam                                         */
+    double clip;           /* largest norm of a batch gradient, 0 = none   */
     double validation_fraction;
     double test_fraction;
     int seed;              /* split and batch order                        */
@@ -178,7 +179,9 @@ typedef int (*PrillmTrainCallback)(void *context, const PrillmTrainProgress *pro
 typedef struct {
     PrillmStatus status;
     int epochs_done;
+    int best_epoch;        /* the epoch whose model is returned            */
     long steps;
+    long clipped;          /* Adam steps whose gradient was clipped         */
     double train_loss, validation_loss, test_loss;
     double test_loss_min, test_loss_avg; /* the baselines on the same test split */
     int n_train, n_validation, n_test;
