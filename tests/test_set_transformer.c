@@ -333,6 +333,99 @@ static void test_permutation_equivariance(void **state) {
     }
 }
 
+/* ---- the documented architecture, written out naively ---------------- */
+
+/* y[n x dout] = x[n x din] W + b with W row-major [din][dout] at p + off. */
+static void naive_linear(int n, int din, int dout, const double *x, const double *p, long *off, double *y) {
+    const double *W = p + *off, *b = W + (long)din * dout;
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < dout; c++) {
+            double s = b[c];
+            for (int k = 0; k < din; k++) s += x[i * din + k] * W[k * dout + c];
+            y[i * dout + c] = s;
+        }
+    *off += (long)din * dout + dout;
+}
+
+static void naive_layernorm(int n, int d, double *x, const double *p, long *off) {
+    const double *g = p + *off, *c = g + d;
+    for (int i = 0; i < n; i++) {
+        double mean = 0, var = 0;
+        for (int k = 0; k < d; k++) mean += x[i * d + k] / d;
+        for (int k = 0; k < d; k++) var += (x[i * d + k] - mean) * (x[i * d + k] - mean) / d;
+        for (int k = 0; k < d; k++) x[i * d + k] = g[k] * (x[i * d + k] - mean) / sqrt(var + 1e-5) + c[k];
+    }
+    *off += 2 * d;
+}
+
+/* Scores by the formulas of docs/aggregator.md, from the parameter layout. */
+static void naive_network(const PrillmAggregatorShape *sh, const double *p, int n, const double *x, double *ss,
+                          double *sa) {
+    int d = sh->width, h = sh->heads, dh = d / h;
+    long off = 0;
+    double *cur = calloc((size_t)n * d, 8), *q = calloc((size_t)n * d, 8), *k = calloc((size_t)n * d, 8);
+    double *v = calloc((size_t)n * d, 8), *o = calloc((size_t)n * d, 8), *u = calloc((size_t)n * d, 8);
+    double *w = calloc((size_t)n, 8), z[2 * 64];
+    naive_linear(n, PRILLM_AGGREGATOR_FEATURES, d, x, p, &off, cur);
+    for (int b = 0; b < sh->blocks; b++) {
+        naive_linear(n, d, d, cur, p, &off, q);
+        naive_linear(n, d, d, cur, p, &off, k);
+        naive_linear(n, d, d, cur, p, &off, v);
+        for (int head = 0; head < h; head++)
+            for (int i = 0; i < n; i++) {
+                double top = -INFINITY, sum = 0;
+                for (int l = 0; l < n; l++) {
+                    double dotp = 0;
+                    for (int c = head * dh; c < (head + 1) * dh; c++) dotp += q[i * d + c] * k[l * d + c];
+                    w[l] = dotp / sqrt((double)dh);
+                    top = fmax(top, w[l]);
+                }
+                for (int l = 0; l < n; l++) sum += (w[l] = exp(w[l] - top));
+                for (int c = head * dh; c < (head + 1) * dh; c++) {
+                    double acc = 0;
+                    for (int l = 0; l < n; l++) acc += w[l] / sum * v[l * d + c];
+                    o[i * d + c] = q[i * d + c] + acc; /* residual on the projected query */
+                }
+            }
+        if (sh->layer_norm) naive_layernorm(n, d, o, p, &off);
+        naive_linear(n, d, d, o, p, &off, u);
+        for (int e = 0; e < n * d; e++) cur[e] = o[e] + fmax(u[e], 0.0);
+        if (sh->layer_norm) naive_layernorm(n, d, cur, p, &off);
+    }
+    for (int i = 0; i < n; i++) {
+        naive_linear(1, d, 2, cur + i * d, p, &(long){off}, z);
+        ss[i] = 1 / (1 + exp(-z[0]));
+        sa[i] = log(1 + exp(z[1])) + 1e-6;
+    }
+    free(cur), free(q), free(k), free(v), free(o), free(u), free(w);
+}
+
+static void test_network_matches_documented_formulas(void **state) {
+    (void)state;
+    TestRng rng = {18};
+    static const PrillmAggregatorShape shapes[] = {{8, 2, 2, 1, 1}, {6, 3, 1, 0, 2}, {4, 4, 3, 1, 3}, {8, 1, 0, 1, 4}};
+    for (int s = 0; s < 4; s++)
+        for (int n = 1; n <= 9; n += 4) {
+            PrillmError err;
+            PrillmAggregator *model = prillm_aggregator_new(&shapes[s], &err);
+            double *p = prillm_aggregator_parameters(model);
+            for (int k = 0; k < prillm_aggregator_parameter_count(model); k++) p[k] += 0.2 * (2 * test_uniform(&rng) - 1);
+            double *x = random_vector(&rng, (size_t)n * PRILLM_AGGREGATOR_FEATURES, 2);
+            double ss[9], sa[9], rs[9], ra[9];
+            PrillmSetWorkspace ws;
+            assert_int_equal(prillm__set_workspace_init(&ws, model, n), 0);
+            prillm__set_forward(model, &ws, n, x, ss, sa);
+            naive_network(&shapes[s], p, n, x, rs, ra);
+            for (int i = 0; i < n; i++) {
+                assert_true(fabs(ss[i] - rs[i]) <= 1e-12);
+                assert_true(fabs(sa[i] - ra[i]) <= 1e-12 * (1 + ra[i]));
+            }
+            prillm__set_workspace_free(&ws);
+            prillm_aggregator_free(model);
+            free(x);
+        }
+}
+
 /* Same seed, same weights; another seed, other weights; bad shapes refused. */
 static void test_seeded_init_and_shapes(void **state) {
     (void)state;
@@ -364,7 +457,7 @@ int main(void) {
         cmocka_unit_test(test_attention_single_element), cmocka_unit_test(test_layernorm_gradient),
         cmocka_unit_test(test_rff_gradient),             cmocka_unit_test(test_heads_gradient_and_range),
         cmocka_unit_test(test_network_gradient),         cmocka_unit_test(test_permutation_equivariance),
-        cmocka_unit_test(test_seeded_init_and_shapes),
+        cmocka_unit_test(test_seeded_init_and_shapes),   cmocka_unit_test(test_network_matches_documented_formulas),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
