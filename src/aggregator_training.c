@@ -91,6 +91,24 @@ static int flow_sensitivity(const PrillmMarket *A, int target, int agg, const Pr
     return 0;
 }
 
+int prillm__target_flow_sensitivity(const PrillmMarket *A, int target, int agg, const PrillmEquilibrium *eq,
+                                     double *dF) {
+    int n = A->n_users, m = A->n_providers, rc = -1;
+    size_t nm = (size_t)n * m;
+    PrillmActiveSystem sys;
+    unsigned char *active = prillm__calloc(nm, 1);
+    double *buf = prillm__calloc(2 * nm + 3 * (size_t)n + 3 * (size_t)m, sizeof(double));
+    if (!active || !buf) goto done;
+    double *dc = buf, *nu = dc + nm, *F = nu + n, *pair_flow = F + m + n, *beta = pair_flow + nm;
+    for (int j = 0; j < m; j++) beta[j] = A->capacity[j] / A->w_congestion;
+    if (prillm__system_init(&sys, n, m, beta)) goto done;
+    rc = flow_sensitivity(A, target, agg, eq, &sys, active, dc, nu, F, pair_flow, dF);
+    prillm__system_free(&sys);
+done:
+    free(active), free(buf);
+    return rc;
+}
+
 static double max_abs(const double *x, int count) {
     double top = 0;
     for (int k = 0; k < count; k++) top = fabs(x[k]) > top ? fabs(x[k]) : top;

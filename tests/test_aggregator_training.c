@@ -140,6 +140,61 @@ static void test_loss_zero_without_abstraction(void **state) {
     prillm_aggregator_scenarios_free(&sc);
 }
 
+/* The target's flow sensitivity to one rival's capacity, price, value and
+ * delays against central differences of exact equilibrium solves; like the
+ * gradient test, stencils that straddle an active-set change are skipped. */
+static double target_flow(const PrillmMarket *mk, int target) {
+    PrillmEquilibriumSolver *solver = test_solve(mk, NULL);
+    double F = prillm_equilibrium_solution(solver)->provider_flow[target];
+    prillm_equilibrium_cleanup(solver);
+    return F;
+}
+
+static void test_flow_sensitivity(void **state) {
+    (void)state;
+    TestRng rng = {55};
+    int checked = 0, skipped = 0, nonzero = 0;
+    for (int trial = 0; trial < 30; trial++) {
+        int n = test_int(&rng, 1, 8), m = test_int(&rng, 2, 6), target = test_int(&rng, 0, m - 1);
+        int agg = (target + test_int(&rng, 1, m - 1)) % m;
+        PrillmMarket *mk = test_market(n, m, 6000 + (uint64_t)trial, NULL);
+        PrillmEquilibriumSolver *solver = test_solve(mk, NULL);
+        double *dF = calloc((size_t)n + 3, sizeof(double));
+        assert_int_equal(prillm__target_flow_sensitivity(mk, target, agg, prillm_equilibrium_solution(solver), dF), 0);
+        prillm_equilibrium_cleanup(solver);
+        for (int dir = 0; dir < n + 3; dir++) {
+            double *x = dir == 0 ? &mk->capacity[agg]
+                      : dir == 1 ? &mk->price[agg]
+                      : dir == 2 ? &mk->value[agg]
+                                 : &mk->delay[(size_t)(dir - 3) * m + agg];
+            double keep = *x, fd[2], scale = fabs(keep) + 1e-3;
+            for (int h = 0; h < 2; h++) {
+                double step = (h ? 1e-6 : 2e-6) * scale;
+                *x = keep + step;
+                double up = target_flow(mk, target);
+                *x = keep - step;
+                double down = target_flow(mk, target);
+                *x = keep;
+                fd[h] = (up - down) / (2 * step);
+            }
+            double tol = 1e-5 * (fabs(fd[1]) + fabs(dF[dir])) + 1e-7 * mk->demand[0] / scale;
+            if (fabs(fd[0] - fd[1]) > tol) {
+                skipped++;
+                continue;
+            }
+            if (!(fabs(fd[1] - dF[dir]) <= 10 * tol))
+                fail_msg("trial %d direction %d: analytic %.10g, finite difference %.10g", trial, dir, dF[dir], fd[1]);
+            nonzero += dF[dir] != 0;
+            checked++;
+        }
+        free(dF);
+        prillm_market_free(mk);
+    }
+    print_message("flow sensitivity: %d directions checked (%d nonzero), %d skipped at kinks\n", checked, nonzero,
+                  skipped);
+    assert_true(checked >= 100 && nonzero >= 50 && skipped * 10 <= checked);
+}
+
 /* d loss / d parameters through equilibrium sensitivity, merge and network,
  * against central differences; coordinates where two step sizes disagree
  * (an active-set kink inside the stencil) are skipped and counted. */
@@ -295,6 +350,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scenarios_match_definition),
         cmocka_unit_test(test_loss_zero_without_abstraction),
+        cmocka_unit_test(test_flow_sensitivity),
         cmocka_unit_test(test_end_to_end_gradient),
         cmocka_unit_test(test_training_deterministic_and_resumable),
         cmocka_unit_test(test_training_lowers_loss),
