@@ -1,0 +1,189 @@
+/*
+ * prillm train-aggregator: build perturbed scenarios of a base market, train
+ * the deep aggregation network on them with the profit-curve loss, save the
+ * model. Progress goes to stderr, the summary (JSON) to stdout.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "prillm/aggregator.h"
+
+static void train_help(FILE *out) {
+    int count;
+    fputs("Usage: prillm train-aggregator MARKET.json --out MODEL.json [options]\n\n"
+          "Train the deep aggregation network (game abstraction) on perturbed copies of\n"
+          "MARKET.json: every scenario perturbs the rivals, samples L target prices below\n"
+          "the target's choke price, and records the exact profit curve. The network is fit\n"
+          "with Adam on the profit-curve loss of the K-rival abstraction; the model with the\n"
+          "best validation loss is written to --out. See docs/aggregator.md.\n\n"
+          "Options:\n"
+          "  --out FILE          where to write the model (required)\n"
+          "  --target ID         train for this target only (default: each scenario draws one)\n"
+          "  --checkpoint FILE   resume from FILE if it exists; rewritten after every epoch\n"
+          "  --width N           model width (default 32)\n"
+          "  --heads N           attention heads, dividing width (default 4)\n"
+          "  --blocks N          Set Attention Blocks (default 2)\n"
+          "  --layer-norm 0|1    LayerNorm in the blocks (default 1)\n"
+          "  --init-seed N       seed of the initial weights (default 1)\n"
+          "  --quiet             no progress lines\n\n"
+          "Scenarios:\n",
+          out);
+    const PrillmOptionInfo *opts = prillm_scenario_options(&count);
+    prillm_cli_print_options(out, opts, count);
+    fputs("\nTraining:\n", out);
+    opts = prillm_train_options(&count);
+    prillm_cli_print_options(out, opts, count);
+    fprintf(out, "\n%s", prillm_cli_exit_code_help);
+}
+
+static PrillmErrorCode set_scenario_option(void *settings, const char *name, const char *value, PrillmError *err) {
+    return prillm_scenario_set_option(settings, name, value, err);
+}
+
+static PrillmErrorCode set_train_option(void *settings, const char *name, const char *value, PrillmError *err) {
+    return prillm_train_set_option(settings, name, value, err);
+}
+
+static int progress_line(void *context, const PrillmTrainProgress *p, const PrillmAggregator *model) {
+    (void)model;
+    if (!*(const int *)context)
+        fprintf(stderr, "prillm: epoch %d/%d: train loss %.6g, validation loss %.6g (%ld steps, %.1f s)\n", p->epoch,
+                p->epochs, p->train_loss, p->validation_loss, p->step, p->seconds);
+    return 0;
+}
+
+static void print_summary(FILE *out, const PrillmTrainInfo *info, const char *model_path, int K, int scenarios) {
+    fprintf(out, "{\n  \"status\": \"%s\",\n  \"model\": ", prillm_status_name(info->status));
+    prillm__json_string(out, model_path);
+    fprintf(out, ",\n  \"K\": %d,\n  \"scenarios\": %d,\n  \"train\": %d,\n  \"validation\": %d,\n  \"test\": %d,\n", K,
+            scenarios, info->n_train, info->n_validation, info->n_test);
+    fprintf(out, "  \"epochs\": %d,\n  \"best_epoch\": %d,\n  \"steps\": %ld,\n  \"clipped\": %ld,\n  \"skipped\": %d,\n",
+            info->epochs_done, info->best_epoch, info->steps, info->clipped, info->skipped);
+    const char *names[] = {"train_loss", "validation_loss", "test_loss", "test_loss_min", "test_loss_avg", "seconds"};
+    double values[] = {info->train_loss,    info->validation_loss, info->test_loss,
+                       info->test_loss_min, info->test_loss_avg,   info->seconds};
+    for (int k = 0; k < 6; k++) {
+        fprintf(out, "  \"%s\": ", names[k]);
+        prillm__json_number(out, values[k]);
+        fputs(k < 5 ? ",\n" : "\n}\n", out);
+    }
+}
+
+int cmd_train_aggregator(int argc, char **argv) {
+    int n_scenario_opts, n_train_opts;
+    const PrillmOptionInfo *scenario_opts = prillm_scenario_options(&n_scenario_opts);
+    const PrillmOptionInfo *train_opts = prillm_train_options(&n_train_opts);
+    PrillmScenarioSettings scenario_settings;
+    PrillmTrainSettings train_settings;
+    PrillmAggregatorShape shape;
+    prillm_scenario_default_settings(&scenario_settings);
+    prillm_train_default_settings(&train_settings);
+    prillm_aggregator_default_shape(&shape);
+    const char *path = NULL, *out_path = NULL, *target_id = NULL, *checkpoint = NULL, *value;
+    int quiet = 0;
+    for (int k = 1; k < argc; k++) {
+        const char *arg = argv[k];
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            train_help(stdout);
+            return EXIT_SOLVED;
+        }
+        if (strcmp(arg, "--quiet") == 0) {
+            quiet = 1;
+            continue;
+        }
+        int took;
+        if ((took = prillm_cli_flag_value(argc, argv, &k, "--out", &out_path)) ||
+            (took = prillm_cli_flag_value(argc, argv, &k, "--target", &target_id)) ||
+            (took = prillm_cli_flag_value(argc, argv, &k, "--checkpoint", &checkpoint))) {
+            if (took < 0) return EXIT_USAGE;
+            continue;
+        }
+        static const struct {
+            const char *flag;
+            long lo, hi;
+        } ints[] = {{"--width", 1, 4096}, {"--heads", 1, 4096}, {"--blocks", 0, 8}, {"--layer-norm", 0, 1},
+                    {"--init-seed", 0, 2147483647}};
+        int matched = 0;
+        for (int q = 0; q < 5 && !matched; q++) {
+            if ((took = prillm_cli_flag_value(argc, argv, &k, ints[q].flag, &value)) == 0) continue;
+            long v;
+            if (took < 0 || prillm_cli_parse_int(value, ints[q].flag, ints[q].lo, ints[q].hi, &v)) return EXIT_USAGE;
+            if (q == 0) shape.width = (int)v;
+            else if (q == 1) shape.heads = (int)v;
+            else if (q == 2) shape.blocks = (int)v;
+            else if (q == 3) shape.layer_norm = (int)v;
+            else shape.seed = (unsigned long long)v;
+            matched = 1;
+        }
+        if (matched) continue;
+        took = prillm_cli_take_option(argc, argv, &k, scenario_opts, n_scenario_opts, set_scenario_option,
+                                      &scenario_settings);
+        if (!took)
+            took = prillm_cli_take_option(argc, argv, &k, train_opts, n_train_opts, set_train_option, &train_settings);
+        if (took < 0) return EXIT_USAGE;
+        if (took) continue;
+        if (arg[0] == '-' && arg[1] != '\0') {
+            fprintf(stderr, "prillm: error: unknown option %s (see prillm train-aggregator --help)\n", arg);
+            return EXIT_USAGE;
+        }
+        if (path) {
+            fprintf(stderr, "prillm: error: one market file only (got %s and %s)\n", path, arg);
+            return EXIT_USAGE;
+        }
+        path = arg;
+    }
+    if (!path || !out_path) {
+        fprintf(stderr, "prillm: error: missing %s (see prillm train-aggregator --help)\n",
+                !path ? "MARKET.json" : "--out MODEL.json");
+        return EXIT_USAGE;
+    }
+    PrillmMarket *mk = NULL;
+    int code = prillm_cli_load_market(path, &mk);
+    if (code) return code;
+    int target = -1;
+    if (target_id && (target = prillm_market_provider_index(mk, target_id)) < 0) {
+        fprintf(stderr, "prillm: error: --target %s is not a provider of %s\n", target_id, path);
+        prillm_market_free(mk);
+        return EXIT_BAD_INPUT;
+    }
+    PrillmError err = {PRILLM_OK, ""};
+    PrillmAggregator *model = prillm_aggregator_new(&shape, &err);
+    PrillmAggregatorScenarios scenarios = {0, NULL};
+    PrillmTrainInfo info;
+    memset(&info, 0, sizeof info);
+    PrillmErrorCode rc = model ? PRILLM_OK : err.code;
+    if (!rc) {
+        if (!quiet)
+            fprintf(stderr, "prillm: building %d scenarios of %s (%d prices each)\n", scenario_settings.scenarios, path,
+                    scenario_settings.prices);
+        rc = prillm_aggregator_scenarios(mk, target, &scenario_settings, &scenarios, &err);
+    }
+    if (!rc) rc = prillm_aggregator_train(model, &scenarios, &train_settings, checkpoint, progress_line, &quiet, &info, &err);
+    if (!rc) {
+        FILE *out = fopen(out_path, "wb");
+        if (!out) rc = prillm__fail(&err, PRILLM_ERR_IO, "cannot write %s", out_path);
+        else {
+            rc = prillm_aggregator_write_json(model, out, &err);
+            if (fclose(out) != 0 && !rc) rc = prillm__fail(&err, PRILLM_ERR_IO, "cannot write %s", out_path);
+        }
+    }
+    if (rc) {
+        fprintf(stderr, "prillm: error: %s\n", err.message);
+        code = prillm_cli_exit_for_error(rc);
+    } else {
+        print_summary(stdout, &info, out_path, train_settings.K, scenarios.count);
+        code = prillm_cli_exit_for_status(info.status);
+        if (info.skipped)
+            fprintf(stderr, "prillm: warning: %d scenario evaluations failed and were skipped\n", info.skipped);
+    }
+    prillm_aggregator_scenarios_free(&scenarios);
+    prillm_aggregator_free(model);
+    prillm_market_free(mk);
+    if (!rc && (fflush(stdout) != 0 || ferror(stdout))) {
+        fprintf(stderr, "prillm: error: writing the result failed\n");
+        return EXIT_INTERNAL;
+    }
+    return code;
+}

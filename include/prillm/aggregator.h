@@ -1,0 +1,218 @@
+/*
+ * prillm — game abstraction: the deep aggregation network (DESIGN.md section 5).
+ *
+ * A market with many rivals is reduced to the target plus K rivals so that
+ * the target's pricing problem becomes small. The "da" method scores every
+ * rival with a Set Transformer (score_sum in (0,1), score_avg > 0), keeps the
+ * K-1 rivals with the largest score_avg and merges the others into one rival
+ * "aggregate" with capacity sum score_sum_j capacity_j and score_avg-weighted
+ * means of price, value, cost, latency and every user's delay. "min" and
+ * "avg" are the paper's baselines. docs/aggregator.md gives every detail.
+ *
+ * Lifecycle: prillm_aggregator_new (random weights) or _read_json (a trained
+ * model), use, prillm_aggregator_free. Training: prillm_aggregator_scenarios
+ * builds perturbed markets, prillm_aggregator_train fits the weights with the
+ * profit-curve loss.
+ */
+#ifndef PRILLM_AGGREGATOR_H
+#define PRILLM_AGGREGATOR_H
+
+#include <stdio.h>
+
+#include "prillm/equilibrium.h"
+#include "prillm/error.h"
+#include "prillm/market.h"
+#include "prillm/options.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Per-rival features (raw, before z-scoring), in this order:
+ *   price, log(capacity / total demand), value, mean delay, delay spread,
+ *   price - target price, value - target value, log(capacity / target capacity),
+ *   mean delay - target mean delay,
+ * where mean delay and spread are the demand-weighted mean and standard
+ * deviation of the provider's delays over users. */
+#define PRILLM_AGGREGATOR_FEATURES 9
+
+typedef struct PrillmAggregator PrillmAggregator;
+
+typedef struct {
+    int width;      /* model width d (multiple of heads)                  */
+    int heads;      /* attention heads                                    */
+    int blocks;     /* stacked Set Attention Blocks                       */
+    int layer_norm; /* 1: LayerNorm in every block (as the paper), 0: off  */
+    unsigned long long seed; /* initial weights                           */
+} PrillmAggregatorShape;
+
+void prillm_aggregator_default_shape(PrillmAggregatorShape *shape);
+/* A network with seeded Xavier-uniform weights and identity feature
+ * normalisation (mean 0, std 1). */
+PrillmAggregator *prillm_aggregator_new(const PrillmAggregatorShape *shape, PrillmError *err);
+PrillmAggregator *prillm_aggregator_copy(const PrillmAggregator *model, PrillmError *err);
+void prillm_aggregator_free(PrillmAggregator *model);
+void prillm_aggregator_get_shape(const PrillmAggregator *model, PrillmAggregatorShape *shape);
+
+/* The flat parameter vector (read / write). Its layout is documented in
+ * docs/aggregator.md and named tensor by tensor in the model file. */
+int prillm_aggregator_parameter_count(const PrillmAggregator *model);
+double *prillm_aggregator_parameters(PrillmAggregator *model);
+
+/* Feature normalisation stored with the model: z = (x - mean) / std. */
+PrillmErrorCode prillm_aggregator_set_normalisation(PrillmAggregator *model, const double *mean,
+                                                    const double *std, PrillmError *err);
+void prillm_aggregator_get_normalisation(const PrillmAggregator *model, double *mean, double *std);
+
+/* Raw features of every rival of target (all providers but target, in market
+ * order): features[r * PRILLM_AGGREGATOR_FEATURES + k] for the r-th rival. */
+PrillmErrorCode prillm_aggregator_features(const PrillmMarket *market, int target, double *features,
+                                           PrillmError *err);
+
+/* Scores of every provider; the target's entries are NaN. */
+PrillmErrorCode prillm_aggregator_scores(const PrillmAggregator *model, const PrillmMarket *market, int target,
+                                         double *score_sum, double *score_avg, PrillmError *err);
+
+typedef enum {
+    PRILLM_AGGREGATE_DA = 0,  /* the network's scores (needs a model)       */
+    PRILLM_AGGREGATE_MIN = 1, /* the K cheapest rivals, the others dropped  */
+    PRILLM_AGGREGATE_AVG = 2  /* K identical rivals averaged over all rivals */
+} PrillmAggregateMethod;
+
+/* "da", "min", "avg" -> method; -1 if unknown. */
+int prillm_aggregate_method_from_name(const char *name);
+const char *prillm_aggregate_method_name(PrillmAggregateMethod method);
+
+/* The abstracted market: the target and at most K rivals (K >= 1), same
+ * users and weights. If the market has at most K rivals it is copied
+ * unchanged (every method). Otherwise, for da and min, the target and the
+ * kept rivals stay in market order and (da only) the merged rival
+ * "aggregate" comes last; avg puts the target first, then "average-1" ..
+ * "average-K". model is used only by da. Caller frees *abstracted. */
+PrillmErrorCode prillm_aggregate_market(const PrillmMarket *market, int target, int K,
+                                        PrillmAggregateMethod method, const PrillmAggregator *model,
+                                        PrillmMarket **abstracted, int *target_in_abstracted, PrillmError *err);
+
+/* Model file (JSON, docs/aggregator.md). Numbers are written shortest
+ * round-trip, so write then read gives the same model bit for bit. */
+PrillmErrorCode prillm_aggregator_write_json(const PrillmAggregator *model, FILE *stream, PrillmError *err);
+PrillmErrorCode prillm_aggregator_parse_json(const char *text, size_t length, PrillmAggregator **model,
+                                             PrillmError *err);
+PrillmErrorCode prillm_aggregator_read_json(FILE *stream, PrillmAggregator **model, PrillmError *err);
+
+/* ---- training data ---------------------------------------------------- */
+
+/* One training scenario: a perturbed market, its target, the sampled target
+ * prices and the exact profit curve Y_k = p_k F_s(p_k) of the full market. */
+typedef struct {
+    PrillmMarket *market;
+    int target;
+    int n_prices;
+    double *prices; /* [n_prices] */
+    double *profit; /* [n_prices] */
+} PrillmAggregatorScenario;
+
+typedef struct {
+    int count;
+    PrillmAggregatorScenario *items;
+} PrillmAggregatorScenarios;
+
+typedef struct {
+    int scenarios;         /* how many to build                           */
+    int prices;            /* L, sampled target prices per scenario        */
+    double price_span;     /* prices k/(L+1) * span * choke price, where the
+                            * choke price is the lowest at which the target
+                            * sells nothing                                */
+    double price_noise;    /* rival price   *= exp(noise * N(0,1))         */
+    double capacity_noise; /* rival capacity *= exp(noise * N(0,1))        */
+    double value_noise;    /* rival value   += noise * (|value| + 0.1) * N  */
+    double delay_noise;    /* rival delays  *= exp(noise * N(0,1)) (column) */
+    double drop_probability; /* each rival removed with this probability  */
+    int seed;
+} PrillmScenarioSettings;
+
+const PrillmOptionInfo *prillm_scenario_options(int *count);
+void prillm_scenario_default_settings(PrillmScenarioSettings *settings);
+PrillmErrorCode prillm_scenario_set_option(PrillmScenarioSettings *settings, const char *name, const char *value,
+                                           PrillmError *err);
+
+/* target < 0: every scenario draws its own target among the base market's
+ * providers. The scenarios are reproducible from the seed alone. */
+PrillmErrorCode prillm_aggregator_scenarios(const PrillmMarket *base, int target,
+                                            const PrillmScenarioSettings *settings,
+                                            PrillmAggregatorScenarios *out, PrillmError *err);
+void prillm_aggregator_scenarios_free(PrillmAggregatorScenarios *scenarios);
+
+/* ---- training --------------------------------------------------------- */
+
+typedef struct {
+    int K;                 /* rivals in the abstracted market              */
+    int epochs;
+    int batch;             /* scenarios per Adam step                      */
+    double learning_rate;
+    double beta1, beta2;   /* Adam                                         */
+    double clip;           /* largest norm of a batch gradient, 0 = none   */
+    double validation_fraction;
+    double test_fraction;
+    int seed;              /* split and batch order                        */
+    int threads;           /* OpenMP threads, 0 = runtime default          */
+} PrillmTrainSettings;
+
+const PrillmOptionInfo *prillm_train_options(int *count);
+void prillm_train_default_settings(PrillmTrainSettings *settings);
+PrillmErrorCode prillm_train_set_option(PrillmTrainSettings *settings, const char *name, const char *value,
+                                        PrillmError *err);
+
+typedef struct {
+    int epoch;             /* 1-based, after it finished                   */
+    int epochs;
+    long step;             /* Adam steps so far                            */
+    double train_loss;     /* mean profit-curve loss over the epoch        */
+    double validation_loss;
+    double seconds;
+} PrillmTrainProgress;
+
+/* Return nonzero to stop training after this epoch. */
+typedef int (*PrillmTrainCallback)(void *context, const PrillmTrainProgress *progress,
+                                   const PrillmAggregator *model);
+
+typedef struct {
+    PrillmStatus status;
+    int epochs_done;
+    int best_epoch;        /* the epoch whose model is returned            */
+    long steps;
+    long clipped;          /* Adam steps whose gradient was clipped         */
+    double train_loss, validation_loss, test_loss;
+    double test_loss_min, test_loss_avg; /* the baselines on the same test split */
+    int n_train, n_validation, n_test;
+    int skipped;           /* scenario evaluations whose equilibrium failed */
+    double seconds;
+} PrillmTrainInfo;
+
+/* Mean profit-curve loss of the model (method da) or of a baseline on the
+ * scenarios [first, first + count). */
+PrillmErrorCode prillm_aggregator_loss(const PrillmAggregator *model, PrillmAggregateMethod method, int K,
+                                       const PrillmAggregatorScenarios *scenarios, int first, int count,
+                                       double *loss, PrillmError *err);
+
+/* The profit-curve loss of one scenario and its gradient with respect to
+ * the model's parameters (grad, parameter_count entries, overwritten).
+ * Returns PRILLM_ERR_SOLVER when an equilibrium solve fails. */
+PrillmErrorCode prillm_aggregator_loss_gradient(const PrillmAggregator *model, int K,
+                                                const PrillmAggregatorScenario *scenario, double *loss,
+                                                double *grad, PrillmError *err);
+
+/* Train model in place. The scenarios are split (after a seeded shuffle)
+ * into train / validation / test. checkpoint (may be NULL) is a file path:
+ * if it exists training resumes from it, and it is rewritten after every
+ * epoch. The feature normalisation is set from the training scenarios
+ * unless resuming. Deterministic for a seed whatever the thread count. */
+PrillmErrorCode prillm_aggregator_train(PrillmAggregator *model, const PrillmAggregatorScenarios *scenarios,
+                                        const PrillmTrainSettings *settings, const char *checkpoint,
+                                        PrillmTrainCallback callback, void *context, PrillmTrainInfo *info,
+                                        PrillmError *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,340 @@
+/*
+ * Game abstraction: the target plus K rivals in place of every rival
+ * (DESIGN.md section 5). Rival features, the network's scores, and the three
+ * reductions: da (learned scores), min and avg (the paper's baselines).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "set_transformer.h"
+
+/* ---- features --------------------------------------------------------- */
+
+static PrillmErrorCode check_target(const PrillmMarket *market, int target, PrillmError *err) {
+    if (!market) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "market is NULL");
+    if (target < 0 || target >= market->n_providers)
+        return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "target %d is not a provider index (0..%d)", target,
+                            market->n_providers - 1);
+    return PRILLM_OK;
+}
+
+/* Demand-weighted mean and spread of provider j's delays over users. */
+static void delay_moments(const PrillmMarket *mk, int j, double *mean, double *spread) {
+    int n = mk->n_users, m = mk->n_providers;
+    double total = 0, sum = 0, sq = 0;
+    for (int i = 0; i < n; i++) total += mk->demand[i];
+    for (int i = 0; i < n; i++) {
+        double w = total > 0 ? mk->demand[i] / total : 1.0 / n;
+        sum += w * mk->delay[(size_t)i * m + j];
+    }
+    for (int i = 0; i < n; i++) {
+        double w = total > 0 ? mk->demand[i] / total : 1.0 / n, e = mk->delay[(size_t)i * m + j] - sum;
+        sq += w * e * e;
+    }
+    *mean = n ? sum : 0.0;
+    *spread = n ? sqrt(sq) : 0.0;
+}
+
+PrillmErrorCode prillm_aggregator_features(const PrillmMarket *market, int target, double *features,
+                                           PrillmError *err) {
+    if (check_target(market, target, err)) return err ? err->code : PRILLM_ERR_INVALID_ARGUMENT;
+    if (!features) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "features is NULL");
+    PrillmErrorCode rc = prillm_market_validate(market, err);
+    if (rc) return rc;
+    const PrillmMarket *mk = market;
+    double total = 0;
+    for (int i = 0; i < mk->n_users; i++) total += mk->demand[i];
+    /* capacities are compared with the demand they serve: scale-free */
+    double scale = total > 0 ? total : 1.0, target_mean, target_spread;
+    delay_moments(mk, target, &target_mean, &target_spread);
+    int r = 0;
+    for (int j = 0; j < mk->n_providers; j++) {
+        if (j == target) continue;
+        double mean, spread, *x = features + (size_t)r++ * PRILLM_AGGREGATOR_FEATURES;
+        delay_moments(mk, j, &mean, &spread);
+        x[0] = mk->price[j];
+        x[1] = log(mk->capacity[j] / scale);
+        x[2] = mk->value[j];
+        x[3] = mean;
+        x[4] = spread;
+        x[5] = mk->price[j] - mk->price[target];
+        x[6] = mk->value[j] - mk->value[target];
+        x[7] = log(mk->capacity[j] / mk->capacity[target]);
+        x[8] = mean - target_mean;
+    }
+    return PRILLM_OK;
+}
+
+int prillm__aggregator_inputs(const PrillmAggregator *model, const PrillmMarket *market, int target, double *x) {
+    if (prillm_aggregator_features(market, target, x, NULL)) return -1;
+    size_t rivals = (size_t)market->n_providers - 1;
+    for (size_t r = 0; r < rivals; r++)
+        for (int k = 0; k < PRILLM_AGGREGATOR_FEATURES; k++) {
+            double *v = &x[r * PRILLM_AGGREGATOR_FEATURES + k];
+            *v = (*v - model->feature_mean[k]) / model->feature_std[k];
+        }
+    return 0;
+}
+
+PrillmErrorCode prillm_aggregator_scores(const PrillmAggregator *model, const PrillmMarket *market, int target,
+                                         double *score_sum, double *score_avg, PrillmError *err) {
+    if (!model) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "model is NULL");
+    if (check_target(market, target, err)) return err ? err->code : PRILLM_ERR_INVALID_ARGUMENT;
+    if (!score_sum || !score_avg) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "score arrays are NULL");
+    int m = market->n_providers, rivals = m - 1;
+    for (int j = 0; j < m; j++) score_sum[j] = score_avg[j] = NAN;
+    PrillmErrorCode rc = prillm_market_validate(market, err);
+    if (rc) return rc;
+    if (rivals == 0) return PRILLM_OK;
+    PrillmSetWorkspace ws;
+    double *x = prillm__calloc((size_t)rivals * (PRILLM_AGGREGATOR_FEATURES + 2), sizeof(double));
+    if (!x || prillm__set_workspace_init(&ws, model, rivals)) {
+        free(x);
+        return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory scoring %d rivals", rivals);
+    }
+    double *ss = x + (size_t)rivals * PRILLM_AGGREGATOR_FEATURES, *sa = ss + rivals;
+    prillm__aggregator_inputs(model, market, target, x);
+    prillm__set_forward(model, &ws, rivals, x, ss, sa);
+    for (int j = 0, r = 0; j < m; j++) {
+        if (j == target) continue;
+        score_sum[j] = ss[r];
+        score_avg[j] = sa[r++];
+    }
+    prillm__set_workspace_free(&ws);
+    free(x);
+    return PRILLM_OK;
+}
+
+/* ---- building the abstracted market ----------------------------------- */
+
+int prillm_aggregate_method_from_name(const char *name) {
+    if (!name) return -1;
+    if (strcmp(name, "da") == 0) return PRILLM_AGGREGATE_DA;
+    if (strcmp(name, "min") == 0) return PRILLM_AGGREGATE_MIN;
+    if (strcmp(name, "avg") == 0) return PRILLM_AGGREGATE_AVG;
+    return -1;
+}
+
+const char *prillm_aggregate_method_name(PrillmAggregateMethod method) {
+    switch (method) {
+    case PRILLM_AGGREGATE_DA: return "da";
+    case PRILLM_AGGREGATE_MIN: return "min";
+    case PRILLM_AGGREGATE_AVG: return "avg";
+    }
+    return "unknown";
+}
+
+/* Ranking of rivals by a key, ties broken by provider id (unique), so the
+ * result never depends on the order of the rivals in the market. */
+typedef struct {
+    double key;
+    const char *id;
+    int index;
+} RankItem;
+
+static int rank_descending(const void *a, const void *b) {
+    const RankItem *x = a, *y = b;
+    if (x->key != y->key) return x->key > y->key ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+/* A fresh market with the same users and weights and m providers. */
+static PrillmMarket *same_users(const PrillmMarket *mk, int m, PrillmError *err) {
+    PrillmMarket *out = prillm_market_alloc(mk->n_users, m, err);
+    if (!out) return NULL;
+    out->w_price = mk->w_price;
+    out->w_congestion = mk->w_congestion;
+    out->w_delay = mk->w_delay;
+    for (int i = 0; i < mk->n_users; i++) {
+        out->demand[i] = mk->demand[i];
+        if (!(out->user_id[i] = prillm__strdup(mk->user_id[i]))) goto oom;
+    }
+    return out;
+oom:
+    prillm_market_free(out);
+    prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory building the abstracted market");
+    return NULL;
+}
+
+static int copy_provider(const PrillmMarket *mk, int j, PrillmMarket *out, int k) {
+    int n = mk->n_users;
+    out->price[k] = mk->price[j];
+    out->capacity[k] = mk->capacity[j];
+    out->value[k] = mk->value[j];
+    out->cost[k] = mk->cost[j];
+    out->latency[k] = mk->latency[j];
+    for (int i = 0; i < n; i++) out->delay[(size_t)i * out->n_providers + k] = mk->delay[(size_t)i * mk->n_providers + j];
+    return (out->provider_id[k] = prillm__strdup(mk->provider_id[j])) ? 0 : -1;
+}
+
+/* An id not used by any provider of mk: base, else base-2, base-3, ... */
+static char *fresh_id(const PrillmMarket *mk, const char *base) {
+    char id[64];
+    snprintf(id, sizeof id, "%s", base);
+    for (int k = 2; prillm_market_provider_index(mk, id) >= 0; k++) snprintf(id, sizeof id, "%s-%d", base, k);
+    return prillm__strdup(id);
+}
+
+/* Mean over the merged providers (state 2) weighted by w; NaN as soon as
+ * one merged value is NaN (cost and latency may be absent). */
+static double weighted_mean(const double *values, const double *w, const unsigned char *state, int m) {
+    double sum = 0, total = 0;
+    for (int j = 0; j < m; j++)
+        if (state[j] == 2) sum += w[j] * values[j], total += w[j];
+    return sum / total;
+}
+
+int prillm__aggregate_with_scores(const PrillmMarket *mk, int target, int K, const double *score_sum,
+                                  const double *score_avg, PrillmMarket **abstracted, int *target_in_abstracted,
+                                  unsigned char *kept, PrillmError *err) {
+    int n = mk->n_users, m = mk->n_providers, rivals = m - 1;
+    RankItem *rank = prillm__calloc((size_t)m, sizeof *rank);
+    unsigned char *state = prillm__calloc((size_t)m, 1); /* 1 kept, 2 merged */
+    double *column = prillm__calloc((size_t)m, sizeof(double));
+    PrillmMarket *out = NULL;
+    if (!rank || !state || !column) goto oom;
+    int count = 0;
+    for (int j = 0; j < m; j++)
+        if (j != target) rank[count++] = (RankItem){score_avg[j], mk->provider_id[j], j};
+    qsort(rank, (size_t)count, sizeof *rank, rank_descending);
+    for (int r = 0; r < rivals; r++) state[rank[r].index] = r < K - 1 ? 1 : 2;
+    if (!(out = same_users(mk, K + 1, err))) goto fail;
+    int k = 0;
+    for (int j = 0; j < m; j++) {
+        if (j != target && state[j] != 1) continue;
+        if (j == target) *target_in_abstracted = k;
+        if (copy_provider(mk, j, out, k++)) goto oom;
+    }
+    double capacity = 0;
+    for (int j = 0; j < m; j++)
+        if (state[j] == 2) capacity += score_sum[j] * mk->capacity[j];
+    out->capacity[k] = capacity;
+    out->price[k] = weighted_mean(mk->price, score_avg, state, m);
+    out->value[k] = weighted_mean(mk->value, score_avg, state, m);
+    out->cost[k] = weighted_mean(mk->cost, score_avg, state, m);
+    out->latency[k] = weighted_mean(mk->latency, score_avg, state, m);
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < m; j++) column[j] = mk->delay[(size_t)i * m + j];
+        out->delay[(size_t)i * (K + 1) + k] = weighted_mean(column, score_avg, state, m);
+    }
+    if (!(out->provider_id[k] = fresh_id(mk, "aggregate"))) goto oom;
+    if (kept) memcpy(kept, state, (size_t)m);
+    free(rank), free(state), free(column);
+    *abstracted = out;
+    return 0;
+oom:
+    prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory building the abstracted market");
+fail:
+    prillm_market_free(out);
+    free(rank), free(state), free(column);
+    return -1;
+}
+
+static PrillmErrorCode aggregate_min(const PrillmMarket *mk, int target, int K, PrillmMarket **abstracted,
+                                     int *target_in_abstracted, PrillmError *err) {
+    int m = mk->n_providers;
+    RankItem *rank = prillm__calloc((size_t)m, sizeof *rank);
+    unsigned char *keep = prillm__calloc((size_t)m, 1);
+    PrillmMarket *out = NULL;
+    if (!rank || !keep) goto oom;
+    int count = 0;
+    for (int j = 0; j < m; j++)
+        if (j != target) rank[count++] = (RankItem){-mk->price[j], mk->provider_id[j], j}; /* cheapest first */
+    qsort(rank, (size_t)count, sizeof *rank, rank_descending);
+    for (int r = 0; r < K; r++) keep[rank[r].index] = 1;
+    keep[target] = 1;
+    if (!(out = same_users(mk, K + 1, err))) goto fail;
+    for (int j = 0, k = 0; j < m; j++) {
+        if (!keep[j]) continue;
+        if (j == target) *target_in_abstracted = k;
+        if (copy_provider(mk, j, out, k++)) goto oom;
+    }
+    free(rank), free(keep);
+    *abstracted = out;
+    return PRILLM_OK;
+oom:
+    prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory building the abstracted market");
+fail:
+    prillm_market_free(out);
+    free(rank), free(keep);
+    return err ? err->code : PRILLM_ERR_NO_MEMORY;
+}
+
+static PrillmErrorCode aggregate_avg(const PrillmMarket *mk, int target, int K, PrillmMarket **abstracted,
+                                     int *target_in_abstracted, PrillmError *err) {
+    int n = mk->n_users, m = mk->n_providers, rivals = m - 1;
+    PrillmMarket *out = same_users(mk, K + 1, err);
+    if (!out) return err ? err->code : PRILLM_ERR_NO_MEMORY;
+    if (copy_provider(mk, target, out, 0)) goto oom;
+    double price = 0, capacity = 0, value = 0, cost = 0, latency = 0;
+    for (int j = 0; j < m; j++) {
+        if (j == target) continue;
+        price += mk->price[j], capacity += mk->capacity[j], value += mk->value[j];
+        cost += mk->cost[j], latency += mk->latency[j];
+    }
+    for (int k = 1; k <= K; k++) {
+        out->price[k] = price / rivals;
+        out->capacity[k] = capacity / K; /* total rival capacity kept, split evenly */
+        out->value[k] = value / rivals;
+        out->cost[k] = cost / rivals;
+        out->latency[k] = latency / rivals;
+        char base[32];
+        snprintf(base, sizeof base, "average-%d", k);
+        if (!(out->provider_id[k] = fresh_id(mk, base))) goto oom;
+    }
+    for (int i = 0; i < n; i++) {
+        double sum = 0;
+        for (int j = 0; j < m; j++)
+            if (j != target) sum += mk->delay[(size_t)i * m + j];
+        for (int k = 1; k <= K; k++) out->delay[(size_t)i * (K + 1) + k] = sum / rivals;
+    }
+    *target_in_abstracted = 0;
+    *abstracted = out;
+    return PRILLM_OK;
+oom:
+    prillm_market_free(out);
+    return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory building the abstracted market");
+}
+
+PrillmErrorCode prillm_aggregate_market(const PrillmMarket *market, int target, int K,
+                                        PrillmAggregateMethod method, const PrillmAggregator *model,
+                                        PrillmMarket **abstracted, int *target_in_abstracted, PrillmError *err) {
+    if (!abstracted || !target_in_abstracted)
+        return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "abstracted / target_in_abstracted is NULL");
+    *abstracted = NULL;
+    *target_in_abstracted = -1;
+    PrillmErrorCode rc = check_target(market, target, err);
+    if (rc) return rc;
+    if (K < 1) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "K must be >= 1, got %d", K);
+    if (method != PRILLM_AGGREGATE_DA && method != PRILLM_AGGREGATE_MIN && method != PRILLM_AGGREGATE_AVG)
+        return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "unknown aggregation method %d", (int)method);
+    if (method == PRILLM_AGGREGATE_DA && !model)
+        return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "method da needs a model");
+    if ((rc = prillm_market_validate(market, err))) return rc;
+    if (K >= market->n_providers - 1) {
+        if (!(*abstracted = prillm_market_copy(market, err))) return err ? err->code : PRILLM_ERR_NO_MEMORY;
+        *target_in_abstracted = target;
+        return PRILLM_OK;
+    }
+    if (method == PRILLM_AGGREGATE_MIN) rc = aggregate_min(market, target, K, abstracted, target_in_abstracted, err);
+    else if (method == PRILLM_AGGREGATE_AVG) rc = aggregate_avg(market, target, K, abstracted, target_in_abstracted, err);
+    else {
+        int m = market->n_providers;
+        double *scores = prillm__calloc(2 * (size_t)m, sizeof(double));
+        if (!scores) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory scoring rivals");
+        rc = prillm_aggregator_scores(model, market, target, scores, scores + m, err);
+        if (!rc && prillm__aggregate_with_scores(market, target, K, scores, scores + m, abstracted,
+                                                 target_in_abstracted, NULL, err))
+            rc = err ? err->code : PRILLM_ERR_NO_MEMORY;
+        free(scores);
+    }
+    if (rc) return rc;
+    if ((rc = prillm_market_validate(*abstracted, err))) {
+        prillm_market_free(*abstracted);
+        *abstracted = NULL;
+        *target_in_abstracted = -1;
+    }
+    return rc;
+}
