@@ -24,7 +24,8 @@ extern const char *const prillm_cli_exit_code_help;
     X(cmd_auction, "auction", "FILE.json", "reverse second-price auction for test-time compute")            \
     X(cmd_ttc_market, "ttc-market", "FILE.json", "pay-per-compute market: equilibrium, welfare, PoA")       \
     X(cmd_lmaas, "lmaas", "FILE.json", "LMaaS: robust renting and iterative model pricing")                 \
-    X(cmd_delegate, "delegate", "FILE.json", "incentive-compatible delegation simulator")
+    X(cmd_delegate, "delegate", "FILE.json", "incentive-compatible delegation simulator")                  \
+    X(cmd_train_aggregator, "train-aggregator", "MARKET.json --out MODEL", "train the deep aggregation network")
 
 #define PRILLM_CLI_DECLARE(fn, name, args, summary) int fn(int argc, char **argv);
 PRILLM_CLI_COMMANDS(PRILLM_CLI_DECLARE)

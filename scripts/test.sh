@@ -33,6 +33,8 @@ done
 PRILLM_SOURCE_DIR=$PWD PRILLM_CLI=$PWD/build/prillm $vg build/tests/test_ttc >/dev/null
 $vg build/prillm auction data/ttc/golden.json >/dev/null
 $vg build/prillm ttc-market data/ttc/gsm8k_majority.json >/dev/null
+$vg build/tests/test_aggregation >/dev/null
+$vg build/prillm train-aggregator data/default_market.json --out build/valgrind_model.json --scenarios 20 --epochs 2 --quiet >/dev/null
 echo "valgrind: clean"
 
 if command -v clang >/dev/null 2>&1; then

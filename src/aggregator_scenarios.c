@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "internal.h"
-#include "option_table.h"
+
 #include "prillm/aggregator.h"
 #include "set_transformer.h"
 #include "random.h"
@@ -43,12 +43,12 @@ const PrillmOptionInfo *prillm_scenario_options(int *count) {
 
 void prillm_scenario_default_settings(PrillmScenarioSettings *settings) {
     memset(settings, 0, sizeof *settings);
-    prillm__options_default(scenario_options, N_SCENARIO_OPTIONS, settings);
+    prillm_options_defaults(scenario_options, N_SCENARIO_OPTIONS, settings);
 }
 
 PrillmErrorCode prillm_scenario_set_option(PrillmScenarioSettings *settings, const char *name, const char *value,
                                            PrillmError *err) {
-    return prillm__options_set(scenario_options, N_SCENARIO_OPTIONS, settings, name, value, err);
+    return prillm_options_set(scenario_options, N_SCENARIO_OPTIONS, settings, name, value, err);
 }
 
 void prillm_aggregator_scenarios_free(PrillmAggregatorScenarios *scenarios) {
@@ -184,7 +184,7 @@ PrillmErrorCode prillm_aggregator_scenarios(const PrillmMarket *base, int target
     out->count = 0;
     out->items = NULL;
     if (!base || !settings) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "base market or settings is NULL");
-    PrillmErrorCode rc = prillm__options_check(scenario_options, N_SCENARIO_OPTIONS, settings, err);
+    PrillmErrorCode rc = prillm_options_check(scenario_options, N_SCENARIO_OPTIONS, settings, err);
     if (rc || (rc = prillm_market_validate(base, err))) return rc;
     if (base->n_providers < 2)
         return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "the base market needs a target and at least one rival");

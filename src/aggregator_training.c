@@ -20,7 +20,7 @@
 #include "active_set.h"
 #include "aggregator_io.h"
 #include "internal.h"
-#include "option_table.h"
+
 #include "random.h"
 #include "set_transformer.h"
 
@@ -52,12 +52,12 @@ const PrillmOptionInfo *prillm_train_options(int *count) {
 
 void prillm_train_default_settings(PrillmTrainSettings *settings) {
     memset(settings, 0, sizeof *settings);
-    prillm__options_default(train_options, N_TRAIN_OPTIONS, settings);
+    prillm_options_defaults(train_options, N_TRAIN_OPTIONS, settings);
 }
 
 PrillmErrorCode prillm_train_set_option(PrillmTrainSettings *settings, const char *name, const char *value,
                                         PrillmError *err) {
-    return prillm__options_set(train_options, N_TRAIN_OPTIONS, settings, name, value, err);
+    return prillm_options_set(train_options, N_TRAIN_OPTIONS, settings, name, value, err);
 }
 
 /* ---- the loss of one scenario and its gradient ------------------------ */
@@ -479,7 +479,7 @@ PrillmErrorCode prillm_aggregator_train(PrillmAggregator *model, const PrillmAgg
     memset(info, 0, sizeof *info);
     info->status = PRILLM_STATUS_FAILED;
     info->train_loss = info->validation_loss = info->test_loss = info->test_loss_min = info->test_loss_avg = NAN;
-    PrillmErrorCode rc = prillm__options_check(train_options, N_TRAIN_OPTIONS, settings, err);
+    PrillmErrorCode rc = prillm_options_check(train_options, N_TRAIN_OPTIONS, settings, err);
     if (rc) return rc;
     if (settings->validation_fraction + settings->test_fraction >= 1)
         return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT,

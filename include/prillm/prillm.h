@@ -16,6 +16,7 @@
 #include "prillm/equilibrium.h"
 #include "prillm/pricing.h"
 #include "prillm/ttc.h"
+#include "prillm/aggregator.h"
 
 #ifdef __cplusplus
 extern "C" {
