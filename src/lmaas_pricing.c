@@ -27,8 +27,9 @@ static const PrillmOptionInfo lmaas_options[] = {
      "candidate prices per model, evenly spaced on [price_min, price_max]", OFFSET(grid_points)},
     {"max-iterations", PRILLM_OPTION_INT, 100, 1, 1000000, NULL, "IMP passes over all models before giving up",
      OFFSET(max_iterations)},
-    {"start", PRILLM_OPTION_CHOICE, PRILLM_LMAAS_START_MIDDLE, 0, 2, "middle|lowest|highest",
-     "IMP's first price of every model on the grid", OFFSET(start)},
+    {"start", PRILLM_OPTION_CHOICE, PRILLM_LMAAS_START_HIGHEST, 0, 2, "middle|lowest|highest",
+     "IMP's first price of every model on the grid (from the top, IMP lowers prices until "
+     "customers come; from the bottom it can stall below cost)", OFFSET(start)},
     {"max-exhaustive", PRILLM_OPTION_DOUBLE, 1e7, 1, 1e12, NULL,
      "largest number of price vectors the exhaustive method may visit", OFFSET(max_exhaustive)},
     {"verbose", PRILLM_OPTION_INT, 0, 0, 1, NULL, "progress on stderr, one line per IMP pass", OFFSET(verbose)},

@@ -14,8 +14,9 @@
  *
  * Over the vertices, each V2_k(tau) is concave piecewise linear with one
  * kink at its servable time s_k, so min_k V2_k(tau) - beta tau is concave
- * piecewise linear with kinks in {s_k}: its maximum is at 0, max_rental or
- * some s_k, and evaluating those candidates is exact.
+ * piecewise linear with kinks at the s_k and where two scenarios' pieces
+ * cross: its maximum is at 0, max_rental or one of those points, and
+ * evaluating every candidate is exact (at most 2 + 8 + 120 of them).
  */
 #include <math.h>
 #include <string.h>
@@ -63,38 +64,61 @@ double prillm__lmaas_second_stage(PrillmLmaasOutcome o, double rental, double pr
 
 void prillm__lmaas_robust_rental(const PrillmLmaasOutcome *outcomes, int count, double price, double premium,
                                  double max_rental, double *rental, double *profit, int *worst) {
-    double candidates[10];
-    int n_candidates = 0;
+    /* V2_k(tau) = rise_k tau + base_k up to s_k, flat (top_k) after it */
+    enum { MAX_LINES = 16, MAX_CANDIDATES = 2 + 8 + MAX_LINES * (MAX_LINES - 1) / 2 };
+    double slope[MAX_LINES], intercept[MAX_LINES], candidates[MAX_CANDIDATES];
+    int lines = 0, n_candidates = 0;
+    if (count > 8) count = 8;
     candidates[n_candidates++] = 0.0;
-    for (int k = 0; k < count && k < 8; k++)
-        if (outcomes[k].usable && outcomes[k].servable > 0) candidates[n_candidates++] = fmin(outcomes[k].servable, max_rental);
     candidates[n_candidates++] = max_rental;
-    /* ascending, so that strict improvement keeps the smallest maximiser */
-    for (int a = 1; a < n_candidates; a++)
-        for (int b = a; b > 0 && candidates[b] < candidates[b - 1]; b--) {
-            double t = candidates[b];
-            candidates[b] = candidates[b - 1];
-            candidates[b - 1] = t;
+    for (int k = 0; k < count; k++) {
+        const PrillmLmaasOutcome *o = &outcomes[k];
+        int serves = o->usable && o->net_value > 0;
+        double on_demand = serves ? fmax(0.0, o->net_value - (1.0 + premium) * price) : 0.0;
+        slope[lines] = serves ? o->net_value - on_demand : 0.0;
+        intercept[lines++] = on_demand * (serves ? o->servable : 0.0);
+        slope[lines] = 0.0;
+        intercept[lines++] = serves ? o->net_value * o->servable : 0.0;
+        if (serves && o->servable < max_rental) candidates[n_candidates++] = o->servable;
+    }
+    /* the worst case is concave piecewise linear: its kinks are the s_k and
+     * the points where two scenarios' pieces cross */
+    for (int a = 0; a < lines; a++)
+        for (int b = a + 1; b < lines; b++) {
+            if (a / 2 == b / 2 || slope[a] == slope[b]) continue;
+            double tau = (intercept[b] - intercept[a]) / (slope[a] - slope[b]);
+            if (tau > 0 && tau < max_rental) candidates[n_candidates++] = tau;
         }
-    double best_tau = 0.0, best = -INFINITY;
-    int best_worst = 0;
+    double values[MAX_CANDIDATES], best = -INFINITY, magnitude = price * max_rental;
+    int arg_worst[MAX_CANDIDATES];
+    for (int k = 0; k < lines; k++) magnitude = fmax(magnitude, fabs(intercept[k]) + fabs(slope[k]) * max_rental);
     for (int c = 0; c < n_candidates; c++) {
         double tau = candidates[c], low = INFINITY;
-        int arg = 0;
+        arg_worst[c] = 0;
         for (int k = 0; k < count; k++) {
             double v = prillm__lmaas_second_stage(outcomes[k], tau, price, premium);
             if (v < low) {
                 low = v;
-                arg = k;
+                arg_worst[c] = k;
             }
         }
-        double value = low - price * tau;
-        if (value > best) {
-            best = value;
-            best_tau = tau;
-            best_worst = arg;
-        }
+        values[c] = low - price * tau;
+        best = fmax(best, values[c]);
     }
+    /* The smallest maximiser, so that choices are well defined. A flat
+     * stretch (renting exactly as good as buying on demand, premium 0) is
+     * flat only up to round-off, hence the tolerance: without it the choice
+     * would jump between 0 and max_rental on the last bit. */
+    double best_tau = INFINITY, tie = 1e-12 * magnitude;
+    int best_worst = 0;
+    for (int c = 0; c < n_candidates; c++)
+        if (values[c] >= best - tie && candidates[c] < best_tau) {
+            best_tau = candidates[c];
+            best_worst = arg_worst[c];
+        }
+    /* report the chosen plan's own worst case, not the maximum over ties */
+    for (int c = 0; c < n_candidates; c++)
+        if (candidates[c] == best_tau) best = values[c];
     *rental = best_tau;
     *profit = best;
     if (worst) *worst = best_worst;
