@@ -340,7 +340,9 @@ PrillmErrorCode prillm_lmaas_solve(const PrillmLmaasMarket *mk, const PrillmLmaa
         memcpy(r->prices, mk->price, (size_t)models * sizeof *r->prices);
         r->info.status = PRILLM_STATUS_SOLVED;
     } else {
+        double t_table = prillm__now();
         if ((rc = table_build(mk, s->grid_points, &t, err))) goto done;
+        r->info.table_seconds = prillm__now() - t_table;
         if (s->method == PRILLM_LMAAS_IMP) {
             if ((rc = run_imp(&t, s, progress, progress_context, k, r, err))) goto done;
         } else {

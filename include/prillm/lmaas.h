@@ -151,6 +151,7 @@ typedef struct {
     int iterations;       /* IMP passes (each visits every model)            */
     long evaluations;     /* seller-profit evaluations (price vectors tried) */
     double seconds;       /* wall time, including the followers' table       */
+    double table_seconds; /* of which tabulating the followers' RSR answers  */
 } PrillmLmaasInfo;
 
 /* Outputs are NaN (model -1) unless status is solved or inaccurate. */
