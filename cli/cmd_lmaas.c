@@ -146,6 +146,11 @@ static void print_result(FILE *out, const PrillmLmaasMarket *mk, const PrillmLma
     fputs("  ]\n}\n", out);
 }
 
+static void progress_to_stderr(void *context, const char *line) {
+    (void)context;
+    fprintf(stderr, "prillm: %s\n", line);
+}
+
 static int generate(long customers, long models, long seed) {
     PrillmError err;
     PrillmLmaasMarket *mk = prillm_lmaas_random((int)customers, (int)models, (unsigned long long)seed, &err);
@@ -235,7 +240,7 @@ int cmd_lmaas(int argc, char **argv) {
     if (code) return code;
     PrillmError err = {PRILLM_OK, ""};
     PrillmLmaasResult *result = NULL, *grid = NULL;
-    PrillmErrorCode rc = prillm_lmaas_solve(mk, &settings, prillm_cli_warn_to_stderr, "lmaas", &result, &err);
+    PrillmErrorCode rc = prillm_lmaas_solve(mk, &settings, progress_to_stderr, NULL, &result, &err);
     if (!rc && compare) {
         PrillmLmaasSettings exhaustive = settings;
         exhaustive.method = PRILLM_LMAAS_EXHAUSTIVE;

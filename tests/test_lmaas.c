@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -603,6 +604,65 @@ static void test_settings_and_guards(void **state) {
     prillm_lmaas_free(mk);
 }
 
+/* The command end to end: generate, solve from stdin, exit codes. */
+static void test_command_line(void **state) {
+    (void)state;
+    const char *cli = getenv("PRILLM_CLI"), *src = getenv("PRILLM_SOURCE_DIR");
+    if (!cli || !src) skip();
+    char command[2048];
+    static const struct {
+        const char *args;
+        int code;
+    } cases[] = {
+        {"--help", 0},
+        {"--generate --customers 3 --models 2 --seed 4", 0},
+        {"\"$PRILLM_SOURCE_DIR/data/lmaas/example.json\" --method fixed", 0},
+        {"\"$PRILLM_SOURCE_DIR/data/lmaas/example.json\" --compare --grid-points 11", 0},
+        {"\"$PRILLM_SOURCE_DIR/data/lmaas/example.json\" --method exhaustive --grid-points 100000", 5},
+        {"\"$PRILLM_SOURCE_DIR/data/lmaas/example.json\" --method fixed --compare", 2},
+        {"\"$PRILLM_SOURCE_DIR/data/lmaas/example.json\" --start sideways", 2},
+        {"\"$PRILLM_SOURCE_DIR/data/lmaas/example.json\" --seed 3", 2},
+        {"--generate --models 0", 2},
+        {"", 2},
+        {"no/such/file.json", 3},
+        {"\"$PRILLM_SOURCE_DIR/data/default_market.json\"", 3},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        snprintf(command, sizeof command, "\"%s\" lmaas %s >/dev/null 2>&1", cli, cases[k].args);
+        int status = system(command);
+        assert_true(status != -1 && WIFEXITED(status));
+        if (WEXITSTATUS(status) != cases[k].code)
+            fail_msg("prillm lmaas %s: exit %d, expected %d", cases[k].args, WEXITSTATUS(status), cases[k].code);
+    }
+    /* a generated file solves from stdin, and the output is JSON whose
+     * profit matches the plans it lists */
+    snprintf(command, sizeof command, "\"%s\" lmaas --generate --customers 25 --models 3 --seed 9 | \"%s\" lmaas - --compare", cli, cli);
+    FILE *pipe = popen(command, "r");
+    assert_non_null(pipe);
+    char *text = NULL;
+    size_t cap = 0, len = 0;
+    FILE *out = open_memstream(&text, &cap);
+    char buf[4096];
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, pipe)) > 0) fwrite(buf, 1, got, out);
+    fclose(out);
+    len = strlen(text);
+    assert_int_equal(pclose(pipe), 0);
+    assert_true(len > 100);
+    PrillmLmaasMarket *mk = prillm_lmaas_random(25, 3, 9, NULL);
+    PrillmLmaasSettings s;
+    prillm_lmaas_default_settings(&s);
+    PrillmLmaasResult *r = NULL;
+    assert_int_equal(prillm_lmaas_solve(mk, &s, NULL, NULL, &r, NULL), PRILLM_OK);
+    char expect[64];
+    snprintf(expect, sizeof expect, "\"operating_profit\": %s", prillm_format_double(r->operating_profit, buf, sizeof buf));
+    if (!strstr(text, expect)) fail_msg("output lacks %s", expect);
+    assert_non_null(strstr(text, "\"imp_profit_ratio\""));
+    prillm_lmaas_result_free(r);
+    prillm_lmaas_free(mk);
+    free(text);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rsr_matches_brute_force),
@@ -618,6 +678,7 @@ int main(void) {
         cmocka_unit_test(test_json_round_trip),
         cmocka_unit_test(test_json_errors),
         cmocka_unit_test(test_settings_and_guards),
+        cmocka_unit_test(test_command_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
