@@ -102,14 +102,13 @@ static PrillmErrorCode check(double x, Range range, const char *where, int index
     return PRILLM_OK;
 }
 
-static PrillmErrorCode check_id(char *const *ids, int count, int index, const char *where, PrillmError *err) {
+static PrillmErrorCode check_id(char *const *ids, int index, const char *where, PrillmError *err) {
     if (!ids[index] || !ids[index][0])
         return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s[%d].id must be a non-empty string", where, index);
     for (int k = 0; k < index; k++)
         if (strcmp(ids[k], ids[index]) == 0)
             return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s[%d].id \"%s\" repeats %s[%d].id", where, index, ids[index],
                                 where, k);
-    (void)count;
     return PRILLM_OK;
 }
 
@@ -133,7 +132,7 @@ PrillmErrorCode prillm_lmaas_validate(const PrillmLmaasMarket *mk, PrillmError *
         return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "seller.price_max (%g) must be >= seller.price_min (%g)",
                             mk->price_max, mk->price_min);
     for (int j = 0; j < mk->n_models; j++) {
-        if ((rc = check_id(mk->model_id, mk->n_models, j, "models", err))) return rc;
+        if ((rc = check_id(mk->model_id, j, "models", err))) return rc;
         if ((rc = check(mk->compression[j], UNIT_OPEN_CLOSED, "models", j, "compression", err))) return rc;
         if ((rc = check(mk->fidelity[j], UNIT, "models", j, "fidelity", err))) return rc;
         if ((rc = check(mk->serving_cost[j], NONNEGATIVE, "models", j, "serving_cost", err))) return rc;
@@ -142,7 +141,7 @@ PrillmErrorCode prillm_lmaas_validate(const PrillmLmaasMarket *mk, PrillmError *
     }
     const char *c = "customers";
     for (int i = 0; i < mk->n_customers; i++) {
-        if ((rc = check_id(mk->customer_id, mk->n_customers, i, c, err))) return rc;
+        if ((rc = check_id(mk->customer_id, i, c, err))) return rc;
         if ((rc = check(mk->data_rate[i], POSITIVE, c, i, "data_rate", err))) return rc;
         if ((rc = check(mk->bandwidth[i], POSITIVE, c, i, "bandwidth", err))) return rc;
         if ((rc = check(mk->power[i], POSITIVE, c, i, "power", err))) return rc;

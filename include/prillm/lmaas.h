@@ -90,6 +90,8 @@ PrillmErrorCode prillm_lmaas_write_json(const PrillmLmaasMarket *market, FILE *s
 PrillmLmaasMarket *prillm_lmaas_random(int n_customers, int n_models, unsigned long long seed, PrillmError *err);
 
 /* ---- customers: Robust Selecting and Renting ---------------------------- */
+/* These take a valid market (prillm_lmaas_validate, or one read from JSON):
+ * they check indices and prices but not the market, for speed. */
 
 /* A scenario: normalised deviations, u = demand (1 + dev_u z_u), etc. */
 typedef struct {
