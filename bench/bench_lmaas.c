@@ -94,7 +94,7 @@ static void customer_side(int quick) {
     printf("### Customers: RSR vs deterministic renters (%d customers, %d models, %d seeds, %d random draws each)\n\n",
            n, models, seeds, draws);
     printf("| budget | deviation | markup | draws | RSR | nominal | cheapest | capable | vs nominal | vs cheapest | vs capable |\n");
-    printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
     double best_gain[STRATEGIES] = {0};
     char best_where[STRATEGIES][96] = {{0}};
     for (size_t b = 0; b < sizeof budgets / sizeof *budgets; b++)
@@ -158,12 +158,12 @@ static void seller_side(int quick) {
     grid = imp;
     grid.method = PRILLM_LMAAS_EXHAUSTIVE;
     printf("### Seller: IMP vs exhaustive grid (%d grid prices per model, %d seeds per row)\n\n", imp.grid_points, seeds);
-    printf("| models M | customers | grid vectors | IMP passes | IMP/grid profit, mean | worst | table | IMP search | grid search | search speed-up | total speed-up |\n");
-    printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    printf("| models M | customers | grid vectors | IMP vectors tried | IMP passes | IMP/grid profit, mean | worst | table | IMP search | grid search | search speed-up | total speed-up |\n");
+    printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
     for (int models = 2; models <= max_models; models++)
         for (int c = 0; c < sizes; c++) {
             int n = customer_counts[c];
-            double ratio_sum = 0, ratio_min = INFINITY, t_imp = 0, t_grid = 0, t_table = 0, s_imp = 0, s_grid = 0, passes = 0;
+            double ratio_sum = 0, ratio_min = INFINITY, t_imp = 0, t_grid = 0, t_table = 0, s_imp = 0, s_grid = 0, passes = 0, tried = 0;
             for (int seed = 0; seed < seeds; seed++) {
                 PrillmLmaasMarket *mk = prillm_lmaas_random(n, models, 500 + (unsigned)seed, NULL);
                 PrillmLmaasResult *a = NULL, *b = NULL;
@@ -199,12 +199,13 @@ static void seller_side(int quick) {
                 s_imp += a->info.seconds - a->info.table_seconds;
                 s_grid += b->info.seconds - b->info.table_seconds;
                 passes += a->info.iterations;
+                tried += (double)a->info.evaluations;
                 prillm_lmaas_result_free(a);
                 prillm_lmaas_result_free(b);
                 prillm_lmaas_free(mk);
             }
-            printf("| %d | %d | %.0f | %.1f | %.4f | %.4f | %.2f ms | %.2f ms | %.2f ms | %.0fx | %.1fx |\n", models, n,
-                   pow(imp.grid_points, models), passes / seeds, ratio_sum / seeds, ratio_min, 1e3 * t_table / seeds,
+            printf("| %d | %d | %.0f | %.0f | %.1f | %.4f | %.4f | %.2f ms | %.2f ms | %.2f ms | %.0fx | %.1fx |\n", models, n,
+                   pow(imp.grid_points, models), tried / seeds, passes / seeds, ratio_sum / seeds, ratio_min, 1e3 * t_table / seeds,
                    1e3 * s_imp / seeds, 1e3 * s_grid / seeds, s_grid / s_imp, t_grid / t_imp);
         }
     printf("\n");
