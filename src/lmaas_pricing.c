@@ -128,7 +128,11 @@ PrillmErrorCode prillm_lmaas_followers(const PrillmLmaasMarket *mk, const double
     double operating = 0.0, fixed = mk->ssl_cost;
     for (int i = 0; i < mk->n_customers; i++) {
         PrillmErrorCode rc = prillm_lmaas_rent(mk, i, prices, &plans[i], err);
-        if (rc) return rc;
+        if (rc) {
+            /* no stale plans next to an error */
+            for (int k = 0; k < mk->n_customers; k++) plans[k] = (PrillmLmaasPlan){-1, NAN, NAN, {NAN, NAN}};
+            return rc;
+        }
         if (plans[i].model >= 0) operating += (prices[plans[i].model] - mk->serving_cost[plans[i].model]) * plans[i].rental;
     }
     for (int m = 0; m < mk->n_models; m++) fixed += mk->finetune_cost[m];

@@ -601,6 +601,12 @@ static void test_settings_and_guards(void **state) {
     assert_int_equal(prillm_lmaas_rent(mk, 0, prices, &plan, &err), PRILLM_ERR_INVALID_ARGUMENT);
     assert_true(plan.model == -1 && isnan(plan.robust_profit));
     assert_int_equal(prillm_lmaas_rent(mk, 7, prices, &plan, &err), PRILLM_ERR_INVALID_ARGUMENT);
+    PrillmLmaasPlan plans[3];
+    double operating = 0, net = 0;
+    assert_int_equal(prillm_lmaas_followers(mk, prices, plans, &operating, &net, &err), PRILLM_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.message, "prices[2]"));
+    assert_true(isnan(operating) && isnan(net));
+    for (int i = 0; i < 3; i++) assert_true(plans[i].model == -1 && isnan(plans[i].rental));
     double tau, profit;
     assert_int_equal(prillm_lmaas_rent_model(mk, 0, 9, 1, &tau, &profit, &err), PRILLM_ERR_INVALID_ARGUMENT);
     assert_true(isnan(tau) && isnan(profit));
