@@ -1,7 +1,266 @@
-/* Placeholder until this command is built (see the open issue). */
+/* prillm lmaas: the LMaaS rental market (docs/lmaas.md). Customers rent by
+ * Robust Selecting and Renting; the seller prices by Iterative Model Pricing,
+ * the exhaustive grid, or keeps the file's prices. --generate prints a
+ * seeded input file instead. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli.h"
+#include "prillm/lmaas.h"
+
+static void lmaas_help(FILE *out) {
+    int count;
+    const PrillmOptionInfo *opts = prillm_lmaas_options(&count);
+    fprintf(out,
+            "Usage: prillm lmaas FILE.json [options]\n"
+            "       prillm lmaas --generate [--customers N] [--models M] [--seed S]\n"
+            "\n"
+            "Large Model as a Service: the seller prices its models per rental-time unit,\n"
+            "every customer picks a model and a rental time by Robust Selecting and Renting\n"
+            "(worst case over its demand/channel uncertainty set, exact), and stays out\n"
+            "unless its robust profit is positive. The model is a reconstruction of Wu et\n"
+            "al. (IEEE TMC 2024); see docs/lmaas.md. FILE \"-\" reads standard input.\n"
+            "\n"
+            "Output (JSON): the prices, the seller's operating profit (sum of (price -\n"
+            "serving cost) x rental) and net profit (minus SSL and fine-tuning costs), the\n"
+            "IMP profit history, and each customer's plan and worst-case scenario.\n"
+            "\n"
+            "Options:\n");
+    prillm_cli_print_options(out, opts, count);
+    fprintf(out,
+            "  --compare\n"
+            "      with method imp: also run the exhaustive grid and report IMP's profit\n"
+            "      ratio and time against it\n"
+            "  --generate\n"
+            "      print a seeded random input file (no solve); with --customers N\n"
+            "      (default 20), --models M (default 3), --seed S (default 1)\n"
+            "\n%s",
+            prillm_cli_exit_code_help);
+}
+
+static PrillmErrorCode set_lmaas_option(void *settings, const char *name, const char *value, PrillmError *err) {
+    return prillm_lmaas_set_option(settings, name, value, err);
+}
+
+static int load(const char *path, PrillmLmaasMarket **mk) {
+    FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!in) {
+        fprintf(stderr, "prillm: error: cannot open %s: %s\n", path, strerror(errno));
+        return EXIT_BAD_INPUT;
+    }
+    PrillmError err;
+    const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
+    PrillmErrorCode rc = prillm_lmaas_read_json(in, prillm_cli_warn_to_stderr, (void *)name, mk, &err);
+    if (in != stdin) fclose(in);
+    if (rc) {
+        fprintf(stderr, "prillm: error: %s: %s\n", name, err.message);
+        return prillm_cli_exit_for_error(rc);
+    }
+    return EXIT_SOLVED;
+}
+
+static const char *choice_name(const PrillmOptionInfo *opts, int count, const char *option, int index, char *buf,
+                               size_t size) {
+    for (int k = 0; k < count; k++) {
+        if (strcmp(opts[k].name, option) != 0) continue;
+        const char *c = opts[k].choices;
+        for (int skip = index; skip > 0 && c; skip--) c = strchr(c, '|') ? strchr(c, '|') + 1 : NULL;
+        snprintf(buf, size, "%.*s", c ? (int)strcspn(c, "|") : 0, c ? c : "");
+        return buf;
+    }
+    return "";
+}
+
+/* prefix is printed as is (indentation or ", "), then "key": value, tail. */
+static void print_key_number(FILE *out, const char *prefix, const char *key, double value, const char *tail) {
+    fprintf(out, "%s\"%s\": ", prefix, key);
+    prillm__json_number(out, value);
+    fputs(tail, out);
+}
+
+static void print_result(FILE *out, const PrillmLmaasMarket *mk, const PrillmLmaasSettings *s, const PrillmLmaasResult *r,
+                         const PrillmLmaasResult *grid) {
+    int count;
+    const PrillmOptionInfo *opts = prillm_lmaas_options(&count);
+    char name[32];
+    fprintf(out, "{\n  \"method\": \"%s\",\n  \"status\": \"%s\",\n",
+            choice_name(opts, count, "method", s->method, name, sizeof name), prillm_status_name(r->info.status));
+    fprintf(out, "  \"settings\": {\"grid_points\": %d, \"max_iterations\": %d, \"start\": \"%s\", \"budget\": ",
+            s->grid_points, s->max_iterations, choice_name(opts, count, "start", s->start, name, sizeof name));
+    prillm__json_number(out, mk->budget);
+    fputs(", \"premium\": ", out);
+    prillm__json_number(out, mk->premium);
+    fputs("},\n  \"models\": [\n", out);
+    for (int m = 0; m < mk->n_models; m++) {
+        int renters = 0;
+        double rented = 0.0;
+        for (int i = 0; i < mk->n_customers; i++)
+            if (r->plans[i].model == m) {
+                renters++;
+                rented += r->plans[i].rental;
+            }
+        fputs("    {\"id\": ", out);
+        prillm__json_string(out, mk->model_id[m]);
+        fputs(", \"price\": ", out);
+        prillm__json_number(out, r->prices[m]);
+        fprintf(out, ", \"customers\": %d, \"rented_time\": ", renters);
+        prillm__json_number(out, rented);
+        fputs(m + 1 < mk->n_models ? "},\n" : "}\n", out);
+    }
+    fputs("  ],\n", out);
+    print_key_number(out, "  ", "operating_profit", r->operating_profit, ",\n");
+    print_key_number(out, "  ", "net_profit", r->net_profit, ",\n");
+    fprintf(out, "  \"iterations\": %d,\n  \"evaluations\": %ld,\n", r->info.iterations, r->info.evaluations);
+    print_key_number(out, "  ", "seconds", r->info.seconds, ",\n");
+    fputs("  \"history\": ", out);
+    prillm_cli_print_numbers(out, r->history, r->history_length);
+    fputs(",\n", out);
+    if (grid) {
+        fputs("  \"exhaustive\": {\"prices\": ", out);
+        prillm_cli_print_numbers(out, grid->prices, grid->n_models);
+        print_key_number(out, ", ", "operating_profit", grid->operating_profit, "");
+        fprintf(out, ", \"evaluations\": %ld", grid->info.evaluations);
+        print_key_number(out, ", ", "seconds", grid->info.seconds, "");
+        double ratio = grid->operating_profit > 0 ? r->operating_profit / grid->operating_profit : NAN;
+        print_key_number(out, ", ", "imp_profit_ratio", ratio, "");
+        print_key_number(out, ", ", "time_ratio", grid->info.seconds / fmax(r->info.seconds, 1e-9), "},\n");
+    }
+    fputs("  \"customers\": [\n", out);
+    for (int i = 0; i < mk->n_customers; i++) {
+        const PrillmLmaasPlan *p = &r->plans[i];
+        fputs("    {\"id\": ", out);
+        prillm__json_string(out, mk->customer_id[i]);
+        fputs(", \"model\": ", out);
+        if (p->model >= 0) prillm__json_string(out, mk->model_id[p->model]);
+        else fputs("null", out);
+        print_key_number(out, ", ", "rental", p->rental, "");
+        print_key_number(out, ", ", "robust_profit", p->robust_profit, "");
+        print_key_number(out, ", ", "worst_demand", p->model >= 0 ? mk->demand[i] * (1 + mk->demand_deviation[i] * p->worst.z_demand) : NAN, "");
+        print_key_number(out, ", ", "worst_z_demand", p->model >= 0 ? p->worst.z_demand : NAN, "");
+        print_key_number(out, ", ", "worst_z_gain", p->model >= 0 ? p->worst.z_gain : NAN, "");
+        fputs(i + 1 < mk->n_customers ? "},\n" : "}\n", out);
+    }
+    fputs("  ]\n}\n", out);
+}
+
+static void progress_to_stderr(void *context, const char *line) {
+    (void)context;
+    fprintf(stderr, "prillm: %s\n", line);
+}
+
+static int generate(long customers, long models, long seed) {
+    PrillmError err;
+    PrillmLmaasMarket *mk = prillm_lmaas_random((int)customers, (int)models, (unsigned long long)seed, &err);
+    if (!mk) return prillm_cli_fail(&err);
+    PrillmErrorCode rc = prillm_lmaas_write_json(mk, stdout, &err);
+    prillm_lmaas_free(mk);
+    if (rc || fflush(stdout) != 0) {
+        fprintf(stderr, "prillm: error: writing the market failed\n");
+        return EXIT_INTERNAL;
+    }
+    return EXIT_SOLVED;
+}
+
 int cmd_lmaas(int argc, char **argv) {
-    (void)argc;
-    fprintf(stderr, "prillm: error: %s is not built yet\n", argv[0]);
-    return EXIT_FAILED;
+    int count;
+    const PrillmOptionInfo *opts = prillm_lmaas_options(&count);
+    PrillmLmaasSettings settings;
+    prillm_lmaas_default_settings(&settings);
+    const char *path = NULL;
+    int compare = 0, gen = 0;
+    long customers = 20, models = 3, seed = 1;
+    int sized = 0;
+    for (int k = 1; k < argc; k++) {
+        const char *arg = argv[k], *value = NULL;
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            lmaas_help(stdout);
+            return EXIT_SOLVED;
+        }
+        if (strcmp(arg, "--compare") == 0) {
+            compare = 1;
+            continue;
+        }
+        if (strcmp(arg, "--generate") == 0) {
+            gen = 1;
+            continue;
+        }
+        int got;
+        if ((got = prillm_cli_flag_value(argc, argv, &k, "--customers", &value)) != 0) {
+            if (got < 0 || prillm_cli_parse_int(value, "--customers", 1, 1000000, &customers)) return EXIT_USAGE;
+            sized = 1;
+            continue;
+        }
+        if ((got = prillm_cli_flag_value(argc, argv, &k, "--models", &value)) != 0) {
+            if (got < 0 || prillm_cli_parse_int(value, "--models", 1, 1000, &models)) return EXIT_USAGE;
+            sized = 1;
+            continue;
+        }
+        if ((got = prillm_cli_flag_value(argc, argv, &k, "--seed", &value)) != 0) {
+            if (got < 0 || prillm_cli_parse_int(value, "--seed", 0, 2147483647L, &seed)) return EXIT_USAGE;
+            sized = 1;
+            continue;
+        }
+        int took = prillm_cli_take_option(argc, argv, &k, opts, count, set_lmaas_option, &settings);
+        if (took < 0) return EXIT_USAGE;
+        if (took) continue;
+        if (arg[0] == '-' && arg[1] != '\0') {
+            fprintf(stderr, "prillm: error: unknown option %s (see prillm lmaas --help)\n", arg);
+            return EXIT_USAGE;
+        }
+        if (path) {
+            fprintf(stderr, "prillm: error: one input file only (got %s and %s)\n", path, arg);
+            return EXIT_USAGE;
+        }
+        path = arg;
+    }
+    if (gen) {
+        if (path) {
+            fprintf(stderr, "prillm: error: --generate takes no input file (got %s)\n", path);
+            return EXIT_USAGE;
+        }
+        return generate(customers, models, seed);
+    }
+    if (sized) {
+        fprintf(stderr, "prillm: error: --customers, --models and --seed go with --generate\n");
+        return EXIT_USAGE;
+    }
+    if (!path) {
+        fprintf(stderr, "prillm: error: missing FILE.json (see prillm lmaas --help)\n");
+        return EXIT_USAGE;
+    }
+    if (compare && settings.method != PRILLM_LMAAS_IMP) {
+        fprintf(stderr, "prillm: error: --compare goes with --method imp\n");
+        return EXIT_USAGE;
+    }
+    PrillmLmaasMarket *mk = NULL;
+    int code = load(path, &mk);
+    if (code) return code;
+    PrillmError err = {PRILLM_OK, ""};
+    PrillmLmaasResult *result = NULL, *grid = NULL;
+    PrillmErrorCode rc = prillm_lmaas_solve(mk, &settings, progress_to_stderr, NULL, &result, &err);
+    if (!rc && compare) {
+        PrillmLmaasSettings exhaustive = settings;
+        exhaustive.method = PRILLM_LMAAS_EXHAUSTIVE;
+        rc = prillm_lmaas_solve(mk, &exhaustive, NULL, NULL, &grid, &err);
+    }
+    if (rc) {
+        fprintf(stderr, "prillm: error: %s\n", err.message);
+        code = prillm_cli_exit_for_error(rc);
+    } else {
+        print_result(stdout, mk, &settings, result, grid);
+        code = prillm_cli_exit_for_status(result->info.status);
+        if (code == EXIT_INACCURATE)
+            fprintf(stderr, "prillm: warning: IMP still moving after %d passes (max-iterations)\n", result->info.iterations);
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            fprintf(stderr, "prillm: error: writing the result failed\n");
+            code = EXIT_INTERNAL;
+        }
+    }
+    prillm_lmaas_result_free(result);
+    prillm_lmaas_result_free(grid);
+    prillm_lmaas_free(mk);
+    return code;
 }
