@@ -35,6 +35,8 @@ $vg build/prillm auction data/ttc/golden.json >/dev/null
 $vg build/prillm ttc-market data/ttc/gsm8k_majority.json >/dev/null
 $vg build/tests/test_aggregation >/dev/null
 $vg build/prillm train-aggregator data/default_market.json --out build/valgrind_model.json --scenarios 20 --epochs 2 --quiet >/dev/null
+$vg build/prillm lmaas data/lmaas/example.json --compare >/dev/null
+build/prillm lmaas --generate --customers 30 --models 3 --seed 7 | $vg build/prillm lmaas - --compare >/dev/null
 echo "valgrind: clean"
 
 if command -v clang >/dev/null 2>&1; then

@@ -17,6 +17,7 @@
 #include "prillm/pricing.h"
 #include "prillm/ttc.h"
 #include "prillm/aggregator.h"
+#include "prillm/lmaas.h"
 
 #ifdef __cplusplus
 extern "C" {
