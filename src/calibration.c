@@ -62,7 +62,18 @@ double prillm__cal_adam(PrillmCalProblem *pb, double *theta, const PrillmAdamSet
         }
         if (st->verbose >= 2 && st->progress && (it % 50 == 0))
             progress_say(st->progress, st->progress_context, "iteration %d: loss %.6g (best %.6g)", it, loss, best_loss);
-        if (since_best > 60) break;
+        if (since_best >= 25) {
+            /* no progress for a while: the steps overshoot. Restart at the
+             * best point with shorter steps; stop when they are tiny */
+            memcpy(x, best, (size_t)dim * sizeof(double));
+            memset(mom, 0, (size_t)dim * sizeof(double));
+            memset(var, 0, (size_t)dim * sizeof(double));
+            step = 0;
+            since_best = 0;
+            damp *= 0.3;
+            if (damp < 1e-3) break;
+            continue;
+        }
         /* cosine decay to 5% of the step over the run */
         double lr = st->learning_rate * damp * (0.05 + 0.95 * 0.5 * (1 + cos(3.141592653589793 * it / st->iterations)));
         step++;
