@@ -285,7 +285,7 @@ PrillmErrorCode prillm__observations_read_generic(const char *dir, const PrillmC
     if (rc) goto done;
     if (warn) {
         char text[256];
-        snprintf(text, sizeof text, "%d periods, %d providers x %d apps; demand from %s; capacity from %s", T, m, n,
+        snprintf(text, sizeof text, "%d period(s), %d providers x %d apps; demand from %s; capacity from %s", T, m, n,
                  tb.have_demands ? "demands.csv" : "the sum of listed flows",
                  any_capacity ? "the capacity column" : "the capacity option");
         warn(ctx, text);

@@ -85,6 +85,7 @@ static void test_gradient_matches_finite_differences(void **state) {
         int n = test_int(&rng, 1, 12), m = test_int(&rng, 1, 8), T = test_int(&rng, 1, 3);
         check_instance(n, m, T, trial % 2, trial % 3 == 0, 5000 + (uint64_t)trial, &checked, &skipped);
     }
+    print_message("%d gradient components compared, %d skipped at active-set changes\n", checked, skipped);
     /* kinks are rare: almost every component is compared */
     if (checked < 10 * skipped || checked < 500) fail_msg("only %d components checked (%d skipped)", checked, skipped);
 }
