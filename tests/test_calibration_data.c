@@ -189,6 +189,96 @@ static void test_bad_generic_data_is_reported(void **state) {
     assert_int_equal(st.capacity, PRILLM_CAPACITY_TOKENS);
 }
 
+
+/* ---- OpenRouter layout on a hand-made miniature ------------------------- */
+
+static const char *mini_models =
+    "date,model_id,price_in_per_mtok,price_out_per_mtok,latency_s,throughput_tps,tokens,prompt_tokens,completion_tokens\n"
+    "2026-06-30,m/a,,,,,3000000,2000000,1000000\n"
+    "2026-07-01,m/a,,,,,3000000,2000000,1000000\n"
+    "2026-07-09,m/a,1.0,4.0,0.5,50,9999999999,1,1\n" /* outside the window: not summed */
+    "2026-07-10,m/a,1.0,4.0,0.5,50,,,\n"
+    "2026-06-30,m/b,,,,,1000000,1000000,0\n"
+    "2026-07-10,m/b,2.0,8.0,1.5,20,,,\n"
+    "2026-06-30,m/c,,,,,5000000,1000000,0\n" /* no price on the price date: skipped */
+    "2026-07-10,m/c,,,,,,,\n";
+static const char *mini_flows =
+    "date,app,model_id,tokens\n"
+    "2026-07-07,\"App, One\",m/a,4000000\n"
+    "2026-07-07,Two,m/a,1000000\n"
+    "2026-07-07,Three,m/a,500000\n" /* not among the top 2 apps, still bounds m/a */
+    "2026-07-07,Two,m/b,2000000\n"
+    "2026-07-07,\"App, One\",m/c,9000000\n"
+    "2026-07-08,Two,m/b,77\n"; /* another date: ignored */
+
+static void set(PrillmCalibrationSettings *st, const char *name, const char *value) {
+    PrillmError err;
+    if (prillm_calibration_set_option(st, name, value, &err)) fail_msg("%s", err.message);
+}
+
+static void test_openrouter_layout_miniature(void **state) {
+    (void)state;
+    const char *dir = new_dir("mini");
+    write_text(dir, "models.csv", mini_models);
+    write_text(dir, "flows.csv", mini_flows);
+    PrillmCalibrationSettings st;
+    prillm_calibration_default_settings(&st);
+    set(&st, "apps", "2");
+    set(&st, "price-date", "20260710");
+    set(&st, "window-start", "20260601");
+    set(&st, "window-end", "20260706");
+    set(&st, "window-scale", "2");
+    PrillmObservations *obs = NULL;
+    PrillmError err;
+    if (prillm_observations_read(dir, &st, NULL, NULL, &obs, &err)) fail_msg("%s", err.message);
+    assert_string_equal(obs->layout, "openrouter");
+    assert_int_equal(obs->n_providers, 2); /* m/c has no price on 07-10 */
+    assert_int_equal(obs->n_users, 2);
+    const PrillmMarket *mk = obs->periods[0].market;
+    int a = prillm_market_provider_index(mk, "m/a"), b = prillm_market_provider_index(mk, "m/b");
+    int one = prillm_market_user_index(mk, "App, One"), two = prillm_market_user_index(mk, "Two");
+    assert_true(a >= 0 && b >= 0 && one >= 0 && two >= 0);
+    /* volume: (3 + 3) Mtok x 2; blended price: 4/6 input at 1, 2/6 output at 4 */
+    assert_true(same_number(obs->periods[0].tokens[a], 12.0));
+    assert_true(same_number(mk->price[a], 4.0 / 6 * 1.0 + 2.0 / 6 * 4.0));
+    assert_true(same_number(mk->price[b], 2.0));
+    assert_true(same_number(mk->capacity[a], 12.0 / 50));
+    assert_true(same_number(mk->capacity[b], 2.0 / 20));
+    assert_true(same_number(mk->delay[(size_t)one * 2 + b], 1.5));
+    assert_true(same_number(mk->demand[one], 4.0));
+    assert_true(same_number(mk->demand[two], 3.0));
+    const double *f = obs->periods[0].observed, *u = obs->periods[0].upper;
+    assert_true(same_number(f[(size_t)one * 2 + a], 4.0));
+    assert_true(isnan(f[(size_t)one * 2 + b]) && same_number(u[(size_t)one * 2 + b], 2.0));
+    assert_true(same_number(f[(size_t)two * 2 + a], 1.0));
+    prillm_observations_free(obs);
+    /* the price definitions and capacity alternatives */
+    set(&st, "price", "output");
+    set(&st, "capacity", "throughput");
+    assert_int_equal(prillm_observations_read(dir, &st, NULL, NULL, &obs, &err), PRILLM_OK);
+    a = prillm_market_provider_index(obs->periods[0].market, "m/a");
+    assert_true(same_number(obs->periods[0].market->price[a], 4.0));
+    assert_true(same_number(obs->periods[0].market->capacity[a], 50.0));
+    prillm_observations_free(obs);
+    /* errors: no flows on the date, no eligible model, bad date, missing column */
+    set(&st, "flow-date", "20260101");
+    assert_int_equal(prillm_observations_read(dir, &st, NULL, NULL, &obs, &err), PRILLM_ERR_INVALID_DATA);
+    assert_non_null(strstr(err.message, "flow-date"));
+    set(&st, "flow-date", "20260707");
+    set(&st, "price-date", "20260601");
+    assert_int_equal(prillm_observations_read(dir, &st, NULL, NULL, &obs, &err), PRILLM_ERR_INVALID_DATA);
+    assert_non_null(strstr(err.message, "no model"));
+    set(&st, "price-date", "20260710");
+    write_text(dir, "models.csv", "date,model_id,price_in_per_mtok,price_out_per_mtok,latency_s,throughput_tps,tokens,"
+                                  "prompt_tokens,completion_tokens\n07/10/2026,m/a,1,1,1,1,1,1,1\n");
+    assert_int_equal(prillm_observations_read(dir, &st, NULL, NULL, &obs, &err), PRILLM_ERR_PARSE);
+    assert_non_null(strstr(err.message, "07/10/2026"));
+    write_text(dir, "models.csv", "date,model_id,tokens\n2026-07-10,m/a,1\n");
+    assert_int_equal(prillm_observations_read(dir, &st, NULL, NULL, &obs, &err), PRILLM_ERR_PARSE);
+    assert_non_null(strstr(err.message, "price_in_per_mtok"));
+    assert_null(obs);
+}
+
 /* ---- LP initialisation ------------------------------------------------- */
 
 /* On exact equilibrium data at the LP's own weights (1, 1) no slack is
@@ -423,6 +513,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_generic_layout_round_trip),
         cmocka_unit_test(test_bad_generic_data_is_reported),
+        cmocka_unit_test(test_openrouter_layout_miniature),
         cmocka_unit_test(test_lp_certificate_on_exact_data),
         cmocka_unit_test(test_openrouter_data),
         cmocka_unit_test(test_every_method_reports_the_same_fields),
