@@ -114,7 +114,9 @@ typedef struct {
 typedef void (*PrillmProgressFn)(void *context, const char *message);
 
 /* Fit by settings.method and evaluate in-sample and held-out. A fit that
- * runs but cannot produce numbers gives PRILLM_OK with status failed. */
+ * runs but cannot produce numbers gives PRILLM_OK with status failed.
+ * obs is validated first; that refreshes its cell counts (observed_cells,
+ * censored_cells, bounded_cells) and changes nothing else. */
 PrillmErrorCode prillm_calibrate(const PrillmObservations *obs, const PrillmCalibrationSettings *settings,
                                  PrillmProgressFn progress, void *progress_context,
                                  PrillmCalibrationResult **out, PrillmError *err);
