@@ -327,6 +327,26 @@ static void test_lp_certificate_on_exact_data(void **state) {
     }
 }
 
+/* Numbers GLPK cannot handle are refused before it sees them. */
+static void test_lp_refuses_unusable_numbers(void **state) {
+    (void)state;
+    PrillmError err;
+    PrillmObservations *obs = NULL;
+    assert_int_equal(prillm_observations_synthetic(5, 3, 1, 1.0, 1.0, NULL, 0.0, 0, 9, &obs, &err), PRILLM_OK);
+    obs->periods[0].market->price[1] = 1e35;
+    PrillmCalProblem pb;
+    assert_int_equal(prillm__cal_problem_init(&pb, obs, PRILLM_CENSOR_UPPER, NULL, &err), PRILLM_OK);
+    double values[3];
+    PrillmLpInfo info;
+    assert_int_equal(prillm__cal_lp_init(&pb, 1.0, 1.0, 100.0, values, &info, &err), PRILLM_ERR_INVALID_DATA);
+    assert_non_null(strstr(err.message, "provider 1"));
+    assert_int_equal(info.status, PRILLM_STATUS_FAILED);
+    assert_true(isnan(values[0]) && isnan(info.slack));
+    assert_int_equal(prillm__cal_lp_init(&pb, -1.0, 1.0, 100.0, values, &info, &err), PRILLM_ERR_INVALID_ARGUMENT);
+    prillm__cal_problem_free(&pb);
+    prillm_observations_free(obs);
+}
+
 /* ---- the real OpenRouter data ---------------------------------------- */
 
 static void test_openrouter_data(void **state) {
@@ -515,6 +535,7 @@ int main(void) {
         cmocka_unit_test(test_bad_generic_data_is_reported),
         cmocka_unit_test(test_openrouter_layout_miniature),
         cmocka_unit_test(test_lp_certificate_on_exact_data),
+        cmocka_unit_test(test_lp_refuses_unusable_numbers),
         cmocka_unit_test(test_openrouter_data),
         cmocka_unit_test(test_every_method_reports_the_same_fields),
         cmocka_unit_test(test_calibrate_command),
