@@ -36,7 +36,7 @@ static void row(const char *data, const char *label, const PrillmCalibrationResu
 
 static void header(void) {
     printf("| data | method | R² | MAE (Mtok) | R² held-out | MAE held-out | loss cut | iterations | equilibrium solves "
-           "| fit s | fit + 5 folds s |\n");
+           "| fit s | fit + k folds s |\n");
     printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
 }
 
