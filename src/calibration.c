@@ -24,6 +24,66 @@ static void progress_say(PrillmProgressFn fn, void *ctx, const char *fmt, ...) {
 
 /* ---- Adam ------------------------------------------------------------- */
 
+/* A provider with observed positive training flow but no predicted flow in
+ * any period sits where the loss is flat in its value (an inactive pair
+ * passes no gradient), so no gradient step can bring it back. Raise its
+ * value past the point where its cheapest observed pair becomes active
+ * (that pair's reduced cost g_ij - lambda_i at the equilibrium), by a few
+ * trial margins, and keep the best move only if the loss falls. */
+static void revive_unused(PrillmCalProblem *pb, double *theta, const PrillmAdamSettings *st, double *loss) {
+    int T = pb->T, n = pb->n, m = pb->m, dim = pb->dim;
+    size_t nm = (size_t)n * m;
+    double *pred = malloc(nm * T * sizeof(double)), *trial = malloc((size_t)dim * sizeof(double));
+    if (!pred || !trial || !isfinite(prillm__cal_loss(pb, theta, NULL, pred))) goto done;
+    double wq = exp(theta[PRILLM__THETA_LOGQ]), wd = theta[PRILLM__THETA_DELAY];
+    for (int j = 0; j < m; j++) {
+        if (st->free_mask && !st->free_mask[PRILLM__THETA_VALUE + j]) continue;
+        double predicted = 0, gap = INFINITY;
+        for (int t = 0; t < T; t++)
+            for (int i = 0; i < n; i++) predicted += pred[(size_t)t * nm + (size_t)i * m + j];
+        if (predicted > 0) continue;
+        for (int t = 0; t < T; t++) {
+            const PrillmMarket *mk = pb->obs->periods[t].market;
+            const double *f = pred + (size_t)t * nm;
+            for (int k = 0; k < m; k++) {
+                pb->F[k] = 0;
+                for (int i = 0; i < n; i++) pb->F[k] += f[(size_t)i * m + k];
+            }
+            for (int i = 0; i < n; i++) {
+                size_t cell = (size_t)i * m + j;
+                if (!prillm__cal_is_train(pb, t, cell) || !(pb->obs->periods[t].observed[cell] > 0)) continue;
+                double lambda = INFINITY;
+                for (int k = 0; k < m; k++) {
+                    size_t q = (size_t)i * m + k;
+                    double g = mk->price[k] + wd * mk->delay[q] - theta[PRILLM__THETA_VALUE + k] +
+                               wq / mk->capacity[k] * (pb->F[k] + f[q]);
+                    if (g < lambda) lambda = g;
+                }
+                double own = mk->price[j] + wd * mk->delay[cell] - theta[PRILLM__THETA_VALUE + j];
+                if (own - lambda < gap) gap = own - lambda;
+            }
+        }
+        if (!isfinite(gap)) continue;
+        static const double margins[] = {0.01, 0.1, 0.3};
+        double best = *loss, best_value = theta[PRILLM__THETA_VALUE + j];
+        for (int q = 0; q < 3; q++) {
+            memcpy(trial, theta, (size_t)dim * sizeof(double));
+            trial[PRILLM__THETA_VALUE + j] += fmax(gap, 0.0) + margins[q] * st->scale[PRILLM__THETA_VALUE + j];
+            double l = prillm__cal_loss(pb, trial, NULL, NULL);
+            if (l < best) {
+                best = l;
+                best_value = trial[PRILLM__THETA_VALUE + j];
+            }
+        }
+        if (best < *loss) {
+            theta[PRILLM__THETA_VALUE + j] = best_value;
+            *loss = best;
+        }
+    }
+done:
+    free(pred), free(trial);
+}
+
 double prillm__cal_adam(PrillmCalProblem *pb, double *theta, const PrillmAdamSettings *st, int *iterations) {
     int dim = pb->dim;
     double *x = calloc((size_t)dim, sizeof(double)), *g = calloc((size_t)dim, sizeof(double));
@@ -65,6 +125,8 @@ double prillm__cal_adam(PrillmCalProblem *pb, double *theta, const PrillmAdamSet
         if (since_best >= 25) {
             /* no progress for a while: the steps overshoot. Restart at the
              * best point with shorter steps; stop when they are tiny */
+            memcpy(x, best, (size_t)dim * sizeof(double));
+            revive_unused(pb, best, st, &best_loss);
             memcpy(x, best, (size_t)dim * sizeof(double));
             memset(mom, 0, (size_t)dim * sizeof(double));
             memset(var, 0, (size_t)dim * sizeof(double));
