@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# The main job: install what is missing, build, and solve the equilibrium
-# of the bundled default market (20 public models x 20 apps).
+# The main job: install what is missing, build, solve the equilibrium of the
+# bundled default market (20 public models x 20 apps), then calibrate the
+# apps' preferences on observed traffic — the real OpenRouter data in
+# ../shared/data/openrouter when present, else the bundled synthetic
+# observations in data/calibration_synthetic — print the fit of PriLLM and
+# its baselines, and the calibrated market's equilibrium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh build
@@ -8,3 +12,12 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPRILLM_TESTS=OFF >/dev/null
 cmake --build build -j "$(nproc)" >/dev/null
 echo "== prillm equilibrium data/default_market.json --table"
 ./build/prillm equilibrium data/default_market.json --table
+
+data=../shared/data/openrouter
+[ -d "$data" ] || data=data/calibration_synthetic
+echo
+echo "== prillm calibrate --data $data --out build/calibrated.json --plot build/calibration.svg --baselines --table"
+./build/prillm calibrate --data "$data" --out build/calibrated.json --plot build/calibration.svg --baselines --table
+echo
+echo "== prillm equilibrium build/calibrated.json --table   (the calibrated market; plot: build/calibration.svg)"
+./build/prillm equilibrium build/calibrated.json --table

@@ -1,0 +1,186 @@
+/* In-memory CSV tables for the observation readers. */
+#include "csv_table.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *read_file(const char *path, size_t *length, PrillmError *err, PrillmErrorCode *rc) {
+    FILE *in = fopen(path, "rb");
+    if (!in) {
+        *rc = prillm__fail(err, PRILLM_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t got = fread(buf + len, 1, cap - len - 1, in);
+        len += got;
+        if (got == 0) break;
+        if (cap - len - 1 == 0) {
+            char *bigger = cap < ((size_t)1 << 40) ? realloc(buf, cap * 2) : NULL;
+            if (!bigger) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+    }
+    int failed = ferror(in);
+    fclose(in);
+    if (!buf) {
+        *rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading %s", path);
+        return NULL;
+    }
+    if (failed) {
+        free(buf);
+        *rc = prillm__fail(err, PRILLM_ERR_IO, "error reading %s", path);
+        return NULL;
+    }
+    buf[len] = '\0';
+    *length = len;
+    return buf;
+}
+
+/* Split in place: fields become NUL-terminated strings inside text. */
+static PrillmErrorCode split(PrillmCsvTable *t, size_t length, PrillmError *err) {
+    size_t cap = 1024, count = 0;
+    char **fields = malloc(cap * sizeof *fields);
+    if (!fields) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading %s", t->path);
+    char *p = t->text, *end = t->text + length, *out;
+    long line = 1;
+    int columns = -1, in_row = 0;
+    while (p < end) {
+        if (!in_row && (*p == '\n' || *p == '\r')) { /* blank line */
+            if (*p == '\n') line++;
+            p++;
+            continue;
+        }
+        in_row = 1;
+        char *start = out = p;
+        if (*p == '"') {
+            p++;
+            for (;;) {
+                if (p >= end) {
+                    free(fields);
+                    return prillm__fail(err, PRILLM_ERR_PARSE, "%s line %ld: unterminated quoted field", t->path, line);
+                }
+                if (*p == '"') {
+                    if (p + 1 < end && p[1] == '"') {
+                        *out++ = '"';
+                        p += 2;
+                        continue;
+                    }
+                    p++;
+                    break;
+                }
+                if (*p == '\n') line++;
+                *out++ = *p++;
+            }
+            if (p < end && *p != ',' && *p != '\n' && *p != '\r') {
+                free(fields);
+                return prillm__fail(err, PRILLM_ERR_PARSE, "%s line %ld: text after a closing quote", t->path, line);
+            }
+        } else {
+            while (p < end && *p != ',' && *p != '\n' && *p != '\r') p++;
+            out = p;
+        }
+        char sep = p < end ? *p : '\n';
+        if (count == cap) {
+            char **bigger = realloc(fields, 2 * cap * sizeof *fields);
+            if (!bigger) {
+                free(fields);
+                return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading %s", t->path);
+            }
+            fields = bigger;
+            cap *= 2;
+        }
+        fields[count++] = start;
+        if (p < end) p++;
+        if (sep == '\r' && p < end && *p == '\n') p++;
+        *out = '\0';
+        if (sep != ',') {
+            if (columns < 0) columns = (int)count;
+            else if (count % (size_t)columns != 0) {
+                free(fields);
+                return prillm__fail(err, PRILLM_ERR_PARSE, "%s line %ld: %zu fields, the header has %d", t->path, line,
+                                    count % (size_t)columns, columns);
+            }
+            line++;
+            in_row = 0;
+        }
+    }
+    if (columns <= 0) {
+        free(fields);
+        return prillm__fail(err, PRILLM_ERR_PARSE, "%s is empty", t->path);
+    }
+    t->columns = columns;
+    t->name = fields;
+    t->field = fields + columns;
+    t->rows = (long)(count / (size_t)columns) - 1;
+    return PRILLM_OK;
+}
+
+PrillmErrorCode prillm__csv_read(const char *path, PrillmCsvTable *t, PrillmError *err) {
+    memset(t, 0, sizeof *t);
+    snprintf(t->path, sizeof t->path, "%s", path);
+    size_t length = 0;
+    PrillmErrorCode rc = PRILLM_OK;
+    if (!(t->text = read_file(path, &length, err, &rc))) return rc;
+    if ((rc = split(t, length, err))) {
+        free(t->text);
+        t->text = NULL;
+    }
+    return rc;
+}
+
+void prillm__csv_free(PrillmCsvTable *t) {
+    if (!t) return;
+    free(t->text);
+    free(t->name);
+    memset(t, 0, sizeof *t);
+}
+
+int prillm__csv_column(const PrillmCsvTable *t, const char *name) {
+    for (int c = 0; c < t->columns; c++)
+        if (strcmp(t->name[c], name) == 0) return c;
+    return -1;
+}
+
+PrillmErrorCode prillm__csv_require(const PrillmCsvTable *t, const char *name, int *column, PrillmError *err) {
+    *column = prillm__csv_column(t, name);
+    if (*column < 0) return prillm__fail(err, PRILLM_ERR_PARSE, "%s has no column \"%s\"", t->path, name);
+    return PRILLM_OK;
+}
+
+PrillmErrorCode prillm__csv_number(const PrillmCsvTable *t, long row, int column, double *out, PrillmError *err) {
+    const char *text = prillm__csv_get(t, row, column);
+    while (isspace((unsigned char)*text)) text++;
+    if (*text == '\0') {
+        *out = NAN;
+        return PRILLM_OK;
+    }
+    char *end = NULL;
+    double x = strtod(text, &end);
+    while (end && isspace((unsigned char)*end)) end++;
+    if (!end || end == text || *end != '\0' || !isfinite(x)) {
+        *out = NAN;
+        return prillm__fail(err, PRILLM_ERR_PARSE, "%s row %ld column %s: \"%s\" is not a finite number", t->path,
+                            row + 2, t->name[column], text);
+    }
+    *out = x;
+    return PRILLM_OK;
+}
+
+int prillm__csv_date(const char *text) {
+    int y, m, d;
+    char tail;
+    if (sscanf(text, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3) return -1;
+    if (y < 1000 || m < 1 || m > 12 || d < 1 || d > 31) return -1;
+    return y * 10000 + m * 100 + d;
+}

@@ -1,0 +1,35 @@
+/*
+ * A CSV file held in memory (RFC 4180: quoted fields, doubled quotes,
+ * CRLF), with columns looked up by header name. Internal.
+ */
+#ifndef PRILLM_CSV_TABLE_H
+#define PRILLM_CSV_TABLE_H
+
+#include "internal.h"
+
+typedef struct {
+    char *text;      /* the file, fields unquoted in place          */
+    char **field;    /* [rows * columns]; header is row -1 (names)  */
+    char **name;     /* [columns]                                   */
+    int columns;
+    long rows;       /* data rows, header excluded                  */
+    char path[256];  /* for messages                                */
+} PrillmCsvTable;
+
+/* Read path; every row must have the header's number of fields. */
+PrillmErrorCode prillm__csv_read(const char *path, PrillmCsvTable *table, PrillmError *err);
+void prillm__csv_free(PrillmCsvTable *table);
+/* Column index of name, or -1. */
+int prillm__csv_column(const PrillmCsvTable *table, const char *name);
+/* Column index of name; fails naming the file when missing. */
+PrillmErrorCode prillm__csv_require(const PrillmCsvTable *table, const char *name, int *column, PrillmError *err);
+static inline const char *prillm__csv_get(const PrillmCsvTable *t, long row, int column) {
+    return t->field[(size_t)row * (size_t)t->columns + (size_t)column];
+}
+/* Parse a finite number; "" gives NaN (returns 0). Returns nonzero (and
+ * fills err naming file, row and column) for text that is not a number. */
+PrillmErrorCode prillm__csv_number(const PrillmCsvTable *t, long row, int column, double *out, PrillmError *err);
+/* "2026-07-07" -> 20260707; -1 if malformed. */
+int prillm__csv_date(const char *text);
+
+#endif
