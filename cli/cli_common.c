@@ -69,7 +69,7 @@ void prillm_cli_print_options(FILE *out, const PrillmOptionInfo *opts, int count
             prillm_options_choice_name(o->choices, (int)o->default_value, def, sizeof def);
             fprintf(out, "  --%s %s\n      %s (default %s)\n", o->name, o->choices, o->help, def);
         } else {
-            fprintf(out, "  --%s %s\n      %s (default %g, range %g..%g)\n", o->name,
+            fprintf(out, "  --%s %s\n      %s (default %.10g, range %.10g..%.10g)\n", o->name,
                     o->type == PRILLM_OPTION_INT ? "N" : "X", o->help, o->default_value, o->min_value, o->max_value);
         }
     }

@@ -1,5 +1,7 @@
 /* prillm price: the target's profit-maximising price, by any method, scored
  * in the true game. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +27,11 @@ static void price_help(FILE *out) {
             "\n"
             "Options:\n"
             "  --target ID\n      the provider to price (required)\n"
-            "  --csv\n      print the exact curve as CSV (one row per segment) instead of JSON\n");
+            "  --csv\n      print the exact curve as CSV (one row per segment) instead of JSON\n"
+            "  --compare\n      also price the true market exactly: exact_profit and profit_ratio\n"
+            "  --model FILE\n      da: the trained aggregation network (default: the shipped\n"
+            "      %s)\n",
+            PRILLM_DEFAULT_MODEL);
     prillm_cli_print_options(out, opts, count);
     fprintf(out, "  -h, --help\n      this text\n\nMethods:\n");
 #define PRILLM_PRICE_METHOD_HELP(id, name, help) fprintf(out, "  %-8s %s\n", name, help);
@@ -74,7 +80,7 @@ static void print_breakpoints_json(FILE *out, const PrillmMarket *mk, const Pril
     fputs(r->n_breakpoints ? "\n  ]" : "]", out);
 }
 
-static void print_json(FILE *out, const PrillmMarket *mk, const PrillmPriceResult *r) {
+static void print_json(FILE *out, const PrillmMarket *mk, const PrillmPriceResult *r, int compare) {
     fprintf(out, "{\n  \"status\": \"%s\",\n  \"method\": \"%s\",\n  \"target\": ", prillm_status_name(r->status),
             prillm_price_method_name(r->method));
     prillm__json_string(out, mk->provider_id[r->target]);
@@ -92,11 +98,15 @@ static void print_json(FILE *out, const PrillmMarket *mk, const PrillmPriceResul
         {"curve_residual", r->curve_residual},
         {"iterations", (double)r->iterations},
         {"equilibrium_solves", (double)r->equilibrium_solves},
+        {"exact_profit", r->exact_profit},
+        {"profit_ratio", r->profit_ratio},
         {"method_seconds", r->method_seconds},
         {"seconds", r->seconds},
     };
     for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
         if (strcmp(fields[k].name, "curve_residual") == 0 && r->method != PRILLM_PRICE_EXACT) continue;
+        if ((strcmp(fields[k].name, "exact_profit") == 0 || strcmp(fields[k].name, "profit_ratio") == 0) && !compare)
+            continue;
         fprintf(out, ",\n  \"%s\": ", fields[k].name);
         prillm__json_number(out, fields[k].value);
     }
@@ -125,7 +135,7 @@ int cmd_price(int argc, char **argv) {
     const PrillmOptionInfo *opts = prillm_price_options(&count);
     PrillmPriceSettings settings;
     prillm_price_default_settings(&settings);
-    const char *path = NULL, *target_id = NULL;
+    const char *path = NULL, *target_id = NULL, *model_path = NULL;
     int csv = 0;
     for (int k = 1; k < argc; k++) {
         const char *arg = argv[k];
@@ -137,7 +147,14 @@ int cmd_price(int argc, char **argv) {
             csv = 1;
             continue;
         }
+        if (strcmp(arg, "--compare") == 0) {
+            settings.compare = 1;
+            continue;
+        }
         int took = prillm_cli_flag_value(argc, argv, &k, "--target", &target_id);
+        if (took < 0) return EXIT_USAGE;
+        if (took) continue;
+        took = prillm_cli_flag_value(argc, argv, &k, "--model", &model_path);
         if (took < 0) return EXIT_USAGE;
         if (took) continue;
         took = prillm_cli_take_option(argc, argv, &k, opts, count, set_price_option, &settings);
@@ -175,16 +192,39 @@ int cmd_price(int argc, char **argv) {
         prillm_market_free(mk);
         return EXIT_USAGE;
     }
-    PrillmPriceResult result;
     PrillmError err;
+    PrillmAggregator *model = NULL;
+    if (settings.method == PRILLM_PRICE_DA) {
+        const char *file = model_path ? model_path : PRILLM_DEFAULT_MODEL;
+        FILE *in = fopen(file, "rb");
+        if (!in) {
+            fprintf(stderr, "prillm: error: --model: cannot open %s: %s\n", file, strerror(errno));
+            prillm_market_free(mk);
+            return model_path ? EXIT_BAD_INPUT : EXIT_FAILED;
+        }
+        PrillmErrorCode mrc = prillm_aggregator_read_json(in, &model, &err);
+        fclose(in);
+        if (mrc) {
+            fprintf(stderr, "prillm: error: %s: %s\n", file, err.message);
+            prillm_market_free(mk);
+            return prillm_cli_exit_for_error(mrc);
+        }
+        settings.model = model;
+    } else if (model_path) {
+        fprintf(stderr, "prillm: error: --model is for --method da\n");
+        prillm_market_free(mk);
+        return EXIT_USAGE;
+    }
+    PrillmPriceResult result;
     PrillmErrorCode rc = prillm_price(mk, target, &settings, &result, &err);
+    prillm_aggregator_free(model);
     if (rc) {
         fprintf(stderr, "prillm: error: %s\n", err.message);
         prillm_market_free(mk);
         return prillm_cli_exit_for_error(rc);
     }
     if (csv) print_csv(stdout, &result);
-    else print_json(stdout, mk, &result);
+    else print_json(stdout, mk, &result, settings.compare);
     code = prillm_cli_exit_for_status(result.status);
     if (result.status != PRILLM_STATUS_SOLVED)
         fprintf(stderr, "prillm: warning: method %s stopped with status %s\n", prillm_price_method_name(result.method),

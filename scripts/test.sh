@@ -37,6 +37,8 @@ $vg build/tests/test_aggregation >/dev/null
 $vg build/prillm train-aggregator data/default_market.json --out build/valgrind_model.json --scenarios 20 --epochs 2 --quiet >/dev/null
 $vg build/prillm lmaas data/lmaas/example.json --compare >/dev/null
 build/prillm lmaas --generate --customers 30 --models 3 --seed 7 | $vg build/prillm lmaas - --compare >/dev/null
+$vg build/tests/test_calibration_gradient >/dev/null
+$vg build/prillm calibrate --data data/calibration_synthetic --out /dev/null --folds 2 --iterations 50 >/dev/null
 echo "valgrind: clean"
 
 if command -v clang >/dev/null 2>&1; then

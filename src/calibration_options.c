@@ -48,35 +48,11 @@ const PrillmOptionInfo *prillm_calibration_options(int *count) {
     return calibration_options;
 }
 
-static void store(void *settings, const PrillmOptionInfo *opt, double value) {
-    char *base = (char *)settings + opt->offset;
-    if (opt->type == PRILLM_OPTION_DOUBLE) *(double *)(void *)base = value;
-    else *(int *)(void *)base = (int)value;
-}
-
-static double load(const void *settings, const PrillmOptionInfo *opt) {
-    const char *base = (const char *)settings + opt->offset;
-    return opt->type == PRILLM_OPTION_DOUBLE ? *(const double *)(const void *)base
-                                             : (double)*(const int *)(const void *)base;
-}
+#define CALIBRATION_OPTION_COUNT ((int)(sizeof calibration_options / sizeof calibration_options[0]))
 
 void prillm_calibration_default_settings(PrillmCalibrationSettings *settings) {
-    int count;
-    const PrillmOptionInfo *opts = prillm_calibration_options(&count);
     memset(settings, 0, sizeof *settings);
-    for (int k = 0; k < count; k++) store(settings, &opts[k], opts[k].default_value);
-}
-
-static int choice_index(const char *choices, const char *name) {
-    size_t len = strlen(name);
-    int index = 0;
-    for (const char *c = choices;; index++) {
-        const char *bar = strchr(c, '|');
-        size_t n = bar ? (size_t)(bar - c) : strlen(c);
-        if (n == len && strncmp(c, name, n) == 0) return index;
-        if (!bar) return -1;
-        c = bar + 1;
-    }
+    prillm_options_defaults(calibration_options, CALIBRATION_OPTION_COUNT, settings);
 }
 
 const char *prillm_calibration_method_name(int method) {
@@ -86,46 +62,12 @@ const char *prillm_calibration_method_name(int method) {
 
 PrillmErrorCode prillm_calibration_set_option(PrillmCalibrationSettings *settings, const char *name, const char *value,
                                               PrillmError *err) {
-    int count;
-    const PrillmOptionInfo *opts = prillm_calibration_options(&count);
-    if (!settings || !name || !value) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "NULL argument");
-    for (int k = 0; k < count; k++) {
-        const PrillmOptionInfo *opt = &opts[k];
-        if (strcmp(opt->name, name) != 0) continue;
-        double x;
-        if (opt->type == PRILLM_OPTION_CHOICE) {
-            int c = choice_index(opt->choices, value);
-            if (c < 0)
-                return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "option %s: \"%s\" is not one of %s", name, value,
-                                    opt->choices);
-            x = c;
-        } else {
-            char *end = NULL;
-            x = strtod(value, &end);
-            if (!end || end == value || *end != '\0' || !isfinite(x))
-                return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "option %s: \"%s\" is not a number", name, value);
-            if (opt->type == PRILLM_OPTION_INT && x != floor(x))
-                return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "option %s: \"%s\" is not an integer", name, value);
-        }
-        if (x < opt->min_value || x > opt->max_value)
-            return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "option %s: %s is outside [%g, %g]", name, value,
-                                opt->min_value, opt->max_value);
-        store(settings, opt, x);
-        return PRILLM_OK;
-    }
-    return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "unknown option \"%s\"", name);
+    return prillm_options_set(calibration_options, CALIBRATION_OPTION_COUNT, settings, name, value, err);
 }
 
 PrillmErrorCode prillm_calibration_check_settings(const PrillmCalibrationSettings *settings, PrillmError *err) {
-    int count;
-    const PrillmOptionInfo *opts = prillm_calibration_options(&count);
-    if (!settings) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "settings is NULL");
-    for (int k = 0; k < count; k++) {
-        double x = load(settings, &opts[k]);
-        if (!(x >= opts[k].min_value && x <= opts[k].max_value))
-            return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "settings.%s = %g is outside [%g, %g]", opts[k].name, x,
-                                opts[k].min_value, opts[k].max_value);
-    }
+    PrillmErrorCode rc = prillm_options_check(calibration_options, CALIBRATION_OPTION_COUNT, settings, err);
+    if (rc) return rc;
     if (settings->window_start > settings->window_end)
         return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "settings.window-start %d is after window-end %d",
                             settings->window_start, settings->window_end);

@@ -10,6 +10,7 @@
 static const PrillmPriceMethodFn methods[PRILLM_PRICE_METHOD_COUNT] = {
     prillm__price_exact, prillm__price_grid,   prillm__price_bf,   prillm__price_spiter,
     prillm__price_pmpec, prillm__price_smooth, prillm__price_odca, prillm__price_spgce,
+    prillm__price_abstracted, prillm__price_abstracted, prillm__price_abstracted,
 };
 
 /* Prices at which the exact curve is checked against independent
@@ -24,6 +25,7 @@ static void result_reset(PrillmPriceResult *result) {
     result->p_max = result->cost = NAN;
     result->price = result->profit = result->flow = NAN;
     result->kkt_violation = result->model_profit = result->curve_residual = NAN;
+    result->exact_profit = result->profit_ratio = NAN;
 }
 
 void prillm_price_result_clear(PrillmPriceResult *result) {
@@ -184,6 +186,25 @@ PrillmErrorCode prillm_price(const PrillmMarket *market, int target, const Prill
         result->segments = NULL;
         result->breakpoints = NULL;
         result->n_segments = result->n_breakpoints = 0;
+    }
+    if (settings->compare && settings->method != PRILLM_PRICE_EXACT &&
+        (result->status == PRILLM_STATUS_SOLVED || result->status == PRILLM_STATUS_INACCURATE)) {
+        PrillmPriceSettings exact = *settings;
+        exact.method = PRILLM_PRICE_EXACT;
+        exact.compare = 0;
+        exact.p_max = pb.p_max;
+        PrillmPriceResult best;
+        rc = prillm_price(market, target, &exact, &best, err);
+        if (rc) {
+            prillm_price_result_clear(result);
+            return rc;
+        }
+        result->exact_profit = best.profit;
+        result->profit_ratio = best.profit > 0 ? result->profit / best.profit : NAN;
+        prillm_price_result_clear(&best);
+    } else if (settings->compare && settings->method == PRILLM_PRICE_EXACT) {
+        result->exact_profit = result->profit;
+        result->profit_ratio = result->profit > 0 ? 1.0 : NAN;
     }
     result->seconds = prillm__now() - t0;
     return PRILLM_OK;

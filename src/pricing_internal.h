@@ -49,6 +49,9 @@ PrillmErrorCode prillm__price_pmpec(const PrillmPriceProblem *problem, PrillmPri
 PrillmErrorCode prillm__price_smooth(const PrillmPriceProblem *problem, PrillmPriceCandidate *out, PrillmError *err);
 PrillmErrorCode prillm__price_odca(const PrillmPriceProblem *problem, PrillmPriceCandidate *out, PrillmError *err);
 PrillmErrorCode prillm__price_spgce(const PrillmPriceProblem *problem, PrillmPriceCandidate *out, PrillmError *err);
+/* da, min, avg: exact pricing of the abstracted market */
+PrillmErrorCode prillm__price_abstracted(const PrillmPriceProblem *problem, PrillmPriceCandidate *out,
+                                         PrillmError *err);
 
 /* Congestion slope a_j = w_q / capacity_j and cost offset
  * c_ij = w_p p_j + w_d d_ij - b_j with the target's price replaced by

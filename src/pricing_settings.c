@@ -6,7 +6,8 @@
 #define OFFSET(field) offsetof(PrillmPriceSettings, field)
 static const PrillmOptionInfo price_options[] = {
     {"method", PRILLM_OPTION_CHOICE, PRILLM_PRICE_EXACT, 0, PRILLM_PRICE_METHOD_COUNT - 1,
-     "exact|grid|bf|spiter|pmpec|smooth|odca|spgce", "pricing method (see the list below)", OFFSET(method)},
+     "exact|grid|bf|spiter|pmpec|smooth|odca|spgce|da|min|avg", "pricing method (see the list below)",
+     OFFSET(method)},
     {"pmax", PRILLM_OPTION_DOUBLE, 0, 0, PRILLM_MAX_MAGNITUDE, NULL,
      "upper end of the price range, USD/Mtok (0 = a price at which the target surely has no traffic)",
      OFFSET(p_max)},
@@ -24,6 +25,7 @@ static const PrillmOptionInfo price_options[] = {
      OFFSET(time_limit)},
     {"max-pieces", PRILLM_OPTION_INT, 1000000, 1, 2000000000, NULL,
      "exact: pieces of the profit curve walked before giving up", OFFSET(max_pieces)},
+    {"k", PRILLM_OPTION_INT, 2, 1, 1000000, NULL, "da, min, avg: rivals kept in the abstracted market", OFFSET(k)},
     {"verbose", PRILLM_OPTION_INT, 0, 0, 2, NULL, "progress on stderr (0 quiet, 1 summary, 2 every piece)",
      OFFSET(verbose)},
 };

@@ -37,7 +37,10 @@ extern "C" {
     X(PMPEC, "pmpec", "Scholtes-relaxed MPEC solved by Ipopt (Pyomo mpec_nlp style)")                    \
     X(SMOOTH, "smooth", "log-barrier smoothing of the equilibrium with continuation")                    \
     X(ODCA, "odca", "optimal demand per app ignoring the other apps' congestion")                        \
-    X(SPGCE, "spgce", "one aggregate nonatomic population (Harks-Schedel model)")
+    X(SPGCE, "spgce", "one aggregate nonatomic population (Harks-Schedel model)")                       \
+    X(DA, "da", "exact price of the market abstracted to k rivals by the trained aggregation network")   \
+    X(MIN, "min", "exact price of the market abstracted to the k cheapest rivals")                       \
+    X(AVG, "avg", "exact price of the market abstracted to k identical averaged rivals")
 
 typedef enum {
 #define PRILLM_PRICE_METHOD_ENUM(id, name, help) PRILLM_PRICE_##id,
@@ -60,7 +63,13 @@ typedef struct {
     double epsilon;      /* pmpec: Scholtes relaxation bound                     */
     double time_limit;   /* seconds, 0 = none (checked between steps)            */
     int max_pieces;      /* exact: safety cap on the number of pieces walked     */
+    int k;               /* da, min, avg: rivals kept in the abstracted market   */
+    int compare;         /* not in the option table (a flag): also price the true
+                            market exactly, for exact_profit and profit_ratio  */
     int verbose;         /* progress on stderr: 0 quiet                          */
+    /* da: the trained network (not an option: set it in code, or --model on
+     * the command line); borrowed, NULL for the other methods */
+    const struct PrillmAggregator *model;
 } PrillmPriceSettings;
 
 const PrillmOptionInfo *prillm_price_options(int *count);
@@ -103,6 +112,9 @@ typedef struct {
     double curve_residual;
     long iterations;        /* pieces, grid points, patterns, NLP iterations ...   */
     long equilibrium_solves;
+    /* with settings.compare: the exact optimum of the true market and
+     * profit / exact_profit (NaN otherwise) */
+    double exact_profit, profit_ratio;
     double method_seconds;  /* the method alone, before scoring and certifying    */
     double seconds;         /* the whole call                                     */
     /* exact only (else 0 / NULL): the curve, owned by the result. */

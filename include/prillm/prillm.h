@@ -14,6 +14,8 @@
 #include "prillm/options.h"
 #include "prillm/market.h"
 #include "prillm/equilibrium.h"
+#include "prillm/observations.h"
+#include "prillm/calibration.h"
 #include "prillm/pricing.h"
 #include "prillm/ttc.h"
 #include "prillm/aggregator.h"
