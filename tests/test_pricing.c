@@ -22,11 +22,35 @@ static double true_profit(const PrillmMarket *mk, int s, double p) {
     return profit;
 }
 
+/* The aggregation network shipped with the project, for method da. */
+static PrillmAggregator *shipped_model;
+
+static int load_shipped_model(void **state) {
+    (void)state;
+    const char *src = getenv("PRILLM_SOURCE_DIR");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/data/aggregator/default_model.json", src && src[0] ? src : ".");
+    FILE *in = fopen(path, "rb");
+    if (!in) return 0; /* da cases skip themselves */
+    PrillmError err;
+    if (prillm_aggregator_read_json(in, &shipped_model, &err)) shipped_model = NULL;
+    fclose(in);
+    return 0;
+}
+
+static int free_shipped_model(void **state) {
+    (void)state;
+    prillm_aggregator_free(shipped_model);
+    return 0;
+}
+
 static void price_with(const PrillmMarket *mk, int s, int method, double pmax, PrillmPriceResult *r) {
     PrillmPriceSettings set;
     prillm_price_default_settings(&set);
     set.method = method;
     set.p_max = pmax;
+    set.model = shipped_model;
+    if (method == PRILLM_PRICE_DA && !shipped_model) fail_msg("the shipped aggregation model did not load");
     PrillmError err;
     PrillmErrorCode rc = prillm_price(mk, s, &set, r, &err);
     if (rc) fail_msg("prillm_price(%s): %s", prillm_price_method_name(method), err.message);
@@ -590,6 +614,51 @@ static void test_no_method_beats_exact(void **state) {
     }
 }
 
+/* Abstraction: never better than exact in the true game, identical to it
+ * when k keeps every rival, and --compare's ratio is profit / exact. */
+static void test_abstraction_methods(void **state) {
+    (void)state;
+    if (!shipped_model) skip();
+    for (int trial = 0; trial < 20; trial++) {
+        TestRng rng = {0xab570000u + (uint64_t)trial};
+        int n = test_int(&rng, 2, 25), m = test_int(&rng, 3, 12);
+        PrillmMarket *mk = test_market(n, m, 70000 + (uint64_t)trial, NULL);
+        int s = test_int(&rng, 0, m - 1);
+        PrillmPriceResult exact;
+        price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
+        double scale = profit_scale(mk, &exact);
+        for (int method = PRILLM_PRICE_DA; method <= PRILLM_PRICE_AVG; method++) {
+            PrillmPriceSettings set;
+            prillm_price_default_settings(&set);
+            set.method = method;
+            set.model = shipped_model;
+            set.compare = 1;
+            PrillmPriceResult r;
+            PrillmError err;
+            assert_int_equal(prillm_price(mk, s, &set, &r, &err), PRILLM_OK);
+            assert_true(r.profit <= exact.profit + 1e-9 * scale);
+            assert_true(fabs(r.exact_profit - exact.profit) <= 1e-9 * scale);
+            if (exact.profit > 0) assert_true(fabs(r.profit_ratio - r.profit / exact.profit) <= 1e-12);
+            prillm_price_result_clear(&r);
+            set.k = m - 1; /* every rival kept: the true market */
+            set.compare = 0;
+            assert_int_equal(prillm_price(mk, s, &set, &r, &err), PRILLM_OK);
+            if (method != PRILLM_PRICE_AVG) assert_true(fabs(r.profit - exact.profit) <= 1e-9 * scale);
+            assert_true(isnan(r.profit_ratio));
+            prillm_price_result_clear(&r);
+        }
+        PrillmPriceSettings set;
+        prillm_price_default_settings(&set);
+        set.method = PRILLM_PRICE_DA;
+        PrillmPriceResult r;
+        PrillmError err;
+        assert_int_equal(prillm_price(mk, s, &set, &r, &err), PRILLM_ERR_INVALID_ARGUMENT);
+        assert_non_null(strstr(err.message, "model"));
+        prillm_price_result_clear(&exact);
+        prillm_market_free(mk);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exact_beats_grid),
@@ -605,6 +674,7 @@ int main(void) {
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_extreme_scales),
         cmocka_unit_test(test_no_method_beats_exact),
+        cmocka_unit_test(test_abstraction_methods),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, load_shipped_model, free_shipped_model);
 }
