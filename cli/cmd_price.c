@@ -28,6 +28,7 @@ static void price_help(FILE *out) {
             "Options:\n"
             "  --target ID\n      the provider to price (required)\n"
             "  --csv\n      print the exact curve as CSV (one row per segment) instead of JSON\n"
+            "  --table\n      print a readable summary (and the curve, for exact) instead of JSON\n"
             "  --compare\n      also price the true market exactly: exact_profit and profit_ratio\n"
             "  --model FILE\n      da: the trained aggregation network (default: the shipped\n"
             "      %s)\n",
@@ -117,6 +118,34 @@ static void print_json(FILE *out, const PrillmMarket *mk, const PrillmPriceResul
     fputs("\n}\n", out);
 }
 
+static void print_table(FILE *out, const PrillmMarket *mk, const PrillmPriceResult *r) {
+    fprintf(out, "target %s, method %s: status %s\n", mk->provider_id[r->target], prillm_price_method_name(r->method),
+            prillm_status_name(r->status));
+    fprintf(out, "  best price %.6g USD/Mtok (range 0..%.6g, cost %.6g)\n", r->price, r->p_max, r->cost);
+    fprintf(out, "  profit %.6g USD per period on %.6g Mtok (true game; certificate %.2g)\n", r->profit, r->flow,
+            r->kkt_violation);
+    if (!isnan(r->profit_ratio))
+        fprintf(out, "  %.2f%% of the exact optimum %.6g\n", 100 * r->profit_ratio, r->exact_profit);
+    fprintf(out, "  current price %.6g USD/Mtok\n", mk->price[r->target]);
+    if (r->n_segments) {
+        fprintf(out, "\n  %-12s %-12s %-12s %-12s %-12s %-12s\n", "from", "to", "flow", "flow slope", "best price",
+                "best profit");
+        for (int k = 0; k < r->n_segments; k++) {
+            const PrillmPriceSegment *g = &r->segments[k];
+            fprintf(out, "  %-12.6g %-12.6g %-12.6g %-12.6g %-12.6g %-12.6g%s\n", g->from, g->to, g->flow_from,
+                    g->flow_slope, g->best_price, g->best_profit, g->best_price == r->price ? "  <- optimum" : "");
+        }
+        fprintf(out, "\n  breakpoints (price: app, model, event)\n");
+        for (int k = 0; k < r->n_breakpoints; k++) {
+            const PrillmPriceBreakpoint *b = &r->breakpoints[k];
+            fprintf(out, "  %-12.6g %s -> %s %s\n", b->price, mk->user_id[b->user], mk->provider_id[b->provider],
+                    b->enters ? "enters" : "leaves");
+        }
+    }
+    fprintf(out, "  %.3g s (method %.3g s), %ld equilibrium solves\n", r->seconds, r->method_seconds,
+            r->equilibrium_solves);
+}
+
 static void print_csv(FILE *out, const PrillmPriceResult *r) {
     fputs("from,to,flow,flow_slope,best_price,best_profit\n", out);
     for (int k = 0; k < r->n_segments; k++) {
@@ -143,8 +172,8 @@ int cmd_price(int argc, char **argv) {
             price_help(stdout);
             return EXIT_SOLVED;
         }
-        if (strcmp(arg, "--csv") == 0) {
-            csv = 1;
+        if (strcmp(arg, "--csv") == 0 || strcmp(arg, "--table") == 0) {
+            csv = arg[2] == 'c' ? 1 : 2;
             continue;
         }
         if (strcmp(arg, "--compare") == 0) {
@@ -178,7 +207,7 @@ int cmd_price(int argc, char **argv) {
         fprintf(stderr, "prillm: error: missing --target ID (the provider to price)\n");
         return EXIT_USAGE;
     }
-    if (csv && settings.method != PRILLM_PRICE_EXACT) {
+    if (csv == 1 && settings.method != PRILLM_PRICE_EXACT) {
         fprintf(stderr, "prillm: error: --csv prints the curve, which only --method exact computes\n");
         return EXIT_USAGE;
     }
@@ -223,7 +252,8 @@ int cmd_price(int argc, char **argv) {
         prillm_market_free(mk);
         return prillm_cli_exit_for_error(rc);
     }
-    if (csv) print_csv(stdout, &result);
+    if (csv == 1) print_csv(stdout, &result);
+    else if (csv == 2) print_table(stdout, mk, &result);
     else print_json(stdout, mk, &result, settings.compare);
     code = prillm_cli_exit_for_status(result.status);
     if (result.status != PRILLM_STATUS_SOLVED)

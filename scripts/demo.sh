@@ -4,7 +4,8 @@
 # apps' preferences on observed traffic — the real OpenRouter data in
 # ../shared/data/openrouter when present, else the bundled synthetic
 # observations in data/calibration_synthetic — print the fit of PriLLM and
-# its baselines, and the calibrated market's equilibrium.
+# its baselines, the calibrated market's equilibrium, and the exact optimal
+# price of one model in it (with the curve), against the abstraction method.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh build
@@ -21,3 +22,13 @@ echo "== prillm calibrate --data $data --out build/calibrated.json --plot build/
 echo
 echo "== prillm equilibrium build/calibrated.json --table   (the calibrated market; plot: build/calibration.svg)"
 ./build/prillm equilibrium build/calibrated.json --table
+
+# price the calibrated market's first model: the exact optimum and its curve,
+# then the paper's deep-aggregation abstraction (k = 2) against it
+target=$(grep -o '"id": "[^"]*"' build/calibrated.json | head -1 | sed 's/"id": "\(.*\)"/\1/')
+echo
+echo "== prillm price build/calibrated.json --target \"$target\" --table"
+./build/prillm price build/calibrated.json --target "$target" --table
+echo
+echo "== prillm price build/calibrated.json --target \"$target\" --method da --compare --table"
+./build/prillm price build/calibrated.json --target "$target" --method da --compare --table
