@@ -734,7 +734,7 @@ static void test_cli(void **state) {
     assert_int_equal(run_command(command, out, sizeof out), 0);
     assert_non_null(strstr(out, "\"horizon\": 20000"));
     assert_non_null(strstr(out, "\"seed\": 3"));
-    snprintf(command, sizeof command, "\"%s\" delegate \"%s/data/delegation/example.json\" --horizon 100 2>&1", cli, src);
+    snprintf(command, sizeof command, "\"%s\" delegate \"%s/data/delegation/example.json\" --horizon 10 --epsilon 0.45 2>&1", cli, src);
     assert_int_equal(run_command(command, out, sizeof out), 3);
     assert_non_null(strstr(out, "too small"));
     snprintf(command, sizeof command, "echo '{\"providers\": 1}' | \"%s\" delegate - 2>&1", cli);
