@@ -21,11 +21,48 @@ static void delegate_help(FILE *out) {
           "outcomes per phase, payments, who was stopped early, and the user's utility\n"
           "against the second-best benchmark T u2*. FILE \"-\" reads standard input.\n\n"
           "Strategies: ours, honest, dishonest-model, dishonest-length, dishonest-all, second-best.\n\n"
-          "Options (override the file's values):\n",
+          "Options (override the file's values):\n"
+          "  --strategies S1,S2,...\n"
+          "      one strategy per provider, in file order\n",
           out);
     prillm_cli_print_options(out, opts, count);
     fputs("\n", out);
     fputs(prillm_cli_exit_code_help, out);
+}
+
+/* "ours,honest,..." onto the providers in file order. Returns an exit code. */
+static int apply_strategies(const char *list, PrillmDelegationGame *game) {
+    const char *c = list;
+    for (int i = 0; i < game->n_providers; i++) {
+        size_t len = strcspn(c, ",");
+        char name[64];
+        int s = -1;
+        if (len < sizeof name) {
+            memcpy(name, c, len);
+            name[len] = '\0';
+            s = prillm_delegation_strategy_index(name);
+        }
+        if (s < 0) {
+            fprintf(stderr, "prillm: error: --strategies: \"%.*s\" is not a strategy (see prillm delegate --help)\n",
+                    (int)len, c);
+            return EXIT_USAGE;
+        }
+        game->providers[i].strategy = s;
+        c += len;
+        if (i + 1 < game->n_providers) {
+            if (*c != ',') {
+                fprintf(stderr, "prillm: error: --strategies gives %d strategies for %d providers\n", i + 1,
+                        game->n_providers);
+                return EXIT_USAGE;
+            }
+            c++;
+        }
+    }
+    if (*c != '\0') {
+        fprintf(stderr, "prillm: error: --strategies gives more strategies than the %d providers\n", game->n_providers);
+        return EXIT_USAGE;
+    }
+    return EXIT_SOLVED;
 }
 
 int cmd_delegate(int argc, char **argv) {
@@ -34,7 +71,7 @@ int cmd_delegate(int argc, char **argv) {
     PrillmDelegationSettings scratch, settings;
     prillm_delegation_default_settings(&scratch);
     prillm_delegation_default_settings(&settings);
-    const char *path = NULL;
+    const char *path = NULL, *strategies = NULL;
     int *flag_at = calloc((size_t)argc + 1, sizeof *flag_at), n_flags = 0;
     if (!flag_at) {
         fprintf(stderr, "prillm: error: out of memory\n");
@@ -48,7 +85,11 @@ int cmd_delegate(int argc, char **argv) {
             free(flag_at);
             return EXIT_SOLVED;
         }
-        int start = k;
+        int start = k, got = prillm_cli_flag_value(argc, argv, &k, "--strategies", &strategies);
+        if (got) {
+            if (got < 0) code = EXIT_USAGE;
+            continue;
+        }
         /* validated now, applied after the file so that flags win */
         int took = prillm_cli_take_option(argc, argv, &k, opts, count, set_delegation_option, &scratch);
         if (took < 0) code = EXIT_USAGE;
@@ -93,6 +134,10 @@ int cmd_delegate(int argc, char **argv) {
         prillm_cli_take_option(argc, argv, &k, opts, count, set_delegation_option, &settings);
     }
     free(flag_at);
+    if (strategies && (code = apply_strategies(strategies, game)) != EXIT_SOLVED) {
+        prillm_delegation_game_free(game);
+        return code;
+    }
     /* the reward orders each provider's models, so a --reward flag re-sorts */
     PrillmDelegationResult *result = NULL;
     rc = prillm_delegation_game_prepare(game, &settings, &err);

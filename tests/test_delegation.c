@@ -734,6 +734,13 @@ static void test_cli(void **state) {
     assert_int_equal(run_command(command, out, sizeof out), 0);
     assert_non_null(strstr(out, "\"horizon\": 20000"));
     assert_non_null(strstr(out, "\"seed\": 3"));
+    snprintf(command, sizeof command,
+             "\"%s\" delegate \"%s/data/delegation/example.json\" --strategies dishonest-all,honest 2>/dev/null", cli, src);
+    assert_int_equal(run_command(command, out, sizeof out), 0);
+    assert_non_null(strstr(out, "\"strategy\": \"dishonest-all\""));
+    snprintf(command, sizeof command, "\"%s\" delegate \"%s/data/delegation/example.json\" --strategies ours 2>&1", cli, src);
+    assert_int_equal(run_command(command, out, sizeof out), 2);
+    assert_non_null(strstr(out, "1 strategies for 2 providers"));
     snprintf(command, sizeof command, "\"%s\" delegate \"%s/data/delegation/example.json\" --horizon 10 --epsilon 0.45 2>&1", cli, src);
     assert_int_equal(run_command(command, out, sizeof out), 3);
     assert_non_null(strstr(out, "too small"));
