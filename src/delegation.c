@@ -275,6 +275,21 @@ static void draw(const PrillmDelegationSettings *s, const PrillmDelegationModel 
     else *score = prillm__rng_beta_mean(rng, m->score, s->concentration);
 }
 
+/* Neumaier's compensated sum: a million per-query terms add up to the
+ * correctly rounded total, so hand-checkable examples print 80, not
+ * 79.99999999999984. */
+typedef struct {
+    double sum, carry;
+} Sum;
+
+static inline void sum_add(Sum *s, double x) {
+    double t = s->sum + x;
+    s->carry += fabs(s->sum) >= fabs(x) ? (s->sum - t) + x : (x - t) + s->sum;
+    s->sum = t;
+}
+
+static inline double sum_value(const Sum *s) { return s->sum + s->carry; }
+
 /* Delegate up to count queries to provider i in a phase; returns how many
  * (fewer only when T runs out) and adds their user utility to *user_sum. */
 static long long serve(Run *run, int i, int phase, long long count, PrillmDelegationAction action, double *user_sum) {
@@ -285,7 +300,8 @@ static long long serve(Run *run, int i, int phase, long long count, PrillmDelega
     if (count > remaining(run)) count = remaining(run);
     if (count <= 0) return 0;
     PrillmDelegationTally *t = &run->r->providers[i].phase[phase];
-    double sum_reward = 0, sum_pay = 0, sum_user = 0, sum_provider = 0, sum_billed = 0, sum_true = 0;
+    Sum reward_sum = {0, 0}, pay_sum = {0, 0}, user = {0, 0}, provider = {0, 0};
+    double billed_tokens = 0, true_tokens = 0; /* integers: exact below 2^53 */
     for (long long q = 0; q < count; q++) {
         PrillmRng rng = prillm__rng_stream((uint64_t)s->seed, run->key[i], (uint64_t)run->served[i]++);
         double tokens, score;
@@ -294,22 +310,22 @@ static long long serve(Run *run, int i, int phase, long long count, PrillmDelega
         double reward = s->reward * score, pay = billed_price * billed, list_cost = used->price * tokens;
         /* eta (pay - list cost) rather than eta pay - eta list cost: exactly 0 when honest */
         double gain = s->provider_utility == PRILLM_PROFIT ? pay - s->eta * list_cost : s->eta * (pay - list_cost);
-        sum_reward += reward;
-        sum_pay += pay;
-        sum_user += reward - pay;
-        sum_provider += gain;
-        sum_billed += billed;
-        sum_true += tokens;
+        sum_add(&reward_sum, reward);
+        sum_add(&pay_sum, pay);
+        sum_add(&user, reward - pay);
+        sum_add(&provider, gain);
+        billed_tokens += billed;
+        true_tokens += tokens;
     }
     t->queries += count;
-    t->reward += sum_reward;
-    t->payment += sum_pay;
-    t->user_utility += sum_user;
-    t->provider_utility += sum_provider;
-    t->billed_tokens += sum_billed;
-    t->true_tokens += sum_true;
+    t->reward += sum_value(&reward_sum);
+    t->payment += sum_value(&pay_sum);
+    t->user_utility += sum_value(&user);
+    t->provider_utility += sum_value(&provider);
+    t->billed_tokens += billed_tokens;
+    t->true_tokens += true_tokens;
     run->r->used += count;
-    if (user_sum) *user_sum += sum_user;
+    if (user_sum) *user_sum += sum_value(&user);
     return count;
 }
 
