@@ -758,7 +758,10 @@ static void test_cli(void **state) {
     assert_non_null(strstr(out, "--epsilon"));
 }
 
-int main(void) {
+/* An optional argument selects tests by name pattern (cmocka's filter), e.g.
+ * a quick valgrind pass: test_delegation "*by_hand*". */
+int main(int argc, char **argv) {
+    if (argc > 1) cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_constants_by_hand),
         cmocka_unit_test(test_worked_example),
