@@ -1,0 +1,197 @@
+/*
+ * prillm — incentive-compatible delegation ("Pay for the Second-Best
+ * Service", Cao et al., WWW 2026).
+ *
+ * A user sends T queries, one at a time, to K LLM providers. A provider may
+ * secretly run a cheaper model than the one it advertises, or bill more
+ * output tokens than it produced; the user sees only the reward (b x score)
+ * and the billed tokens. The four-phase mechanism (exploration, exploitation
+ * with early stop, two blind-trust phases) keeps the user's utility near the
+ * second-best provider's honest utility while making honest exploration an
+ * approximate best response. docs/delegation.md gives the model, the file
+ * format and what is reconstructed.
+ *
+ * The simulator draws every per-query score and token count from a
+ * counter-based stream keyed by (seed, provider id, that provider's query
+ * number), so a run is reproducible and a provider's draws do not depend on
+ * the order in which providers are listed or served.
+ */
+#ifndef PRILLM_DELEGATION_H
+#define PRILLM_DELEGATION_H
+
+#include <stdio.h>
+
+#include "prillm/error.h"
+#include "prillm/market.h" /* PrillmWarnFn */
+#include "prillm/options.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Provider behaviours of the paper's experiments, in the order of its plots. */
+#define PRILLM_DELEGATION_STRATEGY_LIST(X)                                                        \
+    X(OURS, 0, "ours", "honest exploration, then bill the user down to the second-best utility") \
+    X(HONEST, 1, "honest", "advertised model, true token counts, always")                        \
+    X(DISHONEST_MODEL, 2, "dishonest-model", "honest exploration, then the worst model")          \
+    X(DISHONEST_LENGTH, 3, "dishonest-length", "honest exploration, then bill L tokens")          \
+    X(DISHONEST_ALL, 4, "dishonest-all", "worst model billed at L tokens from the first query")   \
+    X(SECOND_BEST, 5, "second-best", "honest exploration, then the cheapest model still >= u2")
+
+typedef enum {
+#define PRILLM_X_(name, value, text, help) PRILLM_DELEGATION_##name = value,
+    PRILLM_DELEGATION_STRATEGY_LIST(PRILLM_X_)
+#undef PRILLM_X_
+    PRILLM_DELEGATION_N_STRATEGIES
+} PrillmDelegationStrategy;
+
+/* "ours", "honest", ...; NULL for an out-of-range value. */
+const char *prillm_delegation_strategy_name(int strategy);
+/* Index of a strategy name, or -1. */
+int prillm_delegation_strategy_index(const char *name);
+
+/* The phases in the order they run. BONUS is the best provider's B extra
+ * queries after an exploitation phase without early stop. */
+typedef enum {
+    PRILLM_PHASE_EXPLORE = 0, /* phase 1: B queries to every provider        */
+    PRILLM_PHASE_EXPLOIT = 1, /* phase 2: the best provider, batches of B    */
+    PRILLM_PHASE_BONUS = 2,   /* phase 2 reward: B blind-trust queries       */
+    PRILLM_PHASE_INCENTIVE = 3, /* phase 3: B to every other provider        */
+    PRILLM_PHASE_UTILITY = 4, /* phase 4: delta_i * B (randomised rounding)  */
+    PRILLM_PHASE_COUNT = 5
+} PrillmDelegationPhase;
+
+/* "explore", "exploit", "bonus", "incentive", "utility". */
+const char *prillm_delegation_phase_name(int phase);
+
+typedef enum { PRILLM_DRAW_BETA = 0, PRILLM_DRAW_BERNOULLI = 1, PRILLM_DRAW_MEAN = 2 } PrillmDelegationDraw;
+typedef enum { PRILLM_GAIN_OVER_HONEST = 0, PRILLM_PROFIT = 1 } PrillmDelegationProviderUtility;
+
+typedef struct {
+    int horizon;          /* T, queries in total                              */
+    double epsilon;       /* in (0, 1/2): B = floor(T^(2 eps))                */
+    double gamma;         /* early-stop slack divisor                         */
+    double reward;        /* b, reward of a perfect answer (score 1)          */
+    double eta;           /* provider's cost = eta x list price x true tokens */
+    int seed;
+    int draws;            /* PrillmDelegationDraw: score law (mean = no noise) */
+    double concentration; /* Beta(k mu, k (1 - mu)) scores                    */
+    double token_sigma;   /* log-normal output tokens, clipped to [1, max]    */
+    int provider_utility; /* PrillmDelegationProviderUtility                  */
+} PrillmDelegationSettings;
+
+const PrillmOptionInfo *prillm_delegation_options(int *count);
+void prillm_delegation_default_settings(PrillmDelegationSettings *settings);
+PrillmErrorCode prillm_delegation_set_option(PrillmDelegationSettings *settings, const char *name,
+                                             const char *value, PrillmError *err);
+PrillmErrorCode prillm_delegation_check_settings(const PrillmDelegationSettings *settings,
+                                                 PrillmError *err);
+
+typedef struct {
+    char *id;
+    double score;      /* mean score in (0, 1]; reward = b x score          */
+    double tokens;     /* mean output tokens, >= 1                          */
+    double max_tokens; /* largest output, an integer >= tokens              */
+    double price;      /* $ per output token, >= 0                          */
+} PrillmDelegationModel;
+
+typedef struct {
+    char *id;
+    int strategy;  /* PrillmDelegationStrategy */
+    int n_models;
+    /* Sorted by honest utility b score - price tokens, best first (stable):
+     * model 0 is the one advertised and billed. */
+    PrillmDelegationModel *models;
+    int *input_index; /* [n_models]: position of models[k] in the input    */
+} PrillmDelegationProvider;
+
+typedef struct {
+    int n_providers;
+    PrillmDelegationProvider *providers;
+} PrillmDelegationGame;
+
+/* An empty game of n providers with the given model counts (ids NULL,
+ * numbers NaN, strategies honest); fill it, then validate. */
+PrillmDelegationGame *prillm_delegation_game_alloc(int n_providers, const int *n_models, PrillmError *err);
+void prillm_delegation_game_free(PrillmDelegationGame *game);
+/* Check every field (first problem reported by name and index) and sort each
+ * provider's models by honest utility for the reward in settings. */
+PrillmErrorCode prillm_delegation_game_prepare(PrillmDelegationGame *game, const PrillmDelegationSettings *settings,
+                                               PrillmError *err);
+
+/* Totals over the queries of one provider in one phase. */
+typedef struct {
+    long long queries;
+    double reward;           /* sum of b x score                             */
+    double payment;          /* sum billed: advertised price x billed tokens */
+    double user_utility;     /* reward - payment                             */
+    double provider_utility; /* see settings.provider_utility                */
+    double billed_tokens;
+    double true_tokens;
+} PrillmDelegationTally;
+
+typedef struct {
+    PrillmDelegationTally phase[PRILLM_PHASE_COUNT];
+    PrillmDelegationTally total;
+    double honest_utility; /* b mu_s - price mu_l of the advertised model   */
+    double mean_utility;   /* phase-1 averages seen by the user: u_i,       */
+    double mean_reward;    /*   v_i,                                        */
+    double mean_tokens;    /*   tau_i (billed)                              */
+    double delta;          /* delta_i of phase 4                            */
+    int stopped_early;     /* the best provider failed an early-stop check  */
+} PrillmDelegationOutcome;
+
+typedef struct {
+    PrillmStatus status; /* solved, or failed (then numbers are NaN)        */
+    int n_providers;
+    long long horizon;   /* T                                                */
+    long long batch;     /* B = floor(T^(2 eps))                             */
+    double m;            /* M = T^(-eps) ln(K T)                             */
+    double max_tokens;   /* L over all models                                */
+    double delta1, delta2, delta3;
+    long long exploit_budget; /* R                                            */
+    double threshold;    /* theta = u2 - M (b + L p_max) / gamma             */
+    double price_best;   /* p_max: the best provider's advertised price      */
+    int best;            /* i*, by phase-1 average utility                   */
+    double second_utility; /* u2, second-largest phase-1 average utility      */
+    long long used;      /* queries delegated; T - used stay unused          */
+    long long stop_after; /* phase-2 queries when stopped early, else -1     */
+    double user_utility; /* sum over all queries                             */
+    /* The honest benchmarks: u1* and u2* are the largest and second-largest
+     * honest per-query utilities of the advertised models. */
+    double first_best_utility, second_best_utility;
+    double second_best_total; /* T u2*                                      */
+    /* The additive slack of the second-best guarantee as accounted in
+     * docs/delegation.md: (b + L p_hi) ((delta1 + 3) K B + T^(1-eps) ln(KT)),
+     * p_hi the highest advertised price. */
+    double slack;
+    PrillmDelegationOutcome *providers; /* [n_providers], input order       */
+} PrillmDelegationResult;
+
+/* Run the mechanism once on a prepared game. Returns an error for bad
+ * arguments (settings out of range, K < 2, K B > T) and out of memory;
+ * *result is then NULL. */
+PrillmErrorCode prillm_delegation_run(const PrillmDelegationGame *game, const PrillmDelegationSettings *settings,
+                                      PrillmDelegationResult **result, PrillmError *err);
+void prillm_delegation_result_free(PrillmDelegationResult *result);
+
+/* The delegation file (docs/delegation.md): settings by option name at the
+ * top level, then "providers": [{"id", "strategy", "models": [{"id",
+ * "score", "tokens", "max_tokens", "price"}]}]. settings must hold the
+ * defaults (or command-line values) on entry; keys in the file override
+ * them. The game comes back prepared. */
+PrillmErrorCode prillm_delegation_parse_json(const char *text, size_t length, PrillmWarnFn warn,
+                                             void *warn_context, PrillmDelegationSettings *settings,
+                                             PrillmDelegationGame **game, PrillmError *err);
+PrillmErrorCode prillm_delegation_read_json(FILE *stream, PrillmWarnFn warn, void *warn_context,
+                                            PrillmDelegationSettings *settings, PrillmDelegationGame **game,
+                                            PrillmError *err);
+/* The result as one JSON object (settings and ids echoed). */
+PrillmErrorCode prillm_delegation_write_json(FILE *stream, const PrillmDelegationGame *game,
+                                             const PrillmDelegationSettings *settings,
+                                             const PrillmDelegationResult *result, PrillmError *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
