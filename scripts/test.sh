@@ -39,6 +39,9 @@ $vg build/prillm lmaas data/lmaas/example.json --compare >/dev/null
 build/prillm lmaas --generate --customers 30 --models 3 --seed 7 | $vg build/prillm lmaas - --compare >/dev/null
 $vg build/tests/test_calibration_gradient >/dev/null
 $vg build/prillm calibrate --data data/calibration_synthetic --out /dev/null --folds 2 --iterations 50 >/dev/null
+$vg build/prillm delegate data/delegation/example.json >/dev/null
+$vg build/prillm delegate data/delegation/nlgraph_maxflow.json --horizon 30000 >/dev/null
+$vg build/tests/test_delegation test_bad_input >/dev/null
 echo "valgrind: clean"
 
 if command -v clang >/dev/null 2>&1; then

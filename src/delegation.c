@@ -40,81 +40,20 @@ const PrillmOptionInfo *prillm_delegation_options(int *count) {
     return delegation_options;
 }
 
-static void option_store(void *settings, const PrillmOptionInfo *opt, double value) {
-    char *base = (char *)settings + opt->offset;
-    if (opt->type == PRILLM_OPTION_DOUBLE) *(double *)(void *)base = value;
-    else *(int *)(void *)base = (int)value;
-}
-
-static double option_load(const void *settings, const PrillmOptionInfo *opt) {
-    const char *base = (const char *)settings + opt->offset;
-    return opt->type == PRILLM_OPTION_DOUBLE ? *(const double *)(const void *)base
-                                             : (double)*(const int *)(const void *)base;
-}
+#define DELEGATION_OPTION_COUNT ((int)(sizeof delegation_options / sizeof delegation_options[0]))
 
 void prillm_delegation_default_settings(PrillmDelegationSettings *settings) {
-    int count;
-    const PrillmOptionInfo *opts = prillm_delegation_options(&count);
     memset(settings, 0, sizeof *settings);
-    for (int k = 0; k < count; k++) option_store(settings, &opts[k], opts[k].default_value);
-}
-
-static int choice_index(const char *choices, const char *name) {
-    size_t len = strlen(name);
-    int index = 0;
-    for (const char *c = choices; *c; index++) {
-        const char *bar = strchr(c, '|');
-        size_t n = bar ? (size_t)(bar - c) : strlen(c);
-        if (n == len && strncmp(c, name, n) == 0) return index;
-        if (!bar) break;
-        c = bar + 1;
-    }
-    return -1;
+    prillm_options_defaults(delegation_options, DELEGATION_OPTION_COUNT, settings);
 }
 
 PrillmErrorCode prillm_delegation_set_option(PrillmDelegationSettings *settings, const char *name, const char *value,
                                              PrillmError *err) {
-    int count;
-    const PrillmOptionInfo *opts = prillm_delegation_options(&count);
-    if (!settings || !name || !value) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "NULL argument");
-    for (int k = 0; k < count; k++) {
-        const PrillmOptionInfo *opt = &opts[k];
-        if (strcmp(opt->name, name) != 0) continue;
-        double x;
-        if (opt->type == PRILLM_OPTION_CHOICE) {
-            int c = choice_index(opt->choices, value);
-            if (c < 0)
-                return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "option %s: \"%s\" is not one of %s", name, value,
-                                    opt->choices);
-            x = c;
-        } else {
-            char *end = NULL;
-            x = strtod(value, &end);
-            if (!end || end == value || *end != '\0' || !isfinite(x))
-                return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "option %s: \"%s\" is not a number", name, value);
-            if (opt->type == PRILLM_OPTION_INT && x != floor(x))
-                return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "option %s: \"%s\" is not an integer", name, value);
-        }
-        if (x < opt->min_value || x > opt->max_value)
-            return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "option %s: %s is outside [%g, %g]", name, value,
-                                opt->min_value, opt->max_value);
-        option_store(settings, opt, x);
-        return PRILLM_OK;
-    }
-    return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "unknown option \"%s\"", name);
+    return prillm_options_set(delegation_options, DELEGATION_OPTION_COUNT, settings, name, value, err);
 }
 
 PrillmErrorCode prillm_delegation_check_settings(const PrillmDelegationSettings *settings, PrillmError *err) {
-    int count;
-    const PrillmOptionInfo *opts = prillm_delegation_options(&count);
-    if (!settings) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "settings is NULL");
-    for (int k = 0; k < count; k++) {
-        double x = option_load(settings, &opts[k]);
-        if (!(x >= opts[k].min_value && x <= opts[k].max_value))
-            return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "settings.%s = %g is outside [%g, %g]", opts[k].name, x,
-                                opts[k].min_value, opts[k].max_value);
-    }
-    return PRILLM_OK;
+    return prillm_options_check(delegation_options, DELEGATION_OPTION_COUNT, settings, err);
 }
 
 /* ---- the simulator ---------------------------------------------------- */

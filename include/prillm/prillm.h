@@ -20,6 +20,7 @@
 #include "prillm/ttc.h"
 #include "prillm/aggregator.h"
 #include "prillm/lmaas.h"
+#include "prillm/delegation.h"
 
 #ifdef __cplusplus
 extern "C" {
