@@ -3,11 +3,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh build
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPRILLM_TESTS=OFF >/dev/null
-cmake --build build -j "$(nproc)" >/dev/null
+# its own build tree: the tests (and cmocka) are not needed here
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DPRILLM_TESTS=OFF -DPRILLM_BENCH=ON >/dev/null
+cmake --build build-bench -j "$(nproc)" >/dev/null
 echo "machine: $(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed "s/^ *//"), $(nproc) cores, $(awk "/MemTotal/{printf \"%.0f\", \$2/1048576}" /proc/meminfo) GiB"
 # one section per benchmark; BENCH=name runs one of them
 for b in ${BENCH:-equilibrium pricing calibrate aggregator ttc lmaas delegate}; do
   echo; echo "## bench_$b"; echo
-  PRILLM_SOURCE_DIR=$PWD OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 ./build/bench/bench_$b "$@"
+  PRILLM_SOURCE_DIR=$PWD OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 ./build-bench/bench/bench_$b "$@"
 done

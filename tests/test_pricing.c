@@ -125,7 +125,7 @@ static void test_exact_beats_grid(void **state) {
     (void)state;
     int count = 0;
     double worst_gap = 0;
-    for (int trial = 0; trial < 120; trial++) {
+    for (int trial = 0; trial < 200; trial++) {
         TestRng rng = {0x5eed0000u + (uint64_t)trial};
         int n = test_int(&rng, 1, 12), m = test_int(&rng, 2, 7);
         TestMarketShape shape = {-1, 2, trial % 5 == 1, trial % 5 == 2};
