@@ -19,19 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_common.h"
 #include "internal.h"
 #include "prillm/aggregator.h"
 #include "set_transformer.h"
-
-static int compare_doubles(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *x, int count) {
-    qsort(x, (size_t)count, sizeof *x, compare_doubles);
-    return count % 2 ? x[count / 2] : 0.5 * (x[count / 2 - 1] + x[count / 2]);
-}
 
 static PrillmMarket *load_market(const char *path) {
     FILE *f = fopen(path, "rb");
@@ -82,7 +73,7 @@ int main(int argc, char **argv) {
             t1[r] = (t - t0) * 1e6;
             t2[r] = (prillm__now() - t0) * 1e6;
         }
-        printf("| %d | %.1f | %.1f |\n", n, median(t1, repeats), median(t2, repeats));
+        printf("| %d | %.1f | %.1f |\n", n, bench_median(t1, repeats), bench_median(t2, repeats));
         free(x), free(ss), free(sa), free(t1), free(t2);
         prillm__set_workspace_free(&ws);
     }
@@ -113,7 +104,7 @@ int main(int argc, char **argv) {
            base->n_providers, K, st.prices);
     printf("| step | time |\n|---|---:|\n");
     printf("| build one scenario (choke price + L exact solves) | %.2f ms |\n", build / count * 1e3);
-    printf("| loss + gradient of one scenario (median) | %.2f ms |\n", median(times, count));
+    printf("| loss + gradient of one scenario (median) | %.2f ms |\n", bench_median(times, count));
     FILE *f = fopen(model_path, "rb");
     PrillmAggregator *model = NULL;
     if (f) {
@@ -133,7 +124,7 @@ int main(int argc, char **argv) {
             if (prillm_aggregator_loss(model, method, K, &sc, s, 1, &losses[used], NULL)) continue;
             sum += losses[used++];
         }
-        double mean = sum / used, med = median(losses, used);
+        double mean = sum / used, med = bench_median(losses, used);
         printf("| %s | %.4g | %.4g | %.4g |\n", prillm_aggregate_method_name(method), mean, med,
                losses[(int)(0.9 * (used - 1))]);
     }

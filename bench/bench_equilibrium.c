@@ -24,29 +24,12 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "bench_common.h"
 #include "internal.h"
 
 typedef struct {
     int n, m, repeats, ipopt_repeats;
 } Size;
-
-static int compare_doubles(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *x, int count) {
-    qsort(x, (size_t)count, sizeof *x, compare_doubles);
-    return count % 2 ? x[count / 2] : 0.5 * (x[count / 2 - 1] + x[count / 2]);
-}
-
-static const char *format_time(double seconds, char *buf, size_t size) {
-    if (!isfinite(seconds)) snprintf(buf, size, "-");
-    else if (seconds < 1e-3) snprintf(buf, size, "%.1f us", seconds * 1e6);
-    else if (seconds < 1.0) snprintf(buf, size, "%.2f ms", seconds * 1e3);
-    else snprintf(buf, size, "%.2f s", seconds);
-    return buf;
-}
 
 /* One cold solve; returns the solve's wall time (setup's in *setup_time),
  * fills a copy of the solution. */
@@ -90,7 +73,7 @@ static double warm_resolve_median(const PrillmMarket *mk, int repeats) {
             exit(1);
         }
     }
-    double med = median(times, repeats);
+    double med = bench_median(times, repeats);
     free(times);
     prillm_equilibrium_cleanup(s);
     return med;
@@ -128,7 +111,7 @@ int main(int argc, char **argv) {
         double *setups = calloc((size_t)sz->repeats, sizeof(double));
         PrillmEquilibriumInfo info, ipopt_info;
         for (int r = 0; r < sz->repeats; r++) times[r] = timed_solve(mk, NULL, exact, &info, &setups[r]);
-        double t_exact = median(times, sz->repeats), t_setup = median(setups, sz->repeats);
+        double t_exact = bench_median(times, sz->repeats), t_setup = bench_median(setups, sz->repeats);
         double t_warm = warm_resolve_median(mk, sz->repeats < 50 ? sz->repeats : 50);
 
         PrillmEquilibriumSettings ipopt;
@@ -142,7 +125,7 @@ int main(int argc, char **argv) {
         if (reps > 0) {
             double *it = calloc((size_t)reps, sizeof(double));
             for (int r = 0; r < reps; r++) it[r] = timed_solve(mk, &ipopt, ref, &ipopt_info, NULL);
-            t_ipopt = median(it, reps);
+            t_ipopt = bench_median(it, reps);
             free(it);
             if (ipopt_info.status != PRILLM_STATUS_FAILED) {
                 double dmax = 0, worst = 0;
@@ -158,8 +141,9 @@ int main(int argc, char **argv) {
         char a[32], b[32], d[32], e[32], ratio[32] = "-";
         if (isfinite(t_ipopt)) snprintf(ratio, sizeof ratio, "%.0fx", t_ipopt / t_exact);
         printf("| %d x %d | %s | %s | %s | %d | %d | %.1e | %s%s | %.1e | %.1e | %.1e | %s |\n", sz->n, sz->m,
-               format_time(t_setup, e, sizeof e), format_time(t_exact, a, sizeof a), format_time(t_warm, b, sizeof b),
-               info.iterations, info.sweeps, info.kkt_violation, format_time(t_ipopt, d, sizeof d),
+               bench_format_time(t_setup, 1, e, sizeof e), bench_format_time(t_exact, 1, a, sizeof a),
+               bench_format_time(t_warm, 1, b, sizeof b),
+               info.iterations, info.sweeps, info.kkt_violation, bench_format_time(t_ipopt, 1, d, sizeof d),
                ipopt_info.status == PRILLM_STATUS_FAILED ? " (failed)" : "", ipopt_info.kkt_violation, agree_norm, agree,
                ratio);
         fflush(stdout);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_common.h"
 #include "internal.h"
 
 typedef struct {
@@ -35,14 +36,6 @@ typedef struct {
     int runs, ratios, refused, failed, inaccurate;
     char note[600];
 } Row;
-
-static const char *format_time(double seconds, char *buf, size_t size) {
-    if (!isfinite(seconds)) snprintf(buf, size, "-");
-    else if (seconds < 1e-3) snprintf(buf, size, "%.0f us", seconds * 1e6);
-    else if (seconds < 1.0) snprintf(buf, size, "%.2f ms", seconds * 1e3);
-    else snprintf(buf, size, "%.2f s", seconds);
-    return buf;
-}
 
 static int name_in(const char *id, const char *const *list) {
     for (; *list; list++)
@@ -104,7 +97,7 @@ static void print_row(const char *scenario, const char *size, const char *method
                  r->inaccurate, ran);
     }
     printf("| %s | %s | %s | %s | %s | %s | %s |\n", scenario, size, method, pct,
-           format_time(r->time_sum / ran, t, sizeof t), ratio, note);
+           bench_format_time(r->time_sum / ran, 0, t, sizeof t), ratio, note);
 }
 
 /* The trained aggregation network shipped with the project (method da). */

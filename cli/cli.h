@@ -36,6 +36,13 @@ int prillm_cli_exit_for_status(PrillmStatus status);
 /* Report err on stderr as "prillm: error: ..." and return its exit code. */
 int prillm_cli_fail(const PrillmError *err);
 void prillm_cli_warn_to_stderr(void *context, const char *message);
+/* Reads one input file: name is what messages call it ("<stdin>" or the
+ * path), also the context for prillm_cli_warn_to_stderr. */
+typedef PrillmErrorCode (*PrillmCliReadFile)(FILE *in, const char *name, void *context, PrillmError *err);
+/* Open path ("-" is standard input) and read it with read; a file that
+ * cannot be opened or read is reported on stderr. Returns an exit code (0
+ * on success). */
+int prillm_cli_load_file(const char *path, PrillmCliReadFile read, void *context);
 /* path "-" is standard input. Returns an exit code (0 on success). */
 int prillm_cli_load_market(const char *path, PrillmMarket **market);
 

@@ -44,21 +44,30 @@ void prillm_cli_warn_to_stderr(void *context, const char *message) {
     fprintf(stderr, "prillm: warning: %s: %s\n", (const char *)context, message);
 }
 
-int prillm_cli_load_market(const char *path, PrillmMarket **market) {
-    FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+int prillm_cli_load_file(const char *path, PrillmCliReadFile read, void *context) {
+    int from_stdin = strcmp(path, "-") == 0;
+    FILE *in = from_stdin ? stdin : fopen(path, "rb");
     if (!in) {
         fprintf(stderr, "prillm: error: cannot open %s: %s\n", path, strerror(errno));
         return EXIT_BAD_INPUT;
     }
-    PrillmError err;
-    const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
-    PrillmErrorCode rc = prillm_market_read_json(in, prillm_cli_warn_to_stderr, (void *)name, market, &err);
-    if (in != stdin) fclose(in);
+    PrillmError err = {PRILLM_OK, ""};
+    const char *name = from_stdin ? "<stdin>" : path;
+    PrillmErrorCode rc = read(in, name, context, &err);
+    if (!from_stdin) fclose(in);
     if (rc) {
         fprintf(stderr, "prillm: error: %s: %s\n", name, err.message);
         return prillm_cli_exit_for_error(rc);
     }
     return EXIT_SOLVED;
+}
+
+static PrillmErrorCode read_market(FILE *in, const char *name, void *market, PrillmError *err) {
+    return prillm_market_read_json(in, prillm_cli_warn_to_stderr, (void *)name, market, err);
+}
+
+int prillm_cli_load_market(const char *path, PrillmMarket **market) {
+    return prillm_cli_load_file(path, read_market, market);
 }
 
 void prillm_cli_print_options(FILE *out, const PrillmOptionInfo *opts, int count) {

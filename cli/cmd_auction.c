@@ -3,7 +3,6 @@
  * market's equilibrium, welfare optimum and price of anarchy). Both read
  * the TTC market file of docs/ttc.md. */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,21 +11,12 @@
 #include "cli.h"
 #include "prillm/ttc.h"
 
+static PrillmErrorCode read_ttc_market(FILE *in, const char *name, void *market, PrillmError *err) {
+    return prillm_ttc_market_read_json(in, prillm_cli_warn_to_stderr, (void *)name, market, err);
+}
+
 static int load_ttc_market(const char *path, PrillmTtcMarket **market) {
-    FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!in) {
-        fprintf(stderr, "prillm: error: cannot open %s: %s\n", path, strerror(errno));
-        return EXIT_BAD_INPUT;
-    }
-    PrillmError err;
-    const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
-    PrillmErrorCode rc = prillm_ttc_market_read_json(in, prillm_cli_warn_to_stderr, (void *)name, market, &err);
-    if (in != stdin) fclose(in);
-    if (rc) {
-        fprintf(stderr, "prillm: error: %s: %s\n", name, err.message);
-        return prillm_cli_exit_for_error(rc);
-    }
-    return EXIT_SOLVED;
+    return prillm_cli_load_file(path, read_ttc_market, market);
 }
 
 static const char *const file_help =

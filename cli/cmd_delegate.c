@@ -1,6 +1,5 @@
 /* prillm delegate FILE.json: one run of the incentive-compatible delegation
  * mechanism (docs/delegation.md). Flags override the file's settings. */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +8,16 @@
 
 static PrillmErrorCode set_delegation_option(void *settings, const char *name, const char *value, PrillmError *err) {
     return prillm_delegation_set_option(settings, name, value, err);
+}
+
+typedef struct {
+    PrillmDelegationSettings *settings;
+    PrillmDelegationGame *game;
+} DelegationInput;
+
+static PrillmErrorCode read_delegation(FILE *in, const char *name, void *context, PrillmError *err) {
+    DelegationInput *input = context;
+    return prillm_delegation_read_json(in, prillm_cli_warn_to_stderr, (void *)name, input->settings, &input->game, err);
 }
 
 static void delegate_help(FILE *out) {
@@ -113,22 +122,15 @@ int cmd_delegate(int argc, char **argv) {
         return code;
     }
 
-    FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!in) {
-        fprintf(stderr, "prillm: error: cannot open %s: %s\n", path, strerror(errno));
+    DelegationInput input = {&settings, NULL};
+    if ((code = prillm_cli_load_file(path, read_delegation, &input)) != EXIT_SOLVED) {
         free(flag_at);
-        return EXIT_BAD_INPUT;
+        return code;
     }
-    const char *name = in == stdin ? "<stdin>" : path;
+    PrillmDelegationGame *game = input.game;
+    const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
     PrillmError err = {PRILLM_OK, ""};
-    PrillmDelegationGame *game = NULL;
-    PrillmErrorCode rc = prillm_delegation_read_json(in, prillm_cli_warn_to_stderr, (void *)name, &settings, &game, &err);
-    if (in != stdin) fclose(in);
-    if (rc) {
-        fprintf(stderr, "prillm: error: %s: %s\n", name, err.message);
-        free(flag_at);
-        return prillm_cli_exit_for_error(rc);
-    }
+    PrillmErrorCode rc;
     for (int f = 0; f < n_flags; f++) {
         int k = flag_at[f];
         prillm_cli_take_option(argc, argv, &k, opts, count, set_delegation_option, &settings);

@@ -3,7 +3,6 @@
  * the exhaustive grid, or keeps the file's prices. --generate prints a
  * seeded input file instead. */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,21 +44,12 @@ static PrillmErrorCode set_lmaas_option(void *settings, const char *name, const 
     return prillm_lmaas_set_option(settings, name, value, err);
 }
 
+static PrillmErrorCode read_market(FILE *in, const char *name, void *market, PrillmError *err) {
+    return prillm_lmaas_read_json(in, prillm_cli_warn_to_stderr, (void *)name, market, err);
+}
+
 static int load(const char *path, PrillmLmaasMarket **mk) {
-    FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!in) {
-        fprintf(stderr, "prillm: error: cannot open %s: %s\n", path, strerror(errno));
-        return EXIT_BAD_INPUT;
-    }
-    PrillmError err;
-    const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
-    PrillmErrorCode rc = prillm_lmaas_read_json(in, prillm_cli_warn_to_stderr, (void *)name, mk, &err);
-    if (in != stdin) fclose(in);
-    if (rc) {
-        fprintf(stderr, "prillm: error: %s: %s\n", name, err.message);
-        return prillm_cli_exit_for_error(rc);
-    }
-    return EXIT_SOLVED;
+    return prillm_cli_load_file(path, read_market, mk);
 }
 
 static const char *choice_name(const PrillmOptionInfo *opts, int count, const char *option, int index, char *buf,

@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 #include <stdio.h>
 
+#include "json_document.h"
 #include "prillm/aggregator.h"
 
 #define PRILLM__AGGREGATOR_FORMAT "prillm-aggregator"
@@ -17,11 +18,6 @@ void prillm__aggregator_write_object(const PrillmAggregator *model, FILE *out, c
 /* A model from its JSON object; where names it in messages. */
 PrillmErrorCode prillm__aggregator_from_json(const cJSON *object, const char *where, PrillmAggregator **model,
                                              PrillmError *err);
-/* Parse a whole JSON text (errors give line and column). */
-PrillmErrorCode prillm__json_parse_text(const char *text, size_t length, const char *what, cJSON **root,
-                                        PrillmError *err);
-/* Read a stream to its end into a NUL-terminated buffer. */
-PrillmErrorCode prillm__read_stream(FILE *stream, const char *what, char **text, size_t *length, PrillmError *err);
 /* A JSON array of count numbers into x (exactly count finite entries). */
 PrillmErrorCode prillm__json_numbers(const cJSON *array, const char *where, double *x, long count, PrillmError *err);
 void prillm__write_numbers(FILE *out, const double *x, long count);

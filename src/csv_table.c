@@ -1,6 +1,8 @@
 /* In-memory CSV tables for the observation readers. */
 #include "csv_table.h"
 
+#include "json_document.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -14,37 +16,10 @@ static char *read_file(const char *path, size_t *length, PrillmError *err, Prill
         *rc = prillm__fail(err, PRILLM_ERR_IO, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t got = fread(buf + len, 1, cap - len - 1, in);
-        len += got;
-        if (got == 0) break;
-        if (cap - len - 1 == 0) {
-            char *bigger = cap < ((size_t)1 << 40) ? realloc(buf, cap * 2) : NULL;
-            if (!bigger) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = bigger;
-            cap *= 2;
-        }
-    }
-    int failed = ferror(in);
+    char *buf;
+    *rc = prillm__read_stream(in, path, &buf, length, err);
     fclose(in);
-    if (!buf) {
-        *rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading %s", path);
-        return NULL;
-    }
-    if (failed) {
-        free(buf);
-        *rc = prillm__fail(err, PRILLM_ERR_IO, "error reading %s", path);
-        return NULL;
-    }
-    buf[len] = '\0';
-    *length = len;
-    return buf;
+    return *rc ? NULL : buf;
 }
 
 /* Split in place: fields become NUL-terminated strings inside text. */

@@ -7,19 +7,9 @@
 
 #include "delegation_internal.h"
 #include "internal.h"
+#include "json_document.h"
 
 /* ---- reading ---------------------------------------------------------- */
-
-typedef struct {
-    PrillmWarnFn warn;
-    void *context;
-} Warner;
-
-static int is_known(const char *key, const char *const *known) {
-    for (const char *const *k = known; *k; k++)
-        if (strcmp(*k, key) == 0) return 1;
-    return 0;
-}
 
 static int is_option(const char *key) {
     int count;
@@ -29,26 +19,15 @@ static int is_option(const char *key) {
     return 0;
 }
 
-/* Duplicate keys are an error (cJSON would silently keep the first);
- * unknown keys are warned about, a few per object. Objects here are small,
- * so the quadratic duplicate scan is bounded by the key limit. */
+/* Objects here are small: a file with more keys than any object needs is
+ * refused before the shared checks. */
 static PrillmErrorCode check_keys(const cJSON *object, const char *where, const char *const *known, int options_too,
-                                  const Warner *w, PrillmError *err) {
-    enum { MAX_KEYS = 64, MAX_WARNINGS = 5 };
-    int count = 0, unknown = 0;
-    for (const cJSON *a = object->child; a; a = a->next) {
+                                  const PrillmJsonWarner *w, PrillmError *err) {
+    enum { MAX_KEYS = 64 };
+    int count = 0;
+    for (const cJSON *a = object->child; a; a = a->next)
         if (++count > MAX_KEYS) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s has more than %d keys", where, MAX_KEYS);
-        for (const cJSON *b = object->child; b != a; b = b->next)
-            if (strcmp(a->string, b->string) == 0)
-                return prillm__fail(err, PRILLM_ERR_PARSE, "%s: duplicate key \"%s\"", where, a->string);
-        if (!is_known(a->string, known) && !(options_too && is_option(a->string)) && ++unknown <= MAX_WARNINGS &&
-            w->warn) {
-            char msg[320];
-            snprintf(msg, sizeof msg, "%s: unknown key \"%.200s\" ignored", where, a->string);
-            w->warn(w->context, msg);
-        }
-    }
-    return PRILLM_OK;
+    return prillm__json_check_keys(object, where, known, options_too ? is_option : NULL, w, err);
 }
 
 static PrillmErrorCode get_number(const cJSON *object, const char *key, const char *where, double *out,
@@ -116,7 +95,7 @@ static PrillmErrorCode read_settings(const cJSON *root, PrillmDelegationSettings
     return PRILLM_OK;
 }
 
-static PrillmErrorCode read_models(const cJSON *list, PrillmDelegationProvider *p, int i, const Warner *w,
+static PrillmErrorCode read_models(const cJSON *list, PrillmDelegationProvider *p, int i, const PrillmJsonWarner *w,
                                    PrillmError *err) {
     static const char *const known[] = {"id", "score", "tokens", "max_tokens", "price", NULL};
     int j = 0;
@@ -136,7 +115,7 @@ static PrillmErrorCode read_models(const cJSON *list, PrillmDelegationProvider *
     return PRILLM_OK;
 }
 
-static PrillmErrorCode read_game(const cJSON *root, const Warner *w, PrillmDelegationGame **out, PrillmError *err) {
+static PrillmErrorCode read_game(const cJSON *root, const PrillmJsonWarner *w, PrillmDelegationGame **out, PrillmError *err) {
     static const char *const known[] = {"id", "strategy", "models", NULL};
     PrillmErrorCode rc = PRILLM_OK;
     const cJSON *list = get_array(root, "providers", "", &rc, err);
@@ -190,19 +169,6 @@ static PrillmErrorCode read_game(const cJSON *root, const Warner *w, PrillmDeleg
     return PRILLM_OK;
 }
 
-static void line_column(const char *text, const char *at, int *line, int *column) {
-    *line = 1;
-    *column = 1;
-    for (const char *c = text; c < at && *c; c++) {
-        if (*c == '\n') {
-            (*line)++;
-            *column = 1;
-        } else {
-            (*column)++;
-        }
-    }
-}
-
 PrillmErrorCode prillm_delegation_parse_json(const char *text, size_t length, PrillmWarnFn warn, void *warn_context,
                                              PrillmDelegationSettings *settings, PrillmDelegationGame **game,
                                              PrillmError *err) {
@@ -210,35 +176,11 @@ PrillmErrorCode prillm_delegation_parse_json(const char *text, size_t length, Pr
     if (!game) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "game output pointer is NULL");
     *game = NULL;
     if (!text || !settings) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "JSON text or settings is NULL");
-    if (memchr(text, '\0', length)) {
-        int line, col;
-        line_column(text, text + strlen(text), &line, &col);
-        return prillm__fail(err, PRILLM_ERR_PARSE, "malformed JSON at line %d, column %d: NUL byte in input", line, col);
-    }
-    char *buf = malloc(length + 1);
-    if (!buf) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading JSON");
-    memcpy(buf, text, length);
-    buf[length] = '\0';
-    Warner w = {warn, warn_context};
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(buf, length, &end, 0);
-    PrillmErrorCode rc = PRILLM_OK;
+    PrillmJsonWarner w = {warn, warn_context};
+    cJSON *root;
+    PrillmErrorCode rc = prillm__json_parse(text, length, NULL, "object", &root, err);
+    if (rc) return rc;
     PrillmDelegationSettings changed = *settings;
-    if (!root) {
-        int line, col;
-        line_column(buf, end ? end : buf, &line, &col);
-        rc = prillm__fail(err, PRILLM_ERR_PARSE, "malformed JSON at line %d, column %d%s", line, col,
-                          strspn(buf, " \t\r\n") == length ? ": empty input" : "");
-        goto done;
-    }
-    for (const char *c = end; c && *c; c++)
-        if (*c != ' ' && *c != '\t' && *c != '\n' && *c != '\r') {
-            int line, col;
-            line_column(buf, c, &line, &col);
-            rc = prillm__fail(err, PRILLM_ERR_PARSE, "malformed JSON at line %d, column %d: text after the object", line,
-                              col);
-            goto done;
-        }
     if (!cJSON_IsObject(root)) {
         rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA, "the delegation file must be a JSON object");
         goto done;
@@ -250,7 +192,6 @@ PrillmErrorCode prillm_delegation_parse_json(const char *text, size_t length, Pr
     *settings = changed;
 done:
     cJSON_Delete(root);
-    free(buf);
     if (rc) {
         prillm_delegation_game_free(*game);
         *game = NULL;
@@ -265,28 +206,12 @@ PrillmErrorCode prillm_delegation_read_json(FILE *stream, PrillmWarnFn warn, voi
                                             PrillmError *err) {
     if (game) *game = NULL;
     if (!stream) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "stream is NULL");
-    size_t cap = 1 << 14, len = 0;
-    char *buf = malloc(cap);
-    if (!buf) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading the delegation file");
-    for (;;) {
-        if (len == cap) {
-            char *bigger = cap > ((size_t)-1) / 2 ? NULL : realloc(buf, cap * 2);
-            if (!bigger) {
-                free(buf);
-                return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading the delegation file");
-            }
-            buf = bigger;
-            cap *= 2;
-        }
-        size_t got = fread(buf + len, 1, cap - len, stream);
-        len += got;
-        if (got == 0) break;
-    }
-    if (ferror(stream)) {
-        free(buf);
-        return prillm__fail(err, PRILLM_ERR_IO, "reading the delegation file failed");
-    }
-    PrillmErrorCode rc = prillm_delegation_parse_json(buf, len, warn, warn_context, settings, game, err);
+    char *buf;
+    size_t len;
+    PrillmErrorCode rc = prillm__json_read_stream(stream, "the delegation file", "reading the delegation file failed",
+                                                  &buf, &len, err);
+    if (rc) return rc;
+    rc = prillm_delegation_parse_json(buf, len, warn, warn_context, settings, game, err);
     free(buf);
     return rc;
 }

@@ -30,7 +30,7 @@
 
 #ifndef PRILLM_NO_IPOPT
 
-#include <coin/IpStdCInterface.h>
+#include "ipopt_options.h"
 
 typedef struct {
     int n_active;        /* users with positive demand                      */
@@ -206,58 +206,26 @@ static Bool ipopt__intermediate(Index alg_mod, Index iter_count, Number obj_valu
     return TRUE;
 }
 
-/* Ipopt's option setters take char * although they only read the strings;
- * copying into local buffers keeps string literals const without casts. */
-static int ipopt__set_str(IpoptProblem problem, const char *key, const char *value) {
-    char k[64], v[64];
-    snprintf(k, sizeof k, "%s", key);
-    snprintf(v, sizeof v, "%s", value);
-    return AddIpoptStrOption(problem, k, v) ? 1 : 0;
-}
-
-static int ipopt__set_num(IpoptProblem problem, const char *key, double value) {
-    char k[64];
-    snprintf(k, sizeof k, "%s", key);
-    return AddIpoptNumOption(problem, k, value) ? 1 : 0;
-}
-
-static int ipopt__set_int(IpoptProblem problem, const char *key, int value) {
-    char k[64];
-    snprintf(k, sizeof k, "%s", key);
-    return AddIpoptIntOption(problem, k, value) ? 1 : 0;
-}
-
 /* Returns the name of the first option Ipopt refused, or NULL. */
 static const char *ipopt__set_options(IpoptProblem problem, double tol, double time_limit,
                                       int verbose) {
-    /* Ipopt would otherwise read ./ipopt.opt, so the answer would depend on
-     * the caller's working directory. */
-    if (!ipopt__set_str(problem, "option_file_name", "")) return "option_file_name";
-    if (!ipopt__set_str(problem, "sb", "yes")) return "sb";
-    if (!ipopt__set_int(problem, "print_level", verbose ? 5 : 0)) return "print_level";
-    if (!ipopt__set_num(problem, "tol", tol)) return "tol";
+    const char *refused = prillm__ipopt_quiet(problem, verbose ? 5 : 0, time_limit);
+    if (refused) return refused;
+    if (!prillm__ipopt_set_num(problem, "tol", tol)) return "tol";
     /* The defaults (1e-4 each, absolute) are looser than the tolerance the
      * caller asked for; in the scaled problem demands are at most 1, so tol
      * reads as relative to the largest demand. */
-    if (!ipopt__set_num(problem, "constr_viol_tol", tol)) return "constr_viol_tol";
-    if (!ipopt__set_num(problem, "compl_inf_tol", tol)) return "compl_inf_tol";
+    if (!prillm__ipopt_set_num(problem, "constr_viol_tol", tol)) return "constr_viol_tol";
+    if (!prillm__ipopt_set_num(problem, "compl_inf_tol", tol)) return "compl_inf_tol";
     /* Ipopt relaxes f >= 0 to f >= -1e-8 by default and projects the answer
      * back onto f >= 0 at the end, which moves every inactive flow and
      * breaks the demand rows by up to m * 1e-8. */
-    if (!ipopt__set_num(problem, "bound_relax_factor", 0.0)) return "bound_relax_factor";
-    /* MUMPS's default workspace is 11 times its own estimate; on a
-     * 10000 x 500 market that allocation (4.4 GB) fails and Ipopt reports a
-     * misleading Restoration_Failed. Ipopt doubles the percentage and
-     * retries when MUMPS asks for more, so starting low costs nothing. */
-    if (!ipopt__set_int(problem, "mumps_mem_percent", 100)) return "mumps_mem_percent";
-    if (!ipopt__set_int(problem, "max_iter", 3000)) return "max_iter";
-    if (!ipopt__set_str(problem, "mu_strategy", "adaptive")) return "mu_strategy";
-    if (!ipopt__set_str(problem, "hessian_constant", "yes")) return "hessian_constant";
-    if (!ipopt__set_str(problem, "jac_c_constant", "yes")) return "jac_c_constant";
-    if (!ipopt__set_str(problem, "jac_d_constant", "yes")) return "jac_d_constant";
-    if (time_limit > 0.0 && isfinite(time_limit) &&
-        !ipopt__set_num(problem, "max_cpu_time", time_limit))
-        return "max_cpu_time";
+    if (!prillm__ipopt_set_num(problem, "bound_relax_factor", 0.0)) return "bound_relax_factor";
+    if (!prillm__ipopt_set_int(problem, "max_iter", 3000)) return "max_iter";
+    if (!prillm__ipopt_set_str(problem, "mu_strategy", "adaptive")) return "mu_strategy";
+    if (!prillm__ipopt_set_str(problem, "hessian_constant", "yes")) return "hessian_constant";
+    if (!prillm__ipopt_set_str(problem, "jac_c_constant", "yes")) return "jac_c_constant";
+    if (!prillm__ipopt_set_str(problem, "jac_d_constant", "yes")) return "jac_d_constant";
     return NULL;
 }
 

@@ -5,68 +5,8 @@
 #include <string.h>
 
 #include "internal.h"
+#include "json_document.h"
 #include "prillm/lmaas.h"
-
-typedef struct {
-    PrillmWarnFn warn;
-    void *context;
-} Warner;
-
-static int compare_strings(const void *a, const void *b) {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Duplicate keys are an error (cJSON would silently keep the first); unknown
- * keys are warned about, a few per object, so a typo does not pass unseen. */
-static PrillmErrorCode check_keys(const cJSON *object, const char *where, const char *const *known, const Warner *w,
-                                  PrillmError *err) {
-    enum { MAX_WARNINGS = 5 };
-    size_t count = 0, unknown = 0;
-    for (const cJSON *a = object->child; a; a = a->next) count++;
-    if (count == 0) return PRILLM_OK;
-    const char **keys = malloc(count * sizeof *keys);
-    if (!keys) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory checking %s", where);
-    size_t k = 0;
-    for (const cJSON *a = object->child; a; a = a->next) {
-        keys[k++] = a->string;
-        int is_known = 0;
-        for (const char *const *name = known; *name && !is_known; name++) is_known = strcmp(*name, a->string) == 0;
-        if (!is_known && ++unknown <= MAX_WARNINGS && w->warn) {
-            char msg[400];
-            snprintf(msg, sizeof msg, "%s: unknown key \"%.200s\" ignored", where, a->string);
-            w->warn(w->context, msg);
-        }
-    }
-    qsort(keys, count, sizeof *keys, compare_strings);
-    PrillmErrorCode rc = PRILLM_OK;
-    for (k = 1; k < count && rc == PRILLM_OK; k++)
-        if (strcmp(keys[k], keys[k - 1]) == 0)
-            rc = prillm__fail(err, PRILLM_ERR_PARSE, "%s: duplicate key \"%.200s\"", where, keys[k]);
-    free(keys);
-    return rc;
-}
-
-static PrillmErrorCode get_number(const cJSON *object, const char *key, const char *where, int required, double *out,
-                                  PrillmError *err) {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, key);
-    if (!item || cJSON_IsNull(item)) {
-        if (required) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s.%s is missing", where, key);
-        return PRILLM_OK;
-    }
-    if (!cJSON_IsNumber(item)) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s.%s must be a number", where, key);
-    *out = item->valuedouble;
-    return PRILLM_OK;
-}
-
-static PrillmErrorCode get_id(const cJSON *object, const char *where, char **out, PrillmError *err) {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, "id");
-    if (!item) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s.id is missing", where);
-    if (!cJSON_IsString(item) || !item->valuestring)
-        return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s.id must be a string", where);
-    if (!(*out = prillm__strdup(item->valuestring)))
-        return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading %s.id", where);
-    return PRILLM_OK;
-}
 
 static const cJSON *get_object(const cJSON *root, const char *key, PrillmError *err, PrillmErrorCode *rc) {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, key);
@@ -91,16 +31,16 @@ typedef struct {
 } Field;
 
 static PrillmErrorCode read_fields(const cJSON *object, const char *where, const Field *fields, int count,
-                                   const char *const *known, const Warner *w, PrillmError *err) {
+                                   const char *const *known, const PrillmJsonWarner *w, PrillmError *err) {
     PrillmErrorCode rc;
     if (!cJSON_IsObject(object)) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s must be an object", where);
-    if ((rc = check_keys(object, where, known, w, err))) return rc;
+    if ((rc = prillm__json_check_keys(object, where, known, NULL, w, err))) return rc;
     for (int k = 0; k < count; k++)
-        if ((rc = get_number(object, fields[k].key, where, 1, fields[k].value, err))) return rc;
+        if ((rc = prillm__json_get_number(object, fields[k].key, where, 1, fields[k].value, err))) return rc;
     return PRILLM_OK;
 }
 
-static PrillmErrorCode read_market(const cJSON *root, PrillmLmaasMarket **out, const Warner *w, PrillmError *err) {
+static PrillmErrorCode read_market(const cJSON *root, PrillmLmaasMarket **out, const PrillmJsonWarner *w, PrillmError *err) {
     static const char *const known_root[] = {"environment", "seller", "models", "customers", NULL};
     static const char *const known_env[] = {"path_loss_exponent", "reference_gain", "noise_power", "premium",
                                             "budget", "max_rental", NULL};
@@ -111,7 +51,7 @@ static PrillmErrorCode read_market(const cJSON *root, PrillmLmaasMarket **out, c
                                                  "gain_deviation", NULL};
     PrillmErrorCode rc = PRILLM_OK;
     if (!cJSON_IsObject(root)) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "the LMaaS market must be a JSON object");
-    if ((rc = check_keys(root, "market", known_root, w, err))) return rc;
+    if ((rc = prillm__json_check_keys(root, "market", known_root, NULL, w, err))) return rc;
     const cJSON *env = get_object(root, "environment", err, &rc);
     if (!env) return rc;
     const cJSON *seller = get_object(root, "seller", err, &rc);
@@ -138,8 +78,8 @@ static PrillmErrorCode read_market(const cJSON *root, PrillmLmaasMarket **out, c
                      {"serving_cost", &mk->serving_cost[j]},
                      {"finetune_cost", &mk->finetune_cost[j]}};
         if ((rc = read_fields(item, where, f, 4, known_model, w, err))) return rc;
-        if ((rc = get_id(item, where, &mk->model_id[j], err))) return rc;
-        if ((rc = get_number(item, "price", where, 0, &mk->price[j], err))) return rc;
+        if ((rc = prillm__json_get_id(item, where, &mk->model_id[j], err))) return rc;
+        if ((rc = prillm__json_get_number(item, "price", where, 0, &mk->price[j], err))) return rc;
     }
     int i = 0;
     for (const cJSON *item = customers->child; item; item = item->next, i++) {
@@ -156,22 +96,9 @@ static PrillmErrorCode read_market(const cJSON *root, PrillmLmaasMarket **out, c
                      {"demand_deviation", &mk->demand_deviation[i]},
                      {"gain_deviation", &mk->gain_deviation[i]}};
         if ((rc = read_fields(item, where, f, 10, known_customer, w, err))) return rc;
-        if ((rc = get_id(item, where, &mk->customer_id[i], err))) return rc;
+        if ((rc = prillm__json_get_id(item, where, &mk->customer_id[i], err))) return rc;
     }
     return prillm_lmaas_validate(mk, err);
-}
-
-static void line_column(const char *text, const char *at, int *line, int *column) {
-    *line = 1;
-    *column = 1;
-    for (const char *c = text; c < at && *c; c++) {
-        if (*c == '\n') {
-            (*line)++;
-            *column = 1;
-        } else {
-            (*column)++;
-        }
-    }
 }
 
 PrillmErrorCode prillm_lmaas_parse_json(const char *text, size_t length, PrillmWarnFn warn, void *warn_context,
@@ -179,41 +106,13 @@ PrillmErrorCode prillm_lmaas_parse_json(const char *text, size_t length, PrillmW
     if (!market) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "market output pointer is NULL");
     *market = NULL;
     if (!text) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "JSON text is NULL");
-    Warner w = {warn, warn_context};
-    char *buf = malloc(length + 1);
-    if (!buf) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading JSON");
-    memcpy(buf, text, length);
-    buf[length] = '\0';
-    PrillmErrorCode rc = PRILLM_OK;
-    cJSON *root = NULL;
+    PrillmJsonWarner w = {warn, warn_context};
+    cJSON *root;
+    PrillmErrorCode rc = prillm__json_parse(text, length, NULL, "market object", &root, err);
+    if (rc) return rc;
     PrillmLmaasMarket *mk = NULL;
-    if (strlen(buf) != length) {
-        int line, col;
-        line_column(buf, buf + strlen(buf), &line, &col);
-        rc = prillm__fail(err, PRILLM_ERR_PARSE, "malformed JSON at line %d, column %d: NUL byte in input", line, col);
-        goto done;
-    }
-    const char *end = NULL;
-    root = cJSON_ParseWithLengthOpts(buf, length, &end, 0);
-    if (!root) {
-        int line, col;
-        line_column(buf, end ? end : buf, &line, &col);
-        rc = prillm__fail(err, PRILLM_ERR_PARSE, "malformed JSON at line %d, column %d%s", line, col,
-                          strspn(buf, " \t\r\n") == length ? ": empty input" : "");
-        goto done;
-    }
-    for (const char *c = end; c && *c; c++)
-        if (!strchr(" \t\r\n", *c)) {
-            int line, col;
-            line_column(buf, c, &line, &col);
-            rc = prillm__fail(err, PRILLM_ERR_PARSE, "malformed JSON at line %d, column %d: text after the market object",
-                              line, col);
-            goto done;
-        }
     rc = read_market(root, &mk, &w, err);
-done:
     cJSON_Delete(root);
-    free(buf);
     if (rc) {
         prillm_lmaas_free(mk);
         return rc;
@@ -227,28 +126,11 @@ PrillmErrorCode prillm_lmaas_read_json(FILE *stream, PrillmWarnFn warn, void *wa
                                        PrillmError *err) {
     if (market) *market = NULL;
     if (!stream) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "stream is NULL");
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    if (!buf) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading the LMaaS market");
-    for (;;) {
-        if (len == cap) {
-            char *bigger = cap > ((size_t)-1) / 2 ? NULL : realloc(buf, cap * 2);
-            if (!bigger) {
-                free(buf);
-                return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading the LMaaS market");
-            }
-            buf = bigger;
-            cap *= 2;
-        }
-        size_t got = fread(buf + len, 1, cap - len, stream);
-        len += got;
-        if (got == 0) break;
-    }
-    if (ferror(stream)) {
-        free(buf);
-        return prillm__fail(err, PRILLM_ERR_IO, "error reading the LMaaS market");
-    }
-    PrillmErrorCode rc = prillm_lmaas_parse_json(buf, len, warn, warn_context, market, err);
+    char *buf;
+    size_t len;
+    PrillmErrorCode rc = prillm__json_read_stream(stream, "the LMaaS market", NULL, &buf, &len, err);
+    if (rc) return rc;
+    rc = prillm_lmaas_parse_json(buf, len, warn, warn_context, market, err);
     free(buf);
     return rc;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "json_document.h"
 
 void prillm__json_string(FILE *out, const char *text) {
     fputc('"', out);
@@ -46,92 +47,6 @@ void prillm__csv_field(FILE *out, const char *text) {
 
 /* ---- reading ---------------------------------------------------------- */
 
-typedef struct {
-    PrillmWarnFn warn;
-    void *context;
-} Warner;
-
-static void warnf(const Warner *w, const char *fmt, const char *a, const char *b) {
-    if (!w->warn) return;
-    char msg[400];
-    snprintf(msg, sizeof msg, fmt, a, b);
-    w->warn(w->context, msg);
-}
-
-static void line_column(const char *text, const char *at, int *line, int *column) {
-    *line = 1;
-    *column = 1;
-    for (const char *c = text; c < at && *c; c++) {
-        if (*c == '\n') {
-            (*line)++;
-            *column = 1;
-        } else {
-            (*column)++;
-        }
-    }
-}
-
-static int compare_strings(const void *a, const void *b) {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Reject duplicate keys (cJSON keeps both and returns the first, so a
- * repeated "price" would silently lose one of the two) and warn about keys
- * the format does not know, at most a few per object: a hostile file with
- * 10^5 keys must cost O(k log k), not O(k^2) or 10^5 lines of warnings. */
-static PrillmErrorCode check_keys(const cJSON *object, const char *where, const char *const *known,
-                                  const Warner *w, PrillmError *err) {
-    enum { MAX_WARNINGS = 5 };
-    size_t count = 0, unknown = 0;
-    for (const cJSON *a = object->child; a; a = a->next) count++;
-    if (count == 0) return PRILLM_OK;
-    const char **keys = malloc(count * sizeof *keys);
-    if (!keys) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory checking %s", where);
-    size_t k = 0;
-    for (const cJSON *a = object->child; a; a = a->next) {
-        keys[k++] = a->string;
-        int is_known = 0;
-        for (const char *const *name = known; *name && !is_known; name++) is_known = strcmp(*name, a->string) == 0;
-        if (!is_known && ++unknown <= MAX_WARNINGS) warnf(w, "%s: unknown key \"%s\" ignored", where, a->string);
-    }
-    if (unknown > MAX_WARNINGS && w->warn) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "%s: %zu more unknown keys ignored", where, unknown - MAX_WARNINGS);
-        w->warn(w->context, msg);
-    }
-    qsort(keys, count, sizeof *keys, compare_strings);
-    PrillmErrorCode rc = PRILLM_OK;
-    for (k = 1; k < count && rc == PRILLM_OK; k++)
-        if (strcmp(keys[k], keys[k - 1]) == 0)
-            rc = prillm__fail(err, PRILLM_ERR_PARSE, "%s: duplicate key \"%s\"", where, keys[k]);
-    free(keys);
-    return rc;
-}
-
-/* required: missing gives an error; otherwise *out stays as it was (NaN). */
-static PrillmErrorCode get_number(const cJSON *object, const char *key, const char *where, int required,
-                                  double *out, PrillmError *err) {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, key);
-    if (!item || cJSON_IsNull(item)) {
-        if (required) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s.%s is missing", where, key);
-        return PRILLM_OK;
-    }
-    if (!cJSON_IsNumber(item))
-        return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s.%s must be a number", where, key);
-    *out = item->valuedouble;
-    return PRILLM_OK;
-}
-
-static PrillmErrorCode get_id(const cJSON *object, const char *where, char **out, PrillmError *err) {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, "id");
-    if (!item) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s.id is missing", where);
-    if (!cJSON_IsString(item) || !item->valuestring)
-        return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s.id must be a string", where);
-    if (!(*out = prillm__strdup(item->valuestring)))
-        return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading %s.id", where);
-    return PRILLM_OK;
-}
-
 static const cJSON *get_array(const cJSON *root, const char *key, PrillmError *err, PrillmErrorCode *rc) {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, key);
     if (!item) {
@@ -149,21 +64,21 @@ static const cJSON *get_array(const cJSON *root, const char *key, PrillmError *e
     return item;
 }
 
-static PrillmErrorCode read_weights(const cJSON *root, PrillmMarket *mk, const Warner *w, PrillmError *err) {
+static PrillmErrorCode read_weights(const cJSON *root, PrillmMarket *mk, const PrillmJsonWarner *w, PrillmError *err) {
     static const char *const known[] = {"price", "congestion", "delay", NULL};
     const cJSON *weights = cJSON_GetObjectItemCaseSensitive(root, "weights");
     if (!weights) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "\"weights\" is missing");
     if (!cJSON_IsObject(weights))
         return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "\"weights\" must be an object");
     PrillmErrorCode rc;
-    if ((rc = check_keys(weights, "weights", known, w, err))) return rc;
+    if ((rc = prillm__json_check_keys(weights, "weights", known, NULL, w, err))) return rc;
     mk->w_price = mk->w_congestion = mk->w_delay = NAN;
-    if ((rc = get_number(weights, "price", "weights", 1, &mk->w_price, err))) return rc;
-    if ((rc = get_number(weights, "congestion", "weights", 1, &mk->w_congestion, err))) return rc;
-    return get_number(weights, "delay", "weights", 1, &mk->w_delay, err);
+    if ((rc = prillm__json_get_number(weights, "price", "weights", 1, &mk->w_price, err))) return rc;
+    if ((rc = prillm__json_get_number(weights, "congestion", "weights", 1, &mk->w_congestion, err))) return rc;
+    return prillm__json_get_number(weights, "delay", "weights", 1, &mk->w_delay, err);
 }
 
-static PrillmErrorCode read_providers(const cJSON *list, PrillmMarket *mk, const Warner *w, PrillmError *err) {
+static PrillmErrorCode read_providers(const cJSON *list, PrillmMarket *mk, const PrillmJsonWarner *w, PrillmError *err) {
     static const char *const known[] = {"id", "price", "capacity", "value", "cost", "latency", NULL};
     int j = 0;
     for (const cJSON *p = list->child; p; p = p->next, j++) {
@@ -171,18 +86,18 @@ static PrillmErrorCode read_providers(const cJSON *list, PrillmMarket *mk, const
         snprintf(where, sizeof where, "providers[%d]", j);
         if (!cJSON_IsObject(p)) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s must be an object", where);
         PrillmErrorCode rc;
-        if ((rc = check_keys(p, where, known, w, err))) return rc;
-        if ((rc = get_id(p, where, &mk->provider_id[j], err))) return rc;
-        if ((rc = get_number(p, "price", where, 1, &mk->price[j], err))) return rc;
-        if ((rc = get_number(p, "capacity", where, 1, &mk->capacity[j], err))) return rc;
-        if ((rc = get_number(p, "value", where, 1, &mk->value[j], err))) return rc;
-        if ((rc = get_number(p, "cost", where, 0, &mk->cost[j], err))) return rc;
-        if ((rc = get_number(p, "latency", where, 0, &mk->latency[j], err))) return rc;
+        if ((rc = prillm__json_check_keys(p, where, known, NULL, w, err))) return rc;
+        if ((rc = prillm__json_get_id(p, where, &mk->provider_id[j], err))) return rc;
+        if ((rc = prillm__json_get_number(p, "price", where, 1, &mk->price[j], err))) return rc;
+        if ((rc = prillm__json_get_number(p, "capacity", where, 1, &mk->capacity[j], err))) return rc;
+        if ((rc = prillm__json_get_number(p, "value", where, 1, &mk->value[j], err))) return rc;
+        if ((rc = prillm__json_get_number(p, "cost", where, 0, &mk->cost[j], err))) return rc;
+        if ((rc = prillm__json_get_number(p, "latency", where, 0, &mk->latency[j], err))) return rc;
     }
     return PRILLM_OK;
 }
 
-static PrillmErrorCode read_users(const cJSON *list, PrillmMarket *mk, const Warner *w, PrillmError *err) {
+static PrillmErrorCode read_users(const cJSON *list, PrillmMarket *mk, const PrillmJsonWarner *w, PrillmError *err) {
     static const char *const known[] = {"id", "demand", NULL};
     int i = 0;
     for (const cJSON *u = list->child; u; u = u->next, i++) {
@@ -190,16 +105,16 @@ static PrillmErrorCode read_users(const cJSON *list, PrillmMarket *mk, const War
         snprintf(where, sizeof where, "users[%d]", i);
         if (!cJSON_IsObject(u)) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s must be an object", where);
         PrillmErrorCode rc;
-        if ((rc = check_keys(u, where, known, w, err))) return rc;
-        if ((rc = get_id(u, where, &mk->user_id[i], err))) return rc;
-        if ((rc = get_number(u, "demand", where, 1, &mk->demand[i], err))) return rc;
+        if ((rc = prillm__json_check_keys(u, where, known, NULL, w, err))) return rc;
+        if ((rc = prillm__json_get_id(u, where, &mk->user_id[i], err))) return rc;
+        if ((rc = prillm__json_get_number(u, "demand", where, 1, &mk->demand[i], err))) return rc;
     }
     return PRILLM_OK;
 }
 
 /* A null cell, or no "delay" at all, is filled from the provider's latency:
  * per-model latency is often all a data source has. */
-static PrillmErrorCode read_delay(const cJSON *root, PrillmMarket *mk, const Warner *w, PrillmError *err) {
+static PrillmErrorCode read_delay(const cJSON *root, PrillmMarket *mk, const PrillmJsonWarner *w, PrillmError *err) {
     int n = mk->n_users, m = mk->n_providers;
     const cJSON *delay = cJSON_GetObjectItemCaseSensitive(root, "delay");
     long filled = 0;
@@ -255,44 +170,16 @@ PrillmErrorCode prillm_market_parse_json(const char *text, size_t length, Prillm
     if (!market) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "market output pointer is NULL");
     *market = NULL;
     if (!text) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "JSON text is NULL");
-    Warner w = {warn, warn_context};
-    /* cJSON needs a terminated buffer and would stop at an embedded NUL */
-    char *buf = malloc(length + 1);
-    if (!buf) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading JSON");
-    memcpy(buf, text, length);
-    buf[length] = '\0';
-    if (strlen(buf) != length) {
-        int line, col;
-        line_column(buf, buf + strlen(buf), &line, &col);
-        free(buf);
-        return prillm__fail(err, PRILLM_ERR_PARSE, "malformed JSON at line %d, column %d: NUL byte in input", line, col);
-    }
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(buf, length, &end, 0);
-    PrillmErrorCode rc = PRILLM_OK;
+    PrillmJsonWarner w = {warn, warn_context};
+    cJSON *root;
+    PrillmErrorCode rc = prillm__json_parse(text, length, NULL, "market object", &root, err);
+    if (rc) return rc;
     PrillmMarket *mk = NULL;
-    if (!root) {
-        int line, col;
-        line_column(buf, end ? end : buf, &line, &col);
-        size_t blank = strspn(buf, " \t\r\n");
-        rc = prillm__fail(err, PRILLM_ERR_PARSE, "malformed JSON at line %d, column %d%s", line, col,
-                          blank == length ? ": empty input" : "");
-        goto done;
-    }
-    for (const char *c = end; c && *c; c++) {
-        if (*c != ' ' && *c != '\t' && *c != '\n' && *c != '\r') {
-            int line, col;
-            line_column(buf, c, &line, &col);
-            rc = prillm__fail(err, PRILLM_ERR_PARSE, "malformed JSON at line %d, column %d: text after the market object",
-                              line, col);
-            goto done;
-        }
-    }
     if (!cJSON_IsObject(root)) {
         rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA, "the market must be a JSON object");
         goto done;
     }
-    if ((rc = check_keys(root, "market", known, &w, err))) goto done;
+    if ((rc = prillm__json_check_keys(root, "market", known, NULL, &w, err))) goto done;
     const cJSON *providers = get_array(root, "providers", err, &rc);
     if (!providers) goto done;
     const cJSON *users = get_array(root, "users", err, &rc);
@@ -308,7 +195,6 @@ PrillmErrorCode prillm_market_parse_json(const char *text, size_t length, Prillm
     rc = prillm_market_validate(mk, err);
 done:
     cJSON_Delete(root);
-    free(buf);
     if (rc == PRILLM_OK) {
         *market = mk;
         prillm__clear_error(err);
@@ -322,28 +208,11 @@ PrillmErrorCode prillm_market_read_json(FILE *stream, PrillmWarnFn warn, void *w
                                         PrillmError *err) {
     if (market) *market = NULL;
     if (!stream) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "stream is NULL");
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    if (!buf) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading the market");
-    for (;;) {
-        if (len == cap) {
-            char *bigger = (cap > ((size_t)-1) / 2) ? NULL : realloc(buf, cap * 2);
-            if (!bigger) {
-                free(buf);
-                return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading the market");
-            }
-            buf = bigger;
-            cap *= 2;
-        }
-        size_t got = fread(buf + len, 1, cap - len, stream);
-        len += got;
-        if (got == 0) break;
-    }
-    if (ferror(stream)) {
-        free(buf);
-        return prillm__fail(err, PRILLM_ERR_IO, "error reading the market file");
-    }
-    PrillmErrorCode rc = prillm_market_parse_json(buf, len, warn, warn_context, market, err);
+    char *buf;
+    size_t len;
+    PrillmErrorCode rc = prillm__json_read_stream(stream, "the market", "error reading the market file", &buf, &len, err);
+    if (rc) return rc;
+    rc = prillm_market_parse_json(buf, len, warn, warn_context, market, err);
     free(buf);
     return rc;
 }

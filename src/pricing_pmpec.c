@@ -47,7 +47,7 @@
 #include "pricing_baselines.h"
 #include "pricing_pmpec.h"
 
-#include <coin/IpStdCInterface.h>
+#include "ipopt_options.h"
 
 typedef struct {
     int n, m, target;
@@ -201,26 +201,6 @@ static Bool pmpec_intermediate(Index alg_mod, Index iter_count, Number obj_value
     return TRUE;
 }
 
-/* Ipopt's setters take char * although they only read the strings. */
-static int set_str(IpoptProblem nlp, const char *key, const char *value) {
-    char k[64], v[64];
-    snprintf(k, sizeof k, "%s", key);
-    snprintf(v, sizeof v, "%s", value);
-    return AddIpoptStrOption(nlp, k, v) ? 1 : 0;
-}
-
-static int set_int(IpoptProblem nlp, const char *key, int value) {
-    char k[64];
-    snprintf(k, sizeof k, "%s", key);
-    return AddIpoptIntOption(nlp, k, value) ? 1 : 0;
-}
-
-static int set_num(IpoptProblem nlp, const char *key, double value) {
-    char k[64];
-    snprintf(k, sizeof k, "%s", key);
-    return AddIpoptNumOption(nlp, k, value) ? 1 : 0;
-}
-
 /* The exact equilibrium at the start price as the NLP's starting point.
  * Returns 0, or 1 if the equilibrium did not solve (then a uniform split
  * with nu at each user's cheapest marginal cost is used). */
@@ -344,15 +324,8 @@ PrillmErrorCode prillm__pmpec_solve(const PrillmPriceProblem *problem, PrillmPri
         rc = prillm__fail(err, PRILLM_ERR_SOLVER, "pmpec: Ipopt refused the problem (CreateIpoptProblem)");
         goto done;
     }
-    const char *refused = NULL;
-    /* silent, independent of ./ipopt.opt; MUMPS's default 11x workspace
-     * estimate fails on large KKT systems (Ipopt grows it on demand) */
-    if (!set_str(nlp, "option_file_name", "")) refused = "option_file_name";
-    else if (!set_str(nlp, "sb", "yes")) refused = "sb";
-    else if (!set_int(nlp, "print_level", 0)) refused = "print_level";
-    else if (!set_int(nlp, "mumps_mem_percent", 100)) refused = "mumps_mem_percent";
-    else if (problem->deadline > 0 && !set_num(nlp, "max_cpu_time", fmax(problem->deadline - prillm__now(), 1e-3)))
-        refused = "max_cpu_time";
+    const char *refused =
+        prillm__ipopt_quiet(nlp, 0, problem->deadline > 0 ? fmax(problem->deadline - prillm__now(), 1e-3) : 0.0);
     if (refused) {
         rc = prillm__fail(err, PRILLM_ERR_SOLVER, "pmpec: Ipopt refused option %s", refused);
         goto done;

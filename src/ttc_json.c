@@ -5,50 +5,8 @@
 #include <string.h>
 
 #include "internal.h"
+#include "json_document.h"
 #include "prillm/ttc.h"
-
-typedef struct {
-    PrillmWarnFn warn;
-    void *context;
-} Warner;
-
-static void warn(const Warner *w, const char *where, const char *key) {
-    if (!w->warn) return;
-    char msg[320];
-    snprintf(msg, sizeof msg, "%s: unknown key \"%.200s\" ignored", where, key);
-    w->warn(w->context, msg);
-}
-
-static int compare_strings(const void *a, const void *b) {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Duplicate keys are an error (cJSON would silently keep the first); unknown
- * keys a warning, at most a few per object. Sorting keeps a hostile file
- * with 1e5 keys at O(k log k). */
-static PrillmErrorCode check_keys(const cJSON *object, const char *where, const char *const *known, const Warner *w,
-                                  PrillmError *err) {
-    enum { MAX_WARNINGS = 5 };
-    size_t count = 0, unknown = 0;
-    for (const cJSON *a = object->child; a; a = a->next) count++;
-    if (count == 0) return PRILLM_OK;
-    const char **keys = malloc(count * sizeof *keys);
-    if (!keys) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory checking %s", where);
-    size_t k = 0;
-    for (const cJSON *a = object->child; a; a = a->next) {
-        keys[k++] = a->string;
-        int is_known = 0;
-        for (const char *const *name = known; *name && !is_known; name++) is_known = strcmp(*name, a->string) == 0;
-        if (!is_known && ++unknown <= MAX_WARNINGS) warn(w, where, a->string);
-    }
-    qsort(keys, count, sizeof *keys, compare_strings);
-    PrillmErrorCode rc = PRILLM_OK;
-    for (k = 1; k < count && rc == PRILLM_OK; k++)
-        if (strcmp(keys[k], keys[k - 1]) == 0)
-            rc = prillm__fail(err, PRILLM_ERR_PARSE, "%s: duplicate key \"%.200s\"", where, keys[k]);
-    free(keys);
-    return rc;
-}
 
 /* Missing (or null) and not required: *out keeps its default. */
 static PrillmErrorCode get_number(const cJSON *object, const char *key, const char *where, int required, double *out,
@@ -105,13 +63,13 @@ static void copy_numbers(const cJSON *array, double *out) {
     for (const cJSON *c = array->child; c; c = c->next) out[k++] = c->valuedouble;
 }
 
-static PrillmErrorCode read_value(const cJSON *root, PrillmTtcMarket *mk, const Warner *w, PrillmError *err) {
+static PrillmErrorCode read_value(const cJSON *root, PrillmTtcMarket *mk, const PrillmJsonWarner *w, PrillmError *err) {
     static const char *const known[] = {"scale", "baseline", "shape", "curvature", NULL};
     const cJSON *value = cJSON_GetObjectItemCaseSensitive(root, "value");
     if (!value) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "\"value\" is missing");
     if (!cJSON_IsObject(value)) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "\"value\" must be an object");
     PrillmErrorCode rc;
-    if ((rc = check_keys(value, "value", known, w, err))) return rc;
+    if ((rc = prillm__json_check_keys(value, "value", known, NULL, w, err))) return rc;
     mk->value_baseline = 0.1;
     if ((rc = get_number(value, "scale", "value.", 1, &mk->value_scale, err))) return rc;
     if ((rc = get_number(value, "baseline", "value.", 0, &mk->value_baseline, err))) return rc;
@@ -134,7 +92,7 @@ static PrillmErrorCode read_value(const cJSON *root, PrillmTtcMarket *mk, const 
     return get_number(value, "curvature", "value.", 0, &mk->value_curvature, err);
 }
 
-static PrillmErrorCode read_models(const cJSON *models, PrillmTtcMarket *mk, const Warner *w, PrillmError *err) {
+static PrillmErrorCode read_models(const cJSON *models, PrillmTtcMarket *mk, const PrillmJsonWarner *w, PrillmError *err) {
     static const char *const known[] = {"id", "price_per_million", "levels", "accuracy", "tokens", NULL};
     int i = 0;
     for (const cJSON *m = models->child; m; m = m->next, i++) {
@@ -143,7 +101,7 @@ static PrillmErrorCode read_models(const cJSON *models, PrillmTtcMarket *mk, con
         char prefix[52];
         snprintf(prefix, sizeof prefix, "%s.", where);
         PrillmErrorCode rc;
-        if ((rc = check_keys(m, where, known, w, err))) return rc;
+        if ((rc = prillm__json_check_keys(m, where, known, NULL, w, err))) return rc;
         if ((rc = get_string(m, "id", prefix, 1, &mk->model_id[i], err))) return rc;
         if ((rc = get_number(m, "price_per_million", prefix, 1, &mk->list_price[i], err))) return rc;
         static const char *const arrays[] = {"accuracy", "tokens", "levels"};
@@ -162,19 +120,6 @@ static PrillmErrorCode read_models(const cJSON *models, PrillmTtcMarket *mk, con
         }
     }
     return PRILLM_OK;
-}
-
-static void line_column(const char *text, const char *at, int *line, int *column) {
-    *line = 1;
-    *column = 1;
-    for (const char *c = text; c < at && *c; c++) {
-        if (*c == '\n') {
-            (*line)++;
-            *column = 1;
-        } else {
-            (*column)++;
-        }
-    }
 }
 
 /* Sizes first (each model's accuracy array decides its level count), so
@@ -202,41 +147,16 @@ PrillmErrorCode prillm_ttc_market_parse_json(const char *text, size_t length, Pr
     if (!market) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "market output pointer is NULL");
     *market = NULL;
     if (!text) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "JSON text is NULL");
-    Warner w = {warn_fn, warn_context};
-    char *buf = malloc(length + 1);
-    if (!buf) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading JSON");
-    memcpy(buf, text, length);
-    buf[length] = '\0';
-    if (strlen(buf) != length) {
-        int line, col;
-        line_column(buf, buf + strlen(buf), &line, &col);
-        free(buf);
-        return prillm__fail(err, PRILLM_ERR_PARSE, "malformed JSON at line %d, column %d: NUL byte in input", line, col);
-    }
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(buf, length, &end, 0);
-    PrillmErrorCode rc = PRILLM_OK;
+    PrillmJsonWarner w = {warn_fn, warn_context};
+    cJSON *root;
+    PrillmErrorCode rc = prillm__json_parse(text, length, NULL, "object", &root, err);
+    if (rc) return rc;
     PrillmTtcMarket *mk = NULL;
-    if (!root) {
-        int line, col;
-        line_column(buf, end ? end : buf, &line, &col);
-        rc = prillm__fail(err, PRILLM_ERR_PARSE, "malformed JSON at line %d, column %d%s", line, col,
-                          strspn(buf, " \t\r\n") == length ? ": empty input" : "");
-        goto done;
-    }
-    for (const char *c = end; c && *c; c++)
-        if (*c != ' ' && *c != '\t' && *c != '\n' && *c != '\r') {
-            int line, col;
-            line_column(buf, c, &line, &col);
-            rc = prillm__fail(err, PRILLM_ERR_PARSE, "malformed JSON at line %d, column %d: text after the object", line,
-                              col);
-            goto done;
-        }
     if (!cJSON_IsObject(root)) {
         rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA, "the TTC market must be a JSON object");
         goto done;
     }
-    if ((rc = check_keys(root, "market", known, &w, err))) goto done;
+    if ((rc = prillm__json_check_keys(root, "market", known, NULL, &w, err))) goto done;
     const cJSON *models = cJSON_GetObjectItemCaseSensitive(root, "models");
     if (!models) {
         rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA, "\"models\" is missing");
@@ -268,7 +188,6 @@ PrillmErrorCode prillm_ttc_market_parse_json(const char *text, size_t length, Pr
     rc = prillm_ttc_market_validate(mk, err);
 done:
     cJSON_Delete(root);
-    free(buf);
     if (rc == PRILLM_OK) {
         *market = mk;
         prillm__clear_error(err);
@@ -282,28 +201,12 @@ PrillmErrorCode prillm_ttc_market_read_json(FILE *stream, PrillmWarnFn warn_fn, 
                                             PrillmTtcMarket **market, PrillmError *err) {
     if (market) *market = NULL;
     if (!stream) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "stream is NULL");
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    if (!buf) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading the TTC market");
-    for (;;) {
-        if (len == cap) {
-            char *bigger = cap > ((size_t)-1) / 2 ? NULL : realloc(buf, cap * 2);
-            if (!bigger) {
-                free(buf);
-                return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading the TTC market");
-            }
-            buf = bigger;
-            cap *= 2;
-        }
-        size_t got = fread(buf + len, 1, cap - len, stream);
-        len += got;
-        if (got == 0) break;
-    }
-    if (ferror(stream)) {
-        free(buf);
-        return prillm__fail(err, PRILLM_ERR_IO, "error reading the TTC market file");
-    }
-    PrillmErrorCode rc = prillm_ttc_market_parse_json(buf, len, warn_fn, warn_context, market, err);
+    char *buf;
+    size_t len;
+    PrillmErrorCode rc =
+        prillm__json_read_stream(stream, "the TTC market", "error reading the TTC market file", &buf, &len, err);
+    if (rc) return rc;
+    rc = prillm_ttc_market_parse_json(buf, len, warn_fn, warn_context, market, err);
     free(buf);
     return rc;
 }
