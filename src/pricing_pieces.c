@@ -459,7 +459,15 @@ static PrillmErrorCode walk(Homotopy *h, const PrillmPriceProblem *pb, double p_
     double p = p_start, k = h->cost;
     int s = h->s, zero_length = 0;
     size_t NM = (size_t)h->n * (size_t)h->m;
+    /* Each fallback is an equilibrium solve standing in for the rule; more
+     * of them than pairs means the walk is not resolving the market at all
+     * (see docs/pricing.md, limits): give up as failed rather than crawl. */
+    const int max_fallbacks = 64 + 2 * h->n * h->m;
     for (;;) {
+        if (h->fallbacks > max_fallbacks) {
+            out->lost = 1;
+            return PRILLM_OK;
+        }
         if (out->pieces >= pb->settings->max_pieces) return PRILLM_OK;
         if (pb->deadline > 0 && prillm__now() > pb->deadline) return PRILLM_OK;
         out->pieces++;
