@@ -29,10 +29,12 @@
  * method exact), then da, min, avg with K = 1..4. "profit %" = the method's
  * profit in the true market / the exact optimum (scenarios whose optimum is
  * 0, i.e. the target cannot sell at any price, are left out and counted);
- * "time" = method_seconds, i.e. the reduction plus the exact pricing of the
- * small market (not the final scoring solve); "x exact" = total method time
- * / total exact time over the same scenarios. One run per scenario, one
- * core, OpenBLAS pinned to one thread by the caller.
+ * "time" = the median over scenarios of method_seconds, i.e. the reduction
+ * (for da: features and the network's forward pass) plus the exact pricing
+ * of the small market, not the final scoring solve in the true market;
+ * "x exact" = that median / the exact method's median on the same
+ * scenarios (medians: one run per scenario on a shared machine has
+ * outliers). One core, OpenBLAS pinned to one thread by the caller.
  *
  * Usage: bench_abstraction [--quick] [--market FILE] [--model FILE]
  * Run from the source tree or give the paths.
@@ -52,15 +54,28 @@
 static const int methods[N_METHODS] = {PRILLM_PRICE_DA, PRILLM_PRICE_MIN, PRILLM_PRICE_AVG};
 
 typedef struct {
-    double ratio_sum, ratio_min, time_sum;
-    int ratios, failed, inaccurate, errors;
+    double ratio_sum, ratio_min;
+    double *times; /* one per priced scenario */
+    int ratios, at_least_97, timed, failed, inaccurate, errors;
 } Cell;
 
 typedef struct {
     Cell cell[N_METHODS][MAX_K + 1];
-    double exact_time_sum, exact_time_max;
-    int scenarios, zero_optimum, exact_failed;
+    double *exact_times;
+    int scenarios, timed, zero_optimum, exact_failed;
 } Table;
+
+static int compare_doubles(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorts x. */
+static double median(double *x, int count) {
+    if (count < 1) return NAN;
+    qsort(x, (size_t)count, sizeof *x, compare_doubles);
+    return count % 2 ? x[count / 2] : 0.5 * (x[count / 2 - 1] + x[count / 2]);
+}
 
 static const char *format_time(double seconds, char *buf, size_t size) {
     if (!isfinite(seconds)) snprintf(buf, size, "-");
@@ -103,8 +118,7 @@ static void run_scenario(const PrillmMarket *mk, int target, const PrillmAggrega
         t->zero_optimum++;
         return;
     }
-    t->exact_time_sum += exact_time;
-    if (exact_time > t->exact_time_max) t->exact_time_max = exact_time;
+    t->exact_times[t->timed++] = exact_time;
     for (int m = 0; m < N_METHODS; m++)
         for (int K = 1; K <= MAX_K; K++) {
             Cell *c = &t->cell[m][K];
@@ -118,53 +132,65 @@ static void run_scenario(const PrillmMarket *mk, int target, const PrillmAggrega
                         err.message);
                 continue;
             }
-            c->time_sum += r.method_seconds;
+            c->times[c->timed++] = r.method_seconds;
             if (r.status == PRILLM_STATUS_FAILED) c->failed++;
             else {
                 if (r.status == PRILLM_STATUS_INACCURATE) c->inaccurate++;
                 double ratio = isfinite(r.profit) ? r.profit / best : 0.0;
                 c->ratio_sum += ratio;
                 c->ratios++;
+                if (ratio >= 0.97) c->at_least_97++;
                 if (ratio < c->ratio_min) c->ratio_min = ratio;
             }
             prillm_price_result_clear(&r);
         }
 }
 
-static void table_init(Table *t) {
+static void table_init(Table *t, int scenarios) {
     memset(t, 0, sizeof *t);
+    t->exact_times = calloc((size_t)scenarios + 1, sizeof(double));
     for (int m = 0; m < N_METHODS; m++)
-        for (int K = 0; K <= MAX_K; K++) t->cell[m][K].ratio_min = INFINITY;
+        for (int K = 0; K <= MAX_K; K++) {
+            t->cell[m][K].ratio_min = INFINITY;
+            t->cell[m][K].times = calloc((size_t)scenarios + 1, sizeof(double));
+        }
 }
 
-static void print_table(const char *title, const char *detail, const PrillmMarket *base, int rivals, const Table *t) {
+static void table_free(Table *t) {
+    free(t->exact_times);
+    for (int m = 0; m < N_METHODS; m++)
+        for (int K = 0; K <= MAX_K; K++) free(t->cell[m][K].times);
+}
+
+static void print_table(const char *title, const char *detail, const PrillmMarket *base, int rivals, Table *t) {
     char a[32], b[32];
-    int used = t->scenarios - t->zero_optimum - t->exact_failed;
+    int used = t->timed;
+    double exact_median = median(t->exact_times, used), exact_max = used ? t->exact_times[used - 1] : NAN;
     printf("\n### %s\n\n%s\n\n", title, detail);
     printf("Base market %d apps x %d models, %s rivals per scenario; %d scenarios priced", base->n_users,
            base->n_providers, rivals > 0 ? (snprintf(a, sizeof a, "%d", rivals), a) : "varying", used);
     if (t->zero_optimum) printf(" (%d more left out: optimum 0, the target sells nothing at any price)", t->zero_optimum);
     if (t->exact_failed) printf(" (%d more: the exact method failed)", t->exact_failed);
-    printf(". Exact pricing of the full market: %s mean, %s worst.\n\n",
-           format_time(used ? t->exact_time_sum / used : NAN, a, sizeof a), format_time(t->exact_time_max, b, sizeof b));
+    printf(". Exact pricing of the full market: %s median, %s worst.\n\n", format_time(exact_median, a, sizeof a),
+           format_time(exact_max, b, sizeof b));
     if (!used) return;
-    printf("| method | K | profit %% of exact: mean | worst | time (mean) | x exact |\n");
-    printf("|---|---:|---:|---:|---:|---:|\n");
+    printf("| method | K | profit %% of exact: mean | worst | scenarios >= 97 %% | time (median) | x exact |\n");
+    printf("|---|---:|---:|---:|---:|---:|---:|\n");
     for (int m = 0; m < N_METHODS; m++)
         for (int K = 1; K <= MAX_K; K++) {
-            const Cell *c = &t->cell[m][K];
+            Cell *c = &t->cell[m][K];
             char note[96] = "";
             if (c->failed || c->inaccurate || c->errors)
                 snprintf(note, sizeof note, " (%d failed, %d inaccurate, %d errors)", c->failed, c->inaccurate,
                          c->errors);
             if (!c->ratios) {
-                printf("| %s | %d | - | - | - | -%s |\n", prillm_price_method_name(methods[m]), K, note);
+                printf("| %s | %d | - | - | - | - | -%s |\n", prillm_price_method_name(methods[m]), K, note);
                 continue;
             }
-            printf("| %s | %d | %.2f | %.2f | %s | %.3g%s |\n", prillm_price_method_name(methods[m]), K,
-                   100 * c->ratio_sum / c->ratios, 100 * c->ratio_min,
-                   format_time(c->time_sum / (c->ratios + c->failed), a, sizeof a),
-                   c->time_sum / t->exact_time_sum, note);
+            double time = median(c->times, c->timed);
+            printf("| %s | %d | %.2f | %.2f | %.0f %% | %s | %.3g%s |\n", prillm_price_method_name(methods[m]), K,
+                   100 * c->ratio_sum / c->ratios, 100 * c->ratio_min, 100.0 * c->at_least_97 / c->ratios,
+                   format_time(time, a, sizeof a), time / exact_median, note);
         }
     fflush(stdout);
 }
@@ -178,13 +204,14 @@ static void run_market(const char *title, const char *detail, const PrillmMarket
     PrillmError err;
     if (prillm_aggregator_scenarios(base, -1, st, &sc, &err)) die("scenarios", &err);
     Table t;
-    table_init(&t);
     int count = which ? limit : (limit < sc.count ? limit : sc.count);
+    table_init(&t, count);
     for (int k = 0; k < count; k++) {
         const PrillmAggregatorScenario *s = &sc.items[which ? which[k] : k];
         run_scenario(s->market, s->target, model, &t);
     }
     print_table(title, detail, base, rivals, &t);
+    table_free(&t);
     prillm_aggregator_scenarios_free(&sc);
 }
 
@@ -220,15 +247,18 @@ static PrillmMarket *cheapest_subset(const PrillmMarket *base, int cheapest) {
 
 /* Every provider split into `copies` identical ones, each with capacity /
  * copies (so total capacity is kept); copy c of "x" is "x#c". */
-static PrillmMarket *enlarged(const PrillmMarket *base, int copies) {
-    int n = base->n_users, m = base->n_providers, M = m * copies;
+static PrillmMarket *enlarged(const PrillmMarket *base, int copies, int user_copies) {
+    int n0 = base->n_users, n = n0 * user_copies, m = base->n_providers, M = m * copies;
     PrillmError err;
     PrillmMarket *mk = prillm_market_alloc(n, M, &err);
     if (!mk) die("enlarged market", &err);
     mk->w_price = base->w_price, mk->w_congestion = base->w_congestion, mk->w_delay = base->w_delay;
     for (int i = 0; i < n; i++) {
-        mk->user_id[i] = prillm__strdup(base->user_id[i]);
-        mk->demand[i] = base->demand[i];
+        size_t len = strlen(base->user_id[i % n0]) + 16;
+        mk->user_id[i] = malloc(len);
+        if (user_copies > 1) snprintf(mk->user_id[i], len, "%s#%d", base->user_id[i % n0], i / n0 + 1);
+        else snprintf(mk->user_id[i], len, "%s", base->user_id[i]);
+        mk->demand[i] = base->demand[i % n0] / user_copies;
     }
     for (int c = 0; c < copies; c++)
         for (int j = 0; j < m; j++) {
@@ -241,7 +271,11 @@ static PrillmMarket *enlarged(const PrillmMarket *base, int copies) {
             mk->value[J] = base->value[j];
             mk->cost[J] = base->cost[j];
             mk->latency[J] = base->latency[j];
-            for (int i = 0; i < n; i++) mk->delay[(size_t)i * M + J] = base->delay[(size_t)i * m + j];
+            /* a user copy's delays are its original's, stretched by a fixed
+             * factor in [0.7, 1.3] so that copies are not identical */
+            for (int i = 0; i < n; i++)
+                mk->delay[(size_t)i * M + J] =
+                    base->delay[(size_t)(i % n0) * m + j] * (i < n0 ? 1.0 : 0.7 + 0.6 * ((i * 7919 + j * 104729) % 1000) / 999.0);
         }
     if (prillm_market_validate(mk, &err)) die("enlarged market", &err);
     return mk;
@@ -303,12 +337,12 @@ int main(int argc, char **argv) {
         prillm_market_free(eco);
     }
 
-    PrillmMarket *large = enlarged(base, 6);
+    PrillmMarket *large = enlarged(base, 6, 1);
     PrillmScenarioSettings ls = st;
     ls.drop_probability = 0;
     ls.seed = 2;
     ls.prices = 1; /* the curves are not used here */
-    ls.scenarios = quick ? 2 : 40;
+    ls.scenarios = quick ? 4 : 40;
     snprintf(detail, sizeof detail,
              "Each calibrated model split into 6 copies with a sixth of its capacity, every copy perturbed "
              "independently; %d fresh scenarios (seed 2), drop-probability 0.",
@@ -318,6 +352,15 @@ int main(int argc, char **argv) {
     prillm_market_free(large);
 
     if (!quick) {
+        large = enlarged(base, 6, 10);
+        ls.scenarios = 20;
+        snprintf(detail, sizeof detail,
+                 "Also every app split into 10 copies with a tenth of its demand, each copy's delays scaled by a fixed "
+                 "factor in [0.7, 1.3]; %d fresh scenarios (seed 2), drop-probability 0.",
+                 ls.scenarios);
+        run_market("Large: calibrated market x 6 models x 10 apps (119 rivals)", detail, large, large->n_providers - 1,
+                   &ls, NULL, ls.scenarios, model);
+        prillm_market_free(large);
         PrillmMarket *rnd = prillm_market_random(1000, 150, 7, &err);
         if (!rnd) die("random market", &err);
         ls.scenarios = 10;
