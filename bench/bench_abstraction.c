@@ -16,7 +16,11 @@
  *      the 20 are under $1/Mtok, so "under $1" would not give 8), all 20
  *      apps; variants with R = 5 and 7 rivals (the 6 and the 8 cheapest).
  *      Same generator, seed and split, test part, but no rival removed
- *      (drop-probability 0) so that every scenario has exactly R rivals;
+ *      (drop-probability 0) so that every scenario has exactly R rivals.
+ *      Besides the shipped model (trained on the 20-model market), "da (own
+ *      model)" uses data/aggregator/economy_model.json, trained on the
+ *      8-model market with drop-probability 0: for R = 7 its rows are on
+ *      exactly that training run's held-out test scenarios;
  *   3. Large: the calibrated market enlarged to 20 x 120 (each model split
  *      into 6 copies, each with a sixth of its capacity; the generator then
  *      perturbs every copy independently), 119 rivals, drop-probability 0;
@@ -36,7 +40,7 @@
  * scenarios (medians: one run per scenario on a shared machine has
  * outliers). One core, OpenBLAS pinned to one thread by the caller.
  *
- * Usage: bench_abstraction [--quick] [--market FILE] [--model FILE]
+ * Usage: bench_abstraction [--quick] [--market FILE] [--model FILE] [--economy-model FILE]
  * Run from the source tree or give the paths.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -49,9 +53,11 @@
 #include "prillm/aggregator.h"
 
 #define MAX_K 4
-#define N_METHODS 3
+#define N_METHODS 4
 
-static const int methods[N_METHODS] = {PRILLM_PRICE_DA, PRILLM_PRICE_MIN, PRILLM_PRICE_AVG};
+/* da with the shipped model, min, avg, and da with a market's own model */
+static const int methods[N_METHODS] = {PRILLM_PRICE_DA, PRILLM_PRICE_MIN, PRILLM_PRICE_AVG, PRILLM_PRICE_DA};
+static const char *const method_labels[N_METHODS] = {"da", "min", "avg", "da (own model)"};
 
 typedef struct {
     double ratio_sum, ratio_min;
@@ -101,7 +107,8 @@ static void die(const char *what, const PrillmError *err) {
 }
 
 /* Price one scenario exactly and with every method and K; accumulate. */
-static void run_scenario(const PrillmMarket *mk, int target, const PrillmAggregator *model, Table *t) {
+static void run_scenario(const PrillmMarket *mk, int target, const PrillmAggregator *model,
+                         const PrillmAggregator *own_model, Table *t) {
     PrillmPriceSettings set;
     prillm_price_default_settings(&set);
     PrillmPriceResult exact;
@@ -122,14 +129,14 @@ static void run_scenario(const PrillmMarket *mk, int target, const PrillmAggrega
     for (int m = 0; m < N_METHODS; m++)
         for (int K = 1; K <= MAX_K; K++) {
             Cell *c = &t->cell[m][K];
+            if (m == 3 && !own_model) continue;
             set.method = methods[m];
             set.k = K;
-            set.model = model;
+            set.model = m == 3 ? own_model : model;
             PrillmPriceResult r;
             if (prillm_price(mk, target, &set, &r, &err)) {
                 c->errors++;
-                fprintf(stderr, "bench_abstraction: %s K=%d: %s\n", prillm_price_method_name(methods[m]), K,
-                        err.message);
+                fprintf(stderr, "bench_abstraction: %s K=%d: %s\n", method_labels[m], K, err.message);
                 continue;
             }
             c->times[c->timed++] = r.method_seconds;
@@ -179,16 +186,17 @@ static void print_table(const char *title, const char *detail, const PrillmMarke
     for (int m = 0; m < N_METHODS; m++)
         for (int K = 1; K <= MAX_K; K++) {
             Cell *c = &t->cell[m][K];
+            if (!c->timed && !c->errors) continue; /* not run */
             char note[96] = "";
             if (c->failed || c->inaccurate || c->errors)
                 snprintf(note, sizeof note, " (%d failed, %d inaccurate, %d errors)", c->failed, c->inaccurate,
                          c->errors);
             if (!c->ratios) {
-                printf("| %s | %d | - | - | - | - | -%s |\n", prillm_price_method_name(methods[m]), K, note);
+                printf("| %s | %d | - | - | - | - | -%s |\n", method_labels[m], K, note);
                 continue;
             }
             double time = median(c->times, c->timed);
-            printf("| %s | %d | %.2f | %.2f | %.0f %% | %s | %.3g%s |\n", prillm_price_method_name(methods[m]), K,
+            printf("| %s | %d | %.2f | %.2f | %.0f %% | %s | %.3g%s |\n", method_labels[m], K,
                    100 * c->ratio_sum / c->ratios, 100 * c->ratio_min, 100.0 * c->at_least_97 / c->ratios,
                    format_time(time, a, sizeof a), time / exact_median, note);
         }
@@ -199,7 +207,8 @@ static void print_table(const char *title, const char *detail, const PrillmMarke
  * (overridden by drop / seed / count) and price those listed in `which`
  * (all if NULL), at most `limit`. */
 static void run_market(const char *title, const char *detail, const PrillmMarket *base, int rivals,
-                       const PrillmScenarioSettings *st, const int *which, int limit, const PrillmAggregator *model) {
+                       const PrillmScenarioSettings *st, const int *which, int limit, const PrillmAggregator *model,
+                       const PrillmAggregator *own_model) {
     PrillmAggregatorScenarios sc;
     PrillmError err;
     if (prillm_aggregator_scenarios(base, -1, st, &sc, &err)) die("scenarios", &err);
@@ -208,7 +217,7 @@ static void run_market(const char *title, const char *detail, const PrillmMarket
     table_init(&t, count);
     for (int k = 0; k < count; k++) {
         const PrillmAggregatorScenario *s = &sc.items[which ? which[k] : k];
-        run_scenario(s->market, s->target, model, &t);
+        run_scenario(s->market, s->target, model, own_model, &t);
     }
     print_table(title, detail, base, rivals, &t);
     table_free(&t);
@@ -281,16 +290,35 @@ static PrillmMarket *enlarged(const PrillmMarket *base, int copies, int user_cop
     return mk;
 }
 
+static PrillmAggregator *load_model(const char *path, int required) {
+    FILE *f = fopen(path, "rb");
+    PrillmAggregator *model = NULL;
+    PrillmError err;
+    if (!f || prillm_aggregator_read_json(f, &model, &err)) {
+        if (required || f)
+            fprintf(stderr, "bench_abstraction: cannot read the model %s%s%s\n", path, f ? ": " : "",
+                    f ? err.message : "");
+        if (f) fclose(f);
+        if (required) exit(1);
+        return NULL;
+    }
+    fclose(f);
+    return model;
+}
+
 int main(int argc, char **argv) {
     int quick = 0;
     const char *market_path = "data/aggregator/calibrated_openrouter.json",
-               *model_path = "data/aggregator/default_model.json";
+               *model_path = "data/aggregator/default_model.json",
+               *economy_model_path = "data/aggregator/economy_model.json";
     for (int k = 1; k < argc; k++) {
         if (strcmp(argv[k], "--quick") == 0) quick = 1;
         else if (strcmp(argv[k], "--market") == 0 && k + 1 < argc) market_path = argv[++k];
         else if (strcmp(argv[k], "--model") == 0 && k + 1 < argc) model_path = argv[++k];
+        else if (strcmp(argv[k], "--economy-model") == 0 && k + 1 < argc) economy_model_path = argv[++k];
         else {
-            fprintf(stderr, "usage: bench_abstraction [--quick] [--market FILE] [--model FILE]\n");
+            fprintf(stderr,
+                    "usage: bench_abstraction [--quick] [--market FILE] [--model FILE] [--economy-model FILE]\n");
             return 2;
         }
     }
@@ -300,15 +328,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_abstraction: cannot read %s (run from the source tree or pass --market)\n", market_path);
         return 1;
     }
-    FILE *f = fopen(model_path, "rb");
-    PrillmAggregator *model = NULL;
-    if (!f || prillm_aggregator_read_json(f, &model, &err)) {
-        fprintf(stderr, "bench_abstraction: cannot read the model %s%s%s\n", model_path, f ? ": " : "",
-                f ? err.message : "");
-        if (f) fclose(f);
-        return 1;
-    }
-    fclose(f);
+    PrillmAggregator *model = load_model(model_path, 1), *economy_model = load_model(economy_model_path, 0);
     printf("## Game abstraction (%s, model %s%s)\n", market_path, model_path, quick ? ", --quick" : "");
 
     PrillmScenarioSettings st;
@@ -320,7 +340,8 @@ int main(int argc, char **argv) {
              "The held-out test part (train-seed 1) of the %d scenarios the shipped model was trained on "
              "(seed %d, drop-probability %g, every option at its default).",
              st.scenarios, st.seed, st.drop_probability);
-    run_market("Calibrated market, held-out test scenarios", detail, base, 0, &st, test, quick ? 10 : n_test, model);
+    run_market("Calibrated market, held-out test scenarios", detail, base, 0, &st, test, quick ? 10 : n_test, model,
+               NULL);
 
     static const int economy_rivals[] = {5, 7};
     for (int e = 0; e < 2; e++) {
@@ -333,7 +354,7 @@ int main(int argc, char **argv) {
         snprintf(detail, sizeof detail,
                  "Test part of %d scenarios (seed %d, same split), drop-probability 0 so every scenario has %d rivals.",
                  es.scenarios, es.seed, R);
-        run_market(title, detail, eco, R, &es, test, quick ? 10 : n_test, model);
+        run_market(title, detail, eco, R, &es, test, quick ? 10 : n_test, model, economy_model);
         prillm_market_free(eco);
     }
 
@@ -348,7 +369,7 @@ int main(int argc, char **argv) {
              "independently; %d fresh scenarios (seed 2), drop-probability 0.",
              ls.scenarios);
     run_market("Large: calibrated market x 6 (119 rivals)", detail, large, large->n_providers - 1, &ls, NULL,
-               ls.scenarios, model);
+               ls.scenarios, model, NULL);
     prillm_market_free(large);
 
     if (!quick) {
@@ -359,7 +380,7 @@ int main(int argc, char **argv) {
                  "factor in [0.7, 1.3]; %d fresh scenarios (seed 2), drop-probability 0.",
                  ls.scenarios);
         run_market("Large: calibrated market x 6 models x 10 apps (119 rivals)", detail, large, large->n_providers - 1,
-                   &ls, NULL, ls.scenarios, model);
+                   &ls, NULL, ls.scenarios, model, NULL);
         prillm_market_free(large);
         PrillmMarket *rnd = prillm_market_random(1000, 150, 7, &err);
         if (!rnd) die("random market", &err);
@@ -369,11 +390,12 @@ int main(int argc, char **argv) {
                  "scenarios (seed 2), drop-probability 0.",
                  ls.scenarios);
         run_market("Large: random market (149 rivals)", detail, rnd, rnd->n_providers - 1, &ls, NULL, ls.scenarios,
-                   model);
+                   model, NULL);
         prillm_market_free(rnd);
     }
     free(test);
     prillm_market_free(base);
     prillm_aggregator_free(model);
+    prillm_aggregator_free(economy_model);
     return 0;
 }
