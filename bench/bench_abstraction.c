@@ -374,7 +374,7 @@ int main(int argc, char **argv) {
 
     if (!quick) {
         large = enlarged(base, 6, 10);
-        ls.scenarios = 20;
+        ls.scenarios = 40;
         snprintf(detail, sizeof detail,
                  "Also every app split into 10 copies with a tenth of its demand, each copy's delays scaled by a fixed "
                  "factor in [0.7, 1.3]; %d fresh scenarios (seed 2), drop-probability 0.",
@@ -384,7 +384,7 @@ int main(int argc, char **argv) {
         prillm_market_free(large);
         PrillmMarket *rnd = prillm_market_random(1000, 150, 7, &err);
         if (!rnd) die("random market", &err);
-        ls.scenarios = 10;
+        ls.scenarios = 20;
         snprintf(detail, sizeof detail,
                  "prillm_market_random(1000, 150, 7): out of the network's training distribution; %d fresh "
                  "scenarios (seed 2), drop-probability 0.",
