@@ -4,11 +4,12 @@
  * 1. Cost of the network: forward, and forward + backward, per set of n
  *    rivals (default shape: width 32, 4 heads, 2 blocks), median over repeats.
  * 2. Cost of one training evaluation (profit-curve loss and its gradient
- *    through the equilibrium sensitivity) on scenarios of the default market.
+ *    through the equilibrium sensitivity) on scenarios of the market.
  * 3. Quality of the abstraction: profit-curve loss of da (the trained model
  *    data/aggregator/default_model.json, if present), min and avg on fresh
- *    scenarios of the default market (seed 99, never used in training), mean
- *    and median over scenarios, for K = 2.
+ *    scenarios of the market the model was trained on (the calibrated
+ *    OpenRouter market data/aggregator/calibrated_openrouter.json; seed 99,
+ *    never used in training), mean and median over scenarios, for K = 2.
  *
  * Usage: bench_aggregator [--quick] [--model FILE] [--market FILE]
  * Run from the source tree or give the paths.
@@ -36,7 +37,7 @@ static PrillmMarket *load_market(const char *path) {
 
 int main(int argc, char **argv) {
     int quick = 0;
-    const char *model_path = "data/aggregator/default_model.json", *market_path = "data/default_market.json";
+    const char *model_path = "data/aggregator/default_model.json", *market_path = "data/aggregator/calibrated_openrouter.json";
     for (int k = 1; k < argc; k++) {
         if (strcmp(argv[k], "--quick") == 0) quick = 1;
         else if (strcmp(argv[k], "--model") == 0 && k + 1 < argc) model_path = argv[++k];

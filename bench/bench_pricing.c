@@ -11,8 +11,10 @@
  * before scoring), "x exact" its ratio to the exact method's time. Timings
  * are single runs per target on one core (OpenBLAS pinned to one thread).
  *
- * da uses the shipped trained network, and da, min and avg keep k = 2
- * rivals (the paper's setting).
+ * da uses the network trained on the default market
+ * (data/aggregator/default_market_model.json; the shipped default model is
+ * trained on the calibrated OpenRouter market), and da, min and avg keep
+ * k = 2 rivals (the paper's setting).
  *
  * Usage: bench_pricing [--quick] [--market FILE] [--model FILE] [--time-limit SECONDS]
  */
@@ -162,7 +164,7 @@ static void run_scenario(const Scenario *sc, double time_limit, int skip_slow) {
 int main(int argc, char **argv) {
     int quick = 0;
     double time_limit = 60;
-    const char *market_path = "data/default_market.json", *model_path = "data/aggregator/default_model.json";
+    const char *market_path = "data/default_market.json", *model_path = "data/aggregator/default_market_model.json";
     for (int k = 1; k < argc; k++) {
         if (strcmp(argv[k], "--quick") == 0) quick = 1;
         else if (strcmp(argv[k], "--market") == 0 && k + 1 < argc) market_path = argv[++k];

@@ -437,6 +437,35 @@ static void shuffle(int *x, int count, PrillmRng *rng) {
     }
 }
 
+static void split_sizes(int count, const PrillmTrainSettings *settings, int *n_train, int *n_validation,
+                        int *n_test) {
+    *n_test = (int)floor(settings->test_fraction * count + 0.5);
+    *n_validation = (int)floor(settings->validation_fraction * count + 0.5);
+    *n_train = count - *n_test - *n_validation;
+}
+
+static void split_order(int count, int seed, int *order) {
+    for (int k = 0; k < count; k++) order[k] = k;
+    PrillmRng split = {(uint64_t)seed * 0x9e3779b97f4a7c15ULL + 7};
+    shuffle(order, count, &split);
+}
+
+PrillmErrorCode prillm_aggregator_split(int count, const PrillmTrainSettings *settings, int *order, int *n_train,
+                                        int *n_validation, int *n_test, PrillmError *err) {
+    if (count < 1 || !settings || !order || !n_train || !n_validation || !n_test)
+        return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT,
+                            "count must be >= 1 and settings, order and the sizes non-NULL (count %d)", count);
+    PrillmErrorCode rc = prillm_options_check(train_options, N_TRAIN_OPTIONS, settings, err);
+    if (rc) return rc;
+    if (settings->validation_fraction + settings->test_fraction >= 1)
+        return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "validation-fraction + test-fraction must be < 1, got %g",
+                            settings->validation_fraction + settings->test_fraction);
+    split_sizes(count, settings, n_train, n_validation, n_test);
+    if (*n_train < 1) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "no training scenarios left after the split");
+    split_order(count, settings->seed, order);
+    return PRILLM_OK;
+}
+
 /* Mean and standard deviation of every feature over the training rivals. */
 static PrillmErrorCode fit_normalisation(PrillmAggregator *model, const PrillmAggregatorScenarios *sc,
                                          const int *train, int n_train, PrillmError *err) {
@@ -486,8 +515,8 @@ PrillmErrorCode prillm_aggregator_train(PrillmAggregator *model, const PrillmAgg
                             "validation-fraction + test-fraction must be < 1, got %g", settings->validation_fraction +
                                                                                        settings->test_fraction);
     int N = scenarios->count, np = (int)model->n_params, B = settings->batch;
-    int n_test = (int)floor(settings->test_fraction * N + 0.5), n_val = (int)floor(settings->validation_fraction * N + 0.5);
-    int n_train = N - n_test - n_val;
+    int n_test = 0, n_val = 0, n_train = 0;
+    split_sizes(N, settings, &n_train, &n_val, &n_test);
     if (n_train < 1) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "no training scenarios left after the split");
     int *order = prillm__calloc((size_t)N, sizeof(int)), *batch_order = prillm__calloc((size_t)n_train, sizeof(int));
     double *grads = prillm__calloc((size_t)B * np, sizeof(double)), *losses = prillm__calloc((size_t)(N > B ? N : B), sizeof(double));
@@ -499,9 +528,7 @@ PrillmErrorCode prillm_aggregator_train(PrillmAggregator *model, const PrillmAgg
         rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory for training");
         goto done;
     }
-    for (int k = 0; k < N; k++) order[k] = k;
-    PrillmRng split = {(uint64_t)settings->seed * 0x9e3779b97f4a7c15ULL + 7};
-    shuffle(order, N, &split);
+    split_order(N, settings->seed, order);
     const int *train = order, *val = order + n_train, *test = order + n_train + n_val;
     info->n_train = n_train, info->n_validation = n_val, info->n_test = n_test;
     int found = 0;

@@ -346,6 +346,79 @@ static void test_training_lowers_loss(void **state) {
     prillm_aggregator_scenarios_free(&sc);
 }
 
+/* prillm_aggregator_split is the split training makes: its test indices
+ * give the test losses training reports, for several seeds and sizes; it is
+ * a permutation with the rounded sizes; bad arguments are refused. */
+static void test_split_matches_training(void **state) {
+    (void)state;
+    PrillmError err;
+    static const int counts[] = {1, 2, 7, 40, 101, 1000};
+    static const double fractions[][2] = {{0.15, 0.15}, {0, 0.3}, {0.25, 0}, {0.4, 0.45}};
+    for (int c = 0; c < 6; c++)
+        for (int f = 0; f < 4; f++)
+            for (int seed = 0; seed < 5; seed++) {
+                PrillmTrainSettings ts;
+                prillm_train_default_settings(&ts);
+                ts.validation_fraction = fractions[f][0], ts.test_fraction = fractions[f][1], ts.seed = seed * 977;
+                int N = counts[c], *order = calloc((size_t)N, sizeof(int)), *again = calloc((size_t)N, sizeof(int));
+                int *seen = calloc((size_t)N, sizeof(int)), n_train, n_val, n_test;
+                PrillmErrorCode rc = prillm_aggregator_split(N, &ts, order, &n_train, &n_val, &n_test, &err);
+                int expect_test = (int)floor(ts.test_fraction * N + 0.5),
+                    expect_val = (int)floor(ts.validation_fraction * N + 0.5);
+                if (N - expect_test - expect_val < 1) {
+                    assert_int_equal(rc, PRILLM_ERR_INVALID_ARGUMENT);
+                } else {
+                    assert_int_equal(rc, PRILLM_OK);
+                    assert_int_equal(n_test, expect_test);
+                    assert_int_equal(n_val, expect_val);
+                    assert_int_equal(n_train + n_val + n_test, N);
+                    for (int k = 0; k < N; k++) {
+                        assert_true(order[k] >= 0 && order[k] < N);
+                        assert_int_equal(seen[order[k]]++, 0);
+                    }
+                    assert_int_equal(prillm_aggregator_split(N, &ts, again, &n_train, &n_val, &n_test, &err),
+                                     PRILLM_OK);
+                    assert_memory_equal(order, again, (size_t)N * sizeof(int));
+                }
+                free(order), free(again), free(seen);
+            }
+    /* the test part is the one training scores */
+    for (int seed = 1; seed <= 3; seed++) {
+        PrillmAggregatorScenarios sc = make_scenarios(5, 7, 30, 4, 60 + seed, -1);
+        PrillmTrainSettings ts;
+        prillm_train_default_settings(&ts);
+        ts.K = 2, ts.epochs = 1, ts.batch = 8, ts.seed = seed, ts.test_fraction = 0.3, ts.threads = 1;
+        PrillmAggregatorShape shape = {8, 2, 1, 1, 3};
+        PrillmAggregator *model = prillm_aggregator_new(&shape, &err);
+        PrillmTrainInfo info;
+        assert_int_equal(prillm_aggregator_train(model, &sc, &ts, NULL, NULL, NULL, &info, &err), PRILLM_OK);
+        int order[30], n_train, n_val, n_test;
+        assert_int_equal(prillm_aggregator_split(30, &ts, order, &n_train, &n_val, &n_test, &err), PRILLM_OK);
+        assert_int_equal(n_test, info.n_test);
+        assert_int_equal(n_val, info.n_validation);
+        for (int method = 0; method < 3; method++) {
+            double sum = 0, loss;
+            for (int k = 0; k < n_test; k++) {
+                assert_int_equal(prillm_aggregator_loss(model, (PrillmAggregateMethod)method, 2, &sc,
+                                                        order[n_train + n_val + k], 1, &loss, &err),
+                                 PRILLM_OK);
+                sum += loss;
+            }
+            double reported = method == 0 ? info.test_loss : method == 1 ? info.test_loss_min : info.test_loss_avg;
+            assert_true(fabs(sum / n_test - reported) <= 1e-12 * (1 + fabs(reported)));
+        }
+        prillm_aggregator_free(model);
+        prillm_aggregator_scenarios_free(&sc);
+    }
+    PrillmTrainSettings ts;
+    prillm_train_default_settings(&ts);
+    int order[4], a, b, c;
+    assert_int_equal(prillm_aggregator_split(0, &ts, order, &a, &b, &c, &err), PRILLM_ERR_INVALID_ARGUMENT);
+    assert_int_equal(prillm_aggregator_split(4, NULL, order, &a, &b, &c, &err), PRILLM_ERR_INVALID_ARGUMENT);
+    ts.test_fraction = 0.6, ts.validation_fraction = 0.5;
+    assert_int_equal(prillm_aggregator_split(4, &ts, order, &a, &b, &c, &err), PRILLM_ERR_INVALID_ARGUMENT);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scenarios_match_definition),
@@ -354,6 +427,7 @@ int main(void) {
         cmocka_unit_test(test_end_to_end_gradient),
         cmocka_unit_test(test_training_deterministic_and_resumable),
         cmocka_unit_test(test_training_lowers_loss),
+        cmocka_unit_test(test_split_matches_training),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -202,6 +202,15 @@ PrillmErrorCode prillm_aggregator_loss_gradient(const PrillmAggregator *model, i
                                                 const PrillmAggregatorScenario *scenario, double *loss,
                                                 double *grad, PrillmError *err);
 
+/* The train / validation / test split prillm_aggregator_train makes of
+ * `count` scenarios (it depends only on count, the two fractions and the
+ * seed): order[0 .. n_train) are the training scenarios' indices, then
+ * n_validation validation ones, then n_test test ones. order has count
+ * entries. Lets a benchmark score a trained model on exactly the scenarios
+ * it never saw. */
+PrillmErrorCode prillm_aggregator_split(int count, const PrillmTrainSettings *settings, int *order, int *n_train,
+                                        int *n_validation, int *n_test, PrillmError *err);
+
 /* Train model in place. The scenarios are split (after a seeded shuffle)
  * into train / validation / test. checkpoint (may be NULL) is a file path:
  * if it exists training resumes from it, and it is rewritten after every

@@ -1,0 +1,401 @@
+/*
+ * Game-abstraction benchmark (the PriLLM paper's Table 3): price the target
+ * in a market shrunk to K rivals (da: the trained aggregation network; min:
+ * the K cheapest rivals; avg: K averaged rivals), and score that price in the
+ * true market against the exact optimum.
+ *
+ * Markets (all scenarios come from prillm_aggregator_scenarios: rivals of a
+ * base market perturbed, a target drawn per scenario):
+ *   1. the calibrated OpenRouter market (20 models x 20 apps), scenarios
+ *      exactly as `prillm train-aggregator` built them for the shipped model
+ *      (2000, every option at its default, seed 1), of which only the TEST
+ *      part of the training split (prillm_aggregator_split, train-seed 1):
+ *      scenarios the model never saw, neither in training nor in model
+ *      selection;
+ *   2. Economy: the 8 cheapest models of the calibrated market (only 16 of
+ *      the 20 are under $1/Mtok, so "under $1" would not give 8), all 20
+ *      apps; variants with R = 5 and 7 rivals (the 6 and the 8 cheapest).
+ *      Same generator, seed and split, test part, but no rival removed
+ *      (drop-probability 0) so that every scenario has exactly R rivals.
+ *      Besides the shipped model (trained on the 20-model market), "da (own
+ *      model)" uses data/aggregator/economy_model.json, trained on the
+ *      8-model market with drop-probability 0: for R = 7 its rows are on
+ *      exactly that training run's held-out test scenarios;
+ *   3. Large: the calibrated market enlarged to 20 x 120 (each model split
+ *      into 6 copies, each with a sixth of its capacity; the generator then
+ *      perturbs every copy independently), 119 rivals, drop-probability 0;
+ *      and a seeded random market prillm_market_random(1000, 150, 7), 149
+ *      rivals, which the network (trained on the calibrated market's
+ *      feature distribution) has never seen the like of. Fresh scenarios
+ *      (seed 2) there: the model was never trained on them.
+ *
+ * For each scenario: the exact optimum of the true market (prillm_price,
+ * method exact), then da, min, avg with K = 1..4. "profit %" = the method's
+ * profit in the true market / the exact optimum (scenarios whose optimum is
+ * 0, i.e. the target cannot sell at any price, are left out and counted);
+ * "time" = the median over scenarios of method_seconds, i.e. the reduction
+ * (for da: features and the network's forward pass) plus the exact pricing
+ * of the small market, not the final scoring solve in the true market;
+ * "x exact" = that median / the exact method's median on the same
+ * scenarios (medians: one run per scenario on a shared machine has
+ * outliers). One core, OpenBLAS pinned to one thread by the caller.
+ *
+ * Usage: bench_abstraction [--quick] [--market FILE] [--model FILE] [--economy-model FILE]
+ * Run from the source tree or give the paths.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "prillm/aggregator.h"
+
+#define MAX_K 4
+#define N_METHODS 4
+
+/* da with the shipped model, min, avg, and da with a market's own model */
+static const int methods[N_METHODS] = {PRILLM_PRICE_DA, PRILLM_PRICE_MIN, PRILLM_PRICE_AVG, PRILLM_PRICE_DA};
+static const char *const method_labels[N_METHODS] = {"da", "min", "avg", "da (own model)"};
+
+typedef struct {
+    double ratio_sum, ratio_min;
+    double *times; /* one per priced scenario */
+    int ratios, at_least_97, timed, failed, inaccurate, errors;
+} Cell;
+
+typedef struct {
+    Cell cell[N_METHODS][MAX_K + 1];
+    double *exact_times;
+    int scenarios, timed, zero_optimum, exact_failed;
+} Table;
+
+static int compare_doubles(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorts x. */
+static double median(double *x, int count) {
+    if (count < 1) return NAN;
+    qsort(x, (size_t)count, sizeof *x, compare_doubles);
+    return count % 2 ? x[count / 2] : 0.5 * (x[count / 2 - 1] + x[count / 2]);
+}
+
+static const char *format_time(double seconds, char *buf, size_t size) {
+    if (!isfinite(seconds)) snprintf(buf, size, "-");
+    else if (seconds < 1e-3) snprintf(buf, size, "%.0f µs", seconds * 1e6);
+    else if (seconds < 1.0) snprintf(buf, size, "%.2f ms", seconds * 1e3);
+    else snprintf(buf, size, "%.2f s", seconds);
+    return buf;
+}
+
+static PrillmMarket *load_market(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    PrillmMarket *mk = NULL;
+    PrillmError err;
+    if (prillm_market_read_json(f, NULL, NULL, &mk, &err)) fprintf(stderr, "%s: %s\n", path, err.message);
+    fclose(f);
+    return mk;
+}
+
+static void die(const char *what, const PrillmError *err) {
+    fprintf(stderr, "bench_abstraction: %s: %s\n", what, err->message);
+    exit(1);
+}
+
+/* Price one scenario exactly and with every method and K; accumulate. */
+static void run_scenario(const PrillmMarket *mk, int target, const PrillmAggregator *model,
+                         const PrillmAggregator *own_model, Table *t) {
+    PrillmPriceSettings set;
+    prillm_price_default_settings(&set);
+    PrillmPriceResult exact;
+    PrillmError err;
+    t->scenarios++;
+    if (prillm_price(mk, target, &set, &exact, &err) || exact.status == PRILLM_STATUS_FAILED) {
+        t->exact_failed++;
+        if (exact.status == PRILLM_STATUS_FAILED) prillm_price_result_clear(&exact);
+        return;
+    }
+    double best = exact.profit, exact_time = exact.method_seconds;
+    prillm_price_result_clear(&exact);
+    if (!(best > 0)) {
+        t->zero_optimum++;
+        return;
+    }
+    t->exact_times[t->timed++] = exact_time;
+    for (int m = 0; m < N_METHODS; m++)
+        for (int K = 1; K <= MAX_K; K++) {
+            Cell *c = &t->cell[m][K];
+            if (m == 3 && !own_model) continue;
+            set.method = methods[m];
+            set.k = K;
+            set.model = m == 3 ? own_model : model;
+            PrillmPriceResult r;
+            if (prillm_price(mk, target, &set, &r, &err)) {
+                c->errors++;
+                fprintf(stderr, "bench_abstraction: %s K=%d: %s\n", method_labels[m], K, err.message);
+                continue;
+            }
+            c->times[c->timed++] = r.method_seconds;
+            if (r.status == PRILLM_STATUS_FAILED) c->failed++;
+            else {
+                if (r.status == PRILLM_STATUS_INACCURATE) c->inaccurate++;
+                double ratio = isfinite(r.profit) ? r.profit / best : 0.0;
+                c->ratio_sum += ratio;
+                c->ratios++;
+                if (ratio >= 0.97) c->at_least_97++;
+                if (ratio < c->ratio_min) c->ratio_min = ratio;
+            }
+            prillm_price_result_clear(&r);
+        }
+}
+
+static void table_init(Table *t, int scenarios) {
+    memset(t, 0, sizeof *t);
+    t->exact_times = calloc((size_t)scenarios + 1, sizeof(double));
+    for (int m = 0; m < N_METHODS; m++)
+        for (int K = 0; K <= MAX_K; K++) {
+            t->cell[m][K].ratio_min = INFINITY;
+            t->cell[m][K].times = calloc((size_t)scenarios + 1, sizeof(double));
+        }
+}
+
+static void table_free(Table *t) {
+    free(t->exact_times);
+    for (int m = 0; m < N_METHODS; m++)
+        for (int K = 0; K <= MAX_K; K++) free(t->cell[m][K].times);
+}
+
+static void print_table(const char *title, const char *detail, const PrillmMarket *base, int rivals, Table *t) {
+    char a[32], b[32];
+    int used = t->timed;
+    double exact_median = median(t->exact_times, used), exact_max = used ? t->exact_times[used - 1] : NAN;
+    printf("\n### %s\n\n%s\n\n", title, detail);
+    printf("Base market %d apps x %d models, %s rivals per scenario; %d scenarios priced", base->n_users,
+           base->n_providers, rivals > 0 ? (snprintf(a, sizeof a, "%d", rivals), a) : "varying", used);
+    if (t->zero_optimum) printf(" (%d more left out: optimum 0, the target sells nothing at any price)", t->zero_optimum);
+    if (t->exact_failed) printf(" (%d more: the exact method failed)", t->exact_failed);
+    printf(". Exact pricing of the full market: %s median, %s worst.\n\n", format_time(exact_median, a, sizeof a),
+           format_time(exact_max, b, sizeof b));
+    if (!used) return;
+    printf("| method | K | profit %% of exact: mean | worst | scenarios >= 97 %% | time (median) | x exact |\n");
+    printf("|---|---:|---:|---:|---:|---:|---:|\n");
+    for (int m = 0; m < N_METHODS; m++)
+        for (int K = 1; K <= MAX_K; K++) {
+            Cell *c = &t->cell[m][K];
+            if (!c->timed && !c->errors) continue; /* not run */
+            char note[96] = "";
+            if (c->failed || c->inaccurate || c->errors)
+                snprintf(note, sizeof note, " (%d failed, %d inaccurate, %d errors)", c->failed, c->inaccurate,
+                         c->errors);
+            if (!c->ratios) {
+                printf("| %s | %d | - | - | - | - | -%s |\n", method_labels[m], K, note);
+                continue;
+            }
+            double time = median(c->times, c->timed);
+            printf("| %s | %d | %.2f | %.2f | %.0f %% | %s | %.3g%s |\n", method_labels[m], K,
+                   100 * c->ratio_sum / c->ratios, 100 * c->ratio_min, 100.0 * c->at_least_97 / c->ratios,
+                   format_time(time, a, sizeof a), time / exact_median, note);
+        }
+    fflush(stdout);
+}
+
+/* Build the scenarios of `base` with the shipped model's training settings
+ * (overridden by drop / seed / count) and price those listed in `which`
+ * (all if NULL), at most `limit`. */
+static void run_market(const char *title, const char *detail, const PrillmMarket *base, int rivals,
+                       const PrillmScenarioSettings *st, const int *which, int limit, const PrillmAggregator *model,
+                       const PrillmAggregator *own_model) {
+    PrillmAggregatorScenarios sc;
+    PrillmError err;
+    if (prillm_aggregator_scenarios(base, -1, st, &sc, &err)) die("scenarios", &err);
+    Table t;
+    int count = which ? limit : (limit < sc.count ? limit : sc.count);
+    table_init(&t, count);
+    for (int k = 0; k < count; k++) {
+        const PrillmAggregatorScenario *s = &sc.items[which ? which[k] : k];
+        run_scenario(s->market, s->target, model, own_model, &t);
+    }
+    print_table(title, detail, base, rivals, &t);
+    table_free(&t);
+    prillm_aggregator_scenarios_free(&sc);
+}
+
+/* The test part of the split prillm train-aggregator makes of `count`
+ * scenarios with its default training options. */
+static int *test_split(int count, int *n_test) {
+    PrillmTrainSettings ts;
+    prillm_train_default_settings(&ts);
+    int *order = malloc((size_t)count * sizeof(int)), n_train, n_val;
+    PrillmError err;
+    if (!order || prillm_aggregator_split(count, &ts, order, &n_train, &n_val, n_test, &err)) die("split", &err);
+    memmove(order, order + n_train + n_val, (size_t)*n_test * sizeof(int));
+    return order;
+}
+
+/* The `cheapest` cheapest providers (ties by id), in market order. */
+static PrillmMarket *cheapest_subset(const PrillmMarket *base, int cheapest) {
+    int m = base->n_providers, *keep = malloc((size_t)m * sizeof(int)), n = 0;
+    for (int j = 0; j < m; j++) {
+        int rank = 0;
+        for (int i = 0; i < m; i++)
+            if (base->price[i] < base->price[j] ||
+                (base->price[i] == base->price[j] && strcmp(base->provider_id[i], base->provider_id[j]) < 0))
+                rank++;
+        if (rank < cheapest) keep[n++] = j;
+    }
+    PrillmError err;
+    PrillmMarket *mk = prillm_market_subset(base, NULL, base->n_users, keep, n, &err);
+    if (!mk) die("economy market", &err);
+    free(keep);
+    return mk;
+}
+
+/* Every provider split into `copies` identical ones, each with capacity /
+ * copies (so total capacity is kept); copy c of "x" is "x#c". */
+static PrillmMarket *enlarged(const PrillmMarket *base, int copies, int user_copies) {
+    int n0 = base->n_users, n = n0 * user_copies, m = base->n_providers, M = m * copies;
+    PrillmError err;
+    PrillmMarket *mk = prillm_market_alloc(n, M, &err);
+    if (!mk) die("enlarged market", &err);
+    mk->w_price = base->w_price, mk->w_congestion = base->w_congestion, mk->w_delay = base->w_delay;
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(base->user_id[i % n0]) + 16;
+        mk->user_id[i] = malloc(len);
+        if (user_copies > 1) snprintf(mk->user_id[i], len, "%s#%d", base->user_id[i % n0], i / n0 + 1);
+        else snprintf(mk->user_id[i], len, "%s", base->user_id[i]);
+        mk->demand[i] = base->demand[i % n0] / user_copies;
+    }
+    for (int c = 0; c < copies; c++)
+        for (int j = 0; j < m; j++) {
+            int J = c * m + j;
+            size_t len = strlen(base->provider_id[j]) + 16;
+            mk->provider_id[J] = malloc(len);
+            snprintf(mk->provider_id[J], len, "%s#%d", base->provider_id[j], c + 1);
+            mk->price[J] = base->price[j];
+            mk->capacity[J] = base->capacity[j] / copies;
+            mk->value[J] = base->value[j];
+            mk->cost[J] = base->cost[j];
+            mk->latency[J] = base->latency[j];
+            /* a user copy's delays are its original's, stretched by a fixed
+             * factor in [0.7, 1.3] so that copies are not identical */
+            for (int i = 0; i < n; i++)
+                mk->delay[(size_t)i * M + J] =
+                    base->delay[(size_t)(i % n0) * m + j] * (i < n0 ? 1.0 : 0.7 + 0.6 * ((i * 7919 + j * 104729) % 1000) / 999.0);
+        }
+    if (prillm_market_validate(mk, &err)) die("enlarged market", &err);
+    return mk;
+}
+
+static PrillmAggregator *load_model(const char *path, int required) {
+    FILE *f = fopen(path, "rb");
+    PrillmAggregator *model = NULL;
+    PrillmError err;
+    if (!f || prillm_aggregator_read_json(f, &model, &err)) {
+        if (required || f)
+            fprintf(stderr, "bench_abstraction: cannot read the model %s%s%s\n", path, f ? ": " : "",
+                    f ? err.message : "");
+        if (f) fclose(f);
+        if (required) exit(1);
+        return NULL;
+    }
+    fclose(f);
+    return model;
+}
+
+int main(int argc, char **argv) {
+    int quick = 0;
+    const char *market_path = "data/aggregator/calibrated_openrouter.json",
+               *model_path = "data/aggregator/default_model.json",
+               *economy_model_path = "data/aggregator/economy_model.json";
+    for (int k = 1; k < argc; k++) {
+        if (strcmp(argv[k], "--quick") == 0) quick = 1;
+        else if (strcmp(argv[k], "--market") == 0 && k + 1 < argc) market_path = argv[++k];
+        else if (strcmp(argv[k], "--model") == 0 && k + 1 < argc) model_path = argv[++k];
+        else if (strcmp(argv[k], "--economy-model") == 0 && k + 1 < argc) economy_model_path = argv[++k];
+        else {
+            fprintf(stderr,
+                    "usage: bench_abstraction [--quick] [--market FILE] [--model FILE] [--economy-model FILE]\n");
+            return 2;
+        }
+    }
+    PrillmError err;
+    PrillmMarket *base = load_market(market_path);
+    if (!base) {
+        fprintf(stderr, "bench_abstraction: cannot read %s (run from the source tree or pass --market)\n", market_path);
+        return 1;
+    }
+    PrillmAggregator *model = load_model(model_path, 1), *economy_model = load_model(economy_model_path, 0);
+    printf("## Game abstraction (%s, model %s%s)\n", market_path, model_path, quick ? ", --quick" : "");
+
+    PrillmScenarioSettings st;
+    prillm_scenario_default_settings(&st); /* = the shipped model's training scenarios */
+    int n_test = 0, *test = test_split(st.scenarios, &n_test);
+    char detail[512];
+
+    snprintf(detail, sizeof detail,
+             "The held-out test part (train-seed 1) of the %d scenarios the shipped model was trained on "
+             "(seed %d, drop-probability %g, every option at its default).",
+             st.scenarios, st.seed, st.drop_probability);
+    run_market("Calibrated market, held-out test scenarios", detail, base, 0, &st, test, quick ? 10 : n_test, model,
+               NULL);
+
+    static const int economy_rivals[] = {5, 7};
+    for (int e = 0; e < 2; e++) {
+        int R = economy_rivals[e];
+        PrillmMarket *eco = cheapest_subset(base, R + 1);
+        PrillmScenarioSettings es = st;
+        es.drop_probability = 0;
+        char title[96];
+        snprintf(title, sizeof title, "Economy, %d rivals (the %d cheapest models)", R, R + 1);
+        snprintf(detail, sizeof detail,
+                 "Test part of %d scenarios (seed %d, same split), drop-probability 0 so every scenario has %d rivals.",
+                 es.scenarios, es.seed, R);
+        run_market(title, detail, eco, R, &es, test, quick ? 10 : n_test, model, economy_model);
+        prillm_market_free(eco);
+    }
+
+    PrillmMarket *large = enlarged(base, 6, 1);
+    PrillmScenarioSettings ls = st;
+    ls.drop_probability = 0;
+    ls.seed = 2;
+    ls.prices = 1; /* the curves are not used here */
+    ls.scenarios = quick ? 4 : 40;
+    snprintf(detail, sizeof detail,
+             "Each calibrated model split into 6 copies with a sixth of its capacity, every copy perturbed "
+             "independently; %d fresh scenarios (seed 2), drop-probability 0.",
+             ls.scenarios);
+    run_market("Large: calibrated market x 6 (119 rivals)", detail, large, large->n_providers - 1, &ls, NULL,
+               ls.scenarios, model, NULL);
+    prillm_market_free(large);
+
+    if (!quick) {
+        large = enlarged(base, 6, 10);
+        ls.scenarios = 40;
+        snprintf(detail, sizeof detail,
+                 "Also every app split into 10 copies with a tenth of its demand, each copy's delays scaled by a fixed "
+                 "factor in [0.7, 1.3]; %d fresh scenarios (seed 2), drop-probability 0.",
+                 ls.scenarios);
+        run_market("Large: calibrated market x 6 models x 10 apps (119 rivals)", detail, large, large->n_providers - 1,
+                   &ls, NULL, ls.scenarios, model, NULL);
+        prillm_market_free(large);
+        PrillmMarket *rnd = prillm_market_random(1000, 150, 7, &err);
+        if (!rnd) die("random market", &err);
+        ls.scenarios = 20;
+        snprintf(detail, sizeof detail,
+                 "prillm_market_random(1000, 150, 7): out of the network's training distribution; %d fresh "
+                 "scenarios (seed 2), drop-probability 0.",
+                 ls.scenarios);
+        run_market("Large: random market (149 rivals)", detail, rnd, rnd->n_providers - 1, &ls, NULL, ls.scenarios,
+                   model, NULL);
+        prillm_market_free(rnd);
+    }
+    free(test);
+    prillm_market_free(base);
+    prillm_aggregator_free(model);
+    prillm_aggregator_free(economy_model);
+    return 0;
+}
