@@ -100,9 +100,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 cap_lo = fmin(cap_lo, market->capacity[j]);
                 cap_hi = fmax(cap_hi, market->capacity[j]);
             }
-            /* demands or capacities more than about 1e12 apart are beyond
-             * the walk's arithmetic (docs/pricing.md, limits) */
-            int resolvable = !(hi > 1e12 * lo) && !(cap_hi > 1e12 * cap_lo);
+            /* demands more than about 1e12 apart, or capacities more than
+             * about 1e9 apart, are beyond the walk's arithmetic
+             * (docs/pricing.md, limits) */
+            int resolvable = !(hi > 1e12 * lo) && !(cap_hi > 1e9 * cap_lo);
             if (result.status == PRILLM_STATUS_FAILED && equilibrium_solved && resolvable) __builtin_trap();
             if (result.status != PRILLM_STATUS_FAILED &&
                 (!(result.price >= 0 && result.price <= result.p_max) || !isfinite(result.profit)))
