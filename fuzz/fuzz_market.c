@@ -103,7 +103,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             /* demands more than about 1e12 apart, or capacities more than
              * about 1e9 apart, are beyond the walk's arithmetic
              * (docs/pricing.md, limits) */
-            int resolvable = !(hi > 1e12 * lo) && !(cap_hi > 1e9 * cap_lo);
+            double total = 0;
+            for (int i = 0; i < market->n_users; i++) total += market->demand[i];
+            /* ... and so is a model whose congestion is below round-off
+             * (capacity beyond 1e9 times the whole market's demand) */
+            int resolvable = !(hi > 1e12 * lo) && !(cap_hi > 1e9 * cap_lo) && !(cap_hi > 1e9 * total);
             if (result.status == PRILLM_STATUS_FAILED && equilibrium_solved && resolvable) __builtin_trap();
             if (result.status != PRILLM_STATUS_FAILED &&
                 (!(result.price >= 0 && result.price <= result.p_max) || !isfinite(result.profit)))
