@@ -58,6 +58,13 @@ int prillm_cli_take_option(int argc, char **argv, int *k, const PrillmOptionInfo
  * if argv[*k] is that flag, 0 if not, -1 (reported) if the value is missing. */
 int prillm_cli_flag_value(int argc, char **argv, int *k, const char *flag, const char **value);
 
+/* The one positional argument of a command (its input file): an unknown
+ * flag or a second file is a usage error, reported on stderr. Returns 0, or
+ * EXIT_USAGE. noun names the file in the message ("market file"). */
+int prillm_cli_positional(const char *arg, const char *command, const char *noun, const char **path);
+/* EXIT_USAGE (reported) when no input file was given, else 0. */
+int prillm_cli_require_path(const char *path, const char *command, const char *placeholder);
+
 int prillm_cli_parse_int(const char *text, const char *flag, long lo, long hi, long *out);
 int prillm_cli_parse_double(const char *text, const char *flag, double lo, double hi, double *out);
 

@@ -127,6 +127,25 @@ int prillm_cli_flag_value(int argc, char **argv, int *k, const char *flag, const
     return 1;
 }
 
+int prillm_cli_positional(const char *arg, const char *command, const char *noun, const char **path) {
+    if (arg[0] == '-' && arg[1] != '\0') {
+        fprintf(stderr, "prillm: error: unknown option %s (see prillm %s --help)\n", arg, command);
+        return EXIT_USAGE;
+    }
+    if (*path) {
+        fprintf(stderr, "prillm: error: one %s only (got %s and %s)\n", noun, *path, arg);
+        return EXIT_USAGE;
+    }
+    *path = arg;
+    return 0;
+}
+
+int prillm_cli_require_path(const char *path, const char *command, const char *placeholder) {
+    if (path) return 0;
+    fprintf(stderr, "prillm: error: missing %s (see prillm %s --help)\n", placeholder, command);
+    return EXIT_USAGE;
+}
+
 int prillm_cli_parse_int(const char *text, const char *flag, long lo, long hi, long *out) {
     char *end = NULL;
     errno = 0;

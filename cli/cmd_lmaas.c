@@ -196,15 +196,7 @@ int cmd_lmaas(int argc, char **argv) {
         int took = prillm_cli_take_option(argc, argv, &k, opts, count, set_lmaas_option, &settings);
         if (took < 0) return EXIT_USAGE;
         if (took) continue;
-        if (arg[0] == '-' && arg[1] != '\0') {
-            fprintf(stderr, "prillm: error: unknown option %s (see prillm lmaas --help)\n", arg);
-            return EXIT_USAGE;
-        }
-        if (path) {
-            fprintf(stderr, "prillm: error: one input file only (got %s and %s)\n", path, arg);
-            return EXIT_USAGE;
-        }
-        path = arg;
+        if (prillm_cli_positional(arg, "lmaas", "input file", &path)) return EXIT_USAGE;
     }
     if (gen) {
         if (path) {
@@ -217,10 +209,7 @@ int cmd_lmaas(int argc, char **argv) {
         fprintf(stderr, "prillm: error: --customers, --models and --seed go with --generate\n");
         return EXIT_USAGE;
     }
-    if (!path) {
-        fprintf(stderr, "prillm: error: missing FILE.json (see prillm lmaas --help)\n");
-        return EXIT_USAGE;
-    }
+    if (prillm_cli_require_path(path, "lmaas", "FILE.json")) return EXIT_USAGE;
     if (compare && settings.method != PRILLM_LMAAS_IMP) {
         fprintf(stderr, "prillm: error: --compare goes with --method imp\n");
         return EXIT_USAGE;

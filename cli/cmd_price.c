@@ -189,20 +189,9 @@ int cmd_price(int argc, char **argv) {
         took = prillm_cli_take_option(argc, argv, &k, opts, count, set_price_option, &settings);
         if (took < 0) return EXIT_USAGE;
         if (took) continue;
-        if (arg[0] == '-' && arg[1] != '\0') {
-            fprintf(stderr, "prillm: error: unknown option %s (see prillm price --help)\n", arg);
-            return EXIT_USAGE;
-        }
-        if (path) {
-            fprintf(stderr, "prillm: error: one market file only (got %s and %s)\n", path, arg);
-            return EXIT_USAGE;
-        }
-        path = arg;
+        if (prillm_cli_positional(arg, "price", "market file", &path)) return EXIT_USAGE;
     }
-    if (!path) {
-        fprintf(stderr, "prillm: error: missing MARKET.json (see prillm price --help)\n");
-        return EXIT_USAGE;
-    }
+    if (prillm_cli_require_path(path, "price", "MARKET.json")) return EXIT_USAGE;
     if (!target_id) {
         fprintf(stderr, "prillm: error: missing --target ID (the provider to price)\n");
         return EXIT_USAGE;

@@ -124,15 +124,7 @@ int cmd_train_aggregator(int argc, char **argv) {
             took = prillm_cli_take_option(argc, argv, &k, train_opts, n_train_opts, set_train_option, &train_settings);
         if (took < 0) return EXIT_USAGE;
         if (took) continue;
-        if (arg[0] == '-' && arg[1] != '\0') {
-            fprintf(stderr, "prillm: error: unknown option %s (see prillm train-aggregator --help)\n", arg);
-            return EXIT_USAGE;
-        }
-        if (path) {
-            fprintf(stderr, "prillm: error: one market file only (got %s and %s)\n", path, arg);
-            return EXIT_USAGE;
-        }
-        path = arg;
+        if (prillm_cli_positional(arg, "train-aggregator", "market file", &path)) return EXIT_USAGE;
     }
     if (!path || !out_path) {
         fprintf(stderr, "prillm: error: missing %s (see prillm train-aggregator --help)\n",

@@ -151,20 +151,9 @@ int cmd_equilibrium(int argc, char **argv) {
         int took = prillm_cli_take_option(argc, argv, &k, opts, count, set_equilibrium_option, &settings);
         if (took < 0) return EXIT_USAGE;
         if (took) continue;
-        if (arg[0] == '-' && arg[1] != '\0') {
-            fprintf(stderr, "prillm: error: unknown option %s (see prillm equilibrium --help)\n", arg);
-            return EXIT_USAGE;
-        }
-        if (path) {
-            fprintf(stderr, "prillm: error: one market file only (got %s and %s)\n", path, arg);
-            return EXIT_USAGE;
-        }
-        path = arg;
+        if (prillm_cli_positional(arg, "equilibrium", "market file", &path)) return EXIT_USAGE;
     }
-    if (!path) {
-        fprintf(stderr, "prillm: error: missing MARKET.json (see prillm equilibrium --help)\n");
-        return EXIT_USAGE;
-    }
+    if (prillm_cli_require_path(path, "equilibrium", "MARKET.json")) return EXIT_USAGE;
     PrillmMarket *mk = NULL;
     int code = prillm_cli_load_market(path, &mk);
     if (code) return code;
