@@ -106,8 +106,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             double total = 0;
             for (int i = 0; i < market->n_users; i++) total += market->demand[i];
             /* ... and so is a model whose congestion is below round-off
-             * (capacity beyond 1e9 times the whole market's demand) */
-            int resolvable = !(hi > 1e12 * lo) && !(cap_hi > 1e9 * cap_lo) && !(cap_hi > 1e9 * total);
+             * (capacity beyond 1e9 times the whole market's demand), and a
+             * market whose capacity spread times demand spread passes 1e12
+             * (a tiny app on a huge model) */
+            int resolvable = !(hi > 1e12 * lo) && !(cap_hi > 1e9 * cap_lo) && !(cap_hi > 1e9 * total) &&
+                             !((cap_hi / cap_lo) * (hi / lo) > 1e12);
             if (result.status == PRILLM_STATUS_FAILED && equilibrium_solved && resolvable) __builtin_trap();
             if (result.status != PRILLM_STATUS_FAILED &&
                 (!(result.price >= 0 && result.price <= result.p_max) || !isfinite(result.profit)))
