@@ -33,15 +33,12 @@
 #include "ipopt_options.h"
 
 typedef struct {
+    PrillmIpoptProgress progress; /* first: the intermediate callback's     */
     int n_active;        /* users with positive demand                      */
     int m;               /* providers                                       */
     int n_flows;         /* n_active * m                                    */
     const double *c;     /* [n_flows] linear cost, active users' rows        */
     const double *a;     /* [m] scaled congestion slope a_j * s             */
-    double started;      /* prillm__now() when the solve began              */
-    double time_limit;   /* wall seconds, 0 = none                          */
-    int iterations;      /* last iteration count Ipopt reported             */
-    int timed_out;       /* the intermediate callback stopped Ipopt         */
 } IpoptData;
 
 static const char *ipopt__status_name(int status) {
@@ -180,32 +177,6 @@ static Bool ipopt__eval_h(Index n, Number *x, Bool new_x, Number obj_factor, Ind
     return TRUE;
 }
 
-/* The 3.11 C interface has no getter for the iteration count, so it is
- * recorded here. max_cpu_time counts CPU time, which a slow machine or a
- * blocked process does not spend: the wall clock is checked here too. */
-static Bool ipopt__intermediate(Index alg_mod, Index iter_count, Number obj_value, Number inf_pr,
-                                Number inf_du, Number mu, Number d_norm,
-                                Number regularization_size, Number alpha_du, Number alpha_pr,
-                                Index ls_trials, UserDataPtr user_data) {
-    IpoptData *d = user_data;
-    (void)alg_mod;
-    (void)obj_value;
-    (void)inf_pr;
-    (void)inf_du;
-    (void)mu;
-    (void)d_norm;
-    (void)regularization_size;
-    (void)alpha_du;
-    (void)alpha_pr;
-    (void)ls_trials;
-    d->iterations = iter_count;
-    if (d->time_limit > 0.0 && prillm__now() - d->started > d->time_limit) {
-        d->timed_out = 1;
-        return FALSE;
-    }
-    return TRUE;
-}
-
 /* Returns the name of the first option Ipopt refused, or NULL. */
 static const char *ipopt__set_options(IpoptProblem problem, double tol, double time_limit,
                                       int verbose) {
@@ -300,8 +271,7 @@ PrillmErrorCode prillm__equilibrium_ipopt(const PrillmMarket *market, double tol
     double *g_bound = prillm__calloc((size_t)n_rows, sizeof *g_bound);
     IpoptData data = {
         .n_active = n_active, .m = m, .n_flows = n_flows, .c = c, .a = a,
-        .started = started,
-        .time_limit = time_limit > 0.0 && isfinite(time_limit) ? time_limit : 0.0,
+        .progress = {.deadline = time_limit > 0.0 && isfinite(time_limit) ? started + time_limit : 0.0},
     };
     if (!user || !c || !a || !x || !x_lower || !x_upper || !g_bound) {
         code = prillm__fail(err, PRILLM_ERR_NO_MEMORY,
@@ -343,16 +313,16 @@ PrillmErrorCode prillm__equilibrium_ipopt(const PrillmMarket *market, double tol
         code = prillm__fail(err, PRILLM_ERR_SOLVER, "ipopt: option %s was refused", refused);
         goto done;
     }
-    SetIntermediateCallback(problem, ipopt__intermediate);
+    SetIntermediateCallback(problem, prillm__ipopt_progress);
 
     status = IpoptSolve(problem, x, NULL, NULL, NULL, NULL, NULL, &data);
-    if (iterations) *iterations = data.iterations;
+    if (iterations) *iterations = data.progress.iterations;
 
-    if (status == User_Requested_Stop && data.timed_out) {
+    if (status == User_Requested_Stop && data.progress.timed_out) {
         code = prillm__fail(err, PRILLM_ERR_SOLVER,
                             "ipopt: time limit of %g s exceeded after %d iterations "
                             "(User_Requested_Stop, status %d)",
-                            time_limit, data.iterations, (int)status);
+                            time_limit, data.progress.iterations, (int)status);
         goto done;
     }
     if (status != Solve_Succeeded && status != Solved_To_Acceptable_Level) {

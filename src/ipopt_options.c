@@ -6,6 +6,8 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "internal.h"
+
 /* Ipopt's option setters take char * although they only read the strings;
  * copying into local buffers keeps string literals const without casts. */
 int prillm__ipopt_set_str(IpoptProblem problem, const char *key, const char *value) {
@@ -41,6 +43,29 @@ const char *prillm__ipopt_quiet(IpoptProblem problem, int print_level, double ti
     if (time_limit > 0.0 && isfinite(time_limit) && !prillm__ipopt_set_num(problem, "max_cpu_time", time_limit))
         return "max_cpu_time";
     return NULL;
+}
+
+
+Bool prillm__ipopt_progress(Index alg_mod, Index iter_count, Number obj_value, Number inf_pr, Number inf_du,
+                            Number mu, Number d_norm, Number regularization_size, Number alpha_du,
+                            Number alpha_pr, Index ls_trials, UserDataPtr user_data) {
+    PrillmIpoptProgress *progress = user_data;
+    (void)alg_mod;
+    (void)obj_value;
+    (void)inf_pr;
+    (void)inf_du;
+    (void)mu;
+    (void)d_norm;
+    (void)regularization_size;
+    (void)alpha_du;
+    (void)alpha_pr;
+    (void)ls_trials;
+    progress->iterations = iter_count;
+    if (progress->deadline > 0 && prillm__now() >= progress->deadline) {
+        progress->timed_out = 1;
+        return FALSE;
+    }
+    return TRUE;
 }
 
 #else

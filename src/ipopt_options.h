@@ -14,4 +14,21 @@ int prillm__ipopt_set_num(IpoptProblem problem, const char *key, double value);
  * finite. Returns the name of the first option Ipopt refused, or NULL. */
 const char *prillm__ipopt_quiet(IpoptProblem problem, int print_level, double time_limit);
 
+/* What the intermediate callback tracks. It must be the FIRST member of the
+ * user data given to IpoptSolve (a pointer to a struct converts to one to
+ * its first member), so one callback serves every problem. */
+typedef struct {
+    double deadline; /* prillm__now() value at which to stop, 0 = none   */
+    int iterations;  /* last iteration count Ipopt reported              */
+    int timed_out;   /* the callback stopped Ipopt at the deadline       */
+} PrillmIpoptProgress;
+
+/* Ipopt's intermediate callback: records the iteration count (the 3.11 C
+ * interface has no getter for it) and stops at
+ * the wall-clock deadline (max_cpu_time counts CPU time, which a slow
+ * machine or a blocked process does not spend). */
+Bool prillm__ipopt_progress(Index alg_mod, Index iter_count, Number obj_value, Number inf_pr, Number inf_du,
+                            Number mu, Number d_norm, Number regularization_size, Number alpha_du,
+                            Number alpha_pr, Index ls_trials, UserDataPtr user_data);
+
 #endif

@@ -50,12 +50,11 @@
 #include "ipopt_options.h"
 
 typedef struct {
+    PrillmIpoptProgress progress; /* first: the intermediate callback's */
     int n, m, target;
     double w_price, cost;
     const double *c; /* [n*m] cost offsets, the target's price left out */
     const double *a; /* [m] scaled slopes                                */
-    double deadline;
-    int iterations, timed_out;
 } PmpecData;
 
 /* variable layout: p, f (n*m, row-major), F (m), nu (n) */
@@ -179,28 +178,6 @@ static Bool pmpec_eval_h(Index nv, Number *x, Bool new_x, Number obj_factor, Ind
     return TRUE;
 }
 
-static Bool pmpec_intermediate(Index alg_mod, Index iter_count, Number obj_value, Number inf_pr, Number inf_du,
-                               Number mu, Number d_norm, Number regularization_size, Number alpha_du,
-                               Number alpha_pr, Index ls_trials, UserDataPtr user) {
-    PmpecData *d = user;
-    (void)alg_mod;
-    (void)obj_value;
-    (void)inf_pr;
-    (void)inf_du;
-    (void)mu;
-    (void)d_norm;
-    (void)regularization_size;
-    (void)alpha_du;
-    (void)alpha_pr;
-    (void)ls_trials;
-    d->iterations = iter_count;
-    if (d->deadline > 0 && prillm__now() >= d->deadline) {
-        d->timed_out = 1;
-        return FALSE;
-    }
-    return TRUE;
-}
-
 /* The exact equilibrium at the start price as the NLP's starting point.
  * Returns 0, or 1 if the equilibrium did not solve (then a uniform split
  * with nu at each user's cheapest marginal cost is used). */
@@ -298,7 +275,7 @@ PrillmErrorCode prillm__pmpec_solve(const PrillmPriceProblem *problem, PrillmPri
             c[r * m + j] = (j == s_idx ? 0.0 : mk->w_price * mk->price[j]) +
                            mk->w_delay * mk->delay[(size_t)user[r] * m + j] - mk->value[j];
     PmpecData data = {.n = n, .m = m, .target = s_idx, .w_price = mk->w_price, .cost = problem->cost,
-                      .c = c, .a = a, .deadline = problem->deadline};
+                      .c = c, .a = a, .progress = {.deadline = problem->deadline}};
     pmpec_start(problem, user, n, s, &data, x, &out->equilibrium_solves, err, &rc);
     if (rc) goto done;
 
@@ -330,10 +307,10 @@ PrillmErrorCode prillm__pmpec_solve(const PrillmPriceProblem *problem, PrillmPri
         rc = prillm__fail(err, PRILLM_ERR_SOLVER, "pmpec: Ipopt refused option %s", refused);
         goto done;
     }
-    SetIntermediateCallback(nlp, pmpec_intermediate);
+    SetIntermediateCallback(nlp, prillm__ipopt_progress);
     enum ApplicationReturnStatus status = IpoptSolve(nlp, x, NULL, NULL, NULL, NULL, NULL, &data);
     if (ipopt_status) *ipopt_status = (int)status;
-    out->iterations = data.iterations;
+    out->iterations = data.progress.iterations;
     int finite = 1;
     for (int v = 0; v < nv; v++) finite &= isfinite(x[v]);
     /* statuses from -1 to 6 come back with Ipopt's last iterate; below are
