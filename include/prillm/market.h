@@ -9,7 +9,7 @@
  *   delay, latency       seconds
  * User i's cost of sending f_ij to provider j is
  *   f_ij * (w_price * price_j + w_congestion * F_j / capacity_j
- *           + w_delay * delay_ij - value_j),
+ *           + w_delay * delay_ij - value_j - affinity_ij),
  * where F_j is provider j's total flow.
  */
 #ifndef PRILLM_MARKET_H
@@ -43,6 +43,9 @@ typedef struct {
     double *demand;      /* [n_users], >= 0                                */
 
     double *delay;       /* [n_users * n_providers], row-major: delay[i*m+j] */
+    double *affinity;    /* [n_users * n_providers], row-major: app i's taste
+                            for provider j beyond value_j (USD/Mtok); 0 by
+                            default, never NULL in an allocated market    */
 } PrillmMarket;
 
 /* Every number in a market must satisfy |x| <= PRILLM_MAX_MAGNITUDE, and

@@ -27,8 +27,10 @@ PrillmMarket *prillm_market_alloc(int n_users, int n_providers, PrillmError *err
     mk->latency = malloc(m * sizeof(double));
     mk->demand = malloc(n * sizeof(double));
     mk->delay = (n > ((size_t)-1) / sizeof(double) / m) ? NULL : malloc(n * m * sizeof(double));
+    /* affinities default to 0: a market without app tastes */
+    mk->affinity = (n > ((size_t)-1) / sizeof(double) / m) ? NULL : prillm__calloc(n * m, sizeof(double));
     if (!mk->provider_id || !mk->user_id || !mk->price || !mk->capacity || !mk->value ||
-        !mk->cost || !mk->latency || !mk->demand || !mk->delay)
+        !mk->cost || !mk->latency || !mk->demand || !mk->delay || !mk->affinity)
         goto oom;
     prillm__fill_nan(mk->price, m);
     prillm__fill_nan(mk->capacity, m);
@@ -60,6 +62,7 @@ void prillm_market_free(PrillmMarket *mk) {
     free(mk->latency);
     free(mk->demand);
     free(mk->delay);
+    free(mk->affinity);
     free(mk);
 }
 
@@ -114,10 +117,14 @@ PrillmMarket *prillm_market_subset(const PrillmMarket *src, const int *users, in
         if (src->user_id[i] && !(mk->user_id[a] = prillm__strdup(src->user_id[i]))) goto oom;
         if (!providers) {
             memcpy(mk->delay + (size_t)a * (size_t)n_providers, src->delay + (size_t)i * M, M * sizeof(double));
+            memcpy(mk->affinity + (size_t)a * (size_t)n_providers, src->affinity + (size_t)i * M, M * sizeof(double));
             continue;
         }
-        for (int b = 0; b < n_providers; b++)
+        for (int b = 0; b < n_providers; b++) {
             mk->delay[(size_t)a * (size_t)n_providers + (size_t)b] = src->delay[(size_t)i * M + (size_t)providers[b]];
+            mk->affinity[(size_t)a * (size_t)n_providers + (size_t)b] =
+                src->affinity[(size_t)i * M + (size_t)providers[b]];
+        }
     }
     return mk;
 oom:
