@@ -1,0 +1,922 @@
+/*
+ * The whole-market model (include/prillm/market_model.h,
+ * docs/market-model.md): build every app and model of the OpenRouter data
+ * into one market, fix the price sensitivity from a target elasticity,
+ * invert values and app tastes exactly, and score the model forward on
+ * later days and on held-out listed cells against naive baselines.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "active_set.h"
+#include "market_model_internal.h"
+#include "prillm/equilibrium.h"
+
+#define OFFSET(field) offsetof(PrillmFitSettings, field)
+static const PrillmOptionInfo fit_options[] = {
+    {"fit-end", PRILLM_OPTION_INT, 20260727, 19000101, 29991231, NULL,
+     "last day (yyyymmdd) of the fit window; later days are scored forward", OFFSET(fit_end)},
+    {"fit-days", PRILLM_OPTION_INT, 7, 1, 366, NULL, "days averaged into the fitted market (a week: weekly cycle)",
+     OFFSET(fit_days)},
+    {"forward-end", PRILLM_OPTION_INT, 20260807, 0, 29991231, NULL,
+     "last day scored forward (08-08 is a partial day in the shared data)", OFFSET(forward_end)},
+    {"flow-date", PRILLM_OPTION_INT, 20260707, 19000101, 29991231, NULL, "date of the app x model snapshot",
+     OFFSET(flow_date)},
+    {"snapshot-start", PRILLM_OPTION_INT, 20260617, 19000101, 29991231, NULL,
+     "first day of the model tokens the snapshot's flows are shares of", OFFSET(snapshot_start)},
+    {"snapshot-end", PRILLM_OPTION_INT, 20260706, 19000101, 29991231, NULL,
+     "last day of the model tokens the snapshot's flows are shares of", OFFSET(snapshot_end)},
+    {"price", PRILLM_OPTION_CHOICE, PRILLM_FIT_PRICE_EFFECTIVE, 0, 1, "effective|listed",
+     "price the apps pay: effective (transacted, after caching) or listed; input and output blended by the model's "
+     "prompt share",
+     OFFSET(price)},
+    {"elasticity", PRILLM_OPTION_DOUBLE, 0, 0, 100, NULL,
+     "target |own-price elasticity| of paid models; 0 = the candidate that forecasts later days best", OFFSET(elasticity)},
+    {"price-floor", PRILLM_OPTION_DOUBLE, 0.1, 1e-6, 1e6, NULL,
+     "USD/Mtok: free and cheaper models get the price sensitivity of a model at this price", OFFSET(price_floor)},
+    {"shrinkage", PRILLM_OPTION_DOUBLE, -1, -1, 1e6, NULL,
+     "app x author taste shrinkage (pseudo-cells); -1 = the candidate best on held-out listed cells", OFFSET(shrinkage)},
+    {"max-models", PRILLM_OPTION_INT, 0, 0, 1000000, NULL, "keep the N largest models (0 = all)", OFFSET(max_models)},
+    {"max-apps", PRILLM_OPTION_INT, 0, 0, 10000000, NULL, "keep the M largest apps (0 = all)", OFFSET(max_apps)},
+    {"verbose", PRILLM_OPTION_INT, 0, 0, 2, NULL, "progress on stderr", OFFSET(verbose)},
+};
+#undef OFFSET
+#define FIT_OPTION_COUNT ((int)(sizeof fit_options / sizeof fit_options[0]))
+
+const PrillmOptionInfo *prillm_fit_options(int *count) {
+    if (count) *count = FIT_OPTION_COUNT;
+    return fit_options;
+}
+
+void prillm_fit_default_settings(PrillmFitSettings *st) {
+    memset(st, 0, sizeof *st);
+    prillm_options_defaults(fit_options, FIT_OPTION_COUNT, st);
+}
+
+PrillmErrorCode prillm_fit_set_option(PrillmFitSettings *st, const char *name, const char *value, PrillmError *err) {
+    return prillm_options_set(fit_options, FIT_OPTION_COUNT, st, name, value, err);
+}
+
+static const double elasticity_candidates[] = {0.5, 1.0, 1.5, 2.0, 3.0};
+#define N_ELASTICITY ((int)(sizeof elasticity_candidates / sizeof elasticity_candidates[0]))
+static const double shrinkage_candidates[] = {0.0, 1.0, 4.0, INFINITY};
+#define N_SHRINKAGE ((int)(sizeof shrinkage_candidates / sizeof shrinkage_candidates[0]))
+#define HELDOUT_FOLDS 5
+#define MATCH_ROUNDS 8
+
+static void say(PrillmWarnFn warn, void *ctx, const char *fmt, ...) PRILLM__PRINTF(3, 4);
+static void say(PrillmWarnFn warn, void *ctx, const char *fmt, ...) {
+    if (!warn) return;
+    char text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    warn(ctx, text);
+}
+
+/* The market's layout and data, in its own units (Mtok per day, USD/Mtok). */
+typedef struct {
+    int n_apps, m;        /* users: apps then the rest of the market        */
+    int *model_of;        /* [m] daily model index                          */
+    int *app_of;          /* [n_apps] daily app index                       */
+    int *author;          /* [m] author index (the id's prefix)             */
+    int n_authors;
+    double *F;            /* [m] observed flow                              */
+    double *price;        /* [m] fit-window price                           */
+    double *prompt_share; /* [m]                                            */
+    double *latency;      /* [m]                                            */
+    double *throughput;   /* [m]                                            */
+    unsigned char *imputed;
+    double *listed;       /* [n_apps*m] listed flow, NaN = not listed       */
+    double *bound;        /* [m] smallest listed flow (censoring bound)     */
+    double *rest;         /* [m] the rest of the market's flow              */
+    double *kappa;        /* [m] beta_j = kappa_j F_j / max(p_j, floor)     */
+    long listed_cells;
+} Layout;
+
+static void layout_free(Layout *L) {
+    free(L->model_of);
+    free(L->app_of);
+    free(L->author);
+    free(L->F);
+    free(L->price);
+    free(L->prompt_share);
+    free(L->latency);
+    free(L->throughput);
+    free(L->imputed);
+    free(L->listed);
+    free(L->bound);
+    free(L->rest);
+    free(L->kappa);
+    memset(L, 0, sizeof *L);
+}
+
+/* The blended price of daily model k on day t (NaN if the table has none). */
+static double day_price(const PrillmDaily *dl, int k, long t, double share, int which) {
+    const double *in = which == PRILLM_FIT_PRICE_LISTED ? dl->listed_in : dl->effective_in;
+    const double *out = which == PRILLM_FIT_PRICE_LISTED ? dl->listed_out : dl->effective_out;
+    double a = prillm__daily_at(dl, in, k, t), b = prillm__daily_at(dl, out, k, t);
+    if (!isfinite(a) || !isfinite(b)) return NAN;
+    return share * a + (1 - share) * b;
+}
+
+/* The price on day t, else the last one before it, else the first after. */
+static double carried_price(const PrillmDaily *dl, int k, long t, double share, int which) {
+    for (long u = t; u >= 0; u--) {
+        double p = day_price(dl, k, u, share, which);
+        if (isfinite(p)) return p;
+    }
+    for (long u = t + 1; u < dl->n_days; u++) {
+        double p = day_price(dl, k, u, share, which);
+        if (isfinite(p)) return p;
+    }
+    return NAN;
+}
+
+static double carried(const PrillmDaily *dl, const double *series, int k, long t) {
+    for (long u = t; u >= 0; u--) {
+        double x = prillm__daily_at(dl, series, k, u);
+        if (isfinite(x) && x > 0) return x;
+    }
+    for (long u = t + 1; u < dl->n_days; u++) {
+        double x = prillm__daily_at(dl, series, k, u);
+        if (isfinite(x) && x > 0) return x;
+    }
+    return NAN;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median_of(double *x, int count) {
+    if (count <= 0) return NAN;
+    qsort(x, (size_t)count, sizeof *x, cmp_double);
+    return count % 2 ? x[count / 2] : 0.5 * (x[count / 2 - 1] + x[count / 2]);
+}
+
+typedef struct {
+    int index;
+    double score;
+} Ranked;
+
+static int cmp_ranked(const void *a, const void *b) {
+    const Ranked *x = a, *y = b;
+    if (x->score != y->score) return x->score < y->score ? 1 : -1;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+static PrillmErrorCode build_layout(const PrillmDaily *dl, const PrillmFitSettings *st, PrillmWarnFn warn, void *ctx,
+                                    Layout *L, int *dropped, PrillmError *err) {
+    memset(L, 0, sizeof *L);
+    int K = dl->models.count, A = dl->apps.count;
+    long fit_last = prillm__day_number(st->fit_end) - dl->first_day, fit_first = fit_last - st->fit_days + 1;
+    long snap_first = prillm__day_number(st->snapshot_start) - dl->first_day;
+    long snap_last = prillm__day_number(st->snapshot_end) - dl->first_day;
+    double *F = calloc((size_t)K, sizeof *F), *p = malloc((size_t)K * sizeof *p);
+    double *share = malloc((size_t)K * sizeof *share), *snap = calloc((size_t)K, sizeof *snap);
+    Ranked *rank = malloc((size_t)(K > A ? K : A) * sizeof *rank);
+    int *col = malloc((size_t)K * sizeof *col), *row = malloc((size_t)A * sizeof *row);
+    double *app_total = calloc((size_t)A, sizeof *app_total);
+    PrillmErrorCode rc = PRILLM_OK;
+    if (!F || !p || !share || !snap || !rank || !col || !row || !app_total) goto oom;
+    int no_share = 0;
+    *dropped = 0;
+    for (int k = 0; k < K; k++) {
+        double pr = 0, co = 0, tok = 0;
+        int days = 0;
+        for (long t = fit_first; t <= fit_last; t++) {
+            double x = prillm__daily_at(dl, dl->tokens, k, t);
+            tok += isfinite(x) ? x : 0;
+            days++;
+            double a = prillm__daily_at(dl, dl->prompt, k, t), b = prillm__daily_at(dl, dl->completion, k, t);
+            if (isfinite(a) && isfinite(b)) pr += a, co += b;
+        }
+        F[k] = days ? tok / days / 1e6 : 0;
+        if (pr + co > 0) share[k] = pr / (pr + co);
+        else share[k] = 0.9, no_share += F[k] > 0;
+        /* the fit window's mean price */
+        double sum = 0;
+        int n = 0;
+        for (long t = fit_first; t <= fit_last; t++) {
+            double x = day_price(dl, k, t, share[k], st->price);
+            if (isfinite(x)) sum += x, n++;
+        }
+        p[k] = n ? sum / n : carried_price(dl, k, fit_last, share[k], st->price);
+        int snap_days = 0;
+        for (long t = snap_first; t <= snap_last; t++) {
+            double x = prillm__daily_at(dl, dl->tokens, k, t);
+            if (isfinite(x)) snap[k] += x;
+            snap_days++;
+        }
+        /* flows cover ~30 days to the snapshot: the model's volume over them */
+        snap[k] = snap_days ? snap[k] / snap_days * 30.0 : 0;
+        if (F[k] > 0 && !isfinite(p[k])) (*dropped)++;
+    }
+    if (no_share) say(warn, ctx, "%d models have no prompt/completion split in the fit window: price blended at 90%% input", no_share);
+    if (*dropped)
+        say(warn, ctx, "%d models with traffic in the fit window have no %s price on any day: left out of the market", *dropped,
+            st->price == PRILLM_FIT_PRICE_LISTED ? "listed" : "effective");
+    int m = 0;
+    for (int k = 0; k < K; k++)
+        if (F[k] > 0 && isfinite(p[k])) rank[m].index = k, rank[m].score = F[k], m++;
+    qsort(rank, (size_t)m, sizeof *rank, cmp_ranked);
+    if (st->max_models > 0 && m > st->max_models) m = st->max_models;
+    if (m < 2) {
+        rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA, "fewer than 2 models have traffic and a price in the fit window ending %d",
+                          st->fit_end);
+        goto done;
+    }
+    for (int k = 0; k < K; k++) col[k] = -1;
+    L->m = m;
+    L->model_of = malloc((size_t)m * sizeof(int));
+    L->author = malloc((size_t)m * sizeof(int));
+    L->F = malloc((size_t)m * sizeof(double));
+    L->price = malloc((size_t)m * sizeof(double));
+    L->prompt_share = malloc((size_t)m * sizeof(double));
+    L->latency = malloc((size_t)m * sizeof(double));
+    L->throughput = malloc((size_t)m * sizeof(double));
+    L->imputed = calloc((size_t)m, 1);
+    L->bound = malloc((size_t)m * sizeof(double));
+    L->rest = malloc((size_t)m * sizeof(double));
+    L->kappa = malloc((size_t)m * sizeof(double));
+    if (!L->model_of || !L->author || !L->F || !L->price || !L->prompt_share || !L->latency || !L->throughput ||
+        !L->imputed || !L->bound || !L->rest || !L->kappa)
+        goto oom;
+    for (int j = 0; j < m; j++) {
+        int k = rank[j].index;
+        col[k] = j;
+        L->model_of[j] = k;
+        L->F[j] = F[k];
+        L->price[j] = p[k];
+        L->prompt_share[j] = share[k];
+        L->latency[j] = carried(dl, dl->latency, k, fit_last);
+        L->throughput[j] = carried(dl, dl->throughput, k, fit_last);
+        L->bound[j] = INFINITY;
+    }
+    /* authors: the id's prefix before '/' */
+    L->n_authors = 0;
+    for (int j = 0; j < m; j++) {
+        const char *id = dl->models.key[L->model_of[j]];
+        size_t len = strcspn(id, "/");
+        L->author[j] = -1;
+        for (int q = 0; q < j && L->author[j] < 0; q++) {
+            const char *other = dl->models.key[L->model_of[q]];
+            if (strncmp(other, id, len) == 0 && strcspn(other, "/") == len) L->author[j] = L->author[q];
+        }
+        if (L->author[j] < 0) L->author[j] = L->n_authors++;
+    }
+    /* impute missing latency / throughput by the median of the others */
+    double *tmp = malloc((size_t)m * sizeof *tmp);
+    if (!tmp) goto oom;
+    for (int pass = 0; pass < 2; pass++) {
+        double *x = pass ? L->throughput : L->latency;
+        int n = 0;
+        for (int j = 0; j < m; j++)
+            if (isfinite(x[j])) tmp[n++] = x[j];
+        double med = n ? median_of(tmp, n) : (pass ? 50.0 : 1.0);
+        int filled = 0;
+        for (int j = 0; j < m; j++)
+            if (!isfinite(x[j])) x[j] = med, L->imputed[j] = 1, filled++;
+        if (filled)
+            say(warn, ctx, "%d models never report %s: imputed as the median of the others (%g)", filled,
+                pass ? "throughput" : "latency", med);
+    }
+    free(tmp);
+    /* apps: listed flows on the market's models, as shares of the model's
+     * snapshot volume applied to its fit-window flow */
+    for (int f = 0; f < dl->n_flows; f++) {
+        int j = col[dl->flow_model[f]];
+        if (j >= 0 && snap[dl->flow_model[f]] > 0) app_total[dl->flow_app[f]] += dl->flow_tokens[f] / snap[dl->flow_model[f]] * L->F[j];
+    }
+    int n_apps = 0;
+    for (int a = 0; a < A; a++)
+        if (app_total[a] > 0) rank[n_apps].index = a, rank[n_apps].score = app_total[a], n_apps++;
+    qsort(rank, (size_t)n_apps, sizeof *rank, cmp_ranked);
+    if (st->max_apps > 0 && n_apps > st->max_apps) n_apps = st->max_apps;
+    for (int a = 0; a < A; a++) row[a] = -1;
+    L->n_apps = n_apps;
+    L->app_of = malloc(((size_t)n_apps + 1) * sizeof(int));
+    L->listed = malloc(((size_t)n_apps + 1) * (size_t)m * sizeof(double));
+    if (!L->app_of || !L->listed) goto oom;
+    for (int i = 0; i < n_apps; i++) row[rank[i].index] = i, L->app_of[i] = rank[i].index;
+    for (size_t c = 0; c < (size_t)n_apps * (size_t)m; c++) L->listed[c] = NAN;
+    int over = 0;
+    for (int f = 0; f < dl->n_flows; f++) {
+        int k = dl->flow_model[f], j = col[k], i = row[dl->flow_app[f]];
+        if (j < 0 || !(snap[k] > 0)) continue;
+        double x = dl->flow_tokens[f] / snap[k] * L->F[j];
+        if (x < L->bound[j]) L->bound[j] = x; /* over all listed apps, kept or not */
+        if (i < 0) continue;
+        double *cell = &L->listed[(size_t)i * (size_t)m + (size_t)j];
+        *cell = isfinite(*cell) ? *cell + x : x;
+    }
+    for (int j = 0; j < m; j++) {
+        double s = 0;
+        for (int i = 0; i < n_apps; i++) {
+            double x = L->listed[(size_t)i * (size_t)m + (size_t)j];
+            if (isfinite(x)) s += x;
+        }
+        if (s > L->F[j]) {
+            /* the snapshot's shares exceed the fit window's volume (a model
+             * that shrank): keep the apps' split, leave the rest nothing */
+            for (int i = 0; i < n_apps; i++) L->listed[(size_t)i * (size_t)m + (size_t)j] *= L->F[j] / s;
+            if (isfinite(L->bound[j])) L->bound[j] *= L->F[j] / s;
+            s = L->F[j], over++;
+        }
+        L->rest[j] = L->F[j] - s;
+        if (L->rest[j] < 1e-12 * L->F[j]) L->rest[j] = 0;
+        if (!isfinite(L->bound[j])) L->bound[j] = 0.05 * L->F[j]; /* no public app listed: 5% (stated) */
+    }
+    if (over)
+        say(warn, ctx, "%d models: listed apps' snapshot shares exceed the fit window's volume: scaled to it", over);
+    L->listed_cells = 0;
+    for (size_t c = 0; c < (size_t)n_apps * (size_t)m; c++) L->listed_cells += isfinite(L->listed[c]);
+    goto done;
+oom:
+    rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory building the market");
+done:
+    free(F);
+    free(p);
+    free(share);
+    free(snap);
+    free(rank);
+    free(col);
+    free(row);
+    free(app_total);
+    if (rc) layout_free(L);
+    return rc;
+}
+
+/* Fill the market from the layout: prices, beta from kappa, values by
+ * inversion, affinities by inversion on listed cells (hidden ones treated
+ * as unlisted) and from the app x author structure elsewhere. */
+static void fill_market(const Layout *L, const PrillmFitSettings *st, double shrinkage, const unsigned char *hidden,
+                        PrillmMarket *mk) {
+    int n_apps = L->n_apps, m = L->m, n = n_apps + 1;
+    size_t M = (size_t)m;
+    mk->w_price = 1;
+    mk->w_congestion = 1;
+    mk->w_delay = 0;
+    for (int j = 0; j < m; j++) {
+        double beta = L->kappa[j] * L->F[j] / fmax(L->price[j], st->price_floor);
+        mk->price[j] = L->price[j];
+        mk->capacity[j] = beta;
+        mk->latency[j] = L->latency[j];
+        /* the rest of the market has multiplier 0 and no affinity */
+        mk->value[j] = L->price[j] + (L->F[j] + L->rest[j]) / beta;
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < m; j++) mk->delay[(size_t)i * M + (size_t)j] = L->latency[j];
+    mk->demand[n - 1] = 0;
+    for (int j = 0; j < m; j++) mk->demand[n - 1] += L->rest[j];
+    for (int j = 0; j < m; j++) mk->affinity[(size_t)(n - 1) * M + (size_t)j] = 0;
+    double *theta = calloc((size_t)L->n_authors, sizeof *theta);
+    int *count = calloc((size_t)L->n_authors, sizeof *count);
+    for (int i = 0; i < n_apps; i++) {
+        const double *row = L->listed + (size_t)i * M;
+        double *a = mk->affinity + (size_t)i * M;
+        double D = 0;
+        if (theta && count) {
+            memset(theta, 0, (size_t)L->n_authors * sizeof *theta);
+            memset(count, 0, (size_t)L->n_authors * sizeof *count);
+        }
+        for (int j = 0; j < m; j++) {
+            if (!isfinite(row[j])) continue;
+            D += row[j];
+            if (hidden && hidden[(size_t)i * M + (size_t)j]) continue;
+            double beta = mk->capacity[j];
+            /* app multiplier 0: listed cells exactly reproduced */
+            a[j] = (row[j] - L->rest[j]) / beta;
+            if (theta && count) theta[L->author[j]] += row[j] / beta, count[L->author[j]]++;
+        }
+        mk->demand[i] = D;
+        for (int j = 0; j < m; j++) {
+            if (isfinite(row[j]) && !(hidden && hidden[(size_t)i * M + (size_t)j])) continue;
+            double beta = mk->capacity[j];
+            double threshold = -L->rest[j] / beta; /* at this affinity app i starts to use j */
+            double base = threshold - L->bound[j] / beta;
+            double lift = 0;
+            int c = count ? count[L->author[j]] : 0;
+            if (c > 0 && isfinite(shrinkage)) lift = theta[L->author[j]] / (c + shrinkage);
+            /* an app that uses the author's other models sits closer to the
+             * margin, never past it (the unlisted cell has no flow) */
+            a[j] = fmin(base + lift, threshold);
+        }
+    }
+    free(theta);
+    free(count);
+}
+
+/* dF_k/dp_j on the equilibrium's active set. */
+static PrillmErrorCode jacobian_at(const PrillmMarket *mk, const double *flows, const int *columns, int n_columns,
+                                   double *jac, PrillmError *err) {
+    int n = mk->n_users, m = mk->n_providers;
+    size_t M = (size_t)m;
+    PrillmActiveSystem sys;
+    double *beta = malloc(M * sizeof *beta), *dc = calloc((size_t)n * M, sizeof *dc);
+    double *r = malloc(((size_t)n + 1) * sizeof *r), *nu = calloc((size_t)n + 1, sizeof *nu);
+    double *F = malloc(M * sizeof *F);
+    unsigned char *active = malloc((size_t)n * M);
+    double *pair = NULL;
+    PrillmErrorCode rc = PRILLM_OK;
+    int have_sys = 0;
+    if (!beta || !dc || !r || !nu || !F || !active) goto oom;
+    for (int j = 0; j < m; j++) beta[j] = mk->capacity[j] / mk->w_congestion;
+    long pairs = 0;
+    for (size_t c = 0; c < (size_t)n * M; c++) pairs += (active[c] = flows[c] > 0);
+    if (!(pair = malloc(((size_t)pairs + 1) * sizeof *pair))) goto oom;
+    if (prillm__system_init(&sys, n, m, beta)) goto oom;
+    have_sys = 1;
+    int frc = prillm__system_factor(&sys, active);
+    if (frc < 0) goto oom;
+    if (frc > 0) {
+        rc = prillm__fail(err, PRILLM_ERR_SOLVER, "the equilibrium's reduced system is not positive definite");
+        goto done;
+    }
+    int count = columns ? n_columns : m;
+    for (int q = 0; q < count; q++) {
+        int j = columns ? columns[q] : q;
+        for (int i = 0; i < n; i++) dc[(size_t)i * M + (size_t)j] = mk->w_price;
+        prillm__system_rhs(&sys, dc, NULL, r);
+        memset(nu, 0, ((size_t)n + 1) * sizeof *nu);
+        prillm__system_solve(&sys, r, nu);
+        prillm__system_flows(&sys, dc, nu, F, pair);
+        memcpy(jac + (size_t)q * M, F, M * sizeof *F);
+        for (int i = 0; i < n; i++) dc[(size_t)i * M + (size_t)j] = 0;
+    }
+    goto done;
+oom:
+    rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory computing price derivatives");
+done:
+    if (have_sys) prillm__system_free(&sys);
+    free(beta);
+    free(dc);
+    free(r);
+    free(nu);
+    free(F);
+    free(active);
+    free(pair);
+    return rc;
+}
+
+static PrillmErrorCode solve_market(const PrillmMarket *mk, PrillmEquilibriumSolver **solver, PrillmError *err) {
+    PrillmEquilibriumSettings es;
+    prillm_equilibrium_default_settings(&es);
+    PrillmErrorCode rc = prillm_equilibrium_setup(solver, mk, &es, err);
+    if (rc) return rc;
+    if ((rc = prillm_equilibrium_solve(*solver, err))) {
+        prillm_equilibrium_cleanup(*solver);
+        *solver = NULL;
+        return rc;
+    }
+    const PrillmEquilibrium *eq = prillm_equilibrium_solution(*solver);
+    if (eq->info.status != PRILLM_STATUS_SOLVED && eq->info.status != PRILLM_STATUS_INACCURATE) {
+        prillm_equilibrium_cleanup(*solver);
+        *solver = NULL;
+        return prillm__fail(err, PRILLM_ERR_SOLVER, "the calibrated market's equilibrium failed");
+    }
+    return PRILLM_OK;
+}
+
+PrillmErrorCode prillm_market_price_jacobian(const PrillmMarket *mk, const int *columns, int n_columns,
+                                             double *jacobian, PrillmError *err) {
+    if (!mk || !jacobian) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "market or jacobian is NULL");
+    for (int q = 0; columns && q < n_columns; q++)
+        if (columns[q] < 0 || columns[q] >= mk->n_providers)
+            return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "columns[%d] = %d is not a provider index", q,
+                                columns[q]);
+    PrillmEquilibriumSolver *solver = NULL;
+    PrillmErrorCode rc = solve_market(mk, &solver, err);
+    if (rc) return rc;
+    rc = jacobian_at(mk, prillm_equilibrium_solution(solver)->flows, columns, n_columns, jacobian, err);
+    prillm_equilibrium_cleanup(solver);
+    return rc;
+}
+
+/* Scale kappa until every paid model's own-price elasticity at the
+ * calibrated equilibrium is the target; returns the own derivatives. */
+static PrillmErrorCode match_elasticity(Layout *L, const PrillmFitSettings *st, double target, double shrinkage,
+                                        PrillmMarket *mk, double *jac, PrillmError *err) {
+    int m = L->m;
+    size_t M = (size_t)m;
+    for (int j = 0; j < m; j++) L->kappa[j] = 2.0 * target; /* one user, many rivals: |e| ~ kappa/2 */
+    PrillmErrorCode rc = PRILLM_OK;
+    for (int round = 0; round < MATCH_ROUNDS; round++) {
+        fill_market(L, st, shrinkage, NULL, mk);
+        PrillmEquilibriumSolver *solver = NULL;
+        if ((rc = solve_market(mk, &solver, err))) return rc;
+        rc = jacobian_at(mk, prillm_equilibrium_solution(solver)->flows, NULL, 0, jac, err);
+        prillm_equilibrium_cleanup(solver);
+        if (rc) return rc;
+        double worst = 0;
+        for (int j = 0; j < m; j++) {
+            double own = jac[(size_t)j * M + (size_t)j];
+            if (!(own < 0)) continue;
+            double p = fmax(L->price[j], st->price_floor);
+            double e = -own * p / L->F[j];
+            double ratio = target / e;
+            /* beta moves e about proportionally; damp the far cases */
+            ratio = fmin(fmax(ratio, 0.2), 5.0);
+            L->kappa[j] *= ratio;
+            worst = fmax(worst, fabs(ratio - 1));
+        }
+        if (worst < 1e-4) break;
+    }
+    fill_market(L, st, shrinkage, NULL, mk);
+    PrillmEquilibriumSolver *solver = NULL;
+    if ((rc = solve_market(mk, &solver, err))) return rc;
+    rc = jacobian_at(mk, prillm_equilibrium_solution(solver)->flows, NULL, 0, jac, err);
+    prillm_equilibrium_cleanup(solver);
+    return rc;
+}
+
+static double r2_of(const double *y, const double *h, long count) {
+    double mean = 0, sse = 0, sst = 0;
+    for (long k = 0; k < count; k++) mean += y[k];
+    mean /= count > 0 ? count : 1;
+    for (long k = 0; k < count; k++) sse += (y[k] - h[k]) * (y[k] - h[k]), sst += (y[k] - mean) * (y[k] - mean);
+    return sst > 0 ? 1 - sse / sst : NAN;
+}
+
+static void score_cells(const double *y, const double *h, const unsigned char *changed, long count,
+                        PrillmForwardScore *s) {
+    double *ly = malloc(((size_t)count + 1) * sizeof *ly), *lh = malloc(((size_t)count + 1) * sizeof *lh);
+    double *yc = malloc(((size_t)count + 1) * sizeof *yc), *hc = malloc(((size_t)count + 1) * sizeof *hc);
+    s->cells = count;
+    s->r2 = r2_of(y, h, count);
+    s->r2_log = s->median_abs_log_error = s->r2_changed = NAN;
+    s->changed_cells = 0;
+    if (!ly || !lh || !yc || !hc) goto done;
+    long pos = 0, ch = 0;
+    for (long k = 0; k < count; k++) {
+        if (y[k] > 0 && h[k] > 0) ly[pos] = log(y[k]), lh[pos] = log(h[k]), pos++;
+        if (changed && changed[k]) yc[ch] = y[k], hc[ch] = h[k], ch++;
+    }
+    s->r2_log = r2_of(ly, lh, pos);
+    s->changed_cells = ch;
+    s->r2_changed = ch > 1 ? r2_of(yc, hc, ch) : NAN;
+    for (long k = 0; k < pos; k++) ly[k] = fabs(ly[k] - lh[k]);
+    s->median_abs_log_error = median_of(ly, (int)pos);
+done:
+    free(ly);
+    free(lh);
+    free(yc);
+    free(hc);
+}
+
+/* Forward validation: for every day after the fit window, each model's
+ * actual total against persistence, market share and the model at each
+ * candidate elasticity (markets[c], calibrated at candidate c). */
+static PrillmErrorCode forward_scores(const PrillmDaily *dl, const Layout *L, const PrillmFitSettings *st,
+                                      PrillmMarket *const *markets, const double *candidates, int n_candidates,
+                                      PrillmFitResult *res, PrillmError *err) {
+    int m = L->m;
+    long fit_last = prillm__day_number(st->fit_end) - dl->first_day;
+    long last = st->forward_end ? prillm__day_number(st->forward_end) - dl->first_day : dl->n_days - 1;
+    if (last >= dl->n_days) last = dl->n_days - 1;
+    int days = (int)(last - fit_last);
+    res->forward_days = days > 0 ? days : 0;
+    res->n_forward = 0;
+    if (days <= 0) return PRILLM_OK;
+    size_t cap = (size_t)days * (size_t)m;
+    int rows = n_candidates + 2;
+    double *y = malloc(cap * sizeof *y), *h = malloc(cap * (size_t)rows * sizeof *h);
+    unsigned char *changed = malloc(cap);
+    PrillmMarket *day = NULL;
+    res->forward = calloc((size_t)rows, sizeof *res->forward);
+    PrillmErrorCode rc = PRILLM_OK;
+    if (!y || !h || !changed || !res->forward) {
+        rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory in forward validation");
+        goto done;
+    }
+    double fit_total = 0, last_total = 0;
+    for (int j = 0; j < m; j++) {
+        fit_total += L->F[j];
+        double x = prillm__daily_at(dl, dl->tokens, L->model_of[j], fit_last);
+        last_total += isfinite(x) ? x / 1e6 : 0;
+    }
+    long cells = 0;
+    for (long t = fit_last + 1; t <= last; t++) {
+        double total = 0;
+        for (int j = 0; j < m; j++) {
+            double x = prillm__daily_at(dl, dl->tokens, L->model_of[j], t);
+            total += isfinite(x) ? x / 1e6 : 0;
+        }
+        if (!(total > 0)) continue;
+        double scale = total / fit_total;
+        long first = cells;
+        for (int j = 0; j < m; j++) {
+            double x = prillm__daily_at(dl, dl->tokens, L->model_of[j], t);
+            double price = carried_price(dl, L->model_of[j], t, L->prompt_share[j], st->price);
+            y[cells] = isfinite(x) ? x / 1e6 : 0;
+            changed[cells] = fabs(price - L->price[j]) > 1e-6 * fmax(1e-3, L->price[j]);
+            double prev = prillm__daily_at(dl, dl->tokens, L->model_of[j], fit_last);
+            h[(size_t)n_candidates * cap + (size_t)cells] = (isfinite(prev) ? prev / 1e6 : 0) * total / last_total;
+            h[(size_t)(n_candidates + 1) * cap + (size_t)cells] = L->F[j] * scale;
+            cells++;
+        }
+        for (int c = 0; c < n_candidates; c++) {
+            /* the market grows or shrinks as a whole: demands and the
+             * curvature scale together, so unchanged prices keep shares */
+            if (!(day = prillm_market_copy(markets[c], err))) {
+                rc = err->code ? err->code : PRILLM_ERR_NO_MEMORY;
+                goto done;
+            }
+            for (int i = 0; i < day->n_users; i++) day->demand[i] *= scale;
+            for (int j = 0; j < m; j++) {
+                day->capacity[j] *= scale;
+                double price = carried_price(dl, L->model_of[j], t, L->prompt_share[j], st->price);
+                if (isfinite(price)) {
+                    /* values were inverted at the fit price; a new price
+                     * moves only the price term */
+                    day->price[j] = price;
+                }
+            }
+            PrillmEquilibriumSolver *solver = NULL;
+            if ((rc = solve_market(day, &solver, err))) goto done;
+            const PrillmEquilibrium *eq = prillm_equilibrium_solution(solver);
+            for (int j = 0; j < m; j++) h[(size_t)c * cap + (size_t)(first + j)] = eq->provider_flow[j];
+            prillm_equilibrium_cleanup(solver);
+            prillm_market_free(day);
+            day = NULL;
+        }
+    }
+    for (int c = 0; c < rows; c++) {
+        PrillmForwardScore *s = &res->forward[c];
+        if (c < n_candidates) {
+            snprintf(s->name, sizeof s->name, "model e=%g", candidates[c]);
+            s->elasticity = candidates[c];
+        } else {
+            snprintf(s->name, sizeof s->name, "%s", c == n_candidates ? "persistence" : "market share");
+            s->elasticity = NAN;
+        }
+        score_cells(y, h + (size_t)c * cap, changed, cells, s);
+    }
+    res->n_forward = rows;
+done:
+    prillm_market_free(day);
+    free(y);
+    free(h);
+    free(changed);
+    return rc;
+}
+
+/* Held-out listed cells: each fold's cells are treated as unlisted (their
+ * affinity from the structure), demands kept, the equilibrium re-solved. */
+static PrillmErrorCode heldout_scores(const Layout *L, const PrillmFitSettings *st, PrillmMarket *mk,
+                                      PrillmFitResult *res, PrillmError *err) {
+    int n_apps = L->n_apps, m = L->m;
+    size_t M = (size_t)m, cells = (size_t)n_apps * M;
+    unsigned char *hidden = calloc(cells, 1);
+    int *fold = malloc(cells * sizeof *fold);
+    double *y = malloc(cells * sizeof *y), *h = malloc(cells * (size_t)(N_SHRINKAGE + 1) * sizeof *h);
+    res->heldout = calloc(N_SHRINKAGE + 1, sizeof *res->heldout);
+    PrillmErrorCode rc = PRILLM_OK;
+    if (!hidden || !fold || !y || !h || !res->heldout) {
+        rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory in held-out validation");
+        goto done;
+    }
+    /* deterministic folds: an app's listed cells dealt round-robin in order
+     * of size, apps with one listed cell left out (hiding it leaves the app
+     * nothing to reveal its taste) */
+    long count = 0;
+    for (int i = 0; i < n_apps; i++) {
+        int listed = 0;
+        for (int j = 0; j < m; j++) listed += isfinite(L->listed[(size_t)i * M + (size_t)j]);
+        for (int j = 0, k = 0; j < m; j++) {
+            size_t c = (size_t)i * M + (size_t)j;
+            fold[c] = -1;
+            if (!isfinite(L->listed[c]) || listed < 2) continue;
+            fold[c] = (k++ + i) % HELDOUT_FOLDS;
+        }
+    }
+    long index = 0;
+    for (size_t c = 0; c < cells; c++)
+        if (fold[c] >= 0) y[index++] = L->listed[c];
+    count = index;
+    for (int s = 0; s <= N_SHRINKAGE; s++) {
+        for (int f = 0; f < HELDOUT_FOLDS; f++) {
+            for (size_t c = 0; c < cells; c++) hidden[c] = fold[c] == f;
+            if (s < N_SHRINKAGE) fill_market(L, st, shrinkage_candidates[s], hidden, mk);
+            PrillmEquilibriumSolver *solver = NULL;
+            if (s < N_SHRINKAGE && (rc = solve_market(mk, &solver, err))) goto done;
+            const PrillmEquilibrium *eq = solver ? prillm_equilibrium_solution(solver) : NULL;
+            index = 0;
+            double total = 0;
+            for (int j = 0; j < m; j++) total += L->F[j];
+            for (size_t c = 0; c < cells; c++) {
+                if (fold[c] < 0) continue;
+                if (fold[c] == f) {
+                    int i = (int)(c / M), j = (int)(c % M);
+                    /* baseline: the app's demand split by market share */
+                    h[(size_t)s * cells + (size_t)index] = eq ? eq->flows[c] : mk->demand[i] * L->F[j] / total;
+                }
+                index++;
+            }
+            prillm_equilibrium_cleanup(solver);
+        }
+        PrillmForwardScore tmp;
+        score_cells(y, h + (size_t)s * cells, NULL, count, &tmp);
+        res->heldout[s].shrinkage = s < N_SHRINKAGE ? shrinkage_candidates[s] : NAN;
+        res->heldout[s].r2 = tmp.r2;
+        res->heldout[s].r2_log = tmp.r2_log;
+        res->heldout[s].cells = count;
+    }
+    res->n_heldout = N_SHRINKAGE + 1;
+done:
+    free(hidden);
+    free(fold);
+    free(y);
+    free(h);
+    return rc;
+}
+
+void prillm_fit_result_free(PrillmFitResult *r) {
+    if (!r) return;
+    prillm_market_free(r->market);
+    free(r->observed_flow);
+    free(r->own_elasticity);
+    free(r->implied_cost);
+    free(r->diversion_to);
+    free(r->diversion);
+    free(r->throughput);
+    free(r->imputed);
+    free(r->forward);
+    free(r->heldout);
+    free(r);
+}
+
+static PrillmMarket *market_for(const Layout *L, const PrillmDaily *dl, PrillmError *err) {
+    int n = L->n_apps + 1, m = L->m;
+    PrillmMarket *mk = prillm_market_alloc(n, m, err);
+    if (!mk) return NULL;
+    for (int j = 0; j < m; j++)
+        if (!(mk->provider_id[j] = prillm__strdup(dl->models.key[L->model_of[j]]))) goto oom;
+    for (int i = 0; i < L->n_apps; i++)
+        if (!(mk->user_id[i] = prillm__strdup(dl->apps.key[L->app_of[i]]))) goto oom;
+    if (!(mk->user_id[n - 1] = prillm__strdup("(rest of market)"))) goto oom;
+    return mk;
+oom:
+    prillm_market_free(mk);
+    prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory");
+    return NULL;
+}
+
+PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *settings, PrillmWarnFn warn,
+                                      void *ctx, PrillmFitResult **out, PrillmError *err) {
+    if (!dir || !out) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "dir or out is NULL");
+    *out = NULL;
+    PrillmFitSettings st;
+    if (settings) st = *settings;
+    else prillm_fit_default_settings(&st);
+    PrillmErrorCode rc = prillm_options_check(fit_options, FIT_OPTION_COUNT, &st, err);
+    if (rc) return rc;
+    if (st.snapshot_end < st.snapshot_start)
+        return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "snapshot-end %d is before snapshot-start %d",
+                            st.snapshot_end, st.snapshot_start);
+    double t0 = prillm__now();
+    long fit_first_day = prillm__day_number(st.fit_end) - st.fit_days + 1;
+    int first = prillm__day_date(fit_first_day) < st.snapshot_start ? prillm__day_date(fit_first_day) : st.snapshot_start;
+    int last = st.forward_end > st.fit_end ? st.forward_end : st.fit_end;
+    PrillmDaily dl;
+    if ((rc = prillm__daily_read(dir, first, last, st.flow_date, &dl, err))) return rc;
+    Layout L;
+    int dropped = 0;
+    PrillmMarket *cand[N_ELASTICITY];
+    memset(cand, 0, sizeof cand);
+    double *jac = NULL;
+    PrillmMarket *work = NULL;
+    PrillmFitResult *res = calloc(1, sizeof *res);
+    if (!res) {
+        prillm__daily_free(&dl);
+        return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory");
+    }
+    if (dl.negative_prices)
+        say(warn, ctx, "%ld negative prices in models.csv (sentinels, e.g. openrouter/auto) read as no price",
+            dl.negative_prices);
+    if ((rc = build_layout(&dl, &st, warn, ctx, &L, &dropped, err))) {
+        prillm__daily_free(&dl);
+        free(res);
+        return rc;
+    }
+    int m = L.m;
+    size_t M = (size_t)m;
+    res->dropped_models = dropped;
+    res->listed_cells = L.listed_cells;
+    res->n_apps = L.n_apps;
+    if (!(jac = malloc(M * M * sizeof *jac))) goto oom;
+    if (!(work = market_for(&L, &dl, err))) goto fail;
+    /* the app x author shrinkage: on held-out listed cells, at the middle
+     * candidate elasticity (it moves beta, not the tastes' structure) */
+    double shrinkage = st.shrinkage;
+    if ((rc = match_elasticity(&L, &st, st.elasticity > 0 ? st.elasticity : 1.0, 1.0, work, jac, err))) goto fail;
+    if ((rc = heldout_scores(&L, &st, work, res, err))) goto fail;
+    if (shrinkage < 0) {
+        int best = 0;
+        for (int s = 1; s < N_SHRINKAGE; s++)
+            if (res->heldout[s].r2 > res->heldout[best].r2) best = s;
+        shrinkage = shrinkage_candidates[best];
+    }
+    res->shrinkage = shrinkage;
+    if (st.verbose) say(warn, ctx, "app x author shrinkage %g (held-out listed cells)", shrinkage);
+    /* every candidate elasticity, scored forward */
+    double kappa_keep[1];
+    (void)kappa_keep;
+    for (int c = 0; c < N_ELASTICITY; c++) {
+        if (!(cand[c] = market_for(&L, &dl, err))) goto fail;
+        if ((rc = match_elasticity(&L, &st, elasticity_candidates[c], shrinkage, cand[c], jac, err))) goto fail;
+    }
+    if ((rc = forward_scores(&dl, &L, &st, cand, elasticity_candidates, N_ELASTICITY, res, err))) goto fail;
+    double target = st.elasticity;
+    if (!(target > 0)) {
+        int best = 0;
+        for (int c = 1; c < N_ELASTICITY && res->n_forward; c++)
+            if (res->forward[c].r2 > res->forward[best].r2) best = c;
+        target = elasticity_candidates[best];
+        if (!res->n_forward) {
+            target = 1.0;
+            say(warn, ctx, "no day after the fit window to validate on: elasticity 1 assumed");
+        }
+    }
+    res->elasticity = target;
+    if (st.verbose) say(warn, ctx, "target elasticity %g", target);
+    /* the final market at the chosen target */
+    if ((rc = match_elasticity(&L, &st, target, shrinkage, work, jac, err))) goto fail;
+    res->market = work;
+    work = NULL;
+    res->observed_flow = malloc(M * sizeof(double));
+    res->own_elasticity = malloc(M * sizeof(double));
+    res->implied_cost = malloc(M * sizeof(double));
+    res->diversion_to = malloc(M * 3 * sizeof(int));
+    res->diversion = malloc(M * 3 * sizeof(double));
+    res->throughput = malloc(M * sizeof(double));
+    res->imputed = malloc(M);
+    if (!res->observed_flow || !res->own_elasticity || !res->implied_cost || !res->diversion_to || !res->diversion ||
+        !res->throughput || !res->imputed)
+        goto oom;
+    memcpy(res->observed_flow, L.F, M * sizeof(double));
+    memcpy(res->throughput, L.throughput, M * sizeof(double));
+    memcpy(res->imputed, L.imputed, M);
+    for (int j = 0; j < m; j++) {
+        const double *col = jac + (size_t)j * M;
+        double own = col[j];
+        res->own_elasticity[j] = own < 0 ? own * L.price[j] / L.F[j] : NAN;
+        res->implied_cost[j] = own < 0 ? L.price[j] + L.F[j] / own : NAN;
+        for (int q = 0; q < 3; q++) res->diversion_to[(size_t)j * 3 + (size_t)q] = -1, res->diversion[(size_t)j * 3 + (size_t)q] = 0;
+        for (int k = 0; k < m && own < 0; k++) {
+            if (k == j || !(col[k] > 0)) continue;
+            double d = col[k] / -own;
+            for (int q = 0; q < 3; q++) {
+                int *to = res->diversion_to + (size_t)j * 3;
+                double *dv = res->diversion + (size_t)j * 3;
+                if (to[q] < 0 || d > dv[q]) {
+                    for (int r = 2; r > q; r--) to[r] = to[r - 1], dv[r] = dv[r - 1];
+                    to[q] = k, dv[q] = d;
+                    break;
+                }
+            }
+        }
+    }
+    /* certificate: the calibrated equilibrium against the data */
+    PrillmEquilibriumSolver *solver = NULL;
+    if ((rc = solve_market(res->market, &solver, err))) goto fail;
+    const PrillmEquilibrium *eq = prillm_equilibrium_solution(solver);
+    res->kkt_violation = eq->info.kkt_violation;
+    res->status = eq->info.status;
+    res->max_total_error = res->max_cell_error = 0;
+    res->stranded = 0;
+    for (int j = 0; j < m; j++) {
+        res->max_total_error = fmax(res->max_total_error, fabs(eq->provider_flow[j] - L.F[j]) / L.F[j]);
+        res->stranded += !(eq->provider_flow[j] > 0);
+    }
+    for (int i = 0; i < L.n_apps; i++)
+        for (int j = 0; j < m; j++) {
+            double x = L.listed[(size_t)i * M + (size_t)j];
+            if (isfinite(x))
+                res->max_cell_error =
+                    fmax(res->max_cell_error, fabs(eq->flows[(size_t)i * M + (size_t)j] - x) / res->market->demand[i]);
+        }
+    prillm_equilibrium_cleanup(solver);
+    res->seconds = prillm__now() - t0;
+    goto cleanup;
+oom:
+    rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory fitting the market");
+fail:
+    prillm_fit_result_free(res);
+    res = NULL;
+cleanup:
+    for (int c = 0; c < N_ELASTICITY; c++) prillm_market_free(cand[c]);
+    prillm_market_free(work);
+    free(jac);
+    layout_free(&L);
+    prillm__daily_free(&dl);
+    *out = res;
+    return res ? PRILLM_OK : rc;
+}

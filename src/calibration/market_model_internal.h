@@ -1,0 +1,36 @@
+/* The whole-market model's data and helpers. Internal. */
+#ifndef PRILLM_MARKET_MODEL_INTERNAL_H
+#define PRILLM_MARKET_MODEL_INTERNAL_H
+
+#include "observations_internal.h"
+#include "prillm/market_model.h"
+
+/* Daily series of every model in models.csv over [first_day, first_day +
+ * n_days), [model * n_days + t], NaN where the table has no value; and the
+ * app x model snapshot of one date. Ids point into the tables' text. */
+typedef struct {
+    PrillmCsvTable model_table, flow_table;
+    PrillmNameIndex models, apps;
+    long first_day;
+    int n_days;
+    double *tokens, *prompt, *completion;   /* raw tokens per UTC day        */
+    double *listed_in, *listed_out;          /* USD / Mtok                    */
+    double *effective_in, *effective_out;
+    double *latency, *throughput;            /* s, tok/s                      */
+    int n_flows;
+    int *flow_app, *flow_model;
+    double *flow_tokens;                     /* raw tokens over the window    */
+    long flows_skipped;                      /* rows of the date not usable   */
+    long negative_prices;                    /* sentinel prices read as none  */
+} PrillmDaily;
+
+/* Days since 1970-01-01 of yyyymmdd, and back. */
+long prillm__day_number(int yyyymmdd);
+int prillm__day_date(long day);
+
+PrillmErrorCode prillm__daily_read(const char *dir, int first_date, int last_date, int flow_date, PrillmDaily *daily,
+                                   PrillmError *err);
+void prillm__daily_free(PrillmDaily *daily);
+double prillm__daily_at(const PrillmDaily *daily, const double *series, int model, long t);
+
+#endif

@@ -1,0 +1,152 @@
+/* The whole-market fit's report: JSON and a plain table. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "market_model_internal.h"
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Summary figures over paid models (price > 0). */
+typedef struct {
+    int paid;
+    double median_abs_elasticity;
+    int nonnegative_cost;
+} PaidSummary;
+
+static PaidSummary paid_summary(const PrillmFitResult *r) {
+    PaidSummary s = {0, NAN, 0};
+    const PrillmMarket *mk = r->market;
+    double *e = malloc(((size_t)mk->n_providers + 1) * sizeof *e);
+    for (int j = 0; j < mk->n_providers; j++) {
+        if (!(mk->price[j] > 0)) continue;
+        if (e && isfinite(r->own_elasticity[j])) e[s.paid] = fabs(r->own_elasticity[j]);
+        s.nonnegative_cost += r->implied_cost[j] >= 0;
+        s.paid++;
+    }
+    if (e && s.paid) {
+        qsort(e, (size_t)s.paid, sizeof *e, cmp_double);
+        s.median_abs_elasticity = s.paid % 2 ? e[s.paid / 2] : 0.5 * (e[s.paid / 2 - 1] + e[s.paid / 2]);
+    }
+    free(e);
+    return s;
+}
+
+static void score_json(FILE *out, const PrillmForwardScore *s) {
+    fputs("{\"name\": ", out);
+    prillm__json_string(out, s->name);
+    fputs(", \"elasticity\": ", out);
+    prillm__json_number(out, s->elasticity);
+    fputs(", \"r2\": ", out);
+    prillm__json_number(out, s->r2);
+    fputs(", \"r2_log\": ", out);
+    prillm__json_number(out, s->r2_log);
+    fputs(", \"median_abs_log_error\": ", out);
+    prillm__json_number(out, s->median_abs_log_error);
+    fputs(", \"r2_price_changed\": ", out);
+    prillm__json_number(out, s->r2_changed);
+    fprintf(out, ", \"cells\": %ld, \"price_changed_cells\": %ld}", s->cells, s->changed_cells);
+}
+
+void prillm_fit_write_json(FILE *out, const PrillmFitResult *r) {
+    const PrillmMarket *mk = r->market;
+    int m = mk->n_providers;
+    PaidSummary ps = paid_summary(r);
+    fprintf(out, "{\n  \"status\": \"%s\",\n  \"apps\": %d,\n  \"models\": %d,\n  \"listed_cells\": %ld,\n",
+            prillm_status_name(r->status), r->n_apps, m, r->listed_cells);
+    fprintf(out, "  \"models_dropped_without_price\": %d,\n  \"elasticity_target\": ", r->dropped_models);
+    prillm__json_number(out, r->elasticity);
+    fputs(",\n  \"shrinkage\": ", out);
+    prillm__json_number(out, r->shrinkage);
+    fputs(",\n  \"forward_days\": ", out);
+    fprintf(out, "%d,\n  \"forward\": [", r->forward_days);
+    for (int k = 0; k < r->n_forward; k++) {
+        fputs(k ? ",\n    " : "\n    ", out);
+        score_json(out, &r->forward[k]);
+    }
+    fputs("],\n  \"heldout_cells\": [", out);
+    for (int k = 0; k < r->n_heldout; k++) {
+        const PrillmHeldoutScore *h = &r->heldout[k];
+        fputs(k ? ",\n    {\"shrinkage\": " : "\n    {\"shrinkage\": ", out);
+        if (isnan(h->shrinkage)) fputs("\"market-share baseline\"", out);
+        else if (isinf(h->shrinkage)) fputs("\"none (no app x author effect)\"", out);
+        else prillm__json_number(out, h->shrinkage);
+        fputs(", \"r2\": ", out);
+        prillm__json_number(out, h->r2);
+        fputs(", \"r2_log\": ", out);
+        prillm__json_number(out, h->r2_log);
+        fprintf(out, ", \"cells\": %ld}", h->cells);
+    }
+    fputs("],\n  \"certificate\": {\"max_total_error\": ", out);
+    prillm__json_number(out, r->max_total_error);
+    fputs(", \"max_listed_cell_error\": ", out);
+    prillm__json_number(out, r->max_cell_error);
+    fputs(", \"kkt_violation\": ", out);
+    prillm__json_number(out, r->kkt_violation);
+    fprintf(out, ", \"stranded_models\": %d},\n", r->stranded);
+    fprintf(out, "  \"paid_models\": %d,\n  \"median_abs_own_elasticity\": ", ps.paid);
+    prillm__json_number(out, ps.median_abs_elasticity);
+    fprintf(out, ",\n  \"implied_cost_nonnegative\": %d,\n  \"seconds\": ", ps.nonnegative_cost);
+    prillm__json_number(out, r->seconds);
+    fputs(",\n  \"providers\": [", out);
+    for (int j = 0; j < m; j++) {
+        fputs(j ? ",\n    {\"id\": " : "\n    {\"id\": ", out);
+        prillm__json_string(out, mk->provider_id[j]);
+        fputs(", \"price\": ", out);
+        prillm__json_number(out, mk->price[j]);
+        fputs(", \"flow\": ", out);
+        prillm__json_number(out, r->observed_flow[j]);
+        fputs(", \"value\": ", out);
+        prillm__json_number(out, mk->value[j]);
+        fputs(", \"own_elasticity\": ", out);
+        prillm__json_number(out, r->own_elasticity[j]);
+        fputs(", \"implied_cost\": ", out);
+        prillm__json_number(out, r->implied_cost[j]);
+        fputs(", \"diversion\": [", out);
+        for (int q = 0, first = 1; q < 3; q++) {
+            int k = r->diversion_to[(size_t)j * 3 + (size_t)q];
+            if (k < 0) continue;
+            fputs(first ? "{\"to\": " : ", {\"to\": ", out);
+            prillm__json_string(out, mk->provider_id[k]);
+            fputs(", \"share\": ", out);
+            prillm__json_number(out, r->diversion[(size_t)j * 3 + (size_t)q]);
+            fputs("}", out);
+            first = 0;
+        }
+        fprintf(out, "], \"performance_imputed\": %s}", r->imputed[j] ? "true" : "false");
+    }
+    fputs("\n  ]\n}\n", out);
+}
+
+void prillm_fit_write_table(FILE *out, const PrillmFitResult *r) {
+    const PrillmMarket *mk = r->market;
+    PaidSummary ps = paid_summary(r);
+    fprintf(out, "whole market: %d apps + the rest of the market, %d models, %ld listed cells (%s, %.1f s)\n",
+            r->n_apps, mk->n_providers, r->listed_cells, prillm_status_name(r->status), r->seconds);
+    fprintf(out, "\nforward validation: model totals on %d later days (fit window before them)\n", r->forward_days);
+    fprintf(out, "%-16s %8s %8s %12s %12s %8s\n", "forecast", "R2", "R2 log", "med|log err|", "R2 p-chg", "cells");
+    for (int k = 0; k < r->n_forward; k++) {
+        const PrillmForwardScore *s = &r->forward[k];
+        fprintf(out, "%-16s %8.4f %8.4f %12.4f %12.4f %8ld%s\n", s->name, s->r2, s->r2_log, s->median_abs_log_error,
+                s->r2_changed, s->cells,
+                s->elasticity == r->elasticity ? "  <- chosen" : "");
+    }
+    fprintf(out, "\nheld-out listed cells (app tastes for cells never observed)\n%-28s %8s %8s %8s\n", "structure", "R2",
+            "R2 log", "cells");
+    for (int k = 0; k < r->n_heldout; k++) {
+        const PrillmHeldoutScore *h = &r->heldout[k];
+        char name[64];
+        if (isnan(h->shrinkage)) snprintf(name, sizeof name, "market-share baseline");
+        else if (isinf(h->shrinkage)) snprintf(name, sizeof name, "no app x author effect");
+        else snprintf(name, sizeof name, "app x author, shrink %g", h->shrinkage);
+        fprintf(out, "%-28s %8.4f %8.4f %8ld%s\n", name, h->r2, h->r2_log, h->cells,
+                h->shrinkage == r->shrinkage ? "  <- chosen" : "");
+    }
+    fprintf(out, "\ncertificate: model totals within %.2e, listed cells within %.2e of demand, KKT %.2e, %d stranded\n",
+            r->max_total_error, r->max_cell_error, r->kkt_violation, r->stranded);
+    fprintf(out, "paid models: %d, median |own-price elasticity| %.3f (target %g), implied marginal cost >= 0 for %d\n",
+            ps.paid, ps.median_abs_elasticity, r->elasticity, ps.nonnegative_cost);
+}
