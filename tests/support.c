@@ -79,6 +79,21 @@ PrillmMarket *test_market(int n, int m, uint64_t seed, const TestMarketShape *sh
     return mk;
 }
 
+void test_market_affinity(PrillmMarket *mk, uint64_t seed, double zero_rows) {
+    int n = mk->n_users, m = mk->n_providers;
+    double mean = 0, sq = 0;
+    for (int j = 0; j < m; j++) mean += mk->w_price * mk->price[j] / m;
+    for (int j = 0; j < m; j++) sq += (mk->w_price * mk->price[j] - mean) * (mk->w_price * mk->price[j] - mean) / m;
+    double sigma = sq > 0 ? sqrt(sq) : 1.0;
+    TestRng rng = {seed * 104729 + 31};
+    for (int i = 0; i < n; i++) {
+        int zero = test_uniform(&rng) < zero_rows;
+        for (int j = 0; j < m; j++) mk->affinity[(size_t)i * m + j] = zero ? 0.0 : sigma * test_normal(&rng);
+    }
+    PrillmError err;
+    assert_int_equal(prillm_market_validate(mk, &err), PRILLM_OK);
+}
+
 PrillmEquilibriumSolver *test_solve(const PrillmMarket *mk, const PrillmEquilibriumSettings *settings) {
     PrillmError err;
     PrillmEquilibriumSolver *solver = NULL;
@@ -87,8 +102,10 @@ PrillmEquilibriumSolver *test_solve(const PrillmMarket *mk, const PrillmEquilibr
     return solver;
 }
 
+/* c_ij from the model's definition (the library has its own helper) */
 static double cost_of(const PrillmMarket *mk, int i, int j) {
-    return mk->w_price * mk->price[j] + mk->w_delay * mk->delay[(size_t)i * mk->n_providers + j] - mk->value[j];
+    size_t k = (size_t)i * mk->n_providers + j;
+    return mk->w_price * mk->price[j] + mk->w_delay * mk->delay[k] - mk->value[j] - mk->affinity[k];
 }
 
 double test_kkt_violation(const PrillmMarket *mk, const double *flows) {

@@ -23,6 +23,13 @@ typedef struct {
 } TestMarketShape;
 PrillmMarket *test_market(int n, int m, uint64_t seed, const TestMarketShape *shape);
 
+/* Give the apps tastes: each user's row of mk->affinity is all zero with
+ * probability zero_rows, else a_ij = sigma N(0,1) with sigma the standard
+ * deviation of w_price * price_j over the providers (the price spread, so
+ * affinities reorder the providers as much as prices do; 1 when every price
+ * is equal). Deterministic in seed; the market still validates. */
+void test_market_affinity(PrillmMarket *mk, uint64_t seed, double zero_rows);
+
 /* Solve with the given method (exact when settings is NULL); aborts the test
  * if the call fails. Caller frees with prillm_equilibrium_cleanup. */
 PrillmEquilibriumSolver *test_solve(const PrillmMarket *mk, const PrillmEquilibriumSettings *settings);

@@ -3,14 +3,18 @@
  * weights of the users' cost.
  *
  * Units, used everywhere in prillm:
- *   price, value, cost   USD per million tokens
+ *   price, value,        USD per million tokens
+ *     affinity, cost
  *   demand, capacity,    millions of tokens per period
  *     flows
  *   delay, latency       seconds
  * User i's cost of sending f_ij to provider j is
  *   f_ij * (w_price * price_j + w_congestion * F_j / capacity_j
  *           + w_delay * delay_ij - value_j - affinity_ij),
- * where F_j is provider j's total flow.
+ * where F_j is provider j's total flow. Only cost differences between
+ * providers move an app's traffic: adding a constant to one app's whole
+ * affinity row changes no flow, and adding t to one provider's column for
+ * every app is the same as value_j += t.
  */
 #ifndef PRILLM_MARKET_H
 #define PRILLM_MARKET_H
@@ -44,8 +48,9 @@ typedef struct {
 
     double *delay;       /* [n_users * n_providers], row-major: delay[i*m+j] */
     double *affinity;    /* [n_users * n_providers], row-major: app i's taste
-                            for provider j beyond value_j (USD/Mtok); 0 by
-                            default, never NULL in an allocated market    */
+                            for provider j beyond value_j (USD/Mtok), either
+                            sign, finite; 0 by default, never NULL in an
+                            allocated market; JSON key "affinity"         */
 } PrillmMarket;
 
 /* Every number in a market must satisfy |x| <= PRILLM_MAX_MAGNITUDE, and
@@ -86,14 +91,15 @@ PrillmErrorCode prillm_market_parse_json(const char *text, size_t length,
 /* Same, reading the whole stream first. */
 PrillmErrorCode prillm_market_read_json(FILE *stream, PrillmWarnFn warn, void *warn_context,
                                         PrillmMarket **market, PrillmError *err);
-/* Write the market as JSON that prillm_market_parse_json reads back exactly. */
+/* Write the market as JSON that prillm_market_parse_json reads back exactly.
+ * "affinity" is written only when some entry is non-zero. */
 PrillmErrorCode prillm_market_write_json(const PrillmMarket *market, FILE *stream,
                                          PrillmError *err);
 
 /* A random market for tests and benchmarks, reproducible from the seed on
  * every platform: log-normal prices around $1/Mtok, capacities sized so that
  * congestion matters, heavy-tailed demands, per-user delays around each
- * provider's latency, and weights (1, 0.8, 0.5). */
+ * provider's latency, weights (1, 0.8, 0.5) and no affinities (all 0). */
 PrillmMarket *prillm_market_random(int n_users, int n_providers, unsigned long long seed, PrillmError *err);
 
 #ifdef __cplusplus

@@ -37,6 +37,23 @@ static void delay_moments(const PrillmMarket *mk, int j, double *mean, double *s
     *spread = n ? sqrt(sq) : 0.0;
 }
 
+/* Provider j's value as the apps see it on average: b_j plus the
+ * demand-weighted mean affinity (same weights as the delay moments). The
+ * network has no affinity feature of its own (that would change the model
+ * file's shape); since an affinity enters the cost exactly like the value,
+ * its mean is folded into the value features, which are unchanged when
+ * every affinity is 0. */
+static double effective_value(const PrillmMarket *mk, int j) {
+    int n = mk->n_users, m = mk->n_providers;
+    double total = 0, sum = 0;
+    for (int i = 0; i < n; i++) total += mk->demand[i];
+    for (int i = 0; i < n; i++) {
+        double w = total > 0 ? mk->demand[i] / total : 1.0 / n;
+        sum += w * mk->affinity[(size_t)i * m + j];
+    }
+    return mk->value[j] + sum;
+}
+
 PrillmErrorCode prillm_aggregator_features(const PrillmMarket *market, int target, double *features,
                                            PrillmError *err) {
     if (check_target(market, target, err)) return err ? err->code : PRILLM_ERR_INVALID_ARGUMENT;
@@ -49,6 +66,7 @@ PrillmErrorCode prillm_aggregator_features(const PrillmMarket *market, int targe
     /* capacities are compared with the demand they serve: scale-free */
     double scale = total > 0 ? total : 1.0, target_mean, target_spread;
     delay_moments(mk, target, &target_mean, &target_spread);
+    double target_value = effective_value(mk, target);
     int r = 0;
     for (int j = 0; j < mk->n_providers; j++) {
         if (j == target) continue;
@@ -56,11 +74,11 @@ PrillmErrorCode prillm_aggregator_features(const PrillmMarket *market, int targe
         delay_moments(mk, j, &mean, &spread);
         x[0] = mk->price[j];
         x[1] = log(mk->capacity[j] / scale);
-        x[2] = mk->value[j];
+        x[2] = effective_value(mk, j);
         x[3] = mean;
         x[4] = spread;
         x[5] = mk->price[j] - mk->price[target];
-        x[6] = mk->value[j] - mk->value[target];
+        x[6] = x[2] - target_value;
         x[7] = log(mk->capacity[j] / mk->capacity[target]);
         x[8] = mean - target_mean;
     }
@@ -165,7 +183,10 @@ static int copy_provider(const PrillmMarket *mk, int j, PrillmMarket *out, int k
     out->value[k] = mk->value[j];
     out->cost[k] = mk->cost[j];
     out->latency[k] = mk->latency[j];
-    for (int i = 0; i < n; i++) out->delay[(size_t)i * out->n_providers + k] = mk->delay[(size_t)i * mk->n_providers + j];
+    for (int i = 0; i < n; i++) {
+        out->delay[(size_t)i * out->n_providers + k] = mk->delay[(size_t)i * mk->n_providers + j];
+        out->affinity[(size_t)i * out->n_providers + k] = mk->affinity[(size_t)i * mk->n_providers + j];
+    }
     return (out->provider_id[k] = prillm__strdup(mk->provider_id[j])) ? 0 : -1;
 }
 
@@ -215,9 +236,13 @@ int prillm__aggregate_with_scores(const PrillmMarket *mk, int target, int K, con
     out->value[k] = weighted_mean(mk->value, score_avg, state, m);
     out->cost[k] = weighted_mean(mk->cost, score_avg, state, m);
     out->latency[k] = weighted_mean(mk->latency, score_avg, state, m);
+    /* each app keeps its own view of the merged rival: its delay and its
+     * affinity are both score-weighted means over the merged rivals */
     for (int i = 0; i < n; i++) {
         for (int j = 0; j < m; j++) column[j] = mk->delay[(size_t)i * m + j];
         out->delay[(size_t)i * (K + 1) + k] = weighted_mean(column, score_avg, state, m);
+        for (int j = 0; j < m; j++) column[j] = mk->affinity[(size_t)i * m + j];
+        out->affinity[(size_t)i * (K + 1) + k] = weighted_mean(column, score_avg, state, m);
     }
     if (!(out->provider_id[k] = fresh_id(mk, "aggregate"))) goto oom;
     if (kept) memcpy(kept, state, (size_t)m);
@@ -285,10 +310,13 @@ static PrillmErrorCode aggregate_avg(const PrillmMarket *mk, int target, int K, 
         if (!(out->provider_id[k] = fresh_id(mk, base))) goto oom;
     }
     for (int i = 0; i < n; i++) {
-        double sum = 0;
+        double sum = 0, taste = 0;
         for (int j = 0; j < m; j++)
-            if (j != target) sum += mk->delay[(size_t)i * m + j];
-        for (int k = 1; k <= K; k++) out->delay[(size_t)i * (K + 1) + k] = sum / rivals;
+            if (j != target) sum += mk->delay[(size_t)i * m + j], taste += mk->affinity[(size_t)i * m + j];
+        for (int k = 1; k <= K; k++) {
+            out->delay[(size_t)i * (K + 1) + k] = sum / rivals;
+            out->affinity[(size_t)i * (K + 1) + k] = taste / rivals;
+        }
     }
     *target_in_abstracted = 0;
     *abstracted = out;

@@ -101,7 +101,11 @@ static PrillmMarket *perturb(const PrillmMarket *base, int target, const PrillmS
         mk->value[k] = base->value[j] + value;
         mk->cost[k] = base->cost[j];
         mk->latency[k] = base->latency[j] * delay;
-        for (int i = 0; i < n; i++) mk->delay[(size_t)i * kept + k] = base->delay[(size_t)i * m + j] * delay;
+        /* the apps' tastes are not perturbed: they belong to the apps */
+        for (int i = 0; i < n; i++) {
+            mk->delay[(size_t)i * kept + k] = base->delay[(size_t)i * m + j] * delay;
+            mk->affinity[(size_t)i * kept + k] = base->affinity[(size_t)i * m + j];
+        }
         if (!(mk->provider_id[k] = prillm__strdup(base->provider_id[j]))) goto oom;
         k++;
     }
@@ -134,7 +138,8 @@ PrillmErrorCode prillm__profit_curve(const PrillmMarket *mk, int target, int cou
 /* The lowest target price at which the target sells nothing. Once it sells
  * nothing, the others' equilibrium is that of the market without it, and it
  * stays unused while c_is >= lambda_i for every user with demand: so
- * p = max_i (lambda_i - w_d d_is + b_s) / w_p over that market's multipliers. */
+ * p = max_i (lambda_i - w_d d_is + b_s + aff_is) / w_p over that market's
+ * multipliers. */
 static PrillmErrorCode choke_price(const PrillmMarket *mk, int target, double *price, PrillmError *err) {
     int n = mk->n_users, m = mk->n_providers;
     PrillmMarket *rest = prillm_market_alloc(n, m - 1, err);
@@ -149,7 +154,10 @@ static PrillmErrorCode choke_price(const PrillmMarket *mk, int target, double *p
         if (j == target) continue;
         rest->price[k] = mk->price[j], rest->capacity[k] = mk->capacity[j], rest->value[k] = mk->value[j];
         oom |= !(rest->provider_id[k] = prillm__strdup(mk->provider_id[j]));
-        for (int i = 0; i < n; i++) rest->delay[(size_t)i * (m - 1) + k] = mk->delay[(size_t)i * m + j];
+        for (int i = 0; i < n; i++) {
+            rest->delay[(size_t)i * (m - 1) + k] = mk->delay[(size_t)i * m + j];
+            rest->affinity[(size_t)i * (m - 1) + k] = mk->affinity[(size_t)i * m + j];
+        }
         k++;
     }
     PrillmEquilibriumSolver *solver = NULL;
@@ -165,8 +173,7 @@ static PrillmErrorCode choke_price(const PrillmMarket *mk, int target, double *p
             double top = -INFINITY;
             for (int i = 0; i < n; i++)
                 if (mk->demand[i] > 0) {
-                    double p = (eq->lambda[i] - mk->w_delay * mk->delay[(size_t)i * m + target] + mk->value[target]) /
-                               mk->w_price;
+                    double p = (eq->lambda[i] - prillm__static_cost(mk, i, target)) / mk->w_price;
                     top = p > top ? p : top;
                 }
             *price = top;

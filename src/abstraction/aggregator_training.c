@@ -64,7 +64,9 @@ PrillmErrorCode prillm_train_set_option(PrillmTrainSettings *settings, const cha
 
 /* Sensitivity of the target's flow to the merged rival's parameters at the
  * solved equilibrium eq of the abstracted market A: dF[0] capacity,
- * dF[1] price, dF[2] value, dF[3 + i] user i's delay. */
+ * dF[1] price, dF[2] value, dF[3 + i] user i's delay, dF[3 + n + i] user
+ * i's affinity. Delay and affinity move only row i's cost, by w_delay and
+ * -1 per unit: one solve for a unit change of that cost serves both. */
 static int flow_sensitivity(const PrillmMarket *A, int target, int agg, const PrillmEquilibrium *eq,
                             PrillmActiveSystem *sys, unsigned char *active, double *dc, double *nu, double *F,
                             double *pair_flow, double *dF) {
@@ -79,14 +81,19 @@ static int flow_sensitivity(const PrillmMarket *A, int target, int agg, const Pr
             if (dir == 0) *c = slope * (eq->provider_flow[agg] + eq->flows[(size_t)i * m + agg]);
             else if (dir == 1) *c = A->w_price;
             else if (dir == 2) *c = -1.0;
-            else if (dir == 3 + i) *c = A->w_delay;
+            else if (dir == 3 + i) *c = 1.0;
         }
         double *r = F + m; /* scratch after F */
         prillm__system_rhs(sys, dc, NULL, r);
         memset(nu, 0, sizeof(double) * (size_t)n);
         prillm__system_solve(sys, r, nu);
         prillm__system_flows(sys, dc, nu, F, pair_flow);
-        dF[dir] = F[target];
+        if (dir < 3) {
+            dF[dir] = F[target];
+        } else {
+            dF[dir] = A->w_delay * F[target];
+            dF[dir + n] = -F[target];
+        }
     }
     return 0;
 }
@@ -140,7 +147,7 @@ static PrillmErrorCode evaluate(const PrillmAggregator *model, PrillmAggregateMe
     size_t nm = (size_t)n * (K + 1 > m ? m : K + 1);
     /* x | ss_r sa_r | ss sa | dss dsa (rival order) | theta grad | dF | dc | nu | F,r | pair_flow | beta */
     size_t size = (size_t)rivals * PRILLM_AGGREGATOR_FEATURES + 2 * (size_t)rivals + 2 * (size_t)m + 2 * (size_t)rivals +
-                  2 * ((size_t)n + 3) + nm + (size_t)n + 2 * ((size_t)m + (size_t)n) + nm + (size_t)m + 8;
+                  2 * (2 * (size_t)n + 3) + nm + (size_t)n + 2 * ((size_t)m + (size_t)n) + nm + (size_t)m + 8;
     unsigned char *active = NULL, *state = NULL;
     if (!(buf = prillm__calloc(size, sizeof(double))) || !(active = prillm__calloc(nm + 1, 1)) ||
         !(state = prillm__calloc((size_t)m, 1))) {
@@ -149,7 +156,7 @@ static PrillmErrorCode evaluate(const PrillmAggregator *model, PrillmAggregateMe
     }
     double *x = buf, *ssr = x + (size_t)rivals * PRILLM_AGGREGATOR_FEATURES, *sar = ssr + rivals;
     double *ss = sar + rivals, *sa = ss + m, *dss = sa + m, *dsa = dss + rivals, *gtheta = dsa + rivals;
-    double *dF = gtheta + n + 3, *dc = dF + n + 3, *nu = dc + nm, *F = nu + n, *pair_flow = F + m + n, *beta = pair_flow + nm;
+    double *dF = gtheta + 2 * n + 3, *dc = dF + 2 * n + 3, *nu = dc + nm, *F = nu + n, *pair_flow = F + m + n, *beta = pair_flow + nm;
     if (method == PRILLM_AGGREGATE_DA && K < rivals) {
         if (prillm__set_workspace_init(&ws, model, rivals)) {
             rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory evaluating a scenario");
@@ -196,7 +203,7 @@ static PrillmErrorCode evaluate(const PrillmAggregator *model, PrillmAggregateMe
                 goto done;
             }
             double dyhat = -2.0 * e / (top * L); /* d loss / d Yhat_k */
-            for (int d = 0; d < n + 3; d++) gtheta[d] += dyhat * sc->prices[k] * dF[d];
+            for (int d = 0; d < 2 * n + 3; d++) gtheta[d] += dyhat * sc->prices[k] * dF[d];
         }
     }
     *loss = sum / L;
@@ -213,7 +220,8 @@ static PrillmErrorCode evaluate(const PrillmAggregator *model, PrillmAggregateMe
                 dss[r] = gtheta[0] * mk->capacity[j];
                 double g = gtheta[1] * (mk->price[j] - A->price[agg]) + gtheta[2] * (mk->value[j] - A->value[agg]);
                 for (int i = 0; i < n; i++)
-                    g += gtheta[3 + i] * (mk->delay[(size_t)i * m + j] - A->delay[(size_t)i * mA + agg]);
+                    g += gtheta[3 + i] * (mk->delay[(size_t)i * m + j] - A->delay[(size_t)i * mA + agg]) +
+                         gtheta[3 + n + i] * (mk->affinity[(size_t)i * m + j] - A->affinity[(size_t)i * mA + agg]);
                 dsa[r] = g / total;
             }
             r++;

@@ -94,9 +94,10 @@ int prillm__aggregate_with_scores(const PrillmMarket *market, int target, int K,
                                   const double *score_avg, PrillmMarket **abstracted, int *target_in_abstracted,
                                   unsigned char *kept, PrillmError *err);
 
-/* d F_target / d (capacity, price, value, delay_0..delay_{n-1}) of provider
- * agg at the solved equilibrium eq of market A, for eq's active set
- * (dF has n + 3 entries). Returns 0, or -1 (singular system, no memory). */
+/* d F_target / d (capacity, price, value, delay_0..delay_{n-1},
+ * affinity_0..affinity_{n-1}) of provider agg at the solved equilibrium eq
+ * of market A, for eq's active set (dF has 2n + 3 entries). Returns 0, or
+ * -1 (singular system, no memory). */
 int prillm__target_flow_sensitivity(const PrillmMarket *A, int target, int agg, const PrillmEquilibrium *eq,
                                     double *dF);
 

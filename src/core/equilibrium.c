@@ -104,10 +104,7 @@ static void fill_costs(PrillmEquilibriumSolver *s) {
     const PrillmMarket *mk = s->market;
     int n = s->n, m = s->m;
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < m; j++) {
-            size_t k = (size_t)i * m + j;
-            s->cost[k] = mk->w_price * mk->price[j] + mk->w_delay * mk->delay[k] - mk->value[j];
-        }
+        for (int j = 0; j < m; j++) s->cost[(size_t)i * m + j] = prillm__user_cost(mk, i, j, mk->price[j]);
 }
 
 PrillmErrorCode prillm_equilibrium_setup(PrillmEquilibriumSolver **out, const PrillmMarket *market,
@@ -242,10 +239,8 @@ PrillmErrorCode prillm_equilibrium_update_price(PrillmEquilibriumSolver *s, int 
     clear_outputs(s);
     s->market->price[provider] = price;
     const PrillmMarket *mk = s->market;
-    for (int i = 0; i < s->n; i++) {
-        size_t k = (size_t)i * s->m + provider;
-        s->cost[k] = mk->w_price * price + mk->w_delay * mk->delay[k] - mk->value[provider];
-    }
+    /* only the column moves, by w_price per unit (what the pricing walk assumes) */
+    for (int i = 0; i < s->n; i++) s->cost[(size_t)i * s->m + provider] = prillm__user_cost(mk, i, provider, price);
     return PRILLM_OK;
 }
 
@@ -409,10 +404,7 @@ PrillmErrorCode prillm_equilibrium_certify(const PrillmMarket *market, const dou
         return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory");
     }
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < m; j++) {
-            size_t k = (size_t)i * m + j;
-            cost[k] = market->w_price * market->price[j] + market->w_delay * market->delay[k] - market->value[j];
-        }
+        for (int j = 0; j < m; j++) cost[(size_t)i * m + j] = prillm__user_cost(market, i, j, market->price[j]);
     for (int j = 0; j < m; j++) slope[j] = market->w_congestion / market->capacity[j];
     certify_flows(n, m, cost, slope, market->demand, flows, F, lambda, info);
     info->seconds = 0;

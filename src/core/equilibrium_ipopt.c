@@ -287,9 +287,7 @@ PrillmErrorCode prillm__equilibrium_ipopt(const PrillmMarket *market, double tol
         const double share = market->demand[i] / s / m;
         for (int j = 0; j < m; j++) {
             const size_t at = (size_t)k * (size_t)m + (size_t)j;
-            c[at] = market->w_price * market->price[j] +
-                    market->w_delay * market->delay[(size_t)i * (size_t)m + (size_t)j] -
-                    market->value[j];
+            c[at] = prillm__user_cost(market, i, j, market->price[j]);
             x[at] = share;
             x[n_flows + j] += share;
         }

@@ -29,6 +29,25 @@ char *prillm__strdup(const char *text);
 /* Fill n doubles with NaN. */
 void prillm__fill_nan(double *x, size_t n);
 
+/* The price-independent part of user i's cost per unit of flow on provider
+ * j: c_ij = w_price * price_j + prillm__static_cost(mk, i, j) (plus
+ * congestion). Every solver, pricing method and check builds c_ij from this
+ * one definition, so a new term of the cost (the affinity) cannot be
+ * forgotten in one of them; and the price enters c_ij only through
+ * w_price * price_j, so moving a price moves that column by exactly
+ * w_price per unit, whatever the rest (the exact pricing walk and
+ * prillm_equilibrium_update_price rely on that, and now agree bit for bit
+ * on the target's column). */
+static inline double prillm__static_cost(const PrillmMarket *mk, int i, int j) {
+    size_t k = (size_t)i * (size_t)mk->n_providers + (size_t)j;
+    return mk->w_delay * mk->delay[k] - mk->value[j] - mk->affinity[k];
+}
+
+/* c_ij at a given price of provider j. */
+static inline double prillm__user_cost(const PrillmMarket *mk, int i, int j, double price) {
+    return mk->w_price * price + prillm__static_cost(mk, i, j);
+}
+
 /* Solve the market's equilibrium QP with Ipopt (the generic reference
  * solver). flows is [n_users * n_providers]; on success it holds Ipopt's
  * answer (negative round-off clipped to 0), *iterations Ipopt's count.

@@ -241,6 +241,16 @@ PrillmErrorCode prillm_market_validate(const PrillmMarket *mk, PrillmError *err)
             if (!isfinite(d) || d < 0 || d > PRILLM_MAX_MAGNITUDE)
                 return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "delay[%d][%d] must be >= 0 and finite (at most 1e100), got %s",
                                     i, j, prillm_format_double(d, num, sizeof num));
+            /* affinities may have either sign (a taste for or against) */
+            double a = mk->affinity[(size_t)i * (size_t)m + (size_t)j];
+            if (!isfinite(a))
+                return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
+                                    "affinity[%d][%d] (user %d, provider %d) must be finite, got %s", i, j, i, j,
+                                    isnan(a) ? "NaN" : a > 0 ? "Infinity" : "-Infinity");
+            if (fabs(a) > PRILLM_MAX_MAGNITUDE)
+                return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
+                                    "affinity[%d][%d] (user %d, provider %d) = %s is out of range (|x| <= 1e100)", i, j,
+                                    i, j, prillm_format_double(a, num, sizeof num));
         }
     }
     /* Each number can be finite while the model's derived ones are not:
@@ -259,13 +269,13 @@ PrillmErrorCode prillm_market_validate(const PrillmMarket *mk, PrillmError *err)
                                 "providers[%d].capacity: weights.congestion / capacity = %s is out of range", j,
                                 prillm_format_double(slope, num, sizeof num));
         for (int i = 0; i < n; i++) {
-            double c = mk->w_price * mk->price[j] + mk->w_delay * mk->delay[(size_t)i * (size_t)m + (size_t)j] -
-                       mk->value[j];
-            if (!(fabs(c) <= PRILLM_MAX_MAGNITUDE) || !(fabs(mk->w_price * mk->price[j]) <= PRILLM_MAX_MAGNITUDE) ||
+            double c = prillm__user_cost(mk, i, j, mk->price[j]);
+            if (!(fabs(c) <= PRILLM_MAX_MAGNITUDE) ||
+                !(fabs(mk->w_price * mk->price[j]) <= PRILLM_MAX_MAGNITUDE) ||
                 !(mk->w_delay * mk->delay[(size_t)i * (size_t)m + (size_t)j] <= PRILLM_MAX_MAGNITUDE))
                 return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
-                                    "providers[%d]: cost for users[%d] (w_price*price + w_delay*delay - value) is out "
-                                    "of range (|x| <= 1e100)",
+                                    "providers[%d]: cost for users[%d] (w_price*price + w_delay*delay - value - "
+                                    "affinity) is out of range (|x| <= 1e100)",
                                     j, i);
         }
     }

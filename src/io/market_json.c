@@ -164,9 +164,40 @@ static PrillmErrorCode read_delay(const cJSON *root, PrillmMarket *mk, const Pri
     return PRILLM_OK;
 }
 
+/* Optional: absent means every app is indifferent (0). Unlike a delay, a
+ * missing cell has nothing to be filled from, so every cell is a number. */
+static PrillmErrorCode read_affinity(const cJSON *root, PrillmMarket *mk, PrillmError *err) {
+    int n = mk->n_users, m = mk->n_providers;
+    const cJSON *affinity = cJSON_GetObjectItemCaseSensitive(root, "affinity");
+    if (!affinity) return PRILLM_OK;
+    if (!cJSON_IsArray(affinity))
+        return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "\"affinity\" must be an array of arrays (one row per user)");
+    int rows = cJSON_GetArraySize(affinity);
+    if (rows != n)
+        return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
+                            "\"affinity\" has %d rows but there are %d users (one row per user)", rows, n);
+    int i = 0;
+    for (const cJSON *row = affinity->child; row; row = row->next, i++) {
+        if (!cJSON_IsArray(row)) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "affinity[%d] must be an array", i);
+        int cols = cJSON_GetArraySize(row);
+        if (cols != m)
+            return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
+                                "affinity[%d] has %d entries but there are %d providers (one per provider)", i, cols, m);
+        int j = 0;
+        for (const cJSON *cell = row->child; cell; cell = cell->next, j++) {
+            if (!cJSON_IsNumber(cell))
+                return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "affinity[%d][%d] must be a number", i, j);
+            mk->affinity[(size_t)i * (size_t)m + (size_t)j] = cell->valuedouble;
+        }
+    }
+    return PRILLM_OK;
+}
+
 PrillmErrorCode prillm_market_parse_json(const char *text, size_t length, PrillmWarnFn warn, void *warn_context,
                                          PrillmMarket **market, PrillmError *err) {
-    static const char *const known[] = {"weights", "providers", "users", "delay", NULL};
+    /* "calibration" holds the calibrator's metadata: known, so no warning,
+     * and not read here */
+    static const char *const known[] = {"weights", "providers", "users", "delay", "affinity", "calibration", NULL};
     if (!market) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "market output pointer is NULL");
     *market = NULL;
     if (!text) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "JSON text is NULL");
@@ -192,6 +223,7 @@ PrillmErrorCode prillm_market_parse_json(const char *text, size_t length, Prillm
     if ((rc = read_providers(providers, mk, &w, err))) goto done;
     if ((rc = read_users(users, mk, &w, err))) goto done;
     if ((rc = read_delay(root, mk, &w, err))) goto done;
+    if ((rc = read_affinity(root, mk, err))) goto done;
     rc = prillm_market_validate(mk, err);
 done:
     cJSON_Delete(root);
@@ -265,7 +297,24 @@ PrillmErrorCode prillm_market_write_json(const PrillmMarket *mk, FILE *out, Pril
         }
         fputs(i + 1 < n ? "],\n" : "]\n", out);
     }
-    fputs("  ]\n}\n", out);
+    fputs("  ]", out);
+    /* only when some app has a taste, so markets without affinities keep
+     * the file they always had */
+    int tastes = 0;
+    for (size_t k = 0; k < (size_t)n * (size_t)m && !tastes; k++) tastes = mk->affinity[k] != 0.0;
+    if (tastes) {
+        fputs(",\n  \"affinity\": [\n", out);
+        for (int i = 0; i < n; i++) {
+            fputs("    [", out);
+            for (int j = 0; j < m; j++) {
+                if (j) fputs(", ", out);
+                prillm__json_number(out, mk->affinity[(size_t)i * (size_t)m + (size_t)j]);
+            }
+            fputs(i + 1 < n ? "],\n" : "]\n", out);
+        }
+        fputs("  ]", out);
+    }
+    fputs("\n}\n", out);
     if (ferror(out)) return prillm__fail(err, PRILLM_ERR_IO, "error writing the market");
     return PRILLM_OK;
 }

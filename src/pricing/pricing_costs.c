@@ -11,8 +11,7 @@ void prillm__price_costs(const PrillmMarket *market, int target, double price, d
     for (int i = 0; i < n; i++)
         for (int j = 0; j < m; j++) {
             double p = j == target ? price : market->price[j];
-            c[(size_t)i * m + j] = market->w_price * p + market->w_delay * market->delay[(size_t)i * m + j] -
-                                   market->value[j];
+            c[(size_t)i * m + j] = prillm__user_cost(market, i, j, p);
         }
 }
 
@@ -28,14 +27,12 @@ double prillm_price_default_pmax(const PrillmMarket *market, int target) {
         double best_rival = INFINITY;
         for (int j = 0; j < m; j++) {
             if (j == target) continue;
-            double c = market->w_price * market->price[j] + market->w_delay * market->delay[(size_t)i * m + j] -
-                       market->value[j];
+            double c = prillm__user_cost(market, i, j, market->price[j]);
             double worst = c + market->w_congestion / market->capacity[j] * (total + market->demand[i]);
             if (worst < best_rival) best_rival = worst;
         }
         /* the target's bare cost offset reaches that at this price */
-        double p = (best_rival - market->w_delay * market->delay[(size_t)i * m + target] + market->value[target]) /
-                   market->w_price;
+        double p = (best_rival - prillm__static_cost(market, i, target)) / market->w_price;
         if (p > bound) bound = p;
     }
     /* a little headroom so the choke point itself lies inside the range */

@@ -19,7 +19,7 @@ static void user_rivals(const PrillmMarket *mk, int target, int i, PrillmRival *
     int m = mk->n_providers, r = 0;
     for (int j = 0; j < m; j++) {
         if (j == target) continue;
-        rivals[r].cost = mk->w_price * mk->price[j] + mk->w_delay * mk->delay[(size_t)i * m + j] - mk->value[j];
+        rivals[r].cost = prillm__user_cost(mk, i, j, mk->price[j]);
         rivals[r].h = mk->capacity[j] / (2 * mk->w_congestion);
         r++;
     }
@@ -32,7 +32,7 @@ static double odca_flow(const PrillmMarket *mk, int target, double price, Prillm
     for (int i = 0; i < mk->n_users; i++) {
         if (!(mk->demand[i] > 0)) continue;
         user_rivals(mk, target, i, rivals);
-        double y = mk->w_price * price + mk->w_delay * mk->delay[(size_t)i * m + target] - mk->value[target];
+        double y = prillm__user_cost(mk, i, target, price);
         total += prillm__waterfill_target(mk->demand[i], rivals, m - 1, h_s, y, scratch);
     }
     return total;
@@ -59,7 +59,7 @@ PrillmErrorCode prillm__price_odca(const PrillmPriceProblem *problem, PrillmPric
         if (!(mk->demand[i] > 0)) continue;
         user_rivals(mk, s, i, rivals);
         int K = prillm__waterfill_pieces(mk->demand[i], rivals, m - 1, h_s, breaks, alpha, beta);
-        double offset = mk->w_delay * mk->delay[(size_t)i * m + s] - mk->value[s];
+        double offset = prillm__static_cost(mk, i, s);
         if (prillm__piecewise_add(&flow, mk->w_price, offset, problem->p_max, K, breaks, alpha, beta)) {
             rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "odca: out of memory for the breakpoints");
             goto done;

@@ -272,8 +272,7 @@ PrillmErrorCode prillm__pmpec_solve(const PrillmPriceProblem *problem, PrillmPri
     for (int j = 0; j < m; j++) a[j] = mk->w_congestion / mk->capacity[j] * s;
     for (int r = 0; r < n; r++)
         for (int j = 0; j < m; j++)
-            c[r * m + j] = (j == s_idx ? 0.0 : mk->w_price * mk->price[j]) +
-                           mk->w_delay * mk->delay[(size_t)user[r] * m + j] - mk->value[j];
+            c[r * m + j] = prillm__user_cost(mk, user[r], j, j == s_idx ? 0.0 : mk->price[j]);
     PmpecData data = {.n = n, .m = m, .target = s_idx, .w_price = mk->w_price, .cost = problem->cost,
                       .c = c, .a = a, .progress = {.deadline = problem->deadline}};
     pmpec_start(problem, user, n, s, &data, x, &out->equilibrium_solves, err, &rc);

@@ -106,7 +106,7 @@ PrillmErrorCode prillm__barrier_setup(PrillmBarrier **out, const PrillmMarket *m
         b->D[r] = mk->demand[i] / b->s;
         for (int j = 0; j < m; j++) {
             double p = j == target ? 0.0 : mk->price[j];
-            b->c[(size_t)r * m + j] = mk->w_price * p + mk->w_delay * mk->delay[(size_t)i * m + j] - mk->value[j];
+            b->c[(size_t)r * m + j] = prillm__user_cost(mk, i, j, p);
             b->f[(size_t)r * m + j] = b->D[r] / m;
         }
         r++;

@@ -3,8 +3,10 @@
  * "Stackelberg pricing games with congestion effects", Math. Programming,
  * DOI 10.1007/s10107-021-01672-9; how PriLLM used it is reconstructed):
  * all users become one nonatomic population of demand D = sum_i D_i with
- * the demand-weighted mean delay, so provider j costs
- *   kappa_j + x_j / sigma_j,  kappa_j = w_p p_j + w_d dbar_j - b_j,
+ * the demand-weighted mean of the static cost (delay, value and affinity),
+ * so provider j costs
+ *   kappa_j + x_j / sigma_j,  kappa_j = w_p p_j + sbar_j,
+ *   sbar_j = sum_i D_i (w_d d_ij - b_j - aff_ij) / D = w_d dbar_j - b_j - affbar_j,
  *   sigma_j = capacity_j / w_congestion,
  * and the population splits by Wardrop water-filling (no atomic self-term,
  * no per-user heterogeneity). The target's flow is then piecewise affine in
@@ -25,12 +27,12 @@ PrillmErrorCode prillm__price_spgce(const PrillmPriceProblem *problem, PrillmPri
     const int m = mk->n_providers, s = problem->target;
     PrillmRival *rivals = prillm__calloc((size_t)m, sizeof *rivals);
     PrillmRival *scratch = prillm__calloc((size_t)m + 1, sizeof *scratch);
-    double *dbar = prillm__calloc((size_t)m, sizeof *dbar);
+    double *sbar = prillm__calloc((size_t)m, sizeof *sbar); /* mean static cost */
     double *breaks = prillm__calloc((size_t)m + 1, sizeof *breaks);
     double *alpha = prillm__calloc((size_t)m + 2, sizeof *alpha);
     double *beta = prillm__calloc((size_t)m + 2, sizeof *beta);
     PrillmPiecewiseFlow flow = {0};
-    if (!rivals || !scratch || !dbar || !breaks || !alpha || !beta) {
+    if (!rivals || !scratch || !sbar || !breaks || !alpha || !beta) {
         rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "spgce: out of memory for %d providers", m);
         goto done;
     }
@@ -39,7 +41,9 @@ PrillmErrorCode prillm__price_spgce(const PrillmPriceProblem *problem, PrillmPri
         double Di = mk->demand[i];
         if (!(Di > 0)) continue;
         D += Di;
-        for (int j = 0; j < m; j++) dbar[j] += Di * mk->delay[(size_t)i * m + j];
+        /* the one population sees each app's delay and affinity in
+         * proportion to its demand, like the delay alone before affinities */
+        for (int j = 0; j < m; j++) sbar[j] += Di * prillm__static_cost(mk, i, j);
     }
     if (!(D > 0)) {
         /* no traffic at any price: profit 0 everywhere (or -cost * 0) */
@@ -48,15 +52,15 @@ PrillmErrorCode prillm__price_spgce(const PrillmPriceProblem *problem, PrillmPri
         out->status = PRILLM_STATUS_SOLVED;
         goto done;
     }
-    for (int j = 0; j < m; j++) dbar[j] /= D;
+    for (int j = 0; j < m; j++) sbar[j] /= D;
     for (int j = 0, r = 0; j < m; j++) {
         if (j == s) continue;
-        rivals[r].cost = mk->w_price * mk->price[j] + mk->w_delay * dbar[j] - mk->value[j];
+        rivals[r].cost = mk->w_price * mk->price[j] + sbar[j];
         rivals[r].h = mk->capacity[j] / mk->w_congestion;
         r++;
     }
     const double h_s = mk->capacity[s] / mk->w_congestion;
-    const double offset = mk->w_delay * dbar[s] - mk->value[s];
+    const double offset = sbar[s];
     int K = prillm__waterfill_pieces(D, rivals, m - 1, h_s, breaks, alpha, beta);
     if (prillm__piecewise_add(&flow, mk->w_price, offset, problem->p_max, K, breaks, alpha, beta)) {
         rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "spgce: out of memory for the breakpoints");
@@ -72,7 +76,7 @@ done:
     prillm__piecewise_free(&flow);
     free(rivals);
     free(scratch);
-    free(dbar);
+    free(sbar);
     free(breaks);
     free(alpha);
     free(beta);

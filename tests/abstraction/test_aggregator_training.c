@@ -15,9 +15,13 @@
 #include "set_transformer.h"
 #include "support.h"
 
-static PrillmAggregatorScenarios make_scenarios(int n, int m, int count, int L, int seed, int target) {
+/* Scenarios around a random base market; with affinity > 0 that share of
+ * the apps has tastes (test_market_affinity), which the scenarios keep. */
+static PrillmAggregatorScenarios make_scenarios_with(int n, int m, int count, int L, int seed, int target,
+                                                    double affinity) {
     PrillmError err;
     PrillmMarket *base = test_market(n, m, 4000 + (uint64_t)seed, NULL);
+    if (affinity > 0) test_market_affinity(base, 4500 + (uint64_t)seed, 1 - affinity);
     PrillmScenarioSettings st;
     prillm_scenario_default_settings(&st);
     st.scenarios = count;
@@ -27,6 +31,10 @@ static PrillmAggregatorScenarios make_scenarios(int n, int m, int count, int L, 
     if (prillm_aggregator_scenarios(base, target, &st, &sc, &err)) fail_msg("scenarios: %s", err.message);
     prillm_market_free(base);
     return sc;
+}
+
+static PrillmAggregatorScenarios make_scenarios(int n, int m, int count, int L, int seed, int target) {
+    return make_scenarios_with(n, m, count, L, seed, target, 0);
 }
 
 static PrillmAggregator *small_model(uint64_t seed, int layer_norm) {
@@ -158,15 +166,18 @@ static void test_flow_sensitivity(void **state) {
         int n = test_int(&rng, 1, 8), m = test_int(&rng, 2, 6), target = test_int(&rng, 0, m - 1);
         int agg = (target + test_int(&rng, 1, m - 1)) % m;
         PrillmMarket *mk = test_market(n, m, 6000 + (uint64_t)trial, NULL);
+        /* some apps with tastes, so the affinity directions are exercised */
+        test_market_affinity(mk, 6100 + (uint64_t)trial, 0.5);
         PrillmEquilibriumSolver *solver = test_solve(mk, NULL);
-        double *dF = calloc((size_t)n + 3, sizeof(double));
+        double *dF = calloc(2 * (size_t)n + 3, sizeof(double));
         assert_int_equal(prillm__target_flow_sensitivity(mk, target, agg, prillm_equilibrium_solution(solver), dF), 0);
         prillm_equilibrium_cleanup(solver);
-        for (int dir = 0; dir < n + 3; dir++) {
-            double *x = dir == 0 ? &mk->capacity[agg]
-                      : dir == 1 ? &mk->price[agg]
-                      : dir == 2 ? &mk->value[agg]
-                                 : &mk->delay[(size_t)(dir - 3) * m + agg];
+        for (int dir = 0; dir < 2 * n + 3; dir++) {
+            double *x = dir == 0       ? &mk->capacity[agg]
+                      : dir == 1       ? &mk->price[agg]
+                      : dir == 2       ? &mk->value[agg]
+                      : dir < 3 + n    ? &mk->delay[(size_t)(dir - 3) * m + agg]
+                                       : &mk->affinity[(size_t)(dir - 3 - n) * m + agg];
             double keep = *x, fd[2], scale = fabs(keep) + 1e-3;
             for (int h = 0; h < 2; h++) {
                 double step = (h ? 1e-6 : 2e-6) * scale;
@@ -204,7 +215,10 @@ static void test_end_to_end_gradient(void **state) {
     int checked = 0, skipped = 0, nonzero = 0;
     TestRng rng = {77};
     for (int trial = 0; trial < 8; trial++) {
-        PrillmAggregatorScenarios sc = make_scenarios(3 + trial % 4, 5 + trial % 3, 2, 4, 100 + trial, 0);
+        /* odd trials give the apps tastes: the gradient then also flows
+         * through the merged rival's per-app affinities */
+        PrillmAggregatorScenarios sc =
+            make_scenarios_with(3 + trial % 4, 5 + trial % 3, 2, 4, 100 + trial, 0, trial % 2 ? 0.7 : 0);
         PrillmAggregator *model = small_model(10 + (uint64_t)trial, trial % 2);
         int np = prillm_aggregator_parameter_count(model);
         double *p = prillm_aggregator_parameters(model), *grad = calloc((size_t)np, sizeof(double));

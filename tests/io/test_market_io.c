@@ -239,6 +239,7 @@ static const FieldRef required_numbers[] = {
     ARRAY_FIELD(value, 1, "providers[1].value"),
     ARRAY_FIELD(demand, 1, "users[1].demand"),
     ARRAY_FIELD(delay, 1 * 3 + 2, "delay[1][2]"),
+    ARRAY_FIELD(affinity, 1 * 3 + 2, "affinity[1][2]"),
 };
 
 static double *field_ptr(PrillmMarket *mk, const FieldRef *f) {
@@ -395,6 +396,17 @@ static void test_derived_quantities_must_be_finite(void **state) {
     assert_int_equal(prillm_market_validate(mk, NULL), PRILLM_OK);
     mk->demand[0] = 1.7e308; /* beyond the magnitude limit */
     expect_invalid(mk, "users[0].demand", "1e100");
+    mk->demand[0] = 50.0;
+    /* an affinity within limits can still push the cost out of range */
+    mk->w_price = 1e99;
+    mk->price[1] = 1e100 / 1e99 * 0.9; /* w_price * price = 9e99 */
+    mk->affinity[1 * 3 + 1] = -PRILLM_MAX_MAGNITUDE;
+    expect_invalid(mk, "providers[1]", "affinity");
+    mk->affinity[1 * 3 + 1] = 0.0;
+    assert_int_equal(prillm_market_validate(mk, NULL), PRILLM_OK);
+    /* and each affinity is bounded, with both indices named */
+    mk->affinity[0 * 3 + 2] = -1e101;
+    expect_invalid(mk, "affinity[0][2] (user 0, provider 2)", "1e100");
     prillm_market_free(mk);
 }
 
@@ -862,6 +874,10 @@ static void assert_markets_identical(const PrillmMarket *a, const PrillmMarket *
     for (int k = 0; k < a->n_users * a->n_providers; k++) {
         assert_false(isnan(b->delay[k]));
         assert_same_bits(a->delay[k], b->delay[k], "delay", k);
+        /* -0.0 is "no taste" and may come back as 0.0 when it is the only
+         * kind of affinity the market has (nothing is written then) */
+        if (a->affinity[k] == 0.0) assert_true(b->affinity[k] == 0.0);
+        else assert_same_bits(a->affinity[k], b->affinity[k], "affinity", k);
     }
 }
 
@@ -971,6 +987,163 @@ static void test_round_trip_awkward_ids(void **state) {
     assert_markets_identical(mk, back);
     prillm_market_free(back);
     prillm_market_free(mk);
+}
+
+/* ---- affinity ------------------------------------------------------------ */
+
+/* The base market with an affinity matrix after the delays. */
+static char *with_affinity(const char *rows) {
+    char to[512];
+    snprintf(to, sizeof to, "    [0.7, 1.1, 1.7]\n  ],\n  'affinity': %s\n", rows);
+    return variant("    [0.7, 1.1, 1.7]\n  ]\n", to);
+}
+
+#define EXPECT_AFFINITY_REJECTED(rows, ...)                            \
+    do {                                                               \
+        char *text_ = with_affinity(rows);                             \
+        EXPECT_REJECTED(text_, PRILLM_ERR_INVALID_DATA, __VA_ARGS__);  \
+        free(text_);                                                   \
+    } while (0)
+
+static void test_affinity_is_read(void **state) {
+    (void)state;
+    char *text = with_affinity("[[0.25, 0, -1.5], [1e-3, 2, 0]]");
+    Warnings w = {0};
+    PrillmMarket *mk = parse_ok(text, &w);
+    assert_int_equal(w.count, 0);
+    assert_true(mk->affinity[0 * 3 + 0] == 0.25);
+    assert_true(mk->affinity[0 * 3 + 2] == -1.5);
+    assert_true(mk->affinity[1 * 3 + 0] == 1e-3);
+    assert_true(mk->affinity[1 * 3 + 1] == 2.0);
+    assert_true(mk->affinity[1 * 3 + 2] == 0.0);
+    prillm_market_free(mk);
+    free(text);
+    /* absent: every app indifferent */
+    text = json(base_template);
+    mk = parse_ok(text, &w);
+    for (int k = 0; k < 6; k++) assert_true(mk->affinity[k] == 0.0);
+    prillm_market_free(mk);
+    free(text);
+}
+
+static void test_affinity_malformed(void **state) {
+    (void)state;
+    /* shape */
+    EXPECT_AFFINITY_REJECTED("[[0, 0, 0]]", "\"affinity\"", "1 rows", "2 users");
+    EXPECT_AFFINITY_REJECTED("[[0, 0, 0], [0, 0, 0], [0, 0, 0]]", "\"affinity\"", "3 rows", "2 users");
+    EXPECT_AFFINITY_REJECTED("[]", "\"affinity\"", "0 rows", "2 users");
+    EXPECT_AFFINITY_REJECTED("[[0, 0, 0], [0, 0]]", "affinity[1]", "2 entries", "3 providers");
+    EXPECT_AFFINITY_REJECTED("[[0, 0, 0, 0], [0, 0, 0]]", "affinity[0]", "4 entries", "3 providers");
+    EXPECT_AFFINITY_REJECTED("[[], [0, 0, 0]]", "affinity[0]", "0 entries", "3 providers");
+    /* types */
+    EXPECT_AFFINITY_REJECTED("3", "\"affinity\"", "array");
+    EXPECT_AFFINITY_REJECTED("{'a': [0, 0, 0]}", "\"affinity\"", "array");
+    EXPECT_AFFINITY_REJECTED("null", "\"affinity\"", "array");
+    EXPECT_AFFINITY_REJECTED("[[0, 0, 0], {'b': 1}]", "affinity[1]", "array");
+    EXPECT_AFFINITY_REJECTED("[[0, 0, 0], 7]", "affinity[1]", "array");
+    EXPECT_AFFINITY_REJECTED("[[0, '0.5', 0], [0, 0, 0]]", "affinity[0][1]", "number");
+    EXPECT_AFFINITY_REJECTED("[[0, 0, 0], [0, 0, 'NaN']]", "affinity[1][2]", "number");
+    EXPECT_AFFINITY_REJECTED("[[0, 0, 0], [0, null, 0]]", "affinity[1][1]", "number");
+    EXPECT_AFFINITY_REJECTED("[[0, 0, true], [0, 0, 0]]", "affinity[0][2]", "number");
+    EXPECT_AFFINITY_REJECTED("[[0, [1], 0], [0, 0, 0]]", "affinity[0][1]", "number");
+    /* values */
+    EXPECT_AFFINITY_REJECTED("[[0, 0, 0], [0, 0, 1e999]]", "affinity[1][2] (user 1, provider 2)", "finite",
+                             "Infinity");
+    EXPECT_AFFINITY_REJECTED("[[-1e999, 0, 0], [0, 0, 0]]", "affinity[0][0] (user 0, provider 0)", "finite",
+                             "-Infinity");
+    EXPECT_AFFINITY_REJECTED("[[0, 2e100, 0], [0, 0, 0]]", "affinity[0][1] (user 0, provider 1)", "1e100");
+    /* NaN, which JSON cannot spell, through the API: both indices named */
+    PrillmMarket *mk = api_market();
+    mk->affinity[1 * 3 + 0] = NAN;
+    expect_invalid(mk, "affinity[1][0] (user 1, provider 0)", "NaN");
+    mk->affinity[1 * 3 + 0] = -INFINITY;
+    expect_invalid(mk, "affinity[1][0]", "-Infinity");
+    mk->affinity[1 * 3 + 0] = -3.0; /* negative tastes are fine */
+    assert_int_equal(prillm_market_validate(mk, NULL), PRILLM_OK);
+    prillm_market_free(mk);
+}
+
+/* The calibrator's metadata rides along without a warning and is not read. */
+static void test_calibration_key_is_silent(void **state) {
+    (void)state;
+    char *text = variant("'weights': {", "'calibration': {'method': 'lp', 'r2': 0.9, 'rows': [1, 2]}, 'weights': {");
+    Warnings w = {0};
+    PrillmMarket *mk = parse_ok(text, &w);
+    assert_int_equal(w.count, 0);
+    prillm_market_free(mk);
+    free(text);
+    /* next to an unknown key, only the unknown key warns */
+    text = variant("'weights': {", "'calibration': 'any', 'comment': 'x', 'weights': {");
+    memset(&w, 0, sizeof w);
+    mk = parse_ok(text, &w);
+    assert_int_equal(w.count, 1);
+    assert_true(find_warning(&w, "\"comment\"", NULL) >= 0);
+    prillm_market_free(mk);
+    free(text);
+}
+
+static char *write_text(const PrillmMarket *mk) {
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    PrillmError err;
+    assert_int_equal(prillm_market_write_json(mk, f, &err), PRILLM_OK);
+    size_t length;
+    char *text = slurp(f, &length);
+    fclose(f);
+    return text;
+}
+
+static void test_affinity_round_trip(void **state) {
+    (void)state;
+    uint64_t seed = 987;
+    const int shapes[][2] = {{1, 1}, {3, 5}, {17, 4}, {40, 40}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        PrillmError err;
+        PrillmMarket *mk = prillm_market_random(shapes[s][0], shapes[s][1], 300 + s, &err);
+        assert_non_null(mk);
+        /* without affinities nothing is written, and a second pass gives
+         * the same bytes: existing files are untouched */
+        char *plain = write_text(mk);
+        assert_null(strstr(plain, "affinity"));
+        PrillmMarket *back = round_trip(mk);
+        char *again = write_text(back);
+        assert_string_equal(plain, again);
+        prillm_market_free(back);
+        free(plain);
+        free(again);
+        /* with them: ordinary tastes, then any finite bit pattern within
+         * limits, zeros and negative zeros mixed in */
+        int n = mk->n_users, m = mk->n_providers;
+        for (int k = 0; k < n * m; k++) {
+            uint64_t pick = rng_next(&seed) % 4;
+            mk->affinity[k] = pick == 0   ? 0.0
+                              : pick == 1 ? (double)(int64_t)(rng_next(&seed) % 2001 - 1000) / 997.0
+                              : pick == 2 ? -0.0
+                                          : within_limits(random_finite(&seed)) * 1e-200;
+        }
+        mk->affinity[0] = 0.5; /* at least one non-zero */
+        assert_int_equal(prillm_market_validate(mk, &err), PRILLM_OK);
+        char *text = write_text(mk);
+        assert_non_null(strstr(text, "\"affinity\""));
+        back = round_trip(mk);
+        assert_markets_identical(mk, back);
+        again = write_text(back);
+        assert_string_equal(text, again);
+        prillm_market_free(back);
+        free(text);
+        free(again);
+        prillm_market_free(mk);
+    }
+    /* only negative zeros: nothing to write, reads back as zeros */
+    PrillmMarket *mk = api_market();
+    for (int k = 0; k < 6; k++) mk->affinity[k] = -0.0;
+    char *text = write_text(mk);
+    assert_null(strstr(text, "affinity"));
+    PrillmMarket *back = round_trip(mk);
+    assert_markets_identical(mk, back);
+    prillm_market_free(back);
+    prillm_market_free(mk);
+    free(text);
 }
 
 static void test_read_json_from_file(void **state) {
@@ -1193,6 +1366,10 @@ int main(void) {
         cmocka_unit_test(test_round_trip_random_markets),
         cmocka_unit_test(test_round_trip_extreme_numbers),
         cmocka_unit_test(test_round_trip_awkward_ids),
+        cmocka_unit_test(test_affinity_is_read),
+        cmocka_unit_test(test_affinity_malformed),
+        cmocka_unit_test(test_calibration_key_is_silent),
+        cmocka_unit_test(test_affinity_round_trip),
         cmocka_unit_test(test_read_json_from_file),
         cmocka_unit_test(test_format_double_round_trip),
         cmocka_unit_test(test_format_double_is_short),
