@@ -96,6 +96,7 @@ typedef struct {
     double *bound;        /* [m] smallest listed flow (censoring bound)     */
     double *rest;         /* [m] the rest of the market's flow              */
     double *kappa;        /* [m] beta_j = kappa_j F_j / max(p_j, floor)     */
+    double kappa_target;  /* the elasticity kappa was last matched to       */
     long listed_cells;
 } Layout;
 
@@ -406,8 +407,10 @@ static void fill_market(const Layout *L, const PrillmFitSettings *st, double shr
             int c = count ? count[L->author[j]] : 0;
             if (c > 0 && isfinite(shrinkage)) lift = theta[L->author[j]] / (c + shrinkage);
             /* an app that uses the author's other models sits closer to the
-             * margin, never past it (the unlisted cell has no flow) */
-            a[j] = fmin(base + lift, threshold);
+             * margin, never on or past it: the unlisted cell has no flow,
+             * and a pair left exactly at the margin would be degenerate
+             * (the flow's derivative in price has a kink there) */
+            a[j] = fmin(base + lift, threshold - 0.05 * L->bound[j] / beta);
         }
     }
     free(theta);
@@ -430,7 +433,12 @@ static PrillmErrorCode jacobian_at(const PrillmMarket *mk, const double *flows, 
     if (!beta || !dc || !r || !nu || !F || !active) goto oom;
     for (int j = 0; j < m; j++) beta[j] = mk->capacity[j] / mk->w_congestion;
     long pairs = 0;
-    for (size_t c = 0; c < (size_t)n * M; c++) pairs += (active[c] = flows[c] > 0);
+    /* round-off leaves ~1e-16 D_i on pairs at the margin: not active */
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < m; j++) {
+            size_t c = (size_t)i * M + (size_t)j;
+            pairs += (active[c] = flows[c] > 1e-12 * mk->demand[i]);
+        }
     if (!(pair = malloc(((size_t)pairs + 1) * sizeof *pair))) goto oom;
     if (prillm__system_init(&sys, n, m, beta)) goto oom;
     have_sys = 1;
@@ -506,7 +514,12 @@ static PrillmErrorCode match_elasticity(Layout *L, const PrillmFitSettings *st, 
                                         PrillmMarket *mk, double *jac, PrillmError *err) {
     int m = L->m;
     size_t M = (size_t)m;
-    for (int j = 0; j < m; j++) L->kappa[j] = 2.0 * target; /* one user, many rivals: |e| ~ kappa/2 */
+    /* warm start: beta moves the elasticity about proportionally, so the
+     * last match scaled to the new target is close */
+    for (int j = 0; j < m; j++)
+        L->kappa[j] = L->kappa_target > 0 ? L->kappa[j] * target / L->kappa_target
+                                          : 2.0 * target; /* one user, many rivals: |e| ~ kappa/2 */
+    L->kappa_target = target;
     PrillmErrorCode rc = PRILLM_OK;
     for (int round = 0; round < MATCH_ROUNDS; round++) {
         fill_market(L, st, shrinkage, NULL, mk);
@@ -524,10 +537,13 @@ static PrillmErrorCode match_elasticity(Layout *L, const PrillmFitSettings *st, 
             double ratio = target / e;
             /* beta moves e about proportionally; damp the far cases */
             ratio = fmin(fmax(ratio, 0.2), 5.0);
+            if (getenv("PRILLM_DEBUG_MATCH") && fabs(ratio - 1) > 0.3)
+                fprintf(stderr, "  j=%d %s p=%g F=%g kappa=%g e=%g own=%g users=%g\n", j, mk->provider_id[j], L->price[j], L->F[j], L->kappa[j], e, own, L->rest[j]);
             L->kappa[j] *= ratio;
             worst = fmax(worst, fabs(ratio - 1));
         }
-        if (worst < 1e-4) break;
+        if (getenv("PRILLM_DEBUG_MATCH")) fprintf(stderr, "match e=%g round %d worst %g\n", target, round, worst);
+        if (worst < 1e-3) break;
     }
     fill_market(L, st, shrinkage, NULL, mk);
     PrillmEquilibriumSolver *solver = NULL;
