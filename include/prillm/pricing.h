@@ -113,7 +113,7 @@ typedef struct {
      * range), relative to total demand; above 1e-7 the status is inaccurate. */
     double curve_residual;
     long iterations;        /* pieces, grid points, patterns, NLP iterations ...   */
-    long equilibrium_solves; /* scoring and the current price included        */
+    long equilibrium_solves; /* scoring and the current price included       */
     /* with settings.compare: the exact optimum of the true market and
      * profit / exact_profit (NaN otherwise) */
     double exact_profit, profit_ratio;

@@ -298,15 +298,14 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
             /* a baseline's price that sells nothing, while the true game has
              * a price that sells at a profit: the flow at the cost (flow is
              * nonincreasing, so positive there means positive just above) */
-            double floor = fmax(pb.cost, 0.0), total = total_demand(market), at_floor = NAN;
+            double low = fmax(pb.cost, 0.0), total = total_demand(market), at_low = NAN;
             if (!rc && report && settings->method != PRILLM_PRICE_EXACT && !(flow > PRILLM_PRICE_NO_FLOW * total) &&
-                floor < pb.p_max) {
-                rc = score(solver, target, floor, &at_floor, NULL, err);
-                if (!rc) {
-                    result->equilibrium_solves++;
-                    if (at_floor > PRILLM_PRICE_NO_FLOW * total)
-                        result->warnings |= PRILLM_PRICE_WARN_METHOD_SELLS_NOTHING;
-                }
+                low < pb.p_max) {
+                rc = score(solver, target, low, &at_low, NULL, err);
+                result->equilibrium_solves++;
+                if (!rc && at_low > PRILLM_PRICE_NO_FLOW * total)
+                    result->warnings |= PRILLM_PRICE_WARN_METHOD_SELLS_NOTHING;
+                if (rc == PRILLM_ERR_SOLVER) rc = PRILLM_OK; /* unknown: no warning, the price stands */
             }
         }
         prillm_equilibrium_cleanup(solver);
