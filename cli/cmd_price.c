@@ -25,6 +25,14 @@ static void price_help(FILE *out) {
             "segments (price intervals on which the target's flow is affine) and\n"
             "breakpoints (an app starting or stopping to use a provider).\n"
             "\n"
+            "It also reports the market as given: current_price, current_profit and\n"
+            "current_flow (the true game at the target's current price), the uplift\n"
+            "(profit - current_profit, and relative to it), and warnings (also on\n"
+            "stderr) when the price is more than 3 times or under a third of the\n"
+            "current price, when the target sells nothing at it, when the current\n"
+            "price is 0, or when a method's price sells nothing although some price\n"
+            "sells at a profit.\n"
+            "\n"
             "Options:\n"
             "  --target ID\n      the provider to price (required)\n"
             "  --csv\n      print the exact curve as CSV (one row per segment) instead of JSON\n"
@@ -92,6 +100,11 @@ static void print_json(FILE *out, const PrillmMarket *mk, const PrillmPriceResul
         {"price", r->price},
         {"profit", r->profit},
         {"flow", r->flow},
+        {"current_price", r->current_price},
+        {"current_profit", r->current_profit},
+        {"current_flow", r->current_flow},
+        {"uplift", r->uplift},
+        {"uplift_relative", r->uplift_relative},
         {"cost", r->cost},
         {"pmax", r->p_max},
         {"model_profit", r->model_profit},
@@ -111,6 +124,15 @@ static void print_json(FILE *out, const PrillmMarket *mk, const PrillmPriceResul
         fprintf(out, ",\n  \"%s\": ", fields[k].name);
         prillm__json_number(out, fields[k].value);
     }
+    fputs(",\n  \"warnings\": [", out);
+    int n = 0;
+    char text[512];
+    for (unsigned bit = 1; bit & PRILLM_PRICE_WARN_ALL; bit <<= 1) {
+        if (!(r->warnings & bit)) continue;
+        fputs(n++ ? ", " : "", out);
+        prillm__json_string(out, prillm_price_warning_text(r, bit, text, sizeof text));
+    }
+    fputc(']', out);
     if (r->method == PRILLM_PRICE_EXACT) {
         print_segments_json(out, r);
         print_breakpoints_json(out, mk, r);
@@ -126,7 +148,17 @@ static void print_table(FILE *out, const PrillmMarket *mk, const PrillmPriceResu
             r->kkt_violation);
     if (!isnan(r->profit_ratio))
         fprintf(out, "  %.2f%% of the exact optimum %.6g\n", 100 * r->profit_ratio, r->exact_profit);
-    fprintf(out, "  current price %.6g USD/Mtok\n", mk->price[r->target]);
+    fprintf(out, "  current price %.6g USD/Mtok: profit %.6g on %.6g Mtok\n", r->current_price, r->current_profit,
+            r->current_flow);
+    if (!isnan(r->uplift_relative))
+        fprintf(out, "  uplift %.6g USD per period (%+.2f%% of the current profit)\n", r->uplift,
+                100 * r->uplift_relative);
+    else
+        fprintf(out, "  uplift %.6g USD per period (relative uplift undefined: current profit %.6g)\n", r->uplift,
+                r->current_profit);
+    char text[512];
+    for (unsigned bit = 1; bit & PRILLM_PRICE_WARN_ALL; bit <<= 1)
+        if (r->warnings & bit) fprintf(out, "  warning: %s\n", prillm_price_warning_text(r, bit, text, sizeof text));
     if (r->n_segments) {
         fprintf(out, "\n  %-12s %-12s %-12s %-12s %-12s %-12s\n", "from", "to", "flow", "flow slope", "best price",
                 "best profit");
@@ -245,6 +277,10 @@ int cmd_price(int argc, char **argv) {
     else if (csv == 2) print_table(stdout, mk, &result);
     else print_json(stdout, mk, &result, settings.compare);
     code = prillm_cli_exit_for_status(result.status);
+    char text[512];
+    for (unsigned bit = 1; bit & PRILLM_PRICE_WARN_ALL; bit <<= 1)
+        if (result.warnings & bit)
+            fprintf(stderr, "prillm: warning: %s\n", prillm_price_warning_text(&result, bit, text, sizeof text));
     if (result.status != PRILLM_STATUS_SOLVED)
         fprintf(stderr, "prillm: warning: method %s stopped with status %s\n", prillm_price_method_name(result.method),
                 prillm_status_name(result.status));

@@ -20,6 +20,8 @@
 #ifndef PRILLM_PRICING_H
 #define PRILLM_PRICING_H
 
+#include <stddef.h>
+
 #include "prillm/equilibrium.h"
 #include "prillm/market.h"
 #include "prillm/options.h"
@@ -111,18 +113,72 @@ typedef struct {
      * range), relative to total demand; above 1e-7 the status is inaccurate. */
     double curve_residual;
     long iterations;        /* pieces, grid points, patterns, NLP iterations ...   */
-    long equilibrium_solves;
+    long equilibrium_solves; /* scoring and the current price included       */
     /* with settings.compare: the exact optimum of the true market and
      * profit / exact_profit (NaN otherwise) */
     double exact_profit, profit_ratio;
     double method_seconds;  /* the method alone, before scoring and certifying    */
     double seconds;         /* the whole call                                     */
+    /* The market as given, for comparison (computed by prillm_price for every
+     * method, also when the method failed): the target's price in the market
+     * file, and the true game's flow and (current_price - cost) * current_flow
+     * there (the exact equilibrium of the unchanged market; NaN if that
+     * equilibrium did not solve). */
+    double current_price, current_profit, current_flow;
+    /* profit - current_profit, and that divided by current_profit when
+     * current_profit > 0 (NaN otherwise, and both NaN when the method failed).
+     * With the default pmax the exact method's uplift is >= 0 up to round-off;
+     * a pmax below the current price can make it negative. */
+    double uplift, uplift_relative;
+    /* PrillmPriceWarning bits: answers worth a second look (0 = none).
+     * prillm_price_warning_text says each in plain words. */
+    unsigned warnings;
     /* exact only (else 0 / NULL): the curve, owned by the result. */
     int n_segments;
     PrillmPriceSegment *segments;
     int n_breakpoints;
     PrillmPriceBreakpoint *breakpoints;
 } PrillmPriceResult;
+
+/* The optimum is flagged when it is more than this many times, or less than
+ * its inverse times, the current price. */
+#define PRILLM_PRICE_FAR_RATIO 3.0
+/* The target "sells nothing" at a price when its equilibrium flow there is
+ * at most this fraction of the total demand (exactly 0 in practice: the
+ * equilibrium's unused pairs carry exactly 0). */
+#define PRILLM_PRICE_NO_FLOW 1e-12
+
+/* Bits of PrillmPriceResult.warnings. The ratio warnings need a price that
+ * sells something (at a price that sells nothing the optimum is any price
+ * past the choke point, so its ratio says nothing). */
+typedef enum {
+    /* price > PRILLM_PRICE_FAR_RATIO * current_price, current_price > 0,
+     * and the target sells something at price */
+    PRILLM_PRICE_WARN_FAR_ABOVE = 1u << 0,
+    /* price < current_price / PRILLM_PRICE_FAR_RATIO, likewise */
+    PRILLM_PRICE_WARN_FAR_BELOW = 1u << 1,
+    /* the target sells nothing at the returned price (flow <= PRILLM_PRICE_NO_FLOW
+     * x total demand); with the exact method: no price in [0, p_max] earns
+     * it anything */
+    PRILLM_PRICE_WARN_SELLS_NOTHING = 1u << 2,
+    /* current_price <= 0 (a free model): the ratio to it is undefined */
+    PRILLM_PRICE_WARN_FREE = 1u << 3,
+    /* not exact: the method's price sells nothing, although the exact
+     * optimum sells something (the target's flow at max(cost, 0) is above the
+     * threshold and cost < p_max, so some price in range earns a profit). The
+     * status still says whether the method reached its own stopping rule. */
+    PRILLM_PRICE_WARN_METHOD_SELLS_NOTHING = 1u << 4,
+    PRILLM_PRICE_WARN_ALL = (1u << 5) - 1
+} PrillmPriceWarning;
+
+/* A short stable name of one warning bit ("far_above", "far_below",
+ * "sells_nothing", "free", "method_sells_nothing"); "unknown" otherwise. */
+const char *prillm_price_warning_name(unsigned warning);
+/* One warning of the result in plain words, with its numbers (e.g. "the
+ * optimal price 12.3 is 31 times the current price 0.4: check the market's
+ * price sensitivity"), into buf (truncated to size). Returns buf; "" when
+ * the bit is not set in result->warnings. */
+const char *prillm_price_warning_text(const PrillmPriceResult *result, unsigned warning, char *buf, size_t size);
 
 /* A price at which the target surely carries no traffic, so the optimum is
  * below it: for every app i, p with

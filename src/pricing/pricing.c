@@ -2,6 +2,7 @@
  * price it proposes in the true game, so every method is judged the same
  * way. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,9 @@ static void result_reset(PrillmPriceResult *result) {
     result->price = result->profit = result->flow = NAN;
     result->kkt_violation = result->model_profit = result->curve_residual = NAN;
     result->exact_profit = result->profit_ratio = NAN;
+    result->current_price = result->current_profit = result->current_flow = NAN;
+    result->uplift = result->uplift_relative = NAN;
+    result->warnings = 0;
 }
 
 void prillm_price_result_clear(PrillmPriceResult *result) {
@@ -82,8 +86,121 @@ static PrillmErrorCode check_curve(const PrillmMarket *mk, PrillmEquilibriumSolv
     return PRILLM_OK;
 }
 
+/* The market as given: the target's current price, and the true game's flow
+ * and profit there, from a solver of its own (so the numbers are those of an
+ * independent solve of the unchanged market). An equilibrium that does not
+ * solve leaves them NaN; only a failure of the call itself is an error. */
+static PrillmErrorCode score_current(const PrillmMarket *mk, int s, double cost, PrillmPriceResult *r,
+                                     PrillmError *err) {
+    r->current_price = mk->price[s];
+    PrillmEquilibriumSolver *solver = NULL;
+    PrillmErrorCode rc = prillm_equilibrium_setup(&solver, mk, NULL, err);
+    if (!rc) rc = prillm_equilibrium_solve(solver, err);
+    if (!rc) {
+        const PrillmEquilibrium *eq = prillm_equilibrium_solution(solver);
+        if (eq->info.status == PRILLM_STATUS_SOLVED || eq->info.status == PRILLM_STATUS_INACCURATE) {
+            r->current_flow = eq->provider_flow[s];
+            r->current_profit = (r->current_price - cost) * r->current_flow;
+        }
+        r->equilibrium_solves++;
+    } else if (rc == PRILLM_ERR_SOLVER) {
+        rc = PRILLM_OK; /* no current profit, but the price itself stands */
+    }
+    prillm_equilibrium_cleanup(solver);
+    return rc;
+}
+
+static double total_demand(const PrillmMarket *mk) {
+    double total = 0;
+    for (int i = 0; i < mk->n_users; i++) total += mk->demand[i];
+    return total;
+}
+
+/* The flags that depend on the result alone (METHOD_SELLS_NOTHING needs an
+ * equilibrium solve and is set while scoring). */
+static unsigned plain_warnings(const PrillmPriceResult *r, double total) {
+    unsigned w = 0;
+    if (r->current_price <= 0) w |= PRILLM_PRICE_WARN_FREE;
+    if (isnan(r->price)) return w;
+    int sells = r->flow > PRILLM_PRICE_NO_FLOW * total;
+    if (!sells) w |= PRILLM_PRICE_WARN_SELLS_NOTHING;
+    if (sells && r->current_price > 0) {
+        if (r->price > PRILLM_PRICE_FAR_RATIO * r->current_price) w |= PRILLM_PRICE_WARN_FAR_ABOVE;
+        if (r->price < r->current_price / PRILLM_PRICE_FAR_RATIO) w |= PRILLM_PRICE_WARN_FAR_BELOW;
+    }
+    return w;
+}
+
+const char *prillm_price_warning_name(unsigned warning) {
+    switch (warning) {
+    case PRILLM_PRICE_WARN_FAR_ABOVE: return "far_above";
+    case PRILLM_PRICE_WARN_FAR_BELOW: return "far_below";
+    case PRILLM_PRICE_WARN_SELLS_NOTHING: return "sells_nothing";
+    case PRILLM_PRICE_WARN_FREE: return "free";
+    case PRILLM_PRICE_WARN_METHOD_SELLS_NOTHING: return "method_sells_nothing";
+    default: return "unknown";
+    }
+}
+
+const char *prillm_price_warning_text(const PrillmPriceResult *r, unsigned warning, char *buf, size_t size) {
+    if (!buf || size == 0) return "";
+    buf[0] = '\0';
+    if (!r || !(r->warnings & warning) || (warning & (warning - 1))) return buf;
+    char whose[64];
+    if (r->method == PRILLM_PRICE_EXACT) snprintf(whose, sizeof whose, "the optimal price");
+    else snprintf(whose, sizeof whose, "method %s's price", prillm_price_method_name(r->method));
+    switch (warning) {
+    case PRILLM_PRICE_WARN_FAR_ABOVE:
+        snprintf(buf, size, "%s %.6g is %.1f times the current price %.6g: check the market's price sensitivity", whose,
+                 r->price, r->price / r->current_price, r->current_price);
+        break;
+    case PRILLM_PRICE_WARN_FAR_BELOW:
+        snprintf(buf, size,
+                 "%s %.6g is only %.3g times the current price %.6g: check the market's price sensitivity", whose,
+                 r->price, r->price / r->current_price, r->current_price);
+        break;
+    case PRILLM_PRICE_WARN_SELLS_NOTHING:
+        if (r->warnings & PRILLM_PRICE_WARN_METHOD_SELLS_NOTHING)
+            snprintf(buf, size, "the target sells nothing at %s %.6g (flow 0)", whose, r->price);
+        else
+            snprintf(buf, size, "the target sells nothing at %s %.6g (flow 0): no price in [0, %.6g] earns it a profit",
+                     whose, r->price, r->p_max);
+        break;
+    case PRILLM_PRICE_WARN_FREE:
+    {
+        char which[128], now[64];
+        if (isnan(r->price)) snprintf(which, sizeof which, "a price");
+        else snprintf(which, sizeof which, "%s %.6g", whose, r->price);
+        if (r->current_price == 0) snprintf(now, sizeof now, "is 0 (a free model)");
+        else snprintf(now, sizeof now, "%.6g is not positive", r->current_price);
+        snprintf(buf, size,
+                 "the current price %s: %s cannot be compared to it as a ratio, and the relative uplift is undefined",
+                 now, which);
+        break;
+    }
+    case PRILLM_PRICE_WARN_METHOD_SELLS_NOTHING:
+        snprintf(buf, size,
+                 "%s %.6g sells nothing, yet the target can sell at a profit in [0, %.6g] (method exact finds the "
+                 "best price): status %s only means the method reached its own stopping rule",
+                 whose, r->price, r->p_max, prillm_status_name(r->status));
+        break;
+    default: break;
+    }
+    return buf;
+}
+
+static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const PrillmPriceSettings *settings,
+                                  PrillmPriceResult *result, PrillmError *err, int report);
+
 PrillmErrorCode prillm_price(const PrillmMarket *market, int target, const PrillmPriceSettings *settings,
                              PrillmPriceResult *result, PrillmError *err) {
+    return price_impl(market, target, settings, result, err, 1);
+}
+
+/* report: also the market as given (current price, uplift, warnings); off
+ * for the exact re-run behind --compare, which only needs the optimum. */
+static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const PrillmPriceSettings *settings,
+                                  PrillmPriceResult *result, PrillmError *err, int report) {
     double t0 = prillm__now();
     if (!result) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "result is NULL");
     result_reset(result);
@@ -145,6 +262,10 @@ PrillmErrorCode prillm_price(const PrillmMarket *market, int target, const Prill
         prillm_price_result_clear(result);
         return rc;
     }
+    if (report && (rc = score_current(market, target, pb.cost, result, err))) {
+        prillm_price_result_clear(result);
+        return rc;
+    }
     result->status = cand.status;
     if (cand.status == PRILLM_STATUS_SOLVED || cand.status == PRILLM_STATUS_INACCURATE) {
         if (!(cand.price >= 0 && cand.price <= pb.p_max)) {
@@ -174,6 +295,18 @@ PrillmErrorCode prillm_price(const PrillmMarket *market, int target, const Prill
                  * not a certified optimum */
                 if (!rc && !(result->curve_residual <= 1e-7)) result->status = PRILLM_STATUS_INACCURATE;
             }
+            /* a baseline's price that sells nothing, while the true game has
+             * a price that sells at a profit: the flow at the cost (flow is
+             * nonincreasing, so positive there means positive just above) */
+            double low = fmax(pb.cost, 0.0), total = total_demand(market), at_low = NAN;
+            if (!rc && report && settings->method != PRILLM_PRICE_EXACT && !(flow > PRILLM_PRICE_NO_FLOW * total) &&
+                low < pb.p_max) {
+                rc = score(solver, target, low, &at_low, NULL, err);
+                result->equilibrium_solves++;
+                if (!rc && at_low > PRILLM_PRICE_NO_FLOW * total)
+                    result->warnings |= PRILLM_PRICE_WARN_METHOD_SELLS_NOTHING;
+                if (rc == PRILLM_ERR_SOLVER) rc = PRILLM_OK; /* unknown: no warning, the price stands */
+            }
         }
         prillm_equilibrium_cleanup(solver);
         if (rc) {
@@ -194,7 +327,7 @@ PrillmErrorCode prillm_price(const PrillmMarket *market, int target, const Prill
         exact.compare = 0;
         exact.p_max = pb.p_max;
         PrillmPriceResult best;
-        rc = prillm_price(market, target, &exact, &best, err);
+        rc = price_impl(market, target, &exact, &best, err, 0);
         if (rc) {
             prillm_price_result_clear(result);
             return rc;
@@ -205,6 +338,11 @@ PrillmErrorCode prillm_price(const PrillmMarket *market, int target, const Prill
     } else if (settings->compare && settings->method == PRILLM_PRICE_EXACT) {
         result->exact_profit = result->profit;
         result->profit_ratio = result->profit > 0 ? 1.0 : NAN;
+    }
+    if (report) {
+        result->uplift = result->profit - result->current_profit;
+        result->uplift_relative = result->current_profit > 0 ? result->uplift / result->current_profit : NAN;
+        result->warnings |= plain_warnings(result, total_demand(market));
     }
     result->seconds = prillm__now() - t0;
     return PRILLM_OK;

@@ -952,6 +952,116 @@ static void test_price_errors(void **state) {
     run_free(&h);
 }
 
+static void write_scratch(const char *name, const char *text) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", scratch, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* One app, the target and a rival at price 2 (the README's hand case: the
+ * optimum is 2 with profit 1, and at price p the target carries 1 - p/4). */
+static void write_hand_market(const char *name, const char *target_price) {
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{\"weights\": {\"price\": 1, \"congestion\": 1, \"delay\": 0},\n"
+             " \"providers\": [{\"id\": \"target\", \"price\": %s, \"capacity\": 1, \"value\": 0},\n"
+             "               {\"id\": \"rival\", \"price\": 2, \"capacity\": 1, \"value\": 0}],\n"
+             " \"users\": [{\"id\": \"app\", \"demand\": 1}],\n"
+             " \"delay\": [[0, 0]]}\n",
+             target_price);
+    write_scratch(name, text);
+}
+
+/* The market as given: the current price's profit, the uplift, and the
+ * warnings, in the JSON (as data), on stderr (in words) and in --table. */
+static void test_price_current_and_warnings(void **state) {
+    (void)state;
+    REQUIRE_CLI();
+    write_hand_market("under.json", "0.5");
+    Run r = run("\"$PRILLM_CLI\" price under.json --target target");
+    expect_exit(&r, 0, "price of an underpriced target");
+    check_number_tokens(r.out);
+    cJSON *out = parse_json_output(r.out);
+    assert_true(fabs(number_member(out, "price") - 2) <= 1e-12);
+    assert_true(number_member(out, "current_price") == 0.5);
+    assert_true(fabs(number_member(out, "current_flow") - 0.875) <= 1e-12);
+    assert_true(fabs(number_member(out, "current_profit") - 0.4375) <= 1e-12);
+    assert_true(fabs(number_member(out, "uplift") - 0.5625) <= 1e-12);
+    assert_true(fabs(number_member(out, "uplift_relative") - 0.5625 / 0.4375) <= 1e-12);
+    const cJSON *warnings = member(out, "warnings");
+    assert_true(cJSON_IsArray(warnings));
+    assert_int_equal(cJSON_GetArraySize(warnings), 1);
+    expect_in(cJSON_GetStringValue(cJSON_GetArrayItem(warnings, 0)), "4.0 times the current price 0.5", "warnings");
+    expect_in(r.err,
+              "warning: the optimal price 2 is 4.0 times the current price 0.5: check the market's price sensitivity",
+              "stderr");
+    cJSON_Delete(out);
+    run_free(&r);
+
+    /* --table says the same; the CSV curve stays a bare table */
+    r = run("\"$PRILLM_CLI\" price under.json --target target --table");
+    expect_exit(&r, 0, "price --table");
+    expect_in(r.out, "current price 0.5 USD/Mtok: profit 0.4375 on 0.875 Mtok", "--table");
+    expect_in(r.out, "uplift 0.5625", "--table");
+    expect_in(r.out, "warning: the optimal price 2 is 4.0 times", "--table");
+    run_free(&r);
+    r = run("\"$PRILLM_CLI\" price under.json --target target --csv");
+    expect_exit(&r, 0, "price --csv");
+    const char *head = "from,to,flow,flow_slope,best_price,best_profit\n0,4,1,-0.25,2,1\n";
+    assert_true(strncmp(r.out, head, strlen(head)) == 0);
+    assert_null(strstr(r.out, "warning"));
+    assert_null(strstr(r.out, "current"));
+    expect_in(r.err, "4.0 times the current price", "stderr of --csv");
+    run_free(&r);
+
+    /* a free model: no ratio, no relative uplift */
+    write_hand_market("free.json", "0");
+    r = run("\"$PRILLM_CLI\" price free.json --target target");
+    expect_exit(&r, 0, "price of a free target");
+    out = parse_json_output(r.out);
+    assert_true(number_member(out, "current_price") == 0 && number_member(out, "current_profit") == 0);
+    assert_true(cJSON_IsNull(member(out, "uplift_relative")));
+    warnings = member(out, "warnings");
+    assert_int_equal(cJSON_GetArraySize(warnings), 1);
+    expect_in(cJSON_GetStringValue(cJSON_GetArrayItem(warnings, 0)), "free model", "warnings");
+    expect_in(r.err, "warning: the current price is 0 (a free model)", "stderr");
+    cJSON_Delete(out);
+    run_free(&r);
+
+    /* nothing to say: an empty array and a quiet stderr */
+    write_hand_market("fine.json", "1");
+    r = run("\"$PRILLM_CLI\" price fine.json --target target --method grid --grid-points 5");
+    expect_exit(&r, 0, "price of a reasonably priced target");
+    out = parse_json_output(r.out);
+    assert_int_equal(cJSON_GetArraySize(member(out, "warnings")), 0);
+    assert_string_equal(r.err, "");
+    cJSON_Delete(out);
+    run_free(&r);
+
+    /* min keeps the cheapest rival, which nobody uses: its price sells
+     * nothing although the target sells at a profit below it */
+    write_scratch("junk.json",
+                  "{\"weights\": {\"price\": 1, \"congestion\": 1, \"delay\": 0},\n"
+                  " \"providers\": [{\"id\": \"target\", \"price\": 1, \"capacity\": 1, \"value\": 0},\n"
+                  "               {\"id\": \"junk\", \"price\": 0.1, \"capacity\": 1, \"value\": -50},\n"
+                  "               {\"id\": \"rival\", \"price\": 2, \"capacity\": 1, \"value\": 0}],\n"
+                  " \"users\": [{\"id\": \"app\", \"demand\": 1}],\n"
+                  " \"delay\": [[0, 0, 0]]}\n");
+    r = run("\"$PRILLM_CLI\" price junk.json --target target --method min --k 1");
+    expect_exit(&r, 0, "price --method min");
+    out = parse_json_output(r.out);
+    assert_string_equal(cJSON_GetStringValue(member(out, "status")), "solved");
+    assert_true(number_member(out, "flow") == 0);
+    assert_int_equal(cJSON_GetArraySize(member(out, "warnings")), 2);
+    expect_in(r.err, "warning: method min's price", "stderr");
+    expect_in(r.err, "sells nothing, yet the target can sell at a profit", "stderr");
+    cJSON_Delete(out);
+    run_free(&r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_version),
@@ -971,6 +1081,7 @@ int main(void) {
         cmocka_unit_test(test_default_market),
         cmocka_unit_test(test_price_exact),
         cmocka_unit_test(test_price_errors),
+        cmocka_unit_test(test_price_current_and_warnings),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -659,6 +659,244 @@ static void test_abstraction_methods(void **state) {
     }
 }
 
+/* ---- the market as given: current price, uplift, warnings ------------- */
+
+static double demand_total(const PrillmMarket *mk) {
+    double total = 0;
+    for (int i = 0; i < mk->n_users; i++) total += mk->demand[i];
+    return total;
+}
+
+/* The warnings a result must carry, from their definitions in pricing.h.
+ * exact_sells: the exact optimum of the same market sells something. */
+static unsigned expected_warnings(const PrillmMarket *mk, const PrillmPriceResult *r, int exact_sells) {
+    unsigned want = 0;
+    double cur = mk->price[r->target];
+    int sells = r->flow > PRILLM_PRICE_NO_FLOW * demand_total(mk);
+    if (cur <= 0) want |= PRILLM_PRICE_WARN_FREE;
+    if (!sells) want |= PRILLM_PRICE_WARN_SELLS_NOTHING;
+    if (sells && cur > 0 && r->price > 3 * cur) want |= PRILLM_PRICE_WARN_FAR_ABOVE;
+    if (sells && cur > 0 && r->price < cur / 3) want |= PRILLM_PRICE_WARN_FAR_BELOW;
+    if (r->method != PRILLM_PRICE_EXACT && !sells && exact_sells) want |= PRILLM_PRICE_WARN_METHOD_SELLS_NOTHING;
+    return want;
+}
+
+/* The current price's profit, re-solved independently: the equilibrium of
+ * the unchanged market (and, on tiny markets, brute force over support
+ * patterns, which shares no code with the library). */
+static void check_current(const PrillmMarket *mk, const PrillmPriceResult *r, double scale) {
+    int s = r->target, m = mk->n_providers;
+    double cost = isnan(mk->cost[s]) ? 0 : mk->cost[s], total = demand_total(mk);
+    assert_true(r->current_price == mk->price[s]);
+    PrillmEquilibriumSolver *solver = test_solve(mk, NULL);
+    const PrillmEquilibrium *eq = prillm_equilibrium_solution(solver);
+    assert_true(eq->info.status == PRILLM_STATUS_SOLVED);
+    double F = eq->provider_flow[s];
+    prillm_equilibrium_cleanup(solver);
+    if (!(fabs(r->current_flow - F) <= 1e-12 * total))
+        fail_msg("current_flow %.17g, independent solve %.17g", r->current_flow, F);
+    assert_true(fabs(r->current_profit - (mk->price[s] - cost) * F) <= 1e-12 * scale);
+    if (mk->n_users <= 3 && m <= 3) {
+        double *flows = calloc((size_t)mk->n_users * m, sizeof(double));
+        assert_non_null(flows);
+        assert_int_equal(test_brute_force_equilibrium(mk, flows), 0);
+        double Fb = 0;
+        for (int i = 0; i < mk->n_users; i++) Fb += flows[(size_t)i * m + s];
+        assert_true(fabs(r->current_flow - Fb) <= 1e-9 * total);
+        free(flows);
+    }
+    /* the uplift is the difference, and relative only over a positive profit */
+    assert_true(r->uplift == r->profit - r->current_profit);
+    if (r->current_profit > 0) assert_true(r->uplift_relative == r->uplift / r->current_profit);
+    else assert_true(isnan(r->uplift_relative));
+}
+
+/* On random markets (some with the target free, overpriced or underpriced,
+ * some with a cost): the current profit is the true game's, exact never
+ * earns less than the current price, and the warnings are set exactly when
+ * their conditions hold. */
+static void test_current_price_report(void **state) {
+    (void)state;
+    int seen[5] = {0};
+    for (int trial = 0; trial < 120; trial++) {
+        TestRng rng = {0xc477e000u + (uint64_t)trial};
+        int n = test_int(&rng, 1, 10), m = test_int(&rng, 2, 6);
+        TestMarketShape shape = {-1, 2, trial % 5 == 1, trial % 5 == 2};
+        PrillmMarket *mk = test_market(n, m, 80000 + (uint64_t)trial, &shape);
+        int s = test_int(&rng, 0, m - 1);
+        switch (trial % 6) {
+        case 0: mk->price[s] = 0; break;      /* a free model */
+        case 1: mk->price[s] *= 20; break;    /* priced out: the optimum is far below */
+        case 2: mk->price[s] *= 0.02; break;  /* underpriced: the optimum is far above */
+        case 3: mk->cost[s] = 0.5 * mk->price[s]; break;
+        default: break;
+        }
+        PrillmPriceResult exact;
+        price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
+        double scale = profit_scale(mk, &exact) + fabs(exact.current_profit);
+        check_current(mk, &exact, scale);
+        /* the exact optimum is global on [0, pmax], and the default pmax is
+         * past the target's choke price, so no current price earns more */
+        if (!(exact.uplift >= -1e-9 * scale))
+            fail_msg("trial %d: exact uplift %.17g < 0 (profit %.17g, current %.17g)", trial, exact.uplift,
+                     exact.profit, exact.current_profit);
+        int exact_sells = exact.flow > PRILLM_PRICE_NO_FLOW * demand_total(mk);
+        assert_int_equal(exact.warnings, expected_warnings(mk, &exact, exact_sells));
+        for (int b = 0; b < 5; b++) seen[b] += (exact.warnings >> b) & 1;
+        /* every method gets the same report of the market as given */
+        const int others[] = {PRILLM_PRICE_GRID, PRILLM_PRICE_SPITER, PRILLM_PRICE_MIN, PRILLM_PRICE_AVG};
+        for (size_t q = 0; q < sizeof others / sizeof others[0]; q++) {
+            PrillmPriceResult r;
+            price_with(mk, s, others[q], 0, &r);
+            assert_true(r.current_price == exact.current_price);
+            assert_true(r.current_flow == exact.current_flow && r.current_profit == exact.current_profit);
+            assert_true(r.uplift == r.profit - r.current_profit);
+            assert_true(r.uplift <= exact.uplift + 1e-9 * scale);
+            assert_int_equal(r.warnings, expected_warnings(mk, &r, exact_sells));
+            for (int b = 0; b < 5; b++) seen[b] += (r.warnings >> b) & 1;
+            prillm_price_result_clear(&r);
+        }
+        prillm_price_result_clear(&exact);
+        prillm_market_free(mk);
+    }
+    print_message("warnings seen on random markets: far_above %d, far_below %d, sells_nothing %d, free %d, "
+                  "method_sells_nothing %d\n",
+                  seen[0], seen[1], seen[2], seen[3], seen[4]);
+    assert_true(seen[0] > 0 && seen[1] > 0 && seen[3] > 0); /* not vacuous */
+}
+
+/* One app (demand 1), the target and a rival at price 2, congestion slope 1
+ * (the README's case to check by hand): at price p the target carries
+ * 1 - p/4, and the optimum is p = 2 with profit 1. */
+static PrillmMarket *one_app_two_models(double current_price) {
+    const double demand[] = {1}, delay[] = {0, 0}, price[] = {current_price, 2}, capacity[] = {1, 1};
+    PrillmMarket *mk = small_market(1, 2, demand, delay, price, capacity);
+    mk->w_delay = 0;
+    return mk;
+}
+
+static void expect_text(const PrillmPriceResult *r, unsigned bit, const char *needle) {
+    char text[512];
+    const char *t = prillm_price_warning_text(r, bit, text, sizeof text);
+    if (!strstr(t, needle)) fail_msg("warning %s: \"%s\" lacks \"%s\"", prillm_price_warning_name(bit), t, needle);
+}
+
+static void test_warning_cases(void **state) {
+    (void)state;
+    PrillmPriceResult r;
+    char text[512];
+    /* underpriced: the optimum 2 is 4 times the current 0.5 */
+    PrillmMarket *mk = one_app_two_models(0.5);
+    price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
+    assert_true(fabs(r.price - 2) <= 1e-12 && fabs(r.profit - 1) <= 1e-12);
+    assert_true(r.current_price == 0.5);
+    assert_true(fabs(r.current_flow - 0.875) <= 1e-12 && fabs(r.current_profit - 0.4375) <= 1e-12);
+    assert_true(fabs(r.uplift - 0.5625) <= 1e-12 && fabs(r.uplift_relative - 0.5625 / 0.4375) <= 1e-12);
+    assert_int_equal(r.warnings, PRILLM_PRICE_WARN_FAR_ABOVE);
+    expect_text(&r, PRILLM_PRICE_WARN_FAR_ABOVE, "the optimal price 2 is 4.0 times the current price 0.5");
+    assert_string_equal(prillm_price_warning_text(&r, PRILLM_PRICE_WARN_FREE, text, sizeof text), "");
+    prillm_price_result_clear(&r);
+    prillm_market_free(mk);
+    /* priced out: the target sells nothing now, the optimum is under a third */
+    mk = one_app_two_models(7);
+    price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
+    assert_true(r.current_flow == 0 && r.current_profit == 0 && fabs(r.uplift - 1) <= 1e-12);
+    assert_true(isnan(r.uplift_relative));
+    assert_int_equal(r.warnings, PRILLM_PRICE_WARN_FAR_BELOW);
+    expect_text(&r, PRILLM_PRICE_WARN_FAR_BELOW, "0.286 times the current price 7");
+    prillm_price_result_clear(&r);
+    prillm_market_free(mk);
+    /* free: the ratio is undefined, and so is the relative uplift */
+    mk = one_app_two_models(0);
+    price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
+    assert_true(r.current_flow == 1 && r.current_profit == 0 && isnan(r.uplift_relative));
+    assert_int_equal(r.warnings, PRILLM_PRICE_WARN_FREE);
+    expect_text(&r, PRILLM_PRICE_WARN_FREE, "free model");
+    prillm_price_result_clear(&r);
+    /* a cost: current profit (1 - 0.5) x 0.75, optimum (p - 0.5)(1 - p/4) at
+     * p = 2.25; within a factor 3, so no warning */
+    mk->price[0] = 1;
+    mk->cost[0] = 0.5;
+    price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
+    assert_true(fabs(r.current_profit - 0.375) <= 1e-12 && fabs(r.profit - 0.765625) <= 1e-12);
+    assert_true(fabs(r.uplift_relative - (0.765625 - 0.375) / 0.375) <= 1e-12);
+    assert_int_equal(r.warnings, 0);
+    prillm_price_result_clear(&r);
+    prillm_market_free(mk);
+
+    /* a target nobody wants at any price: it sells nothing, and the ratio
+     * warnings stay off (its "optimum" 0 is just the lowest tie) */
+    const double demand[] = {4, 1, 2}, delay[] = {50, 0, 0, 60, 1, 0, 70, 0, 1}, price[] = {1, 1, 2},
+                 capacity[] = {5, 5, 5};
+    mk = small_market(3, 3, demand, delay, price, capacity);
+    mk->value[0] = -100;
+    for (int method = 0; method < PRILLM_PRICE_METHOD_COUNT; method++) {
+        if (method == PRILLM_PRICE_DA && !shipped_model) continue;
+        price_with(mk, 0, method, 0, &r);
+        assert_true(r.flow == 0 && r.current_flow == 0 && r.current_profit == 0);
+        assert_int_equal(r.warnings, PRILLM_PRICE_WARN_SELLS_NOTHING); /* not the method's fault */
+        if (method == PRILLM_PRICE_EXACT) expect_text(&r, PRILLM_PRICE_WARN_SELLS_NOTHING, "no price in [0, ");
+        prillm_price_result_clear(&r);
+    }
+    mk->price[0] = 0;
+    price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
+    assert_int_equal(r.warnings, PRILLM_PRICE_WARN_SELLS_NOTHING | PRILLM_PRICE_WARN_FREE);
+    prillm_price_result_clear(&r);
+    prillm_market_free(mk);
+
+    /* min and avg keep the cheapest rival, which nobody uses (value -50):
+     * the abstracted market looks like a monopoly, so they price the target
+     * at pmax, where it sells nothing, although it sells at a profit below */
+    const double d3[] = {1}, delay3[] = {0, 0, 0}, price3[] = {1, 0.1, 2}, cap3[] = {1, 1, 1};
+    mk = small_market(1, 3, d3, delay3, price3, cap3);
+    mk->w_delay = 0;
+    mk->value[1] = -50;
+    for (int method = PRILLM_PRICE_MIN; method <= PRILLM_PRICE_AVG; method++) {
+        PrillmPriceSettings set;
+        prillm_price_default_settings(&set);
+        set.method = method;
+        set.k = 1;
+        set.compare = 1;
+        PrillmError err;
+        assert_int_equal(prillm_price(mk, 0, &set, &r, &err), PRILLM_OK);
+        assert_true(r.status == PRILLM_STATUS_SOLVED && r.flow == 0 && r.profit == 0);
+        assert_true(fabs(r.exact_profit - 1) <= 1e-12);
+        assert_true(fabs(r.current_profit - 0.75) <= 1e-12 && fabs(r.uplift_relative + 1) <= 1e-12);
+        assert_int_equal(r.warnings, PRILLM_PRICE_WARN_SELLS_NOTHING | PRILLM_PRICE_WARN_METHOD_SELLS_NOTHING);
+        expect_text(&r, PRILLM_PRICE_WARN_METHOD_SELLS_NOTHING, "sells nothing, yet the target can sell at a profit");
+        prillm_price_result_clear(&r);
+    }
+    /* exact on the same market: no warning */
+    price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
+    assert_true(fabs(r.price - 2) <= 1e-12);
+    assert_int_equal(r.warnings, 0);
+    prillm_price_result_clear(&r);
+    prillm_market_free(mk);
+    assert_string_equal(prillm_price_warning_name(PRILLM_PRICE_WARN_METHOD_SELLS_NOTHING), "method_sells_nothing");
+    assert_string_equal(prillm_price_warning_name(3), "unknown");
+}
+
+/* Every method, the Ipopt ones included, carries the same current report. */
+static void test_current_price_every_method(void **state) {
+    (void)state;
+    PrillmMarket *mk = test_market(5, 3, 81, NULL);
+    PrillmPriceResult exact;
+    price_with(mk, 1, PRILLM_PRICE_EXACT, 0, &exact);
+    check_current(mk, &exact, profit_scale(mk, &exact) + fabs(exact.current_profit));
+    for (int method = 1; method < PRILLM_PRICE_METHOD_COUNT; method++) {
+        if (method == PRILLM_PRICE_DA && !shipped_model) continue;
+        PrillmPriceResult r;
+        price_with(mk, 1, method, 0, &r);
+        assert_true(r.current_price == exact.current_price && r.current_profit == exact.current_profit);
+        assert_true(r.current_flow == exact.current_flow);
+        if (r.status != PRILLM_STATUS_FAILED) assert_true(r.uplift == r.profit - r.current_profit);
+        else assert_true(isnan(r.uplift));
+        prillm_price_result_clear(&r);
+    }
+    prillm_price_result_clear(&exact);
+    prillm_market_free(mk);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exact_beats_grid),
@@ -675,6 +913,9 @@ int main(void) {
         cmocka_unit_test(test_extreme_scales),
         cmocka_unit_test(test_no_method_beats_exact),
         cmocka_unit_test(test_abstraction_methods),
+        cmocka_unit_test(test_current_price_report),
+        cmocka_unit_test(test_warning_cases),
+        cmocka_unit_test(test_current_price_every_method),
     };
     return cmocka_run_group_tests(tests, load_shipped_model, free_shipped_model);
 }
