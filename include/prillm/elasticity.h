@@ -70,7 +70,7 @@ typedef struct {
     long n_obs;
     long n_groups;       /* days                                                      */
     double raw, raw_se;  /* the model's own coefficient (pooled control coefficients
-                            held fixed) and its OLS standard error                     */
+                            held fixed) and its standard error, clustered by provider */
     double shrunk, shrunk_se; /* shrunk toward the pooled estimate                    */
 } PrillmElasticityModel;
 

@@ -257,7 +257,8 @@ static int compare_model(const void *a, const void *b) {
 }
 
 /* Each model's own slope on log price, the pooled control coefficients held
- * fixed (Frisch-Waugh on the demeaned rows), with its OLS standard error;
+ * fixed (Frisch-Waugh on the demeaned rows), with its standard error
+ * clustered by provider;
  * then shrinkage toward the pooled estimate with the DerSimonian-Laird
  * between-model variance. */
 static PrillmErrorCode per_model(const PrillmElasticityData *data, const PrillmElasticitySettings *st,
@@ -265,10 +266,12 @@ static PrillmErrorCode per_model(const PrillmElasticityData *data, const PrillmE
     const PrillmElasticityDesign *d = &data->across;
     int k = d->k, K = k + 1, M = data->n_models;
     double *sxx = prillm__calloc((size_t)M, sizeof(double)), *sxy = prillm__calloc((size_t)M, sizeof(double));
-    double *syy = prillm__calloc((size_t)M, sizeof(double));
     long *n = prillm__calloc((size_t)M, sizeof(long));
     int *seen = prillm__calloc((size_t)d->n_groups + 1, sizeof(int)), *groups = prillm__calloc((size_t)M, sizeof(int));
+    int *slot = NULL;
+    double *score = NULL;
     PrillmErrorCode rc = PRILLM_OK;
+    double *syy = prillm__calloc((size_t)M, sizeof(double));
     if (!sxx || !sxy || !syy || !n || !seen || !groups) {
         rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory in the per-model estimates");
         goto done;
@@ -285,13 +288,17 @@ static PrillmErrorCode per_model(const PrillmElasticityData *data, const PrillmE
         n[m]++;
         if (!seen[d->group[i]]) groups[m]++, seen[d->group[i]] = 1;
     }
-    int count = 0;
+    int count = 0, NP = 1;
     for (int m = 0; m < M; m++) count += data->providers[m] >= st->model_min_providers && n[m] >= st->model_min_obs;
+    for (long i = 0; i < d->n; i++) NP = d->provider[i] >= NP ? d->provider[i] + 1 : NP;
     res->models = prillm__calloc((size_t)count + 1, sizeof *res->models);
-    if (!res->models) {
+    slot = prillm__calloc((size_t)M, sizeof(int));
+    score = prillm__calloc((size_t)M * (size_t)NP, sizeof(double));
+    if (!res->models || !slot || !score) {
         rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory in the per-model estimates");
         goto done;
     }
+    for (int m = 0; m < M; m++) slot[m] = -1;
     for (int m = 0; m < M; m++) {
         if (data->providers[m] < st->model_min_providers || n[m] < st->model_min_obs) continue;
         long dof = n[m] - groups[m] - 1;
@@ -308,11 +315,34 @@ static PrillmErrorCode per_model(const PrillmElasticityData *data, const PrillmE
         e->n_obs = n[m];
         e->n_groups = groups[m];
         e->raw = sxy[m] / sxx[m];
-        double ssr = fmax(0, syy[m] - e->raw * sxy[m]);
-        e->raw_se = sqrt(ssr / (double)dof / sxx[m]);
+        e->raw_se = sqrt(fmax(0, syy[m] - e->raw * sxy[m]) / (double)dof / sxx[m]);
+        slot[m] = res->n_models;
         res->n_models++;
     }
-    qsort(res->models, (size_t)res->n_models, sizeof *res->models, compare_model);
+    /* standard errors: the larger of the conventional one and the one
+     * clustered by provider. A provider's price and its unobserved appeal
+     * persist over the days, so its days are not independent observations;
+     * with 3 to 10 providers the clustered variance is itself noisy and
+     * often too small, hence the maximum. Clustered (CR1): P/(P-1) sum_p
+     * s_p^2 / sxx^2 with s_p = sum over the provider's rows of x (y - b x). */
+    for (long i = 0; i < d->n; i++) {
+        int m = d->cluster[i];
+        if (slot[m] < 0) continue;
+        const double *r = rows + (size_t)i * K;
+        double y = r[k];
+        for (int j = 1; j < k; j++)
+            if (isfinite(coef[j])) y -= coef[j] * r[j];
+        score[(size_t)m * NP + (size_t)d->provider[i]] += r[0] * (y - res->models[slot[m]].raw * r[0]);
+    }
+    for (int m = 0; m < M; m++) {
+        if (slot[m] < 0) continue;
+        PrillmElasticityModel *e = &res->models[slot[m]];
+        double meat = 0;
+        for (int p = 0; p < NP; p++) meat += score[(size_t)m * NP + p] * score[(size_t)m * NP + p];
+        double clustered = sqrt((double)e->providers / (e->providers - 1) * meat) / sxx[m];
+        e->raw_se = fmax(clustered, e->raw_se); /* the conventional one, kept there below */
+    }
+    qsort(res->models, (size_t)res->n_models, sizeof *res->models, compare_model); /* slot is stale from here */
     /* DerSimonian-Laird tau^2 from the raw estimates and their variances */
     double sw = 0, sw2 = 0, swb = 0, q = 0, tau2 = 0;
     int usable = 0;
@@ -349,6 +379,8 @@ done:
     free(syy);
     free(n);
     free(seen);
+    free(slot);
+    free(score);
     free(groups);
     return rc;
 }

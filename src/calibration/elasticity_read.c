@@ -387,12 +387,13 @@ static PrillmErrorCode read_effective(const char *dir, const PrillmElasticitySet
         goto done;
     }
     for (long row = 0; row < t.rows; row++) {
+        int date;
+        double v[3];
+        if ((rc = date_of(&t, row, cols[0], &date, err))) goto done;
         const char *slug = prillm__csv_get(&t, row, cols[4]);
         if (!slug[0]) continue; /* the model's aggregate row */
         data->rows_read++;
-        int date;
-        double v[3];
-        if ((rc = date_of(&t, row, cols[0], &date, err)) || (rc = numbers(&t, row, cols + 5, 3, v, err))) goto done;
+        if ((rc = numbers(&t, row, cols + 5, 3, v, err))) goto done;
         const char *provider = prillm__csv_get(&t, row, cols[3]);
         if (!provider[0]) provider = slug;
         char model[1100], key[1400];
