@@ -114,7 +114,7 @@ static void write_synthetic(const char *dir, const Truth *t, unsigned long long 
         int changes = m % 2 == 0;
         double jump = changes ? (m % 4 == 0 ? 1 : -1) * (0.1 + 0.3 * prillm__rng_uniform(&rng)) : 0;
         for (int d = 0; d < t->days; d++) {
-            char date[16];
+            char date[32];
             snprintf(date, sizeof date, "2026-07-%02d", 10 + d);
             double a = level + 0.3 * normal(&rng);
             double in = base * exp(d >= t->days / 2 ? jump : 0), out = 4 * in;
