@@ -105,7 +105,7 @@ typedef struct {
 } EndpointSum;
 
 typedef struct {
-    int date, model, group, provider;
+    int date, model, provider;
     double tokens, in, out, share, lat, thr;
 } ProviderDay;
 
@@ -402,7 +402,7 @@ static PrillmErrorCode read_effective(const char *dir, const PrillmElasticitySet
         snprintf(key, sizeof key, "%d|%s", date, model);
         int at = map_get(&r->model_day, key);
         double share = at >= 0 ? r->md[at].share : NAN;
-        ProviderDay p = {date, 0, 0, 0, v[2], v[0], v[1], share, NAN, NAN};
+        ProviderDay p = {date, 0, 0, v[2], v[0], v[1], share, NAN, NAN};
         char slug_base[256];
         snprintf(slug_base, sizeof slug_base, "%s", slug);
         char *cut = strchr(slug_base, '/');
