@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(gcc make cmake pkg-config libc6-dev
           libcjson-dev libopenblas-dev liblapacke-dev coinor-libipopt-dev
-          libglpk-dev libxgboost-dev)
+          libglpk-dev libxgboost-dev zlib1g-dev)
 if [ "${1:-build}" = test ]; then
   packages+=(libcmocka-dev clang libclang-rt-14-dev valgrind)
 fi

@@ -16,6 +16,7 @@
 #include "prillm/equilibrium.h"
 #include "prillm/observations.h"
 #include "prillm/calibration.h"
+#include "prillm/elasticity.h"
 #include "prillm/pricing.h"
 #include "prillm/ttc.h"
 #include "prillm/aggregator.h"

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 static char *read_file(const char *path, size_t *length, PrillmError *err, PrillmErrorCode *rc) {
     FILE *in = fopen(path, "rb");
     if (!in) {
@@ -20,6 +22,52 @@ static char *read_file(const char *path, size_t *length, PrillmError *err, Prill
     *rc = prillm__read_stream(in, path, &buf, length, err);
     fclose(in);
     return *rc ? NULL : buf;
+}
+
+static int ends_with(const char *text, const char *suffix) {
+    size_t n = strlen(text), k = strlen(suffix);
+    return n >= k && strcmp(text + n - k, suffix) == 0;
+}
+
+/* A gzip-compressed file, inflated into memory (NUL-terminated). */
+static char *read_gzip(const char *path, size_t *length, PrillmError *err, PrillmErrorCode *rc) {
+    gzFile in = gzopen(path, "rb");
+    if (!in) {
+        *rc = prillm__fail(err, PRILLM_ERR_IO, "cannot open %s: %s", path, errno ? strerror(errno) : "gzopen failed");
+        return NULL;
+    }
+    size_t cap = 1 << 20, used = 0;
+    char *buf = malloc(cap + 1);
+    for (;;) {
+        if (!buf) {
+            gzclose(in);
+            *rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading %s", path);
+            return NULL;
+        }
+        if (used == cap) {
+            char *bigger = cap <= ((size_t)-1 - 1) / 2 - 1 ? realloc(buf, 2 * cap + 1) : NULL;
+            if (!bigger) free(buf);
+            buf = bigger;
+            cap *= 2;
+            continue;
+        }
+        size_t want = cap - used > (1u << 30) ? (1u << 30) : cap - used;
+        int got = gzread(in, buf + used, (unsigned)want);
+        if (got < 0) {
+            int code;
+            const char *why = gzerror(in, &code);
+            *rc = prillm__fail(err, PRILLM_ERR_IO, "cannot read %s: %s", path, why ? why : "gzip error");
+            free(buf);
+            gzclose(in);
+            return NULL;
+        }
+        if (got == 0) break;
+        used += (size_t)got;
+    }
+    gzclose(in);
+    buf[used] = '\0';
+    *length = used;
+    return buf;
 }
 
 /* Split in place: fields become NUL-terminated strings inside text. */
@@ -106,7 +154,8 @@ PrillmErrorCode prillm__csv_read(const char *path, PrillmCsvTable *t, PrillmErro
     snprintf(t->path, sizeof t->path, "%s", path);
     size_t length = 0;
     PrillmErrorCode rc = PRILLM_OK;
-    if (!(t->text = read_file(path, &length, err, &rc))) return rc;
+    t->text = ends_with(path, ".gz") ? read_gzip(path, &length, err, &rc) : read_file(path, &length, err, &rc);
+    if (!t->text) return rc;
     if ((rc = split(t, length, err))) {
         free(t->text);
         t->text = NULL;

@@ -16,7 +16,8 @@ typedef struct {
     char path[256];  /* for messages                                */
 } PrillmCsvTable;
 
-/* Read path; every row must have the header's number of fields. */
+/* Read path (gzip-compressed when it ends in .gz); every row must have the
+ * header's number of fields. */
 PrillmErrorCode prillm__csv_read(const char *path, PrillmCsvTable *table, PrillmError *err);
 void prillm__csv_free(PrillmCsvTable *table);
 /* Column index of name, or -1. */
