@@ -35,6 +35,7 @@
 
 #include <stdio.h>
 
+#include "prillm/elasticity.h"
 #include "prillm/error.h"
 #include "prillm/market.h"
 #include "prillm/options.h"
@@ -116,6 +117,12 @@ typedef struct {
     int n_heldout;
     long listed_cells;
     int dropped_models;       /* with volume but no price in the window      */
+    /* the elasticity measured from real price variation (across inference
+     * providers of one model, and over time), at the fit's price; its
+     * per-model estimates are matched to the market's models */
+    int have_measured;        /* 0: raw/ tables absent or not usable         */
+    PrillmElasticityResult measured;
+    int *measured_model;      /* [m] index into measured.models, -1 = none   */
     double seconds;
 } PrillmFitResult;
 

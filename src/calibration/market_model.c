@@ -766,6 +766,8 @@ void prillm_fit_result_free(PrillmFitResult *r) {
     free(r->imputed);
     free(r->forward);
     free(r->heldout);
+    free(r->measured_model);
+    if (r->have_measured) prillm_elasticity_result_free(&r->measured);
     free(r);
 }
 
@@ -920,6 +922,22 @@ PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *
                     fmax(res->max_cell_error, fabs(eq->flows[(size_t)i * M + (size_t)j] - x) / res->market->demand[i]);
         }
     prillm_equilibrium_cleanup(solver);
+    /* the measured elasticity, for comparison (not required) */
+    PrillmElasticitySettings es;
+    prillm_elasticity_default_settings(&es);
+    es.price = st.price == PRILLM_FIT_PRICE_LISTED ? PRILLM_ELASTICITY_PRICE_LISTED : PRILLM_ELASTICITY_PRICE_EFFECTIVE;
+    PrillmError eerr = {0};
+    if (prillm_elasticity_estimate(dir, &es, &res->measured, &eerr) == PRILLM_OK) {
+        res->have_measured = 1;
+        if (!(res->measured_model = malloc(M * sizeof(int)))) goto oom;
+        for (int j = 0; j < m; j++) {
+            res->measured_model[j] = -1;
+            for (int q = 0; q < res->measured.n_models; q++)
+                if (strcmp(res->measured.models[q].model, res->market->provider_id[j]) == 0) res->measured_model[j] = q;
+        }
+    } else {
+        say(warn, ctx, "no measured elasticity to compare with: %s", eerr.message);
+    }
     res->seconds = prillm__now() - t0;
     goto cleanup;
 oom:

@@ -35,6 +35,16 @@ static PaidSummary paid_summary(const PrillmFitResult *r) {
     return s;
 }
 
+static void estimate_json(FILE *out, const char *name, const PrillmElasticityEstimate *e) {
+    fprintf(out, "\"%s\": {\"elasticity\": ", name);
+    prillm__json_number(out, e->elasticity);
+    fputs(", \"lo\": ", out);
+    prillm__json_number(out, e->lo);
+    fputs(", \"hi\": ", out);
+    prillm__json_number(out, e->hi);
+    fprintf(out, ", \"observations\": %ld, \"models\": %d}", e->n_obs, e->n_models);
+}
+
 static void score_json(FILE *out, const PrillmForwardScore *s) {
     fputs("{\"name\": ", out);
     prillm__json_string(out, s->name);
@@ -89,7 +99,15 @@ void prillm_fit_write_json(FILE *out, const PrillmFitResult *r) {
     fprintf(out, ", \"stranded_models\": %d},\n", r->stranded);
     fprintf(out, "  \"paid_models\": %d,\n  \"median_abs_own_elasticity\": ", ps.paid);
     prillm__json_number(out, ps.median_abs_elasticity);
-    fprintf(out, ",\n  \"implied_cost_nonnegative\": %d,\n  \"seconds\": ", ps.nonnegative_cost);
+    fprintf(out, ",\n  \"implied_cost_nonnegative\": %d,\n", ps.nonnegative_cost);
+    if (r->have_measured) {
+        fputs("  \"measured_elasticity\": {", out);
+        estimate_json(out, "across_providers", &r->measured.across_providers);
+        fputs(", ", out);
+        estimate_json(out, "over_time", &r->measured.over_time);
+        fprintf(out, ", \"level\": 0.9},\n");
+    }
+    fputs("  \"seconds\": ", out);
     prillm__json_number(out, r->seconds);
     fputs(",\n  \"providers\": [", out);
     for (int j = 0; j < m; j++) {
@@ -116,7 +134,17 @@ void prillm_fit_write_json(FILE *out, const PrillmFitResult *r) {
             fputs("}", out);
             first = 0;
         }
-        fprintf(out, "], \"performance_imputed\": %s}", r->imputed[j] ? "true" : "false");
+        fputs("], \"measured_elasticity\": ", out);
+        int q = r->have_measured && r->measured_model ? r->measured_model[j] : -1;
+        if (q < 0) fputs("null", out);
+        else {
+            fputs("{\"shrunk\": ", out);
+            prillm__json_number(out, r->measured.models[q].shrunk);
+            fputs(", \"se\": ", out);
+            prillm__json_number(out, r->measured.models[q].shrunk_se);
+            fprintf(out, ", \"providers\": %d}", r->measured.models[q].providers);
+        }
+        fprintf(out, ", \"performance_imputed\": %s}", r->imputed[j] ? "true" : "false");
     }
     fputs("\n  ]\n}\n", out);
 }
@@ -149,4 +177,18 @@ void prillm_fit_write_table(FILE *out, const PrillmFitResult *r) {
             r->max_total_error, r->max_cell_error, r->kkt_violation, r->stranded);
     fprintf(out, "paid models: %d, median |own-price elasticity| %.3f (target %g), implied marginal cost >= 0 for %d\n",
             ps.paid, ps.median_abs_elasticity, r->elasticity, ps.nonnegative_cost);
+    if (r->have_measured) {
+        const PrillmElasticityEstimate *a = &r->measured.across_providers, *t = &r->measured.over_time;
+        fprintf(out, "measured elasticity (90%% interval): across providers of one model %.3f [%.3f, %.3f] (%ld obs);\n"
+                     "  over time, one model's price changes %.3f [%.3f, %.3f] (%d models)\n",
+                a->elasticity, a->lo, a->hi, a->n_obs, t->elasticity, t->lo, t->hi, t->n_models);
+    }
+    fprintf(out, "\n%-44s %9s %10s %7s %9s  %s\n", "largest models", "price", "flow/day", "elast.", "impl.cost",
+            "closest rival (diversion)");
+    for (int j = 0; j < mk->n_providers && j < 15; j++) {
+        int k = r->diversion_to[(size_t)j * 3];
+        fprintf(out, "%-44.44s %9.4f %10.4g %7.3f %9.4f  %s (%.2f)\n", mk->provider_id[j], mk->price[j],
+                r->observed_flow[j], r->own_elasticity[j], r->implied_cost[j], k >= 0 ? mk->provider_id[k] : "-",
+                k >= 0 ? r->diversion[(size_t)j * 3] : 0.0);
+    }
 }
