@@ -282,9 +282,12 @@ static PrillmMarket *enlarged(const PrillmMarket *base, int copies, int user_cop
             mk->latency[J] = base->latency[j];
             /* a user copy's delays are its original's, stretched by a fixed
              * factor in [0.7, 1.3] so that copies are not identical */
-            for (int i = 0; i < n; i++)
+            for (int i = 0; i < n; i++) {
                 mk->delay[(size_t)i * M + J] =
                     base->delay[(size_t)(i % n0) * m + j] * (i < n0 ? 1.0 : 0.7 + 0.6 * ((i * 7919 + j * 104729) % 1000) / 999.0);
+                /* copies keep their original's tastes */
+                mk->affinity[(size_t)i * M + J] = base->affinity[(size_t)(i % n0) * m + j];
+            }
         }
     if (prillm_market_validate(mk, &err)) die("enlarged market", &err);
     return mk;

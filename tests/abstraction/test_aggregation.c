@@ -53,6 +53,18 @@ static void test_features_by_hand(void **state) {
         assert_true(fabs(x[k] - expect1[k]) < 1e-14);
         assert_true(fabs(x[PRILLM_AGGREGATOR_FEATURES + k] - expect2[k]) < 1e-14);
     }
+    /* affinities shift the value features by their demand-weighted means:
+     * provider 0 (target) by (1*0.4 + 3*0)/4 = 0.1, provider 1 by
+     * (1*(-2) + 3*1)/4 = 0.25, provider 2 by 0; nothing else moves */
+    double affinity[6] = {0.4, -2, 0, 0, 1, 0};
+    memcpy(mk->affinity, affinity, sizeof affinity);
+    assert_int_equal(prillm_aggregator_features(mk, 0, x, &err), PRILLM_OK);
+    expect1[2] = 0.75, expect1[6] = 0.75 - 1.1;
+    expect2[6] = 3 - 1.1;
+    for (int k = 0; k < PRILLM_AGGREGATOR_FEATURES; k++) {
+        assert_true(fabs(x[k] - expect1[k]) < 1e-14);
+        assert_true(fabs(x[PRILLM_AGGREGATOR_FEATURES + k] - expect2[k]) < 1e-14);
+    }
     assert_int_equal(prillm_aggregator_features(mk, 3, x, &err), PRILLM_ERR_INVALID_ARGUMENT);
     mk->delay[4] = NAN; /* invalid markets are refused, not scored */
     assert_int_equal(prillm_aggregator_features(mk, 0, x, &err), PRILLM_ERR_INVALID_DATA);
@@ -73,7 +85,10 @@ static PrillmMarket *permute_providers(const PrillmMarket *mk, const int *perm) 
         free(out->provider_id[k]);
         out->provider_id[k] = malloc(strlen(mk->provider_id[j]) + 1);
         strcpy(out->provider_id[k], mk->provider_id[j]);
-        for (int i = 0; i < n; i++) out->delay[(size_t)i * m + k] = mk->delay[(size_t)i * m + j];
+        for (int i = 0; i < n; i++) {
+            out->delay[(size_t)i * m + k] = mk->delay[(size_t)i * m + j];
+            out->affinity[(size_t)i * m + k] = mk->affinity[(size_t)i * m + j];
+        }
     }
     return out;
 }
@@ -95,8 +110,11 @@ static void assert_same_market(const PrillmMarket *a, const PrillmMarket *b) {
         assert_true(same_number(a->value[k], b->value[l]));
         assert_true(same_number(a->cost[k], b->cost[l]));
         assert_true(same_number(a->latency[k], b->latency[l]));
-        for (int i = 0; i < a->n_users; i++)
+        for (int i = 0; i < a->n_users; i++) {
             assert_true(same_number(a->delay[(size_t)i * a->n_providers + k], b->delay[(size_t)i * b->n_providers + l]));
+            assert_true(
+                same_number(a->affinity[(size_t)i * a->n_providers + k], b->affinity[(size_t)i * b->n_providers + l]));
+        }
     }
 }
 
@@ -104,8 +122,28 @@ static void assert_same_market(const PrillmMarket *a, const PrillmMarket *b) {
 static void assert_provider_copied(const PrillmMarket *mk, int j, const PrillmMarket *out, int k) {
     assert_string_equal(mk->provider_id[j], out->provider_id[k]);
     assert_true(mk->price[j] == out->price[k] && mk->capacity[j] == out->capacity[k] && mk->value[j] == out->value[k]);
-    for (int i = 0; i < mk->n_users; i++)
+    for (int i = 0; i < mk->n_users; i++) {
         assert_true(mk->delay[(size_t)i * mk->n_providers + j] == out->delay[(size_t)i * out->n_providers + k]);
+        assert_true(mk->affinity[(size_t)i * mk->n_providers + j] == out->affinity[(size_t)i * out->n_providers + k]);
+    }
+}
+
+/* |x - sum_j w_j column_j / sum_j w_j| small for each app's row of field
+ * over the rivals j with use[j] (w = NULL: plain mean). */
+static void assert_row_means(const PrillmMarket *mk, const double *field, const double *w, const unsigned char *use,
+                             const PrillmMarket *out, const double *out_field, int k) {
+    int m = mk->n_providers;
+    for (int i = 0; i < mk->n_users; i++) {
+        double sum = 0, total = 0, scale = 0;
+        for (int j = 0; j < m; j++)
+            if (use[j]) {
+                double wj = w ? w[j] : 1.0;
+                sum += wj * field[(size_t)i * m + j], total += wj, scale += fabs(wj * field[(size_t)i * m + j]);
+            }
+        double got = out_field[(size_t)i * out->n_providers + k];
+        if (!(fabs(got - sum / total) <= 1e-13 * (scale / total) + 1e-300))
+            fail_msg("user %d: merged %.17g, expected %.17g", i, got, sum / total);
+    }
 }
 
 static void test_abstracted_markets(void **state) {
@@ -117,7 +155,9 @@ static void test_abstracted_markets(void **state) {
         int n = test_int(&rng, 1, 15), m = test_int(&rng, 2, 14), target = test_int(&rng, 0, m - 1);
         int rivals = m - 1, K = test_int(&rng, 1, rivals);
         PrillmMarket *mk = test_market(n, m, 500 + (uint64_t)trial, NULL);
+        if (trial % 2) test_market_affinity(mk, 550 + (uint64_t)trial, 0.3); /* apps with tastes */
         PrillmAggregator *model = random_model((uint64_t)trial, 8, 2, 1 + trial % 2, trial % 3 != 0);
+        unsigned char *merged = calloc((size_t)m, 1);
         double *ss = malloc(sizeof(double) * m), *sa = malloc(sizeof(double) * m);
         assert_int_equal(prillm_aggregator_scores(model, mk, target, ss, sa, &err), PRILLM_OK);
         assert_true(isnan(ss[target]) && isnan(sa[target]));
@@ -146,6 +186,7 @@ static void test_abstracted_markets(void **state) {
                     for (int l = 0; l < m; l++)
                         if (l != target && l != j && sa[l] > sa[j]) better++;
                     assert_int_equal(kept, better < K - 1);
+                    merged[j] = !kept;
                     if (kept) continue;
                     cap += ss[j] * mk->capacity[j];
                     price += sa[j] * mk->price[j], wsum += sa[j];
@@ -154,6 +195,13 @@ static void test_abstracted_markets(void **state) {
                 assert_true(fabs(out->capacity[agg] - cap) <= 1e-13 * cap);
                 assert_true(fabs(out->price[agg] - price / wsum) <= 1e-13 * (price / wsum));
                 assert_true(out->price[agg] >= lo * (1 - 1e-15) && out->price[agg] <= hi * (1 + 1e-15));
+                /* each app's delay and affinity: score_avg-weighted means */
+                assert_row_means(mk, mk->delay, sa, merged, out, out->delay, agg);
+                assert_row_means(mk, mk->affinity, sa, merged, out, out->affinity, agg);
+                for (int j = 0; j < m; j++) {
+                    int k = prillm_market_provider_index(out, mk->provider_id[j]);
+                    if (k >= 0) assert_provider_copied(mk, j, out, k);
+                }
                 int prev = -1;
                 for (int k = 0; k < K; k++) { /* market order kept */
                     int j = prillm_market_provider_index(mk, out->provider_id[k]);
@@ -164,7 +212,8 @@ static void test_abstracted_markets(void **state) {
                 double most = -INFINITY, least_dropped = INFINITY;
                 for (int j = 0; j < m; j++) {
                     if (j == target) continue;
-                    if (prillm_market_provider_index(out, mk->provider_id[j]) >= 0) most = fmax(most, mk->price[j]);
+                    int k = prillm_market_provider_index(out, mk->provider_id[j]);
+                    if (k >= 0) most = fmax(most, mk->price[j]), assert_provider_copied(mk, j, out, k);
                     else least_dropped = fmin(least_dropped, mk->price[j]);
                 }
                 assert_true(most <= least_dropped);
@@ -180,11 +229,16 @@ static void test_abstracted_markets(void **state) {
                     assert_true(fabs(out->price[k] - price / rivals) <= 1e-13 * price);
                 }
                 assert_true(fabs(total - cap) <= 1e-12 * cap);
+                for (int j = 0; j < m; j++) merged[j] = j != target;
+                for (int k = 1; k <= K; k++) { /* plain means per app */
+                    assert_row_means(mk, mk->delay, NULL, merged, out, out->delay, k);
+                    assert_row_means(mk, mk->affinity, NULL, merged, out, out->affinity, k);
+                }
             }
             prillm_market_free(out);
             checked++;
         }
-        free(ss), free(sa);
+        free(ss), free(sa), free(merged);
         prillm_aggregator_free(model);
         prillm_market_free(mk);
     }
@@ -221,6 +275,7 @@ static void test_rival_order_invariance(void **state) {
         int n = test_int(&rng, 1, 10), m = test_int(&rng, 3, 16), target = test_int(&rng, 0, m - 1);
         int K = test_int(&rng, 1, m - 2);
         PrillmMarket *mk = test_market(n, m, 900 + (uint64_t)trial, NULL);
+        if (trial % 2 == 0) test_market_affinity(mk, 950 + (uint64_t)trial, 0.3);
         PrillmAggregator *model = random_model(100 + (uint64_t)trial, 8, 4, 2, trial % 2);
         int *perm = malloc(sizeof(int) * m);
         for (int j = 0; j < m; j++) perm[j] = j;
