@@ -15,9 +15,31 @@ echo "== prillm equilibrium data/default_market.json --table"
 ./build/prillm equilibrium data/default_market.json --table
 
 data=../shared/data/openrouter
+if [ -f "$data/models.csv" ]; then
+  # the whole-market model: every app and model, tastes and price
+  # sensitivity, validated forward against persistence and market share
+  echo
+  echo "== prillm fit --data $data --out build/market.json --table"
+  ./build/prillm fit --data "$data" --out build/market.json --table 2>/dev/null
+  # price every paid model of the 30 largest (with the 100 largest apps and
+  # the rest of the market) exactly: optimum against today's price
+  ./build/prillm fit --data "$data" --max-models 30 --max-apps 100 --out build/market30.json >/dev/null 2>&1
+  echo
+  echo "== prillm price build/market30.json --target ID, every paid model (revenue-maximising, rivals fixed)"
+  printf '%-44s %10s %10s %7s\n' model current optimal ratio
+  ids=$(grep -o '"id": "[^"]*"' build/market30.json | sed 's/"id": "\(.*\)"/\1/' | awk 'NR <= 30')
+  for t in $ids; do
+    out=$(./build/prillm price build/market30.json --target "$t" 2>/dev/null) || continue
+    p=$(printf '%s' "$out" | grep -o '"price": [-0-9.e+]*' | awk 'NR == 1' | awk '{print $2}')
+    c=$(printf '%s' "$out" | grep -o '"current_price": [-0-9.e+]*' | awk 'NR == 1' | awk '{print $2}')
+    awk -v t="$t" -v p="$p" -v c="$c" 'BEGIN { if (c > 0) printf "%-44s %10.4f %10.4f %7.2f\n", t, c, p, p / c }'
+  done | tee build/price_ratios.txt
+  awk '{print $4}' build/price_ratios.txt | sort -g | awk '{a[NR]=$1} END {m = NR % 2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "median optimal / current over %d paid models: %.2f\n", NR, m}'
+fi
+
 [ -d "$data" ] || data=data/calibration_synthetic
 echo
-echo "== prillm calibrate --data $data --out build/calibrated.json --plot build/calibration.svg --baselines --table"
+echo "== prillm calibrate --data $data --out build/calibrated.json --plot build/calibration.svg --baselines --table   (the paper's method on a 20 x 20 slice)"
 ./build/prillm calibrate --data "$data" --out build/calibrated.json --plot build/calibration.svg --baselines --table
 echo
 echo "== prillm equilibrium build/calibrated.json --table   (the calibrated market; plot: build/calibration.svg)"

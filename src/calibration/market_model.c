@@ -537,12 +537,9 @@ static PrillmErrorCode match_elasticity(Layout *L, const PrillmFitSettings *st, 
             double ratio = target / e;
             /* beta moves e about proportionally; damp the far cases */
             ratio = fmin(fmax(ratio, 0.2), 5.0);
-            if (getenv("PRILLM_DEBUG_MATCH") && fabs(ratio - 1) > 0.3)
-                fprintf(stderr, "  j=%d %s p=%g F=%g kappa=%g e=%g own=%g users=%g\n", j, mk->provider_id[j], L->price[j], L->F[j], L->kappa[j], e, own, L->rest[j]);
             L->kappa[j] *= ratio;
             worst = fmax(worst, fabs(ratio - 1));
         }
-        if (getenv("PRILLM_DEBUG_MATCH")) fprintf(stderr, "match e=%g round %d worst %g\n", target, round, worst);
         if (worst < 1e-3) break;
     }
     fill_market(L, st, shrinkage, NULL, mk);
@@ -845,8 +842,6 @@ PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *
     res->shrinkage = shrinkage;
     if (st.verbose) say(warn, ctx, "app x author shrinkage %g (held-out listed cells)", shrinkage);
     /* every candidate elasticity, scored forward */
-    double kappa_keep[1];
-    (void)kappa_keep;
     for (int c = 0; c < N_ELASTICITY; c++) {
         if (!(cand[c] = market_for(&L, &dl, err))) goto fail;
         if ((rc = match_elasticity(&L, &st, elasticity_candidates[c], shrinkage, cand[c], jac, err))) goto fail;
