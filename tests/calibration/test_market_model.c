@@ -1,0 +1,227 @@
+/*
+ * The whole-market model (include/prillm/market_model.h): the price
+ * Jacobian against central finite differences of independent equilibrium
+ * solves on random markets with app tastes; the fit on the real OpenRouter
+ * data (skipped when ../shared/data/openrouter is absent): the inversion's
+ * certificate, no stranded model, the elasticity matched, the same figures
+ * on two runs; and bad input.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <prillm/prillm.h>
+
+#include "prillm/market_model.h"
+#include "support.h"
+
+static void provider_flows_at(const PrillmMarket *base, int j, double price, double *F) {
+    PrillmMarket *mk = prillm_market_copy(base, NULL);
+    assert_non_null(mk);
+    mk->price[j] = price;
+    PrillmEquilibriumSolver *s = test_solve(mk, NULL);
+    const PrillmEquilibrium *eq = prillm_equilibrium_solution(s);
+    memcpy(F, eq->provider_flow, (size_t)mk->n_providers * sizeof *F);
+    prillm_equilibrium_cleanup(s);
+    prillm_market_free(mk);
+}
+
+static void test_jacobian_matches_finite_differences(void **state) {
+    (void)state;
+    int checked = 0, kinks = 0;
+    for (uint64_t seed = 1; seed <= 40; seed++) {
+        TestRng rng = {seed * 7919};
+        int n = test_int(&rng, 1, 12), m = test_int(&rng, 2, 8);
+        PrillmMarket *mk = test_market(n, m, seed, NULL);
+        test_market_affinity(mk, seed + 100, 0.2);
+        double *jac = malloc((size_t)m * (size_t)m * sizeof *jac);
+        double *lo = malloc((size_t)m * sizeof *lo), *hi = malloc((size_t)m * sizeof *hi);
+        double *mid = malloc((size_t)m * sizeof *mid);
+        PrillmError err;
+        assert_int_equal(prillm_market_price_jacobian(mk, NULL, 0, jac, &err), PRILLM_OK);
+        for (int j = 0; j < m; j++) {
+            double p = mk->price[j], h = 1e-6 * fmax(1.0, fabs(p));
+            provider_flows_at(mk, j, p - h, lo);
+            provider_flows_at(mk, j, p, mid);
+            provider_flows_at(mk, j, p + h, hi);
+            double scale = 0;
+            for (int k = 0; k < m; k++) scale = fmax(scale, fabs(hi[k] - lo[k]) / (2 * h));
+            double total = 0;
+            for (int i = 0; i < n; i++) total += mk->demand[i];
+            scale = fmax(scale, 1e-8 * total); /* a column of zeros: round-off of the demand */
+            /* one-sided slopes that disagree: the active set changes at p
+             * (a kink), where no derivative exists to compare with */
+            int kink = 0;
+            for (int k = 0; k < m; k++)
+                if (fabs((hi[k] - mid[k]) / h - (mid[k] - lo[k]) / h) > 1e-3 * scale) kink = 1;
+            if (kink) {
+                kinks++;
+                continue;
+            }
+            for (int k = 0; k < m; k++) {
+                double fd = (hi[k] - lo[k]) / (2 * h);
+                /* central differences carry round-off of about eps F / h */
+                if (fabs(jac[(size_t)j * (size_t)m + (size_t)k] - fd) > 1e-5 * scale + 1e-10 * total / h)
+                    fail_msg("seed %llu: dF_%d/dp_%d = %.10g, finite differences %.10g", (unsigned long long)seed, k, j,
+                             jac[(size_t)j * (size_t)m + (size_t)k], fd);
+            }
+            /* demand is fixed: what the target loses, rivals gain */
+            double sum = 0, biggest = 0;
+            for (int k = 0; k < m; k++)
+                sum += jac[(size_t)j * (size_t)m + (size_t)k], biggest = fmax(biggest, fabs(jac[(size_t)j * (size_t)m + (size_t)k]));
+            if (fabs(sum) > 1e-9 * (biggest + 1e-6 * total)) fail_msg("seed %llu column %d sums to %g (scale %g)", (unsigned long long)seed, j, sum, scale);
+            checked++;
+        }
+        free(jac);
+        free(lo);
+        free(hi);
+        free(mid);
+        prillm_market_free(mk);
+    }
+    print_message("price Jacobian: %d columns checked, %d at kinks skipped\n", checked, kinks);
+    assert_true(checked > 100);
+}
+
+static void test_jacobian_bad_input(void **state) {
+    (void)state;
+    PrillmMarket *mk = test_market(3, 3, 5, NULL);
+    double jac[9];
+    PrillmError err;
+    int columns[] = {3};
+    assert_int_equal(prillm_market_price_jacobian(mk, columns, 1, jac, &err), PRILLM_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.message, "columns[0]"));
+    assert_int_equal(prillm_market_price_jacobian(NULL, NULL, 0, jac, &err), PRILLM_ERR_INVALID_ARGUMENT);
+    prillm_market_free(mk);
+}
+
+static const char *real_data(void) {
+    static char dir[1024];
+    struct stat st;
+    const char *src = getenv("PRILLM_SOURCE_DIR");
+    snprintf(dir, sizeof dir, "%s/../shared/data/openrouter/models.csv", src ? src : ".");
+    if (!src || stat(dir, &st) != 0) {
+        print_message("%s absent: skipped\n", dir);
+        return NULL;
+    }
+    snprintf(dir, sizeof dir, "%s/../shared/data/openrouter", src);
+    return dir;
+}
+
+static void test_fit_openrouter(void **state) {
+    (void)state;
+    const char *dir = real_data();
+    if (!dir) skip();
+    PrillmFitSettings st;
+    prillm_fit_default_settings(&st);
+    /* a slice keeps the sanitizer run short; the whole market is the demo's */
+    st.max_models = 40;
+    st.max_apps = 120;
+    PrillmFitResult *a = NULL, *b = NULL;
+    PrillmError err;
+    if (prillm_fit_openrouter(dir, &st, NULL, NULL, &a, &err)) fail_msg("%s", err.message);
+    assert_int_equal(prillm_fit_openrouter(dir, &st, NULL, NULL, &b, &err), PRILLM_OK);
+    const PrillmMarket *mk = a->market;
+    assert_int_equal(mk->n_providers, 40);
+    assert_int_equal(mk->n_users, a->n_apps + 1);
+    /* the inversion reproduces the data: a certificate, not a fit */
+    assert_true(a->max_total_error < 1e-8);
+    assert_true(a->max_cell_error < 1e-8);
+    assert_true(a->kkt_violation < 1e-8);
+    assert_int_equal(a->stranded, 0);
+    /* forward table: every candidate and both baselines, scored on cells */
+    assert_true(a->n_forward >= 3);
+    assert_true(a->forward_days > 0);
+    for (int k = 0; k < a->n_forward; k++) assert_true(a->forward[k].cells > 0 && isfinite(a->forward[k].r2));
+    /* paid models above the floor carry the target elasticity */
+    int paid = 0;
+    for (int j = 0; j < mk->n_providers; j++) {
+        if (!(mk->price[j] >= st.price_floor)) continue;
+        paid++;
+        assert_true(fabs(-a->own_elasticity[j] - a->elasticity) <= 2e-3 * a->elasticity);
+        /* implied cost: the first-order condition of (p - k) F at today's price */
+        double own = a->own_elasticity[j] * a->observed_flow[j] / mk->price[j];
+        assert_true(fabs(a->implied_cost[j] - (mk->price[j] + a->observed_flow[j] / own)) <= 1e-9 * mk->price[j]);
+    }
+    assert_true(paid > 10);
+    /* the same figures on every run */
+    assert_int_equal(a->n_forward, b->n_forward);
+    for (int k = 0; k < a->n_forward; k++) assert_true(a->forward[k].r2 == b->forward[k].r2);
+    for (int j = 0; j < mk->n_providers; j++) {
+        assert_true(mk->value[j] == b->market->value[j]);
+        assert_true(mk->capacity[j] == b->market->capacity[j]);
+    }
+    assert_true(a->elasticity == b->elasticity && a->shrinkage == b->shrinkage);
+    prillm_fit_result_free(a);
+    prillm_fit_result_free(b);
+}
+
+static void write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_fit_bad_input(void **state) {
+    (void)state;
+    PrillmFitResult *r = NULL;
+    PrillmError err;
+    assert_int_not_equal(prillm_fit_openrouter("/no/such/dir", NULL, NULL, NULL, &r, &err), PRILLM_OK);
+    assert_non_null(strstr(err.message, "models.csv"));
+    assert_null(r);
+    char dir[] = "/tmp/prillm_fit_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char models[512], flows[512];
+    snprintf(models, sizeof models, "%s/models.csv", dir);
+    snprintf(flows, sizeof flows, "%s/flows.csv", dir);
+    const char *header = "date,model_id,price_in_per_mtok,price_out_per_mtok,price_in_effective_per_mtok,"
+                         "price_out_effective_per_mtok,latency_s,throughput_tps,tokens,prompt_tokens,completion_tokens\n";
+    char text[2048];
+    /* a date that is not a date */
+    snprintf(text, sizeof text, "%s2026-07-2x,a/m,1,2,1,2,1,50,1000,900,100\n", header);
+    write_file(models, text);
+    write_file(flows, "date,app,model_id,tokens\n2026-07-07,app,a/m,100\n");
+    assert_int_equal(prillm_fit_openrouter(dir, NULL, NULL, NULL, &r, &err), PRILLM_ERR_INVALID_DATA);
+    assert_non_null(strstr(err.message, "row 2"));
+    /* a missing column */
+    write_file(models, "date,model_id,tokens\n2026-07-20,a/m,1000\n");
+    assert_int_not_equal(prillm_fit_openrouter(dir, NULL, NULL, NULL, &r, &err), PRILLM_OK);
+    assert_non_null(strstr(err.message, "price_in_per_mtok"));
+    /* a number that is not one */
+    snprintf(text, sizeof text, "%s2026-07-20,a/m,1,2,1,2,1,50,lots,900,100\n", header);
+    write_file(models, text);
+    assert_int_not_equal(prillm_fit_openrouter(dir, NULL, NULL, NULL, &r, &err), PRILLM_OK);
+    assert_non_null(strstr(err.message, "tokens"));
+    /* one model only: no market to calibrate */
+    snprintf(text, sizeof text, "%s2026-07-20,a/m,1,2,1,2,1,50,1000,900,100\n", header);
+    write_file(models, text);
+    assert_int_equal(prillm_fit_openrouter(dir, NULL, NULL, NULL, &r, &err), PRILLM_ERR_INVALID_DATA);
+    assert_non_null(strstr(err.message, "fewer than 2 models"));
+    /* bad settings name the option */
+    PrillmFitSettings st;
+    prillm_fit_default_settings(&st);
+    assert_int_not_equal(prillm_fit_set_option(&st, "price-floor", "-1", &err), PRILLM_OK);
+    assert_non_null(strstr(err.message, "price-floor"));
+    unlink(models);
+    unlink(flows);
+    rmdir(dir);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_jacobian_matches_finite_differences),
+        cmocka_unit_test(test_jacobian_bad_input),
+        cmocka_unit_test(test_fit_openrouter),
+        cmocka_unit_test(test_fit_bad_input),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
