@@ -20,6 +20,7 @@ extern const char *const prillm_cli_exit_code_help;
     X(cmd_price, "price", "MARKET.json --target ID", "the target's profit-maximising price")                \
     X(cmd_calibrate, "calibrate", "--data DIR", "learn the apps' preferences from observed traffic")         \
     X(cmd_fit, "fit", "--data DIR", "the whole market: tastes, price sensitivity, forward validation")      \
+    X(cmd_predict, "predict", "CALIBRATED.json --data DIR", "a new period's traffic on a fitted market")   \
     X(cmd_elasticity, "elasticity", "--data DIR", "price sensitivity measured on the OpenRouter data")       \
     X(cmd_validate, "validate", "MARKET.json", "check a market file")                                       \
     X(cmd_generate, "generate", "", "print a seeded random market")                                         \

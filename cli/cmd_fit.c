@@ -86,7 +86,7 @@ int cmd_fit(int argc, char **argv) {
             fprintf(stderr, "prillm: error: cannot write %s\n", out_path);
             code = EXIT_BAD_INPUT;
         } else {
-            if ((rc = prillm_market_write_json(res->market, f, &err))) code = prillm_cli_fail(&err);
+            if ((rc = prillm_fit_write_market(f, res, &err))) code = prillm_cli_fail(&err);
             if (f != stdout) fclose(f);
             if (!rc) fprintf(stderr, "prillm: calibrated whole market written to %s\n", out_path);
         }

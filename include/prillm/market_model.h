@@ -102,6 +102,15 @@ typedef struct {
     int *diversion_to;        /* [m*3] closest rivals (-1 = none)            */
     double *diversion;        /* [m*3] share of j's lost flow going to them  */
     double *throughput;       /* tok/s used (carried or imputed)             */
+    double *latency;          /* s used (carried or imputed)                 */
+    double *prompt_share;     /* input share of the blended price            */
+    double *kappa;            /* beta_j = kappa_j F_j / max(p_j, floor)      */
+    /* a model with no traffic yet (a what-if entrant): its volume predicted
+     * from observables, log F = c0 + c1 log max(p, floor) + c2 log latency
+     * + c3 log throughput, least squares over the market's models */
+    double entry_coef[4];
+    double entry_kappa;       /* median kappa                                */
+    PrillmFitSettings settings; /* as used                                   */
     unsigned char *imputed;   /* 1: latency/throughput imputed               */
     /* certificate of the inversion: the calibrated equilibrium against the
      * observed totals and listed flows */
@@ -140,6 +149,39 @@ void prillm_fit_result_free(PrillmFitResult *result);
  * columns lists which j to compute, count n_columns; NULL = all). */
 PrillmErrorCode prillm_market_price_jacobian(const PrillmMarket *market, const int *columns, int n_columns,
                                              double *jacobian, PrillmError *err);
+
+/* Write the calibrated market with a "calibration" object that predict
+ * reads (price definition, floor, each model's prompt share, kappa and
+ * fit-window flow, the entry regression). */
+PrillmErrorCode prillm_fit_write_market(FILE *out, const PrillmFitResult *result, PrillmError *err);
+
+/* A new period: providers (prices, latency, throughput; models the
+ * calibrated market does not have are entrants) and app demands. */
+typedef struct {
+    PrillmStatus status;
+    PrillmMarket *market;     /* the period's market (owned)                 */
+    double *flows;            /* [n*m] predicted, Mtok/day                   */
+    double *provider_flow;    /* [m]                                         */
+    unsigned char *entrant;   /* [m] 1: not in the calibrated market         */
+    unsigned char *carried;   /* [m] 1: no row in the period: last price kept */
+    unsigned char *new_app;   /* [n] 1: not in the calibrated market (given the
+                                 rest of the market's tastes)                */
+    unsigned char *app_carried; /* [n] 1: no demand in the period: scaled    */
+    double scale;             /* market size relative to the fit window      */
+    double kkt_violation;
+    int date;
+} PrillmPrediction;
+
+/* Predict the period `date` (yyyymmdd) from a calibrated market written by
+ * prillm_fit_write_market (its JSON text) and a data directory in either
+ * layout: OpenRouter (models.csv rows of the date, apps.csv demands) or
+ * generic (providers.csv: period,provider,price[,latency][,throughput]
+ * [,tokens]; demands.csv: period,app,demand; the period column holds the
+ * date as yyyy-mm-dd); date 0 = the data's last priced date. warn receives every assumption and every id that
+ * was unknown or carried. */
+PrillmErrorCode prillm_predict(const char *calibrated_json, size_t length, const char *dir, int date,
+                               PrillmWarnFn warn, void *warn_context, PrillmPrediction **out, PrillmError *err);
+void prillm_prediction_free(PrillmPrediction *prediction);
 
 /* Write the fit report as JSON (or a table). */
 void prillm_fit_write_json(FILE *out, const PrillmFitResult *result);

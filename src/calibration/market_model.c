@@ -751,6 +751,56 @@ done:
     return rc;
 }
 
+/* log F on [1, log max(p, floor), log latency, log throughput]: normal
+ * equations (4 x 4, solved by Gaussian elimination with pivoting; the
+ * regressors are centred first so the system is well conditioned). */
+static void entry_regression(const Layout *L, const PrillmFitSettings *st, double coef[4], double *kappa_median) {
+    int m = L->m;
+    double mean[4] = {0}, A[4][5];
+    memset(A, 0, sizeof A);
+    for (int j = 0; j < m; j++) {
+        double x[4] = {log(L->F[j]), log(fmax(L->price[j], st->price_floor)), log(L->latency[j]), log(L->throughput[j])};
+        for (int q = 0; q < 4; q++) mean[q] += x[q] / m;
+    }
+    for (int j = 0; j < m; j++) {
+        double x[4] = {1, log(fmax(L->price[j], st->price_floor)) - mean[1], log(L->latency[j]) - mean[2],
+                       log(L->throughput[j]) - mean[3]};
+        double y = log(L->F[j]);
+        for (int a = 0; a < 4; a++) {
+            for (int b = 0; b < 4; b++) A[a][b] += x[a] * x[b];
+            A[a][4] += x[a] * y;
+        }
+    }
+    for (int a = 0; a < 4; a++) A[a][a] += 1e-9 * (A[a][a] + 1); /* a constant column stays solvable */
+    for (int c = 0; c < 4; c++) {
+        int piv = c;
+        for (int r = c + 1; r < 4; r++)
+            if (fabs(A[r][c]) > fabs(A[piv][c])) piv = r;
+        for (int k = 0; k < 5; k++) {
+            double t = A[c][k];
+            A[c][k] = A[piv][k];
+            A[piv][k] = t;
+        }
+        for (int r = 0; r < 4; r++) {
+            if (r == c || A[c][c] == 0) continue;
+            double f = A[r][c] / A[c][c];
+            for (int k = c; k < 5; k++) A[r][k] -= f * A[c][k];
+        }
+    }
+    double b[4];
+    for (int a = 0; a < 4; a++) b[a] = A[a][a] != 0 ? A[a][4] / A[a][a] : 0;
+    /* back to uncentred regressors */
+    coef[1] = b[1], coef[2] = b[2], coef[3] = b[3];
+    coef[0] = b[0] - b[1] * mean[1] - b[2] * mean[2] - b[3] * mean[3];
+    double *k = malloc((size_t)m * sizeof *k);
+    *kappa_median = 2.0;
+    if (k) {
+        memcpy(k, L->kappa, (size_t)m * sizeof *k);
+        *kappa_median = median_of(k, m);
+        free(k);
+    }
+}
+
 void prillm_fit_result_free(PrillmFitResult *r) {
     if (!r) return;
     prillm_market_free(r->market);
@@ -760,6 +810,9 @@ void prillm_fit_result_free(PrillmFitResult *r) {
     free(r->diversion_to);
     free(r->diversion);
     free(r->throughput);
+    free(r->latency);
+    free(r->prompt_share);
+    free(r->kappa);
     free(r->imputed);
     free(r->forward);
     free(r->heldout);
@@ -870,10 +923,20 @@ PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *
     res->diversion_to = malloc(M * 3 * sizeof(int));
     res->diversion = malloc(M * 3 * sizeof(double));
     res->throughput = malloc(M * sizeof(double));
+    res->latency = malloc(M * sizeof(double));
+    res->prompt_share = malloc(M * sizeof(double));
+    res->kappa = malloc(M * sizeof(double));
     res->imputed = malloc(M);
     if (!res->observed_flow || !res->own_elasticity || !res->implied_cost || !res->diversion_to || !res->diversion ||
-        !res->throughput || !res->imputed)
+        !res->throughput || !res->latency || !res->prompt_share || !res->kappa || !res->imputed)
         goto oom;
+    memcpy(res->latency, L.latency, M * sizeof(double));
+    memcpy(res->prompt_share, L.prompt_share, M * sizeof(double));
+    memcpy(res->kappa, L.kappa, M * sizeof(double));
+    res->settings = st;
+    res->settings.elasticity = target;
+    res->settings.shrinkage = shrinkage;
+    entry_regression(&L, &st, res->entry_coef, &res->entry_kappa);
     memcpy(res->observed_flow, L.F, M * sizeof(double));
     memcpy(res->throughput, L.throughput, M * sizeof(double));
     memcpy(res->imputed, L.imputed, M);

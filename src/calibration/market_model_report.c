@@ -1,4 +1,5 @@
 /* The whole-market fit's report: JSON and a plain table. */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,4 +192,60 @@ void prillm_fit_write_table(FILE *out, const PrillmFitResult *r) {
                 r->observed_flow[j], r->own_elasticity[j], r->implied_cost[j], k >= 0 ? mk->provider_id[k] : "-",
                 k >= 0 ? r->diversion[(size_t)j * 3] : 0.0);
     }
+}
+
+PrillmErrorCode prillm_fit_write_market(FILE *out, const PrillmFitResult *r, PrillmError *err) {
+    if (!out || !r || !r->market) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "out or result is NULL");
+    /* the market as its own writer puts it, then the calibration object
+     * inserted before the closing brace */
+    char *text = NULL;
+    size_t size = 0;
+    FILE *mem = open_memstream(&text, &size);
+    if (!mem) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory writing the market");
+    PrillmErrorCode rc = prillm_market_write_json(r->market, mem, err);
+    fclose(mem);
+    if (rc) {
+        free(text);
+        return rc;
+    }
+    size_t end = size;
+    while (end > 0 && text[end - 1] != '}') end--;
+    if (end == 0) {
+        free(text);
+        return prillm__fail(err, PRILLM_ERR_SOLVER, "the market writer wrote no JSON object");
+    }
+    fwrite(text, 1, end - 1, out);
+    free(text);
+    const PrillmFitSettings *st = &r->settings;
+    const PrillmMarket *mk = r->market;
+    fprintf(out, ",\n  \"calibration\": {\n    \"model\": \"prillm fit\",\n    \"price\": \"%s\",\n    \"price_floor\": ",
+            st->price == PRILLM_FIT_PRICE_LISTED ? "listed" : "effective");
+    prillm__json_number(out, st->price_floor);
+    fprintf(out, ",\n    \"fit_end\": %d,\n    \"fit_days\": %d,\n    \"elasticity\": ", st->fit_end, st->fit_days);
+    prillm__json_number(out, st->elasticity);
+    fputs(",\n    \"shrinkage\": ", out);
+    prillm__json_number(out, st->shrinkage);
+    fputs(",\n    \"rest_user\": ", out);
+    prillm__json_string(out, mk->user_id[mk->n_users - 1]);
+    fputs(",\n    \"entry\": {\"coefficients\": [", out);
+    for (int q = 0; q < 4; q++) {
+        if (q) fputs(", ", out);
+        prillm__json_number(out, r->entry_coef[q]);
+    }
+    fputs("], \"kappa\": ", out);
+    prillm__json_number(out, r->entry_kappa);
+    fputs("},\n    \"providers\": [", out);
+    for (int j = 0; j < mk->n_providers; j++) {
+        fputs(j ? ",\n      {\"flow\": " : "\n      {\"flow\": ", out);
+        prillm__json_number(out, r->observed_flow[j]);
+        fputs(", \"prompt_share\": ", out);
+        prillm__json_number(out, r->prompt_share[j]);
+        fputs(", \"kappa\": ", out);
+        prillm__json_number(out, r->kappa[j]);
+        fputs(", \"throughput\": ", out);
+        prillm__json_number(out, r->throughput[j]);
+        fputs("}", out);
+    }
+    fputs("\n    ]\n  }\n}\n", out);
+    return ferror(out) ? prillm__fail(err, PRILLM_ERR_IO, "write error") : PRILLM_OK;
 }
