@@ -116,6 +116,81 @@ static const char *real_data(void) {
     return dir;
 }
 
+static void write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* predict on a period that repeats the fit (its prices, the models' fit
+ * flows as tokens, the apps' demands) reproduces the calibrated flows;
+ * an entrant and a new app are flagged and demand is conserved */
+static void check_predict_reproduces_fit(const PrillmFitResult *r) {
+    const PrillmMarket *mk = r->market;
+    int n = mk->n_users, m = mk->n_providers;
+    char *text = NULL;
+    size_t size = 0;
+    FILE *mem = open_memstream(&text, &size);
+    PrillmError err;
+    assert_int_equal(prillm_fit_write_market(mem, r, &err), PRILLM_OK);
+    fclose(mem);
+    char dir[] = "/tmp/prillm_predict_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char providers[512], demands[512];
+    snprintf(providers, sizeof providers, "%s/providers.csv", dir);
+    snprintf(demands, sizeof demands, "%s/demands.csv", dir);
+    for (int pass = 0; pass < 2; pass++) {
+        FILE *f = fopen(providers, "w");
+        assert_non_null(f);
+        fprintf(f, "period,provider,price,latency,tokens\n");
+        for (int j = 0; j < m; j++)
+            fprintf(f, "2026-09-01,\"%s\",%.17g,%.17g,%.17g\n", mk->provider_id[j], mk->price[j], mk->latency[j],
+                    r->observed_flow[j] * 1e6);
+        if (pass) fprintf(f, "2026-09-01,newcomer/model-x,0.5,1.0,\n");
+        fclose(f);
+        f = fopen(demands, "w");
+        assert_non_null(f);
+        fprintf(f, "period,app,demand\n");
+        for (int i = 0; i < n - 1; i++) fprintf(f, "2026-09-01,\"%s\",%.17g\n", mk->user_id[i], mk->demand[i] * 1e6);
+        if (pass) fprintf(f, "2026-09-01,brand new app,1e9\n");
+        fclose(f);
+        PrillmPrediction *pr = NULL;
+        if (prillm_predict(text, size, dir, 20260901, NULL, NULL, &pr, &err)) fail_msg("%s", err.message);
+        assert_int_equal(pr->status, PRILLM_STATUS_SOLVED);
+        assert_true(fabs(pr->scale - 1) < 1e-12);
+        if (!pass) {
+            for (int j = 0; j < m; j++)
+                if (fabs(pr->provider_flow[j] - r->observed_flow[j]) > 1e-8 * r->observed_flow[j])
+                    fail_msg("%s: predicted %.12g, fitted %.12g", mk->provider_id[j], pr->provider_flow[j],
+                             r->observed_flow[j]);
+            for (int j = 0; j < m; j++) assert_false(pr->entrant[j] || pr->carried[j]);
+        } else {
+            assert_int_equal(pr->market->n_providers, m + 1);
+            assert_true(pr->entrant[m]);
+            assert_int_equal(pr->market->n_users, n + 1);
+            assert_true(pr->new_app[n]);
+            assert_string_equal(pr->market->user_id[n], "brand new app");
+            double demand = 0, flow = 0;
+            for (int i = 0; i < n + 1; i++) demand += pr->market->demand[i];
+            for (int j = 0; j < m + 1; j++) flow += pr->provider_flow[j];
+            assert_true(fabs(flow - demand) <= 1e-9 * demand);
+        }
+        prillm_prediction_free(pr);
+    }
+    /* a market without the calibration object is refused, naming it */
+    PrillmPrediction *pr = NULL;
+    const char *plain = "{\"weights\": {\"price\": 1, \"congestion\": 1, \"delay\": 0}, \"providers\": [{\"id\": \"a\", "
+                        "\"price\": 1, \"capacity\": 1, \"value\": 2, \"latency\": 1}], \"users\": [{\"id\": \"u\", \"demand\": 1}]}";
+    assert_int_equal(prillm_predict(plain, strlen(plain), dir, 20260901, NULL, NULL, &pr, &err), PRILLM_ERR_INVALID_DATA);
+    assert_non_null(strstr(err.message, "calibration"));
+    assert_int_not_equal(prillm_predict(text, size, dir, 20260231, NULL, NULL, &pr, &err), PRILLM_OK);
+    unlink(providers);
+    unlink(demands);
+    rmdir(dir);
+    free(text);
+}
+
 static void test_fit_openrouter(void **state) {
     (void)state;
     const char *dir = real_data();
@@ -160,16 +235,11 @@ static void test_fit_openrouter(void **state) {
         assert_true(mk->capacity[j] == b->market->capacity[j]);
     }
     assert_true(a->elasticity == b->elasticity && a->shrinkage == b->shrinkage);
+    check_predict_reproduces_fit(a);
     prillm_fit_result_free(a);
     prillm_fit_result_free(b);
 }
 
-static void write_file(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
 
 static void test_fit_bad_input(void **state) {
     (void)state;
