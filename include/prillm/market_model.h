@@ -45,6 +45,7 @@ extern "C" {
 #endif
 
 typedef enum { PRILLM_FIT_PRICE_EFFECTIVE = 0, PRILLM_FIT_PRICE_LISTED = 1 } PrillmFitPrice;
+#define PRILLM_FIT_MAX_SEGMENTS 8
 
 typedef struct {
     int fit_end;          /* yyyymmdd: last day of the fit window            */
@@ -57,6 +58,8 @@ typedef struct {
     double elasticity;    /* target |own-price elasticity|; 0 = choose forward */
     double price_floor;   /* USD/Mtok: price sensitivity of free models      */
     double shrinkage;     /* app x author shrinkage; < 0 = choose held-out   */
+    int segments;         /* rest-of-market users by price tier (1 = one);
+                             0 = 1 or 4, the better forward               */
     int max_models;       /* 0 = all                                         */
     int max_apps;         /* 0 = all                                         */
     int verbose;
@@ -71,8 +74,9 @@ PrillmErrorCode prillm_fit_set_option(PrillmFitSettings *settings, const char *n
  * price response) or a baseline, scored on (model, day) totals after the
  * fit window. */
 typedef struct {
-    char name[32];        /* "model e=1.5", "persistence", "market share"    */
+    char name[48];        /* "model e=1.5, 4 tiers", "persistence", ...      */
     double elasticity;    /* NaN for baselines                               */
+    int segments;         /* rest-of-market segments (0 for baselines)       */
     double r2;            /* linear R^2 over (model, day) totals             */
     double r2_log;        /* R^2 of log totals (cells positive in both)      */
     double median_abs_log_error;
@@ -90,8 +94,11 @@ typedef struct {
 typedef struct {
     PrillmStatus status;
     PrillmMarket *market;     /* the calibrated whole market (owned)         */
-    int n_apps;               /* users 0..n_apps-1 are apps; the last user is
-                                 the rest of the market                      */
+    int n_apps;               /* users 0..n_apps-1 are apps; the others are
+                                 the rest of the market, one per price tier  */
+    int segments;             /* how many                                    */
+    double tier_edge[PRILLM_FIT_MAX_SEGMENTS]; /* tier t: price < edge[t]    */
+    int *tier;                /* [m] each model's tier                       */
     double elasticity;        /* the target used                             */
     double shrinkage;         /* the app x author shrinkage used             */
     /* per model [m] */

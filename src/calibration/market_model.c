@@ -40,6 +40,10 @@ static const PrillmOptionInfo fit_options[] = {
      "USD/Mtok: free and cheaper models get the price sensitivity of a model at this price", OFFSET(price_floor)},
     {"shrinkage", PRILLM_OPTION_DOUBLE, -1, -1, 1e6, NULL,
      "app x author taste shrinkage (pseudo-cells); -1 = the candidate best on held-out listed cells", OFFSET(shrinkage)},
+    {"segments", PRILLM_OPTION_INT, 0, 0, PRILLM_FIT_MAX_SEGMENTS, NULL,
+     "users for the traffic of unlisted apps, one per price tier (below the floor, then equal-count tiers of paid "
+     "models); 0 = 1 or 4, whichever forecasts later days better",
+     OFFSET(segments)},
     {"max-models", PRILLM_OPTION_INT, 0, 0, 1000000, NULL, "keep the N largest models (0 = all)", OFFSET(max_models)},
     {"max-apps", PRILLM_OPTION_INT, 0, 0, 10000000, NULL, "keep the M largest apps (0 = all)", OFFSET(max_apps)},
     {"verbose", PRILLM_OPTION_INT, 0, 0, 2, NULL, "progress on stderr", OFFSET(verbose)},
@@ -96,6 +100,9 @@ typedef struct {
     double *bound;        /* [m] smallest listed flow (censoring bound)     */
     double *rest;         /* [m] the rest of the market's flow              */
     double *kappa;        /* [m] beta_j = kappa_j F_j / max(p_j, floor)     */
+    int segments;         /* rest-of-market users, one per price tier       */
+    int *tier;            /* [m] the model's tier 0..segments-1             */
+    double tier_edge[PRILLM_FIT_MAX_SEGMENTS]; /* tier t: price < edge[t]    */
     double kappa_target;  /* the elasticity kappa was last matched to       */
     long listed_cells;
 } Layout;
@@ -114,6 +121,7 @@ static void layout_free(Layout *L) {
     free(L->bound);
     free(L->rest);
     free(L->kappa);
+    free(L->tier);
     memset(L, 0, sizeof *L);
 }
 
@@ -355,12 +363,43 @@ done:
     return rc;
 }
 
+/* Price tiers: tier 0 below the floor (free and near-free), then the paid
+ * models in `segments - 1` groups of equal count by price. */
+static int set_tiers(Layout *L, const PrillmFitSettings *st, int segments) {
+    int m = L->m;
+    free(L->tier);
+    if (!(L->tier = malloc((size_t)m * sizeof(int)))) return -1;
+    L->segments = segments;
+    for (int t = 0; t < PRILLM_FIT_MAX_SEGMENTS; t++) L->tier_edge[t] = INFINITY;
+    if (segments == 1) {
+        for (int j = 0; j < m; j++) L->tier[j] = 0;
+        return 0;
+    }
+    double *paid = malloc(((size_t)m + 1) * sizeof *paid);
+    if (!paid) return -1;
+    int count = 0;
+    for (int j = 0; j < m; j++)
+        if (L->price[j] >= st->price_floor) paid[count++] = L->price[j];
+    qsort(paid, (size_t)count, sizeof *paid, cmp_double);
+    L->tier_edge[0] = st->price_floor;
+    for (int t = 1; t < segments - 1; t++) L->tier_edge[t] = count ? paid[(size_t)count * (size_t)t / (size_t)(segments - 1)] : INFINITY;
+    free(paid);
+    for (int j = 0; j < m; j++) {
+        int t = 0;
+        while (t < segments - 1 && L->price[j] >= L->tier_edge[t]) t++;
+        L->tier[j] = t;
+    }
+    /* a tier with no model with rest-of-market traffic would be a user with
+     * no demand: merge it into the one below */
+    return 0;
+}
+
 /* Fill the market from the layout: prices, beta from kappa, values by
  * inversion, affinities by inversion on listed cells (hidden ones treated
  * as unlisted) and from the app x author structure elsewhere. */
 static void fill_market(const Layout *L, const PrillmFitSettings *st, double shrinkage, const unsigned char *hidden,
                         PrillmMarket *mk) {
-    int n_apps = L->n_apps, m = L->m, n = n_apps + 1;
+    int n_apps = L->n_apps, m = L->m, S = L->segments, n = n_apps + S;
     size_t M = (size_t)m;
     mk->w_price = 1;
     mk->w_congestion = 1;
@@ -370,14 +409,27 @@ static void fill_market(const Layout *L, const PrillmFitSettings *st, double shr
         mk->price[j] = L->price[j];
         mk->capacity[j] = beta;
         mk->latency[j] = L->latency[j];
-        /* the rest of the market has multiplier 0 and no affinity */
+        /* the rest of the market's segment of the model's tier has
+         * multiplier 0 and no affinity for it */
         mk->value[j] = L->price[j] + (L->F[j] + L->rest[j]) / beta;
     }
     for (int i = 0; i < n; i++)
         for (int j = 0; j < m; j++) mk->delay[(size_t)i * M + (size_t)j] = L->latency[j];
-    mk->demand[n - 1] = 0;
-    for (int j = 0; j < m; j++) mk->demand[n - 1] += L->rest[j];
-    for (int j = 0; j < m; j++) mk->affinity[(size_t)(n - 1) * M + (size_t)j] = 0;
+    for (int t = 0; t < S; t++) {
+        int i = n_apps + t;
+        mk->demand[i] = 0;
+        for (int j = 0; j < m; j++) {
+            double beta = mk->capacity[j];
+            if (L->tier[j] == t) {
+                mk->demand[i] += L->rest[j];
+                mk->affinity[(size_t)i * M + (size_t)j] = 0;
+            } else {
+                /* another tier's model: unused, below its margin by the
+                 * model's censoring bound, like an app's unlisted cell */
+                mk->affinity[(size_t)i * M + (size_t)j] = -(L->rest[j] + L->bound[j]) / beta;
+            }
+        }
+    }
     double *theta = calloc((size_t)L->n_authors, sizeof *theta);
     int *count = calloc((size_t)L->n_authors, sizeof *count);
     for (int i = 0; i < n_apps; i++) {
@@ -588,8 +640,8 @@ done:
  * actual total against persistence, market share and the model at each
  * candidate elasticity (markets[c], calibrated at candidate c). */
 static PrillmErrorCode forward_scores(const PrillmDaily *dl, const Layout *L, const PrillmFitSettings *st,
-                                      PrillmMarket *const *markets, const double *candidates, int n_candidates,
-                                      PrillmFitResult *res, PrillmError *err) {
+                                      PrillmMarket *const *markets, const double *candidates, const int *segments,
+                                      int n_candidates, PrillmFitResult *res, PrillmError *err) {
     int m = L->m;
     long fit_last = prillm__day_number(st->fit_end) - dl->first_day;
     long last = st->forward_end ? prillm__day_number(st->forward_end) - dl->first_day : dl->n_days - 1;
@@ -664,11 +716,14 @@ static PrillmErrorCode forward_scores(const PrillmDaily *dl, const Layout *L, co
     for (int c = 0; c < rows; c++) {
         PrillmForwardScore *s = &res->forward[c];
         if (c < n_candidates) {
-            snprintf(s->name, sizeof s->name, "model e=%g", candidates[c]);
+            if (segments[c] > 1) snprintf(s->name, sizeof s->name, "model e=%g, %d tiers", candidates[c], segments[c]);
+            else snprintf(s->name, sizeof s->name, "model e=%g", candidates[c]);
             s->elasticity = candidates[c];
+            s->segments = segments[c];
         } else {
             snprintf(s->name, sizeof s->name, "%s", c == n_candidates ? "persistence" : "market share");
             s->elasticity = NAN;
+            s->segments = 0;
         }
         score_cells(y, h + (size_t)c * cap, changed, cells, s);
     }
@@ -817,19 +872,27 @@ void prillm_fit_result_free(PrillmFitResult *r) {
     free(r->forward);
     free(r->heldout);
     free(r->measured_model);
+    free(r->tier);
     if (r->have_measured) prillm_elasticity_result_free(&r->measured);
     free(r);
 }
 
 static PrillmMarket *market_for(const Layout *L, const PrillmDaily *dl, PrillmError *err) {
-    int n = L->n_apps + 1, m = L->m;
+    int n = L->n_apps + L->segments, m = L->m;
     PrillmMarket *mk = prillm_market_alloc(n, m, err);
     if (!mk) return NULL;
     for (int j = 0; j < m; j++)
         if (!(mk->provider_id[j] = prillm__strdup(dl->models.key[L->model_of[j]]))) goto oom;
     for (int i = 0; i < L->n_apps; i++)
         if (!(mk->user_id[i] = prillm__strdup(dl->apps.key[L->app_of[i]]))) goto oom;
-    if (!(mk->user_id[n - 1] = prillm__strdup("(rest of market)"))) goto oom;
+    for (int t = 0; t < L->segments; t++) {
+        char name[128];
+        if (L->segments == 1) snprintf(name, sizeof name, "(rest of market)");
+        else if (t == L->segments - 1) snprintf(name, sizeof name, "(rest of market, price >= %.4g)", L->tier_edge[t - 1]);
+        else if (t == 0) snprintf(name, sizeof name, "(rest of market, price < %.4g)", L->tier_edge[0]);
+        else snprintf(name, sizeof name, "(rest of market, price %.4g..%.4g)", L->tier_edge[t - 1], L->tier_edge[t]);
+        if (!(mk->user_id[L->n_apps + t] = prillm__strdup(name))) goto oom;
+    }
     return mk;
 oom:
     prillm_market_free(mk);
@@ -857,7 +920,9 @@ PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *
     if ((rc = prillm__daily_read(dir, first, last, st.flow_date, &dl, err))) return rc;
     Layout L;
     int dropped = 0;
-    PrillmMarket *cand[N_ELASTICITY];
+    PrillmMarket *cand[2 * N_ELASTICITY];
+    double cand_e[2 * N_ELASTICITY];
+    int cand_s[2 * N_ELASTICITY], n_cand = 0;
     memset(cand, 0, sizeof cand);
     double *jac = NULL;
     PrillmMarket *work = NULL;
@@ -880,6 +945,7 @@ PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *
     res->listed_cells = L.listed_cells;
     res->n_apps = L.n_apps;
     if (!(jac = malloc(M * M * sizeof *jac))) goto oom;
+    if (set_tiers(&L, &st, st.segments > 0 ? st.segments : 1)) goto oom;
     if (!(work = market_for(&L, &dl, err))) goto fail;
     /* the app x author shrinkage: on held-out listed cells, at the middle
      * candidate elasticity (it moves beta, not the tastes' structure) */
@@ -894,27 +960,40 @@ PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *
     }
     res->shrinkage = shrinkage;
     if (st.verbose) say(warn, ctx, "app x author shrinkage %g (held-out listed cells)", shrinkage);
-    /* every candidate elasticity, scored forward */
-    for (int c = 0; c < N_ELASTICITY; c++) {
-        if (!(cand[c] = market_for(&L, &dl, err))) goto fail;
-        if ((rc = match_elasticity(&L, &st, elasticity_candidates[c], shrinkage, cand[c], jac, err))) goto fail;
-    }
-    if ((rc = forward_scores(&dl, &L, &st, cand, elasticity_candidates, N_ELASTICITY, res, err))) goto fail;
-    double target = st.elasticity;
-    if (!(target > 0)) {
-        int best = 0;
-        for (int c = 1; c < N_ELASTICITY && res->n_forward; c++)
-            if (res->forward[c].r2 > res->forward[best].r2) best = c;
-        target = elasticity_candidates[best];
-        if (!res->n_forward) {
-            target = 1.0;
-            say(warn, ctx, "no day after the fit window to validate on: elasticity 1 assumed");
+    /* every candidate (elasticity, segments), scored forward */
+    int seg_options[2] = {st.segments > 0 ? st.segments : 1, 4}, n_seg = st.segments > 0 ? 1 : 2;
+    for (int q = 0; q < n_seg; q++) {
+        if (set_tiers(&L, &st, seg_options[q])) goto oom;
+        int n_e = st.elasticity > 0 ? 1 : N_ELASTICITY;
+        for (int c = 0; c < n_e; c++) {
+            double e = st.elasticity > 0 ? st.elasticity : elasticity_candidates[c];
+            if (!(cand[n_cand] = market_for(&L, &dl, err))) goto fail;
+            cand_e[n_cand] = e, cand_s[n_cand] = seg_options[q];
+            n_cand++;
+            if ((rc = match_elasticity(&L, &st, e, shrinkage, cand[n_cand - 1], jac, err))) goto fail;
         }
     }
+    if ((rc = forward_scores(&dl, &L, &st, cand, cand_e, cand_s, n_cand, res, err))) goto fail;
+    int best = 0;
+    for (int c = 1; c < n_cand && res->n_forward; c++)
+        if (res->forward[c].r2 > res->forward[best].r2) best = c;
+    double target = cand_e[best];
+    int segments = cand_s[best];
+    if (!res->n_forward && !(st.elasticity > 0)) {
+        target = 1.0;
+        say(warn, ctx, "no day after the fit window to validate on: elasticity 1 assumed");
+    }
     res->elasticity = target;
-    if (st.verbose) say(warn, ctx, "target elasticity %g", target);
+    res->segments = segments;
+    if (st.verbose) say(warn, ctx, "target elasticity %g, %d rest-of-market segments", target, segments);
     /* the final market at the chosen target */
+    if (set_tiers(&L, &st, segments)) goto oom;
+    prillm_market_free(work);
+    if (!(work = market_for(&L, &dl, err))) goto fail;
     if ((rc = match_elasticity(&L, &st, target, shrinkage, work, jac, err))) goto fail;
+    memcpy(res->tier_edge, L.tier_edge, sizeof res->tier_edge);
+    if (!(res->tier = malloc(M * sizeof(int)))) goto oom;
+    memcpy(res->tier, L.tier, M * sizeof(int));
     res->market = work;
     work = NULL;
     res->observed_flow = malloc(M * sizeof(double));
@@ -1004,7 +1083,7 @@ fail:
     prillm_fit_result_free(res);
     res = NULL;
 cleanup:
-    for (int c = 0; c < N_ELASTICITY; c++) prillm_market_free(cand[c]);
+    for (int c = 0; c < n_cand; c++) prillm_market_free(cand[c]);
     prillm_market_free(work);
     free(jac);
     layout_free(&L);

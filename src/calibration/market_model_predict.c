@@ -35,7 +35,9 @@ typedef struct {
     double floor;
     double entry[4], entry_kappa;
     double *flow, *share, *kappa, *throughput; /* [m] of the calibrated market */
-    char *rest_user;
+    int segments;                    /* rest-of-market users, one per price tier */
+    int rest[PRILLM_FIT_MAX_SEGMENTS];  /* their user indices                    */
+    double edge[PRILLM_FIT_MAX_SEGMENTS]; /* tier t: price < edge[t]              */
 } Meta;
 
 static void meta_free(Meta *m) {
@@ -43,10 +45,11 @@ static void meta_free(Meta *m) {
     free(m->share);
     free(m->kappa);
     free(m->throughput);
-    free(m->rest_user);
 }
 
-static PrillmErrorCode read_meta(const char *text, size_t length, int m, Meta *meta, PrillmError *err) {
+static PrillmErrorCode read_meta(const char *text, size_t length, const PrillmMarket *mk, Meta *meta,
+                                 PrillmError *err) {
+    int m = mk->n_providers;
     memset(meta, 0, sizeof *meta);
     cJSON *root = NULL;
     PrillmErrorCode rc = prillm__json_parse_text(text, length, "calibrated market", &root, err);
@@ -56,13 +59,35 @@ static PrillmErrorCode read_meta(const char *text, size_t length, int m, Meta *m
     const cJSON *entry = cal ? cJSON_GetObjectItemCaseSensitive(cal, "entry") : NULL;
     const cJSON *coef = entry ? cJSON_GetObjectItemCaseSensitive(entry, "coefficients") : NULL;
     const cJSON *price = cal ? cJSON_GetObjectItemCaseSensitive(cal, "price") : NULL;
-    const cJSON *rest = cal ? cJSON_GetObjectItemCaseSensitive(cal, "rest_user") : NULL;
+    const cJSON *rest = cal ? cJSON_GetObjectItemCaseSensitive(cal, "rest_users") : NULL;
+    const cJSON *edges = cal ? cJSON_GetObjectItemCaseSensitive(cal, "tier_edges") : NULL;
     if (!cJSON_IsObject(cal) || !cJSON_IsArray(providers) || !cJSON_IsArray(coef) || cJSON_GetArraySize(coef) != 4 ||
-        !cJSON_IsString(price) || !cJSON_IsString(rest)) {
+        !cJSON_IsString(price) || !cJSON_IsArray(rest) || !cJSON_IsArray(edges)) {
         rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA,
                           "calibrated market: no \"calibration\" object from prillm fit (calibration.providers, "
-                          ".entry.coefficients[4], .price, .rest_user); write it with prillm fit --out");
+                          ".entry.coefficients[4], .price, .rest_users, .tier_edges); write it with prillm fit --out");
         goto done;
+    }
+    meta->segments = cJSON_GetArraySize(rest);
+    if (meta->segments < 1 || meta->segments > PRILLM_FIT_MAX_SEGMENTS || cJSON_GetArraySize(edges) != meta->segments - 1) {
+        rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA,
+                          "calibration.rest_users must list 1..%d users and tier_edges one fewer (got %d and %d)",
+                          PRILLM_FIT_MAX_SEGMENTS, meta->segments, cJSON_GetArraySize(edges));
+        goto done;
+    }
+    for (int t = 0; t < meta->segments; t++) {
+        const cJSON *u = cJSON_GetArrayItem(rest, t);
+        meta->rest[t] = cJSON_IsString(u) ? prillm_market_user_index(mk, u->valuestring) : -1;
+        if (meta->rest[t] < 0) {
+            rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA, "calibration.rest_users[%d] is not a user of the market", t);
+            goto done;
+        }
+        const cJSON *e = t + 1 < meta->segments ? cJSON_GetArrayItem(edges, t) : NULL;
+        meta->edge[t] = e ? (cJSON_IsNumber(e) ? e->valuedouble : NAN) : INFINITY;
+        if (!(meta->edge[t] >= 0)) {
+            rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA, "calibration.tier_edges[%d] must be a number >= 0", t);
+            goto done;
+        }
     }
     if (cJSON_GetArraySize(providers) != m) {
         rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA, "calibration.providers has %d entries but the market has %d providers",
@@ -94,8 +119,7 @@ static PrillmErrorCode read_meta(const char *text, size_t length, int m, Meta *m
     meta->share = malloc((size_t)m * sizeof(double));
     meta->kappa = malloc((size_t)m * sizeof(double));
     meta->throughput = malloc((size_t)m * sizeof(double));
-    meta->rest_user = prillm__strdup(rest->valuestring);
-    if (!meta->flow || !meta->share || !meta->kappa || !meta->throughput || !meta->rest_user) {
+    if (!meta->flow || !meta->share || !meta->kappa || !meta->throughput) {
         rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory");
         goto done;
     }
@@ -366,15 +390,21 @@ PrillmErrorCode prillm_predict(const char *text, size_t length, const char *dir,
     memset(&per, 0, sizeof per);
     PrillmPrediction *pr = NULL;
     int *model_of = NULL, *app_of = NULL;
-    if ((rc = read_meta(text, length, cal->n_providers, &meta, err))) {
+    if ((rc = read_meta(text, length, cal, &meta, err))) {
         prillm_market_free(cal);
         return rc;
     }
-    int rest = prillm_market_user_index(cal, meta.rest_user);
-    if (rest < 0) {
-        rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA, "calibration.rest_user \"%s\" is not a user of the market", meta.rest_user);
-        goto done;
+    unsigned char *is_rest = calloc((size_t)cal->n_users, 1);
+    if (!is_rest) {
+        meta_free(&meta);
+        prillm_market_free(cal);
+        return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory");
     }
+    for (int t = 0; t < meta.segments; t++) is_rest[meta.rest[t]] = 1;
+    /* the largest segment stands for a new app's tastes */
+    int rest = meta.rest[0];
+    for (int t = 1; t < meta.segments; t++)
+        if (cal->demand[meta.rest[t]] > cal->demand[rest]) rest = meta.rest[t];
     if (file_exists(dir, "models.csv")) rc = read_openrouter(dir, &date, cal, &meta, warn, ctx, &per, err);
     else if (file_exists(dir, "providers.csv")) rc = read_generic(dir, &date, warn, ctx, &per, err);
     else rc = prillm__fail(err, PRILLM_ERR_IO, "%s has neither models.csv (OpenRouter layout) nor providers.csv (generic)", dir);
@@ -402,7 +432,7 @@ PrillmErrorCode prillm_predict(const char *text, size_t length, const char *dir,
     int new_apps = 0;
     for (int k = 0; k < per.n_apps; k++) {
         int i = prillm_market_user_index(cal, per.app[k]);
-        if (i == rest) continue;
+        if (i >= 0 && is_rest[i]) continue;
         if (i >= 0) app_of[i] = k;
         else app_of[n++] = k, new_apps++;
     }
@@ -465,13 +495,13 @@ PrillmErrorCode prillm_predict(const char *text, size_t length, const char *dir,
     }
     double app_then = 0, app_now = 0;
     for (int i = 0; i < n0; i++)
-        if (i != rest && app_of[i] >= 0) app_then += cal->demand[i], app_now += per.demand[app_of[i]];
+        if (!is_rest[i] && app_of[i] >= 0) app_then += cal->demand[i], app_now += per.demand[app_of[i]];
     double app_total = 0;
     for (int i = 0; i < n; i++) {
         int k = app_of[i];
         const char *id = i < n0 ? cal->user_id[i] : per.app[k];
         if (!(mk->user_id[i] = prillm__strdup(id))) goto oom;
-        if (i == rest) continue;
+        if (i < n0 && is_rest[i]) continue;
         if (k >= 0) mk->demand[i] = per.demand[k];
         else mk->demand[i] = cal->demand[i] * scale, pr->app_carried[i] = 1;
         pr->new_app[i] = i >= n0;
@@ -483,9 +513,14 @@ PrillmErrorCode prillm_predict(const char *text, size_t length, const char *dir,
         int k = model_of[j];
         if (k >= 0 && isfinite(per.tokens[k])) total += per.tokens[k];
     }
-    if (total > 0 && total > app_total) mk->demand[rest] = total - app_total;
-    else {
-        mk->demand[rest] = cal->demand[rest] * scale;
+    double rest_then = 0;
+    for (int t = 0; t < meta.segments; t++) rest_then += cal->demand[meta.rest[t]];
+    if (total > 0 && total > app_total && rest_then > 0) {
+        /* split as the segments were */
+        for (int t = 0; t < meta.segments; t++)
+            mk->demand[meta.rest[t]] = (total - app_total) * cal->demand[meta.rest[t]] / rest_then;
+    } else {
+        for (int t = 0; t < meta.segments; t++) mk->demand[meta.rest[t]] = cal->demand[meta.rest[t]] * scale;
         if (total > 0)
             say(warn, ctx, "the apps' demands (%.4g Mtok/day) exceed the period's model tokens (%.4g): the rest of the "
                            "market kept as calibrated, scaled",
@@ -496,7 +531,13 @@ PrillmErrorCode prillm_predict(const char *text, size_t length, const char *dir,
             size_t c = (size_t)i * M + (size_t)j;
             mk->delay[c] = mk->latency[j];
             if (i < n0 && j < m0) mk->affinity[c] = cal->affinity[(size_t)i * M0 + (size_t)j];
-            else if (i < n0 && i != rest) {
+            else if (i < n0 && is_rest[i] && meta.segments > 1) {
+                /* the entrant's price tier's segment buys it; the others
+                 * sit below their margin like apps */
+                int t = 0;
+                while (t < meta.segments - 1 && mk->price[j] >= meta.edge[t]) t++;
+                mk->affinity[c] = i == meta.rest[t] ? 0 : -0.05 * (mk->value[j] - mk->price[j]);
+            } else if (i < n0 && !is_rest[i]) {
                 /* an app's taste for an entrant: below the level where it
                  * starts to use it by 5% of its predicted volume */
                 mk->affinity[c] = -0.05 * (mk->value[j] - mk->price[j]);
@@ -536,6 +577,7 @@ oom:
 done:
     free(model_of);
     free(app_of);
+    free(is_rest);
     period_free(&per);
     meta_free(&meta);
     prillm_market_free(cal);

@@ -66,8 +66,8 @@ void prillm_fit_write_json(FILE *out, const PrillmFitResult *r) {
     const PrillmMarket *mk = r->market;
     int m = mk->n_providers;
     PaidSummary ps = paid_summary(r);
-    fprintf(out, "{\n  \"status\": \"%s\",\n  \"apps\": %d,\n  \"models\": %d,\n  \"listed_cells\": %ld,\n",
-            prillm_status_name(r->status), r->n_apps, m, r->listed_cells);
+    fprintf(out, "{\n  \"status\": \"%s\",\n  \"apps\": %d,\n  \"rest_of_market_segments\": %d,\n  \"models\": %d,\n  \"listed_cells\": %ld,\n",
+            prillm_status_name(r->status), r->n_apps, r->segments, m, r->listed_cells);
     fprintf(out, "  \"models_dropped_without_price\": %d,\n  \"elasticity_target\": ", r->dropped_models);
     prillm__json_number(out, r->elasticity);
     fputs(",\n  \"shrinkage\": ", out);
@@ -153,15 +153,16 @@ void prillm_fit_write_json(FILE *out, const PrillmFitResult *r) {
 void prillm_fit_write_table(FILE *out, const PrillmFitResult *r) {
     const PrillmMarket *mk = r->market;
     PaidSummary ps = paid_summary(r);
-    fprintf(out, "whole market: %d apps + the rest of the market, %d models, %ld listed cells (%s, %.1f s)\n",
-            r->n_apps, mk->n_providers, r->listed_cells, prillm_status_name(r->status), r->seconds);
+    fprintf(out, "whole market: %d apps + the rest of the market (%d price tier%s), %d models, %ld listed cells (%s, %.1f s)\n",
+            r->n_apps, r->segments, r->segments == 1 ? "" : "s", mk->n_providers, r->listed_cells,
+            prillm_status_name(r->status), r->seconds);
     fprintf(out, "\nforward validation: model totals on %d later days (fit window before them)\n", r->forward_days);
-    fprintf(out, "%-16s %8s %8s %12s %12s %8s\n", "forecast", "R2", "R2 log", "med|log err|", "R2 p-chg", "cells");
+    fprintf(out, "%-24s %8s %8s %12s %12s %8s\n", "forecast", "R2", "R2 log", "med|log err|", "R2 p-chg", "cells");
     for (int k = 0; k < r->n_forward; k++) {
         const PrillmForwardScore *s = &r->forward[k];
-        fprintf(out, "%-16s %8.4f %8.4f %12.4f %12.4f %8ld%s\n", s->name, s->r2, s->r2_log, s->median_abs_log_error,
+        fprintf(out, "%-24s %8.4f %8.4f %12.4f %12.4f %8ld%s\n", s->name, s->r2, s->r2_log, s->median_abs_log_error,
                 s->r2_changed, s->cells,
-                s->elasticity == r->elasticity ? "  <- chosen" : "");
+                s->elasticity == r->elasticity && s->segments == r->segments ? "  <- chosen" : "");
     }
     fprintf(out, "\nheld-out listed cells (app tastes for cells never observed)\n%-28s %8s %8s %8s\n", "structure", "R2",
             "R2 log", "cells");
@@ -225,8 +226,17 @@ PrillmErrorCode prillm_fit_write_market(FILE *out, const PrillmFitResult *r, Pri
     prillm__json_number(out, st->elasticity);
     fputs(",\n    \"shrinkage\": ", out);
     prillm__json_number(out, st->shrinkage);
-    fputs(",\n    \"rest_user\": ", out);
-    prillm__json_string(out, mk->user_id[mk->n_users - 1]);
+    fputs(",\n    \"rest_users\": [", out);
+    for (int t = 0; t < r->segments; t++) {
+        if (t) fputs(", ", out);
+        prillm__json_string(out, mk->user_id[r->n_apps + t]);
+    }
+    fputs("],\n    \"tier_edges\": [", out);
+    for (int t = 0; t + 1 < r->segments; t++) {
+        if (t) fputs(", ", out);
+        prillm__json_number(out, r->tier_edge[t]);
+    }
+    fputs("]", out);
     fputs(",\n    \"entry\": {\"coefficients\": [", out);
     for (int q = 0; q < 4; q++) {
         if (q) fputs(", ", out);

@@ -152,7 +152,7 @@ static void check_predict_reproduces_fit(const PrillmFitResult *r) {
         f = fopen(demands, "w");
         assert_non_null(f);
         fprintf(f, "period,app,demand\n");
-        for (int i = 0; i < n - 1; i++) fprintf(f, "2026-09-01,\"%s\",%.17g\n", mk->user_id[i], mk->demand[i] * 1e6);
+        for (int i = 0; i < r->n_apps; i++) fprintf(f, "2026-09-01,\"%s\",%.17g\n", mk->user_id[i], mk->demand[i] * 1e6);
         if (pass) fprintf(f, "2026-09-01,brand new app,1e9\n");
         fclose(f);
         PrillmPrediction *pr = NULL;
@@ -206,7 +206,8 @@ static void test_fit_openrouter(void **state) {
     assert_int_equal(prillm_fit_openrouter(dir, &st, NULL, NULL, &b, &err), PRILLM_OK);
     const PrillmMarket *mk = a->market;
     assert_int_equal(mk->n_providers, 40);
-    assert_int_equal(mk->n_users, a->n_apps + 1);
+    assert_int_equal(mk->n_users, a->n_apps + a->segments);
+    assert_true(a->segments >= 1 && a->segments <= PRILLM_FIT_MAX_SEGMENTS);
     /* the inversion reproduces the data: a certificate, not a fit */
     assert_true(a->max_total_error < 1e-8);
     assert_true(a->max_cell_error < 1e-8);
