@@ -95,6 +95,23 @@ static void print_json(FILE *out, const char *dir, const PrillmObservations *obs
     prillm_cli_print_strings(out, mk->provider_id, mk->n_providers);
     fputs(",\n  \"values\": ", out);
     prillm_cli_print_numbers(out, r->value, mk->n_providers);
+    PrillmCalibrationDiagnostics d;
+    PrillmError err = {0};
+    if (prillm_calibration_diagnose(obs, r, &d, &err) == PRILLM_OK) {
+        fputs(",\n  \"stranded_models\": [", out);
+        for (int j = 0, first = 1; j < mk->n_providers; j++) {
+            if (!d.stranded[j]) continue;
+            if (!first) fputs(", ", out);
+            prillm__json_string(out, mk->provider_id[j]);
+            first = 0;
+        }
+        fputs("],\n  \"own_elasticity\": ", out);
+        prillm_cli_print_numbers(out, d.own_elasticity, mk->n_providers);
+        fputs(",\n  \"implied_cost\": ", out);
+        prillm_cli_print_numbers(out, d.implied_cost, mk->n_providers);
+        fprintf(out, ",\n  \"paid_models\": %d,\n  \"implied_cost_nonnegative\": %d", d.paid, d.paid_nonnegative_cost);
+        prillm_calibration_diagnostics_free(&d);
+    }
     if (count > 1) {
         fputs(",\n  \"baselines\": [\n", out);
         for (int q = 1; q < count; q++) {
@@ -138,10 +155,21 @@ static void print_table(FILE *out, const PrillmObservations *obs, PrillmCalibrat
         fprintf(out, "\nLP init slack: %.6g USD/Mtok in total, %.3g of the marginal costs\n", r->lp_slack,
                 r->lp_slack_relative);
     if (isfinite(r->w_congestion)) {
-        fprintf(out, "\n%-40s %10s %10s\n", "model", "price", "value");
+        PrillmCalibrationDiagnostics d;
+        PrillmError err = {0};
+        int have = prillm_calibration_diagnose(obs, r, &d, &err) == PRILLM_OK;
+        fprintf(out, "\n%-40s %10s %10s %10s %10s %s\n", "model", "price", "value", "own elast.", "impl. cost",
+                have ? "" : err.message);
         const PrillmMarket *mk = obs->periods[obs->n_periods - 1].market;
         for (int j = 0; j < mk->n_providers; j++)
-            fprintf(out, "%-40s %10.4g %10.4g\n", mk->provider_id[j], mk->price[j], r->value[j]);
+            fprintf(out, "%-40s %10.4g %10.4g %10.3g %10.4g%s\n", mk->provider_id[j], mk->price[j], r->value[j],
+                    have ? d.own_elasticity[j] : NAN, have ? d.implied_cost[j] : NAN,
+                    have && d.stranded[j] ? "  STRANDED: observed traffic, none predicted" : "");
+        if (have) {
+            fprintf(out, "\nstranded models (observed traffic, zero predicted): %d; implied marginal cost >= 0 for %d of %d paid models\n",
+                    d.n_stranded, d.paid_nonnegative_cost, d.paid);
+            prillm_calibration_diagnostics_free(&d);
+        }
     }
 }
 

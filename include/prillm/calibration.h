@@ -128,6 +128,25 @@ PrillmErrorCode prillm_calibration_market(const PrillmObservations *obs, int per
                                           const PrillmCalibrationResult *result, PrillmMarket **market,
                                           PrillmError *err);
 
+/* What the calibrated market says, checked against the data: models with
+ * observed traffic that the fit strands at zero (predicted flow 0 in every
+ * period where they have some), and, on the last period's calibrated
+ * market, each model's own-price elasticity and implied marginal cost
+ * p + F / (dF/dp) (the cost at which today's price maximises (p - k) F; a
+ * negative one means the market contradicts the data). */
+typedef struct {
+    int n_providers;
+    unsigned char *stranded;  /* [m]                                         */
+    int n_stranded;
+    double *own_elasticity;   /* [m], NaN where the model has no flow        */
+    double *implied_cost;     /* [m], NaN where the model has no flow        */
+    int paid, paid_nonnegative_cost;
+} PrillmCalibrationDiagnostics;
+
+PrillmErrorCode prillm_calibration_diagnose(const PrillmObservations *obs, const PrillmCalibrationResult *result,
+                                            PrillmCalibrationDiagnostics *diagnostics, PrillmError *err);
+void prillm_calibration_diagnostics_free(PrillmCalibrationDiagnostics *diagnostics);
+
 /* R^2 and MAE of predicted against observed over cells where observed is a
  * number and predicted too. */
 void prillm_calibration_fit_quality(const double *observed, const double *predicted, size_t count, double *r2,
