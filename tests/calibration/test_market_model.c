@@ -103,6 +103,68 @@ static void test_jacobian_bad_input(void **state) {
     prillm_market_free(mk);
 }
 
+/* calibrate's diagnostics: stranded models recomputed from the prediction,
+ * the implied cost from central differences of independent solves */
+static void test_calibration_diagnostics(void **state) {
+    (void)state;
+    int checked = 0;
+    for (unsigned long long seed = 1; seed <= 4; seed++) {
+        PrillmObservations *obs = NULL;
+        PrillmError err;
+        assert_int_equal(prillm_observations_synthetic(8, 5, 2, 0.8, 0.5, NULL, 0.2, 3, seed, &obs, &err), PRILLM_OK);
+        PrillmCalibrationSettings st;
+        prillm_calibration_default_settings(&st);
+        st.iterations = 40;
+        st.folds = 0;
+        PrillmCalibrationResult *r = NULL;
+        assert_int_equal(prillm_calibrate(obs, &st, NULL, NULL, &r, &err), PRILLM_OK);
+        PrillmCalibrationDiagnostics d;
+        assert_int_equal(prillm_calibration_diagnose(obs, r, &d, &err), PRILLM_OK);
+        int n = obs->n_users, m = obs->n_providers;
+        size_t M = (size_t)m, cells = (size_t)n * M;
+        int stranded = 0;
+        for (int j = 0; j < m; j++) {
+            int seen = 0, served = 0;
+            for (int t = 0; t < obs->n_periods; t++) {
+                double F = 0;
+                int o = 0;
+                for (int i = 0; i < n; i++) {
+                    double x = obs->periods[t].observed[(size_t)i * M + (size_t)j];
+                    o |= isfinite(x) && x > 0;
+                    F += r->predicted[(size_t)t * cells + (size_t)i * M + (size_t)j];
+                }
+                if (o) seen = 1, served |= F > 0;
+            }
+            assert_int_equal(d.stranded[j], seen && !served);
+            stranded += d.stranded[j];
+        }
+        assert_int_equal(d.n_stranded, stranded);
+        PrillmMarket *mk = NULL;
+        assert_int_equal(prillm_calibration_market(obs, obs->n_periods - 1, r, &mk, &err), PRILLM_OK);
+        double *lo = malloc(M * sizeof *lo), *hi = malloc(M * sizeof *hi), *mid = malloc(M * sizeof *mid);
+        for (int j = 0; j < m; j++) {
+            if (!isfinite(d.implied_cost[j])) continue;
+            double p = mk->price[j], h = 1e-6 * fmax(1, p);
+            provider_flows_at(mk, j, p - h, lo);
+            provider_flows_at(mk, j, p, mid);
+            provider_flows_at(mk, j, p + h, hi);
+            double own = (hi[j] - lo[j]) / (2 * h);
+            if (fabs((hi[j] - mid[j]) - (mid[j] - lo[j])) > 1e-6 * fabs(hi[j] - lo[j])) continue; /* a kink */
+            assert_true(fabs(d.implied_cost[j] - (p + mid[j] / own)) <= 1e-4 * fmax(1, fabs(d.implied_cost[j])));
+            checked++;
+        }
+        free(lo);
+        free(hi);
+        free(mid);
+        prillm_market_free(mk);
+        prillm_calibration_diagnostics_free(&d);
+        prillm_calibration_result_free(r);
+        prillm_observations_free(obs);
+    }
+    print_message("implied costs checked against finite differences: %d\n", checked);
+    assert_true(checked >= 8);
+}
+
 static const char *real_data(void) {
     static char dir[1024];
     struct stat st;
@@ -291,6 +353,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jacobian_matches_finite_differences),
         cmocka_unit_test(test_jacobian_bad_input),
+        cmocka_unit_test(test_calibration_diagnostics),
         cmocka_unit_test(test_fit_openrouter),
         cmocka_unit_test(test_fit_bad_input),
     };
