@@ -60,6 +60,7 @@ typedef struct {
     double shrinkage;     /* app x author shrinkage; < 0 = choose held-out   */
     int segments;         /* rest-of-market users by price tier (1 = one);
                              0 = 1 or 4, the better forward               */
+    int entry_quality;    /* 1: entrants' volume also from a quality index   */
     int max_models;       /* 0 = all                                         */
     int max_apps;         /* 0 = all                                         */
     int verbose;
@@ -114,8 +115,12 @@ typedef struct {
     double *kappa;            /* beta_j = kappa_j F_j / max(p_j, floor)      */
     /* a model with no traffic yet (a what-if entrant): its volume predicted
      * from observables, log F = c0 + c1 log max(p, floor) + c2 log latency
-     * + c3 log throughput, least squares over the market's models */
-    double entry_coef[4];
+     * + c3 log throughput + c4 [has a quality index] + c5 index / 10 (the
+     * Artificial Analysis intelligence index of models_daily.csv), least
+     * squares over the market's models */
+    double entry_coef[6];
+    double entry_r2;          /* in-sample R^2 of that regression (log F)    */
+    int indexed_models;       /* market models with a quality index          */
     double entry_kappa;       /* median kappa                                */
     PrillmFitSettings settings; /* as used                                   */
     unsigned char *imputed;   /* 1: latency/throughput imputed               */

@@ -44,6 +44,10 @@ static const PrillmOptionInfo fit_options[] = {
      "users for the traffic of unlisted apps, one per price tier (below the floor, then equal-count tiers of paid "
      "models); 0 = 1 or 4, whichever forecasts later days better",
      OFFSET(segments)},
+    {"entry-quality", PRILLM_OPTION_INT, 0, 0, 1, NULL,
+     "1: an entrant's volume also from its quality index (models_daily.csv aa_intelligence); off by default: on "
+     "the shared data it over-predicts new high-index models (docs/market-model.md)",
+     OFFSET(entry_quality)},
     {"max-models", PRILLM_OPTION_INT, 0, 0, 1000000, NULL, "keep the N largest models (0 = all)", OFFSET(max_models)},
     {"max-apps", PRILLM_OPTION_INT, 0, 0, 10000000, NULL, "keep the M largest apps (0 = all)", OFFSET(max_apps)},
     {"verbose", PRILLM_OPTION_INT, 0, 0, 2, NULL, "progress on stderr", OFFSET(verbose)},
@@ -806,47 +810,59 @@ done:
     return rc;
 }
 
-/* log F on [1, log max(p, floor), log latency, log throughput]: normal
- * equations (4 x 4, solved by Gaussian elimination with pivoting; the
- * regressors are centred first so the system is well conditioned). */
-static void entry_regression(const Layout *L, const PrillmFitSettings *st, double coef[4], double *kappa_median) {
+/* log F on the entry terms (prillm__entry_terms): ridge-stabilised normal
+ * equations (regressors centred, Gaussian elimination with pivoting). */
+static void entry_regression(const Layout *L, const PrillmFitSettings *st, const double *index,
+                             double coef[PRILLM_FIT_ENTRY_TERMS], double *kappa_median, double *r2) {
+    enum { K = PRILLM_FIT_ENTRY_TERMS };
     int m = L->m;
-    double mean[4] = {0}, A[4][5];
+    double mean[K] = {0}, A[K][K + 1];
     memset(A, 0, sizeof A);
     for (int j = 0; j < m; j++) {
-        double x[4] = {log(L->F[j]), log(fmax(L->price[j], st->price_floor)), log(L->latency[j]), log(L->throughput[j])};
-        for (int q = 0; q < 4; q++) mean[q] += x[q] / m;
+        double x[K];
+        prillm__entry_terms(L->price[j], st->price_floor, L->latency[j], L->throughput[j], index[j], x);
+        for (int q = 1; q < K; q++) mean[q] += x[q] / m;
     }
+    double ymean = 0, sst = 0, sse = 0;
+    for (int j = 0; j < m; j++) ymean += log(L->F[j]) / m;
     for (int j = 0; j < m; j++) {
-        double x[4] = {1, log(fmax(L->price[j], st->price_floor)) - mean[1], log(L->latency[j]) - mean[2],
-                       log(L->throughput[j]) - mean[3]};
+        double x[K];
+        prillm__entry_terms(L->price[j], st->price_floor, L->latency[j], L->throughput[j], index[j], x);
+        for (int q = 1; q < K; q++) x[q] -= mean[q];
         double y = log(L->F[j]);
-        for (int a = 0; a < 4; a++) {
-            for (int b = 0; b < 4; b++) A[a][b] += x[a] * x[b];
-            A[a][4] += x[a] * y;
+        sst += (y - ymean) * (y - ymean);
+        for (int a = 0; a < K; a++) {
+            for (int b = 0; b < K; b++) A[a][b] += x[a] * x[b];
+            A[a][K] += x[a] * y;
         }
     }
-    for (int a = 0; a < 4; a++) A[a][a] += 1e-9 * (A[a][a] + 1); /* a constant column stays solvable */
-    for (int c = 0; c < 4; c++) {
+    for (int a = 0; a < K; a++) A[a][a] += 1e-9 * (A[a][a] + 1); /* a constant column stays solvable */
+    for (int c = 0; c < K; c++) {
         int piv = c;
-        for (int r = c + 1; r < 4; r++)
+        for (int r = c + 1; r < K; r++)
             if (fabs(A[r][c]) > fabs(A[piv][c])) piv = r;
-        for (int k = 0; k < 5; k++) {
+        for (int k = 0; k <= K; k++) {
             double t = A[c][k];
             A[c][k] = A[piv][k];
             A[piv][k] = t;
         }
-        for (int r = 0; r < 4; r++) {
+        for (int r = 0; r < K; r++) {
             if (r == c || A[c][c] == 0) continue;
             double f = A[r][c] / A[c][c];
-            for (int k = c; k < 5; k++) A[r][k] -= f * A[c][k];
+            for (int k = c; k <= K; k++) A[r][k] -= f * A[c][k];
         }
     }
-    double b[4];
-    for (int a = 0; a < 4; a++) b[a] = A[a][a] != 0 ? A[a][4] / A[a][a] : 0;
-    /* back to uncentred regressors */
-    coef[1] = b[1], coef[2] = b[2], coef[3] = b[3];
-    coef[0] = b[0] - b[1] * mean[1] - b[2] * mean[2] - b[3] * mean[3];
+    double b[K];
+    for (int a = 0; a < K; a++) b[a] = A[a][a] != 0 ? A[a][K] / A[a][a] : 0;
+    coef[0] = b[0];
+    for (int q = 1; q < K; q++) coef[q] = b[q], coef[0] -= b[q] * mean[q];
+    for (int j = 0; j < m; j++) {
+        double x[K], yhat = 0;
+        prillm__entry_terms(L->price[j], st->price_floor, L->latency[j], L->throughput[j], index[j], x);
+        for (int q = 0; q < K; q++) yhat += coef[q] * x[q];
+        sse += (log(L->F[j]) - yhat) * (log(L->F[j]) - yhat);
+    }
+    *r2 = sst > 0 ? 1 - sse / sst : NAN;
     double *k = malloc((size_t)m * sizeof *k);
     *kappa_median = 2.0;
     if (k) {
@@ -1015,7 +1031,28 @@ PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *
     res->settings = st;
     res->settings.elasticity = target;
     res->settings.shrinkage = shrinkage;
-    entry_regression(&L, &st, res->entry_coef, &res->entry_kappa);
+    {
+        PrillmQuality quality;
+        PrillmError qerr = {0};
+        double *index = malloc(M * sizeof *index);
+        if (!index) goto oom;
+        if (!st.entry_quality) {
+            memset(&quality, 0, sizeof quality);
+        } else if (prillm__quality_read(dir, st.fit_end, &quality, &qerr)) {
+            say(warn, ctx, "quality index not used: %s", qerr.message);
+            memset(&quality, 0, sizeof quality);
+        } else if (!quality.present) {
+            say(warn, ctx, "no raw/sui414_openrouter-pricing-data/models_daily.csv: entrants valued without a quality index");
+        }
+        res->indexed_models = 0;
+        for (int j = 0; j < m; j++) {
+            index[j] = st.entry_quality ? prillm__quality_of(&quality, res->market->provider_id[j]) : NAN;
+            res->indexed_models += isfinite(index[j]);
+        }
+        entry_regression(&L, &st, index, res->entry_coef, &res->entry_kappa, &res->entry_r2);
+        prillm__quality_free(&quality);
+        free(index);
+    }
     memcpy(res->observed_flow, L.F, M * sizeof(double));
     memcpy(res->throughput, L.throughput, M * sizeof(double));
     memcpy(res->imputed, L.imputed, M);

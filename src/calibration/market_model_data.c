@@ -189,3 +189,72 @@ double prillm__daily_at(const PrillmDaily *dl, const double *series, int model, 
     if (t < 0 || t >= dl->n_days) return NAN;
     return series[(size_t)model * (size_t)dl->n_days + (size_t)t];
 }
+
+void prillm__entry_terms(double price, double floor, double latency, double throughput, double index,
+                         double x[PRILLM_FIT_ENTRY_TERMS]) {
+    x[0] = 1;
+    x[1] = log(fmax(price, floor));
+    x[2] = log(latency);
+    x[3] = log(throughput);
+    x[4] = isfinite(index) ? 1 : 0;
+    x[5] = isfinite(index) ? index / 10 : 0;
+}
+
+void prillm__quality_free(PrillmQuality *q) {
+    if (!q) return;
+    prillm__csv_free(&q->table);
+    prillm__names_free(&q->ids);
+    free(q->value);
+    memset(q, 0, sizeof *q);
+}
+
+PrillmErrorCode prillm__quality_read(const char *dir, int last_date, PrillmQuality *q, PrillmError *err) {
+    memset(q, 0, sizeof *q);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/raw/sui414_openrouter-pricing-data/models_daily.csv", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return PRILLM_OK; /* optional */
+    fclose(f);
+    PrillmErrorCode rc = prillm__csv_read(path, &q->table, err);
+    if (rc) return rc;
+    const PrillmCsvTable *t = &q->table;
+    int c_date, c_id, c_index;
+    if ((rc = prillm__csv_require(t, "scrape_date", &c_date, err)) || (rc = prillm__csv_require(t, "id", &c_id, err)) ||
+        (rc = prillm__csv_require(t, "aa_intelligence", &c_index, err)))
+        goto fail;
+    int *date = NULL;
+    if (prillm__names_init(&q->ids) || !(q->value = malloc(((size_t)t->rows + 1) * sizeof(double))) ||
+        !(date = calloc((size_t)t->rows + 1, sizeof(int)))) {
+        free(date);
+        rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading %s", path);
+        goto fail;
+    }
+    for (long r = 0; r < t->rows; r++) {
+        int d = prillm__csv_date(prillm__csv_get(t, r, c_date));
+        double x;
+        if ((rc = prillm__csv_number(t, r, c_index, &x, err))) {
+            free(date);
+            goto fail;
+        }
+        if (d < 0 || d > last_date || !isfinite(x)) continue;
+        int k = prillm__names_add(&q->ids, (char *)prillm__csv_get(t, r, c_id));
+        if (k < 0) {
+            free(date);
+            rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading %s", path);
+            goto fail;
+        }
+        if (d >= date[k]) date[k] = d, q->value[k] = x;
+    }
+    free(date);
+    q->present = 1;
+    return PRILLM_OK;
+fail:
+    prillm__quality_free(q);
+    return rc;
+}
+
+double prillm__quality_of(const PrillmQuality *q, const char *id) {
+    if (!q->present) return NAN;
+    int k = prillm__names_find(&q->ids, id);
+    return k >= 0 ? q->value[k] : NAN;
+}

@@ -33,4 +33,24 @@ PrillmErrorCode prillm__daily_read(const char *dir, int first_date, int last_dat
 void prillm__daily_free(PrillmDaily *daily);
 double prillm__daily_at(const PrillmDaily *daily, const double *series, int model, long t);
 
+/* The Artificial Analysis intelligence index of each model (OpenRouter
+ * raw/sui414_openrouter-pricing-data/models_daily.csv, column
+ * aa_intelligence), its latest value on or before last_date. */
+typedef struct {
+    PrillmCsvTable table;
+    PrillmNameIndex ids;
+    double *value;
+    int present;            /* 0: the file is absent (every lookup NaN)      */
+} PrillmQuality;
+
+PrillmErrorCode prillm__quality_read(const char *dir, int last_date, PrillmQuality *quality, PrillmError *err);
+double prillm__quality_of(const PrillmQuality *quality, const char *model_id);
+void prillm__quality_free(PrillmQuality *quality);
+
+/* The entry regression's regressors for a model: 1, log max(p, floor),
+ * log latency, log throughput, has an index, index / 10 (0 without). */
+#define PRILLM_FIT_ENTRY_TERMS 6
+void prillm__entry_terms(double price, double floor, double latency, double throughput, double index,
+                         double x[PRILLM_FIT_ENTRY_TERMS]);
+
 #endif

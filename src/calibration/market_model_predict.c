@@ -33,7 +33,7 @@ static void say(PrillmWarnFn warn, void *ctx, const char *fmt, ...) {
 typedef struct {
     int price_listed;
     double floor;
-    double entry[4], entry_kappa;
+    double entry[PRILLM_FIT_ENTRY_TERMS], entry_kappa;
     double *flow, *share, *kappa, *throughput; /* [m] of the calibrated market */
     int segments;                    /* rest-of-market users, one per price tier */
     int rest[PRILLM_FIT_MAX_SEGMENTS];  /* their user indices                    */
@@ -61,11 +61,12 @@ static PrillmErrorCode read_meta(const char *text, size_t length, const PrillmMa
     const cJSON *price = cal ? cJSON_GetObjectItemCaseSensitive(cal, "price") : NULL;
     const cJSON *rest = cal ? cJSON_GetObjectItemCaseSensitive(cal, "rest_users") : NULL;
     const cJSON *edges = cal ? cJSON_GetObjectItemCaseSensitive(cal, "tier_edges") : NULL;
-    if (!cJSON_IsObject(cal) || !cJSON_IsArray(providers) || !cJSON_IsArray(coef) || cJSON_GetArraySize(coef) != 4 ||
+    if (!cJSON_IsObject(cal) || !cJSON_IsArray(providers) || !cJSON_IsArray(coef) ||
+        cJSON_GetArraySize(coef) != PRILLM_FIT_ENTRY_TERMS ||
         !cJSON_IsString(price) || !cJSON_IsArray(rest) || !cJSON_IsArray(edges)) {
         rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA,
                           "calibrated market: no \"calibration\" object from prillm fit (calibration.providers, "
-                          ".entry.coefficients[4], .price, .rest_users, .tier_edges); write it with prillm fit --out");
+                          ".entry.coefficients[6], .price, .rest_users, .tier_edges); write it with prillm fit --out");
         goto done;
     }
     meta->segments = cJSON_GetArraySize(rest);
@@ -107,7 +108,7 @@ static PrillmErrorCode read_meta(const char *text, size_t length, const PrillmMa
         rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA, "calibration.price_floor and calibration.entry.kappa must be > 0");
         goto done;
     }
-    for (int q = 0; q < 4; q++) {
+    for (int q = 0; q < PRILLM_FIT_ENTRY_TERMS; q++) {
         const cJSON *c = cJSON_GetArrayItem(coef, q);
         if (!cJSON_IsNumber(c) || !isfinite(c->valuedouble)) {
             rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA, "calibration.entry.coefficients[%d] must be a finite number", q);
@@ -394,6 +395,8 @@ PrillmErrorCode prillm_predict(const char *text, size_t length, const char *dir,
         prillm_market_free(cal);
         return rc;
     }
+    PrillmQuality quality;
+    memset(&quality, 0, sizeof quality);
     unsigned char *is_rest = calloc((size_t)cal->n_users, 1);
     if (!is_rest) {
         meta_free(&meta);
@@ -409,6 +412,8 @@ PrillmErrorCode prillm_predict(const char *text, size_t length, const char *dir,
     else if (file_exists(dir, "providers.csv")) rc = read_generic(dir, &date, warn, ctx, &per, err);
     else rc = prillm__fail(err, PRILLM_ERR_IO, "%s has neither models.csv (OpenRouter layout) nor providers.csv (generic)", dir);
     if (rc) goto done;
+    /* the entrants' quality index, where the OpenRouter raw tables have one */
+    if (file_exists(dir, "models.csv") && (rc = prillm__quality_read(dir, date, &quality, err))) goto done;
     /* providers: every calibrated model (carried when the period lacks it),
      * then the period's entrants */
     int m0 = cal->n_providers, n0 = cal->n_users;
@@ -482,8 +487,9 @@ PrillmErrorCode prillm_predict(const char *text, size_t length, const char *dir,
          * curvature, valued as the rest of the market would value it */
         double p = per.price[k], lat = isfinite(per.latency[k]) ? per.latency[k] : lat_median;
         double tps = isfinite(per.throughput[k]) ? per.throughput[k] : tps_median;
-        double logF = meta.entry[0] + meta.entry[1] * log(fmax(p, meta.floor)) + meta.entry[2] * log(lat) +
-                      meta.entry[3] * log(tps);
+        double x[PRILLM_FIT_ENTRY_TERMS], logF = 0;
+        prillm__entry_terms(p, meta.floor, lat, tps, prillm__quality_of(&quality, per.model[k]), x);
+        for (int q = 0; q < PRILLM_FIT_ENTRY_TERMS; q++) logF += meta.entry[q] * x[q];
         double F = exp(logF) * scale;
         double beta = meta.entry_kappa * F / fmax(p, meta.floor);
         if (!(mk->provider_id[j] = prillm__strdup(per.model[k]))) goto oom;
@@ -578,6 +584,7 @@ done:
     free(model_of);
     free(app_of);
     free(is_rest);
+    prillm__quality_free(&quality);
     period_free(&per);
     meta_free(&meta);
     prillm_market_free(cal);

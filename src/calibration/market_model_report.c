@@ -100,7 +100,16 @@ void prillm_fit_write_json(FILE *out, const PrillmFitResult *r) {
     fprintf(out, ", \"stranded_models\": %d},\n", r->stranded);
     fprintf(out, "  \"paid_models\": %d,\n  \"median_abs_own_elasticity\": ", ps.paid);
     prillm__json_number(out, ps.median_abs_elasticity);
-    fprintf(out, ",\n  \"implied_cost_nonnegative\": %d,\n", ps.nonnegative_cost);
+    fprintf(out, ",\n  \"implied_cost_nonnegative\": %d,\n  \"entry\": {\"terms\": [\"1\", \"log price\", "
+                 "\"log latency\", \"log throughput\", \"has quality index\", \"quality index / 10\"], \"coefficients\": [",
+            ps.nonnegative_cost);
+    for (int q = 0; q < PRILLM_FIT_ENTRY_TERMS; q++) {
+        if (q) fputs(", ", out);
+        prillm__json_number(out, r->entry_coef[q]);
+    }
+    fputs("], \"r2_log_volume\": ", out);
+    prillm__json_number(out, r->entry_r2);
+    fprintf(out, ", \"indexed_models\": %d},\n", r->indexed_models);
     if (r->have_measured) {
         fputs("  \"measured_elasticity\": {", out);
         estimate_json(out, "across_providers", &r->measured.across_providers);
@@ -179,6 +188,12 @@ void prillm_fit_write_table(FILE *out, const PrillmFitResult *r) {
             r->max_total_error, r->max_cell_error, r->kkt_violation, r->stranded);
     fprintf(out, "paid models: %d, median |own-price elasticity| %.3f (target %g), implied marginal cost >= 0 for %d\n",
             ps.paid, ps.median_abs_elasticity, r->elasticity, ps.nonnegative_cost);
+    if (r->settings.entry_quality)
+        fprintf(out, "entrants: log volume from price, latency, throughput and the quality index (%d of %d models "
+                     "have one): in-sample R2 %.3f\n",
+                r->indexed_models, mk->n_providers, r->entry_r2);
+    else
+        fprintf(out, "entrants: log volume from price, latency and throughput: in-sample R2 %.3f\n", r->entry_r2);
     if (r->have_measured) {
         const PrillmElasticityEstimate *a = &r->measured.across_providers, *t = &r->measured.over_time;
         fprintf(out, "measured elasticity (90%% interval): across providers of one model %.3f [%.3f, %.3f] (%ld obs);\n"
@@ -238,7 +253,7 @@ PrillmErrorCode prillm_fit_write_market(FILE *out, const PrillmFitResult *r, Pri
     }
     fputs("]", out);
     fputs(",\n    \"entry\": {\"coefficients\": [", out);
-    for (int q = 0; q < 4; q++) {
+    for (int q = 0; q < PRILLM_FIT_ENTRY_TERMS; q++) {
         if (q) fputs(", ", out);
         prillm__json_number(out, r->entry_coef[q]);
     }
