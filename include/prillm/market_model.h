@@ -55,7 +55,8 @@ typedef struct {
     int snapshot_start;   /* yyyymmdd..: daily model tokens that the         */
     int snapshot_end;     /*   snapshot's ~30-day flows are shares of        */
     int price;            /* PrillmFitPrice                                  */
-    double elasticity;    /* target |own-price elasticity|; 0 = choose forward */
+    double elasticity;    /* target |own-price elasticity|; 0 = choose forward
+                             among 0.5..3 within the measured intervals    */
     double price_floor;   /* USD/Mtok: price sensitivity of free models      */
     double shrinkage;     /* app x author shrinkage; < 0 = choose held-out   */
     int segments;         /* rest-of-market users by price tier (1 = one);
@@ -101,6 +102,8 @@ typedef struct {
     double tier_edge[PRILLM_FIT_MAX_SEGMENTS]; /* tier t: price < edge[t]    */
     int *tier;                /* [m] each model's tier                       */
     double elasticity;        /* the target used                             */
+    double candidate_lo, candidate_hi; /* the candidates' range: the union of
+                                 the measured 90% intervals (0..inf without) */
     double shrinkage;         /* the app x author shrinkage used             */
     /* per model [m] */
     double *observed_flow;    /* F_j, Mtok/day over the fit window           */

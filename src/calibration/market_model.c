@@ -69,7 +69,7 @@ PrillmErrorCode prillm_fit_set_option(PrillmFitSettings *st, const char *name, c
     return prillm_options_set(fit_options, FIT_OPTION_COUNT, st, name, value, err);
 }
 
-static const double elasticity_candidates[] = {0.5, 1.0, 1.5, 2.0, 3.0};
+static const double elasticity_candidates[] = {0.5, 1.0, 1.5, 2.0, 2.5, 3.0};
 #define N_ELASTICITY ((int)(sizeof elasticity_candidates / sizeof elasticity_candidates[0]))
 static const double shrinkage_candidates[] = {0.0, 1.0, 4.0, INFINITY};
 #define N_SHRINKAGE ((int)(sizeof shrinkage_candidates / sizeof shrinkage_candidates[0]))
@@ -976,13 +976,45 @@ PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *
     }
     res->shrinkage = shrinkage;
     if (st.verbose) say(warn, ctx, "app x author shrinkage %g (held-out listed cells)", shrinkage);
+    /* the elasticity measured from real price variation: it bounds the
+     * candidates (forward validation chooses within what the data
+     * identifies, never beyond it), and is reported beside the fit */
+    PrillmElasticitySettings es;
+    prillm_elasticity_default_settings(&es);
+    es.price = st.price == PRILLM_FIT_PRICE_LISTED ? PRILLM_ELASTICITY_PRICE_LISTED : PRILLM_ELASTICITY_PRICE_EFFECTIVE;
+    PrillmError eerr = {0};
+    if (prillm_elasticity_estimate(dir, &es, &res->measured, &eerr) == PRILLM_OK) {
+        res->have_measured = 1;
+        if (!(res->measured_model = malloc(M * sizeof(int)))) goto oom;
+        for (int j = 0; j < m; j++) {
+            res->measured_model[j] = -1;
+            for (int q = 0; q < res->measured.n_models; q++)
+                if (strcmp(res->measured.models[q].model, work->provider_id[j]) == 0) res->measured_model[j] = q;
+        }
+    } else {
+        say(warn, ctx, "no measured elasticity (candidates not bounded by one): %s", eerr.message);
+    }
+    double lo = 0, hi = INFINITY;
+    if (res->have_measured) {
+        const PrillmElasticityEstimate *a = &res->measured.across_providers, *t = &res->measured.over_time;
+        double l1 = isfinite(a->hi) ? -a->hi : INFINITY, l2 = isfinite(t->hi) ? -t->hi : INFINITY;
+        double h1 = isfinite(a->lo) ? -a->lo : 0, h2 = isfinite(t->lo) ? -t->lo : 0;
+        lo = fmin(l1, l2), hi = fmax(h1, h2);
+        if (!(lo < hi)) lo = 0, hi = INFINITY;
+    }
+    res->candidate_lo = lo, res->candidate_hi = hi;
+    double grid[N_ELASTICITY];
+    int n_grid = 0;
+    for (int c = 0; c < N_ELASTICITY; c++)
+        if (elasticity_candidates[c] >= lo && elasticity_candidates[c] <= hi) grid[n_grid++] = elasticity_candidates[c];
+    if (n_grid == 0) grid[n_grid++] = 1.0;
     /* every candidate (elasticity, segments), scored forward */
     int seg_options[2] = {st.segments > 0 ? st.segments : 1, 4}, n_seg = st.segments > 0 ? 1 : 2;
     for (int q = 0; q < n_seg; q++) {
         if (set_tiers(&L, &st, seg_options[q])) goto oom;
-        int n_e = st.elasticity > 0 ? 1 : N_ELASTICITY;
+        int n_e = st.elasticity > 0 ? 1 : n_grid;
         for (int c = 0; c < n_e; c++) {
-            double e = st.elasticity > 0 ? st.elasticity : elasticity_candidates[c];
+            double e = st.elasticity > 0 ? st.elasticity : grid[c];
             if (!(cand[n_cand] = market_for(&L, &dl, err))) goto fail;
             cand_e[n_cand] = e, cand_s[n_cand] = seg_options[q];
             n_cand++;
@@ -1096,22 +1128,6 @@ PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *
                     fmax(res->max_cell_error, fabs(eq->flows[(size_t)i * M + (size_t)j] - x) / res->market->demand[i]);
         }
     prillm_equilibrium_cleanup(solver);
-    /* the measured elasticity, for comparison (not required) */
-    PrillmElasticitySettings es;
-    prillm_elasticity_default_settings(&es);
-    es.price = st.price == PRILLM_FIT_PRICE_LISTED ? PRILLM_ELASTICITY_PRICE_LISTED : PRILLM_ELASTICITY_PRICE_EFFECTIVE;
-    PrillmError eerr = {0};
-    if (prillm_elasticity_estimate(dir, &es, &res->measured, &eerr) == PRILLM_OK) {
-        res->have_measured = 1;
-        if (!(res->measured_model = malloc(M * sizeof(int)))) goto oom;
-        for (int j = 0; j < m; j++) {
-            res->measured_model[j] = -1;
-            for (int q = 0; q < res->measured.n_models; q++)
-                if (strcmp(res->measured.models[q].model, res->market->provider_id[j]) == 0) res->measured_model[j] = q;
-        }
-    } else {
-        say(warn, ctx, "no measured elasticity to compare with: %s", eerr.message);
-    }
     res->seconds = prillm__now() - t0;
     goto cleanup;
 oom:

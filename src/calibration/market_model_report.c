@@ -70,7 +70,11 @@ void prillm_fit_write_json(FILE *out, const PrillmFitResult *r) {
             prillm_status_name(r->status), r->n_apps, r->segments, m, r->listed_cells);
     fprintf(out, "  \"models_dropped_without_price\": %d,\n  \"elasticity_target\": ", r->dropped_models);
     prillm__json_number(out, r->elasticity);
-    fputs(",\n  \"shrinkage\": ", out);
+    fputs(",\n  \"elasticity_candidate_range\": [", out);
+    prillm__json_number(out, r->candidate_lo);
+    fputs(", ", out);
+    prillm__json_number(out, r->candidate_hi);
+    fputs("],\n  \"shrinkage\": ", out);
     prillm__json_number(out, r->shrinkage);
     fputs(",\n  \"forward_days\": ", out);
     fprintf(out, "%d,\n  \"forward\": [", r->forward_days);
@@ -165,7 +169,9 @@ void prillm_fit_write_table(FILE *out, const PrillmFitResult *r) {
     fprintf(out, "whole market: %d apps + the rest of the market (%d price tier%s), %d models, %ld listed cells (%s, %.1f s)\n",
             r->n_apps, r->segments, r->segments == 1 ? "" : "s", mk->n_providers, r->listed_cells,
             prillm_status_name(r->status), r->seconds);
-    fprintf(out, "\nforward validation: model totals on %d later days (fit window before them)\n", r->forward_days);
+    fprintf(out, "\nforward validation: model totals on %d later days (fit window before them); candidate elasticities "
+                 "within the measured range [%.3g, %.3g]\n",
+            r->forward_days, r->candidate_lo, r->candidate_hi);
     fprintf(out, "%-24s %8s %8s %12s %12s %8s\n", "forecast", "R2", "R2 log", "med|log err|", "R2 p-chg", "cells");
     for (int k = 0; k < r->n_forward; k++) {
         const PrillmForwardScore *s = &r->forward[k];
