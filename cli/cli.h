@@ -65,6 +65,11 @@ int prillm_cli_flag_value(int argc, char **argv, int *k, const char *flag, const
  * flag or a second file is a usage error, reported on stderr. Returns 0, or
  * EXIT_USAGE. noun names the file in the message ("market file"). */
 int prillm_cli_positional(const char *arg, const char *command, const char *noun, const char **path);
+/* An output-format flag (--csv, --table, --json): they are alternatives, so
+ * a second, different one is a usage error (reported; EXIT_USAGE), never a
+ * silent last-one-wins. Repeating the same flag is fine. Sets *chosen to
+ * arg and returns 0 otherwise. */
+int prillm_cli_format_flag(const char *arg, const char **chosen);
 /* EXIT_USAGE (reported) when no input file was given, else 0. */
 int prillm_cli_require_path(const char *path, const char *command, const char *placeholder);
 

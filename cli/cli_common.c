@@ -140,6 +140,15 @@ int prillm_cli_positional(const char *arg, const char *command, const char *noun
     return 0;
 }
 
+int prillm_cli_format_flag(const char *arg, const char **chosen) {
+    if (*chosen && strcmp(*chosen, arg) != 0) {
+        fprintf(stderr, "prillm: error: %s and %s choose different outputs: give one of them\n", *chosen, arg);
+        return EXIT_USAGE;
+    }
+    *chosen = arg;
+    return 0;
+}
+
 int prillm_cli_require_path(const char *path, const char *command, const char *placeholder) {
     if (path) return 0;
     fprintf(stderr, "prillm: error: missing %s (see prillm %s --help)\n", placeholder, command);

@@ -130,7 +130,7 @@ static void print_table(FILE *out, const PrillmElasticitySettings *st, const Pri
 int cmd_elasticity(int argc, char **argv) {
     PrillmElasticitySettings st;
     prillm_elasticity_default_settings(&st);
-    const char *dir = NULL, *value;
+    const char *dir = NULL, *value, *format = NULL;
     int table = 0;
     for (int k = 1; k < argc; k++) {
         const char *arg = argv[k];
@@ -141,6 +141,7 @@ int cmd_elasticity(int argc, char **argv) {
             return EXIT_SOLVED;
         }
         if (strcmp(arg, "--table") == 0 || strcmp(arg, "--json") == 0) {
+            if (prillm_cli_format_flag(arg, &format)) return EXIT_USAGE;
             table = strcmp(arg, "--table") == 0;
             continue;
         }

@@ -37,6 +37,7 @@ static void price_help(FILE *out) {
             "  --target ID\n      the provider to price (required)\n"
             "  --csv\n      print the exact curve as CSV (one row per segment) instead of JSON\n"
             "  --table\n      print a readable summary (and the curve, for exact) instead of JSON\n"
+            "      (--csv and --table are alternatives)\n"
             "  --compare\n      also price the true market exactly: exact_profit and profit_ratio\n"
             "  --model FILE\n      da: the trained aggregation network (default: the shipped\n"
             "      %s)\n",
@@ -196,7 +197,7 @@ int cmd_price(int argc, char **argv) {
     const PrillmOptionInfo *opts = prillm_price_options(&count);
     PrillmPriceSettings settings;
     prillm_price_default_settings(&settings);
-    const char *path = NULL, *target_id = NULL, *model_path = NULL;
+    const char *path = NULL, *target_id = NULL, *model_path = NULL, *format = NULL;
     int csv = 0;
     for (int k = 1; k < argc; k++) {
         const char *arg = argv[k];
@@ -205,6 +206,7 @@ int cmd_price(int argc, char **argv) {
             return EXIT_SOLVED;
         }
         if (strcmp(arg, "--csv") == 0 || strcmp(arg, "--table") == 0) {
+            if (prillm_cli_format_flag(arg, &format)) return EXIT_USAGE;
             csv = arg[2] == 'c' ? 1 : 2;
             continue;
         }

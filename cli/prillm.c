@@ -32,7 +32,8 @@ static void equilibrium_help(FILE *out) {
             "\n"
             "Options:\n"
             "  --csv\n      print a tidy table user,provider,flow,user_lambda,provider_flow instead of JSON\n"
-            "  --table\n      print a readable summary (per model, then per app) instead of JSON\n");
+            "  --table\n      print a readable summary (per model, then per app) instead of JSON\n"
+            "      (--csv and --table are alternatives)\n");
     prillm_cli_print_options(out, opts, count);
     fprintf(out, "  -h, --help\n      this text\n\n%s", prillm_cli_exit_code_help);
 }
@@ -135,7 +136,7 @@ int cmd_equilibrium(int argc, char **argv) {
     const PrillmOptionInfo *opts = prillm_equilibrium_options(&count);
     PrillmEquilibriumSettings settings;
     prillm_equilibrium_default_settings(&settings);
-    const char *path = NULL;
+    const char *path = NULL, *format = NULL;
     int csv = 0, table = 0;
     for (int k = 1; k < argc; k++) {
         const char *arg = argv[k];
@@ -144,6 +145,7 @@ int cmd_equilibrium(int argc, char **argv) {
             return EXIT_SOLVED;
         }
         if (strcmp(arg, "--csv") == 0 || strcmp(arg, "--table") == 0) {
+            if (prillm_cli_format_flag(arg, &format)) return EXIT_USAGE;
             csv = arg[2] == 'c';
             table = !csv;
             continue;

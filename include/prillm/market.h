@@ -60,6 +60,12 @@ typedef struct {
  * from overflow. Real markets are many orders of magnitude inside it. */
 #define PRILLM_MAX_MAGNITUDE 1e100
 
+/* The largest input prillm reads, in bytes: a market, model or other JSON
+ * file, a CSV file (after gzip decompression). Larger input is refused with
+ * "input exceeds the 1 GiB limit" rather than read without end (a pipe that
+ * never stops, /dev/zero, a gzip bomb). See docs/market-format.md, Limits. */
+#define PRILLM_MAX_INPUT_BYTES ((size_t)1 << 30)
+
 /* Allocate a market of the given size with every number NaN, every id NULL
  * and weights (1, 1, 1). Returns NULL (and fills err) on failure. */
 PrillmMarket *prillm_market_alloc(int n_users, int n_providers, PrillmError *err);

@@ -172,10 +172,14 @@ PrillmErrorCode prillm__aggregator_from_json(const cJSON *root, const char *wher
                 return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s.features[%d] must be \"%s\"", where, k,
                                     feature_names[k]);
     }
-    PrillmAggregator *m = prillm__aggregator_alloc_shape(&shape, err);
+    /* the network's own checks (heads dividing width, ...) call a bad
+     * shape an invalid argument; here it is bad data in the file, and the
+     * message ("shape.heads ...") gets the file part in front */
+    PrillmError local = {PRILLM_OK, ""};
+    PrillmAggregator *m = prillm__aggregator_alloc_shape(&shape, &local);
     if (!m) {
-        /* the shape message names "shape.x"; say which file part */
-        return err ? err->code : PRILLM_ERR_INVALID_DATA;
+        if (local.code == PRILLM_ERR_NO_MEMORY) return prillm__fail(err, local.code, "%s", local.message);
+        return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s.%s", where, local.message);
     }
     PrillmErrorCode rc;
     double mean[PRILLM_AGGREGATOR_FEATURES], std[PRILLM_AGGREGATOR_FEATURES];
@@ -192,7 +196,11 @@ PrillmErrorCode prillm__aggregator_from_json(const cJSON *root, const char *wher
             rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s.feature_std[%d] must be > 0, got %g", where, k, std[k]);
             goto fail;
         }
-    if ((rc = prillm_aggregator_set_normalisation(m, mean, std, err))) goto fail;
+    if ((rc = prillm_aggregator_set_normalisation(m, mean, std, &local))) {
+        rc = prillm__fail(err, rc == PRILLM_ERR_NO_MEMORY ? rc : PRILLM_ERR_INVALID_DATA, "%s.%s", where,
+                          local.message);
+        goto fail;
+    }
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "tensors");
     Tensor t[MAX_TENSORS];
     int count = tensors(m, t), k = 0;

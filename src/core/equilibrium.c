@@ -15,6 +15,7 @@
  * The Gauss-Seidel state lives in the output arrays themselves: for the
  * largest markets (10^4 x 10^3) every n x m array is 80 MB of page faults.
  */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,11 +253,21 @@ PrillmErrorCode prillm_equilibrium_update_price(PrillmEquilibriumSolver *s, int 
  * convex, piecewise linear and increasing, so Newton's method from any
  * start lands right of the root in one step and then walks down the pieces
  * monotonically, ending exactly: no sort, usually two or three O(m) passes
- * from the previous sweep's multiplier. */
-static double water_fill(const double *e, const double *h, int m, double demand, double warm) {
+ * from the previous sweep's multiplier.
+ *
+ * Everything is measured from the lowest marginal cost e_lo: e_j - e_lo is
+ * exact near the bottom, and lambda - e_lo is as small as the demand needs.
+ * In absolute terms a demand of 1e-20 moves lambda by less than one unit in
+ * the last place of e_lo, and no flow at all would come out. Returns
+ * lambda - e_lo (>= 0); e is left shifted (e_j - e_lo) for the caller. */
+static double water_fill(double *e, const double *h, int m, double demand, double warm, double *e_lo) {
+    double lo = INFINITY;
+    for (int j = 0; j < m; j++) lo = MIN2(lo, e[j]);
+    for (int j = 0; j < m; j++) e[j] -= lo;
+    *e_lo = lo;
     double start = INFINITY;
     for (int j = 0; j < m; j++) start = MIN2(start, e[j] + demand / h[j]);
-    double lambda = isfinite(warm) ? warm : start;
+    double lambda = isfinite(warm) && warm - lo > 0 ? warm - lo : start;
     for (int it = 0; it < 2 * m + 20; it++) {
         double s1 = 0, s0 = 0;
         for (int j = 0; j < m; j++)
@@ -306,16 +317,26 @@ static long sweep(PrillmEquilibriumSolver *s, double *max_change) {
             s->lambda[i] = lo;
             continue;
         }
-        double lambda = water_fill(e, s->half_inv, m, D, s->lambda[i]);
-        s->lambda[i] = lambda;
+        double lo;
+        double lambda = water_fill(e, s->half_inv, m, D, s->lambda[i], &lo); /* e and lambda now from lo */
+        s->lambda[i] = lo + lambda;
         /* (lambda - e_j) h_j loses digits when the user is tiny next to the
          * market; rescaling the split restores its demand exactly, and the
          * marginal costs move only by slope * (round-off of the flows) */
         double total = 0;
         for (int j = 0; j < m; j++) total += lambda > e[j] ? (lambda - e[j]) * s->half_inv[j] : 0.0;
         double fix = total > 0 ? D / total : 1.0;
+        /* a demand so small (subnormal) that lambda - e_lo underflows to 0:
+         * the limit of the split, the cheapest providers in proportion to
+         * h_j */
+        double tied = 0;
+        if (!(total > 0)) {
+            lambda = 0;
+            for (int j = 0; j < m; j++) tied += e[j] == 0 ? s->half_inv[j] : 0.0;
+        }
         for (int j = 0; j < m; j++) {
-            double x = lambda > e[j] ? (lambda - e[j]) * s->half_inv[j] * fix : 0.0;
+            double x = tied > 0 ? (e[j] == 0 ? D * (s->half_inv[j] / tied) : 0.0)
+                                : lambda > e[j] ? (lambda - e[j]) * s->half_inv[j] * fix : 0.0;
             double old = row[j];
             if ((x > 0) != (old > 0)) flips++;
             biggest = MAX2(biggest, fabs(x - old) / D);
@@ -347,7 +368,7 @@ static void certify_flows(int n, int m, const double *cost, const double *slope,
         for (int j = 0; j < m; j++) {
             double g = c[j] + slope[j] * (F[j] + row[j]);
             sum += row[j];
-            weighted += row[j] * g;
+            weighted += D > 0 ? row[j] / D * g : 0.0; /* in D's scale: no underflow for tiny D */
             lowest = MIN2(lowest, g);
             if (row[j] > 0) {
                 scale = MAX2(scale, fabs(c[j]) + slope[j] * (F[j] + row[j]));
@@ -355,7 +376,7 @@ static void certify_flows(int n, int m, const double *cost, const double *slope,
             }
             potential += row[j] * (c[j] + 0.5 * slope[j] * row[j]);
         }
-        double lambda = D > 0 ? weighted / D : lowest;
+        double lambda = D > 0 ? weighted : lowest;
         if (lambda_out) lambda_out[i] = lambda;
         if (D > 0) {
             demand_res = MAX2(demand_res, fabs(sum - D) / D);
@@ -482,11 +503,18 @@ static long exact_round(PrillmEquilibriumSolver *s) {
             double x = MAX2(s->pair_flow[q], 0.0);
             scale = MAX2(scale, fabs(c[j]) + s->slope[j] * (s->exact_F[j] + x));
         }
-        for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++)
-            if (s->pair_flow[q] < -tiny * s->demand[i]) {
+        /* f_ij = beta_j (nu_i - c_ij) - F_j is a difference of numbers of
+         * size beta_j * scale: a user whose demand is below that round-off
+         * (1e-20 next to costs of 1) gets noise, not flows, from the system.
+         * Noise is no reason to drop a pair; the polishing sweep gives such
+         * a user its split in its own scale. */
+        for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
+            double noise = 64 * DBL_EPSILON * s->beta[sys->user_prov[q]] * scale;
+            if (s->pair_flow[q] < -(tiny * s->demand[i] + noise)) {
                 act[sys->user_prov[q]] = 0;
                 violations++;
             }
+        }
         double nu = s->nu[i], limit = -tiny * scale;
         /* pairs still marked active were in the system; the rest are candidates */
         int q = sys->user_start[i], q_end = sys->user_start[i + 1];

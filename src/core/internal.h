@@ -66,3 +66,10 @@ void prillm__json_string(FILE *out, const char *text);
 void prillm__json_number(FILE *out, double value);
 /* CSV field: quoted when it holds a comma, quote or newline. */
 void prillm__csv_field(FILE *out, const char *text);
+
+/* UTF-8 (src/io/utf8.c), strict: no overlong forms, surrogates or code
+ * points above U+10FFFF. The length (1..4) of the valid sequence at s, or 0;
+ * and the offset of the first byte of text[0..length) that is not part of a
+ * valid sequence, length if there is none. */
+size_t prillm__utf8_sequence(const unsigned char *s, size_t n);
+size_t prillm__utf8_invalid_at(const char *text, size_t length);

@@ -12,14 +12,27 @@
 
 #include <zlib.h>
 
-static char *read_file(const char *path, size_t *length, PrillmError *err, PrillmErrorCode *rc) {
+#define MIN_SIZE(a, b) ((a) < (b) ? (a) : (b))
+
+/* "row R column NAME" of field number k of the file (the header is row 1);
+ * the column by number while the header is still being read. */
+static void field_place(char **fields, int columns, size_t k, char *buf, size_t size) {
+    if (columns <= 0) {
+        snprintf(buf, size, "row 1 column %zu", k + 1);
+        return;
+    }
+    size_t row = k / (size_t)columns, col = k % (size_t)columns;
+    snprintf(buf, size, "row %zu column %.100s", row + 1, fields[col]);
+}
+
+static char *read_file(const char *path, size_t limit, size_t *length, PrillmError *err, PrillmErrorCode *rc) {
     FILE *in = fopen(path, "rb");
     if (!in) {
         *rc = prillm__fail(err, PRILLM_ERR_IO, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
     char *buf;
-    *rc = prillm__read_stream(in, path, &buf, length, err);
+    *rc = prillm__read_stream_limited(in, path, NULL, limit, &buf, length, err);
     fclose(in);
     return *rc ? NULL : buf;
 }
@@ -29,8 +42,9 @@ static int ends_with(const char *text, const char *suffix) {
     return n >= k && strcmp(text + n - k, suffix) == 0;
 }
 
-/* A gzip-compressed file, inflated into memory (NUL-terminated). */
-static char *read_gzip(const char *path, size_t *length, PrillmError *err, PrillmErrorCode *rc) {
+/* A gzip-compressed file, inflated into memory (NUL-terminated); at most
+ * limit bytes once inflated, so a small bomb cannot fill the memory. */
+static char *read_gzip(const char *path, size_t limit, size_t *length, PrillmError *err, PrillmErrorCode *rc) {
     gzFile in = gzopen(path, "rb");
     if (!in) {
         *rc = prillm__fail(err, PRILLM_ERR_IO, "cannot open %s: %s", path, errno ? strerror(errno) : "gzopen failed");
@@ -45,13 +59,17 @@ static char *read_gzip(const char *path, size_t *length, PrillmError *err, Prill
             return NULL;
         }
         if (used == cap) {
-            char *bigger = cap <= ((size_t)-1 - 1) / 2 - 1 ? realloc(buf, 2 * cap + 1) : NULL;
+            size_t want = cap <= ((size_t)-1 - 1) / 2 - 1 ? 2 * cap : 0;
+            if (want > limit + 1) want = limit + 1; /* room for the byte that tells */
+            char *bigger = want > cap ? realloc(buf, want + 1) : NULL;
             if (!bigger) free(buf);
             buf = bigger;
-            cap *= 2;
+            cap = want;
             continue;
         }
+        /* never more than one byte past the limit */
         size_t want = cap - used > (1u << 30) ? (1u << 30) : cap - used;
+        if (limit - MIN_SIZE(used, limit) + 1 < want) want = limit - MIN_SIZE(used, limit) + 1;
         int got = gzread(in, buf + used, (unsigned)want);
         if (got < 0) {
             int code;
@@ -63,6 +81,12 @@ static char *read_gzip(const char *path, size_t *length, PrillmError *err, Prill
         }
         if (got == 0) break;
         used += (size_t)got;
+        if (used > limit) {
+            *rc = prillm__input_too_large(err, path, limit);
+            free(buf);
+            gzclose(in);
+            return NULL;
+        }
     }
     gzclose(in);
     buf[used] = '\0';
@@ -71,11 +95,11 @@ static char *read_gzip(const char *path, size_t *length, PrillmError *err, Prill
 }
 
 /* Split in place: fields become NUL-terminated strings inside text. */
-static PrillmErrorCode split(PrillmCsvTable *t, size_t length, PrillmError *err) {
+static PrillmErrorCode split(PrillmCsvTable *t, char *begin, size_t length, PrillmError *err) {
     size_t cap = 1024, count = 0;
     char **fields = malloc(cap * sizeof *fields);
     if (!fields) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading %s", t->path);
-    char *p = t->text, *end = t->text + length, *out;
+    char *p = begin, *end = begin + length, *out;
     long line = 1;
     int columns = -1, in_row = 0;
     while (p < end) {
@@ -103,6 +127,7 @@ static PrillmErrorCode split(PrillmCsvTable *t, size_t length, PrillmError *err)
                     break;
                 }
                 if (*p == '\n') line++;
+                if (*p == '\0') goto nul;
                 *out++ = *p++;
             }
             if (p < end && *p != ',' && *p != '\n' && *p != '\r') {
@@ -110,7 +135,10 @@ static PrillmErrorCode split(PrillmCsvTable *t, size_t length, PrillmError *err)
                 return prillm__fail(err, PRILLM_ERR_PARSE, "%s line %ld: text after a closing quote", t->path, line);
             }
         } else {
-            while (p < end && *p != ',' && *p != '\n' && *p != '\r') p++;
+            while (p < end && *p != ',' && *p != '\n' && *p != '\r') {
+                if (*p == '\0') goto nul;
+                p++;
+            }
             out = p;
         }
         char sep = p < end ? *p : '\n';
@@ -142,21 +170,47 @@ static PrillmErrorCode split(PrillmCsvTable *t, size_t length, PrillmError *err)
         free(fields);
         return prillm__fail(err, PRILLM_ERR_PARSE, "%s is empty", t->path);
     }
+    /* every field is copied into messages and outputs (ids above all),
+     * which must stay text */
+    for (size_t k = 0; k < count; k++) {
+        size_t n = strlen(fields[k]);
+        if (prillm__utf8_invalid_at(fields[k], n) != n) {
+            char place[160];
+            field_place(fields, k < (size_t)columns ? 0 : columns, k, place, sizeof place);
+            free(fields);
+            return prillm__fail(err, PRILLM_ERR_PARSE, "%s %s: not valid UTF-8", t->path, place);
+        }
+    }
     t->columns = columns;
     t->name = fields;
     t->field = fields + columns;
     t->rows = (long)(count / (size_t)columns) - 1;
     return PRILLM_OK;
+nul: {
+        /* a NUL would end the field early: "12\0" + "34" read as 12 */
+        char place[160];
+        field_place(fields, columns, count, place, sizeof place);
+        free(fields);
+        return prillm__fail(err, PRILLM_ERR_PARSE, "%s %s: NUL byte in the field", t->path, place);
+    }
 }
 
 PrillmErrorCode prillm__csv_read(const char *path, PrillmCsvTable *t, PrillmError *err) {
+    return prillm__csv_read_limited(path, PRILLM_MAX_INPUT_BYTES, t, err);
+}
+
+PrillmErrorCode prillm__csv_read_limited(const char *path, size_t limit, PrillmCsvTable *t, PrillmError *err) {
     memset(t, 0, sizeof *t);
     snprintf(t->path, sizeof t->path, "%s", path);
     size_t length = 0;
     PrillmErrorCode rc = PRILLM_OK;
-    t->text = ends_with(path, ".gz") ? read_gzip(path, &length, err, &rc) : read_file(path, &length, err, &rc);
+    t->text = ends_with(path, ".gz") ? read_gzip(path, limit, &length, err, &rc)
+                                     : read_file(path, limit, &length, err, &rc);
     if (!t->text) return rc;
-    if ((rc = split(t, length, err))) {
+    /* a byte order mark (spreadsheets write one) would become part of the
+     * first column's name */
+    size_t skip = length >= 3 && memcmp(t->text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    if ((rc = split(t, t->text + skip, length - skip, err))) {
         free(t->text);
         t->text = NULL;
     }

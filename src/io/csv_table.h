@@ -17,8 +17,13 @@ typedef struct {
 } PrillmCsvTable;
 
 /* Read path (gzip-compressed when it ends in .gz); every row must have the
- * header's number of fields. */
+ * header's number of fields. A leading UTF-8 byte order mark is skipped; a
+ * NUL byte or text that is not UTF-8 in any field is an error naming the
+ * file, row and column; so is a file past PRILLM_MAX_INPUT_BYTES (after
+ * decompression). */
 PrillmErrorCode prillm__csv_read(const char *path, PrillmCsvTable *table, PrillmError *err);
+/* The same with another size limit (tests lower it). */
+PrillmErrorCode prillm__csv_read_limited(const char *path, size_t limit, PrillmCsvTable *table, PrillmError *err);
 void prillm__csv_free(PrillmCsvTable *table);
 /* Column index of name, or -1. */
 int prillm__csv_column(const PrillmCsvTable *table, const char *name);

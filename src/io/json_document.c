@@ -1,32 +1,74 @@
 /* The shared half of every JSON reader: see json_document.h. */
+#define _POSIX_C_SOURCE 200809L
 #include "json_document.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "internal.h"
 
-PrillmErrorCode prillm__json_read_stream(FILE *stream, const char *what, const char *io_error, char **text,
-                                         size_t *length, PrillmError *err) {
+#define PRILLM__STR2(x) #x
+#define PRILLM__STR(x) PRILLM__STR2(x)
+#define MIN_SIZE(a, b) ((a) < (b) ? (a) : (b))
+
+const char *prillm__input_limit_text(size_t limit, char *buf, size_t size) {
+    if (limit >= ((size_t)1 << 30) && limit % ((size_t)1 << 30) == 0)
+        snprintf(buf, size, "%zu GiB", limit >> 30);
+    else if (limit >= ((size_t)1 << 20) && limit % ((size_t)1 << 20) == 0)
+        snprintf(buf, size, "%zu MiB", limit >> 20);
+    else
+        snprintf(buf, size, "%zu-byte", limit);
+    return buf;
+}
+
+PrillmErrorCode prillm__input_too_large(PrillmError *err, const char *what, size_t limit) {
+    char text[48];
+    return prillm__fail(err, PRILLM_ERR_PARSE, "input exceeds the %s limit (PRILLM_MAX_INPUT_BYTES) reading %s",
+                        prillm__input_limit_text(limit, text, sizeof text), what);
+}
+
+/* A regular file says its size up front: no need to read a gigabyte to
+ * learn that it is too big. */
+static int known_too_large(FILE *stream, size_t limit) {
+    struct stat st;
+    if (fstat(fileno(stream), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0) return 0;
+    long at = ftell(stream);
+    unsigned long long left = (unsigned long long)st.st_size - (at > 0 && at <= st.st_size ? (unsigned long long)at : 0);
+    return left > (unsigned long long)limit;
+}
+
+PrillmErrorCode prillm__read_stream_limited(FILE *stream, const char *what, const char *io_error, size_t limit,
+                                            char **text, size_t *length, PrillmError *err) {
     *text = NULL;
     *length = 0;
     if (!stream) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "stream is NULL");
-    size_t cap = 1 << 16, len = 0;
+    if (limit > ((size_t)-1) / 2) limit = ((size_t)-1) / 2;
+    if (known_too_large(stream, limit)) return prillm__input_too_large(err, what, limit);
+    /* at most limit + 1 bytes are held (one more than allowed tells that
+     * there is more), plus the terminating NUL */
+    size_t cap = limit + 2 < ((size_t)1 << 16) ? limit + 2 : ((size_t)1 << 16), len = 0;
     char *buf = malloc(cap);
     if (!buf) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading %s", what);
     for (;;) {
         if (len + 1 >= cap) {
-            char *bigger = cap > ((size_t)-1) / 2 ? NULL : realloc(buf, cap * 2);
+            if (len > limit) break;
+            size_t want = cap * 2 < limit + 2 ? cap * 2 : limit + 2;
+            char *bigger = realloc(buf, want);
             if (!bigger) {
                 free(buf);
                 return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading %s", what);
             }
             buf = bigger;
-            cap *= 2;
+            cap = want;
         }
         size_t got = fread(buf + len, 1, cap - len - 1, stream);
         len += got;
-        if (got == 0) break;
+        if (got == 0 || len > limit) break;
+    }
+    if (len > limit) {
+        free(buf);
+        return prillm__input_too_large(err, what, limit);
     }
     if (ferror(stream)) {
         free(buf);
@@ -37,6 +79,11 @@ PrillmErrorCode prillm__json_read_stream(FILE *stream, const char *what, const c
     *text = buf;
     *length = len;
     return PRILLM_OK;
+}
+
+PrillmErrorCode prillm__json_read_stream(FILE *stream, const char *what, const char *io_error, char **text,
+                                         size_t *length, PrillmError *err) {
+    return prillm__read_stream_limited(stream, what, io_error, PRILLM_MAX_INPUT_BYTES, text, length, err);
 }
 
 PrillmErrorCode prillm__read_stream(FILE *stream, const char *what, char **text, size_t *length, PrillmError *err) {
@@ -56,11 +103,71 @@ static void line_column(const char *text, const char *at, int *line, int *column
     }
 }
 
+/* Open arrays and objects before at (strings skipped): how deep the parser
+ * was when it stopped. */
+static int depth_at(const char *text, const char *at) {
+    int depth = 0, in_string = 0;
+    for (const char *c = text; c < at && *c; c++) {
+        if (in_string) {
+            if (*c == '\\' && c + 1 < at) c++;
+            else if (*c == '"') in_string = 0;
+        } else if (*c == '"') {
+            in_string = 1;
+        } else if (*c == '[' || *c == '{') {
+            depth++;
+        } else if (*c == ']' || *c == '}') {
+            depth--;
+        }
+    }
+    return depth;
+}
+
+/* The first string (key or value) that is not UTF-8, by its path
+ * ("providers[3].id"): ids are copied into every output, which must stay
+ * text. */
+static int find_bad_utf8(const cJSON *item, char *path, size_t used, size_t size, const char **what) {
+    int index = 0;
+    for (const cJSON *child = item->child; child; child = child->next, index++) {
+        size_t at = used;
+        if (cJSON_IsObject(item)) {
+            const char *key = child->string ? child->string : "";
+            if (prillm__utf8_invalid_at(key, strlen(key)) != strlen(key)) {
+                *what = "has a key that is";
+                return 1;
+            }
+            int w = snprintf(path + used, size - used, "%s%s", used ? "." : "", key);
+            at = w < 0 ? used : MIN_SIZE(used + (size_t)w, size - 1);
+        } else {
+            int w = snprintf(path + used, size - used, "[%d]", index);
+            at = w < 0 ? used : MIN_SIZE(used + (size_t)w, size - 1);
+        }
+        if (cJSON_IsString(child) && child->valuestring) {
+            size_t n = strlen(child->valuestring);
+            if (prillm__utf8_invalid_at(child->valuestring, n) != n) {
+                *what = "is";
+                return 1;
+            }
+        }
+        if (child->child && find_bad_utf8(child, path, at, size, what)) return 1;
+        path[used] = '\0';
+    }
+    return 0;
+}
+
 PrillmErrorCode prillm__json_parse(const char *text, size_t length, const char *what, const char *document,
                                    cJSON **root, PrillmError *err) {
     *root = NULL;
     if (!text) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "JSON text is NULL");
     const char *prefix = what ? what : "", *colon = what ? ": " : "";
+    /* a byte order mark is not JSON, but editors on Windows write one (cJSON
+     * would skip one more: only one is text) */
+    if (length >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
+        text += 3;
+        length -= 3;
+        if (length >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+            return prillm__fail(err, PRILLM_ERR_PARSE, "%s%smalformed JSON at line 1, column 1: a second byte order mark",
+                                prefix, colon);
+    }
     /* cJSON needs a terminated buffer and would stop at an embedded NUL */
     char *buf = malloc(length + 1);
     if (!buf) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading %s", what ? what : "JSON");
@@ -78,8 +185,11 @@ PrillmErrorCode prillm__json_parse(const char *text, size_t length, const char *
     *root = cJSON_ParseWithLengthOpts(buf, length, &end, 0);
     if (!*root) {
         line_column(buf, end ? end : buf, &line, &col);
+        const char *why = "";
+        if (strspn(buf, " \t\r\n") == length) why = ": empty input";
+        else if (end && depth_at(buf, end) >= CJSON_NESTING_LIMIT) why = ": nesting deeper than " PRILLM__STR(CJSON_NESTING_LIMIT) " levels";
         rc = prillm__fail(err, PRILLM_ERR_PARSE, "%s%smalformed JSON at line %d, column %d%s", prefix, colon, line, col,
-                          strspn(buf, " \t\r\n") == length ? ": empty input" : "");
+                          why);
         goto done;
     }
     for (const char *c = end; c && *c; c++)
@@ -89,8 +199,23 @@ PrillmErrorCode prillm__json_parse(const char *text, size_t length, const char *
                               colon, line, col, document);
             cJSON_Delete(*root);
             *root = NULL;
-            break;
+            goto done;
         }
+    char path[256] = "";
+    const char *problem = NULL;
+    if (cJSON_IsString(*root) && (*root)->valuestring &&
+        prillm__utf8_invalid_at((*root)->valuestring, strlen((*root)->valuestring)) != strlen((*root)->valuestring)) {
+        snprintf(path, sizeof path, "the top-level string");
+        problem = "is";
+    } else {
+        find_bad_utf8(*root, path, 0, sizeof path, &problem);
+    }
+    if (problem) {
+        rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s%s%s %s not valid UTF-8", prefix, colon,
+                          path[0] ? path : "the top-level object", problem);
+        cJSON_Delete(*root);
+        *root = NULL;
+    }
 done:
     free(buf);
     return rc;

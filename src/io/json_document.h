@@ -16,16 +16,28 @@ typedef struct {
 } PrillmJsonWarner;
 
 /* Read a stream to its end into a NUL-terminated buffer. On failure the messages are "out of memory
- * reading <what>" and io_error (NULL: "error reading <what>"). */
+ * reading <what>", io_error (NULL: "error reading <what>") and, past PRILLM_MAX_INPUT_BYTES,
+ * "input exceeds the 1 GiB limit ... reading <what>" (PRILLM_ERR_PARSE; a regular file is refused from its
+ * size, before reading). */
 PrillmErrorCode prillm__json_read_stream(FILE *stream, const char *what, const char *io_error, char **text,
                                          size_t *length, PrillmError *err);
 PrillmErrorCode prillm__read_stream(FILE *stream, const char *what, char **text, size_t *length, PrillmError *err);
+/* The same with another limit (tests lower it). */
+PrillmErrorCode prillm__read_stream_limited(FILE *stream, const char *what, const char *io_error, size_t limit,
+                                            char **text, size_t *length, PrillmError *err);
+/* The limit's error: "input exceeds the <limit> limit (PRILLM_MAX_INPUT_BYTES) reading <what>", and the
+ * limit as text ("1 GiB", "64 MiB", "100-byte"). */
+PrillmErrorCode prillm__input_too_large(PrillmError *err, const char *what, size_t limit);
+const char *prillm__input_limit_text(size_t limit, char *buf, size_t size);
 
-/* Parse exactly one JSON value from text[0..length): an embedded NUL, a
- * syntax error or text after the value give "malformed JSON at line L,
- * column C..." (prefixed "<what>: " when what is not NULL; "out of memory
+/* Parse exactly one JSON value from text[0..length), a leading UTF-8 byte
+ * order mark skipped: an embedded NUL, a syntax error, nesting deeper than
+ * CJSON_NESTING_LIMIT or text after the value give "malformed JSON at line
+ * L, column C..." (prefixed "<what>: " when what is not NULL; "out of memory
  * reading <what or JSON>"); document names the value in "text after the
- * <document>". On success *root is the caller's to cJSON_Delete. */
+ * <document>". A string or key that is not valid UTF-8 is an error naming
+ * its path ("providers[3].id is not valid UTF-8", PRILLM_ERR_INVALID_DATA).
+ * On success *root is the caller's to cJSON_Delete. */
 PrillmErrorCode prillm__json_parse(const char *text, size_t length, const char *what, const char *document,
                                    cJSON **root, PrillmError *err);
 /* The same with what as prefix and "object" as document. */

@@ -8,9 +8,15 @@
 #include "internal.h"
 #include "json_document.h"
 
+/* Always valid UTF-8, whatever text holds: the readers reject ids that are
+ * not UTF-8, and a byte that is not part of a valid sequence (a string built
+ * through the API) is written as U+FFFD, escaped. */
 void prillm__json_string(FILE *out, const char *text) {
     fputc('"', out);
-    for (const unsigned char *c = (const unsigned char *)(text ? text : ""); *c; c++) {
+    const unsigned char *c = (const unsigned char *)(text ? text : "");
+    size_t left = strlen((const char *)c);
+    while (left > 0) {
+        size_t step = 1;
         switch (*c) {
         case '"': fputs("\\\"", out); break;
         case '\\': fputs("\\\\", out); break;
@@ -18,9 +24,19 @@ void prillm__json_string(FILE *out, const char *text) {
         case '\r': fputs("\\r", out); break;
         case '\t': fputs("\\t", out); break;
         default:
-            if (*c < 0x20) fprintf(out, "\\u%04x", *c);
-            else fputc(*c, out);
+            if (*c < 0x20) {
+                fprintf(out, "\\u%04x", *c);
+            } else if (*c < 0x80) {
+                fputc(*c, out);
+            } else if ((step = prillm__utf8_sequence(c, left)) > 0) {
+                fwrite(c, 1, step, out);
+            } else {
+                fputs("\\ufffd", out);
+                step = 1;
+            }
         }
+        c += step;
+        left -= step;
     }
     fputc('"', out);
 }

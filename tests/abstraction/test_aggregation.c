@@ -428,7 +428,9 @@ static void test_model_bad_files(void **state) {
         {"\"format\": \"prillm-aggregator\"", "\"format\": \"prillm-market\"", "format", PRILLM_ERR_INVALID_DATA},
         {"\"version\": 1", "\"version\": 2", "version 2", PRILLM_ERR_INVALID_DATA},
         {"\"version\": 1", "\"version\": \"1\"", "version", PRILLM_ERR_INVALID_DATA},
-        {"\"heads\": 2", "\"heads\": 3", "heads", PRILLM_ERR_INVALID_ARGUMENT},
+        /* a shape the network cannot have is bad data in the file, not a bad
+         * argument (the command line must exit 3, not 2) */
+        {"\"heads\": 2", "\"heads\": 3", "model.shape.heads must divide", PRILLM_ERR_INVALID_DATA},
         {"\"width\": 4", "\"width\": -4", "width", PRILLM_ERR_INVALID_DATA},
         {"\"features\": 9", "\"features\": 8", "features", PRILLM_ERR_INVALID_DATA},
         {"\"layer_norm\": true", "\"layer_norm\": 1", "layer_norm", PRILLM_ERR_INVALID_DATA},

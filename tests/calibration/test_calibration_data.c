@@ -190,6 +190,53 @@ static void test_bad_generic_data_is_reported(void **state) {
 }
 
 
+/* Issue 12 on the calibration readers: a byte order mark (spreadsheets
+ * write one) used to give a misleading "no column"; a NUL inside a number
+ * cut it short silently; an app id that is not UTF-8 went into the JSON. */
+static void write_bytes(const char *dir, const char *name, const char *bytes, size_t length) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes, 1, length, f), length);
+    fclose(f);
+}
+
+static void test_csv_input_edge_cases(void **state) {
+    (void)state;
+    static const char prov[] = "period,provider,price,latency,throughput,tokens\n1,a,1.0,0.5,50,1e9\n1,b,2.0,0.7,40,2e9\n";
+    static const char flows[] = "period,app,provider,tokens\n1,x,a,100\n1,x,b,200\n1,y,a,50\n";
+    PrillmObservations *obs = NULL;
+    PrillmError err;
+    /* a byte order mark on either file */
+    const char *dir = new_dir("bom");
+    char with_bom[256];
+    snprintf(with_bom, sizeof with_bom, "\xef\xbb\xbf%s", prov);
+    write_text(dir, "providers.csv", with_bom);
+    snprintf(with_bom, sizeof with_bom, "\xef\xbb\xbf%s", flows);
+    write_text(dir, "flows.csv", with_bom);
+    if (prillm_observations_read(dir, NULL, NULL, NULL, &obs, &err) != PRILLM_OK) fail_msg("BOM: %s", err.message);
+    assert_int_equal(obs->observed_cells, 3);
+    prillm_observations_free(obs);
+    /* a NUL inside a number: refused by file, row and column */
+    dir = new_dir("nul");
+    write_text(dir, "providers.csv", prov);
+    static const char nul_flows[] = "period,app,provider,tokens\n1,x,a,100\n1,x,b,2\0" "00\n1,y,a,50\n";
+    write_bytes(dir, "flows.csv", nul_flows, sizeof nul_flows - 1);
+    obs = (PrillmObservations *)&obs;
+    assert_int_equal(prillm_observations_read(dir, NULL, NULL, NULL, &obs, &err), PRILLM_ERR_PARSE);
+    assert_null(obs);
+    if (!strstr(err.message, "flows.csv row 3 column tokens: NUL byte")) fail_msg("NUL: %s", err.message);
+    /* an app id that is not UTF-8 */
+    dir = new_dir("utf8");
+    write_text(dir, "providers.csv", prov);
+    write_text(dir, "flows.csv", "period,app,provider,tokens\n1,x,a,100\n1,x,b,200\n1,y\xe9,a,50\n");
+    obs = (PrillmObservations *)&obs;
+    assert_int_equal(prillm_observations_read(dir, NULL, NULL, NULL, &obs, &err), PRILLM_ERR_PARSE);
+    assert_null(obs);
+    if (!strstr(err.message, "flows.csv row 4 column app: not valid UTF-8")) fail_msg("UTF-8: %s", err.message);
+}
+
 /* ---- OpenRouter layout on a hand-made miniature ------------------------- */
 
 static const char *mini_models =
@@ -533,6 +580,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_generic_layout_round_trip),
         cmocka_unit_test(test_bad_generic_data_is_reported),
+        cmocka_unit_test(test_csv_input_edge_cases),
         cmocka_unit_test(test_openrouter_layout_miniature),
         cmocka_unit_test(test_lp_certificate_on_exact_data),
         cmocka_unit_test(test_lp_refuses_unusable_numbers),

@@ -370,6 +370,22 @@ static void test_bad_input(void **state) {
                  (const char *const[]){"models.csv", "row 2 ", "prompt_tokens", "many", NULL});
     expect_error(broken_copy(src, "bad_date", "effective_pricing_daily.csv", "\n2026-07-10,", "\n2026-13-10,"),
                  PRILLM_ERR_PARSE, (const char *const[]){"effective_pricing_daily.csv", "row 2 ", "scrape_date", NULL});
+    /* issue 12: ids that are not UTF-8 are refused by file, row and column;
+     * a byte order mark is skipped, not read as part of the column "date" */
+    expect_error(broken_copy(src, "bad_utf8", "effective_pricing_daily.csv", ",Provider 1,p1,", ",Provider\xff 1,p1,"),
+                 PRILLM_ERR_PARSE,
+                 (const char *const[]){"effective_pricing_daily.csv", "row 4 ", "provider_name", "not valid UTF-8", NULL});
+    {
+        PrillmElasticitySettings bom_st;
+        prillm_elasticity_default_settings(&bom_st);
+        bom_st.bootstrap = 0;
+        PrillmElasticityResult bom_r;
+        PrillmError bom_err = {PRILLM_OK, ""};
+        const char *bom = broken_copy(src, "bom", "models.csv", "date,model_id,", "\xef\xbb\xbf" "date,model_id,");
+        if (prillm_elasticity_estimate(bom, &bom_st, &bom_r, &bom_err) != PRILLM_OK)
+            fail_msg("a byte order mark on models.csv: %s", bom_err.message);
+        prillm_elasticity_result_free(&bom_r);
+    }
     /* empty files and header-only files */
     const char *dir = broken_copy(src, "empty_models", "models.csv", NULL, NULL);
     char path[1024];

@@ -1062,6 +1062,87 @@ static void test_price_current_and_warnings(void **state) {
     run_free(&r);
 }
 
+/* ---- issue 12: input edge cases, end to end ------------------------------ */
+
+static void test_input_edge_cases(void **state) {
+    (void)state;
+    REQUIRE_CLI();
+    /* output formats are alternatives: two different ones are a usage error
+     * (they used to be last-one-wins), the same one twice is fine */
+    static const char *const conflicting[] = {
+        "equilibrium \"$DATA/cli_market.json\" --csv --table",
+        "equilibrium \"$DATA/cli_market.json\" --table --csv",
+        "price \"$DATA/cli_market.json\" --target big-model --csv --table",
+        "price \"$DATA/cli_market.json\" --target big-model --table --csv",
+        "elasticity --data /nonexistent --json --table",
+    };
+    for (size_t k = 0; k < sizeof conflicting / sizeof conflicting[0]; k++) {
+        Run r = run("\"$PRILLM_CLI\" %s", conflicting[k]);
+        expect_exit(&r, 2, conflicting[k]);
+        expect_in(r.err, "give one of them", conflicting[k]);
+        assert_string_equal(r.out, "");
+        run_free(&r);
+    }
+    Run r = run("\"$PRILLM_CLI\" equilibrium \"$DATA/cli_market.json\" --csv --csv");
+    expect_exit(&r, 0, "--csv twice");
+    expect_in(r.out, "user,provider,flow", "stdout");
+    run_free(&r);
+
+    /* a lone app of 1e-20: all on the cheapest model, solved */
+    write_scratch("tiny.json",
+                  "{\"weights\": {\"price\": 1, \"congestion\": 0.8, \"delay\": 0},\n"
+                  " \"providers\": [{\"id\": \"dear\", \"price\": 3, \"capacity\": 80, \"value\": 1},\n"
+                  "               {\"id\": \"cheap\", \"price\": 0.2, \"capacity\": 60, \"value\": 1}],\n"
+                  " \"users\": [{\"id\": \"tiny\", \"demand\": 1e-20}], \"delay\": [[0, 0]]}\n");
+    r = run("\"$PRILLM_CLI\" equilibrium tiny.json");
+    expect_exit(&r, 0, "demand 1e-20");
+    cJSON *out = parse_json_output(r.out);
+    assert_string_equal(cJSON_GetStringValue(member(out, "status")), "solved");
+    double flows[2];
+    number_array(member(out, "flows")->child, 2, flows, NULL, "flows[0]");
+    assert_true(flows[0] == 0 && flows[1] == 1e-20);
+    cJSON_Delete(out);
+    run_free(&r);
+
+    /* an id that is not UTF-8: refused at read time, naming the field */
+    r = run("sed 's/\"Acme, Inc.\"/\"Acme\\xff\"/' \"$DATA/cli_market.json\" > latin1.json && "
+            "\"$PRILLM_CLI\" equilibrium latin1.json");
+    expect_exit(&r, 3, "id not UTF-8");
+    expect_in(r.err, "users[1].id is not valid UTF-8", "stderr");
+    assert_string_equal(r.out, "");
+    run_free(&r);
+
+    /* a byte order mark is skipped */
+    r = run("printf '\\357\\273\\277' > bom.json && cat \"$DATA/cli_market.json\" >> bom.json && "
+            "\"$PRILLM_CLI\" validate bom.json");
+    expect_exit(&r, 0, "byte order mark");
+    run_free(&r);
+
+    /* nesting past the parser's limit says so */
+    r = run("{ printf '{\"x\": '; i=0; while [ $i -lt 1001 ]; do printf '['; i=$((i+1)); done; } > deep.json && "
+            "\"$PRILLM_CLI\" equilibrium deep.json");
+    expect_exit(&r, 3, "deep nesting");
+    expect_in(r.err, "nesting deeper than 1000 levels", "stderr");
+    run_free(&r);
+
+    /* input past the 1 GiB limit (a sparse file: refused from its size,
+     * nothing is read) */
+    r = run("truncate -s 1073741825 huge.json && \"$PRILLM_CLI\" equilibrium huge.json; rc=$?; rm -f huge.json; "
+            "exit $rc");
+    expect_exit(&r, 3, "input over the limit");
+    expect_in(r.err, "input exceeds the 1 GiB limit", "stderr");
+    run_free(&r);
+
+    /* a model file with a shape the network cannot have is bad input (3),
+     * not a usage error (2) */
+    r = run("sed 's/\"heads\": 4/\"heads\": 3/' \"$PRILLM_SOURCE_DIR/data/aggregator/default_model.json\" > "
+            "bad_model.json && grep -q '\"heads\": 3' bad_model.json && "
+            "\"$PRILLM_CLI\" price \"$DATA/cli_market.json\" --target big-model --method da --model bad_model.json");
+    expect_exit(&r, 3, "model shape");
+    expect_in(r.err, "model.shape.heads", "stderr");
+    run_free(&r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_version),
@@ -1082,6 +1163,7 @@ int main(void) {
         cmocka_unit_test(test_price_exact),
         cmocka_unit_test(test_price_errors),
         cmocka_unit_test(test_price_current_and_warnings),
+        cmocka_unit_test(test_input_edge_cases),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

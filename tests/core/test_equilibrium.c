@@ -283,6 +283,70 @@ static void test_settings_are_validated(void **state) {
     prillm_market_free(mk);
 }
 
+/* Issue 12: a lone app with demand 1e-20 ended "inaccurate" with no flow
+ * at all (its multiplier moved by less than one unit in the last place of
+ * the costs). The answer is every token on the cheapest model, certified;
+ * down to 1e-300 and a subnormal demand, with exact and Gauss-Seidel, alone
+ * and next to an app of 1e6. */
+static void test_tiny_demands(void **state) {
+    (void)state;
+    static const double tiny[] = {1e-20, 1e-300, 4.9e-324};
+    static const int methods[] = {PRILLM_EQ_EXACT, PRILLM_EQ_GAUSS_SEIDEL};
+    for (int seed = 0; seed < 8; seed++)
+        for (size_t t = 0; t < sizeof tiny / sizeof tiny[0]; t++)
+            for (size_t k = 0; k < 2; k++) {
+                PrillmEquilibriumSettings settings;
+                prillm_equilibrium_default_settings(&settings);
+                settings.method = methods[k];
+                /* alone: everything on the lowest cost c_ij (no congestion
+                 * to speak of at this volume) */
+                PrillmMarket *mk = test_market(1, 2 + seed, 1700 + (uint64_t)seed, NULL);
+                mk->demand[0] = tiny[t];
+                int m = mk->n_providers, best = 0;
+                double cost[16];
+                for (int j = 0; j < m; j++) {
+                    cost[j] = mk->w_price * mk->price[j] + mk->w_delay * mk->delay[j] - mk->value[j] - mk->affinity[j];
+                    if (cost[j] < cost[best]) best = j;
+                }
+                PrillmEquilibriumSolver *s = test_solve(mk, &settings);
+                const PrillmEquilibrium *eq = prillm_equilibrium_solution(s);
+                if (eq->info.status != PRILLM_STATUS_SOLVED)
+                    fail_msg("demand %g, seed %d, method %d: %s, kkt %g", tiny[t], seed, methods[k],
+                             prillm_status_name(eq->info.status), eq->info.kkt_violation);
+                assert_true(eq->info.kkt_violation <= 1e-9);
+                for (int j = 0; j < m; j++) {
+                    if (j == best) assert_true(eq->flows[j] == tiny[t]);
+                    else assert_true(eq->flows[j] == 0.0);
+                }
+                assert_true(fabs(eq->lambda[0] - cost[best]) <= 1e-12 * fmax(1.0, fabs(cost[best])));
+                PrillmEquilibriumInfo again;
+                assert_int_equal(prillm_equilibrium_certify(mk, eq->flows, NULL, &again, NULL), PRILLM_OK);
+                assert_true(again.kkt_violation <= 1e-9);
+                prillm_equilibrium_cleanup(s);
+                prillm_market_free(mk);
+
+                /* next to an app a 1e6 (and one of 1): the big ones are
+                 * unchanged, and the tiny one still gets exactly its demand,
+                 * where its marginal cost (the others' congestion included)
+                 * is lowest */
+                mk = test_market(3, 2 + seed, 1800 + (uint64_t)seed, NULL);
+                mk->demand[0] = tiny[t];
+                mk->demand[1] = 1e6;
+                mk->demand[2] = 1.0;
+                s = test_solve(mk, &settings);
+                eq = prillm_equilibrium_solution(s);
+                if (eq->info.status != PRILLM_STATUS_SOLVED)
+                    fail_msg("mixed, demand %g, seed %d, method %d: %s, kkt %g", tiny[t], seed, methods[k],
+                             prillm_status_name(eq->info.status), eq->info.kkt_violation);
+                assert_certified(mk, eq, 1e-9);
+                double sum = 0;
+                for (int j = 0; j < m; j++) sum += eq->flows[j];
+                assert_true(fabs(sum - tiny[t]) <= 1e-12 * tiny[t]);
+                prillm_equilibrium_cleanup(s);
+                prillm_market_free(mk);
+            }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kkt_on_random_markets),
@@ -292,6 +356,7 @@ int main(void) {
         cmocka_unit_test(test_zero_demand_users),
         cmocka_unit_test(test_all_demands_zero),
         cmocka_unit_test(test_extreme_demands_in_one_market),
+        cmocka_unit_test(test_tiny_demands),
         cmocka_unit_test(test_warm_start_matches_cold),
         cmocka_unit_test(test_large_market),
         cmocka_unit_test(test_starved_solver_is_inaccurate),

@@ -22,6 +22,15 @@
 
 #include <prillm/prillm.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+/* the readers' internals, for the input-size limit at a testable size */
+#include "csv_table.h"
+#include "internal.h"
+#include "json_document.h"
+
 /* ---- helpers ------------------------------------------------------------ */
 
 /* Three providers and two users so that "index 1" and "index 2" are
@@ -1193,6 +1202,306 @@ static void test_read_json_from_file(void **state) {
     assert_null(back);
 }
 
+/* ---- issue 12: input edge cases ------------------------------------------ */
+
+/* Ids are copied into every output, which must stay UTF-8: bytes that are
+ * not are refused where they are read, naming the field. */
+static void test_ids_must_be_utf8(void **state) {
+    (void)state;
+    static const struct {
+        const char *bytes, *what;
+    } bad[] = {
+        {"\xff", "a byte that never occurs"},
+        {"\xc3", "a sequence cut short"},
+        {"\xc0\xaf", "an overlong '/'"},
+        {"\xed\xa0\x80", "a UTF-16 surrogate"},
+        {"\xf4\x90\x80\x80", "above U+10FFFF"},
+        {"\x80", "a lone continuation byte"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        char id[64];
+        snprintf(id, sizeof id, "{'id': 'c%s'", bad[k].bytes);
+        char *text = variant("{'id': 'c'", id);
+        PrillmMarket *mk = &sentinel_market;
+        PrillmError err;
+        PrillmErrorCode rc = prillm_market_parse_json(text, strlen(text), NULL, NULL, &mk, &err);
+        if (rc != PRILLM_ERR_INVALID_DATA || !strstr(err.message, "providers[2].id is not valid UTF-8"))
+            fail_msg("%s: %s \"%s\"", bad[k].what, prillm_error_name(rc), err.message);
+        assert_null(mk);
+        free(text);
+        snprintf(id, sizeof id, "{'id': 'u2%s'", bad[k].bytes);
+        text = variant("{'id': 'u2'", id);
+        EXPECT_REJECTED(text, PRILLM_ERR_INVALID_DATA, "users[1].id is not valid UTF-8");
+        free(text);
+    }
+    /* a key too (keys are echoed in warnings) */
+    EXPECT_VARIANT_REJECTED("'demand': 10.0}", "'demand': 10.0, 'x\xfe': 1}", PRILLM_ERR_INVALID_DATA,
+                            "users[1] has a key that is not valid UTF-8");
+    /* real text in any script reads and writes back as it was */
+    const char *fine = "Z\xc3\xbcrich \xe2\x9c\x93 \xf0\x9f\x9a\x80 \xe4\xb8\xad\xe6\x96\x87";
+    char id[128];
+    snprintf(id, sizeof id, "{'id': '%s'", fine);
+    char *text = variant("{'id': 'u2'", id);
+    Warnings w = {0};
+    PrillmMarket *mk = parse_ok(text, &w);
+    assert_string_equal(mk->user_id[1], fine);
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    assert_int_equal(prillm_market_write_json(mk, f, NULL), PRILLM_OK);
+    rewind(f);
+    PrillmMarket *back = NULL;
+    assert_int_equal(prillm_market_read_json(f, NULL, NULL, &back, NULL), PRILLM_OK);
+    assert_string_equal(back->user_id[1], fine);
+    fclose(f);
+    prillm_market_free(back);
+    prillm_market_free(mk);
+    free(text);
+}
+
+/* What the writer emits is UTF-8 whatever a market built through the API
+ * holds: a byte that is not part of a valid sequence becomes U+FFFD. */
+static void test_writer_never_emits_bad_utf8(void **state) {
+    (void)state;
+    char *text = json(base_template);
+    Warnings w = {0};
+    PrillmMarket *mk = parse_ok(text, &w);
+    free(text);
+    free(mk->provider_id[0]);
+    mk->provider_id[0] = dup_text("bad\xff\xc3(\xed\xa0\x80)\xe2\x82 \xc3\xa9t\xc3\xa9");
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&buf, &size);
+    assert_non_null(f);
+    assert_int_equal(prillm_market_write_json(mk, f, NULL), PRILLM_OK);
+    fclose(f);
+    assert_int_equal(prillm__utf8_invalid_at(buf, size), size);
+    assert_non_null(strstr(buf, "\"bad\\ufffd\\ufffd(\\ufffd\\ufffd\\ufffd)\\ufffd\\ufffd \xc3\xa9t\xc3\xa9\""));
+    /* and it reads back (the replacement is text) */
+    PrillmMarket *back = NULL;
+    assert_int_equal(prillm_market_parse_json(buf, size, NULL, NULL, &back, NULL), PRILLM_OK);
+    assert_string_equal(back->provider_id[0], "bad\xef\xbf\xbd\xef\xbf\xbd(\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd)"
+                                              "\xef\xbf\xbd\xef\xbf\xbd \xc3\xa9t\xc3\xa9");
+    prillm_market_free(back);
+    free(buf);
+    prillm_market_free(mk);
+}
+
+/* Editors on Windows start files with a byte order mark. */
+static void test_byte_order_mark_is_skipped(void **state) {
+    (void)state;
+    char *base = json(base_template);
+    size_t n = strlen(base);
+    char *text = malloc(n + 4);
+    assert_non_null(text);
+    memcpy(text, "\xef\xbb\xbf", 3);
+    memcpy(text + 3, base, n + 1);
+    Warnings w = {0};
+    PrillmMarket *mk = parse_ok(text, &w);
+    assert_int_equal(w.count, 0);
+    assert_int_equal(mk->n_providers, 3);
+    prillm_market_free(mk);
+    /* positions in errors count from after the mark */
+    text[3] = '?';
+    expect_rejected_n(text, n + 3, PRILLM_ERR_PARSE, (const char *const[]){"line 1, column 1", NULL});
+    /* only one mark, only at the start */
+    memcpy(text, "\xef\xbb\xbf", 3);
+    memcpy(text + 3, base, n + 1);
+    char *twice = malloc(n + 7);
+    assert_non_null(twice);
+    memcpy(twice, "\xef\xbb\xbf", 3);
+    memcpy(twice + 3, text, n + 4);
+    expect_rejected_n(twice, n + 6, PRILLM_ERR_PARSE, (const char *const[]){"malformed JSON", NULL});
+    free(twice);
+    free(text);
+    free(base);
+}
+
+/* {"x": [[...]]}: levels of nesting in all, the object included. */
+static char *nested(int levels, size_t *length) {
+    char *text = malloc(2 * (size_t)levels + 16);
+    assert_non_null(text);
+    size_t k = (size_t)sprintf(text, "{\"x\": ");
+    for (int d = 1; d < levels; d++) text[k++] = '[';
+    for (int d = 1; d < levels; d++) text[k++] = ']';
+    text[k++] = '}';
+    text[k] = '\0';
+    *length = k;
+    return text;
+}
+
+/* Past the parser's depth limit the message says so, for any reader. */
+static void test_nesting_limit_is_named(void **state) {
+    (void)state;
+    size_t k;
+    char *text = nested(CJSON_NESTING_LIMIT + 1, &k);
+    char where[64], limit[64];
+    /* the array that opens level LIMIT + 1 */
+    snprintf(where, sizeof where, "line 1, column %d", 6 + CJSON_NESTING_LIMIT);
+    snprintf(limit, sizeof limit, "nesting deeper than %d levels", CJSON_NESTING_LIMIT);
+    expect_rejected_n(text, k, PRILLM_ERR_PARSE, (const char *const[]){where, limit, NULL});
+    free(text);
+    /* at the limit itself: parsed, then refused for what it is */
+    text = nested(CJSON_NESTING_LIMIT, &k);
+    PrillmMarket *mk = &sentinel_market;
+    PrillmError err;
+    assert_int_equal(prillm_market_parse_json(text, k, NULL, NULL, &mk, &err), PRILLM_ERR_INVALID_DATA);
+    assert_null(strstr(err.message, "nesting"));
+    free(text);
+    /* brackets inside strings do not count */
+    char *quoted = malloc(2 * CJSON_NESTING_LIMIT + 64);
+    assert_non_null(quoted);
+    k = (size_t)sprintf(quoted, "{\"x\": \"");
+    for (int d = 0; d < 2 * CJSON_NESTING_LIMIT; d++) quoted[k++] = '[';
+    k += (size_t)sprintf(quoted + k, "\", ");
+    assert_int_equal(prillm_market_parse_json(quoted, k, NULL, NULL, &mk, &err), PRILLM_ERR_PARSE);
+    assert_null(strstr(err.message, "nesting"));
+    free(quoted);
+    /* the other readers share the parser, and the message */
+    text = nested(CJSON_NESTING_LIMIT + 1, &k);
+    PrillmAggregator *model = (PrillmAggregator *)&sentinel_market;
+    assert_int_equal(prillm_aggregator_parse_json(text, k, &model, &err), PRILLM_ERR_PARSE);
+    assert_null(model);
+    assert_non_null(strstr(err.message, limit));
+    free(text);
+}
+
+/* Input is capped (PRILLM_MAX_INPUT_BYTES): a stream that never ends gets an
+ * error, not all the memory. The limit is lowered here to be testable. */
+static void test_input_size_limit(void **state) {
+    (void)state;
+    assert_true(PRILLM_MAX_INPUT_BYTES == (size_t)1 << 30);
+    char *text;
+    size_t length;
+    PrillmError err;
+    /* a regular file: refused from its size, exactly the limit is fine */
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    for (int k = 0; k < 101; k++) fputc('x', f);
+    rewind(f);
+    assert_int_equal(prillm__read_stream_limited(f, "the test file", NULL, 100, &text, &length, &err), PRILLM_ERR_PARSE);
+    assert_null(text);
+    assert_non_null(strstr(err.message, "input exceeds the 100-byte limit"));
+    assert_non_null(strstr(err.message, "the test file"));
+    rewind(f);
+    assert_int_equal(prillm__read_stream_limited(f, "the test file", NULL, 101, &text, &length, &err), PRILLM_OK);
+    assert_int_equal(length, 101);
+    free(text);
+    fclose(f);
+    /* a pipe (no size up front): read until one byte past the limit */
+    for (size_t limit = 1; limit <= 200000; limit *= 7) {
+        for (size_t total = limit - 1; total <= limit + 1; total++) {
+            if (total == (size_t)-1) continue;
+            char command[128];
+            snprintf(command, sizeof command, "head -c %zu /dev/zero | tr '\\\\0' x", total);
+            FILE *p = popen(command, "r");
+            assert_non_null(p);
+            PrillmErrorCode rc = prillm__read_stream_limited(p, "a pipe", NULL, limit, &text, &length, &err);
+            pclose(p);
+            if (total > limit) {
+                if (rc != PRILLM_ERR_PARSE) fail_msg("%zu bytes, limit %zu: %s", total, limit, prillm_error_name(rc));
+                assert_null(text);
+            } else {
+                if (rc != PRILLM_OK) fail_msg("%zu bytes, limit %zu: %s", total, limit, err.message);
+                assert_int_equal(length, total);
+                assert_int_equal(text[length], '\0');
+                free(text);
+            }
+        }
+    }
+    /* the real limit on a sparse file just over it: refused at once */
+    char path[] = "/tmp/prillm_test_big_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)PRILLM_MAX_INPUT_BYTES + 1), 0);
+    close(fd);
+    f = fopen(path, "rb");
+    assert_non_null(f);
+    PrillmMarket *mk = &sentinel_market;
+    assert_int_equal(prillm_market_read_json(f, NULL, NULL, &mk, &err), PRILLM_ERR_PARSE);
+    assert_null(mk);
+    assert_non_null(strstr(err.message, "input exceeds the 1 GiB limit"));
+    fclose(f);
+    PrillmCsvTable table;
+    assert_int_equal(prillm__csv_read(path, &table, &err), PRILLM_ERR_PARSE);
+    assert_non_null(strstr(err.message, "input exceeds the 1 GiB limit"));
+    unlink(path);
+}
+
+/* The CSV reader: the same limit, after decompression (a gzip bomb), and a
+ * byte order mark, NUL bytes and bytes that are not UTF-8 in fields. */
+static void write_file(const char *path, const char *text, size_t length) {
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, length, f), length);
+    fclose(f);
+}
+
+static void test_csv_reader_edge_cases(void **state) {
+    (void)state;
+    char dir[] = "/tmp/prillm_test_csv_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256], gz[256];
+    snprintf(path, sizeof path, "%s/t.csv", dir);
+    snprintf(gz, sizeof gz, "%s/t.csv.gz", dir);
+    PrillmCsvTable t;
+    PrillmError err;
+    const char good[] = "app,tokens\nx,12\n";
+    size_t n = sizeof good - 1;
+    /* the limit, plain and inflated */
+    write_file(path, good, n);
+    assert_int_equal(prillm__csv_read_limited(path, n, &t, &err), PRILLM_OK);
+    prillm__csv_free(&t);
+    assert_int_equal(prillm__csv_read_limited(path, n - 1, &t, &err), PRILLM_ERR_PARSE);
+    assert_non_null(strstr(err.message, "input exceeds"));
+    gzFile z = gzopen(gz, "wb9");
+    assert_non_null(z);
+    gzputs(z, "app,tokens\n");
+    for (int k = 0; k < 200000; k++) gzputs(z, "x,1\n"); /* 800 kB from a few kB */
+    gzclose(z);
+    assert_int_equal(prillm__csv_read_limited(gz, 100000, &t, &err), PRILLM_ERR_PARSE);
+    assert_non_null(strstr(err.message, "input exceeds the 100000-byte limit"));
+    assert_int_equal(prillm__csv_read_limited(gz, 1 << 20, &t, &err), PRILLM_OK);
+    assert_int_equal(t.rows, 200000);
+    prillm__csv_free(&t);
+    /* a byte order mark is not part of the first column's name */
+    write_file(path, "\xef\xbb\xbf" "app,tokens\nx,12\n", n + 3);
+    assert_int_equal(prillm__csv_read(path, &t, &err), PRILLM_OK);
+    int column;
+    assert_int_equal(prillm__csv_require(&t, "app", &column, &err), PRILLM_OK);
+    assert_int_equal(column, 0);
+    prillm__csv_free(&t);
+    /* a NUL inside a number would cut it short: "12\0" "34" read as 12 */
+    static const char nul_number[] = "app,tokens\nx,12\0" "34\n";
+    write_file(path, nul_number, sizeof nul_number - 1);
+    assert_int_equal(prillm__csv_read(path, &t, &err), PRILLM_ERR_PARSE);
+    assert_non_null(strstr(err.message, "t.csv row 2 column tokens: NUL byte"));
+    static const char nul_quoted[] = "app,tokens\ny,1\n\"x\0\",12\n";
+    write_file(path, nul_quoted, sizeof nul_quoted - 1);
+    assert_int_equal(prillm__csv_read(path, &t, &err), PRILLM_ERR_PARSE);
+    assert_non_null(strstr(err.message, "t.csv row 3 column app: NUL byte"));
+    static const char nul_header[] = "app,tok\0ens\nx,1\n";
+    write_file(path, nul_header, sizeof nul_header - 1);
+    assert_int_equal(prillm__csv_read(path, &t, &err), PRILLM_ERR_PARSE);
+    assert_non_null(strstr(err.message, "t.csv row 1 column 2: NUL byte"));
+    /* bytes that are not UTF-8, named by file, row and column */
+    static const char bad_id[] = "app,tokens\nx,1\n\"y\xff\",2\n";
+    write_file(path, bad_id, sizeof bad_id - 1);
+    assert_int_equal(prillm__csv_read(path, &t, &err), PRILLM_ERR_PARSE);
+    assert_non_null(strstr(err.message, "t.csv row 3 column app: not valid UTF-8"));
+    static const char bad_name[] = "app,tok\xc0\xafns\nx,1\n";
+    write_file(path, bad_name, sizeof bad_name - 1);
+    assert_int_equal(prillm__csv_read(path, &t, &err), PRILLM_ERR_PARSE);
+    assert_non_null(strstr(err.message, "t.csv row 1 column 2: not valid UTF-8"));
+    static const char fine[] = "app,tokens\n\"Z\xc3\xbcrich, \xe4\xb8\xad\",1\n";
+    write_file(path, fine, sizeof fine - 1);
+    assert_int_equal(prillm__csv_read(path, &t, &err), PRILLM_OK);
+    assert_string_equal(prillm__csv_get(&t, 0, 0), "Z\xc3\xbcrich, \xe4\xb8\xad");
+    prillm__csv_free(&t);
+    unlink(path);
+    unlink(gz);
+    rmdir(dir);
+}
+
 /* ---- prillm_format_double ----------------------------------------------- */
 
 static int only_number_chars(const char *s) {
@@ -1371,6 +1680,12 @@ int main(void) {
         cmocka_unit_test(test_calibration_key_is_silent),
         cmocka_unit_test(test_affinity_round_trip),
         cmocka_unit_test(test_read_json_from_file),
+        cmocka_unit_test(test_ids_must_be_utf8),
+        cmocka_unit_test(test_writer_never_emits_bad_utf8),
+        cmocka_unit_test(test_byte_order_mark_is_skipped),
+        cmocka_unit_test(test_nesting_limit_is_named),
+        cmocka_unit_test(test_input_size_limit),
+        cmocka_unit_test(test_csv_reader_edge_cases),
         cmocka_unit_test(test_format_double_round_trip),
         cmocka_unit_test(test_format_double_is_short),
         cmocka_unit_test(test_format_double_non_finite),
