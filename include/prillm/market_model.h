@@ -33,6 +33,8 @@
 #ifndef PRILLM_MARKET_MODEL_H
 #define PRILLM_MARKET_MODEL_H
 
+#include "prillm/export.h"
+
 #include <stdio.h>
 
 #include "prillm/elasticity.h"
@@ -62,9 +64,9 @@ typedef struct {
     int verbose;
 } PrillmFitSettings;
 
-const PrillmOptionInfo *prillm_fit_options(int *count);
-void prillm_fit_default_settings(PrillmFitSettings *settings);
-PrillmErrorCode prillm_fit_set_option(PrillmFitSettings *settings, const char *name, const char *value,
+PRILLM_API const PrillmOptionInfo *prillm_fit_options(int *count);
+PRILLM_API void prillm_fit_default_settings(PrillmFitSettings *settings);
+PRILLM_API PrillmErrorCode prillm_fit_set_option(PrillmFitSettings *settings, const char *name, const char *value,
                                       PrillmError *err);
 
 /* One row of the forward-validation table: a candidate elasticity (0 = no
@@ -131,19 +133,19 @@ typedef void (*PrillmFitProgressFn)(void *context, const char *message);
 /* Read the OpenRouter tables in dir (models.csv, flows.csv), build the
  * whole market of the fit window, calibrate it, validate it forward and on
  * held-out cells. warn receives each assumption the data forced. */
-PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *settings, PrillmWarnFn warn,
+PRILLM_API PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *settings, PrillmWarnFn warn,
                                       void *warn_context, PrillmFitResult **out, PrillmError *err);
-void prillm_fit_result_free(PrillmFitResult *result);
+PRILLM_API void prillm_fit_result_free(PrillmFitResult *result);
 
 /* Own- and cross-price derivatives dF_k/dp_j at the market's equilibrium,
  * exact on its active set: jacobian[j*m+k] (NULL rows are not wanted:
  * columns lists which j to compute, count n_columns; NULL = all). */
-PrillmErrorCode prillm_market_price_jacobian(const PrillmMarket *market, const int *columns, int n_columns,
+PRILLM_API PrillmErrorCode prillm_market_price_jacobian(const PrillmMarket *market, const int *columns, int n_columns,
                                              double *jacobian, PrillmError *err);
 
 /* Write the fit report as JSON (or a table). */
-void prillm_fit_write_json(FILE *out, const PrillmFitResult *result);
-void prillm_fit_write_table(FILE *out, const PrillmFitResult *result);
+PRILLM_API void prillm_fit_write_json(FILE *out, const PrillmFitResult *result);
+PRILLM_API void prillm_fit_write_table(FILE *out, const PrillmFitResult *result);
 
 #ifdef __cplusplus
 }

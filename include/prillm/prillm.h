@@ -10,6 +10,8 @@
 #define PRILLM_VERSION_PATCH 0
 #define PRILLM_VERSION_STRING "0.1.0"
 
+#include "prillm/export.h"
+
 #include "prillm/error.h"
 #include "prillm/options.h"
 #include "prillm/market.h"
@@ -28,13 +30,13 @@ extern "C" {
 #endif
 
 /* Version of the library actually linked, e.g. "0.1.0". */
-const char *prillm_version(void);
+PRILLM_API const char *prillm_version(void);
 
 /* Format a double so that strtod gives back the same bits ("%.17g" reduced
  * to the shortest exact form), with '.' whatever the locale; non-finite
  * values print as "NaN", "Infinity", "-Infinity"... except in JSON, where
  * the caller should print null. buf needs at least 32 bytes. Returns buf. */
-char *prillm_format_double(double value, char *buf, size_t size);
+PRILLM_API char *prillm_format_double(double value, char *buf, size_t size);
 
 #ifdef __cplusplus
 }
