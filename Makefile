@@ -8,4 +8,4 @@ test:
 bench:
 	bash scripts/bench.sh
 clean:
-	rm -rf build build-sanitize build-fuzz
+	rm -rf build build-sanitize build-fuzz build-minimal

@@ -34,6 +34,14 @@ extern const char *const prillm_cli_exit_code_help;
 PRILLM_CLI_COMMANDS(PRILLM_CLI_DECLARE)
 #undef PRILLM_CLI_DECLARE
 
+/* The shipped data's directory (cli/data_dir.c): $PRILLM_DATA_DIR, else
+ * ../share/prillm from the executable when installed, else the source
+ * tree's data/. prillm_cli_data_file joins a path relative to it. Both
+ * return static buffers. */
+const char *prillm_cli_data_dir(void);
+const char *prillm_cli_data_file(const char *relative);
+#define PRILLM_DEFAULT_MODEL_FILE "aggregator/default_model.json"
+
 int prillm_cli_exit_for_error(PrillmErrorCode code);
 int prillm_cli_exit_for_status(PrillmStatus status);
 /* Report err on stderr as "prillm: error: ..." and return its exit code. */

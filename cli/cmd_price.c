@@ -40,8 +40,10 @@ static void price_help(FILE *out) {
             "      (--csv and --table are alternatives)\n"
             "  --compare\n      also price the true market exactly: exact_profit and profit_ratio\n"
             "  --model FILE\n      da: the trained aggregation network (default: the shipped\n"
-            "      %s)\n",
-            PRILLM_DEFAULT_MODEL);
+            "      %s;\n"
+            "      the data directory is $PRILLM_DATA_DIR, else ../share/prillm next to the\n"
+            "      installed executable, else the source tree's data/)\n",
+            prillm_cli_data_file(PRILLM_DEFAULT_MODEL_FILE));
     prillm_cli_print_options(out, opts, count);
     fprintf(out, "  -h, --help\n      this text\n\nMethods:\n");
 #define PRILLM_PRICE_METHOD_HELP(id, name, help) fprintf(out, "  %-8s %s\n", name, help);
@@ -247,10 +249,16 @@ int cmd_price(int argc, char **argv) {
     PrillmError err;
     PrillmAggregator *model = NULL;
     if (settings.method == PRILLM_PRICE_DA) {
-        const char *file = model_path ? model_path : PRILLM_DEFAULT_MODEL;
+        const char *file = model_path ? model_path : prillm_cli_data_file(PRILLM_DEFAULT_MODEL_FILE);
         FILE *in = fopen(file, "rb");
         if (!in) {
-            fprintf(stderr, "prillm: error: --model: cannot open %s: %s\n", file, strerror(errno));
+            if (model_path)
+                fprintf(stderr, "prillm: error: --model: cannot open %s: %s\n", file, strerror(errno));
+            else
+                fprintf(stderr,
+                        "prillm: error: cannot open the shipped aggregation model %s: %s (set PRILLM_DATA_DIR to "
+                        "the directory holding %s, or give --model)\n",
+                        file, strerror(errno), PRILLM_DEFAULT_MODEL_FILE);
             prillm_market_free(mk);
             return model_path ? EXIT_BAD_INPUT : EXIT_FAILED;
         }

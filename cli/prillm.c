@@ -282,6 +282,12 @@ static void main_help(FILE *out) {
             "\n"
             "Units: price, value and cost in USD per million tokens; demand, capacity and\n"
             "flows in millions of tokens per period; delay and latency in seconds.\n"
+            "\n"
+            "Environment:\n"
+            "  PRILLM_DATA_DIR  the shipped data (aggregator/*.json, default_market.json);\n"
+            "                   default: ../share/prillm next to the installed executable,\n"
+            "                   else the source tree's data/ (prillm price --help shows\n"
+            "                   the model file in use)\n"
             "\n%s",
             prillm_cli_exit_code_help);
 }

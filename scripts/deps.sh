@@ -4,7 +4,8 @@
 #                           tests are built only when cmocka is found, so
 #                           this does not need it)
 #   scripts/deps.sh test    also what scripts/test.sh needs: cmocka, clang
-#                           with libFuzzer and OpenMP, valgrind, and a locale
+#                           with libFuzzer and OpenMP, valgrind, help2man
+#                           (the installed man page), and a locale
 #                           whose decimal separator is ',' (de_DE.UTF-8) for
 #                           the reader's locale test
 # Needs root, or sudo, only when something is missing. apt's output goes to a
@@ -27,7 +28,7 @@ if [ "$what" = test ]; then
   # clang's libFuzzer and sanitizer runtimes (libclang-rt), and its OpenMP
   # (the fuzz build configures the whole project with clang, which needs
   # omp.h and libomp)
-  packages+=(libcmocka-dev clang libclang-rt-14-dev libomp-14-dev valgrind locales)
+  packages+=(libcmocka-dev clang libclang-rt-14-dev libomp-14-dev valgrind help2man locales)
   locale -a 2>/dev/null | grep -qix 'de_DE\.utf-\?8' || need_locale=1
 fi
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install what is missing, build, and run the whole test suite: the release
-# build, the same tests under AddressSanitizer + UndefinedBehaviorSanitizer,
+# build, the installed package (tests/install/check_install.sh), the minimal
+# configuration (every optional component off), the same tests under
+# AddressSanitizer + UndefinedBehaviorSanitizer,
 # valgrind on the reader and the command line, and a replay of the fuzzer's
 # seed corpus (fuzz/corpus/) through the libFuzzer target, each seed once.
 set -euo pipefail
@@ -13,6 +15,18 @@ echo "== release build and tests"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPRILLM_TESTS=ON >/dev/null
 cmake --build build -j "$jobs" >/dev/null
 (cd build && ctest --no-tests=error --output-on-failure -j "$jobs")
+
+echo "== install"
+bash tests/install/check_install.sh build
+
+echo "== minimal configuration: GLPK, XGBoost, Ipopt and OpenMP off"
+# the core needs only cJSON, LAPACK/BLAS and zlib; the tests that need a
+# missing component skip, test_components checks its error
+cmake -S . -B build-minimal -DCMAKE_BUILD_TYPE=Release -DPRILLM_TESTS=ON -DPRILLM_BENCH=OFF \
+  -DPRILLM_WITH_GLPK=OFF -DPRILLM_WITH_XGBOOST=OFF -DPRILLM_WITH_IPOPT=OFF -DPRILLM_WITH_OPENMP=OFF >/dev/null
+cmake --build build-minimal -j "$jobs" >/dev/null
+(cd build-minimal && ctest --no-tests=error --output-on-failure -j "$jobs")
+bash tests/install/check_install.sh build-minimal
 
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DPRILLM_SANITIZE=ON -DPRILLM_BENCH=OFF >/dev/null

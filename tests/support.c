@@ -219,3 +219,11 @@ int test_brute_force_equilibrium(const PrillmMarket *mk, double *flows) {
     free(F);
     return found;
 }
+
+int test_price_method_available(int method) {
+    return method != PRILLM_PRICE_PMPEC || prillm_has_component("ipopt");
+}
+
+int test_equilibrium_method_available(int method) {
+    return method != PRILLM_EQ_IPOPT || prillm_has_component("ipopt");
+}

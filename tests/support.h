@@ -49,4 +49,21 @@ double test_max_rel_diff(const double *a, const double *b, size_t count, double 
  * markets ((2^m - 1)^n patterns). Returns 0 and fills flows on success. */
 int test_brute_force_equilibrium(const PrillmMarket *mk, double *flows);
 
+/* Skip the running test (cmocka's skip(), with a message) when the library
+ * was built without an optional component: "glpk", "xgboost", "ipopt",
+ * "openmp" (prillm_has_component). Needs <cmocka.h> at the use. */
+#define TEST_NEEDS(component)                                                          \
+    do {                                                                               \
+        if (!prillm_has_component(component)) {                                        \
+            print_message("built without %s: skipped\n", component);                   \
+            skip();                                                                    \
+        }                                                                              \
+    } while (0)
+
+/* 1 if the pricing method (PrillmPriceMethod) / equilibrium method runs in
+ * this build: pmpec and the ipopt equilibrium need Ipopt. For loops over
+ * the methods, which leave the missing ones out. */
+int test_price_method_available(int method);
+int test_equilibrium_method_available(int method);
+
 #endif

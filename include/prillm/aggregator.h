@@ -17,6 +17,8 @@
 #ifndef PRILLM_AGGREGATOR_H
 #define PRILLM_AGGREGATOR_H
 
+#include "prillm/export.h"
+
 #include <stdio.h>
 
 #include "prillm/equilibrium.h"
@@ -46,31 +48,31 @@ typedef struct {
     unsigned long long seed; /* initial weights                           */
 } PrillmAggregatorShape;
 
-void prillm_aggregator_default_shape(PrillmAggregatorShape *shape);
+PRILLM_API void prillm_aggregator_default_shape(PrillmAggregatorShape *shape);
 /* A network with seeded Xavier-uniform weights and identity feature
  * normalisation (mean 0, std 1). */
-PrillmAggregator *prillm_aggregator_new(const PrillmAggregatorShape *shape, PrillmError *err);
-PrillmAggregator *prillm_aggregator_copy(const PrillmAggregator *model, PrillmError *err);
-void prillm_aggregator_free(PrillmAggregator *model);
-void prillm_aggregator_get_shape(const PrillmAggregator *model, PrillmAggregatorShape *shape);
+PRILLM_API PrillmAggregator *prillm_aggregator_new(const PrillmAggregatorShape *shape, PrillmError *err);
+PRILLM_API PrillmAggregator *prillm_aggregator_copy(const PrillmAggregator *model, PrillmError *err);
+PRILLM_API void prillm_aggregator_free(PrillmAggregator *model);
+PRILLM_API void prillm_aggregator_get_shape(const PrillmAggregator *model, PrillmAggregatorShape *shape);
 
 /* The flat parameter vector (read / write). Its layout is documented in
  * docs/aggregator.md and named tensor by tensor in the model file. */
-int prillm_aggregator_parameter_count(const PrillmAggregator *model);
-double *prillm_aggregator_parameters(PrillmAggregator *model);
+PRILLM_API int prillm_aggregator_parameter_count(const PrillmAggregator *model);
+PRILLM_API double *prillm_aggregator_parameters(PrillmAggregator *model);
 
 /* Feature normalisation stored with the model: z = (x - mean) / std. */
-PrillmErrorCode prillm_aggregator_set_normalisation(PrillmAggregator *model, const double *mean,
+PRILLM_API PrillmErrorCode prillm_aggregator_set_normalisation(PrillmAggregator *model, const double *mean,
                                                     const double *std, PrillmError *err);
-void prillm_aggregator_get_normalisation(const PrillmAggregator *model, double *mean, double *std);
+PRILLM_API void prillm_aggregator_get_normalisation(const PrillmAggregator *model, double *mean, double *std);
 
 /* Raw features of every rival of target (all providers but target, in market
  * order): features[r * PRILLM_AGGREGATOR_FEATURES + k] for the r-th rival. */
-PrillmErrorCode prillm_aggregator_features(const PrillmMarket *market, int target, double *features,
+PRILLM_API PrillmErrorCode prillm_aggregator_features(const PrillmMarket *market, int target, double *features,
                                            PrillmError *err);
 
 /* Scores of every provider; the target's entries are NaN. */
-PrillmErrorCode prillm_aggregator_scores(const PrillmAggregator *model, const PrillmMarket *market, int target,
+PRILLM_API PrillmErrorCode prillm_aggregator_scores(const PrillmAggregator *model, const PrillmMarket *market, int target,
                                          double *score_sum, double *score_avg, PrillmError *err);
 
 typedef enum {
@@ -80,8 +82,8 @@ typedef enum {
 } PrillmAggregateMethod;
 
 /* "da", "min", "avg" -> method; -1 if unknown. */
-int prillm_aggregate_method_from_name(const char *name);
-const char *prillm_aggregate_method_name(PrillmAggregateMethod method);
+PRILLM_API int prillm_aggregate_method_from_name(const char *name);
+PRILLM_API const char *prillm_aggregate_method_name(PrillmAggregateMethod method);
 
 /* The abstracted market: the target and at most K rivals (K >= 1), same
  * users and weights. If the market has at most K rivals it is copied
@@ -89,16 +91,16 @@ const char *prillm_aggregate_method_name(PrillmAggregateMethod method);
  * kept rivals stay in market order and (da only) the merged rival
  * "aggregate" comes last; avg puts the target first, then "average-1" ..
  * "average-K". model is used only by da. Caller frees *abstracted. */
-PrillmErrorCode prillm_aggregate_market(const PrillmMarket *market, int target, int K,
+PRILLM_API PrillmErrorCode prillm_aggregate_market(const PrillmMarket *market, int target, int K,
                                         PrillmAggregateMethod method, const PrillmAggregator *model,
                                         PrillmMarket **abstracted, int *target_in_abstracted, PrillmError *err);
 
 /* Model file (JSON, docs/aggregator.md). Numbers are written shortest
  * round-trip, so write then read gives the same model bit for bit. */
-PrillmErrorCode prillm_aggregator_write_json(const PrillmAggregator *model, FILE *stream, PrillmError *err);
-PrillmErrorCode prillm_aggregator_parse_json(const char *text, size_t length, PrillmAggregator **model,
+PRILLM_API PrillmErrorCode prillm_aggregator_write_json(const PrillmAggregator *model, FILE *stream, PrillmError *err);
+PRILLM_API PrillmErrorCode prillm_aggregator_parse_json(const char *text, size_t length, PrillmAggregator **model,
                                              PrillmError *err);
-PrillmErrorCode prillm_aggregator_read_json(FILE *stream, PrillmAggregator **model, PrillmError *err);
+PRILLM_API PrillmErrorCode prillm_aggregator_read_json(FILE *stream, PrillmAggregator **model, PrillmError *err);
 
 /* ---- training data ---------------------------------------------------- */
 
@@ -131,17 +133,17 @@ typedef struct {
     int seed;
 } PrillmScenarioSettings;
 
-const PrillmOptionInfo *prillm_scenario_options(int *count);
-void prillm_scenario_default_settings(PrillmScenarioSettings *settings);
-PrillmErrorCode prillm_scenario_set_option(PrillmScenarioSettings *settings, const char *name, const char *value,
+PRILLM_API const PrillmOptionInfo *prillm_scenario_options(int *count);
+PRILLM_API void prillm_scenario_default_settings(PrillmScenarioSettings *settings);
+PRILLM_API PrillmErrorCode prillm_scenario_set_option(PrillmScenarioSettings *settings, const char *name, const char *value,
                                            PrillmError *err);
 
 /* target < 0: every scenario draws its own target among the base market's
  * providers. The scenarios are reproducible from the seed alone. */
-PrillmErrorCode prillm_aggregator_scenarios(const PrillmMarket *base, int target,
+PRILLM_API PrillmErrorCode prillm_aggregator_scenarios(const PrillmMarket *base, int target,
                                             const PrillmScenarioSettings *settings,
                                             PrillmAggregatorScenarios *out, PrillmError *err);
-void prillm_aggregator_scenarios_free(PrillmAggregatorScenarios *scenarios);
+PRILLM_API void prillm_aggregator_scenarios_free(PrillmAggregatorScenarios *scenarios);
 
 /* ---- training --------------------------------------------------------- */
 
@@ -158,9 +160,9 @@ typedef struct {
     int threads;           /* OpenMP threads, 0 = runtime default          */
 } PrillmTrainSettings;
 
-const PrillmOptionInfo *prillm_train_options(int *count);
-void prillm_train_default_settings(PrillmTrainSettings *settings);
-PrillmErrorCode prillm_train_set_option(PrillmTrainSettings *settings, const char *name, const char *value,
+PRILLM_API const PrillmOptionInfo *prillm_train_options(int *count);
+PRILLM_API void prillm_train_default_settings(PrillmTrainSettings *settings);
+PRILLM_API PrillmErrorCode prillm_train_set_option(PrillmTrainSettings *settings, const char *name, const char *value,
                                         PrillmError *err);
 
 typedef struct {
@@ -191,14 +193,14 @@ typedef struct {
 
 /* Mean profit-curve loss of the model (method da) or of a baseline on the
  * scenarios [first, first + count). */
-PrillmErrorCode prillm_aggregator_loss(const PrillmAggregator *model, PrillmAggregateMethod method, int K,
+PRILLM_API PrillmErrorCode prillm_aggregator_loss(const PrillmAggregator *model, PrillmAggregateMethod method, int K,
                                        const PrillmAggregatorScenarios *scenarios, int first, int count,
                                        double *loss, PrillmError *err);
 
 /* The profit-curve loss of one scenario and its gradient with respect to
  * the model's parameters (grad, parameter_count entries, overwritten).
  * Returns PRILLM_ERR_SOLVER when an equilibrium solve fails. */
-PrillmErrorCode prillm_aggregator_loss_gradient(const PrillmAggregator *model, int K,
+PRILLM_API PrillmErrorCode prillm_aggregator_loss_gradient(const PrillmAggregator *model, int K,
                                                 const PrillmAggregatorScenario *scenario, double *loss,
                                                 double *grad, PrillmError *err);
 
@@ -208,7 +210,7 @@ PrillmErrorCode prillm_aggregator_loss_gradient(const PrillmAggregator *model, i
  * n_validation validation ones, then n_test test ones. order has count
  * entries. Lets a benchmark score a trained model on exactly the scenarios
  * it never saw. */
-PrillmErrorCode prillm_aggregator_split(int count, const PrillmTrainSettings *settings, int *order, int *n_train,
+PRILLM_API PrillmErrorCode prillm_aggregator_split(int count, const PrillmTrainSettings *settings, int *order, int *n_train,
                                         int *n_validation, int *n_test, PrillmError *err);
 
 /* Train model in place. The scenarios are split (after a seeded shuffle)
@@ -216,7 +218,7 @@ PrillmErrorCode prillm_aggregator_split(int count, const PrillmTrainSettings *se
  * if it exists training resumes from it, and it is rewritten after every
  * epoch. The feature normalisation is set from the training scenarios
  * unless resuming. Deterministic for a seed whatever the thread count. */
-PrillmErrorCode prillm_aggregator_train(PrillmAggregator *model, const PrillmAggregatorScenarios *scenarios,
+PRILLM_API PrillmErrorCode prillm_aggregator_train(PrillmAggregator *model, const PrillmAggregatorScenarios *scenarios,
                                         const PrillmTrainSettings *settings, const char *checkpoint,
                                         PrillmTrainCallback callback, void *context, PrillmTrainInfo *info,
                                         PrillmError *err);

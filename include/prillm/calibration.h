@@ -22,6 +22,8 @@
 #ifndef PRILLM_CALIBRATION_H
 #define PRILLM_CALIBRATION_H
 
+#include "prillm/export.h"
+
 #include <stdio.h>
 
 #include "prillm/error.h"
@@ -71,20 +73,20 @@ typedef struct {
     int verbose;            /* progress through the callback                  */
 } PrillmCalibrationSettings;
 
-const PrillmOptionInfo *prillm_calibration_options(int *count);
-void prillm_calibration_default_settings(PrillmCalibrationSettings *settings);
-PrillmErrorCode prillm_calibration_set_option(PrillmCalibrationSettings *settings, const char *name,
+PRILLM_API const PrillmOptionInfo *prillm_calibration_options(int *count);
+PRILLM_API void prillm_calibration_default_settings(PrillmCalibrationSettings *settings);
+PRILLM_API PrillmErrorCode prillm_calibration_set_option(PrillmCalibrationSettings *settings, const char *name,
                                               const char *value, PrillmError *err);
-PrillmErrorCode prillm_calibration_check_settings(const PrillmCalibrationSettings *settings, PrillmError *err);
+PRILLM_API PrillmErrorCode prillm_calibration_check_settings(const PrillmCalibrationSettings *settings, PrillmError *err);
 /* "prillm", "npm", "noq", "fd", "xgboost", "a2c" */
-const char *prillm_calibration_method_name(int method);
+PRILLM_API const char *prillm_calibration_method_name(int method);
 
 /* Read observations from a directory: the OpenRouter layout (models.csv +
  * flows.csv, as in ../shared/data/openrouter) or the generic layout
  * (providers.csv + flows.csv [+ delays.csv, demands.csv]); see
  * docs/calibration.md. Builds the top models x apps market(s) per settings.
  * warn receives each assumption the data forced (may be NULL). */
-PrillmErrorCode prillm_observations_read(const char *dir, const PrillmCalibrationSettings *settings,
+PRILLM_API PrillmErrorCode prillm_observations_read(const char *dir, const PrillmCalibrationSettings *settings,
                                          PrillmWarnFn warn, void *warn_context, PrillmObservations **out,
                                          PrillmError *err);
 
@@ -117,14 +119,14 @@ typedef void (*PrillmProgressFn)(void *context, const char *message);
  * runs but cannot produce numbers gives PRILLM_OK with status failed.
  * obs is validated first; that refreshes its cell counts (observed_cells,
  * censored_cells, bounded_cells) and changes nothing else. */
-PrillmErrorCode prillm_calibrate(const PrillmObservations *obs, const PrillmCalibrationSettings *settings,
+PRILLM_API PrillmErrorCode prillm_calibrate(const PrillmObservations *obs, const PrillmCalibrationSettings *settings,
                                  PrillmProgressFn progress, void *progress_context,
                                  PrillmCalibrationResult **out, PrillmError *err);
-void prillm_calibration_result_free(PrillmCalibrationResult *result);
+PRILLM_API void prillm_calibration_result_free(PrillmCalibrationResult *result);
 
 /* The calibrated market of one period: obs' market with the result's
  * weights (w_price 1) and values; the format equilibrium and price read. */
-PrillmErrorCode prillm_calibration_market(const PrillmObservations *obs, int period,
+PRILLM_API PrillmErrorCode prillm_calibration_market(const PrillmObservations *obs, int period,
                                           const PrillmCalibrationResult *result, PrillmMarket **market,
                                           PrillmError *err);
 
@@ -143,18 +145,18 @@ typedef struct {
     int paid, paid_nonnegative_cost;
 } PrillmCalibrationDiagnostics;
 
-PrillmErrorCode prillm_calibration_diagnose(const PrillmObservations *obs, const PrillmCalibrationResult *result,
+PRILLM_API PrillmErrorCode prillm_calibration_diagnose(const PrillmObservations *obs, const PrillmCalibrationResult *result,
                                             PrillmCalibrationDiagnostics *diagnostics, PrillmError *err);
-void prillm_calibration_diagnostics_free(PrillmCalibrationDiagnostics *diagnostics);
+PRILLM_API void prillm_calibration_diagnostics_free(PrillmCalibrationDiagnostics *diagnostics);
 
 /* R^2 and MAE of predicted against observed over cells where observed is a
  * number and predicted too. */
-void prillm_calibration_fit_quality(const double *observed, const double *predicted, size_t count, double *r2,
+PRILLM_API void prillm_calibration_fit_quality(const double *observed, const double *predicted, size_t count, double *r2,
                                     double *mae, long *cells);
 
 /* Scatter plot of predicted vs observed flows (log-log) as SVG: in-sample
  * points and, when present, held-out points. */
-PrillmErrorCode prillm_calibration_write_svg(const PrillmObservations *obs, const PrillmCalibrationResult *result,
+PRILLM_API PrillmErrorCode prillm_calibration_write_svg(const PrillmObservations *obs, const PrillmCalibrationResult *result,
                                              FILE *out, PrillmError *err);
 
 #ifdef __cplusplus

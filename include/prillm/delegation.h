@@ -19,6 +19,8 @@
 #ifndef PRILLM_DELEGATION_H
 #define PRILLM_DELEGATION_H
 
+#include "prillm/export.h"
+
 #include <stdio.h>
 
 #include "prillm/error.h"
@@ -46,9 +48,9 @@ typedef enum {
 } PrillmDelegationStrategy;
 
 /* "ours", "honest", ...; NULL for an out-of-range value. */
-const char *prillm_delegation_strategy_name(int strategy);
+PRILLM_API const char *prillm_delegation_strategy_name(int strategy);
 /* Index of a strategy name, or -1. */
-int prillm_delegation_strategy_index(const char *name);
+PRILLM_API int prillm_delegation_strategy_index(const char *name);
 
 /* The phases in the order they run. BONUS is the best provider's B extra
  * queries after an exploitation phase without early stop. */
@@ -62,7 +64,7 @@ typedef enum {
 } PrillmDelegationPhase;
 
 /* "explore", "exploit", "bonus", "incentive", "utility". */
-const char *prillm_delegation_phase_name(int phase);
+PRILLM_API const char *prillm_delegation_phase_name(int phase);
 
 typedef enum { PRILLM_DRAW_BETA = 0, PRILLM_DRAW_BERNOULLI = 1, PRILLM_DRAW_MEAN = 2 } PrillmDelegationDraw;
 typedef enum { PRILLM_GAIN_OVER_HONEST = 0, PRILLM_PROFIT = 1 } PrillmDelegationProviderUtility;
@@ -80,11 +82,11 @@ typedef struct {
     int provider_utility; /* PrillmDelegationProviderUtility                  */
 } PrillmDelegationSettings;
 
-const PrillmOptionInfo *prillm_delegation_options(int *count);
-void prillm_delegation_default_settings(PrillmDelegationSettings *settings);
-PrillmErrorCode prillm_delegation_set_option(PrillmDelegationSettings *settings, const char *name,
+PRILLM_API const PrillmOptionInfo *prillm_delegation_options(int *count);
+PRILLM_API void prillm_delegation_default_settings(PrillmDelegationSettings *settings);
+PRILLM_API PrillmErrorCode prillm_delegation_set_option(PrillmDelegationSettings *settings, const char *name,
                                              const char *value, PrillmError *err);
-PrillmErrorCode prillm_delegation_check_settings(const PrillmDelegationSettings *settings,
+PRILLM_API PrillmErrorCode prillm_delegation_check_settings(const PrillmDelegationSettings *settings,
                                                  PrillmError *err);
 
 typedef struct {
@@ -112,11 +114,11 @@ typedef struct {
 
 /* An empty game of n providers with the given model counts (ids NULL,
  * numbers NaN, strategies honest); fill it, then validate. */
-PrillmDelegationGame *prillm_delegation_game_alloc(int n_providers, const int *n_models, PrillmError *err);
-void prillm_delegation_game_free(PrillmDelegationGame *game);
+PRILLM_API PrillmDelegationGame *prillm_delegation_game_alloc(int n_providers, const int *n_models, PrillmError *err);
+PRILLM_API void prillm_delegation_game_free(PrillmDelegationGame *game);
 /* Check every field (first problem reported by name and index) and sort each
  * provider's models by honest utility for the reward in settings. */
-PrillmErrorCode prillm_delegation_game_prepare(PrillmDelegationGame *game, const PrillmDelegationSettings *settings,
+PRILLM_API PrillmErrorCode prillm_delegation_game_prepare(PrillmDelegationGame *game, const PrillmDelegationSettings *settings,
                                                PrillmError *err);
 
 /* Totals over the queries of one provider in one phase. */
@@ -171,23 +173,23 @@ typedef struct {
 /* Run the mechanism once on a prepared game. Returns an error for bad
  * arguments (settings out of range, K < 2, K B > T) and out of memory;
  * *result is then NULL. */
-PrillmErrorCode prillm_delegation_run(const PrillmDelegationGame *game, const PrillmDelegationSettings *settings,
+PRILLM_API PrillmErrorCode prillm_delegation_run(const PrillmDelegationGame *game, const PrillmDelegationSettings *settings,
                                       PrillmDelegationResult **result, PrillmError *err);
-void prillm_delegation_result_free(PrillmDelegationResult *result);
+PRILLM_API void prillm_delegation_result_free(PrillmDelegationResult *result);
 
 /* The delegation file (docs/delegation.md): settings by option name at the
  * top level, then "providers": [{"id", "strategy", "models": [{"id",
  * "score", "tokens", "max_tokens", "price"}]}]. settings must hold the
  * defaults (or command-line values) on entry; keys in the file override
  * them. The game comes back prepared. */
-PrillmErrorCode prillm_delegation_parse_json(const char *text, size_t length, PrillmWarnFn warn,
+PRILLM_API PrillmErrorCode prillm_delegation_parse_json(const char *text, size_t length, PrillmWarnFn warn,
                                              void *warn_context, PrillmDelegationSettings *settings,
                                              PrillmDelegationGame **game, PrillmError *err);
-PrillmErrorCode prillm_delegation_read_json(FILE *stream, PrillmWarnFn warn, void *warn_context,
+PRILLM_API PrillmErrorCode prillm_delegation_read_json(FILE *stream, PrillmWarnFn warn, void *warn_context,
                                             PrillmDelegationSettings *settings, PrillmDelegationGame **game,
                                             PrillmError *err);
 /* The result as one JSON object (settings and ids echoed). */
-PrillmErrorCode prillm_delegation_write_json(FILE *stream, const PrillmDelegationGame *game,
+PRILLM_API PrillmErrorCode prillm_delegation_write_json(FILE *stream, const PrillmDelegationGame *game,
                                              const PrillmDelegationSettings *settings,
                                              const PrillmDelegationResult *result, PrillmError *err);
 

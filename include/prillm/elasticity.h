@@ -21,6 +21,8 @@
 #ifndef PRILLM_ELASTICITY_H
 #define PRILLM_ELASTICITY_H
 
+#include "prillm/export.h"
+
 #include "prillm/error.h"
 
 #ifdef __cplusplus
@@ -87,18 +89,18 @@ typedef struct {
     double seconds;      /* wall clock of the whole estimate                          */
 } PrillmElasticityResult;
 
-void prillm_elasticity_default_settings(PrillmElasticitySettings *settings);
-PrillmErrorCode prillm_elasticity_check_settings(const PrillmElasticitySettings *settings, PrillmError *err);
+PRILLM_API void prillm_elasticity_default_settings(PrillmElasticitySettings *settings);
+PRILLM_API PrillmErrorCode prillm_elasticity_check_settings(const PrillmElasticitySettings *settings, PrillmError *err);
 /* "effective" or "listed"; NULL for an unknown value. */
-const char *prillm_elasticity_price_name(int price);
+PRILLM_API const char *prillm_elasticity_price_name(int price);
 
 /* Estimate from the OpenRouter directory. settings NULL: defaults. On
  * success result is filled (free it with prillm_elasticity_result_free);
  * on failure it holds nothing to free and err names the file, column and
  * row. Deterministic: the same figures on every run. */
-PrillmErrorCode prillm_elasticity_estimate(const char *openrouter_dir, const PrillmElasticitySettings *settings,
+PRILLM_API PrillmErrorCode prillm_elasticity_estimate(const char *openrouter_dir, const PrillmElasticitySettings *settings,
                                            PrillmElasticityResult *result, PrillmError *err);
-void prillm_elasticity_result_free(PrillmElasticityResult *result);
+PRILLM_API void prillm_elasticity_result_free(PrillmElasticityResult *result);
 
 #ifdef __cplusplus
 }

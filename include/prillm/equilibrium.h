@@ -18,6 +18,8 @@
 #ifndef PRILLM_EQUILIBRIUM_H
 #define PRILLM_EQUILIBRIUM_H
 
+#include "prillm/export.h"
+
 #include "prillm/error.h"
 #include "prillm/market.h"
 #include "prillm/options.h"
@@ -43,13 +45,13 @@ typedef struct {
 } PrillmEquilibriumSettings;
 
 /* The option table behind PrillmEquilibriumSettings. */
-const PrillmOptionInfo *prillm_equilibrium_options(int *count);
-void prillm_equilibrium_default_settings(PrillmEquilibriumSettings *settings);
+PRILLM_API const PrillmOptionInfo *prillm_equilibrium_options(int *count);
+PRILLM_API void prillm_equilibrium_default_settings(PrillmEquilibriumSettings *settings);
 /* Set one option from text ("1e-10", "ipopt"), validated against the table. */
-PrillmErrorCode prillm_equilibrium_set_option(PrillmEquilibriumSettings *settings,
+PRILLM_API PrillmErrorCode prillm_equilibrium_set_option(PrillmEquilibriumSettings *settings,
                                               const char *name, const char *value,
                                               PrillmError *err);
-PrillmErrorCode prillm_equilibrium_check_settings(const PrillmEquilibriumSettings *settings,
+PRILLM_API PrillmErrorCode prillm_equilibrium_check_settings(const PrillmEquilibriumSettings *settings,
                                                   PrillmError *err);
 
 typedef struct {
@@ -85,25 +87,25 @@ typedef struct PrillmEquilibriumSolver PrillmEquilibriumSolver;
 
 /* Validates the market and settings (settings may be NULL for defaults) and
  * copies what the solver needs: the market may be freed afterwards. */
-PrillmErrorCode prillm_equilibrium_setup(PrillmEquilibriumSolver **solver,
+PRILLM_API PrillmErrorCode prillm_equilibrium_setup(PrillmEquilibriumSolver **solver,
                                          const PrillmMarket *market,
                                          const PrillmEquilibriumSettings *settings,
                                          PrillmError *err);
 /* Solve; the answer stays valid until the next solve or cleanup. A solve that
  * runs but does not reach the tolerance returns PRILLM_OK with status
  * inaccurate; the call itself fails only for errors (memory, Ipopt absent). */
-PrillmErrorCode prillm_equilibrium_solve(PrillmEquilibriumSolver *solver, PrillmError *err);
-const PrillmEquilibrium *prillm_equilibrium_solution(const PrillmEquilibriumSolver *solver);
+PRILLM_API PrillmErrorCode prillm_equilibrium_solve(PrillmEquilibriumSolver *solver, PrillmError *err);
+PRILLM_API const PrillmEquilibrium *prillm_equilibrium_solution(const PrillmEquilibriumSolver *solver);
 /* Change one provider's price; the next solve warm-starts from the last one. */
-PrillmErrorCode prillm_equilibrium_update_price(PrillmEquilibriumSolver *solver,
+PRILLM_API PrillmErrorCode prillm_equilibrium_update_price(PrillmEquilibriumSolver *solver,
                                                 int provider, double price,
                                                 PrillmError *err);
-void prillm_equilibrium_cleanup(PrillmEquilibriumSolver *solver);
+PRILLM_API void prillm_equilibrium_cleanup(PrillmEquilibriumSolver *solver);
 
 /* Recompute the certificate of any flows (n_users * n_providers) for the
  * market: kkt_violation, demand_residual, potential, active_pairs; lambda
  * (may be NULL) receives each user's multiplier estimate. */
-PrillmErrorCode prillm_equilibrium_certify(const PrillmMarket *market, const double *flows,
+PRILLM_API PrillmErrorCode prillm_equilibrium_certify(const PrillmMarket *market, const double *flows,
                                            double *lambda, PrillmEquilibriumInfo *info,
                                            PrillmError *err);
 

@@ -11,6 +11,8 @@
 #ifndef PRILLM_ERROR_H
 #define PRILLM_ERROR_H
 
+#include "prillm/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -43,9 +45,9 @@ typedef struct {
 } PrillmError;
 
 /* Short symbolic name, e.g. "INVALID_DATA". Never NULL. */
-const char *prillm_error_name(PrillmErrorCode code);
+PRILLM_API const char *prillm_error_name(PrillmErrorCode code);
 /* Generic description of the code, e.g. "invalid market data". Never NULL. */
-const char *prillm_error_text(PrillmErrorCode code);
+PRILLM_API const char *prillm_error_text(PrillmErrorCode code);
 
 #define PRILLM_STATUS_LIST(X)                                                 \
     X(UNSOLVED, 0, "unsolved")                                                \
@@ -61,7 +63,7 @@ typedef enum {
 } PrillmStatus;
 
 /* Lower-case status name as printed in JSON ("solved", "inaccurate", ...). */
-const char *prillm_status_name(PrillmStatus status);
+PRILLM_API const char *prillm_status_name(PrillmStatus status);
 
 #ifdef __cplusplus
 }

@@ -25,6 +25,8 @@
 #ifndef PRILLM_LMAAS_H
 #define PRILLM_LMAAS_H
 
+#include "prillm/export.h"
+
 #include <stdio.h>
 
 #include "prillm/error.h"
@@ -72,22 +74,22 @@ typedef struct {
     double *gain_deviation;   /* relative half-width in [0, 1)              */
 } PrillmLmaasMarket;
 
-PrillmLmaasMarket *prillm_lmaas_alloc(int n_customers, int n_models, PrillmError *err);
-void prillm_lmaas_free(PrillmLmaasMarket *market);
+PRILLM_API PrillmLmaasMarket *prillm_lmaas_alloc(int n_customers, int n_models, PrillmError *err);
+PRILLM_API void prillm_lmaas_free(PrillmLmaasMarket *market);
 /* First problem found, by field and index ("customers[3].power must be > 0"). */
-PrillmErrorCode prillm_lmaas_validate(const PrillmLmaasMarket *market, PrillmError *err);
+PRILLM_API PrillmErrorCode prillm_lmaas_validate(const PrillmLmaasMarket *market, PrillmError *err);
 
 /* JSON (docs/lmaas.md); validated. warn may be NULL. */
-PrillmErrorCode prillm_lmaas_parse_json(const char *text, size_t length, PrillmWarnFn warn, void *warn_context,
+PRILLM_API PrillmErrorCode prillm_lmaas_parse_json(const char *text, size_t length, PrillmWarnFn warn, void *warn_context,
                                         PrillmLmaasMarket **market, PrillmError *err);
-PrillmErrorCode prillm_lmaas_read_json(FILE *stream, PrillmWarnFn warn, void *warn_context,
+PRILLM_API PrillmErrorCode prillm_lmaas_read_json(FILE *stream, PrillmWarnFn warn, void *warn_context,
                                        PrillmLmaasMarket **market, PrillmError *err);
-PrillmErrorCode prillm_lmaas_write_json(const PrillmLmaasMarket *market, FILE *stream, PrillmError *err);
+PRILLM_API PrillmErrorCode prillm_lmaas_write_json(const PrillmLmaasMarket *market, FILE *stream, PrillmError *err);
 
 /* Seeded synthetic market (docs/lmaas.md, "Generator"): bigger models
  * compress more, are more accurate and cost more to serve; customers spread
  * over 50-500 m, 1-20 MHz, 0.1-1 W, 1-10 Mbit/s, uncertainty 10-40%. */
-PrillmLmaasMarket *prillm_lmaas_random(int n_customers, int n_models, unsigned long long seed, PrillmError *err);
+PRILLM_API PrillmLmaasMarket *prillm_lmaas_random(int n_customers, int n_models, unsigned long long seed, PrillmError *err);
 
 /* ---- customers: Robust Selecting and Renting ---------------------------- */
 /* These take a valid market (prillm_lmaas_validate, or one read from JSON):
@@ -100,7 +102,7 @@ typedef struct {
 } PrillmLmaasScenario;
 
 /* The vertices of U for a budget (at most 8, duplicates removed). */
-int prillm_lmaas_vertices(double budget, PrillmLmaasScenario vertices[8]);
+PRILLM_API int prillm_lmaas_vertices(double budget, PrillmLmaasScenario vertices[8]);
 
 typedef struct {
     int model;            /* -1: stays out (no model gives positive robust profit) */
@@ -112,15 +114,15 @@ typedef struct {
 /* Customer n's best robust rental of model m at price beta (exact):
  * the smallest maximiser tau of the worst case over U's vertices. If the
  * link cannot carry the model in some scenario, tau = 0 and profit 0. */
-PrillmErrorCode prillm_lmaas_rent_model(const PrillmLmaasMarket *market, int customer, int model, double price,
+PRILLM_API PrillmErrorCode prillm_lmaas_rent_model(const PrillmLmaasMarket *market, int customer, int model, double price,
                                         double *rental, double *robust_profit, PrillmError *err);
 /* RSR: best model (ties to the lowest index) and rental at prices[n_models];
  * stays out unless the robust profit is > 0 (individual rationality). */
-PrillmErrorCode prillm_lmaas_rent(const PrillmLmaasMarket *market, int customer, const double *prices,
+PRILLM_API PrillmErrorCode prillm_lmaas_rent(const PrillmLmaasMarket *market, int customer, const double *prices,
                                   PrillmLmaasPlan *plan, PrillmError *err);
 /* Realised profit of renting model m for tau at price beta when the
  * scenario turns out to be s (the customer then serves optimally). */
-double prillm_lmaas_realised_profit(const PrillmLmaasMarket *market, int customer, int model, double price,
+PRILLM_API double prillm_lmaas_realised_profit(const PrillmLmaasMarket *market, int customer, int model, double price,
                                     double rental, PrillmLmaasScenario scenario);
 
 /* ---- seller: Iterative Model Pricing ----------------------------------- */
@@ -142,11 +144,11 @@ typedef struct {
     int verbose;           /* progress through the callback                  */
 } PrillmLmaasSettings;
 
-const PrillmOptionInfo *prillm_lmaas_options(int *count);
-void prillm_lmaas_default_settings(PrillmLmaasSettings *settings);
-PrillmErrorCode prillm_lmaas_set_option(PrillmLmaasSettings *settings, const char *name, const char *value,
+PRILLM_API const PrillmOptionInfo *prillm_lmaas_options(int *count);
+PRILLM_API void prillm_lmaas_default_settings(PrillmLmaasSettings *settings);
+PRILLM_API PrillmErrorCode prillm_lmaas_set_option(PrillmLmaasSettings *settings, const char *name, const char *value,
                                         PrillmError *err);
-PrillmErrorCode prillm_lmaas_check_settings(const PrillmLmaasSettings *settings, PrillmError *err);
+PRILLM_API PrillmErrorCode prillm_lmaas_check_settings(const PrillmLmaasSettings *settings, PrillmError *err);
 
 typedef struct {
     PrillmStatus status;  /* solved; inaccurate if IMP hit max_iterations   */
@@ -173,14 +175,14 @@ typedef struct {
  * prices are used only by method "fixed". *result is freed with
  * prillm_lmaas_result_free. progress (may be NULL) receives one line per
  * IMP pass when settings->verbose. */
-PrillmErrorCode prillm_lmaas_solve(const PrillmLmaasMarket *market, const PrillmLmaasSettings *settings,
+PRILLM_API PrillmErrorCode prillm_lmaas_solve(const PrillmLmaasMarket *market, const PrillmLmaasSettings *settings,
                                    PrillmWarnFn progress, void *progress_context, PrillmLmaasResult **result,
                                    PrillmError *err);
-void prillm_lmaas_result_free(PrillmLmaasResult *result);
+PRILLM_API void prillm_lmaas_result_free(PrillmLmaasResult *result);
 
 /* The followers' RSR at given prices and the seller's profits they imply
  * (plans has n_customers entries; profits may be NULL). */
-PrillmErrorCode prillm_lmaas_followers(const PrillmLmaasMarket *market, const double *prices, PrillmLmaasPlan *plans,
+PRILLM_API PrillmErrorCode prillm_lmaas_followers(const PrillmLmaasMarket *market, const double *prices, PrillmLmaasPlan *plans,
                                        double *operating_profit, double *net_profit, PrillmError *err);
 
 #ifdef __cplusplus

@@ -19,6 +19,8 @@
 #ifndef PRILLM_MARKET_H
 #define PRILLM_MARKET_H
 
+#include "prillm/export.h"
+
 #include <stddef.h>
 #include <stdio.h>
 
@@ -68,45 +70,45 @@ typedef struct {
 
 /* Allocate a market of the given size with every number NaN, every id NULL
  * and weights (1, 1, 1). Returns NULL (and fills err) on failure. */
-PrillmMarket *prillm_market_alloc(int n_users, int n_providers, PrillmError *err);
-void prillm_market_free(PrillmMarket *market);
+PRILLM_API PrillmMarket *prillm_market_alloc(int n_users, int n_providers, PrillmError *err);
+PRILLM_API void prillm_market_free(PrillmMarket *market);
 /* Deep copy. */
-PrillmMarket *prillm_market_copy(const PrillmMarket *market, PrillmError *err);
+PRILLM_API PrillmMarket *prillm_market_copy(const PrillmMarket *market, PrillmError *err);
 /* The market restricted to some users and providers (index lists, in the
  * order given; NULL keeps all of them, in order). Demands and every
  * provider attribute are kept as they are. */
-PrillmMarket *prillm_market_subset(const PrillmMarket *market, const int *users, int n_users, const int *providers,
+PRILLM_API PrillmMarket *prillm_market_subset(const PrillmMarket *market, const int *users, int n_users, const int *providers,
                                    int n_providers, PrillmError *err);
 
 /* Check every number and id; the first problem found is reported by field
  * and index (e.g. "providers[2].capacity must be > 0, got -1"). */
-PrillmErrorCode prillm_market_validate(const PrillmMarket *market, PrillmError *err);
+PRILLM_API PrillmErrorCode prillm_market_validate(const PrillmMarket *market, PrillmError *err);
 
 /* Index of the provider / user with this id, or -1. */
-int prillm_market_provider_index(const PrillmMarket *market, const char *id);
-int prillm_market_user_index(const PrillmMarket *market, const char *id);
+PRILLM_API int prillm_market_provider_index(const PrillmMarket *market, const char *id);
+PRILLM_API int prillm_market_user_index(const PrillmMarket *market, const char *id);
 
 /* Called once per warning (unknown key, delay filled from latency, ...). */
 typedef void (*PrillmWarnFn)(void *context, const char *message);
 
 /* Parse a market from JSON text (the format in docs/market-format.md) and
  * validate it. On failure *market is NULL and err says what and where. */
-PrillmErrorCode prillm_market_parse_json(const char *text, size_t length,
+PRILLM_API PrillmErrorCode prillm_market_parse_json(const char *text, size_t length,
                                          PrillmWarnFn warn, void *warn_context,
                                          PrillmMarket **market, PrillmError *err);
 /* Same, reading the whole stream first. */
-PrillmErrorCode prillm_market_read_json(FILE *stream, PrillmWarnFn warn, void *warn_context,
+PRILLM_API PrillmErrorCode prillm_market_read_json(FILE *stream, PrillmWarnFn warn, void *warn_context,
                                         PrillmMarket **market, PrillmError *err);
 /* Write the market as JSON that prillm_market_parse_json reads back exactly.
  * "affinity" is written only when some entry is non-zero. */
-PrillmErrorCode prillm_market_write_json(const PrillmMarket *market, FILE *stream,
+PRILLM_API PrillmErrorCode prillm_market_write_json(const PrillmMarket *market, FILE *stream,
                                          PrillmError *err);
 
 /* A random market for tests and benchmarks, reproducible from the seed on
  * every platform: log-normal prices around $1/Mtok, capacities sized so that
  * congestion matters, heavy-tailed demands, per-user delays around each
  * provider's latency, weights (1, 0.8, 0.5) and no affinities (all 0). */
-PrillmMarket *prillm_market_random(int n_users, int n_providers, unsigned long long seed, PrillmError *err);
+PRILLM_API PrillmMarket *prillm_market_random(int n_users, int n_providers, unsigned long long seed, PrillmError *err);
 
 #ifdef __cplusplus
 }

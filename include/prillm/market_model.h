@@ -33,6 +33,8 @@
 #ifndef PRILLM_MARKET_MODEL_H
 #define PRILLM_MARKET_MODEL_H
 
+#include "prillm/export.h"
+
 #include <stdio.h>
 
 #include "prillm/elasticity.h"
@@ -67,9 +69,9 @@ typedef struct {
     int verbose;
 } PrillmFitSettings;
 
-const PrillmOptionInfo *prillm_fit_options(int *count);
-void prillm_fit_default_settings(PrillmFitSettings *settings);
-PrillmErrorCode prillm_fit_set_option(PrillmFitSettings *settings, const char *name, const char *value,
+PRILLM_API const PrillmOptionInfo *prillm_fit_options(int *count);
+PRILLM_API void prillm_fit_default_settings(PrillmFitSettings *settings);
+PRILLM_API PrillmErrorCode prillm_fit_set_option(PrillmFitSettings *settings, const char *name, const char *value,
                                       PrillmError *err);
 
 /* One row of the forward-validation table: a candidate elasticity (0 = no
@@ -155,20 +157,20 @@ typedef void (*PrillmFitProgressFn)(void *context, const char *message);
 /* Read the OpenRouter tables in dir (models.csv, flows.csv), build the
  * whole market of the fit window, calibrate it, validate it forward and on
  * held-out cells. warn receives each assumption the data forced. */
-PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *settings, PrillmWarnFn warn,
+PRILLM_API PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *settings, PrillmWarnFn warn,
                                       void *warn_context, PrillmFitResult **out, PrillmError *err);
-void prillm_fit_result_free(PrillmFitResult *result);
+PRILLM_API void prillm_fit_result_free(PrillmFitResult *result);
 
 /* Own- and cross-price derivatives dF_k/dp_j at the market's equilibrium,
  * exact on its active set: jacobian[j*m+k] (NULL rows are not wanted:
  * columns lists which j to compute, count n_columns; NULL = all). */
-PrillmErrorCode prillm_market_price_jacobian(const PrillmMarket *market, const int *columns, int n_columns,
+PRILLM_API PrillmErrorCode prillm_market_price_jacobian(const PrillmMarket *market, const int *columns, int n_columns,
                                              double *jacobian, PrillmError *err);
 
 /* Write the calibrated market with a "calibration" object that predict
  * reads (price definition, floor, each model's prompt share, kappa and
  * fit-window flow, the entry regression). */
-PrillmErrorCode prillm_fit_write_market(FILE *out, const PrillmFitResult *result, PrillmError *err);
+PRILLM_API PrillmErrorCode prillm_fit_write_market(FILE *out, const PrillmFitResult *result, PrillmError *err);
 
 /* A new period: providers (prices, latency, throughput; models the
  * calibrated market does not have are entrants) and app demands. */
@@ -194,13 +196,13 @@ typedef struct {
  * [,tokens]; demands.csv: period,app,demand; the period column holds the
  * date as yyyy-mm-dd); date 0 = the data's last priced date. warn receives every assumption and every id that
  * was unknown or carried. */
-PrillmErrorCode prillm_predict(const char *calibrated_json, size_t length, const char *dir, int date,
+PRILLM_API PrillmErrorCode prillm_predict(const char *calibrated_json, size_t length, const char *dir, int date,
                                PrillmWarnFn warn, void *warn_context, PrillmPrediction **out, PrillmError *err);
-void prillm_prediction_free(PrillmPrediction *prediction);
+PRILLM_API void prillm_prediction_free(PrillmPrediction *prediction);
 
 /* Write the fit report as JSON (or a table). */
-void prillm_fit_write_json(FILE *out, const PrillmFitResult *result);
-void prillm_fit_write_table(FILE *out, const PrillmFitResult *result);
+PRILLM_API void prillm_fit_write_json(FILE *out, const PrillmFitResult *result);
+PRILLM_API void prillm_fit_write_table(FILE *out, const PrillmFitResult *result);
 
 #ifdef __cplusplus
 }

@@ -17,6 +17,8 @@
 #ifndef PRILLM_OBSERVATIONS_H
 #define PRILLM_OBSERVATIONS_H
 
+#include "prillm/export.h"
+
 #include "prillm/error.h"
 #include "prillm/market.h"
 
@@ -45,17 +47,17 @@ typedef struct {
 
 /* Allocate T periods of an n x m observation set: markets from
  * prillm_market_alloc, observed/upper/throughput/tokens NaN. */
-PrillmObservations *prillm_observations_alloc(int n_periods, int n_users, int n_providers, PrillmError *err);
-void prillm_observations_free(PrillmObservations *obs);
+PRILLM_API PrillmObservations *prillm_observations_alloc(int n_periods, int n_users, int n_providers, PrillmError *err);
+PRILLM_API void prillm_observations_free(PrillmObservations *obs);
 
 /* Check sizes, shared ids, every market, observed >= 0 or NaN, upper >= 0
  * or INFINITY on censored cells, and at least one observed cell. Recounts
  * observed/censored/bounded cells. */
-PrillmErrorCode prillm_observations_validate(PrillmObservations *obs, PrillmError *err);
+PRILLM_API PrillmErrorCode prillm_observations_validate(PrillmObservations *obs, PrillmError *err);
 
 /* Write obs in the generic CSV layout (providers.csv, flows.csv, delays.csv,
  * demands.csv) into an existing directory. */
-PrillmErrorCode prillm_observations_write_csv(const PrillmObservations *obs, const char *dir, PrillmError *err);
+PRILLM_API PrillmErrorCode prillm_observations_write_csv(const PrillmObservations *obs, const char *dir, PrillmError *err);
 
 /* Observations generated from the model itself, for recovery tests and the
  * bundled demo data: T periods of a prillm_market_random(n, m, seed) market
@@ -64,7 +66,7 @@ PrillmErrorCode prillm_observations_write_csv(const PrillmObservations *obs, con
  * flows = equilibrium * exp(noise * N(0,1)); each provider then lists only
  * its top `listed` apps per period (0 = all): the rest are censored with
  * the smallest listed flow as upper bound. */
-PrillmErrorCode prillm_observations_synthetic(int n_users, int n_providers, int n_periods, double w_congestion,
+PRILLM_API PrillmErrorCode prillm_observations_synthetic(int n_users, int n_providers, int n_periods, double w_congestion,
                                               double w_delay, const double *values, double noise, int listed,
                                               unsigned long long seed, PrillmObservations **out, PrillmError *err);
 

@@ -8,6 +8,8 @@
 #ifndef PRILLM_OPTIONS_H
 #define PRILLM_OPTIONS_H
 
+#include "prillm/export.h"
+
 #include <stddef.h>
 
 #include "prillm/error.h"
@@ -36,16 +38,16 @@ typedef struct {
 /* Generic operations on any settings struct described by a table; each
  * module's prillm_X_default_settings / set_option / check_settings are these
  * applied to its own table. */
-void prillm_options_defaults(const PrillmOptionInfo *table, int count, void *settings);
+PRILLM_API void prillm_options_defaults(const PrillmOptionInfo *table, int count, void *settings);
 /* Set one option from text ("1e-10", "ipopt"), validated against the table;
  * the error names the option and the accepted range or choices. */
-PrillmErrorCode prillm_options_set(const PrillmOptionInfo *table, int count, void *settings, const char *name,
+PRILLM_API PrillmErrorCode prillm_options_set(const PrillmOptionInfo *table, int count, void *settings, const char *name,
                                    const char *value, PrillmError *err);
 /* Every value of the struct within the table's bounds (catches NaN). */
-PrillmErrorCode prillm_options_check(const PrillmOptionInfo *table, int count, const void *settings,
+PRILLM_API PrillmErrorCode prillm_options_check(const PrillmOptionInfo *table, int count, const void *settings,
                                      PrillmError *err);
 /* The name of choice index `index` in a '|' list, copied into buf. */
-const char *prillm_options_choice_name(const char *choices, int index, char *buf, size_t size);
+PRILLM_API const char *prillm_options_choice_name(const char *choices, int index, char *buf, size_t size);
 
 #ifdef __cplusplus
 }

@@ -20,6 +20,8 @@
 #ifndef PRILLM_PRICING_H
 #define PRILLM_PRICING_H
 
+#include "prillm/export.h"
+
 #include <stddef.h>
 
 #include "prillm/equilibrium.h"
@@ -52,7 +54,7 @@ typedef enum {
 } PrillmPriceMethod;
 
 /* "exact", "grid", ...; "unknown" out of range. */
-const char *prillm_price_method_name(int method);
+PRILLM_API const char *prillm_price_method_name(int method);
 
 typedef struct {
     int method;          /* PrillmPriceMethod                                    */
@@ -74,11 +76,11 @@ typedef struct {
     const struct PrillmAggregator *model;
 } PrillmPriceSettings;
 
-const PrillmOptionInfo *prillm_price_options(int *count);
-void prillm_price_default_settings(PrillmPriceSettings *settings);
-PrillmErrorCode prillm_price_set_option(PrillmPriceSettings *settings, const char *name, const char *value,
+PRILLM_API const PrillmOptionInfo *prillm_price_options(int *count);
+PRILLM_API void prillm_price_default_settings(PrillmPriceSettings *settings);
+PRILLM_API PrillmErrorCode prillm_price_set_option(PrillmPriceSettings *settings, const char *name, const char *value,
                                         PrillmError *err);
-PrillmErrorCode prillm_price_check_settings(const PrillmPriceSettings *settings, PrillmError *err);
+PRILLM_API PrillmErrorCode prillm_price_check_settings(const PrillmPriceSettings *settings, PrillmError *err);
 
 /* One piece of the exact profit curve: on [from, to] the target's flow is
  * flow_from + flow_slope * (p - from) and the active set is constant. */
@@ -173,12 +175,12 @@ typedef enum {
 
 /* A short stable name of one warning bit ("far_above", "far_below",
  * "sells_nothing", "free", "method_sells_nothing"); "unknown" otherwise. */
-const char *prillm_price_warning_name(unsigned warning);
+PRILLM_API const char *prillm_price_warning_name(unsigned warning);
 /* One warning of the result in plain words, with its numbers (e.g. "the
  * optimal price 12.3 is 31 times the current price 0.4: check the market's
  * price sensitivity"), into buf (truncated to size). Returns buf; "" when
  * the bit is not set in result->warnings. */
-const char *prillm_price_warning_text(const PrillmPriceResult *result, unsigned warning, char *buf, size_t size);
+PRILLM_API const char *prillm_price_warning_text(const PrillmPriceResult *result, unsigned warning, char *buf, size_t size);
 
 /* A price at which the target surely carries no traffic, so the optimum is
  * below it: for every app i, p with
@@ -186,20 +188,20 @@ const char *prillm_price_warning_text(const PrillmPriceResult *result, unsigned 
  * D the total demand (an app's marginal cost at a rival can never exceed
  * that). NaN when the target has no rival (a monopoly's profit grows without
  * bound, so p_max must be given). At least 1e-6, at most 1e300. */
-double prillm_price_default_pmax(const PrillmMarket *market, int target);
+PRILLM_API double prillm_price_default_pmax(const PrillmMarket *market, int target);
 
 /* Price the target (an index into market->provider_id; see
  * prillm_market_provider_index). settings may be NULL (defaults). On success
  * the result is filled (free with prillm_price_result_clear); the status says
  * whether the method reached its own stopping rule. On error every number is
  * NaN and no memory is held. */
-PrillmErrorCode prillm_price(const PrillmMarket *market, int target, const PrillmPriceSettings *settings,
+PRILLM_API PrillmErrorCode prillm_price(const PrillmMarket *market, int target, const PrillmPriceSettings *settings,
                              PrillmPriceResult *result, PrillmError *err);
-void prillm_price_result_clear(PrillmPriceResult *result);
+PRILLM_API void prillm_price_result_clear(PrillmPriceResult *result);
 
 /* The true game at one price: the exact equilibrium with the target's price
  * replaced. flow / kkt_violation may be NULL. */
-PrillmErrorCode prillm_price_profit_at(const PrillmMarket *market, int target, double price, double *profit,
+PRILLM_API PrillmErrorCode prillm_price_profit_at(const PrillmMarket *market, int target, double price, double *profit,
                                        double *flow, double *kkt_violation, PrillmError *err);
 
 #ifdef __cplusplus

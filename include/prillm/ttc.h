@@ -24,6 +24,8 @@
 #ifndef PRILLM_TTC_H
 #define PRILLM_TTC_H
 
+#include "prillm/export.h"
+
 #include <stdio.h>
 
 #include "prillm/error.h"
@@ -72,20 +74,20 @@ typedef struct {
 
 /* Allocate a market with the given level counts, every number NaN, every id
  * NULL, value shape linear; n_levels[i] >= 1. NULL (err filled) on failure. */
-PrillmTtcMarket *prillm_ttc_market_alloc(int n_models, const int *n_levels, PrillmError *err);
-void prillm_ttc_market_free(PrillmTtcMarket *market);
+PRILLM_API PrillmTtcMarket *prillm_ttc_market_alloc(int n_models, const int *n_levels, PrillmError *err);
+PRILLM_API void prillm_ttc_market_free(PrillmTtcMarket *market);
 /* Check every number and id; the first problem names the field and index
  * ("models[2].tokens[3] must be > 0, got 0"). beta may be NaN. */
-PrillmErrorCode prillm_ttc_market_validate(const PrillmTtcMarket *market, PrillmError *err);
+PRILLM_API PrillmErrorCode prillm_ttc_market_validate(const PrillmTtcMarket *market, PrillmError *err);
 /* Terms of level k of model i (both in range; no checks). */
-PrillmTtcLevel prillm_ttc_level(const PrillmTtcMarket *market, int model, int level);
+PRILLM_API PrillmTtcLevel prillm_ttc_level(const PrillmTtcMarket *market, int model, int level);
 
 /* Read the JSON format of docs/ttc.md and validate. */
-PrillmErrorCode prillm_ttc_market_parse_json(const char *text, size_t length, PrillmWarnFn warn, void *warn_context,
+PRILLM_API PrillmErrorCode prillm_ttc_market_parse_json(const char *text, size_t length, PrillmWarnFn warn, void *warn_context,
                                              PrillmTtcMarket **market, PrillmError *err);
-PrillmErrorCode prillm_ttc_market_read_json(FILE *stream, PrillmWarnFn warn, void *warn_context,
+PRILLM_API PrillmErrorCode prillm_ttc_market_read_json(FILE *stream, PrillmWarnFn warn, void *warn_context,
                                             PrillmTtcMarket **market, PrillmError *err);
-PrillmErrorCode prillm_ttc_market_write_json(const PrillmTtcMarket *market, FILE *stream, PrillmError *err);
+PRILLM_API PrillmErrorCode prillm_ttc_market_write_json(const PrillmTtcMarket *market, FILE *stream, PrillmError *err);
 
 /* ---- logit shares ------------------------------------------------------- */
 
@@ -93,7 +95,7 @@ PrillmErrorCode prillm_ttc_market_write_json(const PrillmTtcMarket *market, FILE
  * computed with log-sum-exp (no overflow for any finite beta * value).
  * outside_share (may be NULL) gets the outside option's share. Returns
  * ln Z = ln(e^{beta v0} + sum_j e^{beta values_j}), also without overflow. */
-double prillm_ttc_logit(int n, const double *values, double outside_value, double beta, double *shares,
+PRILLM_API double prillm_ttc_logit(int n, const double *values, double outside_value, double beta, double *shares,
                         double *outside_share);
 
 /* ---- the pay-per-compute market -------------------------------------------- */
@@ -113,17 +115,17 @@ typedef struct {
     double potential;         /* Phi(k), -inf if some margin p_i - c_i is 0    */
 } PrillmTtcOutcome;
 
-PrillmTtcOutcome *prillm_ttc_outcome_alloc(int n_models, PrillmError *err);
-void prillm_ttc_outcome_free(PrillmTtcOutcome *outcome);
+PRILLM_API PrillmTtcOutcome *prillm_ttc_outcome_alloc(int n_models, PrillmError *err);
+PRILLM_API void prillm_ttc_outcome_free(PrillmTtcOutcome *outcome);
 /* Evaluate profile level[] (copied into outcome->level). beta must be set. */
-PrillmErrorCode prillm_ttc_evaluate(const PrillmTtcMarket *market, const int *level, PrillmTtcOutcome *outcome,
+PRILLM_API PrillmErrorCode prillm_ttc_evaluate(const PrillmTtcMarket *market, const int *level, PrillmTtcOutcome *outcome,
                                     PrillmError *err);
 /* The exact potential of the log-utility game:
  * Phi(k) = sum_i ln(p_i - c_i) + beta sum_i V_i - ln(e^{beta v0} + sum_j e^{beta V_j}).
  * A unilateral change of k_i changes Phi by exactly the change of ln u_i. */
-double prillm_ttc_potential(const PrillmTtcMarket *market, const int *level);
+PRILLM_API double prillm_ttc_potential(const PrillmTtcMarket *market, const int *level);
 /* Provider i's utility if it moves to level k while the others keep theirs. */
-double prillm_ttc_utility(const PrillmTtcMarket *market, const int *level, int provider, int k);
+PRILLM_API double prillm_ttc_utility(const PrillmTtcMarket *market, const int *level, int provider, int k);
 
 typedef struct {
     int max_rounds;          /* rounds of the dynamics before giving up          */
@@ -133,11 +135,11 @@ typedef struct {
     double max_profiles;     /* brute-force optimum only up to this many profiles */
 } PrillmTtcSettings;
 
-const PrillmOptionInfo *prillm_ttc_options(int *count);
-void prillm_ttc_default_settings(PrillmTtcSettings *settings);
-PrillmErrorCode prillm_ttc_set_option(PrillmTtcSettings *settings, const char *name, const char *value,
+PRILLM_API const PrillmOptionInfo *prillm_ttc_options(int *count);
+PRILLM_API void prillm_ttc_default_settings(PrillmTtcSettings *settings);
+PRILLM_API PrillmErrorCode prillm_ttc_set_option(PrillmTtcSettings *settings, const char *name, const char *value,
                                       PrillmError *err);
-PrillmErrorCode prillm_ttc_check_settings(const PrillmTtcSettings *settings, PrillmError *err);
+PRILLM_API PrillmErrorCode prillm_ttc_check_settings(const PrillmTtcSettings *settings, PrillmError *err);
 
 /* Called after every move of the dynamics (for tracing and tests). */
 typedef void (*PrillmTtcMoveFn)(void *context, int round, int provider, int from_level, int to_level,
@@ -160,14 +162,14 @@ typedef struct {
  * equilibrium, then the brute-force welfare optimum and the price of anarchy.
  * settings may be NULL (defaults), on_move may be NULL. Free the result
  * with prillm_ttc_market_result_free. */
-PrillmErrorCode prillm_ttc_market_solve(const PrillmTtcMarket *market, const PrillmTtcSettings *settings,
+PRILLM_API PrillmErrorCode prillm_ttc_market_solve(const PrillmTtcMarket *market, const PrillmTtcSettings *settings,
                                         PrillmTtcMoveFn on_move, void *move_context,
                                         PrillmTtcMarketResult **result, PrillmError *err);
-void prillm_ttc_market_result_free(PrillmTtcMarketResult *result);
+PRILLM_API void prillm_ttc_market_result_free(PrillmTtcMarketResult *result);
 
 /* The welfare-maximising profile by enumeration (ties: the first profile in
  * lexicographic order). Fails with PRILLM_ERR_TOO_LARGE beyond max_profiles. */
-PrillmErrorCode prillm_ttc_welfare_optimum(const PrillmTtcMarket *market, double max_profiles, int *level,
+PRILLM_API PrillmErrorCode prillm_ttc_welfare_optimum(const PrillmTtcMarket *market, double max_profiles, int *level,
                                            double *welfare, PrillmError *err);
 
 /* ---- the reverse second-price auction ------------------------------------ */
@@ -187,7 +189,7 @@ typedef struct {
     double payment;           /* P; 0 when nobody is served                      */
 } PrillmTtcAuctionOutcome;
 
-PrillmErrorCode prillm_ttc_auction_run(int n, const double *quality_bid, const double *price_bid,
+PRILLM_API PrillmErrorCode prillm_ttc_auction_run(int n, const double *quality_bid, const double *price_bid,
                                        const double *realised_quality, double reserve,
                                        PrillmTtcAuctionOutcome *outcome, PrillmError *err);
 
@@ -204,8 +206,8 @@ typedef struct {
     double welfare;           /* W_w, or the outside value if nobody is served   */
 } PrillmTtcAuctionResult;
 
-PrillmErrorCode prillm_ttc_auction(const PrillmTtcMarket *market, PrillmTtcAuctionResult **result, PrillmError *err);
-void prillm_ttc_auction_result_free(PrillmTtcAuctionResult *result);
+PRILLM_API PrillmErrorCode prillm_ttc_auction(const PrillmTtcMarket *market, PrillmTtcAuctionResult **result, PrillmError *err);
+PRILLM_API void prillm_ttc_auction_result_free(PrillmTtcAuctionResult *result);
 
 #ifdef __cplusplus
 }

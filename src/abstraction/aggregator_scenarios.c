@@ -231,7 +231,7 @@ PrillmErrorCode prillm_aggregator_scenarios(const PrillmMarket *base, int target
         }
         if (code) {
 #ifdef _OPENMP
-#pragma omp critical(prillm_scenarios)
+#pragma omp critical
 #endif
             if (failed < 0 || s < failed) failed = s, first = local;
         }

@@ -19,13 +19,16 @@
  * GLPK must never abort the process: inputs are checked first, its terminal
  * output is off, and its error hook longjmps back here.
  */
-#include <glpk.h>
 #include <math.h>
-#include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "calibration_internal.h"
+
+#if PRILLM_HAVE_GLPK
+
+#include <glpk.h>
+#include <setjmp.h>
 
 typedef struct {
     jmp_buf jump;
@@ -180,3 +183,18 @@ PrillmErrorCode prillm__cal_lp_init(const PrillmCalProblem *pb, double wq, doubl
     info->seconds = prillm__now() - t0;
     return code;
 }
+
+#else /* !PRILLM_HAVE_GLPK */
+
+PrillmErrorCode prillm__cal_lp_init(const PrillmCalProblem *pb, double wq, double wd, double rho, double *values,
+                                    PrillmLpInfo *info, PrillmError *err) {
+    (void)wq, (void)wd, (void)rho;
+    memset(info, 0, sizeof *info);
+    info->slack = info->slack_relative = NAN;
+    info->status = PRILLM_STATUS_FAILED;
+    for (int j = 0; j < pb->m; j++) values[j] = NAN;
+    return prillm__fail(err, PRILLM_ERR_UNAVAILABLE,
+                        "built without GLPK: the LP initialisation (init lp-scan or lp) needs it; use init zero");
+}
+
+#endif

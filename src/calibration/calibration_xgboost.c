@@ -11,9 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xgboost/c_api.h>
 
 #include "calibration_internal.h"
+
+#if PRILLM_HAVE_XGBOOST
+
+#include <xgboost/c_api.h>
 
 #define N_FEATURES 7
 
@@ -90,3 +93,15 @@ PrillmErrorCode prillm__cal_xgboost(const PrillmObservations *obs, const unsigne
     free(xtrain), free(ytrain), free(xall);
     return rc;
 }
+
+#else /* !PRILLM_HAVE_XGBOOST */
+
+PrillmErrorCode prillm__cal_xgboost(const PrillmObservations *obs, const unsigned char *train_mask, int rounds,
+                                    int depth, unsigned long long seed, double *predicted, PrillmError *err) {
+    (void)train_mask, (void)rounds, (void)depth, (void)seed;
+    prillm__fill_nan(predicted, (size_t)obs->n_users * obs->n_providers * obs->n_periods);
+    return prillm__fail(err, PRILLM_ERR_UNAVAILABLE,
+                        "built without XGBoost: the xgboost calibration method needs it (the other methods do not)");
+}
+
+#endif

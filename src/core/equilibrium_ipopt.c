@@ -28,7 +28,7 @@
 
 #include "internal.h"
 
-#ifndef PRILLM_NO_IPOPT
+#if PRILLM_HAVE_IPOPT
 
 #include "ipopt_options.h"
 
@@ -350,7 +350,7 @@ done:
     return code;
 }
 
-#else /* PRILLM_NO_IPOPT */
+#else /* !PRILLM_HAVE_IPOPT */
 
 PrillmErrorCode prillm__equilibrium_ipopt(const PrillmMarket *market, double tolerance,
                                           double time_limit, int verbose, double *flows,
@@ -361,7 +361,8 @@ PrillmErrorCode prillm__equilibrium_ipopt(const PrillmMarket *market, double tol
     (void)verbose;
     (void)flows;
     if (iterations) *iterations = 0;
-    return prillm__fail(err, PRILLM_ERR_UNAVAILABLE, "built without Ipopt");
+    return prillm__fail(err, PRILLM_ERR_UNAVAILABLE,
+                        "built without Ipopt: the ipopt equilibrium method needs it (use exact or gauss-seidel)");
 }
 
 #endif

@@ -1,12 +1,13 @@
-/* The Ipopt options shared by the equilibrium reference solver and pmpec. */
-#ifndef PRILLM_NO_IPOPT
+/* The Ipopt options shared by the equilibrium reference solver and pmpec
+ * (nothing here in a build without Ipopt: PRILLM_WITH_IPOPT=OFF). */
+#include "internal.h"
+
+#if PRILLM_HAVE_IPOPT
 
 #include "ipopt_options.h"
 
 #include <math.h>
 #include <stdio.h>
-
-#include "internal.h"
 
 /* Ipopt's option setters take char * although they only read the strings;
  * copying into local buffers keeps string literals const without casts. */
@@ -68,6 +69,4 @@ Bool prillm__ipopt_progress(Index alg_mod, Index iter_count, Number obj_value, N
     return TRUE;
 }
 
-#else
-typedef int prillm__ipopt_options_unused; /* ISO C forbids an empty file */
 #endif

@@ -47,6 +47,8 @@
 #include "pricing_baselines.h"
 #include "pricing_pmpec.h"
 
+#if PRILLM_HAVE_IPOPT
+
 #include "ipopt_options.h"
 
 typedef struct {
@@ -339,6 +341,23 @@ done:
     free(gu);
     return rc;
 }
+
+#else /* !PRILLM_HAVE_IPOPT */
+
+PrillmErrorCode prillm__pmpec_solve(const PrillmPriceProblem *problem, PrillmPriceCandidate *out, double *flows,
+                                    double *nu, double *flow_scale, int *ipopt_status, PrillmError *err) {
+    if (ipopt_status) *ipopt_status = 1000;
+    if (flow_scale) *flow_scale = NAN;
+    PrillmErrorCode rc = prillm__price_baseline_begin("pmpec", problem, out, err);
+    if (rc) return rc;
+    const PrillmMarket *mk = problem->market;
+    if (flows) prillm__fill_nan(flows, (size_t)mk->n_users * mk->n_providers);
+    if (nu) prillm__fill_nan(nu, (size_t)mk->n_users);
+    return prillm__fail(err, PRILLM_ERR_UNAVAILABLE,
+                        "built without Ipopt: the pmpec pricing method needs it (the other methods do not)");
+}
+
+#endif
 
 PrillmErrorCode prillm__price_pmpec(const PrillmPriceProblem *problem, PrillmPriceCandidate *out, PrillmError *err) {
     return prillm__pmpec_solve(problem, out, NULL, NULL, NULL, NULL, err);

@@ -89,6 +89,7 @@ static Recovery recover(int n, int m, int T, double noise, int listed, unsigned 
  * price (values, after removing the common shift). */
 static void test_exact_data_recovers_theta(void **state) {
     (void)state;
+    TEST_NEEDS("glpk"); /* recovery from the LP start */
     for (int seed = 1; seed <= 6; seed++) {
         int listed = seed % 2 ? 0 : 6; /* half the runs censored: each model lists its top 6 apps */
         Recovery r = recover(12, 6, 4, 0.0, listed, (unsigned long long)seed);
@@ -104,6 +105,7 @@ static void test_exact_data_recovers_theta(void **state) {
  * (errors up to several times the truth were seen): only the fit is checked. */
 static void test_fit_degrades_gracefully_with_noise(void **state) {
     (void)state;
+    TEST_NEEDS("glpk"); /* recovery from the LP start */
     static const double noises[] = {0.0, 0.05, 0.1, 0.2, 0.4};
     for (int seed = 11; seed <= 13; seed++) {
         double previous_r2 = 1.0 + 1e-9;

@@ -24,6 +24,8 @@
 
 #include <prillm/prillm.h>
 
+#include "support.h"
+
 static char scratch[256];
 
 typedef struct {
@@ -716,6 +718,13 @@ static void test_methods_agree(void **state) {
     const char *methods[] = {"gauss-seidel", "ipopt"};
     for (size_t k = 0; k < 2; k++) {
         Run r = run("\"$PRILLM_CLI\" equilibrium market.json --method %s", methods[k]);
+        if (strcmp(methods[k], "ipopt") == 0 && !prillm_has_component("ipopt")) {
+            /* a build without Ipopt says so, and fails */
+            expect_exit(&r, 5, "ipopt without Ipopt");
+            expect_in(r.err, "built without Ipopt", "stderr");
+            run_free(&r);
+            continue;
+        }
         if (r.exit_code != 0 && r.exit_code != 4) expect_exit(&r, 0, methods[k]);
         check_number_tokens(r.out);
         Answer a = read_answer(r.out, mk.n, mk.m);
@@ -742,6 +751,7 @@ static void test_methods_agree(void **state) {
 static void test_time_limit_ipopt_fails(void **state) {
     (void)state;
     REQUIRE_CLI();
+    TEST_NEEDS("ipopt");
     Run r = run("\"$PRILLM_CLI\" generate --users 50 --providers 20 --seed 8 | "
                 "\"$PRILLM_CLI\" equilibrium - --method ipopt --time-limit 1e-9");
     /* a nanosecond is not enough for one interior-point iteration */

@@ -223,6 +223,7 @@ static void test_starved_solver_is_inaccurate(void **state) {
 /* On failure the outputs are NaN, never the numbers of an earlier solve. */
 static void test_failed_solve_outputs_nan(void **state) {
     (void)state;
+    TEST_NEEDS("ipopt");
     PrillmMarket *mk = prillm_market_random(300, 60, 4, NULL);
     PrillmEquilibriumSettings settings;
     prillm_equilibrium_default_settings(&settings);

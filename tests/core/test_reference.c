@@ -95,6 +95,7 @@ static void compare_methods(int method, double tolerance, double agreement, int 
 
 static void test_matches_ipopt(void **state) {
     (void)state;
+    TEST_NEEDS("ipopt");
     compare_methods(PRILLM_EQ_IPOPT, 1e-10, 1e-6, 0, 40, 40, 15, 9100);
 }
 
