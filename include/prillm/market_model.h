@@ -162,8 +162,11 @@ PRILLM_API PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFi
 PRILLM_API void prillm_fit_result_free(PrillmFitResult *result);
 
 /* Own- and cross-price derivatives dF_k/dp_j at the market's equilibrium,
- * exact on its active set: jacobian[j*m+k] (NULL rows are not wanted:
- * columns lists which j to compute, count n_columns; NULL = all). */
+ * exact on its active set (one-sided where a pair sits exactly at its
+ * margin). columns lists which prices j to differentiate by (n_columns of
+ * them; NULL = all m, in order); the q-th requested price's derivatives are
+ * written at jacobian[q*m + k], k = 0..m-1, so jacobian holds n_columns x m
+ * (m x m for all). */
 PRILLM_API PrillmErrorCode prillm_market_price_jacobian(const PrillmMarket *market, const int *columns, int n_columns,
                                              double *jacobian, PrillmError *err);
 
