@@ -44,14 +44,15 @@ def price_jacobian(market, columns=None):
     else:
         which = [market._provider(c) for c in columns]
         cols, n_cols = (ctypes.c_int * max(len(which), 1))(*which), len(which)
-    buf = np.full(m * m, np.nan)
+    # the C library writes one row of m per requested price, in the order
+    # asked: buffer[q*m + k] = dF_k/dp_(columns[q]) (all m prices without columns)
+    buf = np.full(max(len(which), 1) * m, np.nan)
     err = _ffi.PrillmError()
     rc = _ffi.lib().prillm_market_price_jacobian(market._c, cols, n_cols, buf.ctypes.data_as(_ffi.c_double_p),
                                                   ctypes.byref(err))
     check(rc, err)
-    # the C layout is jacobian[j*m + k] = dF_k/dp_j: row j of the buffer is column j of J
-    rows = buf.reshape(m, m)
-    return np.ascontiguousarray(rows[which].T)
+    rows = buf[: len(which) * m].reshape(len(which), m)
+    return np.ascontiguousarray(rows.T)
 
 
 class FitResult:
