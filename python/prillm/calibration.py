@@ -209,20 +209,22 @@ class CalibrationResult:
 
     def market(self, period=-1):
         """The calibrated market of one period (prillm_calibration_market)."""
+        res = self._c  # raises when closed
         t = range(self.n_periods)[period]
         out = _ffi.PrillmMarket_p()
         err = _ffi.PrillmError()
-        rc = _ffi.lib().prillm_calibration_market(self._obs._c, t, self._c, ctypes.byref(out), ctypes.byref(err))
+        rc = _ffi.lib().prillm_calibration_market(self._obs._c, t, res, ctypes.byref(out), ctypes.byref(err))
         check(rc, err)
         return Market(out)
 
     def diagnose(self):
         """prillm_calibration_diagnose: a dict stranded [m] bool, n_stranded,
         own_elasticity [m], implied_cost [m], paid, paid_nonnegative_cost."""
+        res = self._c  # raises when closed
         d = _ffi.PrillmCalibrationDiagnostics()
         err = _ffi.PrillmError()
         L = _ffi.lib()
-        check(L.prillm_calibration_diagnose(self._obs._c, self._c, ctypes.byref(d), ctypes.byref(err)), err)
+        check(L.prillm_calibration_diagnose(self._obs._c, res, ctypes.byref(d), ctypes.byref(err)), err)
         try:
             m = d.n_providers
             return {

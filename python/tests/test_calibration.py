@@ -43,6 +43,19 @@ def test_read_and_calibrate_matches_cli(synthetic_dir, cli):
                 np.testing.assert_allclose(mk.equilibrium().flows, res.predicted[-1], rtol=1e-8, atol=1e-8)
 
 
+def test_progress_and_lifetime(synthetic_dir):
+    with prillm.read_observations(synthetic_dir) as obs:
+        assert obs.labels[0] and obs.warnings
+        with prillm.calibrate(obs, iterations=20, folds=0, verbose=1) as res:
+            assert any("iterations" in line for line in res.progress)
+        with pytest.raises(ValueError, match="closed"):
+            res.market()
+        res = prillm.calibrate(obs, iterations=5, folds=0)
+    with pytest.raises(ValueError, match="closed"):
+        res.diagnose()  # its observations are closed
+    res.close()
+
+
 def test_synthetic_recovery():
     truth = np.array([1.0, 0.5, 1.5, 0.8, 1.2])
     with prillm.synthetic_observations(10, 5, 4, w_congestion=0.8, w_delay=0.5, values=truth, seed=5) as obs:
