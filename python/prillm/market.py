@@ -33,7 +33,7 @@ def _put_strings(ptr, strings):
     L = _ffi.lib()
     raw = ctypes.cast(ptr, ctypes.POINTER(ctypes.c_void_p))
     for k, s in enumerate(strings):
-        b = s.encode("utf-8") if isinstance(s, str) else bytes(s)
+        b = bytes(s) if isinstance(s, (bytes, bytearray)) else str(s).encode("utf-8")
         if b"\0" in b:
             raise Error(_INVALID_ARGUMENT, "id %r contains a NUL character" % (s,))
         copy = L.libc.strdup(b)
