@@ -603,26 +603,45 @@ _OPTIONAL = {
 }
 
 
+# A library without these is not libprillm (or far too old): refuse to load.
+_CORE = ("prillm_version", "prillm_error_name", "prillm_market_parse_json", "prillm_market_free",
+         "prillm_equilibrium_setup", "prillm_price")
+
+
+def _unavailable(path, name):
+    def stub(*args, **kwargs):
+        from ._errors import Error
+
+        raise Error(
+            8,
+            "%s does not export %s (a build from before the function existed, or one that does not mark it "
+            "PRILLM_API)" % (path, name),
+        )
+
+    stub.__name__ = name
+    return stub
+
+
 class _Lib:
-    """The loaded library with every prototype set."""
+    """The loaded library with every prototype set. A function the library
+    does not export becomes a stub that raises prillm.Error (UNAVAILABLE)
+    when called, so the rest stays usable; .missing lists them."""
 
     def __init__(self):
         self.path, self.dll = load_library()
-        missing = []
+        self.missing = []
         for name, (res, args) in _PROTOTYPES.items():
-            try:
-                fn = getattr(self.dll, name)
-            except AttributeError:
-                missing.append(name)
+            fn = getattr(self.dll, name, None)
+            if fn is None:
+                self.missing.append(name)
+                setattr(self, name, _unavailable(self.path, name))
                 continue
             fn.restype = res
             fn.argtypes = args
             setattr(self, name, fn)
-        if missing:
-            raise OSError(
-                "%s does not export %d function(s) prillm needs: %s (an older or partial build?)"
-                % (self.path, len(missing), ", ".join(missing))
-            )
+        core = [name for name in _CORE if name in self.missing]
+        if core:
+            raise OSError("%s is not a usable libprillm: it does not export %s" % (self.path, ", ".join(core)))
         for name, (res, args) in _OPTIONAL.items():
             fn = getattr(self.dll, name, None)
             if fn is not None:

@@ -109,7 +109,13 @@ class FitResult:
         self.measured = ElasticityResult(r.measured) if r.have_measured else None
         self.measured_model = _ints(r.measured_model, m) if r.measured_model else np.full(m, -1)
         self.warnings = warnings
-        self.calibrated_json = _ffi.write_to_string(lambda stream, err: L.prillm_fit_write_market(stream, ptr, err))
+        try:
+            self.calibrated_json = _ffi.write_to_string(
+                lambda stream, err: L.prillm_fit_write_market(stream, ptr, err))
+        except Error as e:
+            if e.code != 8:  # UNAVAILABLE: a library without prillm_fit_write_market
+                raise
+            self.calibrated_json = None
         self.report_json = _ffi.write_to_string(lambda stream, err: L.prillm_fit_write_json(stream, ptr))
         err = _ffi.PrillmError()
         copy = L.prillm_market_copy(r.market, ctypes.byref(err))
@@ -227,6 +233,8 @@ def predict(calibrated, data_dir, date=None):
                 data's last priced date)
     """
     if isinstance(calibrated, FitResult):
+        if calibrated.calibrated_json is None:
+            raise Error(8, "this libprillm cannot write the calibrated market (no prillm_fit_write_market)")
         text = calibrated.calibrated_json.encode("utf-8")
     elif isinstance(calibrated, (bytes, bytearray)):
         text = bytes(calibrated)

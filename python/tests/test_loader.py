@@ -60,3 +60,17 @@ def test_build_tree_and_next_to_package(monkeypatch, tmp_path):
     os.symlink(prillm.library_path(), tmp_path / "site" / "prillm" / "libprillm.so")
     path, _ = _loader.load_library()
     assert path == str(tmp_path / "site" / "prillm" / "libprillm.so")
+
+
+def test_a_function_the_library_lacks_raises_unavailable():
+    from prillm import _ffi
+
+    stub = _ffi._unavailable("/some/libprillm.so", "prillm_predict")
+    try:
+        stub(b"{}", 2, b"dir", 0, None, None, None, None)
+    except prillm.Error as e:
+        assert e.code_name == "UNAVAILABLE" and "prillm_predict" in e.message
+    else:
+        raise AssertionError("expected prillm.Error")
+    # the library under test exports everything the package wraps
+    assert _ffi.lib().missing == []
