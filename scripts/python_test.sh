@@ -8,9 +8,10 @@
 #   bash scripts/python_test.sh            # exit status: pytest's (0 = all passed)
 #   PRILLM_LIBRARY=/path/libprillm.so bash scripts/python_test.sh
 #
-# The library, first found: $PRILLM_LIBRARY; build/libprillm.so; else the
-# build tree is built (cmake) and build/libprillm.so used if the project
-# makes one; else (a project that only makes the static library) a
+# The library, first found: $PRILLM_LIBRARY; build/libprillm.so (brought up
+# to date with cmake --build first); else the build tree is configured and
+# built (targets prillm and prillm_cli) and build/libprillm.so used if the
+# project makes one; else (a project that only makes the static library) a
 # position-independent build in build-python/ linked into
 # build-python/libprillm.so by hand. The tests compare against the command
 # built next to the library (or $PRILLM_CLI).
@@ -60,11 +61,15 @@ if [ -n "${PRILLM_LIBRARY:-}" ]; then
     [ -f "$LIB" ] || { say "PRILLM_LIBRARY=$LIB does not exist"; exit 2; }
 elif [ -f "$ROOT/build/libprillm.so" ]; then
     LIB="$ROOT/build/libprillm.so"
+    if [ -f "$ROOT/build/CMakeCache.txt" ]; then
+        # up to date with the sources (a no-op when it is): the library and the command the tests compare with
+        cmake --build "$ROOT/build" -j "$JOBS" --target prillm prillm_cli >/dev/null
+    fi
 else
     if grep -q 'SHARED' "$ROOT/CMakeLists.txt"; then
         say "building $ROOT/build (for libprillm.so)"
         cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-        cmake --build "$ROOT/build" -j "$JOBS" >/dev/null
+        cmake --build "$ROOT/build" -j "$JOBS" --target prillm prillm_cli >/dev/null
     fi
     if [ -f "$ROOT/build/libprillm.so" ]; then
         LIB="$ROOT/build/libprillm.so"
