@@ -1,0 +1,79 @@
+"""prillm: prices LLM services with a data-calibrated Stackelberg routing game.
+
+Python bindings (ctypes, no compiled extension) over the C library
+libprillm.so; see docs/python.md. Units as in the C library: prices, values,
+costs and affinities in USD per million tokens; demands, capacities and flows
+in millions of tokens per period; delays in seconds.
+"""
+
+from ._errors import Error
+from .calibration import CalibrationResult, Observations, calibrate, read_observations, synthetic_observations
+from .elasticity import ElasticityResult, elasticity_estimate
+from .equilibrium import Equilibrium, Solver, certify, equilibrium
+from .market import Market
+from .model import FitResult, Prediction, fit_openrouter, predict, price_jacobian
+from .pricing import PriceResult, default_pmax, price, profit_at
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Error",
+    "Market",
+    "Equilibrium",
+    "Solver",
+    "equilibrium",
+    "certify",
+    "PriceResult",
+    "price",
+    "profit_at",
+    "default_pmax",
+    "price_jacobian",
+    "Observations",
+    "read_observations",
+    "synthetic_observations",
+    "CalibrationResult",
+    "calibrate",
+    "FitResult",
+    "fit_openrouter",
+    "Prediction",
+    "predict",
+    "ElasticityResult",
+    "elasticity_estimate",
+    "options",
+    "library_version",
+    "library_path",
+    "has_component",
+]
+
+
+def options(kind):
+    """The option table of "equilibrium", "price", "calibration" or "fit":
+    a list of dicts name, keyword, type, default, min, max, choices, help.
+    Every keyword argument of the solvers is one of these (keyword form)."""
+    from ._options import describe
+
+    return describe(kind)
+
+
+def library_version():
+    """The version of the loaded libprillm ("0.1.0")."""
+    from ._ffi import lib
+
+    return lib().prillm_version().decode()
+
+
+def library_path():
+    """Where the loaded libprillm.so came from."""
+    from ._ffi import lib
+
+    return lib().path
+
+
+def has_component(name):
+    """Whether the library was built with an optional component ("glpk",
+    "xgboost", "ipopt", "openmp"); True for builds that predate optional
+    components (they have every one)."""
+    from ._ffi import lib
+
+    fn = lib().prillm_has_component
+    return True if fn is None else bool(fn(name.encode()))
