@@ -28,7 +28,8 @@ if [ "$what" = test ]; then
   # clang's libFuzzer and sanitizer runtimes (libclang-rt), and its OpenMP
   # (the fuzz build configures the whole project with clang, which needs
   # omp.h and libomp)
-  packages+=(libcmocka-dev clang libclang-rt-14-dev libomp-14-dev valgrind help2man locales)
+  packages+=(libcmocka-dev clang libclang-rt-14-dev libomp-14-dev valgrind help2man locales
+             python3 python3-numpy python3-pytest python3-setuptools python3-pip python3-venv)
   locale -a 2>/dev/null | grep -qix 'de_DE\.utf-\?8' || need_locale=1
 fi
 

@@ -19,6 +19,9 @@ cmake --build build -j "$jobs" >/dev/null
 echo "== install"
 bash tests/install/check_install.sh build
 
+echo "== python: the package over build/libprillm.so (pytest)"
+PRILLM_LIBRARY="$PWD/build/libprillm.so" PRILLM_CLI="$PWD/build/prillm" bash scripts/python_test.sh
+
 echo "== minimal configuration: GLPK, XGBoost, Ipopt and OpenMP off"
 # the core needs only cJSON, LAPACK/BLAS and zlib; the tests that need a
 # missing component skip, test_components checks its error

@@ -63,7 +63,7 @@ class FitResult:
     segments, tier_edge, tier [m], elasticity, shrinkage,
     observed_flow, own_elasticity, implied_cost, throughput, latency,
     prompt_share, kappa [m], diversion_to [m, 3] (-1 = none), diversion [m, 3],
-    entry_coef [4], entry_kappa, imputed [m] bool, settings (dict),
+    entry_coef [6], entry_kappa, imputed [m] bool, settings (dict),
     max_total_error, max_cell_error, kkt_violation, stranded,
     forward (structured array: name, elasticity, segments, r2, r2_log,
     median_abs_log_error, r2_changed, cells, changed_cells), forward_days,
