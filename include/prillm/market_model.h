@@ -79,7 +79,7 @@ PRILLM_API PrillmErrorCode prillm_fit_set_option(PrillmFitSettings *settings, co
  * fit window. */
 typedef struct {
     char name[48];        /* "model e=1.5, 4 tiers", "persistence", ...      */
-    double elasticity;    /* NaN for baselines                               */
+    double elasticity;    /* NaN for baselines and the per-model candidate   */
     int segments;         /* rest-of-market segments (0 for baselines)       */
     double r2;            /* linear R^2 over (model, day) totals             */
     double r2_log;        /* R^2 of log totals (cells positive in both)      */
@@ -104,6 +104,8 @@ typedef struct {
     double tier_edge[PRILLM_FIT_MAX_SEGMENTS]; /* tier t: price < edge[t]    */
     int *tier;                /* [m] each model's tier                       */
     double elasticity;        /* the target used                             */
+    int per_model_elasticity; /* 1: each model with a measured elasticity has
+                                 its own target (forward validation chose it) */
     double candidate_lo, candidate_hi; /* the candidates' range: the union of
                                  the measured 90% intervals (0..inf without) */
     double shrinkage;         /* the app x author shrinkage used             */

@@ -74,6 +74,7 @@ static const double elasticity_candidates[] = {0.5, 1.0, 1.5, 2.0, 2.5, 3.0};
 static const double shrinkage_candidates[] = {0.0, 1.0, 4.0, INFINITY};
 #define N_SHRINKAGE ((int)(sizeof shrinkage_candidates / sizeof shrinkage_candidates[0]))
 #define HELDOUT_FOLDS 5
+#define PER_MODEL_MARGIN 0.005 /* forward R^2 a per-model elasticity must add */
 #define MATCH_ROUNDS 8
 
 static void say(PrillmWarnFn warn, void *ctx, const char *fmt, ...) PRILLM__PRINTF(3, 4);
@@ -566,8 +567,9 @@ PrillmErrorCode prillm_market_price_jacobian(const PrillmMarket *mk, const int *
 
 /* Scale kappa until every paid model's own-price elasticity at the
  * calibrated equilibrium is the target; returns the own derivatives. */
-static PrillmErrorCode match_elasticity(Layout *L, const PrillmFitSettings *st, double target, double shrinkage,
-                                        PrillmMarket *mk, double *jac, PrillmError *err) {
+/* per_model: each model's own target (NULL: target for all). */
+static PrillmErrorCode match_elasticity(Layout *L, const PrillmFitSettings *st, double target, const double *per_model,
+                                        double shrinkage, PrillmMarket *mk, double *jac, PrillmError *err) {
     int m = L->m;
     size_t M = (size_t)m;
     /* warm start: beta moves the elasticity about proportionally, so the
@@ -590,7 +592,7 @@ static PrillmErrorCode match_elasticity(Layout *L, const PrillmFitSettings *st, 
             if (!(own < 0)) continue;
             double p = fmax(L->price[j], st->price_floor);
             double e = -own * p / L->F[j];
-            double ratio = target / e;
+            double ratio = (per_model ? per_model[j] : target) / e;
             /* beta moves e about proportionally; damp the far cases */
             ratio = fmin(fmax(ratio, 0.2), 5.0);
             L->kappa[j] *= ratio;
@@ -936,9 +938,9 @@ PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *
     if ((rc = prillm__daily_read(dir, first, last, st.flow_date, &dl, err))) return rc;
     Layout L;
     int dropped = 0;
-    PrillmMarket *cand[2 * N_ELASTICITY];
-    double cand_e[2 * N_ELASTICITY];
-    int cand_s[2 * N_ELASTICITY], n_cand = 0;
+    PrillmMarket *cand[2 * N_ELASTICITY + 1]; /* two segmentations, and the per-model candidate */
+    double cand_e[2 * N_ELASTICITY + 1];
+    int cand_s[2 * N_ELASTICITY + 1], n_cand = 0;
     memset(cand, 0, sizeof cand);
     double *jac = NULL;
     PrillmMarket *work = NULL;
@@ -966,7 +968,7 @@ PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *
     /* the app x author shrinkage: on held-out listed cells, at the middle
      * candidate elasticity (it moves beta, not the tastes' structure) */
     double shrinkage = st.shrinkage;
-    if ((rc = match_elasticity(&L, &st, st.elasticity > 0 ? st.elasticity : 1.0, 1.0, work, jac, err))) goto fail;
+    if ((rc = match_elasticity(&L, &st, st.elasticity > 0 ? st.elasticity : 1.0, NULL, 1.0, work, jac, err))) goto fail;
     if ((rc = heldout_scores(&L, &st, work, res, err))) goto fail;
     if (shrinkage < 0) {
         int best = 0;
@@ -1018,15 +1020,67 @@ PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *
             if (!(cand[n_cand] = market_for(&L, &dl, err))) goto fail;
             cand_e[n_cand] = e, cand_s[n_cand] = seg_options[q];
             n_cand++;
-            if ((rc = match_elasticity(&L, &st, e, shrinkage, cand[n_cand - 1], jac, err))) goto fail;
+            if ((rc = match_elasticity(&L, &st, e, NULL, shrinkage, cand[n_cand - 1], jac, err))) goto fail;
         }
     }
+    /* one more candidate: each model's own measured elasticity (shrunk,
+     * across its providers) where it has one, bounded to the measured
+     * range, the best common value elsewhere; added after the common ones
+     * are scored, at their best segmentation */
     if ((rc = forward_scores(&dl, &L, &st, cand, cand_e, cand_s, n_cand, res, err))) goto fail;
     int best = 0;
     for (int c = 1; c < n_cand && res->n_forward; c++)
         if (res->forward[c].r2 > res->forward[best].r2) best = c;
     double target = cand_e[best];
     int segments = cand_s[best];
+    double *per_model = NULL;
+    int use_per_model = 0;
+    if (!(st.elasticity > 0) && res->have_measured && res->n_forward && res->measured_model) {
+        if (!(per_model = malloc(M * sizeof *per_model))) goto oom;
+        int own = 0;
+        for (int j = 0; j < m; j++) {
+            int q = res->measured_model[j];
+            double e = q >= 0 ? -res->measured.models[q].shrunk : NAN;
+            per_model[j] = isfinite(e) ? fmin(fmax(e, lo), hi) : target;
+            own += isfinite(e);
+        }
+        if (own > 0) {
+            if (set_tiers(&L, &st, segments)) goto oom;
+            if (!(cand[n_cand] = market_for(&L, &dl, err))) goto fail;
+            cand_e[n_cand] = NAN, cand_s[n_cand] = segments;
+            if ((rc = match_elasticity(&L, &st, target, per_model, shrinkage, cand[n_cand], jac, err))) goto fail;
+            PrillmFitResult extra;
+            memset(&extra, 0, sizeof extra);
+            if ((rc = forward_scores(&dl, &L, &st, &cand[n_cand], &cand_e[n_cand], &cand_s[n_cand], 1, &extra, err)))
+                goto fail;
+            n_cand++;
+            if (extra.n_forward) {
+                PrillmForwardScore *grown = realloc(res->forward, ((size_t)res->n_forward + 1) * sizeof *grown);
+                if (!grown) {
+                    free(extra.forward);
+                    goto oom;
+                }
+                res->forward = grown;
+                /* before the two baselines */
+                int at = res->n_forward - 2;
+                memmove(&res->forward[at + 1], &res->forward[at], 2 * sizeof *grown);
+                res->forward[at] = extra.forward[0];
+                snprintf(res->forward[at].name, sizeof res->forward[at].name, "model e=per model%s",
+                         segments > 1 ? ", 4 tiers" : "");
+                res->n_forward++;
+                /* the richer model must earn its place by a margin beyond
+                 * the noise between neighbouring candidates */
+                use_per_model = res->forward[at].r2 > res->forward[best].r2 + PER_MODEL_MARGIN;
+                say(warn, ctx, "%d models carry their own measured elasticity in the per-model candidate", own);
+            }
+            free(extra.forward);
+        }
+    }
+    if (!use_per_model) {
+        free(per_model);
+        per_model = NULL;
+    }
+    res->per_model_elasticity = use_per_model;
     if (!res->n_forward && !(st.elasticity > 0)) {
         target = 1.0;
         say(warn, ctx, "no day after the fit window to validate on: elasticity 1 assumed");
@@ -1038,7 +1092,9 @@ PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *
     if (set_tiers(&L, &st, segments)) goto oom;
     prillm_market_free(work);
     if (!(work = market_for(&L, &dl, err))) goto fail;
-    if ((rc = match_elasticity(&L, &st, target, shrinkage, work, jac, err))) goto fail;
+    rc = match_elasticity(&L, &st, target, per_model, shrinkage, work, jac, err);
+    free(per_model);
+    if (rc) goto fail;
     memcpy(res->tier_edge, L.tier_edge, sizeof res->tier_edge);
     if (!(res->tier = malloc(M * sizeof(int)))) goto oom;
     memcpy(res->tier, L.tier, M * sizeof(int));

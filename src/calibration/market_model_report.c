@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "market_model_internal.h"
 
@@ -70,6 +71,7 @@ void prillm_fit_write_json(FILE *out, const PrillmFitResult *r) {
             prillm_status_name(r->status), r->n_apps, r->segments, m, r->listed_cells);
     fprintf(out, "  \"models_dropped_without_price\": %d,\n  \"elasticity_target\": ", r->dropped_models);
     prillm__json_number(out, r->elasticity);
+    fprintf(out, ",\n  \"per_model_elasticity\": %s", r->per_model_elasticity ? "true" : "false");
     fputs(",\n  \"elasticity_candidate_range\": [", out);
     prillm__json_number(out, r->candidate_lo);
     fputs(", ", out);
@@ -177,7 +179,10 @@ void prillm_fit_write_table(FILE *out, const PrillmFitResult *r) {
         const PrillmForwardScore *s = &r->forward[k];
         fprintf(out, "%-24s %8.4f %8.4f %12.4f %12.4f %8ld%s\n", s->name, s->r2, s->r2_log, s->median_abs_log_error,
                 s->r2_changed, s->cells,
-                s->elasticity == r->elasticity && s->segments == r->segments ? "  <- chosen" : "");
+                (r->per_model_elasticity ? strstr(s->name, "per model") != NULL
+                                         : s->elasticity == r->elasticity && s->segments == r->segments)
+                    ? "  <- chosen"
+                    : "");
     }
     fprintf(out, "\nheld-out listed cells (app tastes for cells never observed)\n%-28s %8s %8s %8s\n", "structure", "R2",
             "R2 log", "cells");
