@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build and run the benchmarks; prints Markdown tables (the README's figures).
+# Build and run the benchmarks; prints Markdown tables (the figures in docs/benchmarks.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh build
