@@ -415,6 +415,7 @@ class PrillmFitResult(Structure):
         ("tier_edge", c_double * FIT_MAX_SEGMENTS),
         ("tier", c_int_p),
         ("elasticity", c_double),
+        ("per_model_elasticity", c_int),
         ("candidate_lo", c_double),
         ("candidate_hi", c_double),
         ("shrinkage", c_double),
