@@ -52,6 +52,13 @@ static char *read_all(const char *path, size_t *length) {
         size_t got = fread(buf + len, 1, cap - len, f);
         len += got;
         if (len < cap) break;
+        if (len > PRILLM_MAX_INPUT_BYTES) {
+            /* the same limit as every reader of the library */
+            fprintf(stderr, "prillm: error: %s: input exceeds the %zu-byte limit\n", path, (size_t)PRILLM_MAX_INPUT_BYTES);
+            free(buf);
+            buf = NULL;
+            break;
+        }
         char *bigger = realloc(buf, cap * 2);
         if (!bigger) {
             free(buf);

@@ -77,16 +77,6 @@ static const double shrinkage_candidates[] = {0.0, 1.0, 4.0, INFINITY};
 #define PER_MODEL_MARGIN 0.005 /* forward R^2 a per-model elasticity must add */
 #define MATCH_ROUNDS 8
 
-static void say(PrillmWarnFn warn, void *ctx, const char *fmt, ...) PRILLM__PRINTF(3, 4);
-static void say(PrillmWarnFn warn, void *ctx, const char *fmt, ...) {
-    if (!warn) return;
-    char text[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
-    warn(ctx, text);
-}
 
 /* The market's layout and data, in its own units (Mtok per day, USD/Mtok). */
 typedef struct {
@@ -233,9 +223,9 @@ static PrillmErrorCode build_layout(const PrillmDaily *dl, const PrillmFitSettin
         snap[k] = snap_days ? snap[k] / snap_days * 30.0 : 0;
         if (F[k] > 0 && !isfinite(p[k])) (*dropped)++;
     }
-    if (no_share) say(warn, ctx, "%d models have no prompt/completion split in the fit window: price blended at 90%% input", no_share);
+    if (no_share) prillm__fit_say(warn, ctx, "%d models have no prompt/completion split in the fit window: price blended at 90%% input", no_share);
     if (*dropped)
-        say(warn, ctx, "%d models with traffic in the fit window have no %s price on any day: left out of the market", *dropped,
+        prillm__fit_say(warn, ctx, "%d models with traffic in the fit window have no %s price on any day: left out of the market", *dropped,
             st->price == PRILLM_FIT_PRICE_LISTED ? "listed" : "effective");
     int m = 0;
     for (int k = 0; k < K; k++)
@@ -299,7 +289,7 @@ static PrillmErrorCode build_layout(const PrillmDaily *dl, const PrillmFitSettin
         for (int j = 0; j < m; j++)
             if (!isfinite(x[j])) x[j] = med, L->imputed[j] = 1, filled++;
         if (filled)
-            say(warn, ctx, "%d models never report %s: imputed as the median of the others (%g)", filled,
+            prillm__fit_say(warn, ctx, "%d models never report %s: imputed as the median of the others (%g)", filled,
                 pass ? "throughput" : "latency", med);
     }
     free(tmp);
@@ -349,7 +339,7 @@ static PrillmErrorCode build_layout(const PrillmDaily *dl, const PrillmFitSettin
         if (!isfinite(L->bound[j])) L->bound[j] = 0.05 * L->F[j]; /* no public app listed: 5% (stated) */
     }
     if (over)
-        say(warn, ctx, "%d models: listed apps' snapshot shares exceed the fit window's volume: scaled to it", over);
+        prillm__fit_say(warn, ctx, "%d models: listed apps' snapshot shares exceed the fit window's volume: scaled to it", over);
     L->listed_cells = 0;
     for (size_t c = 0; c < (size_t)n_apps * (size_t)m; c++) L->listed_cells += isfinite(L->listed[c]);
     goto done;
@@ -950,7 +940,7 @@ PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *
         return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory");
     }
     if (dl.negative_prices)
-        say(warn, ctx, "%ld negative prices in models.csv (sentinels, e.g. openrouter/auto) read as no price",
+        prillm__fit_say(warn, ctx, "%ld negative prices in models.csv (sentinels, e.g. openrouter/auto) read as no price",
             dl.negative_prices);
     if ((rc = build_layout(&dl, &st, warn, ctx, &L, &dropped, err))) {
         prillm__daily_free(&dl);
@@ -977,7 +967,7 @@ PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *
         shrinkage = shrinkage_candidates[best];
     }
     res->shrinkage = shrinkage;
-    if (st.verbose) say(warn, ctx, "app x author shrinkage %g (held-out listed cells)", shrinkage);
+    if (st.verbose) prillm__fit_say(warn, ctx, "app x author shrinkage %g (held-out listed cells)", shrinkage);
     /* the elasticity measured from real price variation: it bounds the
      * candidates (forward validation chooses within what the data
      * identifies, never beyond it), and is reported beside the fit */
@@ -994,7 +984,7 @@ PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *
                 if (strcmp(res->measured.models[q].model, work->provider_id[j]) == 0) res->measured_model[j] = q;
         }
     } else {
-        say(warn, ctx, "no measured elasticity (candidates not bounded by one): %s", eerr.message);
+        prillm__fit_say(warn, ctx, "no measured elasticity (candidates not bounded by one): %s", eerr.message);
     }
     double lo = 0, hi = INFINITY;
     if (res->have_measured) {
@@ -1071,7 +1061,7 @@ PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *
                 /* the richer model must earn its place by a margin beyond
                  * the noise between neighbouring candidates */
                 use_per_model = res->forward[at].r2 > res->forward[best].r2 + PER_MODEL_MARGIN;
-                say(warn, ctx, "%d models carry their own measured elasticity in the per-model candidate", own);
+                prillm__fit_say(warn, ctx, "%d models carry their own measured elasticity in the per-model candidate", own);
             }
             free(extra.forward);
         }
@@ -1083,11 +1073,11 @@ PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *
     res->per_model_elasticity = use_per_model;
     if (!res->n_forward && !(st.elasticity > 0)) {
         target = 1.0;
-        say(warn, ctx, "no day after the fit window to validate on: elasticity 1 assumed");
+        prillm__fit_say(warn, ctx, "no day after the fit window to validate on: elasticity 1 assumed");
     }
     res->elasticity = target;
     res->segments = segments;
-    if (st.verbose) say(warn, ctx, "target elasticity %g, %d rest-of-market segments", target, segments);
+    if (st.verbose) prillm__fit_say(warn, ctx, "target elasticity %g, %d rest-of-market segments", target, segments);
     /* the final market at the chosen target */
     if (set_tiers(&L, &st, segments)) goto oom;
     prillm_market_free(work);
@@ -1127,10 +1117,10 @@ PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *
         if (!st.entry_quality) {
             memset(&quality, 0, sizeof quality);
         } else if (prillm__quality_read(dir, st.fit_end, &quality, &qerr)) {
-            say(warn, ctx, "quality index not used: %s", qerr.message);
+            prillm__fit_say(warn, ctx, "quality index not used: %s", qerr.message);
             memset(&quality, 0, sizeof quality);
         } else if (!quality.present) {
-            say(warn, ctx, "no raw/sui414_openrouter-pricing-data/models_daily.csv: entrants valued without a quality index");
+            prillm__fit_say(warn, ctx, "no raw/sui414_openrouter-pricing-data/models_daily.csv: entrants valued without a quality index");
         }
         res->indexed_models = 0;
         for (int j = 0; j < m; j++) {

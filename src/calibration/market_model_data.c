@@ -13,6 +13,16 @@
 
 #include "market_model_internal.h"
 
+void prillm__fit_say(PrillmWarnFn warn, void *ctx, const char *fmt, ...) {
+    if (!warn) return;
+    char text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    warn(ctx, text);
+}
+
 long prillm__day_number(int yyyymmdd) {
     /* days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
      * days_from_civil), so that day arithmetic crosses month ends */

@@ -24,6 +24,9 @@ typedef struct {
     long negative_prices;                    /* sentinel prices read as none  */
 } PrillmDaily;
 
+/* One warning through the caller's callback (nothing when it is NULL). */
+void prillm__fit_say(PrillmWarnFn warn, void *context, const char *fmt, ...) PRILLM__PRINTF(3, 4);
+
 /* Days since 1970-01-01 of yyyymmdd, and back. */
 long prillm__day_number(int yyyymmdd);
 int prillm__day_date(long day);

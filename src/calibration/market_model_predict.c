@@ -19,16 +19,6 @@
 #include "market_model_internal.h"
 #include "prillm/equilibrium.h"
 
-static void say(PrillmWarnFn warn, void *ctx, const char *fmt, ...) PRILLM__PRINTF(3, 4);
-static void say(PrillmWarnFn warn, void *ctx, const char *fmt, ...) {
-    if (!warn) return;
-    char text[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
-    warn(ctx, text);
-}
 
 typedef struct {
     int price_listed;
@@ -250,7 +240,7 @@ static PrillmErrorCode read_openrouter(const char *dir, int *date_io, const Pril
                             meta->price_listed ? "listed" : "effective", date);
     snprintf(path, sizeof path, "%s/apps.csv", dir);
     if (!file_exists(dir, "apps.csv")) {
-        say(warn, ctx, "%s absent: app demands carried from the calibrated market, scaled by the market's size", path);
+        prillm__fit_say(warn, ctx, "%s absent: app demands carried from the calibrated market, scaled by the market's size", path);
         return PRILLM_OK;
     }
     if ((rc = prillm__csv_read(path, &p->t2, err))) return rc;
@@ -279,9 +269,9 @@ static PrillmErrorCode read_openrouter(const char *dir, int *date_io, const Pril
         p->app[k] = (char *)prillm__csv_get(a, r, a_app);
         p->demand[k] = x / 1e6;
     }
-    if (p->n_apps == 0) say(warn, ctx, "%s has no app dated %d: app demands carried from the calibrated market, scaled by the market's size", a->path, date);
-    if (lower_used) say(warn, ctx, "%d apps without total_tokens: flow_sum_lower_bound used as demand (a lower bound)", lower_used);
-    if (monthly) say(warn, ctx, "%d app demands over a ~30-day window divided by 30 (per day)", monthly);
+    if (p->n_apps == 0) prillm__fit_say(warn, ctx, "%s has no app dated %d: app demands carried from the calibrated market, scaled by the market's size", a->path, date);
+    if (lower_used) prillm__fit_say(warn, ctx, "%d apps without total_tokens: flow_sum_lower_bound used as demand (a lower bound)", lower_used);
+    if (monthly) prillm__fit_say(warn, ctx, "%d app demands over a ~30-day window divided by 30 (per day)", monthly);
     return PRILLM_OK;
 }
 
@@ -324,7 +314,7 @@ static PrillmErrorCode read_generic(const char *dir, int *date_io, PrillmWarnFn 
         return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s: no provider row for period %d (write it yyyy-mm-dd)",
                             t->path, date);
     if (!file_exists(dir, "demands.csv")) {
-        say(warn, ctx, "%s/demands.csv absent: app demands carried from the calibrated market", dir);
+        prillm__fit_say(warn, ctx, "%s/demands.csv absent: app demands carried from the calibrated market", dir);
         return PRILLM_OK;
     }
     snprintf(path, sizeof path, "%s/demands.csv", dir);
@@ -468,7 +458,7 @@ PrillmErrorCode prillm_predict(const char *text, size_t length, const char *dir,
     }
     double scale = then > 0 && now > 0 ? now / then : 1.0;
     if (!(then > 0 && now > 0))
-        say(warn, ctx, "the period has no model tokens: the market's size is kept as calibrated");
+        prillm__fit_say(warn, ctx, "the period has no model tokens: the market's size is kept as calibrated");
     pr->scale = scale;
     double lat_median = median_positive(cal->latency, m0), tps_median = median_positive(meta.throughput, m0);
     for (int j = 0; j < m; j++) {
@@ -528,7 +518,7 @@ PrillmErrorCode prillm_predict(const char *text, size_t length, const char *dir,
     } else {
         for (int t = 0; t < meta.segments; t++) mk->demand[meta.rest[t]] = cal->demand[meta.rest[t]] * scale;
         if (total > 0)
-            say(warn, ctx, "the apps' demands (%.4g Mtok/day) exceed the period's model tokens (%.4g): the rest of the "
+            prillm__fit_say(warn, ctx, "the apps' demands (%.4g Mtok/day) exceed the period's model tokens (%.4g): the rest of the "
                            "market kept as calibrated, scaled",
                 app_total, total);
     }
@@ -553,13 +543,13 @@ PrillmErrorCode prillm_predict(const char *text, size_t length, const char *dir,
         }
     (void)app_then;
     (void)app_now;
-    if (entrants) say(warn, ctx, "%d models not in the calibrated market enter with a volume predicted from price, latency and throughput", entrants);
-    if (carried_models) say(warn, ctx, "%d calibrated models have no price in the period: their last price is kept", carried_models);
-    if (new_apps) say(warn, ctx, "%d apps not in the calibrated market are added with the rest of the market's tastes", new_apps);
+    if (entrants) prillm__fit_say(warn, ctx, "%d models not in the calibrated market enter with a volume predicted from price, latency and throughput", entrants);
+    if (carried_models) prillm__fit_say(warn, ctx, "%d calibrated models have no price in the period: their last price is kept", carried_models);
+    if (new_apps) prillm__fit_say(warn, ctx, "%d apps not in the calibrated market are added with the rest of the market's tastes", new_apps);
     int carried_apps = 0;
     for (int i = 0; i < n; i++) carried_apps += pr->app_carried[i];
     if (carried_apps && per.n_apps)
-        say(warn, ctx, "%d calibrated apps have no demand in the period: their demand is scaled by the market's size", carried_apps);
+        prillm__fit_say(warn, ctx, "%d calibrated apps have no demand in the period: their demand is scaled by the market's size", carried_apps);
     for (int j = 0; j < m; j++)
         if (!isfinite(mk->latency[j])) mk->latency[j] = lat_median;
     for (size_t c = 0; c < (size_t)n * M; c++)
