@@ -90,6 +90,7 @@ typedef struct {
 
 typedef struct {
     double shrinkage;     /* candidate                                       */
+    int category;         /* 1: with the app-category x model effect         */
     double r2;            /* held-out listed cells, linear                   */
     double r2_log;
     long cells;
@@ -109,6 +110,9 @@ typedef struct {
     double candidate_lo, candidate_hi; /* the candidates' range: the union of
                                  the measured 90% intervals (0..inf without) */
     double shrinkage;         /* the app x author shrinkage used             */
+    int category_effect;      /* 1: unlisted tastes also from the apps of the
+                                 same category (raw apps snapshot) using the
+                                 model, chosen on held-out cells              */
     /* per model [m] */
     double *observed_flow;    /* F_j, Mtok/day over the fit window           */
     double *own_elasticity;   /* at the calibrated equilibrium               */

@@ -403,7 +403,7 @@ class PrillmForwardScore(Structure):
 
 
 class PrillmHeldoutScore(Structure):
-    _fields_ = [("shrinkage", c_double), ("r2", c_double), ("r2_log", c_double), ("cells", c_long)]
+    _fields_ = [("shrinkage", c_double), ("category", c_int), ("r2", c_double), ("r2_log", c_double), ("cells", c_long)]
 
 
 class PrillmFitResult(Structure):
@@ -419,6 +419,7 @@ class PrillmFitResult(Structure):
         ("candidate_lo", c_double),
         ("candidate_hi", c_double),
         ("shrinkage", c_double),
+        ("category_effect", c_int),
         ("observed_flow", c_double_p),
         ("own_elasticity", c_double_p),
         ("implied_cost", c_double_p),

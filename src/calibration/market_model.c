@@ -71,7 +71,9 @@ PrillmErrorCode prillm_fit_set_option(PrillmFitSettings *st, const char *name, c
 
 static const double elasticity_candidates[] = {0.5, 1.0, 1.5, 2.0, 2.5, 3.0};
 #define N_ELASTICITY ((int)(sizeof elasticity_candidates / sizeof elasticity_candidates[0]))
-static const double shrinkage_candidates[] = {0.0, 1.0, 4.0, INFINITY};
+/* app x author shrinkage, without and with the app-category x model effect */
+static const double shrinkage_candidates[] = {0.0, 1.0, 4.0, INFINITY, 0.0, 1.0, 4.0};
+static const int category_candidates[] = {0, 0, 0, 0, 1, 1, 1};
 #define N_SHRINKAGE ((int)(sizeof shrinkage_candidates / sizeof shrinkage_candidates[0]))
 #define HELDOUT_FOLDS 5
 #define PER_MODEL_MARGIN 0.005 /* forward R^2 a per-model elasticity must add */
@@ -99,6 +101,9 @@ typedef struct {
     int *tier;            /* [m] the model's tier 0..segments-1             */
     double tier_edge[PRILLM_FIT_MAX_SEGMENTS]; /* tier t: price < edge[t]    */
     double kappa_target;  /* the elasticity kappa was last matched to       */
+    int *category;        /* [n_apps] the app's category, -1 = none         */
+    int n_categories;
+    int use_category;     /* unlisted tastes also from apps of the category */
     long listed_cells;
 } Layout;
 
@@ -117,6 +122,7 @@ static void layout_free(Layout *L) {
     free(L->rest);
     free(L->kappa);
     free(L->tier);
+    free(L->category);
     memset(L, 0, sizeof *L);
 }
 
@@ -310,6 +316,9 @@ static PrillmErrorCode build_layout(const PrillmDaily *dl, const PrillmFitSettin
     L->listed = malloc(((size_t)n_apps + 1) * (size_t)m * sizeof(double));
     if (!L->app_of || !L->listed) goto oom;
     for (int i = 0; i < n_apps; i++) row[rank[i].index] = i, L->app_of[i] = rank[i].index;
+    if (!(L->category = malloc(((size_t)n_apps + 1) * sizeof(int)))) goto oom;
+    L->n_categories = dl->categories.count;
+    for (int i = 0; i < n_apps; i++) L->category[i] = dl->app_category ? dl->app_category[L->app_of[i]] : -1;
     for (size_t c = 0; c < (size_t)n_apps * (size_t)m; c++) L->listed[c] = NAN;
     int over = 0;
     for (int f = 0; f < dl->n_flows; f++) {
@@ -427,6 +436,25 @@ static void fill_market(const Layout *L, const PrillmFitSettings *st, double shr
     }
     double *theta = calloc((size_t)L->n_authors, sizeof *theta);
     int *count = calloc((size_t)L->n_authors, sizeof *count);
+    /* app-category x model: how far above its margin the category's apps
+     * use the model, over their listed (and not hidden) cells */
+    double *cat_sum = NULL;
+    int *cat_count = NULL;
+    if (L->use_category && L->n_categories > 0) {
+        cat_sum = calloc((size_t)L->n_categories * M, sizeof *cat_sum);
+        cat_count = calloc((size_t)L->n_categories * M, sizeof *cat_count);
+        if (cat_sum && cat_count)
+            for (int i = 0; i < n_apps; i++) {
+                int c = L->category[i];
+                if (c < 0) continue;
+                for (int j = 0; j < m; j++) {
+                    double x = L->listed[(size_t)i * M + (size_t)j];
+                    if (!isfinite(x) || (hidden && hidden[(size_t)i * M + (size_t)j])) continue;
+                    cat_sum[(size_t)c * M + (size_t)j] += x / mk->capacity[j];
+                    cat_count[(size_t)c * M + (size_t)j]++;
+                }
+            }
+    }
     for (int i = 0; i < n_apps; i++) {
         const double *row = L->listed + (size_t)i * M;
         double *a = mk->affinity + (size_t)i * M;
@@ -453,6 +481,9 @@ static void fill_market(const Layout *L, const PrillmFitSettings *st, double shr
             double lift = 0;
             int c = count ? count[L->author[j]] : 0;
             if (c > 0 && isfinite(shrinkage)) lift = theta[L->author[j]] / (c + shrinkage);
+            int g = L->category ? L->category[i] : -1;
+            if (cat_sum && cat_count && g >= 0 && cat_count[(size_t)g * M + (size_t)j] > 0 && isfinite(shrinkage))
+                lift += cat_sum[(size_t)g * M + (size_t)j] / (cat_count[(size_t)g * M + (size_t)j] + shrinkage + 1);
             /* an app that uses the author's other models sits closer to the
              * margin, never on or past it: the unlisted cell has no flow,
              * and a pair left exactly at the margin would be degenerate
@@ -462,6 +493,8 @@ static void fill_market(const Layout *L, const PrillmFitSettings *st, double shr
     }
     free(theta);
     free(count);
+    free(cat_sum);
+    free(cat_count);
 }
 
 /* dF_k/dp_j on the equilibrium's active set. */
@@ -734,7 +767,7 @@ done:
 
 /* Held-out listed cells: each fold's cells are treated as unlisted (their
  * affinity from the structure), demands kept, the equilibrium re-solved. */
-static PrillmErrorCode heldout_scores(const Layout *L, const PrillmFitSettings *st, PrillmMarket *mk,
+static PrillmErrorCode heldout_scores(Layout *L, const PrillmFitSettings *st, PrillmMarket *mk,
                                       PrillmFitResult *res, PrillmError *err) {
     int n_apps = L->n_apps, m = L->m;
     size_t M = (size_t)m, cells = (size_t)n_apps * M;
@@ -768,7 +801,10 @@ static PrillmErrorCode heldout_scores(const Layout *L, const PrillmFitSettings *
     for (int s = 0; s <= N_SHRINKAGE; s++) {
         for (int f = 0; f < HELDOUT_FOLDS; f++) {
             for (size_t c = 0; c < cells; c++) hidden[c] = fold[c] == f;
-            if (s < N_SHRINKAGE) fill_market(L, st, shrinkage_candidates[s], hidden, mk);
+            if (s < N_SHRINKAGE) {
+                L->use_category = category_candidates[s];
+                fill_market(L, st, shrinkage_candidates[s], hidden, mk);
+            }
             PrillmEquilibriumSolver *solver = NULL;
             if (s < N_SHRINKAGE && (rc = solve_market(mk, &solver, err))) goto done;
             const PrillmEquilibrium *eq = solver ? prillm_equilibrium_solution(solver) : NULL;
@@ -789,6 +825,7 @@ static PrillmErrorCode heldout_scores(const Layout *L, const PrillmFitSettings *
         PrillmForwardScore tmp;
         score_cells(y, h + (size_t)s * cells, NULL, count, &tmp);
         res->heldout[s].shrinkage = s < N_SHRINKAGE ? shrinkage_candidates[s] : NAN;
+        res->heldout[s].category = s < N_SHRINKAGE ? category_candidates[s] : 0;
         res->heldout[s].r2 = tmp.r2;
         res->heldout[s].r2_log = tmp.r2_log;
         res->heldout[s].cells = count;
@@ -965,8 +1002,12 @@ PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *
         for (int s = 1; s < N_SHRINKAGE; s++)
             if (res->heldout[s].r2 > res->heldout[best].r2) best = s;
         shrinkage = shrinkage_candidates[best];
+        L.use_category = category_candidates[best];
+    } else {
+        L.use_category = 0;
     }
     res->shrinkage = shrinkage;
+    res->category_effect = L.use_category;
     if (st.verbose) prillm__fit_say(warn, ctx, "app x author shrinkage %g (held-out listed cells)", shrinkage);
     /* the elasticity measured from real price variation: it bounds the
      * candidates (forward validation chooses within what the data

@@ -55,6 +55,9 @@ void prillm__daily_free(PrillmDaily *dl) {
     prillm__names_free(&dl->apps);
     prillm__csv_free(&dl->model_table);
     prillm__csv_free(&dl->flow_table);
+    prillm__csv_free(&dl->category_table);
+    prillm__names_free(&dl->categories);
+    free(dl->app_category);
     free(dl->tokens);
     free(dl->prompt);
     free(dl->completion);
@@ -186,6 +189,31 @@ PrillmErrorCode prillm__daily_read(const char *dir, int first_date, int last_dat
         rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s: no app x model flow dated %d for a model in models.csv",
                           ft->path, flow_date);
         goto fail;
+    }
+    /* the apps' categories (optional): the first category an app lists in
+     * the raw snapshot the flows were built from */
+    if (!(dl->app_category = malloc(((size_t)dl->apps.count + 1) * sizeof(int)))) goto oom;
+    for (int a = 0; a < dl->apps.count; a++) dl->app_category[a] = -1;
+    if (prillm__names_init(&dl->categories)) goto oom;
+    snprintf(path, sizeof path, "%s/raw/pluriholonomic_ai-routing/h5_apps_snapshot_2026-07-07.csv", dir);
+    FILE *probe = fopen(path, "r");
+    if (probe) {
+        fclose(probe);
+        if ((rc = prillm__csv_read(path, &dl->category_table, err))) goto fail;
+        const PrillmCsvTable *ct = &dl->category_table;
+        int c_title, c_cat;
+        if ((rc = prillm__csv_require(ct, "app_title", &c_title, err)) ||
+            (rc = prillm__csv_require(ct, "app_categories", &c_cat, err)))
+            goto fail;
+        for (long r = 0; r < ct->rows; r++) {
+            int a = prillm__names_find(&dl->apps, prillm__csv_get(ct, r, c_title));
+            char *cat = (char *)prillm__csv_get(ct, r, c_cat);
+            if (a < 0 || dl->app_category[a] >= 0 || !cat[0]) continue;
+            cat[strcspn(cat, "|")] = '\0'; /* the first of "cli-agent|ide-extension" */
+            int k = prillm__names_add(&dl->categories, cat);
+            if (k < 0) goto oom;
+            dl->app_category[a] = k;
+        }
     }
     return PRILLM_OK;
 oom:

@@ -21,6 +21,9 @@ typedef struct {
     int *flow_app, *flow_model;
     double *flow_tokens;                     /* raw tokens over the window    */
     long flows_skipped;                      /* rows of the date not usable   */
+    PrillmCsvTable category_table;           /* raw apps snapshot, optional   */
+    PrillmNameIndex categories;
+    int *app_category;                       /* [apps] first listed, -1 none  */
     long negative_prices;                    /* sentinel prices read as none  */
 } PrillmDaily;
 

@@ -78,6 +78,7 @@ void prillm_fit_write_json(FILE *out, const PrillmFitResult *r) {
     prillm__json_number(out, r->candidate_hi);
     fputs("],\n  \"shrinkage\": ", out);
     prillm__json_number(out, r->shrinkage);
+    fprintf(out, ",\n  \"category_x_model\": %s", r->category_effect ? "true" : "false");
     fputs(",\n  \"forward_days\": ", out);
     fprintf(out, "%d,\n  \"forward\": [", r->forward_days);
     for (int k = 0; k < r->n_forward; k++) {
@@ -91,6 +92,7 @@ void prillm_fit_write_json(FILE *out, const PrillmFitResult *r) {
         if (isnan(h->shrinkage)) fputs("\"market-share baseline\"", out);
         else if (isinf(h->shrinkage)) fputs("\"none (no app x author effect)\"", out);
         else prillm__json_number(out, h->shrinkage);
+        fprintf(out, ", \"category_x_model\": %s", h->category ? "true" : "false");
         fputs(", \"r2\": ", out);
         prillm__json_number(out, h->r2);
         fputs(", \"r2_log\": ", out);
@@ -191,9 +193,9 @@ void prillm_fit_write_table(FILE *out, const PrillmFitResult *r) {
         char name[64];
         if (isnan(h->shrinkage)) snprintf(name, sizeof name, "market-share baseline");
         else if (isinf(h->shrinkage)) snprintf(name, sizeof name, "no app x author effect");
-        else snprintf(name, sizeof name, "app x author, shrink %g", h->shrinkage);
+        else snprintf(name, sizeof name, "app x author%s, shrink %g", h->category ? " + category" : "", h->shrinkage);
         fprintf(out, "%-28s %8.4f %8.4f %8ld%s\n", name, h->r2, h->r2_log, h->cells,
-                h->shrinkage == r->shrinkage ? "  <- chosen" : "");
+                h->shrinkage == r->shrinkage && h->category == r->category_effect ? "  <- chosen" : "");
     }
     fprintf(out, "\ncertificate: model totals within %.2e, listed cells within %.2e of demand, KKT %.2e, %d stranded\n",
             r->max_total_error, r->max_cell_error, r->kkt_violation, r->stranded);
