@@ -478,7 +478,7 @@ static void test_usage_errors(void **state) {
         {"equilibrium \"$DATA/cli_market.json\" --max-rounds 1.5", "max-rounds"},
         {"equilibrium \"$DATA/cli_market.json\" --time-limit -1", "time-limit"},
         {"equilibrium \"$DATA/cli_market.json\" \"$DATA/cli_market.json\"", "one market"},
-        {"validate", "Usage"},
+        {"validate", "MARKET"},
         {"generate --users 0", "--users"},
         {"generate --users abc", "--users"},
         {"generate --providers", "--providers"},
