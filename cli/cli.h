@@ -57,6 +57,9 @@ int prillm_cli_load_file(const char *path, PrillmCliReadFile read, void *context
 /* path "-" is standard input. Returns an exit code (0 on success). */
 int prillm_cli_load_market(const char *path, PrillmMarket **market);
 
+/* The option table's entries, except "verbose": every command takes --quiet
+ * and --verbose [N] itself (prillm_cli_verbosity_flag) and documents them
+ * with prillm_cli_print_verbosity_help. */
 void prillm_cli_print_options(FILE *out, const PrillmOptionInfo *opts, int count);
 /* Sets one option of a settings struct by name; the library's
  * prillm_X_set_option functions have this shape once cast. */
@@ -80,6 +83,33 @@ int prillm_cli_positional(const char *arg, const char *command, const char *noun
 int prillm_cli_format_flag(const char *arg, const char **chosen);
 /* EXIT_USAGE (reported) when no input file was given, else 0. */
 int prillm_cli_require_path(const char *path, const char *command, const char *placeholder);
+
+/* --quiet: no warnings, notes or progress on stderr (errors still print).
+ * Set by prillm_cli_verbosity_flag; read by prillm_cli_warn_to_stderr,
+ * prillm_cli_warn and prillm_cli_note. */
+extern int prillm_cli_quiet;
+/* --quiet, --verbose, --verbose N, --verbose=N (N in 0..2; a bare --verbose
+ * is 1; the next argument is taken as N only when it is all digits).
+ * Returns 1 if argv[*k] was one of them, 0 if not, -1 (reported) on a bad
+ * level or --quiet together with --verbose N > 0. */
+int prillm_cli_verbosity_flag(int argc, char **argv, int *k, long *verbose);
+/* The help lines of --verbose and --quiet; progress says what the levels
+ * show, or NULL for a command without progress. */
+void prillm_cli_print_verbosity_help(FILE *out, const char *progress);
+/* "prillm: warning: ..." and "prillm: ..." (progress, what was written) on
+ * stderr, unless --quiet. */
+void prillm_cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void prillm_cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Open an output file; "-" is standard output. NULL (reported, naming flag)
+ * if it cannot be opened. */
+FILE *prillm_cli_open_output(const char *path, const char *flag);
+/* Close what prillm_cli_open_output opened (flush standard output). Returns
+ * 0, or -1 (reported) if writing failed. */
+int prillm_cli_close_output(FILE *f, const char *path);
+/* Two outputs that would both go to standard output: a usage error naming
+ * both and how to separate them. Returns EXIT_USAGE. */
+int prillm_cli_both_stdout(const char *first, const char *second, const char *hint);
 
 int prillm_cli_parse_int(const char *text, const char *flag, long lo, long hi, long *out);
 int prillm_cli_parse_double(const char *text, const char *flag, double lo, double hi, double *out);

@@ -1,6 +1,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,7 +41,10 @@ int prillm_cli_fail(const PrillmError *err) {
     return prillm_cli_exit_for_error(err->code);
 }
 
+int prillm_cli_quiet = 0;
+
 void prillm_cli_warn_to_stderr(void *context, const char *message) {
+    if (prillm_cli_quiet) return;
     fprintf(stderr, "prillm: warning: %s: %s\n", (const char *)context, message);
 }
 
@@ -73,6 +77,7 @@ int prillm_cli_load_market(const char *path, PrillmMarket **market) {
 void prillm_cli_print_options(FILE *out, const PrillmOptionInfo *opts, int count) {
     for (int k = 0; k < count; k++) {
         const PrillmOptionInfo *o = &opts[k];
+        if (strcmp(o->name, "verbose") == 0) continue;
         char def[64];
         if (o->type == PRILLM_OPTION_CHOICE) {
             prillm_options_choice_name(o->choices, (int)o->default_value, def, sizeof def);
@@ -152,6 +157,81 @@ int prillm_cli_format_flag(const char *arg, const char **chosen) {
 int prillm_cli_require_path(const char *path, const char *command, const char *placeholder) {
     if (path) return 0;
     fprintf(stderr, "prillm: error: missing %s (see prillm %s --help)\n", placeholder, command);
+    return EXIT_USAGE;
+}
+
+int prillm_cli_verbosity_flag(int argc, char **argv, int *k, long *verbose) {
+    static int verbose_given = 0;
+    const char *arg = argv[*k];
+    if (strcmp(arg, "--quiet") == 0) {
+        if (verbose_given && *verbose > 0) {
+            fprintf(stderr, "prillm: error: --quiet and --verbose %ld contradict each other: give one of them\n", *verbose);
+            return -1;
+        }
+        prillm_cli_quiet = 1;
+        return 1;
+    }
+    const char *value = NULL;
+    if (strncmp(arg, "--verbose=", 10) == 0) value = arg + 10;
+    else if (strcmp(arg, "--verbose") != 0) return 0;
+    else if (*k + 1 < argc && argv[*k + 1][0] && strspn(argv[*k + 1], "0123456789") == strlen(argv[*k + 1]))
+        value = argv[++*k];
+    long level = 1;
+    if (value && prillm_cli_parse_int(value, "--verbose", 0, 2, &level)) return -1;
+    if (prillm_cli_quiet && level > 0) {
+        fprintf(stderr, "prillm: error: --quiet and --verbose %ld contradict each other: give one of them\n", level);
+        return -1;
+    }
+    *verbose = level;
+    verbose_given = 1;
+    return 1;
+}
+
+void prillm_cli_print_verbosity_help(FILE *out, const char *progress) {
+    if (progress)
+        fprintf(out, "  --verbose [N]\n      progress on stderr: %s (a bare --verbose is 1)\n", progress);
+    else
+        fputs("  --verbose [N]\n      accepted (N in 0..2) for consistency: this command has no progress to\n"
+              "      show, so it changes nothing beyond the warnings, which print anyway\n",
+              out);
+    fputs("  --quiet\n      no warnings or progress on stderr (errors still print)\n", out);
+}
+
+void prillm_cli_warn(const char *fmt, ...) {
+    if (prillm_cli_quiet) return;
+    va_list args;
+    va_start(args, fmt);
+    fputs("prillm: warning: ", stderr);
+    vfprintf(stderr, fmt, args);
+    fputc('\n', stderr);
+    va_end(args);
+}
+
+void prillm_cli_note(const char *fmt, ...) {
+    if (prillm_cli_quiet) return;
+    va_list args;
+    va_start(args, fmt);
+    fputs("prillm: ", stderr);
+    vfprintf(stderr, fmt, args);
+    fputc('\n', stderr);
+    va_end(args);
+}
+
+FILE *prillm_cli_open_output(const char *path, const char *flag) {
+    if (strcmp(path, "-") == 0) return stdout;
+    FILE *f = fopen(path, "wb");
+    if (!f) fprintf(stderr, "prillm: error: %s: cannot write %s: %s\n", flag, path, strerror(errno));
+    return f;
+}
+
+int prillm_cli_close_output(FILE *f, const char *path) {
+    int bad = f == stdout ? fflush(f) != 0 || ferror(f) : (ferror(f) != 0) | (fclose(f) != 0);
+    if (bad) fprintf(stderr, "prillm: error: writing %s failed\n", strcmp(path, "-") == 0 ? "standard output" : path);
+    return bad ? -1 : 0;
+}
+
+int prillm_cli_both_stdout(const char *first, const char *second, const char *hint) {
+    fprintf(stderr, "prillm: error: %s and %s both go to stdout: %s\n", first, second, hint);
     return EXIT_USAGE;
 }
 

@@ -56,7 +56,7 @@ static void print_number_field(FILE *out, const char *indent, const char *key, d
 
 static void auction_help(FILE *out) {
     fprintf(out,
-            "Usage: prillm auction FILE.json\n"
+            "Usage: prillm auction FILE.json [--json] [--quiet]\n"
             "\n"
             "Run the reverse second-price auction for one request. Every model picks the\n"
             "TTC level that maximises its surplus quality - cost and bids that quality\n"
@@ -67,8 +67,10 @@ static void auction_help(FILE *out) {
             "it. Ties go to the model listed first. beta is not used.\n"
             "\n%s\n"
             "Options:\n"
-            "  -h, --help\n      this text\n\n%s",
-            file_help, prillm_cli_exit_code_help);
+            "  --json\n      print JSON (the default and only format)\n",
+            file_help);
+    prillm_cli_print_verbosity_help(out, NULL);
+    fprintf(out, "  -h, --help\n      this text\n\n%s", prillm_cli_exit_code_help);
 }
 
 static void print_auction_json(FILE *out, const PrillmTtcMarket *mk, const PrillmTtcAuctionResult *r) {
@@ -98,13 +100,21 @@ static void print_auction_json(FILE *out, const PrillmTtcMarket *mk, const Prill
 }
 
 int cmd_auction(int argc, char **argv) {
-    const char *path = NULL;
+    const char *path = NULL, *format = NULL;
+    long verbose = 0;
     for (int k = 1; k < argc; k++) {
         const char *arg = argv[k];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             auction_help(stdout);
             return EXIT_SOLVED;
         }
+        if (strcmp(arg, "--json") == 0) {
+            if (prillm_cli_format_flag(arg, &format)) return EXIT_USAGE;
+            continue;
+        }
+        int took = prillm_cli_verbosity_flag(argc, argv, &k, &verbose);
+        if (took < 0) return EXIT_USAGE;
+        if (took) continue;
         if (arg[0] == '-' && arg[1] != '\0') {
             fprintf(stderr, "prillm: error: auction: unknown option %s (try --help)\n", arg);
             return EXIT_USAGE;
@@ -153,9 +163,12 @@ static void ttc_market_help(FILE *out) {
             "\n%s\n"
             "Options:\n"
             "  --beta X\n      logit rationality, overrides the file's beta\n"
-            "  --trace\n      print every move of the dynamics on stderr\n",
+            "  --json\n      print JSON (the default and only format)\n",
             file_help);
     prillm_cli_print_options(out, opts, count);
+    prillm_cli_print_verbosity_help(out, "0 none (default); 1 or 2 every move of the dynamics and the\n"
+                                         "      potential");
+    fputs("  --trace\n      the same as --verbose 1 (kept as an alias)\n", out);
     fprintf(out, "  -h, --help\n      this text\n\n%s", prillm_cli_exit_code_help);
 }
 
@@ -216,19 +229,38 @@ int cmd_ttc_market(int argc, char **argv) {
     const PrillmOptionInfo *opts = prillm_ttc_options(&count);
     PrillmTtcSettings settings;
     prillm_ttc_default_settings(&settings);
-    const char *path = NULL, *beta_text = NULL;
+    const char *path = NULL, *beta_text = NULL, *format = NULL;
     int trace = 0;
+    long verbose = 0;
     for (int k = 1; k < argc; k++) {
         const char *arg = argv[k];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             ttc_market_help(stdout);
             return EXIT_SOLVED;
         }
+        if (strcmp(arg, "--json") == 0) {
+            if (prillm_cli_format_flag(arg, &format)) return EXIT_USAGE;
+            continue;
+        }
         if (strcmp(arg, "--trace") == 0) {
+            if (prillm_cli_quiet) {
+                fprintf(stderr, "prillm: error: --quiet and --trace contradict each other: give one of them\n");
+                return EXIT_USAGE;
+            }
             trace = 1;
             continue;
         }
-        int got = prillm_cli_flag_value(argc, argv, &k, "--beta", &beta_text);
+        int got = prillm_cli_verbosity_flag(argc, argv, &k, &verbose);
+        if (got < 0) return EXIT_USAGE;
+        if (got) {
+            if (trace && prillm_cli_quiet) {
+                fprintf(stderr, "prillm: error: --quiet and --trace contradict each other: give one of them\n");
+                return EXIT_USAGE;
+            }
+            if (verbose > 0) trace = 1;
+            continue;
+        }
+        got = prillm_cli_flag_value(argc, argv, &k, "--beta", &beta_text);
         if (got < 0) return EXIT_USAGE;
         if (got) continue;
         got = prillm_cli_take_option(argc, argv, &k, opts, count, set_ttc_option, &settings);
@@ -261,10 +293,10 @@ int cmd_ttc_market(int argc, char **argv) {
         code = prillm_cli_fail(&err);
     } else {
         if (!r->optimum)
-            fprintf(stderr, "prillm: warning: more than max-profiles = %g profiles: no optimum, price_of_anarchy is null\n",
-                    settings.max_profiles);
+            prillm_cli_warn("more than max-profiles = %g profiles: no optimum, price_of_anarchy is null",
+                            settings.max_profiles);
         if (r->status != PRILLM_STATUS_SOLVED)
-            fprintf(stderr, "prillm: warning: no equilibrium after %d rounds; the last profile is printed\n", r->rounds);
+            prillm_cli_warn("no equilibrium after %d rounds; the last profile is printed", r->rounds);
         print_market_json(stdout, mk, r);
         code = prillm_cli_exit_for_status(r->status);
     }

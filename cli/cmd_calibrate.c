@@ -31,15 +31,20 @@ static void calibrate_help(FILE *out) {
             "\n"
             "Options:\n"
             "  --data DIR\n      observations to calibrate on\n"
-            "  --out FILE\n      write the calibrated market (the format equilibrium and price read)\n"
+            "  --out FILE\n      write the calibrated market (the format equilibrium and price read);\n"
+            "      - is stdout (then send the report elsewhere with --report FILE)\n"
             "  --period K\n      which period's market --out writes (default the last)\n"
-            "  --plot FILE.svg\n      scatter plot of predicted vs observed flows (log-log)\n"
+            "  --plot FILE.svg\n      scatter plot of predicted vs observed flows (log-log); - is stdout\n"
+            "  --report FILE\n      where the report goes (default stdout; - is stdout)\n"
             "  --baselines\n      also run every baseline (npm, noq, fd, xgboost, a2c) on the same data\n"
             "  --table\n      print a plain table instead of JSON\n"
+            "  --json\n      print JSON (the default; --json and --table are alternatives)\n"
             "  --write-synthetic DIR\n      write observations generated from the model (generic layout) and its\n"
             "      true market (DIR/truth.json), then stop; with --periods (5), --noise (0.1),\n"
             "      --listed (top apps each model lists, 5; 0 = all) and --models/--apps/--seed\n");
     prillm_cli_print_options(out, opts, count);
+    prillm_cli_print_verbosity_help(out, "0 the data and each method's result (default), 1 also the start and\n"
+                                         "      end of the search and the held-out folds, 2 also every 50 iterations");
     fprintf(out, "  -h, --help\n      this text\n\n%s", prillm_cli_exit_code_help);
 }
 
@@ -47,9 +52,20 @@ static PrillmErrorCode set_option(void *settings, const char *name, const char *
     return prillm_calibration_set_option(settings, name, value, err);
 }
 
+/* The library's lines may start with the method's name, which for the
+ * default method is "prillm": say "method prillm: ..." rather than
+ * "prillm: prillm: ...". */
 static void progress_to_stderr(void *context, const char *message) {
     (void)context;
-    fprintf(stderr, "prillm: %s\n", message);
+    for (int q = 0; q < 6; q++) {
+        const char *name = prillm_calibration_method_name(q);
+        size_t len = strlen(name);
+        if (strncmp(message, name, len) == 0 && message[len] == ':') {
+            prillm_cli_note("method %s", message);
+            return;
+        }
+    }
+    prillm_cli_note("%s", message);
 }
 
 static void print_result_fields(FILE *out, const PrillmCalibrationResult *r, const char *indent) {
@@ -204,8 +220,7 @@ static int write_synthetic(const char *dir, const PrillmCalibrationSettings *st,
         rc = truth ? PRILLM_ERR_IO : err.code;
         if (truth) snprintf(err.message, sizeof err.message, "cannot write %.400s: %.80s", path, strerror(errno));
     }
-    fprintf(stderr, "prillm: wrote %d periods of %d apps x %d models (noise %g, %ld listed per model) to %s\n",
-            obs->n_periods, obs->n_users, obs->n_providers, noise, listed, dir);
+    prillm_cli_note("wrote %d periods of %d apps x %d models (noise %g, %ld listed per model) to %s", obs->n_periods, obs->n_users, obs->n_providers, noise, listed, dir);
     prillm_market_free(truth);
     prillm_observations_free(obs);
     if (rc) {
@@ -220,8 +235,9 @@ int cmd_calibrate(int argc, char **argv) {
     const PrillmOptionInfo *opts = prillm_calibration_options(&count);
     PrillmCalibrationSettings st;
     prillm_calibration_default_settings(&st);
-    const char *dir = NULL, *out_path = NULL, *plot_path = NULL, *synthetic = NULL, *value;
-    long period = -1, periods = 5, listed = 5;
+    const char *dir = NULL, *out_path = NULL, *plot_path = NULL, *report_path = NULL, *synthetic = NULL, *value;
+    const char *format = NULL;
+    long period = -1, periods = 5, listed = 5, verbose = 0;
     double noise = 0.1;
     int baselines = 0, table = 0;
     for (int k = 1; k < argc; k++) {
@@ -235,8 +251,18 @@ int cmd_calibrate(int argc, char **argv) {
             baselines = 1;
             continue;
         }
-        if (strcmp(arg, "--table") == 0) {
-            table = 1;
+        if (strcmp(arg, "--table") == 0 || strcmp(arg, "--json") == 0) {
+            if (prillm_cli_format_flag(arg, &format)) return EXIT_USAGE;
+            table = strcmp(arg, "--table") == 0;
+            continue;
+        }
+        if ((got = prillm_cli_verbosity_flag(argc, argv, &k, &verbose))) {
+            if (got < 0) return EXIT_USAGE;
+            continue;
+        }
+        if ((got = prillm_cli_flag_value(argc, argv, &k, "--report", &value))) {
+            if (got < 0) return EXIT_USAGE;
+            report_path = value;
             continue;
         }
         if ((got = prillm_cli_flag_value(argc, argv, &k, "--data", &value))) {
@@ -281,7 +307,18 @@ int cmd_calibrate(int argc, char **argv) {
         fprintf(stderr, "prillm: error: unexpected argument %s (see prillm calibrate --help)\n", arg);
         return EXIT_USAGE;
     }
+    st.verbose = (int)verbose;
     if (synthetic) return write_synthetic(synthetic, &st, periods, noise, listed);
+    {
+        int report_stdout = !report_path || strcmp(report_path, "-") == 0;
+        int out_stdout = out_path && strcmp(out_path, "-") == 0, plot_stdout = plot_path && strcmp(plot_path, "-") == 0;
+        if (out_stdout && plot_stdout)
+            return prillm_cli_both_stdout("--out -", "--plot -", "pass --out FILE or --plot FILE");
+        if (out_stdout && report_stdout)
+            return prillm_cli_both_stdout("--out -", "the report", "pass --out FILE or --report FILE");
+        if (plot_stdout && report_stdout)
+            return prillm_cli_both_stdout("--plot -", "the report", "pass --plot FILE or --report FILE");
+    }
     if (!dir) {
         fprintf(stderr, "prillm: error: missing --data DIR (see prillm calibrate --help)\n");
         return EXIT_USAGE;
@@ -299,8 +336,7 @@ int cmd_calibrate(int argc, char **argv) {
         return EXIT_USAGE;
     }
     if (period < 0) period = obs->n_periods - 1;
-    fprintf(stderr, "prillm: %s: %d period(s), %d models x %d apps, %ld observed cells, %ld censored\n", dir,
-            obs->n_periods, obs->n_providers, obs->n_users, obs->observed_cells, obs->censored_cells);
+    prillm_cli_note("%s: %d period(s), %d models x %d apps, %ld observed cells, %ld censored", dir, obs->n_periods, obs->n_providers, obs->n_users, obs->observed_cells, obs->censored_cells);
     PrillmCalibrationResult *results[6] = {NULL};
     int methods[6] = {st.method}, n_results = 1;
     if (baselines)
@@ -316,45 +352,50 @@ int cmd_calibrate(int argc, char **argv) {
             code = prillm_cli_exit_for_error(rc);
             break;
         }
-        fprintf(stderr, "prillm: %s: %s, R2 %.4f, held-out R2 %.4f, %.3f s\n", prillm_calibration_method_name(one.method),
+        prillm_cli_note("method %s: %s, R2 %.4f, held-out R2 %.4f, %.3f s", prillm_calibration_method_name(one.method),
                 prillm_status_name(results[q]->status), results[q]->r2, results[q]->r2_heldout,
                 results[q]->seconds_total);
     }
     if (!code && out_path && results[0]->status == PRILLM_STATUS_SOLVED && isfinite(results[0]->w_congestion)) {
         PrillmMarket *mk = NULL;
         rc = prillm_calibration_market(obs, (int)period, results[0], &mk, &err);
-        FILE *out = rc ? NULL : fopen(out_path, "w");
+        FILE *out = rc ? NULL : prillm_cli_open_output(out_path, "--out");
         if (!rc && !out) {
-            fprintf(stderr, "prillm: error: cannot write %s: %s\n", out_path, strerror(errno));
             code = EXIT_BAD_INPUT;
         } else if (rc) {
             code = prillm_cli_fail(&err);
         } else {
             rc = prillm_market_write_json(mk, out, &err);
-            if (fclose(out) != 0 && !rc) rc = PRILLM_ERR_IO;
+            if (prillm_cli_close_output(out, out_path) != 0 && !rc) rc = PRILLM_ERR_IO;
             if (rc) code = EXIT_INTERNAL;
-            else fprintf(stderr, "prillm: calibrated market (period %ld) written to %s\n", period, out_path);
+            else prillm_cli_note("calibrated market (period %ld) written to %s", period, out_path);
         }
         prillm_market_free(mk);
     } else if (!code && out_path) {
-        fprintf(stderr, "prillm: warning: %s has no calibrated game to write; %s not written\n",
-                prillm_calibration_method_name(results[0]->method), out_path);
+        prillm_cli_warn("%s has no calibrated game to write; %s not written",
+                        prillm_calibration_method_name(results[0]->method), out_path);
     }
     if (!code && plot_path) {
-        FILE *svg = fopen(plot_path, "w");
+        FILE *svg = prillm_cli_open_output(plot_path, "--plot");
         if (!svg) {
-            fprintf(stderr, "prillm: error: cannot write %s: %s\n", plot_path, strerror(errno));
             code = EXIT_BAD_INPUT;
         } else {
             rc = prillm_calibration_write_svg(obs, results[0], svg, &err);
-            if (fclose(svg) != 0 && !rc) rc = PRILLM_ERR_IO;
-            if (rc) code = prillm_cli_fail(&err);
+            if (prillm_cli_close_output(svg, plot_path) != 0 && !rc) code = EXIT_INTERNAL;
+            else if (rc) code = prillm_cli_fail(&err);
         }
     }
     if (results[0] && (!code || code == EXIT_BAD_INPUT)) {
-        if (table) print_table(stdout, obs, results, n_results);
-        else print_json(stdout, dir, obs, &st, results, n_results);
-        if (!code) code = prillm_cli_exit_for_status(results[0]->status);
+        const char *where = report_path ? report_path : "-";
+        FILE *report = prillm_cli_open_output(where, "--report");
+        if (!report) {
+            code = EXIT_BAD_INPUT;
+        } else {
+            if (table) print_table(report, obs, results, n_results);
+            else print_json(report, dir, obs, &st, results, n_results);
+            if (prillm_cli_close_output(report, where) != 0) code = EXIT_INTERNAL;
+            else if (!code) code = prillm_cli_exit_for_status(results[0]->status);
+        }
     }
     for (int q = 0; q < n_results; q++) prillm_calibration_result_free(results[q]);
     prillm_observations_free(obs);

@@ -35,7 +35,9 @@ static void delegate_help(FILE *out) {
           "      one strategy per provider, in file order\n",
           out);
     prillm_cli_print_options(out, opts, count);
-    fputs("\n", out);
+    fputs("  --json\n      print JSON (the default and only format)\n", out);
+    prillm_cli_print_verbosity_help(out, NULL);
+    fputs("  -h, --help\n      this text\n\n", out);
     fputs(prillm_cli_exit_code_help, out);
 }
 
@@ -80,7 +82,8 @@ int cmd_delegate(int argc, char **argv) {
     PrillmDelegationSettings scratch, settings;
     prillm_delegation_default_settings(&scratch);
     prillm_delegation_default_settings(&settings);
-    const char *path = NULL, *strategies = NULL;
+    const char *path = NULL, *strategies = NULL, *format = NULL;
+    long verbose = 0;
     int *flag_at = calloc((size_t)argc + 1, sizeof *flag_at), n_flags = 0;
     if (!flag_at) {
         fprintf(stderr, "prillm: error: out of memory\n");
@@ -94,7 +97,16 @@ int cmd_delegate(int argc, char **argv) {
             free(flag_at);
             return EXIT_SOLVED;
         }
-        int start = k, got = prillm_cli_flag_value(argc, argv, &k, "--strategies", &strategies);
+        if (strcmp(arg, "--json") == 0) {
+            if (prillm_cli_format_flag(arg, &format)) code = EXIT_USAGE;
+            continue;
+        }
+        int start = k, got = prillm_cli_verbosity_flag(argc, argv, &k, &verbose);
+        if (got) {
+            if (got < 0) code = EXIT_USAGE;
+            continue;
+        }
+        got = prillm_cli_flag_value(argc, argv, &k, "--strategies", &strategies);
         if (got) {
             if (got < 0) code = EXIT_USAGE;
             continue;

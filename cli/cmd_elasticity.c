@@ -38,8 +38,10 @@ static void elasticity_help(FILE *out) {
             "  --input-share S\n      input-price weight of the blend when a day has no token split (0.9)\n"
             "  --min-providers N, --min-obs N\n      per-model estimates: at least N providers (3), N observations (10)\n"
             "  --json\n      print JSON (the default)\n"
-            "  --table\n      print a readable table instead of JSON\n"
-            "  -h, --help\n      this text\n\n%s",
+            "  --table\n      print a readable table instead of JSON\n");
+    prillm_cli_print_verbosity_help(out, NULL);
+    fprintf(out, "  -h, --help\n      this text\n\n"
+                 "The one-line summary on stderr is a note: --quiet drops it.\n\n%s",
             prillm_cli_exit_code_help);
 }
 
@@ -132,6 +134,7 @@ int cmd_elasticity(int argc, char **argv) {
     prillm_elasticity_default_settings(&st);
     const char *dir = NULL, *value, *format = NULL;
     int table = 0;
+    long verbose = 0;
     for (int k = 1; k < argc; k++) {
         const char *arg = argv[k];
         int got;
@@ -143,6 +146,10 @@ int cmd_elasticity(int argc, char **argv) {
         if (strcmp(arg, "--table") == 0 || strcmp(arg, "--json") == 0) {
             if (prillm_cli_format_flag(arg, &format)) return EXIT_USAGE;
             table = strcmp(arg, "--table") == 0;
+            continue;
+        }
+        if ((got = prillm_cli_verbosity_flag(argc, argv, &k, &verbose))) {
+            if (got < 0) return EXIT_USAGE;
             continue;
         }
         if (strcmp(arg, "--no-controls") == 0) {
@@ -206,7 +213,7 @@ int cmd_elasticity(int argc, char **argv) {
         fprintf(stderr, "prillm: error: %s\n", err.message);
         return prillm_cli_exit_for_error(rc);
     }
-    fprintf(stderr, "prillm: %s: across providers %.3f [%.3f, %.3f], over time %.3f [%.3f, %.3f], %.3f s\n", dir,
+    prillm_cli_note("%s: across providers %.3f [%.3f, %.3f], over time %.3f [%.3f, %.3f], %.3f s", dir,
             res.across_providers.elasticity, res.across_providers.lo, res.across_providers.hi, res.over_time.elasticity,
             res.over_time.lo, res.over_time.hi, res.seconds);
     if (table) print_table(stdout, &st, &res);

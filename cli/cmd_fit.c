@@ -11,7 +11,7 @@ static void fit_help(FILE *out) {
     int count;
     const PrillmOptionInfo *opts = prillm_fit_options(&count);
     fprintf(out,
-            "Usage: prillm fit --data DIR [--out CALIBRATED.json] [--table] [options]\n"
+            "Usage: prillm fit --data DIR [--out CALIBRATED.json|-] [--report FILE|-] [--json|--table] [options]\n"
             "\n"
             "Calibrates the whole market in the OpenRouter tables (models.csv, flows.csv:\n"
             "every app and every model with traffic and a price, plus one user for the\n"
@@ -25,9 +25,14 @@ static void fit_help(FILE *out) {
             "\n"
             "Options:\n"
             "  --data DIR\n      the OpenRouter tables (e.g. ../shared/data/openrouter)\n"
-            "  --out FILE\n      write the calibrated market (equilibrium, price and predict read it)\n"
-            "  --table\n      print a plain report instead of JSON\n");
+            "  --out FILE\n      write the calibrated market (equilibrium, price and predict read it);\n"
+            "      - is stdout (then send the report elsewhere with --report FILE)\n"
+            "  --report FILE\n      where the report goes (default stdout; - is stdout)\n"
+            "  --table\n      print a plain report instead of JSON\n"
+            "  --json\n      print JSON (the default; --json and --table are alternatives)\n");
     prillm_cli_print_options(out, opts, count);
+    prillm_cli_print_verbosity_help(out, "0 none (default); 1 or 2 the choices the fit made\n"
+                                         "      (taste shrinkage, target elasticity, segments)");
     fprintf(out, "  -h, --help\n      this text\n\n%s", prillm_cli_exit_code_help);
 }
 
@@ -40,8 +45,9 @@ int cmd_fit(int argc, char **argv) {
     prillm_fit_default_settings(&st);
     int count;
     const PrillmOptionInfo *opts = prillm_fit_options(&count);
-    const char *dir = NULL, *out_path = NULL;
+    const char *dir = NULL, *out_path = NULL, *report_path = NULL, *format = NULL;
     int table = 0;
+    long verbose = 0;
     for (int k = 1; k < argc; k++) {
         const char *arg = argv[k], *value;
         int got;
@@ -49,8 +55,18 @@ int cmd_fit(int argc, char **argv) {
             fit_help(stdout);
             return EXIT_SOLVED;
         }
-        if (strcmp(arg, "--table") == 0) {
-            table = 1;
+        if (strcmp(arg, "--table") == 0 || strcmp(arg, "--json") == 0) {
+            if (prillm_cli_format_flag(arg, &format)) return EXIT_USAGE;
+            table = strcmp(arg, "--table") == 0;
+            continue;
+        }
+        if ((got = prillm_cli_verbosity_flag(argc, argv, &k, &verbose))) {
+            if (got < 0) return EXIT_USAGE;
+            continue;
+        }
+        if ((got = prillm_cli_flag_value(argc, argv, &k, "--report", &value))) {
+            if (got < 0) return EXIT_USAGE;
+            report_path = value;
             continue;
         }
         if ((got = prillm_cli_flag_value(argc, argv, &k, "--data", &value))) {
@@ -73,22 +89,31 @@ int cmd_fit(int argc, char **argv) {
         fprintf(stderr, "prillm: error: missing --data DIR (see prillm fit --help)\n");
         return EXIT_USAGE;
     }
+    if (out_path && strcmp(out_path, "-") == 0 && (!report_path || strcmp(report_path, "-") == 0))
+        return prillm_cli_both_stdout("--out -", "the report", "pass --out FILE or --report FILE");
+    st.verbose = (int)verbose;
+    const char *where = report_path ? report_path : "-";
     PrillmError err = {0};
     PrillmFitResult *res = NULL;
     PrillmErrorCode rc = prillm_fit_openrouter(dir, &st, prillm_cli_warn_to_stderr, (void *)dir, &res, &err);
     if (rc) return prillm_cli_fail(&err);
-    if (table) prillm_fit_write_table(stdout, res);
-    else prillm_fit_write_json(stdout, res);
     int code = prillm_cli_exit_for_status(res->status);
+    FILE *report = prillm_cli_open_output(where, "--report");
+    if (!report) {
+        code = EXIT_BAD_INPUT;
+    } else {
+        if (table) prillm_fit_write_table(report, res);
+        else prillm_fit_write_json(report, res);
+        if (prillm_cli_close_output(report, where) != 0) code = EXIT_INTERNAL;
+    }
     if (out_path) {
-        FILE *f = strcmp(out_path, "-") == 0 ? stdout : fopen(out_path, "w");
+        FILE *f = prillm_cli_open_output(out_path, "--out");
         if (!f) {
-            fprintf(stderr, "prillm: error: cannot write %s\n", out_path);
             code = EXIT_BAD_INPUT;
         } else {
             if ((rc = prillm_fit_write_market(f, res, &err))) code = prillm_cli_fail(&err);
-            if (f != stdout) fclose(f);
-            if (!rc) fprintf(stderr, "prillm: calibrated whole market written to %s\n", out_path);
+            if (prillm_cli_close_output(f, out_path) != 0 && !rc) code = EXIT_INTERNAL;
+            else if (!rc) prillm_cli_note("calibrated whole market written to %s", out_path);
         }
     }
     prillm_fit_result_free(res);

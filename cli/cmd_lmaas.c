@@ -29,7 +29,10 @@ static void lmaas_help(FILE *out) {
             "\n"
             "Options:\n");
     prillm_cli_print_options(out, opts, count);
+    prillm_cli_print_verbosity_help(out, "0 none (default); 1 or 2 one line per IMP pass");
     fprintf(out,
+            "  --json\n"
+            "      print JSON (the default and only format)\n"
             "  --compare\n"
             "      with method imp: also run the exhaustive grid and report IMP's profit\n"
             "      ratio and time against it\n"
@@ -138,7 +141,7 @@ static void print_result(FILE *out, const PrillmLmaasMarket *mk, const PrillmLma
 
 static void progress_to_stderr(void *context, const char *line) {
     (void)context;
-    fprintf(stderr, "prillm: %s\n", line);
+    prillm_cli_note("%s", line);
 }
 
 static int generate(long customers, long models, long seed) {
@@ -159,9 +162,9 @@ int cmd_lmaas(int argc, char **argv) {
     const PrillmOptionInfo *opts = prillm_lmaas_options(&count);
     PrillmLmaasSettings settings;
     prillm_lmaas_default_settings(&settings);
-    const char *path = NULL;
+    const char *path = NULL, *format = NULL;
     int compare = 0, gen = 0;
-    long customers = 20, models = 3, seed = 1;
+    long customers = 20, models = 3, seed = 1, verbose = 0;
     int sized = 0;
     for (int k = 1; k < argc; k++) {
         const char *arg = argv[k], *value = NULL;
@@ -177,7 +180,15 @@ int cmd_lmaas(int argc, char **argv) {
             gen = 1;
             continue;
         }
+        if (strcmp(arg, "--json") == 0) {
+            if (prillm_cli_format_flag(arg, &format)) return EXIT_USAGE;
+            continue;
+        }
         int got;
+        if ((got = prillm_cli_verbosity_flag(argc, argv, &k, &verbose)) != 0) {
+            if (got < 0) return EXIT_USAGE;
+            continue;
+        }
         if ((got = prillm_cli_flag_value(argc, argv, &k, "--customers", &value)) != 0) {
             if (got < 0 || prillm_cli_parse_int(value, "--customers", 1, 1000000, &customers)) return EXIT_USAGE;
             sized = 1;
@@ -210,6 +221,7 @@ int cmd_lmaas(int argc, char **argv) {
         return EXIT_USAGE;
     }
     if (prillm_cli_require_path(path, "lmaas", "FILE.json")) return EXIT_USAGE;
+    settings.verbose = verbose > 0; /* the library has one level of progress */
     if (compare && settings.method != PRILLM_LMAAS_IMP) {
         fprintf(stderr, "prillm: error: --compare goes with --method imp\n");
         return EXIT_USAGE;
@@ -232,7 +244,7 @@ int cmd_lmaas(int argc, char **argv) {
         print_result(stdout, mk, &settings, result, grid);
         code = prillm_cli_exit_for_status(result->info.status);
         if (code == EXIT_INACCURATE)
-            fprintf(stderr, "prillm: warning: IMP still moving after %d passes (max-iterations)\n", result->info.iterations);
+            prillm_cli_warn("IMP still moving after %d passes (max-iterations)", result->info.iterations);
         if (fflush(stdout) != 0 || ferror(stdout)) {
             fprintf(stderr, "prillm: error: writing the result failed\n");
             code = EXIT_INTERNAL;

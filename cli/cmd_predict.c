@@ -8,7 +8,7 @@
 
 static void predict_help(FILE *out) {
     fprintf(out,
-            "Usage: prillm predict CALIBRATED.json --data DIR [--date YYYY-MM-DD] [--json|--csv]\n"
+            "Usage: prillm predict CALIBRATED.json --data DIR [--date YYYY-MM-DD] [--json|--csv|--table] [--out FILE|-]\n"
             "\n"
             "Predicts the apps' traffic in a new period on a market written by prillm fit --out:\n"
             "the period's prices (listed or effective, as the fit used), latency and throughput,\n"
@@ -28,8 +28,11 @@ static void predict_help(FILE *out) {
             "  --date D\n      the period (default: the data's last priced date)\n"
             "  --csv\n      print app,model_id,tokens (tokens per day; non-zero flows)\n"
             "  --json\n      print JSON (the default): model totals and flows\n"
-            "  -h, --help\n      this text\n\n%s",
-            prillm_cli_exit_code_help);
+            "  --table\n      print a readable summary: per model tokens, price and flags; the top apps\n"
+            "      (--json, --csv and --table are alternatives)\n"
+            "  --out FILE\n      where the prediction goes (default stdout; - is stdout)\n");
+    prillm_cli_print_verbosity_help(out, NULL);
+    fprintf(out, "  -h, --help\n      this text\n\n%s", prillm_cli_exit_code_help);
 }
 
 static int parse_date(const char *text, int *out) {
@@ -73,9 +76,104 @@ static char *read_all(const char *path, size_t *length) {
     return buf;
 }
 
+static void print_csv(FILE *out, const PrillmPrediction *pr) {
+    const PrillmMarket *mk = pr->market;
+    int n = mk->n_users, m = mk->n_providers;
+    fputs("app,model_id,tokens\n", out);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < m; j++) {
+            double f = pr->flows[(size_t)i * (size_t)m + (size_t)j];
+            if (!(f > 0)) continue;
+            prillm__csv_field(out, mk->user_id[i]);
+            fputc(',', out);
+            prillm__csv_field(out, mk->provider_id[j]);
+            fprintf(out, ",%.0f\n", f * 1e6);
+        }
+}
+
+static void print_json(FILE *out, const PrillmPrediction *pr) {
+    const PrillmMarket *mk = pr->market;
+    int n = mk->n_users, m = mk->n_providers;
+    fprintf(out, "{\n  \"status\": \"%s\",\n  \"date\": \"%04d-%02d-%02d\",\n  \"market_scale\": ",
+            prillm_status_name(pr->status), pr->date / 10000, pr->date / 100 % 100, pr->date % 100);
+    prillm__json_number(out, pr->scale);
+    fputs(",\n  \"kkt_violation\": ", out);
+    prillm__json_number(out, pr->kkt_violation);
+    fputs(",\n  \"models\": [", out);
+    for (int j = 0; j < m; j++) {
+        fputs(j ? ",\n    {\"id\": " : "\n    {\"id\": ", out);
+        prillm__json_string(out, mk->provider_id[j]);
+        fputs(", \"price\": ", out);
+        prillm__json_number(out, mk->price[j]);
+        fputs(", \"tokens\": ", out);
+        prillm__json_number(out, pr->provider_flow[j] * 1e6);
+        fprintf(out, ", \"entrant\": %s, \"price_carried\": %s}", pr->entrant[j] ? "true" : "false",
+                pr->carried[j] ? "true" : "false");
+    }
+    fputs("\n  ],\n  \"apps\": [", out);
+    for (int i = 0; i < n; i++) {
+        fputs(i ? ",\n    {\"id\": " : "\n    {\"id\": ", out);
+        prillm__json_string(out, mk->user_id[i]);
+        fputs(", \"demand\": ", out);
+        prillm__json_number(out, mk->demand[i] * 1e6);
+        fprintf(out, ", \"new\": %s, \"demand_carried\": %s, \"flows\": [", pr->new_app[i] ? "true" : "false",
+                pr->app_carried[i] ? "true" : "false");
+        for (int j = 0, first = 1; j < m; j++) {
+            double f = pr->flows[(size_t)i * (size_t)m + (size_t)j];
+            if (!(f > 0)) continue;
+            fputs(first ? "{\"model_id\": " : ", {\"model_id\": ", out);
+            prillm__json_string(out, mk->provider_id[j]);
+            fputs(", \"tokens\": ", out);
+            prillm__json_number(out, f * 1e6);
+            fputs("}", out);
+            first = 0;
+        }
+        fputs("]}", out);
+    }
+    fputs("\n  ]\n}\n", out);
+}
+
+/* A readable summary for people: every model, then the largest apps. */
+static void print_table(FILE *out, const PrillmPrediction *pr) {
+    const PrillmMarket *mk = pr->market;
+    int n = mk->n_users, m = mk->n_providers;
+    double total = 0;
+    for (int j = 0; j < m; j++) total += pr->provider_flow[j];
+    fprintf(out, "Prediction for %04d-%02d-%02d: %s (%d models x %d apps, market scale %.4g, KKT violation %.2g)\n\n",
+            pr->date / 10000, pr->date / 100 % 100, pr->date % 100, prillm_status_name(pr->status), m, n, pr->scale,
+            pr->kkt_violation);
+    fprintf(out, "%-44s %14s %7s %10s  %s\n", "model", "tokens/day", "share", "price", "flags");
+    for (int j = 0; j < m; j++)
+        fprintf(out, "%-44.44s %14.4g %6.2f%% %10.4g  %s%s\n", mk->provider_id[j], pr->provider_flow[j] * 1e6,
+                total > 0 ? 100.0 * pr->provider_flow[j] / total : 0.0, mk->price[j], pr->entrant[j] ? "entrant " : "",
+                pr->carried[j] ? "price carried" : "");
+    int shown = n < 10 ? n : 10;
+    fprintf(out, "\nTop %d of %d apps by demand\n%-32s %14s  %-36s %s\n", shown, n, "app", "tokens/day", "largest model",
+            "flags");
+    char *used = calloc((size_t)n + 1, 1);
+    for (int r = 0; r < shown && used; r++) {
+        int best = -1;
+        for (int i = 0; i < n; i++)
+            if (!used[i] && (best < 0 || mk->demand[i] > mk->demand[best])) best = i;
+        used[best] = 1;
+        const double *row = pr->flows + (size_t)best * (size_t)m;
+        int top = -1;
+        for (int j = 0; j < m; j++)
+            if (row[j] > 0 && (top < 0 || row[j] > row[top])) top = j;
+        char largest[64] = "-";
+        if (top >= 0)
+            snprintf(largest, sizeof largest, "%.26s %.0f%%", mk->provider_id[top],
+                     mk->demand[best] > 0 ? 100.0 * row[top] / mk->demand[best] : 0.0);
+        fprintf(out, "%-32.32s %14.4g  %-36s %s%s\n", mk->user_id[best], mk->demand[best] * 1e6, largest,
+                pr->new_app[best] ? "new " : "", pr->app_carried[best] ? "demand carried" : "");
+    }
+    free(used);
+}
+
 int cmd_predict(int argc, char **argv) {
-    const char *path = NULL, *dir = NULL;
+    const char *path = NULL, *dir = NULL, *format = NULL, *out_path = NULL;
     int date = 0, csv = 0;
+    long verbose = 0;
     for (int k = 1; k < argc; k++) {
         const char *arg = argv[k], *value;
         int got;
@@ -83,12 +181,18 @@ int cmd_predict(int argc, char **argv) {
             predict_help(stdout);
             return EXIT_SOLVED;
         }
-        if (strcmp(arg, "--csv") == 0) {
-            csv = 1;
+        if (strcmp(arg, "--csv") == 0 || strcmp(arg, "--json") == 0 || strcmp(arg, "--table") == 0) {
+            if (prillm_cli_format_flag(arg, &format)) return EXIT_USAGE;
+            csv = strcmp(arg, "--csv") == 0 ? 1 : strcmp(arg, "--table") == 0 ? 2 : 0;
             continue;
         }
-        if (strcmp(arg, "--json") == 0) {
-            csv = 0;
+        if ((got = prillm_cli_verbosity_flag(argc, argv, &k, &verbose))) {
+            if (got < 0) return EXIT_USAGE;
+            continue;
+        }
+        if ((got = prillm_cli_flag_value(argc, argv, &k, "--out", &value))) {
+            if (got < 0) return EXIT_USAGE;
+            out_path = value;
             continue;
         }
         if ((got = prillm_cli_flag_value(argc, argv, &k, "--data", &value))) {
@@ -119,59 +223,17 @@ int cmd_predict(int argc, char **argv) {
     PrillmErrorCode rc = prillm_predict(text, length, dir, date, prillm_cli_warn_to_stderr, (void *)dir, &pr, &err);
     free(text);
     if (rc) return prillm_cli_fail(&err);
-    const PrillmMarket *mk = pr->market;
-    int n = mk->n_users, m = mk->n_providers;
-    if (csv) {
-        printf("app,model_id,tokens\n");
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < m; j++) {
-                double f = pr->flows[(size_t)i * (size_t)m + (size_t)j];
-                if (!(f > 0)) continue;
-                prillm__csv_field(stdout, mk->user_id[i]);
-                putchar(',');
-                prillm__csv_field(stdout, mk->provider_id[j]);
-                printf(",%.0f\n", f * 1e6);
-            }
-    } else {
-        printf("{\n  \"status\": \"%s\",\n  \"date\": \"%04d-%02d-%02d\",\n  \"market_scale\": ", prillm_status_name(pr->status),
-               pr->date / 10000, pr->date / 100 % 100, pr->date % 100);
-        prillm__json_number(stdout, pr->scale);
-        fputs(",\n  \"kkt_violation\": ", stdout);
-        prillm__json_number(stdout, pr->kkt_violation);
-        fputs(",\n  \"models\": [", stdout);
-        for (int j = 0; j < m; j++) {
-            fputs(j ? ",\n    {\"id\": " : "\n    {\"id\": ", stdout);
-            prillm__json_string(stdout, mk->provider_id[j]);
-            fputs(", \"price\": ", stdout);
-            prillm__json_number(stdout, mk->price[j]);
-            fputs(", \"tokens\": ", stdout);
-            prillm__json_number(stdout, pr->provider_flow[j] * 1e6);
-            printf(", \"entrant\": %s, \"price_carried\": %s}", pr->entrant[j] ? "true" : "false",
-                   pr->carried[j] ? "true" : "false");
-        }
-        fputs("\n  ],\n  \"apps\": [", stdout);
-        for (int i = 0; i < n; i++) {
-            fputs(i ? ",\n    {\"id\": " : "\n    {\"id\": ", stdout);
-            prillm__json_string(stdout, mk->user_id[i]);
-            fputs(", \"demand\": ", stdout);
-            prillm__json_number(stdout, mk->demand[i] * 1e6);
-            printf(", \"new\": %s, \"demand_carried\": %s, \"flows\": [", pr->new_app[i] ? "true" : "false",
-                   pr->app_carried[i] ? "true" : "false");
-            for (int j = 0, first = 1; j < m; j++) {
-                double f = pr->flows[(size_t)i * (size_t)m + (size_t)j];
-                if (!(f > 0)) continue;
-                fputs(first ? "{\"model_id\": " : ", {\"model_id\": ", stdout);
-                prillm__json_string(stdout, mk->provider_id[j]);
-                fputs(", \"tokens\": ", stdout);
-                prillm__json_number(stdout, f * 1e6);
-                fputs("}", stdout);
-                first = 0;
-            }
-            fputs("]}", stdout);
-        }
-        fputs("\n  ]\n}\n", stdout);
-    }
     int code = prillm_cli_exit_for_status(pr->status);
+    const char *where = out_path ? out_path : "-";
+    FILE *out = prillm_cli_open_output(where, "--out");
+    if (!out) {
+        code = EXIT_BAD_INPUT;
+    } else {
+        if (csv == 1) print_csv(out, pr);
+        else if (csv == 2) print_table(out, pr);
+        else print_json(out, pr);
+        if (prillm_cli_close_output(out, where) != 0) code = EXIT_INTERNAL;
+    }
     prillm_prediction_free(pr);
     return code;
 }

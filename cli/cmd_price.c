@@ -37,7 +37,8 @@ static void price_help(FILE *out) {
             "  --target ID\n      the provider to price (required)\n"
             "  --csv\n      print the exact curve as CSV (one row per segment) instead of JSON\n"
             "  --table\n      print a readable summary (and the curve, for exact) instead of JSON\n"
-            "      (--csv and --table are alternatives)\n"
+            "  --json\n      print JSON (the default)\n"
+            "      (--csv, --table and --json are alternatives)\n"
             "  --compare\n      also price the true market exactly: exact_profit and profit_ratio\n"
             "  --model FILE\n      da: the trained aggregation network (default: the shipped\n"
             "      %s;\n"
@@ -45,6 +46,7 @@ static void price_help(FILE *out) {
             "      installed executable, else the source tree's data/)\n",
             prillm_cli_data_file(PRILLM_DEFAULT_MODEL_FILE));
     prillm_cli_print_options(out, opts, count);
+    prillm_cli_print_verbosity_help(out, "0 none (default), 1 a summary, 2 every piece of the curve");
     fprintf(out, "  -h, --help\n      this text\n\nMethods:\n");
 #define PRILLM_PRICE_METHOD_HELP(id, name, help) fprintf(out, "  %-8s %s\n", name, help);
     PRILLM_PRICE_METHOD_LIST(PRILLM_PRICE_METHOD_HELP)
@@ -201,22 +203,26 @@ int cmd_price(int argc, char **argv) {
     prillm_price_default_settings(&settings);
     const char *path = NULL, *target_id = NULL, *model_path = NULL, *format = NULL;
     int csv = 0;
+    long verbose = 0;
     for (int k = 1; k < argc; k++) {
         const char *arg = argv[k];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             price_help(stdout);
             return EXIT_SOLVED;
         }
-        if (strcmp(arg, "--csv") == 0 || strcmp(arg, "--table") == 0) {
+        if (strcmp(arg, "--csv") == 0 || strcmp(arg, "--table") == 0 || strcmp(arg, "--json") == 0) {
             if (prillm_cli_format_flag(arg, &format)) return EXIT_USAGE;
-            csv = arg[2] == 'c' ? 1 : 2;
+            csv = strcmp(arg, "--csv") == 0 ? 1 : strcmp(arg, "--table") == 0 ? 2 : 0;
             continue;
         }
         if (strcmp(arg, "--compare") == 0) {
             settings.compare = 1;
             continue;
         }
-        int took = prillm_cli_flag_value(argc, argv, &k, "--target", &target_id);
+        int took = prillm_cli_verbosity_flag(argc, argv, &k, &verbose);
+        if (took < 0) return EXIT_USAGE;
+        if (took) continue;
+        took = prillm_cli_flag_value(argc, argv, &k, "--target", &target_id);
         if (took < 0) return EXIT_USAGE;
         if (took) continue;
         took = prillm_cli_flag_value(argc, argv, &k, "--model", &model_path);
@@ -228,6 +234,7 @@ int cmd_price(int argc, char **argv) {
         if (prillm_cli_positional(arg, "price", "market file", &path)) return EXIT_USAGE;
     }
     if (prillm_cli_require_path(path, "price", "MARKET.json")) return EXIT_USAGE;
+    settings.verbose = (int)verbose;
     if (!target_id) {
         fprintf(stderr, "prillm: error: missing --target ID (the provider to price)\n");
         return EXIT_USAGE;
@@ -290,10 +297,10 @@ int cmd_price(int argc, char **argv) {
     char text[512];
     for (unsigned bit = 1; bit & PRILLM_PRICE_WARN_ALL; bit <<= 1)
         if (result.warnings & bit)
-            fprintf(stderr, "prillm: warning: %s\n", prillm_price_warning_text(&result, bit, text, sizeof text));
+            prillm_cli_warn("%s", prillm_price_warning_text(&result, bit, text, sizeof text));
     if (result.status != PRILLM_STATUS_SOLVED)
-        fprintf(stderr, "prillm: warning: method %s stopped with status %s\n", prillm_price_method_name(result.method),
-                prillm_status_name(result.status));
+        prillm_cli_warn("method %s stopped with status %s", prillm_price_method_name(result.method),
+                        prillm_status_name(result.status));
     prillm_price_result_clear(&result);
     prillm_market_free(mk);
     return code;

@@ -12,24 +12,31 @@
 
 static void train_help(FILE *out) {
     int count;
-    fputs("Usage: prillm train-aggregator MARKET.json --out MODEL.json [options]\n\n"
+    fputs("Usage: prillm train-aggregator MARKET.json --out MODEL.json|- [options]\n\n"
           "Train the deep aggregation network (game abstraction) on perturbed copies of\n"
           "MARKET.json: every scenario perturbs the rivals, samples L target prices below\n"
           "the target's choke price, and records the exact profit curve. The network is fit\n"
           "with Adam on the profit-curve loss of the K-rival abstraction; the model with the\n"
-          "best validation loss is written to --out. See docs/aggregator.md.\n\n"
+          "best validation loss is written to --out. See docs/aggregator.md. The summary\n"
+          "(JSON) goes to stdout, or to --report FILE.\n\n"
           "Options:\n"
-          "  --out FILE          where to write the model (required)\n"
+          "  --out FILE          where to write the model (required); - is stdout (then\n"
+          "                      send the summary elsewhere with --report FILE)\n"
+          "  --report FILE       where the summary goes (default stdout; - is stdout)\n"
+          "  --json              print the summary as JSON (the default and only format)\n"
+          "  --k N               rivals in the abstracted market (the training option K\n"
+          "                      below; --K N is an alias)\n"
           "  --target ID         train for this target only (default: each scenario draws one)\n"
           "  --checkpoint FILE   resume from FILE if it exists; rewritten after every epoch\n"
           "  --width N           model width (default 32)\n"
           "  --heads N           attention heads, dividing width (default 4)\n"
           "  --blocks N          Set Attention Blocks (default 2)\n"
           "  --layer-norm 0|1    LayerNorm in the blocks (default 1)\n"
-          "  --init-seed N       seed of the initial weights (default 1)\n"
-          "  --quiet             no progress lines\n\n"
-          "Scenarios:\n",
+          "  --init-seed N       seed of the initial weights (default 1)\n",
           out);
+    prillm_cli_print_verbosity_help(out, "0 none, 1 or 2 the scenarios being built and one line per\n"
+                                         "      epoch (default 1)");
+    fputs("\nScenarios:\n", out);
     const PrillmOptionInfo *opts = prillm_scenario_options(&count);
     prillm_cli_print_options(out, opts, count);
     fputs("\nTraining:\n", out);
@@ -48,7 +55,7 @@ static PrillmErrorCode set_train_option(void *settings, const char *name, const 
 
 static int progress_line(void *context, const PrillmTrainProgress *p, const PrillmAggregator *model) {
     (void)model;
-    if (!*(const int *)context)
+    if (*(const long *)context > 0 && !prillm_cli_quiet)
         fprintf(stderr, "prillm: epoch %d/%d: train loss %.6g, validation loss %.6g (%ld steps, %.1f s)\n", p->epoch,
                 p->epochs, p->train_loss, p->validation_loss, p->step, p->seconds);
     return 0;
@@ -81,20 +88,34 @@ int cmd_train_aggregator(int argc, char **argv) {
     prillm_scenario_default_settings(&scenario_settings);
     prillm_train_default_settings(&train_settings);
     prillm_aggregator_default_shape(&shape);
-    const char *path = NULL, *out_path = NULL, *target_id = NULL, *checkpoint = NULL, *value;
-    int quiet = 0;
+    const char *path = NULL, *out_path = NULL, *target_id = NULL, *checkpoint = NULL, *report_path = NULL, *value;
+    const char *format = NULL;
+    long verbose = 1;
     for (int k = 1; k < argc; k++) {
         const char *arg = argv[k];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             train_help(stdout);
             return EXIT_SOLVED;
         }
-        if (strcmp(arg, "--quiet") == 0) {
-            quiet = 1;
+        if (strcmp(arg, "--json") == 0) {
+            if (prillm_cli_format_flag(arg, &format)) return EXIT_USAGE;
             continue;
         }
-        int took;
+        int took = prillm_cli_verbosity_flag(argc, argv, &k, &verbose);
+        if (took < 0) return EXIT_USAGE;
+        if (took) continue;
+        /* --k, like price's; the option table's name is K */
+        if ((took = prillm_cli_flag_value(argc, argv, &k, "--k", &value))) {
+            PrillmError err;
+            if (took < 0) return EXIT_USAGE;
+            if (set_train_option(&train_settings, "K", value, &err)) {
+                fprintf(stderr, "prillm: error: --k: %s\n", err.message);
+                return EXIT_USAGE;
+            }
+            continue;
+        }
         if ((took = prillm_cli_flag_value(argc, argv, &k, "--out", &out_path)) ||
+            (took = prillm_cli_flag_value(argc, argv, &k, "--report", &report_path)) ||
             (took = prillm_cli_flag_value(argc, argv, &k, "--target", &target_id)) ||
             (took = prillm_cli_flag_value(argc, argv, &k, "--checkpoint", &checkpoint))) {
             if (took < 0) return EXIT_USAGE;
@@ -131,6 +152,9 @@ int cmd_train_aggregator(int argc, char **argv) {
                 !path ? "MARKET.json" : "--out MODEL.json");
         return EXIT_USAGE;
     }
+    if (strcmp(out_path, "-") == 0 && (!report_path || strcmp(report_path, "-") == 0))
+        return prillm_cli_both_stdout("--out -", "the summary", "pass --out FILE or --report FILE");
+    if (prillm_cli_quiet) verbose = 0;
     PrillmMarket *mk = NULL;
     int code = prillm_cli_load_market(path, &mk);
     if (code) return code;
@@ -147,28 +171,35 @@ int cmd_train_aggregator(int argc, char **argv) {
     memset(&info, 0, sizeof info);
     PrillmErrorCode rc = model ? PRILLM_OK : err.code;
     if (!rc) {
-        if (!quiet)
-            fprintf(stderr, "prillm: building %d scenarios of %s (%d prices each)\n", scenario_settings.scenarios, path,
-                    scenario_settings.prices);
+        if (verbose > 0)
+            prillm_cli_note("building %d scenarios of %s (%d prices each)", scenario_settings.scenarios, path,
+                            scenario_settings.prices);
         rc = prillm_aggregator_scenarios(mk, target, &scenario_settings, &scenarios, &err);
     }
-    if (!rc) rc = prillm_aggregator_train(model, &scenarios, &train_settings, checkpoint, progress_line, &quiet, &info, &err);
+    if (!rc) rc = prillm_aggregator_train(model, &scenarios, &train_settings, checkpoint, progress_line, &verbose, &info, &err);
     if (!rc) {
-        FILE *out = fopen(out_path, "wb");
+        FILE *out = strcmp(out_path, "-") == 0 ? stdout : fopen(out_path, "wb");
         if (!out) rc = prillm__fail(&err, PRILLM_ERR_IO, "cannot write %s", out_path);
         else {
             rc = prillm_aggregator_write_json(model, out, &err);
-            if (fclose(out) != 0 && !rc) rc = prillm__fail(&err, PRILLM_ERR_IO, "cannot write %s", out_path);
+            int bad = out == stdout ? fflush(out) != 0 || ferror(out) : fclose(out) != 0;
+            if (bad && !rc) rc = prillm__fail(&err, PRILLM_ERR_IO, "cannot write %s", out_path);
         }
     }
     if (rc) {
         fprintf(stderr, "prillm: error: %s\n", err.message);
         code = prillm_cli_exit_for_error(rc);
     } else {
-        print_summary(stdout, &info, out_path, train_settings.K, scenarios.count);
+        const char *where = report_path ? report_path : "-";
+        FILE *report = prillm_cli_open_output(where, "--report");
         code = prillm_cli_exit_for_status(info.status);
-        if (info.skipped)
-            fprintf(stderr, "prillm: warning: %d scenario evaluations failed and were skipped\n", info.skipped);
+        if (!report) {
+            code = EXIT_BAD_INPUT;
+        } else {
+            print_summary(report, &info, out_path, train_settings.K, scenarios.count);
+            if (prillm_cli_close_output(report, where) != 0) code = EXIT_INTERNAL;
+        }
+        if (info.skipped) prillm_cli_warn("%d scenario evaluations failed and were skipped", info.skipped);
     }
     prillm_aggregator_scenarios_free(&scenarios);
     prillm_aggregator_free(model);

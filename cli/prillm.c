@@ -33,8 +33,10 @@ static void equilibrium_help(FILE *out) {
             "Options:\n"
             "  --csv\n      print a tidy table user,provider,flow,user_lambda,provider_flow instead of JSON\n"
             "  --table\n      print a readable summary (per model, then per app) instead of JSON\n"
-            "      (--csv and --table are alternatives)\n");
+            "  --json\n      print JSON (the default)\n"
+            "      (--csv, --table and --json are alternatives)\n");
     prillm_cli_print_options(out, opts, count);
+    prillm_cli_print_verbosity_help(out, "0 none (default), 1 a summary line, 2 every round");
     fprintf(out, "  -h, --help\n      this text\n\n%s", prillm_cli_exit_code_help);
 }
 
@@ -138,24 +140,29 @@ int cmd_equilibrium(int argc, char **argv) {
     prillm_equilibrium_default_settings(&settings);
     const char *path = NULL, *format = NULL;
     int csv = 0, table = 0;
+    long verbose = 0;
     for (int k = 1; k < argc; k++) {
         const char *arg = argv[k];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             equilibrium_help(stdout);
             return EXIT_SOLVED;
         }
-        if (strcmp(arg, "--csv") == 0 || strcmp(arg, "--table") == 0) {
+        if (strcmp(arg, "--csv") == 0 || strcmp(arg, "--table") == 0 || strcmp(arg, "--json") == 0) {
             if (prillm_cli_format_flag(arg, &format)) return EXIT_USAGE;
-            csv = arg[2] == 'c';
-            table = !csv;
+            csv = strcmp(arg, "--csv") == 0;
+            table = strcmp(arg, "--table") == 0;
             continue;
         }
-        int took = prillm_cli_take_option(argc, argv, &k, opts, count, set_equilibrium_option, &settings);
+        int took = prillm_cli_verbosity_flag(argc, argv, &k, &verbose);
+        if (took < 0) return EXIT_USAGE;
+        if (took) continue;
+        took = prillm_cli_take_option(argc, argv, &k, opts, count, set_equilibrium_option, &settings);
         if (took < 0) return EXIT_USAGE;
         if (took) continue;
         if (prillm_cli_positional(arg, "equilibrium", "market file", &path)) return EXIT_USAGE;
     }
     if (prillm_cli_require_path(path, "equilibrium", "MARKET.json")) return EXIT_USAGE;
+    settings.verbose = (int)verbose;
     PrillmMarket *mk = NULL;
     int code = prillm_cli_load_market(path, &mk);
     if (code) return code;
@@ -188,8 +195,8 @@ int cmd_equilibrium(int argc, char **argv) {
     else print_equilibrium_json(stdout, mk, eq, settings.method);
     code = prillm_cli_exit_for_status(eq->info.status);
     if (code == EXIT_INACCURATE)
-        fprintf(stderr, "prillm: warning: equilibrium only reached kkt_violation %g (tolerance %g)\n",
-                eq->info.kkt_violation, settings.tolerance);
+        prillm_cli_warn("equilibrium only reached kkt_violation %g (tolerance %g)", eq->info.kkt_violation,
+                        settings.tolerance);
     prillm_equilibrium_cleanup(solver);
     prillm_market_free(mk);
     if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -202,19 +209,31 @@ int cmd_equilibrium(int argc, char **argv) {
 /* ---- validate ----------------------------------------------------------- */
 
 int cmd_validate(int argc, char **argv) {
-    if (argc == 2 && argv[1][0] == '-' && argv[1][1] != '\0' && strcmp(argv[1], "--help") != 0 &&
-        strcmp(argv[1], "-h") != 0) {
-        fprintf(stderr, "prillm: error: unknown option %s (see prillm validate --help)\n", argv[1]);
-        return EXIT_USAGE;
+    const char *path = NULL, *format = NULL;
+    long verbose = 0;
+    for (int k = 1; k < argc; k++) {
+        const char *arg = argv[k];
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            printf("Usage: prillm validate MARKET.json [--json] [--quiet]\n\n"
+                   "Check a market file; print its size on success (JSON).\n\n"
+                   "Options:\n"
+                   "  --json\n      print JSON (the default and only format)\n");
+            prillm_cli_print_verbosity_help(stdout, NULL);
+            printf("  -h, --help\n      this text\n\n%s", prillm_cli_exit_code_help);
+            return EXIT_SOLVED;
+        }
+        if (strcmp(arg, "--json") == 0) {
+            if (prillm_cli_format_flag(arg, &format)) return EXIT_USAGE;
+            continue;
+        }
+        int took = prillm_cli_verbosity_flag(argc, argv, &k, &verbose);
+        if (took < 0) return EXIT_USAGE;
+        if (took) continue;
+        if (prillm_cli_positional(arg, "validate", "market file", &path)) return EXIT_USAGE;
     }
-    if (argc != 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        FILE *out = argc == 2 ? stdout : stderr;
-        fprintf(out, "Usage: prillm validate MARKET.json\n\nCheck a market file; print its size on success.\n\n%s",
-                prillm_cli_exit_code_help);
-        return argc == 2 ? EXIT_SOLVED : EXIT_USAGE;
-    }
+    if (prillm_cli_require_path(path, "validate", "MARKET.json")) return EXIT_USAGE;
     PrillmMarket *mk = NULL;
-    int code = prillm_cli_load_market(argv[1], &mk);
+    int code = prillm_cli_load_market(path, &mk);
     if (code) return code;
     printf("{\"valid\": true, \"users\": %d, \"providers\": %d}\n", mk->n_users, mk->n_providers);
     prillm_market_free(mk);
@@ -224,17 +243,29 @@ int cmd_validate(int argc, char **argv) {
 /* ---- generate ----------------------------------------------------------- */
 
 int cmd_generate(int argc, char **argv) {
-    long users = 20, providers = 20, seed = 1;
+    long users = 20, providers = 20, seed = 1, verbose = 0;
+    const char *format = NULL;
     for (int k = 1; k < argc; k++) {
         const char *arg = argv[k];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             printf("Usage: prillm generate [--users N] [--providers M] [--seed S]\n\n"
                    "Print a random market (seeded, reproducible) as JSON: log-normal prices around\n"
                    "$1/Mtok, capacities that make congestion matter, heavy-tailed demands.\n"
-                   "Defaults: 20 users, 20 providers, seed 1.\n\n%s",
-                   prillm_cli_exit_code_help);
+                   "Defaults: 20 users, 20 providers, seed 1.\n\n"
+                   "Options:\n"
+                   "  --users N, --providers M, --seed S\n      the market's size and seed\n"
+                   "  --json\n      print JSON (the default and only format)\n");
+            prillm_cli_print_verbosity_help(stdout, NULL);
+            printf("  -h, --help\n      this text\n\n%s", prillm_cli_exit_code_help);
             return EXIT_SOLVED;
         }
+        if (strcmp(arg, "--json") == 0) {
+            if (prillm_cli_format_flag(arg, &format)) return EXIT_USAGE;
+            continue;
+        }
+        int took = prillm_cli_verbosity_flag(argc, argv, &k, &verbose);
+        if (took < 0) return EXIT_USAGE;
+        if (took) continue;
         long *target = strcmp(arg, "--users") == 0 ? &users
                        : strcmp(arg, "--providers") == 0 ? &providers
                        : strcmp(arg, "--seed") == 0 ? &seed

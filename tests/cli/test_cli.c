@@ -478,7 +478,7 @@ static void test_usage_errors(void **state) {
         {"equilibrium \"$DATA/cli_market.json\" --max-rounds 1.5", "max-rounds"},
         {"equilibrium \"$DATA/cli_market.json\" --time-limit -1", "time-limit"},
         {"equilibrium \"$DATA/cli_market.json\" \"$DATA/cli_market.json\"", "one market"},
-        {"validate", "Usage"},
+        {"validate", "MARKET"},
         {"generate --users 0", "--users"},
         {"generate --users abc", "--users"},
         {"generate --providers", "--providers"},
@@ -1153,6 +1153,213 @@ static void test_input_edge_cases(void **state) {
     run_free(&r);
 }
 
+/* ---- flags shared by the commands ---------------------------------------- */
+
+static const char *tiny_training = "--scenarios 30 --prices 4 --epochs 1 --batch 8 --width 8 --heads 2 --blocks 1";
+
+/* --k is the rivals kept, in price and in train-aggregator (where --K stays) */
+static void test_k_flag(void **state) {
+    (void)state;
+    REQUIRE_CLI();
+    Run r = run("\"$PRILLM_CLI\" price \"$DATA/cli_market.json\" --target big-model --method min --k 1");
+    expect_exit(&r, 0, "price --k 1");
+    cJSON *out = parse_json_output(r.out);
+    assert_string_equal(cJSON_GetStringValue(member(out, "method")), "min");
+    cJSON_Delete(out);
+    run_free(&r);
+    r = run("\"$PRILLM_CLI\" train-aggregator \"$PRILLM_SOURCE_DIR/data/default_market.json\" --out m.json --k 1 %s",
+            tiny_training);
+    expect_exit(&r, 0, "train-aggregator --k 1");
+    out = parse_json_output(r.out);
+    assert_true(number_member(out, "K") == 1);
+    cJSON_Delete(out);
+    run_free(&r);
+    const char *bad[] = {"price \"$DATA/cli_market.json\" --target big-model --k 0",
+                         "train-aggregator \"$DATA/cli_market.json\" --out m.json --k 0",
+                         "train-aggregator \"$DATA/cli_market.json\" --out m.json --K 0"};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        r = run("\"$PRILLM_CLI\" %s", bad[k]);
+        expect_exit(&r, 2, bad[k]);
+        expect_in(r.err, "0", bad[k]);
+        run_free(&r);
+    }
+}
+
+/* --quiet drops the warnings (not the result, not the errors) */
+static void test_quiet_silences_warnings(void **state) {
+    (void)state;
+    REQUIRE_CLI();
+    write_hand_market("under.json", "0.5");
+    Run loud = run("\"$PRILLM_CLI\" price under.json --target target");
+    expect_exit(&loud, 0, "price");
+    expect_in(loud.err, "warning:", "stderr without --quiet");
+    Run quiet = run("\"$PRILLM_CLI\" price under.json --target target --quiet");
+    expect_exit(&quiet, 0, "price --quiet");
+    assert_string_equal(quiet.err, "");
+    cJSON *out = parse_json_output(quiet.out);
+    assert_int_equal(cJSON_GetArraySize(member(out, "warnings")), 1); /* still in the result */
+    cJSON_Delete(out);
+    run_free(&loud);
+    run_free(&quiet);
+    /* calibrate: the data's assumptions and progress go, and no line says "prillm: prillm:" */
+    loud = run("\"$PRILLM_CLI\" calibrate --data \"$PRILLM_SOURCE_DIR/data/calibration_synthetic\" --verbose 1");
+    expect_exit(&loud, 0, "calibrate --verbose 1");
+    expect_in(loud.err, "warning:", "calibrate stderr");
+    expect_in(loud.err, "prillm: method prillm: solved", "calibrate stderr");
+    if (strstr(loud.err, "prillm: prillm:")) fail_msg("doubled prefix:\n%s", loud.err);
+    quiet = run("\"$PRILLM_CLI\" calibrate --data \"$PRILLM_SOURCE_DIR/data/calibration_synthetic\" --quiet");
+    expect_exit(&quiet, 0, "calibrate --quiet");
+    assert_string_equal(quiet.err, "");
+    run_free(&loud);
+    run_free(&quiet);
+    /* errors still print; --quiet with --verbose 2 is a contradiction */
+    quiet = run("\"$PRILLM_CLI\" validate no-such.json --quiet");
+    expect_exit(&quiet, 3, "validate --quiet of a missing file");
+    expect_in(quiet.err, "no-such.json", "stderr");
+    run_free(&quiet);
+    quiet = run("\"$PRILLM_CLI\" equilibrium \"$DATA/cli_market.json\" --quiet --verbose 2");
+    expect_exit(&quiet, 2, "--quiet --verbose 2");
+    expect_in(quiet.err, "--quiet", "stderr");
+    run_free(&quiet);
+    /* every command takes them */
+    const char *all[] = {"equilibrium \"$DATA/cli_market.json\"", "validate \"$DATA/cli_market.json\"",
+                         "generate --users 2 --providers 2",
+                         "auction \"$PRILLM_SOURCE_DIR/data/ttc/golden.json\"",
+                         "ttc-market \"$PRILLM_SOURCE_DIR/data/ttc/golden.json\"",
+                         "lmaas \"$PRILLM_SOURCE_DIR/data/lmaas/example.json\"",
+                         "delegate \"$PRILLM_SOURCE_DIR/data/delegation/example.json\""};
+    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) {
+        Run q = run("\"$PRILLM_CLI\" %s --quiet", all[k]);
+        expect_exit(&q, 0, all[k]);
+        assert_string_equal(q.err, "");
+        run_free(&q);
+        q = run("\"$PRILLM_CLI\" %s --verbose 0", all[k]);
+        expect_exit(&q, 0, all[k]);
+        run_free(&q);
+    }
+}
+
+static int have_openrouter(void) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/../shared/data/openrouter/models.csv", getenv("PRILLM_SOURCE_DIR"));
+    return access(path, R_OK) == 0;
+}
+
+/* "-" is stdout wherever a file is written; with the report there too, a usage error */
+static void test_dash_is_stdout(void **state) {
+    (void)state;
+    REQUIRE_CLI();
+    const char *data = "--data \"$PRILLM_SOURCE_DIR/data/calibration_synthetic\" --quiet";
+    Run r = run("\"$PRILLM_CLI\" calibrate %s --out - --report report.json", data);
+    expect_exit(&r, 0, "calibrate --out -");
+    Market mk = read_market(r.out);
+    assert_int_equal(mk.m, 8);
+    market_free(&mk);
+    char *report = scratch_file("report.json");
+    cJSON *out = parse_json_output(report);
+    assert_string_equal(cJSON_GetStringValue(member(out, "status")), "solved");
+    cJSON_Delete(out);
+    free(report);
+    run_free(&r);
+    r = run("\"$PRILLM_CLI\" calibrate %s --plot - --report report.json", data);
+    expect_exit(&r, 0, "calibrate --plot -");
+    expect_in(r.out, "<svg", "stdout");
+    run_free(&r);
+    const char *clash[] = {"calibrate --data d --out -", "calibrate --data d --plot -",
+                           "calibrate --data d --out - --plot - --report r.json", "fit --data d --out -",
+                           "train-aggregator \"$DATA/cli_market.json\" --out -"};
+    for (size_t k = 0; k < sizeof clash / sizeof clash[0]; k++) {
+        r = run("\"$PRILLM_CLI\" %s", clash[k]);
+        expect_exit(&r, 2, clash[k]);
+        expect_in(r.err, "both go to stdout", clash[k]);
+        expect_in(r.err, " - and ", clash[k]);
+        assert_string_equal(r.out, "");
+        run_free(&r);
+    }
+    char dash[512];
+    snprintf(dash, sizeof dash, "%s/-", scratch);
+    assert_int_equal(access(dash, F_OK), -1); /* no file named "-" */
+    r = run("\"$PRILLM_CLI\" train-aggregator \"$PRILLM_SOURCE_DIR/data/default_market.json\" --out - --report s.json "
+            "--quiet %s",
+            tiny_training);
+    expect_exit(&r, 0, "train-aggregator --out -");
+    out = parse_json_output(r.out);
+    assert_string_equal(cJSON_GetStringValue(member(out, "format")), "prillm-aggregator");
+    cJSON_Delete(out);
+    run_free(&r);
+    report = scratch_file("s.json");
+    out = parse_json_output(report);
+    assert_string_equal(cJSON_GetStringValue(member(out, "model")), "-");
+    cJSON_Delete(out);
+    free(report);
+    if (!have_openrouter()) {
+        print_message("../shared/data/openrouter absent: predict --out not checked\n");
+        return;
+    }
+    r = run("OR=\"$PRILLM_SOURCE_DIR/../shared/data/openrouter\"; \"$PRILLM_CLI\" fit --data \"$OR\" --max-models 8 "
+            "--max-apps 10 --elasticity 1 --shrinkage 1 --segments 1 --out fit.json --report fit_report.json --quiet "
+            "&& \"$PRILLM_CLI\" predict fit.json --data \"$OR\" --quiet --out - "
+            "&& \"$PRILLM_CLI\" predict fit.json --data \"$OR\" --quiet --csv --out p.csv");
+    expect_exit(&r, 0, "fit, predict --out -, predict --out p.csv");
+    out = parse_json_output(r.out);
+    assert_string_equal(cJSON_GetStringValue(member(out, "status")), "solved");
+    assert_true(cJSON_GetArraySize(member(out, "models")) > 0);
+    cJSON_Delete(out);
+    char *csv = scratch_file("p.csv");
+    assert_true(strncmp(csv, "app,model_id,tokens\n", 20) == 0);
+    free(csv);
+    run_free(&r);
+    r = run("OR=\"$PRILLM_SOURCE_DIR/../shared/data/openrouter\"; \"$PRILLM_CLI\" predict fit.json --data \"$OR\" --table");
+    expect_exit(&r, 0, "predict --table");
+    expect_in(r.out, "tokens/day", "predict --table");
+    run_free(&r);
+}
+
+/* --json is accepted (and the default) where JSON is the default output */
+static void test_json_flag(void **state) {
+    (void)state;
+    REQUIRE_CLI();
+    const char *cases[][2] = {{"equilibrium \"$DATA/cli_market.json\"", "flows"},
+                              {"price \"$DATA/cli_market.json\" --target big-model", "price"},
+                              {"calibrate --data \"$PRILLM_SOURCE_DIR/data/calibration_synthetic\" --quiet", "r2"},
+                              {"validate \"$DATA/cli_market.json\"", "valid"},
+                              {"lmaas \"$PRILLM_SOURCE_DIR/data/lmaas/example.json\"", "net_profit"},
+                              {"auction \"$PRILLM_SOURCE_DIR/data/ttc/golden.json\"", "winner"}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        Run r = run("\"$PRILLM_CLI\" %s --json", cases[k][0]);
+        expect_exit(&r, 0, cases[k][0]);
+        cJSON *out = parse_json_output(r.out);
+        member(out, cases[k][1]);
+        cJSON_Delete(out);
+        run_free(&r);
+    }
+}
+
+/* two different output formats are a usage error, whichever the command */
+static void test_conflicting_formats(void **state) {
+    (void)state;
+    REQUIRE_CLI();
+    const char *cases[] = {"equilibrium \"$DATA/cli_market.json\" --json --csv",
+                           "equilibrium \"$DATA/cli_market.json\" --table --json",
+                           "price \"$DATA/cli_market.json\" --target big-model --json --table",
+                           "price \"$DATA/cli_market.json\" --target big-model --csv --json",
+                           "calibrate --data d --table --json",
+                           "fit --data d --json --table",
+                           "elasticity --data d --table --json",
+                           "predict m.json --data d --csv --table",
+                           "predict m.json --data d --json --csv"};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        Run r = run("\"$PRILLM_CLI\" %s", cases[k]);
+        expect_exit(&r, 2, cases[k]);
+        expect_in(r.err, "choose different outputs", cases[k]);
+        assert_string_equal(r.out, "");
+        run_free(&r);
+    }
+    Run r = run("\"$PRILLM_CLI\" equilibrium \"$DATA/cli_market.json\" --json --json");
+    expect_exit(&r, 0, "the same format twice");
+    run_free(&r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_version),
@@ -1174,6 +1381,11 @@ int main(void) {
         cmocka_unit_test(test_price_errors),
         cmocka_unit_test(test_price_current_and_warnings),
         cmocka_unit_test(test_input_edge_cases),
+        cmocka_unit_test(test_k_flag),
+        cmocka_unit_test(test_quiet_silences_warnings),
+        cmocka_unit_test(test_dash_is_stdout),
+        cmocka_unit_test(test_json_flag),
+        cmocka_unit_test(test_conflicting_formats),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
