@@ -35,7 +35,9 @@ static const PrillmOptionInfo fit_options[] = {
      "prompt share",
      OFFSET(price)},
     {"elasticity", PRILLM_OPTION_DOUBLE, 0, 0, 100, NULL,
-     "target |own-price elasticity| of paid models; 0 = the candidate that forecasts later days best", OFFSET(elasticity)},
+     "target |own-price elasticity| of paid models; 0 = the candidate (0.5, 1, ..., 3 within the measured 90% "
+     "intervals of prillm elasticity) that forecasts later days best",
+     OFFSET(elasticity)},
     {"price-floor", PRILLM_OPTION_DOUBLE, 0.1, 1e-6, 1e6, NULL,
      "USD/Mtok: free and cheaper models get the price sensitivity of a model at this price", OFFSET(price_floor)},
     {"shrinkage", PRILLM_OPTION_DOUBLE, -1, -1, 1e6, NULL,
@@ -683,10 +685,11 @@ static PrillmErrorCode forward_scores(const PrillmDaily *dl, const Layout *L, co
     int rows = n_candidates + 2;
     double *y = malloc(cap * sizeof *y), *h = malloc(cap * (size_t)rows * sizeof *h);
     unsigned char *changed = malloc(cap);
+    double *day_prices = malloc((size_t)m * sizeof *day_prices);
     PrillmMarket *day = NULL;
     res->forward = calloc((size_t)rows, sizeof *res->forward);
     PrillmErrorCode rc = PRILLM_OK;
-    if (!y || !h || !changed || !res->forward) {
+    if (!y || !h || !changed || !day_prices || !res->forward) {
         rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory in forward validation");
         goto done;
     }
@@ -708,7 +711,7 @@ static PrillmErrorCode forward_scores(const PrillmDaily *dl, const Layout *L, co
         long first = cells;
         for (int j = 0; j < m; j++) {
             double x = prillm__daily_at(dl, dl->tokens, L->model_of[j], t);
-            double price = carried_price(dl, L->model_of[j], t, L->prompt_share[j], st->price);
+            double price = day_prices[j] = carried_price(dl, L->model_of[j], t, L->prompt_share[j], st->price);
             y[cells] = isfinite(x) ? x / 1e6 : 0;
             changed[cells] = fabs(price - L->price[j]) > 1e-6 * fmax(1e-3, L->price[j]);
             double prev = prillm__daily_at(dl, dl->tokens, L->model_of[j], fit_last);
@@ -726,12 +729,9 @@ static PrillmErrorCode forward_scores(const PrillmDaily *dl, const Layout *L, co
             for (int i = 0; i < day->n_users; i++) day->demand[i] *= scale;
             for (int j = 0; j < m; j++) {
                 day->capacity[j] *= scale;
-                double price = carried_price(dl, L->model_of[j], t, L->prompt_share[j], st->price);
-                if (isfinite(price)) {
-                    /* values were inverted at the fit price; a new price
-                     * moves only the price term */
-                    day->price[j] = price;
-                }
+                /* values were inverted at the fit price; a new price moves
+                 * only the price term */
+                if (isfinite(day_prices[j])) day->price[j] = day_prices[j];
             }
             PrillmEquilibriumSolver *solver = NULL;
             if ((rc = solve_market(day, &solver, err))) goto done;
@@ -762,6 +762,7 @@ done:
     free(y);
     free(h);
     free(changed);
+    free(day_prices);
     return rc;
 }
 

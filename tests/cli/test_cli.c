@@ -1202,12 +1202,12 @@ static void test_quiet_silences_warnings(void **state) {
     run_free(&loud);
     run_free(&quiet);
     /* calibrate: the data's assumptions and progress go, and no line says "prillm: prillm:" */
-    loud = run("\"$PRILLM_CLI\" calibrate --data \"$PRILLM_SOURCE_DIR/data/calibration_synthetic\" --verbose 1");
+    loud = run("\"$PRILLM_CLI\" calibrate --data \"$PRILLM_SOURCE_DIR/data/calibration_synthetic\" --init zero --verbose 1");
     expect_exit(&loud, 0, "calibrate --verbose 1");
     expect_in(loud.err, "warning:", "calibrate stderr");
     expect_in(loud.err, "prillm: method prillm: solved", "calibrate stderr");
     if (strstr(loud.err, "prillm: prillm:")) fail_msg("doubled prefix:\n%s", loud.err);
-    quiet = run("\"$PRILLM_CLI\" calibrate --data \"$PRILLM_SOURCE_DIR/data/calibration_synthetic\" --quiet");
+    quiet = run("\"$PRILLM_CLI\" calibrate --data \"$PRILLM_SOURCE_DIR/data/calibration_synthetic\" --init zero --quiet");
     expect_exit(&quiet, 0, "calibrate --quiet");
     assert_string_equal(quiet.err, "");
     run_free(&loud);
@@ -1249,7 +1249,8 @@ static int have_openrouter(void) {
 static void test_dash_is_stdout(void **state) {
     (void)state;
     REQUIRE_CLI();
-    const char *data = "--data \"$PRILLM_SOURCE_DIR/data/calibration_synthetic\" --quiet";
+    /* init zero: the LP start needs GLPK, which the minimal build lacks */
+    const char *data = "--data \"$PRILLM_SOURCE_DIR/data/calibration_synthetic\" --init zero --quiet";
     Run r = run("\"$PRILLM_CLI\" calibrate %s --out - --report report.json", data);
     expect_exit(&r, 0, "calibrate --out -");
     Market mk = read_market(r.out);
@@ -1321,7 +1322,7 @@ static void test_json_flag(void **state) {
     REQUIRE_CLI();
     const char *cases[][2] = {{"equilibrium \"$DATA/cli_market.json\"", "flows"},
                               {"price \"$DATA/cli_market.json\" --target big-model", "price"},
-                              {"calibrate --data \"$PRILLM_SOURCE_DIR/data/calibration_synthetic\" --quiet", "r2"},
+                              {"calibrate --data \"$PRILLM_SOURCE_DIR/data/calibration_synthetic\" --init zero --quiet", "r2"},
                               {"validate \"$DATA/cli_market.json\"", "valid"},
                               {"lmaas \"$PRILLM_SOURCE_DIR/data/lmaas/example.json\"", "net_profit"},
                               {"auction \"$PRILLM_SOURCE_DIR/data/ttc/golden.json\"", "winner"}};
