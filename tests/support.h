@@ -66,4 +66,35 @@ int test_brute_force_equilibrium(const PrillmMarket *mk, double *flows);
 int test_price_method_available(int method);
 int test_equilibrium_method_available(int method);
 
+/* The aggregation network shipped with the project (method da), read from
+ * $PRILLM_SOURCE_DIR/data/aggregator/default_model.json (. when unset) by
+ * the group setup test_load_shipped_model and freed by the group teardown
+ * test_free_shipped_model; NULL when it did not load (the setup still
+ * succeeds, so da cases can fail with a clear message or skip). */
+extern PrillmAggregator *test_shipped_model;
+int test_load_shipped_model(void **state);
+int test_free_shipped_model(void **state);
+
+/* prillm_price with the default settings but method, p_max = pmax and the
+ * shipped model; fails the test if the call fails, or for da when the
+ * shipped model did not load. */
+void test_price_with(const PrillmMarket *mk, int s, int method, double pmax, PrillmPriceResult *r);
+
+/* A scratch directory for one test program, $TMPDIR/prillm_test_TAG_XXXXXX
+ * ($TMPDIR defaults to /tmp), exported as PRILLM_TEST_SCRATCH. For group
+ * setups and teardowns: 0 on success, -1 on failure. The teardown removes
+ * the directory and everything in it. */
+extern char test_scratch[256];
+int test_scratch_setup(const char *tag);
+int test_scratch_teardown(void);
+
+/* Run a shell script (a printf format) in the scratch directory with its
+ * stdout and stderr captured to stdout.txt and stderr.txt there; returns the
+ * script's exit status and fails the test if it could not run. */
+int test_shell(const char *fmt, ...);
+
+/* The whole of the scratch directory's file NAME, NUL-terminated (the
+ * caller frees); fails the test if it cannot be read. */
+char *test_scratch_read(const char *name);
+
 #endif

@@ -22,40 +22,6 @@ static double true_profit(const PrillmMarket *mk, int s, double p) {
     return profit;
 }
 
-/* The aggregation network shipped with the project, for method da. */
-static PrillmAggregator *shipped_model;
-
-static int load_shipped_model(void **state) {
-    (void)state;
-    const char *src = getenv("PRILLM_SOURCE_DIR");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/data/aggregator/default_model.json", src && src[0] ? src : ".");
-    FILE *in = fopen(path, "rb");
-    if (!in) return 0; /* da cases skip themselves */
-    PrillmError err;
-    if (prillm_aggregator_read_json(in, &shipped_model, &err)) shipped_model = NULL;
-    fclose(in);
-    return 0;
-}
-
-static int free_shipped_model(void **state) {
-    (void)state;
-    prillm_aggregator_free(shipped_model);
-    return 0;
-}
-
-static void price_with(const PrillmMarket *mk, int s, int method, double pmax, PrillmPriceResult *r) {
-    PrillmPriceSettings set;
-    prillm_price_default_settings(&set);
-    set.method = method;
-    set.p_max = pmax;
-    set.model = shipped_model;
-    if (method == PRILLM_PRICE_DA && !shipped_model) fail_msg("the shipped aggregation model did not load");
-    PrillmError err;
-    PrillmErrorCode rc = prillm_price(mk, s, &set, r, &err);
-    if (rc) fail_msg("prillm_price(%s): %s", prillm_price_method_name(method), err.message);
-}
-
 /* Best true profit over a grid of `points` prices, each local best refined
  * by golden section on its neighbouring grid cells. */
 static double refined_grid_optimum(const PrillmMarket *mk, int s, double pmax, int points, double *best_price) {
@@ -133,9 +99,9 @@ static void test_exact_beats_grid(void **state) {
         if (trial % 4 == 3) mk->cost[0] = 0.3 * mk->price[0];
         int s = test_int(&rng, 0, m - 1);
         PrillmPriceResult exact, grid;
-        price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
+        test_price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
         check_result_sane(&exact, mk);
-        price_with(mk, s, PRILLM_PRICE_GRID, 0, &grid);
+        test_price_with(mk, s, PRILLM_PRICE_GRID, 0, &grid);
         assert_true(grid.p_max == exact.p_max);
         double scale = profit_scale(mk, &exact);
         assert_true(exact.profit >= grid.profit - 1e-9 * scale);
@@ -166,9 +132,9 @@ static void test_exact_equals_bf(void **state) {
         if (trial % 3 == 0) mk->cost[1 % m] = 0.5 * mk->price[1 % m];
         int s = test_int(&rng, 0, m - 1);
         PrillmPriceResult exact, bf;
-        price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
+        test_price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
         check_result_sane(&exact, mk);
-        price_with(mk, s, PRILLM_PRICE_BF, 0, &bf);
+        test_price_with(mk, s, PRILLM_PRICE_BF, 0, &bf);
         assert_true(bf.status == PRILLM_STATUS_SOLVED);
         double scale = profit_scale(mk, &exact);
         double diff = fabs(exact.profit - bf.profit) / scale;
@@ -192,7 +158,7 @@ static void test_curve_matches_equilibrium(void **state) {
         PrillmMarket *mk = test_market(n, m, 300 + (uint64_t)trial, &shape);
         int s = test_int(&rng, 0, m - 1);
         PrillmPriceResult r;
-        price_with(mk, s, PRILLM_PRICE_EXACT, 0, &r);
+        test_price_with(mk, s, PRILLM_PRICE_EXACT, 0, &r);
         check_result_sane(&r, mk);
         double total = 0;
         for (int i = 0; i < n; i++) total += mk->demand[i];
@@ -269,7 +235,7 @@ static void test_several_local_maxima(void **state) {
     const double demand[] = {1, 20}, delay[] = {0, 30, 0, 0}, price[] = {1, 1}, capacity[] = {1000, 1000};
     PrillmMarket *mk = small_market(2, 2, demand, delay, price, capacity);
     PrillmPriceResult exact, local, coarse;
-    price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &exact);
+    test_price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &exact);
     check_result_sane(&exact, mk);
     assert_true(count_local_maxima(&exact) >= 2);
     assert_true(exact.price > 25 && exact.profit > 29);
@@ -305,7 +271,7 @@ static void test_random_multimodal(void **state) {
         PrillmMarket *mk = test_market(n, m, 50000 + (uint64_t)trial, &shape);
         int s = test_int(&rng, 0, m - 1);
         PrillmPriceResult r;
-        price_with(mk, s, PRILLM_PRICE_EXACT, 0, &r);
+        test_price_with(mk, s, PRILLM_PRICE_EXACT, 0, &r);
         if (count_local_maxima(&r) >= 2) {
             multimodal++;
             double ref_price, ref = refined_grid_optimum(mk, s, r.p_max, 201, &ref_price);
@@ -345,10 +311,10 @@ static void test_optimum_at_pmax(void **state) {
 
     const double d2[] = {10}, delay2[] = {0, 0}, price2[] = {0, 5}, cap2[] = {10, 10};
     PrillmMarket *mk = small_market(1, 2, d2, delay2, price2, cap2);
-    price_with(mk, 0, PRILLM_PRICE_EXACT, 0.25, &r);
+    test_price_with(mk, 0, PRILLM_PRICE_EXACT, 0.25, &r);
     assert_true(r.price == 0.25); /* the unconstrained peak is higher */
     PrillmPriceResult wide;
-    price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &wide);
+    test_price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &wide);
     assert_true(wide.price > 0.25 && wide.profit > r.profit);
     prillm_price_result_clear(&r);
     prillm_price_result_clear(&wide);
@@ -363,7 +329,7 @@ static void test_unused_target(void **state) {
     PrillmMarket *mk = small_market(3, 3, demand, delay, price, capacity);
     mk->value[0] = -100; /* nobody wants it even for free */
     PrillmPriceResult r;
-    price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
+    test_price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
     assert_true(r.status == PRILLM_STATUS_SOLVED);
     assert_true(r.profit == 0 && r.flow == 0 && r.price == 0);
     assert_int_equal(r.n_breakpoints, 0);
@@ -373,7 +339,7 @@ static void test_unused_target(void **state) {
             method == PRILLM_PRICE_SPGCE)
             continue; /* the baselines have their own tests */
         PrillmPriceResult b;
-        price_with(mk, 0, method, 0, &b);
+        test_price_with(mk, 0, method, 0, &b);
         assert_true(b.profit == 0);
         prillm_price_result_clear(&b);
     }
@@ -398,11 +364,11 @@ static void test_degenerate_breakpoints(void **state) {
         }
         PrillmMarket *mk = small_market(n, m, demand, delay, price, capacity);
         PrillmPriceResult r;
-        price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
+        test_price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
         check_result_sane(&r, mk);
         if (variant < 2) {
             PrillmPriceResult bf;
-            price_with(mk, 0, PRILLM_PRICE_BF, 0, &bf);
+            test_price_with(mk, 0, PRILLM_PRICE_BF, 0, &bf);
             assert_true(fabs(bf.profit - r.profit) <= 1e-7 * profit_scale(mk, &r));
             prillm_price_result_clear(&bf);
         }
@@ -430,7 +396,7 @@ static void test_invariances(void **state) {
         PrillmMarket *mk = test_market(n, m, 900 + (uint64_t)trial, NULL);
         int s = test_int(&rng, 0, m - 1);
         PrillmPriceResult base;
-        price_with(mk, s, PRILLM_PRICE_EXACT, 0, &base);
+        test_price_with(mk, s, PRILLM_PRICE_EXACT, 0, &base);
         double scale = profit_scale(mk, &base);
 
         int *users = malloc((size_t)n * sizeof(int)), *provs = malloc((size_t)m * sizeof(int));
@@ -440,21 +406,21 @@ static void test_invariances(void **state) {
         PrillmMarket *perm = prillm_market_subset(mk, users, n, provs, m, &err);
         assert_non_null(perm);
         PrillmPriceResult r;
-        price_with(perm, (s + m - 1) % m, PRILLM_PRICE_EXACT, base.p_max, &r);
+        test_price_with(perm, (s + m - 1) % m, PRILLM_PRICE_EXACT, base.p_max, &r);
         assert_true(fabs(r.profit - base.profit) <= 1e-9 * scale);
         assert_true(fabs(r.price - base.price) <= 1e-7 * base.p_max);
         prillm_price_result_clear(&r);
 
         PrillmMarket *shifted = prillm_market_copy(mk, &err);
         for (int j = 0; j < m; j++) shifted->value[j] += 3.0;
-        price_with(shifted, s, PRILLM_PRICE_EXACT, base.p_max, &r);
+        test_price_with(shifted, s, PRILLM_PRICE_EXACT, base.p_max, &r);
         assert_true(fabs(r.profit - base.profit) <= 1e-9 * scale);
         prillm_price_result_clear(&r);
 
         PrillmMarket *scaled = prillm_market_copy(mk, &err);
         for (int i = 0; i < n; i++) scaled->demand[i] *= 1000;
         for (int j = 0; j < m; j++) scaled->capacity[j] *= 1000;
-        price_with(scaled, s, PRILLM_PRICE_EXACT, base.p_max, &r);
+        test_price_with(scaled, s, PRILLM_PRICE_EXACT, base.p_max, &r);
         assert_true(fabs(r.profit - 1000 * base.profit) <= 1e-9 * 1000 * scale);
         assert_true(fabs(r.price - base.price) <= 1e-7 * base.p_max);
         prillm_price_result_clear(&r);
@@ -479,12 +445,12 @@ static void test_cost_and_local_methods(void **state) {
         PrillmMarket *mk = test_market(n, m, 4000 + (uint64_t)trial, NULL);
         int s = test_int(&rng, 0, m - 1);
         PrillmPriceResult free_r, costly, spiter;
-        price_with(mk, s, PRILLM_PRICE_EXACT, 0, &free_r);
+        test_price_with(mk, s, PRILLM_PRICE_EXACT, 0, &free_r);
         mk->cost[s] = 0.5 * free_r.price;
-        price_with(mk, s, PRILLM_PRICE_EXACT, free_r.p_max, &costly);
+        test_price_with(mk, s, PRILLM_PRICE_EXACT, free_r.p_max, &costly);
         if (costly.profit > 0) assert_true(costly.price >= mk->cost[s]);
         assert_true(costly.price >= free_r.price - 1e-9 * free_r.p_max); /* profit's maximiser rises with cost */
-        price_with(mk, s, PRILLM_PRICE_SPITER, free_r.p_max, &spiter);
+        test_price_with(mk, s, PRILLM_PRICE_SPITER, free_r.p_max, &spiter);
         double scale = profit_scale(mk, &costly);
         assert_true(spiter.profit <= costly.profit + 1e-9 * scale);
         /* spiter stops at a local maximum of the true profit */
@@ -562,7 +528,7 @@ static void test_extreme_scales(void **state) {
     PrillmError err;
     assert_int_equal(prillm_market_parse_json(tiny, strlen(tiny), NULL, NULL, &mk, &err), PRILLM_OK);
     PrillmPriceResult r;
-    price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
+    test_price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
     check_result_sane(&r, mk);
     double ref_price, ref = refined_grid_optimum(mk, 0, r.p_max, 101, &ref_price);
     assert_true(r.profit >= ref - 1e-9 * profit_scale(mk, &r));
@@ -602,12 +568,12 @@ static void test_no_method_beats_exact(void **state) {
         PrillmMarket *mk = test_market(n, m, 60000 + (uint64_t)trial, &shape);
         int s = test_int(&rng, 0, m - 1);
         PrillmPriceResult exact;
-        price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
+        test_price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
         double scale = profit_scale(mk, &exact);
         for (int method = 1; method < PRILLM_PRICE_METHOD_COUNT; method++) {
             if (!test_price_method_available(method)) continue; /* pmpec without Ipopt */
             PrillmPriceResult r;
-            price_with(mk, s, method, 0, &r);
+            test_price_with(mk, s, method, 0, &r);
             assert_true(r.status != PRILLM_STATUS_FAILED);
             assert_true(r.p_max == exact.p_max);
             if (!(r.profit <= exact.profit + 1e-9 * scale))
@@ -626,20 +592,20 @@ static void test_no_method_beats_exact(void **state) {
  * when k keeps every rival, and --compare's ratio is profit / exact. */
 static void test_abstraction_methods(void **state) {
     (void)state;
-    if (!shipped_model) skip();
+    if (!test_shipped_model) skip();
     for (int trial = 0; trial < 20; trial++) {
         TestRng rng = {0xab570000u + (uint64_t)trial};
         int n = test_int(&rng, 2, 25), m = test_int(&rng, 3, 12);
         PrillmMarket *mk = test_market(n, m, 70000 + (uint64_t)trial, NULL);
         int s = test_int(&rng, 0, m - 1);
         PrillmPriceResult exact;
-        price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
+        test_price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
         double scale = profit_scale(mk, &exact);
         for (int method = PRILLM_PRICE_DA; method <= PRILLM_PRICE_AVG; method++) {
             PrillmPriceSettings set;
             prillm_price_default_settings(&set);
             set.method = method;
-            set.model = shipped_model;
+            set.model = test_shipped_model;
             set.compare = 1;
             PrillmPriceResult r;
             PrillmError err;
@@ -740,7 +706,7 @@ static void test_current_price_report(void **state) {
         default: break;
         }
         PrillmPriceResult exact;
-        price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
+        test_price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
         double scale = profit_scale(mk, &exact) + fabs(exact.current_profit);
         check_current(mk, &exact, scale);
         /* the exact optimum is global on [0, pmax], and the default pmax is
@@ -755,7 +721,7 @@ static void test_current_price_report(void **state) {
         const int others[] = {PRILLM_PRICE_GRID, PRILLM_PRICE_SPITER, PRILLM_PRICE_MIN, PRILLM_PRICE_AVG};
         for (size_t q = 0; q < sizeof others / sizeof others[0]; q++) {
             PrillmPriceResult r;
-            price_with(mk, s, others[q], 0, &r);
+            test_price_with(mk, s, others[q], 0, &r);
             assert_true(r.current_price == exact.current_price);
             assert_true(r.current_flow == exact.current_flow && r.current_profit == exact.current_profit);
             assert_true(r.uplift == r.profit - r.current_profit);
@@ -795,7 +761,7 @@ static void test_warning_cases(void **state) {
     char text[512];
     /* underpriced: the optimum 2 is 4 times the current 0.5 */
     PrillmMarket *mk = one_app_two_models(0.5);
-    price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
+    test_price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
     assert_true(fabs(r.price - 2) <= 1e-12 && fabs(r.profit - 1) <= 1e-12);
     assert_true(r.current_price == 0.5);
     assert_true(fabs(r.current_flow - 0.875) <= 1e-12 && fabs(r.current_profit - 0.4375) <= 1e-12);
@@ -807,7 +773,7 @@ static void test_warning_cases(void **state) {
     prillm_market_free(mk);
     /* priced out: the target sells nothing now, the optimum is under a third */
     mk = one_app_two_models(7);
-    price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
+    test_price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
     assert_true(r.current_flow == 0 && r.current_profit == 0 && fabs(r.uplift - 1) <= 1e-12);
     assert_true(isnan(r.uplift_relative));
     assert_int_equal(r.warnings, PRILLM_PRICE_WARN_FAR_BELOW);
@@ -816,7 +782,7 @@ static void test_warning_cases(void **state) {
     prillm_market_free(mk);
     /* free: the ratio is undefined, and so is the relative uplift */
     mk = one_app_two_models(0);
-    price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
+    test_price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
     assert_true(r.current_flow == 1 && r.current_profit == 0 && isnan(r.uplift_relative));
     assert_int_equal(r.warnings, PRILLM_PRICE_WARN_FREE);
     expect_text(&r, PRILLM_PRICE_WARN_FREE, "free model");
@@ -825,7 +791,7 @@ static void test_warning_cases(void **state) {
      * p = 2.25; within a factor 3, so no warning */
     mk->price[0] = 1;
     mk->cost[0] = 0.5;
-    price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
+    test_price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
     assert_true(fabs(r.current_profit - 0.375) <= 1e-12 && fabs(r.profit - 0.765625) <= 1e-12);
     assert_true(fabs(r.uplift_relative - (0.765625 - 0.375) / 0.375) <= 1e-12);
     assert_int_equal(r.warnings, 0);
@@ -839,16 +805,16 @@ static void test_warning_cases(void **state) {
     mk = small_market(3, 3, demand, delay, price, capacity);
     mk->value[0] = -100;
     for (int method = 0; method < PRILLM_PRICE_METHOD_COUNT; method++) {
-        if (method == PRILLM_PRICE_DA && !shipped_model) continue;
+        if (method == PRILLM_PRICE_DA && !test_shipped_model) continue;
         if (!test_price_method_available(method)) continue; /* pmpec without Ipopt */
-        price_with(mk, 0, method, 0, &r);
+        test_price_with(mk, 0, method, 0, &r);
         assert_true(r.flow == 0 && r.current_flow == 0 && r.current_profit == 0);
         assert_int_equal(r.warnings, PRILLM_PRICE_WARN_SELLS_NOTHING); /* not the method's fault */
         if (method == PRILLM_PRICE_EXACT) expect_text(&r, PRILLM_PRICE_WARN_SELLS_NOTHING, "no price in [0, ");
         prillm_price_result_clear(&r);
     }
     mk->price[0] = 0;
-    price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
+    test_price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
     assert_int_equal(r.warnings, PRILLM_PRICE_WARN_SELLS_NOTHING | PRILLM_PRICE_WARN_FREE);
     prillm_price_result_clear(&r);
     prillm_market_free(mk);
@@ -876,7 +842,7 @@ static void test_warning_cases(void **state) {
         prillm_price_result_clear(&r);
     }
     /* exact on the same market: no warning */
-    price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
+    test_price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
     assert_true(fabs(r.price - 2) <= 1e-12);
     assert_int_equal(r.warnings, 0);
     prillm_price_result_clear(&r);
@@ -890,13 +856,13 @@ static void test_current_price_every_method(void **state) {
     (void)state;
     PrillmMarket *mk = test_market(5, 3, 81, NULL);
     PrillmPriceResult exact;
-    price_with(mk, 1, PRILLM_PRICE_EXACT, 0, &exact);
+    test_price_with(mk, 1, PRILLM_PRICE_EXACT, 0, &exact);
     check_current(mk, &exact, profit_scale(mk, &exact) + fabs(exact.current_profit));
     for (int method = 1; method < PRILLM_PRICE_METHOD_COUNT; method++) {
-        if (method == PRILLM_PRICE_DA && !shipped_model) continue;
+        if (method == PRILLM_PRICE_DA && !test_shipped_model) continue;
         if (!test_price_method_available(method)) continue; /* pmpec without Ipopt */
         PrillmPriceResult r;
-        price_with(mk, 1, method, 0, &r);
+        test_price_with(mk, 1, method, 0, &r);
         assert_true(r.current_price == exact.current_price && r.current_profit == exact.current_profit);
         assert_true(r.current_flow == exact.current_flow);
         if (r.status != PRILLM_STATUS_FAILED) assert_true(r.uplift == r.profit - r.current_profit);
@@ -927,5 +893,5 @@ int main(void) {
         cmocka_unit_test(test_warning_cases),
         cmocka_unit_test(test_current_price_every_method),
     };
-    return cmocka_run_group_tests(tests, load_shipped_model, free_shipped_model);
+    return cmocka_run_group_tests(tests, test_load_shipped_model, test_free_shipped_model);
 }
