@@ -302,3 +302,54 @@ char *test_scratch_read(const char *name) {
     fclose(f);
     return text;
 }
+
+double test_max_diff_norm_relative(const PrillmMarket *mk, const double *a, const double *b) {
+    double worst = 0, dmax = 0;
+    for (int i = 0; i < mk->n_users; i++) dmax = fmax(dmax, mk->demand[i]);
+    for (size_t k = 0; k < (size_t)mk->n_users * mk->n_providers; k++) worst = fmax(worst, fabs(a[k] - b[k]));
+    return worst / dmax;
+}
+
+double test_true_profit(const PrillmMarket *mk, int s, double p, double *flow) {
+    double profit, F;
+    PrillmError err;
+    assert_int_equal(prillm_price_profit_at(mk, s, p, &profit, &F, NULL, &err), PRILLM_OK);
+    if (flow) *flow = F;
+    return profit;
+}
+
+double test_profit_scale(const PrillmMarket *mk, const PrillmPriceResult *r) {
+    double total = 0;
+    for (int i = 0; i < mk->n_users; i++) total += mk->demand[i];
+    return fabs(r->profit) + 1e-6 * r->p_max * total;
+}
+
+double test_refined_grid_optimum(const PrillmMarket *mk, int s, double pmax, int points, double *best_price) {
+    double *profit = malloc((size_t)points * sizeof *profit);
+    assert_non_null(profit);
+    for (int q = 0; q < points; q++) profit[q] = test_true_profit(mk, s, pmax * q / (points - 1), NULL);
+    double best = -INFINITY, at = 0;
+    for (int q = 0; q < points; q++) {
+        if (profit[q] > best) {
+            best = profit[q];
+            at = pmax * q / (points - 1);
+        }
+        int local = (q == 0 || profit[q] >= profit[q - 1]) && (q == points - 1 || profit[q] >= profit[q + 1]);
+        if (!local) continue;
+        double a = pmax * (q > 0 ? q - 1 : q) / (points - 1), b = pmax * (q < points - 1 ? q + 1 : q) / (points - 1);
+        const double g = 0.5 * (sqrt(5.0) - 1.0);
+        for (int it = 0; it < 60 && b - a > 1e-13 * pmax; it++) {
+            double x1 = b - g * (b - a), x2 = a + g * (b - a);
+            if (test_true_profit(mk, s, x1, NULL) >= test_true_profit(mk, s, x2, NULL)) b = x2;
+            else a = x1;
+        }
+        double x = 0.5 * (a + b), v = test_true_profit(mk, s, x, NULL);
+        if (v > best) {
+            best = v;
+            at = x;
+        }
+    }
+    free(profit);
+    if (best_price) *best_price = at;
+    return best;
+}

@@ -40,6 +40,12 @@ PrillmEquilibriumSolver *test_solve(const PrillmMarket *mk, const PrillmEquilibr
  * pairs, each relative (flows to D_i, costs to the cost scale). */
 double test_kkt_violation(const PrillmMarket *mk, const double *flows);
 
+/* Largest |a - b| over a market's n x m flows, relative to the largest
+ * demand: the scale for methods (ipopt) whose error sits on pairs that
+ * should be empty, which a per-demand measure magnifies for the smallest
+ * users. */
+double test_max_diff_norm_relative(const PrillmMarket *mk, const double *a, const double *b);
+
 /* Largest |a - b| / max(|b|, floor) over count entries. */
 double test_max_rel_diff(const double *a, const double *b, size_t count, double floor);
 
@@ -79,6 +85,18 @@ int test_free_shipped_model(void **state);
  * shipped model; fails the test if the call fails, or for da when the
  * shipped model did not load. */
 void test_price_with(const PrillmMarket *mk, int s, int method, double pmax, PrillmPriceResult *r);
+
+/* (p - k) F_s(p) of provider s from a fresh equilibrium solve of the market
+ * at price p (and F_s(p) into *flow unless flow is NULL); fails the test if
+ * the solve fails. */
+double test_true_profit(const PrillmMarket *mk, int s, double p, double *flow);
+/* Profits are compared relative to their size, with a floor at the scale
+ * of the problem (a price range times the total demand) for optima near 0. */
+double test_profit_scale(const PrillmMarket *mk, const PrillmPriceResult *r);
+/* Best true profit over a grid of `points` prices on [0, pmax], each local
+ * best refined by golden section on its neighbouring grid cells; the price
+ * that gives it into *best_price unless best_price is NULL. */
+double test_refined_grid_optimum(const PrillmMarket *mk, int s, double pmax, int points, double *best_price);
 
 /* A scratch directory for one test program, $TMPDIR/prillm_test_TAG_XXXXXX
  * ($TMPDIR defaults to /tmp), exported as PRILLM_TEST_SCRATCH. For group

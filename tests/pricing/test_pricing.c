@@ -15,52 +15,6 @@
 
 #include "support.h"
 
-static double true_profit(const PrillmMarket *mk, int s, double p) {
-    double profit, flow;
-    PrillmError err;
-    assert_int_equal(prillm_price_profit_at(mk, s, p, &profit, &flow, NULL, &err), PRILLM_OK);
-    return profit;
-}
-
-/* Best true profit over a grid of `points` prices, each local best refined
- * by golden section on its neighbouring grid cells. */
-static double refined_grid_optimum(const PrillmMarket *mk, int s, double pmax, int points, double *best_price) {
-    double *profit = malloc((size_t)points * sizeof *profit);
-    assert_non_null(profit);
-    for (int q = 0; q < points; q++) profit[q] = true_profit(mk, s, pmax * q / (points - 1));
-    double best = -INFINITY;
-    for (int q = 0; q < points; q++) {
-        if (profit[q] > best) {
-            best = profit[q];
-            *best_price = pmax * q / (points - 1);
-        }
-        int local = (q == 0 || profit[q] >= profit[q - 1]) && (q == points - 1 || profit[q] >= profit[q + 1]);
-        if (!local) continue;
-        double a = pmax * (q > 0 ? q - 1 : q) / (points - 1), b = pmax * (q < points - 1 ? q + 1 : q) / (points - 1);
-        const double g = 0.5 * (sqrt(5.0) - 1.0);
-        for (int it = 0; it < 60 && b - a > 1e-13 * pmax; it++) {
-            double x1 = b - g * (b - a), x2 = a + g * (b - a);
-            if (true_profit(mk, s, x1) >= true_profit(mk, s, x2)) b = x2;
-            else a = x1;
-        }
-        double x = 0.5 * (a + b), v = true_profit(mk, s, x);
-        if (v > best) {
-            best = v;
-            *best_price = x;
-        }
-    }
-    free(profit);
-    return best;
-}
-
-/* Profits are compared relative to their size, with a floor at the scale
- * of the problem (a price range times the total demand) for optima near 0. */
-static double profit_scale(const PrillmMarket *mk, const PrillmPriceResult *r) {
-    double total = 0;
-    for (int i = 0; i < mk->n_users; i++) total += mk->demand[i];
-    return fabs(r->profit) + 1e-6 * r->p_max * total;
-}
-
 static void check_result_sane(const PrillmPriceResult *r, const PrillmMarket *mk) {
     assert_true(r->status == PRILLM_STATUS_SOLVED);
     assert_true(r->price >= 0 && r->price <= r->p_max);
@@ -103,10 +57,10 @@ static void test_exact_beats_grid(void **state) {
         check_result_sane(&exact, mk);
         test_price_with(mk, s, PRILLM_PRICE_GRID, 0, &grid);
         assert_true(grid.p_max == exact.p_max);
-        double scale = profit_scale(mk, &exact);
+        double scale = test_profit_scale(mk, &exact);
         assert_true(exact.profit >= grid.profit - 1e-9 * scale);
         double ref_price;
-        double ref = refined_grid_optimum(mk, s, exact.p_max, 101, &ref_price);
+        double ref = test_refined_grid_optimum(mk, s, exact.p_max, 101, &ref_price);
         assert_true(exact.profit >= ref - 1e-9 * scale);
         double gap = (exact.profit - ref) / scale;
         if (gap > worst_gap) worst_gap = gap;
@@ -136,7 +90,7 @@ static void test_exact_equals_bf(void **state) {
         check_result_sane(&exact, mk);
         test_price_with(mk, s, PRILLM_PRICE_BF, 0, &bf);
         assert_true(bf.status == PRILLM_STATUS_SOLVED);
-        double scale = profit_scale(mk, &exact);
+        double scale = test_profit_scale(mk, &exact);
         double diff = fabs(exact.profit - bf.profit) / scale;
         if (diff > worst) worst = diff;
         if (diff > 1e-7) print_message("trial %d n=%d m=%d s=%d exact %.12g at %.9g, bf %.12g at %.9g\n", trial, n, m, s, exact.profit, exact.price, bf.profit, bf.price);
@@ -239,7 +193,7 @@ static void test_several_local_maxima(void **state) {
     check_result_sane(&exact, mk);
     assert_true(count_local_maxima(&exact) >= 2);
     assert_true(exact.price > 25 && exact.profit > 29);
-    double ref_price, ref = refined_grid_optimum(mk, 0, exact.p_max, 201, &ref_price);
+    double ref_price, ref = test_refined_grid_optimum(mk, 0, exact.p_max, 201, &ref_price);
     assert_true(fabs(exact.profit - ref) <= 1e-9 * exact.profit);
 
     PrillmPriceSettings set;
@@ -274,8 +228,8 @@ static void test_random_multimodal(void **state) {
         test_price_with(mk, s, PRILLM_PRICE_EXACT, 0, &r);
         if (count_local_maxima(&r) >= 2) {
             multimodal++;
-            double ref_price, ref = refined_grid_optimum(mk, s, r.p_max, 201, &ref_price);
-            assert_true(r.profit >= ref - 1e-9 * profit_scale(mk, &r));
+            double ref_price, ref = test_refined_grid_optimum(mk, s, r.p_max, 201, &ref_price);
+            assert_true(r.profit >= ref - 1e-9 * test_profit_scale(mk, &r));
             /* every segment's own optimum is no better than the answer */
             for (int g = 0; g < r.n_segments; g++) assert_true(r.segments[g].best_profit <= r.model_profit);
         }
@@ -369,11 +323,11 @@ static void test_degenerate_breakpoints(void **state) {
         if (variant < 2) {
             PrillmPriceResult bf;
             test_price_with(mk, 0, PRILLM_PRICE_BF, 0, &bf);
-            assert_true(fabs(bf.profit - r.profit) <= 1e-7 * profit_scale(mk, &r));
+            assert_true(fabs(bf.profit - r.profit) <= 1e-7 * test_profit_scale(mk, &r));
             prillm_price_result_clear(&bf);
         }
-        double ref_price, ref = refined_grid_optimum(mk, 0, r.p_max, 201, &ref_price);
-        assert_true(r.profit >= ref - 1e-9 * profit_scale(mk, &r));
+        double ref_price, ref = test_refined_grid_optimum(mk, 0, r.p_max, 201, &ref_price);
+        assert_true(r.profit >= ref - 1e-9 * test_profit_scale(mk, &r));
         /* all n identical users leave the target at the same price */
         int leaving = 0;
         for (int b = 0; b < r.n_breakpoints; b++)
@@ -397,7 +351,7 @@ static void test_invariances(void **state) {
         int s = test_int(&rng, 0, m - 1);
         PrillmPriceResult base;
         test_price_with(mk, s, PRILLM_PRICE_EXACT, 0, &base);
-        double scale = profit_scale(mk, &base);
+        double scale = test_profit_scale(mk, &base);
 
         int *users = malloc((size_t)n * sizeof(int)), *provs = malloc((size_t)m * sizeof(int));
         for (int i = 0; i < n; i++) users[i] = n - 1 - i;
@@ -451,13 +405,13 @@ static void test_cost_and_local_methods(void **state) {
         if (costly.profit > 0) assert_true(costly.price >= mk->cost[s]);
         assert_true(costly.price >= free_r.price - 1e-9 * free_r.p_max); /* profit's maximiser rises with cost */
         test_price_with(mk, s, PRILLM_PRICE_SPITER, free_r.p_max, &spiter);
-        double scale = profit_scale(mk, &costly);
+        double scale = test_profit_scale(mk, &costly);
         assert_true(spiter.profit <= costly.profit + 1e-9 * scale);
         /* spiter stops at a local maximum of the true profit */
         double h = 1e-6 * costly.p_max;
-        if (spiter.price > h) assert_true(true_profit(mk, s, spiter.price - h) <= spiter.profit + 1e-9 * scale);
+        if (spiter.price > h) assert_true(test_true_profit(mk, s, spiter.price - h, NULL) <= spiter.profit + 1e-9 * scale);
         if (spiter.price < costly.p_max - h)
-            assert_true(true_profit(mk, s, spiter.price + h) <= spiter.profit + 1e-9 * scale);
+            assert_true(test_true_profit(mk, s, spiter.price + h, NULL) <= spiter.profit + 1e-9 * scale);
         prillm_price_result_clear(&free_r);
         prillm_price_result_clear(&costly);
         prillm_price_result_clear(&spiter);
@@ -530,8 +484,8 @@ static void test_extreme_scales(void **state) {
     PrillmPriceResult r;
     test_price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
     check_result_sane(&r, mk);
-    double ref_price, ref = refined_grid_optimum(mk, 0, r.p_max, 101, &ref_price);
-    assert_true(r.profit >= ref - 1e-9 * profit_scale(mk, &r));
+    double ref_price, ref = test_refined_grid_optimum(mk, 0, r.p_max, 101, &ref_price);
+    assert_true(r.profit >= ref - 1e-9 * test_profit_scale(mk, &r));
     prillm_price_result_clear(&r);
     prillm_market_free(mk);
     assert_int_equal(prillm_market_parse_json(apart, strlen(apart), NULL, NULL, &mk, &err), PRILLM_OK);
@@ -542,8 +496,8 @@ static void test_extreme_scales(void **state) {
     if (r.status == PRILLM_STATUS_SOLVED) {
         /* the equilibrium now resolves an app 1e-22 of the market in its
          * own scale: a "solved" must then be the true optimum */
-        double at = 0, best = refined_grid_optimum(mk, 0, r.p_max, 101, &at);
-        assert_true(r.profit >= best - 1e-9 * profit_scale(mk, &r));
+        double at = 0, best = test_refined_grid_optimum(mk, 0, r.p_max, 101, &at);
+        assert_true(r.profit >= best - 1e-9 * test_profit_scale(mk, &r));
     }
     prillm_price_result_clear(&r);
     /* a price weight of 50 and demands 1e16 apart: the big app leaves near 5e15, where
@@ -569,7 +523,7 @@ static void test_no_method_beats_exact(void **state) {
         int s = test_int(&rng, 0, m - 1);
         PrillmPriceResult exact;
         test_price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
-        double scale = profit_scale(mk, &exact);
+        double scale = test_profit_scale(mk, &exact);
         for (int method = 1; method < PRILLM_PRICE_METHOD_COUNT; method++) {
             if (!test_price_method_available(method)) continue; /* pmpec without Ipopt */
             PrillmPriceResult r;
@@ -580,7 +534,7 @@ static void test_no_method_beats_exact(void **state) {
                 fail_msg("trial %d: %s earns %.17g > exact %.17g", trial, prillm_price_method_name(method), r.profit,
                          exact.profit);
             /* the profit is the true game's at the returned price */
-            assert_true(fabs(r.profit - true_profit(mk, s, r.price)) <= 1e-12 * scale);
+            assert_true(fabs(r.profit - test_true_profit(mk, s, r.price, NULL)) <= 1e-12 * scale);
             prillm_price_result_clear(&r);
         }
         prillm_price_result_clear(&exact);
@@ -600,7 +554,7 @@ static void test_abstraction_methods(void **state) {
         int s = test_int(&rng, 0, m - 1);
         PrillmPriceResult exact;
         test_price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
-        double scale = profit_scale(mk, &exact);
+        double scale = test_profit_scale(mk, &exact);
         for (int method = PRILLM_PRICE_DA; method <= PRILLM_PRICE_AVG; method++) {
             PrillmPriceSettings set;
             prillm_price_default_settings(&set);
@@ -707,7 +661,7 @@ static void test_current_price_report(void **state) {
         }
         PrillmPriceResult exact;
         test_price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
-        double scale = profit_scale(mk, &exact) + fabs(exact.current_profit);
+        double scale = test_profit_scale(mk, &exact) + fabs(exact.current_profit);
         check_current(mk, &exact, scale);
         /* the exact optimum is global on [0, pmax], and the default pmax is
          * past the target's choke price, so no current price earns more */
@@ -857,7 +811,7 @@ static void test_current_price_every_method(void **state) {
     PrillmMarket *mk = test_market(5, 3, 81, NULL);
     PrillmPriceResult exact;
     test_price_with(mk, 1, PRILLM_PRICE_EXACT, 0, &exact);
-    check_current(mk, &exact, profit_scale(mk, &exact) + fabs(exact.current_profit));
+    check_current(mk, &exact, test_profit_scale(mk, &exact) + fabs(exact.current_profit));
     for (int method = 1; method < PRILLM_PRICE_METHOD_COUNT; method++) {
         if (method == PRILLM_PRICE_DA && !test_shipped_model) continue;
         if (!test_price_method_available(method)) continue; /* pmpec without Ipopt */
