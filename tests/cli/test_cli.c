@@ -61,6 +61,15 @@ static char *scratch_file(const char *name) {
     return text;
 }
 
+/* The text of tests/data/NAME in the source tree (the caller frees). */
+static char *source_data(const char *name) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/data/%s", getenv("PRILLM_SOURCE_DIR"), name);
+    char *text = read_whole_file(path);
+    assert_non_null(text);
+    return text;
+}
+
 /* Run a shell script in the scratch directory; stdout and stderr of the
  * whole script are captured. */
 static Run run(const char *fmt, ...) {
@@ -514,10 +523,7 @@ static void test_malformed_json(void **state) {
     REQUIRE_CLI();
     /* where the error is, found in the file itself: the comma before
      * "price" on the providers line is missing */
-    char path[1024];
-    snprintf(path, sizeof path, "%s/tests/data/malformed.json", getenv("PRILLM_SOURCE_DIR"));
-    char *text = read_whole_file(path);
-    assert_non_null(text);
+    char *text = source_data("malformed.json");
     const char *at = strstr(text, "\"price\": 0.3");
     assert_non_null(at);
     int line = 1, column = 1;
@@ -566,10 +572,7 @@ static void test_validate_good_file(void **state) {
     REQUIRE_CLI();
     Run r = run("\"$PRILLM_CLI\" validate \"$DATA/cli_market.json\"");
     expect_exit(&r, 0, "validate");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/tests/data/cli_market.json", getenv("PRILLM_SOURCE_DIR"));
-    char *text = read_whole_file(path);
-    assert_non_null(text);
+    char *text = source_data("cli_market.json");
     Market mk = read_market(text);
     free(text);
     cJSON *root = parse_json_output(r.out);
@@ -788,10 +791,7 @@ static void test_warnings_stay_off_stdout(void **state) {
     expect_exit(&r, 0, "equilibrium with a filled delay cell");
     expect_in(r.err, "warning", "stderr");
     check_number_tokens(r.out);
-    char path[1024];
-    snprintf(path, sizeof path, "%s/tests/data/cli_market.json", getenv("PRILLM_SOURCE_DIR"));
-    char *text = read_whole_file(path);
-    assert_non_null(text);
+    char *text = source_data("cli_market.json");
     Market mk = read_market(text);
     free(text);
     Answer a = read_answer(r.out, mk.n, mk.m);
