@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "prillm/market.h"
+
 static inline int bench_compare_doubles(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -25,6 +27,17 @@ static inline const char *bench_format_time(double seconds, int us_decimals, cha
     else if (seconds < 1.0) snprintf(buf, size, "%.2f ms", seconds * 1e3);
     else snprintf(buf, size, "%.2f s", seconds);
     return buf;
+}
+
+/* The market in the JSON file at path, or NULL (a parse error printed). */
+static inline PrillmMarket *bench_load_market(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    PrillmMarket *mk = NULL;
+    PrillmError err;
+    if (prillm_market_read_json(f, NULL, NULL, &mk, &err)) fprintf(stderr, "%s: %s\n", path, err.message);
+    fclose(f);
+    return mk;
 }
 
 #endif

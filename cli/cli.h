@@ -93,6 +93,18 @@ extern int prillm_cli_quiet;
  * Returns 1 if argv[*k] was one of them, 0 if not, -1 (reported) on a bad
  * level or --quiet together with --verbose N > 0. */
 int prillm_cli_verbosity_flag(int argc, char **argv, int *k, long *verbose);
+
+/* The flags fit and calibrate share: --data DIR, --out FILE, --report FILE,
+ * --table / --json (prillm_cli_format_flag; table is 1 after --table) and
+ * --quiet / --verbose [N]. Start from all zero. */
+typedef struct {
+    const char *data, *out, *report, *format;
+    int table;
+    long verbose;
+} PrillmCliDataFlags;
+/* Returns 1 if argv[*k] was one of them (taken, with its value), 0 if not,
+ * -1 (reported) on a usage error. */
+int prillm_cli_data_flag(int argc, char **argv, int *k, PrillmCliDataFlags *flags);
 /* The help lines of --verbose and --quiet; progress says what the levels
  * show, or NULL for a command without progress. */
 void prillm_cli_print_verbosity_help(FILE *out, const char *progress);

@@ -187,6 +187,20 @@ int prillm_cli_verbosity_flag(int argc, char **argv, int *k, long *verbose) {
     return 1;
 }
 
+int prillm_cli_data_flag(int argc, char **argv, int *k, PrillmCliDataFlags *flags) {
+    const char *arg = argv[*k];
+    if (strcmp(arg, "--table") == 0 || strcmp(arg, "--json") == 0) {
+        if (prillm_cli_format_flag(arg, &flags->format)) return -1;
+        flags->table = strcmp(arg, "--table") == 0;
+        return 1;
+    }
+    int got;
+    if ((got = prillm_cli_verbosity_flag(argc, argv, k, &flags->verbose))) return got;
+    if ((got = prillm_cli_flag_value(argc, argv, k, "--report", &flags->report))) return got;
+    if ((got = prillm_cli_flag_value(argc, argv, k, "--data", &flags->data))) return got;
+    return prillm_cli_flag_value(argc, argv, k, "--out", &flags->out);
+}
+
 void prillm_cli_print_verbosity_help(FILE *out, const char *progress) {
     if (progress)
         fprintf(out, "  --verbose [N]\n      progress on stderr: %s (a bare --verbose is 1)\n", progress);

@@ -235,11 +235,11 @@ int cmd_calibrate(int argc, char **argv) {
     const PrillmOptionInfo *opts = prillm_calibration_options(&count);
     PrillmCalibrationSettings st;
     prillm_calibration_default_settings(&st);
-    const char *dir = NULL, *out_path = NULL, *plot_path = NULL, *report_path = NULL, *synthetic = NULL, *value;
-    const char *format = NULL;
-    long period = -1, periods = 5, listed = 5, verbose = 0;
+    PrillmCliDataFlags flags = {0};
+    const char *plot_path = NULL, *synthetic = NULL, *value;
+    long period = -1, periods = 5, listed = 5;
     double noise = 0.1;
-    int baselines = 0, table = 0;
+    int baselines = 0;
     for (int k = 1; k < argc; k++) {
         const char *arg = argv[k];
         int got;
@@ -251,28 +251,8 @@ int cmd_calibrate(int argc, char **argv) {
             baselines = 1;
             continue;
         }
-        if (strcmp(arg, "--table") == 0 || strcmp(arg, "--json") == 0) {
-            if (prillm_cli_format_flag(arg, &format)) return EXIT_USAGE;
-            table = strcmp(arg, "--table") == 0;
-            continue;
-        }
-        if ((got = prillm_cli_verbosity_flag(argc, argv, &k, &verbose))) {
+        if ((got = prillm_cli_data_flag(argc, argv, &k, &flags))) {
             if (got < 0) return EXIT_USAGE;
-            continue;
-        }
-        if ((got = prillm_cli_flag_value(argc, argv, &k, "--report", &value))) {
-            if (got < 0) return EXIT_USAGE;
-            report_path = value;
-            continue;
-        }
-        if ((got = prillm_cli_flag_value(argc, argv, &k, "--data", &value))) {
-            if (got < 0) return EXIT_USAGE;
-            dir = value;
-            continue;
-        }
-        if ((got = prillm_cli_flag_value(argc, argv, &k, "--out", &value))) {
-            if (got < 0) return EXIT_USAGE;
-            out_path = value;
             continue;
         }
         if ((got = prillm_cli_flag_value(argc, argv, &k, "--plot", &value))) {
@@ -307,7 +287,9 @@ int cmd_calibrate(int argc, char **argv) {
         fprintf(stderr, "prillm: error: unexpected argument %s (see prillm calibrate --help)\n", arg);
         return EXIT_USAGE;
     }
-    st.verbose = (int)verbose;
+    const char *dir = flags.data, *out_path = flags.out, *report_path = flags.report;
+    int table = flags.table;
+    st.verbose = (int)flags.verbose;
     if (synthetic) return write_synthetic(synthetic, &st, periods, noise, listed);
     {
         int report_stdout = !report_path || strcmp(report_path, "-") == 0;

@@ -46,38 +46,16 @@ int cmd_fit(int argc, char **argv) {
     prillm_fit_default_settings(&st);
     int count;
     const PrillmOptionInfo *opts = prillm_fit_options(&count);
-    const char *dir = NULL, *out_path = NULL, *report_path = NULL, *format = NULL;
-    int table = 0;
-    long verbose = 0;
+    PrillmCliDataFlags flags = {0};
     for (int k = 1; k < argc; k++) {
-        const char *arg = argv[k], *value;
+        const char *arg = argv[k];
         int got;
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             fit_help(stdout);
             return EXIT_SOLVED;
         }
-        if (strcmp(arg, "--table") == 0 || strcmp(arg, "--json") == 0) {
-            if (prillm_cli_format_flag(arg, &format)) return EXIT_USAGE;
-            table = strcmp(arg, "--table") == 0;
-            continue;
-        }
-        if ((got = prillm_cli_verbosity_flag(argc, argv, &k, &verbose))) {
+        if ((got = prillm_cli_data_flag(argc, argv, &k, &flags))) {
             if (got < 0) return EXIT_USAGE;
-            continue;
-        }
-        if ((got = prillm_cli_flag_value(argc, argv, &k, "--report", &value))) {
-            if (got < 0) return EXIT_USAGE;
-            report_path = value;
-            continue;
-        }
-        if ((got = prillm_cli_flag_value(argc, argv, &k, "--data", &value))) {
-            if (got < 0) return EXIT_USAGE;
-            dir = value;
-            continue;
-        }
-        if ((got = prillm_cli_flag_value(argc, argv, &k, "--out", &value))) {
-            if (got < 0) return EXIT_USAGE;
-            out_path = value;
             continue;
         }
         int took = prillm_cli_take_option(argc, argv, &k, opts, count, set_option, &st);
@@ -86,13 +64,15 @@ int cmd_fit(int argc, char **argv) {
         fprintf(stderr, "prillm: error: unexpected argument %s (see prillm fit --help)\n", arg);
         return EXIT_USAGE;
     }
+    const char *dir = flags.data, *out_path = flags.out, *report_path = flags.report;
+    int table = flags.table;
     if (!dir) {
         fprintf(stderr, "prillm: error: missing --data DIR (see prillm fit --help)\n");
         return EXIT_USAGE;
     }
     if (out_path && strcmp(out_path, "-") == 0 && (!report_path || strcmp(report_path, "-") == 0))
         return prillm_cli_both_stdout("--out -", "the report", "pass --out FILE or --report FILE");
-    st.verbose = (int)verbose;
+    st.verbose = (int)flags.verbose;
     const char *where = report_path ? report_path : "-";
     PrillmError err = {0};
     PrillmFitResult *res = NULL;

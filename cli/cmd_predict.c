@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "json_document.h"
 #include "prillm/market_model.h"
 
 static void predict_help(FILE *out) {
@@ -46,34 +47,18 @@ static int parse_date(const char *text, int *out) {
     return 1;
 }
 
+/* The whole input (path "-" is stdin), through the library's reader and so
+ * within its PRILLM_MAX_INPUT_BYTES limit; NULL when it cannot be read. */
 static char *read_all(const char *path, size_t *length) {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!f) return NULL;
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (len < cap) break;
-        if (len > PRILLM_MAX_INPUT_BYTES) {
-            /* the same limit as every reader of the library */
-            fprintf(stderr, "prillm: error: %s: input exceeds the %zu-byte limit\n", path, (size_t)PRILLM_MAX_INPUT_BYTES);
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        char *bigger = realloc(buf, cap * 2);
-        if (!bigger) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = bigger;
-        cap *= 2;
-    }
+    char *text = NULL;
+    PrillmError err;
+    PrillmErrorCode rc = prillm__read_stream(f, path, &text, length, &err);
     if (f != stdin) fclose(f);
-    *length = len;
-    return buf;
+    if (rc == PRILLM_ERR_PARSE) /* past the limit */
+        fprintf(stderr, "prillm: error: %s: input exceeds the %zu-byte limit\n", path, (size_t)PRILLM_MAX_INPUT_BYTES);
+    return text;
 }
 
 static void print_csv(FILE *out, const PrillmPrediction *pr) {

@@ -40,6 +40,12 @@ PrillmEquilibriumSolver *test_solve(const PrillmMarket *mk, const PrillmEquilibr
  * pairs, each relative (flows to D_i, costs to the cost scale). */
 double test_kkt_violation(const PrillmMarket *mk, const double *flows);
 
+/* Largest |a - b| over a market's n x m flows, relative to the largest
+ * demand: the scale for methods (ipopt) whose error sits on pairs that
+ * should be empty, which a per-demand measure magnifies for the smallest
+ * users. */
+double test_max_diff_norm_relative(const PrillmMarket *mk, const double *a, const double *b);
+
 /* Largest |a - b| / max(|b|, floor) over count entries. */
 double test_max_rel_diff(const double *a, const double *b, size_t count, double floor);
 
@@ -65,5 +71,48 @@ int test_brute_force_equilibrium(const PrillmMarket *mk, double *flows);
  * the methods, which leave the missing ones out. */
 int test_price_method_available(int method);
 int test_equilibrium_method_available(int method);
+
+/* The aggregation network shipped with the project (method da), read from
+ * $PRILLM_SOURCE_DIR/data/aggregator/default_model.json (. when unset) by
+ * the group setup test_load_shipped_model and freed by the group teardown
+ * test_free_shipped_model; NULL when it did not load (the setup still
+ * succeeds, so da cases can fail with a clear message or skip). */
+extern PrillmAggregator *test_shipped_model;
+int test_load_shipped_model(void **state);
+int test_free_shipped_model(void **state);
+
+/* prillm_price with the default settings but method, p_max = pmax and the
+ * shipped model; fails the test if the call fails, or for da when the
+ * shipped model did not load. */
+void test_price_with(const PrillmMarket *mk, int s, int method, double pmax, PrillmPriceResult *r);
+
+/* (p - k) F_s(p) of provider s from a fresh equilibrium solve of the market
+ * at price p (and F_s(p) into *flow unless flow is NULL); fails the test if
+ * the solve fails. */
+double test_true_profit(const PrillmMarket *mk, int s, double p, double *flow);
+/* Profits are compared relative to their size, with a floor at the scale
+ * of the problem (a price range times the total demand) for optima near 0. */
+double test_profit_scale(const PrillmMarket *mk, const PrillmPriceResult *r);
+/* Best true profit over a grid of `points` prices on [0, pmax], each local
+ * best refined by golden section on its neighbouring grid cells; the price
+ * that gives it into *best_price unless best_price is NULL. */
+double test_refined_grid_optimum(const PrillmMarket *mk, int s, double pmax, int points, double *best_price);
+
+/* A scratch directory for one test program, $TMPDIR/prillm_test_TAG_XXXXXX
+ * ($TMPDIR defaults to /tmp), exported as PRILLM_TEST_SCRATCH. For group
+ * setups and teardowns: 0 on success, -1 on failure. The teardown removes
+ * the directory and everything in it. */
+extern char test_scratch[256];
+int test_scratch_setup(const char *tag);
+int test_scratch_teardown(void);
+
+/* Run a shell script (a printf format) in the scratch directory with its
+ * stdout and stderr captured to stdout.txt and stderr.txt there; returns the
+ * script's exit status and fails the test if it could not run. */
+int test_shell(const char *fmt, ...);
+
+/* The whole of the scratch directory's file NAME, NUL-terminated (the
+ * caller frees); fails the test if it cannot be read. */
+char *test_scratch_read(const char *name);
 
 #endif

@@ -49,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_common.h"
 #include "internal.h"
 #include "prillm/aggregator.h"
 
@@ -89,16 +90,6 @@ static const char *format_time(double seconds, char *buf, size_t size) {
     else if (seconds < 1.0) snprintf(buf, size, "%.2f ms", seconds * 1e3);
     else snprintf(buf, size, "%.2f s", seconds);
     return buf;
-}
-
-static PrillmMarket *load_market(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    PrillmMarket *mk = NULL;
-    PrillmError err;
-    if (prillm_market_read_json(f, NULL, NULL, &mk, &err)) fprintf(stderr, "%s: %s\n", path, err.message);
-    fclose(f);
-    return mk;
 }
 
 static void die(const char *what, const PrillmError *err) {
@@ -326,7 +317,7 @@ int main(int argc, char **argv) {
         }
     }
     PrillmError err;
-    PrillmMarket *base = load_market(market_path);
+    PrillmMarket *base = bench_load_market(market_path);
     if (!base) {
         fprintf(stderr, "bench_abstraction: cannot read %s (run from the source tree or pass --market)\n", market_path);
         return 1;

@@ -25,16 +25,6 @@
 #include "prillm/aggregator.h"
 #include "set_transformer.h"
 
-static PrillmMarket *load_market(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    PrillmMarket *mk = NULL;
-    PrillmError err;
-    if (prillm_market_read_json(f, NULL, NULL, &mk, &err)) fprintf(stderr, "%s: %s\n", path, err.message);
-    fclose(f);
-    return mk;
-}
-
 int main(int argc, char **argv) {
     int quick = 0;
     const char *model_path = "data/aggregator/default_model.json", *market_path = "data/aggregator/calibrated_openrouter.json";
@@ -78,7 +68,7 @@ int main(int argc, char **argv) {
         free(x), free(ss), free(sa), free(t1), free(t2);
         prillm__set_workspace_free(&ws);
     }
-    PrillmMarket *base = load_market(market_path);
+    PrillmMarket *base = bench_load_market(market_path);
     if (!base) {
         fprintf(stderr, "cannot read %s (run from the source tree or pass --market)\n", market_path);
         return 1;

@@ -8,11 +8,12 @@ import numpy as np
 
 from . import _ffi, _options
 from ._errors import check
+from ._owner import _Owner
 from .equilibrium import _status
 from .market import Market, _c_doubles, _c_strings, _collect_warnings
 
 
-class Observations:
+class Observations(_Owner):
     """Observed markets: one or more periods over one provider list and one
     user list (PrillmObservations). Owns its C object: close() or a with block.
 
@@ -26,28 +27,8 @@ class Observations:
         self._ptr = pointer
         self.warnings = list(warnings or [])
 
-    def close(self):
-        ptr, self._ptr = getattr(self, "_ptr", None), None
-        if ptr:
-            _ffi.lib().prillm_observations_free(ptr)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    @property
-    def _c(self):
-        if not self._ptr:
-            raise ValueError("the observations are closed")
-        return self._ptr
+    _free = "prillm_observations_free"
+    _what = "the observations"
 
     @property
     def _s(self):
@@ -150,7 +131,7 @@ def synthetic_observations(n_users, n_providers, n_periods, w_congestion=0.8, w_
     return Observations(out)
 
 
-class CalibrationResult:
+class CalibrationResult(_Owner):
     """prillm_calibrate's answer. The numbers are copied out:
 
     status, method, w_congestion, w_delay, values [m], iterations,
@@ -183,23 +164,11 @@ class CalibrationResult:
         ).reshape(T, n, m)
         self.progress = progress
 
+    _free = "prillm_calibration_result_free"
+
     def close(self):
-        ptr, self._ptr = getattr(self, "_ptr", None), None
-        if ptr:
-            _ffi.lib().prillm_calibration_result_free(ptr)
+        super().close()
         self._obs = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
     @property
     def _c(self):

@@ -6,6 +6,7 @@ import numpy as np
 
 from . import _ffi, _options
 from ._errors import Error, check
+from ._owner import _Owner
 from .market import _c_doubles
 
 _EQ_METHODS = {0: "exact", 1: "gauss-seidel", 2: "ipopt"}
@@ -58,7 +59,7 @@ class Equilibrium:
         )
 
 
-class Solver:
+class Solver(_Owner):
     """An equilibrium solver kept across price changes (setup once, then
     update_price + solve warm-starts from the last answer).
 
@@ -69,6 +70,9 @@ class Solver:
 
     Options are the equilibrium option table (prillm.options("equilibrium")).
     """
+
+    _free = "prillm_equilibrium_cleanup"
+    _what = "the solver"
 
     def __init__(self, market, **options):
         st = _options.settings("equilibrium", options)
@@ -82,29 +86,6 @@ class Solver:
         if rc:
             self._ptr = None
             check(rc, err)
-
-    def close(self):
-        ptr, self._ptr = getattr(self, "_ptr", None), None
-        if ptr:
-            _ffi.lib().prillm_equilibrium_cleanup(ptr)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    @property
-    def _c(self):
-        if not self._ptr:
-            raise ValueError("the solver is closed")
-        return self._ptr
 
     def solve(self):
         """Solve; returns an Equilibrium (a copy: it outlives the solver)."""

@@ -7,6 +7,7 @@ import numpy as np
 
 from . import _ffi
 from ._errors import Error, check
+from ._owner import _Owner
 
 _INVALID_ARGUMENT = 1
 
@@ -52,7 +53,7 @@ def _collect_warnings():
     return warnings, _ffi.WarnFn(warn)
 
 
-class Market:
+class Market(_Owner):
     """A market: providers (models), users (apps) and the weights of the
     users' cost (docs/market-format.md). Owns its C object; free it with
     close() or a with block (it is also freed when garbage collected).
@@ -71,33 +72,16 @@ class Market:
 
     # ---- lifetime ---------------------------------------------------------
 
+    _free = "prillm_market_free"
+    _what = "the market"
+
     def close(self):
         """Free the C market (idempotent)."""
-        ptr, self._ptr = getattr(self, "_ptr", None), None
-        if ptr:
-            _ffi.lib().prillm_market_free(ptr)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
+        super().close()
 
     @property
     def closed(self):
         return not self._ptr
-
-    @property
-    def _c(self):
-        if not self._ptr:
-            raise ValueError("the market is closed")
-        return self._ptr
 
     @property
     def _s(self):

@@ -8,6 +8,7 @@ import numpy as np
 
 from . import _ffi, _options
 from ._errors import Error, check
+from ._owner import _Closable
 from .elasticity import ElasticityResult
 from .equilibrium import _status
 from .market import Market, _c_doubles, _collect_warnings
@@ -55,7 +56,7 @@ def price_jacobian(market, columns=None):
     return np.ascontiguousarray(rows.T)
 
 
-class FitResult:
+class FitResult(_Closable):
     """prillm_fit_openrouter's answer (plain data; the C result is freed).
 
     status, market (a prillm.Market you own: the calibrated whole market),
@@ -127,12 +128,6 @@ class FitResult:
         """Free the calibrated market now (else when garbage collected)."""
         self.market.close()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
     def __repr__(self):
         return "<prillm.FitResult %s: %d apps + %d tiers x %d models, elasticity %.3g>" % (
             self.status,
@@ -165,7 +160,7 @@ def fit_openrouter(data_dir, **options):
         L.prillm_fit_result_free(out)
 
 
-class Prediction:
+class Prediction(_Closable):
     """prillm_predict's answer (plain data).
 
     status, market (a prillm.Market you own: the period's market), flows
@@ -199,12 +194,6 @@ class Prediction:
 
     def close(self):
         self.market.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __repr__(self):
         return "<prillm.Prediction %s %d: %d apps x %d models>" % ((self.status, self.date) + self.flows.shape)

@@ -47,6 +47,20 @@
 #include "pricing_baselines.h"
 #include "pricing_pmpec.h"
 
+/* What every call starts with, Ipopt or not: outputs marked unsolved (ipopt
+ * status 1000, NaN flow scale, flows and nu), then the baselines' checks. */
+static PrillmErrorCode pmpec_begin(const PrillmPriceProblem *problem, PrillmPriceCandidate *out, double *flows,
+                                   double *nu, double *flow_scale, int *ipopt_status, PrillmError *err) {
+    if (ipopt_status) *ipopt_status = 1000;
+    if (flow_scale) *flow_scale = NAN;
+    PrillmErrorCode rc = prillm__price_baseline_begin("pmpec", problem, out, err);
+    if (rc) return rc;
+    const PrillmMarket *mk = problem->market;
+    if (flows) prillm__fill_nan(flows, (size_t)mk->n_users * mk->n_providers);
+    if (nu) prillm__fill_nan(nu, (size_t)mk->n_users);
+    return PRILLM_OK;
+}
+
 #if PRILLM_HAVE_IPOPT
 
 #include "ipopt_options.h"
@@ -225,14 +239,10 @@ static int pmpec_start(const PrillmPriceProblem *problem, const int *user, int n
 
 PrillmErrorCode prillm__pmpec_solve(const PrillmPriceProblem *problem, PrillmPriceCandidate *out, double *flows,
                                     double *nu, double *flow_scale, int *ipopt_status, PrillmError *err) {
-    if (ipopt_status) *ipopt_status = 1000;
-    if (flow_scale) *flow_scale = NAN;
-    PrillmErrorCode rc = prillm__price_baseline_begin("pmpec", problem, out, err);
+    PrillmErrorCode rc = pmpec_begin(problem, out, flows, nu, flow_scale, ipopt_status, err);
     if (rc) return rc;
     const PrillmMarket *mk = problem->market;
     const int m = mk->n_providers, s_idx = problem->target;
-    if (flows) prillm__fill_nan(flows, (size_t)mk->n_users * m);
-    if (nu) prillm__fill_nan(nu, (size_t)mk->n_users);
     int n = 0;
     double max_demand = 0;
     for (int i = 0; i < mk->n_users; i++)
@@ -346,13 +356,8 @@ done:
 
 PrillmErrorCode prillm__pmpec_solve(const PrillmPriceProblem *problem, PrillmPriceCandidate *out, double *flows,
                                     double *nu, double *flow_scale, int *ipopt_status, PrillmError *err) {
-    if (ipopt_status) *ipopt_status = 1000;
-    if (flow_scale) *flow_scale = NAN;
-    PrillmErrorCode rc = prillm__price_baseline_begin("pmpec", problem, out, err);
+    PrillmErrorCode rc = pmpec_begin(problem, out, flows, nu, flow_scale, ipopt_status, err);
     if (rc) return rc;
-    const PrillmMarket *mk = problem->market;
-    if (flows) prillm__fill_nan(flows, (size_t)mk->n_users * mk->n_providers);
-    if (nu) prillm__fill_nan(nu, (size_t)mk->n_users);
     return prillm__fail(err, PRILLM_ERR_UNAVAILABLE,
                         "built without Ipopt: the pmpec pricing method needs it (the other methods do not)");
 }

@@ -22,7 +22,15 @@
 #include "calibration_internal.h"
 #include "support.h"
 
-static char scratch[256];
+static int group_setup(void **state) {
+    (void)state;
+    return test_scratch_setup("calibration");
+}
+
+static int group_teardown(void **state) {
+    (void)state;
+    return test_scratch_teardown();
+}
 
 static void write_text(const char *dir, const char *name, const char *text) {
     char path[1024];
@@ -35,23 +43,9 @@ static void write_text(const char *dir, const char *name, const char *text) {
 
 static char *new_dir(const char *name) {
     static char path[512];
-    snprintf(path, sizeof path, "%s/%s", scratch, name);
+    snprintf(path, sizeof path, "%s/%s", test_scratch, name);
     mkdir(path, 0777);
     return path;
-}
-
-static int group_setup(void **state) {
-    (void)state;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(scratch, sizeof scratch, "%s/prillm_test_calibration_XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    if (!mkdtemp(scratch)) return -1;
-    setenv("PRILLM_TEST_SCRATCH", scratch, 1);
-    return 0;
-}
-
-static int group_teardown(void **state) {
-    (void)state;
-    return system("rm -rf \"$PRILLM_TEST_SCRATCH\"") == 0 ? 0 : -1;
 }
 
 /* ---- generic layout round trip --------------------------------------- */
@@ -504,32 +498,6 @@ static void test_every_method_reports_the_same_fields(void **state) {
 
 /* ---- the command --------------------------------------------------------- */
 
-static int shell(const char *fmt, ...) {
-    char script[4096], command[4600];
-    va_list args;
-    va_start(args, fmt);
-    vsnprintf(script, sizeof script, fmt, args);
-    va_end(args);
-    snprintf(command, sizeof command, "cd \"$PRILLM_TEST_SCRATCH\" && { %s ; } >stdout.txt 2>stderr.txt", script);
-    int status = system(command);
-    if (status == -1 || !WIFEXITED(status)) fail_msg("could not run: %s", script);
-    return WEXITSTATUS(status);
-}
-
-static char *slurp(const char *name) {
-    char path[600];
-    snprintf(path, sizeof path, "%s/%s", scratch, name);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = calloc((size_t)len + 1, 1);
-    assert_int_equal(fread(text, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    return text;
-}
-
 static void test_calibrate_command(void **state) {
     (void)state;
     TEST_NEEDS("glpk"); /* the command's default start is the LP */
@@ -538,11 +506,11 @@ static void test_calibrate_command(void **state) {
         print_message("PRILLM_CLI not set: skipped\n");
         skip();
     }
-    int code = shell("\"$PRILLM_CLI\" calibrate --write-synthetic syn --models 5 --apps 9 --periods 3 --noise 0.05 --listed 4 --seed 2");
+    int code = test_shell("\"$PRILLM_CLI\" calibrate --write-synthetic syn --models 5 --apps 9 --periods 3 --noise 0.05 --listed 4 --seed 2");
     assert_int_equal(code, 0);
-    code = shell("\"$PRILLM_CLI\" calibrate --data syn --out cal.json --plot fit.svg --folds 3 --iterations 200");
-    if (code != 0) fail_msg("calibrate exit %d: %s", code, slurp("stderr.txt"));
-    char *out = slurp("stdout.txt");
+    code = test_shell("\"$PRILLM_CLI\" calibrate --data syn --out cal.json --plot fit.svg --folds 3 --iterations 200");
+    if (code != 0) fail_msg("calibrate exit %d: %s", code, test_scratch_read("stderr.txt"));
+    char *out = test_scratch_read("stdout.txt");
     cJSON *root = cJSON_Parse(out);
     assert_non_null(root);
     static const char *fields[] = {"r2", "mae", "r2_heldout", "mae_heldout", "iterations", "seconds"};
@@ -553,7 +521,7 @@ static void test_calibrate_command(void **state) {
     assert_true(wq > 0); /* accuracy is test_calibration_recovery's job; 4 of 9 apps listed is little data */
     assert_true(cJSON_GetObjectItem(root, "r2")->valuedouble > 0.9);
     /* the calibrated market reads back with the reported weights */
-    char *market = slurp("cal.json");
+    char *market = test_scratch_read("cal.json");
     PrillmMarket *mk = NULL;
     PrillmError err;
     assert_int_equal(prillm_market_parse_json(market, strlen(market), NULL, NULL, &mk, &err), PRILLM_OK);
@@ -561,28 +529,28 @@ static void test_calibrate_command(void **state) {
     assert_true(mk->w_price == 1.0);
     prillm_market_free(mk);
     free(market);
-    char *svg = slurp("fit.svg");
+    char *svg = test_scratch_read("fit.svg");
     assert_non_null(strstr(svg, "<svg"));
     assert_non_null(strstr(svg, "</svg>"));
     free(svg);
     cJSON_Delete(root);
     free(out);
     /* and it feeds the equilibrium command */
-    assert_int_equal(shell("\"$PRILLM_CLI\" equilibrium cal.json"), 0);
+    assert_int_equal(test_shell("\"$PRILLM_CLI\" equilibrium cal.json"), 0);
     /* usage and input errors */
-    assert_int_equal(shell("\"$PRILLM_CLI\" calibrate"), 2);
-    assert_int_equal(shell("\"$PRILLM_CLI\" calibrate --data syn --bogus"), 2);
-    assert_int_equal(shell("\"$PRILLM_CLI\" calibrate --data syn --capacity volume"), 2);
-    assert_int_equal(shell("\"$PRILLM_CLI\" calibrate --data no-such-dir"), 3);
-    assert_int_equal(shell("mkdir -p broken && printf 'period,provider\\n' > broken/providers.csv && "
+    assert_int_equal(test_shell("\"$PRILLM_CLI\" calibrate"), 2);
+    assert_int_equal(test_shell("\"$PRILLM_CLI\" calibrate --data syn --bogus"), 2);
+    assert_int_equal(test_shell("\"$PRILLM_CLI\" calibrate --data syn --capacity volume"), 2);
+    assert_int_equal(test_shell("\"$PRILLM_CLI\" calibrate --data no-such-dir"), 3);
+    assert_int_equal(test_shell("mkdir -p broken && printf 'period,provider\\n' > broken/providers.csv && "
                            "printf 'period,app,provider,tokens\\n1,x,a,5\\n' > broken/flows.csv && "
                            "\"$PRILLM_CLI\" calibrate --data broken"),
                      3);
-    char *errtext = slurp("stderr.txt");
+    char *errtext = test_scratch_read("stderr.txt");
     assert_non_null(strstr(errtext, "price"));
     free(errtext);
-    assert_int_equal(shell("\"$PRILLM_CLI\" calibrate --help"), 0);
-    char *help = slurp("stdout.txt");
+    assert_int_equal(test_shell("\"$PRILLM_CLI\" calibrate --help"), 0);
+    char *help = test_scratch_read("stdout.txt");
     assert_non_null(strstr(help, "--capacity"));
     assert_non_null(strstr(help, "--censoring"));
     free(help);

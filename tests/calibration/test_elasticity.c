@@ -22,28 +22,23 @@
 
 #include "prillm/elasticity.h"
 #include "random.h"
-
-static char scratch[256];
+#include "support.h"
 
 static int group_setup(void **state) {
     (void)state;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(scratch, sizeof scratch, "%s/prillm_test_elasticity_XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    if (!mkdtemp(scratch)) return -1;
-    setenv("PRILLM_TEST_SCRATCH", scratch, 1);
-    return 0;
+    return test_scratch_setup("elasticity");
 }
 
 static int group_teardown(void **state) {
     (void)state;
-    return system("rm -rf \"$PRILLM_TEST_SCRATCH\"") == 0 ? 0 : -1;
+    return test_scratch_teardown();
 }
 
 /* DIR and DIR/raw/sui414_openrouter-pricing-data */
 static const char *new_layout(const char *name) {
     static char dir[512];
     char raw[700];
-    snprintf(dir, sizeof dir, "%s/%s", scratch, name);
+    snprintf(dir, sizeof dir, "%s/%s", test_scratch, name);
     mkdir(dir, 0777);
     snprintf(raw, sizeof raw, "%s/raw", dir);
     mkdir(raw, 0777);
@@ -436,32 +431,6 @@ static void test_bad_input(void **state) {
 
 /* ---- the command --------------------------------------------------------- */
 
-static int shell(const char *fmt, ...) {
-    char script[4096], command[4600];
-    va_list args;
-    va_start(args, fmt);
-    vsnprintf(script, sizeof script, fmt, args);
-    va_end(args);
-    snprintf(command, sizeof command, "cd \"$PRILLM_TEST_SCRATCH\" && { %s ; } >stdout.txt 2>stderr.txt", script);
-    int status = system(command);
-    if (status == -1 || !WIFEXITED(status)) fail_msg("could not run: %s", script);
-    return WEXITSTATUS(status);
-}
-
-static char *slurp(const char *name) {
-    char path[600];
-    snprintf(path, sizeof path, "%s/%s", scratch, name);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = calloc((size_t)len + 1, 1);
-    assert_int_equal(fread(text, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    return text;
-}
-
 static void test_elasticity_command(void **state) {
     (void)state;
     const char *cli = getenv("PRILLM_CLI");
@@ -472,9 +441,9 @@ static void test_elasticity_command(void **state) {
     const char *dir = new_layout("cli_syn");
     Truth truth = {-1.3, -0.8, -0.4, 0.5, 30, 8};
     write_synthetic(dir, &truth, 3);
-    int code = shell("\"$PRILLM_CLI\" elasticity --data cli_syn --bootstrap 40 --seed 3");
-    if (code != 0) fail_msg("elasticity exit %d: %s", code, slurp("stderr.txt"));
-    char *out = slurp("stdout.txt");
+    int code = test_shell("\"$PRILLM_CLI\" elasticity --data cli_syn --bootstrap 40 --seed 3");
+    if (code != 0) fail_msg("elasticity exit %d: %s", code, test_scratch_read("stderr.txt"));
+    char *out = test_scratch_read("stdout.txt");
     cJSON *root = cJSON_Parse(out);
     assert_non_null(root);
     cJSON *across = cJSON_GetObjectItem(root, "across_providers");
@@ -501,22 +470,22 @@ static void test_elasticity_command(void **state) {
     assert_int_equal(prillm_elasticity_estimate(full, &st, &r, &err), PRILLM_OK);
     assert_true(fabs(r.across_providers.elasticity - e) <= 1e-12 * fabs(e));
     prillm_elasticity_result_free(&r);
-    assert_int_equal(shell("\"$PRILLM_CLI\" elasticity --data cli_syn --table --price listed --bootstrap 10"), 0);
-    out = slurp("stdout.txt");
+    assert_int_equal(test_shell("\"$PRILLM_CLI\" elasticity --data cli_syn --table --price listed --bootstrap 10"), 0);
+    out = test_scratch_read("stdout.txt");
     assert_non_null(strstr(out, "across providers"));
     assert_non_null(strstr(out, "price: listed"));
     free(out);
-    assert_int_equal(shell("\"$PRILLM_CLI\" elasticity --help"), 0);
-    out = slurp("stdout.txt");
+    assert_int_equal(test_shell("\"$PRILLM_CLI\" elasticity --help"), 0);
+    out = test_scratch_read("stdout.txt");
     assert_non_null(strstr(out, "--bootstrap"));
     free(out);
     /* usage and input errors */
-    assert_int_equal(shell("\"$PRILLM_CLI\" elasticity"), 2);
-    assert_int_equal(shell("\"$PRILLM_CLI\" elasticity --data cli_syn --bogus"), 2);
-    assert_int_equal(shell("\"$PRILLM_CLI\" elasticity --data cli_syn --bootstrap -1"), 2);
-    assert_int_equal(shell("\"$PRILLM_CLI\" elasticity --data cli_syn --price cheapest"), 2);
-    assert_int_equal(shell("\"$PRILLM_CLI\" elasticity --data no-such-dir"), 3);
-    char *msg = slurp("stderr.txt");
+    assert_int_equal(test_shell("\"$PRILLM_CLI\" elasticity"), 2);
+    assert_int_equal(test_shell("\"$PRILLM_CLI\" elasticity --data cli_syn --bogus"), 2);
+    assert_int_equal(test_shell("\"$PRILLM_CLI\" elasticity --data cli_syn --bootstrap -1"), 2);
+    assert_int_equal(test_shell("\"$PRILLM_CLI\" elasticity --data cli_syn --price cheapest"), 2);
+    assert_int_equal(test_shell("\"$PRILLM_CLI\" elasticity --data no-such-dir"), 3);
+    char *msg = test_scratch_read("stderr.txt");
     assert_non_null(strstr(msg, "no-such-dir/models.csv"));
     free(msg);
 }

@@ -26,7 +26,6 @@
 
 #include "support.h"
 
-static char scratch[256];
 
 typedef struct {
     int exit_code;
@@ -56,24 +55,31 @@ static char *read_whole_file(const char *path) {
 
 static char *scratch_file(const char *name) {
     char path[512];
-    snprintf(path, sizeof path, "%s/%s", scratch, name);
+    snprintf(path, sizeof path, "%s/%s", test_scratch, name);
     char *text = read_whole_file(path);
     if (!text) fail_msg("cannot read %s", path);
+    return text;
+}
+
+/* The text of tests/data/NAME in the source tree (the caller frees). */
+static char *source_data(const char *name) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/data/%s", getenv("PRILLM_SOURCE_DIR"), name);
+    char *text = read_whole_file(path);
+    assert_non_null(text);
     return text;
 }
 
 /* Run a shell script in the scratch directory; stdout and stderr of the
  * whole script are captured. */
 static Run run(const char *fmt, ...) {
-    char script[4096], command[4600];
+    char script[4096];
     va_list args;
     va_start(args, fmt);
     vsnprintf(script, sizeof script, fmt, args);
     va_end(args);
-    snprintf(command, sizeof command, "cd \"$PRILLM_TEST_SCRATCH\" && { %s ; } >stdout.txt 2>stderr.txt", script);
-    int status = system(command);
-    if (status == -1 || !WIFEXITED(status)) fail_msg("could not run: %s", script);
-    Run r = {WEXITSTATUS(status), scratch_file("stdout.txt"), scratch_file("stderr.txt")};
+    int code = test_shell("%s", script);
+    Run r = {code, scratch_file("stdout.txt"), scratch_file("stderr.txt")};
     /* the shell reports a command killed by a signal as 128 + signal */
     if (r.exit_code > 128) fail_msg("prillm died with signal %d: %s\nstderr:\n%s", r.exit_code - 128, script, r.err);
     return r;
@@ -110,10 +116,7 @@ static int have_env(const char *name) {
 static int group_setup(void **state) {
     (void)state;
     const char *cli = getenv("PRILLM_CLI"), *src = getenv("PRILLM_SOURCE_DIR");
-    const char *tmp = getenv("TMPDIR");
-    snprintf(scratch, sizeof scratch, "%s/prillm_test_cli_XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    if (!mkdtemp(scratch)) return -1;
-    setenv("PRILLM_TEST_SCRATCH", scratch, 1);
+    if (test_scratch_setup("cli")) return -1;
     if (src && src[0]) {
         char data[1024];
         snprintf(data, sizeof data, "%s/tests/data", src);
@@ -128,8 +131,7 @@ static int group_setup(void **state) {
 
 static int group_teardown(void **state) {
     (void)state;
-    /* only files this test made, in a directory it made */
-    return system("rm -rf \"$PRILLM_TEST_SCRATCH\"") == 0 ? 0 : -1;
+    return test_scratch_teardown();
 }
 
 /* ---- JSON helpers -------------------------------------------------------- */
@@ -521,10 +523,7 @@ static void test_malformed_json(void **state) {
     REQUIRE_CLI();
     /* where the error is, found in the file itself: the comma before
      * "price" on the providers line is missing */
-    char path[1024];
-    snprintf(path, sizeof path, "%s/tests/data/malformed.json", getenv("PRILLM_SOURCE_DIR"));
-    char *text = read_whole_file(path);
-    assert_non_null(text);
+    char *text = source_data("malformed.json");
     const char *at = strstr(text, "\"price\": 0.3");
     assert_non_null(at);
     int line = 1, column = 1;
@@ -573,10 +572,7 @@ static void test_validate_good_file(void **state) {
     REQUIRE_CLI();
     Run r = run("\"$PRILLM_CLI\" validate \"$DATA/cli_market.json\"");
     expect_exit(&r, 0, "validate");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/tests/data/cli_market.json", getenv("PRILLM_SOURCE_DIR"));
-    char *text = read_whole_file(path);
-    assert_non_null(text);
+    char *text = source_data("cli_market.json");
     Market mk = read_market(text);
     free(text);
     cJSON *root = parse_json_output(r.out);
@@ -795,10 +791,7 @@ static void test_warnings_stay_off_stdout(void **state) {
     expect_exit(&r, 0, "equilibrium with a filled delay cell");
     expect_in(r.err, "warning", "stderr");
     check_number_tokens(r.out);
-    char path[1024];
-    snprintf(path, sizeof path, "%s/tests/data/cli_market.json", getenv("PRILLM_SOURCE_DIR"));
-    char *text = read_whole_file(path);
-    assert_non_null(text);
+    char *text = source_data("cli_market.json");
     Market mk = read_market(text);
     free(text);
     Answer a = read_answer(r.out, mk.n, mk.m);
@@ -878,7 +871,7 @@ static void test_price_exact(void **state) {
     cJSON_ReplaceItemInObject(target, "price", cJSON_CreateNumber(price));
     char *edited = cJSON_Print(market);
     char path[512];
-    snprintf(path, sizeof path, "%s/priced.json", scratch);
+    snprintf(path, sizeof path, "%s/priced.json", test_scratch);
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
     fputs(edited, f);
@@ -964,7 +957,7 @@ static void test_price_errors(void **state) {
 
 static void write_scratch(const char *name, const char *text) {
     char path[512];
-    snprintf(path, sizeof path, "%s/%s", scratch, name);
+    snprintf(path, sizeof path, "%s/%s", test_scratch, name);
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
     fputs(text, f);
@@ -1278,7 +1271,7 @@ static void test_dash_is_stdout(void **state) {
         run_free(&r);
     }
     char dash[512];
-    snprintf(dash, sizeof dash, "%s/-", scratch);
+    snprintf(dash, sizeof dash, "%s/-", test_scratch);
     assert_int_equal(access(dash, F_OK), -1); /* no file named "-" */
     r = run("\"$PRILLM_CLI\" train-aggregator \"$PRILLM_SOURCE_DIR/data/default_market.json\" --out - --report s.json "
             "--quiet %s",

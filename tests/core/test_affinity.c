@@ -38,13 +38,6 @@ static double max_diff_per_demand(const PrillmMarket *mk, const double *a, const
     return worst;
 }
 
-static double max_diff_norm_relative(const PrillmMarket *mk, const double *a, const double *b) {
-    double worst = 0, dmax = 0;
-    for (int i = 0; i < mk->n_users; i++) dmax = fmax(dmax, mk->demand[i]);
-    for (size_t k = 0; k < (size_t)mk->n_users * mk->n_providers; k++) worst = fmax(worst, fabs(a[k] - b[k]));
-    return worst / dmax;
-}
-
 /* The exact equilibrium's flows (a copy the caller frees). */
 static double *solve_flows(const PrillmMarket *mk, const PrillmEquilibriumSettings *settings) {
     PrillmEquilibriumSolver *s = test_solve(mk, settings);
@@ -146,7 +139,7 @@ static void compare_method(int method, double tolerance, double agreement, int p
         TestMarketShape shape = {-1.0, 3.0, trial % 5 == 3, 0};
         PrillmMarket *mk = affinity_market(n, m, seed0 + (uint64_t)trial, &shape);
         double *a = solve_flows(mk, NULL), *b = solve_flows(mk, &settings);
-        double diff = per_demand ? max_diff_per_demand(mk, a, b) : max_diff_norm_relative(mk, a, b);
+        double diff = per_demand ? max_diff_per_demand(mk, a, b) : test_max_diff_norm_relative(mk, a, b);
         worst = fmax(worst, diff);
         if (diff > agreement)
             fail_msg("trial %d (%d x %d): exact and method %d differ by %.3g", trial, n, m, method, diff);
@@ -170,53 +163,6 @@ static void test_matches_gauss_seidel(void **state) {
 
 /* ---- (b) exact pricing against re-solves -------------------------------- */
 
-static PrillmAggregator *shipped_model;
-
-static int load_shipped_model(void **state) {
-    (void)state;
-    const char *src = getenv("PRILLM_SOURCE_DIR");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/data/aggregator/default_model.json", src && src[0] ? src : ".");
-    FILE *in = fopen(path, "rb");
-    if (!in) return 0; /* the da case then fails with a clear message */
-    PrillmError err;
-    if (prillm_aggregator_read_json(in, &shipped_model, &err)) shipped_model = NULL;
-    fclose(in);
-    return 0;
-}
-
-static int free_shipped_model(void **state) {
-    (void)state;
-    prillm_aggregator_free(shipped_model);
-    return 0;
-}
-
-static void price_with(const PrillmMarket *mk, int s, int method, double pmax, PrillmPriceResult *r) {
-    PrillmPriceSettings set;
-    prillm_price_default_settings(&set);
-    set.method = method;
-    set.p_max = pmax;
-    set.model = shipped_model;
-    if (method == PRILLM_PRICE_DA && !shipped_model) fail_msg("the shipped aggregation model did not load");
-    PrillmError err;
-    if (prillm_price(mk, s, &set, r, &err)) fail_msg("prillm_price(%s): %s", prillm_price_method_name(method), err.message);
-}
-
-/* (p - k) F_s(p) from a fresh equilibrium solve of the market at p. */
-static double true_profit(const PrillmMarket *mk, int s, double p, double *flow) {
-    double profit, F;
-    PrillmError err;
-    assert_int_equal(prillm_price_profit_at(mk, s, p, &profit, &F, NULL, &err), PRILLM_OK);
-    if (flow) *flow = F;
-    return profit;
-}
-
-static double profit_scale(const PrillmMarket *mk, const PrillmPriceResult *r) {
-    double total = 0;
-    for (int i = 0; i < mk->n_users; i++) total += mk->demand[i];
-    return fabs(r->profit) + 1e-6 * r->p_max * total;
-}
-
 /* How far two true-game profits may differ and still be equal: relative to
  * the profit's size, plus the round-off of an equilibrium flow (~1e-12 of
  * the demand) times the margin. The second term matters for a target that
@@ -226,31 +172,7 @@ static double profit_scale(const PrillmMarket *mk, const PrillmPriceResult *r) {
 static double profit_tolerance(const PrillmMarket *mk, const PrillmPriceResult *r) {
     double total = 0;
     for (int i = 0; i < mk->n_users; i++) total += mk->demand[i];
-    return 1e-9 * profit_scale(mk, r) + 1e-12 * (r->p_max + fabs(r->cost)) * total;
-}
-
-/* Best true profit over `points` evenly spaced prices, each local best
- * refined by golden section between its neighbours. */
-static double refined_grid_optimum(const PrillmMarket *mk, int s, double pmax, int points) {
-    double *profit = malloc((size_t)points * sizeof *profit);
-    assert_non_null(profit);
-    for (int q = 0; q < points; q++) profit[q] = true_profit(mk, s, pmax * q / (points - 1), NULL);
-    double best = -INFINITY;
-    for (int q = 0; q < points; q++) {
-        best = fmax(best, profit[q]);
-        int local = (q == 0 || profit[q] >= profit[q - 1]) && (q == points - 1 || profit[q] >= profit[q + 1]);
-        if (!local) continue;
-        double a = pmax * (q > 0 ? q - 1 : q) / (points - 1), b = pmax * (q < points - 1 ? q + 1 : q) / (points - 1);
-        const double g = 0.5 * (sqrt(5.0) - 1.0);
-        for (int it = 0; it < 60 && b - a > 1e-13 * pmax; it++) {
-            double x1 = b - g * (b - a), x2 = a + g * (b - a);
-            if (true_profit(mk, s, x1, NULL) >= true_profit(mk, s, x2, NULL)) b = x2;
-            else a = x1;
-        }
-        best = fmax(best, true_profit(mk, s, 0.5 * (a + b), NULL));
-    }
-    free(profit);
-    return best;
+    return 1e-9 * test_profit_scale(mk, r) + 1e-12 * (r->p_max + fabs(r->cost)) * total;
 }
 
 /* The exact curve reproduces fresh equilibrium solves at many prices, its
@@ -266,7 +188,7 @@ static void test_exact_pricing_matches_resolves(void **state) {
         if (trial % 4 == 3) mk->cost[0] = 0.3 * mk->price[0];
         int s = test_int(&rng, 0, m - 1);
         PrillmPriceResult exact, grid;
-        price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
+        test_price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
         assert_true(exact.status == PRILLM_STATUS_SOLVED);
         assert_true(exact.curve_residual <= 1e-8);
         double total = 0;
@@ -277,17 +199,17 @@ static void test_exact_pricing_matches_resolves(void **state) {
             int g = 0;
             while (g + 1 < exact.n_segments && exact.segments[g + 1].from <= p) g++;
             double curve = exact.segments[g].flow_from + exact.segments[g].flow_slope * (p - exact.segments[g].from);
-            true_profit(mk, s, p, &flow);
+            test_true_profit(mk, s, p, &flow);
             worst_curve = fmax(worst_curve, fabs(curve - flow) / total);
             if (!(fabs(curve - flow) <= 1e-9 * total))
                 fail_msg("trial %d: curve %.17g, equilibrium %.17g at price %.17g", trial, curve, flow, p);
         }
-        double scale = profit_scale(mk, &exact), tol = profit_tolerance(mk, &exact);
-        price_with(mk, s, PRILLM_PRICE_GRID, 0, &grid);
+        double scale = test_profit_scale(mk, &exact), tol = profit_tolerance(mk, &exact);
+        test_price_with(mk, s, PRILLM_PRICE_GRID, 0, &grid);
         if (!(exact.profit >= grid.profit - tol))
             fail_msg("trial %d (%d x %d, target %d): exact %.17g at %.17g < grid %.17g at %.17g", trial, n, m, s,
                      exact.profit, exact.price, grid.profit, grid.price);
-        double ref = refined_grid_optimum(mk, s, exact.p_max, 61);
+        double ref = test_refined_grid_optimum(mk, s, exact.p_max, 61, NULL);
         if (!(exact.profit >= ref - tol))
             fail_msg("trial %d: exact %.17g < refined grid %.17g", trial, exact.profit, ref);
         worst_gap = fmax(worst_gap, (exact.profit - ref) / scale);
@@ -311,10 +233,10 @@ static void test_exact_equals_bf(void **state) {
         PrillmMarket *mk = affinity_market(n, m, 15000 + (uint64_t)trial, &shape);
         int s = test_int(&rng, 0, m - 1);
         PrillmPriceResult exact, bf;
-        price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
-        price_with(mk, s, PRILLM_PRICE_BF, 0, &bf);
+        test_price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
+        test_price_with(mk, s, PRILLM_PRICE_BF, 0, &bf);
         assert_true(bf.status == PRILLM_STATUS_SOLVED);
-        double diff = fabs(exact.profit - bf.profit) / profit_scale(mk, &exact);
+        double diff = fabs(exact.profit - bf.profit) / test_profit_scale(mk, &exact);
         if (diff > 1e-7 && fabs(exact.profit - bf.profit) > profit_tolerance(mk, &exact)) fail_msg("trial %d: exact %.17g, bf %.17g", trial, exact.profit, bf.profit);
         prillm_price_result_clear(&exact);
         prillm_price_result_clear(&bf);
@@ -386,14 +308,14 @@ static void test_invariances(void **state) {
         if (diff > 1e-9) fail_msg("trial %d: column shift %g vs value shift differ by %.3g", trial, t, diff);
         if (m >= 2) {
             PrillmPriceResult ra, rb;
-            price_with(column, j, PRILLM_PRICE_EXACT, 0, &ra);
-            price_with(valued, j, PRILLM_PRICE_EXACT, ra.p_max, &rb);
+            test_price_with(column, j, PRILLM_PRICE_EXACT, 0, &ra);
+            test_price_with(valued, j, PRILLM_PRICE_EXACT, ra.p_max, &rb);
             assert_true(fabs(ra.profit - rb.profit) <= profit_tolerance(column, &ra));
             assert_true(fabs(ra.price - rb.price) <= 1e-7 * ra.p_max);
             /* the row shift leaves the target's optimum alone too */
             PrillmPriceResult rr, rm;
-            price_with(mk, j, PRILLM_PRICE_EXACT, 0, &rm);
-            price_with(row, j, PRILLM_PRICE_EXACT, rm.p_max, &rr);
+            test_price_with(mk, j, PRILLM_PRICE_EXACT, 0, &rm);
+            test_price_with(row, j, PRILLM_PRICE_EXACT, rm.p_max, &rr);
             assert_true(fabs(rr.profit - rm.profit) <= profit_tolerance(mk, &rm));
             prillm_price_result_clear(&ra);
             prillm_price_result_clear(&rb);
@@ -430,8 +352,8 @@ static void test_every_method_runs(void **state) {
         if (trial % 3 == 2) mk->cost[0] = 0.4 * mk->price[0];
         int s = test_int(&rng, 0, m - 1);
         PrillmPriceResult exact;
-        price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
-        double scale = profit_scale(mk, &exact), tol = profit_tolerance(mk, &exact);
+        test_price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
+        double scale = test_profit_scale(mk, &exact), tol = profit_tolerance(mk, &exact);
         PrillmError err;
         PrillmMarket *column = prillm_market_copy(mk, &err), *valued = prillm_market_copy(mk, &err);
         PrillmMarket *row = prillm_market_copy(mk, &err);
@@ -442,25 +364,25 @@ static void test_every_method_runs(void **state) {
         valued->value[j] += t;
         for (int k = 0; k < m; k++) row->affinity[(size_t)i * m + k] -= 2 * t;
         PrillmPriceResult shifted;
-        price_with(column, s, PRILLM_PRICE_EXACT, 0, &shifted);
+        test_price_with(column, s, PRILLM_PRICE_EXACT, 0, &shifted);
         for (int method = 1; method < PRILLM_PRICE_METHOD_COUNT; method++) {
             if (!test_price_method_available(method)) continue; /* pmpec without Ipopt */
             const char *name = prillm_price_method_name(method);
             PrillmPriceResult r, rc, rv, rr;
-            price_with(mk, s, method, 0, &r);
+            test_price_with(mk, s, method, 0, &r);
             if (r.status == PRILLM_STATUS_FAILED) fail_msg("trial %d: %s failed", trial, name);
             assert_true(r.p_max == exact.p_max);
             if (!(r.profit <= exact.profit + tol))
                 fail_msg("trial %d: %s earns %.17g > exact %.17g", trial, name, r.profit, exact.profit);
-            assert_true(fabs(r.profit - true_profit(mk, s, r.price, NULL)) <= 1e-12 * scale);
-            price_with(column, s, method, shifted.p_max, &rc);
-            price_with(valued, s, method, shifted.p_max, &rv);
-            double tol_shift = 1e-6 * profit_scale(column, &shifted) + profit_tolerance(column, &shifted);
+            assert_true(fabs(r.profit - test_true_profit(mk, s, r.price, NULL)) <= 1e-12 * scale);
+            test_price_with(column, s, method, shifted.p_max, &rc);
+            test_price_with(valued, s, method, shifted.p_max, &rv);
+            double tol_shift = 1e-6 * test_profit_scale(column, &shifted) + profit_tolerance(column, &shifted);
             if (!(fabs(rc.profit - rv.profit) <= tol_shift))
                 fail_msg("trial %d: %s earns %.17g with affinity column += %g, %.17g with value += %g", trial, name,
                          rc.profit, t, rv.profit, t);
             if (method != PRILLM_PRICE_DA) {
-                price_with(row, s, method, exact.p_max, &rr);
+                test_price_with(row, s, method, exact.p_max, &rr);
                 if (!(fabs(rr.profit - r.profit) <= 1e-6 * scale + tol))
                     fail_msg("trial %d: %s earns %.17g with app %d's row shifted, %.17g without", trial, name,
                              rr.profit, i, r.profit);
@@ -479,7 +401,7 @@ static void test_every_method_runs(void **state) {
             PrillmPriceSettings set;
             prillm_price_default_settings(&set);
             set.method = method;
-            set.model = shipped_model;
+            set.model = test_shipped_model;
             set.k = m - 1;
             PrillmPriceResult r;
             assert_int_equal(prillm_price(mk, s, &set, &r, &err), PRILLM_OK);
@@ -504,11 +426,11 @@ static void test_abstractions_on_larger_markets(void **state) {
         PrillmMarket *mk = affinity_market(n, m, 19000 + (uint64_t)trial, NULL);
         int s = test_int(&rng, 0, m - 1);
         PrillmPriceResult exact;
-        price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
+        test_price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
         double tol = profit_tolerance(mk, &exact);
         for (int method = PRILLM_PRICE_DA; method <= PRILLM_PRICE_AVG; method++) {
             PrillmPriceResult r;
-            price_with(mk, s, method, 0, &r);
+            test_price_with(mk, s, method, 0, &r);
             assert_true(r.status != PRILLM_STATUS_FAILED);
             assert_true(r.profit <= exact.profit + tol);
             prillm_price_result_clear(&r);
@@ -531,5 +453,5 @@ int main(void) {
         cmocka_unit_test(test_every_method_runs),
         cmocka_unit_test(test_abstractions_on_larger_markets),
     };
-    return cmocka_run_group_tests(tests, load_shipped_model, free_shipped_model);
+    return cmocka_run_group_tests(tests, test_load_shipped_model, test_free_shipped_model);
 }

@@ -49,17 +49,6 @@ static void test_matches_brute_force(void **state) {
     assert_int_equal(checked, 200);
 }
 
-/* Largest |a - b| over all pairs, relative to the largest demand: the
- * usual norm-relative error. An interior-point answer leaves flows of about
- * its barrier parameter on pairs that should be empty, which a per-demand
- * measure magnifies for the smallest users. */
-static double max_diff_norm_relative(const PrillmMarket *mk, const double *a, const double *b) {
-    double worst = 0, dmax = 0;
-    for (int i = 0; i < mk->n_users; i++) dmax = fmax(dmax, mk->demand[i]);
-    for (size_t k = 0; k < (size_t)mk->n_users * mk->n_providers; k++) worst = fmax(worst, fabs(a[k] - b[k]));
-    return worst / dmax;
-}
-
 /* per_demand: compare relative to each user's demand (strict) rather than
  * to the largest demand. */
 static void compare_methods(int method, double tolerance, double agreement, int per_demand, int trials, int max_n,
@@ -81,7 +70,7 @@ static void compare_methods(int method, double tolerance, double agreement, int 
         if (b->info.status != PRILLM_STATUS_SOLVED && b->info.status != PRILLM_STATUS_INACCURATE)
             fail_msg("trial %d: reference method failed (%s)", trial, prillm_status_name(b->info.status));
         double diff = per_demand ? max_diff_per_demand(mk, a->flows, b->flows)
-                                 : max_diff_norm_relative(mk, a->flows, b->flows);
+                                 : test_max_diff_norm_relative(mk, a->flows, b->flows);
         worst = fmax(worst, diff);
         if (diff > agreement)
             fail_msg("trial %d (%d x %d): exact and method %d differ by %.3g (reference kkt %.3g)", trial, n, m, method,

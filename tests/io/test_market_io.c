@@ -1436,6 +1436,16 @@ static void write_file(const char *path, const char *text, size_t length) {
     fclose(f);
 }
 
+/* Write length bytes of text to path: prillm__csv_read must refuse them
+ * (PRILLM_ERR_PARSE) with a message that contains expected. */
+static void expect_csv_refused(const char *path, const char *text, size_t length, const char *expected) {
+    PrillmCsvTable t;
+    PrillmError err;
+    write_file(path, text, length);
+    assert_int_equal(prillm__csv_read(path, &t, &err), PRILLM_ERR_PARSE);
+    assert_non_null(strstr(err.message, expected));
+}
+
 static void test_csv_reader_edge_cases(void **state) {
     (void)state;
     char dir[] = "/tmp/prillm_test_csv_XXXXXX";
@@ -1472,26 +1482,16 @@ static void test_csv_reader_edge_cases(void **state) {
     prillm__csv_free(&t);
     /* a NUL inside a number would cut it short: "12\0" "34" read as 12 */
     static const char nul_number[] = "app,tokens\nx,12\0" "34\n";
-    write_file(path, nul_number, sizeof nul_number - 1);
-    assert_int_equal(prillm__csv_read(path, &t, &err), PRILLM_ERR_PARSE);
-    assert_non_null(strstr(err.message, "t.csv row 2 column tokens: NUL byte"));
+    expect_csv_refused(path, nul_number, sizeof nul_number - 1, "t.csv row 2 column tokens: NUL byte");
     static const char nul_quoted[] = "app,tokens\ny,1\n\"x\0\",12\n";
-    write_file(path, nul_quoted, sizeof nul_quoted - 1);
-    assert_int_equal(prillm__csv_read(path, &t, &err), PRILLM_ERR_PARSE);
-    assert_non_null(strstr(err.message, "t.csv row 3 column app: NUL byte"));
+    expect_csv_refused(path, nul_quoted, sizeof nul_quoted - 1, "t.csv row 3 column app: NUL byte");
     static const char nul_header[] = "app,tok\0ens\nx,1\n";
-    write_file(path, nul_header, sizeof nul_header - 1);
-    assert_int_equal(prillm__csv_read(path, &t, &err), PRILLM_ERR_PARSE);
-    assert_non_null(strstr(err.message, "t.csv row 1 column 2: NUL byte"));
+    expect_csv_refused(path, nul_header, sizeof nul_header - 1, "t.csv row 1 column 2: NUL byte");
     /* bytes that are not UTF-8, named by file, row and column */
     static const char bad_id[] = "app,tokens\nx,1\n\"y\xff\",2\n";
-    write_file(path, bad_id, sizeof bad_id - 1);
-    assert_int_equal(prillm__csv_read(path, &t, &err), PRILLM_ERR_PARSE);
-    assert_non_null(strstr(err.message, "t.csv row 3 column app: not valid UTF-8"));
+    expect_csv_refused(path, bad_id, sizeof bad_id - 1, "t.csv row 3 column app: not valid UTF-8");
     static const char bad_name[] = "app,tok\xc0\xafns\nx,1\n";
-    write_file(path, bad_name, sizeof bad_name - 1);
-    assert_int_equal(prillm__csv_read(path, &t, &err), PRILLM_ERR_PARSE);
-    assert_non_null(strstr(err.message, "t.csv row 1 column 2: not valid UTF-8"));
+    expect_csv_refused(path, bad_name, sizeof bad_name - 1, "t.csv row 1 column 2: not valid UTF-8");
     static const char fine[] = "app,tokens\n\"Z\xc3\xbcrich, \xe4\xb8\xad\",1\n";
     write_file(path, fine, sizeof fine - 1);
     assert_int_equal(prillm__csv_read(path, &t, &err), PRILLM_OK);

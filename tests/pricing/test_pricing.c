@@ -15,86 +15,6 @@
 
 #include "support.h"
 
-static double true_profit(const PrillmMarket *mk, int s, double p) {
-    double profit, flow;
-    PrillmError err;
-    assert_int_equal(prillm_price_profit_at(mk, s, p, &profit, &flow, NULL, &err), PRILLM_OK);
-    return profit;
-}
-
-/* The aggregation network shipped with the project, for method da. */
-static PrillmAggregator *shipped_model;
-
-static int load_shipped_model(void **state) {
-    (void)state;
-    const char *src = getenv("PRILLM_SOURCE_DIR");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/data/aggregator/default_model.json", src && src[0] ? src : ".");
-    FILE *in = fopen(path, "rb");
-    if (!in) return 0; /* da cases skip themselves */
-    PrillmError err;
-    if (prillm_aggregator_read_json(in, &shipped_model, &err)) shipped_model = NULL;
-    fclose(in);
-    return 0;
-}
-
-static int free_shipped_model(void **state) {
-    (void)state;
-    prillm_aggregator_free(shipped_model);
-    return 0;
-}
-
-static void price_with(const PrillmMarket *mk, int s, int method, double pmax, PrillmPriceResult *r) {
-    PrillmPriceSettings set;
-    prillm_price_default_settings(&set);
-    set.method = method;
-    set.p_max = pmax;
-    set.model = shipped_model;
-    if (method == PRILLM_PRICE_DA && !shipped_model) fail_msg("the shipped aggregation model did not load");
-    PrillmError err;
-    PrillmErrorCode rc = prillm_price(mk, s, &set, r, &err);
-    if (rc) fail_msg("prillm_price(%s): %s", prillm_price_method_name(method), err.message);
-}
-
-/* Best true profit over a grid of `points` prices, each local best refined
- * by golden section on its neighbouring grid cells. */
-static double refined_grid_optimum(const PrillmMarket *mk, int s, double pmax, int points, double *best_price) {
-    double *profit = malloc((size_t)points * sizeof *profit);
-    assert_non_null(profit);
-    for (int q = 0; q < points; q++) profit[q] = true_profit(mk, s, pmax * q / (points - 1));
-    double best = -INFINITY;
-    for (int q = 0; q < points; q++) {
-        if (profit[q] > best) {
-            best = profit[q];
-            *best_price = pmax * q / (points - 1);
-        }
-        int local = (q == 0 || profit[q] >= profit[q - 1]) && (q == points - 1 || profit[q] >= profit[q + 1]);
-        if (!local) continue;
-        double a = pmax * (q > 0 ? q - 1 : q) / (points - 1), b = pmax * (q < points - 1 ? q + 1 : q) / (points - 1);
-        const double g = 0.5 * (sqrt(5.0) - 1.0);
-        for (int it = 0; it < 60 && b - a > 1e-13 * pmax; it++) {
-            double x1 = b - g * (b - a), x2 = a + g * (b - a);
-            if (true_profit(mk, s, x1) >= true_profit(mk, s, x2)) b = x2;
-            else a = x1;
-        }
-        double x = 0.5 * (a + b), v = true_profit(mk, s, x);
-        if (v > best) {
-            best = v;
-            *best_price = x;
-        }
-    }
-    free(profit);
-    return best;
-}
-
-/* Profits are compared relative to their size, with a floor at the scale
- * of the problem (a price range times the total demand) for optima near 0. */
-static double profit_scale(const PrillmMarket *mk, const PrillmPriceResult *r) {
-    double total = 0;
-    for (int i = 0; i < mk->n_users; i++) total += mk->demand[i];
-    return fabs(r->profit) + 1e-6 * r->p_max * total;
-}
-
 static void check_result_sane(const PrillmPriceResult *r, const PrillmMarket *mk) {
     assert_true(r->status == PRILLM_STATUS_SOLVED);
     assert_true(r->price >= 0 && r->price <= r->p_max);
@@ -133,14 +53,14 @@ static void test_exact_beats_grid(void **state) {
         if (trial % 4 == 3) mk->cost[0] = 0.3 * mk->price[0];
         int s = test_int(&rng, 0, m - 1);
         PrillmPriceResult exact, grid;
-        price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
+        test_price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
         check_result_sane(&exact, mk);
-        price_with(mk, s, PRILLM_PRICE_GRID, 0, &grid);
+        test_price_with(mk, s, PRILLM_PRICE_GRID, 0, &grid);
         assert_true(grid.p_max == exact.p_max);
-        double scale = profit_scale(mk, &exact);
+        double scale = test_profit_scale(mk, &exact);
         assert_true(exact.profit >= grid.profit - 1e-9 * scale);
         double ref_price;
-        double ref = refined_grid_optimum(mk, s, exact.p_max, 101, &ref_price);
+        double ref = test_refined_grid_optimum(mk, s, exact.p_max, 101, &ref_price);
         assert_true(exact.profit >= ref - 1e-9 * scale);
         double gap = (exact.profit - ref) / scale;
         if (gap > worst_gap) worst_gap = gap;
@@ -166,11 +86,11 @@ static void test_exact_equals_bf(void **state) {
         if (trial % 3 == 0) mk->cost[1 % m] = 0.5 * mk->price[1 % m];
         int s = test_int(&rng, 0, m - 1);
         PrillmPriceResult exact, bf;
-        price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
+        test_price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
         check_result_sane(&exact, mk);
-        price_with(mk, s, PRILLM_PRICE_BF, 0, &bf);
+        test_price_with(mk, s, PRILLM_PRICE_BF, 0, &bf);
         assert_true(bf.status == PRILLM_STATUS_SOLVED);
-        double scale = profit_scale(mk, &exact);
+        double scale = test_profit_scale(mk, &exact);
         double diff = fabs(exact.profit - bf.profit) / scale;
         if (diff > worst) worst = diff;
         if (diff > 1e-7) print_message("trial %d n=%d m=%d s=%d exact %.12g at %.9g, bf %.12g at %.9g\n", trial, n, m, s, exact.profit, exact.price, bf.profit, bf.price);
@@ -192,7 +112,7 @@ static void test_curve_matches_equilibrium(void **state) {
         PrillmMarket *mk = test_market(n, m, 300 + (uint64_t)trial, &shape);
         int s = test_int(&rng, 0, m - 1);
         PrillmPriceResult r;
-        price_with(mk, s, PRILLM_PRICE_EXACT, 0, &r);
+        test_price_with(mk, s, PRILLM_PRICE_EXACT, 0, &r);
         check_result_sane(&r, mk);
         double total = 0;
         for (int i = 0; i < n; i++) total += mk->demand[i];
@@ -269,11 +189,11 @@ static void test_several_local_maxima(void **state) {
     const double demand[] = {1, 20}, delay[] = {0, 30, 0, 0}, price[] = {1, 1}, capacity[] = {1000, 1000};
     PrillmMarket *mk = small_market(2, 2, demand, delay, price, capacity);
     PrillmPriceResult exact, local, coarse;
-    price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &exact);
+    test_price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &exact);
     check_result_sane(&exact, mk);
     assert_true(count_local_maxima(&exact) >= 2);
     assert_true(exact.price > 25 && exact.profit > 29);
-    double ref_price, ref = refined_grid_optimum(mk, 0, exact.p_max, 201, &ref_price);
+    double ref_price, ref = test_refined_grid_optimum(mk, 0, exact.p_max, 201, &ref_price);
     assert_true(fabs(exact.profit - ref) <= 1e-9 * exact.profit);
 
     PrillmPriceSettings set;
@@ -305,11 +225,11 @@ static void test_random_multimodal(void **state) {
         PrillmMarket *mk = test_market(n, m, 50000 + (uint64_t)trial, &shape);
         int s = test_int(&rng, 0, m - 1);
         PrillmPriceResult r;
-        price_with(mk, s, PRILLM_PRICE_EXACT, 0, &r);
+        test_price_with(mk, s, PRILLM_PRICE_EXACT, 0, &r);
         if (count_local_maxima(&r) >= 2) {
             multimodal++;
-            double ref_price, ref = refined_grid_optimum(mk, s, r.p_max, 201, &ref_price);
-            assert_true(r.profit >= ref - 1e-9 * profit_scale(mk, &r));
+            double ref_price, ref = test_refined_grid_optimum(mk, s, r.p_max, 201, &ref_price);
+            assert_true(r.profit >= ref - 1e-9 * test_profit_scale(mk, &r));
             /* every segment's own optimum is no better than the answer */
             for (int g = 0; g < r.n_segments; g++) assert_true(r.segments[g].best_profit <= r.model_profit);
         }
@@ -345,10 +265,10 @@ static void test_optimum_at_pmax(void **state) {
 
     const double d2[] = {10}, delay2[] = {0, 0}, price2[] = {0, 5}, cap2[] = {10, 10};
     PrillmMarket *mk = small_market(1, 2, d2, delay2, price2, cap2);
-    price_with(mk, 0, PRILLM_PRICE_EXACT, 0.25, &r);
+    test_price_with(mk, 0, PRILLM_PRICE_EXACT, 0.25, &r);
     assert_true(r.price == 0.25); /* the unconstrained peak is higher */
     PrillmPriceResult wide;
-    price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &wide);
+    test_price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &wide);
     assert_true(wide.price > 0.25 && wide.profit > r.profit);
     prillm_price_result_clear(&r);
     prillm_price_result_clear(&wide);
@@ -363,7 +283,7 @@ static void test_unused_target(void **state) {
     PrillmMarket *mk = small_market(3, 3, demand, delay, price, capacity);
     mk->value[0] = -100; /* nobody wants it even for free */
     PrillmPriceResult r;
-    price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
+    test_price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
     assert_true(r.status == PRILLM_STATUS_SOLVED);
     assert_true(r.profit == 0 && r.flow == 0 && r.price == 0);
     assert_int_equal(r.n_breakpoints, 0);
@@ -373,7 +293,7 @@ static void test_unused_target(void **state) {
             method == PRILLM_PRICE_SPGCE)
             continue; /* the baselines have their own tests */
         PrillmPriceResult b;
-        price_with(mk, 0, method, 0, &b);
+        test_price_with(mk, 0, method, 0, &b);
         assert_true(b.profit == 0);
         prillm_price_result_clear(&b);
     }
@@ -398,16 +318,16 @@ static void test_degenerate_breakpoints(void **state) {
         }
         PrillmMarket *mk = small_market(n, m, demand, delay, price, capacity);
         PrillmPriceResult r;
-        price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
+        test_price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
         check_result_sane(&r, mk);
         if (variant < 2) {
             PrillmPriceResult bf;
-            price_with(mk, 0, PRILLM_PRICE_BF, 0, &bf);
-            assert_true(fabs(bf.profit - r.profit) <= 1e-7 * profit_scale(mk, &r));
+            test_price_with(mk, 0, PRILLM_PRICE_BF, 0, &bf);
+            assert_true(fabs(bf.profit - r.profit) <= 1e-7 * test_profit_scale(mk, &r));
             prillm_price_result_clear(&bf);
         }
-        double ref_price, ref = refined_grid_optimum(mk, 0, r.p_max, 201, &ref_price);
-        assert_true(r.profit >= ref - 1e-9 * profit_scale(mk, &r));
+        double ref_price, ref = test_refined_grid_optimum(mk, 0, r.p_max, 201, &ref_price);
+        assert_true(r.profit >= ref - 1e-9 * test_profit_scale(mk, &r));
         /* all n identical users leave the target at the same price */
         int leaving = 0;
         for (int b = 0; b < r.n_breakpoints; b++)
@@ -430,8 +350,8 @@ static void test_invariances(void **state) {
         PrillmMarket *mk = test_market(n, m, 900 + (uint64_t)trial, NULL);
         int s = test_int(&rng, 0, m - 1);
         PrillmPriceResult base;
-        price_with(mk, s, PRILLM_PRICE_EXACT, 0, &base);
-        double scale = profit_scale(mk, &base);
+        test_price_with(mk, s, PRILLM_PRICE_EXACT, 0, &base);
+        double scale = test_profit_scale(mk, &base);
 
         int *users = malloc((size_t)n * sizeof(int)), *provs = malloc((size_t)m * sizeof(int));
         for (int i = 0; i < n; i++) users[i] = n - 1 - i;
@@ -440,21 +360,21 @@ static void test_invariances(void **state) {
         PrillmMarket *perm = prillm_market_subset(mk, users, n, provs, m, &err);
         assert_non_null(perm);
         PrillmPriceResult r;
-        price_with(perm, (s + m - 1) % m, PRILLM_PRICE_EXACT, base.p_max, &r);
+        test_price_with(perm, (s + m - 1) % m, PRILLM_PRICE_EXACT, base.p_max, &r);
         assert_true(fabs(r.profit - base.profit) <= 1e-9 * scale);
         assert_true(fabs(r.price - base.price) <= 1e-7 * base.p_max);
         prillm_price_result_clear(&r);
 
         PrillmMarket *shifted = prillm_market_copy(mk, &err);
         for (int j = 0; j < m; j++) shifted->value[j] += 3.0;
-        price_with(shifted, s, PRILLM_PRICE_EXACT, base.p_max, &r);
+        test_price_with(shifted, s, PRILLM_PRICE_EXACT, base.p_max, &r);
         assert_true(fabs(r.profit - base.profit) <= 1e-9 * scale);
         prillm_price_result_clear(&r);
 
         PrillmMarket *scaled = prillm_market_copy(mk, &err);
         for (int i = 0; i < n; i++) scaled->demand[i] *= 1000;
         for (int j = 0; j < m; j++) scaled->capacity[j] *= 1000;
-        price_with(scaled, s, PRILLM_PRICE_EXACT, base.p_max, &r);
+        test_price_with(scaled, s, PRILLM_PRICE_EXACT, base.p_max, &r);
         assert_true(fabs(r.profit - 1000 * base.profit) <= 1e-9 * 1000 * scale);
         assert_true(fabs(r.price - base.price) <= 1e-7 * base.p_max);
         prillm_price_result_clear(&r);
@@ -479,19 +399,19 @@ static void test_cost_and_local_methods(void **state) {
         PrillmMarket *mk = test_market(n, m, 4000 + (uint64_t)trial, NULL);
         int s = test_int(&rng, 0, m - 1);
         PrillmPriceResult free_r, costly, spiter;
-        price_with(mk, s, PRILLM_PRICE_EXACT, 0, &free_r);
+        test_price_with(mk, s, PRILLM_PRICE_EXACT, 0, &free_r);
         mk->cost[s] = 0.5 * free_r.price;
-        price_with(mk, s, PRILLM_PRICE_EXACT, free_r.p_max, &costly);
+        test_price_with(mk, s, PRILLM_PRICE_EXACT, free_r.p_max, &costly);
         if (costly.profit > 0) assert_true(costly.price >= mk->cost[s]);
         assert_true(costly.price >= free_r.price - 1e-9 * free_r.p_max); /* profit's maximiser rises with cost */
-        price_with(mk, s, PRILLM_PRICE_SPITER, free_r.p_max, &spiter);
-        double scale = profit_scale(mk, &costly);
+        test_price_with(mk, s, PRILLM_PRICE_SPITER, free_r.p_max, &spiter);
+        double scale = test_profit_scale(mk, &costly);
         assert_true(spiter.profit <= costly.profit + 1e-9 * scale);
         /* spiter stops at a local maximum of the true profit */
         double h = 1e-6 * costly.p_max;
-        if (spiter.price > h) assert_true(true_profit(mk, s, spiter.price - h) <= spiter.profit + 1e-9 * scale);
+        if (spiter.price > h) assert_true(test_true_profit(mk, s, spiter.price - h, NULL) <= spiter.profit + 1e-9 * scale);
         if (spiter.price < costly.p_max - h)
-            assert_true(true_profit(mk, s, spiter.price + h) <= spiter.profit + 1e-9 * scale);
+            assert_true(test_true_profit(mk, s, spiter.price + h, NULL) <= spiter.profit + 1e-9 * scale);
         prillm_price_result_clear(&free_r);
         prillm_price_result_clear(&costly);
         prillm_price_result_clear(&spiter);
@@ -562,10 +482,10 @@ static void test_extreme_scales(void **state) {
     PrillmError err;
     assert_int_equal(prillm_market_parse_json(tiny, strlen(tiny), NULL, NULL, &mk, &err), PRILLM_OK);
     PrillmPriceResult r;
-    price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
+    test_price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
     check_result_sane(&r, mk);
-    double ref_price, ref = refined_grid_optimum(mk, 0, r.p_max, 101, &ref_price);
-    assert_true(r.profit >= ref - 1e-9 * profit_scale(mk, &r));
+    double ref_price, ref = test_refined_grid_optimum(mk, 0, r.p_max, 101, &ref_price);
+    assert_true(r.profit >= ref - 1e-9 * test_profit_scale(mk, &r));
     prillm_price_result_clear(&r);
     prillm_market_free(mk);
     assert_int_equal(prillm_market_parse_json(apart, strlen(apart), NULL, NULL, &mk, &err), PRILLM_OK);
@@ -576,8 +496,8 @@ static void test_extreme_scales(void **state) {
     if (r.status == PRILLM_STATUS_SOLVED) {
         /* the equilibrium now resolves an app 1e-22 of the market in its
          * own scale: a "solved" must then be the true optimum */
-        double at = 0, best = refined_grid_optimum(mk, 0, r.p_max, 101, &at);
-        assert_true(r.profit >= best - 1e-9 * profit_scale(mk, &r));
+        double at = 0, best = test_refined_grid_optimum(mk, 0, r.p_max, 101, &at);
+        assert_true(r.profit >= best - 1e-9 * test_profit_scale(mk, &r));
     }
     prillm_price_result_clear(&r);
     /* a price weight of 50 and demands 1e16 apart: the big app leaves near 5e15, where
@@ -602,19 +522,19 @@ static void test_no_method_beats_exact(void **state) {
         PrillmMarket *mk = test_market(n, m, 60000 + (uint64_t)trial, &shape);
         int s = test_int(&rng, 0, m - 1);
         PrillmPriceResult exact;
-        price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
-        double scale = profit_scale(mk, &exact);
+        test_price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
+        double scale = test_profit_scale(mk, &exact);
         for (int method = 1; method < PRILLM_PRICE_METHOD_COUNT; method++) {
             if (!test_price_method_available(method)) continue; /* pmpec without Ipopt */
             PrillmPriceResult r;
-            price_with(mk, s, method, 0, &r);
+            test_price_with(mk, s, method, 0, &r);
             assert_true(r.status != PRILLM_STATUS_FAILED);
             assert_true(r.p_max == exact.p_max);
             if (!(r.profit <= exact.profit + 1e-9 * scale))
                 fail_msg("trial %d: %s earns %.17g > exact %.17g", trial, prillm_price_method_name(method), r.profit,
                          exact.profit);
             /* the profit is the true game's at the returned price */
-            assert_true(fabs(r.profit - true_profit(mk, s, r.price)) <= 1e-12 * scale);
+            assert_true(fabs(r.profit - test_true_profit(mk, s, r.price, NULL)) <= 1e-12 * scale);
             prillm_price_result_clear(&r);
         }
         prillm_price_result_clear(&exact);
@@ -626,20 +546,20 @@ static void test_no_method_beats_exact(void **state) {
  * when k keeps every rival, and --compare's ratio is profit / exact. */
 static void test_abstraction_methods(void **state) {
     (void)state;
-    if (!shipped_model) skip();
+    if (!test_shipped_model) skip();
     for (int trial = 0; trial < 20; trial++) {
         TestRng rng = {0xab570000u + (uint64_t)trial};
         int n = test_int(&rng, 2, 25), m = test_int(&rng, 3, 12);
         PrillmMarket *mk = test_market(n, m, 70000 + (uint64_t)trial, NULL);
         int s = test_int(&rng, 0, m - 1);
         PrillmPriceResult exact;
-        price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
-        double scale = profit_scale(mk, &exact);
+        test_price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
+        double scale = test_profit_scale(mk, &exact);
         for (int method = PRILLM_PRICE_DA; method <= PRILLM_PRICE_AVG; method++) {
             PrillmPriceSettings set;
             prillm_price_default_settings(&set);
             set.method = method;
-            set.model = shipped_model;
+            set.model = test_shipped_model;
             set.compare = 1;
             PrillmPriceResult r;
             PrillmError err;
@@ -740,8 +660,8 @@ static void test_current_price_report(void **state) {
         default: break;
         }
         PrillmPriceResult exact;
-        price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
-        double scale = profit_scale(mk, &exact) + fabs(exact.current_profit);
+        test_price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
+        double scale = test_profit_scale(mk, &exact) + fabs(exact.current_profit);
         check_current(mk, &exact, scale);
         /* the exact optimum is global on [0, pmax], and the default pmax is
          * past the target's choke price, so no current price earns more */
@@ -755,7 +675,7 @@ static void test_current_price_report(void **state) {
         const int others[] = {PRILLM_PRICE_GRID, PRILLM_PRICE_SPITER, PRILLM_PRICE_MIN, PRILLM_PRICE_AVG};
         for (size_t q = 0; q < sizeof others / sizeof others[0]; q++) {
             PrillmPriceResult r;
-            price_with(mk, s, others[q], 0, &r);
+            test_price_with(mk, s, others[q], 0, &r);
             assert_true(r.current_price == exact.current_price);
             assert_true(r.current_flow == exact.current_flow && r.current_profit == exact.current_profit);
             assert_true(r.uplift == r.profit - r.current_profit);
@@ -795,7 +715,7 @@ static void test_warning_cases(void **state) {
     char text[512];
     /* underpriced: the optimum 2 is 4 times the current 0.5 */
     PrillmMarket *mk = one_app_two_models(0.5);
-    price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
+    test_price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
     assert_true(fabs(r.price - 2) <= 1e-12 && fabs(r.profit - 1) <= 1e-12);
     assert_true(r.current_price == 0.5);
     assert_true(fabs(r.current_flow - 0.875) <= 1e-12 && fabs(r.current_profit - 0.4375) <= 1e-12);
@@ -807,7 +727,7 @@ static void test_warning_cases(void **state) {
     prillm_market_free(mk);
     /* priced out: the target sells nothing now, the optimum is under a third */
     mk = one_app_two_models(7);
-    price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
+    test_price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
     assert_true(r.current_flow == 0 && r.current_profit == 0 && fabs(r.uplift - 1) <= 1e-12);
     assert_true(isnan(r.uplift_relative));
     assert_int_equal(r.warnings, PRILLM_PRICE_WARN_FAR_BELOW);
@@ -816,7 +736,7 @@ static void test_warning_cases(void **state) {
     prillm_market_free(mk);
     /* free: the ratio is undefined, and so is the relative uplift */
     mk = one_app_two_models(0);
-    price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
+    test_price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
     assert_true(r.current_flow == 1 && r.current_profit == 0 && isnan(r.uplift_relative));
     assert_int_equal(r.warnings, PRILLM_PRICE_WARN_FREE);
     expect_text(&r, PRILLM_PRICE_WARN_FREE, "free model");
@@ -825,7 +745,7 @@ static void test_warning_cases(void **state) {
      * p = 2.25; within a factor 3, so no warning */
     mk->price[0] = 1;
     mk->cost[0] = 0.5;
-    price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
+    test_price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
     assert_true(fabs(r.current_profit - 0.375) <= 1e-12 && fabs(r.profit - 0.765625) <= 1e-12);
     assert_true(fabs(r.uplift_relative - (0.765625 - 0.375) / 0.375) <= 1e-12);
     assert_int_equal(r.warnings, 0);
@@ -839,16 +759,16 @@ static void test_warning_cases(void **state) {
     mk = small_market(3, 3, demand, delay, price, capacity);
     mk->value[0] = -100;
     for (int method = 0; method < PRILLM_PRICE_METHOD_COUNT; method++) {
-        if (method == PRILLM_PRICE_DA && !shipped_model) continue;
+        if (method == PRILLM_PRICE_DA && !test_shipped_model) continue;
         if (!test_price_method_available(method)) continue; /* pmpec without Ipopt */
-        price_with(mk, 0, method, 0, &r);
+        test_price_with(mk, 0, method, 0, &r);
         assert_true(r.flow == 0 && r.current_flow == 0 && r.current_profit == 0);
         assert_int_equal(r.warnings, PRILLM_PRICE_WARN_SELLS_NOTHING); /* not the method's fault */
         if (method == PRILLM_PRICE_EXACT) expect_text(&r, PRILLM_PRICE_WARN_SELLS_NOTHING, "no price in [0, ");
         prillm_price_result_clear(&r);
     }
     mk->price[0] = 0;
-    price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
+    test_price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
     assert_int_equal(r.warnings, PRILLM_PRICE_WARN_SELLS_NOTHING | PRILLM_PRICE_WARN_FREE);
     prillm_price_result_clear(&r);
     prillm_market_free(mk);
@@ -876,7 +796,7 @@ static void test_warning_cases(void **state) {
         prillm_price_result_clear(&r);
     }
     /* exact on the same market: no warning */
-    price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
+    test_price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
     assert_true(fabs(r.price - 2) <= 1e-12);
     assert_int_equal(r.warnings, 0);
     prillm_price_result_clear(&r);
@@ -890,13 +810,13 @@ static void test_current_price_every_method(void **state) {
     (void)state;
     PrillmMarket *mk = test_market(5, 3, 81, NULL);
     PrillmPriceResult exact;
-    price_with(mk, 1, PRILLM_PRICE_EXACT, 0, &exact);
-    check_current(mk, &exact, profit_scale(mk, &exact) + fabs(exact.current_profit));
+    test_price_with(mk, 1, PRILLM_PRICE_EXACT, 0, &exact);
+    check_current(mk, &exact, test_profit_scale(mk, &exact) + fabs(exact.current_profit));
     for (int method = 1; method < PRILLM_PRICE_METHOD_COUNT; method++) {
-        if (method == PRILLM_PRICE_DA && !shipped_model) continue;
+        if (method == PRILLM_PRICE_DA && !test_shipped_model) continue;
         if (!test_price_method_available(method)) continue; /* pmpec without Ipopt */
         PrillmPriceResult r;
-        price_with(mk, 1, method, 0, &r);
+        test_price_with(mk, 1, method, 0, &r);
         assert_true(r.current_price == exact.current_price && r.current_profit == exact.current_profit);
         assert_true(r.current_flow == exact.current_flow);
         if (r.status != PRILLM_STATUS_FAILED) assert_true(r.uplift == r.profit - r.current_profit);
@@ -927,5 +847,5 @@ int main(void) {
         cmocka_unit_test(test_warning_cases),
         cmocka_unit_test(test_current_price_every_method),
     };
-    return cmocka_run_group_tests(tests, load_shipped_model, free_shipped_model);
+    return cmocka_run_group_tests(tests, test_load_shipped_model, test_free_shipped_model);
 }
