@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The main job: install what is missing, build, solve the equilibrium of the
-# bundled default market (20 public models x 20 apps), then calibrate the
-# apps' preferences on observed traffic — the real OpenRouter data in
-# ../shared/data/openrouter when present, else the bundled synthetic
-# observations in data/calibration_synthetic — print the fit of PriLLM and
-# its baselines, the calibrated market's equilibrium, and the exact optimal
-# price of one model in it (with the curve), against the abstraction method.
+# bundled default market (20 public models x 20 apps); with the real
+# OpenRouter data in ../shared/data/openrouter, fit the whole-market model
+# (every app and model, validated forward) and price every paid model of its
+# 30 largest exactly against today's price; run the paper's calibration and
+# its baselines on a 20 x 20 slice (else on the bundled synthetic
+# observations in data/calibration_synthetic) for comparison; then show one
+# market's equilibrium and its largest model's exact optimal price (with the
+# curve) against the deep-aggregation abstraction.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh build
@@ -15,6 +17,7 @@ echo "== prillm equilibrium data/default_market.json --table"
 ./build/prillm equilibrium data/default_market.json --table
 
 data=../shared/data/openrouter
+rm -f build/market30.json
 if [ -f "$data/models.csv" ]; then
   # the whole-market model: every app and model, tastes and price
   # sensitivity, validated forward against persistence and market share
@@ -39,18 +42,24 @@ fi
 
 [ -d "$data" ] || data=data/calibration_synthetic
 echo
-echo "== prillm calibrate --data $data --out build/calibrated.json --plot build/calibration.svg --baselines --table   (the paper's method on a 20 x 20 slice)"
+echo "== prillm calibrate --data $data --out build/calibrated.json --plot build/calibration.svg --baselines --table   (the paper's method on a 20 x 20 slice, for comparison: see its stranded models and implied costs)"
 ./build/prillm calibrate --data "$data" --out build/calibrated.json --plot build/calibration.svg --baselines --table
-echo
-echo "== prillm equilibrium build/calibrated.json --table   (the calibrated market; plot: build/calibration.svg)"
-./build/prillm equilibrium build/calibrated.json --table
 
-# price the calibrated market's first model: the exact optimum and its curve,
-# then the paper's deep-aggregation abstraction (k = 2) against it
-target=$(grep -o '"id": "[^"]*"' build/calibrated.json | head -1 | sed 's/"id": "\(.*\)"/\1/')
+# the market to price in detail: the whole-market model's 30-model slice
+# when the real data is there, else the paper's calibration of the bundled
+# synthetic observations
+market=build/calibrated.json
+[ -f build/market30.json ] && market=build/market30.json
 echo
-echo "== prillm price build/calibrated.json --target \"$target\" --table"
-./build/prillm price build/calibrated.json --target "$target" --table
+echo "== prillm equilibrium $market --table"
+./build/prillm equilibrium "$market" --table
+
+# its largest model: the exact optimum and its curve, then the paper's
+# deep-aggregation abstraction (k = 2) against it
+target=$(grep -o '"id": "[^"]*"' "$market" | awk 'NR == 1' | sed 's/"id": "\(.*\)"/\1/')
 echo
-echo "== prillm price build/calibrated.json --target \"$target\" --method da --compare --table"
-./build/prillm price build/calibrated.json --target "$target" --method da --compare --table
+echo "== prillm price $market --target \"$target\" --table"
+./build/prillm price "$market" --target "$target" --table
+echo
+echo "== prillm price $market --target \"$target\" --method da --compare --table"
+./build/prillm price "$market" --target "$target" --method da --compare --table
