@@ -162,16 +162,6 @@ static double carried(const PrillmDaily *dl, const double *series, int k, long t
     return NAN;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median_of(double *x, int count) {
-    if (count <= 0) return NAN;
-    qsort(x, (size_t)count, sizeof *x, cmp_double);
-    return count % 2 ? x[count / 2] : 0.5 * (x[count / 2 - 1] + x[count / 2]);
-}
 
 typedef struct {
     int index;
@@ -292,7 +282,7 @@ static PrillmErrorCode build_layout(const PrillmDaily *dl, const PrillmFitSettin
         int n = 0;
         for (int j = 0; j < m; j++)
             if (isfinite(x[j])) tmp[n++] = x[j];
-        double med = n ? median_of(tmp, n) : (pass ? 50.0 : 1.0);
+        double med = n ? prillm__fit_median(tmp, n) : (pass ? 50.0 : 1.0);
         int filled = 0;
         for (int j = 0; j < m; j++)
             if (!isfinite(x[j])) x[j] = med, L->imputed[j] = 1, filled++;
@@ -386,7 +376,7 @@ static int set_tiers(Layout *L, const PrillmFitSettings *st, int segments) {
     int count = 0;
     for (int j = 0; j < m; j++)
         if (L->price[j] >= st->price_floor) paid[count++] = L->price[j];
-    qsort(paid, (size_t)count, sizeof *paid, cmp_double);
+    qsort(paid, (size_t)count, sizeof *paid, prillm__fit_compare_doubles);
     L->tier_edge[0] = st->price_floor;
     for (int t = 1; t < segments - 1; t++) L->tier_edge[t] = count ? paid[(size_t)count * (size_t)t / (size_t)(segments - 1)] : INFINITY;
     free(paid);
@@ -659,7 +649,7 @@ static void score_cells(const double *y, const double *h, const unsigned char *c
     s->changed_cells = ch;
     s->r2_changed = ch > 1 ? r2_of(yc, hc, ch) : NAN;
     for (long k = 0; k < pos; k++) ly[k] = fabs(ly[k] - lh[k]);
-    s->median_abs_log_error = median_of(ly, (int)pos);
+    s->median_abs_log_error = prillm__fit_median(ly, (int)pos);
 done:
     free(ly);
     free(lh);
@@ -897,7 +887,7 @@ static void entry_regression(const Layout *L, const PrillmFitSettings *st, const
     *kappa_median = 2.0;
     if (k) {
         memcpy(k, L->kappa, (size_t)m * sizeof *k);
-        *kappa_median = median_of(k, m);
+        *kappa_median = prillm__fit_median(k, m);
         free(k);
     }
 }

@@ -23,6 +23,17 @@ void prillm__fit_say(PrillmWarnFn warn, void *ctx, const char *fmt, ...) {
     warn(ctx, text);
 }
 
+int prillm__fit_compare_doubles(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double prillm__fit_median(double *x, int count) {
+    if (count <= 0) return NAN;
+    qsort(x, (size_t)count, sizeof *x, prillm__fit_compare_doubles);
+    return count % 2 ? x[count / 2] : 0.5 * (x[count / 2 - 1] + x[count / 2]);
+}
+
 long prillm__day_number(int yyyymmdd) {
     /* days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
      * days_from_civil), so that day arithmetic crosses month ends */

@@ -30,6 +30,11 @@ typedef struct {
 /* One warning through the caller's callback (nothing when it is NULL). */
 void prillm__fit_say(PrillmWarnFn warn, void *context, const char *fmt, ...) PRILLM__PRINTF(3, 4);
 
+/* qsort comparator of doubles, ascending. */
+int prillm__fit_compare_doubles(const void *a, const void *b);
+/* The median of x[0..count) (sorted in place); NaN when count is 0. */
+double prillm__fit_median(double *x, int count);
+
 /* Days since 1970-01-01 of yyyymmdd, and back. */
 long prillm__day_number(int yyyymmdd);
 int prillm__day_date(long day);

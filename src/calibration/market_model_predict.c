@@ -350,19 +350,14 @@ void prillm_prediction_free(PrillmPrediction *pr) {
     free(pr);
 }
 
+/* The median of the positive finite entries of x (NaN if none). */
 static double median_positive(const double *x, int count) {
     double *y = malloc(((size_t)count + 1) * sizeof *y);
     if (!y) return NAN;
     int n = 0;
     for (int k = 0; k < count; k++)
         if (x[k] > 0 && isfinite(x[k])) y[n++] = x[k];
-    for (int a = 1; a < n; a++)
-        for (int b = a; b > 0 && y[b - 1] > y[b]; b--) {
-            double t = y[b];
-            y[b] = y[b - 1];
-            y[b - 1] = t;
-        }
-    double med = n ? (n % 2 ? y[n / 2] : 0.5 * (y[n / 2 - 1] + y[n / 2])) : NAN;
+    double med = prillm__fit_median(y, n);
     free(y);
     return med;
 }

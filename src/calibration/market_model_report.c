@@ -7,10 +7,6 @@
 
 #include "market_model_internal.h"
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Summary figures over paid models (price > 0). */
 typedef struct {
@@ -29,10 +25,7 @@ static PaidSummary paid_summary(const PrillmFitResult *r) {
         s.nonnegative_cost += r->implied_cost[j] >= 0;
         s.paid++;
     }
-    if (e && s.paid) {
-        qsort(e, (size_t)s.paid, sizeof *e, cmp_double);
-        s.median_abs_elasticity = s.paid % 2 ? e[s.paid / 2] : 0.5 * (e[s.paid / 2 - 1] + e[s.paid / 2]);
-    }
+    if (e && s.paid) s.median_abs_elasticity = prillm__fit_median(e, s.paid);
     free(e);
     return s;
 }
