@@ -49,6 +49,11 @@ void prillm__system_free(PrillmActiveSystem *sys) {
     free(sys->work_n3);
     free(sys->work_m);
     free(sys->dense);
+    free(sys->pattern);
+    free(sys->d_prev);
+    free(sys->gamma_prev);
+    free(sys->changed_users);
+    free(sys->changed_provs);
     memset(sys, 0, sizeof *sys);
 }
 
@@ -106,10 +111,11 @@ static int use_dense_gram(double sparse_updates, double rows, double dim) {
     return sparse_updates * 8.0 > dense_flops && rows * dim < 2.0e8;
 }
 
-int prillm__system_factor(PrillmActiveSystem *sys, const unsigned char *active) {
-    int n = sys->n, m = sys->m;
-    if (build_pattern(sys, active)) return -1;
-    int n_sys = 0, m_act = 0;
+/* gamma and d of the pattern just built; counts of active providers and of
+ * users in the system, and the scalar work of the sparse Gram forms. */
+static void pattern_weights(PrillmActiveSystem *sys, int *m_act_out, int *n_sys_out, double *user_sq_out,
+                            double *prov_sq_out) {
+    int n = sys->n, m = sys->m, n_sys = 0, m_act = 0;
     double user_sq = 0, prov_sq = 0;
     for (int j = 0; j < m; j++) {
         int nj = sys->prov_start[j + 1] - sys->prov_start[j];
@@ -125,6 +131,18 @@ int prillm__system_factor(PrillmActiveSystem *sys, const unsigned char *active) 
         if (ai) n_sys++;
         user_sq += 0.5 * (double)ai * (ai + 1);
     }
+    *m_act_out = m_act;
+    *n_sys_out = n_sys;
+    *user_sq_out = user_sq;
+    *prov_sq_out = prov_sq;
+}
+
+static int factor_from_scratch(PrillmActiveSystem *sys, const unsigned char *active) {
+    int n = sys->n, m = sys->m;
+    if (build_pattern(sys, active)) return -1;
+    int n_sys, m_act;
+    double user_sq, prov_sq;
+    pattern_weights(sys, &m_act, &n_sys, &user_sq, &prov_sq);
     sys->woodbury = m_act <= n_sys;
     int dim = sys->woodbury ? m_act : n_sys;
     sys->dim = dim;
@@ -212,6 +230,192 @@ int prillm__system_factor(PrillmActiveSystem *sys, const unsigned char *active) 
     return info == 0 ? 0 : 1;
 }
 
+/* ---- incremental factorisation ---------------------------------------- */
+
+/* More changed pairs than this at once, or more rank-one changes than
+ * REFRESH_UPDATES since the last full factorisation, and the factor is
+ * rebuilt: each update costs O(dim^2) against O(dim^3) for a rebuild, and
+ * downdates slowly lose digits. */
+#define MAX_CHANGED_PAIRS 16
+#define REFRESH_UPDATES 64
+
+int prillm__system_set_incremental(PrillmActiveSystem *sys, int on) {
+    sys->incremental = 0;
+    sys->factored = 0;
+    if (!on) return 0;
+    size_t N = (size_t)sys->n, M = (size_t)sys->m;
+    if (!sys->pattern) {
+        sys->pattern = prillm__calloc(N * M, 1);
+        sys->d_prev = prillm__calloc(N, sizeof(double));
+        sys->gamma_prev = prillm__calloc(M, sizeof(double));
+        sys->changed_users = prillm__calloc(N, sizeof(int));
+        sys->changed_provs = prillm__calloc(M, sizeof(int));
+        if (!sys->pattern || !sys->d_prev || !sys->gamma_prev || !sys->changed_users || !sys->changed_provs) return -1;
+    }
+    sys->incremental = 1;
+    return 0;
+}
+
+void prillm__system_invalidate(PrillmActiveSystem *sys) { sys->factored = 0; }
+
+/* L L^T + sigma x x^T for the lower Cholesky factor L (column-major, dim x
+ * dim), sigma = +1 (update) or -1 (downdate), by the rotations of the
+ * classical algorithm. x is destroyed. Returns 1 when a downdate would leave
+ * a pivot too small to trust (the caller refactors from scratch). */
+static int cholesky_rank_one(double *L, int dim, double *x, int sigma) {
+    int first = 0;
+    while (first < dim && x[first] == 0) first++;
+    for (int k = first; k < dim; k++) {
+        double *col = L + (size_t)k * (size_t)dim;
+        double lkk = col[k], xk = x[k];
+        if (xk == 0) continue;
+        double r2 = sigma > 0 ? lkk * lkk + xk * xk : lkk * lkk - xk * xk;
+        if (!(r2 > 1e-10 * lkk * lkk)) return 1;
+        double r = sqrt(r2), c = r / lkk, sn = xk / lkk;
+        col[k] = r;
+        for (int i = k + 1; i < dim; i++) {
+            double lik = (col[i] + sigma * sn * x[i]) / c;
+            x[i] = c * x[i] - sn * lik;
+            col[i] = lik;
+        }
+    }
+    return 0;
+}
+
+static void remember_pattern(PrillmActiveSystem *sys, const unsigned char *active) {
+    if (active != sys->pattern) memcpy(sys->pattern, active, (size_t)sys->n * (size_t)sys->m);
+    memcpy(sys->d_prev, sys->d, (size_t)sys->n * sizeof(double));
+    memcpy(sys->gamma_prev, sys->gamma, (size_t)sys->m * sizeof(double));
+}
+
+/* Applies to the factor the change from the remembered pattern to active.
+ * Returns 0 done, 2 not possible (too many changes, the system's shape
+ * changed, or a downdate failed): the caller refactors from scratch;
+ * -1 out of memory. */
+static int update_factor(PrillmActiveSystem *sys, const unsigned char *active) {
+    int n = sys->n, m = sys->m;
+    size_t M = (size_t)m;
+    int n_users = 0, n_provs = 0, pairs = 0;
+    int *users = sys->changed_users, *provs = sys->changed_provs;
+    unsigned char *prov_seen = (unsigned char *)sys->work_m; /* m bytes of scratch */
+    memset(prov_seen, 0, M);
+    for (int i = 0; i < n; i++) {
+        const unsigned char *now = active + (size_t)i * M, *was = sys->pattern + (size_t)i * M;
+        if (memcmp(now, was, M) == 0) continue;
+        users[n_users++] = i;
+        for (int j = 0; j < m; j++) {
+            if (!now[j] == !was[j]) continue;
+            if (++pairs > MAX_CHANGED_PAIRS) return 2;
+            if (!prov_seen[j]) {
+                prov_seen[j] = 1;
+                provs[n_provs++] = j;
+            }
+        }
+    }
+    if (pairs == 0) return 0;
+    if (sys->updates + 2 * pairs + n_users > REFRESH_UPDATES) return 2;
+    int was_woodbury = sys->woodbury, was_dim = sys->dim;
+    if (build_pattern(sys, active)) return -1;
+    int n_sys, m_act;
+    double user_sq, prov_sq;
+    pattern_weights(sys, &m_act, &n_sys, &user_sq, &prov_sq);
+    int woodbury = m_act <= n_sys, dim = woodbury ? m_act : n_sys;
+    if (woodbury != was_woodbury || dim != was_dim || dim == 0) return 2;
+    /* the rows and columns of the factor must mean the same as before */
+    if (woodbury) {
+        for (int q = 0; q < n_provs; q++) {
+            int j = provs[q];
+            if ((sys->prov_start[j + 1] > sys->prov_start[j]) != (sys->index_of[j] >= 0)) return 2;
+        }
+        for (int j = 0; j < m; j++)
+            if (sys->index_of[j] >= 0) sys->member[sys->index_of[j]] = j; /* build_pattern borrowed member */
+    } else {
+        for (int q = 0; q < n_users; q++) {
+            int i = users[q];
+            if ((sys->user_start[i + 1] > sys->user_start[i]) != (sys->index_of[i] >= 0)) return 2;
+        }
+        for (int i = 0; i < n; i++)
+            if (sys->index_of[i] >= 0) sys->member[sys->index_of[i]] = i;
+    }
+    double *L = sys->factor, *x = sys->work_n;
+    /* updates first, downdates last: every intermediate matrix then lies
+     * between the old and the new one, both positive definite */
+    for (int sigma = 1; sigma >= -1; sigma -= 2) {
+        if (woodbury) {
+            /* K = Gamma^-1 - sum_i u_i u_i^T / d_i over active providers */
+            for (int q = 0; q < n_provs; q++) {
+                int j = provs[q];
+                double delta = 1.0 / sys->gamma[j] - 1.0 / sys->gamma_prev[j];
+                if (delta * sigma <= 0) continue;
+                memset(x, 0, (size_t)dim * sizeof(double));
+                x[sys->index_of[j]] = sqrt(fabs(delta));
+                if (cholesky_rank_one(L, dim, x, sigma)) return 2;
+            }
+            for (int q = 0; q < n_users; q++) {
+                int i = users[q];
+                /* +old term (taken back), -new term (put in) */
+                const unsigned char *row = sigma > 0 ? sys->pattern + (size_t)i * M : active + (size_t)i * M;
+                double di = sigma > 0 ? sys->d_prev[i] : sys->d[i];
+                if (!(di > 0)) continue;
+                memset(x, 0, (size_t)dim * sizeof(double));
+                double w = 1.0 / sqrt(di);
+                for (int j = 0; j < m; j++)
+                    if (row[j]) x[sys->index_of[j]] = w;
+                if (cholesky_rank_one(L, dim, x, sigma)) return 2;
+            }
+        } else {
+            /* M = diag(d) - sum_j gamma_j v_j v_j^T over users in the system */
+            for (int q = 0; q < n_users; q++) {
+                int i = users[q];
+                double delta = sys->d[i] - sys->d_prev[i];
+                if (delta * sigma <= 0) continue;
+                memset(x, 0, (size_t)dim * sizeof(double));
+                x[sys->index_of[i]] = sqrt(fabs(delta));
+                if (cholesky_rank_one(L, dim, x, sigma)) return 2;
+            }
+            for (int q = 0; q < n_provs; q++) {
+                int j = provs[q];
+                double g = sigma > 0 ? sys->gamma_prev[j] : sys->gamma[j];
+                memset(x, 0, (size_t)dim * sizeof(double));
+                double v = sqrt(g);
+                int any = 0;
+                if (sigma > 0) {
+                    for (int i = 0; i < n; i++)
+                        if (sys->pattern[(size_t)i * M + (size_t)j]) x[sys->index_of[i]] = v, any = 1;
+                } else {
+                    for (int k = sys->prov_start[j]; k < sys->prov_start[j + 1]; k++)
+                        x[sys->index_of[sys->prov_user[k]]] = v, any = 1;
+                }
+                if (any && cholesky_rank_one(L, dim, x, sigma)) return 2;
+            }
+        }
+    }
+    sys->updates += 2 * pairs + n_users;
+    for (int q = 0; q < n_users; q++) {
+        int i = users[q];
+        memcpy(sys->pattern + (size_t)i * M, active + (size_t)i * M, M);
+        sys->d_prev[i] = sys->d[i];
+    }
+    for (int q = 0; q < n_provs; q++) sys->gamma_prev[provs[q]] = sys->gamma[provs[q]];
+    sys->updated_factorisations++;
+    return 0;
+}
+
+int prillm__system_factor(PrillmActiveSystem *sys, const unsigned char *active) {
+    if (sys->incremental && sys->factored) {
+        int rc = update_factor(sys, active);
+        if (rc != 2) return rc;
+    }
+    int rc = factor_from_scratch(sys, active);
+    if (sys->incremental) {
+        sys->full_factorisations++;
+        sys->updates = 0;
+        sys->factored = rc == 0;
+        if (rc == 0) remember_pattern(sys, active);
+    }
+    return rc;
+}
+
 void prillm__system_rhs(const PrillmActiveSystem *sys, const double *c, const double *demand, double *r) {
     int n = sys->n, m = sys->m;
     double *colsum = sys->work_m;
@@ -277,7 +481,46 @@ static void solve_once(PrillmActiveSystem *sys, const double *r, double *nu) {
     }
 }
 
+/* Largest residual of M nu = r relative to the size of its terms. */
+static double relative_residual(PrillmActiveSystem *sys, const double *r, const double *nu) {
+    int n = sys->n;
+    double *res = sys->work_n, nu_max = 0, worst = 0;
+    prillm__system_apply(sys, nu, res);
+    for (int i = 0; i < n; i++)
+        if (sys->user_start[i + 1] > sys->user_start[i] && fabs(nu[i]) > nu_max) nu_max = fabs(nu[i]);
+    for (int i = 0; i < n; i++) {
+        if (sys->user_start[i + 1] == sys->user_start[i]) continue;
+        /* |M| has row sums at most 2 d_i */
+        double scale = fabs(r[i]) + 2.0 * sys->d[i] * nu_max;
+        double rel = fabs(r[i] - res[i]) / (scale > 0 ? scale : 1.0);
+        if (rel > worst) worst = rel;
+    }
+    return worst;
+}
+
+/* Residual above which an updated factor is replaced by a fresh one: a few
+ * thousand round-offs, far below the homotopy's tolerances. */
+#define UPDATED_RESIDUAL_LIMIT 1e-12
+
+static void solve_refined(PrillmActiveSystem *sys, const double *r, double *nu);
+
 void prillm__system_solve(PrillmActiveSystem *sys, const double *r, double *nu) {
+    solve_refined(sys, r, nu);
+    if (sys->incremental && sys->updates > 0 && relative_residual(sys, r, nu) > UPDATED_RESIDUAL_LIMIT) {
+        /* the updates have lost digits: refactor the same pattern */
+        sys->refactorisations++;
+        sys->updates = 0;
+        if (factor_from_scratch(sys, sys->pattern) == 0) {
+            sys->full_factorisations++;
+            remember_pattern(sys, sys->pattern);
+            solve_refined(sys, r, nu);
+        } else {
+            sys->factored = 0;
+        }
+    }
+}
+
+static void solve_refined(PrillmActiveSystem *sys, const double *r, double *nu) {
     int n = sys->n;
     solve_once(sys, r, nu);
     /* One step of refinement: the Woodbury form subtracts nearly equal terms

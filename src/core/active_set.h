@@ -40,6 +40,18 @@ typedef struct {
     size_t factor_capacity;
     double *work_n, *work_n2, *work_n3, *work_m, *dense; /* scratch */
     size_t dense_capacity;
+    /* Incremental mode (prillm__system_set_incremental): a call to
+     * prillm__system_factor whose pattern differs from the factored one in a
+     * few pairs updates the Cholesky factor by rank-one updates and
+     * downdates instead of rebuilding it; solves then check their residual
+     * and refactor from scratch when the updates have lost accuracy. */
+    int incremental;
+    int factored;                /* factor describes the pattern in `pattern` */
+    int updates;                 /* rank-one changes since the last full factorisation */
+    unsigned char *pattern;      /* [n*m] the pattern the factor describes  */
+    double *d_prev, *gamma_prev; /* [n], [m] d and gamma of that pattern     */
+    int *changed_users, *changed_provs; /* scratch lists for an update       */
+    long full_factorisations, updated_factorisations, refactorisations; /* counters */
 } PrillmActiveSystem;
 
 int prillm__system_init(PrillmActiveSystem *sys, int n, int m, const double *beta);
@@ -50,6 +62,12 @@ void prillm__system_free(PrillmActiveSystem *sys);
  * Returns 0 on success, 1 if the factorisation failed (not positive
  * definite in floating point), -1 out of memory. */
 int prillm__system_factor(PrillmActiveSystem *sys, const unsigned char *active);
+
+/* Turn incremental factorisation on (it costs an n*m pattern copy). The
+ * caller promises that beta does not change between factorisations, or
+ * calls prillm__system_invalidate when it does. Returns -1 out of memory. */
+int prillm__system_set_incremental(PrillmActiveSystem *sys, int on);
+void prillm__system_invalidate(PrillmActiveSystem *sys);
 
 /* rhs r from costs c (n*m dense) and demand D (may be NULL for zero). */
 void prillm__system_rhs(const PrillmActiveSystem *sys, const double *c, const double *demand, double *r);

@@ -35,6 +35,15 @@
 /* Ambiguous pairs up to which every subset may be tried (2^14 factorisations
  * is still under a second on small markets). */
 #define ENUMERATE_MAX 14
+#define ENUMERATE_WORK 1e7 /* pair visits the enumeration may spend */
+
+/* Relative size of round-off in a value: below it a value is zero whatever
+ * its slope. */
+#define NOISE 1e-12
+
+/* Relative round-off of a computed flow's terms (a few hundred units in the
+ * last place of beta_j nu_i and F_j). */
+#define FLOW_NOISE 1e-13
 
 typedef struct {
     const PrillmMarket *mk;
@@ -137,6 +146,8 @@ static int homotopy_init(Homotopy *h, const PrillmPriceProblem *pb) {
         h->dc[(size_t)i * M + (size_t)h->s] = h->w_p;
     }
     if (prillm__system_init(&h->sys, n, m, h->beta)) return -1;
+    /* consecutive pieces differ in a pair or two: update the factor */
+    if (prillm__system_set_incremental(&h->sys, 1)) return -1;
     return 0;
 }
 
@@ -190,10 +201,19 @@ static int evaluate_piece(Homotopy *h, double p) {
     return 0;
 }
 
-/* The size a value of pair (i,j) is measured against: demand for flows,
- * the user's marginal cost scale for slacks. */
+/* The size an active flow f_ij is measured against. The flow is computed as
+ * beta_j (nu_i - c_ij) - F_j, so besides the app's demand the round-off of
+ * those terms bounds what can be told from zero: a tiny app on a huge model
+ * (demand 1e-4 beside a provider carrying 1e6) has flows known only to
+ * about 1e-9, not to a billionth of its demand. */
+static double flow_scale(const Homotopy *h, int i, int j) {
+    return h->mk->demand[i] + (FLOW_NOISE / h->tol) * (h->beta[j] * h->user_scale[i] + fabs(h->F[j]));
+}
+
+/* The size a value of pair (i,j) is measured against: flow_scale for
+ * flows, the user's marginal cost scale for slacks. */
 static double value_scale(const Homotopy *h, int i, int j) {
-    return h->active[(size_t)i * (size_t)h->m + (size_t)j] ? h->mk->demand[i] : h->user_scale[i];
+    return h->active[(size_t)i * (size_t)h->m + (size_t)j] ? flow_scale(h, i, j) : h->user_scale[i];
 }
 
 /* A slope is negligible when it would move the value by less than the
@@ -210,12 +230,12 @@ static double ratio_test(const Homotopy *h, int dir, double limit) {
     for (int i = 0; i < n; i++) {
         if (!(h->mk->demand[i] > 0)) continue;
         const double *val = h->val + (size_t)i * (size_t)m, *val1 = h->val1 + (size_t)i * (size_t)m;
-        double flow_scale = h->mk->demand[i], slack_scale = h->user_scale[i];
+        double slack_scale = h->user_scale[i];
         const unsigned char *act = h->active + (size_t)i * (size_t)m;
         for (int j = 0; j < m; j++) {
             double v1 = dir * val1[j];
             if (v1 >= 0) continue;
-            double scale = act[j] ? flow_scale : slack_scale;
+            double scale = act[j] ? flow_scale(h, i, j) : slack_scale;
             if (v1 > -h->tol * scale / h->range) continue;
             double v = val[j] > 0 ? val[j] : 0;
             double t = v / -v1;
@@ -235,6 +255,10 @@ static int check_set(Homotopy *h, int dir) {
     for (int a = 0; a < h->n_ambiguous; a++) {
         long pair = h->ambiguous[a];
         int i = (int)(pair / m), j = (int)(pair % m);
+        /* A flow below what double precision resolves (flow_scale) has no
+         * trustworthy sign or slope: its pair keeps the natural guess, and
+         * the error is bounded by the app's negligible demand. */
+        if (h->active[pair] && flow_scale(h, i, j) > 2.0 * h->mk->demand[i]) continue;
         double stol = slope_tolerance(h, i, j);
         if (dir * h->val1[pair] < -stol || h->val[pair] < -10 * h->tol * value_scale(h, i, j)) {
             h->trial[pair] = !h->trial[pair];
@@ -277,7 +301,13 @@ static int settle_set(Homotopy *h, double t, int dir) {
         ok = try_set(h, t, dir);
         if (ok) return ok;
     }
-    if (h->n_ambiguous > ENUMERATE_MAX) return 0;
+    /* Enumerate only while it costs less than the fallback, an equilibrium
+     * solve (a few dozen passes over the n x m pairs): on a large market a
+     * cascade of near-simultaneous breakpoints would otherwise try 2^14
+     * sets at every step. */
+    int enumerate_max = ENUMERATE_MAX;
+    while (enumerate_max > 2 && ldexp((double)h->n * (double)h->m, enumerate_max) > ENUMERATE_WORK) enumerate_max--;
+    if (h->n_ambiguous > enumerate_max) return 0;
     /* every subset of the ambiguous pairs, on top of the definite ones */
     unsigned long subsets = 1ul << h->n_ambiguous;
     for (unsigned long mask = 0; mask < subsets; mask++) {
@@ -305,6 +335,11 @@ static void classify_at(Homotopy *h, int dir, int keep_membership, double dt) {
             int in = h->active[pair];
             double scale = value_scale(h, i, j);
             if (h->val[pair] > h->tol * scale) continue; /* definite: membership stays */
+            /* Small but clearly off zero, and not reaching zero within the
+             * tolerance in price (a tiny model's tiny flow on a huge app):
+             * not at this breakpoint; the ratio test meets it when it comes. */
+            double toward = -dir * h->val1[pair];
+            if (h->val[pair] > NOISE * scale && h->val[pair] > h->tol * h->range * (toward > 0 ? toward : 0)) continue;
             /* a zero flow is ambiguous only if its slack would be zero too,
              * which it is at a breakpoint (continuity); a zero slack likewise */
             h->ambiguous[h->n_ambiguous++] = (long)pair;
@@ -458,6 +493,7 @@ static PrillmErrorCode walk(Homotopy *h, const PrillmPriceProblem *pb, double p_
     }
     double p = p_start, k = h->cost;
     int s = h->s, zero_length = 0;
+    double last_fallback_at = NAN;
     size_t NM = (size_t)h->n * (size_t)h->m;
     /* Each fallback is an equilibrium solve standing in for the rule; more
      * of them than pairs means the walk is not resolving the market at all
@@ -505,7 +541,7 @@ static PrillmErrorCode walk(Homotopy *h, const PrillmPriceProblem *pb, double p_
         }
         /* values at the breakpoint from the piece just walked */
         zero_length = step <= h->tol * h->range ? zero_length + 1 : 0;
-        if (zero_length > (long)NM + 10) {
+        if (zero_length > h->n + h->m + 10) {
             /* Stuck: pairs flipping back and forth within round-off (an app
              * far below the others' scale). Jump a little past the point,
              * bridge the gap by the chord, and let the status say inaccurate. */
@@ -542,6 +578,10 @@ static PrillmErrorCode walk(Homotopy *h, const PrillmPriceProblem *pb, double p_
         if (ok < 0) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory in the pricing homotopy");
         int fallbacks = h->fallbacks;
         if (!ok) {
+            /* a second fallback at the same price makes no progress: take
+             * the stuck path (a jump and a chord) next */
+            if (t == last_fallback_at) zero_length = h->n + h->m + 10;
+            last_fallback_at = t;
             settled = 0;
             rc = start_at(h, t, dir, &out->solves, &settled, err);
             if (rc || !settled) {
@@ -574,8 +614,11 @@ PrillmErrorCode prillm__price_exact(const PrillmPriceProblem *pb, PrillmPriceCan
     WalkResult w;
     PrillmErrorCode rc = walk(&h, pb, 0.0, +1, pb->p_max, 0, &w, err);
     if (pb->settings->verbose >= 1)
-        fprintf(stderr, "prillm: exact pricing: %ld pieces, %ld factorisations, %d fallbacks, %ld equilibrium solves\n",
-                w.pieces, h.evaluations, h.fallbacks, w.solves);
+        fprintf(stderr,
+                "prillm: exact pricing: %ld pieces, %ld factorisations (%ld from scratch, %ld updated, %ld refactored "
+                "for accuracy), %d fallbacks, %ld equilibrium solves\n",
+                w.pieces, h.evaluations, h.sys.full_factorisations, h.sys.updated_factorisations,
+                h.sys.refactorisations, h.fallbacks, w.solves);
     if (!rc) {
         out->price = w.best_price;
         out->model_profit = w.best_profit;
