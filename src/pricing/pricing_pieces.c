@@ -260,7 +260,10 @@ static int check_set(Homotopy *h, int dir) {
          * the error is bounded by the app's negligible demand. */
         if (h->active[pair] && flow_scale(h, i, j) > 2.0 * h->mk->demand[i]) continue;
         double stol = slope_tolerance(h, i, j);
-        if (dir * h->val1[pair] < -stol || h->val[pair] < -10 * h->tol * value_scale(h, i, j)) {
+        /* the slope rule binds a value at zero; one still clearly positive
+         * may move toward zero (it is the ratio test's next breakpoint) */
+        double scale = value_scale(h, i, j);
+        if ((dir * h->val1[pair] < -stol && h->val[pair] <= NOISE * scale) || h->val[pair] < -10 * h->tol * scale) {
             h->trial[pair] = !h->trial[pair];
             bad++;
         }
