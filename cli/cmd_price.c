@@ -117,13 +117,18 @@ static void print_json(FILE *out, const PrillmMarket *mk, const PrillmPriceResul
         {"curve_residual", r->curve_residual},
         {"iterations", (double)r->iterations},
         {"equilibrium_solves", (double)r->equilibrium_solves},
+        {"walked_fraction", r->walked_fraction},
+        {"bound_solves", (double)r->bound_solves},
         {"exact_profit", r->exact_profit},
         {"profit_ratio", r->profit_ratio},
         {"method_seconds", r->method_seconds},
         {"seconds", r->seconds},
     };
     for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
-        if (strcmp(fields[k].name, "curve_residual") == 0 && r->method != PRILLM_PRICE_EXACT) continue;
+        if ((strcmp(fields[k].name, "curve_residual") == 0 || strcmp(fields[k].name, "walked_fraction") == 0 ||
+             strcmp(fields[k].name, "bound_solves") == 0) &&
+            r->method != PRILLM_PRICE_EXACT)
+            continue;
         if ((strcmp(fields[k].name, "exact_profit") == 0 || strcmp(fields[k].name, "profit_ratio") == 0) && !compare)
             continue;
         fprintf(out, ",\n  \"%s\": ", fields[k].name);
@@ -164,6 +169,10 @@ static void print_table(FILE *out, const PrillmMarket *mk, const PrillmPriceResu
     char text[512];
     for (unsigned bit = 1; bit & PRILLM_PRICE_WARN_ALL; bit <<= 1)
         if (r->warnings & bit) fprintf(out, "  warning: %s\n", prillm_price_warning_text(r, bit, text, sizeof text));
+    if (r->method == PRILLM_PRICE_EXACT && r->walked_fraction < 1)
+        fprintf(out, "  curve walked on %.3g%% of the range; the rest bounded below the optimum by %ld equilibrium "
+                     "solves (--prune 0 walks it all)\n",
+                100 * r->walked_fraction, r->bound_solves);
     if (r->n_segments) {
         fprintf(out, "\n  %-12s %-12s %-12s %-12s %-12s %-12s\n", "from", "to", "flow", "flow slope", "best price",
                 "best profit");

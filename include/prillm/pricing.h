@@ -74,6 +74,13 @@ typedef struct {
     /* da: the trained network (not an option: set it in code, or --model on
      * the command line); borrowed, NULL for the other methods */
     const struct PrillmAggregator *model;
+    /* exact: walk only the price intervals that can hold the optimum (1),
+     * the whole range (0), or decide by size (-1, the default: on above
+     * 20000 app x model pairs). The target's flow never rises with its
+     * price, so on [a, b] the profit is at most (b - cost) F(a); intervals
+     * whose bound is below a profit already found are skipped, certified by
+     * equilibrium solves at their ends. The curve then has gaps. */
+    int prune;
 } PrillmPriceSettings;
 
 PRILLM_API const PrillmOptionInfo *prillm_price_options(int *count);
@@ -140,6 +147,11 @@ typedef struct {
     PrillmPriceSegment *segments;
     int n_breakpoints;
     PrillmPriceBreakpoint *breakpoints;
+    /* exact with pruning: the share of the price range walked (1 = all; the
+     * rest was bounded below the optimum), and the equilibrium solves that
+     * bounded it */
+    double walked_fraction;
+    long bound_solves;
 } PrillmPriceResult;
 
 /* The optimum is flagged when it is more than this many times, or less than

@@ -155,6 +155,7 @@ class PrillmPriceSettings(Structure):
         ("compare", c_int),
         ("verbose", c_int),
         ("model", c_void_p),
+        ("prune", c_int),
     ]
 
 
@@ -202,6 +203,8 @@ class PrillmPriceResult(Structure):
         ("segments", POINTER(PrillmPriceSegment)),
         ("n_breakpoints", c_int),
         ("breakpoints", POINTER(PrillmPriceBreakpoint)),
+        ("walked_fraction", c_double),
+        ("bound_solves", c_long),
     ]
 
 

@@ -25,7 +25,7 @@ static void result_reset(PrillmPriceResult *result) {
     result->method = -1;
     result->p_max = result->cost = NAN;
     result->price = result->profit = result->flow = NAN;
-    result->kkt_violation = result->model_profit = result->curve_residual = NAN;
+    result->kkt_violation = result->model_profit = result->curve_residual = result->walked_fraction = NAN;
     result->exact_profit = result->profit_ratio = NAN;
     result->current_price = result->current_profit = result->current_flow = NAN;
     result->uplift = result->uplift_relative = NAN;
@@ -70,6 +70,7 @@ static PrillmErrorCode score(PrillmEquilibriumSolver *solver, int s, double p, d
  * segment ends spread over the range. */
 static PrillmErrorCode check_curve(const PrillmMarket *mk, PrillmEquilibriumSolver *solver, PrillmPriceResult *r,
                                    PrillmError *err) {
+    if (r->n_segments == 0) return PRILLM_OK; /* curve_residual stays NaN: not certified */
     double total = 0, worst = fabs(r->flow - curve_flow(r, r->price));
     for (int i = 0; i < mk->n_users; i++) total += mk->demand[i];
     int checks = r->n_segments < CURVE_CHECKS ? r->n_segments : CURVE_CHECKS;
@@ -244,7 +245,7 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
 
     PrillmPriceCandidate cand;
     memset(&cand, 0, sizeof cand);
-    cand.price = cand.model_profit = NAN;
+    cand.price = cand.model_profit = cand.walked_fraction = NAN;
     cand.status = PRILLM_STATUS_FAILED;
     rc = methods[settings->method](&pb, &cand, err);
     result->method_seconds = prillm__now() - t0;
@@ -258,6 +259,8 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
     result->n_segments = cand.n_segments;
     result->breakpoints = cand.breakpoints;
     result->n_breakpoints = cand.n_breakpoints;
+    result->walked_fraction = cand.walked_fraction;
+    result->bound_solves = cand.bound_solves;
     if (rc) {
         prillm_price_result_clear(result);
         return rc;

@@ -32,6 +32,8 @@ typedef struct {
     PrillmPriceSegment *segments;
     int n_breakpoints;
     PrillmPriceBreakpoint *breakpoints;
+    double walked_fraction;  /* exact: share of [0, p_max] walked (NaN otherwise) */
+    long bound_solves;       /* exact with pruning: solves bounding the rest      */
 } PrillmPriceCandidate;
 
 typedef PrillmErrorCode (*PrillmPriceMethodFn)(const PrillmPriceProblem *problem, PrillmPriceCandidate *out,
