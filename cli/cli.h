@@ -34,6 +34,12 @@ extern const char *const prillm_cli_exit_code_help;
 PRILLM_CLI_COMMANDS(PRILLM_CLI_DECLARE)
 #undef PRILLM_CLI_DECLARE
 
+/* prillm price --all / --paid (cli/cmd_price_all.c): every provider, or
+ * every one with a price, priced in parallel; format 0 JSON, 1 CSV, 2 table.
+ * Returns an exit code. */
+int prillm_cli_price_all(const PrillmMarket *market, const PrillmPriceSettings *settings, int paid_only, int threads,
+                         int format);
+
 /* The shipped data's directory (cli/data_dir.c): $PRILLM_DATA_DIR, else
  * ../share/prillm from the executable when installed, else the source
  * tree's data/. prillm_cli_data_file joins a path relative to it. Both

@@ -17,6 +17,7 @@ static void price_help(FILE *out) {
     const PrillmOptionInfo *opts = prillm_price_options(&count);
     fprintf(out,
             "Usage: prillm price MARKET.json --target ID [options]\n"
+            "       prillm price MARKET.json --all|--paid [--threads N] [--table|--csv] [options]\n"
             "\n"
             "The price that maximises the target provider's profit (price - cost) x flow\n"
             "when the apps answer any price with their equilibrium traffic split. Whatever\n"
@@ -34,7 +35,12 @@ static void price_help(FILE *out) {
             "sells at a profit.\n"
             "\n"
             "Options:\n"
-            "  --target ID\n      the provider to price (required)\n"
+            "  --target ID\n      the provider to price (required, unless --all or --paid)\n"
+            "  --all\n      price every provider, each with its rivals' prices fixed, in parallel:\n"
+            "      one row each (status, current and optimal price, their ratio, profits,\n"
+            "      uplift) and the median ratio; --csv and --table print the rows\n"
+            "  --paid\n      as --all, over the providers with a price above 0\n"
+            "  --threads N\n      --all / --paid: threads (0 = OMP_NUM_THREADS or all cores; default 0)\n"
             "  --csv\n      print the exact curve as CSV (one row per segment) instead of JSON\n"
             "  --table\n      print a readable summary (and the curve, for exact) instead of JSON\n"
             "  --json\n      print JSON (the default)\n"
@@ -211,8 +217,9 @@ int cmd_price(int argc, char **argv) {
     PrillmPriceSettings settings;
     prillm_price_default_settings(&settings);
     const char *path = NULL, *target_id = NULL, *model_path = NULL, *format = NULL;
-    int csv = 0;
+    int csv = 0, all = 0, paid_only = 0;
     long verbose = 0;
+    const char *threads_text = NULL;
     for (int k = 1; k < argc; k++) {
         const char *arg = argv[k];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
@@ -228,6 +235,11 @@ int cmd_price(int argc, char **argv) {
             settings.compare = 1;
             continue;
         }
+        if (strcmp(arg, "--all") == 0 || strcmp(arg, "--paid") == 0) {
+            all = 1;
+            paid_only |= strcmp(arg, "--paid") == 0;
+            continue;
+        }
         int took = prillm_cli_verbosity_flag(argc, argv, &k, &verbose);
         if (took < 0) return EXIT_USAGE;
         if (took) continue;
@@ -237,6 +249,9 @@ int cmd_price(int argc, char **argv) {
         took = prillm_cli_flag_value(argc, argv, &k, "--model", &model_path);
         if (took < 0) return EXIT_USAGE;
         if (took) continue;
+        took = prillm_cli_flag_value(argc, argv, &k, "--threads", &threads_text);
+        if (took < 0) return EXIT_USAGE;
+        if (took) continue;
         took = prillm_cli_take_option(argc, argv, &k, opts, count, set_price_option, &settings);
         if (took < 0) return EXIT_USAGE;
         if (took) continue;
@@ -244,6 +259,33 @@ int cmd_price(int argc, char **argv) {
     }
     if (prillm_cli_require_path(path, "price", "MARKET.json")) return EXIT_USAGE;
     settings.verbose = (int)verbose;
+    int threads = 0;
+    if (threads_text) {
+        char *end = NULL;
+        long t = strtol(threads_text, &end, 10);
+        if (!*threads_text || *end || t < 0 || t > 1024) {
+            fprintf(stderr, "prillm: error: --threads needs an integer in 0..1024, got \"%s\"\n", threads_text);
+            return EXIT_USAGE;
+        }
+        threads = (int)t;
+    }
+    if (all) {
+        if (target_id || settings.method == PRILLM_PRICE_DA || model_path || settings.compare) {
+            fprintf(stderr, "prillm: error: --all / --paid price every provider: not with --target, --method da, "
+                            "--model or --compare\n");
+            return EXIT_USAGE;
+        }
+        PrillmMarket *market = NULL;
+        int code = prillm_cli_load_market(path, &market);
+        if (code) return code;
+        code = prillm_cli_price_all(market, &settings, paid_only, threads, csv);
+        prillm_market_free(market);
+        return code;
+    }
+    if (threads_text) {
+        fprintf(stderr, "prillm: error: --threads is for --all / --paid\n");
+        return EXIT_USAGE;
+    }
     if (!target_id) {
         fprintf(stderr, "prillm: error: missing --target ID (the provider to price)\n");
         return EXIT_USAGE;

@@ -211,6 +211,20 @@ PRILLM_API PrillmErrorCode prillm_price(const PrillmMarket *market, int target, 
                              PrillmPriceResult *result, PrillmError *err);
 PRILLM_API void prillm_price_result_clear(PrillmPriceResult *result);
 
+/* Price several targets, each with its rivals' prices fixed (as prillm_price
+ * does one), in parallel over threads (OpenMP; 0 = OMP_NUM_THREADS or all
+ * cores; one thread when built without OpenMP). targets lists provider
+ * indices (NULL = every provider, n_targets = market->n_providers);
+ * results[k] and errors[k] belong to targets[k]: errors[k].code is PRILLM_OK
+ * when results[k] was filled (free each with prillm_price_result_clear),
+ * else results[k] holds nothing and errors[k] says why. The results do not
+ * depend on the thread count. Returns an error only for the call's own
+ * arguments (market, settings, targets); a target that fails does not stop
+ * the others. */
+PRILLM_API PrillmErrorCode prillm_price_all(const PrillmMarket *market, const PrillmPriceSettings *settings,
+                                            const int *targets, int n_targets, int threads,
+                                            PrillmPriceResult *results, PrillmError *errors, PrillmError *err);
+
 /* The true game at one price: the exact equilibrium with the target's price
  * replaced. flow / kkt_violation may be NULL. */
 PRILLM_API PrillmErrorCode prillm_price_profit_at(const PrillmMarket *market, int target, double price, double *profit,

@@ -123,6 +123,55 @@ static void test_pruned_equals_full_walk(void **state) {
                   count, worst, 100.0 * walked / count);
 }
 
+/* prillm_price_all: every target as prillm_price prices it alone, the same
+ * with one thread and with several, a failing target reported in its own
+ * error slot without stopping the others, and bad arguments refused. */
+static void test_price_all(void **state) {
+    (void)state;
+    for (int trial = 0; trial < 6; trial++) {
+        PrillmMarket *mk = test_market(8 + trial, 5 + trial % 3, 9100 + (uint64_t)trial, NULL);
+        if (trial % 2) test_market_affinity(mk, 9200 + (uint64_t)trial, 0.2);
+        int m = mk->n_providers;
+        PrillmPriceResult one[8], many[8];
+        PrillmError e1[8], e2[8], err;
+        assert_true(m <= 8);
+        assert_int_equal(prillm_price_all(mk, NULL, NULL, m, 1, one, e1, &err), PRILLM_OK);
+        assert_int_equal(prillm_price_all(mk, NULL, NULL, m, 3, many, e2, &err), PRILLM_OK);
+        for (int j = 0; j < m; j++) {
+            PrillmPriceResult alone;
+            assert_int_equal(e1[j].code, PRILLM_OK);
+            assert_int_equal(e2[j].code, PRILLM_OK);
+            assert_int_equal(prillm_price(mk, j, NULL, &alone, &err), PRILLM_OK);
+            /* bit for bit: the same computation, whatever the thread */
+            assert_true(one[j].price == alone.price && one[j].profit == alone.profit);
+            assert_true(many[j].price == alone.price && many[j].profit == alone.profit);
+            assert_int_equal(one[j].n_segments, alone.n_segments);
+            prillm_price_result_clear(&alone);
+            prillm_price_result_clear(&one[j]);
+            prillm_price_result_clear(&many[j]);
+        }
+        /* a subset, in the order given; a method that refuses one target
+         * (bf on too many patterns) fails per target, not the call */
+        int subset[2] = {m - 1, 0};
+        PrillmPriceSettings bf;
+        prillm_price_default_settings(&bf);
+        bf.method = PRILLM_PRICE_BF;
+        bf.bf_max_patterns = 1;
+        assert_int_equal(prillm_price_all(mk, &bf, subset, 2, 2, one, e1, &err), PRILLM_OK);
+        for (int k = 0; k < 2; k++) {
+            assert_int_equal(e1[k].code, PRILLM_ERR_TOO_LARGE);
+            assert_true(isnan(one[k].price));
+            assert_non_null(strstr(e1[k].message, "bf"));
+        }
+        int bad[1] = {m};
+        assert_int_equal(prillm_price_all(mk, NULL, bad, 1, 1, one, e1, &err), PRILLM_ERR_INVALID_ARGUMENT);
+        assert_non_null(strstr(err.message, "targets[0]"));
+        assert_int_equal(prillm_price_all(mk, NULL, NULL, m, -1, one, e1, &err), PRILLM_ERR_INVALID_ARGUMENT);
+        assert_int_equal(prillm_price_all(NULL, NULL, NULL, m, 1, one, e1, &err), PRILLM_ERR_INVALID_ARGUMENT);
+        prillm_market_free(mk);
+    }
+}
+
 /* exact == bf on tiny markets (bf enumerates patterns, no homotopy) */
 static void test_exact_equals_bf(void **state) {
     (void)state;
@@ -896,6 +945,7 @@ int main(void) {
         cmocka_unit_test(test_warning_cases),
         cmocka_unit_test(test_current_price_every_method),
         cmocka_unit_test(test_pruned_equals_full_walk),
+        cmocka_unit_test(test_price_all),
     };
     return cmocka_run_group_tests(tests, test_load_shipped_model, test_free_shipped_model);
 }
