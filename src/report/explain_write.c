@@ -222,9 +222,9 @@ static void summary(const Doc *d, const PrillmMarket *mk, const PrillmExplainRes
 static void apps_section(const Doc *d, const PrillmMarket *mk, const PrillmExplainResult *r) {
     heading(d, 2, "App by app");
     para(d, "The target's flow from each app today and at the recommended price, and the rival taking the largest "
-            "share of the change (its diversion: the rival's change over the target's loss).");
+            "share of the change (its diversion: the rival's change over the target's loss; when the target gains, the rival it wins most from).");
     table_begin(d);
-    const char *head[] = {"app", "demand", "flow today", "flow at price", "change", "moves most to", "share"};
+    const char *head[] = {"app", "demand", "flow today", "flow at price", "change", "rival most affected", "its share"};
     row(d, head, 7, 1);
     char c[6][64];
     for (int i = 0; i < r->n_users; i++) {
@@ -297,7 +297,7 @@ static void sensitivity_section(const Doc *d, const PrillmMarket *mk, const Pril
 static void breakpoint_section(const Doc *d, const PrillmMarket *mk, const PrillmExplainResult *r) {
     heading(d, 2, "Breakpoints near the price");
     char line[1024], c[64];
-    snprintf(line, sizeof line, "The exact curve has %d pieces and %d breakpoints; the %d nearest %s, as the target's "
+    snprintf(line, sizeof line, "The exact curve has %d pieces and %d breakpoints; the %d nearest the price %s, as the target's "
                                 "price rises:",
              r->exact.n_segments, r->exact.n_breakpoints, r->n_breakpoints, show(r->price.price, c, sizeof c));
     para(d, line);
