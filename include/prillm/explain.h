@@ -102,7 +102,10 @@ typedef struct {
 } PrillmExplainBreakpoint;
 
 typedef struct {
-    PrillmStatus status;   /* the worse of the pricing calls' statuses           */
+    PrillmStatus status;   /* the worse of the two pricing calls' statuses       */
+    /* the worst status of the sensitivity re-solves (solved when none ran):
+     * inaccurate there means some re-solved curve missed its certificate */
+    PrillmStatus sensitivity_status;
     int target;
     PrillmPriceResult price;  /* the chosen method, as prillm_price returns it    */
     PrillmPriceResult exact;  /* the exact method (the curve); a copy of the

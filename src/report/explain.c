@@ -61,7 +61,7 @@ const char *prillm_explain_role_name(int role) {
 
 static void result_reset(PrillmExplainResult *r) {
     memset(r, 0, sizeof *r);
-    r->status = PRILLM_STATUS_FAILED;
+    r->status = r->sensitivity_status = PRILLM_STATUS_FAILED;
     r->target = -1;
     prillm_price_result_clear(&r->price);
     prillm_price_result_clear(&r->exact);
@@ -194,6 +194,7 @@ static PrillmErrorCode sensitivities(const PrillmMarket *mk, int s, const Prillm
         PrillmExplainRival *v = &r->rivals[k];
         v->sensitivity = v->sensitivity_up = v->sensitivity_down = v->step = NAN;
     }
+    r->sensitivity_status = PRILLM_STATUS_SOLVED;
     if (set->sensitivities <= 0 || r->n_rivals == 0 || !isfinite(r->exact.price)) return PRILLM_OK;
     PrillmMarket *copy = prillm_market_copy(mk, err);
     if (!copy) return err ? err->code : PRILLM_ERR_NO_MEMORY;
@@ -214,7 +215,7 @@ static PrillmErrorCode sensitivities(const PrillmMarket *mk, int s, const Prillm
             rc = prillm_price(copy, s, &exact, &pr, err);
             if (rc) break;
             at[side] = pr.price;
-            r->status = worse(r->status, pr.status);
+            r->sensitivity_status = worse(r->sensitivity_status, pr.status);
             prillm_price_result_clear(&pr);
         }
         copy->price[j] = base;

@@ -142,6 +142,14 @@ static void list_item(const Doc *d, const char *text) {
 }
 static void list_end(const Doc *d) { fputs(d->md ? "\n" : "</ul>\n", d->out); }
 
+/* a number, a percentage or "n/a": right-aligned in HTML tables */
+static int numeric(const char *cell) {
+    if (strcmp(cell, "n/a") == 0) return 1;
+    char *end;
+    (void)strtod(cell, &end);
+    return end != cell && (*end == '\0' || strcmp(end, "%") == 0);
+}
+
 static void row(const Doc *d, const char *const *cells, int n, int header) {
     if (d->md) {
         fputc('|', d->out);
@@ -160,7 +168,7 @@ static void row(const Doc *d, const char *const *cells, int n, int header) {
     }
     fputs("<tr>", d->out);
     for (int k = 0; k < n; k++) {
-        fputs(header ? "<th>" : k ? "<td class=\"n\">" : "<td>", d->out);
+        fputs(header ? "<th>" : numeric(cells[k]) ? "<td class=\"n\">" : "<td>", d->out);
         esc(d, cells[k]);
         fputs(header ? "</th>" : "</td>", d->out);
     }
@@ -198,7 +206,7 @@ static void summary(const Doc *d, const PrillmMarket *mk, const PrillmExplainRes
         row(d, ex, 4, 0);
     }
     table_end(d);
-    snprintf(line, sizeof line, "Uplift: %s per period (%s of today's profit); marginal cost %s.",
+    snprintf(line, sizeof line, "Uplift: %s USD per period (%s of today's profit); marginal cost %s USD/Mtok.",
              show(p->uplift, c[0], 64), isfinite(p->uplift_relative) ? percent(p->uplift_relative, c[1], 64) : "n/a",
              show(p->cost, c[2], 64));
     para(d, line);
@@ -211,7 +219,7 @@ static void summary(const Doc *d, const PrillmMarket *mk, const PrillmExplainRes
     if (!isnan(p->profit_ratio)) {
         snprintf(line, sizeof line, "Compared with the exact optimum (profit %s): %s of it%s", show(p->exact_profit, c[0], 64),
                  percent(p->profit_ratio, c[1], 64),
-                 r->far_below ? "; FAR BELOW the exact optimum: do not use this price" : ".");
+                 r->far_below ? "; far below the exact optimum: prefer the exact price" : ".");
         if (r->far_below) snprintf(line + strlen(line), sizeof line - strlen(line), " (threshold %s).",
                                    percent(r->far_below_threshold, c[2], 64));
         para(d, line);
@@ -222,7 +230,8 @@ static void summary(const Doc *d, const PrillmMarket *mk, const PrillmExplainRes
 static void apps_section(const Doc *d, const PrillmMarket *mk, const PrillmExplainResult *r) {
     heading(d, 2, "App by app");
     para(d, "The target's flow from each app today and at the recommended price, and the rival taking the largest "
-            "share of the change (its diversion: the rival's change over the target's loss; when the target gains, the rival it wins most from).");
+            "share of the change (its diversion: the rival's change over the target's loss; when the target gains, "
+            "the rival it wins most from).");
     table_begin(d);
     const char *head[] = {"app", "demand", "flow today", "flow at price", "change", "rival most affected", "its share"};
     row(d, head, 7, 1);
@@ -292,6 +301,11 @@ static void sensitivity_section(const Doc *d, const PrillmMarket *mk, const Pril
         row(d, cells, 5, 0);
     }
     table_end(d);
+    if (r->sensitivity_status != PRILLM_STATUS_SOLVED) {
+        snprintf(line, sizeof line, "Some re-solves ended with status %s: read these values with care.",
+                 prillm_status_name(r->sensitivity_status));
+        para(d, line);
+    }
 }
 
 static void breakpoint_section(const Doc *d, const PrillmMarket *mk, const PrillmExplainResult *r) {
@@ -439,6 +453,7 @@ PrillmErrorCode prillm_explain_write_json(const PrillmMarket *mk, const PrillmEx
     fputs(",\n  \"exact\": ", out);
     json_price(out, &r->exact, 0);
     fprintf(out, ",\n  \"segments\": %d, \"breakpoint_count\": %d", r->exact.n_segments, r->exact.n_breakpoints);
+    fprintf(out, ",\n  \"sensitivity_status\": \"%s\"", prillm_status_name(r->sensitivity_status));
     fprintf(out, ",\n  \"far_below\": %s", r->far_below ? "true" : "false");
     fputs(",\n  \"apps\": [", out);
     for (int i = 0; i < r->n_users; i++) {
