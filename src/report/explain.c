@@ -398,10 +398,10 @@ const char *prillm_explain_breakpoint_text(const PrillmMarket *mk, const PrillmE
     const char *app = mk->user_id[b->user], *who = mk->provider_id[b->provider];
     const char *to = b->moves_to >= 0 ? mk->provider_id[b->moves_to] : NULL;
     const char *role = b->provider == r->target ? "the target " : "";
+    /* an app starting to use a provider is the whole story; moves_to (in
+     * the result and the JSON) says where its traffic grows most */
     if (b->enters)
-        snprintf(buf, size, "above %.4g USD/Mtok, %s starts using %s%s%s%s", b->price, app, role, who,
-                 to && b->moves_to != b->provider ? "; the provider gaining most of its traffic there is " : "",
-                 to && b->moves_to != b->provider ? to : "");
+        snprintf(buf, size, "above %.4g USD/Mtok, %s starts using %s%s", b->price, app, role, who);
     else
         snprintf(buf, size, "above %.4g USD/Mtok, %s stops using %s%s%s%s", b->price, app, role, who,
                  to ? " and moves to " : "", to ? to : "");

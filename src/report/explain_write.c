@@ -179,7 +179,9 @@ static void table_end(const Doc *d) { fputs(d->md ? "\n" : "</table>\n", d->out)
 
 static const char *percent(double share, char *buf, size_t size) {
     if (!isfinite(share)) return snprintf(buf, size, "n/a"), buf;
-    snprintf(buf, size, "%.1f%%", 100 * share);
+    double v = 100 * share;
+    /* 1 decimal in the usual range, no exponent when large, 2 digits when tiny */
+    snprintf(buf, size, fabs(v) >= 1000 ? "%.0f%%" : fabs(v) >= 0.1 || v == 0 ? "%.1f%%" : "%.2g%%", v);
     return buf;
 }
 
