@@ -67,7 +67,8 @@ static int write_report(const PrillmMarket *mk, const PrillmExplainResult *r, co
     char *svg_owned = NULL;
     const char *svg_path = svg_flag;
     int to_stdout = strcmp(out_path, "-") == 0;
-    if (strcmp(format, "md") == 0 && !svg_path && !to_stdout) {
+    if (r->exact.n_segments < 1) svg_path = NULL; /* no curve to draw: the page says why */
+    else if (strcmp(format, "md") == 0 && !svg_path && !to_stdout) {
         if (!(svg_path = svg_owned = svg_next_to(out_path))) {
             fprintf(stderr, "prillm: error: out of memory\n");
             return EXIT_INTERNAL;

@@ -124,6 +124,7 @@ typedef struct {
     PrillmExplainRival *rivals;    /* [n_rivals], market order                 */
     int n_sensitive;
     int *most_sensitive;           /* indices into rivals, by |sensitivity| desc */
+    double sensitivity_step;       /* settings.step: h / max(|p_j|, 1e-3)      */
     int n_breakpoints;
     PrillmExplainBreakpoint *breakpoints; /* by price, around price.price       */
     /* abstraction (da, min, avg with more than k rivals): 1, else 0 */

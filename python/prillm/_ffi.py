@@ -271,6 +271,7 @@ class PrillmExplainResult(Structure):
         ("rivals", POINTER(PrillmExplainRival)),
         ("n_sensitive", c_int),
         ("most_sensitive", POINTER(c_int)),
+        ("sensitivity_step", c_double),
         ("n_breakpoints", c_int),
         ("breakpoints", POINTER(PrillmExplainBreakpoint)),
         ("abstracted", c_int),

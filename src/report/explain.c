@@ -65,7 +65,7 @@ static void result_reset(PrillmExplainResult *r) {
     r->target = -1;
     prillm_price_result_clear(&r->price);
     prillm_price_result_clear(&r->exact);
-    r->total_demand = r->far_below_threshold = r->seconds = NAN;
+    r->total_demand = r->far_below_threshold = r->sensitivity_step = r->seconds = NAN;
 }
 
 void prillm_explain_result_clear(PrillmExplainResult *r) {
@@ -195,6 +195,7 @@ static PrillmErrorCode sensitivities(const PrillmMarket *mk, int s, const Prillm
         v->sensitivity = v->sensitivity_up = v->sensitivity_down = v->step = NAN;
     }
     r->sensitivity_status = PRILLM_STATUS_SOLVED;
+    r->sensitivity_step = set->step;
     if (set->sensitivities <= 0 || r->n_rivals == 0 || !isfinite(r->exact.price)) return PRILLM_OK;
     PrillmMarket *copy = prillm_market_copy(mk, err);
     if (!copy) return err ? err->code : PRILLM_ERR_NO_MEMORY;

@@ -185,7 +185,7 @@ static const char *percent(double share, char *buf, size_t size) {
     return buf;
 }
 
-static void summary(const Doc *d, const PrillmMarket *mk, const PrillmExplainResult *r) {
+static void summary(const Doc *d, const PrillmExplainResult *r) {
     const PrillmPriceResult *p = &r->price;
     char c[3][64], line[1024];
     snprintf(line, sizeof line, "Method %s, status %s; every profit is the true game's (the exact equilibrium at that "
@@ -226,7 +226,6 @@ static void summary(const Doc *d, const PrillmMarket *mk, const PrillmExplainRes
                                    percent(r->far_below_threshold, c[2], 64));
         para(d, line);
     }
-    (void)mk;
 }
 
 static void apps_section(const Doc *d, const PrillmMarket *mk, const PrillmExplainResult *r) {
@@ -290,7 +289,7 @@ static void sensitivity_section(const Doc *d, const PrillmMarket *mk, const Pril
     snprintf(line, sizeof line, "d p*/d p_j: how far the exact optimum %s moves per unit change of a rival's price, by "
                                 "exact re-solves at p_j +- h (h = %s x max(|p_j|, 0.001)). One-sided values that "
                                 "differ mean the optimum jumps to another piece of the curve.",
-             show(r->exact.price, c[0], 64), show(r->rivals[r->most_sensitive[0]].step / fmax(fabs(mk->price[r->rivals[r->most_sensitive[0]].provider]), 1e-3), c[1], 64));
+             show(r->exact.price, c[0], 64), show(r->sensitivity_step, c[1], 64));
     para(d, line);
     table_begin(d);
     const char *head[] = {"rival", "its price", "d p*/d p_j", "from above", "from below"};
@@ -361,10 +360,15 @@ static PrillmErrorCode write_doc(const Doc *d, const PrillmMarket *mk, const Pri
               d->out);
     }
     heading(d, 1, title);
-    summary(d, mk, r);
+    summary(d, r);
     heading(d, 2, "Profit curve");
     PrillmErrorCode rc = PRILLM_OK;
-    if (d->md && svg_path) {
+    if (r->exact.n_segments < 1) {
+        char line[200];
+        snprintf(line, sizeof line, "No curve: the exact method ended with status %s.",
+                 prillm_status_name(r->exact.status));
+        para(d, line);
+    } else if (d->md && svg_path) {
         fputs("![profit against price](", d->out);
         /* a link target: angle brackets would end it, spaces need them */
         for (const char *c = svg_path; *c; c++)
