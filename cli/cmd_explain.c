@@ -14,7 +14,7 @@ static void explain_help(FILE *out) {
     int count, price_count;
     const PrillmOptionInfo *opts = prillm_explain_options(&count), *price_opts = prillm_price_options(&price_count);
     fprintf(out,
-            "Usage: prillm explain MARKET.json --target ID [--format html|md|json] [--out FILE] [options]\n"
+            "Usage: prillm explain MARKET.json --target ID [--format html|md|json|svg] [--out FILE] [options]\n"
             "\n"
             "A report on the target's price for an analyst: today's price and profit, the\n"
             "recommended price (by --method, exact by default), its profit and the uplift;\n"
@@ -27,7 +27,8 @@ static void explain_help(FILE *out) {
             "\n"
             "Options:\n"
             "  --target ID\n      the provider to price (required)\n"
-            "  --format html|md|json\n      the rendering (default html: one self-contained file)\n"
+            "  --format html|md|json|svg\n      the rendering (default html: one self-contained file; svg: the\n"
+            "      profit curve alone)\n"
             "  --out FILE\n      write the report there (default: standard output)\n"
             "  --svg FILE\n      md: write the curve there and link it (default: FILE.svg next to\n"
             "      --out; embedded in the page when writing to standard output)\n"
@@ -90,6 +91,7 @@ static int write_report(const PrillmMarket *mk, const PrillmExplainResult *r, co
     }
     if (out) {
         if (strcmp(format, "json") == 0) rc = prillm_explain_write_json(mk, r, out, &err);
+        else if (strcmp(format, "svg") == 0) rc = prillm_explain_write_svg(mk, r, out, &err);
         else if (strcmp(format, "md") == 0)
             rc = prillm_explain_write_markdown(mk, r, svg_path ? link_to(svg_path, to_stdout ? "" : out_path) : NULL, out,
                                                &err);
@@ -137,12 +139,14 @@ int cmd_explain(int argc, char **argv) {
         fprintf(stderr, "prillm: error: missing --target ID (the provider to price)\n");
         return EXIT_USAGE;
     }
-    if (strcmp(format, "html") != 0 && strcmp(format, "md") != 0 && strcmp(format, "json") != 0) {
-        fprintf(stderr, "prillm: error: --format must be html, md or json, got \"%s\"\n", format);
+    if (strcmp(format, "html") != 0 && strcmp(format, "md") != 0 && strcmp(format, "json") != 0 &&
+        strcmp(format, "svg") != 0) {
+        fprintf(stderr, "prillm: error: --format must be html, md, json or svg, got \"%s\"\n", format);
         return EXIT_USAGE;
     }
     if (svg && strcmp(format, "md") != 0) {
-        fprintf(stderr, "prillm: error: --svg is for --format md (html embeds the curve, json has none)\n");
+        fprintf(stderr, "prillm: error: --svg is for --format md (html embeds the curve, json has none, svg is "
+                        "the curve itself: use --out)\n");
         return EXIT_USAGE;
     }
     if (svg && strcmp(svg, "-") == 0 && strcmp(out_path, "-") == 0)

@@ -57,8 +57,11 @@ static void axis_ticks(FILE *out, const Frame *f) {
         double y = py(f, t);
         fprintf(out, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#e3e3e3\"/>\n", LEFT, y,
                 f->width - RIGHT, y);
-        fprintf(out, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.4g</text>\n", LEFT - 6, y + 4,
-                fabs(t) < 1e-12 * sy ? 0.0 : t);
+        /* whole numbers in full up to a billion (35000, not 3.5e+04) */
+        double v = fabs(t) < 1e-12 * sy ? 0.0 : t;
+        fprintf(out, fabs(v) >= 1e4 && fabs(v) < 1e9 ? "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.0f</text>\n"
+                                                     : "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.4g</text>\n",
+                LEFT - 6, y + 4, v);
     }
 }
 

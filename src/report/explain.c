@@ -262,6 +262,27 @@ static double piece_midpoint(const PrillmPriceResult *ex, double p, int side) {
     return p + 1e-6 * fmax(1, fabs(p));
 }
 
+/* A breakpoint's rank in the list: the target's events first, then the
+ * nearer to the price, then the lower index (a total order, so the choice
+ * is deterministic). */
+typedef struct {
+    int other;       /* 0: the target's event, 1: a rival's */
+    double distance; /* |price - centre| */
+    int index;       /* in the curve's breakpoints (sorted by price) */
+} Rank;
+
+static int rank_compare(const void *x, const void *y) {
+    const Rank *a = x, *b = y;
+    if (a->other != b->other) return a->other - b->other;
+    if (a->distance != b->distance) return a->distance < b->distance ? -1 : 1;
+    return (a->index > b->index) - (a->index < b->index);
+}
+
+static int index_compare(const void *x, const void *y) {
+    const Rank *a = x, *b = y;
+    return (a->index > b->index) - (a->index < b->index);
+}
+
 /* The breakpoints nearest the recommended price (the exact optimum when the
  * method gave none), and for each the provider the app's traffic moves to. */
 static PrillmErrorCode near_breakpoints(const PrillmMarket *mk, int s, const PrillmExplainSettings *set,
@@ -270,27 +291,27 @@ static PrillmErrorCode near_breakpoints(const PrillmMarket *mk, int s, const Pri
     int total = ex->n_breakpoints, want = set->breakpoints < total ? set->breakpoints : total;
     if (want <= 0) return PRILLM_OK;
     double centre = isfinite(r->price.price) ? r->price.price : ex->price;
-    /* breakpoints are sorted by price: the nearest `want` form a window */
-    int lo = 0;
-    while (lo < total && ex->breakpoints[lo].price < centre) lo++;
-    int hi = lo; /* window [lo, hi) grows towards the nearer side */
-    while (hi - lo < want) {
-        if (lo == 0) hi++;
-        else if (hi == total) lo--;
-        else if (centre - ex->breakpoints[lo - 1].price <= ex->breakpoints[hi].price - centre) lo--;
-        else hi++;
-    }
+    /* the target's own events first (an app starting or stopping to use
+     * it: what the analyst asks about), nearest first; the other events
+     * only fill the list when the target has fewer than `want` */
+    Rank *pick = prillm__calloc((size_t)total, sizeof *pick);
+    if (!pick) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory describing the breakpoints");
+    for (int k = 0; k < total; k++)
+        pick[k] = (Rank){ex->breakpoints[k].provider != s, fabs(ex->breakpoints[k].price - centre), k};
+    qsort(pick, (size_t)total, sizeof *pick, rank_compare);
+    qsort(pick, (size_t)want, sizeof *pick, index_compare); /* the chosen ones in price order */
     size_t m = (size_t)mk->n_providers, nm = (size_t)mk->n_users * m;
     r->breakpoints = prillm__calloc((size_t)want, sizeof *r->breakpoints);
     double *before = prillm__calloc(2 * nm, sizeof(double));
     if (!r->breakpoints || !before) {
         free(before);
+        free(pick);
         return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory describing the breakpoints");
     }
     double *after = before + nm;
     PrillmErrorCode rc = PRILLM_OK;
     for (int k = 0; k < want && !rc; k++) {
-        const PrillmPriceBreakpoint *b = &ex->breakpoints[lo + k];
+        const PrillmPriceBreakpoint *b = &ex->breakpoints[pick[k].index];
         PrillmExplainBreakpoint *e = &r->breakpoints[k];
         *e = (PrillmExplainBreakpoint){b->price, b->user, b->provider, b->enters, -1, 0};
         rc = flows_at(solver, s, piece_midpoint(ex, b->price, 0), nm, before, err);
@@ -306,6 +327,7 @@ static PrillmErrorCode near_breakpoints(const PrillmMarket *mk, int s, const Pri
         }
     }
     free(before);
+    free(pick);
     if (!rc) r->n_breakpoints = want;
     return rc;
 }

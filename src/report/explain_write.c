@@ -312,8 +312,9 @@ static void sensitivity_section(const Doc *d, const PrillmMarket *mk, const Pril
 static void breakpoint_section(const Doc *d, const PrillmMarket *mk, const PrillmExplainResult *r) {
     heading(d, 2, "Breakpoints near the price");
     char line[1024], c[64];
-    snprintf(line, sizeof line, "The exact curve has %d pieces and %d breakpoints; the %d nearest the price %s, as the target's "
-                                "price rises:",
+    snprintf(line, sizeof line, "The exact curve has %d pieces and %d breakpoints; here the %d nearest the price %s among "
+                                "those of the target itself (other apps' moves fill the list when there are too few), "
+                                "as the target's price rises:",
              r->exact.n_segments, r->exact.n_breakpoints, r->n_breakpoints, show(r->price.price, c, sizeof c));
     para(d, line);
     list_begin(d);

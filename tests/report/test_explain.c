@@ -86,7 +86,11 @@ static void check_report(const PrillmMarket *mk, int s, const PrillmExplainResul
     for (int q = 1; q < r->n_sensitive; q++)
         assert_true(fabs(r->rivals[r->most_sensitive[q - 1]].sensitivity) >=
                     fabs(r->rivals[r->most_sensitive[q]].sensitivity));
+    int target_events = 0;
+    for (int b = 0; b < pr.n_breakpoints; b++) target_events += pr.breakpoints[b].provider == s;
     for (int k = 0; k < r->n_breakpoints; k++) {
+        /* the target's own events first: rivals' only when it has too few */
+        if (target_events >= r->n_breakpoints) assert_int_equal(r->breakpoints[k].provider, s);
         int found = 0;
         for (int b = 0; b < pr.n_breakpoints; b++)
             found |= pr.breakpoints[b].price == r->breakpoints[k].price && pr.breakpoints[b].user == r->breakpoints[k].user;
