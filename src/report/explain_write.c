@@ -118,7 +118,7 @@ static void esc(const Doc *d, const char *text) {
 
 static void heading(const Doc *d, int level, const char *text) {
     if (d->md) {
-        fprintf(d->out, "\n%.*s ", level, "######");
+        fprintf(d->out, "%s%.*s ", level > 1 ? "\n" : "", level, "######");
         esc(d, text);
         fputs("\n\n", d->out);
     } else {
