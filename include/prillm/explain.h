@@ -11,8 +11,9 @@
  *     rival's change of flow over the target's loss);
  *   - the rival prices the exact optimum is most sensitive to
  *     (d p* / d p_j by re-solving the exact price at p_j +- h);
- *   - the breakpoints nearest the recommended price, with the rival each app
- *     moves to;
+ *   - the target's own breakpoints nearest the recommended price (an app
+ *     starting or stopping to use it; rivals' events only fill in), with
+ *     the rival each app moves to;
  *   - for da, min and avg: which rivals the abstraction kept, merged, dropped
  *     or averaged, and with compare whether the answer earns far less than
  *     the exact optimum.
@@ -126,7 +127,9 @@ typedef struct {
     int *most_sensitive;           /* indices into rivals, by |sensitivity| desc */
     double sensitivity_step;       /* settings.step: h / max(|p_j|, 1e-3)      */
     int n_breakpoints;
-    PrillmExplainBreakpoint *breakpoints; /* by price, around price.price       */
+    /* by price: the target's own events nearest price.price first, then
+     * (when it has fewer than settings.breakpoints) the nearest others */
+    PrillmExplainBreakpoint *breakpoints;
     /* abstraction (da, min, avg with more than k rivals): 1, else 0 */
     int abstracted;
     /* with compare: price.profit_ratio < settings.far_below */
