@@ -18,6 +18,7 @@ extern const char *const prillm_cli_exit_code_help;
 #define PRILLM_CLI_COMMANDS(X)                                                                            \
     X(cmd_equilibrium, "equilibrium", "MARKET.json", "the apps' equilibrium traffic split at given prices") \
     X(cmd_price, "price", "MARKET.json --target ID", "the target's profit-maximising price")                \
+    X(cmd_explain, "explain", "MARKET.json --target ID", "the analyst's report on a price (HTML, Markdown, JSON)") \
     X(cmd_calibrate, "calibrate", "--data DIR", "learn the apps' preferences from observed traffic")         \
     X(cmd_fit, "fit", "--data DIR", "the whole market: tastes, price sensitivity, forward validation")      \
     X(cmd_predict, "predict", "CALIBRATED.json --data DIR", "a new period's traffic on a fitted market")   \
@@ -47,6 +48,12 @@ int prillm_cli_price_all(const PrillmMarket *market, const PrillmPriceSettings *
 const char *prillm_cli_data_dir(void);
 const char *prillm_cli_data_file(const char *relative);
 #define PRILLM_DEFAULT_MODEL_FILE "aggregator/default_model.json"
+/* price and explain: for --method da, read --model FILE (or the shipped
+ * model) into *model (NULL for the other methods, where --model is a usage
+ * error). Returns an exit code (0 on success; the problem is reported). */
+int prillm_cli_price_model(int method, const char *model_path, PrillmAggregator **model);
+/* The index of --target ID in the market read from path, or -1 (reported). */
+int prillm_cli_target(const PrillmMarket *mk, const char *id, const char *path);
 
 int prillm_cli_exit_for_error(PrillmErrorCode code);
 int prillm_cli_exit_for_status(PrillmStatus status);

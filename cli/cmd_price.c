@@ -211,6 +211,43 @@ static void print_csv(FILE *out, const PrillmPriceResult *r) {
     }
 }
 
+int prillm_cli_target(const PrillmMarket *mk, const char *id, const char *path) {
+    int target = prillm_market_provider_index(mk, id);
+    if (target < 0)
+        fprintf(stderr, "prillm: error: --target: no provider \"%s\" in %s (%d providers, e.g. \"%s\")\n", id, path,
+                mk->n_providers, mk->n_providers ? mk->provider_id[0] : "");
+    return target;
+}
+
+int prillm_cli_price_model(int method, const char *model_path, PrillmAggregator **model) {
+    *model = NULL;
+    if (method != PRILLM_PRICE_DA) {
+        if (!model_path) return 0;
+        fprintf(stderr, "prillm: error: --model is for --method da\n");
+        return EXIT_USAGE;
+    }
+    const char *file = model_path ? model_path : prillm_cli_data_file(PRILLM_DEFAULT_MODEL_FILE);
+    FILE *in = fopen(file, "rb");
+    if (!in) {
+        if (model_path)
+            fprintf(stderr, "prillm: error: --model: cannot open %s: %s\n", file, strerror(errno));
+        else
+            fprintf(stderr,
+                    "prillm: error: cannot open the shipped aggregation model %s: %s (set PRILLM_DATA_DIR to "
+                    "the directory holding %s, or give --model)\n",
+                    file, strerror(errno), PRILLM_DEFAULT_MODEL_FILE);
+        return model_path ? EXIT_BAD_INPUT : EXIT_FAILED;
+    }
+    PrillmError err;
+    PrillmErrorCode rc = prillm_aggregator_read_json(in, model, &err);
+    fclose(in);
+    if (rc) {
+        fprintf(stderr, "prillm: error: %s: %s\n", file, err.message);
+        return prillm_cli_exit_for_error(rc);
+    }
+    return 0;
+}
+
 int cmd_price(int argc, char **argv) {
     int count;
     const PrillmOptionInfo *opts = prillm_price_options(&count);
@@ -297,42 +334,19 @@ int cmd_price(int argc, char **argv) {
     PrillmMarket *mk = NULL;
     int code = prillm_cli_load_market(path, &mk);
     if (code) return code;
-    int target = prillm_market_provider_index(mk, target_id);
+    int target = prillm_cli_target(mk, target_id, path);
     if (target < 0) {
-        fprintf(stderr, "prillm: error: --target: no provider \"%s\" in %s (%d providers, e.g. \"%s\")\n", target_id,
-                path, mk->n_providers, mk->n_providers ? mk->provider_id[0] : "");
         prillm_market_free(mk);
         return EXIT_USAGE;
     }
     PrillmError err;
     PrillmAggregator *model = NULL;
-    if (settings.method == PRILLM_PRICE_DA) {
-        const char *file = model_path ? model_path : prillm_cli_data_file(PRILLM_DEFAULT_MODEL_FILE);
-        FILE *in = fopen(file, "rb");
-        if (!in) {
-            if (model_path)
-                fprintf(stderr, "prillm: error: --model: cannot open %s: %s\n", file, strerror(errno));
-            else
-                fprintf(stderr,
-                        "prillm: error: cannot open the shipped aggregation model %s: %s (set PRILLM_DATA_DIR to "
-                        "the directory holding %s, or give --model)\n",
-                        file, strerror(errno), PRILLM_DEFAULT_MODEL_FILE);
-            prillm_market_free(mk);
-            return model_path ? EXIT_BAD_INPUT : EXIT_FAILED;
-        }
-        PrillmErrorCode mrc = prillm_aggregator_read_json(in, &model, &err);
-        fclose(in);
-        if (mrc) {
-            fprintf(stderr, "prillm: error: %s: %s\n", file, err.message);
-            prillm_market_free(mk);
-            return prillm_cli_exit_for_error(mrc);
-        }
-        settings.model = model;
-    } else if (model_path) {
-        fprintf(stderr, "prillm: error: --model is for --method da\n");
+    code = prillm_cli_price_model(settings.method, model_path, &model);
+    if (code) {
         prillm_market_free(mk);
-        return EXIT_USAGE;
+        return code;
     }
+    settings.model = model;
     PrillmPriceResult result;
     PrillmErrorCode rc = prillm_price(mk, target, &settings, &result, &err);
     prillm_aggregator_free(model);

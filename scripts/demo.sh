@@ -7,7 +7,8 @@
 # its baselines on a 20 x 20 slice (else on the bundled synthetic
 # observations in data/calibration_synthetic) for comparison; then show one
 # market's equilibrium and its largest model's exact optimal price (with the
-# curve) against the deep-aggregation abstraction.
+# curve) against the deep-aggregation abstraction, and the analyst's report
+# on that price (build/explain.html).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh build
@@ -63,3 +64,8 @@ echo "== prillm price $market --target \"$target\" --table"
 echo
 echo "== prillm price $market --target \"$target\" --method da --compare --table"
 ./build/prillm price "$market" --target "$target" --method da --compare --table
+# the same price as a report for people: curve, uplift, apps won and lost,
+# diversion to rivals, sensitivities, breakpoints in words
+echo
+echo "== prillm explain $market --target \"$target\" --out build/explain.html   (the analyst's report: open build/explain.html in a browser)"
+./build/prillm explain "$market" --target "$target" --out build/explain.html

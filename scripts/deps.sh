@@ -5,7 +5,8 @@
 #                           this does not need it)
 #   scripts/deps.sh test    also what scripts/test.sh needs: cmocka, clang
 #                           with libFuzzer and OpenMP, valgrind, help2man
-#                           (the installed man page), and a locale
+#                           (the installed man page), chromium (the
+#                           explain report's headless rendering test), and a locale
 #                           whose decimal separator is ',' (de_DE.UTF-8) for
 #                           the reader's locale test
 # Needs root, or sudo, only when something is missing. apt's output goes to a
@@ -29,7 +30,8 @@ if [ "$what" = test ]; then
   # (the fuzz build configures the whole project with clang, which needs
   # omp.h and libomp)
   packages+=(libcmocka-dev clang libclang-rt-14-dev libomp-14-dev valgrind help2man locales
-             python3 python3-numpy python3-pytest python3-setuptools python3-pip python3-venv)
+             python3 python3-numpy python3-pytest python3-setuptools python3-pip python3-venv
+             chromium)
   locale -a 2>/dev/null | grep -qix 'de_DE\.utf-\?8' || need_locale=1
 fi
 

@@ -23,6 +23,7 @@
 #include "prillm/lmaas.h"
 #include "prillm/delegation.h"
 #include "prillm/market_model.h"
+#include "prillm/explain.h"
 
 #ifdef __cplusplus
 extern "C" {

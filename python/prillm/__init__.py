@@ -12,7 +12,7 @@ from .elasticity import ElasticityResult, elasticity_estimate
 from .equilibrium import Equilibrium, Solver, certify, equilibrium
 from .market import Market
 from .model import FitResult, Prediction, fit_openrouter, predict, price_jacobian
-from .pricing import PriceResult, default_pmax, price, profit_at
+from .pricing import PriceResult, default_pmax, explain, price, profit_at
 
 __version__ = "0.1.0"
 
@@ -27,6 +27,7 @@ __all__ = [
     "price",
     "profit_at",
     "default_pmax",
+    "explain",
     "price_jacobian",
     "Observations",
     "read_observations",
@@ -47,7 +48,8 @@ __all__ = [
 
 
 def options(kind):
-    """The option table of "equilibrium", "price", "calibration" or "fit":
+    """The option table of "equilibrium", "price", "calibration", "fit" or
+    "explain" (the report's own options; it also takes every price option):
     a list of dicts name, keyword, type, default, min, max, choices, help.
     Every keyword argument of the solvers is one of these (keyword form)."""
     from ._options import describe

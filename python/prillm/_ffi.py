@@ -208,6 +208,82 @@ class PrillmPriceResult(Structure):
     ]
 
 
+# ---- explain.h -------------------------------------------------------------
+
+
+class PrillmExplainSettings(Structure):
+    _fields_ = [
+        ("price", PrillmPriceSettings),
+        ("sensitivities", c_int),
+        ("step", c_double),
+        ("breakpoints", c_int),
+        ("far_below", c_double),
+    ]
+
+
+class PrillmExplainRival(Structure):
+    _fields_ = [
+        ("provider", c_int),
+        ("role", c_int),
+        ("flow_current", c_double),
+        ("flow_price", c_double),
+        ("diversion", c_double),
+        ("sensitivity", c_double),
+        ("sensitivity_up", c_double),
+        ("sensitivity_down", c_double),
+        ("step", c_double),
+    ]
+
+
+class PrillmExplainApp(Structure):
+    _fields_ = [
+        ("user", c_int),
+        ("flow_current", c_double),
+        ("flow_price", c_double),
+        ("top_rival", c_int),
+        ("top_diversion", c_double),
+    ]
+
+
+class PrillmExplainBreakpoint(Structure):
+    _fields_ = [
+        ("price", c_double),
+        ("user", c_int),
+        ("provider", c_int),
+        ("enters", c_int),
+        ("moves_to", c_int),
+        ("moved", c_double),
+    ]
+
+
+class PrillmExplainResult(Structure):
+    _fields_ = [
+        ("status", c_int),
+        ("sensitivity_status", c_int),
+        ("target", c_int),
+        ("price", PrillmPriceResult),
+        ("exact", PrillmPriceResult),
+        ("total_demand", c_double),
+        ("n_users", c_int),
+        ("n_providers", c_int),
+        ("flows_current", POINTER(c_double)),
+        ("flows_price", POINTER(c_double)),
+        ("diversion", POINTER(c_double)),
+        ("apps", POINTER(PrillmExplainApp)),
+        ("n_rivals", c_int),
+        ("rivals", POINTER(PrillmExplainRival)),
+        ("n_sensitive", c_int),
+        ("most_sensitive", POINTER(c_int)),
+        ("sensitivity_step", c_double),
+        ("n_breakpoints", c_int),
+        ("breakpoints", POINTER(PrillmExplainBreakpoint)),
+        ("abstracted", c_int),
+        ("far_below", c_int),
+        ("far_below_threshold", c_double),
+        ("seconds", c_double),
+    ]
+
+
 # ---- observations.h / calibration.h --------------------------------------
 
 
@@ -484,6 +560,11 @@ C_NAMES = {
     PrillmPriceSegment: "PrillmPriceSegment",
     PrillmPriceBreakpoint: "PrillmPriceBreakpoint",
     PrillmPriceResult: "PrillmPriceResult",
+    PrillmExplainSettings: "PrillmExplainSettings",
+    PrillmExplainRival: "PrillmExplainRival",
+    PrillmExplainApp: "PrillmExplainApp",
+    PrillmExplainBreakpoint: "PrillmExplainBreakpoint",
+    PrillmExplainResult: "PrillmExplainResult",
     PrillmObservedPeriod: "PrillmObservedPeriod",
     PrillmObservations: "PrillmObservations",
     PrillmCalibrationSettings: "PrillmCalibrationSettings",
@@ -542,6 +623,22 @@ _PROTOTYPES = {
     "prillm_price_default_pmax": (c_double, [PrillmMarket_p, c_int]),
     "prillm_price": (c_int, [PrillmMarket_p, c_int, POINTER(PrillmPriceSettings), POINTER(PrillmPriceResult), E]),
     "prillm_price_result_clear": (None, [POINTER(PrillmPriceResult)]),
+    # explain
+    "prillm_explain_options": (POINTER(PrillmOptionInfo), [c_int_p]),
+    "prillm_explain_default_settings": (None, [POINTER(PrillmExplainSettings)]),
+    "prillm_explain_set_option": (c_int, [POINTER(PrillmExplainSettings), c_char_p, c_char_p, E]),
+    "prillm_explain": (
+        c_int,
+        [PrillmMarket_p, c_int, POINTER(PrillmExplainSettings), POINTER(PrillmExplainResult), E],
+    ),
+    "prillm_explain_result_clear": (None, [POINTER(PrillmExplainResult)]),
+    "prillm_explain_write_html": (c_int, [PrillmMarket_p, POINTER(PrillmExplainResult), c_void_p, E]),
+    "prillm_explain_write_markdown": (
+        c_int,
+        [PrillmMarket_p, POINTER(PrillmExplainResult), c_char_p, c_void_p, E],
+    ),
+    "prillm_explain_write_json": (c_int, [PrillmMarket_p, POINTER(PrillmExplainResult), c_void_p, E]),
+    "prillm_explain_write_svg": (c_int, [PrillmMarket_p, POINTER(PrillmExplainResult), c_void_p, E]),
     "prillm_price_profit_at": (
         c_int,
         [PrillmMarket_p, c_int, c_double, c_double_p, c_double_p, c_double_p, E],

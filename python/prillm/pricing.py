@@ -172,3 +172,53 @@ def profit_at(market, target, price):
 def default_pmax(market, target):
     """A price at which the target surely carries no traffic (NaN without rivals)."""
     return _ffi.lib().prillm_price_default_pmax(market._c, market._provider(target))
+
+
+_EXPLAIN_WRITERS = {"html", "md", "json", "svg"}
+
+
+def explain(market, target, format="html", method="exact", *, compare=False, model=None, **options):
+    """The analyst's report on the target's price (prillm_explain, then its
+    writer), as text: "html" (one self-contained page), "md" (Markdown, the
+    curve embedded as SVG), "json" (every number; json.loads it) or "svg"
+    (the profit curve alone). docs/explain.md says what each section means.
+
+    method, compare, model and the price options (pmax, k, ...) are those of
+    price(); the report's own options are sensitivities, step, breakpoints
+    and far_below (prillm.options("explain")). Raises prillm.Error when the
+    call fails.
+    """
+    if format not in _EXPLAIN_WRITERS:
+        raise ValueError("format must be one of %s, got %r" % (", ".join(sorted(_EXPLAIN_WRITERS)), format))
+    options = dict(options)
+    options["method"] = method
+    st = _options.settings("explain", options)
+    st.price.compare = 1 if compare else 0
+    k = market._provider(target)
+    L = _ffi.lib()
+    agg = None
+    if st.price.method == _ffi.PRICE_DA:
+        path = model or _default_model()
+        if not path:
+            raise Error(1, "method da needs the trained aggregation network: pass model=PATH")
+        agg = _read_aggregator(path)
+        st.price.model = agg
+    elif model is not None:
+        raise Error(1, "model is for method da")
+    result = _ffi.PrillmExplainResult()
+    err = _ffi.PrillmError()
+    try:
+        rc = L.prillm_explain(market._c, k, ctypes.byref(st), ctypes.byref(result), ctypes.byref(err))
+        check(rc, err)
+        ref = ctypes.byref(result)
+        try:
+            if format == "md":
+                return _ffi.write_to_string(lambda out, e: L.prillm_explain_write_markdown(market._c, ref, None, out, e))
+            write = {"html": L.prillm_explain_write_html, "json": L.prillm_explain_write_json,
+                     "svg": L.prillm_explain_write_svg}[format]
+            return _ffi.write_to_string(lambda out, e: write(market._c, ref, out, e))
+        finally:
+            L.prillm_explain_result_clear(ref)
+    finally:
+        if agg:
+            L.prillm_aggregator_free(agg)

@@ -1329,6 +1329,57 @@ static void test_json_flag(void **state) {
     }
 }
 
+/* explain: its numbers are price's, its files are written where asked, and
+ * its usage errors say what is wrong */
+static void test_explain_command(void **state) {
+    (void)state;
+    REQUIRE_CLI();
+    Run p = run("\"$PRILLM_CLI\" price \"$DATA/cli_market.json\" --target big-model");
+    expect_exit(&p, 0, "price");
+    Run e = run("\"$PRILLM_CLI\" explain \"$DATA/cli_market.json\" --target big-model --format json");
+    expect_exit(&e, 0, "explain --format json");
+    cJSON *price = parse_json_output(p.out), *report = parse_json_output(e.out);
+    const cJSON *inner = member(report, "price");
+    const char *keys[] = {"price", "profit", "current_profit", "uplift"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+        assert_true(number_member(inner, keys[k]) == number_member(price, keys[k]));
+    cJSON_Delete(price);
+    cJSON_Delete(report);
+    run_free(&p);
+    run_free(&e);
+    Run h = run("\"$PRILLM_CLI\" explain \"$DATA/cli_market.json\" --target big-model --out r.html "
+                "&& \"$PRILLM_CLI\" explain \"$DATA/cli_market.json\" --target big-model --format md --out r.md");
+    expect_exit(&h, 0, "explain --out");
+    run_free(&h);
+    char *html = scratch_file("r.html");
+    expect_in(html, "mid, &quot;quoted&quot;", "r.html");
+    expect_in(html, "</svg>", "r.html");
+    free(html);
+    char *md = scratch_file("r.md");
+    expect_in(md, "](r.svg)", "r.md");
+    free(md);
+    char *svg = scratch_file("r.svg");
+    expect_in(svg, "USD/Mtok", "r.svg");
+    free(svg);
+    struct {
+        const char *args, *mentions;
+    } cases[] = {
+        {"explain", "MARKET"},
+        {"explain \"$DATA/cli_market.json\"", "--target"},
+        {"explain \"$DATA/cli_market.json\" --target nope", "nope"},
+        {"explain \"$DATA/cli_market.json\" --target big-model --format pdf", "pdf"},
+        {"explain \"$DATA/cli_market.json\" --target big-model --svg c.svg", "--svg"},
+        {"explain \"$DATA/cli_market.json\" --target big-model --step 0", "step"},
+        {"explain \"$DATA/cli_market.json\" --target big-model --method nope", "nope"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        Run r = run("\"$PRILLM_CLI\" %s", cases[k].args);
+        expect_exit(&r, 2, cases[k].args);
+        expect_in(r.err, cases[k].mentions, cases[k].args);
+        run_free(&r);
+    }
+}
+
 /* two different output formats are a usage error, whichever the command */
 static void test_conflicting_formats(void **state) {
     (void)state;
@@ -1379,6 +1430,7 @@ int main(void) {
         cmocka_unit_test(test_quiet_silences_warnings),
         cmocka_unit_test(test_dash_is_stdout),
         cmocka_unit_test(test_json_flag),
+        cmocka_unit_test(test_explain_command),
         cmocka_unit_test(test_conflicting_formats),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
