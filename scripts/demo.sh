@@ -2,8 +2,9 @@
 # The main job: install what is missing, build, solve the equilibrium of the
 # bundled default market (20 public models x 20 apps); with the real
 # OpenRouter data in ../shared/data/openrouter, fit the whole-market model
-# (every app and model, validated forward) and price every paid model of its
-# 30 largest exactly against today's price; run the paper's calibration and
+# (every app and model, validated forward), price every paid model of its
+# 30 largest exactly against today's price, and the largest model of the
+# whole market; run the paper's calibration and
 # its baselines on a 20 x 20 slice (else on the bundled synthetic
 # observations in data/calibration_synthetic) for comparison; then show one
 # market's equilibrium and its largest model's exact optimal price (with the
@@ -29,16 +30,15 @@ if [ -f "$data/models.csv" ]; then
   # the rest of the market) exactly: optimum against today's price
   ./build/prillm fit --data "$data" --max-models 30 --max-apps 100 --out build/market30.json >/dev/null 2>&1
   echo
-  echo "== prillm price build/market30.json --target ID, every paid model (revenue-maximising, rivals fixed)"
-  printf '%-44s %10s %10s %7s\n' model current optimal ratio
-  ids=$(grep -o '"id": "[^"]*"' build/market30.json | sed 's/"id": "\(.*\)"/\1/' | awk 'NR <= 30')
-  for t in $ids; do
-    out=$(./build/prillm price build/market30.json --target "$t" 2>/dev/null) || continue
-    p=$(printf '%s' "$out" | grep -o '"price": [-0-9.e+]*' | awk 'NR == 1' | awk '{print $2}')
-    c=$(printf '%s' "$out" | grep -o '"current_price": [-0-9.e+]*' | awk 'NR == 1' | awk '{print $2}')
-    awk -v t="$t" -v p="$p" -v c="$c" 'BEGIN { if (c > 0) printf "%-44s %10.4f %10.4f %7.2f\n", t, c, p, p / c }'
-  done | tee build/price_ratios.txt
-  awk '{print $4}' build/price_ratios.txt | sort -g | awk '{a[NR]=$1} END {m = NR % 2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "median optimal / current over %d paid models: %.2f\n", NR, m}'
+  echo "== prillm price build/market30.json --paid --table   (every paid model, each with its rivals' prices fixed: exact optimum against today's price)"
+  ./build/prillm price build/market30.json --paid --table || echo "(prillm price --paid: exit $?, see the status column)"
+  # the whole market too (593 users x 398 models): its largest model,
+  # exactly, walking only the price ranges that can hold the optimum (about
+  # 15 CPU seconds; every model of it would take hours: docs/pricing.md)
+  t=$(grep -o '"id": "[^"]*"' build/market.json | awk 'NR == 1' | sed 's/"id": "\(.*\)"/\1/')
+  echo
+  echo "== prillm price build/market.json --target \"$t\" --table   (the whole market's largest model; first lines)"
+  ./build/prillm price build/market.json --target "$t" --table 2>/dev/null | awk 'NR <= 6' || true
 fi
 
 [ -d "$data" ] || data=data/calibration_synthetic
