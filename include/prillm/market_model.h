@@ -156,6 +156,12 @@ typedef struct {
     PrillmElasticityResult measured;
     int *measured_model;      /* [m] index into measured.models, -1 = none   */
     double seconds;
+    /* 90% intervals of diversion[] ([m*3] each, NaN = none): a bootstrap
+     * over the listed apps (resampled with replacement, 200 draws, seed 1;
+     * the rest-of-market users kept), at the calibrated equilibrium's
+     * derivatives, so they say how much the diversion rests on which apps
+     * multi-home between the two models */
+    double *diversion_lo, *diversion_hi;
 } PrillmFitResult;
 
 typedef void (*PrillmFitProgressFn)(void *context, const char *message);

@@ -529,6 +529,8 @@ class PrillmFitResult(Structure):
         ("measured", PrillmElasticityResult),
         ("measured_model", c_int_p),
         ("seconds", c_double),
+        ("diversion_lo", c_double_p),
+        ("diversion_hi", c_double_p),
     ]
 
 

@@ -14,6 +14,7 @@
 
 #include "active_set.h"
 #include "market_model_internal.h"
+#include "random.h"
 #include "prillm/equilibrium.h"
 
 #define OFFSET(field) offsetof(PrillmFitSettings, field)
@@ -546,6 +547,105 @@ done:
     return rc;
 }
 
+/* 90% intervals of each model's diversion to its closest rivals, by a
+ * bootstrap over the listed apps. At the equilibrium every derivative is a
+ * sum over users, dF_k/dp_j = sum_i df_ik/dp_j, so the diversion
+ * D_jk = (sum_i df_ik/dp_j) / (-sum_i df_ij/dp_j) can be recomputed on a
+ * resample of apps without new solves: one pass of derivatives per model
+ * gives each app's share, and each draw reweights the apps. The
+ * rest-of-market users (i >= n_apps) stay in every draw: they are the
+ * unlisted traffic, not a sample. */
+#define DIVERSION_DRAWS 200
+static PrillmErrorCode diversion_intervals(const PrillmMarket *mk, const double *flows, int n_apps, const int *to,
+                                           double *lo, double *hi, PrillmError *err) {
+    int n = mk->n_users, m = mk->n_providers;
+    size_t M = (size_t)m, N = (size_t)n;
+    for (size_t q = 0; q < M * 3; q++) lo[q] = hi[q] = NAN;
+    PrillmActiveSystem sys;
+    double *beta = malloc(M * sizeof *beta), *dc = calloc(N * M, sizeof *dc);
+    double *r = malloc((N + 1) * sizeof *r), *nu = calloc(N + 1, sizeof *nu), *F = malloc(M * sizeof *F);
+    unsigned char *active = malloc(N * M);
+    double *part = malloc(N * 4 * sizeof *part);              /* per user: own, then the 3 rivals */
+    int *draw = malloc(((size_t)n_apps + 1) * DIVERSION_DRAWS * sizeof *draw);
+    double *stat = malloc(DIVERSION_DRAWS * 3 * sizeof *stat);
+    double *pair = NULL;
+    PrillmErrorCode rc = PRILLM_OK;
+    int have_sys = 0;
+    if (!beta || !dc || !r || !nu || !F || !active || !part || !draw || !stat) goto oom;
+    for (int j = 0; j < m; j++) beta[j] = mk->capacity[j] / mk->w_congestion;
+    long pairs = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < m; j++) {
+            size_t c = (size_t)i * M + (size_t)j;
+            pairs += (active[c] = flows[c] > 1e-12 * mk->demand[i]);
+        }
+    if (!(pair = malloc(((size_t)pairs + 1) * sizeof *pair))) goto oom;
+    if (prillm__system_init(&sys, n, m, beta)) goto oom;
+    have_sys = 1;
+    int frc = prillm__system_factor(&sys, active);
+    if (frc < 0) goto oom;
+    if (frc > 0) goto done; /* no intervals (NaN); the point estimates stand */
+    /* the same draws for every model: a draw is a resample of the apps */
+    PrillmRng rng = {1};
+    for (int b = 0; b < DIVERSION_DRAWS; b++)
+        for (int a = 0; a < n_apps; a++) draw[(size_t)b * (size_t)n_apps + (size_t)a] = (int)(prillm__rng_uniform(&rng) * n_apps);
+    for (int j = 0; j < m; j++) {
+        const int *tj = to + (size_t)j * 3;
+        if (tj[0] < 0) continue;
+        for (int i = 0; i < n; i++) dc[(size_t)i * M + (size_t)j] = mk->w_price;
+        prillm__system_rhs(&sys, dc, NULL, r);
+        memset(nu, 0, (N + 1) * sizeof *nu);
+        prillm__system_solve(&sys, r, nu);
+        prillm__system_flows(&sys, dc, nu, F, pair);
+        for (int i = 0; i < n; i++) dc[(size_t)i * M + (size_t)j] = 0;
+        memset(part, 0, N * 4 * sizeof *part);
+        for (int i = 0; i < n; i++)
+            for (int q = sys.user_start[i]; q < sys.user_start[i + 1]; q++) {
+                int k = sys.user_prov[q];
+                if (k == j) part[(size_t)i * 4] = -pair[q];
+                for (int t = 0; t < 3; t++)
+                    if (tj[t] == k) part[(size_t)i * 4 + 1 + (size_t)t] = pair[q];
+            }
+        double rest[4] = {0, 0, 0, 0};
+        for (int i = n_apps; i < n; i++)
+            for (int t = 0; t < 4; t++) rest[t] += part[(size_t)i * 4 + (size_t)t];
+        /* a draw without the model's traffic has no diversion: then no
+         * interval (NaN) rather than one over the draws that have it */
+        int undefined = 0;
+        for (int b = 0; b < DIVERSION_DRAWS; b++) {
+            double sum[4] = {rest[0], rest[1], rest[2], rest[3]};
+            const int *d = draw + (size_t)b * (size_t)n_apps;
+            for (int a = 0; a < n_apps; a++)
+                for (int t = 0; t < 4; t++) sum[t] += part[(size_t)d[a] * 4 + (size_t)t];
+            undefined |= !(sum[0] > 0);
+            for (int t = 0; t < 3; t++) stat[(size_t)t * DIVERSION_DRAWS + (size_t)b] = sum[0] > 0 ? sum[1 + t] / sum[0] : 0;
+        }
+        for (int t = 0; t < 3 && !undefined; t++) {
+            if (tj[t] < 0) continue;
+            double *x = stat + (size_t)t * DIVERSION_DRAWS;
+            qsort(x, DIVERSION_DRAWS, sizeof *x, prillm__fit_compare_doubles);
+            lo[(size_t)j * 3 + (size_t)t] = x[(int)(0.05 * DIVERSION_DRAWS)];
+            hi[(size_t)j * 3 + (size_t)t] = x[(int)(0.95 * DIVERSION_DRAWS) - 1];
+        }
+    }
+    goto done;
+oom:
+    rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory bootstrapping the diversions");
+done:
+    if (have_sys) prillm__system_free(&sys);
+    free(beta);
+    free(dc);
+    free(r);
+    free(nu);
+    free(F);
+    free(active);
+    free(part);
+    free(draw);
+    free(stat);
+    free(pair);
+    return rc;
+}
+
 static PrillmErrorCode solve_market(const PrillmMarket *mk, PrillmEquilibriumSolver **solver, PrillmError *err) {
     PrillmEquilibriumSettings es;
     prillm_equilibrium_default_settings(&es);
@@ -900,6 +1000,8 @@ void prillm_fit_result_free(PrillmFitResult *r) {
     free(r->implied_cost);
     free(r->diversion_to);
     free(r->diversion);
+    free(r->diversion_lo);
+    free(r->diversion_hi);
     free(r->throughput);
     free(r->latency);
     free(r->prompt_share);
@@ -1190,6 +1292,15 @@ PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *
     PrillmEquilibriumSolver *solver = NULL;
     if ((rc = solve_market(res->market, &solver, err))) goto fail;
     const PrillmEquilibrium *eq = prillm_equilibrium_solution(solver);
+    if (!(res->diversion_lo = malloc(M * 3 * sizeof(double))) || !(res->diversion_hi = malloc(M * 3 * sizeof(double)))) {
+        prillm_equilibrium_cleanup(solver);
+        goto oom;
+    }
+    if ((rc = diversion_intervals(res->market, eq->flows, res->n_apps, res->diversion_to, res->diversion_lo,
+                                  res->diversion_hi, err))) {
+        prillm_equilibrium_cleanup(solver);
+        goto fail;
+    }
     res->kkt_violation = eq->info.kkt_violation;
     res->status = eq->info.status;
     res->max_total_error = res->max_cell_error = 0;

@@ -142,6 +142,10 @@ void prillm_fit_write_json(FILE *out, const PrillmFitResult *r) {
             prillm__json_string(out, mk->provider_id[k]);
             fputs(", \"share\": ", out);
             prillm__json_number(out, r->diversion[(size_t)j * 3 + (size_t)q]);
+            fputs(", \"lo\": ", out);
+            prillm__json_number(out, r->diversion_lo ? r->diversion_lo[(size_t)j * 3 + (size_t)q] : NAN);
+            fputs(", \"hi\": ", out);
+            prillm__json_number(out, r->diversion_hi ? r->diversion_hi[(size_t)j * 3 + (size_t)q] : NAN);
             fputs("}", out);
             first = 0;
         }
@@ -207,12 +211,14 @@ void prillm_fit_write_table(FILE *out, const PrillmFitResult *r) {
                 a->elasticity, a->lo, a->hi, a->n_obs, t->elasticity, t->lo, t->hi, t->n_models);
     }
     fprintf(out, "\n%-44s %9s %10s %7s %9s  %s\n", "largest models", "price", "flow/day", "elast.", "impl.cost",
-            "closest rival (diversion)");
+            "closest rival (diversion [90% interval over the listed apps])");
     for (int j = 0; j < mk->n_providers && j < 15; j++) {
         int k = r->diversion_to[(size_t)j * 3];
-        fprintf(out, "%-44.44s %9.4f %10.4g %7.3f %9.4f  %s (%.2f)\n", mk->provider_id[j], mk->price[j],
+        double lo = r->diversion_lo && k >= 0 ? r->diversion_lo[(size_t)j * 3] : NAN;
+        double hi = r->diversion_hi && k >= 0 ? r->diversion_hi[(size_t)j * 3] : NAN;
+        fprintf(out, "%-44.44s %9.4f %10.4g %7.3f %9.4f  %s (%.2f [%.2f, %.2f])\n", mk->provider_id[j], mk->price[j],
                 r->observed_flow[j], r->own_elasticity[j], r->implied_cost[j], k >= 0 ? mk->provider_id[k] : "-",
-                k >= 0 ? r->diversion[(size_t)j * 3] : 0.0);
+                k >= 0 ? r->diversion[(size_t)j * 3] : 0.0, lo, hi);
     }
 }
 

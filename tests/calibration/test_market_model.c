@@ -293,6 +293,17 @@ static void test_fit_openrouter(void **state) {
         assert_true(fabs(a->implied_cost[j] - (mk->price[j] + a->observed_flow[j] / own)) <= 1e-9 * mk->price[j]);
     }
     assert_true(paid > 10);
+    /* diversion intervals (a bootstrap over the listed apps): they hold the
+     * point estimate, most models have one, and they are the same on
+     * every run (seeded draws) */
+    int with_interval = 0;
+    for (int q = 0; q < 3 * mk->n_providers; q++) {
+        if (a->diversion_to[q] < 0 || isnan(a->diversion_lo[q])) continue;
+        with_interval++;
+        assert_true(a->diversion_lo[q] <= a->diversion[q] + 1e-12 && a->diversion[q] <= a->diversion_hi[q] + 1e-12);
+        assert_true(a->diversion_lo[q] == b->diversion_lo[q] && a->diversion_hi[q] == b->diversion_hi[q]);
+    }
+    assert_true(with_interval > mk->n_providers);
     /* the same figures on every run */
     assert_int_equal(a->n_forward, b->n_forward);
     for (int k = 0; k < a->n_forward; k++) assert_true(a->forward[k].r2 == b->forward[k].r2);
