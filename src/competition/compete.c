@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compete_internal.h"
 #include "pricing_internal.h"
-#include "prillm/compete.h"
 
 typedef struct {
     PrillmMarket *mk;                  /* working copy: the prices move        */
@@ -304,6 +304,15 @@ static double distance(const double *x, const double *y, int L) {
     return d;
 }
 
+int prillm__compete_find_cycle(const double *history, int round, int n_leaders, double tolerance) {
+    size_t N = (size_t)n_leaders;
+    const double *now = history + (size_t)round * N;
+    if (round < 2 || distance(now, now - N, n_leaders) <= tolerance) return 0; /* a fixed point */
+    for (int k = 2; k <= round; k++)
+        if (distance(now, history + (size_t)(round - k) * N, n_leaders) <= tolerance) return k;
+    return 0;
+}
+
 static PrillmErrorCode run(Game *g, PrillmCompeteResult *r, PrillmError *err) {
     const PrillmCompeteSettings *set = g->set;
     int L = g->L, G = g->G;
@@ -381,9 +390,7 @@ static PrillmErrorCode run(Game *g, PrillmCompeteResult *r, PrillmError *err) {
         /* a cycle: this round's prices repeat those of k >= 2 rounds ago
          * (k = 1 would be a fixed point, caught above unless the values
          * still move) */
-        int cycle = 0;
-        for (int k = 2; k <= round && !cycle; k++)
-            if (distance(now, hist + (size_t)(round - k) * N, L) <= set->tolerance) cycle = k;
+        int cycle = prillm__compete_find_cycle(hist, round, L, set->tolerance);
         if (cycle) {
             r->status = PRILLM_COMPETE_CYCLE;
             r->cycle_length = cycle;
