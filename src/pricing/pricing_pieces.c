@@ -580,6 +580,13 @@ static PrillmErrorCode walk(Homotopy *h, const PrillmPriceProblem *pb, double p_
     }
 }
 
+/* A whole walk is solved when it reached its end without a fallback. */
+static PrillmStatus walk_status(const WalkResult *w, const Homotopy *h) {
+    return w->lost                            ? PRILLM_STATUS_FAILED
+           : w->complete && h->fallbacks == 0 ? PRILLM_STATUS_SOLVED
+                                              : PRILLM_STATUS_INACCURATE;
+}
+
 PrillmErrorCode prillm__price_exact(const PrillmPriceProblem *pb, PrillmPriceCandidate *out, PrillmError *err) {
     Homotopy h;
     if (homotopy_init(&h, pb)) {
@@ -597,9 +604,7 @@ PrillmErrorCode prillm__price_exact(const PrillmPriceProblem *pb, PrillmPriceCan
         out->model_profit = w.best_profit;
         out->iterations = w.pieces;
         out->equilibrium_solves = w.solves;
-        out->status = w.lost                          ? PRILLM_STATUS_FAILED
-                      : w.complete && h.fallbacks == 0 ? PRILLM_STATUS_SOLVED
-                                                       : PRILLM_STATUS_INACCURATE;
+        out->status = walk_status(&w, &h);
         out->segments = h.segments;
         out->n_segments = h.n_segments;
         out->breakpoints = h.breakpoints;
@@ -636,9 +641,7 @@ PrillmErrorCode prillm__price_exact_range(const PrillmMarket *market, int target
         out->value = w.best_profit;
         out->pieces = w.pieces;
         out->equilibrium_solves = w.solves;
-        out->status = w.lost                          ? PRILLM_STATUS_FAILED
-                      : w.complete && h.fallbacks == 0 ? PRILLM_STATUS_SOLVED
-                                                       : PRILLM_STATUS_INACCURATE;
+        out->status = walk_status(&w, &h);
     }
     homotopy_free(&h);
     return rc;
