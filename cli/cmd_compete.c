@@ -121,7 +121,8 @@ static void print_json(FILE *out, const PrillmMarket *mk, const PrillmCompeteRes
 
 static void print_table(FILE *out, const PrillmMarket *mk, const PrillmCompeteResult *r,
                         const PrillmCompeteSettings *set) {
-    fprintf(out, "%d leaders (%d owners), %s, damping %g: status %s after %d rounds, %s\n", r->n_leaders, r->n_groups,
+    fprintf(out, "%d leader%s (%d owner%s), %s, damping %g: status %s after %d rounds, %s\n", r->n_leaders,
+            r->n_leaders == 1 ? "" : "s", r->n_groups, r->n_groups == 1 ? "" : "s",
             prillm_compete_order_name(set->order), set->damping, prillm_compete_status_name(r->status), r->rounds,
             r->certified ? "certified" : "NOT certified");
     fprintf(out, "  largest unilateral gain %.3g (relative; certificate %.3g), last step %.3g, %ld best responses,"
