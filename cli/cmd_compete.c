@@ -221,7 +221,7 @@ static int set_bounds(PrillmMarket *mk, const char *list, const char *flag, doub
             code = EXIT_USAGE;
             break;
         }
-        code = prillm_cli_parse_double(eq + 1, flag, 0, PRILLM_MAX_MAGNITUDE, &bound[j]);
+        if (prillm_cli_parse_double(eq + 1, flag, 0, PRILLM_MAX_MAGNITUDE, &bound[j])) code = EXIT_USAGE;
     }
     free(copy);
     return code;
@@ -331,7 +331,11 @@ int cmd_compete(int argc, char **argv) {
     if (!code && maxs) code = set_bounds(mk, maxs, "--price-max", mk->price_max);
     if (!code && providers) code = parse_providers(mk, providers, &leaders, &n_leaders);
     PrillmError err;
-    if (!code && (mins || maxs) && prillm_market_validate(mk, &err)) code = prillm_cli_fail(&err);
+    /* the file was valid when loaded: a problem now comes from the flags */
+    if (!code && (mins || maxs) && prillm_market_validate(mk, &err)) {
+        fprintf(stderr, "prillm: error: --price-min / --price-max: %s\n", err.message);
+        code = EXIT_USAGE;
+    }
     if (code) {
         free(leaders);
         prillm_market_free(mk);

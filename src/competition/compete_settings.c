@@ -24,7 +24,7 @@ static const PrillmOptionInfo compete_options[] = {
     {"owner-sweeps", PRILLM_OPTION_INT, 50, 1, 100000, NULL,
      "owners: coordinate-ascent sweeps over their models per best response", OFFSET(owner_sweeps)},
     {"pair-grid", PRILLM_OPTION_INT, 11, 0, 1000, NULL,
-     "owners: grid points per price in the certificate's check over pairs of models (0 = none)",
+     "owners: grid points per price in the certificate's check over pairs of models (0 or 1 = none)",
      OFFSET(pair_grid)},
     {"verbose", PRILLM_OPTION_INT, 0, 0, 2, NULL, "progress on stderr (0 quiet, 1 rounds, 2 every best response)",
      OFFSET(verbose)},
