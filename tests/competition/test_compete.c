@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -468,6 +469,15 @@ static void test_cli_out(void **state) {
         prillm_price_result_clear(&pr);
     }
     prillm_market_free(mk);
+    /* a cycle exits 4 (output printed), with the cycle in the JSON */
+    snprintf(cmd, sizeof cmd,
+             "\"%s\" generate --users 6 --providers 4 --seed 5 | \"%s\" compete - --quiet | grep -q '\"status\": \"cycle\"'",
+             cli, cli);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "\"%s\" generate --users 6 --providers 4 --seed 5 | \"%s\" compete - --quiet > /dev/null",
+             cli, cli);
+    status = system(cmd);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 4);
 }
 
 int main(void) {
