@@ -11,10 +11,15 @@
  * walk (for the grid iteration: an independent prillm_price exact per
  * leader). Single runs on one core (OpenBLAS pinned to one thread).
  *
- * Usage: bench_compete [--quick] [--market FILE]... [--grid-points G]
+ * Usage: bench_compete [--quick] [--market FILE]... [--data DIR] [--grid-points G]
  *                      [--time-limit SECONDS] [--max-size N]
  *   --quick        small random markets only (up to 100 x 10)
  *   --market FILE  also a market file; a missing file is skipped with a note
+ *   --data DIR     the OpenRouter tables (default $PRILLM_SOURCE_DIR/../shared/
+ *                  data/openrouter): without --market, the bench fits the
+ *                  slice of the 30 largest models and 100 largest apps there
+ *                  (as `prillm fit --max-models 30 --max-apps 100`); skipped
+ *                  when the directory is absent
  *   --time-limit   per run (default 300 s); the certificate comes after it
  *   --max-size N   random markets with at most N apps (default 1000)
  */
@@ -23,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "bench_common.h"
 #include "compete_internal.h"
@@ -148,17 +154,18 @@ static void bench_market(const char *name, const PrillmMarket *mk, int grid_poin
 int main(int argc, char **argv) {
     int quick = 0, grid_points = 201, max_size = 1000;
     double time_limit = 300;
-    const char *markets[8];
+    const char *markets[8], *data = NULL;
     int n_markets = 0;
     for (int k = 1; k < argc; k++) {
         if (strcmp(argv[k], "--quick") == 0) quick = 1;
         else if (strcmp(argv[k], "--market") == 0 && k + 1 < argc && n_markets < 8) markets[n_markets++] = argv[++k];
+        else if (strcmp(argv[k], "--data") == 0 && k + 1 < argc) data = argv[++k];
         else if (strcmp(argv[k], "--grid-points") == 0 && k + 1 < argc) grid_points = atoi(argv[++k]);
         else if (strcmp(argv[k], "--time-limit") == 0 && k + 1 < argc) time_limit = atof(argv[++k]);
         else if (strcmp(argv[k], "--max-size") == 0 && k + 1 < argc) max_size = atoi(argv[++k]);
         else {
             fprintf(stderr,
-                    "usage: bench_compete [--quick] [--market FILE]... [--grid-points G] [--time-limit S] "
+                    "usage: bench_compete [--quick] [--market FILE]... [--data DIR] [--grid-points G] [--time-limit S] "
                     "[--max-size N]\n");
             return 2;
         }
@@ -175,6 +182,29 @@ int main(int argc, char **argv) {
         prillm_market_free(mk);
     } else {
         fprintf(stderr, "bench: %s not found (run from the source tree): skipped\n", def);
+    }
+    char path[1024];
+    if (!data) {
+        const char *src = getenv("PRILLM_SOURCE_DIR");
+        snprintf(path, sizeof path, "%s/../shared/data/openrouter", src ? src : ".");
+        data = path;
+    }
+    struct stat st_dir;
+    if (n_markets == 0 && stat(data, &st_dir) == 0) {
+        PrillmFitSettings fs;
+        prillm_fit_default_settings(&fs);
+        fs.max_models = 30;
+        fs.max_apps = 100;
+        PrillmFitResult *fit = NULL;
+        PrillmError err;
+        if (prillm_fit_openrouter(data, &fs, NULL, NULL, &fit, &err)) {
+            fprintf(stderr, "bench: fit of %s: %s: skipped\n", data, err.message);
+        } else {
+            bench_market("OpenRouter, 30 models", fit->market, grid_points, time_limit, 1);
+            prillm_fit_result_free(fit);
+        }
+    } else if (n_markets == 0) {
+        fprintf(stderr, "bench: %s absent: the OpenRouter slice is skipped\n", data);
     }
     for (int q = 0; q < n_markets; q++) {
         mk = bench_load_market(markets[q]);
