@@ -480,13 +480,56 @@ static void test_cli_out(void **state) {
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 4);
 }
 
-int main(void) {
+/* The calibrated OpenRouter slice (the 30 largest models, 100 largest apps,
+ * as `prillm fit --max-models 30 --max-apps 100`), every model leading;
+ * skipped without ../shared/data/openrouter. */
+static void test_openrouter_slice(void **state) {
+    (void)state;
+    char dir[1024];
+    const char *src = getenv("PRILLM_SOURCE_DIR");
+    snprintf(dir, sizeof dir, "%s/../shared/data/openrouter/models.csv", src ? src : ".");
+    FILE *probe = fopen(dir, "rb");
+    if (!probe) {
+        print_message("%s absent: skipped\n", dir);
+        skip();
+    }
+    fclose(probe);
+    snprintf(dir, sizeof dir, "%s/../shared/data/openrouter", src ? src : ".");
+    PrillmFitSettings fs;
+    prillm_fit_default_settings(&fs);
+    fs.max_models = 30;
+    fs.max_apps = 100;
+    PrillmFitResult *fit = NULL;
+    PrillmError err;
+    if (prillm_fit_openrouter(dir, &fs, NULL, NULL, &fit, &err)) fail_msg("%s", err.message);
+    const PrillmMarket *mk = fit->market;
+    PrillmCompeteResult r;
+    run_compete(mk, NULL, mk->n_providers, NULL, &r);
+    double worst = -INFINITY;
+    for (int l = 0; l < r.n_leaders; l++) worst = fmax(worst, independent_gain(mk, &r, l));
+    print_message("OpenRouter slice %d x %d: %s after %d rounds, independent largest gain %.3g\n", mk->n_users,
+                  mk->n_providers, prillm_compete_status_name(r.status), r.rounds, worst);
+    if (r.status == PRILLM_COMPETE_CONVERGED) {
+        assert_true(r.certified);
+        assert_true(worst <= 1e-6);
+    } else {
+        assert_false(r.certified);
+        assert_true(worst > 1e-6);
+    }
+    prillm_compete_result_clear(&r);
+    prillm_fit_result_free(fit);
+}
+
+/* "--skip PATTERN" leaves tests out (valgrind skips the real-data one). */
+int main(int argc, char **argv) {
+    if (argc > 2 && strcmp(argv[1], "--skip") == 0) cmocka_set_skip_filter(argv[2]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_closed_form),     cmocka_unit_test(test_floors_and_caps),
         cmocka_unit_test(test_random_markets),  cmocka_unit_test(test_genuine_cycle),
         cmocka_unit_test(test_cycle_detection), cmocka_unit_test(test_limits),
         cmocka_unit_test(test_owner_line),      cmocka_unit_test(test_market_fields),
         cmocka_unit_test(test_errors),          cmocka_unit_test(test_cli_out),
+        cmocka_unit_test(test_openrouter_slice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
