@@ -19,6 +19,7 @@ extern const char *const prillm_cli_exit_code_help;
     X(cmd_equilibrium, "equilibrium", "MARKET.json", "the apps' equilibrium traffic split at given prices") \
     X(cmd_price, "price", "MARKET.json --target ID", "the target's profit-maximising price")                \
     X(cmd_explain, "explain", "MARKET.json --target ID", "the analyst's report on a price (HTML, Markdown, JSON)") \
+    X(cmd_compete, "compete", "MARKET.json", "the leaders' price equilibrium (iterated exact best responses)") \
     X(cmd_calibrate, "calibrate", "--data DIR", "learn the apps' preferences from observed traffic")         \
     X(cmd_fit, "fit", "--data DIR", "the whole market: tastes, price sensitivity, forward validation")      \
     X(cmd_predict, "predict", "CALIBRATED.json --data DIR", "a new period's traffic on a fitted market")   \
@@ -138,6 +139,13 @@ int prillm_cli_both_stdout(const char *first, const char *second, const char *hi
 
 int prillm_cli_parse_int(const char *text, const char *flag, long lo, long hi, long *out);
 int prillm_cli_parse_double(const char *text, const char *flag, double lo, double hi, double *out);
+
+/* The report of prillm_compete (cmd_compete.c, also for price --owner):
+ * format 0 JSON, 1 CSV, 2 table; the exit code for its status (warning on
+ * stderr when not a certified equilibrium). */
+void prillm_cli_compete_print(FILE *out, const PrillmMarket *mk, const PrillmCompeteResult *r,
+                              const PrillmCompeteSettings *set, int format);
+int prillm_cli_compete_exit(const PrillmCompeteResult *r);
 
 void prillm_cli_print_numbers(FILE *out, const double *x, int count);
 void prillm_cli_print_strings(FILE *out, char *const *ids, int count);

@@ -18,6 +18,7 @@ static void price_help(FILE *out) {
     fprintf(out,
             "Usage: prillm price MARKET.json --target ID [options]\n"
             "       prillm price MARKET.json --all|--paid [--threads N] [--table|--csv] [options]\n"
+            "       prillm price MARKET.json --owner NAME [--table|--json|--csv]\n"
             "\n"
             "The price that maximises the target provider's profit (price - cost) x flow\n"
             "when the apps answer any price with their equilibrium traffic split. Whatever\n"
@@ -35,7 +36,10 @@ static void price_help(FILE *out) {
             "sells at a profit.\n"
             "\n"
             "Options:\n"
-            "  --target ID\n      the provider to price (required, unless --all or --paid)\n"
+            "  --target ID\n      the provider to price (this, --owner, --all or --paid is required)\n"
+            "  --owner NAME\n      price every model whose \"owner\" is NAME together, for their total\n"
+            "      profit (rivals' prices fixed; exact coordinate ascent with the certificate\n"
+            "      of prillm compete, whose report it prints; see docs/competition.md)\n"
             "  --all\n      price every provider, each with its rivals' prices fixed, in parallel:\n"
             "      one row each (status, current and optimal price, their ratio, profits,\n"
             "      uplift) and the median ratio; --csv and --table print the rows\n"
@@ -248,12 +252,45 @@ int prillm_cli_price_model(int method, const char *model_path, PrillmAggregator 
     return 0;
 }
 
+/* --owner: the owner's joint best response is prillm_compete with its
+ * models as the only leaders (one group: one joint answer, then a round
+ * confirming it). */
+static int price_owner(const char *path, const char *owner, int format) {
+    PrillmMarket *mk = NULL;
+    int code = prillm_cli_load_market(path, &mk);
+    if (code) return code;
+    int n = prillm_market_owner_models(mk, owner, NULL, 0);
+    int *models = n ? malloc((size_t)n * sizeof(int)) : NULL;
+    if (!n || !models) {
+        if (!n) fprintf(stderr, "prillm: error: --owner: no provider in %s has owner \"%s\"\n", path, owner);
+        free(models);
+        prillm_market_free(mk);
+        return n ? EXIT_INTERNAL : EXIT_USAGE;
+    }
+    prillm_market_owner_models(mk, owner, models, n);
+    PrillmCompeteSettings settings;
+    prillm_compete_default_settings(&settings);
+    PrillmCompeteResult result;
+    PrillmError err;
+    PrillmErrorCode rc = prillm_compete(mk, models, n, &settings, &result, &err);
+    free(models);
+    if (rc) {
+        prillm_market_free(mk);
+        return prillm_cli_fail(&err);
+    }
+    prillm_cli_compete_print(stdout, mk, &result, &settings, format);
+    code = prillm_cli_compete_exit(&result);
+    prillm_compete_result_clear(&result);
+    prillm_market_free(mk);
+    return code;
+}
+
 int cmd_price(int argc, char **argv) {
     int count;
     const PrillmOptionInfo *opts = prillm_price_options(&count);
     PrillmPriceSettings settings;
     prillm_price_default_settings(&settings);
-    const char *path = NULL, *target_id = NULL, *model_path = NULL, *format = NULL;
+    const char *path = NULL, *target_id = NULL, *model_path = NULL, *format = NULL, *owner = NULL;
     int csv = 0, all = 0, paid_only = 0;
     long verbose = 0;
     const char *threads_text = NULL;
@@ -283,6 +320,9 @@ int cmd_price(int argc, char **argv) {
         took = prillm_cli_flag_value(argc, argv, &k, "--target", &target_id);
         if (took < 0) return EXIT_USAGE;
         if (took) continue;
+        took = prillm_cli_flag_value(argc, argv, &k, "--owner", &owner);
+        if (took < 0) return EXIT_USAGE;
+        if (took) continue;
         took = prillm_cli_flag_value(argc, argv, &k, "--model", &model_path);
         if (took < 0) return EXIT_USAGE;
         if (took) continue;
@@ -307,9 +347,9 @@ int cmd_price(int argc, char **argv) {
         threads = (int)t;
     }
     if (all) {
-        if (target_id || settings.method == PRILLM_PRICE_DA || model_path || settings.compare) {
-            fprintf(stderr, "prillm: error: --all / --paid price every provider: not with --target, --method da, "
-                            "--model or --compare\n");
+        if (target_id || owner || settings.method == PRILLM_PRICE_DA || model_path || settings.compare) {
+            fprintf(stderr, "prillm: error: --all / --paid price every provider: not with --target, --owner, --method "
+                            "da, --model or --compare\n");
             return EXIT_USAGE;
         }
         PrillmMarket *market = NULL;
@@ -323,8 +363,19 @@ int cmd_price(int argc, char **argv) {
         fprintf(stderr, "prillm: error: --threads is for --all / --paid\n");
         return EXIT_USAGE;
     }
+    if (owner) {
+        PrillmPriceSettings plain;
+        prillm_price_default_settings(&plain);
+        plain.verbose = settings.verbose;
+        if (target_id || model_path || settings.compare || memcmp(&plain, &settings, sizeof plain)) {
+            fprintf(stderr, "prillm: error: --owner prices a line exactly: it takes no --target, --method, --compare "
+                            "or method options\n");
+            return EXIT_USAGE;
+        }
+        return price_owner(path, owner, csv);
+    }
     if (!target_id) {
-        fprintf(stderr, "prillm: error: missing --target ID (the provider to price)\n");
+        fprintf(stderr, "prillm: error: missing --target ID or --owner NAME (the provider or line to price)\n");
         return EXIT_USAGE;
     }
     if (csv == 1 && settings.method != PRILLM_PRICE_EXACT) {

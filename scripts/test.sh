@@ -62,6 +62,9 @@ $vg build/prillm calibrate --data data/calibration_synthetic --out /dev/null --f
 $vg build/prillm delegate data/delegation/example.json >/dev/null
 $vg build/prillm delegate data/delegation/nlgraph_maxflow.json --horizon 30000 >/dev/null
 $vg build/tests/test_delegation test_bad_input >/dev/null
+PRILLM_SOURCE_DIR=$PWD PRILLM_CLI=$PWD/build/prillm $vg build/tests/test_compete --skip test_openrouter_slice >/dev/null
+$vg build/prillm compete data/examples/compete_symmetric.json --out build/valgrind_compete.json --quiet >/dev/null
+$vg build/prillm price fuzz/corpus/competition_fields.json --owner acme >/dev/null
 echo "valgrind: clean"
 
 echo "== fuzz corpus replay: every seed in fuzz/corpus/ and the default market, once each"

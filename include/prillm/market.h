@@ -53,6 +53,14 @@ typedef struct {
                             for provider j beyond value_j (USD/Mtok), either
                             sign, finite; 0 by default, never NULL in an
                             allocated market; JSON key "affinity"         */
+
+    /* Competition (docs/competition.md). Appended so that the fields above
+     * keep their offsets; each array may be NULL (= nothing given), which a
+     * market built by hand gets by zeroing the struct. */
+    char **owner;        /* [n_providers], who sells the model; NULL entry =
+                            the model is its own owner                     */
+    double *price_min;   /* [n_providers], price floor >= 0; NaN = none    */
+    double *price_max;   /* [n_providers], price cap > 0; NaN = none       */
 } PrillmMarket;
 
 /* Every number in a market must satisfy |x| <= PRILLM_MAX_MAGNITUDE, and

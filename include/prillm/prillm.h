@@ -18,6 +18,7 @@
 #include "prillm/calibration.h"
 #include "prillm/elasticity.h"
 #include "prillm/pricing.h"
+#include "prillm/compete.h"
 #include "prillm/ttc.h"
 #include "prillm/aggregator.h"
 #include "prillm/lmaas.h"

@@ -88,6 +88,9 @@ class PrillmMarket(Structure):
         ("demand", c_double_p),
         ("delay", c_double_p),
         ("affinity", c_double_p),
+        ("owner", POINTER(c_char_p)),
+        ("price_min", c_double_p),
+        ("price_max", c_double_p),
     ]
 
 

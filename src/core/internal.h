@@ -28,6 +28,11 @@ char *prillm__strdup(const char *text);
 
 /* Fill n doubles with NaN. */
 void prillm__fill_nan(double *x, size_t n);
+/* The optional competition fields of provider j, NULL arrays read as absent:
+ * NaN bounds, no owner. */
+double prillm__market_price_min(const PrillmMarket *mk, int j);
+double prillm__market_price_max(const PrillmMarket *mk, int j);
+const char *prillm__market_owner(const PrillmMarket *mk, int j);
 
 /* The price-independent part of user i's cost per unit of flow on provider
  * j: c_ij = w_price * price_j + prillm__static_cost(mk, i, j) (plus

@@ -29,9 +29,15 @@ PrillmMarket *prillm_market_alloc(int n_users, int n_providers, PrillmError *err
     mk->delay = (n > ((size_t)-1) / sizeof(double) / m) ? NULL : malloc(n * m * sizeof(double));
     /* affinities default to 0: a market without app tastes */
     mk->affinity = (n > ((size_t)-1) / sizeof(double) / m) ? NULL : prillm__calloc(n * m, sizeof(double));
+    mk->owner = prillm__calloc(m, sizeof(char *));
+    mk->price_min = malloc(m * sizeof(double));
+    mk->price_max = malloc(m * sizeof(double));
     if (!mk->provider_id || !mk->user_id || !mk->price || !mk->capacity || !mk->value ||
-        !mk->cost || !mk->latency || !mk->demand || !mk->delay || !mk->affinity)
+        !mk->cost || !mk->latency || !mk->demand || !mk->delay || !mk->affinity || !mk->owner || !mk->price_min ||
+        !mk->price_max)
         goto oom;
+    prillm__fill_nan(mk->price_min, m);
+    prillm__fill_nan(mk->price_max, m);
     prillm__fill_nan(mk->price, m);
     prillm__fill_nan(mk->capacity, m);
     prillm__fill_nan(mk->value, m);
@@ -53,6 +59,11 @@ void prillm_market_free(PrillmMarket *mk) {
         for (int j = 0; j < mk->n_providers; j++) free(mk->provider_id[j]);
     if (mk->user_id)
         for (int i = 0; i < mk->n_users; i++) free(mk->user_id[i]);
+    if (mk->owner)
+        for (int j = 0; j < mk->n_providers; j++) free(mk->owner[j]);
+    free(mk->owner);
+    free(mk->price_min);
+    free(mk->price_max);
     free(mk->provider_id);
     free(mk->user_id);
     free(mk->price);
@@ -110,6 +121,10 @@ PrillmMarket *prillm_market_subset(const PrillmMarket *src, const int *users, in
         mk->cost[b] = src->cost[j];
         mk->latency[b] = src->latency[j];
         if (src->provider_id[j] && !(mk->provider_id[b] = prillm__strdup(src->provider_id[j]))) goto oom;
+        mk->price_min[b] = prillm__market_price_min(src, j);
+        mk->price_max[b] = prillm__market_price_max(src, j);
+        const char *owner = prillm__market_owner(src, j);
+        if (owner && !(mk->owner[b] = prillm__strdup(owner))) goto oom;
     }
     for (int a = 0; a < n_users; a++) {
         int i = users ? users[a] : a;
@@ -131,6 +146,31 @@ oom:
     prillm_market_free(mk);
     prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory copying the market");
     return NULL;
+}
+
+double prillm__market_price_min(const PrillmMarket *mk, int j) { return mk->price_min ? mk->price_min[j] : NAN; }
+double prillm__market_price_max(const PrillmMarket *mk, int j) { return mk->price_max ? mk->price_max[j] : NAN; }
+const char *prillm__market_owner(const PrillmMarket *mk, int j) { return mk->owner ? mk->owner[j] : NULL; }
+
+/* The optional competition fields of provider j: a floor >= 0, a cap > 0,
+ * floor <= cap, an owner that is a non-empty string. */
+static PrillmErrorCode check_bounds(const PrillmMarket *mk, int j, PrillmError *err) {
+    char num[32], num2[32];
+    double lo = prillm__market_price_min(mk, j), hi = prillm__market_price_max(mk, j);
+    if (isinf(lo) || lo < 0 || lo > PRILLM_MAX_MAGNITUDE)
+        return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "providers[%d].price_min must be >= 0 and finite, got %s", j,
+                            prillm_format_double(lo, num, sizeof num));
+    if (isinf(hi) || hi <= 0 || hi > PRILLM_MAX_MAGNITUDE)
+        return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "providers[%d].price_max must be > 0 and finite, got %s", j,
+                            prillm_format_double(hi, num, sizeof num));
+    if (lo > hi)
+        return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
+                            "providers[%d]: price_min %s is above price_max %s", j,
+                            prillm_format_double(lo, num, sizeof num), prillm_format_double(hi, num2, sizeof num2));
+    const char *owner = prillm__market_owner(mk, j);
+    if (owner && !owner[0])
+        return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "providers[%d].owner must not be empty", j);
+    return PRILLM_OK;
 }
 
 static int index_of(char *const *ids, int count, const char *id) {
@@ -227,6 +267,7 @@ PrillmErrorCode prillm_market_validate(const PrillmMarket *mk, PrillmError *err)
         if (isinf(mk->latency[j]) || mk->latency[j] < 0)
             return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "providers[%d].latency must be >= 0 and finite", j);
         if (!isnan(mk->latency[j]) && (rc = check_number(mk->latency[j], "providers", j, "latency", err))) return rc;
+        if ((rc = check_bounds(mk, j, err))) return rc;
     }
     for (int i = 0; i < n; i++) {
         if ((rc = check_number(mk->demand[i], "users", i, "demand", err))) return rc;

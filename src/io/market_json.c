@@ -95,7 +95,8 @@ static PrillmErrorCode read_weights(const cJSON *root, PrillmMarket *mk, const P
 }
 
 static PrillmErrorCode read_providers(const cJSON *list, PrillmMarket *mk, const PrillmJsonWarner *w, PrillmError *err) {
-    static const char *const known[] = {"id", "price", "capacity", "value", "cost", "latency", NULL};
+    static const char *const known[] = {"id",      "price",     "capacity",  "value", "cost",
+                                        "latency", "price_min", "price_max", "owner", NULL};
     int j = 0;
     for (const cJSON *p = list->child; p; p = p->next, j++) {
         char where[48];
@@ -109,6 +110,15 @@ static PrillmErrorCode read_providers(const cJSON *list, PrillmMarket *mk, const
         if ((rc = prillm__json_get_number(p, "value", where, 1, &mk->value[j], err))) return rc;
         if ((rc = prillm__json_get_number(p, "cost", where, 0, &mk->cost[j], err))) return rc;
         if ((rc = prillm__json_get_number(p, "latency", where, 0, &mk->latency[j], err))) return rc;
+        if ((rc = prillm__json_get_number(p, "price_min", where, 0, &mk->price_min[j], err))) return rc;
+        if ((rc = prillm__json_get_number(p, "price_max", where, 0, &mk->price_max[j], err))) return rc;
+        const cJSON *owner = cJSON_GetObjectItemCaseSensitive(p, "owner");
+        if (owner && !cJSON_IsNull(owner)) {
+            if (!cJSON_IsString(owner) || !owner->valuestring || !owner->valuestring[0])
+                return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s.owner must be a non-empty string", where);
+            if (!(mk->owner[j] = prillm__strdup(owner->valuestring)))
+                return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading %s.owner", where);
+        }
     }
     return PRILLM_OK;
 }
@@ -293,6 +303,16 @@ PrillmErrorCode prillm_market_write_json(const PrillmMarket *mk, FILE *out, Pril
         if (!isnan(mk->latency[j])) {
             fputs(", \"latency\": ", out);
             prillm__json_number(out, mk->latency[j]);
+        }
+        double bound[2] = {prillm__market_price_min(mk, j), prillm__market_price_max(mk, j)};
+        for (int b = 0; b < 2; b++)
+            if (!isnan(bound[b])) {
+                fputs(b ? ", \"price_max\": " : ", \"price_min\": ", out);
+                prillm__json_number(out, bound[b]);
+            }
+        if (prillm__market_owner(mk, j)) {
+            fputs(", \"owner\": ", out);
+            prillm__json_string(out, prillm__market_owner(mk, j));
         }
         fputs(j + 1 < m ? "},\n" : "}\n", out);
     }

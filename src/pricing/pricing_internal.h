@@ -18,6 +18,10 @@ typedef struct {
     double start_price;                   /* in [0, p_max]                            */
     const PrillmPriceSettings *settings;  /* checked                                  */
     double deadline;                      /* prillm__now() value to stop at, 0 = none */
+    /* NULL, or per provider the value of a unit of its flow added to the
+     * target's profit (an owner pricing one model of its line: the other
+     * models' margins); exact walk only */
+    const double *margins;
 } PrillmPriceProblem;
 
 typedef struct {
@@ -54,6 +58,22 @@ PrillmErrorCode prillm__price_spgce(const PrillmPriceProblem *problem, PrillmPri
 /* da, min, avg: exact pricing of the abstracted market */
 PrillmErrorCode prillm__price_abstracted(const PrillmPriceProblem *problem, PrillmPriceCandidate *out,
                                          PrillmError *err);
+
+/* The exact walk over [lo, hi] (0 <= lo <= hi), for competition: the best
+ * price of the target for the objective
+ *     (p - cost_s) F_s(p) + sum_{j != s} margins[j] F_j(p)
+ * (margins may be NULL: the profit alone). Every flow is affine on a piece
+ * of the homotopy, so the objective is a concave quadratic there and the
+ * best piece optimum is the global one. The market must be validated and
+ * w_price > 0; settings checked (tolerance, max_pieces, verbose). */
+typedef struct {
+    double price, value;     /* the best price, the objective there (model) */
+    long pieces, equilibrium_solves;
+    PrillmStatus status;     /* as for the exact method                     */
+} PrillmPriceRange;
+PrillmErrorCode prillm__price_exact_range(const PrillmMarket *market, int target, double lo, double hi,
+                                         const double *margins, const PrillmPriceSettings *settings, double deadline,
+                                         PrillmPriceRange *out, PrillmError *err);
 
 /* Congestion slope a_j = w_q / capacity_j and cost offset
  * c_ij = w_p p_j + w_d d_ij - b_j with the target's price replaced by

@@ -49,6 +49,9 @@ typedef struct {
     const PrillmMarket *mk;
     int n, m, s;
     double w_p, cost;
+    const double *margins; /* NULL, or the value of a unit of each provider's
+                              flow added to the objective (an owner's other
+                              models; the target's own entry is ignored)      */
     double tol;          /* relative tolerance for zero values                */
     double range;        /* price range, for slope tolerances                 */
     double *slope;       /* a_j                                               */
@@ -113,6 +116,7 @@ static int homotopy_init(Homotopy *h, const PrillmPriceProblem *pb) {
     h->s = pb->target;
     h->w_p = mk->w_price;
     h->cost = pb->cost;
+    h->margins = pb->margins;
     h->tol = pb->settings->tolerance;
     h->range = pb->p_max;
     h->verbose = pb->settings->verbose;
@@ -382,19 +386,22 @@ static int push_breakpoint(Homotopy *h, double price, int i, int j, int enters) 
     return 0;
 }
 
-/* Best profit (p - k)(F0 + b (p - lo)) on [lo, hi]; ties go to the lower
+/* Best objective (p - k)(F0 + b (p - lo)) + G0 + g (p - lo) on [lo, hi]
+ * (G: the margins' value of the other providers' flows, affine on the piece
+ * too, so the objective stays a concave quadratic); ties go to the lower
  * price. */
-static void piece_optimum(double lo, double hi, double F0, double b, double k, double *best_p, double *best_profit) {
+static void piece_optimum(double lo, double hi, double F0, double b, double k, double G0, double g, double *best_p,
+                          double *best_profit) {
     double cand[3] = {lo, hi, lo};
     int count = 2;
     if (b < 0) {
-        double p = 0.5 * (lo + k) + F0 / (-2.0 * b);
+        double p = 0.5 * (lo + k) + (F0 + g) / (-2.0 * b);
         if (p > lo && p < hi) cand[count++] = p;
     }
     *best_p = lo;
-    *best_profit = (lo - k) * F0;
+    *best_profit = (lo - k) * F0 + G0;
     for (int q = 1; q < count; q++) {
-        double p = cand[q], profit = (p - k) * (F0 + b * (p - lo));
+        double p = cand[q], profit = (p - k) * (F0 + b * (p - lo)) + G0 + g * (p - lo);
         if (profit > *best_profit) {
             *best_p = p;
             *best_profit = profit;
@@ -518,8 +525,14 @@ static PrillmErrorCode walk(Homotopy *h, const PrillmPriceProblem *pb, double p_
                     out->pieces, p, t, h->n_ambiguous);
         double lo = dir > 0 ? p : t, hi = dir > 0 ? t : p;
         double F_lo = h->F[s] + h->F1[s] * (lo - p), b = h->F1[s];
+        double G_lo = 0, g = 0;
+        for (int j = 0; h->margins && j < h->m; j++)
+            if (j != s && h->margins[j] != 0) {
+                G_lo += h->margins[j] * (h->F[j] + h->F1[j] * (lo - p));
+                g += h->margins[j] * h->F1[j];
+            }
         double piece_p, piece_profit;
-        piece_optimum(lo, hi, F_lo, b, k, &piece_p, &piece_profit);
+        piece_optimum(lo, hi, F_lo, b, k, G_lo, g, &piece_p, &piece_profit);
         if (piece_profit > out->best_profit || (piece_profit == out->best_profit && piece_p < out->best_price)) {
             out->best_profit = piece_profit;
             out->best_price = piece_p;
@@ -560,7 +573,10 @@ static PrillmErrorCode walk(Homotopy *h, const PrillmPriceProblem *pb, double p_
             h->fallbacks++;
             double F_q = h->F[s], a = dir > 0 ? t : q, z = dir > 0 ? q : t;
             double F_a = dir > 0 ? F_t : F_q, chord = (F_q - F_t) / (q - t);
-            piece_optimum(a, z, F_a, chord, k, &piece_p, &piece_profit);
+            /* the bridged gap: the chord of the target's flow; the other
+             * flows are not tracked across it, so an owner's objective
+             * there is the target's profit alone (the status is inaccurate) */
+            piece_optimum(a, z, F_a, chord, k, 0, 0, &piece_p, &piece_profit);
             if (piece_profit > out->best_profit) {
                 out->best_profit = piece_profit;
                 out->best_price = piece_p;
@@ -605,6 +621,13 @@ static PrillmErrorCode walk(Homotopy *h, const PrillmPriceProblem *pb, double p_
         }
         p = t;
     }
+}
+
+/* A whole walk is solved when it reached its end without a fallback. */
+static PrillmStatus walk_status(const WalkResult *w, const Homotopy *h) {
+    return w->lost                            ? PRILLM_STATUS_FAILED
+           : w->complete && h->fallbacks == 0 ? PRILLM_STATUS_SOLVED
+                                              : PRILLM_STATUS_INACCURATE;
 }
 
 /* ---- exact pricing on a pruned range ----------------------------------
@@ -769,9 +792,8 @@ static PrillmErrorCode price_exact_pruned(Homotopy *h, const PrillmPriceProblem 
     out->equilibrium_solves = solves;
     out->walked_fraction = fmin(walked / p_max, 1.0); /* the widths add up to p_max up to round-off */
     out->bound_solves = bound_solves;
-    out->status = lost ? PRILLM_STATUS_FAILED
-                  : complete && h->fallbacks == 0 ? PRILLM_STATUS_SOLVED
-                                                  : PRILLM_STATUS_INACCURATE;
+    WalkResult all = {.lost = lost, .complete = complete};
+    out->status = walk_status(&all, h);
     out->segments = h->segments;
     out->n_segments = h->n_segments;
     out->breakpoints = h->breakpoints;
@@ -809,15 +831,44 @@ PrillmErrorCode prillm__price_exact(const PrillmPriceProblem *pb, PrillmPriceCan
         out->iterations = w.pieces;
         out->equilibrium_solves = w.solves;
         out->walked_fraction = 1.0;
-        out->status = w.lost                          ? PRILLM_STATUS_FAILED
-                      : w.complete && h.fallbacks == 0 ? PRILLM_STATUS_SOLVED
-                                                       : PRILLM_STATUS_INACCURATE;
+        out->status = walk_status(&w, &h);
         out->segments = h.segments;
         out->n_segments = h.n_segments;
         out->breakpoints = h.breakpoints;
         out->n_breakpoints = h.n_breakpoints;
         h.segments = NULL;
         h.breakpoints = NULL;
+    }
+    homotopy_free(&h);
+    return rc;
+}
+
+PrillmErrorCode prillm__price_exact_range(const PrillmMarket *market, int target, double lo, double hi,
+                                         const double *margins, const PrillmPriceSettings *settings, double deadline,
+                                         PrillmPriceRange *out, PrillmError *err) {
+    PrillmPriceProblem pb;
+    memset(&pb, 0, sizeof pb);
+    pb.market = market;
+    pb.target = target;
+    pb.settings = settings;
+    pb.cost = isnan(market->cost[target]) ? 0.0 : market->cost[target];
+    pb.p_max = hi > 0 ? hi : 1.0; /* the range the tolerances are measured on */
+    pb.start_price = lo;
+    pb.deadline = deadline;
+    pb.margins = margins;
+    Homotopy h;
+    if (homotopy_init(&h, &pb)) {
+        homotopy_free(&h);
+        return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory setting up the pricing homotopy");
+    }
+    WalkResult w;
+    PrillmErrorCode rc = walk(&h, &pb, lo, +1, hi, 0, &w, err);
+    if (!rc) {
+        out->price = w.best_price;
+        out->value = w.best_profit;
+        out->pieces = w.pieces;
+        out->equilibrium_solves = w.solves;
+        out->status = walk_status(&w, &h);
     }
     homotopy_free(&h);
     return rc;
@@ -919,7 +970,7 @@ PrillmErrorCode prillm__price_bf(const PrillmPriceProblem *pb, PrillmPriceCandid
             }
             if (lo <= hi) {
                 double p, profit;
-                piece_optimum(lo, hi, h.F[s] + lo * h.F1[s], h.F1[s], k, &p, &profit);
+                piece_optimum(lo, hi, h.F[s] + lo * h.F1[s], h.F1[s], k, 0, 0, &p, &profit);
                 if (profit > best_profit || (profit == best_profit && p < best_p)) {
                     best_profit = profit;
                     best_p = p;
