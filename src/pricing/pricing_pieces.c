@@ -642,7 +642,7 @@ static PrillmStatus walk_status(const WalkResult *w, const Homotopy *h) {
  * far from the optimum (the apps that leave the target one by one at low
  * prices), so this walks a small part of them. */
 
-#define PRUNE_AUTO_PAIRS 20000.0 /* above this many pairs, prune by default    */
+#define PRUNE_AUTO_PAIRS 100000.0 /* above this many pairs, prune by default   */
 #define PRUNE_SAMPLES 17         /* geometric sample prices over the range      */
 #define PRUNE_BISECTIONS 12      /* extra solves narrowing the surviving ones   */
 
@@ -784,8 +784,8 @@ static PrillmErrorCode price_exact_pruned(Homotopy *h, const PrillmPriceProblem 
     free(iv);
     if (rc) return rc;
     /* the walks ran best bound first, not in price order */
-    qsort(h->segments, (size_t)h->n_segments, sizeof *h->segments, cmp_segment);
-    qsort(h->breakpoints, (size_t)h->n_breakpoints, sizeof *h->breakpoints, cmp_breakpoint);
+    if (h->n_segments > 1) qsort(h->segments, (size_t)h->n_segments, sizeof *h->segments, cmp_segment);
+    if (h->n_breakpoints > 1) qsort(h->breakpoints, (size_t)h->n_breakpoints, sizeof *h->breakpoints, cmp_breakpoint);
     out->price = best_p;
     out->model_profit = best;
     out->iterations = pieces;
