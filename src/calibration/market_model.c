@@ -491,8 +491,12 @@ static void fill_market(const Layout *L, const PrillmFitSettings *st, double shr
 }
 
 /* dF_k/dp_j on the equilibrium's active set. */
-static PrillmErrorCode jacobian_at(const PrillmMarket *mk, const double *flows, const int *columns, int n_columns,
-                                   double *jac, PrillmError *err) {
+/* Called after each column's solve with the pair-level derivatives
+ * df/dp_j, indexed like sys->user_prov. */
+typedef void (*ColumnVisitor)(void *ctx, int j, const PrillmActiveSystem *sys, const double *pair_derivative);
+
+static PrillmErrorCode jacobian_visit(const PrillmMarket *mk, const double *flows, const int *columns, int n_columns,
+                                      double *jac, ColumnVisitor visit, void *ctx, PrillmError *err) {
     int n = mk->n_users, m = mk->n_providers;
     size_t M = (size_t)m;
     PrillmActiveSystem sys;
@@ -529,7 +533,8 @@ static PrillmErrorCode jacobian_at(const PrillmMarket *mk, const double *flows, 
         memset(nu, 0, ((size_t)n + 1) * sizeof *nu);
         prillm__system_solve(&sys, r, nu);
         prillm__system_flows(&sys, dc, nu, F, pair);
-        memcpy(jac + (size_t)q * M, F, M * sizeof *F);
+        if (jac) memcpy(jac + (size_t)q * M, F, M * sizeof *F);
+        if (visit) visit(ctx, j, &sys, pair);
         for (int i = 0; i < n; i++) dc[(size_t)i * M + (size_t)j] = 0;
     }
     goto done;
@@ -547,6 +552,11 @@ done:
     return rc;
 }
 
+static PrillmErrorCode jacobian_at(const PrillmMarket *mk, const double *flows, const int *columns, int n_columns,
+                                   double *jac, PrillmError *err) {
+    return jacobian_visit(mk, flows, columns, n_columns, jac, NULL, NULL, err);
+}
+
 /* 90% intervals of each model's diversion to its closest rivals, by a
  * bootstrap over the listed apps. At the equilibrium every derivative is a
  * sum over users, dF_k/dp_j = sum_i df_ik/dp_j, so the diversion
@@ -556,93 +566,74 @@ done:
  * rest-of-market users (i >= n_apps) stay in every draw: they are the
  * unlisted traffic, not a sample. */
 #define DIVERSION_DRAWS 200
+typedef struct {
+    int n_apps;
+    const int *to;
+    double *lo, *hi;
+    double *part; /* per user: own, then the 3 rivals */
+    int *draw;    /* [DIVERSION_DRAWS][n_apps] app indices */
+    double *stat; /* [3][DIVERSION_DRAWS] */
+} DiversionBootstrap;
+
+static void diversion_column(void *ctx, int j, const PrillmActiveSystem *sys, const double *pair) {
+    DiversionBootstrap *b = ctx;
+    int n = sys->n, n_apps = b->n_apps;
+    const int *tj = b->to + (size_t)j * 3;
+    if (tj[0] < 0) return;
+    double *part = b->part;
+    memset(part, 0, (size_t)n * 4 * sizeof *part);
+    for (int i = 0; i < n; i++)
+        for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
+            int k = sys->user_prov[q];
+            if (k == j) part[(size_t)i * 4] = -pair[q];
+            for (int t = 0; t < 3; t++)
+                if (tj[t] == k) part[(size_t)i * 4 + 1 + (size_t)t] = pair[q];
+        }
+    double rest[4] = {0, 0, 0, 0};
+    for (int i = n_apps; i < n; i++)
+        for (int t = 0; t < 4; t++) rest[t] += part[(size_t)i * 4 + (size_t)t];
+    /* a draw without the model's traffic has no diversion: then no
+     * interval (NaN) rather than one over the draws that have it */
+    int undefined = 0;
+    for (int d = 0; d < DIVERSION_DRAWS; d++) {
+        double sum[4] = {rest[0], rest[1], rest[2], rest[3]};
+        const int *apps = b->draw + (size_t)d * (size_t)n_apps;
+        for (int a = 0; a < n_apps; a++)
+            for (int t = 0; t < 4; t++) sum[t] += part[(size_t)apps[a] * 4 + (size_t)t];
+        undefined |= !(sum[0] > 0);
+        for (int t = 0; t < 3; t++) b->stat[(size_t)t * DIVERSION_DRAWS + (size_t)d] = sum[0] > 0 ? sum[1 + t] / sum[0] : 0;
+    }
+    for (int t = 0; t < 3 && !undefined; t++) {
+        if (tj[t] < 0) continue;
+        double *x = b->stat + (size_t)t * DIVERSION_DRAWS;
+        qsort(x, DIVERSION_DRAWS, sizeof *x, prillm__fit_compare_doubles);
+        b->lo[(size_t)j * 3 + (size_t)t] = x[(int)(0.05 * DIVERSION_DRAWS)];
+        b->hi[(size_t)j * 3 + (size_t)t] = x[(int)(0.95 * DIVERSION_DRAWS) - 1];
+    }
+}
+
 static PrillmErrorCode diversion_intervals(const PrillmMarket *mk, const double *flows, int n_apps, const int *to,
                                            double *lo, double *hi, PrillmError *err) {
-    int n = mk->n_users, m = mk->n_providers;
-    size_t M = (size_t)m, N = (size_t)n;
+    size_t M = (size_t)mk->n_providers;
     for (size_t q = 0; q < M * 3; q++) lo[q] = hi[q] = NAN;
-    PrillmActiveSystem sys;
-    double *beta = malloc(M * sizeof *beta), *dc = calloc(N * M, sizeof *dc);
-    double *r = malloc((N + 1) * sizeof *r), *nu = calloc(N + 1, sizeof *nu), *F = malloc(M * sizeof *F);
-    unsigned char *active = malloc(N * M);
-    double *part = malloc(N * 4 * sizeof *part);              /* per user: own, then the 3 rivals */
-    int *draw = malloc(((size_t)n_apps + 1) * DIVERSION_DRAWS * sizeof *draw);
-    double *stat = malloc(DIVERSION_DRAWS * 3 * sizeof *stat);
-    double *pair = NULL;
+    DiversionBootstrap b = {n_apps, to, lo, hi, malloc((size_t)mk->n_users * 4 * sizeof(double)),
+                            malloc(((size_t)n_apps + 1) * DIVERSION_DRAWS * sizeof(int)),
+                            malloc(DIVERSION_DRAWS * 3 * sizeof(double))};
     PrillmErrorCode rc = PRILLM_OK;
-    int have_sys = 0;
-    if (!beta || !dc || !r || !nu || !F || !active || !part || !draw || !stat) goto oom;
-    for (int j = 0; j < m; j++) beta[j] = mk->capacity[j] / mk->w_congestion;
-    long pairs = 0;
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < m; j++) {
-            size_t c = (size_t)i * M + (size_t)j;
-            pairs += (active[c] = flows[c] > 1e-12 * mk->demand[i]);
-        }
-    if (!(pair = malloc(((size_t)pairs + 1) * sizeof *pair))) goto oom;
-    if (prillm__system_init(&sys, n, m, beta)) goto oom;
-    have_sys = 1;
-    int frc = prillm__system_factor(&sys, active);
-    if (frc < 0) goto oom;
-    if (frc > 0) goto done; /* no intervals (NaN); the point estimates stand */
-    /* the same draws for every model: a draw is a resample of the apps */
-    PrillmRng rng = {1};
-    for (int b = 0; b < DIVERSION_DRAWS; b++)
-        for (int a = 0; a < n_apps; a++) draw[(size_t)b * (size_t)n_apps + (size_t)a] = (int)(prillm__rng_uniform(&rng) * n_apps);
-    for (int j = 0; j < m; j++) {
-        const int *tj = to + (size_t)j * 3;
-        if (tj[0] < 0) continue;
-        for (int i = 0; i < n; i++) dc[(size_t)i * M + (size_t)j] = mk->w_price;
-        prillm__system_rhs(&sys, dc, NULL, r);
-        memset(nu, 0, (N + 1) * sizeof *nu);
-        prillm__system_solve(&sys, r, nu);
-        prillm__system_flows(&sys, dc, nu, F, pair);
-        for (int i = 0; i < n; i++) dc[(size_t)i * M + (size_t)j] = 0;
-        memset(part, 0, N * 4 * sizeof *part);
-        for (int i = 0; i < n; i++)
-            for (int q = sys.user_start[i]; q < sys.user_start[i + 1]; q++) {
-                int k = sys.user_prov[q];
-                if (k == j) part[(size_t)i * 4] = -pair[q];
-                for (int t = 0; t < 3; t++)
-                    if (tj[t] == k) part[(size_t)i * 4 + 1 + (size_t)t] = pair[q];
-            }
-        double rest[4] = {0, 0, 0, 0};
-        for (int i = n_apps; i < n; i++)
-            for (int t = 0; t < 4; t++) rest[t] += part[(size_t)i * 4 + (size_t)t];
-        /* a draw without the model's traffic has no diversion: then no
-         * interval (NaN) rather than one over the draws that have it */
-        int undefined = 0;
-        for (int b = 0; b < DIVERSION_DRAWS; b++) {
-            double sum[4] = {rest[0], rest[1], rest[2], rest[3]};
-            const int *d = draw + (size_t)b * (size_t)n_apps;
-            for (int a = 0; a < n_apps; a++)
-                for (int t = 0; t < 4; t++) sum[t] += part[(size_t)d[a] * 4 + (size_t)t];
-            undefined |= !(sum[0] > 0);
-            for (int t = 0; t < 3; t++) stat[(size_t)t * DIVERSION_DRAWS + (size_t)b] = sum[0] > 0 ? sum[1 + t] / sum[0] : 0;
-        }
-        for (int t = 0; t < 3 && !undefined; t++) {
-            if (tj[t] < 0) continue;
-            double *x = stat + (size_t)t * DIVERSION_DRAWS;
-            qsort(x, DIVERSION_DRAWS, sizeof *x, prillm__fit_compare_doubles);
-            lo[(size_t)j * 3 + (size_t)t] = x[(int)(0.05 * DIVERSION_DRAWS)];
-            hi[(size_t)j * 3 + (size_t)t] = x[(int)(0.95 * DIVERSION_DRAWS) - 1];
-        }
+    if (!b.part || !b.draw || !b.stat) {
+        rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory bootstrapping the diversions");
+    } else {
+        /* the same draws for every model: a draw is a resample of the apps */
+        PrillmRng rng = {1};
+        for (size_t q = 0; q < (size_t)n_apps * DIVERSION_DRAWS; q++) b.draw[q] = (int)(prillm__rng_uniform(&rng) * n_apps);
+        rc = jacobian_visit(mk, flows, NULL, 0, NULL, diversion_column, &b, err);
+        /* a reduced system that is not positive definite leaves no
+         * intervals (NaN); the point estimates stand */
+        if (rc == PRILLM_ERR_SOLVER) rc = PRILLM_OK;
     }
-    goto done;
-oom:
-    rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory bootstrapping the diversions");
-done:
-    if (have_sys) prillm__system_free(&sys);
-    free(beta);
-    free(dc);
-    free(r);
-    free(nu);
-    free(F);
-    free(active);
-    free(part);
-    free(draw);
-    free(stat);
-    free(pair);
+    free(b.part);
+    free(b.draw);
+    free(b.stat);
     return rc;
 }
 
