@@ -153,6 +153,14 @@ PrillmErrorCode prillm_equilibrium_setup(PrillmEquilibriumSolver **out, const Pr
         return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory for a %d x %d equilibrium", market->n_users,
                             market->n_providers);
     }
+    /* the reduced system depends on beta (fixed here) and the active set:
+     * later rounds and warm-started re-solves change a few pairs, and the
+     * factor is updated instead of rebuilt */
+    if (prillm__system_set_incremental(&s->system, 1)) {
+        prillm_equilibrium_cleanup(s);
+        return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory for a %d x %d equilibrium", market->n_users,
+                            market->n_providers);
+    }
     s->demand = s->market->demand;
     for (size_t j = 0; j < m; j++) {
         s->slope[j] = market->w_congestion / market->capacity[j];
