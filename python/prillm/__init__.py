@@ -7,6 +7,7 @@ in millions of tokens per period; delays in seconds.
 """
 
 from ._errors import Error
+from .competition import compete
 from .calibration import CalibrationResult, Observations, calibrate, read_observations, synthetic_observations
 from .elasticity import ElasticityResult, elasticity_estimate
 from .equilibrium import Equilibrium, Solver, certify, equilibrium
@@ -28,6 +29,7 @@ __all__ = [
     "profit_at",
     "default_pmax",
     "explain",
+    "compete",
     "price_jacobian",
     "Observations",
     "read_observations",
@@ -48,8 +50,9 @@ __all__ = [
 
 
 def options(kind):
-    """The option table of "equilibrium", "price", "calibration", "fit" or
-    "explain" (the report's own options; it also takes every price option):
+    """The option table of "equilibrium", "price", "calibration", "fit",
+    "compete" or "explain" (the report's own options; it also takes every
+    price option):
     a list of dicts name, keyword, type, default, min, max, choices, help.
     Every keyword argument of the solvers is one of these (keyword form)."""
     from ._options import describe

@@ -553,6 +553,57 @@ class PrillmPrediction(Structure):
     ]
 
 
+# ---- compete.h -------------------------------------------------------------
+
+
+class PrillmCompeteSettings(Structure):
+    _fields_ = [
+        ("order", c_int),
+        ("damping", c_double),
+        ("max_rounds", c_int),
+        ("time_limit", c_double),
+        ("tolerance", c_double),
+        ("profit_tolerance", c_double),
+        ("certificate", c_double),
+        ("owner_sweeps", c_int),
+        ("pair_grid", c_int),
+        ("verbose", c_int),
+    ]
+
+
+class PrillmCompeteResult(Structure):
+    _fields_ = [
+        ("status", c_int),
+        ("certified", c_int),
+        ("exact", c_int),
+        ("rounds", c_int),
+        ("best_responses", c_long),
+        ("equilibrium_solves", c_long),
+        ("residual", c_double),
+        ("profit_change", c_double),
+        ("seconds", c_double),
+        ("n_providers", c_int),
+        ("price", c_double_p),
+        ("profit", c_double_p),
+        ("flow", c_double_p),
+        ("n_leaders", c_int),
+        ("leader", c_int_p),
+        ("group", c_int_p),
+        ("price_min", c_double_p),
+        ("price_max", c_double_p),
+        ("deviation_price", c_double_p),
+        ("gain", c_double_p),
+        ("gain_relative", c_double_p),
+        ("n_groups", c_int),
+        ("group_name", POINTER(c_char_p)),
+        ("group_value", c_double_p),
+        ("pair_gain_relative", c_double_p),
+        ("max_gain_relative", c_double),
+        ("cycle_length", c_int),
+        ("cycle", c_double_p),
+    ]
+
+
 # The C struct name of each mirror (for the ABI test).
 C_NAMES = {
     PrillmError: "PrillmError",
@@ -584,6 +635,8 @@ C_NAMES = {
     PrillmHeldoutScore: "PrillmHeldoutScore",
     PrillmFitResult: "PrillmFitResult",
     PrillmPrediction: "PrillmPrediction",
+    PrillmCompeteSettings: "PrillmCompeteSettings",
+    PrillmCompeteResult: "PrillmCompeteResult",
 }
 
 # ---- function prototypes -------------------------------------------------
@@ -630,6 +683,16 @@ _PROTOTYPES = {
     "prillm_price_result_clear": (None, [POINTER(PrillmPriceResult)]),
     # explain
     "prillm_explain_options": (POINTER(PrillmOptionInfo), [c_int_p]),
+    # compete
+    "prillm_compete_options": (POINTER(PrillmOptionInfo), [POINTER(c_int)]),
+    "prillm_compete_default_settings": (None, [POINTER(PrillmCompeteSettings)]),
+    "prillm_compete_set_option": (c_int, [POINTER(PrillmCompeteSettings), c_char_p, c_char_p, E]),
+    "prillm_compete": (
+        c_int,
+        [PrillmMarket_p, c_int_p, c_int, POINTER(PrillmCompeteSettings), POINTER(PrillmCompeteResult), E],
+    ),
+    "prillm_compete_result_clear": (None, [POINTER(PrillmCompeteResult)]),
+    "prillm_compete_status_name": (c_char_p, [c_int]),
     "prillm_explain_default_settings": (None, [POINTER(PrillmExplainSettings)]),
     "prillm_explain_set_option": (c_int, [POINTER(PrillmExplainSettings), c_char_p, c_char_p, E]),
     "prillm_explain": (

@@ -19,6 +19,8 @@ _KINDS = {
     "calibration": ("prillm_calibration_options", "prillm_calibration_set_option",
                     "prillm_calibration_default_settings", _ffi.PrillmCalibrationSettings),
     "fit": ("prillm_fit_options", "prillm_fit_set_option", "prillm_fit_default_settings", _ffi.PrillmFitSettings),
+    "compete": ("prillm_compete_options", "prillm_compete_set_option", "prillm_compete_default_settings",
+                _ffi.PrillmCompeteSettings),
     # the explain-only options; prillm_explain_set_option also takes every price option
     "explain": ("prillm_explain_options", "prillm_explain_set_option", "prillm_explain_default_settings",
                 _ffi.PrillmExplainSettings),
