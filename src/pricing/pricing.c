@@ -51,9 +51,8 @@ static double curve_flow(const PrillmPriceResult *r, double p) {
     return seg->flow_from + seg->flow_slope * (p - seg->from);
 }
 
-/* The true game at price p with a solver kept across calls (warm starts). */
-static PrillmErrorCode score(PrillmEquilibriumSolver *solver, int s, double p, double *flow, double *kkt,
-                             PrillmError *err) {
+PrillmErrorCode prillm__price_score(PrillmEquilibriumSolver *solver, int s, double p, double *flow, double *kkt,
+                                    PrillmError *err) {
     PrillmErrorCode rc = prillm_equilibrium_update_price(solver, s, p, err);
     if (!rc) rc = prillm_equilibrium_solve(solver, err);
     if (rc) return rc;
@@ -77,7 +76,7 @@ static PrillmErrorCode check_curve(const PrillmMarket *mk, PrillmEquilibriumSolv
     for (int q = 0; q <= checks && r->n_segments > 0; q++) {
         double p = q == checks ? r->segments[r->n_segments - 1].to : r->segments[(long)q * r->n_segments / checks].from;
         double flow = NAN;
-        PrillmErrorCode rc = score(solver, r->target, p, &flow, NULL, err);
+        PrillmErrorCode rc = prillm__price_score(solver, r->target, p, &flow, NULL, err);
         if (rc) return rc;
         r->equilibrium_solves++;
         double gap = fabs(flow - curve_flow(r, p));
@@ -279,7 +278,7 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
         double flow = NAN, kkt = NAN;
         PrillmEquilibriumSolver *solver = NULL;
         rc = prillm_equilibrium_setup(&solver, market, NULL, err);
-        if (!rc) rc = score(solver, target, cand.price, &flow, &kkt, err);
+        if (!rc) rc = prillm__price_score(solver, target, cand.price, &flow, &kkt, err);
         if (!rc) {
             result->equilibrium_solves++;
             result->price = cand.price;
@@ -304,7 +303,7 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
             double low = fmax(pb.cost, 0.0), total = total_demand(market), at_low = NAN;
             if (!rc && report && settings->method != PRILLM_PRICE_EXACT && !(flow > PRILLM_PRICE_NO_FLOW * total) &&
                 low < pb.p_max) {
-                rc = score(solver, target, low, &at_low, NULL, err);
+                rc = prillm__price_score(solver, target, low, &at_low, NULL, err);
                 result->equilibrium_solves++;
                 if (!rc && at_low > PRILLM_PRICE_NO_FLOW * total)
                     result->warnings |= PRILLM_PRICE_WARN_METHOD_SELLS_NOTHING;

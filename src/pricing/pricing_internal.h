@@ -40,6 +40,12 @@ typedef struct {
     long bound_solves;       /* exact with pruning: solves bounding the rest      */
 } PrillmPriceCandidate;
 
+/* The true game at price p of provider s, with a solver kept across calls
+ * (warm starts): the target's flow, and the solve's KKT violation (kkt may
+ * be NULL). An equilibrium that does not solve is PRILLM_ERR_SOLVER. */
+PrillmErrorCode prillm__price_score(PrillmEquilibriumSolver *solver, int s, double p, double *flow, double *kkt,
+                                    PrillmError *err);
+
 typedef PrillmErrorCode (*PrillmPriceMethodFn)(const PrillmPriceProblem *problem, PrillmPriceCandidate *out,
                                                PrillmError *err);
 

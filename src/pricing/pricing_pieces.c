@@ -665,19 +665,6 @@ static int cmp_bound_desc(const void *a, const void *b) {
     return (x < y) - (x > y);
 }
 
-/* F at p by the exact equilibrium, warm-started from the last solve. */
-static PrillmErrorCode sample_flow(PrillmEquilibriumSolver *solver, int s, double p, double *F, PrillmError *err) {
-    PrillmErrorCode rc = prillm_equilibrium_update_price(solver, s, p, err);
-    if (!rc) rc = prillm_equilibrium_solve(solver, err);
-    if (rc) return rc;
-    const PrillmEquilibrium *eq = prillm_equilibrium_solution(solver);
-    if (eq->info.status != PRILLM_STATUS_SOLVED && eq->info.status != PRILLM_STATUS_INACCURATE)
-        return prillm__fail(err, PRILLM_ERR_SOLVER, "the equilibrium at price %g did not solve (status %s)", p,
-                            prillm_status_name(eq->info.status));
-    *F = eq->provider_flow[s];
-    return PRILLM_OK;
-}
-
 /* An upper bound on the profit over [lo, hi], with room for the solves'
  * round-off (flows certified to about 1e-9 of demand). */
 static double interval_bound(const PriceInterval *iv, double k, double slack_flow) {
@@ -718,7 +705,7 @@ static PrillmErrorCode price_exact_pruned(Homotopy *h, const PrillmPriceProblem 
     int n_iv = 0;
     for (int q = 0; q < n_price && !rc; q++) {
         double F = NAN;
-        if ((rc = sample_flow(solver, s, price[q], &F, err))) break;
+        if ((rc = prillm__price_score(solver, s, price[q], &F, NULL, err))) break;
         solves++;
         double profit = (price[q] - k) * F;
         if (profit > best) best = profit, best_p = price[q];
@@ -737,7 +724,7 @@ static PrillmErrorCode price_exact_pruned(Homotopy *h, const PrillmPriceProblem 
         if (widest < 0 || iv[widest].hi - iv[widest].lo <= 1e-6 * p_max) break;
         if (pb->deadline > 0 && prillm__now() > pb->deadline) break;
         double mid = 0.5 * (iv[widest].lo + iv[widest].hi), F = NAN;
-        if ((rc = sample_flow(solver, s, mid, &F, err))) break;
+        if ((rc = prillm__price_score(solver, s, mid, &F, NULL, err))) break;
         solves++;
         double profit = (mid - k) * F;
         if (profit > best) best = profit, best_p = mid;
