@@ -211,6 +211,12 @@ PRILLM_API PrillmErrorCode prillm_price(const PrillmMarket *market, int target, 
                              PrillmPriceResult *result, PrillmError *err);
 PRILLM_API void prillm_price_result_clear(PrillmPriceResult *result);
 
+/* The target's flow F_s(price) read off the exact curve in result (its
+ * segments are sorted by price; a price in a gap of a pruned curve, or
+ * outside it, is read off the nearest segment starting at or below it, the
+ * first one below the curve). NaN when the result has no curve. */
+PRILLM_API double prillm_price_curve_flow(const PrillmPriceResult *result, double price);
+
 /* Price several targets, each with its rivals' prices fixed (as prillm_price
  * does one), in parallel over threads (OpenMP; 0 = OMP_NUM_THREADS or all
  * cores; one thread when built without OpenMP). targets lists provider

@@ -39,8 +39,8 @@ void prillm_price_result_clear(PrillmPriceResult *result) {
     result_reset(result);
 }
 
-/* F_s on the recorded curve at price p (segments are sorted). */
-static double curve_flow(const PrillmPriceResult *r, double p) {
+double prillm_price_curve_flow(const PrillmPriceResult *r, double p) {
+    if (!r || r->n_segments <= 0 || !r->segments) return NAN;
     int lo = 0, hi = r->n_segments - 1;
     while (lo < hi) {
         int mid = (lo + hi + 1) / 2;
@@ -70,7 +70,7 @@ PrillmErrorCode prillm__price_score(PrillmEquilibriumSolver *solver, int s, doub
 static PrillmErrorCode check_curve(const PrillmMarket *mk, PrillmEquilibriumSolver *solver, PrillmPriceResult *r,
                                    PrillmError *err) {
     if (r->n_segments == 0) return PRILLM_OK; /* curve_residual stays NaN: not certified */
-    double total = 0, worst = fabs(r->flow - curve_flow(r, r->price));
+    double total = 0, worst = fabs(r->flow - prillm_price_curve_flow(r, r->price));
     for (int i = 0; i < mk->n_users; i++) total += mk->demand[i];
     int checks = r->n_segments < CURVE_CHECKS ? r->n_segments : CURVE_CHECKS;
     for (int q = 0; q <= checks && r->n_segments > 0; q++) {
@@ -79,7 +79,7 @@ static PrillmErrorCode check_curve(const PrillmMarket *mk, PrillmEquilibriumSolv
         PrillmErrorCode rc = prillm__price_score(solver, r->target, p, &flow, NULL, err);
         if (rc) return rc;
         r->equilibrium_solves++;
-        double gap = fabs(flow - curve_flow(r, p));
+        double gap = fabs(flow - prillm_price_curve_flow(r, p));
         if (gap > worst) worst = gap;
     }
     r->curve_residual = total > 0 ? worst / total : worst;

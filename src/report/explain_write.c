@@ -26,17 +26,6 @@ static const char *show(double v, char *buf, size_t size) {
 
 /* ---- the curve --------------------------------------------------------- */
 
-static double curve_flow(const PrillmPriceResult *r, double p) {
-    int lo = 0, hi = r->n_segments - 1;
-    while (lo < hi) {
-        int mid = (lo + hi + 1) / 2;
-        if (r->segments[mid].from <= p) lo = mid;
-        else hi = mid - 1;
-    }
-    const PrillmPriceSegment *g = &r->segments[lo];
-    return g->flow_from + g->flow_slope * (p - g->from);
-}
-
 /* The plotted range: up to a little past the last price that sells, today's
  * price and the recommended one (the default pmax can be far beyond). */
 static double plot_right_end(const PrillmExplainResult *r) {
@@ -63,7 +52,7 @@ PrillmErrorCode prillm_explain_write_svg(const PrillmMarket *mk, const PrillmExp
      * marks carry the exact values */
     for (int k = 0; k <= CURVE_SAMPLES; k++) {
         x[k] = right * k / CURVE_SAMPLES;
-        y[k] = (x[k] - cost) * curve_flow(ex, x[k]);
+        y[k] = (x[k] - cost) * prillm_price_curve_flow(ex, x[k]);
     }
     char title[400], lab[3][200], a[32], b[32];
     snprintf(title, sizeof title, "Profit of %s against its price", mk->provider_id[r->target]);
@@ -72,7 +61,7 @@ PrillmErrorCode prillm_explain_write_svg(const PrillmMarket *mk, const PrillmExp
     double today = r->price.current_price;
     if (isfinite(today) && today >= 0 && today <= ex->p_max) {
         snprintf(lab[n], sizeof lab[n], "today %s: %s", show(today, a, sizeof a), show(r->price.current_profit, b, sizeof b));
-        marks[n] = (PrillmSvgMark){today, (today - cost) * curve_flow(ex, today), lab[n], "#d62728"};
+        marks[n] = (PrillmSvgMark){today, (today - cost) * prillm_price_curve_flow(ex, today), lab[n], "#d62728"};
         n++;
     }
     snprintf(lab[n], sizeof lab[n], "optimum %s: %s", show(ex->price, a, sizeof a), show(ex->profit, b, sizeof b));

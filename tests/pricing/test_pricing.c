@@ -108,6 +108,11 @@ static void test_pruned_equals_full_walk(void **state) {
             fail_msg("trial %d (%d x %d, target %d): pruned profit %.17g at %.17g, full walk %.17g at %.17g", trial, n,
                      m, s, b.profit, b.price, a.profit, a.price);
         assert_true(a.walked_fraction == 1.0);
+        /* both curves give the scored flow at their optimum */
+        double total = 0;
+        for (int i = 0; i < mk->n_users; i++) total += mk->demand[i];
+        assert_true(fabs(prillm_price_curve_flow(&a, a.price) - a.flow) <= 1e-8 * total);
+        assert_true(fabs(prillm_price_curve_flow(&b, b.price) - b.flow) <= 1e-8 * total);
         if (!(b.walked_fraction > 0 && b.walked_fraction <= 1.0)) fail_msg("trial %d: walked_fraction %.17g", trial, b.walked_fraction);
         assert_true(b.bound_solves > 0);
         assert_true(b.curve_residual <= 1e-8);
@@ -115,6 +120,8 @@ static void test_pruned_equals_full_walk(void **state) {
         walked += b.walked_fraction;
         prillm_price_result_clear(&a);
         prillm_price_result_clear(&b);
+        assert_true(isnan(prillm_price_curve_flow(&a, 1.0))); /* no curve left */
+        assert_true(isnan(prillm_price_curve_flow(NULL, 1.0)));
         prillm_market_free(mk);
         count++;
     }
