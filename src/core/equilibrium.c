@@ -91,6 +91,13 @@ struct PrillmEquilibriumSolver {
     unsigned char *active;
     PrillmActiveSystem system;
     int warm;
+    /* The last solve ended solved by the exact method and `active` still
+     * holds its set: after update_price (one column of costs) the next solve
+     * starts from that set instead of Gauss-Seidel sweeps, each of which
+     * costs several passes over the n x m arrays. */
+    int warm_exact;
+    double *h_row;        /* [m] scratch of the support polish              */
+    int *support_row;     /* [m]                                            */
     /* After update_price the outputs must read NaN, yet the next solve
      * should start from the last answer: its nonzero flows wait here. */
     int packed;
@@ -139,6 +146,8 @@ PrillmErrorCode prillm_equilibrium_setup(PrillmEquilibriumSolver **out, const Pr
     s->nu = prillm__calloc(n, sizeof(double));
     s->rhs = prillm__calloc(n, sizeof(double));
     s->e_row = prillm__calloc(m, sizeof(double));
+    s->h_row = prillm__calloc(m, sizeof(double));
+    s->support_row = prillm__calloc(m, sizeof(int));
     s->active = prillm__calloc(nm, 1);
     s->solution.flows = prillm__calloc(nm, sizeof(double));
     s->solution.provider_flow = prillm__calloc(m, sizeof(double));
@@ -146,7 +155,7 @@ PrillmErrorCode prillm_equilibrium_setup(PrillmEquilibriumSolver **out, const Pr
     s->f = s->solution.flows;
     s->F = s->solution.provider_flow;
     if (!s->slope || !s->beta || !s->half_inv || !s->cost || !s->lambda ||
-        !s->exact_F || !s->nu || !s->rhs || !s->e_row || !s->active || !s->solution.flows ||
+        !s->exact_F || !s->nu || !s->rhs || !s->e_row || !s->h_row || !s->support_row || !s->active || !s->solution.flows ||
         !s->solution.provider_flow || !s->solution.lambda ||
         prillm__system_init(&s->system, s->n, s->m, s->beta)) {
         prillm_equilibrium_cleanup(s);
@@ -193,6 +202,8 @@ void prillm_equilibrium_cleanup(PrillmEquilibriumSolver *s) {
     free(s->nu);
     free(s->rhs);
     free(s->e_row);
+    free(s->h_row);
+    free(s->support_row);
     free(s->active);
     free(s->packed_index);
     free(s->packed_value);
@@ -354,6 +365,47 @@ static long sweep(PrillmEquilibriumSolver *s, double *max_change) {
     }
     *max_change = biggest;
     return flips;
+}
+
+/* The exact solve's flows polished user by user on the solve's own
+ * support: each user's best response to the others' loads restricted to the
+ * providers it uses. It does for the split of a tiny user (a difference of
+ * large provider totals in the reduced formulas) what a full sweep does, at
+ * the cost of the support instead of all m providers; the certificate that
+ * follows checks every pair, and a failure falls back to a full sweep. */
+static void polish_support(PrillmEquilibriumSolver *s) {
+    const PrillmActiveSystem *sys = &s->system;
+    int m = s->m;
+    double *e = s->e_row, *h = s->h_row;
+    int *idx = s->support_row;
+    for (int i = 0; i < s->n; i++) {
+        double D = s->demand[i];
+        if (D <= 0) continue;
+        double *row = s->f + (size_t)i * m;
+        const double *c = s->cost + (size_t)i * m;
+        int k = 0;
+        for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
+            int j = sys->user_prov[q];
+            idx[k] = j;
+            e[k] = c[j] + s->slope[j] * (s->F[j] - row[j]);
+            h[k] = s->half_inv[j];
+            k++;
+        }
+        if (k == 0) continue;
+        double lo;
+        double lambda = water_fill(e, h, k, D, s->lambda[i], &lo);
+        double total = 0;
+        for (int t = 0; t < k; t++) total += lambda > e[t] ? (lambda - e[t]) * h[t] : 0.0;
+        if (!(total > 0)) continue; /* underflow: the full sweep's tie rule handles it */
+        s->lambda[i] = lo + lambda;
+        double fix = D / total;
+        for (int t = 0; t < k; t++) {
+            int j = idx[t];
+            double x = lambda > e[t] ? (lambda - e[t]) * h[t] * fix : 0.0;
+            s->F[j] += x - row[j];
+            row[j] = x;
+        }
+    }
 }
 
 /* ---- certificate ------------------------------------------------------ */
@@ -564,8 +616,15 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
     int n = s->n, m = s->m;
     size_t nm = (size_t)n * m;
     const int verbose = s->settings.verbose;
-    presweep(s, s->settings.presweeps, info, t0);
-    for (size_t k = 0; k < nm; k++) s->active[k] = s->f[k] > 0;
+    if (s->warm_exact) {
+        /* the last exact set, still in `active`: only the target's column of
+         * costs moved, so the correction starts next to the answer */
+        recompute_loads(s, s->f, s->F);
+    } else {
+        presweep(s, s->settings.presweeps, info, t0);
+        for (size_t k = 0; k < nm; k++) s->active[k] = s->f[k] > 0;
+    }
+    s->warm_exact = 0;
     long best_violations = -1;
     int stalled = 0;
     while (info->iterations < s->settings.max_rounds && !out_of_time(s, t0)) {
@@ -582,11 +641,21 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
             take_exact_flows(s);
             for (int i = 0; i < n; i++) s->lambda[i] = s->nu[i];
             recompute_loads(s, s->f, s->F);
+            polish_support(s);
+            publish(s, info);
+            if (info->status == PRILLM_STATUS_SOLVED) {
+                s->warm_exact = 1;
+                return;
+            }
+            recompute_loads(s, s->f, s->F);
             double change;
-            sweep(s, &change); /* polish each user's split in its own scale */
+            sweep(s, &change); /* polish each user's split in its own scale, over every provider */
             info->sweeps++;
             publish(s, info);
-            if (info->status == PRILLM_STATUS_SOLVED) return;
+            if (info->status == PRILLM_STATUS_SOLVED) {
+                s->warm_exact = 1;
+                return;
+            }
             /* the exact point was not good enough after all (round-off on a
              * nearly degenerate set): sweep before trying again, rather
              * than repeating the same round */
@@ -677,6 +746,7 @@ PrillmErrorCode prillm_equilibrium_solve(PrillmEquilibriumSolver *s, PrillmError
         prillm__fill_nan(s->solution.lambda, (size_t)n);
         info.kkt_violation = info.demand_residual = info.potential = NAN;
         s->warm = 0;
+        s->warm_exact = 0;
     } else {
         s->warm = 1;
     }

@@ -190,6 +190,42 @@ static void test_warm_start_matches_cold(void **state) {
     }
 }
 
+/* A small price change after an exact solve starts the correction from the
+ * last exact set: no Gauss-Seidel sweep (each is several passes over the
+ * n x m arrays), a round or two, and the same certified answer as cold. */
+static void test_warm_start_skips_sweeps(void **state) {
+    (void)state;
+    TestRng rng = {91};
+    int solves = 0, sweep_free = 0, rounds = 0;
+    for (int seed = 0; seed < 20; seed++) {
+        PrillmMarket *mk = test_market(120, 20, 1700 + (uint64_t)seed, NULL);
+        PrillmEquilibriumSolver *warm = test_solve(mk, NULL);
+        PrillmError err;
+        for (int step = 0; step < 5; step++) {
+            int j = test_int(&rng, 0, 19);
+            double price = mk->price[j] * (1.0 + 0.01 * (test_uniform(&rng) - 0.5));
+            assert_int_equal(prillm_equilibrium_update_price(warm, j, price, &err), PRILLM_OK);
+            assert_int_equal(prillm_equilibrium_solve(warm, &err), PRILLM_OK);
+            mk->price[j] = price;
+            const PrillmEquilibrium *a = prillm_equilibrium_solution(warm);
+            assert_certified(mk, a, 1e-9);
+            solves++;
+            sweep_free += a->info.sweeps == 0;
+            rounds += a->info.iterations;
+            PrillmEquilibriumSolver *cold = test_solve(mk, NULL);
+            const PrillmEquilibrium *b = prillm_equilibrium_solution(cold);
+            for (int i = 0; i < 120; i++)
+                for (int k = 0; k < 20; k++)
+                    assert_true(fabs(a->flows[i * 20 + k] - b->flows[i * 20 + k]) <= 1e-9 * mk->demand[i]);
+            prillm_equilibrium_cleanup(cold);
+        }
+        prillm_equilibrium_cleanup(warm);
+        prillm_market_free(mk);
+    }
+    assert_true(sweep_free >= solves * 9 / 10);
+    assert_true(rounds <= 3 * solves);
+}
+
 static void test_large_market(void **state) {
     (void)state;
     PrillmMarket *mk = prillm_market_random(3000, 300, 11, NULL);
@@ -359,6 +395,7 @@ int main(void) {
         cmocka_unit_test(test_extreme_demands_in_one_market),
         cmocka_unit_test(test_tiny_demands),
         cmocka_unit_test(test_warm_start_matches_cold),
+        cmocka_unit_test(test_warm_start_skips_sweeps),
         cmocka_unit_test(test_large_market),
         cmocka_unit_test(test_starved_solver_is_inaccurate),
         cmocka_unit_test(test_failed_solve_outputs_nan),
