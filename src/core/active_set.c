@@ -6,6 +6,7 @@
 #include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "internal.h"
@@ -66,6 +67,22 @@ static int ensure_doubles(double **buf, size_t *capacity, size_t count) {
     return 0;
 }
 
+/* Next active provider of a row at or after j (m if none). Active sets are
+ * sparse (43,000 of 2.5 million pairs at 5000 x 500): eight flags are
+ * skipped at once when they are all clear. */
+static inline int next_active(const unsigned char *row, int j, int m) {
+    while (j + 8 <= m) {
+        uint64_t word;
+        memcpy(&word, row + j, sizeof word);
+        if (word) break;
+        j += 8;
+    }
+    while (j < m && !row[j]) j++;
+    return j;
+}
+
+/* The pattern's CSR by user in one scan of the flags, then by provider
+ * from it. */
 static int build_pattern(PrillmActiveSystem *sys, const unsigned char *active) {
     int n = sys->n, m = sys->m;
     long pairs = 0;
@@ -73,34 +90,27 @@ static int build_pattern(PrillmActiveSystem *sys, const unsigned char *active) {
     for (int i = 0; i < n; i++) {
         const unsigned char *row = active + (size_t)i * (size_t)m;
         sys->user_start[i] = (int)pairs;
-        for (int j = 0; j < m; j++)
-            if (row[j]) {
-                pairs++;
-                sys->prov_start[j + 1]++;
+        for (int j = next_active(row, 0, m); j < m; j = next_active(row, j + 1, m)) {
+            if (pairs == sys->capacity_pairs) {
+                long cap = sys->capacity_pairs > 0 ? 2 * sys->capacity_pairs : 1024;
+                int *a = realloc(sys->user_prov, (size_t)cap * sizeof(int));
+                if (a) sys->user_prov = a;
+                int *b = realloc(sys->prov_user, (size_t)cap * sizeof(int));
+                if (b) sys->prov_user = b;
+                if (!a || !b) return -1;
+                sys->capacity_pairs = cap;
             }
+            sys->user_prov[pairs++] = j;
+            sys->prov_start[j + 1]++;
+        }
     }
     sys->user_start[n] = (int)pairs;
-    if (pairs > sys->capacity_pairs) {
-        int *a = realloc(sys->user_prov, (size_t)pairs * sizeof(int));
-        if (a) sys->user_prov = a;
-        int *b = realloc(sys->prov_user, (size_t)pairs * sizeof(int));
-        if (b) sys->prov_user = b;
-        if (!a || !b) return -1;
-        sys->capacity_pairs = pairs;
-    }
     sys->n_pairs = pairs;
     for (int j = 0; j < m; j++) sys->prov_start[j + 1] += sys->prov_start[j];
     int *fill = sys->member; /* borrowed as a cursor per provider */
     for (int j = 0; j < m; j++) fill[j] = sys->prov_start[j];
-    long k = 0;
-    for (int i = 0; i < n; i++) {
-        const unsigned char *row = active + (size_t)i * (size_t)m;
-        for (int j = 0; j < m; j++)
-            if (row[j]) {
-                sys->user_prov[k++] = j;
-                sys->prov_user[fill[j]++] = i;
-            }
-    }
+    for (int i = 0; i < n; i++)
+        for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) sys->prov_user[fill[sys->user_prov[q]]++] = i;
     return 0;
 }
 

@@ -63,7 +63,15 @@ typedef struct {
     PrillmActiveSystem sys;
     double *r, *nu, *nu1, *F, *F1;
     double *pf, *pf1;    /* active flows and slopes, indexed like sys.user_prov */
-    double *val, *val1;  /* dense n*m: flow (active) or slack (inactive), slope */
+    /* dense n*m, meaningful on active pairs only: flow and its slope. An
+     * inactive pair's slack c_ij + a_j F_j - nu_i and its slope are not
+     * stored but computed where needed (pair_value, pair_slope) from c and
+     * the vectors below: writing two n*m arrays per piece cost more than
+     * the rest of the piece at 5000 x 500 (43,000 of 2.5 million pairs
+     * active). */
+    double *val, *val1;
+    double *slack_F, *slack_F1; /* [m] a_j F_j, and its slope a_j F1_j (+ w_p on the target) */
+    double *slack_nu;           /* [n] nu_i of the slacks (the slope uses nu1)   */
     double *user_scale;  /* G_i: size of user i's marginal cost terms          */
     long *ambiguous;
     int n_ambiguous;
@@ -102,6 +110,9 @@ static void homotopy_free(Homotopy *h) {
     free(h->pf1);
     free(h->val);
     free(h->val1);
+    free(h->slack_F);
+    free(h->slack_F1);
+    free(h->slack_nu);
     free(h->user_scale);
     free(h->ambiguous);
     free(h->segments);
@@ -142,10 +153,13 @@ static int homotopy_init(Homotopy *h, const PrillmPriceProblem *pb) {
     h->pf1 = prillm__calloc(NM, sizeof(double));
     h->val = prillm__calloc(NM, sizeof(double));
     h->val1 = prillm__calloc(NM, sizeof(double));
+    h->slack_F = prillm__calloc(M, sizeof(double));
+    h->slack_F1 = prillm__calloc(M, sizeof(double));
+    h->slack_nu = prillm__calloc(N, sizeof(double));
     h->user_scale = prillm__calloc(N, sizeof(double));
     h->ambiguous = prillm__calloc(NM, sizeof(long));
     if (!h->slope || !h->beta || !h->c || !h->c0 || !h->dc || !h->active || !h->trial || !h->saved || !h->r ||
-        !h->nu || !h->nu1 || !h->F || !h->F1 || !h->pf || !h->pf1 || !h->val || !h->val1 || !h->user_scale ||
+        !h->nu || !h->nu1 || !h->F || !h->F1 || !h->pf || !h->pf1 || !h->val || !h->val1 || !h->user_scale || !h->slack_F || !h->slack_F1 || !h->slack_nu ||
         !h->ambiguous)
         return -1;
     prillm__price_costs(mk, h->s, 0.0, h->slope, h->c);
@@ -185,19 +199,19 @@ static int evaluate_piece(Homotopy *h, double p) {
     prillm__system_rhs(sys, h->dc, NULL, h->r);
     prillm__system_solve(&h->sys, h->r, h->nu1);
     prillm__system_flows(sys, h->dc, h->nu1, h->F1, h->pf1);
+    for (int j = 0; j < m; j++) {
+        h->slack_F[j] = h->slope[j] * h->F[j];
+        h->slack_F1[j] = h->slope[j] * h->F1[j] + (j == h->s ? h->w_p : 0.0);
+    }
+    memcpy(h->slack_nu, h->nu, (size_t)n * sizeof(double));
     for (int i = 0; i < n; i++) {
         double *val = h->val + (size_t)i * M, *val1 = h->val1 + (size_t)i * M;
-        const double *c = h->c + (size_t)i * M, *dc = h->dc + (size_t)i * M;
+        const double *c = h->c + (size_t)i * M;
         if (!(h->mk->demand[i] > 0)) {
-            for (int j = 0; j < m; j++) val[j] = val1[j] = 0;
             h->user_scale[i] = 1;
             continue;
         }
-        double nu = h->nu[i], nu1 = h->nu1[i], scale = fabs(nu);
-        for (int j = 0; j < m; j++) { /* slack of every pair; active ones overwritten below */
-            val[j] = c[j] + h->slope[j] * h->F[j] - nu;
-            val1[j] = dc[j] + h->slope[j] * h->F1[j] - nu1;
-        }
+        double scale = fabs(h->nu[i]);
         for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
             int j = sys->user_prov[q];
             val[j] = h->pf[q];
@@ -208,6 +222,18 @@ static int evaluate_piece(Homotopy *h, double p) {
         h->user_scale[i] = scale > 0 ? scale : 1;
     }
     return 0;
+}
+
+/* Value of pair (i,j) at the piece's start (flow if active, slack if not)
+ * and its slope in the price. */
+static inline double pair_value(const Homotopy *h, int i, int j) {
+    size_t pair = (size_t)i * (size_t)h->m + (size_t)j;
+    return h->active[pair] ? h->val[pair] : h->c[pair] + h->slack_F[j] - h->slack_nu[i];
+}
+
+static inline double pair_slope(const Homotopy *h, int i, int j) {
+    size_t pair = (size_t)i * (size_t)h->m + (size_t)j;
+    return h->active[pair] ? h->val1[pair] : h->slack_F1[j] - h->nu1[i];
 }
 
 /* The size an active flow f_ij is measured against. The flow is computed as
@@ -235,20 +261,30 @@ static double slope_tolerance(const Homotopy *h, int i, int j) {
  * dir, to the first pair that reaches zero (capped at limit). */
 static double ratio_test(const Homotopy *h, int dir, double limit) {
     int n = h->n, m = h->m;
-    double best = limit;
+    double best = limit, tol_range = h->tol / h->range;
+    const double *slack_F = h->slack_F, *slack_F1 = h->slack_F1;
     for (int i = 0; i < n; i++) {
         if (!(h->mk->demand[i] > 0)) continue;
         const double *val = h->val + (size_t)i * (size_t)m, *val1 = h->val1 + (size_t)i * (size_t)m;
-        double slack_scale = h->user_scale[i];
+        const double *c = h->c + (size_t)i * (size_t)m;
         const unsigned char *act = h->active + (size_t)i * (size_t)m;
+        double nu = h->slack_nu[i], nu1 = h->nu1[i];
+        /* a slack's slope must beat this to count as moving toward zero */
+        double slack_limit = -tol_range * h->user_scale[i];
         for (int j = 0; j < m; j++) {
-            double v1 = dir * val1[j];
-            if (v1 >= 0) continue;
-            double scale = act[j] ? flow_scale(h, i, j) : slack_scale;
-            if (v1 > -h->tol * scale / h->range) continue;
-            double v = val[j] > 0 ? val[j] : 0;
-            double t = v / -v1;
-            if (t < best) best = t;
+            if (act[j]) { /* a flow: rare (the active set is sparse) */
+                double v1 = dir * val1[j];
+                if (v1 >= 0 || v1 > -tol_range * flow_scale(h, i, j)) continue;
+                double v = val[j] > 0 ? val[j] : 0;
+                if (v < best * -v1) best = v / -v1;
+                continue;
+            }
+            /* a slack, without branches but the rare new minimum: t < best
+             * is v + best v1 < 0 when v1 < 0 */
+            double v1 = dir * (slack_F1[j] - nu1);
+            double v = c[j] + slack_F[j] - nu;
+            v = v > 0 ? v : 0;
+            if ((v1 < slack_limit) & (v + best * v1 < 0)) best = v / -v1;
         }
     }
     return best;
@@ -272,18 +308,24 @@ static int check_set(Homotopy *h, int dir) {
         /* the slope rule binds a value at zero; one still clearly positive
          * may move toward zero (it is the ratio test's next breakpoint) */
         double scale = value_scale(h, i, j);
-        if ((dir * h->val1[pair] < -stol && h->val[pair] <= NOISE * scale) || h->val[pair] < -10 * h->tol * scale) {
+        double v = pair_value(h, i, j), v1 = pair_slope(h, i, j);
+        if ((dir * v1 < -stol && v <= NOISE * scale) || v < -10 * h->tol * scale) {
             h->trial[pair] = !h->trial[pair];
             bad++;
         }
     }
     if (bad) return bad;
     /* the pairs the rule did not choose must stay feasible at the breakpoint */
+    double limit = -100 * h->tol;
+    const double *slack_F = h->slack_F;
     for (int i = 0; i < h->n; i++) {
         if (!(h->mk->demand[i] > 0)) continue;
+        const unsigned char *act = h->active + (size_t)i * (size_t)m;
+        const double *val = h->val + (size_t)i * (size_t)m, *c = h->c + (size_t)i * (size_t)m;
+        double nu = h->slack_nu[i], slack_limit = limit * h->user_scale[i];
         for (int j = 0; j < m; j++) {
-            size_t pair = (size_t)i * (size_t)m + (size_t)j;
-            if (h->val[pair] < -100 * h->tol * value_scale(h, i, j)) bad++;
+            if (act[j]) bad += val[j] < limit * flow_scale(h, i, j);
+            else bad += c[j] + slack_F[j] - nu < slack_limit;
         }
     }
     return bad;
@@ -336,31 +378,46 @@ static int settle_set(Homotopy *h, double t, int dir) {
  * the piece just left (or, with keep_membership, stay as they are). */
 static void classify_at(Homotopy *h, int dir, int keep_membership, double dt) {
     int m = h->m;
-    h->n_ambiguous = 0;
+    double tol = h->tol, tol_range = h->tol * h->range;
+    const double *slack_F = h->slack_F, *slack_F1 = h->slack_F1;
+    long n_ambiguous = 0;
     for (int i = 0; i < h->n; i++) {
         if (!(h->mk->demand[i] > 0)) continue;
         double *val = h->val + (size_t)i * (size_t)m;
-        const double *val1 = h->val1 + (size_t)i * (size_t)m;
-        for (int j = 0; j < m; j++) val[j] += dt * val1[j];
+        const double *val1 = h->val1 + (size_t)i * (size_t)m, *c = h->c + (size_t)i * (size_t)m;
+        unsigned char *act = h->active + (size_t)i * (size_t)m;
+        double nu = h->slack_nu[i], nu1 = h->nu1[i], user_scale = h->user_scale[i];
+        double definite_slack = tol * user_scale;
         for (int j = 0; j < m; j++) {
-            size_t pair = (size_t)i * (size_t)m + (size_t)j;
-            int in = h->active[pair];
-            double scale = value_scale(h, i, j);
-            if (h->val[pair] > h->tol * scale) continue; /* definite: membership stays */
+            int in = act[j];
+            double v, v1, scale;
+            if (in) {
+                val[j] += dt * val1[j];
+                v = val[j];
+                v1 = val1[j];
+                scale = flow_scale(h, i, j);
+                if (v > tol * scale) continue; /* definite: membership stays */
+            } else {
+                v1 = slack_F1[j] - nu1;
+                v = c[j] + slack_F[j] - nu + dt * v1;
+                if (v > definite_slack) continue;
+                scale = user_scale;
+            }
             /* Small but clearly off zero, and not reaching zero within the
              * tolerance in price (a tiny model's tiny flow on a huge app):
              * not at this breakpoint; the ratio test meets it when it comes. */
-            double toward = -dir * h->val1[pair];
-            if (h->val[pair] > NOISE * scale && h->val[pair] > h->tol * h->range * (toward > 0 ? toward : 0)) continue;
+            double toward = -dir * v1;
+            if (v > NOISE * scale && v > tol_range * (toward > 0 ? toward : 0)) continue;
             /* a zero flow is ambiguous only if its slack would be zero too,
              * which it is at a breakpoint (continuity); a zero slack likewise */
-            h->ambiguous[h->n_ambiguous++] = (long)pair;
+            h->ambiguous[n_ambiguous++] = (long)((size_t)i * (size_t)m + (size_t)j);
             if (keep_membership) continue;
-            double v1 = dir * h->val1[pair], stol = slope_tolerance(h, i, j);
-            if (in) h->active[pair] = v1 >= -stol; /* a flow driven to zero leaves   */
-            else h->active[pair] = v1 < -stol;     /* a slack driven to zero enters */
+            double stol = tol * scale / h->range;
+            if (in) act[j] = dir * v1 >= -stol; /* a flow driven to zero leaves   */
+            else act[j] = dir * v1 < -stol;     /* a slack driven to zero enters */
         }
     }
+    h->n_ambiguous = (int)n_ambiguous;
 }
 
 static int push_segment(Homotopy *h, const PrillmPriceSegment *seg) {
@@ -444,10 +501,13 @@ static PrillmErrorCode equilibrium_start(Homotopy *h, double p, long *solves, Pr
             size_t pair = (size_t)i * (size_t)m + (size_t)j;
             int in = h->mk->demand[i] > 0 && f[j] > 0;
             h->active[pair] = (unsigned char)in;
-            h->val[pair] = in ? f[j]
-                              : h->c[pair] + h->slope[j] * (eq->provider_flow[j] + f[j]) - eq->lambda[i];
+            if (in) h->val[pair] = f[j];
         }
+        h->slack_nu[i] = eq->lambda[i];
     }
+    /* the slacks from the solver's loads and multipliers; their slopes
+     * stay those of the last piece until the next evaluation */
+    for (int j = 0; j < m; j++) h->slack_F[j] = h->slope[j] * eq->provider_flow[j];
     return PRILLM_OK;
 }
 
@@ -970,8 +1030,7 @@ PrillmErrorCode prillm__price_bf(const PrillmPriceProblem *pb, PrillmPriceCandid
             for (int i = 0; i < n && lo <= hi; i++) {
                 if (!(mk->demand[i] > 0)) continue;
                 for (int j = 0; j < m; j++) {
-                    size_t pair = (size_t)i * (size_t)m + (size_t)j;
-                    double v = h.val[pair], v1 = h.val1[pair];
+                    double v = pair_value(&h, i, j), v1 = pair_slope(&h, i, j);
                     double slack = h.tol * value_scale(&h, i, j);
                     /* v + p v1 >= -slack */
                     if (v1 > 0) {
