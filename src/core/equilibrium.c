@@ -340,11 +340,26 @@ static long sweep(PrillmEquilibriumSolver *s, double *max_change) {
         double lambda = water_fill(e, s->half_inv, m, D, s->lambda[i], &lo); /* e and lambda now from lo */
         s->lambda[i] = lo + lambda;
         /* (lambda - e_j) h_j loses digits when the user is tiny next to the
-         * market; rescaling the split restores its demand exactly, and the
-         * marginal costs move only by slope * (round-off of the flows) */
-        double total = 0;
-        for (int j = 0; j < m; j++) total += lambda > e[j] ? (lambda - e[j]) * s->half_inv[j] : 0.0;
-        double fix = total > 0 ? D / total : 1.0;
+         * market; the split must still add up to its demand exactly. The
+         * shortfall goes to the used provider with the largest h_j (the
+         * flattest marginal cost: a huge model's flow is where the lost
+         * digits are, and there the correction moves the marginal cost
+         * least); spreading it in proportion instead would move a tiny
+         * congested provider's marginal cost by slope * share of the
+         * round-off, enough to break the certificate (1e-7 on the whole
+         * OpenRouter market). Proportional only if that flow cannot absorb it. */
+        double total = 0, widest = 0;
+        int absorb = -1;
+        for (int j = 0; j < m; j++)
+            if (lambda > e[j]) {
+                total += (lambda - e[j]) * s->half_inv[j];
+                if (s->half_inv[j] > widest) widest = s->half_inv[j], absorb = j;
+            }
+        double fix = 1.0, shortfall = 0;
+        if (total > 0 && absorb >= 0 && (lambda - e[absorb]) * s->half_inv[absorb] + (D - total) >= 0)
+            shortfall = D - total;
+        else if (total > 0)
+            fix = D / total;
         /* a demand so small (subnormal) that lambda - e_lo underflows to 0:
          * the limit of the split, the cheapest providers in proportion to
          * h_j */
@@ -356,6 +371,7 @@ static long sweep(PrillmEquilibriumSolver *s, double *max_change) {
         for (int j = 0; j < m; j++) {
             double x = tied > 0 ? (e[j] == 0 ? D * (s->half_inv[j] / tied) : 0.0)
                                 : lambda > e[j] ? (lambda - e[j]) * s->half_inv[j] * fix : 0.0;
+            if (j == absorb && tied == 0) x += shortfall;
             double old = row[j];
             if ((x > 0) != (old > 0)) flips++;
             biggest = MAX2(biggest, fabs(x - old) / D);
@@ -394,14 +410,23 @@ static void polish_support(PrillmEquilibriumSolver *s) {
         if (k == 0) continue;
         double lo;
         double lambda = water_fill(e, h, k, D, s->lambda[i], &lo);
-        double total = 0;
-        for (int t = 0; t < k; t++) total += lambda > e[t] ? (lambda - e[t]) * h[t] : 0.0;
+        double total = 0, widest = 0;
+        int absorb = -1;
+        for (int t = 0; t < k; t++)
+            if (lambda > e[t]) {
+                total += (lambda - e[t]) * h[t];
+                if (h[t] > widest) widest = h[t], absorb = t;
+            }
         if (!(total > 0)) continue; /* underflow: the full sweep's tie rule handles it */
         s->lambda[i] = lo + lambda;
-        double fix = D / total;
+        /* the shortfall on the flattest used provider, as in sweep() */
+        double fix = 1.0, shortfall = 0;
+        if ((lambda - e[absorb]) * h[absorb] + (D - total) >= 0) shortfall = D - total;
+        else fix = D / total;
         for (int t = 0; t < k; t++) {
             int j = idx[t];
             double x = lambda > e[t] ? (lambda - e[t]) * h[t] * fix : 0.0;
+            if (t == absorb) x += shortfall;
             s->F[j] += x - row[j];
             row[j] = x;
         }
@@ -641,13 +666,19 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
             take_exact_flows(s);
             for (int i = 0; i < n; i++) s->lambda[i] = s->nu[i];
             recompute_loads(s, s->f, s->F);
-            polish_support(s);
-            publish(s, info);
-            if (info->status == PRILLM_STATUS_SOLVED) {
-                s->warm_exact = 1;
-                return;
+            /* users coupled through a tiny congested provider settle
+             * together: a few more passes over the supports (cheap) before
+             * a sweep over every provider */
+            for (int pass = 0; pass < 2; pass++) {
+                int polishes = pass == 0 ? 1 : 3;
+                for (int k = 0; k < polishes; k++) polish_support(s);
+                publish(s, info);
+                if (info->status == PRILLM_STATUS_SOLVED) {
+                    s->warm_exact = 1;
+                    return;
+                }
+                recompute_loads(s, s->f, s->F);
             }
-            recompute_loads(s, s->f, s->F);
             double change;
             sweep(s, &change); /* polish each user's split in its own scale, over every provider */
             info->sweeps++;

@@ -226,6 +226,38 @@ static void test_warm_start_skips_sweeps(void **state) {
     assert_true(rounds <= 3 * solves);
 }
 
+/* The whole OpenRouter market's hard case: big apps load a huge cheap model
+ * (millions of tokens, a nearly flat marginal cost) while tiny apps
+ * (demand 1e-3) split between it and a tiny congested model whose value
+ * nearly cancels its congestion. A tiny app's flow on the huge model is a
+ * difference of numbers the size of its load, so its split must be mended
+ * in its own scale without moving the tiny model's steep marginal cost:
+ * every random instance must be certified to 1e-9, not "inaccurate". */
+static void test_tiny_apps_between_huge_and_congested_models(void **state) {
+    (void)state;
+    for (int seed = 0; seed < 30; seed++) {
+        PrillmMarket *mk = test_market(40, 8, 1900 + (uint64_t)seed, NULL);
+        TestRng rng = {2900 + (uint64_t)seed};
+        mk->w_price = 1.0;
+        mk->w_congestion = 1.0;
+        for (int i = 0; i < 40; i++) mk->demand[i] = i < 10 ? 1e5 * (1 + test_uniform(&rng)) : pow(10.0, -3.5 + 1.5 * test_uniform(&rng));
+        /* provider 0: the huge model */
+        mk->capacity[0] = 1e7 * (1 + test_uniform(&rng));
+        mk->price[0] = 0.03;
+        mk->value[0] = 0;
+        /* provider 1: tiny, congested, valued about as much as its congestion costs */
+        mk->capacity[1] = 1e-4 * (1 + test_uniform(&rng));
+        mk->price[1] = 2.0;
+        mk->value[1] = 100 + 50 * test_uniform(&rng);
+        PrillmEquilibriumSolver *s = test_solve(mk, NULL);
+        const PrillmEquilibrium *eq = prillm_equilibrium_solution(s);
+        assert_int_equal(eq->info.status, PRILLM_STATUS_SOLVED);
+        assert_certified(mk, eq, 1e-9);
+        prillm_equilibrium_cleanup(s);
+        prillm_market_free(mk);
+    }
+}
+
 static void test_large_market(void **state) {
     (void)state;
     PrillmMarket *mk = prillm_market_random(3000, 300, 11, NULL);
@@ -396,6 +428,7 @@ int main(void) {
         cmocka_unit_test(test_tiny_demands),
         cmocka_unit_test(test_warm_start_matches_cold),
         cmocka_unit_test(test_warm_start_skips_sweeps),
+        cmocka_unit_test(test_tiny_apps_between_huge_and_congested_models),
         cmocka_unit_test(test_large_market),
         cmocka_unit_test(test_starved_solver_is_inaccurate),
         cmocka_unit_test(test_failed_solve_outputs_nan),
