@@ -188,6 +188,42 @@ PrillmErrorCode prillm_equilibrium_setup(PrillmEquilibriumSolver **out, const Pr
     return PRILLM_OK;
 }
 
+PrillmErrorCode prillm__equilibrium_setup_from(PrillmEquilibriumSolver **out, const PrillmEquilibriumSolver *from,
+                                               PrillmError *err) {
+    if (!out || !from) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "solver is NULL");
+    PrillmErrorCode rc = prillm_equilibrium_setup(out, from->market, &from->settings, err);
+    if (rc) return rc;
+    PrillmEquilibriumSolver *s = *out;
+    size_t n = (size_t)s->n, m = (size_t)s->m, nm = n * m;
+    if (from->packed) {
+        /* between update_price and solve: no answer to show (NaN, as set
+         * up), the last one waits packed for the next solve */
+        if (from->packed_count > 0) {
+            s->packed_index = malloc((size_t)from->packed_count * sizeof(size_t));
+            s->packed_value = malloc((size_t)from->packed_count * sizeof(double));
+            if (!s->packed_index || !s->packed_value) {
+                prillm_equilibrium_cleanup(s);
+                *out = NULL;
+                return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory copying a warm start");
+            }
+            memcpy(s->packed_index, from->packed_index, (size_t)from->packed_count * sizeof(size_t));
+            memcpy(s->packed_value, from->packed_value, (size_t)from->packed_count * sizeof(double));
+        }
+        s->packed_count = s->packed_capacity = from->packed_count;
+        s->packed = 1;
+    } else {
+        memcpy(s->f, from->f, nm * sizeof(double));
+        memcpy(s->F, from->F, m * sizeof(double));
+        memcpy(s->solution.lambda, from->solution.lambda, n * sizeof(double));
+        s->solution.info = from->solution.info;
+    }
+    memcpy(s->lambda, from->lambda, n * sizeof(double));
+    memcpy(s->active, from->active, nm);
+    s->warm = from->warm;
+    s->warm_exact = from->warm_exact;
+    return PRILLM_OK;
+}
+
 void prillm_equilibrium_cleanup(PrillmEquilibriumSolver *s) {
     if (!s) return;
     prillm__system_free(&s->system);

@@ -62,6 +62,14 @@ PrillmErrorCode prillm__equilibrium_ipopt(const PrillmMarket *market, double tol
                                           double time_limit, int verbose, double *flows,
                                           int *iterations, PrillmError *err);
 
+/* A new solver on the market a solved one now describes (its prices
+ * included), starting warm from that solver's answer: its flows,
+ * multipliers, exact active set and status are copied, its factorisation is
+ * rebuilt by the next solve. The source is only read, so threads may start
+ * from one shared solver at once. */
+PrillmErrorCode prillm__equilibrium_setup_from(PrillmEquilibriumSolver **out, const PrillmEquilibriumSolver *from,
+                                               PrillmError *err);
+
 #endif
 
 /* JSON output helpers shared by the library's writers and the CLI. */

@@ -86,28 +86,44 @@ static PrillmErrorCode check_curve(const PrillmMarket *mk, PrillmEquilibriumSolv
     return PRILLM_OK;
 }
 
-/* The market as given: the target's current price, and the true game's flow
- * and profit there, from a solver of its own (so the numbers are those of an
- * independent solve of the unchanged market). An equilibrium that does not
- * solve leaves them NaN; only a failure of the call itself is an error. */
-static PrillmErrorCode score_current(const PrillmMarket *mk, int s, double cost, PrillmPriceResult *r,
-                                     PrillmError *err) {
+/* The market as given, from a solver of its own started at the market's
+ * prices (cold, or a copy of a shared solve of the same market): the
+ * equilibrium there, the target's current flow and profit. An equilibrium
+ * that does not solve leaves them NaN; only a failure of the call itself is
+ * an error. The solver then serves the method and the final scoring as a
+ * warm start. */
+static PrillmErrorCode solve_current(const PrillmMarket *mk, const PrillmEquilibriumSolver *shared, int s, double cost,
+                                     PrillmPriceResult *r, PrillmEquilibriumSolver **solver, PrillmError *err) {
     r->current_price = mk->price[s];
-    PrillmEquilibriumSolver *solver = NULL;
-    PrillmErrorCode rc = prillm_equilibrium_setup(&solver, mk, NULL, err);
-    if (!rc) rc = prillm_equilibrium_solve(solver, err);
-    if (!rc) {
-        const PrillmEquilibrium *eq = prillm_equilibrium_solution(solver);
-        if (eq->info.status == PRILLM_STATUS_SOLVED || eq->info.status == PRILLM_STATUS_INACCURATE) {
-            r->current_flow = eq->provider_flow[s];
-            r->current_profit = (r->current_price - cost) * r->current_flow;
-        }
+    PrillmErrorCode rc;
+    PrillmEquilibriumSolver *own = NULL;
+    if (!shared) {
+        rc = prillm_equilibrium_setup(&own, mk, NULL, err);
+        if (!rc) rc = prillm_equilibrium_solve(own, err);
+        if (rc == PRILLM_ERR_SOLVER) rc = PRILLM_OK;
         r->equilibrium_solves++;
-    } else if (rc == PRILLM_ERR_SOLVER) {
-        rc = PRILLM_OK; /* no current profit, but the price itself stands */
+        if (rc) {
+            prillm_equilibrium_cleanup(own);
+            return rc;
+        }
+        shared = own;
     }
-    prillm_equilibrium_cleanup(solver);
-    return rc;
+    /* always a copy, also of its own solve: the method then starts from the
+     * same state as under prillm_price_all, and gives bit for bit the same
+     * answer */
+    rc = prillm__equilibrium_setup_from(solver, shared, err);
+    prillm_equilibrium_cleanup(own);
+    if (rc) {
+        prillm_equilibrium_cleanup(*solver);
+        *solver = NULL;
+        return rc;
+    }
+    const PrillmEquilibrium *eq = prillm_equilibrium_solution(*solver);
+    if (eq->info.status == PRILLM_STATUS_SOLVED || eq->info.status == PRILLM_STATUS_INACCURATE) {
+        r->current_flow = eq->provider_flow[s];
+        r->current_profit = (r->current_price - cost) * r->current_flow;
+    }
+    return PRILLM_OK;
 }
 
 static double total_demand(const PrillmMarket *mk) {
@@ -190,17 +206,26 @@ const char *prillm_price_warning_text(const PrillmPriceResult *r, unsigned warni
 }
 
 static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const PrillmPriceSettings *settings,
-                                  PrillmPriceResult *result, PrillmError *err, int report);
+                                  const PrillmEquilibriumSolver *shared, PrillmPriceResult *result, PrillmError *err,
+                                  int report);
 
 PrillmErrorCode prillm_price(const PrillmMarket *market, int target, const PrillmPriceSettings *settings,
                              PrillmPriceResult *result, PrillmError *err) {
-    return price_impl(market, target, settings, result, err, 1);
+    return price_impl(market, target, settings, NULL, result, err, 1);
+}
+
+PrillmErrorCode prillm__price_from(const PrillmMarket *market, int target, const PrillmPriceSettings *settings,
+                                   const PrillmEquilibriumSolver *shared, PrillmPriceResult *result, PrillmError *err) {
+    return price_impl(market, target, settings, shared, result, err, 1);
 }
 
 /* report: also the market as given (current price, uplift, warnings); off
- * for the exact re-run behind --compare, which only needs the optimum. */
+ * for the exact re-run behind --compare, which only needs the optimum.
+ * shared: NULL, or a solver solved at the market's prices to start from
+ * (prillm_price_all solves the market once for every target). */
 static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const PrillmPriceSettings *settings,
-                                  PrillmPriceResult *result, PrillmError *err, int report) {
+                                  const PrillmEquilibriumSolver *shared, PrillmPriceResult *result, PrillmError *err,
+                                  int report) {
     double t0 = prillm__now();
     if (!result) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "result is NULL");
     result_reset(result);
@@ -242,6 +267,15 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
                             pb.p_max);
     pb.deadline = settings->time_limit > 0 ? t0 + settings->time_limit : 0;
 
+    /* the market as given first: its equilibrium is the warm start of the
+     * method's solves and of the final scoring */
+    PrillmEquilibriumSolver *solver = NULL;
+    if ((rc = solve_current(market, shared, target, pb.cost, result, &solver, err))) {
+        prillm_price_result_clear(result);
+        return rc;
+    }
+    long current_solves = result->equilibrium_solves;
+    pb.solver = solver;
     PrillmPriceCandidate cand;
     memset(&cand, 0, sizeof cand);
     cand.price = cand.model_profit = cand.walked_fraction = NAN;
@@ -253,7 +287,7 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
     result->p_max = pb.p_max;
     result->cost = pb.cost;
     result->iterations = cand.iterations;
-    result->equilibrium_solves = cand.equilibrium_solves;
+    result->equilibrium_solves = current_solves + cand.equilibrium_solves;
     result->segments = cand.segments;
     result->n_segments = cand.n_segments;
     result->breakpoints = cand.breakpoints;
@@ -261,13 +295,11 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
     result->walked_fraction = cand.walked_fraction;
     result->bound_solves = cand.bound_solves;
     if (rc) {
+        prillm_equilibrium_cleanup(solver);
         prillm_price_result_clear(result);
         return rc;
     }
-    if (report && (rc = score_current(market, target, pb.cost, result, err))) {
-        prillm_price_result_clear(result);
-        return rc;
-    }
+    if (!report) result->current_price = result->current_flow = result->current_profit = NAN;
     result->status = cand.status;
     if (cand.status == PRILLM_STATUS_SOLVED || cand.status == PRILLM_STATUS_INACCURATE) {
         if (!(cand.price >= 0 && cand.price <= pb.p_max)) {
@@ -276,9 +308,7 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
                                 prillm_price_method_name(settings->method), cand.price, pb.p_max);
         }
         double flow = NAN, kkt = NAN;
-        PrillmEquilibriumSolver *solver = NULL;
-        rc = prillm_equilibrium_setup(&solver, market, NULL, err);
-        if (!rc) rc = prillm__price_score(solver, target, cand.price, &flow, &kkt, err);
+        rc = prillm__price_score(solver, target, cand.price, &flow, &kkt, err);
         if (!rc) {
             result->equilibrium_solves++;
             result->price = cand.price;
@@ -310,8 +340,8 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
                 if (rc == PRILLM_ERR_SOLVER) rc = PRILLM_OK; /* unknown: no warning, the price stands */
             }
         }
-        prillm_equilibrium_cleanup(solver);
         if (rc) {
+            prillm_equilibrium_cleanup(solver);
             prillm_price_result_clear(result);
             return rc;
         }
@@ -322,6 +352,7 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
         result->breakpoints = NULL;
         result->n_segments = result->n_breakpoints = 0;
     }
+    prillm_equilibrium_cleanup(solver);
     if (settings->compare && settings->method != PRILLM_PRICE_EXACT &&
         (result->status == PRILLM_STATUS_SOLVED || result->status == PRILLM_STATUS_INACCURATE)) {
         PrillmPriceSettings exact = *settings;
@@ -329,7 +360,7 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
         exact.compare = 0;
         exact.p_max = pb.p_max;
         PrillmPriceResult best;
-        rc = price_impl(market, target, &exact, &best, err, 0);
+        rc = price_impl(market, target, &exact, shared, &best, err, 0);
         if (rc) {
             prillm_price_result_clear(result);
             return rc;

@@ -1,6 +1,7 @@
 /* Every target of a market priced with its rivals fixed, in parallel: the
- * targets share nothing but the (read-only) market, so each thread runs
- * prillm_price on its own. */
+ * targets share the (read-only) market and its equilibrium at today's
+ * prices, solved once here; each thread prices its target from a copy of
+ * that solve (prillm__price_from), as prillm_price would from its own. */
 #include <stdio.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -24,6 +25,16 @@ PrillmErrorCode prillm_price_all(const PrillmMarket *market, const PrillmPriceSe
         if (targets[k] < 0 || targets[k] >= market->n_providers)
             return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "targets[%d] = %d is not a provider index (0..%d)",
                                 k, targets[k], market->n_providers - 1);
+    /* today's equilibrium, once: every target's current profit and the
+     * warm start of its walk (a solve that fails is no error here: each
+     * target then reports it, as prillm_price would) */
+    PrillmEquilibriumSolver *shared = NULL;
+    if ((rc = prillm_equilibrium_setup(&shared, market, NULL, err))) return rc;
+    if ((rc = prillm_equilibrium_solve(shared, err)) && rc != PRILLM_ERR_SOLVER) {
+        prillm_equilibrium_cleanup(shared);
+        return rc;
+    }
+    const PrillmEquilibriumSolver *from = shared;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads > 0 ? threads : omp_get_max_threads())
 #endif
@@ -32,8 +43,9 @@ PrillmErrorCode prillm_price_all(const PrillmMarket *market, const PrillmPriceSe
         errors[k].code = PRILLM_OK;
         errors[k].message[0] = '\0';
         /* on failure prillm_price leaves the result empty (NaN, no memory) */
-        (void)prillm_price(market, s, settings, &results[k], &errors[k]);
+        (void)prillm__price_from(market, s, settings, from, &results[k], &errors[k]);
     }
+    prillm_equilibrium_cleanup(shared);
     (void)threads;
     return PRILLM_OK;
 }

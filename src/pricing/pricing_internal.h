@@ -22,7 +22,15 @@ typedef struct {
      * target's profit (an owner pricing one model of its line: the other
      * models' margins); exact walk only */
     const double *margins;
+    /* NULL, or a solver at the market's prices (solved) that the method may
+     * use for its own solves, warm: it is left wherever the method moved it */
+    PrillmEquilibriumSolver *solver;
 } PrillmPriceProblem;
+
+/* prillm_price, starting from a solver solved at the market's prices
+ * (shared by every target of prillm_price_all; only read). */
+PrillmErrorCode prillm__price_from(const PrillmMarket *market, int target, const PrillmPriceSettings *settings,
+                                   const PrillmEquilibriumSolver *shared, PrillmPriceResult *result, PrillmError *err);
 
 typedef struct {
     double price;            /* in [0, p_max]; NaN when the method failed          */

@@ -89,6 +89,7 @@ typedef struct {
      * from the last price it solved: a start near a price already solved
      * costs a few corrections instead of a cold solve (0.8 s at 5000 x 500) */
     PrillmEquilibriumSolver *eq;
+    int eq_borrowed;     /* eq is the caller's (pb->solver): not freed here   */
 } Homotopy;
 
 static void homotopy_free(Homotopy *h) {
@@ -117,7 +118,7 @@ static void homotopy_free(Homotopy *h) {
     free(h->ambiguous);
     free(h->segments);
     free(h->breakpoints);
-    prillm_equilibrium_cleanup(h->eq);
+    if (!h->eq_borrowed) prillm_equilibrium_cleanup(h->eq);
     memset(h, 0, sizeof *h);
 }
 
@@ -136,6 +137,8 @@ static int homotopy_init(Homotopy *h, const PrillmPriceProblem *pb) {
     h->tol = pb->settings->tolerance;
     h->range = pb->p_max;
     h->verbose = pb->settings->verbose;
+    h->eq = pb->solver;
+    h->eq_borrowed = pb->solver != NULL;
     h->slope = prillm__calloc(M, sizeof(double));
     h->beta = prillm__calloc(M, sizeof(double));
     h->c = prillm__calloc(NM, sizeof(double));
@@ -765,8 +768,8 @@ static PrillmErrorCode price_exact_pruned(Homotopy *h, const PrillmPriceProblem 
         n_price++;
     }
     double t_start = prillm__now();
-    PrillmEquilibriumSolver *solver = NULL;
-    PrillmErrorCode rc = prillm_equilibrium_setup(&solver, mk, NULL, err);
+    PrillmEquilibriumSolver *solver = h->eq;
+    PrillmErrorCode rc = solver ? PRILLM_OK : prillm_equilibrium_setup(&solver, mk, NULL, err);
     double best_p = 0, best = -INFINITY, F_prev = NAN;
     long solves = 0;
     int n_iv = 0;
@@ -801,7 +804,6 @@ static PrillmErrorCode price_exact_pruned(Homotopy *h, const PrillmPriceProblem 
     }
     /* the walks start warm from the bounding solves */
     if (!h->eq) h->eq = solver;
-    else prillm_equilibrium_cleanup(solver);
     if (rc) {
         free(iv);
         return rc;
