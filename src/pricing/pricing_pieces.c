@@ -266,29 +266,35 @@ static double ratio_test(const Homotopy *h, int dir, double limit) {
     int n = h->n, m = h->m;
     double best = limit, tol_range = h->tol / h->range;
     const double *slack_F = h->slack_F, *slack_F1 = h->slack_F1;
+    const PrillmActiveSystem *sys = &h->sys; /* the pattern of h->active, just evaluated */
     for (int i = 0; i < n; i++) {
         if (!(h->mk->demand[i] > 0)) continue;
         const double *val = h->val + (size_t)i * (size_t)m, *val1 = h->val1 + (size_t)i * (size_t)m;
         const double *c = h->c + (size_t)i * (size_t)m;
         const unsigned char *act = h->active + (size_t)i * (size_t)m;
+        /* the flows: few (the active set is sparse) */
+        for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
+            int j = sys->user_prov[q];
+            double v1 = dir * val1[j];
+            if (v1 >= 0 || v1 > -tol_range * flow_scale(h, i, j)) continue;
+            double v = val[j] > 0 ? val[j] : 0;
+            if (v / -v1 < best) best = v / -v1;
+        }
+        /* the slacks: every other pair, a branch-free loop the compiler
+         * vectorises (the minimum is exact whatever the order) */
         double nu = h->slack_nu[i], nu1 = h->nu1[i];
-        /* a slack's slope must beat this to count as moving toward zero */
-        double slack_limit = -tol_range * h->user_scale[i];
+        double slack_limit = -tol_range * h->user_scale[i]; /* a slope must beat this to count */
+        double row_best = best;
+#pragma omp simd reduction(min : row_best)
         for (int j = 0; j < m; j++) {
-            if (act[j]) { /* a flow: rare (the active set is sparse) */
-                double v1 = dir * val1[j];
-                if (v1 >= 0 || v1 > -tol_range * flow_scale(h, i, j)) continue;
-                double v = val[j] > 0 ? val[j] : 0;
-                if (v < best * -v1) best = v / -v1;
-                continue;
-            }
-            /* a slack, without branches but the rare new minimum: t < best
-             * is v + best v1 < 0 when v1 < 0 */
             double v1 = dir * (slack_F1[j] - nu1);
             double v = c[j] + slack_F[j] - nu;
             v = v > 0 ? v : 0;
-            if ((v1 < slack_limit) & (v + best * v1 < 0)) best = v / -v1;
+            double t = v / -v1;
+            t = ((v1 < slack_limit) & (act[j] == 0)) ? t : INFINITY;
+            row_best = t < row_best ? t : row_best;
         }
+        best = row_best;
     }
     return best;
 }
