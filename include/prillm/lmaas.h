@@ -117,7 +117,9 @@ typedef struct {
 PRILLM_API PrillmErrorCode prillm_lmaas_rent_model(const PrillmLmaasMarket *market, int customer, int model, double price,
                                         double *rental, double *robust_profit, PrillmError *err);
 /* RSR: best model (ties to the lowest index) and rental at prices[n_models];
- * stays out unless the robust profit is > 0 (individual rationality). */
+ * stays out unless the robust profit is > 0 (individual rationality). A
+ * price of +INFINITY means the model is not offered (the seller's
+ * catalogue): the customer cannot rent it. */
 PRILLM_API PrillmErrorCode prillm_lmaas_rent(const PrillmLmaasMarket *market, int customer, const double *prices,
                                   PrillmLmaasPlan *plan, PrillmError *err);
 /* Realised profit of renting model m for tau at price beta when the
@@ -184,6 +186,93 @@ PRILLM_API void prillm_lmaas_result_free(PrillmLmaasResult *result);
  * (plans has n_customers entries; profits may be NULL). */
 PRILLM_API PrillmErrorCode prillm_lmaas_followers(const PrillmLmaasMarket *market, const double *prices, PrillmLmaasPlan *plans,
                                        double *operating_profit, double *net_profit, PrillmError *err);
+
+
+/* ---- out-of-sample evaluation of renting rules (docs/lmaas.md) --------- */
+/* The project's own design (the paper's evaluation could not be read):
+ * every rule plans before the uncertainty resolves, then each customer's
+ * scenario is drawn at random, independently across customers and draws,
+ * and the same draws score every rule (common random numbers). */
+
+typedef enum {
+    PRILLM_LMAAS_RULE_ROBUST = 0,    /* RSR over U                                */
+    PRILLM_LMAAS_RULE_NOMINAL = 1,   /* RSR's rule on the nominal scenario alone  */
+    PRILLM_LMAAS_RULE_CHEAPEST = 2,  /* the cheapest offered model, nominal rental */
+    PRILLM_LMAAS_RULE_CAPABLE = 3,   /* the highest-fidelity offered model, idem  */
+    PRILLM_LMAAS_RULE_HINDSIGHT = 4, /* not a rule: rents knowing the scenario (an
+                                        upper bound on every rule, draw by draw)  */
+    PRILLM_LMAAS_RULES = 5
+} PrillmLmaasRule;
+
+/* "robust", "nominal", "cheapest", "capable", "hindsight"; NULL otherwise. */
+PRILLM_API const char *prillm_lmaas_rule_name(int rule);
+
+typedef struct {
+    int draws;                /* scenarios per customer, 1..10^7 (default 1000) */
+    unsigned long long seed;  /* of the draws (default 1)                        */
+    double widening;          /* 1 (default): uniform on U. F in (1, 100]:
+                                 uniform on F U minus U, i.e. outside U, with
+                                 deviations up to F times the stated ones; a
+                                 demand or gain pushed below 0 counts as 0
+                                 (nothing to serve / the link carries nothing) */
+} PrillmLmaasEvalSettings;
+
+PRILLM_API void prillm_lmaas_default_eval_settings(PrillmLmaasEvalSettings *settings);
+
+enum { PRILLM_LMAAS_QUANTILES = 5 }; /* 5%, 25%, 50%, 75%, 95% */
+
+/* One rule's realised profit; "total" = summed over the customers for one
+ * draw (each customer its own scenario), the unit of the distribution. */
+typedef struct {
+    int renters;            /* customers who rent or buy on demand            */
+    double mean;            /* mean total over the draws                      */
+    double stddev;          /* sample standard deviation of the total         */
+    double quantiles[PRILLM_LMAAS_QUANTILES]; /* of the total (linear interpolation) */
+    double worst_observed;  /* smallest total drawn                           */
+    double best_observed;   /* largest total drawn                            */
+    double worst_case;      /* exact: sum over customers of the plan's worst case
+                               over the region drawn from (U, or F U)        */
+    double negative_share;  /* share of (customer, draw) pairs with a realised
+                               profit below 0, among the rule's renters      */
+    double customer_worst;  /* the smallest single realised profit drawn     */
+} PrillmLmaasRuleStats;
+
+typedef struct {
+    int n_customers;
+    int n_models;
+    int draws;
+    double widening;
+    PrillmLmaasRuleStats rules[PRILLM_LMAAS_RULES];
+    /* loses_draws[a][b]: share of draws whose total under rule a is below
+     * that under b; loses_pairs[a][b]: the same per (customer, draw) pair.
+     * "Below" means by more than 1e-9 of the magnitude (round-off ties are
+     * not losses). */
+    double loses_draws[PRILLM_LMAAS_RULES][PRILLM_LMAAS_RULES];
+    double loses_pairs[PRILLM_LMAAS_RULES][PRILLM_LMAAS_RULES];
+    double mean_gap_stderr[PRILLM_LMAAS_RULES][PRILLM_LMAAS_RULES]; /* standard error of
+                               mean(total_a - total_b) over the paired draws */
+    double *totals;    /* [PRILLM_LMAAS_RULES * draws], rule-major, draw order */
+    int *models;       /* [PRILLM_LMAAS_RULES * n_customers], -1 = out (hindsight: -1) */
+    double *rentals;   /* same layout; hindsight's entries are NaN          */
+    double seconds;
+} PrillmLmaasEvaluation;
+
+/* Plan every rule at prices[n_models] (+INFINITY = model not offered) and
+ * score it on settings->draws random scenarios per customer (settings may
+ * be NULL for defaults). The scenarios are the sequence of
+ * prillm_lmaas_draw_scenario(budget, widening, &state) from state = seed,
+ * for draw 0 customers 0..n-1, then draw 1, and so on. Widening > 1 needs budget > 0 (U is one point
+ * otherwise). The market must be valid. *evaluation is freed with
+ * prillm_lmaas_evaluation_free. */
+PRILLM_API PrillmErrorCode prillm_lmaas_evaluate(const PrillmLmaasMarket *market, const double *prices,
+                                      const PrillmLmaasEvalSettings *settings, PrillmLmaasEvaluation **evaluation,
+                                      PrillmError *err);
+PRILLM_API void prillm_lmaas_evaluation_free(PrillmLmaasEvaluation *evaluation);
+
+/* A scenario uniform on widening x U (widening = 1: U itself); with
+ * widening > 1 only outside U. *state is the caller's random state (any
+ * value; it advances). Exposed for tests and simulations. */
+PRILLM_API PrillmLmaasScenario prillm_lmaas_draw_scenario(double budget, double widening, unsigned long long *state);
 
 #ifdef __cplusplus
 }
