@@ -25,7 +25,8 @@ static void lmaas_help(FILE *out) {
             "al. (IEEE TMC 2024); see docs/lmaas.md. FILE \"-\" reads standard input.\n"
             "\n"
             "Output (JSON): the prices, the seller's operating profit (sum of (price -\n"
-            "serving cost) x rental) and net profit (minus SSL and fine-tuning costs), the\n"
+            "serving cost) x rental, plus the expected on-demand margin unless --on-demand\n"
+            "ignore) and net profit (minus SSL and fine-tuning costs), the\n"
             "IMP profit history, and each customer's plan and worst-case scenario.\n"
             "\n"
             "Options:\n");
@@ -160,14 +161,17 @@ static void print_result(FILE *out, const PrillmLmaasMarket *mk, const PrillmLma
     prillm__json_number(out, mk->budget);
     fputs(", \"premium\": ", out);
     prillm__json_number(out, mk->premium);
+    fprintf(out, ", \"on_demand\": \"%s\", \"on_demand_points\": %d",
+            choice_name(opts, count, "on-demand", s->on_demand, name, sizeof name), s->on_demand_points);
     fputs("},\n  \"models\": [\n", out);
     for (int m = 0; m < mk->n_models; m++) {
         int renters = 0;
-        double rented = 0.0;
+        double rented = 0.0, on_demand = 0.0;
         for (int i = 0; i < mk->n_customers; i++)
             if (r->plans[i].model == m) {
                 renters++;
                 rented += r->plans[i].rental;
+                on_demand += r->on_demand[i];
             }
         fputs("    {\"id\": ", out);
         prillm__json_string(out, mk->model_id[m]);
@@ -175,11 +179,16 @@ static void print_result(FILE *out, const PrillmLmaasMarket *mk, const PrillmLma
         prillm__json_number(out, r->prices[m]);
         fprintf(out, ", \"customers\": %d, \"rented_time\": ", renters);
         prillm__json_number(out, rented);
+        fputs(", \"expected_on_demand_time\": ", out);
+        prillm__json_number(out, on_demand);
         fputs(m + 1 < mk->n_models ? "},\n" : "}\n", out);
     }
     fputs("  ],\n", out);
     print_key_number(out, "  ", "operating_profit", r->operating_profit, ",\n");
     print_key_number(out, "  ", "net_profit", r->net_profit, ",\n");
+    print_key_number(out, "  ", "rental_profit", r->rental_profit, ",\n");
+    print_key_number(out, "  ", "on_demand_profit", r->on_demand_profit, ",\n");
+    print_key_number(out, "  ", "fixed_cost", r->fixed_cost, ",\n");
     fprintf(out, "  \"iterations\": %d,\n  \"evaluations\": %ld,\n", r->info.iterations, r->info.evaluations);
     print_key_number(out, "  ", "seconds", r->info.seconds, ",\n");
     fputs("  \"history\": ", out);
@@ -214,6 +223,7 @@ static void print_result(FILE *out, const PrillmLmaasMarket *mk, const PrillmLma
         else fputs("null", out);
         print_key_number(out, ", ", "rental", p->rental, "");
         print_key_number(out, ", ", "robust_profit", p->robust_profit, "");
+        print_key_number(out, ", ", "expected_on_demand", r->on_demand[i], "");
         print_key_number(out, ", ", "worst_demand", p->model >= 0 ? mk->demand[i] * (1 + mk->demand_deviation[i] * p->worst.z_demand) : NAN, "");
         print_key_number(out, ", ", "worst_z_demand", p->model >= 0 ? p->worst.z_demand : NAN, "");
         print_key_number(out, ", ", "worst_z_gain", p->model >= 0 ? p->worst.z_gain : NAN, "");

@@ -19,8 +19,13 @@
  *                                         (s - tau)^+] - beta_m tau.
  * U: u = demand (1 + demand_deviation z_u), g = gain (1 + gain_deviation z_g)
  * with |z_u| <= 1, |z_g| <= 1, |z_u| + |z_g| <= budget (2 = the box).
- * The seller's operating profit is sum_n (beta_m - serving_cost_m) tau_n;
- * its net profit subtracts the SSL pre-training and fine-tuning costs.
+ * The seller's operating profit is sum_n (beta_m - serving_cost_m) tau_n
+ * plus, by default, the expected on-demand margin
+ * sum_n ((1 + premium) beta_m - serving_cost_m) E[on-demand time of n],
+ * the expectation over scenarios uniform on U (a midpoint lattice, see
+ * PrillmLmaasSettings.on_demand_points); its net profit subtracts the SSL
+ * pre-training cost (when any model is offered) and the fine-tuning cost of
+ * every offered model.
  */
 #ifndef PRILLM_LMAAS_H
 #define PRILLM_LMAAS_H
@@ -137,6 +142,11 @@ typedef enum {
 
 typedef enum { PRILLM_LMAAS_START_MIDDLE = 0, PRILLM_LMAAS_START_LOWEST = 1, PRILLM_LMAAS_START_HIGHEST = 2 } PrillmLmaasStart;
 
+typedef enum {
+    PRILLM_LMAAS_ON_DEMAND_EXPECTED = 0, /* count the expected on-demand margin   */
+    PRILLM_LMAAS_ON_DEMAND_IGNORE = 1    /* rental revenue only (the first model) */
+} PrillmLmaasOnDemand;
+
 typedef struct {
     int method;            /* PrillmLmaasMethod                              */
     int grid_points;       /* prices per model: price_min..price_max evenly  */
@@ -144,6 +154,10 @@ typedef struct {
     int start;             /* PrillmLmaasStart: IMP's first price vector     */
     double max_exhaustive; /* refuse an exhaustive grid with more vectors    */
     int verbose;           /* progress through the callback                  */
+    int on_demand;         /* PrillmLmaasOnDemand: the seller's profit model  */
+    int on_demand_points;  /* K: the expectation over U is the mean over a
+                              K x K midpoint lattice (docs/lmaas.md); K = 1 is
+                              the nominal scenario alone                      */
 } PrillmLmaasSettings;
 
 PRILLM_API const PrillmOptionInfo *prillm_lmaas_options(int *count);
@@ -160,13 +174,27 @@ typedef struct {
     double table_seconds; /* of which tabulating the followers' RSR answers  */
 } PrillmLmaasInfo;
 
+/* The seller's profit at given prices and followers' plans. */
+typedef struct {
+    double rental;    /* sum_n (beta - serving cost) tau_n                   */
+    double on_demand; /* sum_n ((1+premium) beta - serving cost) E[on-demand
+                         time]; 0 with on_demand = ignore                    */
+    double operating; /* rental + on_demand                                  */
+    double fixed;     /* C_SSL if any model is offered + offered models' F   */
+    double net;       /* operating - fixed                                   */
+} PrillmLmaasProfit;
+
 /* Outputs are NaN (model -1) unless status is solved or inaccurate. */
 typedef struct {
     int n_models;
     int n_customers;
-    double *prices;          /* [n_models]                                   */
-    double operating_profit; /* sum_n (beta - serving cost) tau              */
-    double net_profit;       /* minus C_SSL and every fine-tuning cost       */
+    double *prices;          /* [n_models]; +INFINITY = not offered          */
+    double operating_profit; /* rental + expected on-demand margin           */
+    double net_profit;       /* minus C_SSL and the offered models' fine-tuning */
+    double rental_profit;    /* the parts of operating_profit                */
+    double on_demand_profit;
+    double fixed_cost;
+    double *on_demand;       /* [n_customers] expected on-demand time (seller's view) */
     PrillmLmaasPlan *plans;  /* [n_customers], the followers' RSR at prices  */
     double *history;         /* IMP: operating profit at the start and after each pass */
     int history_length;
@@ -182,10 +210,21 @@ PRILLM_API PrillmErrorCode prillm_lmaas_solve(const PrillmLmaasMarket *market, c
                                    PrillmError *err);
 PRILLM_API void prillm_lmaas_result_free(PrillmLmaasResult *result);
 
-/* The followers' RSR at given prices and the seller's profits they imply
- * (plans has n_customers entries; profits may be NULL). */
-PRILLM_API PrillmErrorCode prillm_lmaas_followers(const PrillmLmaasMarket *market, const double *prices, PrillmLmaasPlan *plans,
-                                       double *operating_profit, double *net_profit, PrillmError *err);
+/* The followers' RSR at given prices (+INFINITY = not offered) and the
+ * seller's profit they imply under settings' profit model (settings may be
+ * NULL for defaults). plans has n_customers entries; on_demand (may be
+ * NULL) receives each customer's expected on-demand time; profit may be
+ * NULL. */
+PRILLM_API PrillmErrorCode prillm_lmaas_followers(const PrillmLmaasMarket *market, const PrillmLmaasSettings *settings,
+                                       const double *prices, PrillmLmaasPlan *plans, double *on_demand,
+                                       PrillmLmaasProfit *profit, PrillmError *err);
+
+/* The scenarios of the seller's expectation: a K x K midpoint lattice of
+ * the square [-1, 1]^2 mapped onto U (budget <= 1: the linear map onto the
+ * diamond, z = budget ((a + b) / 2, (a - b) / 2); budget > 1: the points
+ * of the box inside U), equally weighted. out needs K * K entries; returns
+ * the count (1 for budget 0 or K = 1: the nominal scenario). */
+PRILLM_API int prillm_lmaas_lattice(double budget, int points, PrillmLmaasScenario *out);
 
 
 /* ---- out-of-sample evaluation of renting rules (docs/lmaas.md) --------- */

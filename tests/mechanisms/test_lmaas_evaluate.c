@@ -19,74 +19,9 @@
 
 #include <cmocka.h>
 
+#include "lmaas_reference.h"
 #include "support.h"
 #include <prillm/lmaas.h>
-
-/* ---- the model, from the definitions ------------------------------------ */
-
-typedef struct {
-    double q, servable;
-    int usable;
-} Outcome;
-
-static Outcome outcome(const PrillmLmaasMarket *mk, int i, int m, double zu, double zg) {
-    Outcome o = {0, 0, 0};
-    double u = fmax(0, mk->demand[i] * (1 + mk->demand_deviation[i] * zu));
-    double factor = 1 + mk->gain_deviation[i] * zg;
-    if (factor <= 0) return o; /* no gain: the link carries nothing */
-    double g = mk->reference_gain / pow(mk->distance[i], mk->path_loss_exponent) * factor;
-    double rate = mk->bandwidth[i] * log2(1 + mk->power[i] * g / mk->noise_power);
-    double stream = mk->compression[m] * mk->data_rate[i];
-    if (!(rate > 0) || stream > rate) return o;
-    double energy = mk->power[i] * stream / rate;
-    o.usable = 1;
-    o.q = mk->value[i] * mk->fidelity[m] - mk->energy_price[i] * energy;
-    o.servable = fmin(u, mk->energy_capacity[i] / energy);
-    return o;
-}
-
-static double second_stage(Outcome o, double tau, double beta, double premium) {
-    if (!o.usable) return 0;
-    double levels[3] = {0, fmin(tau, o.servable), o.servable}, best = 0;
-    for (int k = 0; k < 3; k++) best = fmax(best, o.q * levels[k] - (1 + premium) * beta * fmax(0, levels[k] - tau));
-    return best;
-}
-
-static double realised(const PrillmLmaasMarket *mk, int i, int m, double beta, double tau, double zu, double zg) {
-    return second_stage(outcome(mk, i, m, zu, zg), tau, beta, mk->premium) - beta * tau;
-}
-
-/* best profit of model m knowing the scenario (rentals 0, s, tau_max and a grid) */
-static double known_best(const PrillmLmaasMarket *mk, int i, int m, double beta, double zu, double zg) {
-    Outcome o = outcome(mk, i, m, zu, zg);
-    double best = 0;
-    double levels[3] = {0, fmin(o.servable, mk->max_rental), mk->max_rental};
-    for (int k = 0; k < 3; k++) best = fmax(best, second_stage(o, levels[k], beta, mk->premium) - beta * levels[k]);
-    return best;
-}
-
-static int corners(double budget, double out[][2]) {
-    static const double lines[8][2] = {{1, 0}, {-1, 0}, {0, 1}, {0, -1}, {1, 1}, {1, -1}, {-1, 1}, {-1, -1}};
-    double rhs[8] = {1, 1, 1, 1, budget, budget, budget, budget};
-    int count = 0;
-    for (int a = 0; a < 8; a++)
-        for (int b = a + 1; b < 8; b++) {
-            double det = lines[a][0] * lines[b][1] - lines[a][1] * lines[b][0];
-            if (det == 0) continue;
-            double x = (rhs[a] * lines[b][1] - lines[a][1] * rhs[b]) / det;
-            double y = (lines[a][0] * rhs[b] - rhs[a] * lines[b][0]) / det;
-            int inside = 1;
-            for (int c = 0; c < 8 && inside; c++) inside = lines[c][0] * x + lines[c][1] * y <= rhs[c] + 1e-12;
-            int seen = 0;
-            for (int k = 0; k < count && !seen; k++) seen = fabs(out[k][0] - x) + fabs(out[k][1] - y) < 1e-12;
-            if (inside && !seen && count < 16) {
-                out[count][0] = x;
-                out[count][1] = y;
-                count++;
-            }
-        }
-    return count;
-}
 
 static int in_scaled_u(double budget, double scale, double zu, double zg) {
     double e = 1e-12 * scale;

@@ -33,6 +33,12 @@ static const PrillmOptionInfo lmaas_options[] = {
     {"max-exhaustive", PRILLM_OPTION_DOUBLE, 1e7, 1, 1e12, NULL,
      "largest number of price vectors the exhaustive method may visit", OFFSET(max_exhaustive)},
     {"verbose", PRILLM_OPTION_INT, 0, 0, 1, NULL, "progress on stderr, one line per IMP pass", OFFSET(verbose)},
+    {"on-demand", PRILLM_OPTION_CHOICE, PRILLM_LMAAS_ON_DEMAND_EXPECTED, 0, 1, "expected|ignore",
+     "seller's profit: count the expected on-demand margin ((1+premium) price - serving cost) x on-demand time, "
+     "or rental revenue only", OFFSET(on_demand)},
+    {"on-demand-points", PRILLM_OPTION_INT, 8, 1, 64, NULL,
+     "K: the seller's expectation over the uncertainty set is the mean over a K x K lattice (1 = nominal scenario)",
+     OFFSET(on_demand_points)},
 };
 #undef OFFSET
 
@@ -57,45 +63,23 @@ PrillmErrorCode prillm_lmaas_check_settings(const PrillmLmaasSettings *settings,
     return prillm_options_check(lmaas_options, LMAAS_OPTION_COUNT, settings, err);
 }
 
-/* ---- followers -------------------------------------------------------- */
-
-PrillmErrorCode prillm_lmaas_followers(const PrillmLmaasMarket *mk, const double *prices, PrillmLmaasPlan *plans,
-                                       double *operating_profit, double *net_profit, PrillmError *err) {
-    if (operating_profit) *operating_profit = NAN;
-    if (net_profit) *net_profit = NAN;
-    if (!mk || !prices || !plans) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "market, prices or plans is NULL");
-    double operating = 0.0, fixed = mk->ssl_cost;
-    for (int i = 0; i < mk->n_customers; i++) {
-        PrillmErrorCode rc = prillm_lmaas_rent(mk, i, prices, &plans[i], err);
-        if (rc) {
-            /* no stale plans next to an error */
-            for (int k = 0; k < mk->n_customers; k++) plans[k] = (PrillmLmaasPlan){-1, NAN, NAN, {NAN, NAN}};
-            return rc;
-        }
-        if (plans[i].model >= 0) operating += (prices[plans[i].model] - mk->serving_cost[plans[i].model]) * plans[i].rental;
-    }
-    for (int m = 0; m < mk->n_models; m++) fixed += mk->finetune_cost[m];
-    if (operating_profit) *operating_profit = operating;
-    if (net_profit) *net_profit = operating - fixed;
-    return PRILLM_OK;
-}
-
 /* ---- the followers' table --------------------------------------------- */
 
 typedef struct {
     int n, models, points;
     double *grid;   /* [points]                        */
     double *rental; /* [(i * models + m) * points + g] */
-    double *profit; /* same layout                     */
-    const double *serving_cost;
+    double *profit; /* same layout: the customer's robust profit */
+    double *seller; /* same layout: the seller's margin on the customer */
 } Table;
 
-static PrillmErrorCode table_build(const PrillmLmaasMarket *mk, int points, Table *t, PrillmError *err) {
+static PrillmErrorCode table_build(const PrillmLmaasMarket *mk, const PrillmLmaasSettings *s, Table *t,
+                                   PrillmError *err) {
+    int points = s->grid_points;
     memset(t, 0, sizeof *t);
     t->n = mk->n_customers;
     t->models = mk->n_models;
     t->points = points;
-    t->serving_cost = mk->serving_cost;
     size_t cells = (size_t)t->n * (size_t)t->models;
     if (cells > ((size_t)1 << 40) / (size_t)points)
         return prillm__fail(err, PRILLM_ERR_TOO_LARGE, "%d customers x %d models x %d grid prices is too large", t->n,
@@ -103,9 +87,14 @@ static PrillmErrorCode table_build(const PrillmLmaasMarket *mk, int points, Tabl
     t->grid = malloc((size_t)points * sizeof *t->grid);
     t->rental = malloc(cells * (size_t)points * sizeof *t->rental);
     t->profit = malloc(cells * (size_t)points * sizeof *t->profit);
-    if (!t->grid || !t->rental || !t->profit)
+    t->seller = malloc(cells * (size_t)points * sizeof *t->seller);
+    int expected = s->on_demand == PRILLM_LMAAS_ON_DEMAND_EXPECTED;
+    PrillmLmaasOutcome *lattice = malloc((size_t)s->on_demand_points * (size_t)s->on_demand_points * sizeof *lattice);
+    if (!t->grid || !t->rental || !t->profit || !t->seller || !lattice) {
+        free(lattice);
         return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory for the followers' table (%zu entries)",
                             cells * (size_t)points);
+    }
     for (int g = 0; g < points; g++)
         t->grid[g] = points == 1 ? mk->price_min
                                  : mk->price_min + (mk->price_max - mk->price_min) * ((double)g / (double)(points - 1));
@@ -115,11 +104,19 @@ static PrillmErrorCode table_build(const PrillmLmaasMarket *mk, int points, Tabl
     for (int i = 0; i < t->n; i++)
         for (int m = 0; m < t->models; m++) {
             for (int k = 0; k < count; k++) outcomes[k] = prillm__lmaas_outcome(mk, i, m, vertices[k]);
+            int n_lattice = expected ? prillm__lmaas_lattice_outcomes(mk, i, m, s->on_demand_points, lattice) : 0;
             size_t base = ((size_t)i * (size_t)t->models + (size_t)m) * (size_t)points;
-            for (int g = 0; g < points; g++)
-                prillm__lmaas_robust_rental(outcomes, count, t->grid[g], mk->premium, mk->max_rental, &t->rental[base + g],
+            for (int g = 0; g < points; g++) {
+                double beta = t->grid[g], tau;
+                prillm__lmaas_robust_rental(outcomes, count, beta, mk->premium, mk->max_rental, &t->rental[base + g],
                                             &t->profit[base + g], NULL);
+                tau = t->rental[base + g];
+                double z = expected ? prillm__lmaas_expected_on_demand(lattice, n_lattice, tau, beta, mk->premium) : 0.0;
+                t->seller[base + g] =
+                    (beta - mk->serving_cost[m]) * tau + ((1.0 + mk->premium) * beta - mk->serving_cost[m]) * z;
+            }
         }
+    free(lattice);
     return PRILLM_OK;
 }
 
@@ -127,6 +124,7 @@ static void table_free(Table *t) {
     free(t->grid);
     free(t->rental);
     free(t->profit);
+    free(t->seller);
 }
 
 /* Seller's operating profit at grid indices k[models]: RSR's choice rule. */
@@ -138,7 +136,7 @@ static double table_profit(const Table *t, const int *k) {
             size_t at = ((size_t)i * (size_t)t->models + (size_t)m) * (size_t)t->points + (size_t)k[m];
             if (t->profit[at] > best) {
                 best = t->profit[at];
-                take = (t->grid[k[m]] - t->serving_cost[m]) * t->rental[at];
+                take = t->seller[at];
             }
         }
         total += take;
@@ -155,13 +153,15 @@ static PrillmLmaasResult *result_alloc(int n, int models) {
     r->n_customers = n;
     r->prices = malloc((size_t)models * sizeof *r->prices);
     r->plans = malloc((size_t)n * sizeof *r->plans);
-    if (!r->prices || !r->plans) {
+    r->on_demand = malloc((size_t)n * sizeof *r->on_demand);
+    if (!r->prices || !r->plans || !r->on_demand) {
         prillm_lmaas_result_free(r);
         return NULL;
     }
     prillm__fill_nan(r->prices, (size_t)models);
     for (int i = 0; i < n; i++) r->plans[i] = (PrillmLmaasPlan){-1, NAN, NAN, {NAN, NAN}};
-    r->operating_profit = r->net_profit = NAN;
+    prillm__fill_nan(r->on_demand, (size_t)n);
+    r->operating_profit = r->net_profit = r->rental_profit = r->on_demand_profit = r->fixed_cost = NAN;
     r->info.status = PRILLM_STATUS_UNSOLVED;
     return r;
 }
@@ -170,6 +170,7 @@ void prillm_lmaas_result_free(PrillmLmaasResult *r) {
     if (!r) return;
     free(r->prices);
     free(r->plans);
+    free(r->on_demand);
     free(r->history);
     free(r);
 }
@@ -284,7 +285,7 @@ PrillmErrorCode prillm_lmaas_solve(const PrillmLmaasMarket *mk, const PrillmLmaa
         r->info.status = PRILLM_STATUS_SOLVED;
     } else {
         double t_table = prillm__now();
-        if ((rc = table_build(mk, s->grid_points, &t, err))) goto done;
+        if ((rc = table_build(mk, s, &t, err))) goto done;
         r->info.table_seconds = prillm__now() - t_table;
         if (s->method == PRILLM_LMAAS_IMP) {
             if ((rc = run_imp(&t, s, progress, progress_context, k, r, err))) goto done;
@@ -295,7 +296,13 @@ PrillmErrorCode prillm_lmaas_solve(const PrillmLmaasMarket *mk, const PrillmLmaa
     }
     /* the followers are solved again from scratch at the final prices: the
      * reported profit is theirs, not the table's */
-    rc = prillm_lmaas_followers(mk, r->prices, r->plans, &r->operating_profit, &r->net_profit, err);
+    PrillmLmaasProfit profit;
+    rc = prillm_lmaas_followers(mk, s, r->prices, r->plans, r->on_demand, &profit, err);
+    r->operating_profit = profit.operating;
+    r->net_profit = profit.net;
+    r->rental_profit = profit.rental;
+    r->on_demand_profit = profit.on_demand;
+    r->fixed_cost = profit.fixed;
 done:
     table_free(&t);
     free(k);
