@@ -163,6 +163,7 @@ static void print_result(FILE *out, const PrillmLmaasMarket *mk, const PrillmLma
     prillm__json_number(out, mk->premium);
     fprintf(out, ", \"on_demand\": \"%s\", \"on_demand_points\": %d",
             choice_name(opts, count, "on-demand", s->on_demand, name, sizeof name), s->on_demand_points);
+    fprintf(out, ", \"catalogue\": \"%s\"", choice_name(opts, count, "catalogue", s->catalogue, name, sizeof name));
     fputs("},\n  \"models\": [\n", out);
     for (int m = 0; m < mk->n_models; m++) {
         int renters = 0;
@@ -175,7 +176,7 @@ static void print_result(FILE *out, const PrillmLmaasMarket *mk, const PrillmLma
             }
         fputs("    {\"id\": ", out);
         prillm__json_string(out, mk->model_id[m]);
-        fputs(", \"price\": ", out);
+        fprintf(out, ", \"offered\": %s, \"price\": ", r->offered[m] ? "true" : "false");
         prillm__json_number(out, r->prices[m]);
         fprintf(out, ", \"customers\": %d, \"rented_time\": ", renters);
         prillm__json_number(out, rented);
@@ -189,7 +190,8 @@ static void print_result(FILE *out, const PrillmLmaasMarket *mk, const PrillmLma
     print_key_number(out, "  ", "rental_profit", r->rental_profit, ",\n");
     print_key_number(out, "  ", "on_demand_profit", r->on_demand_profit, ",\n");
     print_key_number(out, "  ", "fixed_cost", r->fixed_cost, ",\n");
-    fprintf(out, "  \"iterations\": %d,\n  \"evaluations\": %ld,\n", r->info.iterations, r->info.evaluations);
+    fprintf(out, "  \"iterations\": %d,\n  \"evaluations\": %ld,\n  \"catalogues_priced\": %ld,\n", r->info.iterations,
+            r->info.evaluations, r->info.catalogues);
     print_key_number(out, "  ", "seconds", r->info.seconds, ",\n");
     fputs("  \"history\": ", out);
     prillm_cli_print_numbers(out, r->history, r->history_length);
@@ -198,10 +200,13 @@ static void print_result(FILE *out, const PrillmLmaasMarket *mk, const PrillmLma
         fputs("  \"exhaustive\": {\"prices\": ", out);
         prillm_cli_print_numbers(out, grid->prices, grid->n_models);
         print_key_number(out, ", ", "operating_profit", grid->operating_profit, "");
+        print_key_number(out, ", ", "net_profit", grid->net_profit, "");
         fprintf(out, ", \"evaluations\": %ld", grid->info.evaluations);
         print_key_number(out, ", ", "seconds", grid->info.seconds, "");
         double ratio = grid->operating_profit > 0 ? r->operating_profit / grid->operating_profit : NAN;
         print_key_number(out, ", ", "imp_profit_ratio", ratio, "");
+        print_key_number(out, ", ", "imp_net_profit_ratio",
+                         grid->net_profit > 0 ? r->net_profit / grid->net_profit : NAN, "");
         print_key_number(out, ", ", "time_ratio", grid->info.seconds / fmax(r->info.seconds, 1e-9), "},\n");
     }
     if (evaluations[0]) {

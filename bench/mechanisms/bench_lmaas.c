@@ -13,6 +13,9 @@
  * include tabulating the followers' RSR answers, which they share; the
  * search columns exclude it). Times are the best of three runs.
  *
+ * Catalogue: every model offered against the greedy and the exact
+ * catalogue search (net profit, catalogues priced, time), M = 4..12.
+ *
  * Usage: bench_lmaas [--quick]
  */
 #include <math.h>
@@ -207,6 +210,61 @@ static void seller_side(int quick) {
     printf("\n");
 }
 
+/* Catalogue: every model offered, the greedy local search and the exact
+ * search over subsets, all priced by IMP on the same table; net profit
+ * (operating minus the offered models' training costs). */
+static void catalogue_side(int quick) {
+    static const int model_counts[] = {4, 6, 8, 10, 12};
+    static const int customer_counts[] = {20, 100};
+    int seeds = quick ? 2 : 5, sizes = quick ? 2 : 5;
+    printf("### Seller: which models to offer (IMP pricing, %d seeds per row)\n\n", seeds);
+    printf("| models M | customers | net, all offered | net, greedy | net, exact | greedy = exact | greedy / exact, worst | "
+           "all / exact, worst | models offered (exact) | catalogues priced, greedy | exact | time, all | greedy | exact |\n");
+    printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    for (int a = 0; a < sizes; a++)
+        for (int c = 0; c < 2; c++) {
+            int models = model_counts[a], n = customer_counts[c], same = 0;
+            double net[3] = {0}, secs[3] = {0}, priced[3] = {0}, worst_greedy = INFINITY, worst_all = INFINITY, offered = 0;
+            static const int modes[3] = {PRILLM_LMAAS_CATALOGUE_ALL, PRILLM_LMAAS_CATALOGUE_GREEDY,
+                                         PRILLM_LMAAS_CATALOGUE_EXACT};
+            for (int seed = 0; seed < seeds; seed++) {
+                PrillmLmaasMarket *mk = prillm_lmaas_random(n, models, 900 + (unsigned)seed, NULL);
+                if (!mk) exit(1);
+                double value[3];
+                for (int k = 0; k < 3; k++) {
+                    PrillmLmaasSettings s;
+                    prillm_lmaas_default_settings(&s);
+                    s.catalogue = modes[k];
+                    s.max_catalogue_exact = 24;
+                    PrillmLmaasResult *r = NULL;
+                    PrillmError err;
+                    if (prillm_lmaas_solve(mk, &s, NULL, NULL, &r, &err)) {
+                        fprintf(stderr, "bench: %s\n", err.message);
+                        exit(1);
+                    }
+                    value[k] = r->net_profit;
+                    net[k] += r->net_profit / seeds;
+                    secs[k] += r->info.seconds / seeds;
+                    priced[k] += (double)r->info.catalogues / seeds;
+                    if (k == 2)
+                        for (int m = 0; m < models; m++) offered += (double)r->offered[m] / seeds;
+                    prillm_lmaas_result_free(r);
+                }
+                same += value[1] >= value[2] - 1e-9 * (1 + fabs(value[2]));
+                if (value[2] > 0) {
+                    worst_greedy = fmin(worst_greedy, value[1] / value[2]);
+                    worst_all = fmin(worst_all, value[0] / value[2]);
+                }
+                prillm_lmaas_free(mk);
+            }
+            printf("| %d | %d | %.0f | %.0f | %.0f | %d of %d | %.4f | %.4f | %.1f | %.0f | %.0f | %.1f ms | %.1f ms | %.1f ms |\n",
+                   models, n, net[0], net[1], net[2], same, seeds, worst_greedy, worst_all, offered, priced[1], priced[2],
+                   1e3 * secs[0], 1e3 * secs[1], 1e3 * secs[2]);
+        }
+    printf("\nNet profits are means over the seeds. Exact prices every nonempty subset (2^M - 1); greedy adds, drops or\n"
+           "swaps one model at a time from the full catalogue while the net profit rises.\n\n");
+}
+
 int main(int argc, char **argv) {
     int quick = 0;
     for (int k = 1; k < argc; k++) {
@@ -218,5 +276,6 @@ int main(int argc, char **argv) {
     }
     customer_side(quick);
     seller_side(quick);
+    catalogue_side(quick);
     return 0;
 }

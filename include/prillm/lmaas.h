@@ -143,6 +143,13 @@ typedef enum {
 typedef enum { PRILLM_LMAAS_START_MIDDLE = 0, PRILLM_LMAAS_START_LOWEST = 1, PRILLM_LMAAS_START_HIGHEST = 2 } PrillmLmaasStart;
 
 typedef enum {
+    PRILLM_LMAAS_CATALOGUE_ALL = 0,    /* offer every model                      */
+    PRILLM_LMAAS_CATALOGUE_EXACT = 1,  /* price every subset, keep the best net  */
+    PRILLM_LMAAS_CATALOGUE_GREEDY = 2, /* local search: add, drop or swap one model (heuristic) */
+    PRILLM_LMAAS_CATALOGUE_AUTO = 3    /* exact up to max_catalogue_exact, else greedy */
+} PrillmLmaasCatalogue;
+
+typedef enum {
     PRILLM_LMAAS_ON_DEMAND_EXPECTED = 0, /* count the expected on-demand margin   */
     PRILLM_LMAAS_ON_DEMAND_IGNORE = 1    /* rental revenue only (the first model) */
 } PrillmLmaasOnDemand;
@@ -158,6 +165,8 @@ typedef struct {
     int on_demand_points;  /* K: the expectation over U is the mean over a
                               K x K midpoint lattice (docs/lmaas.md); K = 1 is
                               the nominal scenario alone                      */
+    int catalogue;         /* PrillmLmaasCatalogue: which models to offer     */
+    int max_catalogue_exact; /* exact search refused above this many models  */
 } PrillmLmaasSettings;
 
 PRILLM_API const PrillmOptionInfo *prillm_lmaas_options(int *count);
@@ -169,7 +178,9 @@ PRILLM_API PrillmErrorCode prillm_lmaas_check_settings(const PrillmLmaasSettings
 typedef struct {
     PrillmStatus status;  /* solved; inaccurate if IMP hit max_iterations   */
     int iterations;       /* IMP passes (each visits every model)            */
-    long evaluations;     /* seller-profit evaluations (price vectors tried) */
+    long evaluations;     /* seller-profit evaluations (price vectors tried),
+                             over the whole catalogue search               */
+    long catalogues;      /* catalogues priced (1 with catalogue "all")     */
     double seconds;       /* wall time, including the followers' table       */
     double table_seconds; /* of which tabulating the followers' RSR answers  */
 } PrillmLmaasInfo;
@@ -195,14 +206,20 @@ typedef struct {
     double on_demand_profit;
     double fixed_cost;
     double *on_demand;       /* [n_customers] expected on-demand time (seller's view) */
+    int *offered;            /* [n_models] 1 if the model is in the catalogue */
     PrillmLmaasPlan *plans;  /* [n_customers], the followers' RSR at prices  */
     double *history;         /* IMP: operating profit at the start and after each pass */
     int history_length;
     PrillmLmaasInfo info;
 } PrillmLmaasResult;
 
-/* Price the models (settings may be NULL for defaults); the market's own
- * prices are used only by method "fixed". *result is freed with
+/* Choose the catalogue (settings->catalogue) and price its models
+ * (settings may be NULL for defaults); the market's own prices are used
+ * only by method "fixed". Catalogues are compared by net profit (operating
+ * minus C_SSL, when anything is offered, minus the offered models'
+ * fine-tuning); offering nothing is worth 0. Models not offered get price
+ * +INFINITY and offered[m] = 0; with every catalogue empty-handed the
+ * result offers nothing. The IMP history is the chosen catalogue's. *result is freed with
  * prillm_lmaas_result_free. progress (may be NULL) receives one line per
  * IMP pass when settings->verbose. */
 PRILLM_API PrillmErrorCode prillm_lmaas_solve(const PrillmLmaasMarket *market, const PrillmLmaasSettings *settings,

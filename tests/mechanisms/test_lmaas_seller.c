@@ -218,12 +218,206 @@ static void test_on_demand_only_customers_earn(void **state) {
     assert_true(earning > 20);
 }
 
+/* ---- the catalogue ------------------------------------------------------ */
+
+static double fixed_cost(const PrillmLmaasMarket *mk, const double *prices) {
+    double fixed = 0;
+    int any = 0;
+    for (int m = 0; m < mk->n_models; m++)
+        if (!isinf(prices[m])) {
+            fixed += mk->finetune_cost[m];
+            any = 1;
+        }
+    return any ? fixed + mk->ssl_cost : 0;
+}
+
+/* The best net profit over every catalogue and, for method exhaustive,
+ * every grid price vector of its models (fixed: the file's prices). */
+static double brute_force_catalogue(const PrillmLmaasMarket *mk, const PrillmLmaasSettings *s) {
+    int models = mk->n_models;
+    double best = 0; /* offering nothing */
+    for (int mask = 1; mask < (1 << models); mask++) {
+        int k[8] = {0};
+        double prices[8];
+        for (;;) {
+            for (int m = 0; m < models; m++)
+                prices[m] = !((mask >> m) & 1) ? INFINITY
+                            : s->method == PRILLM_LMAAS_FIXED ? mk->price[m]
+                                                              : grid_price(mk, k[m], s->grid_points);
+            best = fmax(best, seller_profit(mk, s, prices, NULL, NULL) - fixed_cost(mk, prices));
+            if (s->method == PRILLM_LMAAS_FIXED) break;
+            int m = models - 1;
+            while (m >= 0 && (!((mask >> m) & 1) || ++k[m] == s->grid_points)) {
+                k[m] = 0;
+                m--;
+            }
+            if (m < 0) break;
+        }
+    }
+    return best;
+}
+
+/* The reported net profit is the followers' at the returned prices, and
+ * the catalogue is the set of finite prices. */
+static void check_result(const PrillmLmaasMarket *mk, const PrillmLmaasSettings *s, const PrillmLmaasResult *r) {
+    double net = seller_profit(mk, s, r->prices, NULL, NULL) - fixed_cost(mk, r->prices);
+    assert_true(fabs(net - r->net_profit) <= 1e-9 * (1 + fabs(net)));
+    assert_true(fabs(fixed_cost(mk, r->prices) - r->fixed_cost) <= 1e-9 * (1 + fabs(net)));
+    for (int m = 0; m < mk->n_models; m++) assert_int_equal(r->offered[m], !isinf(r->prices[m]));
+    for (int i = 0; i < mk->n_customers; i++)
+        if (r->plans[i].model >= 0) assert_true(r->offered[r->plans[i].model]);
+}
+
+static void test_catalogue_exact_brute_force(void **state) {
+    (void)state;
+    TestRng rng = {84};
+    int dropped = 0;
+    for (int trial = 0; trial < 80; trial++) {
+        int models = test_int(&rng, 1, 3);
+        PrillmLmaasMarket *mk = market(&rng, test_int(&rng, 2, 6), models, 43000 + (uint64_t)trial);
+        /* training costs that matter at this scale */
+        mk->ssl_cost = 20 * test_uniform(&rng);
+        for (int m = 0; m < models; m++) mk->finetune_cost[m] = 100 * test_uniform(&rng);
+        PrillmLmaasSettings s;
+        prillm_lmaas_default_settings(&s);
+        s.method = trial % 4 == 3 ? PRILLM_LMAAS_FIXED : PRILLM_LMAAS_EXHAUSTIVE;
+        s.grid_points = test_int(&rng, 2, 4);
+        s.on_demand_points = test_int(&rng, 1, 3);
+        s.catalogue = PRILLM_LMAAS_CATALOGUE_EXACT;
+        double best = brute_force_catalogue(mk, &s);
+        PrillmLmaasResult *r = NULL;
+        PrillmError err;
+        assert_int_equal(prillm_lmaas_solve(mk, &s, NULL, NULL, &r, &err), PRILLM_OK);
+        if (fabs(r->net_profit - best) > 1e-9 * (1 + fabs(best)))
+            fail_msg("trial %d: exact catalogue %.12g, brute force %.12g", trial, r->net_profit, best);
+        assert_true(r->info.catalogues == (1L << models) - 1);
+        check_result(mk, &s, r);
+        for (int m = 0; m < models; m++) dropped += !r->offered[m];
+        prillm_lmaas_result_free(r);
+        prillm_lmaas_free(mk);
+    }
+    assert_true(dropped > 20); /* the choice was exercised */
+}
+
+/* The greedy search against the exact one, with the same pricing (IMP):
+ * exact >= greedy >= every model offered, each checked by recomputation. */
+static void test_catalogue_greedy_certified(void **state) {
+    (void)state;
+    TestRng rng = {85};
+    int equal = 0, trials = 60, differs_from_all = 0;
+    double worst = 1;
+    for (int trial = 0; trial < trials; trial++) {
+        int models = test_int(&rng, 2, 6);
+        PrillmLmaasMarket *mk = market(&rng, test_int(&rng, 5, 30), models, 44000 + (uint64_t)trial);
+        mk->ssl_cost = 50 * test_uniform(&rng);
+        for (int m = 0; m < models; m++) mk->finetune_cost[m] = 300 * test_uniform(&rng);
+        PrillmLmaasSettings s;
+        prillm_lmaas_default_settings(&s);
+        s.grid_points = test_int(&rng, 6, 11);
+        s.on_demand_points = 4;
+        PrillmLmaasResult *r[3] = {NULL, NULL, NULL};
+        static const int modes[3] = {PRILLM_LMAAS_CATALOGUE_ALL, PRILLM_LMAAS_CATALOGUE_GREEDY, PRILLM_LMAAS_CATALOGUE_EXACT};
+        for (int k = 0; k < 3; k++) {
+            s.catalogue = modes[k];
+            assert_int_equal(prillm_lmaas_solve(mk, &s, NULL, NULL, &r[k], NULL), PRILLM_OK);
+            check_result(mk, &s, r[k]);
+        }
+        double tol = 1e-9 * (1 + fabs(r[2]->net_profit));
+        assert_true(r[2]->net_profit >= r[1]->net_profit - tol);
+        assert_true(r[1]->net_profit >= fmax(0, r[0]->net_profit) - tol);
+        assert_true(r[2]->net_profit >= 0);
+        equal += r[1]->net_profit >= r[2]->net_profit - tol;
+        differs_from_all += r[2]->net_profit > r[0]->net_profit + tol;
+        if (r[2]->net_profit > 0) worst = fmin(worst, r[1]->net_profit / r[2]->net_profit);
+        /* auto is exact at this size, greedy above max-catalogue-exact */
+        PrillmLmaasResult *a = NULL;
+        s.catalogue = PRILLM_LMAAS_CATALOGUE_AUTO;
+        s.max_catalogue_exact = trial % 2 ? models : models - 1;
+        assert_int_equal(prillm_lmaas_solve(mk, &s, NULL, NULL, &a, NULL), PRILLM_OK);
+        assert_true(a->net_profit == r[trial % 2 ? 2 : 1]->net_profit);
+        prillm_lmaas_result_free(a);
+        for (int k = 0; k < 3; k++) prillm_lmaas_result_free(r[k]);
+        prillm_lmaas_free(mk);
+    }
+    assert_true(differs_from_all > 10); /* choosing the catalogue mattered */
+    /* the certificate docs/lmaas.md quotes: greedy finds the exact
+     * catalogue's profit in at least 90% of these markets */
+    assert_true(equal >= trials * 9 / 10);
+    print_message("greedy catalogue = exact in %d of %d markets, worst greedy / exact net profit %.4f\n", equal, trials,
+                  worst);
+}
+
+static void test_catalogue_guards(void **state) {
+    (void)state;
+    PrillmLmaasMarket *mk = prillm_lmaas_random(4, 5, 2, NULL);
+    PrillmLmaasSettings s;
+    PrillmError err;
+    prillm_lmaas_default_settings(&s);
+    assert_int_equal(prillm_lmaas_set_option(&s, "catalogue", "greedy", &err), PRILLM_OK);
+    assert_int_equal(s.catalogue, PRILLM_LMAAS_CATALOGUE_GREEDY);
+    assert_int_equal(prillm_lmaas_set_option(&s, "catalogue", "some", &err), PRILLM_ERR_INVALID_ARGUMENT);
+    assert_int_equal(prillm_lmaas_set_option(&s, "on-demand-points", "0", &err), PRILLM_ERR_INVALID_ARGUMENT);
+    s.catalogue = PRILLM_LMAAS_CATALOGUE_EXACT;
+    s.max_catalogue_exact = 4;
+    PrillmLmaasResult *r = NULL;
+    assert_int_equal(prillm_lmaas_solve(mk, &s, NULL, NULL, &r, &err), PRILLM_ERR_TOO_LARGE);
+    assert_non_null(strstr(err.message, "max-catalogue-exact"));
+    assert_null(r);
+    /* nothing worth offering: huge training costs, the seller offers nothing */
+    mk->ssl_cost = 1e9;
+    s.catalogue = PRILLM_LMAAS_CATALOGUE_GREEDY;
+    assert_int_equal(prillm_lmaas_solve(mk, &s, NULL, NULL, &r, &err), PRILLM_OK);
+    for (int m = 0; m < 5; m++) assert_true(!r->offered[m] && isinf(r->prices[m]));
+    assert_true(r->net_profit == 0 && r->fixed_cost == 0);
+    for (int i = 0; i < 4; i++) assert_int_equal(r->plans[i].model, -1);
+    prillm_lmaas_result_free(r);
+    prillm_lmaas_free(mk);
+}
+
+static void test_catalogue_command(void **state) {
+    (void)state;
+    const char *cli = getenv("PRILLM_CLI");
+    if (!cli) skip();
+    char command[1024];
+    snprintf(command, sizeof command,
+             "\"%s\" lmaas --generate --customers 20 --models 5 --seed 3 | \"%s\" lmaas - --catalogue exact --compare", cli, cli);
+    FILE *pipe = popen(command, "r");
+    assert_non_null(pipe);
+    char buf[1 << 16];
+    size_t len = fread(buf, 1, sizeof buf - 1, pipe);
+    buf[len] = 0;
+    assert_int_equal(pclose(pipe), 0);
+    PrillmLmaasMarket *mk = prillm_lmaas_random(20, 5, 3, NULL);
+    PrillmLmaasSettings s;
+    prillm_lmaas_default_settings(&s);
+    s.catalogue = PRILLM_LMAAS_CATALOGUE_EXACT;
+    PrillmLmaasResult *r = NULL;
+    assert_int_equal(prillm_lmaas_solve(mk, &s, NULL, NULL, &r, NULL), PRILLM_OK);
+    char number[64], expect[128];
+    snprintf(expect, sizeof expect, "\"net_profit\": %s", prillm_format_double(r->net_profit, number, sizeof number));
+    if (!strstr(buf, expect)) fail_msg("output lacks %s", expect);
+    for (int m = 0; m < 5; m++) {
+        snprintf(expect, sizeof expect, "\"id\": \"model-%d\", \"offered\": %s", m, r->offered[m] ? "true" : "false");
+        if (!strstr(buf, expect)) fail_msg("output lacks %s", expect);
+    }
+    assert_non_null(strstr(buf, "\"catalogues_priced\": 31"));
+    prillm_lmaas_result_free(r);
+    prillm_lmaas_free(mk);
+    snprintf(command, sizeof command, "\"%s\" lmaas --generate --customers 3 --models 14 | \"%s\" lmaas - --catalogue exact >/dev/null 2>&1", cli, cli);
+    int status = system(command);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 5);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lattice),
         cmocka_unit_test(test_lattice_matches_uniform_mean),
         cmocka_unit_test(test_seller_optimum_brute_force),
         cmocka_unit_test(test_on_demand_only_customers_earn),
+        cmocka_unit_test(test_catalogue_exact_brute_force),
+        cmocka_unit_test(test_catalogue_greedy_certified),
+        cmocka_unit_test(test_catalogue_guards),
+        cmocka_unit_test(test_catalogue_command),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
