@@ -57,6 +57,10 @@ $vg build/tests/test_aggregation >/dev/null
 $vg build/prillm train-aggregator data/default_market.json --out build/valgrind_model.json --scenarios 20 --epochs 2 --quiet >/dev/null
 $vg build/prillm lmaas data/lmaas/example.json --compare >/dev/null
 build/prillm lmaas --generate --customers 30 --models 3 --seed 7 | $vg build/prillm lmaas - --compare >/dev/null
+$vg build/prillm lmaas data/lmaas/example.json --method fixed --evaluate --draws 200 --outside 1.5 >/dev/null
+build/prillm lmaas --generate --customers 30 --models 3 --seed 7 | $vg build/prillm lmaas - --evaluate --draws 50 --outside 2 --table >/dev/null
+$vg build/prillm lmaas data/lmaas/example.json --catalogue exact --compare --grid-points 11 --verbose >/dev/null 2>&1
+build/prillm lmaas --generate --customers 20 --models 5 --seed 3 | $vg build/prillm lmaas - --catalogue greedy --on-demand-points 4 --evaluate --draws 20 >/dev/null
 $vg build/tests/test_calibration_gradient >/dev/null
 $vg build/prillm calibrate --data data/calibration_synthetic --out /dev/null --folds 2 --iterations 50 >/dev/null
 $vg build/prillm delegate data/delegation/example.json >/dev/null

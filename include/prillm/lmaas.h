@@ -19,8 +19,13 @@
  *                                         (s - tau)^+] - beta_m tau.
  * U: u = demand (1 + demand_deviation z_u), g = gain (1 + gain_deviation z_g)
  * with |z_u| <= 1, |z_g| <= 1, |z_u| + |z_g| <= budget (2 = the box).
- * The seller's operating profit is sum_n (beta_m - serving_cost_m) tau_n;
- * its net profit subtracts the SSL pre-training and fine-tuning costs.
+ * The seller's operating profit is sum_n (beta_m - serving_cost_m) tau_n
+ * plus, by default, the expected on-demand margin
+ * sum_n ((1 + premium) beta_m - serving_cost_m) E[on-demand time of n],
+ * the expectation over scenarios uniform on U (a midpoint lattice, see
+ * PrillmLmaasSettings.on_demand_points); its net profit subtracts the SSL
+ * pre-training cost (when any model is offered) and the fine-tuning cost of
+ * every offered model.
  */
 #ifndef PRILLM_LMAAS_H
 #define PRILLM_LMAAS_H
@@ -117,7 +122,9 @@ typedef struct {
 PRILLM_API PrillmErrorCode prillm_lmaas_rent_model(const PrillmLmaasMarket *market, int customer, int model, double price,
                                         double *rental, double *robust_profit, PrillmError *err);
 /* RSR: best model (ties to the lowest index) and rental at prices[n_models];
- * stays out unless the robust profit is > 0 (individual rationality). */
+ * stays out unless the robust profit is > 0 (individual rationality). A
+ * price of +INFINITY means the model is not offered (the seller's
+ * catalogue): the customer cannot rent it. */
 PRILLM_API PrillmErrorCode prillm_lmaas_rent(const PrillmLmaasMarket *market, int customer, const double *prices,
                                   PrillmLmaasPlan *plan, PrillmError *err);
 /* Realised profit of renting model m for tau at price beta when the
@@ -135,6 +142,18 @@ typedef enum {
 
 typedef enum { PRILLM_LMAAS_START_MIDDLE = 0, PRILLM_LMAAS_START_LOWEST = 1, PRILLM_LMAAS_START_HIGHEST = 2 } PrillmLmaasStart;
 
+typedef enum {
+    PRILLM_LMAAS_CATALOGUE_ALL = 0,    /* offer every model                      */
+    PRILLM_LMAAS_CATALOGUE_EXACT = 1,  /* price every subset, keep the best net  */
+    PRILLM_LMAAS_CATALOGUE_GREEDY = 2, /* local search: add, drop or swap one model (heuristic) */
+    PRILLM_LMAAS_CATALOGUE_AUTO = 3    /* exact up to max_catalogue_exact, else greedy */
+} PrillmLmaasCatalogue;
+
+typedef enum {
+    PRILLM_LMAAS_ON_DEMAND_EXPECTED = 0, /* count the expected on-demand margin   */
+    PRILLM_LMAAS_ON_DEMAND_IGNORE = 1    /* rental revenue only (the first model) */
+} PrillmLmaasOnDemand;
+
 typedef struct {
     int method;            /* PrillmLmaasMethod                              */
     int grid_points;       /* prices per model: price_min..price_max evenly  */
@@ -142,6 +161,12 @@ typedef struct {
     int start;             /* PrillmLmaasStart: IMP's first price vector     */
     double max_exhaustive; /* refuse an exhaustive grid with more vectors    */
     int verbose;           /* progress through the callback                  */
+    int on_demand;         /* PrillmLmaasOnDemand: the seller's profit model  */
+    int on_demand_points;  /* K: the expectation over U is the mean over a
+                              K x K midpoint lattice (docs/lmaas.md); K = 1 is
+                              the nominal scenario alone                      */
+    int catalogue;         /* PrillmLmaasCatalogue: which models to offer     */
+    int max_catalogue_exact; /* exact search refused above this many models  */
 } PrillmLmaasSettings;
 
 PRILLM_API const PrillmOptionInfo *prillm_lmaas_options(int *count);
@@ -153,26 +178,48 @@ PRILLM_API PrillmErrorCode prillm_lmaas_check_settings(const PrillmLmaasSettings
 typedef struct {
     PrillmStatus status;  /* solved; inaccurate if IMP hit max_iterations   */
     int iterations;       /* IMP passes (each visits every model)            */
-    long evaluations;     /* seller-profit evaluations (price vectors tried) */
+    long evaluations;     /* seller-profit evaluations (price vectors tried),
+                             over the whole catalogue search               */
+    long catalogues;      /* catalogues priced (1 with catalogue "all")     */
     double seconds;       /* wall time, including the followers' table       */
     double table_seconds; /* of which tabulating the followers' RSR answers  */
 } PrillmLmaasInfo;
+
+/* The seller's profit at given prices and followers' plans. */
+typedef struct {
+    double rental;    /* sum_n (beta - serving cost) tau_n                   */
+    double on_demand; /* sum_n ((1+premium) beta - serving cost) E[on-demand
+                         time]; 0 with on_demand = ignore                    */
+    double operating; /* rental + on_demand                                  */
+    double fixed;     /* C_SSL if any model is offered + offered models' F   */
+    double net;       /* operating - fixed                                   */
+} PrillmLmaasProfit;
 
 /* Outputs are NaN (model -1) unless status is solved or inaccurate. */
 typedef struct {
     int n_models;
     int n_customers;
-    double *prices;          /* [n_models]                                   */
-    double operating_profit; /* sum_n (beta - serving cost) tau              */
-    double net_profit;       /* minus C_SSL and every fine-tuning cost       */
+    double *prices;          /* [n_models]; +INFINITY = not offered          */
+    double operating_profit; /* rental + expected on-demand margin           */
+    double net_profit;       /* minus C_SSL and the offered models' fine-tuning */
+    double rental_profit;    /* the parts of operating_profit                */
+    double on_demand_profit;
+    double fixed_cost;
+    double *on_demand;       /* [n_customers] expected on-demand time (seller's view) */
+    int *offered;            /* [n_models] 1 if the model is in the catalogue */
     PrillmLmaasPlan *plans;  /* [n_customers], the followers' RSR at prices  */
     double *history;         /* IMP: operating profit at the start and after each pass */
     int history_length;
     PrillmLmaasInfo info;
 } PrillmLmaasResult;
 
-/* Price the models (settings may be NULL for defaults); the market's own
- * prices are used only by method "fixed". *result is freed with
+/* Choose the catalogue (settings->catalogue) and price its models
+ * (settings may be NULL for defaults); the market's own prices are used
+ * only by method "fixed". Catalogues are compared by net profit (operating
+ * minus C_SSL, when anything is offered, minus the offered models'
+ * fine-tuning); offering nothing is worth 0. Models not offered get price
+ * +INFINITY and offered[m] = 0; with every catalogue empty-handed the
+ * result offers nothing. The IMP history is the chosen catalogue's. *result is freed with
  * prillm_lmaas_result_free. progress (may be NULL) receives one line per
  * IMP pass when settings->verbose. */
 PRILLM_API PrillmErrorCode prillm_lmaas_solve(const PrillmLmaasMarket *market, const PrillmLmaasSettings *settings,
@@ -180,10 +227,108 @@ PRILLM_API PrillmErrorCode prillm_lmaas_solve(const PrillmLmaasMarket *market, c
                                    PrillmError *err);
 PRILLM_API void prillm_lmaas_result_free(PrillmLmaasResult *result);
 
-/* The followers' RSR at given prices and the seller's profits they imply
- * (plans has n_customers entries; profits may be NULL). */
-PRILLM_API PrillmErrorCode prillm_lmaas_followers(const PrillmLmaasMarket *market, const double *prices, PrillmLmaasPlan *plans,
-                                       double *operating_profit, double *net_profit, PrillmError *err);
+/* The followers' RSR at given prices (+INFINITY = not offered) and the
+ * seller's profit they imply under settings' profit model (settings may be
+ * NULL for defaults). plans has n_customers entries; on_demand (may be
+ * NULL) receives each customer's expected on-demand time; profit may be
+ * NULL. */
+PRILLM_API PrillmErrorCode prillm_lmaas_followers(const PrillmLmaasMarket *market, const PrillmLmaasSettings *settings,
+                                       const double *prices, PrillmLmaasPlan *plans, double *on_demand,
+                                       PrillmLmaasProfit *profit, PrillmError *err);
+
+/* The scenarios of the seller's expectation: a K x K midpoint lattice of
+ * the square [-1, 1]^2 mapped onto U (budget <= 1: the linear map onto the
+ * diamond, z = budget ((a + b) / 2, (a - b) / 2); budget > 1: the points
+ * of the box inside U), equally weighted. out needs K * K entries; returns
+ * the count (1 for budget 0 or K = 1: the nominal scenario). */
+PRILLM_API int prillm_lmaas_lattice(double budget, int points, PrillmLmaasScenario *out);
+
+
+/* ---- out-of-sample evaluation of renting rules (docs/lmaas.md) --------- */
+/* The project's own design (the paper's evaluation could not be read):
+ * every rule plans before the uncertainty resolves, then each customer's
+ * scenario is drawn at random, independently across customers and draws,
+ * and the same draws score every rule (common random numbers). */
+
+typedef enum {
+    PRILLM_LMAAS_RULE_ROBUST = 0,    /* RSR over U                                */
+    PRILLM_LMAAS_RULE_NOMINAL = 1,   /* RSR's rule on the nominal scenario alone  */
+    PRILLM_LMAAS_RULE_CHEAPEST = 2,  /* the cheapest offered model, nominal rental */
+    PRILLM_LMAAS_RULE_CAPABLE = 3,   /* the highest-fidelity offered model, idem  */
+    PRILLM_LMAAS_RULE_HINDSIGHT = 4, /* not a rule: rents knowing the scenario (an
+                                        upper bound on every rule, draw by draw)  */
+    PRILLM_LMAAS_RULES = 5
+} PrillmLmaasRule;
+
+/* "robust", "nominal", "cheapest", "capable", "hindsight"; NULL otherwise. */
+PRILLM_API const char *prillm_lmaas_rule_name(int rule);
+
+typedef struct {
+    int draws;                /* scenarios per customer, 1..10^7 (default 1000) */
+    unsigned long long seed;  /* of the draws (default 1)                        */
+    double widening;          /* 1 (default): uniform on U. F in (1, 100]:
+                                 uniform on F U minus U, i.e. outside U, with
+                                 deviations up to F times the stated ones; a
+                                 demand or gain pushed below 0 counts as 0
+                                 (nothing to serve / the link carries nothing) */
+} PrillmLmaasEvalSettings;
+
+PRILLM_API void prillm_lmaas_default_eval_settings(PrillmLmaasEvalSettings *settings);
+
+enum { PRILLM_LMAAS_QUANTILES = 5 }; /* 5%, 25%, 50%, 75%, 95% */
+
+/* One rule's realised profit; "total" = summed over the customers for one
+ * draw (each customer its own scenario), the unit of the distribution. */
+typedef struct {
+    int renters;            /* customers who rent or buy on demand            */
+    double mean;            /* mean total over the draws                      */
+    double stddev;          /* sample standard deviation of the total         */
+    double quantiles[PRILLM_LMAAS_QUANTILES]; /* of the total (linear interpolation) */
+    double worst_observed;  /* smallest total drawn                           */
+    double best_observed;   /* largest total drawn                            */
+    double worst_case;      /* exact: sum over customers of the plan's worst case
+                               over the region drawn from (U, or F U)        */
+    double negative_share;  /* share of (customer, draw) pairs with a realised
+                               profit below 0, among the rule's renters      */
+    double customer_worst;  /* the smallest single realised profit drawn     */
+} PrillmLmaasRuleStats;
+
+typedef struct {
+    int n_customers;
+    int n_models;
+    int draws;
+    double widening;
+    PrillmLmaasRuleStats rules[PRILLM_LMAAS_RULES];
+    /* loses_draws[a][b]: share of draws whose total under rule a is below
+     * that under b; loses_pairs[a][b]: the same per (customer, draw) pair.
+     * "Below" means by more than 1e-9 of the magnitude (round-off ties are
+     * not losses). */
+    double loses_draws[PRILLM_LMAAS_RULES][PRILLM_LMAAS_RULES];
+    double loses_pairs[PRILLM_LMAAS_RULES][PRILLM_LMAAS_RULES];
+    double mean_gap_stderr[PRILLM_LMAAS_RULES][PRILLM_LMAAS_RULES]; /* standard error of
+                               mean(total_a - total_b) over the paired draws */
+    double *totals;    /* [PRILLM_LMAAS_RULES * draws], rule-major, draw order */
+    int *models;       /* [PRILLM_LMAAS_RULES * n_customers], -1 = out (hindsight: -1) */
+    double *rentals;   /* same layout; hindsight's entries are NaN          */
+    double seconds;
+} PrillmLmaasEvaluation;
+
+/* Plan every rule at prices[n_models] (+INFINITY = model not offered) and
+ * score it on settings->draws random scenarios per customer (settings may
+ * be NULL for defaults). The scenarios are the sequence of
+ * prillm_lmaas_draw_scenario(budget, widening, &state) from state = seed,
+ * for draw 0 customers 0..n-1, then draw 1, and so on. Widening > 1 needs budget > 0 (U is one point
+ * otherwise). The market must be valid. *evaluation is freed with
+ * prillm_lmaas_evaluation_free. */
+PRILLM_API PrillmErrorCode prillm_lmaas_evaluate(const PrillmLmaasMarket *market, const double *prices,
+                                      const PrillmLmaasEvalSettings *settings, PrillmLmaasEvaluation **evaluation,
+                                      PrillmError *err);
+PRILLM_API void prillm_lmaas_evaluation_free(PrillmLmaasEvaluation *evaluation);
+
+/* A scenario uniform on widening x U (widening = 1: U itself); with
+ * widening > 1 only outside U. *state is the caller's random state (any
+ * value; it advances). Exposed for tests and simulations. */
+PRILLM_API PrillmLmaasScenario prillm_lmaas_draw_scenario(double budget, double widening, unsigned long long *state);
 
 #ifdef __cplusplus
 }

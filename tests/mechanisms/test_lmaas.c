@@ -328,15 +328,63 @@ static void test_individual_rationality(void **state) {
 
 /* ---- 6. IMP ------------------------------------------------------------- */
 
-static double seller_profit(const PrillmLmaasMarket *mk, const double *prices) {
+/* The seller's expectation over U, from docs/lmaas.md: the K x K midpoint
+ * lattice of [-1, 1]^2, mapped linearly onto the diamond when budget <= 1,
+ * else its points inside U; equally weighted. */
+static int lattice(double budget, int k, double out[][2]) {
+    if (budget == 0) {
+        out[0][0] = out[0][1] = 0;
+        return 1;
+    }
+    int count = 0;
+    for (int a = 0; a < k; a++)
+        for (int b = 0; b < k; b++) {
+            double x = (2.0 * a + 1) / k - 1, y = (2.0 * b + 1) / k - 1;
+            if (budget <= 1) {
+                out[count][0] = budget * (x + y) / 2;
+                out[count][1] = budget * (x - y) / 2;
+                count++;
+            } else if (fabs(x) + fabs(y) <= budget) {
+                out[count][0] = x;
+                out[count][1] = y;
+                count++;
+            }
+        }
+    return count;
+}
+
+/* Expected on-demand time of renting tau of model m at beta: the customer
+ * buys the rest of what it can serve when its net value beats the
+ * on-demand price. */
+static double expected_on_demand(const PrillmLmaasMarket *mk, int i, int m, double beta, double tau, int k) {
+    static double pts[64 * 64][2];
+    int count = lattice(mk->budget, k, pts);
+    double sum = 0;
+    for (int c = 0; c < count; c++) {
+        Outcome o = outcome(mk, i, m, pts[c][0], pts[c][1]);
+        if (o.usable && o.q > (1 + mk->premium) * beta) sum += fmax(0, o.servable - tau);
+    }
+    return sum / count;
+}
+
+/* The seller's operating profit at prices (+inf: not offered) with the
+ * default profit model (expected on-demand margin, K = points). */
+static double seller_profit_k(const PrillmLmaasMarket *mk, const double *prices, int points) {
     double total = 0;
     for (int i = 0; i < mk->n_customers; i++) {
         PrillmLmaasPlan plan;
         assert_int_equal(prillm_lmaas_rent(mk, i, prices, &plan, NULL), PRILLM_OK);
-        if (plan.model >= 0) total += (prices[plan.model] - mk->serving_cost[plan.model]) * plan.rental;
+        int m = plan.model;
+        if (m < 0) continue;
+        total += (prices[m] - mk->serving_cost[m]) * plan.rental;
+        if (points > 0)
+            total += ((1 + mk->premium) * prices[m] - mk->serving_cost[m]) *
+                     expected_on_demand(mk, i, m, prices[m], plan.rental, points);
     }
     return total;
 }
+
+static double seller_profit(const PrillmLmaasMarket *mk, const double *prices) { return seller_profit_k(mk, prices, 8); }
 
 static double grid_price(const PrillmLmaasMarket *mk, int g, int points) {
     return points == 1 ? mk->price_min : mk->price_min + (mk->price_max - mk->price_min) * ((double)g / (points - 1));
@@ -420,16 +468,19 @@ static void test_stackelberg_consistency(void **state) {
         s.grid_points = test_int(&rng, 1, 12);
         PrillmLmaasResult *r = NULL;
         assert_int_equal(prillm_lmaas_solve(mk, &s, NULL, NULL, &r, NULL), PRILLM_OK);
-        double operating = 0, fixed = mk->ssl_cost;
+        double fixed = mk->ssl_cost;
         for (int m = 0; m < mk->n_models; m++) fixed += mk->finetune_cost[m];
         for (int i = 0; i < mk->n_customers; i++) {
             PrillmLmaasPlan again;
             assert_int_equal(prillm_lmaas_rent(mk, i, r->prices, &again, NULL), PRILLM_OK);
             assert_int_equal(again.model, r->plans[i].model);
             assert_true(again.rental == r->plans[i].rental && again.robust_profit == r->plans[i].robust_profit);
-            if (again.model >= 0) operating += (r->prices[again.model] - mk->serving_cost[again.model]) * again.rental;
         }
+        double operating = seller_profit(mk, r->prices), rental = seller_profit_k(mk, r->prices, 0);
         double tol = 1e-9 * (1 + fabs(operating));
+        assert_true(fabs(rental - r->rental_profit) <= tol);
+        assert_true(fabs(operating - rental - r->on_demand_profit) <= tol);
+        assert_true(fabs(fixed - r->fixed_cost) <= tol);
         assert_true(fabs(operating - r->operating_profit) <= tol);
         assert_true(fabs(operating - fixed - r->net_profit) <= tol);
         if (s.method == PRILLM_LMAAS_IMP) assert_true(fabs(r->history[r->history_length - 1] - operating) <= tol);
@@ -489,8 +540,20 @@ static void test_worked_example(void **state) {
         assert_true(fabs(r->plans[i].rental - rental[i]) < 1e-12);
         assert_true(fabs(r->plans[i].robust_profit - profit[i]) < 1e-12);
     }
+    /* the seller: rentals (2 - 1) x (8 + 3) = 11, and alice buys on demand
+     * the demand above her rental, 10 (1 + 0.2 z_u) - 8, whose mean over
+     * the symmetric lattice is 2, at a margin of 1.5 x 2 - 1 = 2: 4 more
+     * (bob's net value stays below the on-demand price 3 in every scenario) */
+    assert_true(fabs(r->rental_profit - 11) < 1e-12 && fabs(r->on_demand_profit - 4) < 1e-12);
+    assert_true(fabs(r->operating_profit - 15) < 1e-12 && fabs(r->net_profit - 6) < 1e-12);
+    assert_true(fabs(r->on_demand[0] - 2) < 1e-12 && r->on_demand[1] == 0 && r->on_demand[2] == 0);
+    prillm_lmaas_result_free(r);
+    /* rental revenue only: the first model's 11 and 2 */
+    s.on_demand = PRILLM_LMAAS_ON_DEMAND_IGNORE;
+    assert_int_equal(prillm_lmaas_solve(mk, &s, NULL, NULL, &r, &err), PRILLM_OK);
     assert_true(fabs(r->operating_profit - 11) < 1e-12 && fabs(r->net_profit - 2) < 1e-12);
     prillm_lmaas_result_free(r);
+    s.on_demand = PRILLM_LMAAS_ON_DEMAND_EXPECTED;
     /* the seller: on the integer grid 0..10 "large" at 7 keeps only alice,
      * (7 - 1) x 8 = 48, the most any grid price can make */
     s.method = PRILLM_LMAAS_IMP;
@@ -602,10 +665,11 @@ static void test_settings_and_guards(void **state) {
     assert_true(plan.model == -1 && isnan(plan.robust_profit));
     assert_int_equal(prillm_lmaas_rent(mk, 7, prices, &plan, &err), PRILLM_ERR_INVALID_ARGUMENT);
     PrillmLmaasPlan plans[3];
-    double operating = 0, net = 0;
-    assert_int_equal(prillm_lmaas_followers(mk, prices, plans, &operating, &net, &err), PRILLM_ERR_INVALID_ARGUMENT);
+    PrillmLmaasProfit seller;
+    double on_demand[3];
+    assert_int_equal(prillm_lmaas_followers(mk, NULL, prices, plans, on_demand, &seller, &err), PRILLM_ERR_INVALID_ARGUMENT);
     assert_non_null(strstr(err.message, "prices[2]"));
-    assert_true(isnan(operating) && isnan(net));
+    assert_true(isnan(seller.operating) && isnan(seller.net) && isnan(on_demand[0]));
     for (int i = 0; i < 3; i++) assert_true(plans[i].model == -1 && isnan(plans[i].rental));
     double tau, profit;
     assert_int_equal(prillm_lmaas_rent_model(mk, 0, 9, 1, &tau, &profit, &err), PRILLM_ERR_INVALID_ARGUMENT);

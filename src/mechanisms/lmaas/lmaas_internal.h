@@ -25,4 +25,20 @@ double prillm__lmaas_second_stage(PrillmLmaasOutcome o, double rental, double pr
 void prillm__lmaas_robust_rental(const PrillmLmaasOutcome *outcomes, int count, double price, double premium,
                                  double max_rental, double *rental, double *profit, int *worst);
 
+/* On-demand time bought in an outcome after renting tau at unit price
+ * beta: the rest of the servable time when buying it pays. */
+double prillm__lmaas_on_demand_time(PrillmLmaasOutcome o, double rental, double price, double premium);
+
+/* The seller's lattice outcomes for customer i and model m (out has room
+ * for points^2 entries); returns the count. */
+int prillm__lmaas_lattice_outcomes(const PrillmLmaasMarket *mk, int i, int m, int points, PrillmLmaasOutcome *out);
+
+/* Mean on-demand time over the lattice outcomes. */
+double prillm__lmaas_expected_on_demand(const PrillmLmaasOutcome *lattice, int count, double rental, double price,
+                                        double premium);
+
+/* C_SSL if any price is finite, plus the fine-tuning cost of each model
+ * with a finite price. */
+double prillm__lmaas_fixed_cost(const PrillmLmaasMarket *mk, const double *prices);
+
 #endif

@@ -169,10 +169,12 @@ PrillmErrorCode prillm_lmaas_rent(const PrillmLmaasMarket *mk, int customer, con
     if (rc) return rc;
     if (!prices) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "prices is NULL");
     for (int m = 0; m < mk->n_models; m++)
-        if (!(isfinite(prices[m]) && prices[m] >= 0))
-            return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "prices[%d] must be finite and >= 0, got %g", m, prices[m]);
+        if (!(prices[m] >= 0)) /* +inf is allowed: the model is not offered */
+            return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "prices[%d] must be >= 0 (+inf: not offered), got %g", m,
+                                prices[m]);
     PrillmLmaasPlan best = {-1, 0.0, 0.0, {0.0, 0.0}};
     for (int m = 0; m < mk->n_models; m++) {
+        if (isinf(prices[m])) continue;
         double tau, profit;
         PrillmLmaasScenario worst;
         rent_model(mk, customer, m, prices[m], &tau, &profit, &worst);
