@@ -238,13 +238,18 @@ static void print_model_or_null(FILE *out, const PrillmTtcMarket *mk, int i) {
     else fputs("null", out);
 }
 
+/* Per request paid on the realised quality: quality, payment, user utility, winner profit. */
+typedef struct {
+    double quality, payment, user_utility, winner_profit;
+} RequestOutcome;
+
 static void print_bid_outcome_json(FILE *out, const PrillmTtcMarket *mk, const PrillmTtcBidOutcome *o,
-                                   const double *realised, int n_requests) {
+                                   const RequestOutcome *requests, int n_requests) {
     int n = mk->n_models, w = o->outcome.winner;
     fprintf(out, "{\n  \"status\": \"solved\",\n  \"mode\": \"bids\",\n  \"served\": %s,\n  \"models\": ",
             w >= 0 ? "true" : "false");
     prillm_cli_print_strings(out, mk->model_id, n);
-    fputs(",\n  \"bids\": {\"levels\": [", out);
+    fputs(",\n  \"bids\": {\n    \"levels\": [", out);
     for (int i = 0; i < n; i++) {
         if (i) fputs(", ", out);
         if (o->level[i] >= 0) fprintf(out, "%d", o->level[i]);
@@ -262,7 +267,7 @@ static void print_bid_outcome_json(FILE *out, const PrillmTtcMarket *mk, const P
     print_field(out, "    ", "quality", o->quality_bid, n);
     print_field(out, "    ", "price", o->price_bid, n);
     print_field(out, "    ", "score", o->score, n);
-    fputs("},\n  \"winner\": ", out);
+    fputs("\n  },\n  \"winner\": ", out);
     print_model_or_null(out, mk, w);
     fputs(",\n  \"runner_up\": ", out);
     print_model_or_null(out, mk, o->outcome.runner_up);
@@ -276,51 +281,47 @@ static void print_bid_outcome_json(FILE *out, const PrillmTtcMarket *mk, const P
     print_number_field(out, "  ", "winner_profit", o->winner_profit);
     print_number_field(out, "  ", "welfare", o->welfare);
     if (n_requests > 0 && w >= 0) {
-        /* every request paid on the winner's realised quality */
-        double total_pay = 0, total_user = 0, total_profit = 0, total_welfare = 0;
+        double total[4] = {0, 0, 0, 0};
         fputs(",\n  \"requests\": [", out);
         for (int t = 0; t < n_requests; t++) {
-            double q = realised[(size_t)t * (size_t)n + (size_t)w];
-            double pay = q - o->outcome.runner_up_score;
-            total_pay += pay;
-            total_user += q - pay;
-            total_profit += pay - o->cost;
-            total_welfare += q - o->cost;
+            const RequestOutcome *r = &requests[t];
+            total[0] += r->payment;
+            total[1] += r->user_utility;
+            total[2] += r->winner_profit;
+            total[3] += r->quality - o->cost;
             fprintf(out, "%s\n    {\"realised_quality\": ", t ? "," : "");
-            prillm__json_number(out, q);
+            prillm__json_number(out, r->quality);
             fputs(", \"payment\": ", out);
-            prillm__json_number(out, pay);
+            prillm__json_number(out, r->payment);
             fputs(", \"user_utility\": ", out);
-            prillm__json_number(out, q - pay);
+            prillm__json_number(out, r->user_utility);
             fputs(", \"winner_profit\": ", out);
-            prillm__json_number(out, pay - o->cost);
+            prillm__json_number(out, r->winner_profit);
             fputc('}', out);
         }
-        fputs("\n  ],\n  \"request_totals\": {\"requests\": ", out);
-        fprintf(out, "%d, \"spend\": ", n_requests);
-        prillm__json_number(out, total_pay);
-        fputs(", \"user_value\": ", out);
-        prillm__json_number(out, total_user);
-        fputs(", \"winner_profit\": ", out);
-        prillm__json_number(out, total_profit);
-        fputs(", \"welfare\": ", out);
-        prillm__json_number(out, total_welfare);
+        fprintf(out, "\n  ],\n  \"request_totals\": {\"requests\": %d", n_requests);
+        const char *keys[] = {"spend", "user_value", "winner_profit", "welfare"};
+        for (int k = 0; k < 4; k++) {
+            fprintf(out, ", \"%s\": ", keys[k]);
+            prillm__json_number(out, total[k]);
+        }
         fputc('}', out);
     }
     fputs("\n}\n", out);
 }
 
-/* The realised requests' rows, for the library call (checks the winner has one). */
+/* The expected outcome, then every request on its realised quality. */
 static int run_bid_requests(const PrillmTtcMarket *mk, const PrillmTtcBids *bids, const double *realised,
-                            int n_requests, PrillmTtcBidOutcome *o) {
+                            int n_requests, PrillmTtcBidOutcome *o, RequestOutcome *requests) {
     PrillmError err;
     if (prillm_ttc_bids_run(mk, bids, NAN, NULL, o, &err)) return prillm_cli_fail(&err);
     for (int t = 0; t < n_requests && o->outcome.winner >= 0; t++) {
-        PrillmTtcBidOutcome check;
-        if (prillm_ttc_bids_run(mk, bids, NAN, realised + (size_t)t * (size_t)mk->n_models, &check, &err)) {
+        PrillmTtcBidOutcome r;
+        if (prillm_ttc_bids_run(mk, bids, NAN, realised + (size_t)t * (size_t)mk->n_models, &r, &err)) {
             fprintf(stderr, "prillm: error: bids file: requests[%d]: %s\n", t, err.message);
             return EXIT_BAD_INPUT;
         }
+        requests[t] = (RequestOutcome){r.quality, r.outcome.payment, r.user_utility, r.winner_profit};
     }
     return EXIT_SOLVED;
 }
@@ -510,8 +511,15 @@ int cmd_auction(int argc, char **argv) {
     if (!population) {
         if (bids) {
             PrillmTtcBidOutcome o;
-            if ((code = run_bid_requests(mk, bids, realised, n_requests, &o))) goto done;
-            print_bid_outcome_json(stdout, mk, &o, realised, n_requests);
+            RequestOutcome *requests = n_requests ? calloc((size_t)n_requests, sizeof *requests) : NULL;
+            if (n_requests && !requests) {
+                fprintf(stderr, "prillm: error: out of memory for %d requests\n", n_requests);
+                code = EXIT_INTERNAL;
+                goto done;
+            }
+            if (!(code = run_bid_requests(mk, bids, realised, n_requests, &o, requests)))
+                print_bid_outcome_json(stdout, mk, &o, requests, n_requests);
+            free(requests);
         } else {
             PrillmTtcAuctionResult *r = NULL;
             if (prillm_ttc_auction(mk, &r, &err)) {

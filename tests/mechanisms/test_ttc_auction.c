@@ -357,11 +357,527 @@ static void test_curves_example_file(void **state) {
     free(text);
 }
 
+
+/* ---- 2. explicit bids ------------------------------------------------------- */
+
+/* The test's own auction on effective bids (score q - p): the best real
+ * bidder at or above the reserve wins (ties: lower index), the runner-up
+ * score is the best other score or the reserve. */
+typedef struct {
+    int winner, level;
+    double runner, payment, quality, cost;
+} RefResult;
+
+/* Effective bid of model i under bids b for value scale `scale`: level or -1. */
+static int ref_effective(const PrillmTtcMarket *mk, const PrillmTtcBids *b, int i, double scale, double *score,
+                         double *quality) {
+    int best = -1;
+    for (int k = 0; k < mk->n_levels[i]; k++) {
+        int at = mk->level_offset[i] + k;
+        if (isnan(b->price[at])) continue;
+        double a = isnan(b->claimed_accuracy[at]) ? mk->accuracy[at] : b->claimed_accuracy[at];
+        double q = ref_quality(mk, scale, a), sc = q - b->price[at];
+        if (best < 0 || sc > *score) {
+            best = k;
+            *score = sc;
+            *quality = q;
+        }
+    }
+    return best;
+}
+
+/* realised: the winner's realised quality (NaN: pay on the bid quality). */
+static RefResult ref_run(const PrillmTtcMarket *mk, const PrillmTtcBids *b, double scale, const double *realised) {
+    double reserve = isnan(b->reserve) ? mk->outside_value : b->reserve;
+    double score[PRILLM_TTC_MAX_MODELS], q[PRILLM_TTC_MAX_MODELS];
+    int level[PRILLM_TTC_MAX_MODELS];
+    RefResult r = {-1, -1, reserve, 0, NAN, NAN};
+    for (int i = 0; i < mk->n_models; i++) {
+        level[i] = ref_effective(mk, b, i, scale, &score[i], &q[i]);
+        if (level[i] >= 0 && score[i] >= reserve && (r.winner < 0 || score[i] > score[r.winner])) r.winner = i;
+    }
+    if (r.winner < 0) return r;
+    for (int i = 0; i < mk->n_models; i++)
+        if (i != r.winner && level[i] >= 0 && score[i] > r.runner) r.runner = score[i];
+    int w = r.winner;
+    r.level = level[w];
+    r.payment = (realised ? realised[w] : q[w]) - r.runner;
+    r.quality = realised ? realised[w] : ref_quality(mk, scale, mk->accuracy[mk->level_offset[w] + r.level]);
+    r.cost = ref_cost(mk, w, r.level);
+    return r;
+}
+
+/* Random bids: each model offers a random subset of its levels at prices
+ * around its costs, sometimes claiming accuracies; some models stay out. */
+static PrillmTtcBids *random_bids(TestRng *rng, const PrillmTtcMarket *mk) {
+    PrillmTtcBids *b = prillm_ttc_bids_alloc(mk, NULL);
+    assert_non_null(b);
+    double money = mk->value_scale;
+    for (int i = 0; i < mk->n_models; i++) {
+        if (test_int(rng, 0, 5) == 0) continue;
+        for (int k = 0; k < mk->n_levels[i]; k++) {
+            int at = mk->level_offset[i] + k;
+            if (test_int(rng, 0, 2) == 0) continue;
+            int form = test_int(rng, 0, 3);
+            double c = ref_cost(mk, i, k);
+            b->price[at] = form == 0 ? c : form == 1 ? c * (0.5 + test_uniform(rng)) : c + 0.3 * money * (test_uniform(rng) - 0.3);
+            if (form == 3) b->price[at] = test_int(rng, 0, 8) / 64.0 * money; /* coarse: ties */
+            if (test_int(rng, 0, 4) == 0) b->claimed_accuracy[at] = test_uniform(rng);
+        }
+    }
+    b->reserve = test_int(rng, 0, 2) ? NAN : 0.2 * money * (test_uniform(rng) - 0.5);
+    return b;
+}
+
+static void test_bids_match_definition(void **state) {
+    (void)state;
+    TestRng rng = {2202};
+    PrillmError err;
+    for (int trial = 0; trial < 3000; trial++) {
+        PrillmTtcMarket *mk = random_market(&rng, 6, 5, 0);
+        PrillmTtcBids *b = random_bids(&rng, mk);
+        double scale = test_int(&rng, 0, 1) ? NAN : mk->value_scale * exp(test_uniform(&rng) * 2 - 1);
+        double realised[PRILLM_TTC_MAX_MODELS];
+        int use_realised = test_int(&rng, 0, 1);
+        for (int i = 0; i < mk->n_models; i++) realised[i] = mk->value_scale * test_uniform(&rng);
+        PrillmTtcBidOutcome o;
+        assert_int_equal(prillm_ttc_bids_run(mk, b, scale, use_realised ? realised : NULL, &o, &err), PRILLM_OK);
+        RefResult r = ref_run(mk, b, isnan(scale) ? mk->value_scale : scale, use_realised ? realised : NULL);
+        assert_int_equal(o.outcome.winner, r.winner);
+        if (r.winner < 0) {
+            assert_true(o.outcome.payment == 0 && o.user_utility == o.reserve && o.welfare == o.reserve);
+        } else {
+            assert_int_equal(o.level[r.winner], r.level);
+            /* the test's exp/pow round differently from the library's expm1 */
+            double tol = 1e-14 * mk->value_scale;
+            assert_true(fabs(o.outcome.runner_up_score - r.runner) <= tol);
+            assert_true(fabs(o.outcome.payment - r.payment) <= tol);
+            assert_true(fabs(o.quality - r.quality) <= tol);
+            assert_true(fabs(o.cost - r.cost) <= 1e-15 * r.cost);
+            /* budget: the user's utility, the winner's profit and the welfare add up */
+            assert_true(fabs(o.user_utility + o.winner_profit - o.welfare) <= 1e-15 * mk->value_scale);
+            /* paying on realised quality, the user keeps the runner-up score whatever the answer */
+            if (use_realised) assert_true(fabs(o.user_utility - r.runner) <= 1e-15 * mk->value_scale);
+        }
+        prillm_ttc_bids_free(b);
+        prillm_ttc_market_free(mk);
+    }
+}
+
+/* Provider i's expected utility when it offers menu (prices, claims) and the
+ * others bid b: the level it delivers is its menu's effective level, paid on
+ * the bid quality (pay_realised 0; the quality is audited, so no claims) or
+ * on the realised quality, whose expectation is its true quality. */
+static double deviation_utility(const PrillmTtcMarket *mk, const PrillmTtcBids *others, int i, const double *prices,
+                                const double *claims, double scale, int pay_realised) {
+    PrillmTtcBids *b = prillm_ttc_bids_alloc(mk, NULL);
+    int total = mk->level_offset[mk->n_models];
+    memcpy(b->price, others->price, (size_t)total * sizeof *b->price);
+    memcpy(b->claimed_accuracy, others->claimed_accuracy, (size_t)total * sizeof *b->price);
+    b->reserve = others->reserve;
+    for (int k = 0; k < mk->n_levels[i]; k++) {
+        b->price[mk->level_offset[i] + k] = prices[k];
+        b->claimed_accuracy[mk->level_offset[i] + k] = claims ? claims[k] : NAN;
+    }
+    double score, q;
+    int k = ref_effective(mk, b, i, scale, &score, &q);
+    double realised[PRILLM_TTC_MAX_MODELS];
+    for (int j = 0; j < mk->n_models; j++) realised[j] = 0;
+    if (k >= 0) realised[i] = ref_quality(mk, scale, mk->accuracy[mk->level_offset[i] + k]);
+    RefResult r = ref_run(mk, b, scale, pay_realised ? realised : NULL);
+    prillm_ttc_bids_free(b);
+    return r.winner == i ? r.payment - r.cost : 0.0;
+}
+
+static void test_bids_truthful_dominant(void **state) {
+    (void)state;
+    TestRng rng = {2303};
+    PrillmError err;
+    long deviations = 0;
+    for (int trial = 0; trial < 400; trial++) {
+        PrillmTtcMarket *mk = random_market(&rng, 5, 5, 0);
+        PrillmTtcBids *b = random_bids(&rng, mk); /* the others: anything */
+        double scale = mk->value_scale * exp(test_uniform(&rng) * 2 - 1), money = scale;
+        int pay_realised = test_int(&rng, 0, 1);
+        for (int i = 0; i < mk->n_models; i++) {
+            int K = mk->n_levels[i];
+            double truthful_prices[8], none[8];
+            for (int k = 0; k < K; k++) {
+                truthful_prices[k] = ref_cost(mk, i, k);
+                none[k] = NAN;
+            }
+            double truthful = deviation_utility(mk, b, i, truthful_prices, NULL, scale, pay_realised);
+            /* the library's outcome of the truthful menu agrees */
+            PrillmTtcBids *t = prillm_ttc_bids_alloc(mk, NULL);
+            memcpy(t->price, b->price, (size_t)mk->level_offset[mk->n_models] * sizeof *t->price);
+            memcpy(t->claimed_accuracy, b->claimed_accuracy, (size_t)mk->level_offset[mk->n_models] * sizeof *t->price);
+            t->reserve = b->reserve;
+            for (int k = 0; k < K; k++) {
+                t->price[mk->level_offset[i] + k] = truthful_prices[k];
+                t->claimed_accuracy[mk->level_offset[i] + k] = NAN;
+            }
+            PrillmTtcBidOutcome o;
+            assert_int_equal(prillm_ttc_bids_run(mk, t, scale, NULL, &o, &err), PRILLM_OK);
+            double lib = o.outcome.winner == i ? o.winner_profit : 0.0;
+            assert_true(fabs(lib - truthful) <= 1e-14 * money);
+            /* and the closed form: max(0, W_i* - best other score or reserve) */
+            double best_own = -INFINITY, best_other = isnan(b->reserve) ? mk->outside_value : b->reserve;
+            for (int k = 0; k < K; k++)
+                best_own = fmax(best_own, ref_quality(mk, scale, mk->accuracy[mk->level_offset[i] + k]) - truthful_prices[k]);
+            for (int j = 0; j < mk->n_models; j++) {
+                double sc, q;
+                if (j != i && ref_effective(mk, b, j, scale, &sc, &q) >= 0) best_other = fmax(best_other, sc);
+            }
+            assert_true(fabs(truthful - fmax(0, best_own - best_other)) <= 1e-14 * money);
+            prillm_ttc_bids_free(t);
+            /* brute force: single-level offers on a grid of prices (and, paid on
+             * realised quality, of claimed accuracies), then random menus */
+            for (int k = 0; k < K; k++) {
+                double c = truthful_prices[k];
+                for (int shade = -8; shade <= 8; shade++) {
+                    double grid[3] = {c * (1 + 0.06 * shade), c + 0.04 * shade * money,
+                                      /* just around the price that ties the best other score */
+                                      ref_quality(mk, scale, mk->accuracy[mk->level_offset[i] + k]) - best_other +
+                                          1e-3 * shade * money};
+                    for (int g = 0; g < 3; g++) {
+                        double prices[8], claims[8];
+                        memcpy(prices, none, sizeof prices);
+                        prices[k] = grid[g];
+                        int n_claims = pay_realised ? 5 : 1;
+                        for (int lie = 0; lie < n_claims; lie++) {
+                            memcpy(claims, none, sizeof claims);
+                            if (lie) claims[k] = 0.25 * (lie - 1) + 0.125 * test_uniform(&rng);
+                            double u = deviation_utility(mk, b, i, prices, claims, scale, pay_realised);
+                            if (u > truthful + 1e-14 * money)
+                                fail_msg("trial %d: provider %d gains %.3g over truthful %.3g with level %d price %.17g "
+                                         "claim %g",
+                                         trial, i, u - truthful, truthful, k, prices[k], claims[k]);
+                            deviations++;
+                        }
+                    }
+                }
+            }
+            for (int m = 0; m < 200; m++) {
+                double prices[8], claims[8];
+                for (int k = 0; k < K; k++) {
+                    prices[k] = test_int(&rng, 0, 2) ? truthful_prices[k] * (0.3 + 1.4 * test_uniform(&rng)) : NAN;
+                    claims[k] = pay_realised && test_int(&rng, 0, 1) && !isnan(prices[k]) ? test_uniform(&rng) : NAN;
+                }
+                double u = deviation_utility(mk, b, i, prices, claims, scale, pay_realised);
+                if (u > truthful + 1e-14 * money)
+                    fail_msg("trial %d: provider %d gains %.3g with a random menu", trial, i, u - truthful);
+                deviations++;
+            }
+        }
+        prillm_ttc_bids_free(b);
+        prillm_ttc_market_free(mk);
+    }
+    print_message("explicit bids: %ld unilateral deviations checked by brute force, none profitable\n", deviations);
+}
+
+static void test_bids_rationality(void **state) {
+    (void)state;
+    TestRng rng = {2404};
+    PrillmError err;
+    for (int trial = 0; trial < 2000; trial++) {
+        PrillmTtcMarket *mk = random_market(&rng, 6, 5, 0);
+        PrillmTtcBids *b = prillm_ttc_bids_truthful(mk, &err);
+        assert_non_null(b);
+        double scale = mk->value_scale * exp(test_uniform(&rng) * 3 - 1.5);
+        PrillmTtcBidOutcome o;
+        assert_int_equal(prillm_ttc_bids_run(mk, b, scale, NULL, &o, &err), PRILLM_OK);
+        double money = scale;
+        /* individual rationality: the user never below the outside option, the winner never below 0 */
+        assert_true(o.user_utility >= mk->outside_value - 1e-15 * money);
+        int w = o.outcome.winner;
+        if (w >= 0) {
+            assert_true(o.winner_profit >= -1e-15 * money);
+            assert_true(o.outcome.payment >= o.price_bid[w] - 1e-15 * money);
+            assert_true(o.outcome.payment <= o.quality_bid[w] - mk->outside_value + 1e-15 * money);
+            /* efficiency: the welfare is the best surplus over all (model, level) */
+            double best = mk->outside_value;
+            for (int i = 0; i < mk->n_models; i++)
+                for (int k = 0; k < mk->n_levels[i]; k++)
+                    best = fmax(best, ref_quality(mk, scale, mk->accuracy[mk->level_offset[i] + k]) - ref_cost(mk, i, k));
+            assert_true(fabs(o.welfare - best) <= 1e-14 * money);
+        }
+        /* at the market's own scale the truthful bids reproduce prillm_ttc_auction bit for bit */
+        PrillmTtcAuctionResult *a = NULL;
+        assert_int_equal(prillm_ttc_auction(mk, &a, &err), PRILLM_OK);
+        assert_int_equal(prillm_ttc_bids_run(mk, b, NAN, NULL, &o, &err), PRILLM_OK);
+        assert_int_equal(o.outcome.winner, a->outcome.winner);
+        assert_true(o.outcome.payment == a->outcome.payment);
+        if (a->outcome.winner >= 0) assert_true(o.user_utility == a->user_utility && o.welfare == a->welfare);
+        prillm_ttc_auction_result_free(a);
+        prillm_ttc_bids_free(b);
+        prillm_ttc_market_free(mk);
+    }
+}
+
+/* Write b as a bids file in a random mix of the accepted forms, with a few
+ * requests; parse it back. */
+static void test_bids_file_read_back(void **state) {
+    (void)state;
+    TestRng rng = {2505};
+    PrillmError err;
+    for (int trial = 0; trial < 400; trial++) {
+        PrillmTtcMarket *mk = random_market(&rng, 6, 5, 0);
+        PrillmTtcBids *want = prillm_ttc_bids_alloc(mk, NULL);
+        char *text = NULL;
+        size_t length = 0;
+        FILE *out = open_memstream(&text, &length);
+        fputs("{\"description\": \"t\",", out);
+        if (test_int(&rng, 0, 1)) {
+            want->reserve = 0.001 * test_int(&rng, -3, 3);
+            fprintf(out, " \"reserve\": %.17g,", want->reserve);
+        }
+        fputs(" \"bids\": [", out);
+        int first = 1;
+        for (int i = 0; i < mk->n_models; i++) {
+            if (test_int(&rng, 0, 3) == 0) continue;
+            int K = mk->n_levels[i], base = mk->level_offset[i], kind = test_int(&rng, 0, 2);
+            static const char *const kinds[] = {"price", "price_per_million", "price_per_unit"};
+            double x = 0.001 + test_uniform(&rng);
+            fprintf(out, "%s{\"model\": \"%s\", ", first ? "" : ", ", mk->model_id[i]);
+            first = 0;
+            if (test_int(&rng, 0, 1)) { /* one level */
+                int k = test_int(&rng, 0, K - 1), by_index = test_int(&rng, 0, 1);
+                if (by_index) fprintf(out, "\"level_index\": %d, ", k);
+                else fprintf(out, "\"level\": %.17g, ", mk->level_label[base + k]);
+                fprintf(out, "\"%s\": %.17g", kinds[kind], x);
+                want->price[base + k] = kind == 0 ? x : kind == 1 ? x * mk->tokens[base + k] / 1e6 : x * mk->level_label[base + k];
+                if (test_int(&rng, 0, 1)) {
+                    want->claimed_accuracy[base + k] = 0.5;
+                    fputs(", \"accuracy\": 0.5", out);
+                }
+            } else { /* a menu with gaps */
+                fprintf(out, "\"%s\": [", kinds[kind]);
+                for (int k = 0; k < K; k++) {
+                    double y = x * (k + 1);
+                    if (test_int(&rng, 0, 3) == 0) {
+                        fprintf(out, "%snull", k ? ", " : "");
+                        continue;
+                    }
+                    fprintf(out, "%s%.17g", k ? ", " : "", y);
+                    want->price[base + k] = kind == 0 ? y : kind == 1 ? y * mk->tokens[base + k] / 1e6 : y * mk->level_label[base + k];
+                }
+                fputc(']', out);
+            }
+            fputc('}', out);
+        }
+        if (first) fprintf(out, "{\"model\": \"%s\", \"level_index\": 0, \"price\": 0.5}", mk->model_id[0]);
+        if (first) want->price[0] = 0.5;
+        fprintf(out, "], \"requests\": [{\"realised_accuracy\": {\"%s\": 1}}, {\"realised_quality\": {\"%s\": 0.25}}]}",
+                mk->model_id[0], mk->model_id[mk->n_models - 1]);
+        fclose(out);
+        PrillmTtcBids *got = NULL;
+        double *realised = NULL;
+        int n_requests = 0;
+        if (prillm_ttc_bids_parse_json(text, length, mk, NULL, NULL, &got, &realised, &n_requests, &err))
+            fail_msg("trial %d: %s\n%s", trial, err.message, text);
+        int total = mk->level_offset[mk->n_models];
+        for (int at = 0; at < total; at++) {
+            if (!(isnan(want->price[at]) ? isnan(got->price[at]) : want->price[at] == got->price[at]))
+                fail_msg("trial %d: price[%d] %.17g, want %.17g\n%s", trial, at, got->price[at], want->price[at], text);
+            assert_true(isnan(want->claimed_accuracy[at]) ? isnan(got->claimed_accuracy[at])
+                                                          : want->claimed_accuracy[at] == got->claimed_accuracy[at]);
+        }
+        assert_true(isnan(want->reserve) ? isnan(got->reserve) : want->reserve == got->reserve);
+        assert_int_equal(n_requests, 2);
+        assert_true(realised[0] == ref_quality(mk, mk->value_scale, 1.0));
+        assert_true(realised[2 * mk->n_models - 1] == 0.25);
+        free(realised);
+        free(text);
+        prillm_ttc_bids_free(want);
+        prillm_ttc_bids_free(got);
+        prillm_ttc_market_free(mk);
+    }
+}
+
+static const char *const golden_market =
+    "{\"margin\": 0.25, \"value\": {\"scale\": 1, \"baseline\": 0},"
+    " \"models\": [{\"id\": \"A\", \"price_per_million\": 1, \"levels\": [1, 4, 8],"
+    "   \"accuracy\": [0.5, 0.875, 0.9375], \"tokens\": [156250, 468750, 937500]},"
+    "  {\"id\": \"B\", \"price_per_million\": 1, \"levels\": [1, 4], \"accuracy\": [0.3125, 0.5], \"tokens\": [156250, 312500]}]}";
+
+static void test_bids_file_errors(void **state) {
+    (void)state;
+    PrillmError err;
+    PrillmTtcMarket *mk = NULL;
+    assert_int_equal(prillm_ttc_market_parse_json(golden_market, strlen(golden_market), NULL, NULL, &mk, &err), PRILLM_OK);
+    static const struct {
+        const char *text, *message;
+    } cases[] = {
+        {"{}", "\"bids\" is missing"},
+        {"{\"bids\": []}", "\"bids\" must be a non-empty array"},
+        {"{\"bids\": [3]}", "bids[0] must be an object"},
+        {"{\"bids\": [{\"price\": 1}]}", "bids[0].model is missing"},
+        {"{\"bids\": [{\"model\": \"Z\", \"price\": 1}]}", "bids[0].model \"Z\" is not a model of the market (A, B)"},
+        {"{\"bids\": [{\"model\": \"A\", \"level\": 4}]}", "bids[0] has no price"},
+        {"{\"bids\": [{\"model\": \"A\", \"price\": 1}]}", "bids[0]: a single price needs level (or level_index)"},
+        {"{\"bids\": [{\"model\": \"A\", \"level\": 2, \"price\": 1}]}", "bids[0].level 2 is not a level of model \"A\" (1, 4, 8)"},
+        {"{\"bids\": [{\"model\": \"A\", \"level_index\": 3, \"price\": 1}]}", "bids[0].level_index must be an integer in 0..2"},
+        {"{\"bids\": [{\"model\": \"A\", \"level\": 4, \"price\": 1, \"price_per_million\": 2}]}", "has both price and price_per_million"},
+        {"{\"bids\": [{\"model\": \"A\", \"price\": [1, 2]}]}", "bids[0].price has 2 entries but model \"A\" has 3 levels"},
+        {"{\"bids\": [{\"model\": \"A\", \"price\": [1, \"x\", 2]}]}", "bids[0].price[1] must be a number or null"},
+        {"{\"bids\": [{\"model\": \"A\", \"price\": \"cheap\"}]}", "bids[0].price must be a number or an array"},
+        {"{\"bids\": [{\"model\": \"A\", \"level\": 4, \"price\": 1, \"accuracy\": 1.5}]}", "bids[0].accuracy at level 1 must be in [0, 1]"},
+        {"{\"bids\": [{\"model\": \"A\", \"price\": [1, null, 2], \"accuracy\": [0.5, 0.5, 0.5]}]}",
+         "bids[0].accuracy at level 1 claims a level with no price"},
+        {"{\"bids\": [{\"model\": \"A\", \"level\": 4, \"price\": 1}, {\"model\": \"A\", \"level\": 8, \"price\": 1}]}",
+         "bids[1].model \"A\" already has a bid (bids[0])"},
+        {"{\"bids\": [{\"model\": \"B\", \"level\": 4, \"price\": 1}], \"requests\": [{}]}",
+         "requests[0] needs realised_accuracy or realised_quality"},
+        {"{\"bids\": [{\"model\": \"B\", \"level\": 4, \"price\": 1}], \"requests\": [{\"realised_accuracy\": {\"B\": 2}}]}",
+         "requests[0].realised_accuracy.B must be in [0, 1], got 2"},
+        {"{\"bids\": [{\"model\": \"B\", \"level\": 4, \"price\": 1}], \"requests\": [{\"realised_quality\": {\"Q\": 2}}]}",
+         "requests[0].realised_quality: \"Q\" is not a model of the market"},
+        {"{\"bids\": [{\"model\": \"B\", \"level\": 4, \"price\": 1}], \"reserve\": \"low\"}", "reserve must be a number"},
+        {"{\"bids\": [{\"model\": \"B\", \"level\": 4, \"price\": 1}], \"bids\": 2}", "duplicate key \"bids\""},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        PrillmTtcBids *b = (PrillmTtcBids *)1;
+        double *realised = (double *)1;
+        int n = -1;
+        assert_true(prillm_ttc_bids_parse_json(cases[c].text, strlen(cases[c].text), mk, NULL, NULL, &b, &realised, &n,
+                                               &err) != PRILLM_OK);
+        if (!strstr(err.message, cases[c].message))
+            fail_msg("case %zu: message \"%s\" lacks \"%s\"", c, err.message, cases[c].message);
+        assert_null(b);
+        assert_null(realised);
+    }
+    /* price_per_unit needs level labels */
+    const char *unlabelled = "{\"margin\": 0.25, \"value\": {\"scale\": 1}, \"models\": [{\"id\": \"A\", "
+                             "\"price_per_million\": 1, \"accuracy\": [0.5, 0.6], \"tokens\": [10, 20]}]}";
+    PrillmTtcMarket *bare = NULL;
+    assert_int_equal(prillm_ttc_market_parse_json(unlabelled, strlen(unlabelled), NULL, NULL, &bare, &err), PRILLM_OK);
+    const char *per_unit = "{\"bids\": [{\"model\": \"A\", \"price_per_unit\": [1, 2]}]}";
+    PrillmTtcBids *b = NULL;
+    assert_int_equal(prillm_ttc_bids_parse_json(per_unit, strlen(per_unit), bare, NULL, NULL, &b, NULL, NULL, &err),
+                     PRILLM_ERR_INVALID_DATA);
+    assert_non_null(strstr(err.message, "price_per_unit needs the level parameters"));
+    prillm_ttc_market_free(bare);
+    /* the winner's realised quality must be given */
+    const char *ok = "{\"bids\": [{\"model\": \"A\", \"level\": 4, \"price\": 0.375}, {\"model\": \"B\", \"level\": 4, "
+                     "\"price\": 0.25}], \"requests\": [{\"realised_accuracy\": {\"B\": 1}}]}";
+    double *realised = NULL;
+    int n = 0;
+    assert_int_equal(prillm_ttc_bids_parse_json(ok, strlen(ok), mk, NULL, NULL, &b, &realised, &n, &err), PRILLM_OK);
+    PrillmTtcBidOutcome o;
+    assert_int_equal(prillm_ttc_bids_run(mk, b, NAN, realised, &o, &err), PRILLM_ERR_INVALID_DATA);
+    assert_non_null(strstr(err.message, "realised quality of the winner A is missing"));
+    /* the hand-checkable case: A wins at level 4 (W 0.5) over B (0.25), pays 0.875 - 0.25 */
+    assert_int_equal(prillm_ttc_bids_run(mk, b, NAN, NULL, &o, &err), PRILLM_OK);
+    assert_true(o.outcome.winner == 0 && o.outcome.payment == 0.625 && o.winner_profit == 0.25 && o.user_utility == 0.25);
+    free(realised);
+    prillm_ttc_bids_free(b);
+    prillm_ttc_market_free(mk);
+}
+
+/* ---- the command ------------------------------------------------------------ */
+
+typedef struct {
+    int code;
+    char *out;
+} Command;
+
+static Command run_command(const char *fmt, ...) {
+    char args[1024], line[1400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(line, sizeof line, "cd \"$PRILLM_SOURCE_DIR\" && \"$PRILLM_CLI\" %s 2>/dev/null", args);
+    FILE *p = popen(line, "r");
+    assert_non_null(p);
+    Command c = {0, NULL};
+    size_t length = 0;
+    FILE *out = open_memstream(&c.out, &length);
+    char buf[4096];
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, p)) > 0) fwrite(buf, 1, got, out);
+    fclose(out);
+    int status = pclose(p);
+    c.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return c;
+}
+
+static double json_number(const cJSON *root, const char *key) {
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!cJSON_IsNumber(item)) fail_msg("\"%s\" is not a number", key);
+    return item->valuedouble;
+}
+
+static void test_command_bids(void **state) {
+    (void)state;
+    if (!getenv("PRILLM_CLI") || !getenv("PRILLM_SOURCE_DIR")) skip();
+    Command c = run_command("auction data/ttc/golden.json --bids data/ttc/golden_bids.json");
+    assert_int_equal(c.code, 0);
+    cJSON *root = cJSON_Parse(c.out);
+    assert_non_null(root);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(root, "winner")->valuestring, "A");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(root, "runner_up")->valuestring, "B");
+    /* by hand: A offers level 4 at 0.96 $/M x 468750 tokens = 0.45, score 0.875 - 0.45 = 0.425;
+     * B 0.5 - 0.3 = 0.2; C's best is level 4 at 4 x 0.02: 0.21875 - 0.08 */
+    assert_true(fabs(json_number(root, "winner_score") - 0.425) < 1e-15);
+    assert_true(fabs(json_number(root, "payment") - 0.675) < 1e-15);
+    assert_true(fabs(json_number(root, "winner_profit") - 0.3) < 1e-15);
+    const cJSON *requests = cJSON_GetObjectItemCaseSensitive(root, "requests");
+    assert_int_equal(cJSON_GetArraySize(requests), 3);
+    const double pay[3] = {0.8, -0.2, 0.675};
+    for (int t = 0; t < 3; t++) {
+        const cJSON *r = cJSON_GetArrayItem(requests, t);
+        assert_true(fabs(json_number(r, "payment") - pay[t]) < 1e-15);
+        assert_true(fabs(json_number(r, "user_utility") - 0.2) < 1e-15);
+    }
+    cJSON_Delete(root);
+    free(c.out);
+    /* the curves path: the example file, one method */
+    c = run_command("auction --curves data/ttc/example_results.csv --scale 0.008 --method reasoning-effort");
+    assert_int_equal(c.code, 0);
+    root = cJSON_Parse(c.out);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(root, "winner")->valuestring, "toy-reasoner-large");
+    cJSON_Delete(root);
+    free(c.out);
+    static const struct {
+        const char *args;
+        int code;
+    } exits[] = {
+        {"auction data/ttc/golden.json --bids no/such.json", 3},
+        {"auction data/ttc/golden.json --bids data/ttc/golden.json", 3},
+        {"auction data/ttc/golden.json --csv", 2},
+        {"auction data/ttc/golden.json --scale 1", 2},
+        {"auction --curves data/ttc/example_results.csv --method majority", 2},
+        {"auction --curves data/ttc/example_results.csv --scale 0.008", 3},
+        {"auction --curves data/ttc/example_results.csv --scale 0.008 --method majority --shape cubic", 2},
+        {"auction data/ttc/golden.json --curves data/ttc/example_results.csv --scale 1", 2},
+        {"auction - --bids - < data/ttc/golden.json", 2},
+        {"auction data/ttc/golden.json --seed 3", 2},
+        {"auction data/ttc/golden.json --users 0", 2},
+        {"auction data/ttc/golden.json --users 10 --population x.csv", 2},
+        {"auction data/ttc/golden.json --population no/such.csv", 3},
+        {"ttc-market --curves data/ttc/example_results.csv --scale 0.008 --method majority", 2},
+        {"ttc-market --curves data/ttc/example_results.csv --scale 0.008 --method majority --beta 200", 0},
+        {"auction --help", 0},
+    };
+    for (size_t k = 0; k < sizeof exits / sizeof exits[0]; k++) {
+        c = run_command("%s", exits[k].args);
+        if (c.code != exits[k].code) fail_msg("prillm %s: exit %d, expected %d", exits[k].args, c.code, exits[k].code);
+        free(c.out);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_curves_read_back),
         cmocka_unit_test(test_curves_errors),
         cmocka_unit_test(test_curves_example_file),
+        cmocka_unit_test(test_bids_match_definition),
+        cmocka_unit_test(test_bids_truthful_dominant),
+        cmocka_unit_test(test_bids_rationality),
+        cmocka_unit_test(test_bids_file_read_back),
+        cmocka_unit_test(test_bids_file_errors),
+        cmocka_unit_test(test_command_bids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
