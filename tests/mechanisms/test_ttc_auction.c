@@ -867,6 +867,303 @@ static void test_command_bids(void **state) {
     }
 }
 
+/* ---- 3. a population of users ---------------------------------------------- */
+
+static int compare_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* numpy's default quantile, written out: sorted x at position q (n - 1),
+ * linearly interpolated */
+static double ref_quantile(double *x, long n, double q) {
+    qsort(x, (size_t)n, sizeof *x, compare_double);
+    double pos = q * (double)(n - 1);
+    long lo = (long)pos;
+    if (lo >= n - 1) return x[n - 1];
+    return x[lo] + (pos - (double)lo) * (x[lo + 1] - x[lo]);
+}
+
+static void test_population_matches_loop(void **state) {
+    (void)state;
+    TestRng rng = {3101};
+    PrillmError err;
+    const double *levels = prillm_ttc_quantile_levels();
+    for (int trial = 0; trial < 300; trial++) {
+        PrillmTtcMarket *mk = random_market(&rng, 5, 5, 0);
+        PrillmTtcBids *b = test_int(&rng, 0, 1) ? random_bids(&rng, mk) : NULL;
+        int n = test_int(&rng, 1, 40);
+        double scale[40];
+        long long requests[40];
+        long total = 0;
+        for (int u = 0; u < n; u++) {
+            scale[u] = mk->value_scale * exp(3 * test_uniform(&rng) - 1.5);
+            requests[u] = test_int(&rng, 1, 60);
+            total += (long)requests[u];
+        }
+        PrillmTtcPopulationResult *r = NULL;
+        assert_int_equal(prillm_ttc_population_run(mk, b, n, scale, requests, NULL, &r, &err), PRILLM_OK);
+        PrillmTtcBids *t = b ? NULL : prillm_ttc_bids_truthful(mk, &err);
+        const PrillmTtcBids *used = b ? b : t;
+        /* the loop: every request of every user, one by one */
+        double *payments = malloc((size_t)total * sizeof *payments), spend_of[40];
+        double welfare = 0, value = 0, spend = 0, cost = 0, revenue[PRILLM_TTC_MAX_MODELS] = {0};
+        long long wins[PRILLM_TTC_MAX_MODELS] = {0}, served = 0;
+        long at = 0;
+        for (int u = 0; u < n; u++) {
+            spend_of[u] = 0;
+            for (long long m = 0; m < requests[u]; m++) {
+                RefResult x = ref_run(mk, used, scale[u], NULL);
+                payments[at++] = x.winner >= 0 ? x.payment : 0;
+                if (x.winner < 0) {
+                    welfare += x.runner;
+                    value += x.runner;
+                    continue;
+                }
+                served++;
+                wins[x.winner]++;
+                revenue[x.winner] += x.payment;
+                welfare += x.quality - x.cost;
+                value += x.quality - x.payment;
+                spend += x.payment;
+                cost += x.cost;
+                spend_of[u] += x.payment;
+            }
+        }
+        double tol = 1e-12 * mk->value_scale * (double)total;
+        assert_int_equal(r->requests, total);
+        assert_int_equal(r->served, served);
+        assert_true(fabs(r->welfare - welfare) <= tol && fabs(r->user_value - value) <= tol);
+        assert_true(fabs(r->spend - spend) <= tol && fabs(r->provider_cost - cost) <= tol);
+        /* the budget: what users pay is what providers receive */
+        assert_true(r->revenue == r->spend);
+        assert_true(fabs(r->provider_profit - (r->revenue - r->provider_cost)) <= tol);
+        assert_true(fabs(r->user_value + r->provider_profit - r->welfare) <= tol);
+        double sum_revenue = 0;
+        for (int i = 0; i < mk->n_models; i++) {
+            assert_int_equal(r->wins[i], wins[i]);
+            assert_true(fabs(r->model_revenue[i] - revenue[i]) <= tol);
+            sum_revenue += r->model_revenue[i];
+            /* truthful bidders never lose money (individual rationality) */
+            if (!b) assert_true(r->model_profit[i] >= -tol);
+        }
+        assert_true(fabs(sum_revenue - r->revenue) <= tol);
+        for (int u = 0; u < n; u++) {
+            assert_true(fabs(r->user_spend[u] - spend_of[u]) <= 1e-12 * mk->value_scale * (double)requests[u]);
+            assert_true(fabs(r->user_spend_per_request[u] - spend_of[u] / (double)requests[u]) <= 1e-12 * mk->value_scale);
+        }
+        for (int q = 0; q < PRILLM_TTC_N_QUANTILES; q++) {
+            double per_user = ref_quantile(spend_of, n, levels[q]);
+            double per_request = ref_quantile(payments, total, levels[q]);
+            if (!(fabs(r->spend_quantiles[q] - per_user) <= tol))
+                fail_msg("trial %d: per-user quantile %g: %.17g, want %.17g", trial, levels[q], r->spend_quantiles[q],
+                         per_user);
+            if (!(fabs(r->per_request_quantiles[q] - per_request) <= 1e-12 * mk->value_scale))
+                fail_msg("trial %d: per-request quantile %g: %.17g, want %.17g", trial, levels[q],
+                         r->per_request_quantiles[q], per_request);
+            assert_true(fabs(prillm_ttc_quantile(spend_of, n, levels[q]) - per_user) <= tol);
+        }
+        free(payments);
+        prillm_ttc_population_result_free(r);
+        prillm_ttc_bids_free(t);
+        prillm_ttc_bids_free(b);
+        prillm_ttc_market_free(mk);
+    }
+}
+
+static void test_population_realised(void **state) {
+    (void)state;
+    TestRng rng = {3202};
+    PrillmError err;
+    double z_worst = 0;
+    for (int trial = 0; trial < 200; trial++) {
+        PrillmTtcMarket *mk = random_market(&rng, 5, 5, 0);
+        mk->value_shape = PRILLM_TTC_VALUE_LINEAR;
+        int n = test_int(&rng, 1, 30);
+        double scale[30];
+        long long requests[30];
+        for (int u = 0; u < n; u++) {
+            scale[u] = mk->value_scale * exp(2 * test_uniform(&rng) - 1);
+            requests[u] = test_int(&rng, 1, 400);
+        }
+        PrillmTtcPopulationSettings s;
+        prillm_ttc_population_default_settings(&s);
+        s.realised = 1;
+        s.seed = (unsigned long long)trial + 1;
+        PrillmTtcPopulationResult *r = NULL, *again = NULL, *expected = NULL;
+        assert_int_equal(prillm_ttc_population_run(mk, NULL, n, scale, requests, &s, &r, &err), PRILLM_OK);
+        assert_int_equal(prillm_ttc_population_run(mk, NULL, n, scale, requests, &s, &again, &err), PRILLM_OK);
+        assert_int_equal(prillm_ttc_population_run(mk, NULL, n, scale, requests, NULL, &expected, &err), PRILLM_OK);
+        /* reproducible */
+        assert_true(r->spend == again->spend && r->welfare == again->welfare);
+        PrillmTtcBids *t = prillm_ttc_bids_truthful(mk, &err);
+        double right_total = 0, mean_total = 0, var_total = 0, tol = 1e-12 * mk->value_scale;
+        for (int u = 0; u < n; u++) {
+            RefResult x = ref_run(mk, t, scale[u], NULL);
+            if (x.winner < 0) {
+                assert_true(r->user_spend[u] == 0);
+                continue;
+            }
+            /* each answer right or wrong: back out the number of right answers */
+            double pay_right = ref_quality(mk, scale[u], 1) - x.runner, pay_wrong = ref_quality(mk, scale[u], 0) - x.runner;
+            double right = (r->user_spend[u] - (double)requests[u] * pay_wrong) / (pay_right - pay_wrong);
+            if (!(fabs(right - round(right)) < 1e-6 && right > -0.5 && right < requests[u] + 0.5))
+                fail_msg("trial %d user %d: %.9g right answers", trial, u, right);
+            double a = mk->accuracy[mk->level_offset[x.winner] + x.level];
+            right_total += round(right);
+            mean_total += a * (double)requests[u];
+            var_total += a * (1 - a) * (double)requests[u];
+        }
+        /* the user keeps the runner-up score on every request, drawn or not */
+        assert_true(fabs(r->user_value - expected->user_value) <= tol * (double)r->requests);
+        assert_true(fabs(r->user_value + r->provider_profit - r->welfare) <= tol * (double)r->requests);
+        assert_true(r->revenue == r->spend && r->provider_cost == expected->provider_cost);
+        if (var_total > 0) z_worst = fmax(z_worst, fabs(right_total - mean_total) / sqrt(var_total));
+        prillm_ttc_bids_free(t);
+        prillm_ttc_population_result_free(r);
+        prillm_ttc_population_result_free(again);
+        prillm_ttc_population_result_free(expected);
+        prillm_ttc_market_free(mk);
+    }
+    /* the draws have the winner's accuracy: over 200 populations the worst
+     * standardised deviation stays below 4.5 */
+    if (!(z_worst < 4.5)) fail_msg("right answers deviate by %.2f standard deviations", z_worst);
+    print_message("realised draws: worst |z| over 200 populations %.2f\n", z_worst);
+    /* the draws need the linear value */
+    PrillmTtcMarket *mk = random_market(&rng, 3, 3, 0);
+    mk->value_shape = PRILLM_TTC_VALUE_POWER;
+    double scale = mk->value_scale;
+    long long requests = 3;
+    PrillmTtcPopulationSettings s = {1, 7};
+    PrillmTtcPopulationResult *r = NULL;
+    assert_int_equal(prillm_ttc_population_run(mk, NULL, 1, &scale, &requests, &s, &r, &err), PRILLM_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.message, "linear"));
+    prillm_ttc_market_free(mk);
+}
+
+static void test_population_generate_and_file(void **state) {
+    (void)state;
+    PrillmError err;
+    enum { N = 20000 };
+    static double scale[N];
+    static long long requests[N];
+    assert_int_equal(prillm_ttc_population_generate(0.01, 0.5, 50, N, 9, scale, requests, &err), PRILLM_OK);
+    double mean = 0, mean_log = 0, var_log = 0, mean_req = 0;
+    for (int u = 0; u < N; u++) {
+        assert_true(requests[u] >= 1 && requests[u] <= 99 && scale[u] > 0);
+        mean += scale[u] / N;
+        mean_log += log(scale[u] / 0.01) / N;
+        mean_req += (double)requests[u] / N;
+    }
+    for (int u = 0; u < N; u++) var_log += pow(log(scale[u] / 0.01) - mean_log, 2) / (N - 1);
+    /* log-normal with mean 0.01 and log-sd 0.5; requests of mean 50 */
+    assert_true(fabs(mean / 0.01 - 1) < 0.02);
+    assert_true(fabs(sqrt(var_log) - 0.5) < 0.01);
+    assert_true(fabs(mean_log + 0.125) < 0.01);
+    assert_true(fabs(mean_req - 50) < 0.6);
+    assert_int_equal(prillm_ttc_population_generate(0.01, 0, 1, 5, 9, scale, requests, &err), PRILLM_OK);
+    for (int u = 0; u < 5; u++) assert_true(scale[u] == 0.01 && requests[u] == 1);
+    assert_int_equal(prillm_ttc_population_generate(0.01, -1, 1, 5, 9, scale, requests, &err),
+                     PRILLM_ERR_INVALID_ARGUMENT);
+    /* the population file */
+    const char *good = "user,value_scale,requests\nalice,0.01,10\nbob,0.02,3\n";
+    int n = 0;
+    double *s = NULL;
+    long long *m = NULL;
+    assert_int_equal(prillm_ttc_population_parse_csv(good, strlen(good), "p", &n, &s, &m, &err), PRILLM_OK);
+    assert_true(n == 2 && s[1] == 0.02 && m[0] == 10);
+    free(s);
+    free(m);
+    static const struct {
+        const char *text, *message;
+    } bad[] = {
+        {"value_scale\n0.01\n", "has no column \"requests\""},
+        {"value_scale,requests\n0.01,2.5\n", "p row 2: requests must be an integer"},
+        {"value_scale,requests\n0.01,0\n", "requests must be an integer in 1.."},
+        {"value_scale,requests\n-1,3\n", "p row 2: value_scale must be in (0"},
+        {"value_scale,requests\nx,3\n", "row 2 column value_scale: \"x\" is not a finite number"},
+        {"value_scale,requests\n", "must have 1..10000000 users"},
+    };
+    for (size_t c = 0; c < sizeof bad / sizeof bad[0]; c++) {
+        assert_true(prillm_ttc_population_parse_csv(bad[c].text, strlen(bad[c].text), "p", &n, &s, &m, &err) !=
+                    PRILLM_OK);
+        if (!strstr(err.message, bad[c].message))
+            fail_msg("case %zu: message \"%s\" lacks \"%s\"", c, err.message, bad[c].message);
+        assert_null(s);
+        assert_null(m);
+    }
+    /* bad calls */
+    PrillmTtcMarket *mk = prillm_ttc_market_alloc(1, (int[]){1}, NULL);
+    mk->model_id[0] = strdup("a");
+    mk->list_price[0] = 1;
+    mk->accuracy[0] = 0.5;
+    mk->tokens[0] = 10;
+    mk->value_scale = 0.01;
+    mk->value_baseline = 0.1;
+    mk->margin = 0.25;
+    mk->outside_value = 0;
+    double one = 0.01;
+    long long zero = 0;
+    PrillmTtcPopulationResult *r = NULL;
+    assert_int_equal(prillm_ttc_population_run(mk, NULL, 1, &one, &zero, NULL, &r, &err), PRILLM_ERR_INVALID_DATA);
+    assert_non_null(strstr(err.message, "users[0].requests"));
+    one = -1;
+    zero = 1;
+    assert_int_equal(prillm_ttc_population_run(mk, NULL, 1, &one, &zero, NULL, &r, &err), PRILLM_ERR_INVALID_DATA);
+    assert_non_null(strstr(err.message, "users[0].value_scale"));
+    assert_null(r);
+    prillm_ttc_market_free(mk);
+}
+
+static void test_command_population(void **state) {
+    (void)state;
+    if (!getenv("PRILLM_CLI") || !getenv("PRILLM_SOURCE_DIR")) skip();
+    Command c = run_command("auction data/ttc/gsm8k_majority.json --users 300 --requests 20 --value-spread 1 --seed 5");
+    assert_int_equal(c.code, 0);
+    cJSON *root = cJSON_Parse(c.out);
+    assert_non_null(root);
+    const cJSON *totals = cJSON_GetObjectItemCaseSensitive(root, "totals");
+    assert_true(json_number(totals, "spend") == json_number(totals, "revenue"));
+    assert_true(fabs(json_number(totals, "user_value") + json_number(totals, "provider_profit") -
+                     json_number(totals, "welfare")) < 1e-12);
+    assert_true(json_number(root, "users") == 300);
+    /* the same population through the library */
+    double scale[300];
+    long long requests[300];
+    char path[1024];
+    snprintf(path, sizeof path, "%s/data/ttc/gsm8k_majority.json", getenv("PRILLM_SOURCE_DIR"));
+    FILE *in = fopen(path, "rb");
+    PrillmTtcMarket *mk = NULL;
+    PrillmError err;
+    assert_int_equal(prillm_ttc_market_read_json(in, NULL, NULL, &mk, &err), PRILLM_OK);
+    fclose(in);
+    assert_int_equal(prillm_ttc_population_generate(mk->value_scale, 1, 20, 300, 5, scale, requests, &err), PRILLM_OK);
+    PrillmTtcPopulationResult *r = NULL;
+    assert_int_equal(prillm_ttc_population_run(mk, NULL, 300, scale, requests, NULL, &r, &err), PRILLM_OK);
+    assert_true(json_number(totals, "spend") == r->spend && json_number(totals, "welfare") == r->welfare);
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "spend_quantiles"), "per_user");
+    for (int k = 0; k < PRILLM_TTC_N_QUANTILES; k++) assert_true(cJSON_GetArrayItem(q, k)->valuedouble == r->spend_quantiles[k]);
+    prillm_ttc_population_result_free(r);
+    prillm_ttc_market_free(mk);
+    cJSON_Delete(root);
+    free(c.out);
+    /* a population file, per-user CSV, realised draws and explicit bids */
+    c = run_command("auction data/ttc/golden.json --population data/ttc/example_population.csv --csv");
+    assert_int_equal(c.code, 0);
+    int lines = 0;
+    for (const char *p = c.out; *p; p++) lines += *p == '\n';
+    assert_int_equal(lines, 1 + 6);
+    free(c.out);
+    c = run_command("auction data/ttc/golden.json --bids data/ttc/golden_bids.json --population "
+                    "data/ttc/example_population.csv --realised --seed 2");
+    assert_int_equal(c.code, 0);
+    root = cJSON_Parse(c.out);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(root, "bids")->valuestring, "explicit");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "realised")));
+    cJSON_Delete(root);
+    free(c.out);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_curves_read_back),
@@ -878,6 +1175,10 @@ int main(void) {
         cmocka_unit_test(test_bids_file_read_back),
         cmocka_unit_test(test_bids_file_errors),
         cmocka_unit_test(test_command_bids),
+        cmocka_unit_test(test_population_matches_loop),
+        cmocka_unit_test(test_population_realised),
+        cmocka_unit_test(test_population_generate_and_file),
+        cmocka_unit_test(test_command_population),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
