@@ -1164,6 +1164,179 @@ static void test_command_population(void **state) {
     free(c.out);
 }
 
+/* ---- 5. reference-shaped curves through the reader ------------------------- */
+
+static PrillmTtcMarket *read_market_file(const char *name) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/data/ttc/%s", getenv("PRILLM_SOURCE_DIR"), name);
+    FILE *in = fopen(path, "rb");
+    assert_non_null(in);
+    PrillmTtcMarket *mk = NULL;
+    PrillmError err;
+    if (prillm_ttc_market_read_json(in, NULL, NULL, &mk, &err)) fail_msg("%s: %s", name, err.message);
+    fclose(in);
+    return mk;
+}
+
+/* The market's curves as evaluation results in the reference's shape: one
+ * row per model and compute level (theta samples or effort bin), with the
+ * benchmark and method columns; read back through the curve reader with
+ * the market's value terms. */
+static PrillmTtcMarket *through_reader(const PrillmTtcMarket *mk, const char *benchmark, const char *method,
+                                       int ragged) {
+    char *text = NULL;
+    size_t length = 0;
+    FILE *out = open_memstream(&text, &length);
+    fputs("benchmark,method,model,level,accuracy,tokens,price_per_million,questions\n", out);
+    for (int i = 0; i < mk->n_models; i++)
+        for (int k = 0; k < mk->n_levels[i]; k++) {
+            int at = mk->level_offset[i] + k;
+            fprintf(out, "%s,%s,%s,%.17g,%.17g,%.17g,%.17g,1319\n", benchmark, method, mk->model_id[i],
+                    mk->level_label[at], mk->accuracy[at], mk->tokens[at], mk->list_price[i]);
+        }
+    fclose(out);
+    PrillmTtcCurveSettings s = settings_of(mk);
+    s.allow_missing_levels = ragged;
+    PrillmTtcMarket *back = NULL;
+    PrillmError err;
+    if (prillm_ttc_curves_parse(text, length, "reference-shaped", &s, NULL, NULL, &back, &err))
+        fail_msg("%s/%s: %s", benchmark, method, err.message);
+    free(text);
+    return back;
+}
+
+static void test_reference_shaped_curves(void **state) {
+    (void)state;
+    if (!getenv("PRILLM_SOURCE_DIR")) skip();
+    PrillmError err;
+    /* the hand-checkable golden file: the same numbers through the reader */
+    PrillmTtcMarket *golden = read_market_file("golden.json");
+    PrillmTtcMarket *g = through_reader(golden, "golden", "majority", 1);
+    PrillmTtcAuctionResult *a = NULL;
+    assert_int_equal(prillm_ttc_auction(g, &a, &err), PRILLM_OK);
+    assert_true(a->outcome.winner == 0 && a->outcome.runner_up == 1);
+    assert_true(a->outcome.payment == 0.625 && a->user_utility == 0.25 && a->utility[0] == 0.25 && a->welfare == 0.5);
+    prillm_ttc_auction_result_free(a);
+    prillm_ttc_market_free(g);
+    prillm_ttc_market_free(golden);
+    /* the shipped benchmark curves (9 instruct models x theta in {1..64},
+     * 3 reasoning models x 5 effort bins): the numbers of docs/benchmarks.md's
+     * TTC table, to its printed precision, and the JSON path bit for bit */
+    static const struct {
+        const char *file, *benchmark, *method;
+        double poa_200, user_value, payment, welfare;
+    } rows[] = {
+        {"gsm8k_majority.json", "GSM8K", "majority", 1.231, 0.00677, 0.00041, 0.00703},
+        {"aime_majority.json", "AIME", "majority", 1.244, 0.01040, 0.00062, 0.01057},
+        {"gpqa_majority.json", "GPQA", "majority", 1.240, 0.00904, 0.00054, 0.00937},
+        {"gsm8k_reasoning.json", "GSM8K", "reasoning-effort", 1.000, 0.00703, 0.00042, 0.00725},
+    };
+    for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+        PrillmTtcMarket *mk = read_market_file(rows[r].file);
+        PrillmTtcMarket *back = through_reader(mk, rows[r].benchmark, rows[r].method, 0);
+        assert_same_market(mk, back);
+        PrillmTtcAuctionResult *x = NULL, *y = NULL;
+        assert_int_equal(prillm_ttc_auction(mk, &x, &err), PRILLM_OK);
+        assert_int_equal(prillm_ttc_auction(back, &y, &err), PRILLM_OK);
+        assert_true(x->outcome.winner == y->outcome.winner && x->outcome.payment == y->outcome.payment &&
+                    x->user_utility == y->user_utility && x->welfare == y->welfare);
+        if (fabs(y->user_utility - rows[r].user_value) > 5e-6 || fabs(y->outcome.payment - rows[r].payment) > 5e-6 ||
+            fabs(y->welfare - rows[r].welfare) > 5e-6)
+            fail_msg("%s: auction user value %.5f, payment %.5f, welfare %.5f", rows[r].file, y->user_utility,
+                     y->outcome.payment, y->welfare);
+        back->beta = mk->beta = 200;
+        PrillmTtcMarketResult *m1 = NULL, *m2 = NULL;
+        assert_int_equal(prillm_ttc_market_solve(mk, NULL, NULL, NULL, &m1, &err), PRILLM_OK);
+        assert_int_equal(prillm_ttc_market_solve(back, NULL, NULL, NULL, &m2, &err), PRILLM_OK);
+        assert_true(m1->price_of_anarchy == m2->price_of_anarchy);
+        for (int i = 0; i < mk->n_models; i++) assert_int_equal(m1->equilibrium->level[i], m2->equilibrium->level[i]);
+        if (fabs(m2->price_of_anarchy - rows[r].poa_200) > 5e-4)
+            fail_msg("%s: PoA at beta 200 %.4f, the table says %.3f", rows[r].file, m2->price_of_anarchy,
+                     rows[r].poa_200);
+        prillm_ttc_market_result_free(m1);
+        prillm_ttc_market_result_free(m2);
+        prillm_ttc_auction_result_free(x);
+        prillm_ttc_auction_result_free(y);
+        prillm_ttc_market_free(back);
+        prillm_ttc_market_free(mk);
+    }
+}
+
+/* The authors' notebook figures. The saved outputs of
+ * notebooks/{GSM8K,AIME,GPQA}-demo.ipynb (github.com/Networks-Learning/
+ * strategic-ttc at 42237fc, MIT) print, per benchmark and TTC method, the
+ * auction's winner and runner-up with their surplus W, the user's value,
+ * the price and the winner's utility, to 5 decimals. Their measured curves
+ * are not available, so each row's two bids are reconstructed from the
+ * printed numbers (the winner's quality P + W_r and cost q_w - W_w; the
+ * runner-up at the winner's token count with surplus W_r), turned into
+ * reference-shaped curves (a second, dominated level each: 4x the tokens,
+ * the same accuracy) with the reference's list prices and value scales, and
+ * read through the curve reader. The auction must then name the same winner
+ * and runner-up and reproduce every printed number within the printing's
+ * rounding; the utility is an independent check of the rule
+ * (utility = W_w - W_r, user value = W_r, price = q_w - W_r). */
+static void test_notebook_auction_figures(void **state) {
+    (void)state;
+    static const struct {
+        const char *benchmark, *method, *winner, *runner;
+        double alpha, price_w, price_r; /* USD per 1M tokens, the reference's table */
+        double w_w, w_r, user_value, price, utility, sw;
+    } rows[] = {
+        {"GSM8K", "majority", "Qwen2.5-7B", "Qwen2.5-3B", 0.008, 0.1465, 0.065, 0.00726, 0.00710, 0.00710, 0.00030, 0.00016, 0.00726},
+        {"GSM8K", "best-of-n", "Qwen2.5-7B", "Qwen2.5-3B", 0.008, 0.1465, 0.065, 0.00736, 0.00718, 0.00718, 0.00032, 0.00018, 0.00736},
+        {"GSM8K", "reasoning", "reason-R1-D-Qwen-7B", "reason-R1-D-Qwen-1.5B", 0.008, 0.175, 0.10, 0.00745, 0.00733, 0.00733, 0.00030, 0.00012, 0.00745},
+        {"AIME", "majority", "Llama-3.2-3B", "Llama-3.1-8B", 0.05, 0.08, 0.1245, 0.00926, 0.00763, 0.00763, 0.00211, 0.00163, 0.00926},
+        {"AIME", "best-of-n", "Llama-3.2-3B", "Llama-3.1-8B", 0.05, 0.08, 0.1245, 0.00858, 0.00772, 0.00772, 0.00134, 0.00086, 0.00858},
+        {"AIME", "reasoning", "reason-R1-D-Qwen-7B", "reason-R1-D-Qwen-1.5B", 0.05, 0.175, 0.10, 0.04976, 0.04584, 0.04584, 0.00416, 0.00392, 0.04976},
+        {"GPQA", "majority", "Llama-3-8B", "Qwen2-7B", 0.02, 0.1455, 0.20, 0.00723, 0.00718, 0.00718, 0.00020, 0.00005, 0.00723},
+        {"GPQA", "best-of-n", "Llama-3-8B", "Llama-3.2-3B", 0.02, 0.1455, 0.08, 0.00708, 0.00684, 0.00684, 0.00039, 0.00024, 0.00708},
+        {"GPQA", "reasoning", "reason-R1-D-Qwen-7B", "reason-R1-D-Llama-8B", 0.02, 0.175, 0.125, 0.01597, 0.01525, 0.01525, 0.00091, 0.00072, 0.01597},
+    };
+    const double baseline = 0.1, margin = 0.25, printed = 5e-6;
+    PrillmError err;
+    for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+        double q_w = rows[r].price + rows[r].w_r, c_w = q_w - rows[r].w_w;
+        double tokens = c_w * (1 + margin) / rows[r].price_w * 1e6;
+        double c_r = tokens * rows[r].price_r / 1e6 / (1 + margin), q_r = rows[r].w_r + c_r;
+        double a_w = fmin(1, (q_w / rows[r].alpha - baseline) / (1 - baseline));
+        double a_r = fmin(1, (q_r / rows[r].alpha - baseline) / (1 - baseline));
+        char text[1024];
+        snprintf(text, sizeof text,
+                 "benchmark,method,model,level,accuracy,tokens,price_per_million\n"
+                 "%s,%s,%s,1,%.17g,%.17g,%.17g\n%s,%s,%s,4,%.17g,%.17g,%.17g\n"
+                 "%s,%s,%s,1,%.17g,%.17g,%.17g\n%s,%s,%s,4,%.17g,%.17g,%.17g\n",
+                 rows[r].benchmark, rows[r].method, rows[r].runner, a_r, tokens, rows[r].price_r, rows[r].benchmark,
+                 rows[r].method, rows[r].runner, a_r, 4 * tokens, rows[r].price_r, rows[r].benchmark, rows[r].method,
+                 rows[r].winner, a_w, tokens, rows[r].price_w, rows[r].benchmark, rows[r].method, rows[r].winner, a_w,
+                 4 * tokens, rows[r].price_w);
+        PrillmTtcCurveSettings s;
+        prillm_ttc_curve_default_settings(&s);
+        s.value_scale = rows[r].alpha;
+        s.benchmark = rows[r].benchmark;
+        PrillmTtcMarket *mk = NULL;
+        if (prillm_ttc_curves_parse(text, strlen(text), "notebook", &s, NULL, NULL, &mk, &err))
+            fail_msg("row %zu: %s", r, err.message);
+        PrillmTtcAuctionResult *a = NULL;
+        assert_int_equal(prillm_ttc_auction(mk, &a, &err), PRILLM_OK);
+        assert_true(a->outcome.winner >= 0 && a->outcome.runner_up >= 0);
+        assert_string_equal(mk->model_id[a->outcome.winner], rows[r].winner);
+        assert_string_equal(mk->model_id[a->outcome.runner_up], rows[r].runner);
+        assert_int_equal(a->level[a->outcome.winner], 0); /* the dominated level is not bid */
+        const double ours[6] = {a->outcome.winner_score, a->outcome.runner_up_score, a->user_utility,
+                                a->outcome.payment, a->utility[a->outcome.winner], a->welfare};
+        const double theirs[6] = {rows[r].w_w, rows[r].w_r, rows[r].user_value, rows[r].price, rows[r].utility, rows[r].sw};
+        static const char *const names[6] = {"W winner", "W runner-up", "user value", "price", "utility", "SW"};
+        for (int k = 0; k < 6; k++)
+            /* a printed number is within 5e-6 of the notebook's; ours is built from two or three of them */
+            if (!(fabs(ours[k] - theirs[k]) <= 3 * printed))
+                fail_msg("%s / %s: %s %.6f, the notebook prints %.5f", rows[r].benchmark, rows[r].method, names[k],
+                         ours[k], theirs[k]);
+        prillm_ttc_auction_result_free(a);
+        prillm_ttc_market_free(mk);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_curves_read_back),
@@ -1179,6 +1352,8 @@ int main(void) {
         cmocka_unit_test(test_population_realised),
         cmocka_unit_test(test_population_generate_and_file),
         cmocka_unit_test(test_command_population),
+        cmocka_unit_test(test_reference_shaped_curves),
+        cmocka_unit_test(test_notebook_auction_figures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
