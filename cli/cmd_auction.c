@@ -3,6 +3,7 @@
  * market's equilibrium, welfare optimum and price of anarchy). Both read
  * the TTC market file of docs/ttc.md. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,15 +28,9 @@ typedef struct {
     const char *scale, *baseline, *shape, *curvature, *margin, *outside;
 } CurveArgs;
 
-typedef struct {
-    const CurveArgs *args;
-    PrillmTtcMarket **market;
-} CurveRead;
-
-static PrillmErrorCode read_curves(FILE *in, const char *name, void *context, PrillmError *err) {
-    const CurveRead *c = context;
-    return prillm_ttc_curves_read(in, name, &c->args->settings, prillm_cli_warn_to_stderr, (void *)name, c->market,
-                                  err);
+static void curve_warning(void *context, const char *message) {
+    (void)context;
+    if (!prillm_cli_quiet) fprintf(stderr, "prillm: warning: %s\n", message);
 }
 
 static const char *const curve_help =
@@ -123,8 +118,22 @@ static int load_market_source(const char *command, const char *path, CurveArgs *
         }
         s->value_shape = found;
     }
-    CurveRead r = {c, market};
-    return prillm_cli_load_file(c->path, read_curves, &r);
+    /* the library's messages already name the file (and the row) */
+    int from_stdin = strcmp(c->path, "-") == 0;
+    FILE *in = from_stdin ? stdin : fopen(c->path, "rb");
+    if (!in) {
+        fprintf(stderr, "prillm: error: cannot open %s: %s\n", c->path, strerror(errno));
+        return EXIT_BAD_INPUT;
+    }
+    PrillmError err = {PRILLM_OK, ""};
+    PrillmErrorCode rc = prillm_ttc_curves_read(in, from_stdin ? "<stdin>" : c->path, s, curve_warning, NULL, market,
+                                                &err);
+    if (!from_stdin) fclose(in);
+    if (rc) {
+        fprintf(stderr, "prillm: error: %s\n", err.message);
+        return prillm_cli_exit_for_error(rc);
+    }
+    return EXIT_SOLVED;
 }
 
 static const char *const file_help =

@@ -195,6 +195,7 @@ static void test_curves_read_back(void **state) {
         for (int i = 1; i < mk->n_models; i++) ragged |= mk->n_levels[i] != mk->n_levels[0];
         if (ragged) {
             s.allow_missing_levels = 0;
+            prillm_ttc_market_free(back);
             assert_int_equal(prillm_ttc_curves_parse(text, strlen(text), "t", &s, NULL, NULL, &back, &err),
                              PRILLM_ERR_INVALID_DATA);
             assert_non_null(strstr(err.message, "missing level"));
@@ -1337,7 +1338,9 @@ static void test_notebook_auction_figures(void **state) {
     }
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    /* an argument runs only the tests whose names match it (cmocka's * and ?) */
+    if (argc > 1) cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_curves_read_back),
         cmocka_unit_test(test_curves_errors),

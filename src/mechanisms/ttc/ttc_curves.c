@@ -92,6 +92,10 @@ static PrillmErrorCode rows_from_json(const cJSON *root, const char *name, const
     const cJSON *array = root;
     PrillmErrorCode rc;
     if (cJSON_IsObject(root)) {
+        if (cJSON_GetObjectItemCaseSensitive(root, "models") && !cJSON_GetObjectItemCaseSensitive(root, "results"))
+            return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
+                                "%s: \"results\" is missing; with \"models\" it looks like a TTC market file, which "
+                                "is read as such (FILE.json), not as curves", name);
         if ((rc = prillm__json_check_keys(root, name, top_known, NULL, w, err))) return rc;
         array = cJSON_GetObjectItemCaseSensitive(root, "results");
         if (!array) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s: \"results\" is missing", name);
