@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <cmocka.h>
@@ -1338,6 +1339,127 @@ static void test_notebook_auction_figures(void **state) {
     }
 }
 
+/* ---- scripts/ttc_curves_from_logs.py: logs to curves ------------------------ */
+
+/* A log of 2 models x 30 questions x 64 samples whose vote at theta = 64 is
+ * never a tie (the correct answer "1" and the wrong "2" and "3" have
+ * distinct counts), sample j of a question has j + 10 thinking tokens (so
+ * effort bin b holds exactly the samples j with 5 j / 64 = b - 1) and a
+ * random reward; the script's curves are checked against the test's own
+ * counts where they are exact (theta = 64, best of 64, the effort bins) and
+ * within sampling error at theta = 1; then read by the curve reader and
+ * auctioned. */
+static void test_curves_from_logs(void **state) {
+    (void)state;
+    const char *src = getenv("PRILLM_SOURCE_DIR");
+    if (!src || system("/usr/bin/python3 -c 'import json, csv, random' >/dev/null 2>&1") != 0) skip();
+    enum { MODELS = 2, QUESTIONS = 30, SAMPLES = 64 };
+    TestRng rng = {5151};
+    char log_path[] = "/tmp/prillm_ttc_log_XXXXXX";
+    int fd = mkstemp(log_path);
+    assert_true(fd >= 0);
+    FILE *log = fdopen(fd, "w");
+    double maj64[MODELS] = {0}, tok64[MODELS] = {0}, best64[MODELS] = {0}, single[MODELS] = {0};
+    double bin_hits[MODELS][5] = {{0}}, bin_tokens[MODELS][5] = {{0}}, bin_count[MODELS][5] = {{0}};
+    for (int m = 0; m < MODELS; m++)
+        for (int q = 0; q < QUESTIONS; q++) {
+            int right, w2;
+            do {
+                right = test_int(&rng, 0, SAMPLES);
+                w2 = test_int(&rng, 0, SAMPLES - right);
+            } while (right == w2 || right == SAMPLES - right - w2 || w2 == SAMPLES - right - w2);
+            int answer[SAMPLES];
+            for (int j = 0; j < SAMPLES; j++) answer[j] = j < right ? 1 : j < right + w2 ? 2 : 3;
+            for (int j = SAMPLES - 1; j > 0; j--) { /* shuffle which sample says what */
+                int k = test_int(&rng, 0, j), t = answer[j];
+                answer[j] = answer[k];
+                answer[k] = t;
+            }
+            int w3 = SAMPLES - right - w2;
+            maj64[m] += (right > w2 && right > w3) / (double)QUESTIONS;
+            single[m] += right / (double)SAMPLES / QUESTIONS;
+            double best_reward = -1;
+            int best_right = 0;
+            for (int j = 0; j < SAMPLES; j++) {
+                int tokens = 100 + test_int(&rng, 0, 200) + 5 * j;
+                double reward = test_uniform(&rng);
+                if (reward > best_reward) {
+                    best_reward = reward;
+                    best_right = answer[j] == 1;
+                }
+                tok64[m] += tokens / (double)QUESTIONS;
+                int b = 5 * j / SAMPLES;
+                bin_hits[m][b] += answer[j] == 1;
+                bin_tokens[m][b] += tokens;
+                bin_count[m][b] += 1;
+                fprintf(log,
+                        "{\"model\": \"model-%d\", \"question\": \"q%d\", \"answer\": \"%d\", \"correct\": %s, "
+                        "\"tokens\": %d, \"reward\": %.17g, \"thinking_tokens\": %d, \"benchmark\": \"toy\"}\n",
+                        m, q, answer[j], answer[j] == 1 ? "true" : "false", tokens, reward, 10 + j);
+            }
+            best64[m] += best_right / (double)QUESTIONS;
+        }
+    fclose(log);
+    char command[2048];
+    snprintf(command, sizeof command,
+             "/usr/bin/python3 \"%s/scripts/ttc_curves_from_logs.py\" %s --method majority --method best-of-n "
+             "--method reasoning-effort --draws 40 --seed 3 --price model-0=0.1 --price model-1=0.2",
+             src, log_path);
+    FILE *p = popen(command, "r");
+    assert_non_null(p);
+    char *csv = NULL;
+    size_t length = 0;
+    FILE *out = open_memstream(&csv, &length);
+    char buf[4096];
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, p)) > 0) fwrite(buf, 1, got, out);
+    fclose(out);
+    assert_int_equal(pclose(p), 0);
+    unlink(log_path);
+    PrillmError err;
+    PrillmTtcCurveSettings s;
+    prillm_ttc_curve_default_settings(&s);
+    s.value_scale = 0.008;
+    static const char *const methods[] = {"majority", "best-of-n", "reasoning-effort"};
+    for (int method = 0; method < 3; method++) {
+        s.method = methods[method];
+        PrillmTtcMarket *mk = NULL;
+        if (prillm_ttc_curves_parse(csv, length, "script", &s, NULL, NULL, &mk, &err))
+            fail_msg("%s: %s\n%s", methods[method], err.message, csv);
+        assert_int_equal(mk->n_models, MODELS);
+        for (int m = 0; m < MODELS; m++) {
+            int at = mk->level_offset[m];
+            if (method < 2) {
+                assert_int_equal(mk->n_levels[m], 6);
+                assert_true(mk->level_label[at] == 1 && mk->level_label[at + 5] == 64);
+                /* theta = 64 uses every sample: exact */
+                double want = method == 0 ? maj64[m] : best64[m];
+                if (fabs(mk->accuracy[at + 5] - want) > 1e-12)
+                    fail_msg("%s model %d at 64: %.6f, want %.6f", methods[method], m, mk->accuracy[at + 5], want);
+                assert_true(fabs(mk->tokens[at + 5] - tok64[m]) <= 1e-9 * tok64[m]);
+                /* theta = 1: one random sample, 30 x 40 draws: within 5 standard errors */
+                double se = sqrt(single[m] * (1 - single[m]) / (QUESTIONS * 40.0)) + 1e-3;
+                if (fabs(mk->accuracy[at] - single[m]) > 5 * se)
+                    fail_msg("%s model %d at 1: %.4f, sample mean %.4f", methods[method], m, mk->accuracy[at], single[m]);
+            } else {
+                assert_int_equal(mk->n_levels[m], 5);
+                for (int b = 0; b < 5; b++) {
+                    assert_true(mk->level_label[at + b] == b + 1);
+                    assert_true(fabs(mk->accuracy[at + b] - bin_hits[m][b] / bin_count[m][b]) <= 1e-12);
+                    assert_true(fabs(mk->tokens[at + b] - bin_tokens[m][b] / bin_count[m][b]) <= 1e-9 * mk->tokens[at + b]);
+                }
+            }
+        }
+        /* and the auction runs on it */
+        PrillmTtcAuctionResult *a = NULL;
+        assert_int_equal(prillm_ttc_auction(mk, &a, &err), PRILLM_OK);
+        assert_true(a->welfare >= mk->outside_value);
+        prillm_ttc_auction_result_free(a);
+        prillm_ttc_market_free(mk);
+    }
+    free(csv);
+}
+
 int main(int argc, char **argv) {
     /* an argument runs only the tests whose names match it (cmocka's * and ?) */
     if (argc > 1) cmocka_set_test_filter(argv[1]);
@@ -1357,6 +1479,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_command_population),
         cmocka_unit_test(test_reference_shaped_curves),
         cmocka_unit_test(test_notebook_auction_figures),
+        cmocka_unit_test(test_curves_from_logs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
