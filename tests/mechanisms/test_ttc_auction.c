@@ -758,6 +758,10 @@ static void test_bids_file_errors(void **state) {
     assert_int_equal(prillm_ttc_bids_parse_json(per_unit, strlen(per_unit), bare, NULL, NULL, &b, NULL, NULL, &err),
                      PRILLM_ERR_INVALID_DATA);
     assert_non_null(strstr(err.message, "price_per_unit needs the level parameters"));
+    const char *by_label = "{\"bids\": [{\"model\": \"A\", \"level\": 1, \"price\": 1}]}";
+    assert_int_equal(prillm_ttc_bids_parse_json(by_label, strlen(by_label), bare, NULL, NULL, &b, NULL, NULL, &err),
+                     PRILLM_ERR_INVALID_DATA);
+    assert_non_null(strstr(err.message, "has no level labels"));
     prillm_ttc_market_free(bare);
     /* the winner's realised quality must be given */
     const char *ok = "{\"bids\": [{\"model\": \"A\", \"level\": 4, \"price\": 0.375}, {\"model\": \"B\", \"level\": 4, "

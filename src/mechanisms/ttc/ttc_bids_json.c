@@ -82,10 +82,11 @@ static PrillmErrorCode read_bid(const cJSON *item, int index, const char *where,
                             where);
     if (kind == 2)
         for (int k = 0; k < mk->n_levels[i]; k++)
-            if (isnan(mk->level_label[mk->level_offset[i] + k]))
+            if (!(mk->level_label[mk->level_offset[i] + k] > 0))
                 return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
                                     "%s.price_per_unit needs the level parameters of model \"%.60s\" (the market's "
-                                    "\"levels\")", where, mk->model_id[i]);
+                                    "\"levels\"), each > 0, got %g at level %d", where, mk->model_id[i],
+                                    mk->level_label[mk->level_offset[i] + k], k);
     const cJSON *claim = cJSON_GetObjectItemCaseSensitive(item, "accuracy");
     if (claim && cJSON_IsNull(claim)) claim = NULL;
     const cJSON *level = cJSON_GetObjectItemCaseSensitive(item, "level");
@@ -102,6 +103,10 @@ static PrillmErrorCode read_bid(const cJSON *item, int index, const char *where,
                 return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s.level must be a number", where);
             for (int j = 0; j < mk->n_levels[i] && k < 0; j++)
                 if (mk->level_label[base + j] == level->valuedouble) k = j;
+            if (k < 0 && isnan(mk->level_label[base]))
+                return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
+                                    "%s.level: model \"%.60s\" has no level labels (the market's \"levels\"); name the "
+                                    "level by level_index", where, mk->model_id[i]);
             if (k < 0) {
                 char levels[300];
                 list_levels(mk, i, levels, sizeof levels);
