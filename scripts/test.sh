@@ -53,6 +53,12 @@ done
 PRILLM_SOURCE_DIR=$PWD PRILLM_CLI=$PWD/build/prillm $vg build/tests/test_ttc >/dev/null
 $vg build/prillm auction data/ttc/golden.json >/dev/null
 $vg build/prillm ttc-market data/ttc/gsm8k_majority.json >/dev/null
+PRILLM_SOURCE_DIR=$PWD PRILLM_CLI=$PWD/build/prillm $vg build/tests/test_ttc_auction >/dev/null
+$vg build/prillm auction --curves data/ttc/example_results.csv --scale 0.008 --method majority >/dev/null
+$vg build/prillm ttc-market --curves data/ttc/example_results.csv --scale 0.008 --method best-of-n --beta 200 >/dev/null
+$vg build/prillm auction data/ttc/golden.json --bids data/ttc/golden_bids.json >/dev/null
+$vg build/prillm auction data/ttc/golden.json --bids data/ttc/golden_bids.json --population data/ttc/example_population.csv --realised >/dev/null
+$vg build/prillm auction data/ttc/gsm8k_majority.json --users 200 --requests 20 --csv >/dev/null
 $vg build/tests/test_aggregation >/dev/null
 $vg build/prillm train-aggregator data/default_market.json --out build/valgrind_model.json --scenarios 20 --epochs 2 --quiet >/dev/null
 $vg build/prillm lmaas data/lmaas/example.json --compare >/dev/null

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 #include "prillm/ttc.h"
@@ -239,6 +240,53 @@ static void sweep(const char *dir) {
     }
 }
 
+/* A population of users per benchmark: each user's value scale log-normal
+ * (mean: the file's scale, log-sd 1), requests uniform in 1..199 (mean
+ * 100), every request an auction with truthful bids; paid on expected
+ * quality, then on realised answers drawn with the winner's accuracy. CPU
+ * time of prillm_ttc_population_run only (the population is drawn before). */
+static void population(const char *dir, int quick) {
+    int n_users = quick ? 1000 : 10000;
+    printf("\nA population of users (value scales log-normal, log-sd 1; 1..199 requests each), truthful bids:\n\n");
+    printf("| benchmark / TTC | users | requests | payment on | CPU time | requests/s | welfare/request | "
+           "spend/request | user spend p50 | user spend p99 | models winning |\n");
+    printf("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    double *scale = malloc((size_t)n_users * sizeof *scale);
+    long long *requests = malloc((size_t)n_users * sizeof *requests);
+    if (!scale || !requests) exit(1);
+    for (int f = 0; f < 4; f++) {
+        PrillmTtcMarket *mk = load(dir, bench_files[f]);
+        PrillmError err;
+        if (prillm_ttc_population_generate(mk->value_scale, 1, 100, n_users, 17, scale, requests, &err)) {
+            fprintf(stderr, "bench_ttc: %s\n", err.message);
+            exit(1);
+        }
+        for (int realised = 0; realised < 2; realised++) {
+            PrillmTtcPopulationSettings s;
+            prillm_ttc_population_default_settings(&s);
+            s.realised = realised;
+            s.seed = 5;
+            PrillmTtcPopulationResult *r = NULL;
+            clock_t t0 = clock();
+            if (prillm_ttc_population_run(mk, NULL, n_users, scale, requests, &s, &r, &err)) {
+                fprintf(stderr, "bench_ttc: population: %s\n", err.message);
+                exit(1);
+            }
+            double cpu = (double)(clock() - t0) / CLOCKS_PER_SEC;
+            int winning = 0;
+            for (int i = 0; i < mk->n_models; i++) winning += r->wins[i] > 0;
+            printf("| %s | %d | %lld | %s | %.3f s | %.2g | %.5f | %.5f | %.4f | %.4f | %d |\n", bench_names[f], n_users,
+                   r->requests, realised ? "realised" : "expected", cpu, cpu > 0 ? (double)r->requests / cpu : NAN,
+                   r->welfare / (double)r->requests, r->spend / (double)r->requests, r->spend_quantiles[4],
+                   r->spend_quantiles[7], winning);
+            prillm_ttc_population_result_free(r);
+        }
+        prillm_ttc_market_free(mk);
+    }
+    free(scale);
+    free(requests);
+}
+
 int main(int argc, char **argv) {
     const char *dir = "data/ttc";
     int quick = 0;
@@ -301,5 +349,6 @@ int main(int argc, char **argv) {
     printf("\nAuction winners (TTC level) over runners-up:\n\n");
     for (int f = 0; f < 4; f++) printf("- %s\n", winners[f]);
     if (!quick) sweep(dir);
+    population(dir, quick);
     return 0;
 }

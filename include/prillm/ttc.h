@@ -209,6 +209,204 @@ typedef struct {
 PRILLM_API PrillmErrorCode prillm_ttc_auction(const PrillmTtcMarket *market, PrillmTtcAuctionResult **result, PrillmError *err);
 PRILLM_API void prillm_ttc_auction_result_free(PrillmTtcAuctionResult *result);
 
+/* Quality (USD per query) of an answer of accuracy (or realised score) a in
+ * [0, 1] for a user whose value scale is value_scale:
+ * value_scale * (baseline + (1 - baseline) f(a)) with the market's baseline
+ * and shape. At value_scale = market->value_scale it equals
+ * prillm_ttc_level(...).quality bit for bit. */
+PRILLM_API double prillm_ttc_quality(const PrillmTtcMarket *market, double value_scale, double accuracy);
+
+/* ---- measured curves ------------------------------------------------------ */
+
+/* Evaluation results, one row per (model, compute level): CSV with a header
+ * or JSON (an array of objects, or {"results": [...]}), docs/ttc.md
+ * "Measured curves". Fields:
+ *   model              required, text
+ *   level              required, the TTC parameter: samples (majority vote,
+ *                      best-of-N) or effort bin; a number, unique per model
+ *   accuracy           required, in [0, 1] (fraction correct or mean score)
+ *   tokens             required, > 0, mean billed tokens per query at that
+ *                      level (all samples of a vote count); must increase
+ *                      strictly with level within a model
+ *   price_per_million  required, USD per 1M tokens, > 0, the same on every
+ *                      row of a model
+ *   benchmark, method  optional text; rows not matching the settings'
+ *                      benchmark/method are skipped; a file holding several
+ *                      distinct values needs a choice
+ *   questions          optional, the number of questions behind the row (an
+ *                      integer >= 1; only checked)
+ * Other columns/keys are warned about and ignored. Models keep their order
+ * of first appearance, levels are sorted by level. */
+typedef struct {
+    const char *benchmark;    /* keep rows whose benchmark is this; NULL: any */
+    const char *method;       /* keep rows whose method is this; NULL: any    */
+    int allow_missing_levels; /* 0 (default): every model must have every    */
+                              /* level some model has                          */
+    /* the market terms the file does not hold (as in the market file) */
+    double value_scale;       /* required (> 0); NaN by default               */
+    double value_baseline;    /* 0.1                                          */
+    int value_shape;          /* linear                                        */
+    double value_curvature;   /* NaN: 3.5 (power) or 6 (exp)                  */
+    double margin;            /* 0.25                                         */
+    double beta;              /* NaN (only ttc-market needs it)               */
+    double outside_value;     /* 0                                            */
+} PrillmTtcCurveSettings;
+
+PRILLM_API void prillm_ttc_curve_default_settings(PrillmTtcCurveSettings *settings);
+/* Build a TTC market from measured curves. name labels the text in messages
+ * (a path, or "-"). Format by the first non-blank byte: '[' or '{' is
+ * JSON, anything else CSV. Errors name the row (CSV: the file's line; JSON:
+ * results[i]) and the field: a non-number, accuracy outside [0, 1], tokens
+ * <= 0, tokens not increasing with level, a repeated level, a model missing
+ * a level, a price differing between rows, no row left after the
+ * benchmark/method filter, several benchmarks or methods and no choice. */
+PRILLM_API PrillmErrorCode prillm_ttc_curves_parse(const char *text, size_t length, const char *name,
+                                                   const PrillmTtcCurveSettings *settings, PrillmWarnFn warn,
+                                                   void *warn_context, PrillmTtcMarket **market, PrillmError *err);
+PRILLM_API PrillmErrorCode prillm_ttc_curves_read(FILE *stream, const char *name,
+                                                  const PrillmTtcCurveSettings *settings, PrillmWarnFn warn,
+                                                  void *warn_context, PrillmTtcMarket **market, PrillmError *err);
+
+/* ---- explicit bids ---------------------------------------------------------- */
+
+/* What each provider offers for a request: per (model, level) of a market, a
+ * price (USD per query; NaN: the level is not offered) and optionally a
+ * claimed accuracy (NaN: the market's measured accuracy, i.e. audited
+ * quality). A model offering no level does not take part. The truthful bid
+ * offers every level at its cost c_i(k). */
+typedef struct {
+    int n_models;
+    int total_levels;
+    double *price;            /* [total_levels], indexed like market->accuracy */
+    double *claimed_accuracy; /* [total_levels] in [0, 1] or NaN              */
+    double reserve;           /* the phantom bidder's score; NaN: the market's */
+                              /* outside_value                                 */
+} PrillmTtcBids;
+
+/* Every price NaN (nothing offered), every claim NaN, reserve NaN. */
+PRILLM_API PrillmTtcBids *prillm_ttc_bids_alloc(const PrillmTtcMarket *market, PrillmError *err);
+/* Every level of every model at its cost: the dominant strategy. */
+PRILLM_API PrillmTtcBids *prillm_ttc_bids_truthful(const PrillmTtcMarket *market, PrillmError *err);
+PRILLM_API void prillm_ttc_bids_free(PrillmTtcBids *bids);
+PRILLM_API PrillmErrorCode prillm_ttc_bids_validate(const PrillmTtcMarket *market, const PrillmTtcBids *bids,
+                                                    PrillmError *err);
+
+/* One request to the auction on explicit bids, for a user of value scale
+ * value_scale (NaN: the market's). Each taking-part model's effective bid is
+ * its offered level with the best score quality - price (ties: the lower
+ * level), quality being value_scale's quality of the claimed or measured
+ * accuracy. Then prillm_ttc_auction_run's rule. realised_quality (USD per
+ * query, [n_models], NULL: pay on the bid quality) is what the winner's
+ * answer turned out to be worth: P = realised_w - W_r; entries of losers are
+ * not read and may be NaN. */
+typedef struct {
+    int n_models;
+    int level[PRILLM_TTC_MAX_MODELS];          /* effective level, -1: no bid  */
+    double quality_bid[PRILLM_TTC_MAX_MODELS]; /* NaN when no bid              */
+    double price_bid[PRILLM_TTC_MAX_MODELS];
+    double score[PRILLM_TTC_MAX_MODELS];
+    PrillmTtcAuctionOutcome outcome;          /* winner, runner-up, payment:  */
+                                              /* indices into the market      */
+    double reserve;
+    double quality;           /* what the user received: realised, or the     */
+                              /* winner's expected quality (measured accuracy) */
+    double cost;              /* the winner's cost c_w(k) from the curves     */
+    double user_utility;      /* quality - payment (reserve when not served)  */
+    double winner_profit;     /* payment - cost (0 when not served)           */
+    double welfare;           /* quality - cost (reserve when not served)     */
+} PrillmTtcBidOutcome;
+
+PRILLM_API PrillmErrorCode prillm_ttc_bids_run(const PrillmTtcMarket *market, const PrillmTtcBids *bids,
+                                               double value_scale, const double *realised_quality,
+                                               PrillmTtcBidOutcome *outcome, PrillmError *err);
+
+/* The bids file (docs/ttc.md "Explicit bids"): {"reserve": ..., "bids":
+ * [{"model": ..., one of "price" (USD per query), "price_per_million" (USD
+ * per 1M billed tokens) or "price_per_unit" (USD per unit of the level
+ * parameter, e.g. per sample), each a number (with "level": the one level
+ * offered, by its label, or by index with "level_index") or an array with an
+ * entry per level (null: not offered); optional "accuracy" claims, the same
+ * shape}], "requests": [{"realised_accuracy": {model: a}} or
+ * {"realised_quality": {model: USD}}, ...]}. requests is optional; each
+ * request is returned as a row of n_models realised qualities (NaN where
+ * not given; accuracies already turned into USD with the market's value).
+ * *realised may be NULL when the caller does not want them. */
+PRILLM_API PrillmErrorCode prillm_ttc_bids_parse_json(const char *text, size_t length, const PrillmTtcMarket *market,
+                                                      PrillmWarnFn warn, void *warn_context, PrillmTtcBids **bids,
+                                                      double **realised, int *n_requests, PrillmError *err);
+PRILLM_API PrillmErrorCode prillm_ttc_bids_read_json(FILE *stream, const PrillmTtcMarket *market, PrillmWarnFn warn,
+                                                     void *warn_context, PrillmTtcBids **bids, double **realised,
+                                                     int *n_requests, PrillmError *err);
+
+/* ---- a population of users ------------------------------------------------- */
+
+/* Users who differ in their value scale, each sending many requests, each
+ * request one auction on the bids (NULL bids: truthful). With
+ * realised = 1 every answer is drawn correct with the probability of the
+ * winner's measured accuracy at its level (seeded, reproducible) and paid on
+ * its realised quality (value_scale * (baseline + (1 - baseline) 1[correct]),
+ * so a wrong answer can cost the winner money: a negative payment is a
+ * refund); with realised = 0 every request pays on the expected quality. */
+typedef struct {
+    int realised;             /* 0 (default) or 1                              */
+    unsigned long long seed;  /* draws of correct answers                      */
+} PrillmTtcPopulationSettings;
+
+PRILLM_API void prillm_ttc_population_default_settings(PrillmTtcPopulationSettings *settings);
+
+#define PRILLM_TTC_N_QUANTILES 9
+/* The quantile levels reported: 0, .01, .1, .25, .5, .75, .9, .99, 1, by
+ * linear interpolation between order statistics (numpy's default). */
+PRILLM_API const double *prillm_ttc_quantile_levels(void);
+
+typedef struct {
+    int n_users;
+    long long requests;       /* all requests                                 */
+    long long served;         /* requests some provider won                    */
+    double welfare;           /* sum over requests of quality - cost (reserve  */
+                              /* when not served), USD                         */
+    double user_value;        /* sum of quality - payment (reserve if not     */
+                              /* served)                                       */
+    double spend;             /* sum of payments: what users pay ...          */
+    double revenue;           /* ... and what providers receive (the same:     */
+                              /* the mechanism keeps nothing)                  */
+    double provider_cost, provider_profit; /* sum of costs; revenue - cost    */
+    double *user_spend;       /* [n_users] each user's total payments          */
+    double *user_spend_per_request; /* [n_users]                              */
+    double spend_quantiles[PRILLM_TTC_N_QUANTILES];       /* of user_spend    */
+    double per_request_quantiles[PRILLM_TTC_N_QUANTILES]; /* of payments      */
+    int n_models;
+    long long *wins;          /* [n_models] requests won                       */
+    double *model_revenue;    /* [n_models]                                    */
+    double *model_profit;     /* [n_models]                                    */
+} PrillmTtcPopulationResult;
+
+/* value_scale[u] > 0 (USD per query), requests[u] >= 1. */
+PRILLM_API PrillmErrorCode prillm_ttc_population_run(const PrillmTtcMarket *market, const PrillmTtcBids *bids,
+                                                     int n_users, const double *value_scale,
+                                                     const long long *requests,
+                                                     const PrillmTtcPopulationSettings *settings,
+                                                     PrillmTtcPopulationResult **result, PrillmError *err);
+PRILLM_API void prillm_ttc_population_result_free(PrillmTtcPopulationResult *result);
+/* A random population of n users (seeded): value_scale[u] =
+ * base_scale * exp(spread z - spread^2 / 2) with z standard normal (a
+ * log-normal whose mean is base_scale; spread 0: everyone base_scale), and
+ * requests[u] uniform in 1..2 mean_requests - 1 (mean mean_requests >= 1,
+ * an integer). */
+PRILLM_API PrillmErrorCode prillm_ttc_population_generate(double base_scale, double spread, long long mean_requests,
+                                                          int n_users, unsigned long long seed, double *value_scale,
+                                                          long long *requests, PrillmError *err);
+/* A population file: CSV with columns value_scale (USD per query, > 0) and
+ * requests (an integer >= 1), one user per row (other columns such as a
+ * user id are ignored); errors name the row and column. The arrays are
+ * malloc'ed, the caller's to free. */
+PRILLM_API PrillmErrorCode prillm_ttc_population_parse_csv(const char *text, size_t length, const char *name,
+                                                           int *n_users, double **value_scale, long long **requests,
+                                                           PrillmError *err);
+/* q-quantile (q in [0, 1]) of x[0..n), linear interpolation between order
+ * statistics; sorts a copy. NaN when n < 1 or out of memory. */
+PRILLM_API double prillm_ttc_quantile(const double *x, long long n, double q);
+
 #ifdef __cplusplus
 }
 #endif

@@ -217,6 +217,23 @@ PrillmErrorCode prillm__csv_read_limited(const char *path, size_t limit, PrillmC
     return rc;
 }
 
+PrillmErrorCode prillm__csv_parse(const char *name, const char *text, size_t length, PrillmCsvTable *t,
+                                  PrillmError *err) {
+    memset(t, 0, sizeof *t);
+    snprintf(t->path, sizeof t->path, "%s", name ? name : "CSV");
+    if (!text) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "CSV text is NULL");
+    if (!(t->text = malloc(length + 1))) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading %s", t->path);
+    memcpy(t->text, text, length);
+    t->text[length] = '\0';
+    size_t skip = length >= 3 && memcmp(t->text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    PrillmErrorCode rc = split(t, t->text + skip, length - skip, err);
+    if (rc) {
+        free(t->text);
+        t->text = NULL;
+    }
+    return rc;
+}
+
 void prillm__csv_free(PrillmCsvTable *t) {
     if (!t) return;
     free(t->text);

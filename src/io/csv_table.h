@@ -24,6 +24,10 @@ typedef struct {
 PrillmErrorCode prillm__csv_read(const char *path, PrillmCsvTable *table, PrillmError *err);
 /* The same with another size limit (tests lower it). */
 PrillmErrorCode prillm__csv_read_limited(const char *path, size_t limit, PrillmCsvTable *table, PrillmError *err);
+/* The same on text already in memory (copied; length bytes, may hold no
+ * NUL); name stands for the file in messages ("-" for standard input). */
+PrillmErrorCode prillm__csv_parse(const char *name, const char *text, size_t length, PrillmCsvTable *table,
+                                  PrillmError *err);
 void prillm__csv_free(PrillmCsvTable *table);
 /* Column index of name, or -1. */
 int prillm__csv_column(const PrillmCsvTable *table, const char *name);

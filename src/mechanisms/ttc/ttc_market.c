@@ -130,6 +130,10 @@ static double value_of_accuracy(const PrillmTtcMarket *mk, double a) {
     }
 }
 
+double prillm_ttc_quality(const PrillmTtcMarket *mk, double value_scale, double accuracy) {
+    return value_scale * (mk->value_baseline + (1.0 - mk->value_baseline) * value_of_accuracy(mk, accuracy));
+}
+
 PrillmTtcLevel prillm_ttc_level(const PrillmTtcMarket *mk, int model, int level) {
     int at = mk->level_offset[model] + level;
     PrillmTtcLevel t;
