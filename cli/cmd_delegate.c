@@ -32,13 +32,78 @@ static void delegate_help(FILE *out) {
           "Strategies: ours, honest, dishonest-model, dishonest-length, dishonest-all, second-best.\n\n"
           "Options (override the file's values):\n"
           "  --strategies S1,S2,...\n"
-          "      one strategy per provider, in file order\n",
+          "      one strategy per provider, in file order\n"
+          "  --play ID:GROUP:QUALITY:INFLATION[:WEIGHT]  or  --play ID:exploit:extract[:WEIGHT]\n"
+          "      a continuous play for provider ID in GROUP (explore, exploit, trust or\n"
+          "      all): run the advertised model at quality/effort QUALITY in [0, 1] and\n"
+          "      bill INFLATION >= 1 times its tokens, on a fraction WEIGHT (default 1)\n"
+          "      of the group's queries, the menu strategy on the rest; \"extract\" bills\n"
+          "      the user down to the announced second-best utility. Repeatable.\n",
           out);
     prillm_cli_print_options(out, opts, count);
     fputs("  --json\n      print JSON (the default and only format)\n", out);
     prillm_cli_print_verbosity_help(out, NULL);
     fputs("  -h, --help\n      this text\n\n", out);
     fputs(prillm_cli_exit_code_help, out);
+}
+
+static int parse_fraction(const char *text, double lo, double hi, double *out) {
+    char *end;
+    double x = strtod(text, &end);
+    if (end == text || *end != '\0' || !(x >= lo && x <= hi)) return -1;
+    *out = x;
+    return 0;
+}
+
+/* "ID:GROUP:Q:I[:W]" or "ID:exploit:extract[:W]". Returns an exit code. */
+static int apply_play(const char *spec, PrillmDelegationGame *game) {
+    char buf[256];
+    if (strlen(spec) >= sizeof buf) {
+        fprintf(stderr, "prillm: error: --play %.40s...: too long\n", spec);
+        return EXIT_USAGE;
+    }
+    strcpy(buf, spec);
+    char *field[6] = {NULL};
+    int n = 0;
+    for (char *c = buf; n < 6;) {
+        field[n++] = c;
+        char *colon = strchr(c, ':');
+        if (!colon) break;
+        *colon = '\0';
+        c = colon + 1;
+    }
+    int provider = -1, group = -2;
+    if (n >= 2) {
+        for (int i = 0; i < game->n_providers; i++)
+            if (strcmp(game->providers[i].id, field[0]) == 0) provider = i;
+        if (strcmp(field[1], "all") == 0) group = -1;
+        for (int g = 0; g < PRILLM_PLAY_GROUPS; g++)
+            if (strcmp(field[1], prillm_delegation_play_group_name(g)) == 0) group = g;
+    }
+    PrillmDelegationPlay play = {1.0, 1.0, 1.0, 0};
+    int extract = n >= 3 && strcmp(field[2], "extract") == 0;
+    int ok = provider >= 0 && group >= -1 && n >= 3;
+    if (ok && extract) {
+        play.extract = 1;
+        ok = group == PRILLM_PLAY_EXPLOIT && n <= 4 && (n < 4 || parse_fraction(field[3], 0, 1, &play.weight) == 0);
+    } else if (ok) {
+        ok = (n == 4 || n == 5) && parse_fraction(field[2], 0, 1, &play.quality) == 0 &&
+             parse_fraction(field[3], 1, 1e6, &play.inflation) == 0 &&
+             (n < 5 || parse_fraction(field[4], 0, 1, &play.weight) == 0);
+    }
+    if (!ok) {
+        if (n >= 1 && provider < 0)
+            fprintf(stderr, "prillm: error: --play %s: no provider \"%s\" in the file\n", spec, field[0]);
+        else
+            fprintf(stderr,
+                    "prillm: error: --play %s: expected ID:GROUP:QUALITY:INFLATION[:WEIGHT] (GROUP explore, exploit, "
+                    "trust or all; QUALITY and WEIGHT in [0, 1], INFLATION in [1, 1e6]) or ID:exploit:extract[:WEIGHT]\n",
+                    spec);
+        return EXIT_USAGE;
+    }
+    for (int g = 0; g < PRILLM_PLAY_GROUPS; g++)
+        if (group == -1 || group == g) game->providers[provider].play[g] = play;
+    return EXIT_SOLVED;
 }
 
 /* "ours,honest,..." onto the providers in file order. Returns an exit code. */
@@ -84,8 +149,10 @@ int cmd_delegate(int argc, char **argv) {
     prillm_delegation_default_settings(&settings);
     const char *path = NULL, *strategies = NULL, *format = NULL;
     long verbose = 0;
-    int *flag_at = calloc((size_t)argc + 1, sizeof *flag_at), n_flags = 0;
-    if (!flag_at) {
+    int *flag_at = calloc((size_t)argc + 1, sizeof *flag_at), n_flags = 0, n_plays = 0;
+    const char **plays = calloc((size_t)argc + 1, sizeof *plays);
+    if (!flag_at || !plays) {
+        free(plays);
         fprintf(stderr, "prillm: error: out of memory\n");
         return EXIT_INTERNAL;
     }
@@ -95,6 +162,7 @@ int cmd_delegate(int argc, char **argv) {
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             delegate_help(stdout);
             free(flag_at);
+            free(plays);
             return EXIT_SOLVED;
         }
         if (strcmp(arg, "--json") == 0) {
@@ -109,6 +177,12 @@ int cmd_delegate(int argc, char **argv) {
         got = prillm_cli_flag_value(argc, argv, &k, "--strategies", &strategies);
         if (got) {
             if (got < 0) code = EXIT_USAGE;
+            continue;
+        }
+        got = prillm_cli_flag_value(argc, argv, &k, "--play", &plays[n_plays]);
+        if (got) {
+            if (got < 0) code = EXIT_USAGE;
+            else n_plays++;
             continue;
         }
         /* validated now, applied after the file so that flags win */
@@ -131,12 +205,14 @@ int cmd_delegate(int argc, char **argv) {
     }
     if (code != EXIT_SOLVED) {
         free(flag_at);
+        free(plays);
         return code;
     }
 
     DelegationInput input = {&settings, NULL};
     if ((code = prillm_cli_load_file(path, read_delegation, &input)) != EXIT_SOLVED) {
         free(flag_at);
+        free(plays);
         return code;
     }
     PrillmDelegationGame *game = input.game;
@@ -150,8 +226,16 @@ int cmd_delegate(int argc, char **argv) {
     free(flag_at);
     if (strategies && (code = apply_strategies(strategies, game)) != EXIT_SOLVED) {
         prillm_delegation_game_free(game);
+        free(plays);
         return code;
     }
+    for (int p = 0; p < n_plays; p++)
+        if ((code = apply_play(plays[p], game)) != EXIT_SOLVED) {
+            prillm_delegation_game_free(game);
+            free(plays);
+            return code;
+        }
+    free(plays);
     /* the reward orders each provider's models, so a --reward flag re-sorts */
     PrillmDelegationResult *result = NULL;
     rc = prillm_delegation_game_prepare(game, &settings, &err);

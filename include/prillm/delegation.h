@@ -97,6 +97,38 @@ typedef struct {
     double price;      /* $ per output token, >= 0                          */
 } PrillmDelegationModel;
 
+/* Continuous provider strategies. A provider may play, in each group of
+ * phases, a continuous action instead of (or mixed with) its menu strategy:
+ * on every query it runs its advertised model 0 at a quality/effort level
+ * alpha in [0, 1] and bills an inflation beta >= 1 of the tokens produced:
+ *   reward       = alpha x b x score      (score drawn for model 0)
+ *   billed       = min(round(beta x tokens), L) tokens at model 0's price
+ *   list cost    = alpha x price_0 x tokens (alpha is the fraction of the
+ *                  advertised model's cost actually spent; cost = eta x it)
+ * (alpha, beta) = (1, 1) is exactly honest play. weight is the probability
+ * that a query of the group uses the continuous action rather than the menu
+ * strategy's (0: menu only, 1: continuous only; the coin has its own random
+ * stream, so the score and token draws do not depend on it). */
+typedef enum {
+    PRILLM_PLAY_EXPLORE = 0, /* phase 1                                   */
+    PRILLM_PLAY_EXPLOIT = 1, /* phase 2 (the best provider only)          */
+    PRILLM_PLAY_TRUST = 2,   /* bonus, blind trust I and II               */
+    PRILLM_PLAY_GROUPS = 3
+} PrillmDelegationPlayGroup;
+
+/* "explore", "exploit", "trust"; NULL out of range. */
+PRILLM_API const char *prillm_delegation_play_group_name(int group);
+
+typedef struct {
+    double weight;    /* in [0, 1]; 0 = the menu strategy only              */
+    double quality;   /* alpha in [0, 1]                                    */
+    double inflation; /* beta in [1, 1e6]                                   */
+    /* Exploitation only: ignore quality and inflation and choose them when
+     * u2 is announced, to bring the expected user utility down to u2 (the
+     * continuous second-best extraction; see docs/delegation.md). */
+    int extract;
+} PrillmDelegationPlay;
+
 typedef struct {
     char *id;
     int strategy;  /* PrillmDelegationStrategy */
@@ -105,6 +137,9 @@ typedef struct {
      * model 0 is the one advertised and billed. */
     PrillmDelegationModel *models;
     int *input_index; /* [n_models]: position of models[k] in the input    */
+    /* Continuous plays by phase group; all weights 0 (menu only) after
+     * prillm_delegation_game_alloc. */
+    PrillmDelegationPlay play[PRILLM_PLAY_GROUPS];
 } PrillmDelegationProvider;
 
 typedef struct {
@@ -118,6 +153,16 @@ PRILLM_API PrillmDelegationGame *prillm_delegation_game_alloc(int n_providers, c
 PRILLM_API void prillm_delegation_game_free(PrillmDelegationGame *game);
 /* Check every field (first problem reported by name and index) and sort each
  * provider's models by honest utility for the reward in settings. */
+/* The (alpha, beta) of the continuous second-best extraction for a
+ * provider whose advertised model has mean score mu_s, mean tokens mu_l and
+ * price p: maximise the expected gain eta p (beta - alpha) mu_l subject to
+ * the expected user utility alpha b mu_s - p min(beta mu_l, L) = u2 and
+ * beta mu_l <= L. Closed form: alpha = min(1, (u2 + p L) / (b mu_s)),
+ * beta = (alpha b mu_s - u2) / (p mu_l), clipped to [1, L / mu_l]; honest
+ * (1, 1) when the model cannot reach u2 or p = 0. */
+PRILLM_API void prillm_delegation_extract_play(const PrillmDelegationModel *advertised, double u2, double reward,
+                                               double max_tokens, double *quality, double *inflation);
+
 PRILLM_API PrillmErrorCode prillm_delegation_game_prepare(PrillmDelegationGame *game, const PrillmDelegationSettings *settings,
                                                PrillmError *err);
 

@@ -111,14 +111,38 @@ static long long serve(Run *run, int i, int phase, long long count, PrillmDelega
     PrillmDelegationTally *t = &run->r->providers[i].phase[phase];
     Sum reward_sum = {0, 0}, pay_sum = {0, 0}, user = {0, 0}, provider = {0, 0};
     double billed_tokens = 0, true_tokens = 0; /* integers: exact below 2^53 */
+    const PrillmDelegationModel *advertised = &p->models[0];
+    int mixed = action.weight > 0.0 && action.weight < 1.0;
+    /* the mean law without a mixing coin: every query of the call is alike */
+    int constant = s->draws == PRILLM_DRAW_MEAN && !mixed;
+    double tokens = 0, score = 0, billed = 0, reward = 0, list_cost = 0, pay = 0, gain = 0;
     for (long long q = 0; q < count; q++) {
-        PrillmRng rng = prillm__rng_stream((uint64_t)s->seed, run->key[i], (uint64_t)run->served[i]++);
-        double tokens, score;
-        draw(s, used, &rng, &tokens, &score);
-        double billed = fmin(tokens + action.inflation, L);
-        double reward = s->reward * score, pay = billed_price * billed, list_cost = used->price * tokens;
-        /* eta (pay - list cost) rather than eta pay - eta list cost: exactly 0 when honest */
-        double gain = s->provider_utility == PRILLM_PROFIT ? pay - s->eta * list_cost : s->eta * (pay - list_cost);
+        uint64_t n = (uint64_t)run->served[i]++;
+        if (q == 0 || !constant) {
+            /* the mean law draws nothing: skip the stream */
+            PrillmRng rng = {0};
+            if (s->draws != PRILLM_DRAW_MEAN) rng = prillm__rng_stream((uint64_t)s->seed, run->key[i], n);
+            int continuous = action.weight >= 1.0;
+            if (mixed) {
+                PrillmRng coin = prillm__rng_stream((uint64_t)s->seed, run->key[i], PRILLM__DELEGATION_MIX_TAG ^ n);
+                continuous = prillm__rng_uniform(&coin) < action.weight;
+            }
+            if (continuous) {
+                /* the advertised model at effort alpha, billed beta x its tokens */
+                draw(s, advertised, &rng, &tokens, &score);
+                billed = fmin(round(action.stretch * tokens), L);
+                reward = s->reward * action.quality * score;
+                list_cost = action.quality * advertised->price * tokens;
+            } else {
+                draw(s, used, &rng, &tokens, &score);
+                billed = fmin(tokens + action.inflation, L);
+                reward = s->reward * score;
+                list_cost = used->price * tokens;
+            }
+            pay = billed_price * billed;
+            /* eta (pay - list cost) rather than eta pay - eta list cost: exactly 0 when honest */
+            gain = s->provider_utility == PRILLM_PROFIT ? pay - s->eta * list_cost : s->eta * (pay - list_cost);
+        }
         sum_add(&reward_sum, reward);
         sum_add(&pay_sum, pay);
         sum_add(&user, reward - pay);

@@ -9,6 +9,9 @@
 typedef struct {
     int model;
     double inflation; /* extra billed tokens; >= L means "bill L" */
+    /* the continuous play of the phase's group, resolved (extract turned
+     * into its quality and inflation); weight 0 = menu action only */
+    double weight, quality, stretch;
 } PrillmDelegationAction;
 
 /* The action of provider p's strategy in a phase. u2 is the second-best

@@ -1,0 +1,421 @@
+/* Approximate incentive compatibility of the delegation mechanism over
+ * continuous deviations (issue 15, item 1).
+ *
+ * Reference strategy sigma* of every provider, in the continuous space:
+ * honest exploration, the continuous second-best extraction in exploitation
+ * (prillm_delegation_extract_play: expected user utility held at the
+ * announced u2), and in blind trust the most profitable play there is
+ * (quality 0, bill L). For each provider, on each random instance and
+ * horizon, the test searches deviations:
+ *   - the six menu strategies;
+ *   - a continuous (quality, inflation) in exploration, the rest as sigma*:
+ *     a grid of 7 x 7 points, then a pattern search from the best point;
+ *   - the same in exploitation (for the provider that wins exploration);
+ * and measures the regret max U(deviation) - U(sigma*). The bound is
+ *   regret <= C (b + L p_hi) T^(1-eps) ln(K T),  C = eta / gamma + eta / ln(K T):
+ * in exploitation a fixed play can at most hold the user at the early-stop
+ * threshold theta instead of u2, worth eta (u2 - theta) = (eta / gamma)
+ * M (b + L p_max) per query on at most T queries; in exploration a
+ * deviation gains at most eta p L per query on B = T^(2 eps) queries and
+ * cannot raise its blind-trust share (both levers lower delta_i), and
+ * eta p L B <= (eta / ln(KT)) (b + L p) T^(1-eps) ln(KT) when eps <= 1/3.
+ * Scores and tokens are at their means (draws = mean), so the utilities are
+ * exact expectations up to the phase-4 rounding coin.
+ *
+ * The test can fail: with the early stop removed (threshold -infinity), a
+ * best provider billing L in exploitation gains ~ eta p L T, far beyond the
+ * bound (checked by a temporary mutation of delegation.c; see the report). */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+#include <prillm/delegation.h>
+
+#include "support.h"
+
+static char *dup_text(const char *text) {
+    char *copy = malloc(strlen(text) + 1);
+    assert_non_null(copy);
+    strcpy(copy, text);
+    return copy;
+}
+
+/* K providers with 1..3 models; the bill matters: price x mean tokens is
+ * 5%..40% of the reward, caps 1.5x..4x the mean length. */
+static PrillmDelegationGame *random_game(TestRng *rng, int K, const PrillmDelegationSettings *s) {
+    int counts[8] = {0};
+    for (int i = 0; i < K; i++) counts[i] = test_int(rng, 1, 3);
+    PrillmError err;
+    PrillmDelegationGame *g = prillm_delegation_game_alloc(K, counts, &err);
+    assert_non_null(g);
+    for (int i = 0; i < K; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "P%d", i + 1);
+        g->providers[i].id = dup_text(id);
+        g->providers[i].strategy = PRILLM_DELEGATION_OURS;
+        for (int j = 0; j < counts[i]; j++) {
+            PrillmDelegationModel *m = &g->providers[i].models[j];
+            snprintf(id, sizeof id, "m%d", j);
+            m->id = dup_text(id);
+            m->score = 0.4 + 0.6 * test_uniform(rng);
+            m->tokens = round(100.0 * pow(10.0, test_uniform(rng)));
+            m->max_tokens = ceil(m->tokens * (1.5 + 2.5 * test_uniform(rng)));
+            m->price = s->reward * (0.05 + 0.35 * test_uniform(rng)) / m->tokens;
+        }
+    }
+    if (prillm_delegation_game_prepare(g, s, &err) != PRILLM_OK) fail_msg("prepare: %s", err.message);
+    return g;
+}
+
+static const PrillmDelegationPlay no_play = {0.0, 1.0, 1.0, 0};
+
+/* sigma*: ours (honest exploration), continuous extraction, quality 0 billed at L in blind trust */
+static void set_reference(PrillmDelegationProvider *p) {
+    p->strategy = PRILLM_DELEGATION_OURS;
+    p->play[PRILLM_PLAY_EXPLORE] = no_play;
+    p->play[PRILLM_PLAY_EXPLOIT] = (PrillmDelegationPlay){1.0, 1.0, 1.0, 1};
+    p->play[PRILLM_PLAY_TRUST] = (PrillmDelegationPlay){1.0, 0.0, 1e6, 0};
+}
+
+static double utility_of(const PrillmDelegationGame *g, const PrillmDelegationSettings *s, int i, int *best) {
+    PrillmError err;
+    PrillmDelegationResult *r = NULL;
+    if (prillm_delegation_run(g, s, &r, &err) != PRILLM_OK) fail_msg("run: %s", err.message);
+    double u = r->providers[i].total.provider_utility;
+    if (best) *best = r->best;
+    prillm_delegation_result_free(r);
+    return u;
+}
+
+typedef struct {
+    PrillmDelegationGame *g;
+    const PrillmDelegationSettings *s;
+    int provider, group;
+    double beta_max; /* L / mu_l of the advertised model: beyond it the bill is capped */
+    int evaluations;
+} Search;
+
+static double evaluate(Search *x, double alpha, double beta) {
+    PrillmDelegationProvider *p = &x->g->providers[x->provider];
+    PrillmDelegationPlay saved = p->play[x->group];
+    p->play[x->group] = (PrillmDelegationPlay){1.0, alpha, beta, 0};
+    double u = utility_of(x->g, x->s, x->provider, NULL);
+    p->play[x->group] = saved;
+    x->evaluations++;
+    return u;
+}
+
+/* The best fixed (quality, inflation) of one group: a 7 x 7 grid (quality
+ * 0..1, inflation 1..beta_max geometrically), then a pattern search. */
+static double best_continuous(Search *x, double *alpha_out, double *beta_out) {
+    enum { N = 7 };
+    double best = -INFINITY, ba = 1, bb = 1;
+    for (int a = 0; a < N; a++)
+        for (int b = 0; b < N; b++) {
+            double alpha = (double)a / (N - 1), beta = pow(x->beta_max, (double)b / (N - 1));
+            double u = evaluate(x, alpha, beta);
+            if (u > best) {
+                best = u;
+                ba = alpha;
+                bb = beta;
+            }
+        }
+    double da = 1.0 / (N - 1), db = log(x->beta_max) / (N - 1); /* inflation searched in log scale */
+    while (da > 1.0 / 256) {
+        int moved = 0;
+        const double steps[4][2] = {{1, 0}, {-1, 0}, {0, 1}, {0, -1}};
+        for (int k = 0; k < 4; k++) {
+            double alpha = fmin(1.0, fmax(0.0, ba + steps[k][0] * da));
+            double beta = fmin(x->beta_max, fmax(1.0, bb * exp(steps[k][1] * db)));
+            if (alpha == ba && beta == bb) continue;
+            double u = evaluate(x, alpha, beta);
+            if (u > best) {
+                best = u;
+                ba = alpha;
+                bb = beta;
+                moved = 1;
+            }
+        }
+        if (!moved) {
+            da /= 2;
+            db /= 2;
+        }
+    }
+    *alpha_out = ba;
+    *beta_out = bb;
+    return best;
+}
+
+static void test_continuous_ic(void **state) {
+    (void)state;
+    const int horizons[3] = {10000, 30000, 100000};
+    enum { INSTANCES = 100 };
+    TestRng rng = {1515};
+    double worst[3] = {0, 0, 0}, mean_ratio[3] = {0, 0, 0};
+    int searched = 0, evaluations = 0, phase2_checked = 0;
+    double worst_explore = -INFINITY;
+    for (int instance = 0; instance < INSTANCES; instance++) {
+        PrillmDelegationSettings s;
+        prillm_delegation_default_settings(&s);
+        s.epsilon = 0.25;
+        s.draws = PRILLM_DRAW_MEAN;
+        s.seed = 100 + instance;
+        int K = test_int(&rng, 2, 3);
+        PrillmDelegationGame *g = random_game(&rng, K, &s);
+        for (int h = 0; h < 3; h++) {
+            s.horizon = horizons[h];
+            double T = s.horizon, L = 0, p_hi = 0;
+            for (int i = 0; i < K; i++) {
+                p_hi = fmax(p_hi, g->providers[i].models[0].price);
+                for (int j = 0; j < g->providers[i].n_models; j++) L = fmax(L, g->providers[i].models[j].max_tokens);
+            }
+            double scale = (s.reward + L * p_hi) * pow(T, 1 - s.epsilon) * log(K * T);
+            double C = s.eta / s.gamma + s.eta / log(K * T);
+            for (int i = 0; i < K; i++) set_reference(&g->providers[i]);
+            for (int i = 0; i < K; i++) {
+                PrillmDelegationProvider *p = &g->providers[i];
+                int best;
+                double reference = utility_of(g, &s, i, &best);
+                double top = -INFINITY;
+                const char *how = "";
+                char where[96] = "";
+                /* the menu, as whole strategies */
+                for (int k = 0; k < PRILLM_DELEGATION_N_STRATEGIES; k++) {
+                    for (int grp = 0; grp < PRILLM_PLAY_GROUPS; grp++) p->play[grp] = no_play;
+                    p->strategy = k;
+                    double u = utility_of(g, &s, i, NULL);
+                    evaluations++;
+                    if (u > top) {
+                        top = u;
+                        how = prillm_delegation_strategy_name(k);
+                    }
+                }
+                set_reference(p);
+                Search x = {g, &s, i, PRILLM_PLAY_EXPLORE, fmax(1.0, L / p->models[0].tokens), 0};
+                double alpha, beta, u = best_continuous(&x, &alpha, &beta);
+                /* Exploration alone: a deviation bills at most L per query for B
+                 * queries and lowers its own blind-trust share delta_i (less
+                 * reward, more tokens), so it gains at most eta p_0 L B. This
+                 * finer check catches a scoring rule that rewards inflation,
+                 * an O(B) effect the T^(1-eps) bound cannot see. */
+                double B = floor(pow(T, 2 * s.epsilon) + 1e-9), explore_scale = s.eta * p->models[0].price * L * B;
+                worst_explore = fmax(worst_explore, (u - reference) / explore_scale);
+                if (u - reference > explore_scale * (1 + 1e-9))
+                    fail_msg("instance %d T %d provider %d: exploration (quality %.4f, inflation %.4f) gains %.3f over "
+                             "sigma* %.3f, more than eta p L B = %.3f",
+                             instance, s.horizon, i, alpha, beta, u, reference, explore_scale);
+                if (u > top) {
+                    top = u;
+                    how = "continuous exploration";
+                    snprintf(where, sizeof where, " (quality %.4f, inflation %.4f)", alpha, beta);
+                }
+                if (i == best) {
+                    x.group = PRILLM_PLAY_EXPLOIT;
+                    u = best_continuous(&x, &alpha, &beta);
+                    if (u > top) {
+                        top = u;
+                        how = "continuous exploitation";
+                        snprintf(where, sizeof where, " (quality %.4f, inflation %.4f)", alpha, beta);
+                    }
+                    phase2_checked++;
+                }
+                evaluations += x.evaluations;
+                double regret = top - reference, ratio = regret / scale;
+                worst[h] = fmax(worst[h], ratio);
+                mean_ratio[h] += fmax(ratio, 0) / INSTANCES;
+                if (regret > C * scale)
+                    fail_msg("instance %d T %d provider %d: %s%s gains %.3f over sigma* %.3f, regret %.3f > C %.3f x "
+                             "scale %.3f",
+                             instance, s.horizon, i, how, where, top, reference, regret, C, scale);
+                searched++;
+                set_reference(p);
+            }
+        }
+        prillm_delegation_game_free(g);
+    }
+    for (int h = 0; h < 3; h++)
+        print_message("continuous IC, T = %d: largest regret / ((b + L p) T^(1-eps) ln(KT)) %.4f, mean %.4f "
+                      "(C about %.3f)\n",
+                      horizons[h], worst[h], mean_ratio[h], 0.9 / 3 + 0.9 / log(2.5 * horizons[h]));
+    print_message("continuous IC: largest exploration-only regret / (eta p L B) %.4f (bound 1)\n", worst_explore);
+    print_message("continuous IC: %d provider searches, %d with exploitation deviations, %d runs\n", searched,
+                  phase2_checked, evaluations);
+    assert_int_equal(searched > 2 * 3 * INSTANCES, 1);
+    assert_true(phase2_checked >= 3 * INSTANCES);
+}
+
+/* (quality, inflation) = (1, 1) is honest play, query by query; a mixed play
+ * of weight w uses the continuous action on about a fraction w of queries;
+ * extract holds the user at u2 in expectation. */
+static void test_continuous_play_semantics(void **state) {
+    (void)state;
+    TestRng rng = {77};
+    for (int trial = 0; trial < 30; trial++) {
+        PrillmDelegationSettings s;
+        prillm_delegation_default_settings(&s);
+        s.horizon = 40000;
+        s.seed = trial;
+        s.draws = trial % 2 ? PRILLM_DRAW_BETA : PRILLM_DRAW_BERNOULLI;
+        int K = test_int(&rng, 2, 3);
+        PrillmDelegationGame *g = random_game(&rng, K, &s);
+        for (int i = 0; i < K; i++) g->providers[i].strategy = PRILLM_DELEGATION_HONEST;
+        PrillmError err;
+        PrillmDelegationResult *honest = NULL, *cont = NULL;
+        assert_int_equal(prillm_delegation_run(g, &s, &honest, &err), PRILLM_OK);
+        for (int i = 0; i < K; i++)
+            for (int grp = 0; grp < PRILLM_PLAY_GROUPS; grp++)
+                g->providers[i].play[grp] = (PrillmDelegationPlay){1.0, 1.0, 1.0, 0};
+        assert_int_equal(prillm_delegation_run(g, &s, &cont, &err), PRILLM_OK);
+        for (int i = 0; i < K; i++)
+            for (int ph = 0; ph < PRILLM_PHASE_COUNT; ph++) {
+                assert_int_equal(honest->providers[i].phase[ph].queries, cont->providers[i].phase[ph].queries);
+                assert_true(honest->providers[i].phase[ph].user_utility == cont->providers[i].phase[ph].user_utility);
+                assert_true(cont->providers[i].phase[ph].provider_utility == 0.0);
+            }
+        prillm_delegation_result_free(cont);
+        /* mixed: weight w of exploration queries at quality 0.5, inflation 2 */
+        int i = test_int(&rng, 0, K - 1);
+        double w = 0.2 + 0.6 * test_uniform(&rng);
+        for (int k = 0; k < K; k++)
+            for (int grp = 0; grp < PRILLM_PLAY_GROUPS; grp++) g->providers[k].play[grp] = no_play;
+        g->providers[i].play[PRILLM_PLAY_EXPLORE] = (PrillmDelegationPlay){w, 0.5, 2.0, 0};
+        assert_int_equal(prillm_delegation_run(g, &s, &cont, &err), PRILLM_OK);
+        const PrillmDelegationTally *a = &honest->providers[i].phase[PRILLM_PHASE_EXPLORE],
+                                    *b = &cont->providers[i].phase[PRILLM_PHASE_EXPLORE];
+        /* the same tokens are produced (common draws), more are billed */
+        assert_true(a->true_tokens == b->true_tokens);
+        assert_true(b->billed_tokens > a->billed_tokens);
+        /* a continuous query keeps half its reward: the score-weighted share of
+         * continuous queries is within 5 binomial sd (x 1.6 for the score
+         * spread: Bernoulli scores have cv^2 <= 1.5 here) */
+        double share = 2.0 * (a->reward - b->reward) / a->reward, n = (double)a->queries;
+        assert_true(fabs(share - w) <= 5.0 * 1.6 * sqrt(w * (1 - w) / n));
+        prillm_delegation_result_free(cont);
+        prillm_delegation_result_free(honest);
+        prillm_delegation_game_free(g);
+    }
+
+    /* extract: the user's expected utility per exploitation query is u2 (no noise) */
+    for (int trial = 0; trial < 30; trial++) {
+        PrillmDelegationSettings s;
+        prillm_delegation_default_settings(&s);
+        s.horizon = 40000;
+        s.draws = PRILLM_DRAW_MEAN;
+        int K = test_int(&rng, 2, 3);
+        PrillmDelegationGame *g = random_game(&rng, K, &s);
+        for (int i = 0; i < K; i++) {
+            g->providers[i].strategy = PRILLM_DELEGATION_OURS;
+            g->providers[i].play[PRILLM_PLAY_EXPLOIT] = (PrillmDelegationPlay){1.0, 1.0, 1.0, 1};
+        }
+        PrillmError err;
+        PrillmDelegationResult *r = NULL;
+        assert_int_equal(prillm_delegation_run(g, &s, &r, &err), PRILLM_OK);
+        const PrillmDelegationProvider *p = &g->providers[r->best];
+        const PrillmDelegationTally *x = &r->providers[r->best].phase[PRILLM_PHASE_EXPLOIT];
+        double alpha, beta;
+        prillm_delegation_extract_play(&p->models[0], r->second_utility, s.reward, r->max_tokens, &alpha, &beta);
+        const PrillmDelegationModel *m = &p->models[0];
+        double per_query = x->user_utility / (double)x->queries;
+        double expected = alpha * s.reward * m->score - m->price * fmin(round(beta * m->tokens), r->max_tokens);
+        assert_true(fabs(per_query - expected) <= 1e-9);
+        /* billing rounds to whole tokens: the user is within one token's price of u2 */
+        if (m->score * s.reward - m->price * m->tokens > r->second_utility)
+            assert_true(fabs(per_query - r->second_utility) <= m->price * 0.5 + 1e-9);
+        assert_true(alpha >= 0 && alpha <= 1 && beta >= 1 && beta * m->tokens <= r->max_tokens + 1e-9);
+        assert_false(r->providers[r->best].stopped_early);
+        prillm_delegation_result_free(r);
+        prillm_delegation_game_free(g);
+    }
+}
+
+static void expect_error(const char *text, const char *needle) {
+    PrillmDelegationSettings s;
+    prillm_delegation_default_settings(&s);
+    PrillmDelegationGame *g = NULL;
+    PrillmError err;
+    PrillmErrorCode rc = prillm_delegation_parse_json(text, strlen(text), NULL, NULL, &s, &g, &err);
+    if (rc == PRILLM_OK) fail_msg("%s: accepted", text);
+    if (!strstr(err.message, needle)) fail_msg("%s: message \"%s\" lacks \"%s\"", text, err.message, needle);
+    assert_null(g);
+}
+
+#define MODEL "{\"id\":\"m\",\"score\":0.9,\"tokens\":100,\"max_tokens\":200,\"price\":0.001}"
+#define WITH_PLAY(play) "{\"providers\": [{\"id\":\"a\",\"models\":[" MODEL "],\"play\":" play "},{\"id\":\"b\",\"models\":[" MODEL "]}]}"
+
+static void test_play_file(void **state) {
+    (void)state;
+    expect_error(WITH_PLAY("3"), "providers[0].play must be an object");
+    expect_error(WITH_PLAY("{\"explore\": {\"quality\": 1.5}}"), "providers[0].play.explore.quality must be in [0, 1]");
+    expect_error(WITH_PLAY("{\"trust\": {\"inflation\": 0.5}}"), "providers[0].play.trust.inflation must be in [1, 1e6]");
+    expect_error(WITH_PLAY("{\"exploit\": {\"weight\": -1}}"), "providers[0].play.exploit.weight must be in [0, 1]");
+    expect_error(WITH_PLAY("{\"explore\": {\"extract\": true}}"), "extract is for the exploit group only");
+    expect_error(WITH_PLAY("{\"exploit\": {\"extract\": 1}}"), "extract must be true or false");
+    expect_error(WITH_PLAY("{\"explore\": {\"quality\": \"low\"}}"), "quality must be a number");
+    const char *good = WITH_PLAY("{\"explore\": {\"quality\": 0.5, \"inflation\": 1.5, \"weight\": 0.25}, "
+                                 "\"exploit\": {\"extract\": true}}");
+    PrillmDelegationSettings s;
+    prillm_delegation_default_settings(&s);
+    PrillmDelegationGame *g = NULL;
+    PrillmError err;
+    assert_int_equal(prillm_delegation_parse_json(good, strlen(good), NULL, NULL, &s, &g, &err), PRILLM_OK);
+    const PrillmDelegationPlay *e = &g->providers[0].play[PRILLM_PLAY_EXPLORE], *x = &g->providers[0].play[PRILLM_PLAY_EXPLOIT];
+    assert_true(e->weight == 0.25 && e->quality == 0.5 && e->inflation == 1.5 && !e->extract);
+    assert_true(x->weight == 1.0 && x->extract);
+    assert_true(g->providers[0].play[PRILLM_PLAY_TRUST].weight == 0.0);
+    assert_true(g->providers[1].play[PRILLM_PLAY_EXPLORE].weight == 0.0);
+    prillm_delegation_game_free(g);
+    assert_null(prillm_delegation_play_group_name(3));
+    assert_string_equal(prillm_delegation_play_group_name(PRILLM_PLAY_TRUST), "trust");
+}
+
+static int run_command(const char *command, char *out, size_t size) {
+    FILE *p = popen(command, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, size - 1, p);
+    out[n] = '\0';
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_play_cli(void **state) {
+    (void)state;
+    const char *cli = getenv("PRILLM_CLI"), *src = getenv("PRILLM_SOURCE_DIR");
+    if (!cli || !src) skip();
+    static char out[1 << 16];
+    char command[2048];
+    snprintf(command, sizeof command,
+             "\"%s\" delegate \"%s/data/delegation/example.json\" --play A:exploit:extract --play B:all:0.5:1.5:0.3 "
+             "2>&1",
+             cli, src);
+    assert_int_equal(run_command(command, out, sizeof out), 0);
+    assert_non_null(strstr(out, "\"play\": {\"exploit\": {\"weight\": 1, \"extract\": true}}"));
+    assert_non_null(strstr(out, "\"trust\": {\"weight\": 0.3, \"quality\": 0.5, \"inflation\": 1.5}"));
+    /* extract holds the user at u2 = 0.402 on exploitation: 8575 x 0.402 */
+    assert_non_null(strstr(out, "\"exploit\": {\"queries\": 8575"));
+    const char *bad[] = {"Z:explore:1:1", "A:sideways:1:1", "A:explore:2:1", "A:explore:1:0.5", "A:trust:extract",
+                         "A:explore:1", "A:explore:1:1:1.5", "A:exploit:extract:2"};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        snprintf(command, sizeof command, "\"%s\" delegate \"%s/data/delegation/example.json\" --play %s 2>&1", cli,
+                 src, bad[k]);
+        if (run_command(command, out, sizeof out) != 2) fail_msg("--play %s accepted: %s", bad[k], out);
+        assert_non_null(strstr(out, "--play"));
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1) cmocka_set_test_filter(argv[1]);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_play_file),
+        cmocka_unit_test(test_play_cli),
+        cmocka_unit_test(test_continuous_play_semantics),
+        cmocka_unit_test(test_continuous_ic),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
