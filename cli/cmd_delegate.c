@@ -20,16 +20,118 @@ static PrillmErrorCode read_delegation(FILE *in, const char *name, void *context
     return prillm_delegation_read_json(in, prillm_cli_warn_to_stderr, (void *)name, input->settings, &input->game, err);
 }
 
+/* One JSON line per assignment; the final line says whether the mechanism
+ * finished and what the user got. */
+static void print_assignment(const PrillmDelegationGame *game, const PrillmDelegationAssignment *a) {
+    printf("{\"query\": %lld, \"provider\": \"%s\", \"phase\": \"%s\"}\n", a->query, game->providers[a->provider].id,
+           prillm_delegation_phase_name(a->phase));
+}
+
+static void print_online_summary(const PrillmDelegationGame *game, const PrillmDelegationResult *r, int done) {
+    int explored = r->used >= (long long)r->n_providers * r->batch;
+    printf("{\"done\": %s, \"used\": %lld, \"unused\": %lld, \"best\": ", done ? "true" : "false", r->used,
+           r->horizon - r->used);
+    if (explored)
+        printf("\"%s\", \"second_utility\": %.17g, \"threshold\": %.17g, \"R\": %lld", game->providers[r->best].id,
+               r->second_utility, r->threshold, r->exploit_budget);
+    else
+        fputs("null", stdout);
+    printf(", \"stopped_early\": %s", explored && r->providers[r->best].stopped_early ? "true" : "false");
+    printf(", \"user_utility\": %.17g, \"queries\": {", r->user_utility);
+    for (int i = 0; i < r->n_providers; i++)
+        printf("%s\"%s\": %lld", i ? ", " : "", game->providers[i].id, r->providers[i].total.queries);
+    fputs("}}\n", stdout);
+}
+
+/* --online: assignments on stdout, observations "PROVIDER REWARD TOKENS BILL"
+ * (spaces, tabs or commas) on stdin, one per line; blank lines and lines
+ * starting with # are skipped. */
+static int run_online(const PrillmDelegationGame *game, const PrillmDelegationSettings *settings, const char *name) {
+    PrillmError err = {PRILLM_OK, ""};
+    PrillmDelegationSession *session = NULL;
+    if (prillm_delegation_session_create(game, settings, &session, &err)) {
+        fprintf(stderr, "prillm: error: %s: %s\n", name, err.message);
+        return EXIT_BAD_INPUT;
+    }
+    PrillmDelegationAssignment a;
+    char line[4096];
+    long line_no = 0;
+    int code = EXIT_SOLVED;
+    while (code == EXIT_SOLVED && prillm_delegation_session_next(session, &a)) {
+        print_assignment(game, &a);
+        if (fflush(stdout) != 0) break;
+        int observed = 0;
+        while (!observed && code == EXIT_SOLVED && fgets(line, sizeof line, stdin)) {
+            line_no++;
+            if (!strchr(line, '\n') && !feof(stdin)) {
+                fprintf(stderr, "prillm: error: <stdin>:%ld: line longer than %zu characters\n", line_no,
+                        sizeof line - 2);
+                code = EXIT_BAD_INPUT;
+                break;
+            }
+            char *c = line + strspn(line, " \t\r\n,");
+            if (*c == '\0' || *c == '#') continue;
+            char *field[5] = {NULL};
+            int n = 0;
+            for (char *tok = strtok(c, " \t\r\n,"); tok && n < 5; tok = strtok(NULL, " \t\r\n,")) field[n++] = tok;
+            double v[3] = {0, 0, 0};
+            int ok = n == 4;
+            for (int k = 0; ok && k < 3; k++) {
+                char *end;
+                v[k] = strtod(field[k + 1], &end);
+                ok = end != field[k + 1] && *end == '\0';
+            }
+            if (!ok) {
+                fprintf(stderr, "prillm: error: <stdin>:%ld: expected \"PROVIDER REWARD TOKENS BILL\" (4 fields)\n",
+                        line_no);
+                code = EXIT_BAD_INPUT;
+                break;
+            }
+            int provider = -1;
+            for (int i = 0; i < game->n_providers; i++)
+                if (strcmp(game->providers[i].id, field[0]) == 0) provider = i;
+            if (provider < 0) {
+                fprintf(stderr, "prillm: error: <stdin>:%ld: no provider \"%s\" in %s\n", line_no, field[0], name);
+                code = EXIT_BAD_INPUT;
+                break;
+            }
+            if (prillm_delegation_session_observe(session, provider, v[0], v[1], v[2], &err)) {
+                fprintf(stderr, "prillm: error: <stdin>:%ld: %s\n", line_no, err.message);
+                code = EXIT_BAD_INPUT;
+                break;
+            }
+            observed = 1;
+        }
+        if (!observed) break; /* end of input or an error */
+    }
+    int done = !prillm_delegation_session_next(session, NULL);
+    if (code == EXIT_SOLVED) print_online_summary(game, prillm_delegation_session_result(session), done);
+    prillm_delegation_session_free(session);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "prillm: error: writing the assignments failed\n");
+        return EXIT_INTERNAL;
+    }
+    return code;
+}
+
 static void delegate_help(FILE *out) {
     int count;
     const PrillmOptionInfo *opts = prillm_delegation_options(&count);
-    fputs("Usage: prillm delegate FILE.json [options]\n\n"
+    fputs("Usage: prillm delegate FILE.json [options]\n"
+          "       prillm delegate --online FILE.json [options] < observations\n\n"
           "Simulate the four-phase delegation mechanism of \"Pay for the Second-Best Service\":\n"
           "T queries go to K providers (exploration, exploitation with early stop, two\n"
           "blind-trust phases); each provider follows its strategy. Prints per-provider\n"
           "outcomes per phase, payments, who was stopped early, and the user's utility\n"
           "against the second-best benchmark T u2*. FILE \"-\" reads standard input.\n\n"
           "Strategies: ours, honest, dishonest-model, dishonest-length, dishonest-all, second-best.\n\n"
+          "--online runs the mechanism on real traffic: it prints the next assignment as a\n"
+          "JSON line {\"query\", \"provider\", \"phase\"}, reads what was observed for it from\n"
+          "standard input, one line \"PROVIDER REWARD TOKENS BILL\" (spaces or commas; blank\n"
+          "lines and # comments skipped), and repeats until the mechanism finishes or the\n"
+          "input ends; a last line {\"done\", \"used\", ...} sums up. The file's models set\n"
+          "the constants; strategies and plays are ignored. The decisions are those of the\n"
+          "simulator fed the same observations.\n\n"
           "Options (override the file's values):\n"
           "  --strategies S1,S2,...\n"
           "      one strategy per provider, in file order\n"
@@ -149,6 +251,7 @@ int cmd_delegate(int argc, char **argv) {
     prillm_delegation_default_settings(&settings);
     const char *path = NULL, *strategies = NULL, *format = NULL;
     long verbose = 0;
+    int online = 0;
     int *flag_at = calloc((size_t)argc + 1, sizeof *flag_at), n_flags = 0, n_plays = 0;
     const char **plays = calloc((size_t)argc + 1, sizeof *plays);
     if (!flag_at || !plays) {
@@ -164,6 +267,10 @@ int cmd_delegate(int argc, char **argv) {
             free(flag_at);
             free(plays);
             return EXIT_SOLVED;
+        }
+        if (strcmp(arg, "--online") == 0) {
+            online = 1;
+            continue;
         }
         if (strcmp(arg, "--json") == 0) {
             if (prillm_cli_format_flag(arg, &format)) code = EXIT_USAGE;
@@ -203,6 +310,10 @@ int cmd_delegate(int argc, char **argv) {
         fprintf(stderr, "prillm: error: missing FILE.json (see prillm delegate --help)\n");
         code = EXIT_USAGE;
     }
+    if (code == EXIT_SOLVED && online && strcmp(path, "-") == 0) {
+        fprintf(stderr, "prillm: error: --online reads observations on standard input: give the game as a file\n");
+        code = EXIT_USAGE;
+    }
     if (code != EXIT_SOLVED) {
         free(flag_at);
         free(plays);
@@ -239,6 +350,11 @@ int cmd_delegate(int argc, char **argv) {
     /* the reward orders each provider's models, so a --reward flag re-sorts */
     PrillmDelegationResult *result = NULL;
     rc = prillm_delegation_game_prepare(game, &settings, &err);
+    if (!rc && online) {
+        code = run_online(game, &settings, name);
+        prillm_delegation_game_free(game);
+        return code;
+    }
     if (!rc) rc = prillm_delegation_run(game, &settings, &result, &err);
     if (rc) {
         fprintf(stderr, "prillm: error: %s: %s\n", name, err.message);

@@ -282,6 +282,8 @@ static void write_settings(FILE *out, const PrillmDelegationSettings *s) {
     fputs("  \"settings\": {", out);
     for (int k = 0; k < count; k++) {
         const char *base = (const char *)s + opts[k].offset;
+        /* reassign is echoed only when on: the authors' mechanism prints as before */
+        if (strcmp(opts[k].name, "reassign") == 0 && !s->reassign) continue;
         fprintf(out, "%s\"%s\": ", k ? ", " : "", opts[k].name);
         if (opts[k].type == PRILLM_OPTION_DOUBLE) {
             prillm__json_number(out, *(const double *)(const void *)base);
@@ -334,6 +336,17 @@ PrillmErrorCode prillm_delegation_write_json(FILE *out, const PrillmDelegationGa
     key_number(out, "stop_after", r->stop_after < 0 ? NAN : (double)r->stop_after, 1);
     key_number(out, "used", (double)r->used, 1);
     key_number(out, "unused", (double)(r->horizon - r->used), 0);
+    if (settings->reassign) {
+        fputs(",\n  \"reassigned_to\": ", out);
+        if (r->runner_up >= 0) prillm__json_string(out, game->providers[r->runner_up].id);
+        else fputs("null", out);
+        fputs(", ", out);
+        long long moved = 0;
+        for (int i = 0; i < K; i++) moved += r->providers[i].phase[PRILLM_PHASE_REASSIGN].queries;
+        key_number(out, "reassigned", (double)moved, 1);
+        key_number(out, "reassign_threshold", r->reassign_threshold, 1);
+        key_number(out, "reassign_stop_after", r->reassign_stop_after < 0 ? NAN : (double)r->reassign_stop_after, 0);
+    }
     fputs(",\n  ", out);
     key_number(out, "user_utility", r->user_utility, 0);
     fputs(",\n  \"benchmark\": {", out);
@@ -377,6 +390,7 @@ PrillmErrorCode prillm_delegation_write_json(FILE *out, const PrillmDelegationGa
         if (plays) fputs("},\n     ", out);
         fputs("\"phases\": {", out);
         for (int ph = 0; ph < PRILLM_PHASE_COUNT; ph++) {
+            if (ph == PRILLM_PHASE_REASSIGN && !settings->reassign) continue;
             fprintf(out, "%s\n       \"%s\": ", ph ? "," : "", prillm_delegation_phase_name(ph));
             write_tally(out, &o->phase[ph]);
         }
