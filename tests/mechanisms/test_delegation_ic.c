@@ -251,6 +251,92 @@ static void test_continuous_ic(void **state) {
     assert_true(phase2_checked >= 3 * INSTANCES);
 }
 
+/* Reassignment (option reassign): when the best provider is stopped early,
+ * the unused queries go to the runner-up, monitored like exploitation. Its
+ * effect on IC, measured: the runner-up gets a second exploitation window
+ * in which a fixed play can hold the user at the reassignment threshold
+ * instead of u2, so its regret over sigma* rises from exactly 0 (without
+ * reassignment the group is never played) to at most the same allowance
+ * (eta / gamma) M (b + L p) per reassigned query; nobody else's incentives
+ * change, and the user's budget is used instead of wasted. */
+static void test_reassign_effect(void **state) {
+    (void)state;
+    TestRng rng = {4711};
+    enum { INSTANCES = 40 };
+    double unused_off = 0, unused_on = 0, worst_ratio = 0, gain_user = 0;
+    int positive = 0, checked = 0;
+    for (int instance = 0; instance < INSTANCES; instance++) {
+        PrillmDelegationSettings s;
+        prillm_delegation_default_settings(&s);
+        s.epsilon = 0.25;
+        s.horizon = 30000;
+        s.draws = PRILLM_DRAW_MEAN;
+        s.seed = 700 + instance;
+        PrillmDelegationGame *g = random_game(&rng, 3, &s);
+        for (int i = 0; i < 3; i++) set_reference(&g->providers[i]);
+        /* the best honest provider cheats blatantly in exploitation: stopped after two batches */
+        int top = 0;
+        for (int i = 1; i < 3; i++)
+            if (g->providers[i].models[0].score * s.reward - g->providers[i].models[0].price * g->providers[i].models[0].tokens >
+                g->providers[top].models[0].score * s.reward - g->providers[top].models[0].price * g->providers[top].models[0].tokens)
+                top = i;
+        g->providers[top].play[PRILLM_PLAY_EXPLOIT] = (PrillmDelegationPlay){1.0, 0.0, 1e6, 0};
+        PrillmError err;
+        PrillmDelegationResult *off = NULL, *on = NULL;
+        s.reassign = 0;
+        assert_int_equal(prillm_delegation_run(g, &s, &off, &err), PRILLM_OK);
+        s.reassign = 1;
+        assert_int_equal(prillm_delegation_run(g, &s, &on, &err), PRILLM_OK);
+        if (off->best != top || off->stop_after < 0) { /* another provider won exploration: not this case */
+            prillm_delegation_result_free(off);
+            prillm_delegation_result_free(on);
+            prillm_delegation_game_free(g);
+            continue;
+        }
+        checked++;
+        /* identical up to the end of phase 4, then the rest goes to the runner-up */
+        assert_int_equal(off->runner_up, -1);
+        assert_true(on->runner_up >= 0 && on->runner_up != top);
+        long long moved = on->providers[on->runner_up].phase[PRILLM_PHASE_REASSIGN].queries;
+        assert_int_equal(on->used, off->used + moved);
+        assert_true(on->reassign_stop_after >= 0 || on->used == s.horizon);
+        unused_off += (double)(s.horizon - off->used) / s.horizon / INSTANCES;
+        unused_on += (double)(s.horizon - on->used) / s.horizon / INSTANCES;
+        assert_true(on->user_utility >= off->user_utility);
+        gain_user += (on->user_utility - off->user_utility) / (s.horizon * on->second_best_utility);
+        /* the runner-up's regret over sigma*, by continuous deviations in its
+         * exploitation group (what it plays on reassigned queries) */
+        int up = on->runner_up;
+        double L = on->max_tokens, p_hi = 0;
+        for (int i = 0; i < 3; i++) p_hi = fmax(p_hi, g->providers[i].models[0].price);
+        double T = s.horizon, scale = (s.reward + L * p_hi) * pow(T, 1 - s.epsilon) * log(3 * T);
+        double C = s.eta / s.gamma + s.eta / log(3 * T);
+        for (int reassign = 0; reassign < 2; reassign++) {
+            s.reassign = reassign;
+            double reference = utility_of(g, &s, up, NULL), alpha, beta;
+            Search x = {g, &s, up, PRILLM_PLAY_EXPLOIT, fmax(1.0, L / g->providers[up].models[0].tokens), 0};
+            double regret = best_continuous(&x, &alpha, &beta) - reference;
+            if (!reassign) assert_true(regret == 0.0); /* the group is never played */
+            else {
+                worst_ratio = fmax(worst_ratio, regret / scale);
+                positive += regret > 0;
+                if (regret > C * scale)
+                    fail_msg("instance %d: runner-up regret %.3f with reassignment > C %.3f x scale %.3f", instance,
+                             regret, C, scale);
+            }
+        }
+        prillm_delegation_result_free(off);
+        prillm_delegation_result_free(on);
+        prillm_delegation_game_free(g);
+    }
+    print_message("reassign: %d instances with an early stop; unused budget %.1f%% -> %.1f%%; user utility +%.1f%% of "
+                  "T u2*; runner-up regret / scale up to %.4f (0 without), positive in %d\n",
+                  checked, 100 * unused_off * INSTANCES / checked, 100 * unused_on * INSTANCES / checked,
+                  100 * gain_user / checked, worst_ratio, positive);
+    assert_true(checked >= INSTANCES / 2);
+    assert_true(positive >= checked / 2); /* the effect on IC is real, and bounded */
+}
+
 /* (quality, inflation) = (1, 1) is honest play, query by query; a mixed play
  * of weight w uses the continuous action on about a fraction w of queries;
  * extract holds the user at u2 in expectation. */
@@ -416,6 +502,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_play_cli),
         cmocka_unit_test(test_continuous_play_semantics),
         cmocka_unit_test(test_continuous_ic),
+        cmocka_unit_test(test_reassign_effect),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
