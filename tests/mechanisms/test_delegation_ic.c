@@ -337,6 +337,95 @@ static void test_reassign_effect(void **state) {
     assert_true(positive >= checked / 2); /* the effect on IC is real, and bounded */
 }
 
+/* The impossibility (no mechanism guarantees T u1* - o(T)): two worlds the
+ * user cannot tell apart. In world H provider 0 owns a model of honest
+ * utility u' and plays honestly; in world D it owns a better model (utility
+ * u1 > u') and plays the continuous action (alpha, beta) = (s' / s,
+ * tau' / tau), which reproduces world H's rewards and bills query for query.
+ * A third provider's model fixes the menu constants (L, delta1) in both.
+ * Every observation, hence every decision of any mechanism that sees only
+ * rewards and bills, is the same; so in world D the user gets what it gets
+ * in world H, at most T u' (+ the others), and the first-best gap
+ * T u1*(D) - user is at least T (u1 - u'): linear in T. Checked for the
+ * mechanism at several (eps, gamma, reassign) and three T. */
+static void test_impossibility(void **state) {
+    (void)state;
+    TestRng rng = {2718};
+    const int horizons[3] = {10000, 100000, 1000000};
+    double smallest_ratio = INFINITY;
+    for (int instance = 0; instance < 20; instance++) {
+        PrillmDelegationSettings s;
+        prillm_delegation_default_settings(&s);
+        s.draws = PRILLM_DRAW_MEAN;
+        s.seed = instance;
+        s.epsilon = (double[]){0.15, 0.25, 0.3, 0.4}[instance % 4];
+        s.gamma = 1 + 4 * test_uniform(&rng);
+        s.reassign = instance % 2;
+        double score = 0.7 + 0.3 * test_uniform(&rng), tokens = round(200 + 800 * test_uniform(&rng));
+        double price = (0.05 + 0.2 * test_uniform(&rng)) / tokens;
+        double alpha = 0.7 + 0.25 * test_uniform(&rng), beta = 1 + 0.5 * test_uniform(&rng);
+        const int counts[3] = {1, 1, 1};
+        PrillmDelegationGame *world[2];
+        for (int w = 0; w < 2; w++) {
+            PrillmError err;
+            PrillmDelegationGame *g = prillm_delegation_game_alloc(3, counts, &err);
+            assert_non_null(g);
+            const char *ids[3] = {"deceiver", "rival", "anchor"};
+            for (int i = 0; i < 3; i++) {
+                g->providers[i].id = dup_text(ids[i]);
+                g->providers[i].models[0].id = dup_text("m");
+                g->providers[i].strategy = PRILLM_DELEGATION_HONEST;
+            }
+            PrillmDelegationModel *d = &g->providers[0].models[0];
+            /* H: the model world D's play imitates; D: the better model, played at (alpha, beta) */
+            d->score = w == 0 ? alpha * score : score;
+            d->tokens = w == 0 ? round(beta * tokens) : tokens;
+            d->max_tokens = 4000;
+            d->price = price;
+            if (w == 1) g->providers[0].play[PRILLM_PLAY_EXPLORE] = g->providers[0].play[PRILLM_PLAY_EXPLOIT] =
+                    g->providers[0].play[PRILLM_PLAY_TRUST] = (PrillmDelegationPlay){1.0, alpha, round(beta * tokens) / tokens, 0};
+            /* a rival below world H's provider 0, an anchor setting min reward, max length and L */
+            free(g->providers[1].models[0].id);
+            free(g->providers[2].models[0].id);
+            g->providers[1].models[0] = (PrillmDelegationModel){dup_text("r"), 0.5 * alpha * score, 300, 4000, price};
+            g->providers[2].models[0] = (PrillmDelegationModel){dup_text("a"), 0.2, 3000, 8000, 1e-5};
+            if (prillm_delegation_game_prepare(g, &s, &err) != PRILLM_OK) fail_msg("prepare: %s", err.message);
+            world[w] = g;
+        }
+        for (int h = 0; h < 3; h++) {
+            s.horizon = horizons[h];
+            PrillmError err;
+            PrillmDelegationResult *r[2];
+            for (int w = 0; w < 2; w++) assert_int_equal(prillm_delegation_run(world[w], &s, &r[w], &err), PRILLM_OK);
+            /* the user saw the same thing, so decided the same */
+            assert_int_equal(r[0]->used, r[1]->used);
+            assert_int_equal(r[0]->best, r[1]->best);
+            assert_int_equal(r[0]->stop_after, r[1]->stop_after);
+            for (int i = 0; i < 3; i++)
+                for (int ph = 0; ph < PRILLM_PHASE_COUNT; ph++) {
+                    const PrillmDelegationTally *a = &r[0]->providers[i].phase[ph], *b = &r[1]->providers[i].phase[ph];
+                    assert_int_equal(a->queries, b->queries);
+                    assert_true(fabs(a->user_utility - b->user_utility) <= 1e-9 * (1 + fabs(a->user_utility)));
+                    assert_true(a->billed_tokens == b->billed_tokens);
+                }
+            /* world H: nobody lies, so the user cannot beat first-best there */
+            double u_prime = r[0]->first_best_utility, u1 = r[1]->first_best_utility, T = s.horizon;
+            assert_true(u1 > u_prime);
+            assert_true(r[0]->user_utility <= T * u_prime * (1 + 1e-12));
+            /* world D: the first-best gap is at least T (u1 - u') */
+            double gap = T * u1 - r[1]->user_utility;
+            assert_true(gap >= T * (u1 - u_prime) * (1 - 1e-9));
+            smallest_ratio = fmin(smallest_ratio, gap / (T * (u1 - u_prime)));
+            /* and the deceiver profits from it */
+            assert_true(r[1]->providers[0].total.provider_utility > 0);
+            for (int w = 0; w < 2; w++) prillm_delegation_result_free(r[w]);
+        }
+        for (int w = 0; w < 2; w++) prillm_delegation_game_free(world[w]);
+    }
+    print_message("impossibility: 20 instances x T = 1e4, 1e5, 1e6: first-best gap / (T (u1 - u')) >= %.4f (>= 1: linear in T)\n",
+                  smallest_ratio);
+}
+
 /* (quality, inflation) = (1, 1) is honest play, query by query; a mixed play
  * of weight w uses the continuous action on about a fraction w of queries;
  * extract holds the user at u2 in expectation. */
@@ -503,6 +592,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_continuous_play_semantics),
         cmocka_unit_test(test_continuous_ic),
         cmocka_unit_test(test_reassign_effect),
+        cmocka_unit_test(test_impossibility),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
