@@ -72,6 +72,11 @@ $vg build/prillm calibrate --data data/calibration_synthetic --out /dev/null --f
 $vg build/prillm delegate data/delegation/example.json >/dev/null
 $vg build/prillm delegate data/delegation/nlgraph_maxflow.json --horizon 30000 >/dev/null
 $vg build/tests/test_delegation test_bad_input >/dev/null
+printf 'A 0.9 100 0.1\nA,0.9,100,0.1\n# comment\n\nA 0.75 200 0.2\n' | $vg build/prillm delegate --online data/delegation/example.json >/dev/null
+build/prillm delegate --online data/delegation/example.json </dev/null >/dev/null
+PRILLM_SOURCE_DIR=$PWD PRILLM_CLI=$PWD/build/prillm $vg build/tests/test_delegation_online test_online_misuse >/dev/null
+PRILLM_SOURCE_DIR=$PWD PRILLM_CLI=$PWD/build/prillm $vg build/tests/test_delegation_online "*_cli" >/dev/null
+$vg build/prillm delegate data/delegation/example.json --play A:exploit:extract --play B:all:0.5:1.5:0.3 --reassign on >/dev/null
 PRILLM_SOURCE_DIR=$PWD PRILLM_CLI=$PWD/build/prillm $vg build/tests/test_compete --skip test_openrouter_slice >/dev/null
 $vg build/prillm compete data/examples/compete_symmetric.json --out build/valgrind_compete.json --quiet >/dev/null
 $vg build/prillm price fuzz/corpus/competition_fields.json --owner acme >/dev/null

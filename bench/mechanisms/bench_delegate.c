@@ -75,6 +75,167 @@ static PrillmDelegationGame *make_game(const PrillmDelegationSettings *s) {
     return g;
 }
 
+static PrillmDelegationResult *run_or_die(const PrillmDelegationGame *g, const PrillmDelegationSettings *s) {
+    PrillmDelegationResult *r = NULL;
+    PrillmError err;
+    if (prillm_delegation_run(g, s, &r, &err)) {
+        fprintf(stderr, "bench_delegate: %s\n", err.message);
+        exit(1);
+    }
+    return r;
+}
+
+static void set_all(PrillmDelegationGame *g, int a, int b, int c) {
+    int chosen[3] = {a, b, c};
+    for (int i = 0; i < 3; i++) {
+        g->providers[i].strategy = chosen[i];
+        for (int k = 0; k < PRILLM_PLAY_GROUPS; k++) g->providers[i].play[k] = (PrillmDelegationPlay){0, 1, 1, 0};
+    }
+}
+
+/* The rule of thumb of docs/delegation.md, evaluated: sigma_u measured
+ * (extraction play, eps 0.25 for the draws; it does not depend on eps), then
+ *   gamma* = sqrt(2) ln(K T) (b + L p) / (4 sigma_u)   (the 4-se margin),
+ *   eps*   = 1/3 - ln((delta1 + 3) K u2 / (2 sqrt(2) sigma_u)) / (3 ln T),
+ * and the run at (eps*, gamma*). */
+static void rule_of_thumb(PrillmDelegationGame *g, const PrillmDelegationSettings *base) {
+    PrillmDelegationSettings s = *base;
+    s.epsilon = 0.25;
+    set_all(g, PRILLM_DELEGATION_OURS, PRILLM_DELEGATION_HONEST, PRILLM_DELEGATION_HONEST);
+    g->providers[0].play[PRILLM_PLAY_EXPLOIT] = (PrillmDelegationPlay){1, 1, 1, 1};
+    PrillmDelegationResult *r = run_or_die(g, &s);
+    double u2 = r->second_utility, delta1 = r->delta1, L = r->max_tokens, p = r->price_best, T = s.horizon;
+    prillm_delegation_result_free(r);
+    double m1 = 0, m2 = 0;
+    const int n_sim = 20000;
+    for (int q = 0; q < n_sim; q++) {
+        double reward, tokens, bill;
+        PrillmError err;
+        prillm_delegation_simulate_query(g, &s, 0, PRILLM_PHASE_EXPLOIT, 1000000 + q, u2, &reward, &tokens, &bill, &err);
+        m1 += (reward - bill) / n_sim;
+        m2 += (reward - bill) * (reward - bill) / n_sim;
+    }
+    double sigma = sqrt(fmax(m2 - m1 * m1, 0)), K = 3;
+    double gamma = sqrt(2.0) * log(K * T) * (s.reward + L * p) / (4 * sigma);
+    double eps = 1.0 / 3.0 - log((delta1 + 3) * K * u2 / (2 * sqrt(2.0) * sigma)) / (3 * log(T));
+    s.epsilon = fmin(fmax(eps, 0.05), 0.45);
+    s.gamma = fmax(gamma, 1.0);
+    r = run_or_die(g, &s);
+    double Tu2 = r->second_best_total, theta = r->threshold, gap = r->second_utility - r->threshold;
+    int stops = r->stop_after >= 0;
+    prillm_delegation_result_free(r);
+    for (int seed = 2; seed <= 10; seed++) {
+        PrillmDelegationSettings t = s;
+        t.seed = seed;
+        r = run_or_die(g, &t);
+        stops += r->stop_after >= 0;
+        prillm_delegation_result_free(r);
+    }
+    set_all(g, PRILLM_DELEGATION_OURS, PRILLM_DELEGATION_HONEST, PRILLM_DELEGATION_HONEST);
+    r = run_or_die(g, &s);
+    double ours = (Tu2 - r->user_utility) / Tu2;
+    prillm_delegation_result_free(r);
+    double worst = NAN, worst_gain = -INFINITY;
+    static const double margins[] = {0.05, 0.2, 0.5};
+    for (int m = 0; m < 3; m++) {
+        double alpha, beta;
+        prillm_delegation_extract_play(&g->providers[0].models[0], theta + margins[m] * gap, s.reward, L, &alpha, &beta);
+        g->providers[0].play[PRILLM_PLAY_EXPLOIT] = (PrillmDelegationPlay){1, alpha, beta, 0};
+        r = run_or_die(g, &s);
+        if (!r->providers[0].stopped_early && r->providers[0].total.provider_utility > worst_gain) {
+            worst_gain = r->providers[0].total.provider_utility;
+            worst = (Tu2 - r->user_utility) / Tu2;
+        }
+        prillm_delegation_result_free(r);
+    }
+    printf("\nRule of thumb: sigma_u = %.4f (measured), delta1 = %.3f, u2 = %.4f -> eps* = %.3f, gamma* = %.1f: "
+           "shortfall ours %.1f%%, worst fixed play %.1f%%, extraction stopped %d of 10.\n",
+           sigma, delta1, u2, s.epsilon, s.gamma, 100 * ours, 100 * worst, stops);
+}
+
+/* Choosing eps and gamma: a sweep on the same configuration. Per cell:
+ *  - the bound's slack (b + L p)((delta1 + 3) K B + T^(1-eps) ln KT) over T u2*;
+ *  - the user's measured shortfall T u2* - user, over T u2*, when P1 plays
+ *    "ours" (others honest) and when it plays the worst fixed continuous play
+ *    for the user that is not stopped: extraction down to theta plus a
+ *    margin of 5%, 20% or 50% of u2 - theta, the margin that gains P1 most;
+ *  - how often P1's continuous second-best extraction (expected user utility
+ *    exactly u2, the predicted equilibrium play) is stopped by noise, over 10
+ *    seeds: the price of too large a gamma;
+ *  - R / T, the share of T that exploitation can use;
+ *  - the 4-standard-error rule gamma_max = M (b + L p) sqrt(2 B) / (4 sigma_u),
+ *    sigma_u the standard deviation of the user's utility per exploitation
+ *    query under that extraction, measured on 20000 simulated queries. */
+static void sweep(PrillmDelegationGame *g, const PrillmDelegationSettings *base) {
+    static const double epsilons[] = {0.15, 0.2, 0.25, 0.3, 1.0 / 3.0};
+    static const double gammas[] = {1, 3, 10, 30, 100, 300};
+    const int n_eps = (int)(sizeof epsilons / sizeof epsilons[0]), n_gamma = (int)(sizeof gammas / sizeof gammas[0]);
+    double t0 = prillm__now();
+    printf("\n### Choosing eps and gamma (T = %d; shortfalls and slack as %% of T u2*)\n\n", base->horizon);
+    printf("| eps | gamma | B | R / T | u2 - theta | gamma_max (4 se) | bound slack | shortfall, ours | "
+           "shortfall, worst fixed play | extraction stopped (of 10) |\n");
+    printf("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    for (int e = 0; e < n_eps; e++)
+        for (int k = 0; k < n_gamma; k++) {
+            PrillmDelegationSettings s = *base;
+            s.epsilon = epsilons[e];
+            s.gamma = gammas[k];
+            set_all(g, PRILLM_DELEGATION_OURS, PRILLM_DELEGATION_HONEST, PRILLM_DELEGATION_HONEST);
+            PrillmDelegationResult *r = run_or_die(g, &s);
+            double Tu2 = r->second_best_total;
+            double ours = (Tu2 - r->user_utility) / Tu2, slack = r->slack / Tu2, theta = r->threshold;
+            double gap = r->second_utility - r->threshold, R = (double)r->exploit_budget / s.horizon;
+            double u2 = r->second_utility, allowance = gap * s.gamma; /* M (b + L p) */
+            long long B = r->batch;
+            double L = r->max_tokens;
+            prillm_delegation_result_free(r);
+            /* sigma_u of the extraction play, from simulated queries */
+            g->providers[0].play[PRILLM_PLAY_EXPLOIT] = (PrillmDelegationPlay){1, 1, 1, 1};
+            double m1 = 0, m2 = 0;
+            const int n_sim = 20000;
+            for (int q = 0; q < n_sim; q++) {
+                double reward, tokens, bill;
+                PrillmError err;
+                prillm_delegation_simulate_query(g, &s, 0, PRILLM_PHASE_EXPLOIT, 1000000 + q, u2, &reward, &tokens,
+                                                 &bill, &err);
+                m1 += (reward - bill) / n_sim;
+                m2 += (reward - bill) * (reward - bill) / n_sim;
+            }
+            double sigma = sqrt(fmax(m2 - m1 * m1, 0)), gamma_max = allowance * sqrt(2.0 * B) / (4 * sigma);
+            int stops = 0;
+            for (int seed = 1; seed <= 10; seed++) {
+                PrillmDelegationSettings t = s;
+                t.seed = seed;
+                r = run_or_die(g, &t);
+                stops += r->stop_after >= 0;
+                prillm_delegation_result_free(r);
+            }
+            /* the worst fixed play that survives the check */
+            double worst = NAN, worst_gain = -INFINITY;
+            static const double margins[] = {0.05, 0.2, 0.5};
+            for (int m = 0; m < 3; m++) {
+                double alpha, beta;
+                prillm_delegation_extract_play(&g->providers[0].models[0], theta + margins[m] * gap, s.reward, L,
+                                               &alpha, &beta);
+                g->providers[0].play[PRILLM_PLAY_EXPLOIT] = (PrillmDelegationPlay){1, alpha, beta, 0};
+                r = run_or_die(g, &s);
+                if (!r->providers[0].stopped_early && r->providers[0].total.provider_utility > worst_gain) {
+                    worst_gain = r->providers[0].total.provider_utility;
+                    worst = (Tu2 - r->user_utility) / Tu2;
+                }
+                prillm_delegation_result_free(r);
+            }
+            printf("| %.3g | %g | %lld | %.3f | %.4f | %.1f | %.1f%% | %.1f%% |", s.epsilon, s.gamma, B, R, gap,
+                   gamma_max, 100 * slack, 100 * ours);
+            if (isnan(worst)) printf(" (all stopped) |");
+            else printf(" %.1f%% |", 100 * worst);
+            printf(" %d |\n", stops);
+        }
+    printf("\nSweep: %d cells, %.1f s.\n", n_eps * n_gamma, prillm__now() - t0);
+    rule_of_thumb(g, base);
+    set_all(g, PRILLM_DELEGATION_OURS, PRILLM_DELEGATION_HONEST, PRILLM_DELEGATION_HONEST);
+}
+
 static void print_number(double x) {
     if (isnan(x)) printf(" — |");
     else printf(" %.0f |", x);
@@ -152,6 +313,7 @@ int main(int argc, char **argv) {
     printf("\nR (exploitation budget, ours/honest/honest) = %.0f (paper: about 903.6k at T = 1e6).\n", first_R);
     printf("\n| runs | queries simulated | seconds | queries / s |\n| ---: | ---: | ---: | ---: |\n");
     printf("| %d | %.0f | %.2f | %.3g |\n", S * S * S, queries, seconds, queries / seconds);
+    sweep(g, &s);
     prillm_delegation_game_free(g);
     return 0;
 }

@@ -60,10 +60,12 @@ typedef enum {
     PRILLM_PHASE_BONUS = 2,   /* phase 2 reward: B blind-trust queries       */
     PRILLM_PHASE_INCENTIVE = 3, /* phase 3: B to every other provider        */
     PRILLM_PHASE_UTILITY = 4, /* phase 4: delta_i * B (randomised rounding)  */
-    PRILLM_PHASE_COUNT = 5
+    PRILLM_PHASE_REASSIGN = 5, /* option reassign: the queries an early stop
+                                  left unused, to the phase-1 runner-up      */
+    PRILLM_PHASE_COUNT = 6
 } PrillmDelegationPhase;
 
-/* "explore", "exploit", "bonus", "incentive", "utility". */
+/* "explore", "exploit", "bonus", "incentive", "utility", "reassign". */
 PRILLM_API const char *prillm_delegation_phase_name(int phase);
 
 typedef enum { PRILLM_DRAW_BETA = 0, PRILLM_DRAW_BERNOULLI = 1, PRILLM_DRAW_MEAN = 2 } PrillmDelegationDraw;
@@ -80,6 +82,11 @@ typedef struct {
     double concentration; /* Beta(k mu, k (1 - mu)) scores                    */
     double token_sigma;   /* log-normal output tokens, clipped to [1, max]    */
     int provider_utility; /* PrillmDelegationProviderUtility                  */
+    /* 1: after an early stop, the queries left once phase 4 is done go to the
+     * phase-1 runner-up in batches of B, checked against
+     * u2 - M (b + L p_runner) / gamma like exploitation (default 0, the
+     * authors' mechanism; docs/delegation.md states the effect on IC). */
+    int reassign;
 } PrillmDelegationSettings;
 
 PRILLM_API const PrillmOptionInfo *prillm_delegation_options(int *count);
@@ -97,6 +104,38 @@ typedef struct {
     double price;      /* $ per output token, >= 0                          */
 } PrillmDelegationModel;
 
+/* Continuous provider strategies. A provider may play, in each group of
+ * phases, a continuous action instead of (or mixed with) its menu strategy:
+ * on every query it runs its advertised model 0 at a quality/effort level
+ * alpha in [0, 1] and bills an inflation beta >= 1 of the tokens produced:
+ *   reward       = alpha x b x score      (score drawn for model 0)
+ *   billed       = min(round(beta x tokens), L) tokens at model 0's price
+ *   list cost    = alpha x price_0 x tokens (alpha is the fraction of the
+ *                  advertised model's cost actually spent; cost = eta x it)
+ * (alpha, beta) = (1, 1) is exactly honest play. weight is the probability
+ * that a query of the group uses the continuous action rather than the menu
+ * strategy's (0: menu only, 1: continuous only; the coin has its own random
+ * stream, so the score and token draws do not depend on it). */
+typedef enum {
+    PRILLM_PLAY_EXPLORE = 0, /* phase 1                                   */
+    PRILLM_PLAY_EXPLOIT = 1, /* phase 2 (the best provider only)          */
+    PRILLM_PLAY_TRUST = 2,   /* bonus, blind trust I and II               */
+    PRILLM_PLAY_GROUPS = 3
+} PrillmDelegationPlayGroup;
+
+/* "explore", "exploit", "trust"; NULL out of range. */
+PRILLM_API const char *prillm_delegation_play_group_name(int group);
+
+typedef struct {
+    double weight;    /* in [0, 1]; 0 = the menu strategy only              */
+    double quality;   /* alpha in [0, 1]                                    */
+    double inflation; /* beta in [1, 1e6]                                   */
+    /* Exploitation only: ignore quality and inflation and choose them when
+     * u2 is announced, to bring the expected user utility down to u2 (the
+     * continuous second-best extraction; see docs/delegation.md). */
+    int extract;
+} PrillmDelegationPlay;
+
 typedef struct {
     char *id;
     int strategy;  /* PrillmDelegationStrategy */
@@ -105,6 +144,9 @@ typedef struct {
      * model 0 is the one advertised and billed. */
     PrillmDelegationModel *models;
     int *input_index; /* [n_models]: position of models[k] in the input    */
+    /* Continuous plays by phase group; all weights 0 (menu only) after
+     * prillm_delegation_game_alloc. */
+    PrillmDelegationPlay play[PRILLM_PLAY_GROUPS];
 } PrillmDelegationProvider;
 
 typedef struct {
@@ -118,6 +160,16 @@ PRILLM_API PrillmDelegationGame *prillm_delegation_game_alloc(int n_providers, c
 PRILLM_API void prillm_delegation_game_free(PrillmDelegationGame *game);
 /* Check every field (first problem reported by name and index) and sort each
  * provider's models by honest utility for the reward in settings. */
+/* The (alpha, beta) of the continuous second-best extraction for a
+ * provider whose advertised model has mean score mu_s, mean tokens mu_l and
+ * price p: maximise the expected gain eta p (beta - alpha) mu_l subject to
+ * the expected user utility alpha b mu_s - p min(beta mu_l, L) = u2 and
+ * beta mu_l <= L. Closed form: alpha = min(1, (u2 + p L) / (b mu_s)),
+ * beta = (alpha b mu_s - u2) / (p mu_l), clipped to [1, L / mu_l]; honest
+ * (1, 1) when the model cannot reach u2 or p = 0. */
+PRILLM_API void prillm_delegation_extract_play(const PrillmDelegationModel *advertised, double u2, double reward,
+                                               double max_tokens, double *quality, double *inflation);
+
 PRILLM_API PrillmErrorCode prillm_delegation_game_prepare(PrillmDelegationGame *game, const PrillmDelegationSettings *settings,
                                                PrillmError *err);
 
@@ -168,6 +220,9 @@ typedef struct {
      * p_hi the highest advertised price. */
     double slack;
     PrillmDelegationOutcome *providers; /* [n_providers], input order       */
+    int runner_up;          /* reassign: who took the unused queries, else -1 */
+    double reassign_threshold; /* its check, NaN when nothing was reassigned  */
+    long long reassign_stop_after; /* reassigned queries when it was stopped too, else -1 */
 } PrillmDelegationResult;
 
 /* Run the mechanism once on a prepared game. Returns an error for bad
@@ -176,6 +231,50 @@ typedef struct {
 PRILLM_API PrillmErrorCode prillm_delegation_run(const PrillmDelegationGame *game, const PrillmDelegationSettings *settings,
                                       PrillmDelegationResult **result, PrillmError *err);
 PRILLM_API void prillm_delegation_result_free(PrillmDelegationResult *result);
+
+/* ---- online use ---------------------------------------------------------
+ * The mechanism as the user runs it on real traffic: ask which provider
+ * gets the next query, send it, observe the reward (b x score), the billed
+ * output tokens and the bill, feed them back, repeat. The decisions are
+ * exactly those of prillm_delegation_run on the same observations (both
+ * drive one state machine); the game's menus only set the constants (L,
+ * delta1), its strategies and plays are ignored. The game and settings must
+ * outlive the session. */
+typedef struct PrillmDelegationSession PrillmDelegationSession;
+
+typedef struct {
+    int provider;    /* index in the game, -1 once the mechanism has finished */
+    int phase;       /* PrillmDelegationPhase of that query                    */
+    long long query; /* 0-based number of the query among all T               */
+} PrillmDelegationAssignment;
+
+PRILLM_API PrillmErrorCode prillm_delegation_session_create(const PrillmDelegationGame *game,
+                                                            const PrillmDelegationSettings *settings,
+                                                            PrillmDelegationSession **session, PrillmError *err);
+/* The query due next; returns 1, or 0 (provider -1) when the mechanism is done. */
+PRILLM_API int prillm_delegation_session_next(const PrillmDelegationSession *session,
+                                              PrillmDelegationAssignment *next);
+/* The outcome of the query due: provider must be the one assigned; reward
+ * finite, tokens >= 0, bill finite (the user pays it; usually the advertised
+ * price x tokens). PRILLM_ERR_INVALID_ARGUMENT (nothing recorded) otherwise,
+ * or when the mechanism is done. */
+PRILLM_API PrillmErrorCode prillm_delegation_session_observe(PrillmDelegationSession *session, int provider,
+                                                             double reward, double tokens, double bill,
+                                                             PrillmError *err);
+/* The tallies so far, with the same fields as an offline run (totals
+ * refreshed on every call). What the user cannot see online, provider
+ * utility and true tokens, is NaN. Owned by the session. */
+PRILLM_API const PrillmDelegationResult *prillm_delegation_session_result(PrillmDelegationSession *session);
+PRILLM_API void prillm_delegation_session_free(PrillmDelegationSession *session);
+
+/* What the simulator draws for provider i's query number n (0-based, its
+ * own count) in a phase, playing its strategy: reward, billed tokens and
+ * bill. u2 is the announced second-best average (used from exploitation on).
+ * Feeding these to a session reproduces prillm_delegation_run. */
+PRILLM_API PrillmErrorCode prillm_delegation_simulate_query(const PrillmDelegationGame *game,
+                                                            const PrillmDelegationSettings *settings, int provider,
+                                                            int phase, long long n, double u2, double *reward,
+                                                            double *tokens, double *bill, PrillmError *err);
 
 /* The delegation file (docs/delegation.md): settings by option name at the
  * top level, then "providers": [{"id", "strategy", "models": [{"id",

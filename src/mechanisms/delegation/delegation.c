@@ -32,6 +32,9 @@ static const PrillmOptionInfo delegation_options[] = {
      "sigma of the log-normal output tokens (mean kept, clipped to [1, max_tokens])", OFFSET(token_sigma)},
     {"provider-utility", PRILLM_OPTION_CHOICE, PRILLM_GAIN_OVER_HONEST, 0, 1, "gain|profit",
      "gain: eta (billed - list price x true tokens), 0 when honest; profit: billed - cost", OFFSET(provider_utility)},
+    {"reassign", PRILLM_OPTION_CHOICE, 0, 0, 1, "off|on",
+     "on: after an early stop, give the unused queries to the phase-1 runner-up (monitored like exploitation)",
+     OFFSET(reassign)},
 };
 #undef OFFSET
 
@@ -58,17 +61,6 @@ PrillmErrorCode prillm_delegation_check_settings(const PrillmDelegationSettings 
 
 /* ---- the simulator ---------------------------------------------------- */
 
-typedef struct {
-    const PrillmDelegationGame *game;
-    const PrillmDelegationSettings *s;
-    PrillmDelegationResult *r;
-    uint64_t *key;           /* [K] hash of the provider id     */
-    long long *served;       /* [K] queries served so far       */
-    double max_tokens;       /* L                               */
-} Run;
-
-static long long remaining(const Run *run) { return run->r->horizon - run->r->used; }
-
 /* One query's true output tokens and score of model m. Tokens come first and
  * use a fixed number of draws, so they do not depend on the score law. */
 static void draw(const PrillmDelegationSettings *s, const PrillmDelegationModel *m, PrillmRng *rng, double *tokens,
@@ -84,253 +76,127 @@ static void draw(const PrillmDelegationSettings *s, const PrillmDelegationModel 
     else *score = prillm__rng_beta_mean(rng, m->score, s->concentration);
 }
 
-/* Neumaier's compensated sum: a million per-query terms add up to the
- * correctly rounded total, so hand-checkable examples print 80, not
- * 79.99999999999984. */
 typedef struct {
-    double sum, carry;
-} Sum;
+    double tokens, billed, reward, pay, gain;
+} QueryOutcome;
 
-static inline void sum_add(Sum *s, double x) {
-    double t = s->sum + x;
-    s->carry += fabs(s->sum) >= fabs(x) ? (s->sum - t) + x : (x - t) + s->sum;
-    s->sum = t;
+/* Provider p's query number n under an action: what it produces and bills. */
+static QueryOutcome query_outcome(const PrillmDelegationSettings *s, const PrillmDelegationProvider *p, uint64_t key,
+                                  uint64_t n, PrillmDelegationAction action, double L) {
+    QueryOutcome q;
+    const PrillmDelegationModel *advertised = &p->models[0], *used = &p->models[action.model];
+    /* the mean law draws nothing: skip the stream */
+    PrillmRng rng = {0};
+    if (s->draws != PRILLM_DRAW_MEAN) rng = prillm__rng_stream((uint64_t)s->seed, key, n);
+    int continuous = action.weight >= 1.0;
+    if (action.weight > 0.0 && action.weight < 1.0) {
+        PrillmRng coin = prillm__rng_stream((uint64_t)s->seed, key, PRILLM__DELEGATION_MIX_TAG ^ n);
+        continuous = prillm__rng_uniform(&coin) < action.weight;
+    }
+    double score, list_cost;
+    if (continuous) {
+        /* the advertised model at effort alpha, billed beta x its tokens */
+        draw(s, advertised, &rng, &q.tokens, &score);
+        q.billed = fmin(round(action.stretch * q.tokens), L);
+        q.reward = s->reward * action.quality * score;
+        list_cost = action.quality * advertised->price * q.tokens;
+    } else {
+        draw(s, used, &rng, &q.tokens, &score);
+        q.billed = fmin(q.tokens + action.inflation, L);
+        q.reward = s->reward * score;
+        list_cost = used->price * q.tokens;
+    }
+    q.pay = advertised->price * q.billed;
+    /* eta (pay - list cost) rather than eta pay - eta list cost: exactly 0 when honest */
+    q.gain = s->provider_utility == PRILLM_PROFIT ? q.pay - s->eta * list_cost : s->eta * (q.pay - list_cost);
+    return q;
 }
 
-static inline double sum_value(const Sum *s) { return s->sum + s->carry; }
+static PrillmDelegationAction action_of(const PrillmDelegationMech *mech, int i, int phase) {
+    /* a reassigned query is exploitation to the runner-up */
+    if (phase == PRILLM_PHASE_REASSIGN) phase = PRILLM_PHASE_EXPLOIT;
+    return prillm__delegation_action(&mech->game->providers[i], phase, mech->r->second_utility, mech->s->reward,
+                                     mech->max_tokens);
+}
 
-/* Delegate up to count queries to provider i in a phase; returns how many
- * (fewer only when T runs out) and adds their user utility to *user_sum. */
-static long long serve(Run *run, int i, int phase, long long count, PrillmDelegationAction action, double *user_sum) {
-    const PrillmDelegationProvider *p = &run->game->providers[i];
-    const PrillmDelegationSettings *s = run->s;
-    const PrillmDelegationModel *used = &p->models[action.model];
-    double billed_price = p->models[0].price, L = run->max_tokens;
-    if (count > remaining(run)) count = remaining(run);
-    if (count <= 0) return 0;
-    PrillmDelegationTally *t = &run->r->providers[i].phase[phase];
-    Sum reward_sum = {0, 0}, pay_sum = {0, 0}, user = {0, 0}, provider = {0, 0};
+/* Serve the chunk due: its queries' sums, compensated per chunk. */
+static PrillmDelegationChunkSums serve(const PrillmDelegationMech *mech, long long *served) {
+    int i = mech->provider;
+    const PrillmDelegationProvider *p = &mech->game->providers[i];
+    const PrillmDelegationSettings *s = mech->s;
+    PrillmDelegationAction action = action_of(mech, i, mech->phase);
+    PrillmDelegationSum reward = {0, 0}, pay = {0, 0}, user = {0, 0}, provider = {0, 0};
     double billed_tokens = 0, true_tokens = 0; /* integers: exact below 2^53 */
-    for (long long q = 0; q < count; q++) {
-        PrillmRng rng = prillm__rng_stream((uint64_t)s->seed, run->key[i], (uint64_t)run->served[i]++);
-        double tokens, score;
-        draw(s, used, &rng, &tokens, &score);
-        double billed = fmin(tokens + action.inflation, L);
-        double reward = s->reward * score, pay = billed_price * billed, list_cost = used->price * tokens;
-        /* eta (pay - list cost) rather than eta pay - eta list cost: exactly 0 when honest */
-        double gain = s->provider_utility == PRILLM_PROFIT ? pay - s->eta * list_cost : s->eta * (pay - list_cost);
-        sum_add(&reward_sum, reward);
-        sum_add(&pay_sum, pay);
-        sum_add(&user, reward - pay);
-        sum_add(&provider, gain);
-        billed_tokens += billed;
-        true_tokens += tokens;
+    /* the mean law without a mixing coin: every query of the chunk is alike */
+    int constant = s->draws == PRILLM_DRAW_MEAN && !(action.weight > 0.0 && action.weight < 1.0);
+    QueryOutcome q = {0, 0, 0, 0, 0};
+    for (long long k = 0; k < mech->count; k++) {
+        uint64_t n = (uint64_t)served[i]++;
+        if (k == 0 || !constant) q = query_outcome(s, p, mech->key[i], n, action, mech->max_tokens);
+        prillm__delegation_sum_add(&reward, q.reward);
+        prillm__delegation_sum_add(&pay, q.pay);
+        prillm__delegation_sum_add(&user, q.reward - q.pay);
+        prillm__delegation_sum_add(&provider, q.gain);
+        billed_tokens += q.billed;
+        true_tokens += q.tokens;
     }
-    t->queries += count;
-    t->reward += sum_value(&reward_sum);
-    t->payment += sum_value(&pay_sum);
-    t->user_utility += sum_value(&user);
-    t->provider_utility += sum_value(&provider);
-    t->billed_tokens += billed_tokens;
-    t->true_tokens += true_tokens;
-    run->r->used += count;
-    if (user_sum) *user_sum += sum_value(&user);
-    return count;
-}
-
-static PrillmDelegationAction action_of(const Run *run, int i, int phase) {
-    return prillm__delegation_action(&run->game->providers[i], phase, run->r->second_utility, run->s->reward,
-                                     run->max_tokens);
-}
-
-/* delta_i of phase 4 from the provider's phase-1 averages; -infinity when
- * it never earned a reward (ln 0), so it gets no blind trust. */
-static double utility_share(const Run *run, const PrillmDelegationOutcome *o) {
-    return run->r->delta1 + log(o->mean_reward) - log(o->mean_tokens) - o->mean_tokens / run->max_tokens;
-}
-
-/* Clip a real query count to [0, remaining]. */
-static long long clip_count(double x, long long cap) {
-    if (!(x > 0.0)) return 0;
-    if (x >= (double)cap) return cap;
-    return (long long)floor(x);
-}
-
-static void run_mechanism(Run *run) {
-    const PrillmDelegationGame *game = run->game;
-    const PrillmDelegationSettings *s = run->s;
-    PrillmDelegationResult *r = run->r;
-    int K = game->n_providers;
-    long long B = r->batch;
-
-    /* phase 1: exploration */
-    for (int i = 0; i < K; i++) {
-        PrillmDelegationOutcome *o = &r->providers[i];
-        serve(run, i, PRILLM_PHASE_EXPLORE, B, action_of(run, i, PRILLM_PHASE_EXPLORE), NULL);
-        const PrillmDelegationTally *t = &o->phase[PRILLM_PHASE_EXPLORE];
-        o->mean_utility = t->user_utility / (double)t->queries;
-        o->mean_reward = t->reward / (double)t->queries;
-        o->mean_tokens = t->billed_tokens / (double)t->queries;
-    }
-    int best = 0;
-    for (int i = 1; i < K; i++)
-        if (r->providers[i].mean_utility > r->providers[best].mean_utility) best = i;
-    double u2 = -INFINITY;
-    for (int i = 0; i < K; i++)
-        if (i != best) u2 = fmax(u2, r->providers[i].mean_utility);
-    r->best = best;
-    r->second_utility = u2;
-
-    /* phase 2: exploitation with early stop */
-    double delta3 = 0.0;
-    for (int i = 0; i < K; i++) {
-        if (i == best) continue;
-        const PrillmDelegationOutcome *o = &r->providers[i];
-        delta3 += log(o->mean_reward) - log(o->mean_tokens) - o->mean_tokens / run->max_tokens;
-    }
-    r->delta3 = delta3;
-    double R = (double)r->horizon - ((r->delta1 + 3.0) * K + r->delta2 + delta3) * (double)B;
-    r->exploit_budget = clip_count(R, remaining(run));
-    r->price_best = game->providers[best].models[0].price;
-    r->threshold = u2 - r->m * (s->reward + run->max_tokens * r->price_best) / s->gamma;
-    PrillmDelegationAction exploit = action_of(run, best, PRILLM_PHASE_EXPLOIT);
-    long long done = 0;
-    double user_sum = 0.0;
-    int batches = 0;
-    while (done < r->exploit_budget) {
-        long long n = r->exploit_budget - done < B ? r->exploit_budget - done : B;
-        long long got = serve(run, best, PRILLM_PHASE_EXPLOIT, n, exploit, &user_sum);
-        if (got == 0) break;
-        done += got;
-        /* the first batch is unconditional */
-        if (++batches >= 2 && user_sum / (double)done < r->threshold) {
-            r->providers[best].stopped_early = 1;
-            r->stop_after = done;
-            break;
-        }
-    }
-    if (!r->providers[best].stopped_early)
-        serve(run, best, PRILLM_PHASE_BONUS, B, action_of(run, best, PRILLM_PHASE_BONUS), NULL);
-
-    /* phase 3: blind trust I, every other provider */
-    for (int i = 0; i < K; i++)
-        if (i != best) serve(run, i, PRILLM_PHASE_INCENTIVE, B, action_of(run, i, PRILLM_PHASE_INCENTIVE), NULL);
-
-    /* phase 4: blind trust II, delta_i B queries with randomised rounding */
-    for (int i = 0; i < K; i++) {
-        PrillmDelegationOutcome *o = &r->providers[i];
-        o->delta = utility_share(run, o);
-        if (!(o->delta > 0.0)) continue;
-        double x = o->delta * (double)B;
-        long long n = clip_count(x, remaining(run));
-        if (n < remaining(run)) {
-            PrillmRng rng = prillm__rng_stream((uint64_t)s->seed, run->key[i], PRILLM__DELEGATION_ROUNDING_TAG);
-            if (prillm__rng_uniform(&rng) < x - floor(x)) n++;
-        }
-        serve(run, i, PRILLM_PHASE_UTILITY, n, action_of(run, i, PRILLM_PHASE_UTILITY), NULL);
-    }
-}
-
-static void finish_totals(PrillmDelegationResult *r) {
-    r->user_utility = 0.0;
-    for (int i = 0; i < r->n_providers; i++) {
-        PrillmDelegationOutcome *o = &r->providers[i];
-        PrillmDelegationTally *t = &o->total;
-        memset(t, 0, sizeof *t);
-        for (int ph = 0; ph < PRILLM_PHASE_COUNT; ph++) {
-            const PrillmDelegationTally *p = &o->phase[ph];
-            t->queries += p->queries;
-            t->reward += p->reward;
-            t->payment += p->payment;
-            t->user_utility += p->user_utility;
-            t->provider_utility += p->provider_utility;
-            t->billed_tokens += p->billed_tokens;
-            t->true_tokens += p->true_tokens;
-        }
-        r->user_utility += t->user_utility;
-    }
+    PrillmDelegationChunkSums sums = {mech->count,
+                                      prillm__delegation_sum_value(&reward),
+                                      prillm__delegation_sum_value(&pay),
+                                      prillm__delegation_sum_value(&user),
+                                      prillm__delegation_sum_value(&provider),
+                                      billed_tokens,
+                                      true_tokens};
+    return sums;
 }
 
 PrillmErrorCode prillm_delegation_run(const PrillmDelegationGame *game, const PrillmDelegationSettings *settings,
                                       PrillmDelegationResult **result, PrillmError *err) {
     if (!result) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "result pointer is NULL");
     *result = NULL;
-    if (!game || !game->providers) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "game is NULL");
-    PrillmErrorCode rc = prillm_delegation_check_settings(settings, err);
+    PrillmDelegationMech mech;
+    PrillmErrorCode rc = prillm__delegation_mech_init(&mech, game, settings, err);
     if (rc) return rc;
-    int K = game->n_providers;
-    if (K < 2)
-        return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
-                            "providers: the mechanism needs at least 2 providers (a second-best), got %d", K);
-    double T = settings->horizon;
-    /* the tiny factor keeps exact powers (T = 10^4, eps = 1/4) from landing just below */
-    long long B = (long long)floor(pow(T, 2.0 * settings->epsilon) * (1.0 + 1e-12));
-    if (B < 1) B = 1;
-    if ((double)B * K > T)
-        return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT,
-                            "horizon %d is too small: exploration alone needs K B = %d x %lld queries "
-                            "(raise horizon or lower epsilon)",
-                            settings->horizon, K, B);
-
-    double L = 0.0, max_mean_tokens = 0.0, min_reward = INFINITY, top_price = 0.0;
-    for (int i = 0; i < K; i++) {
-        const PrillmDelegationProvider *p = &game->providers[i];
-        if (!p->models || p->n_models < 1 || !p->id)
-            return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "providers[%d] is not prepared", i);
-        for (int j = 0; j < p->n_models; j++) {
-            const PrillmDelegationModel *m = &p->models[j];
-            if (!(m->score > 0.0 && m->score <= 1.0 && m->tokens >= 1.0 && m->max_tokens >= m->tokens &&
-                  m->price >= 0.0 && isfinite(m->price) && isfinite(m->max_tokens)))
-                return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
-                                    "providers[%d].models[%d] is invalid (run prillm_delegation_game_prepare first)", i, j);
-            L = fmax(L, m->max_tokens);
-            max_mean_tokens = fmax(max_mean_tokens, m->tokens);
-            min_reward = fmin(min_reward, settings->reward * m->score);
-        }
-        top_price = fmax(top_price, p->models[0].price);
-    }
-
-    PrillmDelegationResult *r = prillm__calloc(1, sizeof *r);
-    Run run = {game, settings, r, NULL, NULL, L};
-    if (r) r->providers = prillm__calloc((size_t)K, sizeof *r->providers);
-    run.key = prillm__calloc((size_t)K, sizeof *run.key);
-    run.served = prillm__calloc((size_t)K, sizeof *run.served);
-    if (!r || !r->providers || !run.key || !run.served) {
-        prillm_delegation_result_free(r);
-        free(run.key);
-        free(run.served);
+    long long *served = prillm__calloc((size_t)game->n_providers, sizeof *served);
+    if (!served) {
+        prillm_delegation_result_free(mech.r);
+        prillm__delegation_mech_free(&mech);
         return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory for the delegation run");
     }
-    for (int i = 0; i < K; i++) run.key[i] = prillm__hash_text(game->providers[i].id);
-    r->n_providers = K;
-    r->horizon = settings->horizon;
-    r->batch = B;
-    r->m = pow(T, -settings->epsilon) * log((double)K * T);
-    r->max_tokens = L;
-    r->delta1 = -log(min_reward) + log(max_mean_tokens) + max_mean_tokens / L + 1.0;
-    r->delta2 = log(settings->reward);
-    r->stop_after = -1;
-    r->first_best_utility = r->second_best_utility = -INFINITY;
-    for (int i = 0; i < K; i++) {
-        double u = prillm__delegation_honest_utility(&game->providers[i].models[0], settings->reward);
-        r->providers[i].honest_utility = u;
-        if (u > r->first_best_utility) {
-            r->second_best_utility = r->first_best_utility;
-            r->first_best_utility = u;
-        } else if (u > r->second_best_utility) {
-            r->second_best_utility = u;
-        }
+    while (prillm__delegation_mech_next(&mech)) {
+        PrillmDelegationChunkSums sums = serve(&mech, served);
+        prillm__delegation_mech_done(&mech, &sums);
     }
-    r->second_best_total = T * r->second_best_utility;
-    r->slack = (settings->reward + L * top_price) *
-               ((r->delta1 + 3.0) * K * (double)B + pow(T, 1.0 - settings->epsilon) * log((double)K * T));
+    prillm__delegation_finish_totals(mech.r);
+    mech.r->status = PRILLM_STATUS_SOLVED;
+    *result = mech.r;
+    free(served);
+    prillm__delegation_mech_free(&mech);
+    prillm__clear_error(err);
+    return PRILLM_OK;
+}
 
-    run_mechanism(&run);
-    finish_totals(r);
-    r->status = PRILLM_STATUS_SOLVED;
-    free(run.key);
-    free(run.served);
-    *result = r;
+PrillmErrorCode prillm_delegation_simulate_query(const PrillmDelegationGame *game,
+                                                 const PrillmDelegationSettings *settings, int provider, int phase,
+                                                 long long n, double u2, double *reward, double *tokens, double *bill,
+                                                 PrillmError *err) {
+    if (!game || !game->providers || !settings || !reward || !tokens || !bill)
+        return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "simulate_query: a pointer is NULL");
+    if (provider < 0 || provider >= game->n_providers)
+        return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "provider %d is not in the game", provider);
+    if (phase < 0 || phase >= PRILLM_PHASE_COUNT || n < 0)
+        return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "phase %d or query number %lld out of range", phase, n);
+    double L = 0.0;
+    for (int i = 0; i < game->n_providers; i++)
+        for (int j = 0; j < game->providers[i].n_models; j++) L = fmax(L, game->providers[i].models[j].max_tokens);
+    const PrillmDelegationProvider *p = &game->providers[provider];
+    PrillmDelegationAction action =
+        prillm__delegation_action(p, phase == PRILLM_PHASE_REASSIGN ? PRILLM_PHASE_EXPLOIT : phase, u2,
+                                  settings->reward, L);
+    QueryOutcome q = query_outcome(settings, p, prillm__hash_text(p->id), (uint64_t)n, action, L);
+    *reward = q.reward;
+    *tokens = q.billed;
+    *bill = q.pay;
     prillm__clear_error(err);
     return PRILLM_OK;
 }
@@ -342,7 +208,8 @@ void prillm_delegation_result_free(PrillmDelegationResult *result) {
 }
 
 const char *prillm_delegation_phase_name(int phase) {
-    static const char *const names[PRILLM_PHASE_COUNT] = {"explore", "exploit", "bonus", "incentive", "utility"};
+    static const char *const names[PRILLM_PHASE_COUNT] = {"explore", "exploit", "bonus", "incentive", "utility",
+                                                          "reassign"};
     if (phase < 0 || phase >= PRILLM_PHASE_COUNT) return NULL;
     return names[phase];
 }

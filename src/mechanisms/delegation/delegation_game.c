@@ -115,6 +115,25 @@ PrillmErrorCode prillm_delegation_game_prepare(PrillmDelegationGame *game, const
         if (!prillm_delegation_strategy_name(p->strategy))
             return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "providers[%d].strategy %d is not a strategy", i,
                                 p->strategy);
+        for (int g = 0; g < PRILLM_PLAY_GROUPS; g++) {
+            const PrillmDelegationPlay *play = &p->play[g];
+            const char *group = prillm_delegation_play_group_name(g);
+            if (!(play->weight >= 0.0 && play->weight <= 1.0))
+                return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "providers[%d].play.%s.weight must be in [0, 1], got %g",
+                                    i, group, play->weight);
+            if (!(play->weight > 0.0)) continue;
+            if (play->extract && g != PRILLM_PLAY_EXPLOIT)
+                return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
+                                    "providers[%d].play.%s.extract is for the exploit group only", i, group);
+            if (play->extract) continue;
+            if (!(play->quality >= 0.0 && play->quality <= 1.0))
+                return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "providers[%d].play.%s.quality must be in [0, 1], got %g",
+                                    i, group, play->quality);
+            if (!(play->inflation >= 1.0 && play->inflation <= 1e6))
+                return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
+                                    "providers[%d].play.%s.inflation must be in [1, 1e6], got %g", i, group,
+                                    play->inflation);
+        }
         if (p->n_models < 1 || !p->models || !p->input_index)
             return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "providers[%d].models is empty", i);
         for (int j = 0; j < p->n_models; j++)

@@ -115,8 +115,46 @@ static PrillmErrorCode read_models(const cJSON *list, PrillmDelegationProvider *
     return PRILLM_OK;
 }
 
+/* "play": {"explore"|"exploit"|"trust": {"quality", "inflation", "weight",
+ * "extract"}}; a group given without weight is played on every query. */
+static PrillmErrorCode read_play(const cJSON *play, PrillmDelegationProvider *p, int i, const PrillmJsonWarner *w,
+                                 PrillmError *err) {
+    static const char *const groups[] = {"explore", "exploit", "trust", NULL};
+    static const char *const known[] = {"quality", "inflation", "weight", "extract", NULL};
+    char where[64];
+    snprintf(where, sizeof where, "providers[%d].play", i);
+    if (!cJSON_IsObject(play)) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s must be an object", where);
+    PrillmErrorCode rc = check_keys(play, where, groups, 0, w, err);
+    if (rc) return rc;
+    for (int g = 0; g < PRILLM_PLAY_GROUPS; g++) {
+        const cJSON *item = cJSON_GetObjectItemCaseSensitive(play, groups[g]);
+        if (!item) continue;
+        snprintf(where, sizeof where, "providers[%d].play.%s", i, groups[g]);
+        if (!cJSON_IsObject(item)) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s must be an object", where);
+        if ((rc = check_keys(item, where, known, 0, w, err))) return rc;
+        PrillmDelegationPlay *d = &p->play[g];
+        d->weight = d->quality = d->inflation = 1.0;
+        d->extract = 0;
+        if (cJSON_GetObjectItemCaseSensitive(item, "weight") && (rc = get_number(item, "weight", where, &d->weight, err)))
+            return rc;
+        if (cJSON_GetObjectItemCaseSensitive(item, "quality") &&
+            (rc = get_number(item, "quality", where, &d->quality, err)))
+            return rc;
+        if (cJSON_GetObjectItemCaseSensitive(item, "inflation") &&
+            (rc = get_number(item, "inflation", where, &d->inflation, err)))
+            return rc;
+        const cJSON *extract = cJSON_GetObjectItemCaseSensitive(item, "extract");
+        if (extract) {
+            if (!cJSON_IsBool(extract))
+                return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s.extract must be true or false", where);
+            d->extract = cJSON_IsTrue(extract);
+        }
+    }
+    return PRILLM_OK;
+}
+
 static PrillmErrorCode read_game(const cJSON *root, const PrillmJsonWarner *w, PrillmDelegationGame **out, PrillmError *err) {
-    static const char *const known[] = {"id", "strategy", "models", NULL};
+    static const char *const known[] = {"id", "strategy", "models", "play", NULL};
     PrillmErrorCode rc = PRILLM_OK;
     const cJSON *list = get_array(root, "providers", "", &rc, err);
     if (!list) return rc;
@@ -160,6 +198,8 @@ static PrillmErrorCode read_game(const cJSON *root, const PrillmJsonWarner *w, P
             p->strategy = s;
         }
         rc = read_models(cJSON_GetObjectItemCaseSensitive(item, "models"), p, i, w, err);
+        const cJSON *play = cJSON_GetObjectItemCaseSensitive(item, "play");
+        if (!rc && play) rc = read_play(play, p, i, w, err);
     }
     if (rc) {
         prillm_delegation_game_free(game);
@@ -242,6 +282,8 @@ static void write_settings(FILE *out, const PrillmDelegationSettings *s) {
     fputs("  \"settings\": {", out);
     for (int k = 0; k < count; k++) {
         const char *base = (const char *)s + opts[k].offset;
+        /* reassign is echoed only when on: the authors' mechanism prints as before */
+        if (strcmp(opts[k].name, "reassign") == 0 && !s->reassign) continue;
         fprintf(out, "%s\"%s\": ", k ? ", " : "", opts[k].name);
         if (opts[k].type == PRILLM_OPTION_DOUBLE) {
             prillm__json_number(out, *(const double *)(const void *)base);
@@ -294,6 +336,17 @@ PrillmErrorCode prillm_delegation_write_json(FILE *out, const PrillmDelegationGa
     key_number(out, "stop_after", r->stop_after < 0 ? NAN : (double)r->stop_after, 1);
     key_number(out, "used", (double)r->used, 1);
     key_number(out, "unused", (double)(r->horizon - r->used), 0);
+    if (settings->reassign) {
+        fputs(",\n  \"reassigned_to\": ", out);
+        if (r->runner_up >= 0) prillm__json_string(out, game->providers[r->runner_up].id);
+        else fputs("null", out);
+        fputs(", ", out);
+        long long moved = 0;
+        for (int i = 0; i < K; i++) moved += r->providers[i].phase[PRILLM_PHASE_REASSIGN].queries;
+        key_number(out, "reassigned", (double)moved, 1);
+        key_number(out, "reassign_threshold", r->reassign_threshold, 1);
+        key_number(out, "reassign_stop_after", r->reassign_stop_after < 0 ? NAN : (double)r->reassign_stop_after, 0);
+    }
     fputs(",\n  ", out);
     key_number(out, "user_utility", r->user_utility, 0);
     fputs(",\n  \"benchmark\": {", out);
@@ -319,8 +372,25 @@ PrillmErrorCode prillm_delegation_write_json(FILE *out, const PrillmDelegationGa
         key_number(out, "explore_reward", o->mean_reward, 1);
         key_number(out, "explore_tokens", o->mean_tokens, 1);
         key_number(out, "delta", o->delta, 1);
-        fprintf(out, "\"stopped_early\": %s,\n     \"phases\": {", o->stopped_early ? "true" : "false");
+        fprintf(out, "\"stopped_early\": %s,\n     ", o->stopped_early ? "true" : "false");
+        /* continuous plays, only when the provider has one (older outputs unchanged) */
+        int plays = 0;
+        for (int g = 0; g < PRILLM_PLAY_GROUPS; g++)
+            if (p->play[g].weight > 0.0) {
+                const PrillmDelegationPlay *d = &p->play[g];
+                fprintf(out, "%s\"%s\": {", plays++ ? ", " : "\"play\": {", prillm_delegation_play_group_name(g));
+                key_number(out, "weight", d->weight, 1);
+                if (d->extract) fputs("\"extract\": true}", out);
+                else {
+                    key_number(out, "quality", d->quality, 1);
+                    key_number(out, "inflation", d->inflation, 0);
+                    fputs("}", out);
+                }
+            }
+        if (plays) fputs("},\n     ", out);
+        fputs("\"phases\": {", out);
         for (int ph = 0; ph < PRILLM_PHASE_COUNT; ph++) {
+            if (ph == PRILLM_PHASE_REASSIGN && !settings->reassign) continue;
             fprintf(out, "%s\n       \"%s\": ", ph ? "," : "", prillm_delegation_phase_name(ph));
             write_tally(out, &o->phase[ph]);
         }

@@ -14,6 +14,9 @@
 
 /* Stream tags beyond any query number. */
 #define PRILLM__DELEGATION_ROUNDING_TAG UINT64_MAX
+/* The mixing coin of a provider's query q uses counter MIX_TAG ^ q: a stream
+ * apart from the score and token draws of the same query. */
+#define PRILLM__DELEGATION_MIX_TAG 0x8000000000000000ULL
 
 static inline uint64_t prillm__mix64(uint64_t z) {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;

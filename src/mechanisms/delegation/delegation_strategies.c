@@ -26,13 +26,13 @@ int prillm_delegation_strategy_index(const char *name) {
 }
 
 static PrillmDelegationAction honest(void) {
-    PrillmDelegationAction a = {0, 0.0};
+    PrillmDelegationAction a = {0, 0.0, 0.0, 1.0, 1.0};
     return a;
 }
 
 /* The lowest-utility model, billed at the cap. */
 static PrillmDelegationAction lie_all(const PrillmDelegationProvider *p, double max_tokens) {
-    PrillmDelegationAction a = {p->n_models - 1, max_tokens};
+    PrillmDelegationAction a = {p->n_models - 1, max_tokens, 0.0, 1.0, 1.0};
     return a;
 }
 
@@ -77,8 +77,48 @@ static PrillmDelegationAction lie_second_best(const PrillmDelegationProvider *p,
     return best;
 }
 
+const char *prillm_delegation_play_group_name(int group) {
+    static const char *const names[PRILLM_PLAY_GROUPS] = {"explore", "exploit", "trust"};
+    if (group < 0 || group >= PRILLM_PLAY_GROUPS) return NULL;
+    return names[group];
+}
+
+void prillm_delegation_extract_play(const PrillmDelegationModel *m, double u2, double reward, double max_tokens,
+                                    double *quality, double *inflation) {
+    double alpha = 1.0, beta = 1.0;
+    if (m && m->price > 0.0 && m->score > 0.0 && m->tokens > 0.0 && isfinite(u2) &&
+        prillm__delegation_honest_utility(m, reward) > u2) {
+        alpha = fmax(0.0, fmin(1.0, (u2 + m->price * max_tokens) / (reward * m->score)));
+        beta = (alpha * reward * m->score - u2) / (m->price * m->tokens);
+        beta = fmax(1.0, fmin(beta, max_tokens / m->tokens));
+    }
+    if (quality) *quality = alpha;
+    if (inflation) *inflation = beta;
+}
+
+static PrillmDelegationAction menu_action(const PrillmDelegationProvider *p, int phase, double u2, double reward,
+                                          double max_tokens);
+
 PrillmDelegationAction prillm__delegation_action(const PrillmDelegationProvider *p, int phase, double u2,
                                                  double reward, double max_tokens) {
+    PrillmDelegationAction a = menu_action(p, phase, u2, reward, max_tokens);
+    int group = phase == PRILLM_PHASE_EXPLORE ? PRILLM_PLAY_EXPLORE
+                : phase == PRILLM_PHASE_EXPLOIT ? PRILLM_PLAY_EXPLOIT
+                                                : PRILLM_PLAY_TRUST;
+    const PrillmDelegationPlay *play = &p->play[group];
+    if (!(play->weight > 0.0)) return a;
+    a.weight = fmin(play->weight, 1.0);
+    if (play->extract && group == PRILLM_PLAY_EXPLOIT) {
+        prillm_delegation_extract_play(&p->models[0], u2, reward, max_tokens, &a.quality, &a.stretch);
+    } else {
+        a.quality = play->quality;
+        a.stretch = play->inflation;
+    }
+    return a;
+}
+
+static PrillmDelegationAction menu_action(const PrillmDelegationProvider *p, int phase, double u2, double reward,
+                                          double max_tokens) {
     int s = p->strategy;
     if (s == PRILLM_DELEGATION_HONEST) return honest();
     if (s == PRILLM_DELEGATION_DISHONEST_ALL) return lie_all(p, max_tokens);
@@ -87,11 +127,11 @@ PrillmDelegationAction prillm__delegation_action(const PrillmDelegationProvider 
     switch (s) {
     case PRILLM_DELEGATION_OURS: return lie_ours(p, u2, reward, max_tokens);
     case PRILLM_DELEGATION_DISHONEST_MODEL: {
-        PrillmDelegationAction a = {p->n_models - 1, 0.0};
+        PrillmDelegationAction a = {p->n_models - 1, 0.0, 0.0, 1.0, 1.0};
         return a;
     }
     case PRILLM_DELEGATION_DISHONEST_LENGTH: {
-        PrillmDelegationAction a = {0, max_tokens};
+        PrillmDelegationAction a = {0, max_tokens, 0.0, 1.0, 1.0};
         return a;
     }
     case PRILLM_DELEGATION_SECOND_BEST: return lie_second_best(p, u2, reward);
