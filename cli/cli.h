@@ -26,6 +26,7 @@ extern const char *const prillm_cli_exit_code_help;
     X(cmd_elasticity, "elasticity", "--data DIR", "price sensitivity measured on the OpenRouter data")       \
     X(cmd_validate, "validate", "MARKET.json", "check a market file")                                       \
     X(cmd_generate, "generate", "", "print a seeded random market")                                         \
+    X(cmd_convert, "convert", "IN OUT [--to json|binary]", "a market between JSON and the compact binary form") \
     X(cmd_auction, "auction", "FILE.json", "reverse second-price auction for test-time compute")            \
     X(cmd_ttc_market, "ttc-market", "FILE.json", "pay-per-compute market: equilibrium, welfare, PoA")       \
     X(cmd_lmaas, "lmaas", "FILE.json", "LMaaS: robust renting and iterative model pricing")                 \

@@ -40,6 +40,9 @@ cmake --build build-sanitize -j "$jobs" >/dev/null
 echo "== valgrind"
 vg="valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1"
 $vg build/tests/test_market_io >/dev/null
+PRILLM_CLI=$PWD/build/prillm $vg build/tests/test_market_binary >/dev/null
+$vg build/prillm convert data/default_market.json build/valgrind_market.bin --quiet
+$vg build/prillm validate build/valgrind_market.bin >/dev/null
 $vg build/prillm equilibrium data/default_market.json >/dev/null
 build/prillm generate --users 40 --providers 15 --seed 7 | $vg build/prillm equilibrium - --csv >/dev/null
 $vg build/prillm price data/default_market.json --target anthropic/claude-3.5-haiku >/dev/null
