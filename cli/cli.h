@@ -42,6 +42,13 @@ PRILLM_CLI_COMMANDS(PRILLM_CLI_DECLARE)
  * Returns an exit code. */
 int prillm_cli_price_all(const PrillmMarket *market, const PrillmPriceSettings *settings, int paid_only, int threads,
                          int format);
+/* The rows prillm price --all prints (cli/price_rows.c), for n results of
+ * prillm_price_all on targets (errors[k] says whether res[k] was filled):
+ * format 0 JSON, 1 CSV, 2 table; timing 0 writes "seconds": null, so that
+ * the output depends only on the market (prillm-sweep --no-timing).
+ * Returns the exit code for the rows (solved / inaccurate / failed). */
+int prillm_cli_price_rows_print(FILE *out, const PrillmMarket *mk, const int *targets, int n,
+                                const PrillmPriceResult *res, const PrillmError *errors, int format, int timing);
 
 /* The shipped data's directory (cli/data_dir.c): $PRILLM_DATA_DIR, else
  * ../share/prillm from the executable when installed, else the source
