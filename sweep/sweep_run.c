@@ -222,70 +222,116 @@ typedef struct {
     double seconds;
 } ResultHeader;
 
-static void worker(Run *run) {
-    int k = -1;
+/* Wait for a request by polling, with a sleep that grows while nothing
+ * comes: a blocking MPI call would spin a core that a task could use. */
+static void wait_gently(MPI_Request *req) {
+    long pause_ns = 20000;
     for (;;) {
-        if (run->schedule == SWEEP_STATIC) {
-            k = take(run, rank_, k);
-        } else {
-            MPI_Recv(&k, 1, MPI_INT, 0, TAG_TASK, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        }
-        if (k < 0) break;
+        int flag = 0;
+        MPI_Test(req, &flag, MPI_STATUS_IGNORE);
+        if (flag) return;
+        struct timespec pause = {0, pause_ns};
+        nanosleep(&pause, NULL);
+        if (pause_ns < 1000000) pause_ns *= 2;
+    }
+}
+
+static int receive_task(void) {
+    int k = -1;
+    MPI_Request req;
+    MPI_Irecv(&k, 1, MPI_INT, 0, TAG_TASK, MPI_COMM_WORLD, &req);
+    wait_gently(&req);
+    return k;
+}
+
+/* A rank other than 0. Dynamic: rank 0 keeps two tasks queued for it (the
+ * one it works on and the next), so it never waits for a reply between
+ * tasks; a task number below 0 ends the queue. */
+static void worker(Run *run) {
+    int k = run->schedule == SWEEP_STATIC ? take(run, rank_, -1) : receive_task();
+    while (k >= 0) {
+        MPI_Request next_req = MPI_REQUEST_NULL;
+        int next = -1;
+        if (run->schedule == SWEEP_DYNAMIC) MPI_Irecv(&next, 1, MPI_INT, 0, TAG_TASK, MPI_COMM_WORLD, &next_req);
         SweepBuffer b = {0};
         ResultHeader h = {k, 1, 0};
         sweep_put(&b, &h, sizeof h);
         double t0 = now();
         int rc = run->task(run->context, k, &b);
-        ResultHeader *hp = (ResultHeader *)(void *)b.data;
         if (rc || b.failed || b.length > (size_t)INT_MAX) {
             if (b.length > (size_t)INT_MAX)
                 fprintf(stderr, "prillm-sweep: error: task %d's result is over 2 GiB: limit the output "
                                 "(--no-flows, --top K)\n", k);
+            /* rank 0 stops every rank when it reads this */
             ResultHeader bad = {k, 0, 0};
             MPI_Send(&bad, (int)sizeof bad, MPI_BYTE, 0, TAG_RESULT, MPI_COMM_WORLD);
             free(b.data);
-            /* rank 0 stops everyone */
-            if (run->schedule == SWEEP_STATIC) break;
-            continue;
+            if (next_req != MPI_REQUEST_NULL) wait_gently(&next_req);
+            return;
         }
-        hp->seconds = now() - t0;
-        MPI_Send(b.data, (int)b.length, MPI_BYTE, 0, TAG_RESULT, MPI_COMM_WORLD);
+        ((ResultHeader *)(void *)b.data)->seconds = now() - t0;
+        MPI_Request send_req;
+        MPI_Isend(b.data, (int)b.length, MPI_BYTE, 0, TAG_RESULT, MPI_COMM_WORLD, &send_req);
+        wait_gently(&send_req);
         free(b.data);
+        if (run->schedule == SWEEP_STATIC) {
+            k = take(run, rank_, k);
+        } else {
+            wait_gently(&next_req);
+            k = next;
+        }
     }
 }
 
 /* Rank 0's main thread: receive results, hand out tasks. */
 static int master(Run *run) {
+    /* dynamic: two tasks queued per rank; stopped[r] once r was sent the
+     * end (a task below 0), after which it gets no more messages */
+    char *stopped = calloc((size_t)size_, 1);
+    if (!stopped) return -1;
     if (run->schedule == SWEEP_DYNAMIC)
-        for (int r = 1; r < size_; r++) {
-            int k = take(run, r, -1);
-            MPI_Send(&k, 1, MPI_INT, r, TAG_TASK, MPI_COMM_WORLD);
-        }
+        for (int r = 1; r < size_; r++)
+            for (int q = 0; q < 2 && !stopped[r]; q++) {
+                int k = take(run, r, -1);
+                MPI_Send(&k, 1, MPI_INT, r, TAG_TASK, MPI_COMM_WORLD);
+                stopped[r] = k < 0;
+            }
+    long pause_ns = 20000;
+    int rc = 0;
     for (;;) {
         pthread_mutex_lock(&run->lock);
         int done = run->received >= run->n_tasks, failed = run->failed;
         pthread_mutex_unlock(&run->lock);
-        if (done) return 0;
-        if (failed) return -1;
+        if (done || failed) {
+            rc = done ? 0 : -1;
+            break;
+        }
         int flag = 0;
         MPI_Status status;
         MPI_Iprobe(MPI_ANY_SOURCE, TAG_RESULT, MPI_COMM_WORLD, &flag, &status);
         if (!flag) {
-            /* a result takes milliseconds at least: poll gently, leaving the
-             * core to rank 0's worker thread */
-            struct timespec pause = {0, 100000};
+            /* a result takes milliseconds at least: poll gently (20 us, then
+             * longer while nothing comes, up to 1 ms), leaving the core to
+             * rank 0's worker thread; the ranks have their next task queued */
+            struct timespec pause = {0, pause_ns};
             nanosleep(&pause, NULL);
+            if (pause_ns < 1000000) pause_ns *= 2;
             continue;
         }
+        pause_ns = 20000;
         int count = 0;
         MPI_Get_count(&status, MPI_BYTE, &count);
         SweepBuffer b = {malloc(count > 0 ? (size_t)count : 1), (size_t)count, (size_t)count, 0};
-        if (!b.data) return -1;
+        if (!b.data) {
+            rc = -1;
+            break;
+        }
         MPI_Recv(b.data, count, MPI_BYTE, status.MPI_SOURCE, TAG_RESULT, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         ResultHeader h;
         if ((size_t)count < sizeof h) {
             free(b.data);
-            return -1;
+            rc = -1;
+            break;
         }
         memcpy(&h, b.data, sizeof h);
         if (!h.ok || h.task < 0 || h.task >= run->n_tasks) {
@@ -293,17 +339,21 @@ static int master(Run *run) {
             pthread_mutex_lock(&run->lock);
             run->failed = 1;
             pthread_mutex_unlock(&run->lock);
-            return -1;
+            rc = -1;
+            break;
         }
         /* the payload without the header */
         memmove(b.data, b.data + sizeof h, (size_t)count - sizeof h);
         b.length = (size_t)count - sizeof h;
         store(run, status.MPI_SOURCE, h.task, &b, h.seconds);
-        if (run->schedule == SWEEP_DYNAMIC) {
+        if (run->schedule == SWEEP_DYNAMIC && !stopped[status.MPI_SOURCE]) {
             int k = take(run, status.MPI_SOURCE, -1);
             MPI_Send(&k, 1, MPI_INT, status.MPI_SOURCE, TAG_TASK, MPI_COMM_WORLD);
+            stopped[status.MPI_SOURCE] = k < 0;
         }
     }
+    free(stopped);
+    return rc;
 }
 #endif
 

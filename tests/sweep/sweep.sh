@@ -11,8 +11,12 @@
 set -euo pipefail
 mode=$1 sweep=$2 prillm=$3 with_mpi=$4
 export OPENBLAS_NUM_THREADS=1
-# the sanitizer build: Open MPI's own never-freed runtime is not ours
-export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")" && pwd)/openmpi.lsan${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+# The sanitizer build: LeakSanitizer would report Open MPI's start-up
+# allocations, made in plugins it has unloaded by then (their stacks name no
+# module, so they cannot be suppressed by library); AddressSanitizer and
+# UBSan still check every run here, and scripts/test.sh checks prillm-sweep's
+# own leaks under valgrind (tests/sweep/openmpi-leaks.supp).
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 work=$(mktemp -d "${TMPDIR:-/tmp}/prillm-sweep-test.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cd "$work"
