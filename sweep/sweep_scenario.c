@@ -114,6 +114,13 @@ PrillmErrorCode sweep_whatifs_parse(const char *text, size_t length, const Prill
     if (!cJSON_IsObject(root)) {
         rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA, "the what-if file must be a JSON object {\"scenarios\": [...]}");
     } else if ((rc = prillm__json_check_keys(root, "what-if file", known, NULL, &quiet, err))) {
+    } else if (root->child && (!root->child->string || strcmp(root->child->string, "scenarios") != 0 ||
+                               root->child->next)) {
+        rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA,
+                          "the what-if file holds one key, \"scenarios\" (found \"%.100s\")",
+                          root->child->string && strcmp(root->child->string, "scenarios") != 0
+                              ? root->child->string
+                              : root->child->next && root->child->next->string ? root->child->next->string : "");
     } else if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) == 0) {
         rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA, "\"scenarios\" must be a non-empty array");
     }
