@@ -17,7 +17,10 @@
 
 #include "sweep.h"
 
-static int rank_ = 0, size_ = 1, mpi_ = 0, threads_ok_ = 1;
+static int rank_ = 0, size_ = 1;
+#ifdef PRILLM_SWEEP_MPI
+static int mpi_ = 0, threads_ok_ = 1;
+#endif
 
 static double now(void) {
     struct timespec t;
