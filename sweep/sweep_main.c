@@ -313,16 +313,7 @@ static int print_scenarios(FILE *out, const Sweep *s, SweepBuffer *results, int 
         if (!ok) failed++;
         else solved += status == PRILLM_STATUS_SOLVED;
         if (format == 1) {
-            /* the app flows would come between, so read past them first */
-            if (ok && s->flows == FLOWS_ALL) sweep_get(&r, flows, (size_t)n * (size_t)m * sizeof *flows);
-            if (ok && s->flows == FLOWS_TOP)
-                for (int i = 0; i < n && !r.bad; i++) {
-                    int c = sweep_get_int(&r);
-                    for (int q = 0; q < c && !r.bad; q++) {
-                        (void)sweep_get_int(&r);
-                        (void)sweep_get_double(&r);
-                    }
-                }
+            /* no app flows in CSV (s->flows is FLOWS_NONE) */
             if (ok && s->target >= 0) get_price(&r, &target, &target_err);
             for (int j = 0; j < m; j++) {
                 prillm__csv_field(out, id);
@@ -655,6 +646,7 @@ int main(int argc, char **argv) {
     if (!usage && s.mode == MODE_SCENARIOS && (all || paid || targets_list || format == 2 || !timing))
         usage = "scenarios takes no --all, --paid, --targets, --table or --no-timing";
     if (!usage && no_flows && top) usage = "--no-flows and --top are alternatives";
+    if (!usage && format == 1 && top) usage = "--csv prints no app flows: --top is for JSON";
     if (!usage && s.price.method == PRILLM_PRICE_DA) usage = "--method da needs a model: use prillm price";
     /* Debian's Ipopt runs the sequential MUMPS, whose stub MPI functions
      * clash with the real ones in an MPI process */
@@ -664,7 +656,8 @@ int main(int argc, char **argv) {
         if (root) fprintf(stderr, "prillm-sweep: error: %s (see prillm-sweep --help)\n", usage);
         return finish(EXIT_USAGE);
     }
-    s.flows = no_flows ? FLOWS_NONE : top ? FLOWS_TOP : FLOWS_ALL;
+    /* CSV prints no app flows: the ranks need not send them */
+    s.flows = no_flows || format == 1 ? FLOWS_NONE : top ? FLOWS_TOP : FLOWS_ALL;
     s.top = (int)top;
     s.n_perturb = (int)perturb;
     s.perturb.seed = (unsigned long long)seed;
