@@ -26,6 +26,7 @@ extern const char *const prillm_cli_exit_code_help;
     X(cmd_elasticity, "elasticity", "--data DIR", "price sensitivity measured on the OpenRouter data")       \
     X(cmd_validate, "validate", "MARKET.json", "check a market file")                                       \
     X(cmd_generate, "generate", "", "print a seeded random market")                                         \
+    X(cmd_convert, "convert", "IN OUT [--to json|binary]", "a market between JSON and the compact binary form") \
     X(cmd_auction, "auction", "FILE.json", "reverse second-price auction for test-time compute")            \
     X(cmd_ttc_market, "ttc-market", "FILE.json", "pay-per-compute market: equilibrium, welfare, PoA")       \
     X(cmd_lmaas, "lmaas", "FILE.json", "LMaaS: robust renting and iterative model pricing")                 \
@@ -41,6 +42,13 @@ PRILLM_CLI_COMMANDS(PRILLM_CLI_DECLARE)
  * Returns an exit code. */
 int prillm_cli_price_all(const PrillmMarket *market, const PrillmPriceSettings *settings, int paid_only, int threads,
                          int format);
+/* The rows prillm price --all prints (cli/price_rows.c), for n results of
+ * prillm_price_all on targets (errors[k] says whether res[k] was filled):
+ * format 0 JSON, 1 CSV, 2 table; timing 0 writes "seconds": null, so that
+ * the output depends only on the market (prillm-sweep --no-timing).
+ * Returns the exit code for the rows (solved / inaccurate / failed). */
+int prillm_cli_price_rows_print(FILE *out, const PrillmMarket *mk, const int *targets, int n,
+                                const PrillmPriceResult *res, const PrillmError *errors, int format, int timing);
 
 /* The shipped data's directory (cli/data_dir.c): $PRILLM_DATA_DIR, else
  * ../share/prillm from the executable when installed, else the source

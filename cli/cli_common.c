@@ -66,8 +66,9 @@ int prillm_cli_load_file(const char *path, PrillmCliReadFile read, void *context
     return EXIT_SOLVED;
 }
 
+/* JSON or the binary form, told apart by the binary form's magic bytes */
 static PrillmErrorCode read_market(FILE *in, const char *name, void *market, PrillmError *err) {
-    return prillm_market_read_json(in, prillm_cli_warn_to_stderr, (void *)name, market, err);
+    return prillm_market_read(in, prillm_cli_warn_to_stderr, (void *)name, market, err);
 }
 
 int prillm_cli_load_market(const char *path, PrillmMarket **market) {

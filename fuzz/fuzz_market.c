@@ -1,5 +1,6 @@
 /*
- * libFuzzer target: any bytes into the market reader, and whatever it
+ * libFuzzer target: any bytes into the market reader (JSON, or the binary
+ * form when the bytes start with its magic), and whatever it
  * accepts (if small) into the equilibrium solver and exact pricing.
  *
  * The reader promises a market that the solver can take: validation is
@@ -40,7 +41,7 @@ enum { MAX_PAIRS = 400, MAX_PRICING_PAIRS = 60 };
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     PrillmMarket *market = NULL;
     PrillmError err;
-    PrillmErrorCode rc = prillm_market_parse_json((const char *)data, size, ignore_warning, NULL, &market, &err);
+    PrillmErrorCode rc = prillm_market_parse(data, size, ignore_warning, NULL, &market, &err);
     if (rc != PRILLM_OK) {
         /* the contract: on failure no market is handed back */
         if (market) __builtin_trap();

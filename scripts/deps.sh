@@ -2,7 +2,8 @@
 # Installs, from Debian's packages, whatever is needed and missing.
 #   scripts/deps.sh build   what the default configure and build need (the
 #                           tests are built only when cmocka is found, so
-#                           this does not need it)
+#                           this does not need it); Open MPI for prillm-sweep
+#                           (PRILLM_WITH_MPI) and mpirun, which its test uses
 #   scripts/deps.sh test    also what scripts/test.sh needs: cmocka, clang
 #                           with libFuzzer and OpenMP, valgrind, help2man
 #                           (the installed man page), chromium (the
@@ -21,7 +22,8 @@ esac
 
 packages=(gcc make cmake pkg-config libc6-dev
           libcjson-dev libopenblas-dev liblapacke-dev coinor-libipopt-dev
-          libglpk-dev libxgboost-dev zlib1g-dev)
+          libglpk-dev libxgboost-dev zlib1g-dev
+          libopenmpi-dev openmpi-bin)
 # the comma-decimal locale test/io/test_market_io.c tries first
 locale_name=de_DE.UTF-8
 need_locale=0

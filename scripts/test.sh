@@ -22,11 +22,12 @@ bash tests/install/check_install.sh build
 echo "== python: the package over build/libprillm.so (pytest)"
 PRILLM_LIBRARY="$PWD/build/libprillm.so" PRILLM_CLI="$PWD/build/prillm" bash scripts/python_test.sh
 
-echo "== minimal configuration: GLPK, XGBoost, Ipopt and OpenMP off"
+echo "== minimal configuration: GLPK, XGBoost, Ipopt, OpenMP and MPI off"
 # the core needs only cJSON, LAPACK/BLAS and zlib; the tests that need a
 # missing component skip, test_components checks its error
 cmake -S . -B build-minimal -DCMAKE_BUILD_TYPE=Release -DPRILLM_TESTS=ON -DPRILLM_BENCH=OFF \
-  -DPRILLM_WITH_GLPK=OFF -DPRILLM_WITH_XGBOOST=OFF -DPRILLM_WITH_IPOPT=OFF -DPRILLM_WITH_OPENMP=OFF >/dev/null
+  -DPRILLM_WITH_GLPK=OFF -DPRILLM_WITH_XGBOOST=OFF -DPRILLM_WITH_IPOPT=OFF -DPRILLM_WITH_OPENMP=OFF \
+  -DPRILLM_WITH_MPI=OFF >/dev/null
 cmake --build build-minimal -j "$jobs" >/dev/null
 (cd build-minimal && ctest --no-tests=error --output-on-failure -j "$jobs")
 bash tests/install/check_install.sh build-minimal
@@ -40,6 +41,9 @@ cmake --build build-sanitize -j "$jobs" >/dev/null
 echo "== valgrind"
 vg="valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=1"
 $vg build/tests/test_market_io >/dev/null
+PRILLM_CLI=$PWD/build/prillm $vg build/tests/test_market_binary >/dev/null
+$vg build/prillm convert data/default_market.json build/valgrind_market.bin --quiet
+$vg build/prillm validate build/valgrind_market.bin >/dev/null
 $vg build/prillm equilibrium data/default_market.json >/dev/null
 build/prillm generate --users 40 --providers 15 --seed 7 | $vg build/prillm equilibrium - --csv >/dev/null
 $vg build/prillm price data/default_market.json --target anthropic/claude-3.5-haiku >/dev/null
@@ -80,6 +84,10 @@ $vg build/prillm delegate data/delegation/example.json --play A:exploit:extract 
 PRILLM_SOURCE_DIR=$PWD PRILLM_CLI=$PWD/build/prillm $vg build/tests/test_compete --skip test_openrouter_slice >/dev/null
 $vg build/prillm compete data/examples/compete_symmetric.json --out build/valgrind_compete.json --quiet >/dev/null
 $vg build/prillm price fuzz/corpus/competition_fields.json --owner acme >/dev/null
+# prillm-sweep, one process (MPI_Init's own never-freed runtime suppressed)
+vg_mpi="$vg --num-callers=40 --suppressions=tests/sweep/openmpi-leaks.supp"
+$vg_mpi build/prillm-sweep providers build/small_market.json --quiet >/dev/null
+$vg_mpi build/prillm-sweep scenarios build/small_market.json --perturb 3 --top 2 --target model-1 --quiet >/dev/null
 echo "valgrind: clean"
 
 echo "== fuzz corpus replay: every seed in fuzz/corpus/ and the default market, once each"
