@@ -21,7 +21,7 @@ esac
 
 packages=(gcc make cmake pkg-config libc6-dev
           libcjson-dev libopenblas-dev liblapacke-dev coinor-libipopt-dev
-          libglpk-dev libxgboost-dev zlib1g-dev)
+          libglpk-dev libxgboost-dev zlib1g-dev libmicrohttpd-dev)
 # the comma-decimal locale test/io/test_market_io.c tries first
 locale_name=de_DE.UTF-8
 need_locale=0

@@ -22,11 +22,12 @@ bash tests/install/check_install.sh build
 echo "== python: the package over build/libprillm.so (pytest)"
 PRILLM_LIBRARY="$PWD/build/libprillm.so" PRILLM_CLI="$PWD/build/prillm" bash scripts/python_test.sh
 
-echo "== minimal configuration: GLPK, XGBoost, Ipopt and OpenMP off"
+echo "== minimal configuration: GLPK, XGBoost, Ipopt, OpenMP and libmicrohttpd off"
 # the core needs only cJSON, LAPACK/BLAS and zlib; the tests that need a
 # missing component skip, test_components checks its error
 cmake -S . -B build-minimal -DCMAKE_BUILD_TYPE=Release -DPRILLM_TESTS=ON -DPRILLM_BENCH=OFF \
-  -DPRILLM_WITH_GLPK=OFF -DPRILLM_WITH_XGBOOST=OFF -DPRILLM_WITH_IPOPT=OFF -DPRILLM_WITH_OPENMP=OFF >/dev/null
+  -DPRILLM_WITH_GLPK=OFF -DPRILLM_WITH_XGBOOST=OFF -DPRILLM_WITH_IPOPT=OFF -DPRILLM_WITH_OPENMP=OFF \
+  -DPRILLM_WITH_MICROHTTPD=OFF >/dev/null
 cmake --build build-minimal -j "$jobs" >/dev/null
 (cd build-minimal && ctest --no-tests=error --output-on-failure -j "$jobs")
 bash tests/install/check_install.sh build-minimal
