@@ -642,7 +642,8 @@ static int compete(PrillmServeContext *ctx, PrillmServeMarket *e, const cJSON *b
                 status = prillm_serve_library_error(a, &err);
                 break;
             }
-            status = bounds(item, item->string, mk, item->string[6] == 'i' ? mk->price_min : mk->price_max, a);
+            status = bounds(item, item->string, mk, strcmp(item->string, "price_min") == 0 ? mk->price_min : mk->price_max,
+                            a);
             continue;
         }
         status = take_option(a, item->string, item, set_compete, &settings);
