@@ -66,6 +66,12 @@ $vg build/tests/test_delegation test_bad_input >/dev/null
 PRILLM_SOURCE_DIR=$PWD PRILLM_CLI=$PWD/build/prillm $vg build/tests/test_compete --skip test_openrouter_slice >/dev/null
 $vg build/prillm compete data/examples/compete_symmetric.json --out build/valgrind_compete.json --quiet >/dev/null
 $vg build/prillm price fuzz/corpus/competition_fields.json --owner acme >/dev/null
+# prillm serve under valgrind, driven over HTTP: bad requests, limits, token,
+# metrics, SIGTERM (its exit code carries valgrind's verdict; the answers are
+# compared with the native command elsewhere, where round-off agrees)
+PRILLM_SERVE_WRAPPER="$vg" PRILLM_SOURCE_DIR=$PWD PRILLM_CLI=$PWD/build/prillm /usr/bin/python3 tests/service/test_serve.py \
+  ServeTest.test_bad_requests ServeTest.test_limits ServeTest.test_token_and_loopback ServeTest.test_metrics_and_log \
+  ServeTest.test_graceful_sigterm >build/valgrind_serve.log 2>&1 || { tail -60 build/valgrind_serve.log >&2; exit 1; }
 echo "valgrind: clean"
 
 echo "== fuzz corpus replay: every seed in fuzz/corpus/ and the default market, once each"

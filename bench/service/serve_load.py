@@ -10,6 +10,7 @@ import http.client
 import json
 import os
 import random
+import shlex
 import shutil
 import signal
 import subprocess
@@ -34,6 +35,8 @@ class Server:
         self.port_file = os.path.join(self.workdir, "port")
         self.log_path = os.path.join(self.workdir, "stderr.log")
         cmd = [cli or cli_path(), "serve", "--listen", "127.0.0.1:0", "--port-file", self.port_file]
+        # PRILLM_SERVE_WRAPPER: a command the server runs under (scripts/test.sh: valgrind)
+        cmd = shlex.split(os.environ.get("PRILLM_SERVE_WRAPPER", "")) + cmd
         if state:
             cmd += ["--state", state]
         cmd += list(args)
