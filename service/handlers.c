@@ -522,7 +522,8 @@ static int target_of(const cJSON *body, const PrillmServeMarket *e, PrillmServeA
     return 0;
 }
 
-static int price(PrillmServeContext *ctx, PrillmServeMarket *e, const cJSON *body, PrillmServeAnswer *a) {
+static int price(PrillmServeContext *ctx, PrillmServeMarket *e, const cJSON *body, PrillmServeAnswer *a,
+                 int *finished) {
     int target, status = target_of(body, e, a, &target);
     if (status) return status;
     PrillmPriceSettings settings;
@@ -552,12 +553,14 @@ static int price(PrillmServeContext *ctx, PrillmServeMarket *e, const cJSON *bod
     } else {
         status = finish(&w, 200);
     }
+    *finished = result.status == PRILLM_STATUS_SOLVED;
     prillm_price_result_clear(&result);
     a->etag = e->version;
     return status;
 }
 
-static int explain(PrillmServeContext *ctx, PrillmServeMarket *e, const cJSON *body, PrillmServeAnswer *a) {
+static int explain(PrillmServeContext *ctx, PrillmServeMarket *e, const cJSON *body, PrillmServeAnswer *a,
+                   int *finished) {
     int target, status = target_of(body, e, a, &target);
     if (status) return status;
     PrillmExplainSettings settings;
@@ -587,6 +590,7 @@ static int explain(PrillmServeContext *ctx, PrillmServeMarket *e, const cJSON *b
     } else {
         status = finish(&w, 200);
     }
+    *finished = result.status == PRILLM_STATUS_SOLVED;
     prillm_explain_result_clear(&result);
     a->etag = e->version;
     return status;
@@ -605,7 +609,8 @@ static int bounds(const cJSON *obj, const char *key, PrillmMarket *mk, double *b
     return 0;
 }
 
-static int compete(PrillmServeContext *ctx, PrillmServeMarket *e, const cJSON *body, PrillmServeAnswer *a) {
+static int compete(PrillmServeContext *ctx, PrillmServeMarket *e, const cJSON *body, PrillmServeAnswer *a,
+                   int *finished) {
     PrillmCompeteSettings settings;
     prillm_compete_default_settings(&settings);
     PrillmError err;
@@ -671,9 +676,45 @@ static int compete(PrillmServeContext *ctx, PrillmServeMarket *e, const cJSON *b
     } else {
         status = finish(&w, 200);
     }
+    *finished = result.status == PRILLM_COMPETE_CONVERGED || result.status == PRILLM_COMPETE_CYCLE ||
+                result.status == PRILLM_COMPETE_ROUND_LIMIT;
     prillm_compete_result_clear(&result);
     prillm_market_free(mk);
     a->etag = e->version;
+    return status;
+}
+
+/* price, explain and compete: the library is deterministic on a market and
+ * settings, so an answer whose solver finished (not stopped by a time
+ * limit) is kept for the market's version and given again to the same
+ * question (header X-Prillm-Answer: cached; its "seconds" are those of the
+ * first computation). */
+static int question(PrillmServeContext *ctx, int kind, PrillmServeMarket *e, const cJSON *body, PrillmServeAnswer *a) {
+    char *canonical = cJSON_PrintUnformatted(body);
+    char *key = NULL;
+    if (canonical && asprintf(&key, "%d %s", kind, canonical) < 0) key = NULL;
+    free(canonical);
+    size_t length;
+    const char *held = key ? prillm_serve_cache_find(e, key, &length) : NULL;
+    if (held) {
+        free(key);
+        free(a->body);
+        a->body = malloc(length + 1);
+        if (!a->body) return prillm_serve_error(a, 503, "NO_MEMORY", "out of memory");
+        memcpy(a->body, held, length);
+        a->length = length;
+        a->status = 200;
+        a->etag = e->version;
+        a->answer = "cached";
+        return 200;
+    }
+    int finished = 0;
+    int status = kind == PRILLM_SERVE_ROUTE_PRICE     ? price(ctx, e, body, a, &finished)
+                 : kind == PRILLM_SERVE_ROUTE_EXPLAIN ? explain(ctx, e, body, a, &finished)
+                                                      : compete(ctx, e, body, a, &finished);
+    if (status == 200 && finished && key) prillm_serve_cache_keep(e, key, a->body, a->length);
+    if (status == 200) a->answer = "computed";
+    free(key);
     return status;
 }
 
@@ -772,9 +813,7 @@ void prillm_serve_handle_markets(PrillmServeContext *ctx, const PrillmServeReque
             break;
         }
         case PRILLM_SERVE_ROUTE_EQUILIBRIUM: get_equilibrium(ctx, req, e, a); break;
-        case PRILLM_SERVE_ROUTE_PRICE: price(ctx, e, body, a); break;
-        case PRILLM_SERVE_ROUTE_EXPLAIN: explain(ctx, e, body, a); break;
-        default: compete(ctx, e, body, a); break;
+        default: question(ctx, kind, e, body, a); break;
         }
     }
     prillm_serve_store_put(ctx->store, e);

@@ -98,6 +98,7 @@ static enum MHD_Result send_answer(Server *s, struct MHD_Connection *conn, Reque
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
     }
     if (a->cache) MHD_add_response_header(resp, "X-Prillm-Solve", a->cache);
+    if (a->answer) MHD_add_response_header(resp, "X-Prillm-Answer", a->answer);
     (void)head;
     enum MHD_Result rc = MHD_queue_response(conn, (unsigned)a->status, resp);
     MHD_destroy_response(resp);

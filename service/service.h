@@ -48,7 +48,8 @@ typedef struct {
     const char *content_type; /* NULL = application/json */
     const char *allow; /* 405: the methods the resource takes */
     unsigned long long etag; /* nonzero: the market's version, sent as ETag */
-    const char *cache; /* X-Prillm-Warm header value, or NULL */
+    const char *cache;  /* X-Prillm-Solve header: "warm", "cold", "none"; or NULL */
+    const char *answer; /* X-Prillm-Answer header: "computed", "cached"; or NULL */
 } PrillmServeAnswer;
 
 /* {"error": message, "code": code}; returns status */
@@ -61,6 +62,7 @@ int prillm_serve_library_error(PrillmServeAnswer *a, const PrillmError *err);
 /* ---- the store -------------------------------------------------------------- */
 
 #define PRILLM_SERVE_ID_LENGTH 16 /* lower-case hex characters */
+#define PRILLM_SERVE_ANSWER_CACHE 16 /* answers kept per market and version */
 
 typedef struct PrillmServeStore PrillmServeStore;
 
@@ -80,7 +82,19 @@ typedef struct {
     int last_warm;                   /* the last solve started from the previous one */
     char *eq_json;                   /* the equilibrium's JSON at version, or NULL */
     size_t eq_json_length;
+    /* answers to questions at this version (price, explain, compete), keyed
+     * by the route and the request's canonical body; emptied by a change */
+    struct {
+        char *key, *json;
+        size_t length;
+    } answers[PRILLM_SERVE_ANSWER_CACHE];
+    int answers_next;
 } PrillmServeMarket;
+
+/* The answer held for key at the entry's version (NULL if none). */
+const char *prillm_serve_cache_find(const PrillmServeMarket *entry, const char *key, size_t *length);
+/* Keep a copy of an answer (the oldest one held makes room). */
+void prillm_serve_cache_keep(PrillmServeMarket *entry, const char *key, const char *json, size_t length);
 
 typedef struct {
     const char *state_dir;

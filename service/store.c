@@ -106,6 +106,44 @@ static int save(const PrillmServeStore *s, const char *id, unsigned long long ve
     return 0;
 }
 
+/* ---- answers held per version ------------------------------------------------ */
+
+static void cache_clear(PrillmServeMarket *e) {
+    for (int k = 0; k < PRILLM_SERVE_ANSWER_CACHE; k++) {
+        free(e->answers[k].key);
+        free(e->answers[k].json);
+        e->answers[k].key = e->answers[k].json = NULL;
+    }
+    e->answers_next = 0;
+}
+
+const char *prillm_serve_cache_find(const PrillmServeMarket *e, const char *key, size_t *length) {
+    for (int k = 0; k < PRILLM_SERVE_ANSWER_CACHE; k++)
+        if (e->answers[k].key && strcmp(e->answers[k].key, key) == 0) {
+            *length = e->answers[k].length;
+            return e->answers[k].json;
+        }
+    return NULL;
+}
+
+void prillm_serve_cache_keep(PrillmServeMarket *e, const char *key, const char *json, size_t length) {
+    char *k = strdup(key), *j = malloc(length + 1);
+    if (!k || !j) {
+        free(k);
+        free(j);
+        return; /* not kept: the next request computes it again */
+    }
+    memcpy(j, json, length);
+    j[length] = '\0';
+    int slot = e->answers_next;
+    free(e->answers[slot].key);
+    free(e->answers[slot].json);
+    e->answers[slot].key = k;
+    e->answers[slot].json = j;
+    e->answers[slot].length = length;
+    e->answers_next = (slot + 1) % PRILLM_SERVE_ANSWER_CACHE;
+}
+
 /* ---- the warm solver ------------------------------------------------------- */
 
 static void solve(PrillmServeMarket *e, int warm) {
@@ -122,6 +160,7 @@ static void solve(PrillmServeMarket *e, int warm) {
     e->last_warm = warm;
     free(e->eq_json);
     e->eq_json = NULL;
+    cache_clear(e);
 }
 
 static PrillmServeMarket *entry_new(const PrillmServeStore *s, const char *id, unsigned long long version,
@@ -143,6 +182,7 @@ static void entry_free(PrillmServeMarket *e) {
     prillm_equilibrium_cleanup(e->solver);
     prillm_market_free(e->market);
     free(e->eq_json);
+    cache_clear(e);
     pthread_mutex_destroy(&e->lock);
     free(e);
 }

@@ -450,6 +450,44 @@ class ServeTest(unittest.TestCase):
         self.assertEqual(serve_load.check_replay(s, markets, report["acked"]), [])
         self.stop_clean(s)
 
+    def test_answer_cache(self):
+        """A question asked again at the same version is answered from the
+        answers held (the same bytes); a change of the market empties them;
+        an answer stopped by the time limit is not kept."""
+        s = self.start("--quiet")
+        mid = self.create(s, generate_market(8, 5, 9))
+        p = s.request("GET", "/markets/" + mid)[2]["market"]["providers"][2]["id"]
+        seen = []
+        for body in ({"target": p}, {"target": p, "method": "grid", "grid_points": 11}):
+            c = s.connection()
+            answers = []
+            for _ in range(2):
+                c.request("POST", "/markets/%s/price" % mid, json.dumps(body))
+                r = c.getresponse()
+                answers.append((r.getheader("X-Prillm-Answer"), r.read()))
+            c.close()
+            self.assertEqual([h for h, _ in answers], ["computed", "cached"])
+            self.assertEqual(answers[0][1], answers[1][1])
+            seen.append(answers[0][1])
+        self.assertNotEqual(seen[0], seen[1])
+        status, _, _ = s.request("PATCH", "/markets/" + mid, {"prices": {p: 0.5}})
+        self.assertEqual(status, 200)
+        c = s.connection()
+        c.request("POST", "/markets/%s/price" % mid, json.dumps({"target": p}))
+        r = c.getresponse()
+        after = r.read()
+        self.assertEqual(r.getheader("X-Prillm-Answer"), "computed")
+        # the target's own price does not move its optimum, but current_price does
+        self.assertIn(b'"current_price": 0.5', after)
+        body = json.dumps({"target": p, "method": "grid", "grid_points": 100000000, "time_limit": 0.2})
+        for _ in range(2):
+            c.request("POST", "/markets/%s/price" % mid, body)
+            r = c.getresponse()
+            r.read()
+            self.assertEqual(r.getheader("X-Prillm-Answer"), "computed")
+        c.close()
+        self.stop_clean(s)
+
     def test_without_state_and_help(self):
         rc, out, _ = cli("serve", "--help")
         self.assertEqual(rc, 0)
