@@ -102,7 +102,7 @@ def warm_section(rounds, state):
             conn = s.connection()
             base = {p["id"]: p["price"] for p in market["providers"]}
             ids = sorted(base)
-            patch_rt, solve, eq_rt, price_rt, warm = [], [], [], [], 0
+            patch_rt, solve, eq_rt, price_rt, cached_rt, warm = [], [], [], [], [], 0
             for r in range(rounds):
                 p = ids[r % len(ids)]
                 # a 1% change, alternately up and down, so the market stays close to the file
@@ -122,11 +122,16 @@ def warm_section(rounds, state):
                 status, _, data = s.request("POST", "/markets/%s/price" % mid, json.dumps({"target": target}), conn=conn)
                 price_rt.append(time.perf_counter() - t0)
                 assert status == 200 and data["status"] == "solved", data
+                t0 = time.perf_counter()
+                status, hdrs, again = s.request("POST", "/markets/%s/price" % mid, json.dumps({"target": target}),
+                                                conn=conn)
+                cached_rt.append(time.perf_counter() - t0)
+                assert status == 200 and hdrs.get("x-prillm-answer") == "cached" and again == data
             conn.close()
             s.stop()
         finally:
             s.cleanup()
-    return patch_rt, solve, eq_rt, price_rt, warm
+    return patch_rt, solve, eq_rt, price_rt, cached_rt, warm
 
 
 def main():
@@ -147,14 +152,15 @@ def main():
     print("| path | p50 ms | p90 ms | p99 ms | cold CLI p50 ms | cold / warm (p50) |")
     print("|---|---:|---:|---:|---:|---:|")
     for state in (False, True):
-        patch_rt, solve, eq_rt, price_rt, warm = warm_section(a.rounds, state)
+        patch_rt, solve, eq_rt, price_rt, cached_rt, warm = warm_section(a.rounds, state)
         tag = "--state" if state else "in memory"
         rows = [("equilibrium re-solve in the server (warm, %d/%d from the last solution), %s" % (warm, a.rounds, tag),
                  solve, cold_eq),
                 ("PATCH 1%% price, HTTP round trip (re-solved, %s)" % tag, patch_rt, cold_eq),
                 ("PATCH + GET /equilibrium (the new traffic split), %s" % tag,
                  [x + y for x, y in zip(patch_rt, eq_rt)], cold_eq),
-                ("POST /price exact after the change (optimal price, curve), %s" % tag, price_rt, cold_price)]
+                ("POST /price exact after the change (optimal price, curve), %s" % tag, price_rt, cold_price),
+                ("the same POST /price again, same version (answer held), %s" % tag, cached_rt, cold_price)]
         for name, v, c in rows:
             print("| %s | %s | %s | %s | %s | %.1f |" % (name, ms(percentile(v, 50)), ms(percentile(v, 90)),
                                                           ms(percentile(v, 99)), ms(percentile(c, 50)),
