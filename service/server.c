@@ -36,7 +36,8 @@ typedef struct {
     double start;
     char *body;
     size_t length, capacity;
-    int too_large; /* answered 413 already */
+    int too_large; /* the body passed --max-body */
+    size_t discarded;
     int answered;
 } Request;
 
@@ -237,15 +238,20 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (r->too_large) return MHD_YES; /* discarded */
+        if (r->too_large) {
+            /* the body passed the limit (chunked, no Content-Length): the
+             * rest is read and dropped, and 413 answered at its end; a
+             * client that goes on past a further 16 MiB is cut off */
+            r->discarded += n;
+            return r->discarded > ((size_t)16 << 20) ? MHD_NO : MHD_YES;
+        }
         if (r->length + n > s->config->max_body) {
             r->too_large = 1;
             free(r->body);
             r->body = NULL;
-            PrillmServeAnswer a = {0};
-            prillm_serve_error(&a, 413, "TOO_LARGE", "the request body exceeds the limit of %zu bytes (--max-body)",
-                               s->config->max_body);
-            return send_answer(s, conn, r, method, url, &a, PRILLM_SERVE_ROUTE_OTHER);
+            r->length = 0;
+            r->discarded = n;
+            return MHD_YES;
         }
         if (r->length + n + 1 > r->capacity) {
             size_t cap = r->capacity ? r->capacity : 4096;
@@ -262,6 +268,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     }
     if (r->answered) return MHD_YES;
     PrillmServeAnswer a = {0};
+    if (r->too_large) {
+        prillm_serve_error(&a, 413, "TOO_LARGE", "the request body exceeds the limit of %zu bytes (--max-body)",
+                           s->config->max_body);
+        return send_answer(s, conn, r, method, url, &a, PRILLM_SERVE_ROUTE_OTHER);
+    }
     int route_id = PRILLM_SERVE_ROUTE_OTHER;
     route(s, conn, method, url, r, &a, &route_id);
     return send_answer(s, conn, r, method, url, &a, route_id);

@@ -233,6 +233,13 @@ class ServeTest(unittest.TestCase):
         status, _, data = s.request("POST", "/markets", big)
         self.assertEqual(status, 413, data)
         self.assertIn("--max-body", data["error"])
+        # a chunked body (no Content-Length) that passes the limit
+        c = s.connection()
+        c.request("POST", "/markets", body=iter([b"x" * 3000] * 3), encode_chunked=True)
+        r = c.getresponse()
+        self.assertEqual(r.status, 413)
+        self.assertIn(b"--max-body", r.read())
+        c.close()
         ids = [self.create(s, small), self.create(s, small)]
         status, _, data = s.request("POST", "/markets", small)
         self.assertEqual(status, 429, data)
