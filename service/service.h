@@ -72,6 +72,7 @@ typedef struct {
     char id[PRILLM_SERVE_ID_LENGTH + 1];
     pthread_mutex_t lock;
     int refs;      /* under the store's lock */
+    int n_users, n_providers; /* the market's size (a PATCH keeps it): read without the lock */
     int deleted;
     unsigned long long version;
     PrillmMarket *market;

@@ -171,6 +171,8 @@ static PrillmServeMarket *entry_new(const PrillmServeStore *s, const char *id, u
     snprintf(e->id, sizeof e->id, "%s", id);
     e->version = version;
     e->market = mk;
+    e->n_users = mk->n_users;
+    e->n_providers = mk->n_providers;
     prillm_equilibrium_default_settings(&e->eq_settings);
     e->eq_settings.time_limit = s->time_limit;
     solve(e, 0);
@@ -372,8 +374,8 @@ int prillm_serve_store_list(PrillmServeStore *s, char (**ids)[PRILLM_SERVE_ID_LE
     for (int k = 0; k < n; k++) {
         memcpy((*ids)[k], s->entries[k]->id, sizeof (*ids)[k]);
         (*versions)[k] = __atomic_load_n(&s->entries[k]->version, __ATOMIC_RELAXED);
-        (*sizes)[2 * k] = s->entries[k]->market->n_users;
-        (*sizes)[2 * k + 1] = s->entries[k]->market->n_providers;
+        (*sizes)[2 * k] = s->entries[k]->n_users;
+        (*sizes)[2 * k + 1] = s->entries[k]->n_providers;
     }
     pthread_mutex_unlock(&s->lock);
     return n;
