@@ -301,7 +301,10 @@ static int list_markets(PrillmServeContext *ctx, PrillmServeAnswer *a) {
 static int expected_version(const PrillmServeRequest *req, const cJSON *body, PrillmServeAnswer *a,
                             unsigned long long *expected) {
     *expected = 0;
-    if (req->if_match) {
+    if (req->if_match && strspn(req->if_match, " ") + 1 == strlen(req->if_match) &&
+        req->if_match[strspn(req->if_match, " ")] == '*') {
+        /* If-Match: * (any version) */
+    } else if (req->if_match) {
         const char *t = req->if_match;
         while (*t == ' ') t++;
         if (strncmp(t, "W/", 2) == 0) t += 2;

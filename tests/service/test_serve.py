@@ -167,6 +167,7 @@ class ServeTest(unittest.TestCase):
             ("PATCH", "/markets/" + mid, {"prices": {p: 2}}, {"If-Match": '"7"'}, 409, "stale"),
             ("PATCH", "/markets/" + mid, {"prices": {p: 2}, "version": 3}, None, 409, "stale"),
             ("DELETE", "/markets/" + mid, None, {"If-Match": '"9"'}, 409, "stale"),
+            ("PATCH", "/markets/" + mid, {"prices": {p: 2}}, {"If-Match": "**"}, 400, "If-Match"),
             ("POST", "/markets/%s/price" % mid, {"target": p, "method": "nope"}, None, 400, "method"),
             ("POST", "/markets/%s/price" % mid, {"target": p, "grid_points": -1}, None, 400, "grid-points"),
             ("POST", "/markets/%s/price" % mid, {"target": p, "pmax": "high"}, None, 400, "pmax"),
@@ -207,6 +208,8 @@ class ServeTest(unittest.TestCase):
                 self.assertIn("allow", hdrs)
         _, _, after = s.request("GET", "/markets/" + mid)
         self.assertEqual(after, before)  # nothing half-applied
+        status, _, data = s.request("PATCH", "/markets/" + mid, {"prices": {p: 2}}, {"If-Match": "*"})
+        self.assertEqual((status, data["version"]), (200, 2))
         # malformed markets: the text cut at 40 random places, bytes flipped
         rng = random.Random(3)
         for k in range(40):
