@@ -95,7 +95,8 @@ def warm_section(rounds, state):
     market = json.loads(text)
     target = "anthropic/claude-3.5-haiku"
     with tempfile.TemporaryDirectory() as tmp:
-        s = Server(["--quiet"], state=os.path.join(tmp, "state") if state else None)
+        # the request log is on: it gives the server's own time per request
+        s = Server([], state=os.path.join(tmp, "state") if state else None)
         try:
             _, _, c = s.request("POST", "/markets", text)
             mid = c["id"]
@@ -129,9 +130,11 @@ def warm_section(rounds, state):
                 assert status == 200 and hdrs.get("x-prillm-answer") == "cached" and again == data
             conn.close()
             s.stop()
+            server_patch = [float(line.split()[-4]) / 1e3 for line in s.stderr().splitlines()
+                            if " PATCH /markets/" in line and " 200 " in line]
         finally:
             s.cleanup()
-    return patch_rt, solve, eq_rt, price_rt, cached_rt, warm
+    return patch_rt, solve, eq_rt, price_rt, cached_rt, warm, server_patch
 
 
 def main():
@@ -152,10 +155,12 @@ def main():
     print("| path | p50 ms | p90 ms | p99 ms | cold CLI p50 ms | cold / warm (p50) |")
     print("|---|---:|---:|---:|---:|---:|")
     for state in (False, True):
-        patch_rt, solve, eq_rt, price_rt, cached_rt, warm = warm_section(a.rounds, state)
+        patch_rt, solve, eq_rt, price_rt, cached_rt, warm, server_patch = warm_section(a.rounds, state)
         tag = "--state" if state else "in memory"
         rows = [("equilibrium re-solve in the server (warm, %d/%d from the last solution), %s" % (warm, a.rounds, tag),
                  solve, cold_eq),
+                ("PATCH 1%% price in the server (request read to answer queued: parse, check, %ssolve)" %
+                 ("save, " if state else ""), server_patch, cold_eq),
                 ("PATCH 1%% price, HTTP round trip (re-solved, %s)" % tag, patch_rt, cold_eq),
                 ("PATCH + GET /equilibrium (the new traffic split), %s" % tag,
                  [x + y for x, y in zip(patch_rt, eq_rt)], cold_eq),
