@@ -34,7 +34,7 @@ def cli(*args, stdin=None):
 
 
 def sanitizer_report(text):
-    return "AddressSanitizer" in text or "runtime error:" in text or "LeakSanitizer" in text
+    return any(k in text for k in ("AddressSanitizer", "runtime error:", "LeakSanitizer", "ThreadSanitizer"))
 
 
 class ServeTest(unittest.TestCase):
