@@ -45,6 +45,7 @@ $vg build/prillm equilibrium data/default_market.json >/dev/null
 build/prillm generate --users 40 --providers 15 --seed 7 | $vg build/prillm equilibrium - --csv >/dev/null
 $vg build/prillm price data/default_market.json --target anthropic/claude-3.5-haiku >/dev/null
 $vg build/tests/test_explain >/dev/null
+$vg build/tests/test_result_json >/dev/null
 $vg build/prillm explain data/default_market.json --target anthropic/claude-3.5-haiku --sensitivities 2 >/dev/null
 build/prillm generate --users 4 --providers 3 --seed 7 > build/small_market.json
 $vg build/prillm explain build/small_market.json --target model-1 --method min --k 1 --compare --format md --quiet >/dev/null
