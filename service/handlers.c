@@ -544,7 +544,7 @@ static int price(PrillmServeContext *ctx, PrillmServeMarket *e, const cJSON *bod
     settings.time_limit = capped(settings.time_limit, ctx->time_limit);
     if (settings.method == PRILLM_PRICE_DA && !(settings.model = da_model()))
         return prillm_serve_error(a, 400, "UNAVAILABLE", "method: da needs the shipped aggregation model %s, which "
-                                  "could not be read", prillm_cli_data_file(PRILLM_DEFAULT_MODEL_FILE));
+                                  "the service could not read (see its log)", PRILLM_DEFAULT_MODEL_FILE);
     PrillmPriceResult result;
     PrillmError err;
     if (prillm_price(e->market, target, &settings, &result, &err)) return prillm_serve_library_error(a, &err);
@@ -581,7 +581,7 @@ static int explain(PrillmServeContext *ctx, PrillmServeMarket *e, const cJSON *b
     settings.price.time_limit = capped(settings.price.time_limit, ctx->time_limit);
     if (settings.price.method == PRILLM_PRICE_DA && !(settings.price.model = da_model()))
         return prillm_serve_error(a, 400, "UNAVAILABLE", "method: da needs the shipped aggregation model %s, which "
-                                  "could not be read", prillm_cli_data_file(PRILLM_DEFAULT_MODEL_FILE));
+                                  "the service could not read (see its log)", PRILLM_DEFAULT_MODEL_FILE);
     PrillmExplainResult result;
     PrillmError err;
     if (prillm_explain(e->market, target, &settings, &result, &err)) return prillm_serve_library_error(a, &err);
