@@ -267,6 +267,7 @@ static int create_market(PrillmServeContext *ctx, const PrillmServeRequest *req,
     if (warnings.more) fprintf(w.out, "%s\"... and %d more\"", warnings.count ? ", " : "", warnings.more);
     fputs("]}\n", w.out);
     a->etag = 1;
+    snprintf(a->location, sizeof a->location, "/markets/%s", id);
     return finish(&w, 201);
 }
 

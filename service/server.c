@@ -98,6 +98,7 @@ static enum MHD_Result send_answer(Server *s, struct MHD_Connection *conn, Reque
         snprintf(etag, sizeof etag, "\"%llu\"", a->etag);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
     }
+    if (a->location[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, a->location);
     if (a->cache) MHD_add_response_header(resp, "X-Prillm-Solve", a->cache);
     if (a->answer) MHD_add_response_header(resp, "X-Prillm-Answer", a->answer);
     (void)head;

@@ -48,6 +48,7 @@ typedef struct {
     const char *content_type; /* NULL = application/json */
     const char *allow; /* 405: the methods the resource takes */
     unsigned long long etag; /* nonzero: the market's version, sent as ETag */
+    char location[48];       /* 201: the new market's path, sent as Location */
     const char *cache;  /* X-Prillm-Solve header: "warm", "cold", "none"; or NULL */
     const char *answer; /* X-Prillm-Answer header: "computed", "cached"; or NULL */
 } PrillmServeAnswer;

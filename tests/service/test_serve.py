@@ -53,6 +53,7 @@ class ServeTest(unittest.TestCase):
         status, hdrs, data = s.request("POST", "/markets", text)
         self.assertEqual(status, 201, data)
         self.assertEqual(hdrs.get("etag"), '"1"')
+        self.assertEqual(hdrs.get("location"), "/markets/" + data["id"])
         return data["id"]
 
     # ---- the same JSON as the command line ------------------------------------
@@ -347,14 +348,46 @@ class ServeTest(unittest.TestCase):
                     try:
                         status, _, data = s.request("PATCH", "/markets/" + mid, patch, conn=conn)
                     except Exception:
-                        return
+                        break
                     if status == 200:
                         with lock:
                             acked.append((mid, data["version"], patch))
+                conn.close()
+            created, deleted, pending = {}, set(), {}
+
+            def churn():
+                """adds markets and deletes some of them meanwhile"""
+                rng = random.Random(99)
+                conn = s.connection(timeout=10)
+                k = 0
+                while not stop.is_set():
+                    k += 1
+                    text = generate_market(4, 3, 500 + k)
+                    try:
+                        with lock:
+                            pending["create"] = json.loads(text)
+                        status, _, data = s.request("POST", "/markets", text, conn=conn)
+                        if status != 201:
+                            continue
+                        with lock:
+                            created[data["id"]] = json.loads(text)
+                            pending.pop("create", None)
+                        if rng.random() < 0.5:
+                            with lock:
+                                pending["delete"] = data["id"]
+                            status, _, _ = s.request("DELETE", "/markets/" + data["id"], conn=conn)
+                            if status == 200:
+                                with lock:
+                                    deleted.add(data["id"])
+                                    pending.pop("delete", None)
+                    except Exception:
+                        break
+                conn.close()
             threads = [threading.Thread(target=client, args=(k,)) for k in range(6)]
+            threads.append(threading.Thread(target=churn))
             for t in threads:
                 t.start()
-            while len(acked) < 150:
+            while len(acked) < 150 or len(deleted) < 3:
                 time.sleep(0.01)
             s.proc.send_signal(signal.SIGKILL)
             s.proc.wait()
@@ -385,11 +418,58 @@ class ServeTest(unittest.TestCase):
                     self.assertIn(held["market"], options)
                 status, _, eq = s2.request("GET", "/markets/%s/equilibrium" % mid)
                 self.assertEqual(eq["status"], "solved")
+            # every acknowledged addition is there (as added), every
+            # acknowledged deletion gone; only the one in flight may differ
+            held = {m["id"] for m in s2.request("GET", "/markets")[2]["markets"]}
+            for mid, market in created.items():
+                if mid in deleted:
+                    self.assertNotIn(mid, held)
+                elif mid != pending.get("delete"):
+                    self.assertIn(mid, held)
+                    got = s2.request("GET", "/markets/" + mid)[2]["market"]
+                    for key, field in (("providers", "price"), ("providers", "capacity"), ("users", "demand")):
+                        self.assertEqual([x[field] for x in got[key]], [x[field] for x in market[key]])
+            extra = held - set(initial) - set(created)
+            self.assertLessEqual(len(extra), 1 if "create" in pending else 0, extra)
             # no temporary files left; one file per market
             s2.request("GET", "/health")
             files = sorted(os.listdir(state))
-            self.assertEqual(len(files), len(initial), files)
+            self.assertEqual(len(files), len(held), files)
             self.stop_clean(s2)
+
+    def test_state_recovery(self):
+        """What a crash can leave in --state: two versions of a market (killed
+        between the rename and the removal of the old one), a temporary file
+        (killed before the rename). The newest version is served, the rest
+        removed; other files are left alone. A newest file that does not
+        read stops the start, naming it."""
+        with tempfile.TemporaryDirectory() as state:
+            a, b = generate_market(5, 3, 1), generate_market(5, 3, 2)
+            mid = "0123456789abcdef"
+            with open(os.path.join(state, mid + ".v3.json"), "w") as f:
+                f.write(b)
+            with open(os.path.join(state, mid + ".v2.json"), "w") as f:
+                f.write(a)
+            with open(os.path.join(state, "." + mid + ".v4.json.tmp"), "w") as f:
+                f.write(a[:100])
+            with open(os.path.join(state, "README"), "w") as f:
+                f.write("not a market")
+            s = self.start("--quiet", state=state)
+            status, hdrs, held = s.request("GET", "/markets/" + mid)
+            self.assertEqual((status, held["version"], hdrs["etag"]), (200, 3, '"3"'))
+            self.assertEqual([p["price"] for p in held["market"]["providers"]],
+                             [p["price"] for p in json.loads(b)["providers"]])
+            self.assertEqual(sorted(os.listdir(state)), sorted(["README", mid + ".v3.json"]))
+            status, _, data = s.request("PATCH", "/markets/" + mid, {"demands": {held["market"]["users"][0]["id"]: 7}},
+                                        headers={"If-Match": '"3"'})
+            self.assertEqual((status, data["version"]), (200, 4))
+            self.assertEqual(sorted(os.listdir(state)), sorted(["README", mid + ".v4.json"]))
+            self.stop_clean(s)
+            with open(os.path.join(state, mid + ".v5.json"), "w") as f:
+                f.write(a[:-40])
+            rc, _, err = cli("serve", "--listen", "127.0.0.1:0", "--state", state)
+            self.assertEqual(rc, 3, err)
+            self.assertIn(mid + ".v5.json", err)
 
     def test_graceful_sigterm(self):
         """SIGTERM while a slow request runs: it is answered, then the
