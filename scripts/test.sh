@@ -72,7 +72,7 @@ $vg build/prillm price fuzz/corpus/competition_fields.json --owner acme >/dev/nu
 # compared with the native command elsewhere, where round-off agrees)
 PRILLM_SERVE_WRAPPER="$vg" PRILLM_SOURCE_DIR=$PWD PRILLM_CLI=$PWD/build/prillm /usr/bin/python3 tests/service/test_serve.py \
   ServeTest.test_bad_requests ServeTest.test_limits ServeTest.test_token_and_loopback ServeTest.test_metrics_and_log \
-  ServeTest.test_graceful_sigterm >build/valgrind_serve.log 2>&1 || { tail -60 build/valgrind_serve.log >&2; exit 1; }
+  ServeTest.test_graceful_sigterm ServeTest.test_state_recovery >build/valgrind_serve.log 2>&1 || { tail -60 build/valgrind_serve.log >&2; exit 1; }
 echo "valgrind: clean"
 
 echo "== fuzz corpus replay: every seed in fuzz/corpus/ and the default market, once each"
