@@ -21,8 +21,6 @@
 #include "cli.h"
 #include "service.h"
 
-void prillm_serve_free_model(void);
-
 typedef struct {
     const PrillmServeConfig *config;
     PrillmServeContext ctx;
@@ -81,7 +79,6 @@ static enum MHD_Result send_answer(Server *s, struct MHD_Connection *conn, Reque
         if (!a->body) return MHD_NO;
     }
     size_t bytes = a->length;
-    int head = strcmp(method, "HEAD") == 0;
     struct MHD_Response *resp = MHD_create_response_from_buffer(a->length, a->body, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(a->body);
@@ -101,7 +98,6 @@ static enum MHD_Result send_answer(Server *s, struct MHD_Connection *conn, Reque
     if (a->location[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, a->location);
     if (a->cache) MHD_add_response_header(resp, "X-Prillm-Solve", a->cache);
     if (a->answer) MHD_add_response_header(resp, "X-Prillm-Answer", a->answer);
-    (void)head;
     enum MHD_Result rc = MHD_queue_response(conn, (unsigned)a->status, resp);
     MHD_destroy_response(resp);
     double seconds = now() - r->start;

@@ -185,5 +185,7 @@ typedef struct {
 
 void prillm_serve_handle_markets(PrillmServeContext *ctx, const PrillmServeRequest *req, PrillmServeAnswer *a,
                                  int *route);
+/* The aggregation model method da reads on first use, freed at the end. */
+void prillm_serve_free_model(void);
 
 #endif
