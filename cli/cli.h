@@ -20,6 +20,7 @@ extern const char *const prillm_cli_exit_code_help;
     X(cmd_price, "price", "MARKET.json --target ID", "the target's profit-maximising price")                \
     X(cmd_explain, "explain", "MARKET.json --target ID", "the analyst's report on a price (HTML, Markdown, JSON)") \
     X(cmd_compete, "compete", "MARKET.json", "the leaders' price equilibrium (iterated exact best responses)") \
+    X(cmd_serve, "serve", "[--listen HOST:PORT]", "an HTTP/JSON pricing service: markets held warm, re-priced live") \
     X(cmd_calibrate, "calibrate", "--data DIR", "learn the apps' preferences from observed traffic")         \
     X(cmd_fit, "fit", "--data DIR", "the whole market: tastes, price sensitivity, forward validation")      \
     X(cmd_predict, "predict", "CALIBRATED.json --data DIR", "a new period's traffic on a fitted market")   \

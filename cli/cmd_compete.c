@@ -50,75 +50,6 @@ static void compete_help(FILE *out) {
             prillm_cli_exit_code_help);
 }
 
-static void json_field(FILE *out, const char *name, double value) {
-    fprintf(out, ",\n  \"%s\": ", name);
-    prillm__json_number(out, value);
-}
-
-static void print_json(FILE *out, const PrillmMarket *mk, const PrillmCompeteResult *r,
-                       const PrillmCompeteSettings *set) {
-    fprintf(out, "{\n  \"status\": \"%s\",\n  \"certified\": %s,\n  \"exact\": %s,\n  \"order\": \"%s\"",
-            prillm_compete_status_name(r->status), r->certified ? "true" : "false", r->exact ? "true" : "false",
-            prillm_compete_order_name(set->order));
-    json_field(out, "damping", set->damping);
-    json_field(out, "rounds", r->rounds);
-    json_field(out, "best_responses", (double)r->best_responses);
-    json_field(out, "equilibrium_solves", (double)r->equilibrium_solves);
-    json_field(out, "residual", r->residual);
-    json_field(out, "profit_change", r->profit_change);
-    json_field(out, "max_gain_relative", r->max_gain_relative);
-    json_field(out, "seconds", r->seconds);
-    fputs(",\n  \"leaders\": [", out);
-    for (int l = 0; l < r->n_leaders; l++) {
-        int j = r->leader[l];
-        fputs(l ? ",\n    {\"id\": " : "\n    {\"id\": ", out);
-        prillm__json_string(out, mk->provider_id[j]);
-        fputs(", \"owner\": ", out);
-        prillm__json_string(out, r->group_name[r->group[l]]);
-        const struct {
-            const char *name;
-            double value;
-        } f[] = {{"price", r->price[j]},         {"profit", r->profit[j]},
-                 {"flow", r->flow[j]},           {"cost", isnan(mk->cost[j]) ? 0.0 : mk->cost[j]},
-                 {"price_min", r->price_min[l]}, {"price_max", r->price_max[l]},
-                 {"deviation_price", r->deviation_price[l]}, {"gain", r->gain[l]},
-                 {"gain_relative", r->gain_relative[l]}};
-        for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) {
-            fprintf(out, ", \"%s\": ", f[k].name);
-            prillm__json_number(out, f[k].value);
-        }
-        fputc('}', out);
-    }
-    fputs("\n  ],\n  \"owners\": [", out);
-    for (int q = 0; q < r->n_groups; q++) {
-        fputs(q ? ",\n    {\"owner\": " : "\n    {\"owner\": ", out);
-        prillm__json_string(out, r->group_name[q]);
-        fputs(", \"profit\": ", out);
-        prillm__json_number(out, r->group_value[q]);
-        fputs(", \"pair_gain_relative\": ", out);
-        prillm__json_number(out, r->pair_gain_relative[q]);
-        fputc('}', out);
-    }
-    fputs("\n  ],\n  \"providers\": [", out);
-    for (int j = 0; j < r->n_providers; j++) {
-        fputs(j ? ",\n    {\"id\": " : "\n    {\"id\": ", out);
-        prillm__json_string(out, mk->provider_id[j]);
-        fputs(", \"price\": ", out);
-        prillm__json_number(out, r->price[j]);
-        fputs(", \"profit\": ", out);
-        prillm__json_number(out, r->profit[j]);
-        fputs(", \"flow\": ", out);
-        prillm__json_number(out, r->flow[j]);
-        fputc('}', out);
-    }
-    fputs("\n  ],\n  \"cycle\": [", out);
-    for (int c = 0; c < r->cycle_length; c++) {
-        fputs(c ? ",\n    " : "\n    ", out);
-        prillm_cli_print_numbers(out, r->cycle + (size_t)c * (size_t)r->n_leaders, r->n_leaders);
-    }
-    fputs(r->cycle_length ? "\n  ]\n}\n" : "]\n}\n", out);
-}
-
 static void print_table(FILE *out, const PrillmMarket *mk, const PrillmCompeteResult *r,
                         const PrillmCompeteSettings *set) {
     fprintf(out, "%d leader%s (%d owner%s), %s, damping %g: status %s after %d rounds, %s\n", r->n_leaders,
@@ -181,7 +112,11 @@ void prillm_cli_compete_print(FILE *out, const PrillmMarket *mk, const PrillmCom
                               const PrillmCompeteSettings *set, int format) {
     if (format == 1) print_csv(out, mk, r);
     else if (format == 2) print_table(out, mk, r, set);
-    else print_json(out, mk, r, set);
+    else {
+        /* the library's JSON (prillm serve answers the same bytes) */
+        PrillmError err;
+        if (prillm_compete_result_write_json(mk, r, set, out, &err)) prillm_cli_fail(&err);
+    }
 }
 
 int prillm_cli_compete_exit(const PrillmCompeteResult *r) {

@@ -69,95 +69,10 @@ static void price_help(FILE *out) {
             prillm_cli_exit_code_help);
 }
 
-static void print_segments_json(FILE *out, const PrillmPriceResult *r) {
-    fputs(",\n  \"segments\": [", out);
-    for (int k = 0; k < r->n_segments; k++) {
-        const PrillmPriceSegment *g = &r->segments[k];
-        fputs(k ? ",\n    {\"from\": " : "\n    {\"from\": ", out);
-        prillm__json_number(out, g->from);
-        fputs(", \"to\": ", out);
-        prillm__json_number(out, g->to);
-        fputs(", \"flow\": ", out);
-        prillm__json_number(out, g->flow_from);
-        fputs(", \"flow_slope\": ", out);
-        prillm__json_number(out, g->flow_slope);
-        fputs(", \"best_price\": ", out);
-        prillm__json_number(out, g->best_price);
-        fputs(", \"best_profit\": ", out);
-        prillm__json_number(out, g->best_profit);
-        fputc('}', out);
-    }
-    fputs(r->n_segments ? "\n  ],\n  \"breakpoints\": [" : "],\n  \"breakpoints\": [", out);
-}
-
-static void print_breakpoints_json(FILE *out, const PrillmMarket *mk, const PrillmPriceResult *r) {
-    for (int k = 0; k < r->n_breakpoints; k++) {
-        const PrillmPriceBreakpoint *b = &r->breakpoints[k];
-        fputs(k ? ",\n    {\"price\": " : "\n    {\"price\": ", out);
-        prillm__json_number(out, b->price);
-        fputs(", \"user\": ", out);
-        prillm__json_string(out, mk->user_id[b->user]);
-        fputs(", \"provider\": ", out);
-        prillm__json_string(out, mk->provider_id[b->provider]);
-        fprintf(out, ", \"event\": \"%s\"}", b->enters ? "enters" : "leaves");
-    }
-    fputs(r->n_breakpoints ? "\n  ]" : "]", out);
-}
-
-static void print_json(FILE *out, const PrillmMarket *mk, const PrillmPriceResult *r, int compare) {
-    fprintf(out, "{\n  \"status\": \"%s\",\n  \"method\": \"%s\",\n  \"target\": ", prillm_status_name(r->status),
-            prillm_price_method_name(r->method));
-    prillm__json_string(out, mk->provider_id[r->target]);
-    const struct {
-        const char *name;
-        double value;
-    } fields[] = {
-        {"price", r->price},
-        {"profit", r->profit},
-        {"flow", r->flow},
-        {"current_price", r->current_price},
-        {"current_profit", r->current_profit},
-        {"current_flow", r->current_flow},
-        {"uplift", r->uplift},
-        {"uplift_relative", r->uplift_relative},
-        {"cost", r->cost},
-        {"pmax", r->p_max},
-        {"model_profit", r->model_profit},
-        {"kkt_violation", r->kkt_violation},
-        {"curve_residual", r->curve_residual},
-        {"iterations", (double)r->iterations},
-        {"equilibrium_solves", (double)r->equilibrium_solves},
-        {"walked_fraction", r->walked_fraction},
-        {"bound_solves", (double)r->bound_solves},
-        {"exact_profit", r->exact_profit},
-        {"profit_ratio", r->profit_ratio},
-        {"method_seconds", r->method_seconds},
-        {"seconds", r->seconds},
-    };
-    for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
-        if ((strcmp(fields[k].name, "curve_residual") == 0 || strcmp(fields[k].name, "walked_fraction") == 0 ||
-             strcmp(fields[k].name, "bound_solves") == 0) &&
-            r->method != PRILLM_PRICE_EXACT)
-            continue;
-        if ((strcmp(fields[k].name, "exact_profit") == 0 || strcmp(fields[k].name, "profit_ratio") == 0) && !compare)
-            continue;
-        fprintf(out, ",\n  \"%s\": ", fields[k].name);
-        prillm__json_number(out, fields[k].value);
-    }
-    fputs(",\n  \"warnings\": [", out);
-    int n = 0;
-    char text[512];
-    for (unsigned bit = 1; bit & PRILLM_PRICE_WARN_ALL; bit <<= 1) {
-        if (!(r->warnings & bit)) continue;
-        fputs(n++ ? ", " : "", out);
-        prillm__json_string(out, prillm_price_warning_text(r, bit, text, sizeof text));
-    }
-    fputc(']', out);
-    if (r->method == PRILLM_PRICE_EXACT) {
-        print_segments_json(out, r);
-        print_breakpoints_json(out, mk, r);
-    }
-    fputs("\n}\n", out);
+/* The JSON answer is the library's (prillm serve answers the same bytes). */
+static int print_json(FILE *out, const PrillmMarket *mk, const PrillmPriceResult *r, int compare) {
+    PrillmError err;
+    return prillm_price_result_write_json(mk, r, compare, out, &err) ? prillm_cli_fail(&err) : 0;
 }
 
 static void print_table(FILE *out, const PrillmMarket *mk, const PrillmPriceResult *r) {
@@ -408,7 +323,11 @@ int cmd_price(int argc, char **argv) {
     }
     if (csv == 1) print_csv(stdout, &result);
     else if (csv == 2) print_table(stdout, mk, &result);
-    else print_json(stdout, mk, &result, settings.compare);
+    else if ((code = print_json(stdout, mk, &result, settings.compare)) != 0) {
+        prillm_price_result_clear(&result);
+        prillm_market_free(mk);
+        return code;
+    }
     code = prillm_cli_exit_for_status(result.status);
     char text[512];
     for (unsigned bit = 1; bit & PRILLM_PRICE_WARN_ALL; bit <<= 1)

@@ -40,42 +40,10 @@ static void equilibrium_help(FILE *out) {
     fprintf(out, "  -h, --help\n      this text\n\n%s", prillm_cli_exit_code_help);
 }
 
-static const char *method_name(int method) {
-    switch (method) {
-    case PRILLM_EQ_GAUSS_SEIDEL: return "gauss-seidel";
-    case PRILLM_EQ_IPOPT: return "ipopt";
-    default: return "exact";
-    }
-}
-
+/* The JSON answer is the library's (prillm serve answers the same bytes). */
 static void print_equilibrium_json(FILE *out, const PrillmMarket *mk, const PrillmEquilibrium *eq, int method) {
-    const PrillmEquilibriumInfo *info = &eq->info;
-    int n = mk->n_users, m = mk->n_providers;
-    fprintf(out, "{\n  \"status\": \"%s\",\n  \"method\": \"%s\",\n  \"users\": ", prillm_status_name(info->status),
-            method_name(method));
-    prillm_cli_print_strings(out, mk->user_id, n);
-    fputs(",\n  \"providers\": ", out);
-    prillm_cli_print_strings(out, mk->provider_id, m);
-    fputs(",\n  \"flows\": [\n", out);
-    for (int i = 0; i < n; i++) {
-        fputs("    ", out);
-        prillm_cli_print_numbers(out, eq->flows + (size_t)i * m, m);
-        fputs(i + 1 < n ? ",\n" : "\n", out);
-    }
-    fputs("  ],\n  \"provider_flow\": ", out);
-    prillm_cli_print_numbers(out, eq->provider_flow, m);
-    fputs(",\n  \"lambda\": ", out);
-    prillm_cli_print_numbers(out, eq->lambda, n);
-    fputs(",\n  \"kkt_violation\": ", out);
-    prillm__json_number(out, info->kkt_violation);
-    fputs(",\n  \"demand_residual\": ", out);
-    prillm__json_number(out, info->demand_residual);
-    fputs(",\n  \"potential\": ", out);
-    prillm__json_number(out, info->potential);
-    fprintf(out, ",\n  \"iterations\": %d,\n  \"sweeps\": %d,\n  \"active_pairs\": %ld,\n  \"seconds\": ",
-            info->iterations, info->sweeps, info->active_pairs);
-    prillm__json_number(out, info->seconds);
-    fputs("\n}\n", out);
+    PrillmError err;
+    if (prillm_equilibrium_write_json(mk, eq, method, out, &err)) prillm_cli_fail(&err);
 }
 
 static void print_equilibrium_csv(FILE *out, const PrillmMarket *mk, const PrillmEquilibrium *eq) {

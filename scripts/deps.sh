@@ -22,7 +22,7 @@ esac
 
 packages=(gcc make cmake pkg-config libc6-dev
           libcjson-dev libopenblas-dev liblapacke-dev coinor-libipopt-dev
-          libglpk-dev libxgboost-dev zlib1g-dev
+          libglpk-dev libxgboost-dev zlib1g-dev libmicrohttpd-dev
           libopenmpi-dev openmpi-bin)
 # the comma-decimal locale test/io/test_market_io.c tries first
 locale_name=de_DE.UTF-8

@@ -22,12 +22,12 @@ bash tests/install/check_install.sh build
 echo "== python: the package over build/libprillm.so (pytest)"
 PRILLM_LIBRARY="$PWD/build/libprillm.so" PRILLM_CLI="$PWD/build/prillm" bash scripts/python_test.sh
 
-echo "== minimal configuration: GLPK, XGBoost, Ipopt, OpenMP and MPI off"
+echo "== minimal configuration: GLPK, XGBoost, Ipopt, OpenMP, MPI and libmicrohttpd off"
 # the core needs only cJSON, LAPACK/BLAS and zlib; the tests that need a
 # missing component skip, test_components checks its error
 cmake -S . -B build-minimal -DCMAKE_BUILD_TYPE=Release -DPRILLM_TESTS=ON -DPRILLM_BENCH=OFF \
   -DPRILLM_WITH_GLPK=OFF -DPRILLM_WITH_XGBOOST=OFF -DPRILLM_WITH_IPOPT=OFF -DPRILLM_WITH_OPENMP=OFF \
-  -DPRILLM_WITH_MPI=OFF >/dev/null
+  -DPRILLM_WITH_MPI=OFF -DPRILLM_WITH_MICROHTTPD=OFF >/dev/null
 cmake --build build-minimal -j "$jobs" >/dev/null
 (cd build-minimal && ctest --no-tests=error --output-on-failure -j "$jobs")
 bash tests/install/check_install.sh build-minimal
@@ -48,6 +48,7 @@ $vg build/prillm equilibrium data/default_market.json >/dev/null
 build/prillm generate --users 40 --providers 15 --seed 7 | $vg build/prillm equilibrium - --csv >/dev/null
 $vg build/prillm price data/default_market.json --target anthropic/claude-3.5-haiku >/dev/null
 $vg build/tests/test_explain >/dev/null
+$vg build/tests/test_result_json >/dev/null
 $vg build/prillm explain data/default_market.json --target anthropic/claude-3.5-haiku --sensitivities 2 >/dev/null
 build/prillm generate --users 4 --providers 3 --seed 7 > build/small_market.json
 $vg build/prillm explain build/small_market.json --target model-1 --method min --k 1 --compare --format md --quiet >/dev/null
@@ -88,6 +89,12 @@ $vg build/prillm price fuzz/corpus/competition_fields.json --owner acme >/dev/nu
 vg_mpi="$vg --num-callers=40 --suppressions=tests/sweep/openmpi-leaks.supp"
 $vg_mpi build/prillm-sweep providers build/small_market.json --quiet >/dev/null
 $vg_mpi build/prillm-sweep scenarios build/small_market.json --perturb 3 --top 2 --target model-1 --quiet >/dev/null
+# prillm serve under valgrind, driven over HTTP: bad requests, limits, token,
+# metrics, SIGTERM (its exit code carries valgrind's verdict; the answers are
+# compared with the native command elsewhere, where round-off agrees)
+PRILLM_SERVE_WRAPPER="$vg" PRILLM_SOURCE_DIR=$PWD PRILLM_CLI=$PWD/build/prillm /usr/bin/python3 tests/service/test_serve.py \
+  ServeTest.test_bad_requests ServeTest.test_limits ServeTest.test_token_and_loopback ServeTest.test_metrics_and_log \
+  ServeTest.test_graceful_sigterm ServeTest.test_state_recovery >build/valgrind_serve.log 2>&1 || { tail -60 build/valgrind_serve.log >&2; exit 1; }
 echo "valgrind: clean"
 
 echo "== fuzz corpus replay: every seed in fuzz/corpus/ and the default market, once each"

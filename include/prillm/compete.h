@@ -140,6 +140,17 @@ PRILLM_API void prillm_compete_result_clear(PrillmCompeteResult *result);
 PRILLM_API int prillm_market_owner_models(const PrillmMarket *market, const char *owner, int *providers,
                                           int capacity);
 
+/* The result of prillm_compete on market, run with settings, as the JSON
+ * object that prillm compete prints (and prillm serve answers): status,
+ * certified, exact, order, damping, the counts, the certificate, then the
+ * leaders, owners, every provider at the final prices and the cycle.
+ * Writes to out (kept open). Returns PRILLM_ERR_INVALID_ARGUMENT for NULL
+ * arguments or a result that does not belong to market (nothing written),
+ * PRILLM_ERR_IO when the stream reports a write error. */
+PRILLM_API PrillmErrorCode prillm_compete_result_write_json(const PrillmMarket *market,
+                                                            const PrillmCompeteResult *result,
+                                                            const PrillmCompeteSettings *settings, FILE *out,
+                                                            PrillmError *err);
 #ifdef __cplusplus
 }
 #endif

@@ -109,6 +109,18 @@ PRILLM_API PrillmErrorCode prillm_equilibrium_certify(const PrillmMarket *market
                                            double *lambda, PrillmEquilibriumInfo *info,
                                            PrillmError *err);
 
+/* The equilibrium as the JSON object that prillm equilibrium prints (and
+ * prillm serve answers): status, method (method is a
+ * PrillmEquilibriumMethod), users, providers, flows (one row per user),
+ * provider_flow, lambda and the certificate (kkt_violation,
+ * demand_residual, potential, iterations, sweeps, active_pairs, seconds);
+ * NaN numbers print as null. eq must be a solution of market (same size).
+ * Writes to out (which stays open; a memory stream from open_memstream
+ * collects it as a string). Returns PRILLM_ERR_INVALID_ARGUMENT for NULL or
+ * mismatched arguments (nothing written), PRILLM_ERR_IO when the stream
+ * reports a write error. */
+PRILLM_API PrillmErrorCode prillm_equilibrium_write_json(const PrillmMarket *market, const PrillmEquilibrium *eq,
+                                                         int method, FILE *out, PrillmError *err);
 #ifdef __cplusplus
 }
 #endif

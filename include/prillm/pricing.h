@@ -236,6 +236,16 @@ PRILLM_API PrillmErrorCode prillm_price_all(const PrillmMarket *market, const Pr
 PRILLM_API PrillmErrorCode prillm_price_profit_at(const PrillmMarket *market, int target, double price, double *profit,
                                        double *flow, double *kkt_violation, PrillmError *err);
 
+/* The result of prillm_price on market as the JSON object that prillm price
+ * --target prints (and prillm serve answers): status, method, target, the
+ * prices, profits and flows, the certificate, the warnings in words, and for
+ * the exact method the curve (segments and breakpoints). compare (as
+ * settings.compare) adds exact_profit and profit_ratio. Writes to out (kept
+ * open). Returns PRILLM_ERR_INVALID_ARGUMENT for NULL arguments or a result
+ * that does not belong to market (nothing written), PRILLM_ERR_IO when the
+ * stream reports a write error. */
+PRILLM_API PrillmErrorCode prillm_price_result_write_json(const PrillmMarket *market, const PrillmPriceResult *result,
+                                                          int compare, FILE *out, PrillmError *err);
 #ifdef __cplusplus
 }
 #endif
