@@ -88,6 +88,11 @@ typedef struct {
     /* one equilibrium solver for every start and fallback of the walk, warm
      * from the last price it solved: a start near a price already solved
      * costs a few corrections instead of a cold solve (0.8 s at 5000 x 500) */
+    /* the scan that checks a new piece also finds its next breakpoint:
+     * ratio_next (distance walking ratio_dir) is valid until the next
+     * evaluation (ratio_dir 0: not known) */
+    double ratio_next;
+    int ratio_dir;
     PrillmEquilibriumSolver *eq;
     int eq_borrowed;     /* eq is the caller's (pb->solver): not freed here   */
 } Homotopy;
@@ -190,6 +195,7 @@ static int evaluate_piece(Homotopy *h, double p) {
     size_t M = (size_t)m;
     set_price(h, p);
     h->piece_price = p;
+    h->ratio_dir = 0;
     h->evaluations++;
     int rc = prillm__system_factor(&h->sys, h->active);
     if (rc) return rc;
@@ -260,11 +266,12 @@ static double slope_tolerance(const Homotopy *h, int i, int j) {
     return h->tol * value_scale(h, i, j) / h->range;
 }
 
-/* Distance in price from the current piece's start, walking in direction
- * dir, to the first pair that reaches zero (capped at limit). */
-static double ratio_test(const Homotopy *h, int dir, double limit) {
-    int n = h->n, m = h->m;
-    double best = limit, tol_range = h->tol / h->range;
+/* One scan of every pair at the piece's start: the number of values below
+ * -100 tol of their scale (infeasible), and the distance in price, walking
+ * in direction dir, to the first pair that reaches zero (capped at limit). */
+static int scan_pairs(const Homotopy *h, int dir, double limit, double *next) {
+    int n = h->n, m = h->m, bad = 0;
+    double best = limit, tol_range = h->tol / h->range, infeasible = -100 * h->tol;
     const double *slack_F = h->slack_F, *slack_F1 = h->slack_F1;
     const PrillmActiveSystem *sys = &h->sys; /* the pattern of h->active, just evaluated */
     for (int i = 0; i < n; i++) {
@@ -275,8 +282,10 @@ static double ratio_test(const Homotopy *h, int dir, double limit) {
         /* the flows: few (the active set is sparse) */
         for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
             int j = sys->user_prov[q];
+            double scale = flow_scale(h, i, j);
+            bad += val[j] < infeasible * scale;
             double v1 = dir * val1[j];
-            if (v1 >= 0 || v1 > -tol_range * flow_scale(h, i, j)) continue;
+            if (v1 >= 0 || v1 > -tol_range * scale) continue;
             double v = val[j] > 0 ? val[j] : 0;
             if (v / -v1 < best) best = v / -v1;
         }
@@ -284,18 +293,34 @@ static double ratio_test(const Homotopy *h, int dir, double limit) {
          * vectorises (the minimum is exact whatever the order) */
         double nu = h->slack_nu[i], nu1 = h->nu1[i];
         double slack_limit = -tol_range * h->user_scale[i]; /* a slope must beat this to count */
+        double slack_floor = infeasible * h->user_scale[i];
         double row_best = best;
-#pragma omp simd reduction(min : row_best)
+        int row_bad = 0;
+#pragma omp simd reduction(min : row_best) reduction(+ : row_bad)
         for (int j = 0; j < m; j++) {
+            int slack = act[j] == 0;
             double v1 = dir * (slack_F1[j] - nu1);
             double v = c[j] + slack_F[j] - nu;
+            row_bad += slack & (v < slack_floor);
             v = v > 0 ? v : 0;
             double t = v / -v1;
-            t = ((v1 < slack_limit) & (act[j] == 0)) ? t : INFINITY;
+            t = ((v1 < slack_limit) & slack) ? t : INFINITY;
             row_best = t < row_best ? t : row_best;
         }
         best = row_best;
+        bad += row_bad;
     }
+    *next = best;
+    return bad;
+}
+
+/* Distance in price from the current piece's start, walking in direction
+ * dir, to the first pair that reaches zero (capped at limit): from the
+ * check's scan when the piece was just checked. */
+static double ratio_test(const Homotopy *h, int dir, double limit) {
+    if (h->ratio_dir == dir) return h->ratio_next < limit ? h->ratio_next : limit;
+    double best;
+    scan_pairs(h, dir, limit, &best);
     return best;
 }
 
@@ -324,19 +349,10 @@ static int check_set(Homotopy *h, int dir) {
         }
     }
     if (bad) return bad;
-    /* the pairs the rule did not choose must stay feasible at the breakpoint */
-    double limit = -100 * h->tol;
-    const double *slack_F = h->slack_F;
-    for (int i = 0; i < h->n; i++) {
-        if (!(h->mk->demand[i] > 0)) continue;
-        const unsigned char *act = h->active + (size_t)i * (size_t)m;
-        const double *val = h->val + (size_t)i * (size_t)m, *c = h->c + (size_t)i * (size_t)m;
-        double nu = h->slack_nu[i], slack_limit = limit * h->user_scale[i];
-        for (int j = 0; j < m; j++) {
-            if (act[j]) bad += val[j] < limit * flow_scale(h, i, j);
-            else bad += c[j] + slack_F[j] - nu < slack_limit;
-        }
-    }
+    /* the pairs the rule did not choose must stay feasible at the breakpoint;
+     * the same scan finds where the piece ends */
+    bad = scan_pairs(h, dir, INFINITY, &h->ratio_next);
+    h->ratio_dir = dir;
     return bad;
 }
 
