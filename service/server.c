@@ -418,8 +418,6 @@ int prillm_serve_run(const PrillmServeConfig *config) {
                 errno ? strerror(errno) : "libmicrohttpd refused to start");
         prillm_serve_store_close(s.ctx.store);
         prillm_serve_metrics_free(s.ctx.metrics);
-        close(stop_pipe[0]);
-        close(stop_pipe[1]);
         return EXIT_FAILED;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
@@ -461,9 +459,7 @@ int prillm_serve_run(const PrillmServeConfig *config) {
     prillm_serve_store_close(s.ctx.store);
     prillm_serve_metrics_free(s.ctx.metrics);
     prillm_serve_free_model();
-    close(stop_pipe[0]);
-    close(stop_pipe[1]);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
+    /* the handler and its pipe stay until the process exits: a second
+     * SIGTERM during the stop is then harmless */
     return EXIT_SOLVED;
 }

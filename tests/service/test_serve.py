@@ -485,6 +485,10 @@ class ServeTest(unittest.TestCase):
         t = threading.Thread(target=slow)
         t.start()
         time.sleep(0.5)
+        s.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        with self.assertRaises(OSError):  # the listening socket is closed
+            s.request("GET", "/health", timeout=5)
         self.assertEqual(s.stop(), 0, s.stderr())
         t.join()
         status, _, data = result["answer"]
