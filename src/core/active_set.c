@@ -149,7 +149,10 @@ static void pattern_weights(PrillmActiveSystem *sys, int *m_act_out, int *n_sys_
 
 static int factor_from_scratch(PrillmActiveSystem *sys, const unsigned char *active) {
     int n = sys->n, m = sys->m;
-    if (build_pattern(sys, active)) return -1;
+    if (build_pattern(sys, active)) {
+        sys->factored = 0; /* the pattern arrays are half rewritten */
+        return -1;
+    }
     int n_sys, m_act;
     double user_sq, prov_sq;
     pattern_weights(sys, &m_act, &n_sys, &user_sq, &prov_sq);
@@ -325,7 +328,10 @@ static int update_factor(PrillmActiveSystem *sys, const unsigned char *active) {
     if (pairs == 0) return 0;
     if (sys->updates + 2 * pairs + n_users > REFRESH_UPDATES) return 2;
     int was_woodbury = sys->woodbury, was_dim = sys->dim;
-    if (build_pattern(sys, active)) return -1;
+    if (build_pattern(sys, active)) {
+        sys->factored = 0; /* the pattern arrays are half rewritten */
+        return -1;
+    }
     int n_sys, m_act;
     double user_sq, prov_sq;
     pattern_weights(sys, &m_act, &n_sys, &user_sq, &prov_sq);

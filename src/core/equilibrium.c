@@ -8,9 +8,12 @@
  * the user's multiplier) repeats the exact solve until the KKT conditions
  * hold. Sweeps are the safety net: they decrease the strictly convex
  * potential, so when the correction stalls we sweep again from the last
- * exact point. A final sweep polishes each user's split in its own scale
- * (a tiny user's flows are a difference of large provider totals in the
- * reduced formulas) and the answer is certified from the returned flows.
+ * exact point. A final polish re-fills each user's split in its own scale
+ * over the providers it uses (a tiny user's flows are a difference of large
+ * provider totals in the reduced formulas), a full sweep only if that does
+ * not certify, and the answer is certified from the returned flows. A
+ * re-solve after update_price starts from the last exact set instead of
+ * sweeps when the last solve ended solved.
  *
  * The Gauss-Seidel state lives in the output arrays themselves: for the
  * largest markets (10^4 x 10^3) every n x m array is 80 MB of page faults.
@@ -677,7 +680,8 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
     int n = s->n, m = s->m;
     size_t nm = (size_t)n * m;
     const int verbose = s->settings.verbose;
-    if (s->warm_exact) {
+    int warm_start = s->warm_exact;
+    if (warm_start) {
         /* the last exact set, still in `active`: only the target's column of
          * costs moved, so the correction starts next to the answer */
         recompute_loads(s, s->f, s->F);
@@ -687,9 +691,27 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
     }
     s->warm_exact = 0;
     long best_violations = -1;
-    int stalled = 0;
-    while (info->iterations < s->settings.max_rounds && !out_of_time(s, t0)) {
+    int stalled = 0, rounds = 0;
+    for (;;) {
+        if (rounds >= s->settings.max_rounds || out_of_time(s, t0)) {
+            if (!warm_start || out_of_time(s, t0)) break;
+            /* A warm start that used up its rounds (a big move of the
+             * price, and max-rounds set low): once, start again cold, with
+             * the rounds a cold solve would have had. Never worse than a
+             * cold solve; the default 50 rounds have not been seen to run
+             * out from a warm start. */
+            memset(s->f, 0, nm * sizeof(double));
+            for (int i = 0; i < n; i++) s->lambda[i] = NAN;
+            presweep(s, s->settings.presweeps, info, t0);
+            for (size_t k = 0; k < nm; k++) s->active[k] = s->f[k] > 0;
+            warm_start = 0;
+            rounds = 0;
+            best_violations = -1;
+            stalled = 0;
+            continue;
+        }
         long violations = exact_round(s);
+        rounds++;
         info->iterations++;
         if (violations == -2) {
             s->out_of_memory = 1;
@@ -743,7 +765,10 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
             stalled = 0;
         }
     }
-    /* out of rounds or time: the best we have is the Gauss-Seidel state */
+    /* out of rounds or time: the best we have is the Gauss-Seidel state;
+     * a warm start cut short by the time limit before any sweep still holds
+     * the previous price's flows, which sweeps move toward this price's */
+    if (info->sweeps == 0) presweep(s, 5, info, t0);
     recompute_loads(s, s->f, s->F);
     publish(s, info);
 }

@@ -97,6 +97,9 @@ static PrillmErrorCode solve_current(const PrillmMarket *mk, const PrillmEquilib
     r->current_price = mk->price[s];
     PrillmErrorCode rc;
     PrillmEquilibriumSolver *own = NULL;
+    /* the solve of today's market counts in every target's result, shared
+     * (prillm_price_all) or not, so both report the same numbers */
+    if (shared) r->equilibrium_solves++;
     if (!shared) {
         rc = prillm_equilibrium_setup(&own, mk, NULL, err);
         if (!rc) rc = prillm_equilibrium_solve(own, err);
@@ -303,6 +306,7 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
     result->status = cand.status;
     if (cand.status == PRILLM_STATUS_SOLVED || cand.status == PRILLM_STATUS_INACCURATE) {
         if (!(cand.price >= 0 && cand.price <= pb.p_max)) {
+            prillm_equilibrium_cleanup(solver);
             prillm_price_result_clear(result);
             return prillm__fail(err, PRILLM_ERR_SOLVER, "method %s proposed price %g outside [0, %g]",
                                 prillm_price_method_name(settings->method), cand.price, pb.p_max);

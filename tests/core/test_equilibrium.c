@@ -226,6 +226,45 @@ static void test_warm_start_skips_sweeps(void **state) {
     assert_true(rounds <= 3 * solves);
 }
 
+/* A warm start after a big move of the price with few rounds allowed
+ * (max-rounds 6, the price cut to 5%): the last exact set is far off. The
+ * warm solve must not hand back the previous price's flows and must solve
+ * at least as often as a cold solve with the same rounds (it starts again
+ * cold once when its rounds run out). */
+static void test_warm_start_with_few_rounds(void **state) {
+    (void)state;
+    int warm_solved = 0, cold_solved = 0;
+    for (int seed = 1; seed <= 12; seed++) {
+        PrillmMarket *mk = test_market(200, 30, 2100 + (uint64_t)seed, NULL);
+        for (int t = 0; t < 3; t++) {
+            int j = (seed * 7 + t * 11) % 30;
+            PrillmEquilibriumSettings st;
+            prillm_equilibrium_default_settings(&st);
+            st.max_rounds = 6;
+            PrillmError err;
+            PrillmEquilibriumSolver *warm = test_solve(mk, &st);
+            double before = prillm_equilibrium_solution(warm)->provider_flow[j], old = mk->price[j];
+            mk->price[j] = 0.05 * old;
+            assert_int_equal(prillm_equilibrium_update_price(warm, j, mk->price[j], &err), PRILLM_OK);
+            assert_int_equal(prillm_equilibrium_solve(warm, &err), PRILLM_OK);
+            const PrillmEquilibrium *a = prillm_equilibrium_solution(warm);
+            PrillmEquilibriumSolver *cold = test_solve(mk, &st);
+            const PrillmEquilibrium *b = prillm_equilibrium_solution(cold);
+            warm_solved += a->info.status == PRILLM_STATUS_SOLVED;
+            cold_solved += b->info.status == PRILLM_STATUS_SOLVED;
+            if (a->info.status == PRILLM_STATUS_SOLVED) assert_certified(mk, a, 1e-9);
+            /* where the price cut moves the target's flow, the warm answer
+             * is not the old one */
+            if (fabs(b->provider_flow[j] - before) > 1e-6 * (before + 1.0)) assert_true(a->provider_flow[j] != before);
+            prillm_equilibrium_cleanup(warm);
+            prillm_equilibrium_cleanup(cold);
+            mk->price[j] = old;
+        }
+        prillm_market_free(mk);
+    }
+    assert_true(warm_solved >= cold_solved);
+}
+
 /* The whole OpenRouter market's hard case: big apps load a huge cheap model
  * (millions of tokens, a nearly flat marginal cost) while tiny apps
  * (demand 1e-3) split between it and a tiny congested model whose value
@@ -429,6 +468,7 @@ int main(void) {
         cmocka_unit_test(test_warm_start_matches_cold),
         cmocka_unit_test(test_warm_start_skips_sweeps),
         cmocka_unit_test(test_tiny_apps_between_huge_and_congested_models),
+        cmocka_unit_test(test_warm_start_with_few_rounds),
         cmocka_unit_test(test_large_market),
         cmocka_unit_test(test_starved_solver_is_inaccurate),
         cmocka_unit_test(test_failed_solve_outputs_nan),
