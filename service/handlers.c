@@ -804,8 +804,14 @@ static int predict(PrillmServeMarket *e, const cJSON *body, PrillmServeAnswer *a
     Warnings warnings = {.count = 0};
     PrillmPrediction *pr = NULL;
     PrillmError err;
+    /* the calibrated text never changes while the entry lives (and the
+     * request holds a reference to it), and predict reads nothing else of
+     * the market: the market is unlocked meanwhile, so that its other
+     * requests need not wait for the data directory to be read */
+    pthread_mutex_unlock(&e->lock);
     PrillmErrorCode rc = prillm_predict(e->calibrated, e->calibrated_length, dir, date, collect_warning, &warnings,
                                         &pr, &err);
+    pthread_mutex_lock(&e->lock);
     if (rc) {
         /* the data directory is the request's: a missing or unreadable one is
          * a bad request, not a server failure */
