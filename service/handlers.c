@@ -358,7 +358,9 @@ static int stale(PrillmServeAnswer *a, const PrillmServeMarket *e, unsigned long
 static int get_market(PrillmServeMarket *e, PrillmServeAnswer *a) {
     Writer w;
     if (begin(&w, a)) return prillm_serve_error(a, 503, "NO_MEMORY", "out of memory");
-    fprintf(w.out, "{\"id\": \"%s\", \"version\": %llu, \"market\": ", e->id, e->version);
+    /* calibrated: predict answers (added from prillm fit --out, not PATCHed since) */
+    fprintf(w.out, "{\"id\": \"%s\", \"version\": %llu, \"calibrated\": %s, \"market\": ", e->id, e->version,
+            e->calibrated && e->version == 1 ? "true" : "false");
     PrillmError err;
     if (prillm_market_write_json(e->market, w.out, &err)) {
         discard(&w);

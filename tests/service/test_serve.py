@@ -649,13 +649,16 @@ class ServeTest(unittest.TestCase):
                     status, _, got = self.raw_post(s2, "/markets/%s/predict" % mid, dict(q, data=OPENROUTER))
                     self.assertEqual((status, got), (200, expected[(mid, json.dumps(q))]))
             # PATCH: the calibration describes version 1 only
-            market = s2.request("GET", "/markets/" + ids[0])[2]["market"]
+            held = s2.request("GET", "/markets/" + ids[0])[2]
+            self.assertIs(held["calibrated"], True)
+            market = held["market"]
             status, _, _ = s2.request("PATCH", "/markets/" + ids[0],
                                       {"prices": {market["providers"][0]["id"]: 0.5}})
             self.assertEqual(status, 200)
             status, _, err = s2.request("POST", "/markets/%s/predict" % ids[0], {"data": OPENROUTER})
             self.assertEqual((status, err["code"]), (409, "CALIBRATION_STALE"), err)
             self.assertIn("PATCH", err["error"])
+            self.assertIs(s2.request("GET", "/markets/" + ids[0])[2]["calibrated"], False)
             s2.kill()
             s3 = self.start("--quiet", state=state)
             status, _, err = s3.request("POST", "/markets/%s/predict" % ids[0], {"data": OPENROUTER})
@@ -679,6 +682,7 @@ class ServeTest(unittest.TestCase):
             self.assertEqual((status, data["calibrated"]), (201, True))
             mid = data["id"]
             plain = self.create(s, generate_market(5, 4, 3))
+            self.assertIs(s.request("GET", "/markets/" + plain)[2]["calibrated"], False)
             broken = json.loads(text)
             broken["calibration"] = {"price": "effective"}
             status, _, data = s.request("POST", "/markets", json.dumps(broken))
