@@ -61,63 +61,6 @@ static char *read_all(const char *path, size_t *length) {
     return text;
 }
 
-static void print_csv(FILE *out, const PrillmPrediction *pr) {
-    const PrillmMarket *mk = pr->market;
-    int n = mk->n_users, m = mk->n_providers;
-    fputs("app,model_id,tokens\n", out);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < m; j++) {
-            double f = pr->flows[(size_t)i * (size_t)m + (size_t)j];
-            if (!(f > 0)) continue;
-            prillm__csv_field(out, mk->user_id[i]);
-            fputc(',', out);
-            prillm__csv_field(out, mk->provider_id[j]);
-            fprintf(out, ",%.0f\n", f * 1e6);
-        }
-}
-
-static void print_json(FILE *out, const PrillmPrediction *pr) {
-    const PrillmMarket *mk = pr->market;
-    int n = mk->n_users, m = mk->n_providers;
-    fprintf(out, "{\n  \"status\": \"%s\",\n  \"date\": \"%04d-%02d-%02d\",\n  \"market_scale\": ",
-            prillm_status_name(pr->status), pr->date / 10000, pr->date / 100 % 100, pr->date % 100);
-    prillm__json_number(out, pr->scale);
-    fputs(",\n  \"kkt_violation\": ", out);
-    prillm__json_number(out, pr->kkt_violation);
-    fputs(",\n  \"models\": [", out);
-    for (int j = 0; j < m; j++) {
-        fputs(j ? ",\n    {\"id\": " : "\n    {\"id\": ", out);
-        prillm__json_string(out, mk->provider_id[j]);
-        fputs(", \"price\": ", out);
-        prillm__json_number(out, mk->price[j]);
-        fputs(", \"tokens\": ", out);
-        prillm__json_number(out, pr->provider_flow[j] * 1e6);
-        fprintf(out, ", \"entrant\": %s, \"price_carried\": %s}", pr->entrant[j] ? "true" : "false",
-                pr->carried[j] ? "true" : "false");
-    }
-    fputs("\n  ],\n  \"apps\": [", out);
-    for (int i = 0; i < n; i++) {
-        fputs(i ? ",\n    {\"id\": " : "\n    {\"id\": ", out);
-        prillm__json_string(out, mk->user_id[i]);
-        fputs(", \"demand\": ", out);
-        prillm__json_number(out, mk->demand[i] * 1e6);
-        fprintf(out, ", \"new\": %s, \"demand_carried\": %s, \"flows\": [", pr->new_app[i] ? "true" : "false",
-                pr->app_carried[i] ? "true" : "false");
-        for (int j = 0, first = 1; j < m; j++) {
-            double f = pr->flows[(size_t)i * (size_t)m + (size_t)j];
-            if (!(f > 0)) continue;
-            fputs(first ? "{\"model_id\": " : ", {\"model_id\": ", out);
-            prillm__json_string(out, mk->provider_id[j]);
-            fputs(", \"tokens\": ", out);
-            prillm__json_number(out, f * 1e6);
-            fputs("}", out);
-            first = 0;
-        }
-        fputs("]}", out);
-    }
-    fputs("\n  ]\n}\n", out);
-}
-
 /* A readable summary for people: every model, then the largest apps. */
 static void print_table(FILE *out, const PrillmPrediction *pr) {
     const PrillmMarket *mk = pr->market;
@@ -214,10 +157,12 @@ int cmd_predict(int argc, char **argv) {
     if (!out) {
         code = EXIT_BAD_INPUT;
     } else {
-        if (csv == 1) print_csv(out, pr);
+        PrillmErrorCode wrc = PRILLM_OK;
+        if (csv == 1) wrc = prillm_prediction_write_csv(pr, out, &err);
         else if (csv == 2) print_table(out, pr);
-        else print_json(out, pr);
+        else wrc = prillm_prediction_write_json(pr, out, &err);
         if (prillm_cli_close_output(out, where) != 0) code = EXIT_INTERNAL;
+        else if (wrc) code = prillm_cli_fail(&err);
     }
     prillm_prediction_free(pr);
     return code;

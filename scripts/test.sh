@@ -94,7 +94,8 @@ $vg_mpi build/prillm-sweep scenarios build/small_market.json --perturb 3 --top 2
 # compared with the native command elsewhere, where round-off agrees)
 PRILLM_SERVE_WRAPPER="$vg" PRILLM_SOURCE_DIR=$PWD PRILLM_CLI=$PWD/build/prillm /usr/bin/python3 tests/service/test_serve.py \
   ServeTest.test_bad_requests ServeTest.test_limits ServeTest.test_token_and_loopback ServeTest.test_metrics_and_log \
-  ServeTest.test_graceful_sigterm ServeTest.test_state_recovery >build/valgrind_serve.log 2>&1 || { tail -60 build/valgrind_serve.log >&2; exit 1; }
+  ServeTest.test_graceful_sigterm ServeTest.test_state_recovery ServeTest.test_predict_bad_requests \
+  ServeTest.test_predict_state_orphan >build/valgrind_serve.log 2>&1 || { tail -60 build/valgrind_serve.log >&2; exit 1; }
 echo "valgrind: clean"
 
 echo "== fuzz corpus replay: every seed in fuzz/corpus/ and the default market, once each"

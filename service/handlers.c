@@ -235,6 +235,17 @@ static void collect_warning(void *context, const char *message) {
     else w->more++;
 }
 
+/* A calibrated market (prillm fit --out) is a market with a top-level
+ * "calibration" object, which prillm_predict reads; its text is kept. */
+static int is_calibrated(const char *body, size_t length) {
+    static const char key[] = "\"calibration\"";
+    if (!memmem(body, length, key, sizeof key - 1)) return 0; /* cheap: most markets */
+    cJSON *root = cJSON_ParseWithLength(body, length);
+    int yes = root && cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "calibration"));
+    cJSON_Delete(root);
+    return yes;
+}
+
 static int create_market(PrillmServeContext *ctx, const PrillmServeRequest *req, PrillmServeAnswer *a) {
     if (!req->body_length)
         return prillm_serve_error(a, 400, "PARSE", "POST /markets needs a market (JSON, docs/market-format.md) as its body");
@@ -244,13 +255,15 @@ static int create_market(PrillmServeContext *ctx, const PrillmServeRequest *req,
     PrillmErrorCode rc = prillm_market_parse_json(req->body, req->body_length, collect_warning, &warnings, &mk, &err);
     if (rc) return prillm_serve_library_error(a, &err);
     int users = mk->n_users, providers = mk->n_providers;
+    int calibrated = is_calibrated(req->body, req->body_length);
     char id[PRILLM_SERVE_ID_LENGTH + 1];
-    int status = prillm_serve_store_add(ctx->store, mk, id, &err);
+    int status = prillm_serve_store_add(ctx->store, mk, calibrated ? req->body : NULL,
+                                        calibrated ? req->body_length : 0, id, &err);
     if (status) return prillm_serve_error(a, status, prillm_error_name(err.code), "%s", err.message);
     Writer w;
     if (begin(&w, a)) return prillm_serve_error(a, 503, "NO_MEMORY", "out of memory");
-    fprintf(w.out, "{\"id\": \"%s\", \"version\": 1, \"users\": %d, \"providers\": %d, \"equilibrium\": ", id, users,
-            providers);
+    fprintf(w.out, "{\"id\": \"%s\", \"version\": 1, \"users\": %d, \"providers\": %d, \"calibrated\": %s, \"equilibrium\": ",
+            id, users, providers, calibrated ? "true" : "false");
     PrillmServeMarket *e = prillm_serve_store_get(ctx->store, id);
     if (e) {
         equilibrium_summary(w.out, e);
@@ -345,7 +358,9 @@ static int stale(PrillmServeAnswer *a, const PrillmServeMarket *e, unsigned long
 static int get_market(PrillmServeMarket *e, PrillmServeAnswer *a) {
     Writer w;
     if (begin(&w, a)) return prillm_serve_error(a, 503, "NO_MEMORY", "out of memory");
-    fprintf(w.out, "{\"id\": \"%s\", \"version\": %llu, \"market\": ", e->id, e->version);
+    /* calibrated: predict answers (added from prillm fit --out, not PATCHed since) */
+    fprintf(w.out, "{\"id\": \"%s\", \"version\": %llu, \"calibrated\": %s, \"market\": ", e->id, e->version,
+            e->calibrated && e->version == 1 ? "true" : "false");
     PrillmError err;
     if (prillm_market_write_json(e->market, w.out, &err)) {
         discard(&w);
@@ -722,6 +737,104 @@ static int question(PrillmServeContext *ctx, int kind, PrillmServeMarket *e, con
     return status;
 }
 
+/* ---- predict ------------------------------------------------------------------ */
+
+/* "YYYY-MM-DD" (or YYYYMMDD), as prillm predict --date reads it. */
+static int date_value(const char *text, int *out) {
+    int y, m, d;
+    char tail;
+    if (sscanf(text, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3 || sscanf(text, "%4d%2d%2d%c", &y, &m, &d, &tail) == 3) {
+        *out = y * 10000 + m * 100 + d;
+        return 0;
+    }
+    return -1;
+}
+
+/* Warnings into the answer's X-Prillm-Warning headers (one line each). */
+static void warnings_to_headers(const Warnings *w, PrillmServeAnswer *a) {
+    size_t used = 0;
+    a->warnings[0] = '\0';
+    for (int k = 0; k <= w->count; k++) {
+        char line[300];
+        if (k < w->count) snprintf(line, sizeof line, "%s", w->text[k]);
+        else if (w->more) snprintf(line, sizeof line, "... and %d more", w->more);
+        else break;
+        for (char *c = line; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = ' ';
+        size_t n = strlen(line);
+        if (used + n + 2 > sizeof a->warnings) break;
+        if (used) a->warnings[used++] = '\n';
+        memcpy(a->warnings + used, line, n + 1);
+        used += n;
+    }
+}
+
+/* POST /markets/{id}/predict {"data": DIR, "date": "YYYY-MM-DD"}: prillm
+ * predict on the calibrated text the market was added from, answered with
+ * prillm_prediction_write_json (the bytes of prillm predict --json). The
+ * data directory is read from the server's file system; answers are not
+ * cached (the directory may change). */
+static int predict(PrillmServeMarket *e, const cJSON *body, PrillmServeAnswer *a) {
+    const char *dir = NULL;
+    int date = 0;
+    for (const cJSON *item = body->child; item; item = item->next) {
+        if (strcmp(item->string, "data") == 0) {
+            if (!cJSON_IsString(item) || !item->valuestring[0])
+                return prillm_serve_error(a, 400, "INVALID_ARGUMENT",
+                                          "\"data\" must be a data directory (a path on the server)");
+            dir = item->valuestring;
+        } else if (strcmp(item->string, "date") == 0) {
+            if (!cJSON_IsString(item) || date_value(item->valuestring, &date) != 0)
+                return prillm_serve_error(a, 400, "INVALID_ARGUMENT", "\"date\" must be a date \"YYYY-MM-DD\"");
+        } else {
+            return prillm_serve_error(a, 400, "INVALID_ARGUMENT",
+                                      "unknown field \"%s\" (predict takes data and date)", item->string);
+        }
+    }
+    if (!dir)
+        return prillm_serve_error(a, 400, "INVALID_ARGUMENT",
+                                  "missing \"data\": the period's data directory (a path on the server)");
+    a->etag = e->version;
+    if (!e->calibrated)
+        return prillm_serve_error(a, 409, "NOT_CALIBRATED",
+                                  "market %s was not added from a calibrated market (prillm fit --out): predict "
+                                  "needs one", e->id);
+    if (e->version != 1)
+        return prillm_serve_error(a, 409, "CALIBRATION_STALE",
+                                  "market %s was changed by PATCH (version %llu): its calibration describes version 1 "
+                                  "only; POST the calibrated market again to predict", e->id, e->version);
+    Warnings warnings = {.count = 0};
+    PrillmPrediction *pr = NULL;
+    PrillmError err;
+    /* the calibrated text never changes while the entry lives (and the
+     * request holds a reference to it), and predict reads nothing else of
+     * the market: the market is unlocked meanwhile, so that its other
+     * requests need not wait for the data directory to be read */
+    pthread_mutex_unlock(&e->lock);
+    PrillmErrorCode rc = prillm_predict(e->calibrated, e->calibrated_length, dir, date, collect_warning, &warnings,
+                                        &pr, &err);
+    pthread_mutex_lock(&e->lock);
+    if (rc) {
+        /* the data directory is the request's: a missing or unreadable one is
+         * a bad request, not a server failure */
+        if (rc == PRILLM_ERR_IO) return prillm_serve_error(a, 400, prillm_error_name(rc), "data: %s", err.message);
+        return prillm_serve_library_error(a, &err);
+    }
+    warnings_to_headers(&warnings, a);
+    int status;
+    Writer w;
+    if (begin(&w, a)) status = prillm_serve_error(a, 503, "NO_MEMORY", "out of memory");
+    else if (prillm_prediction_write_json(pr, w.out, &err)) {
+        discard(&w);
+        status = prillm_serve_library_error(a, &err);
+    } else {
+        status = finish(&w, 200);
+        a->answer = "computed";
+    }
+    prillm_prediction_free(pr);
+    return status;
+}
+
 /* ---- routing -------------------------------------------------------------------- */
 
 static int method_not_allowed(PrillmServeAnswer *a, const char *method, const char *what, const char *allow) {
@@ -759,10 +872,13 @@ void prillm_serve_handle_markets(PrillmServeContext *ctx, const PrillmServeReque
     } else if (strcmp(req->path, "/compete") == 0) {
         kind = PRILLM_SERVE_ROUTE_COMPETE;
         allow = "POST";
+    } else if (strcmp(req->path, "/predict") == 0) {
+        kind = PRILLM_SERVE_ROUTE_PREDICT;
+        allow = "POST";
     } else {
         *route = PRILLM_SERVE_ROUTE_OTHER;
         prillm_serve_error(a, 404, "NOT_FOUND",
-                           "no resource %s under a market (equilibrium, price, explain and compete are)", req->path);
+                           "no resource %s under a market (equilibrium, price, explain, compete and predict are)", req->path);
         return;
     }
     *route = kind;
@@ -817,6 +933,7 @@ void prillm_serve_handle_markets(PrillmServeContext *ctx, const PrillmServeReque
             break;
         }
         case PRILLM_SERVE_ROUTE_EQUILIBRIUM: get_equilibrium(ctx, req, e, a); break;
+        case PRILLM_SERVE_ROUTE_PREDICT: predict(e, body, a); break;
         default: question(ctx, kind, e, body, a); break;
         }
     }

@@ -98,6 +98,13 @@ static enum MHD_Result send_answer(Server *s, struct MHD_Connection *conn, Reque
     if (a->location[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, a->location);
     if (a->cache) MHD_add_response_header(resp, "X-Prillm-Solve", a->cache);
     if (a->answer) MHD_add_response_header(resp, "X-Prillm-Answer", a->answer);
+    for (char *line = a->warnings; *line;) {
+        char *end = strchr(line, '\n');
+        if (end) *end = '\0';
+        MHD_add_response_header(resp, "X-Prillm-Warning", line);
+        if (!end) break;
+        line = end + 1;
+    }
     enum MHD_Result rc = MHD_queue_response(conn, (unsigned)a->status, resp);
     MHD_destroy_response(resp);
     double seconds = now() - r->start;

@@ -51,6 +51,7 @@ typedef struct {
     char location[48];       /* 201: the new market's path, sent as Location */
     const char *cache;  /* X-Prillm-Solve header: "warm", "cold", "none"; or NULL */
     const char *answer; /* X-Prillm-Answer header: "computed", "cached"; or NULL */
+    char warnings[4096]; /* X-Prillm-Warning headers, one per line ('\n'-separated); "" = none */
 } PrillmServeAnswer;
 
 /* {"error": message, "code": code}; returns status */
@@ -91,6 +92,11 @@ typedef struct {
         size_t length;
     } answers[PRILLM_SERVE_ANSWER_CACHE];
     int answers_next;
+    /* a market added from a calibrated file (prillm fit --out: a top-level
+     * "calibration" object): its text as sent, for predict; it describes
+     * version 1 only (a PATCH makes it stale). NULL otherwise. */
+    char *calibrated;
+    size_t calibrated_length;
 } PrillmServeMarket;
 
 /* The answer held for key at the entry's version (NULL if none). */
@@ -115,11 +121,13 @@ int prillm_serve_store_max(PrillmServeStore *store);
 int prillm_serve_store_list(PrillmServeStore *store, char (**ids)[PRILLM_SERVE_ID_LENGTH + 1],
                             unsigned long long **versions, int **sizes);
 
-/* Adds a market (taken over on success): persisted, solved. Returns 0 and
- * the entry's id, or an HTTP status (429 when full, 500/507 when it could
- * not be saved) with err filled. */
-int prillm_serve_store_add(PrillmServeStore *store, PrillmMarket *market, char id[PRILLM_SERVE_ID_LENGTH + 1],
-                           PrillmError *err);
+/* Adds a market (taken over on success): persisted, solved. calibrated
+ * (NULL if none) is the calibrated file's text the market was read from,
+ * copied and persisted next to it (DIR/ID.calibrated.json) for predict.
+ * Returns 0 and the entry's id, or an HTTP status (429 when full, 500/507
+ * when it could not be saved) with err filled. */
+int prillm_serve_store_add(PrillmServeStore *store, PrillmMarket *market, const char *calibrated,
+                           size_t calibrated_length, char id[PRILLM_SERVE_ID_LENGTH + 1], PrillmError *err);
 /* The market with this id, locked (NULL if there is none). */
 PrillmServeMarket *prillm_serve_store_get(PrillmServeStore *store, const char *id);
 /* Unlock and let go of what prillm_serve_store_get returned. */
@@ -146,6 +154,7 @@ double prillm_serve_store_time_limit(PrillmServeStore *store);
     X(HEALTH, "health") X(METRICS, "metrics") X(LIST, "markets_list") X(CREATE, "markets_create") \
     X(GET, "market_get") X(PATCH, "market_patch") X(DELETE, "market_delete")                      \
     X(EQUILIBRIUM, "equilibrium") X(PRICE, "price") X(EXPLAIN, "explain") X(COMPETE, "compete")  \
+    X(PREDICT, "predict")                                                                         \
     X(OTHER, "other")
 typedef enum {
 #define PRILLM_SERVE_ROUTE_ENUM(id, name) PRILLM_SERVE_ROUTE_##id,

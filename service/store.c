@@ -8,7 +8,13 @@
  * previous version's file is removed afterwards. A crash at any point leaves
  * either the old or the new file complete (or both): on start the newest
  * version of each id is loaded and the rest (older versions, temporary
- * files) removed. */
+ * files) removed.
+ *
+ * A market added from a calibrated file (prillm fit --out) also keeps that
+ * text, for predict, as DIR/ID.calibrated.json: written the same way before
+ * ID.v1.json (so a market acknowledged as calibrated always has it), removed
+ * after the market's file on DELETE; on start one whose market file is
+ * missing (a crash in between) is removed. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -21,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "json_document.h"
 #include "service.h"
 
 struct PrillmServeStore {
@@ -57,14 +64,32 @@ static void version_path(char *buf, size_t size, const char *dir, const char *id
     snprintf(buf, size, "%s/%s.v%llu.json", dir, id, version);
 }
 
-/* Write market as DIR/ID.vVERSION.json: temporary file, fsync, rename, fsync
- * of the directory. Returns 0 or an HTTP status (err filled). */
-static int save(const PrillmServeStore *s, const char *id, unsigned long long version, const PrillmMarket *mk,
-                PrillmError *err) {
-    if (!s->dir) return 0;
+static void calibrated_path(char *buf, size_t size, const char *dir, const char *id) {
+    snprintf(buf, size, "%s/%s.calibrated.json", dir, id);
+}
+
+/* What an atomic write puts in the file: a market, or bytes. */
+typedef struct {
+    const PrillmMarket *market;
+    const char *text;
+    size_t length;
+} Content;
+
+static PrillmErrorCode write_content(const Content *c, FILE *f, PrillmError *err) {
+    if (c->market) return prillm_market_write_json(c->market, f, err);
+    if (c->length && fwrite(c->text, 1, c->length, f) != c->length) {
+        fail(err, PRILLM_ERR_IO, "%s", strerror(errno));
+        return PRILLM_ERR_IO;
+    }
+    return PRILLM_OK;
+}
+
+/* Write DIR/NAME: DIR/.NAME.tmp, fsync, rename, fsync of the directory.
+ * Returns 0 or an HTTP status (err filled). */
+static int save_file(const PrillmServeStore *s, const char *name, const Content *content, PrillmError *err) {
     char tmp[4096], path[4096];
-    snprintf(tmp, sizeof tmp, "%s/.%s.v%llu.json.tmp", s->dir, id, version);
-    version_path(path, sizeof path, s->dir, id, version);
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", s->dir, name);
+    snprintf(path, sizeof path, "%s/%s", s->dir, name);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         fail(err, PRILLM_ERR_IO, "cannot save the market: %s: %s", tmp, strerror(errno));
@@ -78,7 +103,7 @@ static int save(const PrillmServeStore *s, const char *id, unsigned long long ve
         return 500;
     }
     PrillmError werr;
-    PrillmErrorCode rc = prillm_market_write_json(mk, f, &werr);
+    PrillmErrorCode rc = write_content(content, f, &werr);
     int bad = rc || fflush(f) != 0 || ferror(f);
     int saved_errno = errno;
     if (!bad && fsync(fd) != 0) {
@@ -104,6 +129,16 @@ static int save(const PrillmServeStore *s, const char *id, unsigned long long ve
         return 500;
     }
     return 0;
+}
+
+/* Write market as DIR/ID.vVERSION.json. Returns 0 or an HTTP status. */
+static int save(const PrillmServeStore *s, const char *id, unsigned long long version, const PrillmMarket *mk,
+                PrillmError *err) {
+    if (!s->dir) return 0;
+    char name[128];
+    snprintf(name, sizeof name, "%s.v%llu.json", id, version);
+    Content c = {mk, NULL, 0};
+    return save_file(s, name, &c, err);
 }
 
 /* ---- answers held per version ------------------------------------------------ */
@@ -185,6 +220,7 @@ static void entry_free(PrillmServeMarket *e) {
     prillm_market_free(e->market);
     free(e->eq_json);
     cache_clear(e);
+    free(e->calibrated);
     pthread_mutex_destroy(&e->lock);
     free(e);
 }
@@ -198,14 +234,19 @@ static int is_id(const char *text, size_t n) {
     return 1;
 }
 
-/* "ID.vN.json" -> id and version; 0 if the name is not one. */
+/* "ID.vN.json" -> id and version N; "ID.calibrated.json" -> id and 0; 0 if
+ * the name is neither. */
 static int parse_name(const char *name, char id[PRILLM_SERVE_ID_LENGTH + 1], unsigned long long *version) {
     const char *dot = strchr(name, '.');
-    if (!dot || !is_id(name, (size_t)(dot - name)) || dot[1] != 'v') return 0;
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(dot + 2, &end, 10);
-    if (errno || end == dot + 2 || strcmp(end, ".json") != 0 || v == 0) return 0;
+    if (!dot || !is_id(name, (size_t)(dot - name))) return 0;
+    unsigned long long v = 0; /* 0: ID.calibrated.json, the calibrated text of market id */
+    if (strcmp(dot, ".calibrated.json") != 0) {
+        if (dot[1] != 'v') return 0;
+        char *end = NULL;
+        errno = 0;
+        v = strtoull(dot + 2, &end, 10);
+        if (errno || end == dot + 2 || strcmp(end, ".json") != 0 || v == 0) return 0;
+    }
     memcpy(id, name, PRILLM_SERVE_ID_LENGTH);
     id[PRILLM_SERVE_ID_LENGTH] = '\0';
     *version = v;
@@ -242,6 +283,7 @@ static PrillmErrorCode load(PrillmServeStore *s, PrillmError *err) {
         char id[PRILLM_SERVE_ID_LENGTH + 1];
         unsigned long long v;
         if (!parse_name(name, id, &v)) continue;
+        if (v == 0) continue; /* ID.calibrated.json: read with its market */
         int k = 0;
         while (k < n && strcmp(found[k].id, id) != 0) k++;
         if (k == n) {
@@ -292,10 +334,41 @@ static PrillmErrorCode load(PrillmServeStore *s, PrillmError *err) {
             break;
         }
         s->entries[s->count++] = e;
+        calibrated_path(path, sizeof path, s->dir, found[k].id);
+        FILE *cf = fopen(path, "rb");
+        if (cf) {
+            PrillmError cerr;
+            char *text = NULL;
+            size_t length = 0;
+            PrillmErrorCode r2 = prillm__read_stream(cf, path, &text, &length, &cerr);
+            fclose(cf);
+            if (r2) {
+                rc = fail(err, r2, "--state: %s: %s", path, cerr.message);
+                break;
+            }
+            e->calibrated = text;
+            e->calibrated_length = length;
+        } else if (errno != ENOENT) {
+            rc = fail(err, PRILLM_ERR_IO, "--state: cannot open %s: %s", path, strerror(errno));
+            break;
+        }
         for (unsigned long long v = found[k].version; v-- > 1;) {
             version_path(path, sizeof path, s->dir, found[k].id, v);
             if (unlink(path) != 0 && errno == ENOENT && v + 64 < found[k].version) break;
         }
+    }
+    /* calibrated texts whose market file is gone (a crash between the two
+     * writes of an add, or of a DELETE): never acknowledged, or deleted */
+    if (!rc && (d = opendir(s->dir)) != NULL) {
+        while ((de = readdir(d)) != NULL) {
+            char id[PRILLM_SERVE_ID_LENGTH + 1];
+            unsigned long long v;
+            if (!parse_name(de->d_name, id, &v) || v != 0 || find(s, id)) continue;
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s", s->dir, de->d_name);
+            unlink(path);
+        }
+        closedir(d);
     }
     free(found);
     return rc;
@@ -391,14 +464,26 @@ static int new_id(const PrillmServeStore *s, char id[PRILLM_SERVE_ID_LENGTH + 1]
     return -1;
 }
 
-int prillm_serve_store_add(PrillmServeStore *s, PrillmMarket *mk, char id[PRILLM_SERVE_ID_LENGTH + 1],
-                           PrillmError *err) {
+int prillm_serve_store_add(PrillmServeStore *s, PrillmMarket *mk, const char *calibrated, size_t calibrated_length,
+                           char id[PRILLM_SERVE_ID_LENGTH + 1], PrillmError *err) {
+    char *text = NULL;
+    if (calibrated) {
+        text = malloc(calibrated_length + 1);
+        if (!text) {
+            prillm_market_free(mk);
+            fail(err, PRILLM_ERR_NO_MEMORY, "out of memory keeping the calibrated market");
+            return 503;
+        }
+        memcpy(text, calibrated, calibrated_length);
+        text[calibrated_length] = '\0';
+    }
     /* a place is reserved under the table's lock; saving and solving (slow)
      * happen outside it */
     pthread_mutex_lock(&s->lock);
     if (s->count + s->reserved >= s->max) {
         pthread_mutex_unlock(&s->lock);
         prillm_market_free(mk);
+        free(text);
         fail(err, PRILLM_ERR_TOO_LARGE, "the service holds its limit of %d markets (--max-markets): DELETE one first",
              s->max);
         return 429;
@@ -406,13 +491,21 @@ int prillm_serve_store_add(PrillmServeStore *s, PrillmMarket *mk, char id[PRILLM
     if (new_id(s, id) != 0) {
         pthread_mutex_unlock(&s->lock);
         prillm_market_free(mk);
+        free(text);
         fail(err, PRILLM_ERR_IO, "cannot draw a random market id: %s", strerror(errno));
         return 500;
     }
     s->reserved++;
     pthread_mutex_unlock(&s->lock);
 
-    int status = save(s, id, 1, mk, err);
+    int status = 0;
+    if (text && s->dir) {
+        char name[128];
+        snprintf(name, sizeof name, "%s.calibrated.json", id);
+        Content c = {NULL, text, calibrated_length};
+        status = save_file(s, name, &c, err);
+    }
+    if (!status) status = save(s, id, 1, mk, err);
     PrillmServeMarket *e = status ? NULL : entry_new(s, id, 1, mk);
     if (!status && !e) {
         if (s->dir) {
@@ -423,7 +516,18 @@ int prillm_serve_store_add(PrillmServeStore *s, PrillmMarket *mk, char id[PRILLM
         fail(err, PRILLM_ERR_NO_MEMORY, "out of memory");
         status = 503;
     }
-    if (!e) prillm_market_free(mk);
+    if (!e) {
+        if (text && s->dir) {
+            char path[4096];
+            calibrated_path(path, sizeof path, s->dir, id);
+            unlink(path);
+        }
+        prillm_market_free(mk);
+        free(text);
+    } else {
+        e->calibrated = text;
+        e->calibrated_length = calibrated_length;
+    }
     pthread_mutex_lock(&s->lock);
     s->reserved--;
     if (e) s->entries[s->count++] = e;
@@ -489,6 +593,10 @@ int prillm_serve_store_delete(PrillmServeStore *s, PrillmServeMarket *e, PrillmE
         if (unlink(path) != 0 && errno != ENOENT) {
             fail(err, PRILLM_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
             return 500;
+        }
+        if (e->calibrated) {
+            calibrated_path(path, sizeof path, s->dir, e->id);
+            unlink(path); /* left behind by a failure: removed on the next start */
         }
         if (fsync_dir(s->dir) != 0) {
             fail(err, PRILLM_ERR_IO, "cannot sync the state directory %s: %s", s->dir, strerror(errno));

@@ -215,6 +215,21 @@ PRILLM_API PrillmErrorCode prillm_predict(const char *calibrated_json, size_t le
                                PrillmWarnFn warn, void *warn_context, PrillmPrediction **out, PrillmError *err);
 PRILLM_API void prillm_prediction_free(PrillmPrediction *prediction);
 
+/* Write a prediction as JSON (what prillm predict --json prints and the
+ * service's POST /markets/{id}/predict answers): status, date (yyyy-mm-dd),
+ * market_scale, kkt_violation; "models": each model's id, price (USD/Mtok),
+ * tokens (per day), entrant and price_carried flags; "apps": each app's id,
+ * demand (tokens per day), new and demand_carried flags, and its non-zero
+ * flows [{model_id, tokens}]. Tokens are the prediction's Mtok times 1e6.
+ * Nothing is kept; errors: PRILLM_ERR_INVALID_ARGUMENT (NULL or incomplete
+ * prediction), PRILLM_ERR_IO (the stream reported an error). */
+PRILLM_API PrillmErrorCode prillm_prediction_write_json(const PrillmPrediction *prediction, FILE *out,
+                                                        PrillmError *err);
+/* The same prediction as CSV: header app,model_id,tokens, then one row per
+ * non-zero flow (tokens per day, rounded to whole tokens). Errors as above. */
+PRILLM_API PrillmErrorCode prillm_prediction_write_csv(const PrillmPrediction *prediction, FILE *out,
+                                                       PrillmError *err);
+
 /* Write the fit report as JSON (or a table). */
 PRILLM_API void prillm_fit_write_json(FILE *out, const PrillmFitResult *result);
 PRILLM_API void prillm_fit_write_table(FILE *out, const PrillmFitResult *result);

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <cmocka.h>
 #include <prillm/prillm.h>
 
@@ -186,6 +187,102 @@ static void write_file(const char *path, const char *text) {
     fclose(f);
 }
 
+static double json_number(const cJSON *obj, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    assert_true(cJSON_IsNumber(v));
+    return v->valuedouble;
+}
+
+static int json_flag(const cJSON *obj, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    assert_true(cJSON_IsBool(v));
+    return cJSON_IsTrue(v);
+}
+
+/* prillm_prediction_write_json / _csv read back (cJSON, sscanf) against the
+ * prediction's arrays: every model, app and flag, every non-zero flow in
+ * both; a stream that cannot be written and NULL arguments are errors */
+static void check_prediction_writers(const PrillmPrediction *pr) {
+    const PrillmMarket *mk = pr->market;
+    int n = mk->n_users, m = mk->n_providers;
+    char *text = NULL;
+    size_t size = 0;
+    FILE *mem = open_memstream(&text, &size);
+    PrillmError err;
+    assert_int_equal(prillm_prediction_write_json(pr, mem, &err), PRILLM_OK);
+    fclose(mem);
+    cJSON *root = cJSON_ParseWithLength(text, size);
+    assert_non_null(root);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(root, "status")->valuestring, prillm_status_name(pr->status));
+    char date[16];
+    snprintf(date, sizeof date, "%04d-%02d-%02d", pr->date / 10000, pr->date / 100 % 100, pr->date % 100);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(root, "date")->valuestring, date);
+    assert_true(json_number(root, "market_scale") == pr->scale);
+    const cJSON *models = cJSON_GetObjectItemCaseSensitive(root, "models");
+    const cJSON *apps = cJSON_GetObjectItemCaseSensitive(root, "apps");
+    assert_int_equal(cJSON_GetArraySize(models), m);
+    assert_int_equal(cJSON_GetArraySize(apps), n);
+    for (int j = 0; j < m; j++) {
+        const cJSON *o = cJSON_GetArrayItem(models, j);
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(o, "id")->valuestring, mk->provider_id[j]);
+        assert_true(json_number(o, "price") == mk->price[j]);
+        assert_true(fabs(json_number(o, "tokens") - pr->provider_flow[j] * 1e6) <= 1e-12 * fmax(1, pr->provider_flow[j] * 1e6));
+        assert_int_equal(json_flag(o, "entrant"), pr->entrant[j] != 0);
+        assert_int_equal(json_flag(o, "price_carried"), pr->carried[j] != 0);
+    }
+    long positive = 0;
+    double csv_total = 0, flow_total = 0;
+    for (int i = 0; i < n; i++) {
+        const cJSON *o = cJSON_GetArrayItem(apps, i);
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(o, "id")->valuestring, mk->user_id[i]);
+        assert_true(fabs(json_number(o, "demand") - mk->demand[i] * 1e6) <= 1e-12 * fmax(1, mk->demand[i] * 1e6));
+        assert_int_equal(json_flag(o, "new"), pr->new_app[i] != 0);
+        assert_int_equal(json_flag(o, "demand_carried"), pr->app_carried[i] != 0);
+        const cJSON *flows = cJSON_GetObjectItemCaseSensitive(o, "flows");
+        const cJSON *f = flows->child;
+        for (int j = 0; j < m; j++) {
+            double x = pr->flows[(size_t)i * (size_t)m + (size_t)j];
+            if (!(x > 0)) continue;
+            assert_non_null(f);
+            assert_string_equal(cJSON_GetObjectItemCaseSensitive(f, "model_id")->valuestring, mk->provider_id[j]);
+            assert_true(fabs(json_number(f, "tokens") - x * 1e6) <= 1e-12 * x * 1e6);
+            f = f->next;
+            positive++;
+            flow_total += x * 1e6;
+        }
+        assert_null(f);
+    }
+    cJSON_Delete(root);
+    free(text);
+    text = NULL;
+    mem = open_memstream(&text, &size);
+    assert_int_equal(prillm_prediction_write_csv(pr, mem, &err), PRILLM_OK);
+    fclose(mem);
+    long rows = 0;
+    assert_true(strncmp(text, "app,model_id,tokens\n", 20) == 0);
+    for (char *line = strchr(text, '\n') + 1; *line;) {
+        char *end = strchr(line, '\n');
+        assert_non_null(end);
+        *end = '\0';
+        char *comma = strrchr(line, ',');
+        assert_non_null(comma);
+        csv_total += strtod(comma + 1, NULL);
+        rows++;
+        line = end + 1;
+    }
+    assert_int_equal(rows, positive);
+    assert_true(fabs(csv_total - flow_total) <= 0.5 * (double)rows + 1e-12 * flow_total);
+    free(text);
+    /* a stream open for reading only: every write fails */
+    FILE *ro = fopen("/dev/null", "r");
+    assert_non_null(ro);
+    assert_int_equal(prillm_prediction_write_json(pr, ro, &err), PRILLM_ERR_IO);
+    assert_int_equal(prillm_prediction_write_csv(pr, ro, &err), PRILLM_ERR_IO);
+    fclose(ro);
+    assert_int_equal(prillm_prediction_write_json(NULL, stdout, &err), PRILLM_ERR_INVALID_ARGUMENT);
+    assert_int_equal(prillm_prediction_write_csv(pr, NULL, &err), PRILLM_ERR_INVALID_ARGUMENT);
+}
+
 /* predict on a period that repeats the fit (its prices, the models' fit
  * flows as tokens, the apps' demands) reproduces the calibrated flows;
  * an entrant and a new app are flagged and demand is conserved */
@@ -222,6 +319,7 @@ static void check_predict_reproduces_fit(const PrillmFitResult *r) {
         if (prillm_predict(text, size, dir, 20260901, NULL, NULL, &pr, &err)) fail_msg("%s", err.message);
         assert_int_equal(pr->status, PRILLM_STATUS_SOLVED);
         assert_true(fabs(pr->scale - 1) < 1e-12);
+        check_prediction_writers(pr);
         if (!pass) {
             for (int j = 0; j < m; j++)
                 if (fabs(pr->provider_flow[j] - r->observed_flow[j]) > 1e-8 * r->observed_flow[j])

@@ -26,6 +26,7 @@ from serve_load import Server, generate_market, without_seconds  # noqa: E402
 CLI = serve_load.cli_path()
 SRC = serve_load.source_dir()
 DEFAULT = os.path.join(SRC, "data", "default_market.json")
+OPENROUTER = os.path.abspath(os.path.join(SRC, "..", "shared", "data", "openrouter"))
 
 
 def cli(*args, stdin=None):
@@ -581,6 +582,156 @@ class ServeTest(unittest.TestCase):
             self.assertEqual(r.getheader("X-Prillm-Answer"), "computed")
         c.close()
         self.stop_clean(s)
+
+    # ---- predict on a calibrated market (prillm fit --out) -----------------------
+
+    def raw_post(self, s, path, body):
+        """(status, every header as a (name, value) list, the body's bytes)."""
+        c = s.connection()
+        try:
+            c.request("POST", path, body=json.dumps(body).encode())
+            r = c.getresponse()
+            return r.status, r.getheaders(), r.read()
+        finally:
+            c.close()
+
+    def fit(self, workdir, models=12, apps=40):
+        path = os.path.join(workdir, "fit.json")
+        rc, _, err = cli("fit", "--data", OPENROUTER, "--max-models", str(models), "--max-apps", str(apps),
+                         "--out", path)
+        self.assertEqual(rc, 0, err)
+        with open(path) as f:
+            return path, f.read()
+
+    def cli_predict(self, path, *args):
+        out = subprocess.run([CLI, "predict", path, "--data", OPENROUTER, "--json", *args], capture_output=True)
+        self.assertEqual(out.returncode, 0, out.stderr.decode())
+        prefix = "prillm: warning: %s: " % OPENROUTER
+        warnings = [line[len(prefix):] for line in out.stderr.decode().splitlines() if line.startswith(prefix)]
+        return out.stdout, warnings
+
+    @unittest.skipUnless(os.path.isdir(OPENROUTER), "../shared/data/openrouter absent")
+    def test_predict_same_bytes_as_cli(self):
+        """POST /markets/{id}/predict answers the bytes of prillm predict --json
+        on the same calibrated file (two markets, the default date and given
+        ones), its warnings as X-Prillm-Warning headers; after kill -9 and a
+        restart on the same --state, the same bytes again. A PATCH makes the
+        calibration stale (409, kept across a restart); DELETE removes the
+        calibrated file too."""
+        with tempfile.TemporaryDirectory() as work, tempfile.TemporaryDirectory() as state:
+            fits = [self.fit(work, 12, 40)]
+            os.rename(fits[0][0], os.path.join(work, "a.json"))
+            fits[0] = (os.path.join(work, "a.json"), fits[0][1])
+            fits.append(self.fit(work, 20, 60))
+            s = self.start("--quiet", state=state)
+            ids = []
+            for _, text in fits:
+                status, _, data = s.request("POST", "/markets", text)
+                self.assertEqual((status, data["calibrated"]), (201, True), data)
+                ids.append(data["id"])
+            self.assertEqual(sorted(os.listdir(state)),
+                             sorted(n for i in ids for n in (i + ".v1.json", i + ".calibrated.json")))
+            questions = [{}, {"date": "2026-07-28"}, {"date": "2026-08-03"}]
+            expected = {}
+            for (path, _), mid in zip(fits, ids):
+                for q in questions:
+                    want, warnings = self.cli_predict(path, *(["--date", q["date"]] if q else []))
+                    status, hdrs, got = self.raw_post(s, "/markets/%s/predict" % mid, dict(q, data=OPENROUTER))
+                    self.assertEqual(status, 200, got[-500:])
+                    self.assertEqual(got, want, (mid, q))
+                    self.assertEqual([v for k, v in hdrs if k.lower() == "x-prillm-warning"], warnings)
+                    self.assertTrue(warnings)  # the data has entrants, so there is something to say
+                    expected[(mid, json.dumps(q))] = want
+            s.kill()
+            s2 = self.start("--quiet", state=state)
+            for mid in ids:
+                for q in questions:
+                    status, _, got = self.raw_post(s2, "/markets/%s/predict" % mid, dict(q, data=OPENROUTER))
+                    self.assertEqual((status, got), (200, expected[(mid, json.dumps(q))]))
+            # PATCH: the calibration describes version 1 only
+            held = s2.request("GET", "/markets/" + ids[0])[2]
+            self.assertIs(held["calibrated"], True)
+            market = held["market"]
+            status, _, _ = s2.request("PATCH", "/markets/" + ids[0],
+                                      {"prices": {market["providers"][0]["id"]: 0.5}})
+            self.assertEqual(status, 200)
+            status, _, err = s2.request("POST", "/markets/%s/predict" % ids[0], {"data": OPENROUTER})
+            self.assertEqual((status, err["code"]), (409, "CALIBRATION_STALE"), err)
+            self.assertIn("PATCH", err["error"])
+            self.assertIs(s2.request("GET", "/markets/" + ids[0])[2]["calibrated"], False)
+            s2.kill()
+            s3 = self.start("--quiet", state=state)
+            status, _, err = s3.request("POST", "/markets/%s/predict" % ids[0], {"data": OPENROUTER})
+            self.assertEqual((status, err["code"]), (409, "CALIBRATION_STALE"), err)
+            status, _, got = self.raw_post(s3, "/markets/%s/predict" % ids[1], {"data": OPENROUTER})
+            self.assertEqual((status, got), (200, expected[(ids[1], "{}")]))
+            self.assertEqual(s3.request("DELETE", "/markets/" + ids[1])[0], 200)
+            self.assertEqual(sorted(os.listdir(state)), sorted([ids[0] + ".v2.json", ids[0] + ".calibrated.json"]))
+            self.stop_clean(s3)
+
+    @unittest.skipUnless(os.path.isdir(OPENROUTER), "../shared/data/openrouter absent")
+    def test_predict_bad_requests(self):
+        """Each bad predict request is a 4xx whose message names the field:
+        a market not added from a calibrated file, data missing, not a string,
+        not a data directory; a date not YYYY-MM-DD, not a calendar date, or
+        with no prices; unknown fields; a broken calibration object."""
+        with tempfile.TemporaryDirectory() as work:
+            _, text = self.fit(work, 8, 20)
+            s = self.start("--quiet")
+            status, _, data = s.request("POST", "/markets", text)
+            self.assertEqual((status, data["calibrated"]), (201, True))
+            mid = data["id"]
+            plain = self.create(s, generate_market(5, 4, 3))
+            self.assertIs(s.request("GET", "/markets/" + plain)[2]["calibrated"], False)
+            broken = json.loads(text)
+            broken["calibration"] = {"price": "effective"}
+            status, _, data = s.request("POST", "/markets", json.dumps(broken))
+            self.assertEqual((status, data["calibrated"]), (201, True))
+            broken_id = data["id"]
+            path = "/markets/%s/predict" % mid
+            cases = [
+                (plain, {"data": OPENROUTER}, 409, "NOT_CALIBRATED", "calibrated"),
+                (mid, {}, 400, "INVALID_ARGUMENT", '"data"'),
+                (mid, {"data": 3}, 400, "INVALID_ARGUMENT", '"data"'),
+                (mid, {"data": ""}, 400, "INVALID_ARGUMENT", '"data"'),
+                (mid, {"data": os.path.join(work, "nowhere")}, 400, "IO", "data: "),
+                (mid, {"data": work}, 400, "IO", "data: "),
+                (mid, {"data": OPENROUTER, "date": "28/07/2026"}, 400, "INVALID_ARGUMENT", '"date"'),
+                (mid, {"data": OPENROUTER, "date": 20260728}, 400, "INVALID_ARGUMENT", '"date"'),
+                (mid, {"data": OPENROUTER, "date": "2026-02-30"}, 400, "INVALID_ARGUMENT", "date 20260230"),
+                (mid, {"data": OPENROUTER, "date": "1990-01-01"}, 400, "INVALID_DATA", "19900101"),
+                (mid, {"data": OPENROUTER, "dates": "2026-07-28"}, 400, "INVALID_ARGUMENT", '"dates"'),
+                (broken_id, {"data": OPENROUTER}, 400, "INVALID_DATA", "calibration"),
+            ]
+            for target, body, want_status, code, named in cases:
+                status, _, err = s.request("POST", "/markets/%s/predict" % target, body)
+                self.assertEqual((status, err["code"]), (want_status, code), (body, err))
+                self.assertIn(named, err["error"], body)
+            status, _, err = s.request("POST", path, "{not json")
+            self.assertEqual(status, 400)
+            status, hdrs, _ = s.request("GET", path)
+            self.assertEqual((status, hdrs.get("allow")), (405, "POST"))
+            self.assertEqual(s.request("POST", "/markets/0123456789abcdef/predict", {"data": OPENROUTER})[0], 404)
+            # still serving, and the good request still answers
+            status, _, got = s.request("POST", path, {"data": OPENROUTER})
+            self.assertEqual((status, got["status"]), (200, "solved"))
+            self.stop_clean(s)
+
+    def test_predict_state_orphan(self):
+        """A calibrated text whose market file is missing (killed between the
+        two writes of an add, or of a DELETE) is removed on start; a market
+        without one is served as not calibrated."""
+        with tempfile.TemporaryDirectory() as state:
+            text = generate_market(4, 3, 8)
+            with open(os.path.join(state, "0123456789abcdef.calibrated.json"), "w") as f:
+                f.write(text)
+            with open(os.path.join(state, "fedcba9876543210.v1.json"), "w") as f:
+                f.write(text)
+            s = self.start("--quiet", state=state)
+            self.assertEqual(sorted(os.listdir(state)), ["fedcba9876543210.v1.json"])
+            status, _, err = s.request("POST", "/markets/fedcba9876543210/predict", {"data": state})
+            self.assertEqual((status, err["code"]), (409, "NOT_CALIBRATED"))
+            self.stop_clean(s)
 
     def test_without_state_and_help(self):
         rc, out, _ = cli("serve", "--help")
