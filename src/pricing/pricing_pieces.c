@@ -415,24 +415,31 @@ static void classify_at(Homotopy *h, int dir, int keep_membership, double dt) {
         double definite_slack = tol * user_scale;
         for (int j = 0; j < m; j++) {
             int in = act[j];
-            double v, v1, scale;
+            double v, v1, scale, zero;
             if (in) {
                 val[j] += dt * val1[j];
                 v = val[j];
                 v1 = val1[j];
                 scale = flow_scale(h, i, j);
                 if (v > tol * scale) continue; /* definite: membership stays */
+                /* a flow is zero when it is within its own round-off
+                 * (FLOW_NOISE of beta_j |nu_i| + F_j, with a margin), not
+                 * within a share of the app's demand: a huge app's small
+                 * flow on a small model is known far better than that */
+                zero = 64 * FLOW_NOISE * (h->beta[j] * user_scale + fabs(h->F[j]));
+                if (zero > NOISE * scale) zero = NOISE * scale;
             } else {
                 v1 = slack_F1[j] - nu1;
                 v = c[j] + slack_F[j] - nu + dt * v1;
                 if (v > definite_slack) continue;
                 scale = user_scale;
+                zero = NOISE * scale;
             }
             /* Small but clearly off zero, and not reaching zero within the
              * tolerance in price (a tiny model's tiny flow on a huge app):
              * not at this breakpoint; the ratio test meets it when it comes. */
             double toward = -dir * v1;
-            if (v > NOISE * scale && v > tol_range * (toward > 0 ? toward : 0)) continue;
+            if (v > zero && v > tol_range * (toward > 0 ? toward : 0)) continue;
             /* a zero flow is ambiguous only if its slack would be zero too,
              * which it is at a breakpoint (continuity); a zero slack likewise */
             h->ambiguous[n_ambiguous++] = (long)((size_t)i * (size_t)m + (size_t)j);
