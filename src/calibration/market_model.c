@@ -1247,12 +1247,48 @@ PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *
         } else if (!quality.present) {
             prillm__fit_say(warn, ctx, "no raw/sui414_openrouter-pricing-data/models_daily.csv: entrants valued without a quality index");
         }
-        res->indexed_models = 0;
-        for (int j = 0; j < m; j++) {
-            index[j] = st.entry_quality ? prillm__quality_of(&quality, res->market->provider_id[j]) : NAN;
-            res->indexed_models += isfinite(index[j]);
+        /* The entry regression values a model the market does not hold
+         * from its observables. Fitted on the calibrated models alone, a
+         * market cut to the largest (max-models) learns only the largest
+         * models' volumes and hands one to every entrant: a 30-model fit
+         * predicted that the 375 models it lacked on 2026-07-28 took all
+         * the traffic. So with a cut it is fitted on every model of the
+         * window (the curvature kappa stays the calibrated models'). */
+        Layout all;
+        memset(&all, 0, sizeof all);
+        int have_all = 0;
+        if (st.max_models > 0) {
+            PrillmFitSettings st_all = st;
+            st_all.max_models = 0;
+            PrillmError all_err;
+            int all_dropped = 0;
+            have_all = build_layout(&dl, &st_all, NULL, NULL, &all, &all_dropped, &all_err) == PRILLM_OK && all.m > m;
         }
-        entry_regression(&L, &st, index, res->entry_coef, &res->entry_kappa, &res->entry_r2);
+        const Layout *R = have_all ? &all : &L;
+        double *rindex = have_all ? malloc((size_t)R->m * sizeof *rindex) : index;
+        if (!rindex) {
+            layout_free(&all);
+            prillm__quality_free(&quality);
+            free(index);
+            goto oom;
+        }
+        res->indexed_models = 0;
+        for (int j = 0; j < R->m; j++) {
+            const char *id = have_all ? dl.models.key[R->model_of[j]] : res->market->provider_id[j];
+            rindex[j] = st.entry_quality ? prillm__quality_of(&quality, id) : NAN;
+            res->indexed_models += isfinite(rindex[j]);
+        }
+        entry_regression(R, &st, rindex, res->entry_coef, &res->entry_kappa, &res->entry_r2);
+        if (have_all) {
+            double *k = malloc(M * sizeof *k);
+            if (k) {
+                memcpy(k, L.kappa, M * sizeof *k);
+                res->entry_kappa = prillm__fit_median(k, m);
+                free(k);
+            }
+            free(rindex);
+        }
+        layout_free(&all);
         prillm__quality_free(&quality);
         free(index);
     }

@@ -411,6 +411,29 @@ static void test_fit_openrouter(void **state) {
     }
     assert_true(a->elasticity == b->elasticity && a->shrinkage == b->shrinkage);
     check_predict_reproduces_fit(a);
+    /* a later day of the real data on this cut market: the models it lacks
+     * enter with volumes from a regression over every model of the window,
+     * not over the 40 largest (which handed each entrant a top model's
+     * volume and all the traffic: 100% on 2026-07-28 before) */
+    {
+        char *text = NULL;
+        size_t size = 0;
+        FILE *mem = open_memstream(&text, &size);
+        assert_int_equal(prillm_fit_write_market(mem, a, &err), PRILLM_OK);
+        fclose(mem);
+        PrillmPrediction *pr = NULL;
+        if (prillm_predict(text, size, dir, 20260728, NULL, NULL, &pr, &err)) fail_msg("%s", err.message);
+        double total = 0, entrants = 0;
+        int n_entrants = 0;
+        for (int j = 0; j < pr->market->n_providers; j++) {
+            total += pr->provider_flow[j];
+            if (pr->entrant[j]) entrants += pr->provider_flow[j], n_entrants++;
+        }
+        assert_true(n_entrants > 100);
+        assert_true(total > 0 && entrants / total < 0.2);
+        prillm_prediction_free(pr);
+        free(text);
+    }
     prillm_fit_result_free(a);
     prillm_fit_result_free(b);
 }
