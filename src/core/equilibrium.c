@@ -353,6 +353,27 @@ static void recompute_loads(PrillmEquilibriumSolver *s, const double *f, double 
     }
 }
 
+/* How a user's water-filled split (x_j = (lambda - e_j) h_j over e_j <
+ * lambda) is made to add up to its demand D exactly. Returns the split's
+ * total before the correction; sets *absorb to the used entry with the
+ * largest h_j (-1 if none) and either *shortfall (D - total, to add there)
+ * or *fix (a factor for every flow) when that flow could not absorb it. */
+static double split_correction(const double *e, const double *h, int k, double lambda, double D, int *absorb,
+                               double *fix, double *shortfall) {
+    double total = 0, widest = 0;
+    *absorb = -1;
+    for (int t = 0; t < k; t++)
+        if (lambda > e[t]) {
+            total += (lambda - e[t]) * h[t];
+            if (h[t] > widest) widest = h[t], *absorb = t;
+        }
+    *fix = 1.0;
+    *shortfall = 0;
+    if (total > 0 && *absorb >= 0 && (lambda - e[*absorb]) * h[*absorb] + (D - total) >= 0) *shortfall = D - total;
+    else if (total > 0) *fix = D / total;
+    return total;
+}
+
 /* One sweep over users; returns how many pairs changed between used and
  * unused, and the largest flow change relative to the user's demand. */
 static long sweep(PrillmEquilibriumSolver *s, double *max_change) {
@@ -387,18 +408,9 @@ static long sweep(PrillmEquilibriumSolver *s, double *max_change) {
          * congested provider's marginal cost by slope * share of the
          * round-off, enough to break the certificate (1e-7 on the whole
          * OpenRouter market). Proportional only if that flow cannot absorb it. */
-        double total = 0, widest = 0;
-        int absorb = -1;
-        for (int j = 0; j < m; j++)
-            if (lambda > e[j]) {
-                total += (lambda - e[j]) * s->half_inv[j];
-                if (s->half_inv[j] > widest) widest = s->half_inv[j], absorb = j;
-            }
-        double fix = 1.0, shortfall = 0;
-        if (total > 0 && absorb >= 0 && (lambda - e[absorb]) * s->half_inv[absorb] + (D - total) >= 0)
-            shortfall = D - total;
-        else if (total > 0)
-            fix = D / total;
+        int absorb;
+        double fix, shortfall;
+        double total = split_correction(e, s->half_inv, m, lambda, D, &absorb, &fix, &shortfall);
         /* a demand so small (subnormal) that lambda - e_lo underflows to 0:
          * the limit of the split, the cheapest providers in proportion to
          * h_j */
@@ -449,19 +461,11 @@ static void polish_support(PrillmEquilibriumSolver *s) {
         if (k == 0) continue;
         double lo;
         double lambda = water_fill(e, h, k, D, s->lambda[i], &lo);
-        double total = 0, widest = 0;
-        int absorb = -1;
-        for (int t = 0; t < k; t++)
-            if (lambda > e[t]) {
-                total += (lambda - e[t]) * h[t];
-                if (h[t] > widest) widest = h[t], absorb = t;
-            }
-        if (!(total > 0)) continue; /* underflow: the full sweep's tie rule handles it */
+        int absorb;
+        double fix, shortfall;
+        if (!(split_correction(e, h, k, lambda, D, &absorb, &fix, &shortfall) > 0))
+            continue; /* underflow: the full sweep's tie rule handles it */
         s->lambda[i] = lo + lambda;
-        /* the shortfall on the flattest used provider, as in sweep() */
-        double fix = 1.0, shortfall = 0;
-        if ((lambda - e[absorb]) * h[absorb] + (D - total) >= 0) shortfall = D - total;
-        else fix = D / total;
         for (int t = 0; t < k; t++) {
             int j = idx[t];
             double x = lambda > e[t] ? (lambda - e[t]) * h[t] * fix : 0.0;
