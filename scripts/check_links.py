@@ -35,7 +35,7 @@ for f in files:
             continue
         if not os.path.exists(path):
             bad += 1; print(f'{f}: path `{t}` missing')
-    for m in re.finditer(r'(?<![\w/.\-])((?:\.\./)?(?:include|src|cli|tests|bench|fuzz|data|docs|scripts)/[\w./\-]+\.(?:md|c|h|json|csv|sh|py|dict))', text):
+    for m in re.finditer(r'(?<![\w/.\-])((?:\.\./)?(?:include|src|cli|tests|bench|fuzz|data|docs|scripts)/[\w./\-]+\.(?:md|c|h|json|csv|sh|py|dict))(?![\w])', text):
         t = m.group(1)
         if not os.path.exists(t) and not os.path.exists(os.path.normpath(os.path.join(base, t))):
             bad += 1; print(f'{f}: path {t} missing')
