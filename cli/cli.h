@@ -148,6 +148,11 @@ int prillm_cli_both_stdout(const char *first, const char *second, const char *hi
 
 int prillm_cli_parse_int(const char *text, const char *flag, long lo, long hi, long *out);
 int prillm_cli_parse_double(const char *text, const char *flag, double lo, double hi, double *out);
+/* OpenBLAS's thread count for the process: PRILLM_BLAS_THREADS, default 1,
+ * so that every command prints the same digits whatever OPENBLAS_NUM_THREADS
+ * says (prillm_set_blas_threads). 0, or EXIT_USAGE after a message if the
+ * variable is not a count. */
+int prillm_cli_pin_blas_threads(void);
 
 /* The report of prillm_compete (cmd_compete.c, also for price --owner):
  * format 0 JSON, 1 CSV, 2 table; the exit code for its status (warning on

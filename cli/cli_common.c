@@ -291,3 +291,13 @@ void prillm_cli_print_strings(FILE *out, char *const *ids, int count) {
     }
     fputc(']', out);
 }
+
+int prillm_cli_pin_blas_threads(void) {
+    long threads = 1;
+    const char *env = getenv("PRILLM_BLAS_THREADS");
+    if (env && *env &&
+        prillm_cli_parse_int(env, "PRILLM_BLAS_THREADS (environment)", 1, 1024, &threads) != 0)
+        return EXIT_USAGE;
+    prillm_set_blas_threads((int)threads);
+    return 0;
+}

@@ -287,6 +287,10 @@ static void main_help(FILE *out) {
             "                   default: ../share/prillm next to the installed executable,\n"
             "                   else the source tree's data/ (prillm price --help shows\n"
             "                   the model file in use)\n"
+            "  PRILLM_BLAS_THREADS  threads of the linked OpenBLAS (default 1: the\n"
+            "                   last digits of a solve depend on it, so every run\n"
+            "                   prints the same figures; OPENBLAS_NUM_THREADS is\n"
+            "                   overridden)\n"
             "\n%s",
             prillm_cli_exit_code_help);
 }
@@ -305,6 +309,8 @@ int main(int argc, char **argv) {
         printf("prillm %s\n", prillm_version());
         return EXIT_SOLVED;
     }
+    int pinned = prillm_cli_pin_blas_threads();
+    if (pinned != 0) return pinned;
 #define PRILLM_CLI_DISPATCH(fn, name, args, summary) \
     if (strcmp(cmd, name) == 0) return fn(argc - 1, argv + 1);
     PRILLM_CLI_COMMANDS(PRILLM_CLI_DISPATCH)

@@ -49,6 +49,18 @@ PRILLM_API char *prillm_format_double(double value, char *buf, size_t size);
  * prillm/config.h say the same at compile time. */
 PRILLM_API int prillm_has_component(const char *name);
 
+/* Set the number of threads the linked OpenBLAS uses, for the whole
+ * process (it is OpenBLAS's setting, not the library's; the library keeps no
+ * state of its own). OpenBLAS splits some sums (dot products, matrix-vector
+ * products, blocks of a Cholesky factor) between its threads, so results can
+ * differ in the last bits between thread counts; at a fixed count they are
+ * the same on every run. The command-line tools call this with 1 (or
+ * PRILLM_BLAS_THREADS) before any work, which makes their output identical
+ * whatever OPENBLAS_NUM_THREADS says. Returns the count in effect before the
+ * call, or -1 (nothing changed) if threads < 1. Not thread-safe: call it
+ * before starting work. */
+PRILLM_API int prillm_set_blas_threads(int threads);
+
 #ifdef __cplusplus
 }
 #endif
