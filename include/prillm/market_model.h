@@ -49,6 +49,24 @@ extern "C" {
 typedef enum { PRILLM_FIT_PRICE_EFFECTIVE = 0, PRILLM_FIT_PRICE_LISTED = 1 } PrillmFitPrice;
 #define PRILLM_FIT_MAX_SEGMENTS 8
 
+/* The service a model sells. OpenRouter's chat catalogue
+ * (raw/sui414_openrouter-pricing-data/models_daily.csv: every model there
+ * generates text) lists the chat models; a model with traffic that is not in
+ * it sells something else, told apart by its tokens: input-only (no output
+ * tokens: embeddings, reranking, speech synthesis billed on input) or media
+ * (image generation, transcription, speech with output tokens). Apps do not
+ * swap an embedding model for a chat model, so each class is its own market:
+ * the fit gives each non-chat class its own rest-of-market user, and puts
+ * every cell across classes far below its margin (docs/market-model.md). */
+typedef enum {
+    PRILLM_SERVICE_CHAT = 0,
+    PRILLM_SERVICE_INPUT_ONLY = 1,
+    PRILLM_SERVICE_MEDIA = 2
+} PrillmServiceClass;
+#define PRILLM_SERVICE_CLASSES 3
+/* "chat", "input-only", "media"; "unknown" otherwise. */
+PRILLM_API const char *prillm_service_class_name(int service);
+
 typedef struct {
     int fit_end;          /* yyyymmdd: last day of the fit window            */
     int fit_days;         /* days averaged into the fitted market            */
@@ -64,6 +82,8 @@ typedef struct {
     int segments;         /* rest-of-market users by price tier (1 = one);
                              0 = 1 or 4, the better forward               */
     int entry_quality;    /* 1: entrants' volume also from a quality index   */
+    int classes;          /* 1: each service class its own market (above);
+                             0: every model a substitute for every other    */
     int max_models;       /* 0 = all                                         */
     int max_apps;         /* 0 = all                                         */
     int verbose;
@@ -162,6 +182,17 @@ typedef struct {
      * derivatives, so they say how much the diversion rests on which apps
      * multi-home between the two models */
     double *diversion_lo, *diversion_hi;
+    /* [m] each model's PrillmServiceClass (all chat when settings.classes
+     * is 0 or the catalogue is absent or starts after the fit window) */
+    int *service_class;
+    /* rest-of-market users after the price tiers (users n_apps + segments
+     * ...): one per non-chat class with models, in class order */
+    int class_users;
+    /* [m] the price below which a model gets the price sensitivity of a
+     * model at that price: settings.price_floor for chat, scaled by the
+     * ratio of the class's median positive price to chat's for the others
+     * (an embedding at 0.01 USD/Mtok is not "near free") */
+    double *floor;
 } PrillmFitResult;
 
 typedef void (*PrillmFitProgressFn)(void *context, const char *message);

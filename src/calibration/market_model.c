@@ -51,6 +51,10 @@ static const PrillmOptionInfo fit_options[] = {
      "1: an entrant's volume also from its quality index (models_daily.csv aa_intelligence); off by default: on "
      "the shared data it over-predicts new high-index models (docs/market-model.md)",
      OFFSET(entry_quality)},
+    {"classes", PRILLM_OPTION_INT, 1, 0, 1, NULL,
+     "1: chat, input-only (embeddings, rerank, speech) and media models are separate markets (a model outside "
+     "OpenRouter's chat catalogue sells another service); 0: every model substitutes for every other",
+     OFFSET(classes)},
     {"max-models", PRILLM_OPTION_INT, 0, 0, 1000000, NULL, "keep the N largest models (0 = all)", OFFSET(max_models)},
     {"max-apps", PRILLM_OPTION_INT, 0, 0, 10000000, NULL, "keep the M largest apps (0 = all)", OFFSET(max_apps)},
     {"verbose", PRILLM_OPTION_INT, 0, 0, 2, NULL, "progress on stderr", OFFSET(verbose)},
@@ -70,6 +74,15 @@ void prillm_fit_default_settings(PrillmFitSettings *st) {
 
 PrillmErrorCode prillm_fit_set_option(PrillmFitSettings *st, const char *name, const char *value, PrillmError *err) {
     return prillm_options_set(fit_options, FIT_OPTION_COUNT, st, name, value, err);
+}
+
+const char *prillm_service_class_name(int service) {
+    switch (service) {
+    case PRILLM_SERVICE_CHAT: return "chat";
+    case PRILLM_SERVICE_INPUT_ONLY: return "input-only";
+    case PRILLM_SERVICE_MEDIA: return "media";
+    default: return "unknown";
+    }
 }
 
 static const double elasticity_candidates[] = {0.5, 1.0, 1.5, 2.0, 2.5, 3.0};
@@ -108,6 +121,10 @@ typedef struct {
     int n_categories;
     int use_category;     /* unlisted tastes also from apps of the category */
     long listed_cells;
+    int *service;         /* [m] PrillmServiceClass                          */
+    double *floor;        /* [m] the model's class's price floor            */
+    int class_users;      /* rest-of-market users after the tiers           */
+    int class_user[PRILLM_SERVICE_CLASSES]; /* its index after the tiers, -1 */
 } Layout;
 
 static void layout_free(Layout *L) {
@@ -126,6 +143,8 @@ static void layout_free(Layout *L) {
     free(L->kappa);
     free(L->tier);
     free(L->category);
+    free(L->service);
+    free(L->floor);
     memset(L, 0, sizeof *L);
 }
 
@@ -360,8 +379,77 @@ done:
     return rc;
 }
 
+static double median_positive_price(const Layout *L, int service) {
+    double *x = malloc(((size_t)L->m + 1) * sizeof *x);
+    if (!x) return NAN;
+    int n = 0;
+    for (int j = 0; j < L->m; j++)
+        if (L->service[j] == service && L->price[j] > 0) x[n++] = L->price[j];
+    double med = n ? prillm__fit_median(x, n) : NAN;
+    free(x);
+    return med;
+}
+
+/* Each model's service class (prillm/market_model.h) and its class's price
+ * floor. A model is chat if OpenRouter's chat catalogue lists it; the
+ * catalogue must cover the fit window's last day, else a model retired
+ * before it began would be taken for a non-chat one, so everything is chat
+ * then. Outside it, a model whose tokens are all input (prompt share 1 in
+ * the fit window) is input-only, any other media. */
+static int set_classes(Layout *L, const PrillmDaily *dl, const PrillmQuality *catalogue, const PrillmFitSettings *st,
+                       PrillmWarnFn warn, void *ctx) {
+    int m = L->m;
+    free(L->service);
+    free(L->floor);
+    L->service = calloc((size_t)m + 1, sizeof *L->service);
+    L->floor = malloc(((size_t)m + 1) * sizeof *L->floor);
+    if (!L->service || !L->floor) return -1;
+    int usable = st->classes && catalogue && catalogue->present && catalogue->first_date &&
+                 catalogue->first_date <= st->fit_end;
+    if (st->classes && warn && !usable)
+        prillm__fit_say(warn, ctx, "%s: every model taken for a chat model (no service classes)",
+                        catalogue && catalogue->present ? "the chat catalogue (models_daily.csv) starts after the fit window"
+                                                        : "no chat catalogue (raw/sui414_openrouter-pricing-data/models_daily.csv)");
+    int count[PRILLM_SERVICE_CLASSES] = {0};
+    for (int j = 0; j < m; j++) {
+        const char *id = dl->models.key[L->model_of[j]];
+        int c = PRILLM_SERVICE_CHAT;
+        if (usable && !prillm__quality_in_catalogue(catalogue, id))
+            c = L->prompt_share[j] >= 1.0 ? PRILLM_SERVICE_INPUT_ONLY : PRILLM_SERVICE_MEDIA;
+        L->service[j] = c;
+        count[c]++;
+    }
+    L->class_users = 0;
+    for (int c = 0; c < PRILLM_SERVICE_CLASSES; c++)
+        L->class_user[c] = c != PRILLM_SERVICE_CHAT && count[c] > 0 ? L->class_users++ : -1;
+    /* chat's floor as set; another class's scaled by its price level, so
+     * that it sits at the same fraction of the class's median price */
+    double chat = median_positive_price(L, PRILLM_SERVICE_CHAT);
+    double scale[PRILLM_SERVICE_CLASSES];
+    for (int c = 0; c < PRILLM_SERVICE_CLASSES; c++) {
+        double med = c == PRILLM_SERVICE_CHAT ? chat : median_positive_price(L, c);
+        scale[c] = isfinite(med) && isfinite(chat) && chat > 0 ? med / chat : 1.0;
+    }
+    for (int j = 0; j < m; j++) L->floor[j] = st->price_floor * scale[L->service[j]];
+    if (warn && L->class_users)
+        prillm__fit_say(warn, ctx,
+                        "%d models are not in OpenRouter's chat catalogue: %d input-only (embeddings, rerank, speech; "
+                        "price floor %.3g) and %d media (images, transcription; price floor %.3g), each class its own market",
+                        count[1] + count[2], count[1], st->price_floor * scale[1], count[2], st->price_floor * scale[2]);
+    return 0;
+}
+
+/* The class of rest-of-market user t (after the apps). */
+static int rest_service(const Layout *L, int t) {
+    if (t < L->segments) return PRILLM_SERVICE_CHAT;
+    for (int c = 0; c < PRILLM_SERVICE_CLASSES; c++)
+        if (L->class_user[c] == t - L->segments) return c;
+    return PRILLM_SERVICE_CHAT;
+}
+
 /* Price tiers: tier 0 below the floor (free and near-free), then the paid
- * models in `segments - 1` groups of equal count by price. */
+ * models in `segments - 1` groups of equal count by price. Chat models
+ * only: a non-chat model's "tier" is its class's user after the tiers. */
 static int set_tiers(Layout *L, const PrillmFitSettings *st, int segments) {
     int m = L->m;
     free(L->tier);
@@ -369,14 +457,15 @@ static int set_tiers(Layout *L, const PrillmFitSettings *st, int segments) {
     L->segments = segments;
     for (int t = 0; t < PRILLM_FIT_MAX_SEGMENTS; t++) L->tier_edge[t] = INFINITY;
     if (segments == 1) {
-        for (int j = 0; j < m; j++) L->tier[j] = 0;
+        for (int j = 0; j < m; j++)
+            L->tier[j] = L->service[j] == PRILLM_SERVICE_CHAT ? 0 : 1 + L->class_user[L->service[j]];
         return 0;
     }
     double *paid = malloc(((size_t)m + 1) * sizeof *paid);
     if (!paid) return -1;
     int count = 0;
     for (int j = 0; j < m; j++)
-        if (L->price[j] >= st->price_floor) paid[count++] = L->price[j];
+        if (L->service[j] == PRILLM_SERVICE_CHAT && L->price[j] >= st->price_floor) paid[count++] = L->price[j];
     qsort(paid, (size_t)count, sizeof *paid, prillm__fit_compare_doubles);
     L->tier_edge[0] = st->price_floor;
     for (int t = 1; t < segments - 1; t++) L->tier_edge[t] = count ? paid[(size_t)count * (size_t)t / (size_t)(segments - 1)] : INFINITY;
@@ -384,7 +473,7 @@ static int set_tiers(Layout *L, const PrillmFitSettings *st, int segments) {
     for (int j = 0; j < m; j++) {
         int t = 0;
         while (t < segments - 1 && L->price[j] >= L->tier_edge[t]) t++;
-        L->tier[j] = t;
+        L->tier[j] = L->service[j] == PRILLM_SERVICE_CHAT ? t : segments + L->class_user[L->service[j]];
     }
     /* a tier with no model with rest-of-market traffic would be a user with
      * no demand: merge it into the one below */
@@ -396,30 +485,37 @@ static int set_tiers(Layout *L, const PrillmFitSettings *st, int segments) {
  * as unlisted) and from the app x author structure elsewhere. */
 static void fill_market(const Layout *L, const PrillmFitSettings *st, double shrinkage, const unsigned char *hidden,
                         PrillmMarket *mk) {
-    int n_apps = L->n_apps, m = L->m, S = L->segments, n = n_apps + S;
+    int n_apps = L->n_apps, m = L->m, S = L->segments + L->class_users, n = n_apps + S;
     size_t M = (size_t)m;
     mk->w_price = 1;
     mk->w_congestion = 1;
     mk->w_delay = 0;
+    (void)st;
+    double top_value = 0;
     for (int j = 0; j < m; j++) {
-        double beta = L->kappa[j] * L->F[j] / fmax(L->price[j], st->price_floor);
+        double beta = L->kappa[j] * L->F[j] / fmax(L->price[j], L->floor[j]);
         mk->price[j] = L->price[j];
         mk->capacity[j] = beta;
         mk->latency[j] = L->latency[j];
         /* the rest of the market's segment of the model's tier has
          * multiplier 0 and no affinity for it */
         mk->value[j] = L->price[j] + (L->F[j] + L->rest[j]) / beta;
+        top_value = fmax(top_value, mk->value[j]);
     }
+    /* a cell across service classes: out of reach (market_model_internal.h) */
+    const double wall = PRILLM_FIT_CLASS_WALL * top_value;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < m; j++) mk->delay[(size_t)i * M + (size_t)j] = L->latency[j];
     for (int t = 0; t < S; t++) {
-        int i = n_apps + t;
+        int i = n_apps + t, service = rest_service(L, t);
         mk->demand[i] = 0;
         for (int j = 0; j < m; j++) {
             double beta = mk->capacity[j];
             if (L->tier[j] == t) {
                 mk->demand[i] += L->rest[j];
                 mk->affinity[(size_t)i * M + (size_t)j] = 0;
+            } else if (L->service[j] != service) {
+                mk->affinity[(size_t)i * M + (size_t)j] = -(mk->value[j] + wall);
             } else {
                 /* another tier's model: unused, below its margin by the
                  * model's censoring bound, like an app's unlisted cell */
@@ -466,8 +562,16 @@ static void fill_market(const Layout *L, const PrillmFitSettings *st, double shr
             if (theta && count) theta[L->author[j]] += row[j] / beta, count[L->author[j]]++;
         }
         mk->demand[i] = D;
+        /* the classes the app buys: those it has a listed cell in */
+        int uses[PRILLM_SERVICE_CLASSES] = {0};
+        for (int j = 0; j < m; j++)
+            if (isfinite(row[j])) uses[L->service[j]] = 1;
         for (int j = 0; j < m; j++) {
             if (isfinite(row[j]) && !(hidden && hidden[(size_t)i * M + (size_t)j])) continue;
+            if (!uses[L->service[j]]) {
+                a[j] = -(mk->value[j] + wall);
+                continue;
+            }
             double beta = mk->capacity[j];
             double threshold = -L->rest[j] / beta; /* at this affinity app i starts to use j */
             double base = threshold - L->bound[j] / beta;
@@ -685,27 +789,45 @@ static PrillmErrorCode match_elasticity(Layout *L, const PrillmFitSettings *st, 
                                           : 2.0 * target; /* one user, many rivals: |e| ~ kappa/2 */
     L->kappa_target = target;
     PrillmErrorCode rc = PRILLM_OK;
+    double *previous = malloc(M * sizeof *previous);
+    if (!previous) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory matching the elasticity");
     for (int round = 0; round < MATCH_ROUNDS; round++) {
         fill_market(L, st, shrinkage, NULL, mk);
         PrillmEquilibriumSolver *solver = NULL;
-        if ((rc = solve_market(mk, &solver, err))) return rc;
+        if ((rc = solve_market(mk, &solver, err))) break;
         rc = jacobian_at(mk, prillm_equilibrium_solution(solver)->flows, NULL, 0, jac, err);
         prillm_equilibrium_cleanup(solver);
-        if (rc) return rc;
+        if (rc) break;
         double worst = 0;
         for (int j = 0; j < m; j++) {
             double own = jac[(size_t)j * M + (size_t)j];
+            previous[j] = L->kappa[j];
             if (!(own < 0)) continue;
-            double p = fmax(L->price[j], st->price_floor);
+            double p = fmax(L->price[j], L->floor[j]);
             double e = -own * p / L->F[j];
             double ratio = (per_model ? per_model[j] : target) / e;
             /* beta moves e about proportionally; damp the far cases */
             ratio = fmin(fmax(ratio, 0.2), 5.0);
             L->kappa[j] *= ratio;
-            worst = fmax(worst, fabs(ratio - 1));
         }
+        /* A model's own elasticity comes from its rivals: with the users of
+         * its class alone (a class with no listed app has one), it is below
+         * p_j B_j / F_j, B_j the other models' summed slope, and raising
+         * beta_j toward that bound only hands the class's whole diversion
+         * to j. So beta_j stays at most B_j: an elasticity the class's
+         * substitution cannot give is reported as what it is. */
+        double slope[PRILLM_SERVICE_CLASSES] = {0};
+        for (int j = 0; j < m; j++) slope[L->service[j]] += L->kappa[j] * L->F[j] / fmax(L->price[j], L->floor[j]);
+        for (int j = 0; j < m; j++) {
+            double beta = L->kappa[j] * L->F[j] / fmax(L->price[j], L->floor[j]), others = slope[L->service[j]] - beta;
+            if (beta > others && others > 0) L->kappa[j] *= others / beta;
+        }
+        /* converged when no kappa moves (a capped one stays at its cap) */
+        for (int j = 0; j < m; j++) worst = fmax(worst, fabs(L->kappa[j] / previous[j] - 1));
         if (worst < 1e-3) break;
     }
+    free(previous);
+    if (rc) return rc;
     fill_market(L, st, shrinkage, NULL, mk);
     PrillmEquilibriumSolver *solver = NULL;
     if ((rc = solve_market(mk, &solver, err))) return rc;
@@ -926,17 +1048,26 @@ done:
 static void entry_regression(const Layout *L, const PrillmFitSettings *st, const double *index,
                              double coef[PRILLM_FIT_ENTRY_TERMS], double *kappa_median, double *r2) {
     enum { K = PRILLM_FIT_ENTRY_TERMS };
-    int m = L->m;
+    int m = L->m, used = 0;
+    /* an entrant is taken for a chat model: the regression is fitted on the
+     * chat models (embeddings and image models have price levels of their
+     * own) */
+#define ENTRY_SKIP(j) (L->service && L->service[j] != PRILLM_SERVICE_CHAT)
+    for (int j = 0; j < m; j++) used += !ENTRY_SKIP(j);
+    if (used == 0) used = 1;
     double mean[K] = {0}, A[K][K + 1];
     memset(A, 0, sizeof A);
     for (int j = 0; j < m; j++) {
+        if (ENTRY_SKIP(j)) continue;
         double x[K];
         prillm__entry_terms(L->price[j], st->price_floor, L->latency[j], L->throughput[j], index[j], x);
-        for (int q = 1; q < K; q++) mean[q] += x[q] / m;
+        for (int q = 1; q < K; q++) mean[q] += x[q] / used;
     }
     double ymean = 0, sst = 0, sse = 0;
-    for (int j = 0; j < m; j++) ymean += log(L->F[j]) / m;
+    for (int j = 0; j < m; j++)
+        if (!ENTRY_SKIP(j)) ymean += log(L->F[j]) / used;
     for (int j = 0; j < m; j++) {
+        if (ENTRY_SKIP(j)) continue;
         double x[K];
         prillm__entry_terms(L->price[j], st->price_floor, L->latency[j], L->throughput[j], index[j], x);
         for (int q = 1; q < K; q++) x[q] -= mean[q];
@@ -968,11 +1099,13 @@ static void entry_regression(const Layout *L, const PrillmFitSettings *st, const
     coef[0] = b[0];
     for (int q = 1; q < K; q++) coef[q] = b[q], coef[0] -= b[q] * mean[q];
     for (int j = 0; j < m; j++) {
+        if (ENTRY_SKIP(j)) continue;
         double x[K], yhat = 0;
         prillm__entry_terms(L->price[j], st->price_floor, L->latency[j], L->throughput[j], index[j], x);
         for (int q = 0; q < K; q++) yhat += coef[q] * x[q];
         sse += (log(L->F[j]) - yhat) * (log(L->F[j]) - yhat);
     }
+#undef ENTRY_SKIP
     *r2 = sst > 0 ? 1 - sse / sst : NAN;
     double *k = malloc((size_t)m * sizeof *k);
     *kappa_median = 2.0;
@@ -1002,12 +1135,14 @@ void prillm_fit_result_free(PrillmFitResult *r) {
     free(r->heldout);
     free(r->measured_model);
     free(r->tier);
+    free(r->service_class);
+    free(r->floor);
     if (r->have_measured) prillm_elasticity_result_free(&r->measured);
     free(r);
 }
 
 static PrillmMarket *market_for(const Layout *L, const PrillmDaily *dl, PrillmError *err) {
-    int n = L->n_apps + L->segments, m = L->m;
+    int n = L->n_apps + L->segments + L->class_users, m = L->m;
     PrillmMarket *mk = prillm_market_alloc(n, m, err);
     if (!mk) return NULL;
     for (int j = 0; j < m; j++)
@@ -1020,6 +1155,11 @@ static PrillmMarket *market_for(const Layout *L, const PrillmDaily *dl, PrillmEr
         else if (t == L->segments - 1) snprintf(name, sizeof name, "(rest of market, price >= %.4g)", L->tier_edge[t - 1]);
         else if (t == 0) snprintf(name, sizeof name, "(rest of market, price < %.4g)", L->tier_edge[0]);
         else snprintf(name, sizeof name, "(rest of market, price %.4g..%.4g)", L->tier_edge[t - 1], L->tier_edge[t]);
+        if (!(mk->user_id[L->n_apps + t] = prillm__strdup(name))) goto oom;
+    }
+    for (int t = L->segments; t < L->segments + L->class_users; t++) {
+        char name[128];
+        snprintf(name, sizeof name, "(rest of market, %s services)", prillm_service_class_name(rest_service(L, t)));
         if (!(mk->user_id[L->n_apps + t] = prillm__strdup(name))) goto oom;
     }
     return mk;
@@ -1068,12 +1208,22 @@ PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *
         free(res);
         return rc;
     }
+    /* models_daily.csv: OpenRouter's chat catalogue (service classes) and the
+     * entrants' quality index */
+    PrillmQuality quality;
+    PrillmError qerr = {0};
+    int quality_read = prillm__quality_read(dir, st.fit_end, &quality, &qerr) == PRILLM_OK;
+    if (!quality_read) {
+        prillm__fit_say(warn, ctx, "models_daily.csv not usable (no service classes, no quality index): %s", qerr.message);
+        memset(&quality, 0, sizeof quality);
+    }
     int m = L.m;
     size_t M = (size_t)m;
     res->dropped_models = dropped;
     res->listed_cells = L.listed_cells;
     res->n_apps = L.n_apps;
     if (!(jac = malloc(M * M * sizeof *jac))) goto oom;
+    if (set_classes(&L, &dl, &quality, &st, warn, ctx)) goto oom;
     if (set_tiers(&L, &st, st.segments > 0 ? st.segments : 1)) goto oom;
     if (!(work = market_for(&L, &dl, err))) goto fail;
     /* the app x author shrinkage: on held-out listed cells, at the middle
@@ -1213,6 +1363,10 @@ PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *
     memcpy(res->tier_edge, L.tier_edge, sizeof res->tier_edge);
     if (!(res->tier = malloc(M * sizeof(int)))) goto oom;
     memcpy(res->tier, L.tier, M * sizeof(int));
+    if (!(res->service_class = malloc(M * sizeof(int))) || !(res->floor = malloc(M * sizeof(double)))) goto oom;
+    memcpy(res->service_class, L.service, M * sizeof(int));
+    memcpy(res->floor, L.floor, M * sizeof(double));
+    res->class_users = L.class_users;
     res->market = work;
     work = NULL;
     res->observed_flow = malloc(M * sizeof(double));
@@ -1235,18 +1389,10 @@ PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *
     res->settings.elasticity = target;
     res->settings.shrinkage = shrinkage;
     {
-        PrillmQuality quality;
-        PrillmError qerr = {0};
         double *index = malloc(M * sizeof *index);
         if (!index) goto oom;
-        if (!st.entry_quality) {
-            memset(&quality, 0, sizeof quality);
-        } else if (prillm__quality_read(dir, st.fit_end, &quality, &qerr)) {
-            prillm__fit_say(warn, ctx, "quality index not used: %s", qerr.message);
-            memset(&quality, 0, sizeof quality);
-        } else if (!quality.present) {
+        if (st.entry_quality && quality_read && !quality.present)
             prillm__fit_say(warn, ctx, "no raw/sui414_openrouter-pricing-data/models_daily.csv: entrants valued without a quality index");
-        }
         /* The entry regression values a model the market does not hold
          * from its observables. Fitted on the calibrated models alone, a
          * market cut to the largest (max-models) learns only the largest
@@ -1262,20 +1408,20 @@ PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *
             st_all.max_models = 0;
             PrillmError all_err;
             int all_dropped = 0;
-            have_all = build_layout(&dl, &st_all, NULL, NULL, &all, &all_dropped, &all_err) == PRILLM_OK && all.m > m;
+            have_all = build_layout(&dl, &st_all, NULL, NULL, &all, &all_dropped, &all_err) == PRILLM_OK && all.m > m &&
+                       set_classes(&all, &dl, &quality, &st, NULL, NULL) == 0;
         }
         const Layout *R = have_all ? &all : &L;
         double *rindex = have_all ? malloc((size_t)R->m * sizeof *rindex) : index;
         if (!rindex) {
             layout_free(&all);
-            prillm__quality_free(&quality);
             free(index);
             goto oom;
         }
         res->indexed_models = 0;
         for (int j = 0; j < R->m; j++) {
             const char *id = have_all ? dl.models.key[R->model_of[j]] : res->market->provider_id[j];
-            rindex[j] = st.entry_quality ? prillm__quality_of(&quality, id) : NAN;
+            rindex[j] = st.entry_quality && quality_read ? prillm__quality_of(&quality, id) : NAN;
             res->indexed_models += isfinite(rindex[j]);
         }
         entry_regression(R, &st, rindex, res->entry_coef, &res->entry_kappa, &res->entry_r2);
@@ -1289,7 +1435,6 @@ PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *
             free(rindex);
         }
         layout_free(&all);
-        prillm__quality_free(&quality);
         free(index);
     }
     memcpy(res->observed_flow, L.F, M * sizeof(double));
@@ -1356,6 +1501,7 @@ cleanup:
     prillm_market_free(work);
     free(jac);
     layout_free(&L);
+    prillm__quality_free(&quality);
     prillm__daily_free(&dl);
     *out = res;
     return res ? PRILLM_OK : rc;

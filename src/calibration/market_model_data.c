@@ -253,6 +253,7 @@ void prillm__quality_free(PrillmQuality *q) {
     if (!q) return;
     prillm__csv_free(&q->table);
     prillm__names_free(&q->ids);
+    prillm__names_free(&q->catalogue);
     free(q->value);
     memset(q, 0, sizeof *q);
 }
@@ -271,8 +272,10 @@ PrillmErrorCode prillm__quality_read(const char *dir, int last_date, PrillmQuali
     if ((rc = prillm__csv_require(t, "scrape_date", &c_date, err)) || (rc = prillm__csv_require(t, "id", &c_id, err)) ||
         (rc = prillm__csv_require(t, "aa_intelligence", &c_index, err)))
         goto fail;
+    int c_slug = prillm__csv_column(t, "permaslug"), c_model = prillm__csv_column(t, "model_slug");
     int *date = NULL;
-    if (prillm__names_init(&q->ids) || !(q->value = malloc(((size_t)t->rows + 1) * sizeof(double))) ||
+    if (prillm__names_init(&q->ids) || prillm__names_init(&q->catalogue) ||
+        !(q->value = malloc(((size_t)t->rows + 1) * sizeof(double))) ||
         !(date = calloc((size_t)t->rows + 1, sizeof(int)))) {
         free(date);
         rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading %s", path);
@@ -285,7 +288,16 @@ PrillmErrorCode prillm__quality_read(const char *dir, int last_date, PrillmQuali
             free(date);
             goto fail;
         }
-        if (d < 0 || d > last_date || !isfinite(x)) continue;
+        if (d < 0 || d > last_date) continue;
+        if (!q->first_date || d < q->first_date) q->first_date = d;
+        if (prillm__names_add(&q->catalogue, (char *)prillm__csv_get(t, r, c_id)) < 0 ||
+            (c_slug >= 0 && prillm__names_add(&q->catalogue, (char *)prillm__csv_get(t, r, c_slug)) < 0) ||
+            (c_model >= 0 && prillm__names_add(&q->catalogue, (char *)prillm__csv_get(t, r, c_model)) < 0)) {
+            free(date);
+            rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading %s", path);
+            goto fail;
+        }
+        if (!isfinite(x)) continue;
         int k = prillm__names_add(&q->ids, (char *)prillm__csv_get(t, r, c_id));
         if (k < 0) {
             free(date);
@@ -306,4 +318,16 @@ double prillm__quality_of(const PrillmQuality *q, const char *id) {
     if (!q->present) return NAN;
     int k = prillm__names_find(&q->ids, id);
     return k >= 0 ? q->value[k] : NAN;
+}
+
+int prillm__quality_in_catalogue(const PrillmQuality *q, const char *id) {
+    if (!q->present) return 0;
+    if (prillm__names_find(&q->catalogue, id) >= 0) return 1;
+    /* a variant ("vendor/model:free") of a listed model */
+    const char *colon = strchr(id, ':');
+    if (!colon || colon == id || (size_t)(colon - id) >= 512) return 0;
+    char base[512];
+    memcpy(base, id, (size_t)(colon - id));
+    base[colon - id] = '\0';
+    return prillm__names_find(&q->catalogue, base) >= 0;
 }

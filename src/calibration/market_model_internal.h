@@ -52,11 +52,27 @@ typedef struct {
     PrillmNameIndex ids;
     double *value;
     int present;            /* 0: the file is absent (every lookup NaN)      */
+    /* the same table is OpenRouter's chat catalogue (every row's modality
+     * ends in "->text..."): every id and permaslug of a row dated on or
+     * before last_date, and the first scrape date (yyyymmdd, 0 = none) */
+    PrillmNameIndex catalogue;
+    int first_date;
 } PrillmQuality;
 
 PrillmErrorCode prillm__quality_read(const char *dir, int last_date, PrillmQuality *quality, PrillmError *err);
 double prillm__quality_of(const PrillmQuality *quality, const char *model_id);
+/* 1 if model_id (an id, model slug or permaslug, or a ":variant" of one) is
+ * in the chat catalogue. */
+int prillm__quality_in_catalogue(const PrillmQuality *quality, const char *model_id);
 void prillm__quality_free(PrillmQuality *quality);
+
+/* A cell across service classes (prillm/market_model.h) has affinity
+ * -(value_j + PRILLM_FIT_CLASS_WALL x the market's largest value): its cost
+ * is above any user's equilibrium cost at any prices up to that many times
+ * today's (a what-if that makes every image model 10 times dearer still
+ * leaves image traffic with image models). A finite wall keeps the market an
+ * ordinary one every solver reads. */
+#define PRILLM_FIT_CLASS_WALL 1000.0
 
 /* The entry regression's regressors for a model: 1, log max(p, floor),
  * log latency, log throughput, has an index, index / 10 (0 without). */

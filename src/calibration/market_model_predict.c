@@ -28,6 +28,8 @@ typedef struct {
     int segments;                    /* rest-of-market users, one per price tier */
     int rest[PRILLM_FIT_MAX_SEGMENTS];  /* their user indices                    */
     double edge[PRILLM_FIT_MAX_SEGMENTS]; /* tier t: price < edge[t]              */
+    int n_class;                     /* rest-of-market users of non-chat classes */
+    int class_user[PRILLM_SERVICE_CLASSES]; /* their user indices                */
 } Meta;
 
 static void meta_free(Meta *m) {
@@ -77,6 +79,22 @@ static PrillmErrorCode read_meta(const char *text, size_t length, const PrillmMa
         meta->edge[t] = e ? (cJSON_IsNumber(e) ? e->valuedouble : NAN) : INFINITY;
         if (!(meta->edge[t] >= 0)) {
             rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA, "calibration.tier_edges[%d] must be a number >= 0", t);
+            goto done;
+        }
+    }
+    /* optional (fits before service classes have none) */
+    const cJSON *classes = cJSON_GetObjectItemCaseSensitive(cal, "class_users");
+    if (classes && (!cJSON_IsArray(classes) || cJSON_GetArraySize(classes) >= PRILLM_SERVICE_CLASSES)) {
+        rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA, "calibration.class_users must be an array of at most %d users",
+                          PRILLM_SERVICE_CLASSES - 1);
+        goto done;
+    }
+    meta->n_class = classes ? cJSON_GetArraySize(classes) : 0;
+    for (int t = 0; t < meta->n_class; t++) {
+        const cJSON *u = cJSON_GetArrayItem(classes, t);
+        meta->class_user[t] = cJSON_IsString(u) ? prillm_market_user_index(mk, u->valuestring) : -1;
+        if (meta->class_user[t] < 0) {
+            rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA, "calibration.class_users[%d] is not a user of the market", t);
             goto done;
         }
     }
@@ -389,6 +407,7 @@ PrillmErrorCode prillm_predict(const char *text, size_t length, const char *dir,
         return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory");
     }
     for (int t = 0; t < meta.segments; t++) is_rest[meta.rest[t]] = 1;
+    for (int t = 0; t < meta.n_class; t++) is_rest[meta.class_user[t]] = 1;
     /* the largest segment stands for a new app's tastes */
     int rest = meta.rest[0];
     for (int t = 1; t < meta.segments; t++)
@@ -505,23 +524,41 @@ PrillmErrorCode prillm_predict(const char *text, size_t length, const char *dir,
         if (k >= 0 && isfinite(per.tokens[k])) total += per.tokens[k];
     }
     double rest_then = 0;
-    for (int t = 0; t < meta.segments; t++) rest_then += cal->demand[meta.rest[t]];
+    for (int i = 0; i < n0; i++)
+        if (is_rest[i]) rest_then += cal->demand[i];
     if (total > 0 && total > app_total && rest_then > 0) {
-        /* split as the segments were */
-        for (int t = 0; t < meta.segments; t++)
-            mk->demand[meta.rest[t]] = (total - app_total) * cal->demand[meta.rest[t]] / rest_then;
+        /* split as the segments (and the non-chat classes' users) were */
+        for (int i = 0; i < n0; i++)
+            if (is_rest[i]) mk->demand[i] = (total - app_total) * cal->demand[i] / rest_then;
     } else {
-        for (int t = 0; t < meta.segments; t++) mk->demand[meta.rest[t]] = cal->demand[meta.rest[t]] * scale;
+        for (int i = 0; i < n0; i++)
+            if (is_rest[i]) mk->demand[i] = cal->demand[i] * scale;
         if (total > 0)
             prillm__fit_say(warn, ctx, "the apps' demands (%.4g Mtok/day) exceed the period's model tokens (%.4g): the rest of the "
                            "market kept as calibrated, scaled",
                 app_total, total);
     }
+    /* an entrant outside OpenRouter's chat catalogue (when the calibrated
+     * market has non-chat classes and the catalogue covers the date) sells a
+     * non-chat service: only the non-chat classes' users buy it; a chat
+     * entrant is out of their reach, as prillm fit puts cells across
+     * classes (PRILLM_FIT_CLASS_WALL). */
+    double top_value = 0;
+    for (int j = 0; j < m; j++) top_value = fmax(top_value, mk->value[j]);
+    int catalogue = meta.n_class > 0 && quality.present && quality.first_date && quality.first_date <= date;
+    unsigned char *class_user = calloc((size_t)n + 1, 1);
+    if (!class_user) goto oom;
+    for (int t = 0; t < meta.n_class; t++) class_user[meta.class_user[t]] = 1;
+    int nonchat_entrants = 0;
+    for (int j = m0; j < m; j++) nonchat_entrants += catalogue && !prillm__quality_in_catalogue(&quality, mk->provider_id[j]);
     for (int i = 0; i < n; i++)
         for (int j = 0; j < m; j++) {
             size_t c = (size_t)i * M + (size_t)j;
             mk->delay[c] = mk->latency[j];
+            int nonchat = j >= m0 && catalogue && !prillm__quality_in_catalogue(&quality, mk->provider_id[j]);
             if (i < n0 && j < m0) mk->affinity[c] = cal->affinity[(size_t)i * M0 + (size_t)j];
+            else if (j >= m0 && (nonchat != (i < n0 && class_user[i]))) mk->affinity[c] = -(mk->value[j] + PRILLM_FIT_CLASS_WALL * top_value);
+            else if (i < n0 && class_user[i]) mk->affinity[c] = 0;
             else if (i < n0 && is_rest[i] && meta.segments > 1) {
                 /* the entrant's price tier's segment buys it; the others
                  * sit below their margin like apps */
@@ -538,7 +575,10 @@ PrillmErrorCode prillm_predict(const char *text, size_t length, const char *dir,
         }
     (void)app_then;
     (void)app_now;
+    free(class_user);
     if (entrants) prillm__fit_say(warn, ctx, "%d models not in the calibrated market enter with a volume predicted from price, latency and throughput", entrants);
+    if (nonchat_entrants)
+        prillm__fit_say(warn, ctx, "%d of them are not in OpenRouter's chat catalogue: only the non-chat classes' users buy them", nonchat_entrants);
     if (carried_models) prillm__fit_say(warn, ctx, "%d calibrated models have no price in the period: their last price is kept", carried_models);
     if (new_apps) prillm__fit_say(warn, ctx, "%d apps not in the calibrated market are added with the rest of the market's tastes", new_apps);
     int carried_apps = 0;

@@ -62,6 +62,13 @@ void prillm_fit_write_json(FILE *out, const PrillmFitResult *r) {
     PaidSummary ps = paid_summary(r);
     fprintf(out, "{\n  \"status\": \"%s\",\n  \"apps\": %d,\n  \"rest_of_market_segments\": %d,\n  \"models\": %d,\n  \"listed_cells\": %ld,\n",
             prillm_status_name(r->status), r->n_apps, r->segments, m, r->listed_cells);
+    fprintf(out, "  \"class_users\": %d,\n  \"models_by_service\": {", r->class_users);
+    for (int c = 0; c < PRILLM_SERVICE_CLASSES; c++) {
+        int count = 0;
+        for (int j = 0; j < m; j++) count += r->service_class ? r->service_class[j] == c : c == PRILLM_SERVICE_CHAT;
+        fprintf(out, "%s\"%s\": %d", c ? ", " : "", prillm_service_class_name(c), count);
+    }
+    fputs("},\n", out);
     fprintf(out, "  \"models_dropped_without_price\": %d,\n  \"elasticity_target\": ", r->dropped_models);
     prillm__json_number(out, r->elasticity);
     fprintf(out, ",\n  \"per_model_elasticity\": %s", r->per_model_elasticity ? "true" : "false");
@@ -124,8 +131,12 @@ void prillm_fit_write_json(FILE *out, const PrillmFitResult *r) {
     for (int j = 0; j < m; j++) {
         fputs(j ? ",\n    {\"id\": " : "\n    {\"id\": ", out);
         prillm__json_string(out, mk->provider_id[j]);
+        fprintf(out, ", \"service\": \"%s\"",
+                prillm_service_class_name(r->service_class ? r->service_class[j] : PRILLM_SERVICE_CHAT));
         fputs(", \"price\": ", out);
         prillm__json_number(out, mk->price[j]);
+        fputs(", \"price_floor\": ", out);
+        prillm__json_number(out, r->floor ? r->floor[j] : r->settings.price_floor);
         fputs(", \"flow\": ", out);
         prillm__json_number(out, r->observed_flow[j]);
         fputs(", \"value\": ", out);
@@ -170,6 +181,13 @@ void prillm_fit_write_table(FILE *out, const PrillmFitResult *r) {
     fprintf(out, "whole market: %d apps + the rest of the market (%d price tier%s), %d models, %ld listed cells (%s, %.1f s)\n",
             r->n_apps, r->segments, r->segments == 1 ? "" : "s", mk->n_providers, r->listed_cells,
             prillm_status_name(r->status), r->seconds);
+    if (r->class_users) {
+        int count[PRILLM_SERVICE_CLASSES] = {0};
+        for (int j = 0; j < mk->n_providers; j++) count[r->service_class[j]]++;
+        fprintf(out, "service classes, each its own market: %d chat, %d input-only (embeddings, rerank, speech), "
+                     "%d media (images, transcription); one rest-of-market user per non-chat class\n",
+                count[0], count[1], count[2]);
+    }
     fprintf(out, "\nforward validation: model totals on %d later days (fit window before them); candidate elasticities "
                  "within the measured range [%.3g, %.3g]\n",
             r->forward_days, r->candidate_lo, r->candidate_hi);
@@ -262,6 +280,13 @@ PrillmErrorCode prillm_fit_write_market(FILE *out, const PrillmFitResult *r, Pri
     for (int t = 0; t + 1 < r->segments; t++) {
         if (t) fputs(", ", out);
         prillm__json_number(out, r->tier_edge[t]);
+    }
+    fputs("]", out);
+    /* one rest-of-market user per non-chat service class (after the tiers) */
+    fputs(",\n    \"class_users\": [", out);
+    for (int t = 0; t < r->class_users; t++) {
+        if (t) fputs(", ", out);
+        prillm__json_string(out, mk->user_id[r->n_apps + r->segments + t]);
     }
     fputs("]", out);
     fputs(",\n    \"entry\": {\"coefficients\": [", out);

@@ -367,7 +367,7 @@ static void test_fit_openrouter(void **state) {
     assert_int_equal(prillm_fit_openrouter(dir, &st, NULL, NULL, &b, &err), PRILLM_OK);
     const PrillmMarket *mk = a->market;
     assert_int_equal(mk->n_providers, 40);
-    assert_int_equal(mk->n_users, a->n_apps + a->segments);
+    assert_int_equal(mk->n_users, a->n_apps + a->segments + a->class_users);
     assert_true(a->segments >= 1 && a->segments <= PRILLM_FIT_MAX_SEGMENTS);
     /* the inversion reproduces the data: a certificate, not a fit */
     assert_true(a->max_total_error < 1e-8);
@@ -439,6 +439,207 @@ static void test_fit_openrouter(void **state) {
 }
 
 
+/* Flows a user of one service class sends to a model of another, largest
+ * relative to the user's demand. */
+static double cross_class_flow(const PrillmMarket *mk, const double *flows, const int *user_class,
+                               const int *model_class) {
+    double worst = 0;
+    for (int i = 0; i < mk->n_users; i++)
+        for (int j = 0; j < mk->n_providers; j++)
+            if (user_class[i] != model_class[j])
+                worst = fmax(worst, flows[(size_t)i * (size_t)mk->n_providers + (size_t)j] / mk->demand[i]);
+    return worst;
+}
+
+/* A synthetic OpenRouter directory: six chat models (one a ":free" variant
+ * of a catalogue id), three embedding models (input tokens only) and two
+ * image models outside the chat catalogue, five apps on chat models. */
+static void write_classes_data(const char *dir) {
+    static const struct {
+        const char *id;
+        double in, out, tokens, prompt_share;
+    } model[] = {
+        {"a/c1", 3, 15, 4e9, 0.8},     {"a/c2", 0.5, 2, 9e9, 0.9},   {"a/c3", 0.2, 0.8, 6e9, 0.85},
+        {"a/c4", 1, 4, 3e9, 0.8},      {"b/c5", 0.1, 0.4, 5e9, 0.9}, {"b/c6:free", 0, 0, 2e9, 0.9},
+        {"e/emb1", 0.02, 0, 8e8, 1},   {"e/emb2", 0.1, 0, 3e8, 1},   {"f/emb3", 0.01, 0, 5e8, 1},
+        {"g/img1", 5, 30, 2e7, 0.3},   {"g/img2", 2, 10, 4e7, 0.4},
+    };
+    enum { MODELS = sizeof model / sizeof model[0] };
+    char path[1024];
+    snprintf(path, sizeof path, "%s/models.csv", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("date,model_id,price_in_per_mtok,price_out_per_mtok,price_in_effective_per_mtok,price_out_effective_per_mtok,"
+          "latency_s,throughput_tps,tokens,prompt_tokens,completion_tokens\n", f);
+    /* 2026-06-17 .. 2026-07-30: the snapshot's window, the fit week, three
+     * later days with some price changes */
+    for (int day = 0; day < 44; day++) {
+        int month = day < 14 ? 6 : 7, dom = day < 14 ? 17 + day : day - 13;
+        for (int k = 0; k < MODELS; k++) {
+            double wiggle = 1 + 0.05 * sin(1.7 * day + k), cut = day >= 41 && k % 3 == 0 ? 0.8 : 1;
+            double tok = model[k].tokens * wiggle / (day >= 41 && k % 3 == 0 ? 0.9 : 1);
+            fprintf(f, "2026-%02d-%02d,%s,%g,%g,%g,%g,%g,%g,%.0f,%.0f,%.0f\n", month, dom, model[k].id, model[k].in * cut,
+                    model[k].out * cut, model[k].in * cut, model[k].out * cut, 1 + 0.1 * k, 40.0 + 5 * k, tok,
+                    tok * model[k].prompt_share, tok * (1 - model[k].prompt_share));
+        }
+        if (day == 43) /* entrants on the last day: a chat model and an embedding model */
+            fprintf(f, "2026-07-30,a/c7,0.3,1.2,0.3,1.2,1,60,1e9,9e8,1e8\n2026-07-30,h/emb4,0.015,0,0.015,0,1,60,2e8,2e8,0\n");
+    }
+    fclose(f);
+    snprintf(path, sizeof path, "%s/flows.csv", dir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("date,app,model_id,tokens\n", f);
+    for (int a = 0; a < 5; a++)
+        for (int k = 0; k < 6; k++)
+            if ((a + k) % 3 != 0) fprintf(f, "2026-07-07,app%d,%s,%.0f\n", a, model[k].id, 1e9 * (1 + a) * (1 + k % 2));
+    fclose(f);
+    char raw[512];
+    snprintf(raw, sizeof raw, "%s/raw", dir);
+    mkdir(raw, 0700);
+    snprintf(raw, sizeof raw, "%s/raw/sui414_openrouter-pricing-data", dir);
+    mkdir(raw, 0700);
+    snprintf(path, sizeof path, "%s/models_daily.csv", raw);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("scrape_date,id,model_slug,permaslug,modality,aa_intelligence\n", f);
+    for (int dom = 17; dom <= 30; dom++) {
+        for (int k = 0; k < 6; k++) {
+            const char *id = k == 5 ? "b/c6" : model[k].id; /* the free variant is listed by its base id */
+            fprintf(f, "2026-07-%02d,%s,%s,%s-2026,text->text,%d\n", dom, id, id, id, 30 + k);
+        }
+        fprintf(f, "2026-07-%02d,a/c7,a/c7,a/c7-2026,text->text,\n", dom);
+    }
+    fclose(f);
+}
+
+static void remove_classes_data(const char *dir) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/raw/sui414_openrouter-pricing-data/models_daily.csv", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/raw/sui414_openrouter-pricing-data", dir);
+    rmdir(path);
+    snprintf(path, sizeof path, "%s/raw", dir);
+    rmdir(path);
+    snprintf(path, sizeof path, "%s/models.csv", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/flows.csv", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* Service classes: models outside the chat catalogue sell other services.
+ * The fit must class them from the data, give each class its own market
+ * (no user buys across classes, at the calibrated prices and after
+ * what-if price cuts to zero), and predict must keep a non-chat entrant
+ * with the non-chat users. With classes off, everything is one market. */
+static void test_fit_service_classes(void **state) {
+    (void)state;
+    char dir[] = "/tmp/prillm_classes_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    write_classes_data(dir);
+    PrillmFitSettings st;
+    prillm_fit_default_settings(&st);
+    st.elasticity = 1.5;
+    st.segments = 1;
+    st.forward_end = 20260729;
+    PrillmFitResult *r = NULL;
+    PrillmError err;
+    if (prillm_fit_openrouter(dir, &st, NULL, NULL, &r, &err)) fail_msg("%s", err.message);
+    const PrillmMarket *mk = r->market;
+    int m = mk->n_providers, n = mk->n_users;
+    assert_int_equal(m, 11);
+    int want[] = {0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 2};
+    int model_class[11], user_class[64];
+    for (int j = 0; j < m; j++) {
+        int k = -1;
+        static const char *ids[] = {"a/c1", "a/c2", "a/c3", "a/c4", "b/c5", "b/c6:free",
+                                    "e/emb1", "e/emb2", "f/emb3", "g/img1", "g/img2"};
+        for (int q = 0; q < 11; q++)
+            if (strcmp(mk->provider_id[j], ids[q]) == 0) k = q;
+        assert_true(k >= 0);
+        model_class[j] = r->service_class[j];
+        if (model_class[j] != want[k]) fail_msg("%s classed %s", ids[k], prillm_service_class_name(model_class[j]));
+    }
+    assert_int_equal(r->class_users, 2);
+    assert_int_equal(n, r->n_apps + r->segments + r->class_users);
+    assert_true(n <= 64);
+    for (int i = 0; i < n; i++) user_class[i] = PRILLM_SERVICE_CHAT;
+    user_class[r->n_apps + r->segments] = PRILLM_SERVICE_INPUT_ONLY;
+    user_class[r->n_apps + r->segments + 1] = PRILLM_SERVICE_MEDIA;
+    /* each class's floor sits at the same fraction of its median price */
+    for (int j = 0; j < m; j++)
+        if (model_class[j] == PRILLM_SERVICE_CHAT) assert_true(r->floor[j] == st.price_floor);
+        else assert_true(r->floor[j] < (model_class[j] == PRILLM_SERVICE_MEDIA ? 1e9 : st.price_floor) &&
+                         r->floor[j] > (model_class[j] == PRILLM_SERVICE_MEDIA ? st.price_floor : 0));
+    assert_true(r->max_total_error < 1e-8 && r->max_cell_error < 1e-8 && r->kkt_violation < 1e-8);
+    assert_int_equal(r->stranded, 0);
+    /* the calibrated equilibrium, and what-ifs that make a rival class's
+     * model free: nobody crosses */
+    PrillmMarket *what = prillm_market_copy(mk, &err);
+    assert_non_null(what);
+    for (int pass = 0; pass < 3; pass++) {
+        if (pass == 1)
+            for (int j = 0; j < m; j++)
+                if (model_class[j] != PRILLM_SERVICE_CHAT) what->price[j] = 0;
+        if (pass == 2)
+            for (int j = 0; j < m; j++) what->price[j] = model_class[j] == PRILLM_SERVICE_CHAT ? 0 : 10 * mk->price[j];
+        PrillmEquilibriumSolver *solver = NULL;
+        assert_int_equal(prillm_equilibrium_setup(&solver, what, NULL, &err), PRILLM_OK);
+        assert_int_equal(prillm_equilibrium_solve(solver, &err), PRILLM_OK);
+        const PrillmEquilibrium *eq = prillm_equilibrium_solution(solver);
+        assert_int_equal(eq->info.status, PRILLM_STATUS_SOLVED);
+        double cross = cross_class_flow(what, eq->flows, user_class, model_class);
+        if (cross > 1e-12) fail_msg("what-if %d: %.3g of a user's demand crosses classes", pass, cross);
+        prillm_equilibrium_cleanup(solver);
+    }
+    prillm_market_free(what);
+    /* predict the last day: the embedding entrant stays with the non-chat
+     * users, the chat entrant with the chat users */
+    char *text = NULL;
+    size_t size = 0;
+    FILE *mem = open_memstream(&text, &size);
+    assert_int_equal(prillm_fit_write_market(mem, r, &err), PRILLM_OK);
+    fclose(mem);
+    PrillmPrediction *pr = NULL;
+    if (prillm_predict(text, size, dir, 20260730, NULL, NULL, &pr, &err)) fail_msg("%s", err.message);
+    const PrillmMarket *pm = pr->market;
+    assert_int_equal(pm->n_providers, 13);
+    int pclass[16], puser[64];
+    assert_true(pm->n_users <= 64);
+    for (int j = 0; j < pm->n_providers; j++)
+        pclass[j] = j < m ? model_class[j] : strcmp(pm->provider_id[j], "h/emb4") == 0 ? PRILLM_SERVICE_INPUT_ONLY
+                                                                                     : PRILLM_SERVICE_CHAT;
+    for (int i = 0; i < pm->n_users; i++) {
+        int q = prillm_market_user_index(mk, pm->user_id[i]);
+        puser[i] = q >= 0 ? user_class[q] : PRILLM_SERVICE_CHAT;
+    }
+    /* the entrant embedding model may go to either non-chat user: count it
+     * with both (its class is not known beyond "not chat") */
+    int emb4 = prillm_market_provider_index(pm, "h/emb4");
+    assert_true(emb4 >= m && pr->provider_flow[emb4] > 0);
+    for (int i = 0; i < pm->n_users; i++)
+        if (puser[i] == PRILLM_SERVICE_CHAT)
+            assert_true(pr->flows[(size_t)i * (size_t)pm->n_providers + (size_t)emb4] <= 1e-12 * pm->demand[i]);
+    pclass[emb4] = -1;
+    for (int i = 0; i < pm->n_users; i++)
+        for (int j = 0; j < pm->n_providers; j++)
+            if (pclass[j] >= 0 && pclass[j] != puser[i] && pm->demand[i] > 0)
+                assert_true(pr->flows[(size_t)i * (size_t)pm->n_providers + (size_t)j] <= 1e-12 * pm->demand[i]);
+    prillm_prediction_free(pr);
+    free(text);
+    prillm_fit_result_free(r);
+    /* classes off: one market, every model chat, users apps + tiers */
+    st.classes = 0;
+    if (prillm_fit_openrouter(dir, &st, NULL, NULL, &r, &err)) fail_msg("%s", err.message);
+    assert_int_equal(r->class_users, 0);
+    assert_int_equal(r->market->n_users, r->n_apps + r->segments);
+    for (int j = 0; j < r->market->n_providers; j++) assert_int_equal(r->service_class[j], PRILLM_SERVICE_CHAT);
+    prillm_fit_result_free(r);
+    remove_classes_data(dir);
+}
+
+
 static void test_fit_bad_input(void **state) {
     (void)state;
     PrillmFitResult *r = NULL;
@@ -491,6 +692,7 @@ int main(void) {
         cmocka_unit_test(test_calibration_diagnostics),
         cmocka_unit_test(test_fit_openrouter),
         cmocka_unit_test(test_fit_bad_input),
+        cmocka_unit_test(test_fit_service_classes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
