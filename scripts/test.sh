@@ -73,6 +73,9 @@ build/prillm lmaas --generate --customers 30 --models 3 --seed 7 | $vg build/pri
 $vg build/prillm lmaas data/lmaas/example.json --catalogue exact --compare --grid-points 11 --verbose >/dev/null 2>&1
 build/prillm lmaas --generate --customers 20 --models 5 --seed 3 | $vg build/prillm lmaas - --catalogue greedy --on-demand-points 4 --evaluate --draws 20 >/dev/null
 $vg build/tests/test_calibration_gradient >/dev/null
+# the whole-market fit and predict: service classes on a synthetic directory,
+# and a 40-model slice of the shared OpenRouter data when it is there
+OPENBLAS_NUM_THREADS=1 PRILLM_SOURCE_DIR=$PWD $vg build/tests/test_market_model >/dev/null
 $vg build/prillm calibrate --data data/calibration_synthetic --out /dev/null --folds 2 --iterations 50 >/dev/null
 $vg build/prillm delegate data/delegation/example.json >/dev/null
 $vg build/prillm delegate data/delegation/nlgraph_maxflow.json --horizon 30000 >/dev/null

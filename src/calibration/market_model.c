@@ -1046,7 +1046,7 @@ done:
 /* log F on the entry terms (prillm__entry_terms): ridge-stabilised normal
  * equations (regressors centred, Gaussian elimination with pivoting). */
 static void entry_regression(const Layout *L, const PrillmFitSettings *st, const double *index,
-                             double coef[PRILLM_FIT_ENTRY_TERMS], double *kappa_median, double *r2) {
+                             double coef[PRILLM_FIT_ENTRY_TERMS], double *r2) {
     enum { K = PRILLM_FIT_ENTRY_TERMS };
     int m = L->m, used = 0;
     /* an entrant is taken for a chat model: the regression is fitted on the
@@ -1107,13 +1107,6 @@ static void entry_regression(const Layout *L, const PrillmFitSettings *st, const
     }
 #undef ENTRY_SKIP
     *r2 = sst > 0 ? 1 - sse / sst : NAN;
-    double *k = malloc((size_t)m * sizeof *k);
-    *kappa_median = 2.0;
-    if (k) {
-        memcpy(k, L->kappa, (size_t)m * sizeof *k);
-        *kappa_median = prillm__fit_median(k, m);
-        free(k);
-    }
 }
 
 void prillm_fit_result_free(PrillmFitResult *r) {
@@ -1424,16 +1417,17 @@ PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *
             rindex[j] = st.entry_quality && quality_read ? prillm__quality_of(&quality, id) : NAN;
             res->indexed_models += isfinite(rindex[j]);
         }
-        entry_regression(R, &st, rindex, res->entry_coef, &res->entry_kappa, &res->entry_r2);
-        if (have_all) {
-            double *k = malloc(M * sizeof *k);
-            if (k) {
-                memcpy(k, L.kappa, M * sizeof *k);
-                res->entry_kappa = prillm__fit_median(k, m);
-                free(k);
-            }
-            free(rindex);
+        entry_regression(R, &st, rindex, res->entry_coef, &res->entry_r2);
+        /* an entrant's curvature: the calibrated models' median kappa (the
+         * layout of every model, when the market is cut, has none) */
+        double *k = malloc(M * sizeof *k);
+        res->entry_kappa = 2.0;
+        if (k) {
+            memcpy(k, L.kappa, M * sizeof *k);
+            res->entry_kappa = prillm__fit_median(k, m);
+            free(k);
         }
+        if (have_all) free(rindex);
         layout_free(&all);
         free(index);
     }
