@@ -51,6 +51,9 @@ $vg build/tests/test_explain >/dev/null
 $vg build/tests/test_result_json >/dev/null
 $vg build/prillm explain data/default_market.json --target anthropic/claude-3.5-haiku --sensitivities 2 >/dev/null
 build/prillm generate --users 4 --providers 3 --seed 7 > build/small_market.json
+$vg build/prillm equilibrium build/small_market.json --top 2 >/dev/null
+$vg build/prillm equilibrium build/small_market.json --no-flows >/dev/null
+$vg build/prillm equilibrium build/small_market.json --csv --top 1 >/dev/null
 $vg build/prillm explain build/small_market.json --target model-1 --method min --k 1 --compare --format md --quiet >/dev/null
 for method in bf grid spiter pmpec smooth odca spgce; do
   $vg build/prillm price build/small_market.json --target model-1 --method $method >/dev/null

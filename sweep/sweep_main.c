@@ -20,13 +20,13 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "flows_json.h"
 #include "json_document.h"
 #include "sweep.h"
 
 void openblas_set_num_threads(int num_threads);
 
 enum { MODE_PROVIDERS, MODE_SCENARIOS };
-enum { FLOWS_ALL, FLOWS_NONE, FLOWS_TOP };
 
 typedef struct {
     int mode;
@@ -167,27 +167,16 @@ static void solve_scenario(const Sweep *s, int k, SweepBuffer *b) {
         double cost = isnan(mk->cost[j]) ? 0 : mk->cost[j];
         sweep_put_double(b, (mk->price[j] - cost) * eq->provider_flow[j]);
     }
-    if (s->flows == FLOWS_ALL) {
+    if (s->flows == PRILLM_FLOWS_ALL) {
         sweep_put(b, eq->flows, (size_t)n * (size_t)m * sizeof(double));
-    } else if (s->flows == FLOWS_TOP) {
-        int *best = malloc((size_t)s->top * sizeof *best);
+    } else if (s->flows == PRILLM_FLOWS_TOP) {
+        int k = s->top < m ? s->top : m > 0 ? m : 1;
+        int *best = malloc((size_t)k * sizeof *best);
         if (!best) b->failed = 1;
         for (int i = 0; best && i < n; i++) {
+            /* the library's selection, as prillm equilibrium --top K */
             const double *row = eq->flows + (size_t)i * (size_t)m;
-            /* the K largest positive flows, largest first, ties to the lower
-             * index: a partial selection, O(m K) */
-            int c = 0;
-            for (int j = 0; j < m; j++) {
-                if (!(row[j] > 0)) continue;
-                int at = c < s->top ? c++ : s->top;
-                if (at == s->top && !(row[j] > row[best[s->top - 1]])) continue;
-                if (at == s->top) at = s->top - 1;
-                while (at > 0 && row[j] > row[best[at - 1]]) {
-                    best[at] = best[at - 1];
-                    at--;
-                }
-                best[at] = j;
-            }
+            int c = prillm_flows_top(row, m, k, best);
             sweep_put_int(b, c);
             for (int q = 0; q < c; q++) {
                 sweep_put_int(b, best[q]);
@@ -261,12 +250,19 @@ static int print_scenarios(FILE *out, const Sweep *s, SweepBuffer *results, int 
     int solved = 0, failed = 0;
     double *price = malloc((size_t)m * sizeof *price), *flow = malloc((size_t)m * sizeof *flow),
            *profit = malloc((size_t)m * sizeof *profit);
-    double *flows = s->flows == FLOWS_ALL ? malloc((size_t)n * (size_t)m * sizeof *flows) : NULL;
-    if (!price || !flow || !profit || (s->flows == FLOWS_ALL && !flows)) {
+    double *flows = s->flows == PRILLM_FLOWS_ALL ? malloc((size_t)n * (size_t)m * sizeof *flows) : NULL;
+    /* one app's top K, as sent */
+    int top_k = s->top < m ? s->top : m > 0 ? m : 1;
+    int *top_best = s->flows == PRILLM_FLOWS_TOP ? malloc((size_t)top_k * sizeof *top_best) : NULL;
+    double *top_flow = s->flows == PRILLM_FLOWS_TOP ? malloc((size_t)top_k * sizeof *top_flow) : NULL;
+    if (!price || !flow || !profit || (s->flows == PRILLM_FLOWS_ALL && !flows) ||
+        (s->flows == PRILLM_FLOWS_TOP && (!top_best || !top_flow))) {
         free(price);
         free(flow);
         free(profit);
         free(flows);
+        free(top_best);
+        free(top_flow);
         fprintf(stderr, "prillm-sweep: error: out of memory\n");
         return EXIT_INTERNAL;
     }
@@ -277,7 +273,7 @@ static int print_scenarios(FILE *out, const Sweep *s, SweepBuffer *results, int 
     } else {
         fputs("{\n  \"providers\": ", out);
         prillm_cli_print_strings(out, base->provider_id, m);
-        if (s->flows != FLOWS_NONE) {
+        if (s->flows != PRILLM_FLOWS_NONE) {
             fputs(",\n  \"users\": ", out);
             prillm_cli_print_strings(out, base->user_id, n);
         }
@@ -313,7 +309,7 @@ static int print_scenarios(FILE *out, const Sweep *s, SweepBuffer *results, int 
         if (!ok) failed++;
         else solved += status == PRILLM_STATUS_SOLVED;
         if (format == 1) {
-            /* no app flows in CSV (s->flows is FLOWS_NONE) */
+            /* no app flows in CSV (s->flows is PRILLM_FLOWS_NONE) */
             if (ok && s->target >= 0) get_price(&r, &target, &target_err);
             for (int j = 0; j < m; j++) {
                 prillm__csv_field(out, id);
@@ -351,7 +347,7 @@ static int print_scenarios(FILE *out, const Sweep *s, SweepBuffer *results, int 
         prillm_cli_print_numbers(out, flow, m);
         fputs(",\n     \"profit\": ", out);
         prillm_cli_print_numbers(out, profit, m);
-        if (s->flows == FLOWS_ALL) {
+        if (s->flows == PRILLM_FLOWS_ALL) {
             sweep_get(&r, flows, (size_t)n * (size_t)m * sizeof *flows);
             fputs(",\n     \"flows\": [", out);
             for (int i = 0; i < n; i++) {
@@ -359,25 +355,22 @@ static int print_scenarios(FILE *out, const Sweep *s, SweepBuffer *results, int 
                 prillm_cli_print_numbers(out, flows + (size_t)i * (size_t)m, m);
             }
             fputs("]", out);
-        } else if (s->flows == FLOWS_TOP) {
+        } else if (s->flows == PRILLM_FLOWS_TOP) {
             fputs(",\n     \"top_flows\": [", out);
             for (int i = 0; i < n && !r.bad; i++) {
                 int c = sweep_get_int(&r);
-                fputs(i ? ",\n       [" : "\n       [", out);
-                for (int q = 0; q < c && !r.bad; q++) {
-                    int j = sweep_get_int(&r);
-                    double f = sweep_get_double(&r);
-                    if (j < 0 || j >= m) {
-                        r.bad = 1;
-                        break;
-                    }
-                    fputs(q ? ", {\"provider\": " : "{\"provider\": ", out);
-                    prillm__json_string(out, base->provider_id[j]);
-                    fputs(", \"flow\": ", out);
-                    prillm__json_number(out, f);
-                    fputc('}', out);
+                if (c < 0 || c > top_k) {
+                    r.bad = 1;
+                    break;
                 }
-                fputc(']', out);
+                for (int q = 0; q < c && !r.bad; q++) {
+                    top_best[q] = sweep_get_int(&r);
+                    top_flow[q] = sweep_get_double(&r);
+                    if (top_best[q] < 0 || top_best[q] >= m) r.bad = 1;
+                }
+                if (r.bad) break;
+                fputs(i ? ",\n       " : "\n       ", out);
+                prillm__json_top_flows_row(out, base->provider_id, top_best, top_flow, c);
             }
             fputs("]", out);
         }
@@ -398,6 +391,8 @@ static int print_scenarios(FILE *out, const Sweep *s, SweepBuffer *results, int 
     free(flow);
     free(profit);
     free(flows);
+    free(top_best);
+    free(top_flow);
     return failed ? EXIT_FAILED : solved < count ? EXIT_INACCURATE : EXIT_SOLVED;
 }
 
@@ -657,7 +652,7 @@ int main(int argc, char **argv) {
         return finish(EXIT_USAGE);
     }
     /* CSV prints no app flows: the ranks need not send them */
-    s.flows = no_flows || format == 1 ? FLOWS_NONE : top ? FLOWS_TOP : FLOWS_ALL;
+    s.flows = no_flows || format == 1 ? PRILLM_FLOWS_NONE : top ? PRILLM_FLOWS_TOP : PRILLM_FLOWS_ALL;
     s.top = (int)top;
     s.n_perturb = (int)perturb;
     s.perturb.seed = (unsigned long long)seed;
