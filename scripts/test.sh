@@ -92,6 +92,8 @@ $vg build/prillm price fuzz/corpus/competition_fields.json --owner acme >/dev/nu
 vg_mpi="$vg --num-callers=40 --suppressions=tests/sweep/openmpi-leaks.supp"
 $vg_mpi build/prillm-sweep providers build/small_market.json --quiet >/dev/null
 $vg_mpi build/prillm-sweep scenarios build/small_market.json --perturb 3 --top 2 --target model-1 --quiet >/dev/null
+$vg_mpi build/prillm-sweep training-data build/small_market.json --out build/valgrind_data.bin --scenarios 6 --prices 3 --quiet
+$vg build/prillm train-aggregator --data build/valgrind_data.bin --out /dev/null --epochs 2 --quiet >/dev/null
 # prillm serve under valgrind, driven over HTTP: bad requests, limits, token,
 # metrics, SIGTERM (its exit code carries valgrind's verdict; the answers are
 # compared with the native command elsewhere, where round-off agrees)

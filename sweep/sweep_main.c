@@ -3,9 +3,11 @@
  *
  *   mpirun -np 4 prillm-sweep providers MARKET [--paid | --targets ID,...]
  *   mpirun -np 4 prillm-sweep scenarios MARKET [--whatif FILE] [--perturb N]
+ *   mpirun -np 4 prillm-sweep training-data MARKET --out FILE [scenario options]
  *
  * Rank 0 reads the market (JSON or binary) and sends it to the others in
- * the binary form; each task (one provider priced, one scenario solved)
+ * the binary form; each task (one provider priced, one scenario solved, one
+ * training scenario built; sweep_training.c)
  * runs on whichever rank is free, its result goes back to rank 0, and rank
  * 0 prints everything in task order, so the output is the same on any
  * number of ranks. `providers` prints exactly what `prillm price --all`
@@ -26,7 +28,7 @@
 
 void openblas_set_num_threads(int num_threads);
 
-enum { MODE_PROVIDERS, MODE_SCENARIOS };
+enum { MODE_PROVIDERS, MODE_SCENARIOS, MODE_TRAINING };
 
 typedef struct {
     int mode;
@@ -38,8 +40,11 @@ typedef struct {
     SweepWhatIfs whatifs;
     SweepPerturbation perturb;
     int n_perturb;
-    int target; /* scenarios: provider priced in each scenario, or -1 */
+    int target; /* scenarios: provider priced in each scenario, or -1;
+                 * training-data: the training target, or -1 (drawn) */
     int flows, top;
+    /* training-data */
+    PrillmScenarioSettings training;
 } Sweep;
 
 static void help(FILE *out) {
@@ -48,6 +53,7 @@ static void help(FILE *out) {
     fprintf(out,
             "Usage: prillm-sweep providers MARKET [--all | --paid | --targets ID,ID,...] [options]\n"
             "       prillm-sweep scenarios MARKET [--whatif FILE] [--perturb N] [--target ID] [options]\n"
+            "       prillm-sweep training-data MARKET --out FILE [--target ID] [scenario options]\n"
             "       mpirun -np R prillm-sweep ...   (the same work spread over R ranks)\n"
             "\n"
             "Independent pieces of work spread over MPI ranks (Open MPI), gathered on rank 0\n"
@@ -64,6 +70,12 @@ static void help(FILE *out) {
             "  flow and profit, and the apps' flows), and with --target ID that provider's\n"
             "  exact optimal price in each scenario. JSON, or --csv (one row per scenario\n"
             "  and model, no app flows).\n"
+            "training-data: the aggregation network's training scenarios (perturbed markets\n"
+            "  and the target's exact profit curve in each), built and solved one per task,\n"
+            "  written to --out FILE (- for stdout) as the data file prillm train-aggregator\n"
+            "  --data FILE trains on: the same bytes as prillm train-aggregator --save-data\n"
+            "  (docs/aggregator.md). --target ID: one target (default: each scenario draws\n"
+            "  one); --seed S: the scenarios' seed.\n"
             "\n"
             "Options:\n"
             "  --all | --paid | --targets ID,ID,...\n      providers: which providers (default --all)\n"
@@ -79,18 +91,31 @@ static void help(FILE *out) {
             "  --schedule dynamic|static\n"
             "      dynamic (default): the next task to whichever rank is free; static: task k\n"
             "      on rank k mod R\n"
-            "  --out FILE\n      write to FILE instead of standard output\n"
+            "  --out FILE\n      write to FILE instead of standard output (training-data: required)\n"
             "  --csv | --table | --json\n      output format (JSON default; --table: providers only)\n"
             "Pricing options (providers, and scenarios with --target):\n");
     prillm_cli_print_options(out, opts, count);
+    fprintf(out, "Scenario options (training-data; --seed above is their seed):\n");
+    int n_scenario;
+    const PrillmOptionInfo *scenario_opts = prillm_scenario_options(&n_scenario);
+    for (int q = 0; q < n_scenario; q++)
+        if (strcmp(scenario_opts[q].name, "seed") != 0) prillm_cli_print_options(out, scenario_opts + q, 1);
     prillm_cli_print_verbosity_help(out, "0 none, 1 (default) the ranks' share of the work at the end");
     fprintf(out, "  --version\n      the version, and whether built with MPI\n"
                  "  -h, --help\n      this text\n\n%s",
             prillm_cli_exit_code_help);
 }
 
+static int price_options_given, scenario_options_given;
+
 static PrillmErrorCode set_price_option(void *settings, const char *name, const char *value, PrillmError *err) {
+    price_options_given = 1;
     return prillm_price_set_option(settings, name, value, err);
+}
+
+static PrillmErrorCode set_scenario_option(void *settings, const char *name, const char *value, PrillmError *err) {
+    scenario_options_given = 1;
+    return prillm_scenario_set_option(settings, name, value, err);
 }
 
 /* ---- the tasks ------------------------------------------------------------ */
@@ -192,6 +217,7 @@ static void solve_scenario(const Sweep *s, int k, SweepBuffer *b) {
 
 static int run_task(void *context, int k, SweepBuffer *out) {
     const Sweep *s = context;
+    if (s->mode == MODE_TRAINING) return sweep_training_task(s->market, s->target, &s->training, k, out);
     if (s->mode == MODE_PROVIDERS) price_one(s->market, s->targets[k], &s->price, out);
     else solve_scenario(s, k, out);
     return out->failed ? -1 : 0;
@@ -549,8 +575,10 @@ int main(int argc, char **argv) {
     const PrillmOptionInfo *opts = prillm_price_options(&count);
     const char *mode = NULL, *path = NULL, *format_flag = NULL, *targets_list = NULL, *whatif = NULL,
                *target_id = NULL, *out_path = NULL, *schedule_text = NULL, *value = NULL;
-    int format = 0, paid = 0, all = 0, timing = 1, no_flows = 0;
+    int format = 0, paid = 0, all = 0, timing = 1, no_flows = 0, seed_given = 0, spreads_given = 0;
     long top = 0, perturb = 0, seed = 1, verbose = 1;
+    prillm_scenario_default_settings(&s.training);
+    price_options_given = scenario_options_given = 0;
     for (int k = 1; k < argc; k++) {
         const char *arg = argv[k];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
@@ -598,6 +626,7 @@ int main(int argc, char **argv) {
             if (took < 0) return finish(EXIT_USAGE);
             if (took && prillm_cli_parse_int(value, number_names[q], q == 0 ? 1 : 0, number_hi[q], numbers[q]))
                 return finish(EXIT_USAGE);
+            if (took && q == 2) seed_given = 1;
         }
         if (took) continue;
         double *spreads[] = {&s.perturb.demand_sd, &s.perturb.price_sd, &s.perturb.capacity_sd};
@@ -606,7 +635,13 @@ int main(int argc, char **argv) {
             took = prillm_cli_flag_value(argc, argv, &k, spread_names[q], &value);
             if (took < 0) return finish(EXIT_USAGE);
             if (took && prillm_cli_parse_double(value, spread_names[q], 0, 5, spreads[q])) return finish(EXIT_USAGE);
+            spreads_given |= took > 0;
         }
+        if (took) continue;
+        int n_scenario_opts;
+        const PrillmOptionInfo *scenario_opts = prillm_scenario_options(&n_scenario_opts);
+        took = prillm_cli_take_option(argc, argv, &k, scenario_opts, n_scenario_opts, set_scenario_option, &s.training);
+        if (took < 0) return finish(EXIT_USAGE);
         if (took) continue;
         took = prillm_cli_take_option(argc, argv, &k, opts, count, set_price_option, &s.price);
         if (took < 0) return finish(EXIT_USAGE);
@@ -624,10 +659,19 @@ int main(int argc, char **argv) {
     }
     /* usage checks: the same on every rank, so every rank stops alike */
     const char *usage = NULL;
-    if (!mode || !path) usage = "a mode (providers or scenarios) and a MARKET are needed";
+    if (!mode || !path) usage = "a mode (providers, scenarios or training-data) and a MARKET are needed";
     else if (strcmp(mode, "providers") == 0) s.mode = MODE_PROVIDERS;
     else if (strcmp(mode, "scenarios") == 0) s.mode = MODE_SCENARIOS;
-    else usage = "the mode is providers or scenarios";
+    else if (strcmp(mode, "training-data") == 0) s.mode = MODE_TRAINING;
+    else usage = "the mode is providers, scenarios or training-data";
+    if (!usage && s.mode != MODE_TRAINING && scenario_options_given)
+        usage = "the scenario options (--scenarios, --prices, ...) are for training-data";
+    if (!usage && s.mode == MODE_TRAINING &&
+        (whatif || perturb || targets_list || all || paid || no_flows || top || format_flag || !timing ||
+         spreads_given || price_options_given))
+        usage = "training-data takes MARKET, --out FILE, --target ID, --seed S and the scenario options only";
+    if (!usage && s.mode == MODE_TRAINING && !out_path)
+        usage = "training-data writes a binary file: give --out FILE (- for standard output)";
     int schedule = SWEEP_DYNAMIC;
     if (!usage && schedule_text) {
         if (strcmp(schedule_text, "static") == 0) schedule = SWEEP_STATIC;
@@ -656,6 +700,7 @@ int main(int argc, char **argv) {
     s.top = (int)top;
     s.n_perturb = (int)perturb;
     s.perturb.seed = (unsigned long long)seed;
+    if (seed_given) s.training.seed = (int)seed;
     s.price.verbose = 0;
     if (!root) verbose = 0;
     if (verbose == 0) prillm_cli_quiet = 1;
@@ -700,7 +745,8 @@ int main(int argc, char **argv) {
         prillm_market_free(market);
         return finish(code);
     }
-    int n_tasks = s.mode == MODE_PROVIDERS ? s.n_targets : n_scenarios(&s);
+    int n_tasks = s.mode == MODE_PROVIDERS ? s.n_targets : s.mode == MODE_TRAINING ? s.training.scenarios
+                                                                                    : n_scenarios(&s);
     if (saved_stderr >= 0) {
         fflush(stderr);
         dup2(saved_stderr, 2);
@@ -715,8 +761,14 @@ int main(int argc, char **argv) {
         if (!out) {
             code = EXIT_BAD_INPUT;
         } else {
-            code = s.mode == MODE_PROVIDERS ? print_providers(out, &s, results, format, timing)
-                                            : print_scenarios(out, &s, results, format);
+            if (s.mode == MODE_TRAINING) {
+                char description[1024];
+                prillm_cli_scenario_description(description, sizeof description, path, target_id, &s.training);
+                code = sweep_training_write(out, results, n_tasks, description);
+            } else {
+                code = s.mode == MODE_PROVIDERS ? print_providers(out, &s, results, format, timing)
+                                                : print_scenarios(out, &s, results, format);
+            }
             if (prillm_cli_close_output(out, out_path ? out_path : "-")) code = EXIT_INTERNAL;
         }
         prillm_cli_note("sweep: %d %s on %d rank%s (%s) in %.3f s wall", n_tasks,
