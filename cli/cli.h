@@ -146,6 +146,12 @@ int prillm_cli_close_output(FILE *f, const char *path);
  * both and how to separate them. Returns EXIT_USAGE. */
 int prillm_cli_both_stdout(const char *first, const char *second, const char *hint);
 
+/* What a training-data file says it was built from (train-aggregator
+ * --save-data and prillm-sweep training-data write the same text): the base
+ * market's path, the target (or "(drawn)") and the scenario settings. */
+void prillm_cli_scenario_description(char *buf, size_t size, const char *market, const char *target_id,
+                                     const PrillmScenarioSettings *settings);
+
 int prillm_cli_parse_int(const char *text, const char *flag, long lo, long hi, long *out);
 int prillm_cli_parse_double(const char *text, const char *flag, double lo, double hi, double *out);
 /* OpenBLAS's thread count for the process: PRILLM_BLAS_THREADS, default 1,

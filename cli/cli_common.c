@@ -301,3 +301,12 @@ int prillm_cli_pin_blas_threads(void) {
     prillm_set_blas_threads((int)threads);
     return 0;
 }
+
+void prillm_cli_scenario_description(char *buf, size_t size, const char *market, const char *target_id,
+                                     const PrillmScenarioSettings *st) {
+    snprintf(buf, size,
+             "market=%s target=%s scenarios=%d prices=%d price-span=%.15g price-noise=%.15g capacity-noise=%.15g "
+             "value-noise=%.15g delay-noise=%.15g drop-probability=%.15g seed=%d",
+             market, target_id ? target_id : "(drawn)", st->scenarios, st->prices, st->price_span, st->price_noise,
+             st->capacity_noise, st->value_noise, st->delay_noise, st->drop_probability, st->seed);
+}

@@ -12,7 +12,8 @@
 
 static void train_help(FILE *out) {
     int count;
-    fputs("Usage: prillm train-aggregator MARKET.json --out MODEL.json|- [options]\n\n"
+    fputs("Usage: prillm train-aggregator MARKET.json --out MODEL.json|- [options]\n"
+          "       prillm train-aggregator --data SCENARIOS --out MODEL.json|- [options]\n\n"
           "Train the deep aggregation network (game abstraction) on perturbed copies of\n"
           "MARKET.json: every scenario perturbs the rivals, samples L target prices below\n"
           "the target's choke price, and records the exact profit curve. The network is fit\n"
@@ -27,6 +28,12 @@ static void train_help(FILE *out) {
           "  --k N               rivals in the abstracted market (the training option K\n"
           "                      below; --K N is an alias)\n"
           "  --target ID         train for this target only (default: each scenario draws one)\n"
+          "  --data FILE         train on solved scenarios read from FILE instead of building\n"
+          "                      them from MARKET.json (written by --save-data, or by\n"
+          "                      prillm-sweep training-data over MPI ranks; docs/aggregator.md);\n"
+          "                      then MARKET.json, --target and the scenario options are not given\n"
+          "  --save-data FILE    also write the scenarios built to FILE (before training;\n"
+          "                      - is stdout)\n"
           "  --checkpoint FILE   resume from FILE if it exists; rewritten after every epoch\n"
           "  --width N           model width (default 32)\n"
           "  --heads N           attention heads, dividing width (default 4)\n"
@@ -45,7 +52,10 @@ static void train_help(FILE *out) {
     fprintf(out, "\n%s", prillm_cli_exit_code_help);
 }
 
+static int scenario_options_given;
+
 static PrillmErrorCode set_scenario_option(void *settings, const char *name, const char *value, PrillmError *err) {
+    scenario_options_given = 1;
     return prillm_scenario_set_option(settings, name, value, err);
 }
 
@@ -89,8 +99,9 @@ int cmd_train_aggregator(int argc, char **argv) {
     prillm_train_default_settings(&train_settings);
     prillm_aggregator_default_shape(&shape);
     const char *path = NULL, *out_path = NULL, *target_id = NULL, *checkpoint = NULL, *report_path = NULL, *value;
-    const char *format = NULL;
+    const char *format = NULL, *data_path = NULL, *save_path = NULL;
     long verbose = 1;
+    scenario_options_given = 0;
     for (int k = 1; k < argc; k++) {
         const char *arg = argv[k];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
@@ -117,7 +128,9 @@ int cmd_train_aggregator(int argc, char **argv) {
         if ((took = prillm_cli_flag_value(argc, argv, &k, "--out", &out_path)) ||
             (took = prillm_cli_flag_value(argc, argv, &k, "--report", &report_path)) ||
             (took = prillm_cli_flag_value(argc, argv, &k, "--target", &target_id)) ||
-            (took = prillm_cli_flag_value(argc, argv, &k, "--checkpoint", &checkpoint))) {
+            (took = prillm_cli_flag_value(argc, argv, &k, "--checkpoint", &checkpoint)) ||
+            (took = prillm_cli_flag_value(argc, argv, &k, "--data", &data_path)) ||
+            (took = prillm_cli_flag_value(argc, argv, &k, "--save-data", &save_path))) {
             if (took < 0) return EXIT_USAGE;
             continue;
         }
@@ -147,19 +160,28 @@ int cmd_train_aggregator(int argc, char **argv) {
         if (took) continue;
         if (prillm_cli_positional(arg, "train-aggregator", "market file", &path)) return EXIT_USAGE;
     }
-    if (!path || !out_path) {
-        fprintf(stderr, "prillm: error: missing %s (see prillm train-aggregator --help)\n",
-                !path ? "MARKET.json" : "--out MODEL.json");
+    const char *usage = NULL;
+    if (data_path && (path || target_id || scenario_options_given || save_path))
+        usage = "--data FILE brings the scenarios: MARKET.json, --target, --save-data and the scenario options are "
+                "for building them";
+    else if (!path || !out_path)
+        usage = !path && !data_path ? "missing MARKET.json (or --data FILE)" : !out_path ? "missing --out MODEL.json" : NULL;
+    if (usage) {
+        fprintf(stderr, "prillm: error: %s (see prillm train-aggregator --help)\n", usage);
         return EXIT_USAGE;
     }
-    if (strcmp(out_path, "-") == 0 && (!report_path || strcmp(report_path, "-") == 0))
+    int model_stdout = strcmp(out_path, "-") == 0, report_stdout = !report_path || strcmp(report_path, "-") == 0;
+    if (model_stdout && report_stdout)
         return prillm_cli_both_stdout("--out -", "the summary", "pass --out FILE or --report FILE");
+    if (save_path && strcmp(save_path, "-") == 0 && (model_stdout || report_stdout))
+        return prillm_cli_both_stdout("--save-data -", model_stdout ? "the model" : "the summary",
+                                      "pass --save-data FILE");
     if (prillm_cli_quiet) verbose = 0;
     PrillmMarket *mk = NULL;
-    int code = prillm_cli_load_market(path, &mk);
+    int code = path ? prillm_cli_load_market(path, &mk) : 0;
     if (code) return code;
     int target = -1;
-    if (target_id && (target = prillm_market_provider_index(mk, target_id)) < 0) {
+    if (mk && target_id && (target = prillm_market_provider_index(mk, target_id)) < 0) {
         fprintf(stderr, "prillm: error: --target %s is not a provider of %s\n", target_id, path);
         prillm_market_free(mk);
         return EXIT_BAD_INPUT;
@@ -170,11 +192,39 @@ int cmd_train_aggregator(int argc, char **argv) {
     PrillmTrainInfo info;
     memset(&info, 0, sizeof info);
     PrillmErrorCode rc = model ? PRILLM_OK : err.code;
-    if (!rc) {
+    if (!rc && data_path) {
+        FILE *in = strcmp(data_path, "-") == 0 ? stdin : fopen(data_path, "rb");
+        char *description = NULL;
+        if (!in) rc = prillm__fail(&err, PRILLM_ERR_IO, "cannot open --data %s", data_path);
+        else {
+            PrillmError inner = {PRILLM_OK, ""};
+            rc = prillm_aggregator_scenarios_read(in, &scenarios, &description, &inner);
+            if (rc) prillm__fail(&err, rc, "--data %s: %s", data_path, inner.message);
+            if (in != stdin) fclose(in);
+        }
+        if (!rc && verbose > 0)
+            prillm_cli_note("read %d solved scenarios from %s (%s)", scenarios.count, data_path,
+                            description && description[0] ? description : "no description");
+        if (!rc && scenarios.count < 1) rc = prillm__fail(&err, PRILLM_ERR_INVALID_DATA, "--data %s holds no scenario", data_path);
+        free(description);
+    } else if (!rc) {
         if (verbose > 0)
             prillm_cli_note("building %d scenarios of %s (%d prices each)", scenario_settings.scenarios, path,
                             scenario_settings.prices);
         rc = prillm_aggregator_scenarios(mk, target, &scenario_settings, &scenarios, &err);
+    }
+    if (!rc && save_path) {
+        char description[1024];
+        prillm_cli_scenario_description(description, sizeof description, path, target_id, &scenario_settings);
+        FILE *out = prillm_cli_open_output(save_path, "--save-data");
+        if (!out) {
+            rc = PRILLM_ERR_IO;
+            snprintf(err.message, sizeof err.message, "cannot write --save-data %s", save_path);
+        } else {
+            rc = prillm_aggregator_scenarios_write(&scenarios, description, out, &err);
+            if (prillm_cli_close_output(out, save_path) && !rc)
+                rc = prillm__fail(&err, PRILLM_ERR_IO, "cannot write --save-data %s", save_path);
+        }
     }
     if (!rc) rc = prillm_aggregator_train(model, &scenarios, &train_settings, checkpoint, progress_line, &verbose, &info, &err);
     if (!rc) {

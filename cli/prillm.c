@@ -34,23 +34,44 @@ static void equilibrium_help(FILE *out) {
             "  --csv\n      print a tidy table user,provider,flow,user_lambda,provider_flow instead of JSON\n"
             "  --table\n      print a readable summary (per model, then per app) instead of JSON\n"
             "  --json\n      print JSON (the default)\n"
-            "      (--csv, --table and --json are alternatives)\n");
+            "      (--csv, --table and --json are alternatives)\n"
+            "  --no-flows\n      JSON: leave the users x providers flows out (provider totals, lambda and\n"
+            "      the certificate only)\n"
+            "  --top K\n      for each app only its K largest positive flows, largest first: JSON\n"
+            "      \"top_flows\" (one list of {\"provider\", \"flow\"} per app) instead of \"flows\";\n"
+            "      CSV: only those rows (--no-flows and --top are alternatives; a 10000 x 500\n"
+            "      market's flows are 5 million numbers)\n");
     prillm_cli_print_options(out, opts, count);
     prillm_cli_print_verbosity_help(out, "0 none (default), 1 a summary line, 2 every round");
     fprintf(out, "  -h, --help\n      this text\n\n%s", prillm_cli_exit_code_help);
 }
 
 /* The JSON answer is the library's (prillm serve answers the same bytes). */
-static void print_equilibrium_json(FILE *out, const PrillmMarket *mk, const PrillmEquilibrium *eq, int method) {
+static int print_equilibrium_json(FILE *out, const PrillmMarket *mk, const PrillmEquilibrium *eq, int method,
+                                  int shown, int top) {
     PrillmError err;
-    if (prillm_equilibrium_write_json(mk, eq, method, out, &err)) prillm_cli_fail(&err);
+    if (prillm_equilibrium_write_json_flows(mk, eq, method, shown, top, out, &err)) return prillm_cli_fail(&err);
+    return 0;
 }
 
-static void print_equilibrium_csv(FILE *out, const PrillmMarket *mk, const PrillmEquilibrium *eq) {
+/* Every (user, provider) row, or with top > 0 each user's top largest
+ * positive flows (the library's selection), largest first. */
+static int print_equilibrium_csv(FILE *out, const PrillmMarket *mk, const PrillmEquilibrium *eq, int top) {
     int n = mk->n_users, m = mk->n_providers;
+    int k = top < m ? top : m > 0 ? m : 1;
+    int *best = malloc((size_t)(top > 0 ? k : m > 0 ? m : 1) * sizeof *best);
+    if (!best) {
+        fprintf(stderr, "prillm: error: out of memory\n");
+        return EXIT_INTERNAL;
+    }
     fputs("user,provider,flow,user_lambda,provider_flow\n", out);
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < m; j++) {
+    for (int i = 0; i < n; i++) {
+        int c = m;
+        if (top > 0) c = prillm_flows_top(eq->flows + (size_t)i * m, m, k, best);
+        else
+            for (int j = 0; j < m; j++) best[j] = j;
+        for (int q = 0; q < c; q++) {
+            int j = best[q];
             prillm__csv_field(out, mk->user_id[i]);
             fputc(',', out);
             prillm__csv_field(out, mk->provider_id[j]);
@@ -62,6 +83,9 @@ static void print_equilibrium_csv(FILE *out, const PrillmMarket *mk, const Prill
             prillm__json_number(out, eq->provider_flow[j]);
             fputc('\n', out);
         }
+    }
+    free(best);
+    return 0;
 }
 
 /* A readable summary for people; JSON and CSV are for programs. */
@@ -107,14 +131,21 @@ int cmd_equilibrium(int argc, char **argv) {
     PrillmEquilibriumSettings settings;
     prillm_equilibrium_default_settings(&settings);
     const char *path = NULL, *format = NULL;
-    int csv = 0, table = 0;
-    long verbose = 0;
+    int csv = 0, table = 0, no_flows = 0;
+    long verbose = 0, top = 0;
     for (int k = 1; k < argc; k++) {
-        const char *arg = argv[k];
+        const char *arg = argv[k], *value = NULL;
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             equilibrium_help(stdout);
             return EXIT_SOLVED;
         }
+        if (strcmp(arg, "--no-flows") == 0) {
+            no_flows = 1;
+            continue;
+        }
+        int got = prillm_cli_flag_value(argc, argv, &k, "--top", &value);
+        if (got < 0 || (got && prillm_cli_parse_int(value, "--top", 1, 1000000, &top))) return EXIT_USAGE;
+        if (got) continue;
         if (strcmp(arg, "--csv") == 0 || strcmp(arg, "--table") == 0 || strcmp(arg, "--json") == 0) {
             if (prillm_cli_format_flag(arg, &format)) return EXIT_USAGE;
             csv = strcmp(arg, "--csv") == 0;
@@ -130,6 +161,16 @@ int cmd_equilibrium(int argc, char **argv) {
         if (prillm_cli_positional(arg, "equilibrium", "market file", &path)) return EXIT_USAGE;
     }
     if (prillm_cli_require_path(path, "equilibrium", "MARKET.json")) return EXIT_USAGE;
+    const char *usage = no_flows && top ? "--no-flows and --top are alternatives"
+                        : table && (no_flows || top)
+                            ? "--table shows each app's three largest shares; --no-flows and --top are for JSON and CSV"
+                        : csv && no_flows ? "--csv prints one row per flow: --no-flows is for JSON (--top K limits the rows)"
+                                          : NULL;
+    if (usage) {
+        fprintf(stderr, "prillm: error: %s (see prillm equilibrium --help)\n", usage);
+        return EXIT_USAGE;
+    }
+    int shown = no_flows ? PRILLM_FLOWS_NONE : top ? PRILLM_FLOWS_TOP : PRILLM_FLOWS_ALL;
     settings.verbose = (int)verbose;
     PrillmMarket *mk = NULL;
     int code = prillm_cli_load_market(path, &mk);
@@ -143,8 +184,8 @@ int cmd_equilibrium(int argc, char **argv) {
          * is a failed one, printed with null outputs like any other */
         fprintf(stderr, "prillm: error: %s\n", err.message);
         const PrillmEquilibrium *failed = prillm_equilibrium_solution(solver);
-        if (csv) print_equilibrium_csv(stdout, mk, failed);
-        else if (!table) print_equilibrium_json(stdout, mk, failed, settings.method);
+        if (csv) print_equilibrium_csv(stdout, mk, failed, (int)top);
+        else if (!table) print_equilibrium_json(stdout, mk, failed, settings.method, shown, (int)top);
         prillm_equilibrium_cleanup(solver);
         prillm_market_free(mk);
         return EXIT_FAILED;
@@ -158,10 +199,11 @@ int cmd_equilibrium(int argc, char **argv) {
     const PrillmEquilibrium *eq = prillm_equilibrium_solution(solver);
     if (eq->info.status == PRILLM_STATUS_FAILED && err.message[0])
         fprintf(stderr, "prillm: error: %s\n", err.message);
-    if (csv) print_equilibrium_csv(stdout, mk, eq);
+    int printed = 0;
+    if (csv) printed = print_equilibrium_csv(stdout, mk, eq, (int)top);
     else if (table) print_equilibrium_table(stdout, mk, eq);
-    else print_equilibrium_json(stdout, mk, eq, settings.method);
-    code = prillm_cli_exit_for_status(eq->info.status);
+    else printed = print_equilibrium_json(stdout, mk, eq, settings.method, shown, (int)top);
+    code = printed ? printed : prillm_cli_exit_for_status(eq->info.status);
     if (code == EXIT_INACCURATE)
         prillm_cli_warn("equilibrium only reached kkt_violation %g (tolerance %g)", eq->info.kkt_violation,
                         settings.tolerance);

@@ -51,6 +51,9 @@ $vg build/tests/test_explain >/dev/null
 $vg build/tests/test_result_json >/dev/null
 $vg build/prillm explain data/default_market.json --target anthropic/claude-3.5-haiku --sensitivities 2 >/dev/null
 build/prillm generate --users 4 --providers 3 --seed 7 > build/small_market.json
+$vg build/prillm equilibrium build/small_market.json --top 2 >/dev/null
+$vg build/prillm equilibrium build/small_market.json --no-flows >/dev/null
+$vg build/prillm equilibrium build/small_market.json --csv --top 1 >/dev/null
 $vg build/prillm explain build/small_market.json --target model-1 --method min --k 1 --compare --format md --quiet >/dev/null
 for method in bf grid spiter pmpec smooth odca spgce; do
   $vg build/prillm price build/small_market.json --target model-1 --method $method >/dev/null
@@ -92,6 +95,8 @@ $vg build/prillm price fuzz/corpus/competition_fields.json --owner acme >/dev/nu
 vg_mpi="$vg --num-callers=40 --suppressions=tests/sweep/openmpi-leaks.supp"
 $vg_mpi build/prillm-sweep providers build/small_market.json --quiet >/dev/null
 $vg_mpi build/prillm-sweep scenarios build/small_market.json --perturb 3 --top 2 --target model-1 --quiet >/dev/null
+$vg_mpi build/prillm-sweep training-data build/small_market.json --out build/valgrind_data.bin --scenarios 6 --prices 3 --quiet
+$vg build/prillm train-aggregator --data build/valgrind_data.bin --out /dev/null --epochs 2 --quiet >/dev/null
 # prillm serve under valgrind, driven over HTTP: bad requests, limits, token,
 # metrics, SIGTERM (its exit code carries valgrind's verdict; the answers are
 # compared with the native command elsewhere, where round-off agrees)

@@ -8,6 +8,7 @@
 #define PRILLM_SWEEP_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include <prillm/prillm.h>
 
@@ -116,5 +117,16 @@ PrillmErrorCode sweep_apply_whatif(const PrillmMarket *base, const SweepWhatIf *
  * 0. */
 PrillmErrorCode sweep_perturb(const PrillmMarket *base, const SweepPerturbation *p, int index, PrillmMarket **out,
                               PrillmError *err);
+
+/* ---- training data (sweep_training.c) ----------------------------------- */
+
+/* Task k of training-data: scenario k built and solved
+ * (prillm_aggregator_scenario_build) into out. Returns 0, or -1 when out of
+ * memory (a scenario that failed is reported in its result). */
+int sweep_training_task(const PrillmMarket *base, int target, const PrillmScenarioSettings *settings, int k,
+                        SweepBuffer *out);
+/* Rank 0: the n results as one data file (prillm_aggregator_scenarios_write)
+ * on out, or the first failed scenario reported. Returns an exit code. */
+int sweep_training_write(FILE *out, SweepBuffer *results, int n, const char *description);
 
 #endif

@@ -3,9 +3,11 @@
  *
  *   mpirun -np 4 prillm-sweep providers MARKET [--paid | --targets ID,...]
  *   mpirun -np 4 prillm-sweep scenarios MARKET [--whatif FILE] [--perturb N]
+ *   mpirun -np 4 prillm-sweep training-data MARKET --out FILE [scenario options]
  *
  * Rank 0 reads the market (JSON or binary) and sends it to the others in
- * the binary form; each task (one provider priced, one scenario solved)
+ * the binary form; each task (one provider priced, one scenario solved, one
+ * training scenario built; sweep_training.c)
  * runs on whichever rank is free, its result goes back to rank 0, and rank
  * 0 prints everything in task order, so the output is the same on any
  * number of ranks. `providers` prints exactly what `prillm price --all`
@@ -20,13 +22,13 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "flows_json.h"
 #include "json_document.h"
 #include "sweep.h"
 
 void openblas_set_num_threads(int num_threads);
 
-enum { MODE_PROVIDERS, MODE_SCENARIOS };
-enum { FLOWS_ALL, FLOWS_NONE, FLOWS_TOP };
+enum { MODE_PROVIDERS, MODE_SCENARIOS, MODE_TRAINING };
 
 typedef struct {
     int mode;
@@ -38,8 +40,11 @@ typedef struct {
     SweepWhatIfs whatifs;
     SweepPerturbation perturb;
     int n_perturb;
-    int target; /* scenarios: provider priced in each scenario, or -1 */
+    int target; /* scenarios: provider priced in each scenario, or -1;
+                 * training-data: the training target, or -1 (drawn) */
     int flows, top;
+    /* training-data */
+    PrillmScenarioSettings training;
 } Sweep;
 
 static void help(FILE *out) {
@@ -48,6 +53,7 @@ static void help(FILE *out) {
     fprintf(out,
             "Usage: prillm-sweep providers MARKET [--all | --paid | --targets ID,ID,...] [options]\n"
             "       prillm-sweep scenarios MARKET [--whatif FILE] [--perturb N] [--target ID] [options]\n"
+            "       prillm-sweep training-data MARKET --out FILE [--target ID] [scenario options]\n"
             "       mpirun -np R prillm-sweep ...   (the same work spread over R ranks)\n"
             "\n"
             "Independent pieces of work spread over MPI ranks (Open MPI), gathered on rank 0\n"
@@ -64,6 +70,12 @@ static void help(FILE *out) {
             "  flow and profit, and the apps' flows), and with --target ID that provider's\n"
             "  exact optimal price in each scenario. JSON, or --csv (one row per scenario\n"
             "  and model, no app flows).\n"
+            "training-data: the aggregation network's training scenarios (perturbed markets\n"
+            "  and the target's exact profit curve in each), built and solved one per task,\n"
+            "  written to --out FILE (- for stdout) as the data file prillm train-aggregator\n"
+            "  --data FILE trains on: the same bytes as prillm train-aggregator --save-data\n"
+            "  (docs/aggregator.md). --target ID: one target (default: each scenario draws\n"
+            "  one); --seed S: the scenarios' seed.\n"
             "\n"
             "Options:\n"
             "  --all | --paid | --targets ID,ID,...\n      providers: which providers (default --all)\n"
@@ -79,18 +91,31 @@ static void help(FILE *out) {
             "  --schedule dynamic|static\n"
             "      dynamic (default): the next task to whichever rank is free; static: task k\n"
             "      on rank k mod R\n"
-            "  --out FILE\n      write to FILE instead of standard output\n"
+            "  --out FILE\n      write to FILE instead of standard output (training-data: required)\n"
             "  --csv | --table | --json\n      output format (JSON default; --table: providers only)\n"
             "Pricing options (providers, and scenarios with --target):\n");
     prillm_cli_print_options(out, opts, count);
+    fprintf(out, "Scenario options (training-data; --seed above is their seed):\n");
+    int n_scenario;
+    const PrillmOptionInfo *scenario_opts = prillm_scenario_options(&n_scenario);
+    for (int q = 0; q < n_scenario; q++)
+        if (strcmp(scenario_opts[q].name, "seed") != 0) prillm_cli_print_options(out, scenario_opts + q, 1);
     prillm_cli_print_verbosity_help(out, "0 none, 1 (default) the ranks' share of the work at the end");
     fprintf(out, "  --version\n      the version, and whether built with MPI\n"
                  "  -h, --help\n      this text\n\n%s",
             prillm_cli_exit_code_help);
 }
 
+static int price_options_given, scenario_options_given;
+
 static PrillmErrorCode set_price_option(void *settings, const char *name, const char *value, PrillmError *err) {
+    price_options_given = 1;
     return prillm_price_set_option(settings, name, value, err);
+}
+
+static PrillmErrorCode set_scenario_option(void *settings, const char *name, const char *value, PrillmError *err) {
+    scenario_options_given = 1;
+    return prillm_scenario_set_option(settings, name, value, err);
 }
 
 /* ---- the tasks ------------------------------------------------------------ */
@@ -167,27 +192,16 @@ static void solve_scenario(const Sweep *s, int k, SweepBuffer *b) {
         double cost = isnan(mk->cost[j]) ? 0 : mk->cost[j];
         sweep_put_double(b, (mk->price[j] - cost) * eq->provider_flow[j]);
     }
-    if (s->flows == FLOWS_ALL) {
+    if (s->flows == PRILLM_FLOWS_ALL) {
         sweep_put(b, eq->flows, (size_t)n * (size_t)m * sizeof(double));
-    } else if (s->flows == FLOWS_TOP) {
-        int *best = malloc((size_t)s->top * sizeof *best);
+    } else if (s->flows == PRILLM_FLOWS_TOP) {
+        int k = s->top < m ? s->top : m > 0 ? m : 1;
+        int *best = malloc((size_t)k * sizeof *best);
         if (!best) b->failed = 1;
         for (int i = 0; best && i < n; i++) {
+            /* the library's selection, as prillm equilibrium --top K */
             const double *row = eq->flows + (size_t)i * (size_t)m;
-            /* the K largest positive flows, largest first, ties to the lower
-             * index: a partial selection, O(m K) */
-            int c = 0;
-            for (int j = 0; j < m; j++) {
-                if (!(row[j] > 0)) continue;
-                int at = c < s->top ? c++ : s->top;
-                if (at == s->top && !(row[j] > row[best[s->top - 1]])) continue;
-                if (at == s->top) at = s->top - 1;
-                while (at > 0 && row[j] > row[best[at - 1]]) {
-                    best[at] = best[at - 1];
-                    at--;
-                }
-                best[at] = j;
-            }
+            int c = prillm_flows_top(row, m, k, best);
             sweep_put_int(b, c);
             for (int q = 0; q < c; q++) {
                 sweep_put_int(b, best[q]);
@@ -203,6 +217,7 @@ static void solve_scenario(const Sweep *s, int k, SweepBuffer *b) {
 
 static int run_task(void *context, int k, SweepBuffer *out) {
     const Sweep *s = context;
+    if (s->mode == MODE_TRAINING) return sweep_training_task(s->market, s->target, &s->training, k, out);
     if (s->mode == MODE_PROVIDERS) price_one(s->market, s->targets[k], &s->price, out);
     else solve_scenario(s, k, out);
     return out->failed ? -1 : 0;
@@ -261,12 +276,19 @@ static int print_scenarios(FILE *out, const Sweep *s, SweepBuffer *results, int 
     int solved = 0, failed = 0;
     double *price = malloc((size_t)m * sizeof *price), *flow = malloc((size_t)m * sizeof *flow),
            *profit = malloc((size_t)m * sizeof *profit);
-    double *flows = s->flows == FLOWS_ALL ? malloc((size_t)n * (size_t)m * sizeof *flows) : NULL;
-    if (!price || !flow || !profit || (s->flows == FLOWS_ALL && !flows)) {
+    double *flows = s->flows == PRILLM_FLOWS_ALL ? malloc((size_t)n * (size_t)m * sizeof *flows) : NULL;
+    /* one app's top K, as sent */
+    int top_k = s->top < m ? s->top : m > 0 ? m : 1;
+    int *top_best = s->flows == PRILLM_FLOWS_TOP ? malloc((size_t)top_k * sizeof *top_best) : NULL;
+    double *top_flow = s->flows == PRILLM_FLOWS_TOP ? malloc((size_t)top_k * sizeof *top_flow) : NULL;
+    if (!price || !flow || !profit || (s->flows == PRILLM_FLOWS_ALL && !flows) ||
+        (s->flows == PRILLM_FLOWS_TOP && (!top_best || !top_flow))) {
         free(price);
         free(flow);
         free(profit);
         free(flows);
+        free(top_best);
+        free(top_flow);
         fprintf(stderr, "prillm-sweep: error: out of memory\n");
         return EXIT_INTERNAL;
     }
@@ -277,7 +299,7 @@ static int print_scenarios(FILE *out, const Sweep *s, SweepBuffer *results, int 
     } else {
         fputs("{\n  \"providers\": ", out);
         prillm_cli_print_strings(out, base->provider_id, m);
-        if (s->flows != FLOWS_NONE) {
+        if (s->flows != PRILLM_FLOWS_NONE) {
             fputs(",\n  \"users\": ", out);
             prillm_cli_print_strings(out, base->user_id, n);
         }
@@ -313,7 +335,7 @@ static int print_scenarios(FILE *out, const Sweep *s, SweepBuffer *results, int 
         if (!ok) failed++;
         else solved += status == PRILLM_STATUS_SOLVED;
         if (format == 1) {
-            /* no app flows in CSV (s->flows is FLOWS_NONE) */
+            /* no app flows in CSV (s->flows is PRILLM_FLOWS_NONE) */
             if (ok && s->target >= 0) get_price(&r, &target, &target_err);
             for (int j = 0; j < m; j++) {
                 prillm__csv_field(out, id);
@@ -351,7 +373,7 @@ static int print_scenarios(FILE *out, const Sweep *s, SweepBuffer *results, int 
         prillm_cli_print_numbers(out, flow, m);
         fputs(",\n     \"profit\": ", out);
         prillm_cli_print_numbers(out, profit, m);
-        if (s->flows == FLOWS_ALL) {
+        if (s->flows == PRILLM_FLOWS_ALL) {
             sweep_get(&r, flows, (size_t)n * (size_t)m * sizeof *flows);
             fputs(",\n     \"flows\": [", out);
             for (int i = 0; i < n; i++) {
@@ -359,25 +381,22 @@ static int print_scenarios(FILE *out, const Sweep *s, SweepBuffer *results, int 
                 prillm_cli_print_numbers(out, flows + (size_t)i * (size_t)m, m);
             }
             fputs("]", out);
-        } else if (s->flows == FLOWS_TOP) {
+        } else if (s->flows == PRILLM_FLOWS_TOP) {
             fputs(",\n     \"top_flows\": [", out);
             for (int i = 0; i < n && !r.bad; i++) {
                 int c = sweep_get_int(&r);
-                fputs(i ? ",\n       [" : "\n       [", out);
-                for (int q = 0; q < c && !r.bad; q++) {
-                    int j = sweep_get_int(&r);
-                    double f = sweep_get_double(&r);
-                    if (j < 0 || j >= m) {
-                        r.bad = 1;
-                        break;
-                    }
-                    fputs(q ? ", {\"provider\": " : "{\"provider\": ", out);
-                    prillm__json_string(out, base->provider_id[j]);
-                    fputs(", \"flow\": ", out);
-                    prillm__json_number(out, f);
-                    fputc('}', out);
+                if (c < 0 || c > top_k) {
+                    r.bad = 1;
+                    break;
                 }
-                fputc(']', out);
+                for (int q = 0; q < c && !r.bad; q++) {
+                    top_best[q] = sweep_get_int(&r);
+                    top_flow[q] = sweep_get_double(&r);
+                    if (top_best[q] < 0 || top_best[q] >= m) r.bad = 1;
+                }
+                if (r.bad) break;
+                fputs(i ? ",\n       " : "\n       ", out);
+                prillm__json_top_flows_row(out, base->provider_id, top_best, top_flow, c);
             }
             fputs("]", out);
         }
@@ -398,6 +417,8 @@ static int print_scenarios(FILE *out, const Sweep *s, SweepBuffer *results, int 
     free(flow);
     free(profit);
     free(flows);
+    free(top_best);
+    free(top_flow);
     return failed ? EXIT_FAILED : solved < count ? EXIT_INACCURATE : EXIT_SOLVED;
 }
 
@@ -554,8 +575,10 @@ int main(int argc, char **argv) {
     const PrillmOptionInfo *opts = prillm_price_options(&count);
     const char *mode = NULL, *path = NULL, *format_flag = NULL, *targets_list = NULL, *whatif = NULL,
                *target_id = NULL, *out_path = NULL, *schedule_text = NULL, *value = NULL;
-    int format = 0, paid = 0, all = 0, timing = 1, no_flows = 0;
+    int format = 0, paid = 0, all = 0, timing = 1, no_flows = 0, seed_given = 0, spreads_given = 0;
     long top = 0, perturb = 0, seed = 1, verbose = 1;
+    prillm_scenario_default_settings(&s.training);
+    price_options_given = scenario_options_given = 0;
     for (int k = 1; k < argc; k++) {
         const char *arg = argv[k];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
@@ -603,6 +626,7 @@ int main(int argc, char **argv) {
             if (took < 0) return finish(EXIT_USAGE);
             if (took && prillm_cli_parse_int(value, number_names[q], q == 0 ? 1 : 0, number_hi[q], numbers[q]))
                 return finish(EXIT_USAGE);
+            if (took && q == 2) seed_given = 1;
         }
         if (took) continue;
         double *spreads[] = {&s.perturb.demand_sd, &s.perturb.price_sd, &s.perturb.capacity_sd};
@@ -611,7 +635,13 @@ int main(int argc, char **argv) {
             took = prillm_cli_flag_value(argc, argv, &k, spread_names[q], &value);
             if (took < 0) return finish(EXIT_USAGE);
             if (took && prillm_cli_parse_double(value, spread_names[q], 0, 5, spreads[q])) return finish(EXIT_USAGE);
+            spreads_given |= took > 0;
         }
+        if (took) continue;
+        int n_scenario_opts;
+        const PrillmOptionInfo *scenario_opts = prillm_scenario_options(&n_scenario_opts);
+        took = prillm_cli_take_option(argc, argv, &k, scenario_opts, n_scenario_opts, set_scenario_option, &s.training);
+        if (took < 0) return finish(EXIT_USAGE);
         if (took) continue;
         took = prillm_cli_take_option(argc, argv, &k, opts, count, set_price_option, &s.price);
         if (took < 0) return finish(EXIT_USAGE);
@@ -629,10 +659,19 @@ int main(int argc, char **argv) {
     }
     /* usage checks: the same on every rank, so every rank stops alike */
     const char *usage = NULL;
-    if (!mode || !path) usage = "a mode (providers or scenarios) and a MARKET are needed";
+    if (!mode || !path) usage = "a mode (providers, scenarios or training-data) and a MARKET are needed";
     else if (strcmp(mode, "providers") == 0) s.mode = MODE_PROVIDERS;
     else if (strcmp(mode, "scenarios") == 0) s.mode = MODE_SCENARIOS;
-    else usage = "the mode is providers or scenarios";
+    else if (strcmp(mode, "training-data") == 0) s.mode = MODE_TRAINING;
+    else usage = "the mode is providers, scenarios or training-data";
+    if (!usage && s.mode != MODE_TRAINING && scenario_options_given)
+        usage = "the scenario options (--scenarios, --prices, ...) are for training-data";
+    if (!usage && s.mode == MODE_TRAINING &&
+        (whatif || perturb || targets_list || all || paid || no_flows || top || format_flag || !timing ||
+         spreads_given || price_options_given))
+        usage = "training-data takes MARKET, --out FILE, --target ID, --seed S and the scenario options only";
+    if (!usage && s.mode == MODE_TRAINING && !out_path)
+        usage = "training-data writes a binary file: give --out FILE (- for standard output)";
     int schedule = SWEEP_DYNAMIC;
     if (!usage && schedule_text) {
         if (strcmp(schedule_text, "static") == 0) schedule = SWEEP_STATIC;
@@ -657,10 +696,11 @@ int main(int argc, char **argv) {
         return finish(EXIT_USAGE);
     }
     /* CSV prints no app flows: the ranks need not send them */
-    s.flows = no_flows || format == 1 ? FLOWS_NONE : top ? FLOWS_TOP : FLOWS_ALL;
+    s.flows = no_flows || format == 1 ? PRILLM_FLOWS_NONE : top ? PRILLM_FLOWS_TOP : PRILLM_FLOWS_ALL;
     s.top = (int)top;
     s.n_perturb = (int)perturb;
     s.perturb.seed = (unsigned long long)seed;
+    if (seed_given) s.training.seed = (int)seed;
     s.price.verbose = 0;
     if (!root) verbose = 0;
     if (verbose == 0) prillm_cli_quiet = 1;
@@ -705,7 +745,8 @@ int main(int argc, char **argv) {
         prillm_market_free(market);
         return finish(code);
     }
-    int n_tasks = s.mode == MODE_PROVIDERS ? s.n_targets : n_scenarios(&s);
+    int n_tasks = s.mode == MODE_PROVIDERS ? s.n_targets : s.mode == MODE_TRAINING ? s.training.scenarios
+                                                                                    : n_scenarios(&s);
     if (saved_stderr >= 0) {
         fflush(stderr);
         dup2(saved_stderr, 2);
@@ -720,8 +761,14 @@ int main(int argc, char **argv) {
         if (!out) {
             code = EXIT_BAD_INPUT;
         } else {
-            code = s.mode == MODE_PROVIDERS ? print_providers(out, &s, results, format, timing)
-                                            : print_scenarios(out, &s, results, format);
+            if (s.mode == MODE_TRAINING) {
+                char description[1024];
+                prillm_cli_scenario_description(description, sizeof description, path, target_id, &s.training);
+                code = sweep_training_write(out, results, n_tasks, description);
+            } else {
+                code = s.mode == MODE_PROVIDERS ? print_providers(out, &s, results, format, timing)
+                                                : print_scenarios(out, &s, results, format);
+            }
             if (prillm_cli_close_output(out, out_path ? out_path : "-")) code = EXIT_INTERNAL;
         }
         prillm_cli_note("sweep: %d %s on %d rank%s (%s) in %.3f s wall", n_tasks,

@@ -145,6 +145,45 @@ PRILLM_API PrillmErrorCode prillm_aggregator_scenarios(const PrillmMarket *base,
                                             PrillmAggregatorScenarios *out, PrillmError *err);
 PRILLM_API void prillm_aggregator_scenarios_free(PrillmAggregatorScenarios *scenarios);
 
+/* Scenario `index` (0-based) of the set prillm_aggregator_scenarios builds
+ * with these arguments, alone: the same market, target, prices and profit
+ * curve bit for bit (every scenario draws from its own stream of (seed,
+ * index)). For sweeps that spread the scenarios over processes
+ * (prillm-sweep training-data). Checks the arguments as
+ * prillm_aggregator_scenarios does; settings->scenarios is not used. On
+ * failure *out is empty. Free with prillm_aggregator_scenario_clear. */
+PRILLM_API PrillmErrorCode prillm_aggregator_scenario_build(const PrillmMarket *base, int target,
+                                                            const PrillmScenarioSettings *settings, int index,
+                                                            PrillmAggregatorScenario *out, PrillmError *err);
+/* Frees one scenario's arrays and market and zeroes it (NULL is a no-op). */
+PRILLM_API void prillm_aggregator_scenario_clear(PrillmAggregatorScenario *scenario);
+
+/* Solved scenarios as a data file (docs/aggregator.md, "Training data"), so
+ * that they are built once (e.g. over MPI ranks) and trained on many times:
+ * a binary file with magic bytes, a version, the count, a free-text
+ * description (UTF-8, may be NULL or empty: what the data were built from),
+ * then per scenario its target, prices and profits (little-endian IEEE
+ * doubles, bit for bit) and its market in the binary market form, and a
+ * CRC-32 of everything. The bytes depend only on the scenarios and the
+ * description. */
+PRILLM_API PrillmErrorCode prillm_aggregator_scenarios_write(const PrillmAggregatorScenarios *scenarios,
+                                                             const char *description, FILE *stream,
+                                                             PrillmError *err);
+/* Read such a file (data/length, or the whole stream): every length is
+ * checked before it is used, then the checksum, each market as
+ * prillm_market_parse_binary does, each target (a provider of its market)
+ * and every price and profit (finite). Errors name the scenario and field
+ * ("scenario data: scenarios[3].target ...", PRILLM_ERR_PARSE for a
+ * truncated or corrupted file, PRILLM_ERR_INVALID_DATA for an invalid
+ * scenario). description (may be NULL) receives a copy of the description
+ * (the caller frees). On failure *out is empty. Limited to
+ * PRILLM_MAX_INPUT_BYTES. */
+PRILLM_API PrillmErrorCode prillm_aggregator_scenarios_parse(const void *data, size_t length,
+                                                             PrillmAggregatorScenarios *out, char **description,
+                                                             PrillmError *err);
+PRILLM_API PrillmErrorCode prillm_aggregator_scenarios_read(FILE *stream, PrillmAggregatorScenarios *out,
+                                                            char **description, PrillmError *err);
+
 /* ---- training --------------------------------------------------------- */
 
 typedef struct {

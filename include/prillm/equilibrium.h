@@ -121,6 +121,36 @@ PRILLM_API PrillmErrorCode prillm_equilibrium_certify(const PrillmMarket *market
  * reports a write error. */
 PRILLM_API PrillmErrorCode prillm_equilibrium_write_json(const PrillmMarket *market, const PrillmEquilibrium *eq,
                                                          int method, FILE *out, PrillmError *err);
+
+/* How much of the users x providers flow matrix an answer carries (a
+ * 10000 x 500 market's flows are 5 million numbers):
+ *   PRILLM_FLOWS_ALL   every flow, one row per user (the default);
+ *   PRILLM_FLOWS_NONE  none: the provider totals, lambda and the
+ *                      certificate only;
+ *   PRILLM_FLOWS_TOP   for each user its K largest positive flows, largest
+ *                      first (ties to the lower provider index).
+ * prillm equilibrium --no-flows / --top K and prillm-sweep scenarios use
+ * these. */
+typedef enum { PRILLM_FLOWS_ALL = 0, PRILLM_FLOWS_NONE = 1, PRILLM_FLOWS_TOP = 2 } PrillmFlowsShown;
+
+/* The indices of the (at most) k largest positive entries of row[0..m-1]
+ * into best[0..k-1], largest first, ties to the lower index; NaN and
+ * entries <= 0 are never chosen. O(m k). Returns how many were chosen
+ * (0..k), or -1 for NULL pointers, m < 0 or k < 1 (nothing written). */
+PRILLM_API int prillm_flows_top(const double *row, int m, int k, int *best);
+
+/* prillm_equilibrium_write_json with the flows limited: shown is a
+ * PrillmFlowsShown; top is K for PRILLM_FLOWS_TOP (>= 1, larger than the
+ * number of providers is allowed), ignored otherwise. ALL writes exactly
+ * what prillm_equilibrium_write_json writes; NONE leaves the "flows" key
+ * out; TOP writes "top_flows" instead of "flows": one list per user of
+ * {"provider": ID, "flow": x}. Everything is written to out as it is
+ * produced (nothing of the document is held in memory). Errors as
+ * prillm_equilibrium_write_json, and PRILLM_ERR_INVALID_ARGUMENT for a
+ * shown or top out of range. */
+PRILLM_API PrillmErrorCode prillm_equilibrium_write_json_flows(const PrillmMarket *market,
+                                                               const PrillmEquilibrium *eq, int method, int shown,
+                                                               int top, FILE *out, PrillmError *err);
 #ifdef __cplusplus
 }
 #endif

@@ -658,6 +658,10 @@ _PROTOTYPES = {
     "prillm_market_user_index": (c_int, [PrillmMarket_p, c_char_p]),
     "prillm_market_parse_json": (c_int, [c_char_p, c_size_t, WarnFn, c_void_p, POINTER(PrillmMarket_p), E]),
     "prillm_market_write_json": (c_int, [PrillmMarket_p, c_void_p, E]),
+    "prillm_market_write_binary": (c_int, [PrillmMarket_p, c_void_p, E]),
+    "prillm_market_parse_binary": (c_int, [c_char_p, c_size_t, POINTER(PrillmMarket_p), E]),
+    "prillm_market_parse": (c_int, [c_char_p, c_size_t, WarnFn, c_void_p, POINTER(PrillmMarket_p), E]),
+    "prillm_market_is_binary": (c_int, [c_char_p, c_size_t]),
     "prillm_market_random": (PrillmMarket_p, [c_int, c_int, c_ulonglong, E]),
     # equilibrium
     "prillm_equilibrium_options": (POINTER(PrillmOptionInfo), [c_int_p]),
@@ -857,6 +861,11 @@ def write_to_string(call):
 
     call returns an error code (non-zero raises prillm.Error with the
     library's message) or None for the writers that cannot fail."""
+    return write_to_bytes(call).decode("utf-8")
+
+
+def write_to_bytes(call):
+    """write_to_string's bytes, undecoded (the binary market form)."""
     from ._errors import check
 
     L = lib()
@@ -875,4 +884,4 @@ def write_to_string(call):
         L.libc.free(buf)
     if rc:
         check(rc, err)
-    return text.decode("utf-8")
+    return text

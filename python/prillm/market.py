@@ -102,14 +102,47 @@ class Market(_Owner):
         return cls(out, warnings)
 
     @classmethod
+    def from_binary(cls, data):
+        """Read the compact binary form (docs/market-format.md, "Binary
+        form"; prillm convert, to_binary) from bytes, with the C library's
+        reader: the checksum, every length and the market are checked
+        (prillm.Error PARSE names the field of a truncated or corrupted
+        file, INVALID_DATA that of an invalid market)."""
+        data = bytes(data)
+        out = _ffi.PrillmMarket_p()
+        err = _ffi.PrillmError()
+        rc = _ffi.lib().prillm_market_parse_binary(data, len(data), ctypes.byref(out), ctypes.byref(err))
+        check(rc, err)
+        return cls(out)
+
+    @classmethod
+    def from_bytes(cls, data):
+        """A market in either form, told apart by the binary form's magic
+        bytes (prillm_market_parse): the binary reader or the JSON one."""
+        data = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        warnings, callback = _collect_warnings()
+        out = _ffi.PrillmMarket_p()
+        err = _ffi.PrillmError()
+        rc = _ffi.lib().prillm_market_parse(data, len(data), callback, None, ctypes.byref(out), ctypes.byref(err))
+        check(rc, err)
+        return cls(out, warnings)
+
+    @staticmethod
+    def is_binary(data):
+        """True when data (bytes) starts with the binary form's magic bytes."""
+        data = bytes(data)
+        return bool(_ffi.lib().prillm_market_is_binary(data, len(data)))
+
+    @classmethod
     def from_file(cls, path):
-        """Read a market file (JSON)."""
+        """Read a market file: JSON or the binary form (prillm convert), told
+        apart by the binary form's magic bytes."""
         try:
             with open(os.fspath(path), "rb") as f:
                 data = f.read()
         except OSError as e:
             raise Error(4, "cannot read %s: %s" % (path, e.strerror or e)) from None
-        return cls.from_json(data)
+        return cls.from_bytes(data)
 
     @classmethod
     def random(cls, n_users, n_providers, seed=1):
@@ -292,7 +325,20 @@ class Market(_Owner):
         L = _ffi.lib()
         return _ffi.write_to_string(lambda stream, err: L.prillm_market_write_json(self._c, stream, err))
 
-    def to_file(self, path):
+    def to_binary(self):
+        """The market in the compact binary form, as bytes
+        (prillm_market_write_binary: every double bit for bit, CRC-32)."""
+        L = _ffi.lib()
+        return _ffi.write_to_bytes(lambda stream, err: L.prillm_market_write_binary(self._c, stream, err))
+
+    def to_file(self, path, binary=False):
+        """Write the market to path: JSON, or with binary=True the compact
+        binary form (which from_file and every prillm command read too)."""
+        if binary:
+            data = self.to_binary()
+            with open(os.fspath(path), "wb") as f:
+                f.write(data)
+            return
         with open(os.fspath(path), "w", encoding="utf-8") as f:
             f.write(self.to_json())
 

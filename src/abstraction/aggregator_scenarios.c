@@ -184,12 +184,34 @@ static PrillmErrorCode choke_price(const PrillmMarket *mk, int target, double *p
     return rc;
 }
 
-PrillmErrorCode prillm_aggregator_scenarios(const PrillmMarket *base, int target,
-                                            const PrillmScenarioSettings *settings,
-                                            PrillmAggregatorScenarios *out, PrillmError *err) {
-    if (!out) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "scenarios output is NULL");
-    out->count = 0;
-    out->items = NULL;
+/* Scenario s into sc (left partly built on failure: the caller frees). */
+static PrillmErrorCode build_one(const PrillmMarket *base, int target, const PrillmScenarioSettings *settings, int s,
+                                 PrillmAggregatorScenario *sc, PrillmError *local) {
+    int L = settings->prices;
+    PrillmRng rng = {((uint64_t)settings->seed << 32) ^ ((uint64_t)s * 0xd1342543de82ef95ULL) ^ 0x5851f42d4c957f2dULL};
+    prillm__rng_next(&rng);
+    int t = target >= 0 ? target : (int)(prillm__rng_uniform(&rng) * base->n_providers);
+    PrillmErrorCode code = PRILLM_OK;
+    sc->market = perturb(base, t, settings, &rng, &sc->target);
+    sc->n_prices = L;
+    sc->prices = prillm__calloc((size_t)L, sizeof(double));
+    sc->profit = prillm__calloc((size_t)L, sizeof(double));
+    if (!sc->market || !sc->prices || !sc->profit) {
+        code = prillm__fail(local, PRILLM_ERR_NO_MEMORY, "out of memory building scenario %d", s);
+    } else {
+        double choke = 0;
+        code = choke_price(sc->market, sc->target, &choke, local);
+        /* a target nobody buys from even for free gets the base price's
+         * range: its curve is zero and the loss skips it */
+        if (!(choke > 0)) choke = base->price[t] > 0 ? base->price[t] : 1.0;
+        for (int k = 0; k < L && !code; k++) sc->prices[k] = (k + 1.0) / (L + 1) * settings->price_span * choke;
+        if (!code) code = prillm__profit_curve(sc->market, sc->target, L, sc->prices, sc->profit, local);
+    }
+    return code;
+}
+
+static PrillmErrorCode check_inputs(const PrillmMarket *base, int target, const PrillmScenarioSettings *settings,
+                                    PrillmError *err) {
     if (!base || !settings) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "base market or settings is NULL");
     PrillmErrorCode rc = prillm_options_check(scenario_options, N_SCENARIO_OPTIONS, settings, err);
     if (rc || (rc = prillm_market_validate(base, err))) return rc;
@@ -198,7 +220,42 @@ PrillmErrorCode prillm_aggregator_scenarios(const PrillmMarket *base, int target
     if (target >= base->n_providers)
         return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "target %d is not a provider index (0..%d)", target,
                             base->n_providers - 1);
-    int count = settings->scenarios, L = settings->prices;
+    return PRILLM_OK;
+}
+
+void prillm_aggregator_scenario_clear(PrillmAggregatorScenario *scenario) {
+    if (!scenario) return;
+    prillm_market_free(scenario->market);
+    free(scenario->prices);
+    free(scenario->profit);
+    memset(scenario, 0, sizeof *scenario);
+}
+
+PrillmErrorCode prillm_aggregator_scenario_build(const PrillmMarket *base, int target,
+                                                 const PrillmScenarioSettings *settings, int index,
+                                                 PrillmAggregatorScenario *out, PrillmError *err) {
+    if (!out) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "scenario output is NULL");
+    memset(out, 0, sizeof *out);
+    PrillmErrorCode rc = check_inputs(base, target, settings, err);
+    if (rc) return rc;
+    if (index < 0) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "scenario index %d is negative", index);
+    PrillmError local = {PRILLM_OK, ""};
+    if ((rc = build_one(base, target, settings, index, out, &local))) {
+        prillm_aggregator_scenario_clear(out);
+        return prillm__fail(err, local.code, "scenario %d: %s", index, local.message);
+    }
+    return PRILLM_OK;
+}
+
+PrillmErrorCode prillm_aggregator_scenarios(const PrillmMarket *base, int target,
+                                            const PrillmScenarioSettings *settings,
+                                            PrillmAggregatorScenarios *out, PrillmError *err) {
+    if (!out) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "scenarios output is NULL");
+    out->count = 0;
+    out->items = NULL;
+    PrillmErrorCode rc = check_inputs(base, target, settings, err);
+    if (rc) return rc;
+    int count = settings->scenarios;
     if (!(out->items = prillm__calloc((size_t)count, sizeof *out->items)))
         return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory for %d scenarios", count);
     out->count = count;
@@ -208,27 +265,8 @@ PrillmErrorCode prillm_aggregator_scenarios(const PrillmMarket *base, int target
 #pragma omp parallel for schedule(dynamic, 4)
 #endif
     for (int s = 0; s < count; s++) {
-        PrillmAggregatorScenario *sc = &out->items[s];
-        PrillmRng rng = {((uint64_t)settings->seed << 32) ^ ((uint64_t)s * 0xd1342543de82ef95ULL) ^ 0x5851f42d4c957f2dULL};
-        prillm__rng_next(&rng);
-        int t = target >= 0 ? target : (int)(prillm__rng_uniform(&rng) * base->n_providers);
         PrillmError local;
-        PrillmErrorCode code = PRILLM_OK;
-        sc->market = perturb(base, t, settings, &rng, &sc->target);
-        sc->n_prices = L;
-        sc->prices = prillm__calloc((size_t)L, sizeof(double));
-        sc->profit = prillm__calloc((size_t)L, sizeof(double));
-        if (!sc->market || !sc->prices || !sc->profit) {
-            code = prillm__fail(&local, PRILLM_ERR_NO_MEMORY, "out of memory building scenario %d", s);
-        } else {
-            double choke = 0;
-            code = choke_price(sc->market, sc->target, &choke, &local);
-            /* a target nobody buys from even for free gets the base price's
-             * range: its curve is zero and the loss skips it */
-            if (!(choke > 0)) choke = base->price[t] > 0 ? base->price[t] : 1.0;
-            for (int k = 0; k < L && !code; k++) sc->prices[k] = (k + 1.0) / (L + 1) * settings->price_span * choke;
-            if (!code) code = prillm__profit_curve(sc->market, sc->target, L, sc->prices, sc->profit, &local);
-        }
+        PrillmErrorCode code = build_one(base, target, settings, s, &out->items[s], &local);
         if (code) {
 #ifdef _OPENMP
 #pragma omp critical

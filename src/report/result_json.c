@@ -3,8 +3,10 @@
  * service (prillm serve) print the same bytes from the same calls. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "flows_json.h"
 #include "internal.h"
 #include "prillm/compete.h"
 #include "prillm/equilibrium.h"
@@ -44,13 +46,90 @@ static const char *method_name(int method) {
     }
 }
 
+/* ---- limited flows ------------------------------------------------------ */
+
+int prillm_flows_top(const double *row, int m, int k, int *best) {
+    if (!row || !best || m < 0 || k < 1) return -1;
+    /* a partial insertion sort into best[0..c-1] */
+    int c = 0;
+    for (int j = 0; j < m; j++) {
+        if (!(row[j] > 0)) continue;
+        int at = c < k ? c++ : k;
+        if (at == k && !(row[j] > row[best[k - 1]])) continue;
+        if (at == k) at = k - 1;
+        while (at > 0 && row[j] > row[best[at - 1]]) {
+            best[at] = best[at - 1];
+            at--;
+        }
+        best[at] = j;
+    }
+    return c;
+}
+
+void prillm__json_top_flows_row(FILE *out, char *const *provider_id, const int *best, const double *flow, int count) {
+    fputc('[', out);
+    for (int q = 0; q < count; q++) {
+        fputs(q ? ", {\"provider\": " : "{\"provider\": ", out);
+        prillm__json_string(out, provider_id[best[q]]);
+        fputs(", \"flow\": ", out);
+        prillm__json_number(out, flow[q]);
+        fputc('}', out);
+    }
+    fputc(']', out);
+}
+
 PrillmErrorCode prillm_equilibrium_write_json(const PrillmMarket *mk, const PrillmEquilibrium *eq, int method,
                                               FILE *out, PrillmError *err) {
+    return prillm_equilibrium_write_json_flows(mk, eq, method, PRILLM_FLOWS_ALL, 0, out, err);
+}
+
+/* One row per user: every flow, or its top K as {"provider", "flow"}. */
+static PrillmErrorCode equilibrium_flows(FILE *out, const PrillmMarket *mk, const PrillmEquilibrium *eq, int shown,
+                                         int top, PrillmError *err) {
+    int n = mk->n_users, m = mk->n_providers;
+    int k = top < m ? top : m > 0 ? m : 1;
+    int *best = NULL;
+    double *value = NULL;
+    if (shown == PRILLM_FLOWS_TOP) {
+        best = malloc((size_t)k * sizeof *best);
+        value = malloc((size_t)k * sizeof *value);
+        if (!best || !value) {
+            free(best);
+            free(value);
+            return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory for the top %d flows", k);
+        }
+    }
+    fputs(shown == PRILLM_FLOWS_TOP ? ",\n  \"top_flows\": [\n" : ",\n  \"flows\": [\n", out);
+    for (int i = 0; i < n; i++) {
+        const double *row = eq->flows + (size_t)i * (size_t)m;
+        fputs("    ", out);
+        if (shown == PRILLM_FLOWS_TOP) {
+            int c = prillm_flows_top(row, m, k, best);
+            for (int q = 0; q < c; q++) value[q] = row[best[q]];
+            prillm__json_top_flows_row(out, mk->provider_id, best, value, c);
+        } else {
+            json_numbers(out, row, m);
+        }
+        fputs(i + 1 < n ? ",\n" : "\n", out);
+    }
+    fputs("  ]", out);
+    free(best);
+    free(value);
+    return PRILLM_OK;
+}
+
+PrillmErrorCode prillm_equilibrium_write_json_flows(const PrillmMarket *mk, const PrillmEquilibrium *eq, int method,
+                                                    int shown, int top, FILE *out, PrillmError *err) {
     if (!mk || !eq || !out) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "NULL market, equilibrium or stream");
     if (eq->n_users != mk->n_users || eq->n_providers != mk->n_providers)
         return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT,
                             "the equilibrium (%d users x %d providers) is not one of this market (%d x %d)",
                             eq->n_users, eq->n_providers, mk->n_users, mk->n_providers);
+    if (shown != PRILLM_FLOWS_ALL && shown != PRILLM_FLOWS_NONE && shown != PRILLM_FLOWS_TOP)
+        return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT,
+                            "shown is %d: PRILLM_FLOWS_ALL, PRILLM_FLOWS_NONE or PRILLM_FLOWS_TOP", shown);
+    if (shown == PRILLM_FLOWS_TOP && top < 1)
+        return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "top is %d: the top K flows need K >= 1", top);
     const PrillmEquilibriumInfo *info = &eq->info;
     int n = mk->n_users, m = mk->n_providers;
     fprintf(out, "{\n  \"status\": \"%s\",\n  \"method\": \"%s\",\n  \"users\": ", prillm_status_name(info->status),
@@ -58,13 +137,11 @@ PrillmErrorCode prillm_equilibrium_write_json(const PrillmMarket *mk, const Pril
     json_strings(out, mk->user_id, n);
     fputs(",\n  \"providers\": ", out);
     json_strings(out, mk->provider_id, m);
-    fputs(",\n  \"flows\": [\n", out);
-    for (int i = 0; i < n; i++) {
-        fputs("    ", out);
-        json_numbers(out, eq->flows + (size_t)i * m, m);
-        fputs(i + 1 < n ? ",\n" : "\n", out);
+    if (shown != PRILLM_FLOWS_NONE) {
+        PrillmErrorCode rc = equilibrium_flows(out, mk, eq, shown, top, err);
+        if (rc) return rc;
     }
-    fputs("  ],\n  \"provider_flow\": ", out);
+    fputs(",\n  \"provider_flow\": ", out);
     json_numbers(out, eq->provider_flow, m);
     fputs(",\n  \"lambda\": ", out);
     json_numbers(out, eq->lambda, n);

@@ -676,6 +676,91 @@ static void test_csv_output(void **state) {
     run_free(&r);
 }
 
+/* equilibrium --no-flows / --top K against the full answer: the same
+ * document without "flows"; each app's K largest positive flows of the full
+ * answer, largest first (ties to the lower index), in JSON and as the CSV's
+ * rows; a binary market gives the same; the alternatives are usage errors. */
+static void test_equilibrium_limited_flows(void **state) {
+    (void)state;
+    REQUIRE_CLI();
+    for (int seed = 1; seed <= 4; seed++) {
+        char args[128];
+        snprintf(args, sizeof args, "--users %d --providers %d --seed %d", 20 + 13 * seed, 3 + 2 * seed, seed);
+        Market mk = generate_market(args, "lim.json");
+        Run full = run("\"$PRILLM_CLI\" equilibrium lim.json");
+        expect_exit(&full, 0, "equilibrium");
+        Run none = run("\"$PRILLM_CLI\" convert lim.json lim.bin --quiet && \"$PRILLM_CLI\" equilibrium lim.bin --no-flows");
+        expect_exit(&none, 0, "equilibrium --no-flows");
+        cJSON *f = parse_json_output(full.out), *z = parse_json_output(none.out);
+        const cJSON *rows = member(f, "flows");
+        assert_int_equal(cJSON_GetArraySize(rows), mk.n);
+        assert_null(cJSON_GetObjectItem(z, "flows"));
+        assert_null(cJSON_GetObjectItem(z, "top_flows"));
+        int k = seed % 3 + 1;
+        Run top = run("\"$PRILLM_CLI\" equilibrium lim.json --top %d", k);
+        expect_exit(&top, 0, "equilibrium --top");
+        Run csv = run("\"$PRILLM_CLI\" equilibrium lim.json --top %d --csv", k);
+        expect_exit(&csv, 0, "equilibrium --top --csv");
+        cJSON *t = parse_json_output(top.out);
+        const cJSON *tops = member(t, "top_flows");
+        assert_int_equal(cJSON_GetArraySize(tops), mk.n);
+        char *save = NULL, *line = strtok_r(csv.out, "\n", &save);
+        assert_string_equal(line, "user,provider,flow,user_lambda,provider_flow");
+        char fields[8][256];
+        for (int i = 0; i < mk.n; i++) {
+            const cJSON *row = cJSON_GetArrayItem(rows, i), *got = cJSON_GetArrayItem(tops, i);
+            /* the reference: a selection by repeated maximum over the full row */
+            int used[64] = {0}, count = 0;
+            for (int q = 0; q < k; q++) {
+                int best = -1;
+                for (int j = 0; j < mk.m; j++) {
+                    double x = cJSON_GetArrayItem(row, j)->valuedouble;
+                    if (!used[j] && x > 0 && (best < 0 || x > cJSON_GetArrayItem(row, best)->valuedouble)) best = j;
+                }
+                if (best < 0) break;
+                used[best] = 1;
+                count++;
+                const cJSON *e = cJSON_GetArrayItem(got, q);
+                if (!e) fail_msg("seed %d app %d: %d top flows, expected more", seed, i, q);
+                assert_string_equal(member(e, "provider")->valuestring, cJSON_GetArrayItem(member(f, "providers"), best)->valuestring);
+                assert_true(number_member(e, "flow") == cJSON_GetArrayItem(row, best)->valuedouble);
+                line = strtok_r(NULL, "\n", &save);
+                if (!line) fail_msg("seed %d: the CSV ends at app %d", seed, i);
+                assert_int_equal(split_csv(line, fields, 8), 5);
+                assert_string_equal(fields[0], mk.user_id[i]);
+                assert_string_equal(fields[1], cJSON_GetArrayItem(member(f, "providers"), best)->valuestring);
+                assert_true(whole_number(fields[2], i, 2) == cJSON_GetArrayItem(row, best)->valuedouble);
+            }
+            assert_int_equal(cJSON_GetArraySize(got), count);
+        }
+        assert_null(strtok_r(NULL, "\n", &save));
+        /* the rest is the same document (the solve's seconds aside) */
+        cJSON_DeleteItemFromObject(f, "flows");
+        cJSON_DeleteItemFromObject(t, "top_flows");
+        cJSON *docs[] = {f, z, t};
+        for (int d = 0; d < 3; d++) cJSON_DeleteItemFromObject(docs[d], "seconds");
+        assert_true(cJSON_Compare(f, z, 1));
+        assert_true(cJSON_Compare(f, t, 1));
+        cJSON_Delete(f);
+        cJSON_Delete(z);
+        cJSON_Delete(t);
+        run_free(&full);
+        run_free(&none);
+        run_free(&top);
+        run_free(&csv);
+        market_free(&mk);
+    }
+    const char *bad[] = {"--no-flows --top 2", "--table --top 2", "--table --no-flows", "--csv --no-flows", "--top 0",
+                         "--top x", "--top"};
+    for (size_t q = 0; q < sizeof bad / sizeof bad[0]; q++) {
+        Run r = run("\"$PRILLM_CLI\" equilibrium lim.json %s", bad[q]);
+        expect_exit(&r, 2, bad[q]);
+        expect_in(r.err, "prillm: error:", bad[q]);
+        assert_int_equal(r.out[0], '\0');
+        run_free(&r);
+    }
+}
+
 static void test_csv_quotes_awkward_ids(void **state) {
     (void)state;
     REQUIRE_CLI();
@@ -1432,6 +1517,7 @@ int main(void) {
         cmocka_unit_test(test_json_flag),
         cmocka_unit_test(test_explain_command),
         cmocka_unit_test(test_conflicting_formats),
+        cmocka_unit_test(test_equilibrium_limited_flows),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -206,9 +206,161 @@ static void test_compete_json(void **state) {
     }
 }
 
+/* The reference top K of a row, written independently: every positive
+ * entry sorted by (value descending, index ascending), the first k. */
+typedef struct {
+    double value;
+    int index;
+} Entry;
+
+static int entry_order(const void *a, const void *b) {
+    const Entry *x = a, *y = b;
+    if (x->value != y->value) return x->value > y->value ? -1 : 1;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+static int reference_top(const double *row, int m, int k, int *best) {
+    Entry *e = malloc((size_t)(m > 0 ? m : 1) * sizeof *e);
+    assert_non_null(e);
+    int c = 0;
+    for (int j = 0; j < m; j++)
+        if (row[j] > 0 && !isnan(row[j])) e[c++] = (Entry){row[j], j};
+    qsort(e, (size_t)c, sizeof *e, entry_order);
+    if (c > k) c = k;
+    for (int q = 0; q < c; q++) best[q] = e[q].index;
+    free(e);
+    return c;
+}
+
+/* prillm_flows_top on random rows with ties, zeros, negatives and NaN
+ * against the sort above; bad arguments are -1. */
+static void test_flows_top(void **state) {
+    (void)state;
+    int best[64], want[64];
+    for (uint64_t seed = 1; seed <= 2000; seed++) {
+        TestRng rng = {seed};
+        int m = test_int(&rng, 0, 40), k = test_int(&rng, 1, 45);
+        double row[40];
+        for (int j = 0; j < m; j++) {
+            int kind = test_int(&rng, 0, 9);
+            row[j] = kind == 0 ? 0.0 : kind == 1 ? -test_uniform(&rng) : kind == 2 ? NAN
+                   : kind <= 4 ? (double)test_int(&rng, 1, 3) /* ties */ : test_uniform(&rng) * 100;
+        }
+        for (int q = 0; q < 64; q++) best[q] = -7;
+        int c = prillm_flows_top(row, m, k, best);
+        int r = reference_top(row, m, k, want);
+        if (c != r) fail_msg("seed %d: %d chosen, the sort %d", (int)seed, c, r);
+        for (int q = 0; q < c; q++)
+            if (best[q] != want[q]) fail_msg("seed %d: place %d is %d, the sort says %d", (int)seed, q, best[q], want[q]);
+        for (int q = c; q < 64; q++) assert_int_equal(best[q], -7); /* nothing past the chosen written */
+    }
+    double row[3] = {1, 2, 3};
+    assert_int_equal(prillm_flows_top(NULL, 3, 1, best), -1);
+    assert_int_equal(prillm_flows_top(row, 3, 1, NULL), -1);
+    assert_int_equal(prillm_flows_top(row, 3, 0, best), -1);
+    assert_int_equal(prillm_flows_top(row, -1, 1, best), -1);
+}
+
+static char *write_flows(const PrillmMarket *mk, const PrillmEquilibrium *eq, int method, int shown, int top,
+                         size_t *length) {
+    Mem mem;
+    mem_open(&mem);
+    PrillmError err;
+    if (prillm_equilibrium_write_json_flows(mk, eq, method, shown, top, mem.f, &err))
+        fail_msg("write_json_flows(%d, %d): %s", shown, top, err.message);
+    assert_int_equal(fclose(mem.f), 0);
+    *length = mem.len;
+    return mem.buf;
+}
+
+/* --no-flows / --top K: ALL is byte for byte prillm_equilibrium_write_json;
+ * NONE is the same document without "flows"; TOP's "top_flows" are each
+ * user's K largest flows (the sort above on the solution's flows, values
+ * exact); bad shown / top are errors with nothing written. */
+static void test_equilibrium_json_flows(void **state) {
+    (void)state;
+    for (uint64_t seed = 1; seed <= 30; seed++) {
+        TestRng rng = {seed + 100};
+        int n = test_int(&rng, 1, 25), m = test_int(&rng, 1, 12);
+        TestMarketShape shape = {-1, 2, seed % 3 == 0, seed % 4 == 0};
+        PrillmMarket *mk = test_market(n, m, seed + 100, &shape);
+        if (seed % 2) test_market_affinity(mk, seed, 0.3);
+        PrillmEquilibriumSolver *solver = test_solve(mk, NULL);
+        const PrillmEquilibrium *eq = prillm_equilibrium_solution(solver);
+        Mem mem;
+        mem_open(&mem);
+        PrillmError err;
+        assert_int_equal(prillm_equilibrium_write_json(mk, eq, PRILLM_EQ_EXACT, mem.f, &err), PRILLM_OK);
+        assert_int_equal(fclose(mem.f), 0);
+        size_t all_len;
+        char *all = write_flows(mk, eq, PRILLM_EQ_EXACT, PRILLM_FLOWS_ALL, 0, &all_len);
+        assert_int_equal(all_len, mem.len);
+        assert_memory_equal(all, mem.buf, all_len);
+        cJSON *full = cJSON_ParseWithLength(all, all_len);
+        assert_non_null(full);
+        free(mem.buf);
+        free(all);
+
+        size_t len;
+        char *text = write_flows(mk, eq, PRILLM_EQ_EXACT, PRILLM_FLOWS_NONE, 0, &len);
+        cJSON *none = cJSON_ParseWithLength(text, len);
+        assert_non_null(none);
+        free(text);
+        assert_null(cJSON_GetObjectItem(none, "flows"));
+        assert_null(cJSON_GetObjectItem(none, "top_flows"));
+        cJSON_DeleteItemFromObject(full, "flows");
+        assert_true(cJSON_Compare(full, none, 1));
+
+        int tops[] = {1, 2, 3, m + 2};
+        for (int t = 0; t < 4; t++) {
+            int k = tops[t];
+            text = write_flows(mk, eq, PRILLM_EQ_EXACT, PRILLM_FLOWS_TOP, k, &len);
+            cJSON *root = cJSON_ParseWithLength(text, len);
+            assert_non_null(root);
+            free(text);
+            assert_null(cJSON_GetObjectItem(root, "flows"));
+            const cJSON *top = cJSON_GetObjectItem(root, "top_flows");
+            assert_int_equal(cJSON_GetArraySize(top), n);
+            int want[16];
+            for (int i = 0; i < n; i++) {
+                const double *row = eq->flows + (size_t)i * (size_t)m;
+                int c = reference_top(row, m, k, want);
+                const cJSON *got = cJSON_GetArrayItem(top, i);
+                if (cJSON_GetArraySize(got) != c)
+                    fail_msg("seed %d, K %d, user %d: %d flows, the sort %d", (int)seed, k, i, cJSON_GetArraySize(got), c);
+                for (int q = 0; q < c; q++) {
+                    const cJSON *e = cJSON_GetArrayItem(got, q);
+                    assert_string_equal(cJSON_GetObjectItem(e, "provider")->valuestring, mk->provider_id[want[q]]);
+                    assert_number(cJSON_GetObjectItem(e, "flow"), row[want[q]]);
+                }
+            }
+            /* the rest of the document is NONE's */
+            cJSON_DeleteItemFromObject(root, "top_flows");
+            assert_true(cJSON_Compare(root, none, 1));
+            cJSON_Delete(root);
+        }
+        cJSON_Delete(none);
+        cJSON_Delete(full);
+
+        mem_open(&mem);
+        assert_int_equal(prillm_equilibrium_write_json_flows(mk, eq, PRILLM_EQ_EXACT, 3, 1, mem.f, &err),
+                         PRILLM_ERR_INVALID_ARGUMENT);
+        assert_int_equal(prillm_equilibrium_write_json_flows(mk, eq, PRILLM_EQ_EXACT, PRILLM_FLOWS_TOP, 0, mem.f, &err),
+                         PRILLM_ERR_INVALID_ARGUMENT);
+        assert_non_null(strstr(err.message, "top"));
+        assert_int_equal(fclose(mem.f), 0);
+        assert_int_equal(mem.len, 0);
+        free(mem.buf);
+        prillm_equilibrium_cleanup(solver);
+        prillm_market_free(mk);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_equilibrium_json),
+        cmocka_unit_test(test_flows_top),
+        cmocka_unit_test(test_equilibrium_json_flows),
         cmocka_unit_test(test_price_json),
         cmocka_unit_test(test_compete_json),
     };

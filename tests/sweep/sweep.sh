@@ -4,7 +4,9 @@
 #   sweep.sh single SWEEP PRILLM WITH_MPI   one process: the same rows as
 #       prillm price --all; scenarios checked against prillm equilibrium and
 #       prillm price on markets edited independently (python3); --top against
-#       the full flows; bad input; without MPI, mpirun's ranks refused
+#       the full flows; training-data the same bytes as prillm train-aggregator
+#       --save-data, and a model trained on it (--data) the same model; bad
+#       input; without MPI, mpirun's ranks refused
 #   sweep.sh mpi SWEEP PRILLM WITH_MPI      mpirun -np 2 (dynamic and static
 #       schedules) gives byte for byte the output of one process; exit 77
 #       (skipped) when built without MPI or mpirun is missing
@@ -34,6 +36,8 @@ cat > whatif.json <<'EOF'
 ]}
 EOF
 scenario_args=(scenarios m.bin --whatif whatif.json --perturb 4 --seed 3 --target model-1)
+# the aggregation network's training data: 24 scenarios, each its own target
+training_args=(--scenarios 24 --prices 5 --seed 4 --drop-probability 0.3)
 
 if [ "$mode" = single ]; then
   # providers: what prillm price --all prints, in every format
@@ -121,8 +125,37 @@ EOF
   "$sweep" "${scenario_args[@]}" --csv --quiet > sc.csv
   [ "$(wc -l < sc.csv)" -eq $((1 + 8 * 12)) ] || fail "scenarios --csv: $(wc -l < sc.csv) lines"
 
+  # training-data: the bytes prillm train-aggregator builds itself, and the
+  # model trained on them the model trained on its own scenarios
+  "$sweep" training-data m.bin --out data.bin "${training_args[@]}" --quiet || fail "training-data"
+  "$prillm" train-aggregator m.bin --out own.json --save-data saved.bin "${training_args[@]}" --epochs 3 \
+    --quiet > own_report.json || fail "train-aggregator --save-data"
+  cmp -s data.bin saved.bin || fail "training-data differs from train-aggregator --save-data"
+  "$prillm" train-aggregator --data data.bin --out from_data.json --epochs 3 --quiet > data_report.json ||
+    fail "train-aggregator --data"
+  cmp -s own.json from_data.json || fail "the model trained on --data differs"
+  grep -q '"scenarios": 24' data_report.json || fail "--data: $(cat data_report.json)"
+  "$sweep" training-data m.bin --out target.bin --target model-2 --scenarios 6 --quiet || fail "training-data --target"
+  "$prillm" train-aggregator m.bin --target model-2 --scenarios 6 --save-data target_saved.bin --out /dev/null \
+    --epochs 1 --quiet >/dev/null || fail "train-aggregator --target --save-data"
+  cmp -s target.bin target_saved.bin || fail "training-data --target differs"
+  cmp -s target.bin data.bin && fail "--target made no difference"
+
   # bad input and usage: clear errors, the command's exit codes
   set +e
+  "$sweep" training-data m.json --quiet 2> err.txt; [ $? -eq 2 ] || fail "training-data without --out"
+  grep -q "give --out FILE" err.txt || fail "$(cat err.txt)"
+  "$sweep" training-data m.json --out x.bin --perturb 2 2>/dev/null; [ $? -eq 2 ] || fail "training-data --perturb"
+  "$sweep" training-data m.json --out x.bin --method min 2>/dev/null; [ $? -eq 2 ] || fail "training-data --method"
+  "$sweep" scenarios m.json --scenarios 5 2>/dev/null; [ $? -eq 2 ] || fail "scenarios --scenarios"
+  "$prillm" train-aggregator m.json --data data.bin --out x.json 2>/dev/null; [ $? -eq 2 ] || fail "MARKET and --data"
+  "$prillm" train-aggregator --data data.bin --scenarios 5 --out x.json 2>/dev/null; [ $? -eq 2 ] ||
+    fail "--data and a scenario option"
+  head -c 2000 data.bin > short_data.bin
+  "$prillm" train-aggregator --data short_data.bin --out x.json 2> err.txt; [ $? -eq 3 ] || fail "truncated --data"
+  grep -q "scenario data: checksum mismatch" err.txt || fail "$(cat err.txt)"
+  "$prillm" train-aggregator --data m.bin --out x.json 2> err.txt; [ $? -eq 3 ] || fail "a market as --data"
+  grep -q "magic bytes of prillm's scenario data" err.txt || fail "$(cat err.txt)"
   echo '{"scenarios": [{"id": "x", "changes": [{"provider": "nope", "price": 1}]}]}' > bad.json
   "$sweep" scenarios m.json --whatif bad.json 2> err.txt; [ $? -eq 3 ] || fail "unknown provider: exit"
   grep -q 'scenarios\[0\].changes\[0\].provider "nope" is not in the market' err.txt || fail "$(cat err.txt)"
@@ -158,6 +191,7 @@ run=(mpirun --oversubscribe)
 "$sweep" providers m.json --no-timing --quiet > one.json
 "$sweep" "${scenario_args[@]}" --top 2 --quiet > one_sc.json
 "$sweep" providers m.json --quiet > one_timed.json
+"$sweep" training-data m.bin --out one_data.bin "${training_args[@]}" --quiet
 "$prillm" price m.json --all > price_all.json
 for schedule in dynamic static; do
   for np in 1 2; do
@@ -167,6 +201,9 @@ for schedule in dynamic static; do
     "${run[@]}" -np $np "$sweep" "${scenario_args[@]}" --top 2 --schedule $schedule --quiet > np_sc.json ||
       fail "mpirun -np $np scenarios ($schedule)"
     cmp -s one_sc.json np_sc.json || { diff one_sc.json np_sc.json | head; fail "scenarios on $np ranks differ"; }
+    "${run[@]}" -np $np "$sweep" training-data m.bin --out np_data.bin "${training_args[@]}" --schedule $schedule \
+      --quiet || fail "mpirun -np $np training-data ($schedule)"
+    cmp -s one_data.bin np_data.bin || fail "training-data on $np ranks ($schedule) differs"
   done
 done
 # with timing: the rows of prillm price --all, but for the seconds
@@ -181,4 +218,4 @@ set +e
 set -e
 [ $code -eq 3 ] || fail "missing market on 2 ranks: exit $code"
 [ "$(grep -c 'cannot open' err.txt)" -eq 1 ] || fail "the error is printed once: $(cat err.txt)"
-echo "sweep_mpi: 1 and 2 ranks, dynamic and static, byte-identical; equal to prillm price --all"
+echo "sweep_mpi: 1 and 2 ranks, dynamic and static, byte-identical (providers, scenarios, training-data); equal to prillm price --all"
