@@ -193,6 +193,10 @@ typedef struct {
      * ratio of the class's median positive price to chat's for the others
      * (an embedding at 0.01 USD/Mtok is not "near free") */
     double *floor;
+    /* 1: the models were classed (settings.classes on and the catalogue
+     * covers the fit window), even if every one kept is chat; predict then
+     * classes its entrants too */
+    int classes_applied;
 } PrillmFitResult;
 
 typedef void (*PrillmFitProgressFn)(void *context, const char *message);

@@ -464,6 +464,7 @@ class PrillmFitSettings(Structure):
         ("shrinkage", c_double),
         ("segments", c_int),
         ("entry_quality", c_int),
+        ("classes", c_int),
         ("max_models", c_int),
         ("max_apps", c_int),
         ("verbose", c_int),
@@ -534,6 +535,10 @@ class PrillmFitResult(Structure):
         ("seconds", c_double),
         ("diversion_lo", c_double_p),
         ("diversion_hi", c_double_p),
+        ("service_class", POINTER(c_int)),
+        ("class_users", c_int),
+        ("floor", c_double_p),
+        ("classes_applied", c_int),
     ]
 
 

@@ -60,8 +60,11 @@ class FitResult(_Closable):
     """prillm_fit_openrouter's answer (plain data; the C result is freed).
 
     status, market (a prillm.Market you own: the calibrated whole market),
-    n_apps (users 0..n_apps-1 are apps, the rest the rest-of-market tiers),
-    segments, tier_edge, tier [m], elasticity, shrinkage,
+    n_apps (users 0..n_apps-1 are apps, then the rest-of-market tiers, then
+    one rest-of-market user per non-chat service class), segments,
+    class_users, service_class [m] (0 chat, 1 input-only, 2 media), floor [m]
+    (the price floor of the model's class), tier_edge, tier [m], elasticity,
+    shrinkage,
     observed_flow, own_elasticity, implied_cost, throughput, latency,
     prompt_share, kappa [m], diversion_to [m, 3] (-1 = none), diversion [m, 3],
     entry_coef [6], entry_kappa, imputed [m] bool, settings (dict),
@@ -84,6 +87,9 @@ class FitResult(_Closable):
         self.segments = r.segments
         self.tier_edge = np.array(r.tier_edge[: max(r.segments, 0)])
         self.tier = _ints(r.tier, m) if r.tier else np.zeros(0, dtype=np.int64)
+        self.class_users = r.class_users
+        self.service_class = _ints(r.service_class, m) if r.service_class else np.zeros(m, dtype=np.int64)
+        self.floor = _c_doubles(r.floor, m) if r.floor else np.full(m, np.nan)
         self.elasticity = r.elasticity
         self.shrinkage = r.shrinkage
         for name in ("observed_flow", "own_elasticity", "implied_cost", "throughput", "latency", "prompt_share", "kappa"):
@@ -143,7 +149,8 @@ def fit_openrouter(data_dir, **options):
 
     options: the fit option table as keywords (fit_end, fit_days,
     forward_end, flow_date, snapshot_start, snapshot_end, price, elasticity,
-    price_floor, shrinkage, segments, max_models, max_apps, verbose).
+    price_floor, shrinkage, segments, entry_quality, classes, max_models,
+    max_apps, verbose).
     Returns a FitResult; the assumptions the data forced are in .warnings.
     """
     st = _options.settings("fit", options)

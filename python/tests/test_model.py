@@ -23,7 +23,8 @@ def test_fit_slice(fit):
     assert fit.status == "solved"
     m = fit.market.n_providers
     assert m == 30 and fit.n_apps <= 100
-    assert fit.market.n_users == fit.n_apps + fit.segments
+    assert fit.market.n_users == fit.n_apps + fit.segments + fit.class_users
+    assert fit.service_class.shape == (fit.market.n_providers,) and set(fit.service_class) <= {0, 1, 2}
     # the inversion's certificate: observed totals and listed flows reproduced
     assert fit.max_total_error < 1e-6 and fit.kkt_violation < 1e-9
     eq = fit.market.equilibrium()

@@ -125,6 +125,7 @@ typedef struct {
     double *floor;        /* [m] the model's class's price floor            */
     int class_users;      /* rest-of-market users after the tiers           */
     int class_user[PRILLM_SERVICE_CLASSES]; /* its index after the tiers, -1 */
+    int classes_applied;  /* the catalogue classed the models               */
 } Layout;
 
 static void layout_free(Layout *L) {
@@ -392,9 +393,9 @@ static double median_positive_price(const Layout *L, int service) {
 
 /* Each model's service class (prillm/market_model.h) and its class's price
  * floor. A model is chat if OpenRouter's chat catalogue lists it; the
- * catalogue must cover the fit window's last day, else a model retired
- * before it began would be taken for a non-chat one, so everything is chat
- * then. Outside it, a model whose tokens are all input (prompt share 1 in
+ * catalogue must cover the fit window from its first day, else a chat model
+ * retired before the catalogue began would be taken for a non-chat one, so
+ * everything is chat then. Outside it, a model whose tokens are all input (prompt share 1 in
  * the fit window) is input-only, any other media. */
 static int set_classes(Layout *L, const PrillmDaily *dl, const PrillmQuality *catalogue, const PrillmFitSettings *st,
                        PrillmWarnFn warn, void *ctx) {
@@ -404,12 +405,14 @@ static int set_classes(Layout *L, const PrillmDaily *dl, const PrillmQuality *ca
     L->service = calloc((size_t)m + 1, sizeof *L->service);
     L->floor = malloc(((size_t)m + 1) * sizeof *L->floor);
     if (!L->service || !L->floor) return -1;
+    int fit_first = prillm__day_date(prillm__day_number(st->fit_end) - st->fit_days + 1);
     int usable = st->classes && catalogue && catalogue->present && catalogue->first_date &&
-                 catalogue->first_date <= st->fit_end;
+                 catalogue->first_date <= fit_first;
     if (st->classes && warn && !usable)
         prillm__fit_say(warn, ctx, "%s: every model taken for a chat model (no service classes)",
-                        catalogue && catalogue->present ? "the chat catalogue (models_daily.csv) starts after the fit window"
+                        catalogue && catalogue->present ? "the chat catalogue (models_daily.csv) starts after the fit window's first day"
                                                         : "no chat catalogue (raw/sui414_openrouter-pricing-data/models_daily.csv)");
+    L->classes_applied = usable;
     int count[PRILLM_SERVICE_CLASSES] = {0};
     for (int j = 0; j < m; j++) {
         const char *id = dl->models.key[L->model_of[j]];
@@ -433,9 +436,9 @@ static int set_classes(Layout *L, const PrillmDaily *dl, const PrillmQuality *ca
     for (int j = 0; j < m; j++) L->floor[j] = st->price_floor * scale[L->service[j]];
     if (warn && L->class_users)
         prillm__fit_say(warn, ctx,
-                        "%d models are not in OpenRouter's chat catalogue: %d input-only (embeddings, rerank, speech; "
-                        "price floor %.3g) and %d media (images, transcription; price floor %.3g), each class its own market",
-                        count[1] + count[2], count[1], st->price_floor * scale[1], count[2], st->price_floor * scale[2]);
+                        "%d models are not in OpenRouter's chat catalogue: %d input-only (embeddings, rerank, speech) and "
+                        "%d media (images, transcription), each class its own market with its own price floor",
+                        count[1] + count[2], count[1], count[2]);
     return 0;
 }
 
@@ -1360,6 +1363,7 @@ PrillmErrorCode prillm_fit_openrouter(const char *dir, const PrillmFitSettings *
     memcpy(res->service_class, L.service, M * sizeof(int));
     memcpy(res->floor, L.floor, M * sizeof(double));
     res->class_users = L.class_users;
+    res->classes_applied = L.classes_applied;
     res->market = work;
     work = NULL;
     res->observed_flow = malloc(M * sizeof(double));

@@ -30,6 +30,10 @@ typedef struct {
     double edge[PRILLM_FIT_MAX_SEGMENTS]; /* tier t: price < edge[t]              */
     int n_class;                     /* rest-of-market users of non-chat classes */
     int class_user[PRILLM_SERVICE_CLASSES]; /* their user indices                */
+    int class_of_user[PRILLM_SERVICE_CLASSES]; /* the class each buys            */
+    int classes;                     /* 1: the fit classed its models          */
+    int *service;                    /* [m] each calibrated model's class      */
+    double *class_floor;             /* [m] its class's price floor            */
 } Meta;
 
 static void meta_free(Meta *m) {
@@ -37,6 +41,8 @@ static void meta_free(Meta *m) {
     free(m->share);
     free(m->kappa);
     free(m->throughput);
+    free(m->service);
+    free(m->class_floor);
 }
 
 static PrillmErrorCode read_meta(const char *text, size_t length, const PrillmMarket *mk, Meta *meta,
@@ -90,14 +96,35 @@ static PrillmErrorCode read_meta(const char *text, size_t length, const PrillmMa
         goto done;
     }
     meta->n_class = classes ? cJSON_GetArraySize(classes) : 0;
+    const cJSON *services = cJSON_GetObjectItemCaseSensitive(cal, "class_user_services");
+    if (meta->n_class && (!cJSON_IsArray(services) || cJSON_GetArraySize(services) != meta->n_class)) {
+        rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA,
+                          "calibration.class_user_services must name the class of each of the %d class_users", meta->n_class);
+        goto done;
+    }
     for (int t = 0; t < meta->n_class; t++) {
-        const cJSON *u = cJSON_GetArrayItem(classes, t);
+        const cJSON *u = cJSON_GetArrayItem(classes, t), *c = cJSON_GetArrayItem(services, t);
         meta->class_user[t] = cJSON_IsString(u) ? prillm_market_user_index(mk, u->valuestring) : -1;
         if (meta->class_user[t] < 0) {
             rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA, "calibration.class_users[%d] is not a user of the market", t);
             goto done;
         }
+        for (int q = 0; q < meta->segments; q++)
+            if (meta->rest[q] == meta->class_user[t]) {
+                rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA, "calibration.class_users[%d] is also in rest_users", t);
+                goto done;
+            }
+        meta->class_of_user[t] = -1;
+        for (int q = PRILLM_SERVICE_CHAT + 1; q < PRILLM_SERVICE_CLASSES && cJSON_IsString(c); q++)
+            if (strcmp(c->valuestring, prillm_service_class_name(q)) == 0) meta->class_of_user[t] = q;
+        if (meta->class_of_user[t] < 0) {
+            rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA,
+                              "calibration.class_user_services[%d] must be \"input-only\" or \"media\"", t);
+            goto done;
+        }
     }
+    const cJSON *classed = cJSON_GetObjectItemCaseSensitive(cal, "classes");
+    meta->classes = classed ? cJSON_IsTrue(classed) : meta->n_class > 0;
     if (cJSON_GetArraySize(providers) != m) {
         rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA, "calibration.providers has %d entries but the market has %d providers",
                           cJSON_GetArraySize(providers), m);
@@ -128,7 +155,9 @@ static PrillmErrorCode read_meta(const char *text, size_t length, const PrillmMa
     meta->share = malloc((size_t)m * sizeof(double));
     meta->kappa = malloc((size_t)m * sizeof(double));
     meta->throughput = malloc((size_t)m * sizeof(double));
-    if (!meta->flow || !meta->share || !meta->kappa || !meta->throughput) {
+    meta->service = malloc(((size_t)m + 1) * sizeof(int));
+    meta->class_floor = malloc(((size_t)m + 1) * sizeof(double));
+    if (!meta->flow || !meta->share || !meta->kappa || !meta->throughput || !meta->service || !meta->class_floor) {
         rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory");
         goto done;
     }
@@ -145,6 +174,21 @@ static PrillmErrorCode read_meta(const char *text, size_t length, const PrillmMa
             rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s: flow and kappa must be > 0, prompt_share in [0, 1]", where);
             goto done;
         }
+        /* optional (fits before service classes): chat at the market's floor */
+        const cJSON *svc = cJSON_GetObjectItemCaseSensitive(p, "service");
+        const cJSON *fl = cJSON_GetObjectItemCaseSensitive(p, "price_floor");
+        meta->service[j] = PRILLM_SERVICE_CHAT;
+        for (int q = 0; q < PRILLM_SERVICE_CLASSES && cJSON_IsString(svc); q++)
+            if (strcmp(svc->valuestring, prillm_service_class_name(q)) == 0) meta->service[j] = q;
+        if (svc && (!cJSON_IsString(svc) || strcmp(svc->valuestring, prillm_service_class_name(meta->service[j])) != 0)) {
+            rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s.service must be \"chat\", \"input-only\" or \"media\"", where);
+            goto done;
+        }
+        meta->class_floor[j] = cJSON_IsNumber(fl) ? fl->valuedouble : meta->floor;
+        if (!(meta->class_floor[j] > 0)) {
+            rc = prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s.price_floor must be > 0", where);
+            goto done;
+        }
     }
 done:
     cJSON_Delete(root);
@@ -157,6 +201,7 @@ typedef struct {
     int n_models;
     char **model;                    /* borrowed from the tables */
     double *price, *latency, *throughput, *tokens; /* tokens Mtok/day, NaN = none */
+    double *prompt_share;            /* input tokens / all tokens, NaN = unknown  */
     int tokens_known;                /* the layout gives every row's tokens      */
     int n_apps;
     char **app;
@@ -170,6 +215,7 @@ static void period_free(Period *p) {
     free(p->latency);
     free(p->throughput);
     free(p->tokens);
+    free(p->prompt_share);
     free(p->app);
     free(p->demand);
     prillm__csv_free(&p->t1);
@@ -191,7 +237,10 @@ static PrillmErrorCode alloc_models(Period *p, long rows) {
     p->latency = malloc(n * sizeof(double));
     p->throughput = malloc(n * sizeof(double));
     p->tokens = malloc(n * sizeof(double));
-    return p->model && p->price && p->latency && p->throughput && p->tokens ? PRILLM_OK : PRILLM_ERR_NO_MEMORY;
+    p->prompt_share = malloc(n * sizeof(double));
+    if (!p->model || !p->price || !p->latency || !p->throughput || !p->tokens || !p->prompt_share) return PRILLM_ERR_NO_MEMORY;
+    for (size_t k = 0; k < n; k++) p->prompt_share[k] = NAN;
+    return PRILLM_OK;
 }
 
 static PrillmErrorCode alloc_apps(Period *p, long rows) {
@@ -232,20 +281,26 @@ static PrillmErrorCode read_openrouter(const char *dir, int *date_io, const Pril
     c_lat = prillm__csv_column(t, "latency_s");
     c_tps = prillm__csv_column(t, "throughput_tps");
     c_tok = prillm__csv_column(t, "tokens");
+    int c_prompt = prillm__csv_column(t, "prompt_tokens"), c_compl = prillm__csv_column(t, "completion_tokens");
     if (alloc_models(p, t->rows)) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory");
     for (long r = 0; r < t->rows; r++) {
         if (prillm__csv_date(prillm__csv_get(t, r, c_date)) != date) continue;
         const char *id = prillm__csv_get(t, r, c_model);
-        double in, out, lat = NAN, tps = NAN, tok = NAN;
+        double in, out, lat = NAN, tps = NAN, tok = NAN, prompt = NAN, compl = NAN;
         if ((rc = prillm__csv_number(t, r, c_in, &in, err)) || (rc = prillm__csv_number(t, r, c_out, &out, err)) ||
             (c_lat >= 0 && (rc = prillm__csv_number(t, r, c_lat, &lat, err))) ||
             (c_tps >= 0 && (rc = prillm__csv_number(t, r, c_tps, &tps, err))) ||
-            (c_tok >= 0 && (rc = prillm__csv_number(t, r, c_tok, &tok, err))))
+            (c_tok >= 0 && (rc = prillm__csv_number(t, r, c_tok, &tok, err))) ||
+            (c_prompt >= 0 && (rc = prillm__csv_number(t, r, c_prompt, &prompt, err))) ||
+            (c_compl >= 0 && (rc = prillm__csv_number(t, r, c_compl, &compl, err))))
             return rc;
         if (!id[0] || !isfinite(in) || !isfinite(out) || in < 0 || out < 0) continue; /* no usable price */
         int j = prillm_market_provider_index(mk, id);
-        double share = j >= 0 ? meta->share[j] : 0.9;
+        /* an entrant's own token split where the day has one */
+        double own = prompt >= 0 && compl >= 0 && prompt + compl > 0 ? prompt / (prompt + compl) : NAN;
+        double share = j >= 0 ? meta->share[j] : isfinite(own) ? own : 0.9;
         int k = p->n_models++;
+        p->prompt_share[k] = own;
         p->model[k] = (char *)id;
         p->price[k] = share * in + (1 - share) * out;
         p->latency[k] = lat > 0 ? lat : NAN;
@@ -393,7 +448,7 @@ PrillmErrorCode prillm_predict(const char *text, size_t length, const char *dir,
     Period per;
     memset(&per, 0, sizeof per);
     PrillmPrediction *pr = NULL;
-    int *model_of = NULL, *app_of = NULL;
+    int *model_of = NULL, *app_of = NULL, *entrant_class = NULL;
     if ((rc = read_meta(text, length, cal, &meta, err))) {
         prillm_market_free(cal);
         return rc;
@@ -475,6 +530,21 @@ PrillmErrorCode prillm_predict(const char *text, size_t length, const char *dir,
         prillm__fit_say(warn, ctx, "the period has no model tokens: the market's size is kept as calibrated");
     pr->scale = scale;
     double lat_median = median_positive(cal->latency, m0), tps_median = median_positive(meta.throughput, m0);
+    /* each entrant's service class, as prillm fit classes its models: chat
+     * in OpenRouter's chat catalogue (when the fit classed its models and
+     * the catalogue covers the date), else input-only with no output tokens
+     * that day, else media. A non-chat entrant is valued as its class's
+     * calibrated models are (their median volume and curvature, the class's
+     * floor), not by the chat models' entry regression. */
+    int catalogue = meta.classes && quality.present && quality.first_date && quality.first_date <= date;
+    if (!(entrant_class = calloc((size_t)m + 1, sizeof *entrant_class))) goto oom;
+    int nonchat_entrants = 0, unserved_entrants = 0;
+    for (int j = m0; j < m; j++) {
+        int k = model_of[j];
+        if (!catalogue || prillm__quality_in_catalogue(&quality, per.model[k])) continue;
+        entrant_class[j] = per.prompt_share[k] >= 1.0 ? PRILLM_SERVICE_INPUT_ONLY : PRILLM_SERVICE_MEDIA;
+        nonchat_entrants++;
+    }
     for (int j = 0; j < m; j++) {
         int k = model_of[j];
         if (j < m0) {
@@ -494,8 +564,22 @@ PrillmErrorCode prillm_predict(const char *text, size_t length, const char *dir,
         double x[PRILLM_FIT_ENTRY_TERMS], logF = 0;
         prillm__entry_terms(p, meta.floor, lat, tps, prillm__quality_of(&quality, per.model[k]), x);
         for (int q = 0; q < PRILLM_FIT_ENTRY_TERMS; q++) logF += meta.entry[q] * x[q];
-        double F = exp(logF) * scale;
-        double beta = meta.entry_kappa * F / fmax(p, meta.floor);
+        double F = exp(logF) * scale, kappa = meta.entry_kappa, floor = meta.floor;
+        if (entrant_class[j] != PRILLM_SERVICE_CHAT) {
+            double *f = malloc(((size_t)m0 + 1) * sizeof *f), *kp = malloc(((size_t)m0 + 1) * sizeof *kp);
+            if (!f || !kp) {
+                free(f);
+                free(kp);
+                goto oom;
+            }
+            int same = 0;
+            for (int q = 0; q < m0; q++)
+                if (meta.service[q] == entrant_class[j]) f[same] = meta.flow[q], kp[same] = meta.kappa[q], floor = meta.class_floor[q], same++;
+            if (same) F = prillm__fit_median(f, same) * scale, kappa = prillm__fit_median(kp, same);
+            free(f);
+            free(kp);
+        }
+        double beta = kappa * F / fmax(p, floor);
         if (!(mk->provider_id[j] = prillm__strdup(per.model[k]))) goto oom;
         mk->price[j] = p;
         mk->capacity[j] = beta;
@@ -538,27 +622,27 @@ PrillmErrorCode prillm_predict(const char *text, size_t length, const char *dir,
                            "market kept as calibrated, scaled",
                 app_total, total);
     }
-    /* an entrant outside OpenRouter's chat catalogue (when the calibrated
-     * market has non-chat classes and the catalogue covers the date) sells a
-     * non-chat service: only the non-chat classes' users buy it; a chat
-     * entrant is out of their reach, as prillm fit puts cells across
-     * classes (PRILLM_FIT_CLASS_WALL). */
+    /* an entrant's buyers: a non-chat entrant only its class's user (none if
+     * the calibrated market has no user of its class: it then sells
+     * nothing); a chat entrant everyone but the non-chat users. Out of reach
+     * as prillm fit puts cells across classes (PRILLM_FIT_CLASS_WALL). */
     double top_value = 0;
     for (int j = 0; j < m; j++) top_value = fmax(top_value, mk->value[j]);
-    int catalogue = meta.n_class > 0 && quality.present && quality.first_date && quality.first_date <= date;
-    unsigned char *class_user = calloc((size_t)n + 1, 1);
-    if (!class_user) goto oom;
-    for (int t = 0; t < meta.n_class; t++) class_user[meta.class_user[t]] = 1;
-    int nonchat_entrants = 0;
-    for (int j = m0; j < m; j++) nonchat_entrants += catalogue && !prillm__quality_in_catalogue(&quality, mk->provider_id[j]);
+    int *user_class = calloc((size_t)n + 1, sizeof *user_class); /* PRILLM_SERVICE_CHAT = 0 */
+    if (!user_class) goto oom;
+    for (int t = 0; t < meta.n_class; t++) user_class[meta.class_user[t]] = meta.class_of_user[t];
+    for (int j = m0; j < m; j++) {
+        int served = entrant_class[j] == PRILLM_SERVICE_CHAT;
+        for (int t = 0; t < meta.n_class; t++) served |= meta.class_of_user[t] == entrant_class[j];
+        unserved_entrants += !served;
+    }
     for (int i = 0; i < n; i++)
         for (int j = 0; j < m; j++) {
             size_t c = (size_t)i * M + (size_t)j;
             mk->delay[c] = mk->latency[j];
-            int nonchat = j >= m0 && catalogue && !prillm__quality_in_catalogue(&quality, mk->provider_id[j]);
             if (i < n0 && j < m0) mk->affinity[c] = cal->affinity[(size_t)i * M0 + (size_t)j];
-            else if (j >= m0 && (nonchat != (i < n0 && class_user[i]))) mk->affinity[c] = -(mk->value[j] + PRILLM_FIT_CLASS_WALL * top_value);
-            else if (i < n0 && class_user[i]) mk->affinity[c] = 0;
+            else if (j >= m0 && entrant_class[j] != user_class[i]) mk->affinity[c] = -(mk->value[j] + PRILLM_FIT_CLASS_WALL * top_value);
+            else if (j >= m0 && user_class[i] != PRILLM_SERVICE_CHAT) mk->affinity[c] = 0;
             else if (i < n0 && is_rest[i] && meta.segments > 1) {
                 /* the entrant's price tier's segment buys it; the others
                  * sit below their margin like apps */
@@ -575,10 +659,14 @@ PrillmErrorCode prillm_predict(const char *text, size_t length, const char *dir,
         }
     (void)app_then;
     (void)app_now;
-    free(class_user);
+    free(user_class);
     if (entrants) prillm__fit_say(warn, ctx, "%d models not in the calibrated market enter with a volume predicted from price, latency and throughput", entrants);
     if (nonchat_entrants)
-        prillm__fit_say(warn, ctx, "%d of them are not in OpenRouter's chat catalogue: only the non-chat classes' users buy them", nonchat_entrants);
+        prillm__fit_say(warn, ctx, "%d of them are not in OpenRouter's chat catalogue: valued like the calibrated models of their class "
+                                   "(input-only or media), and only that class's users buy them", nonchat_entrants);
+    if (unserved_entrants)
+        prillm__fit_say(warn, ctx, "%d non-chat entrants have no users of their class in the calibrated market (fitted without it): they sell nothing",
+                        unserved_entrants);
     if (carried_models) prillm__fit_say(warn, ctx, "%d calibrated models have no price in the period: their last price is kept", carried_models);
     if (new_apps) prillm__fit_say(warn, ctx, "%d apps not in the calibrated market are added with the rest of the market's tastes", new_apps);
     int carried_apps = 0;
@@ -608,6 +696,7 @@ oom:
 done:
     free(model_of);
     free(app_of);
+    free(entrant_class);
     free(is_rest);
     prillm__quality_free(&quality);
     period_free(&per);

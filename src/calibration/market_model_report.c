@@ -288,7 +288,15 @@ PrillmErrorCode prillm_fit_write_market(FILE *out, const PrillmFitResult *r, Pri
         if (t) fputs(", ", out);
         prillm__json_string(out, mk->user_id[r->n_apps + r->segments + t]);
     }
-    fputs("]", out);
+    /* the class each of them buys, in class order (the users follow it) */
+    fputs("],\n    \"class_user_services\": [", out);
+    for (int c = PRILLM_SERVICE_CHAT + 1, t = 0; c < PRILLM_SERVICE_CLASSES && r->service_class; c++) {
+        int present = 0;
+        for (int j = 0; j < mk->n_providers && !present; j++) present = r->service_class[j] == c;
+        if (!present) continue;
+        fprintf(out, "%s\"%s\"", t++ ? ", " : "", prillm_service_class_name(c));
+    }
+    fprintf(out, "],\n    \"classes\": %s", r->classes_applied ? "true" : "false");
     fputs(",\n    \"entry\": {\"coefficients\": [", out);
     for (int q = 0; q < PRILLM_FIT_ENTRY_TERMS; q++) {
         if (q) fputs(", ", out);
@@ -306,6 +314,9 @@ PrillmErrorCode prillm_fit_write_market(FILE *out, const PrillmFitResult *r, Pri
         prillm__json_number(out, r->kappa[j]);
         fputs(", \"throughput\": ", out);
         prillm__json_number(out, r->throughput[j]);
+        fprintf(out, ", \"service\": \"%s\", \"price_floor\": ",
+                prillm_service_class_name(r->service_class ? r->service_class[j] : PRILLM_SERVICE_CHAT));
+        prillm__json_number(out, r->floor ? r->floor[j] : st->price_floor);
         fputs("}", out);
     }
     fputs("\n    ]\n  }\n}\n", out);

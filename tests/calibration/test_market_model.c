@@ -614,21 +614,37 @@ static void test_fit_service_classes(void **state) {
         int q = prillm_market_user_index(mk, pm->user_id[i]);
         puser[i] = q >= 0 ? user_class[q] : PRILLM_SERVICE_CHAT;
     }
-    /* the entrant embedding model may go to either non-chat user: count it
-     * with both (its class is not known beyond "not chat") */
+    /* the embedding entrant (no output tokens) is input-only: only that
+     * class's user buys it, at the class's typical volume, not a chat one */
     int emb4 = prillm_market_provider_index(pm, "h/emb4");
     assert_true(emb4 >= m && pr->provider_flow[emb4] > 0);
     for (int i = 0; i < pm->n_users; i++)
-        if (puser[i] == PRILLM_SERVICE_CHAT)
-            assert_true(pr->flows[(size_t)i * (size_t)pm->n_providers + (size_t)emb4] <= 1e-12 * pm->demand[i]);
-    pclass[emb4] = -1;
-    for (int i = 0; i < pm->n_users; i++)
         for (int j = 0; j < pm->n_providers; j++)
-            if (pclass[j] >= 0 && pclass[j] != puser[i] && pm->demand[i] > 0)
+            if (pclass[j] != puser[i] && pm->demand[i] > 0)
                 assert_true(pr->flows[(size_t)i * (size_t)pm->n_providers + (size_t)j] <= 1e-12 * pm->demand[i]);
     prillm_prediction_free(pr);
     free(text);
     prillm_fit_result_free(r);
+    /* a cut fit that kept only chat models still classes its entrants: the
+     * embedding entrant has no buyer of its class and sells nothing, the
+     * chat entrant sells */
+    st.max_models = 6;
+    if (prillm_fit_openrouter(dir, &st, NULL, NULL, &r, &err)) fail_msg("%s", err.message);
+    assert_int_equal(r->class_users, 0);
+    assert_int_equal(r->classes_applied, 1);
+    mem = open_memstream(&text, &size);
+    assert_int_equal(prillm_fit_write_market(mem, r, &err), PRILLM_OK);
+    fclose(mem);
+    if (prillm_predict(text, size, dir, 20260730, NULL, NULL, &pr, &err)) fail_msg("%s", err.message);
+    int cut_emb4 = prillm_market_provider_index(pr->market, "h/emb4"), cut_c7 = prillm_market_provider_index(pr->market, "a/c7");
+    int cut_img = prillm_market_provider_index(pr->market, "g/img1");
+    assert_true(cut_emb4 >= 0 && cut_c7 >= 0 && cut_img >= 0);
+    assert_true(pr->provider_flow[cut_emb4] == 0 && pr->provider_flow[cut_img] == 0);
+    assert_true(pr->provider_flow[cut_c7] > 0);
+    prillm_prediction_free(pr);
+    free(text);
+    prillm_fit_result_free(r);
+    st.max_models = 0;
     /* classes off: one market, every model chat, users apps + tiers */
     st.classes = 0;
     if (prillm_fit_openrouter(dir, &st, NULL, NULL, &r, &err)) fail_msg("%s", err.message);
