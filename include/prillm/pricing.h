@@ -196,10 +196,14 @@ PRILLM_API const char *prillm_price_warning_text(const PrillmPriceResult *result
 
 /* A price at which the target surely carries no traffic, so the optimum is
  * below it: for every app i, p with
- *   w_p p + w_d d_is - b_s >= min over rivals j of (c_ij + a_j (D + D_i)),
- * D the total demand (an app's marginal cost at a rival can never exceed
- * that). NaN when the target has no rival (a monopoly's profit grows without
- * bound, so p_max must be given). At least 1e-6, at most 1e300. */
+ *   w_p p + w_d d_is - b_s - a_is >= min over rivals j of (c_ij + a_j (R_j + D_i)),
+ * where R_j, the most load rival j can carry, is the demand of the apps that
+ * could ever use j: those whose cost at j with no load is within the same
+ * bound with R = D, the total demand, for every rival (an app's marginal
+ * cost at a rival can never exceed that). Apps in markets that never mix
+ * (the fit's service classes) so do not inflate each other's bound. NaN when
+ * the target has no rival (a monopoly's profit grows without bound, so
+ * p_max must be given) or memory runs out. At least 1e-6, at most 1e300. */
 PRILLM_API double prillm_price_default_pmax(const PrillmMarket *market, int target);
 
 /* Price the target (an index into market->provider_id; see

@@ -2,6 +2,7 @@
  * data-derived price bound, and the true game at one price. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "pricing_internal.h"
 
@@ -15,26 +16,66 @@ void prillm__price_costs(const PrillmMarket *market, int target, double price, d
         }
 }
 
+/* An upper bound on user i's equilibrium marginal cost whatever the
+ * target's price: what it would pay at its best rival if that rival's load
+ * were as large as it can be (load[l], plus its own demand). */
+static double user_cost_bound(const PrillmMarket *market, int target, int i, const double *load) {
+    double best = INFINITY;
+    for (int l = 0; l < market->n_providers; l++) {
+        if (l == target) continue;
+        double worst = prillm__user_cost(market, i, l, market->price[l]) +
+                       market->w_congestion / market->capacity[l] * (load[l] + market->demand[i]);
+        if (worst < best) best = worst;
+    }
+    return best;
+}
+
 double prillm_price_default_pmax(const PrillmMarket *market, int target) {
     if (!market || target < 0 || target >= market->n_providers || market->n_providers < 2 || !(market->w_price > 0))
         return NAN;
-    int m = market->n_providers;
+    int n = market->n_users, m = market->n_providers;
     double total = 0;
-    for (int i = 0; i < market->n_users; i++) total += market->demand[i];
-    double bound = 0;
-    for (int i = 0; i < market->n_users; i++) {
-        if (!(market->demand[i] > 0)) continue;
-        double best_rival = INFINITY;
-        for (int j = 0; j < m; j++) {
-            if (j == target) continue;
-            double c = prillm__user_cost(market, i, j, market->price[j]);
-            double worst = c + market->w_congestion / market->capacity[j] * (total + market->demand[i]);
-            if (worst < best_rival) best_rival = worst;
+    for (int i = 0; i < n; i++) total += market->demand[i];
+    /* A rival's load is at most the demand of the users who could ever use
+     * it: those whose cost there at zero load is within their bound (with
+     * every rival's load the whole market's). Counting only them keeps the
+     * bound valid and tight when users are split into markets that never
+     * mix (service classes: an image model's load is the image users', not
+     * the chat users'; with the whole market's demand the bound was 10^4
+     * times the image models' choke price). */
+    double *load = malloc((size_t)m * sizeof *load), *reach = calloc((size_t)m, sizeof *reach);
+    if (!load || !reach) {
+        free(load);
+        free(reach);
+        return NAN;
+    }
+    /* each pass's loads are valid bounds, so the next pass's are too, and
+     * never larger: a few passes let a large group's load drop out of a
+     * small group's rivals even when the first bound was too loose to */
+    for (int l = 0; l < m; l++) reach[l] = total;
+    for (int pass = 0; pass < 4; pass++) {
+        memcpy(load, reach, (size_t)m * sizeof *load);
+        memset(reach, 0, (size_t)m * sizeof *reach);
+        for (int i = 0; i < n; i++) {
+            if (!(market->demand[i] > 0)) continue;
+            double bound_i = user_cost_bound(market, target, i, load);
+            for (int l = 0; l < m; l++)
+                if (l != target && prillm__user_cost(market, i, l, market->price[l]) <= bound_i) reach[l] += market->demand[i];
         }
+        int same = 1;
+        for (int l = 0; l < m && same; l++) same = reach[l] == load[l];
+        if (same) break;
+    }
+    double bound = 0;
+    for (int i = 0; i < n; i++) {
+        if (!(market->demand[i] > 0)) continue;
+        double best_rival = user_cost_bound(market, target, i, reach);
         /* the target's bare cost offset reaches that at this price */
         double p = (best_rival - prillm__static_cost(market, i, target)) / market->w_price;
         if (p > bound) bound = p;
     }
+    free(load);
+    free(reach);
     /* a little headroom so the choke point itself lies inside the range */
     bound = bound * (1 + 1e-6) + 1e-6;
     /* extreme (valid) magnitudes can overflow the bound; the range is then

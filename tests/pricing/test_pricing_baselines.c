@@ -536,12 +536,84 @@ static void test_smooth_refuses_too_large(void **state) {
     prillm_market_free(mk);
 }
 
+/* The old default bound: every rival's load as large as the whole market's
+ * demand (written here from its definition, as the reference). */
+static double whole_market_pmax(const PrillmMarket *mk, int target) {
+    int n = mk->n_users, m = mk->n_providers;
+    double total = 0, bound = 0;
+    for (int i = 0; i < n; i++) total += mk->demand[i];
+    for (int i = 0; i < n; i++) {
+        if (!(mk->demand[i] > 0)) continue;
+        double best = INFINITY;
+        for (int j = 0; j < m; j++) {
+            if (j == target) continue;
+            double c = mk->w_price * mk->price[j] + mk->w_delay * mk->delay[(size_t)i * m + j] - mk->value[j] -
+                       mk->affinity[(size_t)i * m + j];
+            best = fmin(best, c + mk->w_congestion / mk->capacity[j] * (total + mk->demand[i]));
+        }
+        double own = mk->w_delay * mk->delay[(size_t)i * m + target] - mk->value[target] - mk->affinity[(size_t)i * m + target];
+        bound = fmax(bound, (best - own) / mk->w_price);
+    }
+    return bound * (1 + 1e-6) + 1e-6;
+}
+
+/* The default price bound chokes the target (no flow at it) on random
+ * markets, and on markets split into two groups of apps and models that
+ * never mix (cells across the groups far below their margin, as the fit's
+ * service classes), where counting only the load a rival can carry makes
+ * it far tighter than the whole market's demand would. */
+static void test_default_pmax_chokes_the_target(void **state) {
+    (void)state;
+    TestRng rng = {913};
+    int tighter = 0, splits = 0;
+    for (int trial = 0; trial < 80; trial++) {
+        PrillmMarket *mk = varied_market(&rng, trial, 30, 10);
+        int n = mk->n_users, m = mk->n_providers, split = trial % 2 == 1 && n >= 2 && m >= 4;
+        if (split) {
+            /* apps 0..n/2-1 buy models 0..m/2-1 only, the others the rest;
+             * the second group's demand is 1000 times the first's */
+            double top = 0, total = 0, thin = INFINITY;
+            for (int i = 0; i < n; i++) {
+                if (i >= n / 2) mk->demand[i] *= 1000;
+                total += mk->demand[i];
+            }
+            /* the wall: above any cost a user can face, even with the whole
+             * market's demand on its thinnest model */
+            for (int j = 0; j < m; j++) top = fmax(top, mk->value[j] + mk->w_price * mk->price[j]), thin = fmin(thin, mk->capacity[j]);
+            double wall = 10 * (top + mk->w_congestion * 2 * total / thin);
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < m; j++)
+                    if ((i < n / 2) != (j < m / 2)) mk->affinity[(size_t)i * m + j] = -(mk->value[j] + wall);
+        }
+        PrillmError err;
+        assert_int_equal(prillm_market_validate(mk, &err), PRILLM_OK);
+        int target = split ? test_int(&rng, 0, m / 2 - 1) : test_int(&rng, 0, m - 1);
+        double p_max = prillm_price_default_pmax(mk, target), old = whole_market_pmax(mk, target);
+        assert_true(p_max >= 1e-6 && p_max <= old * (1 + 1e-12) + 1e-12);
+        double profit, flow, kkt;
+        assert_int_equal(prillm_price_profit_at(mk, target, p_max, &profit, &flow, &kkt, &err), PRILLM_OK);
+        double total = 0;
+        for (int i = 0; i < n; i++) total += mk->demand[i];
+        if (!(flow <= 1e-9 * total)) fail_msg("trial %d: flow %g at the default p_max %g", trial, flow, p_max);
+        /* a split market's rivals carry at most their group's demand: the
+         * bound is below the whole-market one (group 2 has 1000 times the
+         * demand, all of which the old bound loaded on the target's rivals) */
+        if (split && !(p_max < old)) fail_msg("trial %d: split market, p_max %g not below %g", trial, p_max, old);
+        tighter += split && p_max < 0.5 * old;
+        splits += split;
+        prillm_market_free(mk);
+    }
+    print_message("split markets where the bound is under half the whole-market one: %d of %d\n", tighter, splits);
+    assert_true(splits >= 20);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_method_proposes_a_valid_price),
         cmocka_unit_test(test_odca_is_the_optimum_of_its_model),
         cmocka_unit_test(test_spgce_is_the_optimum_of_its_model),
         cmocka_unit_test(test_smooth_barrier_tends_to_the_equilibrium),
+        cmocka_unit_test(test_default_pmax_chokes_the_target),
         cmocka_unit_test(test_pmpec_point_satisfies_its_relaxation),
         cmocka_unit_test(test_proposals_do_not_depend_on_token_units),
         cmocka_unit_test(test_deadline_is_respected),
