@@ -227,6 +227,12 @@ PrillmErrorCode prillm__equilibrium_setup_from(PrillmEquilibriumSolver **out, co
     return PRILLM_OK;
 }
 
+void prillm__equilibrium_seed_active(PrillmEquilibriumSolver *s, const unsigned char *active) {
+    if (!s || !active) return;
+    memcpy(s->active, active, (size_t)s->n * (size_t)s->m);
+    s->warm_exact = 1;
+}
+
 void prillm_equilibrium_cleanup(PrillmEquilibriumSolver *s) {
     if (!s) return;
     prillm__system_free(&s->system);
