@@ -109,6 +109,7 @@ struct PrillmEquilibriumSolver {
     size_t *packed_index;
     double *packed_value;
     int out_of_memory;
+    int flows_zero;       /* f was just cleared: its loads are zero          */
     PrillmEquilibrium solution;
 };
 
@@ -451,8 +452,9 @@ static double split_correction_idx(const double *e, const double *h, const int *
 }
 
 /* One sweep over users; returns how many pairs changed between used and
- * unused, and the largest flow change relative to the user's demand. */
-static long sweep(PrillmEquilibriumSolver *s, double *max_change) {
+ * unused, and the largest flow change relative to the user's demand. With
+ * flags (n x m), also flags := f > 0 after the sweep. */
+static long sweep(PrillmEquilibriumSolver *s, double *max_change, unsigned char *flags) {
     int n = s->n, m = s->m;
     long flips = 0;
     double biggest = 0;
@@ -460,8 +462,11 @@ static long sweep(PrillmEquilibriumSolver *s, double *max_change) {
     for (int i = 0; i < n; i++) {
         double *row = s->f + (size_t)i * m;
         const double *c = s->cost + (size_t)i * m;
+        unsigned char *flag = flags ? flags + (size_t)i * m : NULL;
         double D = s->demand[i];
         for (int j = 0; j < m; j++) e[j] = c[j] + s->slope[j] * (s->F[j] - row[j]);
+        if (flag) /* set below where the new flow is positive */
+            for (int j = 0; j < m; j++) flag[j] = 0;
         if (D <= 0) {
             for (int j = 0; j < m; j++) {
                 s->F[j] -= row[j];
@@ -506,6 +511,7 @@ static long sweep(PrillmEquilibriumSolver *s, double *max_change) {
                 int j = used_idx[t];
                 double x = (lambda - e[j]) * s->half_inv[j] * fix;
                 if (j == absorb) x += shortfall;
+                if (flag) flag[j] = x > 0;
                 double old = row[j];
                 if (x == old) continue;
                 if ((x > 0) != (old > 0)) flips++;
@@ -527,6 +533,7 @@ static long sweep(PrillmEquilibriumSolver *s, double *max_change) {
             double x = tied > 0 ? (e[j] == 0 ? D * (s->half_inv[j] / tied) : 0.0)
                                 : lambda > e[j] ? (lambda - e[j]) * s->half_inv[j] * fix : 0.0;
             if (j == absorb && tied == 0) x += shortfall;
+            if (flag) flag[j] = x > 0;
             double old = row[j];
             if (x == old) continue; /* most pairs: unused before and after */
             if ((x > 0) != (old > 0)) flips++;
@@ -723,14 +730,23 @@ static int out_of_time(const PrillmEquilibriumSolver *s, double t0) {
 }
 
 /* Sweep until the used/unused pattern stops changing (or the flows stop
- * moving), at most limit sweeps. */
+ * moving), at most limit sweeps; then active := f > 0, written by the
+ * sweeps as they go (no pass over f afterwards). */
 static void presweep(PrillmEquilibriumSolver *s, int limit, PrillmEquilibriumInfo *info, double t0) {
-    recompute_loads(s, s->f, s->F);
+    if (s->flows_zero) memset(s->F, 0, (size_t)s->m * sizeof(double)); /* a cold start: no pass to sum zeros */
+    else recompute_loads(s, s->f, s->F);
+    s->flows_zero = 0;
+    int swept = 0;
     for (int k = 0; k < limit && info->sweeps < s->settings.max_sweeps; k++) {
         double change;
-        long flips = sweep(s, &change);
+        long flips = sweep(s, &change, s->active);
+        swept = 1;
         info->sweeps++;
         if ((flips == 0 && k > 0) || change < 1e-14 || out_of_time(s, t0)) break;
+    }
+    if (!swept) {
+        size_t nm = (size_t)s->n * (size_t)s->m;
+        for (size_t k = 0; k < nm; k++) s->active[k] = s->f[k] > 0;
     }
 }
 
@@ -825,14 +841,20 @@ static long exact_round(PrillmEquilibriumSolver *s) {
     return violations;
 }
 
-/* Gauss-Seidel state := the last exact solve's flows, negatives clipped. */
+/* Gauss-Seidel state := the last exact solve's flows, negatives clipped,
+ * and the loads F from them: summed over the pairs, user by user, they are
+ * the sums of recompute_loads without its zeros (no n x m pass). */
 static void take_exact_flows(PrillmEquilibriumSolver *s) {
     const PrillmActiveSystem *sys = &s->system;
     int n = s->n, m = s->m;
     memset(s->f, 0, (size_t)n * m * sizeof(double));
+    memset(s->F, 0, (size_t)m * sizeof(double));
     for (int i = 0; i < n; i++)
-        for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++)
-            s->f[(size_t)i * m + sys->user_prov[q]] = MAX2(s->pair_flow[q], 0.0);
+        for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
+            double x = MAX2(s->pair_flow[q], 0.0);
+            s->f[(size_t)i * m + sys->user_prov[q]] = x;
+            s->F[sys->user_prov[q]] += x;
+        }
 }
 
 static void publish(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info) {
@@ -856,7 +878,6 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
         recompute_loads(s, s->f, s->F);
     } else {
         presweep(s, s->settings.presweeps, info, t0);
-        for (size_t k = 0; k < nm; k++) s->active[k] = s->f[k] > 0;
     }
     s->warm_exact = 0;
     long best_violations = -1;
@@ -871,8 +892,8 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
              * out from a warm start. */
             memset(s->f, 0, nm * sizeof(double));
             for (int i = 0; i < n; i++) s->lambda[i] = NAN;
+            s->flows_zero = 1;
             presweep(s, s->settings.presweeps, info, t0);
-            for (size_t k = 0; k < nm; k++) s->active[k] = s->f[k] > 0;
             warm_start = 0;
             rounds = 0;
             best_violations = -1;
@@ -890,9 +911,8 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
             fprintf(stderr, "prillm: round %d: %ld pairs active, %ld violations\n", info->iterations,
                     s->system.n_pairs, violations);
         if (violations == 0) {
-            take_exact_flows(s);
+            take_exact_flows(s); /* and the loads */
             for (int i = 0; i < n; i++) s->lambda[i] = s->nu[i];
-            recompute_loads(s, s->f, s->F);
             /* users coupled through a tiny congested provider settle
              * together: a few more passes over the supports (cheap) before
              * a sweep over every provider */
@@ -907,7 +927,7 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
                 recompute_loads(s, s->f, s->F);
             }
             double change;
-            sweep(s, &change); /* polish each user's split in its own scale, over every provider */
+            sweep(s, &change, NULL); /* polish each user's split in its own scale, over every provider */
             info->sweeps++;
             publish(s, info);
             if (info->status == PRILLM_STATUS_SOLVED) {
@@ -918,7 +938,6 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
              * nearly degenerate set): sweep before trying again, rather
              * than repeating the same round */
             presweep(s, 5, info, t0);
-            for (size_t k = 0; k < nm; k++) s->active[k] = s->f[k] > 0;
             continue;
         }
         if (violations > 0 && (best_violations < 0 || violations < best_violations)) {
@@ -929,7 +948,6 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
              * the last exact point (clipped) always decreases the potential */
             if (violations >= 0) take_exact_flows(s);
             presweep(s, 5, info, t0);
-            for (size_t k = 0; k < nm; k++) s->active[k] = s->f[k] > 0;
             best_violations = -1;
             stalled = 0;
         }
@@ -947,7 +965,7 @@ static void solve_gauss_seidel(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo
     double target = 1e-3 * s->settings.tolerance;
     while (info->sweeps < s->settings.max_sweeps && !out_of_time(s, t0)) {
         double change;
-        sweep(s, &change);
+        sweep(s, &change, NULL);
         info->sweeps++;
         if (change < target || info->sweeps % 50 == 0) {
             publish(s, info);
@@ -966,9 +984,11 @@ PrillmErrorCode prillm_equilibrium_solve(PrillmEquilibriumSolver *s, PrillmError
     PrillmEquilibriumInfo info;
     memset(&info, 0, sizeof info);
     s->out_of_memory = 0;
+    s->flows_zero = 0;
     if (!s->warm) {
         memset(s->f, 0, nm * sizeof(double));
         for (int i = 0; i < n; i++) s->lambda[i] = NAN;
+        s->flows_zero = 1;
     } else if (s->packed) {
         memset(s->f, 0, nm * sizeof(double));
         for (long q = 0; q < s->packed_count; q++) s->f[s->packed_index[q]] = s->packed_value[q];
