@@ -10,8 +10,21 @@
  * intervals are certified below the optimum). The factorisations column is
  * the whole-range walk's: from scratch / by rank-one update.
  *
- * Usage: bench_exact_scale [--quick] [--large] [--market FILE] [--targets N]
+ * A first table times exact pricing of a small market, the bundled 20 x 20
+ * default market (issue 14's target: under 0.2 ms a price): every target
+ * priced `--repeats` times (the whole prillm_price call: today's
+ * equilibrium, the walk, the scoring and certificate solves), each call
+ * timed on the process CPU clock; the median and mean over all calls, and
+ * the pieces and equilibrium solves per call. The program uses the public
+ * API only, so the same source built against an older library gives the
+ * before figure (docs/benchmarks.md).
+ *
+ * Usage: bench_exact_scale [--quick] [--large] [--small-only] [--repeats R] [--default FILE]
+ *                          [--market FILE] [--targets N]
  *   --quick: 500 x 50 only; --large adds 5000 x 500 (minutes per target)
+ *   --small-only: the 20 x 20 table alone; --default: the small market
+ *   (default $PRILLM_SOURCE_DIR/data/default_market.json, else
+ *   data/default_market.json)
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -61,6 +74,62 @@ static Run run(const PrillmMarket *mk, int target, int prune) {
     return r;
 }
 
+static int compare_doubles(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Every target of a small market priced `repeats` times, one call at a time. */
+static int small_market(const char *path, int repeats) {
+    PrillmMarket *mk = bench_load_market(path);
+    if (!mk) {
+        fprintf(stderr, "%s: cannot read the market (the small-market table is skipped)\n", path);
+        return 1;
+    }
+    int m = mk->n_providers, calls = m * repeats;
+    double *times = malloc((size_t)calls * sizeof(double)), total = 0;
+    long pieces = 0, solves = 0;
+    int solved = 0, count = 0;
+    PrillmPriceSettings st;
+    prillm_price_default_settings(&st);
+    /* targets interleaved, as a caller pricing the whole market would */
+    for (int r = 0; r < repeats && times; r++)
+        for (int s = 0; s < m; s++) {
+            PrillmPriceResult res;
+            PrillmError err;
+            double t0 = cpu_seconds();
+            PrillmErrorCode rc = prillm_price(mk, s, &st, &res, &err);
+            double t = cpu_seconds() - t0;
+            if (rc) {
+                fprintf(stderr, "%s target %d: %s\n", path, s, err.message);
+                continue;
+            }
+            times[count++] = t;
+            total += t;
+            pieces += res.iterations;
+            solves += res.equilibrium_solves;
+            solved += res.status == PRILLM_STATUS_SOLVED;
+            prillm_price_result_clear(&res);
+        }
+    if (count > 0) {
+        qsort(times, (size_t)count, sizeof *times, compare_doubles);
+        double median = count % 2 ? times[count / 2] : 0.5 * (times[count / 2 - 1] + times[count / 2]);
+        char a[32], b[32];
+        printf("| market | apps x models | calls | median CPU per exact price | mean | pieces per price | equilibrium "
+               "solves per price | solved | median / 0.2 ms |\n");
+        printf("|---|---|---|---|---|---|---|---|---|\n");
+        const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+        printf("| %s | %d x %d | %d (%d targets x %d) | %s | %s | %.1f | %.1f | %d/%d | %.1f |\n\n", name, mk->n_users,
+               m, count, m, repeats, bench_format_time(median, 1, a, sizeof a),
+               bench_format_time(total / count, 1, b, sizeof b), (double)pieces / count, (double)solves / count, solved,
+               count, median / 2e-4);
+        fflush(stdout);
+    }
+    free(times);
+    prillm_market_free(mk);
+    return count > 0 ? 0 : 1;
+}
+
 static void row(const char *name, const PrillmMarket *mk, int targets) {
     double full_s = 0, pruned_s = 0, walked = 0, gap = 0;
     long full_p = 0, pruned_p = 0;
@@ -91,8 +160,8 @@ static void row(const char *name, const PrillmMarket *mk, int targets) {
 }
 
 int main(int argc, char **argv) {
-    const char *market_path = NULL;
-    int large = 0, quick = 0, targets = 2;
+    const char *market_path = NULL, *default_path = NULL;
+    int large = 0, quick = 0, targets = 2, small_only = 0, repeats = 25;
     for (int k = 1; k < argc; k++) {
         if (strcmp(argv[k], "--large") == 0) large = 1;
         else if (strcmp(argv[k], "--quick") == 0) quick = 1;
@@ -100,12 +169,25 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[k], "--model") == 0 && k + 1 < argc) k++;
         else if (strcmp(argv[k], "--market") == 0 && k + 1 < argc) market_path = argv[++k];
         else if (strcmp(argv[k], "--targets") == 0 && k + 1 < argc) targets = atoi(argv[++k]);
+        else if (strcmp(argv[k], "--small-only") == 0) small_only = 1;
+        else if (strcmp(argv[k], "--repeats") == 0 && k + 1 < argc) repeats = atoi(argv[++k]);
+        else if (strcmp(argv[k], "--default") == 0 && k + 1 < argc) default_path = argv[++k];
         else {
-            fprintf(stderr, "usage: bench_exact_scale [--quick] [--large] [--market FILE] [--targets N]\n");
+            fprintf(stderr, "usage: bench_exact_scale [--quick] [--large] [--small-only] [--repeats R] [--default FILE] "
+                            "[--market FILE] [--targets N]\n");
             return 2;
         }
     }
     if (targets < 1) targets = 1;
+    if (repeats < 1) repeats = 1;
+    char default_buf[4096];
+    if (!default_path) {
+        const char *dir = getenv("PRILLM_SOURCE_DIR");
+        snprintf(default_buf, sizeof default_buf, "%s/data/default_market.json", dir && *dir ? dir : ".");
+        default_path = default_buf;
+    }
+    int small_rc = small_market(default_path, repeats);
+    if (small_only) return small_rc;
     printf("| market | apps x models | targets | pieces (whole range) | CPU per target | solved | pieces (pruned) "
            "| CPU per target | range walked | solved | speed-up | profit gap |\n");
     printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");

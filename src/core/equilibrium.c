@@ -19,6 +19,7 @@
  * largest markets (10^4 x 10^3) every n x m array is 80 MB of page faults.
  */
 #include <float.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +109,7 @@ struct PrillmEquilibriumSolver {
     size_t *packed_index;
     double *packed_value;
     int out_of_memory;
+    int flows_zero;       /* f was just cleared: its loads are zero          */
     PrillmEquilibrium solution;
 };
 
@@ -227,6 +229,12 @@ PrillmErrorCode prillm__equilibrium_setup_from(PrillmEquilibriumSolver **out, co
     return PRILLM_OK;
 }
 
+void prillm__equilibrium_seed_active(PrillmEquilibriumSolver *s, const unsigned char *active) {
+    if (!s || !active) return;
+    memcpy(s->active, active, (size_t)s->n * (size_t)s->m);
+    s->warm_exact = 1;
+}
+
 void prillm_equilibrium_cleanup(PrillmEquilibriumSolver *s) {
     if (!s) return;
     prillm__system_free(&s->system);
@@ -318,22 +326,68 @@ PrillmErrorCode prillm_equilibrium_update_price(PrillmEquilibriumSolver *s, int 
  * In absolute terms a demand of 1e-20 moves lambda by less than one unit in
  * the last place of e_lo, and no flow at all would come out. Returns
  * lambda - e_lo (>= 0); e is left shifted (e_j - e_lo) for the caller. */
-static double water_fill(double *e, const double *h, int m, double demand, double warm, double *e_lo) {
+static double water_start(const double *e, const double *h, int m, double demand) {
+    double start = INFINITY;
+#pragma omp simd reduction(min : start)
+    for (int j = 0; j < m; j++) start = MIN2(start, e[j] + demand / h[j]);
+    return start;
+}
+
+/* With idx (scratch of m ints, or NULL), the iterations after the first
+ * visit only the entries below the last multiplier: the iterates only fall
+ * after the first step, so every later sum has the same terms in the same
+ * order as a full pass (an iterate above the last one, possible only by
+ * round-off, makes a full pass again). A user of a 500-model market uses a
+ * handful of them: the later passes cost that handful instead of m. On
+ * return *used (with idx) is the number of entries in idx below the
+ * returned multiplier, ascending, or -1 when idx does not describe it. */
+static double water_fill(double *e, const double *h, int m, double demand, double warm, double *e_lo, int *idx,
+                         int *used) {
     double lo = INFINITY;
+#pragma omp simd reduction(min : lo)
     for (int j = 0; j < m; j++) lo = MIN2(lo, e[j]);
     for (int j = 0; j < m; j++) e[j] -= lo;
     *e_lo = lo;
-    double start = INFINITY;
-    for (int j = 0; j < m; j++) start = MIN2(start, e[j] + demand / h[j]);
-    double lambda = isfinite(warm) && warm - lo > 0 ? warm - lo : start;
+    /* the start is needed only without a usable warm multiplier */
+    double start = NAN;
+    double lambda = isfinite(warm) && warm - lo > 0 ? warm - lo : (start = water_start(e, h, m, demand));
+    int k = -1;           /* entries of idx in use (-1: none yet)           */
+    double bound = NAN;   /* idx holds every entry below bound, ascending   */
     for (int it = 0; it < 2 * m + 20; it++) {
         double s1 = 0, s0 = 0;
-        for (int j = 0; j < m; j++)
-            if (e[j] < lambda) {
-                s1 += h[j];
-                s0 += h[j] * e[j];
+        if (idx && k >= 0 && lambda <= bound) {
+            int kept = 0;
+            for (int t = 0; t < k; t++) {
+                int j = idx[t];
+                if (e[j] < lambda) {
+                    idx[kept++] = j;
+                    s1 += h[j];
+                    s0 += h[j] * e[j];
+                }
             }
+            k = kept;
+            bound = lambda;
+        } else if (idx) {
+            /* branch-free: which entries are below is hard to predict */
+            k = 0;
+            for (int j = 0; j < m; j++) {
+                idx[k] = j;
+                k += e[j] < lambda;
+            }
+            for (int t = 0; t < k; t++) {
+                s1 += h[idx[t]];
+                s0 += h[idx[t]] * e[idx[t]];
+            }
+            bound = lambda;
+        } else {
+            for (int j = 0; j < m; j++)
+                if (e[j] < lambda) {
+                    s1 += h[j];
+                    s0 += h[j] * e[j];
+                }
+        }
         if (s1 == 0) {
+            if (isnan(start)) start = water_start(e, h, m, demand);
             lambda = start;
             continue;
         }
@@ -341,6 +395,7 @@ static double water_fill(double *e, const double *h, int m, double demand, doubl
         if (next == lambda) break;
         lambda = next;
     }
+    if (used) *used = idx && k >= 0 && bound == lambda ? k : -1;
     return lambda;
 }
 
@@ -349,6 +404,7 @@ static void recompute_loads(PrillmEquilibriumSolver *s, const double *f, double 
     memset(F, 0, (size_t)m * sizeof(double));
     for (int i = 0; i < n; i++) {
         const double *row = f + (size_t)i * m;
+#pragma omp simd
         for (int j = 0; j < m; j++) F[j] += row[j];
     }
 }
@@ -374,9 +430,31 @@ static double split_correction(const double *e, const double *h, int k, double l
     return total;
 }
 
+/* split_correction over the entries idx[0..k) of e and h (ascending; the
+ * others are not below lambda): the same sums in the same order. *absorb
+ * is an index into e. */
+static double split_correction_idx(const double *e, const double *h, const int *idx, int k, double lambda, double D,
+                                   int *absorb, double *fix, double *shortfall) {
+    double total = 0, widest = 0;
+    *absorb = -1;
+    for (int t = 0; t < k; t++) {
+        int j = idx[t];
+        if (lambda > e[j]) {
+            total += (lambda - e[j]) * h[j];
+            if (h[j] > widest) widest = h[j], *absorb = j;
+        }
+    }
+    *fix = 1.0;
+    *shortfall = 0;
+    if (total > 0 && *absorb >= 0 && (lambda - e[*absorb]) * h[*absorb] + (D - total) >= 0) *shortfall = D - total;
+    else if (total > 0) *fix = D / total;
+    return total;
+}
+
 /* One sweep over users; returns how many pairs changed between used and
- * unused, and the largest flow change relative to the user's demand. */
-static long sweep(PrillmEquilibriumSolver *s, double *max_change) {
+ * unused, and the largest flow change relative to the user's demand. With
+ * flags (n x m), also flags := f > 0 after the sweep. */
+static long sweep(PrillmEquilibriumSolver *s, double *max_change, unsigned char *flags) {
     int n = s->n, m = s->m;
     long flips = 0;
     double biggest = 0;
@@ -384,8 +462,11 @@ static long sweep(PrillmEquilibriumSolver *s, double *max_change) {
     for (int i = 0; i < n; i++) {
         double *row = s->f + (size_t)i * m;
         const double *c = s->cost + (size_t)i * m;
+        unsigned char *flag = flags ? flags + (size_t)i * m : NULL;
         double D = s->demand[i];
         for (int j = 0; j < m; j++) e[j] = c[j] + s->slope[j] * (s->F[j] - row[j]);
+        if (flag) /* set below where the new flow is positive */
+            for (int j = 0; j < m; j++) flag[j] = 0;
         if (D <= 0) {
             for (int j = 0; j < m; j++) {
                 s->F[j] -= row[j];
@@ -397,7 +478,8 @@ static long sweep(PrillmEquilibriumSolver *s, double *max_change) {
             continue;
         }
         double lo;
-        double lambda = water_fill(e, s->half_inv, m, D, s->lambda[i], &lo); /* e and lambda now from lo */
+        int *used_idx = s->support_row, used;
+        double lambda = water_fill(e, s->half_inv, m, D, s->lambda[i], &lo, used_idx, &used); /* e, lambda from lo */
         s->lambda[i] = lo + lambda;
         /* (lambda - e_j) h_j loses digits when the user is tiny next to the
          * market; the split must still add up to its demand exactly. The
@@ -410,7 +492,8 @@ static long sweep(PrillmEquilibriumSolver *s, double *max_change) {
          * OpenRouter market). Proportional only if that flow cannot absorb it. */
         int absorb;
         double fix, shortfall;
-        double total = split_correction(e, s->half_inv, m, lambda, D, &absorb, &fix, &shortfall);
+        double total = used >= 0 ? split_correction_idx(e, s->half_inv, used_idx, used, lambda, D, &absorb, &fix, &shortfall)
+                                 : split_correction(e, s->half_inv, m, lambda, D, &absorb, &fix, &shortfall);
         /* a demand so small (subnormal) that lambda - e_lo underflows to 0:
          * the limit of the split, the cheapest providers in proportion to
          * h_j */
@@ -419,11 +502,40 @@ static long sweep(PrillmEquilibriumSolver *s, double *max_change) {
             lambda = 0;
             for (int j = 0; j < m; j++) tied += e[j] == 0 ? s->half_inv[j] : 0.0;
         }
+        if (tied == 0 && used >= 0) {
+            /* the new split lives on used_idx (exactly the entries below
+             * lambda); elsewhere the flow becomes 0, which changes only
+             * the pairs used before. Each pair is visited once, and the
+             * results do not depend on the order. */
+            for (int t = 0; t < used; t++) {
+                int j = used_idx[t];
+                double x = (lambda - e[j]) * s->half_inv[j] * fix;
+                if (j == absorb) x += shortfall;
+                if (flag) flag[j] = x > 0;
+                double old = row[j];
+                if (x == old) continue;
+                if ((x > 0) != (old > 0)) flips++;
+                biggest = MAX2(biggest, fabs(x - old) / D);
+                s->F[j] += x - old;
+                row[j] = x;
+            }
+            for (int j = 0; j < m; j++) {
+                double old = row[j];
+                if (old == 0 || lambda > e[j]) continue; /* unused, or set above */
+                if (old > 0) flips++;
+                biggest = MAX2(biggest, fabs(old) / D);
+                s->F[j] += 0.0 - old;
+                row[j] = 0.0;
+            }
+            continue;
+        }
         for (int j = 0; j < m; j++) {
             double x = tied > 0 ? (e[j] == 0 ? D * (s->half_inv[j] / tied) : 0.0)
                                 : lambda > e[j] ? (lambda - e[j]) * s->half_inv[j] * fix : 0.0;
             if (j == absorb && tied == 0) x += shortfall;
+            if (flag) flag[j] = x > 0;
             double old = row[j];
+            if (x == old) continue; /* most pairs: unused before and after */
             if ((x > 0) != (old > 0)) flips++;
             biggest = MAX2(biggest, fabs(x - old) / D);
             s->F[j] += x - old;
@@ -460,7 +572,7 @@ static void polish_support(PrillmEquilibriumSolver *s) {
         }
         if (k == 0) continue;
         double lo;
-        double lambda = water_fill(e, h, k, D, s->lambda[i], &lo);
+        double lambda = water_fill(e, h, k, D, s->lambda[i], &lo, NULL, NULL);
         int absorb;
         double fix, shortfall;
         if (!(split_correction(e, h, k, lambda, D, &absorb, &fix, &shortfall) > 0))
@@ -481,10 +593,13 @@ static void polish_support(PrillmEquilibriumSolver *s) {
 /* The certificate, from flows alone.
  * F is recomputed here rather than trusted from the solver. */
 static void certify_flows(int n, int m, const double *cost, const double *slope, const double *demand,
-                          const double *f, double *F, double *lambda_out, PrillmEquilibriumInfo *info) {
+                          const double *f, double *F, double *lambda_out, int *nonzero, PrillmEquilibriumInfo *info) {
     memset(F, 0, (size_t)m * sizeof(double));
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < m; j++) F[j] += f[(size_t)i * m + j];
+    for (int i = 0; i < n; i++) {
+        const double *row = f + (size_t)i * m;
+#pragma omp simd
+        for (int j = 0; j < m; j++) F[j] += row[j];
+    }
     double kkt = 0, demand_res = 0, potential = 0, dmax = 0;
     long active = 0;
     for (int i = 0; i < n; i++) dmax = MAX2(dmax, demand[i]);
@@ -493,6 +608,51 @@ static void certify_flows(int n, int m, const double *cost, const double *slope,
         const double *row = f + (size_t)i * m;
         const double *c = cost + (size_t)i * m;
         double D = demand[i], sum = 0, weighted = 0, scale = 0, lowest = INFINITY;
+        if (D > 0 && nonzero) {
+            /* The same numbers as the loops below, in two passes a long
+             * sparse row runs through quickly. A zero flow adds nothing to
+             * the sums (its terms are zeros), and its KKT term
+             * |min(0, (g - lambda) / scale)| is largest at the smallest g:
+             * rounding is monotone, so the largest of those terms is the
+             * term of the smallest g, computed once. */
+            int k = 0;
+            for (int j = 0; j < m; j++) {
+                nonzero[k] = j;
+                k += row[j] != 0;
+            }
+            for (int t = 0; t < k; t++) {
+                int j = nonzero[t];
+                double g = c[j] + slope[j] * (F[j] + row[j]);
+                sum += row[j];
+                weighted += row[j] / D * g;
+                if (row[j] > 0) {
+                    scale = MAX2(scale, fabs(c[j]) + slope[j] * (F[j] + row[j]));
+                    active++;
+                }
+                potential += row[j] * (c[j] + 0.5 * slope[j] * row[j]);
+            }
+            double lambda = weighted;
+            if (lambda_out) lambda_out[i] = lambda;
+            demand_res = MAX2(demand_res, fabs(sum - D) / D);
+            if (scale == 0) scale = fabs(lambda) > 0 ? fabs(lambda) : 1.0;
+            for (int t = 0; t < k; t++) {
+                int j = nonzero[t];
+                double g = c[j] + slope[j] * (F[j] + row[j]);
+                double r = MIN2(row[j] / D, (g - lambda) / scale);
+                kkt = MAX2(kkt, fabs(r));
+            }
+            double g_zero = INFINITY; /* smallest g over the zero flows */
+#pragma omp simd reduction(min : g_zero)
+            for (int j = 0; j < m; j++) {
+                double g = row[j] == 0 ? c[j] + slope[j] * (F[j] + row[j]) : INFINITY;
+                g_zero = MIN2(g_zero, g);
+            }
+            if (k < m) {
+                double r = MIN2(0.0, (g_zero - lambda) / scale);
+                kkt = MAX2(kkt, fabs(r));
+            }
+            continue;
+        }
         for (int j = 0; j < m; j++) {
             double g = c[j] + slope[j] * (F[j] + row[j]);
             sum += row[j];
@@ -555,7 +715,7 @@ PrillmErrorCode prillm_equilibrium_certify(const PrillmMarket *market, const dou
     for (int i = 0; i < n; i++)
         for (int j = 0; j < m; j++) cost[(size_t)i * m + j] = prillm__user_cost(market, i, j, market->price[j]);
     for (int j = 0; j < m; j++) slope[j] = market->w_congestion / market->capacity[j];
-    certify_flows(n, m, cost, slope, market->demand, flows, F, lambda, info);
+    certify_flows(n, m, cost, slope, market->demand, flows, F, lambda, NULL, info);
     info->seconds = 0;
     free(cost);
     free(slope);
@@ -570,14 +730,23 @@ static int out_of_time(const PrillmEquilibriumSolver *s, double t0) {
 }
 
 /* Sweep until the used/unused pattern stops changing (or the flows stop
- * moving), at most limit sweeps. */
+ * moving), at most limit sweeps; then active := f > 0, written by the
+ * sweeps as they go (no pass over f afterwards). */
 static void presweep(PrillmEquilibriumSolver *s, int limit, PrillmEquilibriumInfo *info, double t0) {
-    recompute_loads(s, s->f, s->F);
+    if (s->flows_zero) memset(s->F, 0, (size_t)s->m * sizeof(double)); /* a cold start: no pass to sum zeros */
+    else recompute_loads(s, s->f, s->F);
+    s->flows_zero = 0;
+    int swept = 0;
     for (int k = 0; k < limit && info->sweeps < s->settings.max_sweeps; k++) {
         double change;
-        long flips = sweep(s, &change);
+        long flips = sweep(s, &change, s->active);
+        swept = 1;
         info->sweeps++;
         if ((flips == 0 && k > 0) || change < 1e-14 || out_of_time(s, t0)) break;
+    }
+    if (!swept) {
+        size_t nm = (size_t)s->n * (size_t)s->m;
+        for (size_t k = 0; k < nm; k++) s->active[k] = s->f[k] > 0;
     }
 }
 
@@ -595,8 +764,14 @@ static long exact_round(PrillmEquilibriumSolver *s) {
             memset(act, 0, (size_t)m);
             continue;
         }
-        int any = 0;
-        for (int j = 0; j < m && !any; j++) any = act[j];
+        /* eight flags at a time: rows are long and mostly clear */
+        int any = 0, j = 0;
+        for (; j + 8 <= m && !any; j += 8) {
+            uint64_t word;
+            memcpy(&word, act + j, sizeof word);
+            any = word != 0;
+        }
+        for (; j < m && !any; j++) any = act[j];
         if (!any) {
             int best = 0;
             const double *c = s->cost + (size_t)i * m;
@@ -621,6 +796,11 @@ static long exact_round(PrillmEquilibriumSolver *s) {
     for (long q = 0; q < sys->n_pairs; q++)
         if (!isfinite(s->pair_flow[q])) return -1; /* let the sweeps carry on */
     long violations = 0;
+    /* a_j F_j once per round: the candidates' test below is then a
+     * branch-free loop over the row that the compiler vectorises (it was
+     * the largest part of a cold 10000 x 500 solve, a third of its time) */
+    double *load_cost = s->e_row;
+    for (int j = 0; j < m; j++) load_cost[j] = s->slope[j] * s->exact_F[j];
     for (int i = 0; i < n; i++) {
         if (s->demand[i] <= 0) continue;
         unsigned char *act = s->active + (size_t)i * m;
@@ -631,6 +811,20 @@ static long exact_round(PrillmEquilibriumSolver *s) {
             double x = MAX2(s->pair_flow[q], 0.0);
             scale = MAX2(scale, fabs(c[j]) + s->slope[j] * (s->exact_F[j] + x));
         }
+        /* The candidates first, while `act` is still exactly the set in the
+         * system: a pair outside it whose marginal cost undercuts the
+         * user's multiplier enters. (A pair the loop after this drops has
+         * a marginal cost above the multiplier by more than round-off, so
+         * the order does not matter.) */
+        double nu = s->nu[i], limit = -tiny * scale;
+        long added = 0;
+#pragma omp simd reduction(+ : added)
+        for (int j = 0; j < m; j++) {
+            unsigned char enter = (unsigned char)((act[j] == 0) & (c[j] + load_cost[j] - nu < limit));
+            act[j] |= enter;
+            added += enter;
+        }
+        violations += added;
         /* f_ij = beta_j (nu_i - c_ij) - F_j is a difference of numbers of
          * size beta_j * scale: a user whose demand is below that round-off
          * (1e-20 next to costs of 1) gets noise, not flows, from the system.
@@ -643,36 +837,29 @@ static long exact_round(PrillmEquilibriumSolver *s) {
                 violations++;
             }
         }
-        double nu = s->nu[i], limit = -tiny * scale;
-        /* pairs still marked active were in the system; the rest are candidates */
-        int q = sys->user_start[i], q_end = sys->user_start[i + 1];
-        for (int j = 0; j < m; j++) {
-            if (q < q_end && sys->user_prov[q] == j) {
-                q++;
-                continue;
-            }
-            if (c[j] + s->slope[j] * s->exact_F[j] - nu < limit) {
-                act[j] = 1;
-                violations++;
-            }
-        }
     }
     return violations;
 }
 
-/* Gauss-Seidel state := the last exact solve's flows, negatives clipped. */
+/* Gauss-Seidel state := the last exact solve's flows, negatives clipped,
+ * and the loads F from them: summed over the pairs, user by user, they are
+ * the sums of recompute_loads without its zeros (no n x m pass). */
 static void take_exact_flows(PrillmEquilibriumSolver *s) {
     const PrillmActiveSystem *sys = &s->system;
     int n = s->n, m = s->m;
     memset(s->f, 0, (size_t)n * m * sizeof(double));
+    memset(s->F, 0, (size_t)m * sizeof(double));
     for (int i = 0; i < n; i++)
-        for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++)
-            s->f[(size_t)i * m + sys->user_prov[q]] = MAX2(s->pair_flow[q], 0.0);
+        for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
+            double x = MAX2(s->pair_flow[q], 0.0);
+            s->f[(size_t)i * m + sys->user_prov[q]] = x;
+            s->F[sys->user_prov[q]] += x;
+        }
 }
 
 static void publish(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info) {
     PrillmEquilibrium *out = &s->solution;
-    certify_flows(s->n, s->m, s->cost, s->slope, s->demand, s->f, s->F, out->lambda, info);
+    certify_flows(s->n, s->m, s->cost, s->slope, s->demand, s->f, s->F, out->lambda, s->support_row, info);
     /* max() comparisons can step over a NaN; the plain sum in the potential
      * cannot, so both must be finite for any number to be stood behind */
     if (!isfinite(info->kkt_violation) || !isfinite(info->potential)) info->status = PRILLM_STATUS_FAILED;
@@ -691,7 +878,6 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
         recompute_loads(s, s->f, s->F);
     } else {
         presweep(s, s->settings.presweeps, info, t0);
-        for (size_t k = 0; k < nm; k++) s->active[k] = s->f[k] > 0;
     }
     s->warm_exact = 0;
     long best_violations = -1;
@@ -706,8 +892,8 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
              * out from a warm start. */
             memset(s->f, 0, nm * sizeof(double));
             for (int i = 0; i < n; i++) s->lambda[i] = NAN;
+            s->flows_zero = 1;
             presweep(s, s->settings.presweeps, info, t0);
-            for (size_t k = 0; k < nm; k++) s->active[k] = s->f[k] > 0;
             warm_start = 0;
             rounds = 0;
             best_violations = -1;
@@ -725,9 +911,8 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
             fprintf(stderr, "prillm: round %d: %ld pairs active, %ld violations\n", info->iterations,
                     s->system.n_pairs, violations);
         if (violations == 0) {
-            take_exact_flows(s);
+            take_exact_flows(s); /* and the loads */
             for (int i = 0; i < n; i++) s->lambda[i] = s->nu[i];
-            recompute_loads(s, s->f, s->F);
             /* users coupled through a tiny congested provider settle
              * together: a few more passes over the supports (cheap) before
              * a sweep over every provider */
@@ -742,7 +927,7 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
                 recompute_loads(s, s->f, s->F);
             }
             double change;
-            sweep(s, &change); /* polish each user's split in its own scale, over every provider */
+            sweep(s, &change, NULL); /* polish each user's split in its own scale, over every provider */
             info->sweeps++;
             publish(s, info);
             if (info->status == PRILLM_STATUS_SOLVED) {
@@ -753,7 +938,6 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
              * nearly degenerate set): sweep before trying again, rather
              * than repeating the same round */
             presweep(s, 5, info, t0);
-            for (size_t k = 0; k < nm; k++) s->active[k] = s->f[k] > 0;
             continue;
         }
         if (violations > 0 && (best_violations < 0 || violations < best_violations)) {
@@ -764,7 +948,6 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
              * the last exact point (clipped) always decreases the potential */
             if (violations >= 0) take_exact_flows(s);
             presweep(s, 5, info, t0);
-            for (size_t k = 0; k < nm; k++) s->active[k] = s->f[k] > 0;
             best_violations = -1;
             stalled = 0;
         }
@@ -782,7 +965,7 @@ static void solve_gauss_seidel(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo
     double target = 1e-3 * s->settings.tolerance;
     while (info->sweeps < s->settings.max_sweeps && !out_of_time(s, t0)) {
         double change;
-        sweep(s, &change);
+        sweep(s, &change, NULL);
         info->sweeps++;
         if (change < target || info->sweeps % 50 == 0) {
             publish(s, info);
@@ -801,9 +984,11 @@ PrillmErrorCode prillm_equilibrium_solve(PrillmEquilibriumSolver *s, PrillmError
     PrillmEquilibriumInfo info;
     memset(&info, 0, sizeof info);
     s->out_of_memory = 0;
+    s->flows_zero = 0;
     if (!s->warm) {
         memset(s->f, 0, nm * sizeof(double));
         for (int i = 0; i < n; i++) s->lambda[i] = NAN;
+        s->flows_zero = 1;
     } else if (s->packed) {
         memset(s->f, 0, nm * sizeof(double));
         for (long q = 0; q < s->packed_count; q++) s->f[s->packed_index[q]] = s->packed_value[q];

@@ -70,6 +70,14 @@ PrillmErrorCode prillm__equilibrium_ipopt(const PrillmMarket *market, double tol
 PrillmErrorCode prillm__equilibrium_setup_from(PrillmEquilibriumSolver **out, const PrillmEquilibriumSolver *from,
                                                PrillmError *err);
 
+/* The next solve (exact method) starts its active-set rounds from `active`
+ * (n x m flags, copied) instead of the last solve's set: a caller that
+ * already knows the equilibrium's support at the new prices (the pricing
+ * walk's set on the piece holding the price) saves the correction rounds.
+ * Only a start: the solve corrects a wrong set and certifies its answer as
+ * always. Call after update_price, before solve. */
+void prillm__equilibrium_seed_active(PrillmEquilibriumSolver *solver, const unsigned char *active);
+
 #endif
 
 /* JSON output helpers shared by the library's writers and the CLI. */

@@ -53,7 +53,13 @@ double prillm_price_curve_flow(const PrillmPriceResult *r, double p) {
 
 PrillmErrorCode prillm__price_score(PrillmEquilibriumSolver *solver, int s, double p, double *flow, double *kkt,
                                     PrillmError *err) {
+    return prillm__price_score_from(solver, s, p, NULL, flow, kkt, err);
+}
+
+PrillmErrorCode prillm__price_score_from(PrillmEquilibriumSolver *solver, int s, double p, const unsigned char *active,
+                                         double *flow, double *kkt, PrillmError *err) {
     PrillmErrorCode rc = prillm_equilibrium_update_price(solver, s, p, err);
+    if (!rc && active) prillm__equilibrium_seed_active(solver, active);
     if (!rc) rc = prillm_equilibrium_solve(solver, err);
     if (rc) return rc;
     const PrillmEquilibrium *eq = prillm_equilibrium_solution(solver);
@@ -65,18 +71,38 @@ PrillmErrorCode prillm__price_score(PrillmEquilibriumSolver *solver, int s, doub
     return PRILLM_OK;
 }
 
-/* The certificate of the exact curve: independent equilibrium solves at
- * segment ends spread over the range. */
+/* The active set of the walk's segment holding price p (sets: n*m flags
+ * per segment, in segment order), or NULL without sets. */
+static const unsigned char *segment_set(const PrillmMarket *mk, const PrillmPriceResult *r, const unsigned char *sets,
+                                        double p) {
+    if (!sets || r->n_segments <= 0) return NULL;
+    int lo = 0, hi = r->n_segments - 1;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (r->segments[mid].from <= p) lo = mid;
+        else hi = mid - 1;
+    }
+    return sets + (size_t)lo * (size_t)mk->n_users * (size_t)mk->n_providers;
+}
+
+/* The certificate of the exact curve: equilibrium solves at segment ends
+ * spread over the range, each certified from its own flows. With the
+ * walk's sets (sets not NULL) each solve starts from the set of its
+ * segment: one active-set round instead of the several a jump from the
+ * last solved price takes; the answer and its certificate are the
+ * solver's as always. */
 static PrillmErrorCode check_curve(const PrillmMarket *mk, PrillmEquilibriumSolver *solver, PrillmPriceResult *r,
-                                   PrillmError *err) {
+                                   const unsigned char *sets, PrillmError *err) {
     if (r->n_segments == 0) return PRILLM_OK; /* curve_residual stays NaN: not certified */
     double total = 0, worst = fabs(r->flow - prillm_price_curve_flow(r, r->price));
     for (int i = 0; i < mk->n_users; i++) total += mk->demand[i];
     int checks = r->n_segments < CURVE_CHECKS ? r->n_segments : CURVE_CHECKS;
     for (int q = 0; q <= checks && r->n_segments > 0; q++) {
-        double p = q == checks ? r->segments[r->n_segments - 1].to : r->segments[(long)q * r->n_segments / checks].from;
+        long k = q == checks ? r->n_segments - 1 : (long)q * r->n_segments / checks;
+        double p = q == checks ? r->segments[k].to : r->segments[k].from;
+        const unsigned char *seed = sets ? sets + (size_t)k * (size_t)mk->n_users * (size_t)mk->n_providers : NULL;
         double flow = NAN;
-        PrillmErrorCode rc = prillm__price_score(solver, r->target, p, &flow, NULL, err);
+        PrillmErrorCode rc = prillm__price_score_from(solver, r->target, p, seed, &flow, NULL, err);
         if (rc) return rc;
         r->equilibrium_solves++;
         double gap = fabs(flow - prillm_price_curve_flow(r, p));
@@ -299,6 +325,7 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
     result->bound_solves = cand.bound_solves;
     if (rc) {
         prillm_equilibrium_cleanup(solver);
+        free(cand.segment_sets);
         prillm_price_result_clear(result);
         return rc;
     }
@@ -307,12 +334,14 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
     if (cand.status == PRILLM_STATUS_SOLVED || cand.status == PRILLM_STATUS_INACCURATE) {
         if (!(cand.price >= 0 && cand.price <= pb.p_max)) {
             prillm_equilibrium_cleanup(solver);
+            free(cand.segment_sets);
             prillm_price_result_clear(result);
             return prillm__fail(err, PRILLM_ERR_SOLVER, "method %s proposed price %g outside [0, %g]",
                                 prillm_price_method_name(settings->method), cand.price, pb.p_max);
         }
         double flow = NAN, kkt = NAN;
-        rc = prillm__price_score(solver, target, cand.price, &flow, &kkt, err);
+        rc = prillm__price_score_from(solver, target, cand.price,
+                                      segment_set(market, result, cand.segment_sets, cand.price), &flow, &kkt, err);
         if (!rc) {
             result->equilibrium_solves++;
             result->price = cand.price;
@@ -326,7 +355,7 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
             if (!(kkt <= eq_defaults.tolerance) && result->status == PRILLM_STATUS_SOLVED)
                 result->status = PRILLM_STATUS_INACCURATE;
             if (settings->method == PRILLM_PRICE_EXACT) {
-                rc = check_curve(market, solver, result, err);
+                rc = check_curve(market, solver, result, cand.segment_sets, err);
                 /* a curve off by more than the equilibrium's own accuracy is
                  * not a certified optimum */
                 if (!rc && !(result->curve_residual <= 1e-7)) result->status = PRILLM_STATUS_INACCURATE;
@@ -346,6 +375,7 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
         }
         if (rc) {
             prillm_equilibrium_cleanup(solver);
+            free(cand.segment_sets);
             prillm_price_result_clear(result);
             return rc;
         }
@@ -357,6 +387,7 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
         result->n_segments = result->n_breakpoints = 0;
     }
     prillm_equilibrium_cleanup(solver);
+    free(cand.segment_sets);
     if (settings->compare && settings->method != PRILLM_PRICE_EXACT &&
         (result->status == PRILLM_STATUS_SOLVED || result->status == PRILLM_STATUS_INACCURATE)) {
         PrillmPriceSettings exact = *settings;

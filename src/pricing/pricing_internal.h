@@ -45,6 +45,9 @@ typedef struct {
     int n_breakpoints;
     PrillmPriceBreakpoint *breakpoints;
     double walked_fraction;  /* exact: share of [0, p_max] walked (NaN otherwise) */
+    /* exact, unpruned, not too large: the active set of each segment (n*m
+     * flags per segment, malloc'ed, freed by the dispatcher), or NULL */
+    unsigned char *segment_sets;
     long bound_solves;       /* exact with pruning: solves bounding the rest      */
 } PrillmPriceCandidate;
 
@@ -53,6 +56,10 @@ typedef struct {
  * be NULL). An equilibrium that does not solve is PRILLM_ERR_SOLVER. */
 PrillmErrorCode prillm__price_score(PrillmEquilibriumSolver *solver, int s, double p, double *flow, double *kkt,
                                     PrillmError *err);
+/* The same, the solve's active-set rounds starting from `active` (n*m
+ * flags; NULL: from the last solve), e.g. the walk's set at p. */
+PrillmErrorCode prillm__price_score_from(PrillmEquilibriumSolver *solver, int s, double p, const unsigned char *active,
+                                         double *flow, double *kkt, PrillmError *err);
 
 typedef PrillmErrorCode (*PrillmPriceMethodFn)(const PrillmPriceProblem *problem, PrillmPriceCandidate *out,
                                                PrillmError *err);

@@ -81,6 +81,12 @@ typedef struct {
     int n_segments, cap_segments;
     PrillmPriceBreakpoint *breakpoints;
     int n_breakpoints, cap_breakpoints;
+    /* With keep_sets, the active set of every recorded segment (n*m flags
+     * each, in segment order): the warm start of the dispatcher's scoring
+     * and certificate solves at prices on the curve. Dropped (NULL, off)
+     * once it would pass SETS_MAX_BYTES. */
+    unsigned char *sets;
+    int keep_sets;
     int record;
     int fallbacks;       /* breakpoints settled by an equilibrium solve        */
     long evaluations;    /* factorisations (pieces plus rejected trial sets)   */
@@ -123,6 +129,7 @@ static void homotopy_free(Homotopy *h) {
     free(h->ambiguous);
     free(h->segments);
     free(h->breakpoints);
+    free(h->sets);
     if (!h->eq_borrowed) prillm_equilibrium_cleanup(h->eq);
     memset(h, 0, sizeof *h);
 }
@@ -452,14 +459,30 @@ static void classify_at(Homotopy *h, int dir, int keep_membership, double dt) {
     h->n_ambiguous = (int)n_ambiguous;
 }
 
+/* The segments' active sets are kept while they take at most this much
+ * memory (a 20 x 20 market's 200 pieces take 80 kB; a large market's walk
+ * drops them and its certificate solves start from the last solve). */
+#define SETS_MAX_BYTES (8u << 20)
+
 static int push_segment(Homotopy *h, const PrillmPriceSegment *seg) {
+    size_t NM = (size_t)h->n * (size_t)h->m;
     if (h->n_segments == h->cap_segments) {
         int cap = h->cap_segments ? 2 * h->cap_segments : 64;
         PrillmPriceSegment *bigger = realloc(h->segments, (size_t)cap * sizeof *bigger);
         if (!bigger) return -1;
         h->segments = bigger;
         h->cap_segments = cap;
+        if (h->keep_sets && (size_t)cap * NM > SETS_MAX_BYTES) {
+            free(h->sets);
+            h->sets = NULL;
+            h->keep_sets = 0;
+        } else if (h->keep_sets) {
+            unsigned char *sets = realloc(h->sets, (size_t)cap * NM);
+            if (!sets) return -1;
+            h->sets = sets;
+        }
     }
+    if (h->keep_sets) memcpy(h->sets + (size_t)h->n_segments * NM, h->active, NM);
     h->segments[h->n_segments++] = *seg;
     return 0;
 }
@@ -925,6 +948,9 @@ PrillmErrorCode prillm__price_exact(const PrillmPriceProblem *pb, PrillmPriceCan
         return rc;
     }
     h.record = 1;
+    /* one walk in price order: its segments' sets can seed the scoring and
+     * certificate solves (the pruned walks' segments are sorted later) */
+    h.keep_sets = 1;
     WalkResult w;
     PrillmErrorCode rc = walk(&h, pb, 0.0, +1, pb->p_max, 0, &w, err);
     if (pb->settings->verbose >= 1)
@@ -944,6 +970,8 @@ PrillmErrorCode prillm__price_exact(const PrillmPriceProblem *pb, PrillmPriceCan
         out->n_segments = h.n_segments;
         out->breakpoints = h.breakpoints;
         out->n_breakpoints = h.n_breakpoints;
+        out->segment_sets = h.keep_sets ? h.sets : NULL;
+        if (h.keep_sets) h.sets = NULL;
         h.segments = NULL;
         h.breakpoints = NULL;
     }

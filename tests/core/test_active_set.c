@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <lapacke.h>
 
 #include "active_set.h"
 #include "random.h"
@@ -110,9 +111,93 @@ static void test_updates_match_fresh_factorisations(void **state) {
     assert_true(refactored * 50 <= updated);
 }
 
+/* The system's solve against an independent one: M written out from its
+ * definition (active_set.h) and solved by LAPACK's LU (dgesv), on random
+ * patterns whose factored dimension runs from 1 to about 100, so both the
+ * plain-loop Cholesky of small systems (dimension up to 48) and LAPACK's
+ * are checked, in both forms. */
+static void test_solve_matches_dense_lu(void **state) {
+    (void)state;
+    PrillmRng rng;
+    rng.state = 4242;
+    int small = 0, large = 0, woodbury = 0, direct = 0;
+    for (int trial = 0; trial < 120; trial++) {
+        int n, m;
+        if (trial % 2) { /* more users: the providers' capacitance matrix */
+            m = 1 + (int)(prillm__rng_uniform(&rng) * 100);
+            n = m + 1 + (int)(prillm__rng_uniform(&rng) * 60);
+        } else { /* fewer users: M itself */
+            n = 1 + (int)(prillm__rng_uniform(&rng) * 100);
+            m = n + 1 + (int)(prillm__rng_uniform(&rng) * 60);
+        }
+        double spread = (double)(trial % 3) * 2.0;
+        double *beta = malloc((size_t)m * sizeof *beta), *r = malloc((size_t)n * sizeof *r);
+        double *nu = malloc((size_t)n * sizeof *nu), *M = calloc((size_t)n * (size_t)n, sizeof *M);
+        double *gamma = malloc((size_t)m * sizeof *gamma);
+        unsigned char *active = calloc((size_t)n * (size_t)m, 1);
+        lapack_int *pivot = malloc((size_t)n * sizeof *pivot);
+        assert_true(beta && r && nu && M && gamma && active && pivot);
+        for (int j = 0; j < m; j++) beta[j] = pow(10.0, spread * (prillm__rng_uniform(&rng) - 0.5));
+        double density = 0.02 + 0.3 * prillm__rng_uniform(&rng);
+        for (int i = 0; i < n; i++) {
+            unsigned char *row = active + (size_t)i * (size_t)m;
+            row[(int)(prillm__rng_uniform(&rng) * m)] = 1;
+            for (int j = 0; j < m; j++)
+                if (prillm__rng_uniform(&rng) < density) row[j] = 1;
+            r[i] = prillm__rng_uniform(&rng) - 0.5;
+        }
+        /* M = diag(d) - sum_j gamma_j u_j u_j^T, gamma_j = beta_j / (1 + n_j) */
+        for (int j = 0; j < m; j++) {
+            int users = 0;
+            for (int i = 0; i < n; i++) users += active[(size_t)i * m + j];
+            gamma[j] = beta[j] / (1.0 + users);
+        }
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < m; j++) {
+                if (!active[(size_t)i * m + j]) continue;
+                M[(size_t)i * n + i] += beta[j];
+                for (int k = 0; k < n; k++)
+                    if (active[(size_t)k * m + j]) M[(size_t)i * n + k] -= gamma[j];
+            }
+        PrillmActiveSystem sys;
+        assert_int_equal(prillm__system_init(&sys, n, m, beta), 0);
+        assert_int_equal(prillm__system_factor(&sys, active), 0);
+        prillm__system_solve(&sys, r, nu);
+        if (sys.dim <= 48) small++;
+        else large++;
+        if (sys.woodbury) woodbury++;
+        else direct++;
+        double *ref = malloc((size_t)n * sizeof *ref);
+        assert_non_null(ref);
+        memcpy(ref, r, (size_t)n * sizeof *ref);
+        assert_int_equal(LAPACKE_dgesv(LAPACK_ROW_MAJOR, n, 1, M, n, pivot, ref, 1), 0);
+        double nu_max = 0, diff = 0;
+        for (int i = 0; i < n; i++) {
+            if (fabs(ref[i]) > nu_max) nu_max = fabs(ref[i]);
+            if (fabs(nu[i] - ref[i]) > diff) diff = fabs(nu[i] - ref[i]);
+        }
+        if (!(diff <= 1e-9 * nu_max))
+            fail_msg("trial %d (%d x %d, dim %d, %s): |nu - LU| = %.3g against |nu| %.3g", trial, n, m, sys.dim,
+                     sys.woodbury ? "woodbury" : "direct", diff, nu_max);
+        prillm__system_free(&sys);
+        free(ref);
+        free(beta);
+        free(r);
+        free(nu);
+        free(M);
+        free(gamma);
+        free(active);
+        free(pivot);
+    }
+    print_message("dense check: %d small and %d large factored systems, %d woodbury, %d direct\n", small, large,
+                  woodbury, direct);
+    assert_true(small >= 20 && large >= 20 && woodbury >= 20 && direct >= 20);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_updates_match_fresh_factorisations),
+        cmocka_unit_test(test_solve_matches_dense_lu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "internal.h"
 #include "support.h"
 
 /* Every answer must certify itself: the info the solver reports, the
@@ -188,6 +189,68 @@ static void test_warm_start_matches_cold(void **state) {
         prillm_equilibrium_cleanup(warm);
         prillm_market_free(mk);
     }
+}
+
+/* A seeded start (prillm__equilibrium_seed_active, what exact pricing does
+ * for its scoring and certificate solves) is only a start: from the right
+ * set the solve takes one round; from a random wrong set, or an empty one,
+ * it still ends at the cold solve's certified answer. And the solver's own
+ * certificate (sparse rows summed over their nonzero flows) is bit for bit
+ * prillm_equilibrium_certify's on the same flows. */
+static void test_seeded_start(void **state) {
+    (void)state;
+    TestRng rng = {606};
+    int one_round = 0;
+    for (int trial = 0; trial < 30; trial++) {
+        int n = test_int(&rng, 2, 40), m = test_int(&rng, 1, 25);
+        TestMarketShape shape = {-2.0, 2.0 + (trial % 3), trial % 2, (trial / 2) % 2};
+        PrillmMarket *mk = test_market(n, m, 7000 + (uint64_t)trial, &shape);
+        if (trial % 3) test_market_affinity(mk, 50 + (uint64_t)trial, 0.3);
+        PrillmEquilibriumSolver *s = test_solve(mk, NULL);
+        PrillmError err;
+        size_t nm = (size_t)n * (size_t)m;
+        unsigned char *seed = malloc(nm);
+        assert_non_null(seed);
+        for (int kind = 0; kind < 3; kind++) {
+            int j = test_int(&rng, 0, m - 1);
+            double price = 3.0 * test_uniform(&rng);
+            mk->price[j] = price;
+            PrillmEquilibriumSolver *cold = test_solve(mk, NULL);
+            const PrillmEquilibrium *b = prillm_equilibrium_solution(cold);
+            for (size_t k = 0; k < nm; k++) {
+                if (kind == 0) seed[k] = b->flows[k] > 0;                 /* the answer's own set */
+                else if (kind == 1) seed[k] = test_uniform(&rng) < 0.4; /* a wrong one */
+                else seed[k] = 0;                                        /* none */
+            }
+            assert_int_equal(prillm_equilibrium_update_price(s, j, price, &err), PRILLM_OK);
+            prillm__equilibrium_seed_active(s, seed);
+            assert_int_equal(prillm_equilibrium_solve(s, &err), PRILLM_OK);
+            const PrillmEquilibrium *a = prillm_equilibrium_solution(s);
+            assert_certified(mk, a, 1e-9);
+            if (kind == 0) one_round += a->info.iterations == 1 && a->info.sweeps == 0;
+            for (int i = 0; i < n; i++)
+                for (int k = 0; k < m; k++)
+                    if (!(fabs(a->flows[(size_t)i * m + k] - b->flows[(size_t)i * m + k]) <= 1e-9 * mk->demand[i]))
+                        fail_msg("trial %d, seed kind %d: flow (%d, %d) %.17g against cold %.17g", trial, kind, i, k,
+                                 a->flows[(size_t)i * m + k], b->flows[(size_t)i * m + k]);
+            /* the solver's certificate against the library's, from the same flows */
+            PrillmEquilibriumInfo again;
+            double *lambda = malloc((size_t)n * sizeof *lambda);
+            assert_non_null(lambda);
+            assert_int_equal(prillm_equilibrium_certify(mk, a->flows, lambda, &again, &err), PRILLM_OK);
+            assert_true(again.kkt_violation == a->info.kkt_violation);
+            assert_true(again.potential == a->info.potential);
+            assert_true(again.active_pairs == a->info.active_pairs);
+            for (int i = 0; i < n; i++) assert_true(lambda[i] == a->lambda[i]);
+            free(lambda);
+            prillm_equilibrium_cleanup(cold);
+        }
+        free(seed);
+        prillm_equilibrium_cleanup(s);
+        prillm_market_free(mk);
+    }
+    print_message("seeded with the answer's own set: %d of 30 solves took one round and no sweep\n", one_round);
+    assert_true(one_round >= 27);
 }
 
 /* A small price change after an exact solve starts the correction from the
@@ -469,6 +532,7 @@ int main(void) {
         cmocka_unit_test(test_warm_start_skips_sweeps),
         cmocka_unit_test(test_tiny_apps_between_huge_and_congested_models),
         cmocka_unit_test(test_warm_start_with_few_rounds),
+        cmocka_unit_test(test_seeded_start),
         cmocka_unit_test(test_large_market),
         cmocka_unit_test(test_starved_solver_is_inaccurate),
         cmocka_unit_test(test_failed_solve_outputs_nan),
