@@ -12,13 +12,15 @@
 
 static void train_help(FILE *out) {
     int count;
-    fputs("Usage: prillm train-aggregator MARKET.json --out MODEL.json|- [options]\n\n"
+    fputs("Usage: prillm train-aggregator MARKET.json [MARKET.json ...] --out MODEL.json|- [options]\n\n"
           "Train the deep aggregation network (game abstraction) on perturbed copies of\n"
-          "MARKET.json: every scenario perturbs the rivals, samples L target prices below\n"
-          "the target's choke price, and records the exact profit curve. The network is fit\n"
-          "with Adam on the profit-curve loss of the K-rival abstraction; the model with the\n"
-          "best validation loss is written to --out. See docs/aggregator.md. The summary\n"
-          "(JSON) goes to stdout, or to --report FILE.\n\n"
+          "the markets: every scenario picks one of them (or, with --random-share, a fresh\n"
+          "random market of a drawn family and size), perturbs the rivals, samples L target\n"
+          "prices below the target's choke price, and records the exact profit curve. The\n"
+          "network is fit with Adam on the profit-curve loss of the K-rival abstraction; the\n"
+          "model with the best validation loss is written to --out. With --random-share 1\n"
+          "no market file is needed. See docs/aggregator.md. The summary (JSON) goes to\n"
+          "stdout, or to --report FILE.\n\n"
           "Options:\n"
           "  --out FILE          where to write the model (required); - is stdout (then\n"
           "                      send the summary elsewhere with --report FILE)\n"
@@ -26,7 +28,8 @@ static void train_help(FILE *out) {
           "  --json              print the summary as JSON (the default and only format)\n"
           "  --k N               rivals in the abstracted market (the training option K\n"
           "                      below; --K N is an alias)\n"
-          "  --target ID         train for this target only (default: each scenario draws one)\n"
+          "  --target ID         train for this target only (one market, no random markets;\n"
+          "                      default: each scenario draws one)\n"
           "  --checkpoint FILE   resume from FILE if it exists; rewritten after every epoch\n"
           "  --width N           model width (default 32)\n"
           "  --heads N           attention heads, dividing width (default 4)\n"
@@ -88,9 +91,11 @@ int cmd_train_aggregator(int argc, char **argv) {
     prillm_scenario_default_settings(&scenario_settings);
     prillm_train_default_settings(&train_settings);
     prillm_aggregator_default_shape(&shape);
-    const char *path = NULL, *out_path = NULL, *target_id = NULL, *checkpoint = NULL, *report_path = NULL, *value;
+#define MAX_MARKETS 64
+    const char *paths[MAX_MARKETS], *out_path = NULL, *target_id = NULL, *checkpoint = NULL, *report_path = NULL, *value;
     const char *format = NULL;
     long verbose = 1;
+    int n_paths = 0;
     for (int k = 1; k < argc; k++) {
         const char *arg = argv[k];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
@@ -145,23 +150,37 @@ int cmd_train_aggregator(int argc, char **argv) {
             took = prillm_cli_take_option(argc, argv, &k, train_opts, n_train_opts, set_train_option, &train_settings);
         if (took < 0) return EXIT_USAGE;
         if (took) continue;
+        const char *path = NULL;
         if (prillm_cli_positional(arg, "train-aggregator", "market file", &path)) return EXIT_USAGE;
+        if (n_paths == MAX_MARKETS) {
+            fprintf(stderr, "prillm: error: at most %d market files\n", MAX_MARKETS);
+            return EXIT_USAGE;
+        }
+        paths[n_paths++] = path;
     }
-    if (!path || !out_path) {
+    if ((!n_paths && scenario_settings.random_share < 1) || !out_path) {
         fprintf(stderr, "prillm: error: missing %s (see prillm train-aggregator --help)\n",
-                !path ? "MARKET.json" : "--out MODEL.json");
+                !out_path ? "--out MODEL.json" : "MARKET.json (or --random-share 1)");
+        return EXIT_USAGE;
+    }
+    if (target_id && (n_paths != 1 || scenario_settings.random_share > 0)) {
+        fprintf(stderr, "prillm: error: --target needs exactly one market file and --random-share 0\n");
         return EXIT_USAGE;
     }
     if (strcmp(out_path, "-") == 0 && (!report_path || strcmp(report_path, "-") == 0))
         return prillm_cli_both_stdout("--out -", "the summary", "pass --out FILE or --report FILE");
     if (prillm_cli_quiet) verbose = 0;
-    PrillmMarket *mk = NULL;
-    int code = prillm_cli_load_market(path, &mk);
-    if (code) return code;
+    PrillmMarket *markets[MAX_MARKETS];
+    int code = 0;
+    for (int b = 0; b < n_paths; b++)
+        if ((code = prillm_cli_load_market(paths[b], &markets[b]))) {
+            while (b-- > 0) prillm_market_free(markets[b]);
+            return code;
+        }
     int target = -1;
-    if (target_id && (target = prillm_market_provider_index(mk, target_id)) < 0) {
-        fprintf(stderr, "prillm: error: --target %s is not a provider of %s\n", target_id, path);
-        prillm_market_free(mk);
+    if (target_id && (target = prillm_market_provider_index(markets[0], target_id)) < 0) {
+        fprintf(stderr, "prillm: error: --target %s is not a provider of %s\n", target_id, paths[0]);
+        prillm_market_free(markets[0]);
         return EXIT_BAD_INPUT;
     }
     PrillmError err = {PRILLM_OK, ""};
@@ -172,9 +191,13 @@ int cmd_train_aggregator(int argc, char **argv) {
     PrillmErrorCode rc = model ? PRILLM_OK : err.code;
     if (!rc) {
         if (verbose > 0)
-            prillm_cli_note("building %d scenarios of %s (%d prices each)", scenario_settings.scenarios, path,
+            prillm_cli_note("building %d scenarios of %s%s (%d prices each)", scenario_settings.scenarios,
+                            n_paths ? paths[0] : "random markets", n_paths > 1 ? " and the other markets" : "",
                             scenario_settings.prices);
-        rc = prillm_aggregator_scenarios(mk, target, &scenario_settings, &scenarios, &err);
+        if (target >= 0) rc = prillm_aggregator_scenarios(markets[0], target, &scenario_settings, &scenarios, &err);
+        else
+            rc = prillm_aggregator_scenarios_mixed((const PrillmMarket *const *)markets, n_paths, &scenario_settings,
+                                                   &scenarios, &err);
     }
     if (!rc) rc = prillm_aggregator_train(model, &scenarios, &train_settings, checkpoint, progress_line, &verbose, &info, &err);
     if (!rc) {
@@ -203,7 +226,7 @@ int cmd_train_aggregator(int argc, char **argv) {
     }
     prillm_aggregator_scenarios_free(&scenarios);
     prillm_aggregator_free(model);
-    prillm_market_free(mk);
+    for (int b = 0; b < n_paths; b++) prillm_market_free(markets[b]);
     if (!rc && (fflush(stdout) != 0 || ferror(stdout))) {
         fprintf(stderr, "prillm: error: writing the result failed\n");
         return EXIT_INTERNAL;

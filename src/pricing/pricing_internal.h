@@ -46,6 +46,10 @@ typedef struct {
     PrillmPriceBreakpoint *breakpoints;
     double walked_fraction;  /* exact: share of [0, p_max] walked (NaN otherwise) */
     long bound_solves;       /* exact with pruning: solves bounding the rest      */
+    /* da's confidence check (PrillmPriceResult's fields of the same names) */
+    int check;
+    double abstract_price, abstract_profit, check_price, check_profit, check_shortfall;
+    long check_solves;
 } PrillmPriceCandidate;
 
 /* The true game at price p of provider s, with a solver kept across calls
