@@ -141,6 +141,37 @@ static void test_check_shipped_model(void **state) {
     }
 }
 
+/* Where the shipped model is good, the check must stay out of the way:
+ * random markets of the standard family with 150..400 apps and 20..40
+ * models, K = 2. On every one where da alone keeps >= 97 % of the optimum
+ * (at least 8 of the 16: the model is trained for such markets) the check
+ * must pass, returning a price that earns at least da's. */
+static void test_check_quiet_where_model_is_good(void **state) {
+    (void)state;
+    if (!test_shipped_model) fail_msg("the shipped model did not load");
+    Tally t = {0};
+    for (int trial = 0; trial < 16; trial++) {
+        TestRng rng = {0x600d0000u + (uint64_t)trial};
+        int n = test_int(&rng, 150, 400), m = test_int(&rng, 20, 40);
+        PrillmError err;
+        PrillmMarket *mk = prillm_market_random(n, m, 3100 + (uint64_t)trial, &err);
+        assert_non_null(mk);
+        int s = test_int(&rng, 0, m - 1);
+        PrillmPriceResult exact, alone;
+        test_price_with(mk, s, PRILLM_PRICE_EXACT, 0, &exact);
+        price_da(mk, s, test_shipped_model, 0, 0.05, &alone);
+        if (exact.profit > 0 && alone.profit >= 0.97 * exact.profit) check_one(mk, s, test_shipped_model, 0.05, &t, trial);
+        prillm_price_result_clear(&exact);
+        prillm_price_result_clear(&alone);
+        prillm_market_free(mk);
+    }
+    print_message("where the model is good (>= 97 %%): fallback on %d of %d markets; mean share %.4f alone, %.4f "
+                  "checked\n",
+                  t.fired, t.markets, t.sum_alone / t.markets, t.sum_checked / t.markets);
+    assert_int_equal(t.fired, 0);
+    assert_true(t.markets >= 8);
+}
+
 /* A sabotaged model: random weights, no training. da alone is far off on
  * many markets; the check must catch most of them. */
 static void test_check_sabotaged_model(void **state) {
@@ -227,6 +258,7 @@ static void test_check_settings_and_output(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_check_shipped_model),
+        cmocka_unit_test(test_check_quiet_where_model_is_good),
         cmocka_unit_test(test_check_sabotaged_model),
         cmocka_unit_test(test_check_settings_and_output),
     };
