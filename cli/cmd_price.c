@@ -83,6 +83,20 @@ static void print_table(FILE *out, const PrillmMarket *mk, const PrillmPriceResu
             r->kkt_violation);
     if (!isnan(r->profit_ratio))
         fprintf(out, "  %.2f%% of the exact optimum %.6g\n", 100 * r->profit_ratio, r->exact_profit);
+    if (r->check == PRILLM_PRICE_CHECK_PASSED)
+        fprintf(out,
+                "  check passed: da's price %.6g earns %.2f%% of the best of %ld exact points near it (%.6g at "
+                "%.6g, kept)\n",
+                r->abstract_price, isnan(r->check_shortfall) ? 100.0 : 100 * (1 - r->check_shortfall),
+                r->check_solves, r->check_profit, r->check_price);
+    else if (r->check == PRILLM_PRICE_CHECK_FALLBACK)
+        fprintf(out,
+                "  check FAILED, fell back to exact pricing: da's price %.6g earned %.6g, %.2f%% of the exact point "
+                "%.6g at %.6g\n",
+                r->abstract_price, r->abstract_profit,
+                isnan(r->check_shortfall) ? 0.0 : 100 * (1 - r->check_shortfall), r->check_profit, r->check_price);
+    else if (r->check == PRILLM_PRICE_CHECK_SKIPPED)
+        fprintf(out, "  check skipped: at most k rivals, so da priced the market itself exactly\n");
     fprintf(out, "  current price %.6g USD/Mtok: profit %.6g on %.6g Mtok\n", r->current_price, r->current_profit,
             r->current_flow);
     if (!isnan(r->uplift_relative))

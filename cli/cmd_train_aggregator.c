@@ -12,14 +12,16 @@
 
 static void train_help(FILE *out) {
     int count;
-    fputs("Usage: prillm train-aggregator MARKET.json --out MODEL.json|- [options]\n"
+    fputs("Usage: prillm train-aggregator MARKET.json [MARKET.json ...] --out MODEL.json|- [options]\n"
           "       prillm train-aggregator --data SCENARIOS --out MODEL.json|- [options]\n\n"
           "Train the deep aggregation network (game abstraction) on perturbed copies of\n"
-          "MARKET.json: every scenario perturbs the rivals, samples L target prices below\n"
-          "the target's choke price, and records the exact profit curve. The network is fit\n"
-          "with Adam on the profit-curve loss of the K-rival abstraction; the model with the\n"
-          "best validation loss is written to --out. See docs/aggregator.md. The summary\n"
-          "(JSON) goes to stdout, or to --report FILE.\n\n"
+          "the markets: every scenario picks one of them (or, with --random-share, a fresh\n"
+          "random market of a drawn family and size), perturbs the rivals, samples L target\n"
+          "prices below the target's choke price, and records the exact profit curve. The\n"
+          "network is fit with Adam on the profit-curve loss of the K-rival abstraction; the\n"
+          "model with the best validation loss is written to --out. With --random-share 1\n"
+          "no market file is needed. See docs/aggregator.md. The summary (JSON) goes to\n"
+          "stdout, or to --report FILE.\n\n"
           "Options:\n"
           "  --out FILE          where to write the model (required); - is stdout (then\n"
           "                      send the summary elsewhere with --report FILE)\n"
@@ -27,11 +29,12 @@ static void train_help(FILE *out) {
           "  --json              print the summary as JSON (the default and only format)\n"
           "  --k N               rivals in the abstracted market (the training option K\n"
           "                      below; --K N is an alias)\n"
-          "  --target ID         train for this target only (default: each scenario draws one)\n"
+          "  --target ID         train for this target only (one market, no random markets;\n"
+          "                      default: each scenario draws one)\n"
           "  --data FILE         train on solved scenarios read from FILE instead of building\n"
-          "                      them from MARKET.json (written by --save-data, or by\n"
+          "                      them from the markets (written by --save-data, or by\n"
           "                      prillm-sweep training-data over MPI ranks; docs/aggregator.md);\n"
-          "                      then MARKET.json, --target and the scenario options are not given\n"
+          "                      then no market, --target or scenario option is given\n"
           "  --save-data FILE    also write the scenarios built to FILE (before training;\n"
           "                      - is stdout)\n"
           "  --checkpoint FILE   resume from FILE if it exists; rewritten after every epoch\n"
@@ -98,9 +101,11 @@ int cmd_train_aggregator(int argc, char **argv) {
     prillm_scenario_default_settings(&scenario_settings);
     prillm_train_default_settings(&train_settings);
     prillm_aggregator_default_shape(&shape);
-    const char *path = NULL, *out_path = NULL, *target_id = NULL, *checkpoint = NULL, *report_path = NULL, *value;
+#define MAX_MARKETS 64
+    const char *paths[MAX_MARKETS], *out_path = NULL, *target_id = NULL, *checkpoint = NULL, *report_path = NULL, *value;
     const char *format = NULL, *data_path = NULL, *save_path = NULL;
     long verbose = 1;
+    int n_paths = 0;
     scenario_options_given = 0;
     for (int k = 1; k < argc; k++) {
         const char *arg = argv[k];
@@ -158,14 +163,24 @@ int cmd_train_aggregator(int argc, char **argv) {
             took = prillm_cli_take_option(argc, argv, &k, train_opts, n_train_opts, set_train_option, &train_settings);
         if (took < 0) return EXIT_USAGE;
         if (took) continue;
+        const char *path = NULL;
         if (prillm_cli_positional(arg, "train-aggregator", "market file", &path)) return EXIT_USAGE;
+        if (n_paths == MAX_MARKETS) {
+            fprintf(stderr, "prillm: error: at most %d market files\n", MAX_MARKETS);
+            return EXIT_USAGE;
+        }
+        paths[n_paths++] = path;
     }
     const char *usage = NULL;
-    if (data_path && (path || target_id || scenario_options_given || save_path))
+    if (data_path && (n_paths || target_id || scenario_options_given || save_path))
         usage = "--data FILE brings the scenarios: MARKET.json, --target, --save-data and the scenario options are "
                 "for building them";
-    else if (!path || !out_path)
-        usage = !path && !data_path ? "missing MARKET.json (or --data FILE)" : !out_path ? "missing --out MODEL.json" : NULL;
+    else if (!out_path)
+        usage = "missing --out MODEL.json";
+    else if (!data_path && !n_paths && scenario_settings.random_share < 1)
+        usage = "missing MARKET.json (or --random-share 1, or --data FILE)";
+    else if (target_id && (n_paths != 1 || scenario_settings.random_share > 0))
+        usage = "--target needs exactly one market file and --random-share 0";
     if (usage) {
         fprintf(stderr, "prillm: error: %s (see prillm train-aggregator --help)\n", usage);
         return EXIT_USAGE;
@@ -177,13 +192,17 @@ int cmd_train_aggregator(int argc, char **argv) {
         return prillm_cli_both_stdout("--save-data -", model_stdout ? "the model" : "the summary",
                                       "pass --save-data FILE");
     if (prillm_cli_quiet) verbose = 0;
-    PrillmMarket *mk = NULL;
-    int code = path ? prillm_cli_load_market(path, &mk) : 0;
-    if (code) return code;
+    PrillmMarket *markets[MAX_MARKETS];
+    int code = 0;
+    for (int b = 0; b < n_paths; b++)
+        if ((code = prillm_cli_load_market(paths[b], &markets[b]))) {
+            while (b-- > 0) prillm_market_free(markets[b]);
+            return code;
+        }
     int target = -1;
-    if (mk && target_id && (target = prillm_market_provider_index(mk, target_id)) < 0) {
-        fprintf(stderr, "prillm: error: --target %s is not a provider of %s\n", target_id, path);
-        prillm_market_free(mk);
+    if (target_id && (target = prillm_market_provider_index(markets[0], target_id)) < 0) {
+        fprintf(stderr, "prillm: error: --target %s is not a provider of %s\n", target_id, paths[0]);
+        prillm_market_free(markets[0]);
         return EXIT_BAD_INPUT;
     }
     PrillmError err = {PRILLM_OK, ""};
@@ -209,13 +228,18 @@ int cmd_train_aggregator(int argc, char **argv) {
         free(description);
     } else if (!rc) {
         if (verbose > 0)
-            prillm_cli_note("building %d scenarios of %s (%d prices each)", scenario_settings.scenarios, path,
+            prillm_cli_note("building %d scenarios of %s%s (%d prices each)", scenario_settings.scenarios,
+                            n_paths ? paths[0] : "random markets", n_paths > 1 ? " and the other markets" : "",
                             scenario_settings.prices);
-        rc = prillm_aggregator_scenarios(mk, target, &scenario_settings, &scenarios, &err);
+        if (target >= 0) rc = prillm_aggregator_scenarios(markets[0], target, &scenario_settings, &scenarios, &err);
+        else
+            rc = prillm_aggregator_scenarios_mixed((const PrillmMarket *const *)markets, n_paths, &scenario_settings,
+                                                   &scenarios, &err);
     }
     if (!rc && save_path) {
         char description[1024];
-        prillm_cli_scenario_description(description, sizeof description, path, target_id, &scenario_settings);
+        prillm_cli_scenario_description(description, sizeof description, n_paths ? paths[0] : "random markets", target_id,
+                                        &scenario_settings);
         FILE *out = prillm_cli_open_output(save_path, "--save-data");
         if (!out) {
             rc = PRILLM_ERR_IO;
@@ -253,7 +277,7 @@ int cmd_train_aggregator(int argc, char **argv) {
     }
     prillm_aggregator_scenarios_free(&scenarios);
     prillm_aggregator_free(model);
-    prillm_market_free(mk);
+    for (int b = 0; b < n_paths; b++) prillm_market_free(markets[b]);
     if (!rc && (fflush(stdout) != 0 || ferror(stdout))) {
         fprintf(stderr, "prillm: error: writing the result failed\n");
         return EXIT_INTERNAL;

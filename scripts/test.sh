@@ -69,6 +69,10 @@ $vg build/prillm auction data/ttc/golden.json --bids data/ttc/golden_bids.json -
 $vg build/prillm auction data/ttc/gsm8k_majority.json --users 200 --requests 20 --csv >/dev/null
 $vg build/tests/test_aggregation >/dev/null
 $vg build/prillm train-aggregator data/default_market.json --out build/valgrind_model.json --scenarios 20 --epochs 2 --quiet >/dev/null
+OMP_NUM_THREADS=1 $vg build/prillm train-aggregator data/default_market.json data/aggregator/calibrated_openrouter.json --random-share 0.5 --random-max-users 30 --random-max-providers 12 --out build/valgrind_model.json --scenarios 20 --epochs 2 --quiet >/dev/null
+$vg build/prillm price data/aggregator/calibrated_openrouter.json --target google/gemini-2.5-flash-lite --method da --table >/dev/null
+$vg build/prillm price data/aggregator/calibrated_openrouter.json --target z-ai/glm-5.2 --method da --da-check-tolerance 0 >/dev/null
+PRILLM_SOURCE_DIR=$PWD OMP_NUM_THREADS=1 $vg build/tests/test_market_families >/dev/null
 $vg build/prillm lmaas data/lmaas/example.json --compare >/dev/null
 build/prillm lmaas --generate --customers 30 --models 3 --seed 7 | $vg build/prillm lmaas - --compare >/dev/null
 $vg build/prillm lmaas data/lmaas/example.json --method fixed --evaluate --draws 200 --outside 1.5 >/dev/null

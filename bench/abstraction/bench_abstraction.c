@@ -4,43 +4,54 @@
  * the K cheapest rivals; avg: K averaged rivals), and score that price in the
  * true market against the exact optimum.
  *
- * Markets (all scenarios come from prillm_aggregator_scenarios: rivals of a
- * base market perturbed, a target drawn per scenario):
- *   1. the calibrated OpenRouter market (20 models x 20 apps), scenarios
- *      exactly as `prillm train-aggregator` built them for the shipped model
- *      (2000, every option at its default, seed 1), of which only the TEST
- *      part of the training split (prillm_aggregator_split, train-seed 1):
- *      scenarios the model never saw, neither in training nor in model
- *      selection;
+ * Markets:
+ *   0. unseen random markets (the issue's target): 12 markets
+ *      prillm_market_random(1000, 150, seed 101..112) with K = 1..4 and 5
+ *      (--huge-markets N) markets prillm_market_random(5000, 500, seed
+ *      201..) with K = 2, one target each; the default model's training
+ *      drew its random markets' sizes and seeds from its own streams, so
+ *      these are not among them. "da + check" is da with the confidence
+ *      check (settings.da_check, the default of prillm price), "da" without;
+ *      --large-only runs only these;
+ *   1. the calibrated OpenRouter market (20 models x 20 apps), 300 fresh
+ *      scenarios (seed 3: neither model saw them); "da (own model)" is
+ *      data/aggregator/calibrated_model.json, trained on this market alone
+ *      (the default model until the cross-market one replaced it);
  *   2. Economy: the 8 cheapest models of the calibrated market (only 16 of
  *      the 20 are under $1/Mtok, so "under $1" would not give 8), all 20
  *      apps; variants with R = 5 and 7 rivals (the 6 and the 8 cheapest).
- *      Same generator, seed and split, test part, but no rival removed
- *      (drop-probability 0) so that every scenario has exactly R rivals.
- *      Besides the shipped model (trained on the 20-model market), "da (own
- *      model)" uses data/aggregator/economy_model.json, trained on the
- *      8-model market with drop-probability 0: for R = 7 its rows are on
- *      exactly that training run's held-out test scenarios;
+ *      The test part (prillm_aggregator_split, train-seed 1) of 2000
+ *      scenarios of seed 1 with no rival removed (drop-probability 0) so
+ *      that every scenario has exactly R rivals. "da (own model)" uses
+ *      data/aggregator/economy_model.json, trained on the 8-model market
+ *      with drop-probability 0: for R = 7 its rows are on exactly that
+ *      training run's held-out test scenarios;
  *   3. Large: the calibrated market enlarged to 20 x 120 (each model split
  *      into 6 copies, each with a sixth of its capacity; the generator then
  *      perturbs every copy independently), 119 rivals, drop-probability 0;
- *      and a seeded random market prillm_market_random(1000, 150, 7), 149
- *      rivals, which the network (trained on the calibrated market's
- *      feature distribution) has never seen the like of. Fresh scenarios
- *      (seed 2) there: the model was never trained on them.
+ *      also with every app split into 10; and a seeded random market
+ *      prillm_market_random(1000, 150, 7), 149 rivals. Fresh scenarios
+ *      (seed 2) there.
  *
  * For each scenario: the exact optimum of the true market (prillm_price,
  * method exact), then da, min, avg with K = 1..4. "profit %" = the method's
  * profit in the true market / the exact optimum (scenarios whose optimum is
  * 0, i.e. the target cannot sell at any price, are left out and counted);
- * "time" = the median over scenarios of method_seconds, i.e. the reduction
+ * "time" = the median over scenarios of method_seconds, i.e. prillm_price's
+ * solve of the market as given (every method makes it), the reduction
  * (for da: features and the network's forward pass) plus the exact pricing
  * of the small market, not the final scoring solve in the true market;
  * "x exact" = that median / the exact method's median on the same
  * scenarios (medians: one run per scenario on a shared machine has
- * outliers). One core, OpenBLAS pinned to one thread by the caller.
+ * outliers); "x exact (mean)" = the mean over scenarios of the method's
+ * time / exact's time on the same scenario (for da + check it counts the
+ * fallbacks' exact walks, which a median hides); "fallbacks" = scenarios
+ * where the check fell back to exact pricing. For da + check the time
+ * includes the check's solves and any fallback. One core, OpenBLAS pinned
+ * to one thread by the caller.
  *
- * Usage: bench_abstraction [--quick] [--market FILE] [--model FILE] [--economy-model FILE]
+ * Usage: bench_abstraction [--quick] [--large-only] [--huge-markets N] [--market FILE] [--model FILE]
+ *        [--economy-model FILE] [--calibrated-model FILE]
  * Run from the source tree or give the paths.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -54,22 +65,28 @@
 #include "prillm/aggregator.h"
 
 #define MAX_K 4
-#define N_METHODS 4
+#define N_METHODS 5
 
-/* da with the shipped model, min, avg, and da with a market's own model */
-static const int methods[N_METHODS] = {PRILLM_PRICE_DA, PRILLM_PRICE_MIN, PRILLM_PRICE_AVG, PRILLM_PRICE_DA};
-static const char *const method_labels[N_METHODS] = {"da", "min", "avg", "da (own model)"};
+/* da with the shipped model (without the confidence check), min, avg, da
+ * with a market's own model, and da with the check (settings.da_check) */
+static const int methods[N_METHODS] = {PRILLM_PRICE_DA, PRILLM_PRICE_MIN, PRILLM_PRICE_AVG, PRILLM_PRICE_DA,
+                                       PRILLM_PRICE_DA};
+static const char *const method_labels[N_METHODS] = {"da", "min", "avg", "da (own model)", "da + check"};
+#define DA_CHECKED 4
 
 typedef struct {
     double ratio_sum, ratio_min;
     double *times; /* one per priced scenario */
-    int ratios, at_least_97, timed, failed, inaccurate, errors;
+    double ratio_time_sum; /* sum of method time / exact time of the scenario */
+    int ratios, at_least_97, timed, failed, inaccurate, errors, fallbacks;
 } Cell;
 
 typedef struct {
     Cell cell[N_METHODS][MAX_K + 1];
     double *exact_times;
     int scenarios, timed, zero_optimum, exact_failed;
+    int k_lo, k_hi;      /* K run (default 1..MAX_K) */
+    int skip[N_METHODS]; /* methods not run */
 } Table;
 
 static int compare_doubles(const void *a, const void *b) {
@@ -118,12 +135,13 @@ static void run_scenario(const PrillmMarket *mk, int target, const PrillmAggrega
     }
     t->exact_times[t->timed++] = exact_time;
     for (int m = 0; m < N_METHODS; m++)
-        for (int K = 1; K <= MAX_K; K++) {
+        for (int K = t->k_lo; K <= t->k_hi; K++) {
             Cell *c = &t->cell[m][K];
-            if (m == 3 && !own_model) continue;
+            if ((m == 3 && !own_model) || t->skip[m]) continue;
             set.method = methods[m];
             set.k = K;
             set.model = m == 3 ? own_model : model;
+            set.da_check = m == DA_CHECKED;
             PrillmPriceResult r;
             if (prillm_price(mk, target, &set, &r, &err)) {
                 c->errors++;
@@ -131,6 +149,8 @@ static void run_scenario(const PrillmMarket *mk, int target, const PrillmAggrega
                 continue;
             }
             c->times[c->timed++] = r.method_seconds;
+            c->ratio_time_sum += r.method_seconds / exact_time;
+            c->fallbacks += r.check == PRILLM_PRICE_CHECK_FALLBACK;
             if (r.status == PRILLM_STATUS_FAILED) c->failed++;
             else {
                 if (r.status == PRILLM_STATUS_INACCURATE) c->inaccurate++;
@@ -146,6 +166,7 @@ static void run_scenario(const PrillmMarket *mk, int target, const PrillmAggrega
 
 static void table_init(Table *t, int scenarios) {
     memset(t, 0, sizeof *t);
+    t->k_lo = 1, t->k_hi = MAX_K;
     t->exact_times = calloc((size_t)scenarios + 1, sizeof(double));
     for (int m = 0; m < N_METHODS; m++)
         for (int K = 0; K <= MAX_K; K++) {
@@ -172,8 +193,9 @@ static void print_table(const char *title, const char *detail, const PrillmMarke
     printf(". Exact pricing of the full market: %s median, %s worst.\n\n", format_time(exact_median, a, sizeof a),
            format_time(exact_max, b, sizeof b));
     if (!used) return;
-    printf("| method | K | profit %% of exact: mean | worst | scenarios >= 97 %% | time (median) | x exact |\n");
-    printf("|---|---:|---:|---:|---:|---:|---:|\n");
+    printf("| method | K | profit %% of exact: mean | worst | scenarios >= 97 %% | time (median) | x exact (median) | "
+           "x exact (mean) | fallbacks |\n");
+    printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int m = 0; m < N_METHODS; m++)
         for (int K = 1; K <= MAX_K; K++) {
             Cell *c = &t->cell[m][K];
@@ -187,9 +209,11 @@ static void print_table(const char *title, const char *detail, const PrillmMarke
                 continue;
             }
             double time = median(c->times, c->timed);
-            printf("| %s | %d | %.2f | %.2f | %.0f %% | %s | %.3g%s |\n", method_labels[m], K,
+            char fell[16] = "-";
+            if (m == DA_CHECKED) snprintf(fell, sizeof fell, "%d", c->fallbacks);
+            printf("| %s | %d | %.2f | %.2f | %.0f %% | %s | %.3g | %.3g | %s%s |\n", method_labels[m], K,
                    100 * c->ratio_sum / c->ratios, 100 * c->ratio_min, 100.0 * c->at_least_97 / c->ratios,
-                   format_time(time, a, sizeof a), time / exact_median, note);
+                   format_time(time, a, sizeof a), time / exact_median, c->ratio_time_sum / c->timed, fell, note);
         }
     fflush(stdout);
 }
@@ -284,6 +308,38 @@ static PrillmMarket *enlarged(const PrillmMarket *base, int copies, int user_cop
     return mk;
 }
 
+/* Unseen random markets: `count` markets prillm_market_random(n, m, seed0
+ * + k), k = 0..count-1, each priced for one target (drawn from the seed),
+ * with every K in [k_lo, k_hi]. The training of the default model draws its
+ * random markets' sizes and seeds from its own streams, so these markets are
+ * not among them. */
+static void run_random(const char *title, int n, int m, int count, unsigned long long seed0, int k_lo, int k_hi,
+                       const PrillmAggregator *model) {
+    Table t;
+    table_init(&t, count);
+    t.k_lo = k_lo, t.k_hi = k_hi;
+    t.skip[3] = 1;
+    PrillmMarket *first = NULL;
+    for (int k = 0; k < count; k++) {
+        PrillmError err;
+        PrillmMarket *mk = prillm_market_random(n, m, seed0 + (unsigned long long)k, &err);
+        if (!mk) die("random market", &err);
+        int target = (int)(((seed0 + (unsigned long long)k) * 2654435761ULL >> 7) % (unsigned long long)m);
+        run_scenario(mk, target, model, NULL, &t);
+        fprintf(stderr, "bench_abstraction: %s: market %d of %d done\n", title, k + 1, count);
+        if (!first) first = mk;
+        else prillm_market_free(mk);
+    }
+    char detail[256];
+    snprintf(detail, sizeof detail,
+             "%d markets prillm_market_random(%d, %d, seed) with seeds %llu..%llu, one target each (never seen in "
+             "training); K = %d..%d.",
+             count, n, m, seed0, seed0 + (unsigned long long)count - 1, k_lo, k_hi);
+    print_table(title, detail, first, m - 1, &t);
+    prillm_market_free(first);
+    table_free(&t);
+}
+
 static PrillmAggregator *load_model(const char *path, int required) {
     FILE *f = fopen(path, "rb");
     PrillmAggregator *model = NULL;
@@ -301,18 +357,23 @@ static PrillmAggregator *load_model(const char *path, int required) {
 }
 
 int main(int argc, char **argv) {
-    int quick = 0;
+    int quick = 0, large_only = 0, huge_count = 5;
     const char *market_path = "data/aggregator/calibrated_openrouter.json",
                *model_path = "data/aggregator/default_model.json",
-               *economy_model_path = "data/aggregator/economy_model.json";
+               *economy_model_path = "data/aggregator/economy_model.json",
+               *calibrated_model_path = "data/aggregator/calibrated_model.json";
     for (int k = 1; k < argc; k++) {
         if (strcmp(argv[k], "--quick") == 0) quick = 1;
+        else if (strcmp(argv[k], "--large-only") == 0) large_only = 1;
+        else if (strcmp(argv[k], "--huge-markets") == 0 && k + 1 < argc) huge_count = atoi(argv[++k]);
         else if (strcmp(argv[k], "--market") == 0 && k + 1 < argc) market_path = argv[++k];
         else if (strcmp(argv[k], "--model") == 0 && k + 1 < argc) model_path = argv[++k];
         else if (strcmp(argv[k], "--economy-model") == 0 && k + 1 < argc) economy_model_path = argv[++k];
+        else if (strcmp(argv[k], "--calibrated-model") == 0 && k + 1 < argc) calibrated_model_path = argv[++k];
         else {
             fprintf(stderr,
-                    "usage: bench_abstraction [--quick] [--market FILE] [--model FILE] [--economy-model FILE]\n");
+                    "usage: bench_abstraction [--quick] [--large-only] [--huge-markets N] [--market FILE] [--model FILE] "
+                    "[--economy-model FILE] [--calibrated-model FILE]\n");
             return 2;
         }
     }
@@ -322,20 +383,38 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_abstraction: cannot read %s (run from the source tree or pass --market)\n", market_path);
         return 1;
     }
-    PrillmAggregator *model = load_model(model_path, 1), *economy_model = load_model(economy_model_path, 0);
+    PrillmAggregator *model = load_model(model_path, 1), *economy_model = load_model(economy_model_path, 0),
+                     *calibrated_model = load_model(calibrated_model_path, 0);
     printf("## Game abstraction (%s, model %s%s)\n", market_path, model_path, quick ? ", --quick" : "");
 
+    if (large_only || !quick) {
+        run_random("Unseen random markets, 1000 x 150", 1000, 150, quick ? 2 : 12, 101, 1, MAX_K, model);
+        run_random("Unseen random markets, 5000 x 500", 5000, 500, quick ? 1 : huge_count, 201, 2, 2, model);
+    }
+    if (large_only) {
+        prillm_market_free(base);
+        prillm_aggregator_free(model);
+        prillm_aggregator_free(economy_model);
+        prillm_aggregator_free(calibrated_model);
+        return 0;
+    }
     PrillmScenarioSettings st;
-    prillm_scenario_default_settings(&st); /* = the shipped model's training scenarios */
+    prillm_scenario_default_settings(&st); /* = the calibrated model's training scenarios */
     int n_test = 0, *test = test_split(st.scenarios, &n_test);
     char detail[512];
 
+    /* fresh scenarios (seed 3): neither the default model (trained with
+     * seed 1 across markets) nor the calibrated model (seed 1, this market)
+     * saw them */
+    PrillmScenarioSettings fresh = st;
+    fresh.seed = 3;
+    fresh.scenarios = quick ? 10 : 300;
     snprintf(detail, sizeof detail,
-             "The held-out test part (train-seed 1) of the %d scenarios the shipped model was trained on "
-             "(seed %d, drop-probability %g, every option at its default).",
-             st.scenarios, st.seed, st.drop_probability);
-    run_market("Calibrated market, held-out test scenarios", detail, base, 0, &st, test, quick ? 10 : n_test, model,
-               NULL);
+             "%d fresh scenarios (seed 3, drop-probability %g, every other option at its default); \"da (own "
+             "model)\" is %s, trained on this market alone.",
+             fresh.scenarios, fresh.drop_probability, calibrated_model_path);
+    run_market("Calibrated market, fresh scenarios", detail, base, 0, &fresh, NULL, fresh.scenarios, model,
+               calibrated_model);
 
     static const int economy_rivals[] = {5, 7};
     for (int e = 0; e < 2; e++) {
@@ -391,5 +470,6 @@ int main(int argc, char **argv) {
     prillm_market_free(base);
     prillm_aggregator_free(model);
     prillm_aggregator_free(economy_model);
+    prillm_aggregator_free(calibrated_model);
     return 0;
 }

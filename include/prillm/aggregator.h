@@ -131,6 +131,13 @@ typedef struct {
     double delay_noise;    /* rival delays  *= exp(noise * N(0,1)) (column) */
     double drop_probability; /* each rival removed with this probability  */
     int seed;
+    /* Market families (prillm_aggregator_scenarios_mixed): the share of
+     * scenarios built on a fresh random market (prillm_aggregator_random_market,
+     * a family drawn per scenario) instead of one of the base markets, and
+     * the range of its apps and models (each drawn log-uniformly). */
+    double random_share;
+    int random_min_users, random_max_users;
+    int random_min_providers, random_max_providers;
 } PrillmScenarioSettings;
 
 PRILLM_API const PrillmOptionInfo *prillm_scenario_options(int *count);
@@ -183,6 +190,32 @@ PRILLM_API PrillmErrorCode prillm_aggregator_scenarios_parse(const void *data, s
                                                              PrillmError *err);
 PRILLM_API PrillmErrorCode prillm_aggregator_scenarios_read(FILE *stream, PrillmAggregatorScenarios *out,
                                                             char **description, PrillmError *err);
+
+/* Scenarios across markets: scenario s is built on a fresh random market
+ * with probability settings->random_share (its size, family and seed drawn
+ * from the scenario's own stream), else on one of the n_bases base markets
+ * (drawn uniformly); the target is drawn among that market's providers and
+ * its rivals are perturbed as above. n_bases may be 0 only when
+ * random_share is 1. With one base and random_share 0 this is exactly
+ * prillm_aggregator_scenarios(bases[0], -1, ...). Reproducible from the
+ * seed alone, whatever the thread count. */
+PRILLM_API PrillmErrorCode prillm_aggregator_scenarios_mixed(const PrillmMarket *const *bases, int n_bases,
+                                                  const PrillmScenarioSettings *settings,
+                                                  PrillmAggregatorScenarios *out, PrillmError *err);
+
+/* Market families for training across shapes (docs/aggregator.md): */
+#define PRILLM_MARKET_FAMILIES 3
+/* The family (0 .. PRILLM_MARKET_FAMILIES - 1) a seed draws: 0 standard
+ * (prillm_market_random), 1 varied (every distribution's location and
+ * spread drawn, affinities half of the time), 2 tiered (a few cheap large
+ * models, a tail of small expensive ones, apps with different delay
+ * scales). */
+PRILLM_API int prillm_aggregator_market_family(unsigned long long seed);
+/* A random market of n_users x n_providers from the family the seed draws,
+ * reproducible from the seed. Caller frees. NULL (err filled) on bad sizes
+ * or out of memory. */
+PRILLM_API PrillmMarket *prillm_aggregator_random_market(int n_users, int n_providers, unsigned long long seed,
+                                              PrillmError *err);
 
 /* ---- training --------------------------------------------------------- */
 

@@ -81,6 +81,19 @@ typedef struct {
      * whose bound is below a profit already found are skipped, certified by
      * equilibrium solves at their ends. The curve then has gaps. */
     int prune;
+    /* da: the confidence check (docs/aggregator.md, "Confidence check").
+     * With da_check 1 (the default) the true market's profit at da's price
+     * p is compared with exact equilibrium solves at p (1 - step),
+     * p (1 + step) and the vertex of the parabola through the three
+     * (clamped to within 4 steps of p); if da's profit is below
+     * (1 - da_check_tolerance) times the best of them, or da's price sells
+     * nothing while the target can sell at its cost, the answer falls back
+     * to exact pricing of the whole market; otherwise it is the best of
+     * the points evaluated (da's price, or a nearby one that earns more).
+     * Unitless fractions. */
+    int da_check;
+    double da_check_tolerance;
+    double da_check_step;
 } PrillmPriceSettings;
 
 PRILLM_API const PrillmOptionInfo *prillm_price_options(int *count);
@@ -152,7 +165,32 @@ typedef struct {
      * bounded it */
     double walked_fraction;
     long bound_solves;
+    /* da's confidence check (settings.da_check): check is a PrillmPriceCheck.
+     * abstract_price / abstract_profit: da's own price and its profit in the
+     * true game; check_price / check_profit: the best of the points
+     * evaluated (da's price among them), which is the answer (price /
+     * profit) when the check passed; with PRILLM_PRICE_CHECK_FALLBACK the
+     * answer is the exact method's; check_shortfall = 1 -
+     * abstract_profit / check_profit (<= 0: no nearby point beats da; NaN
+     * when check_profit <= 0); check_solves: the check's equilibrium solves
+     * (the fallback's are in equilibrium_solves). NaN / 0 when not run. */
+    int check;
+    double abstract_price, abstract_profit;
+    double check_price, check_profit, check_shortfall;
+    long check_solves;
 } PrillmPriceResult;
+
+/* Values of PrillmPriceResult.check. */
+typedef enum {
+    PRILLM_PRICE_CHECK_OFF = 0,      /* not da, da_check 0, or the method failed */
+    PRILLM_PRICE_CHECK_PASSED = 1,   /* within tolerance: the best point kept    */
+    PRILLM_PRICE_CHECK_FALLBACK = 2, /* da's price fell short: exact pricing's   */
+    PRILLM_PRICE_CHECK_SKIPPED = 3   /* at most k rivals: da priced the market
+                                        itself exactly, nothing to check        */
+} PrillmPriceCheck;
+
+/* "off", "passed", "fallback", "skipped"; "unknown" otherwise. */
+PRILLM_API const char *prillm_price_check_name(int check);
 
 /* The optimum is flagged when it is more than this many times, or less than
  * its inverse times, the current price. */

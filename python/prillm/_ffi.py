@@ -159,6 +159,9 @@ class PrillmPriceSettings(Structure):
         ("verbose", c_int),
         ("model", c_void_p),
         ("prune", c_int),
+        ("da_check", c_int),
+        ("da_check_tolerance", c_double),
+        ("da_check_step", c_double),
     ]
 
 
@@ -208,6 +211,13 @@ class PrillmPriceResult(Structure):
         ("breakpoints", POINTER(PrillmPriceBreakpoint)),
         ("walked_fraction", c_double),
         ("bound_solves", c_long),
+        ("check", c_int),
+        ("abstract_price", c_double),
+        ("abstract_profit", c_double),
+        ("check_price", c_double),
+        ("check_profit", c_double),
+        ("check_shortfall", c_double),
+        ("check_solves", c_long),
     ]
 
 

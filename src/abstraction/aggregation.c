@@ -20,38 +20,75 @@ static PrillmErrorCode check_target(const PrillmMarket *market, int target, Pril
     return PRILLM_OK;
 }
 
-/* Demand-weighted mean and spread of provider j's delays over users. */
-static void delay_moments(const PrillmMarket *mk, int j, double *mean, double *spread) {
+/* Per provider j: the demand-weighted mean and spread of its delays over
+ * users, and its value as the apps see it on average: b_j plus the
+ * demand-weighted mean affinity (same weights). The network has no affinity
+ * feature of its own (that would change the model file's shape); since an
+ * affinity enters the cost exactly like the value, its mean is folded into
+ * the value features, which are unchanged when every affinity is 0. One
+ * row-major pass per sum (the matrices are stored by user); each column's
+ * sum runs over users in order, as a column-by-column loop would. */
+static int provider_moments(const PrillmMarket *mk, double *mean, double *spread, double *value) {
     int n = mk->n_users, m = mk->n_providers;
-    double total = 0, sum = 0, sq = 0;
+    double *w = prillm__calloc((size_t)(n > 0 ? n : 1), sizeof(double));
+    if (!w) return -1;
+    double total = 0;
     for (int i = 0; i < n; i++) total += mk->demand[i];
+    for (int i = 0; i < n; i++) w[i] = total > 0 ? mk->demand[i] / total : 1.0 / n;
+    for (int j = 0; j < m; j++) mean[j] = spread[j] = value[j] = 0;
     for (int i = 0; i < n; i++) {
-        double w = total > 0 ? mk->demand[i] / total : 1.0 / n;
-        sum += w * mk->delay[(size_t)i * m + j];
+        const double *d = mk->delay + (size_t)i * m, *a = mk->affinity + (size_t)i * m;
+        for (int j = 0; j < m; j++) {
+            mean[j] += w[i] * d[j];
+            value[j] += w[i] * a[j];
+        }
     }
     for (int i = 0; i < n; i++) {
-        double w = total > 0 ? mk->demand[i] / total : 1.0 / n, e = mk->delay[(size_t)i * m + j] - sum;
-        sq += w * e * e;
+        const double *d = mk->delay + (size_t)i * m;
+        for (int j = 0; j < m; j++) {
+            double e = d[j] - mean[j];
+            spread[j] += w[i] * e * e;
+        }
     }
-    *mean = n ? sum : 0.0;
-    *spread = n ? sqrt(sq) : 0.0;
+    for (int j = 0; j < m; j++) {
+        spread[j] = n ? sqrt(spread[j]) : 0.0;
+        if (!n) mean[j] = 0.0;
+        value[j] += mk->value[j];
+    }
+    free(w);
+    return 0;
 }
 
-/* Provider j's value as the apps see it on average: b_j plus the
- * demand-weighted mean affinity (same weights as the delay moments). The
- * network has no affinity feature of its own (that would change the model
- * file's shape); since an affinity enters the cost exactly like the value,
- * its mean is folded into the value features, which are unchanged when
- * every affinity is 0. */
-static double effective_value(const PrillmMarket *mk, int j) {
-    int n = mk->n_users, m = mk->n_providers;
-    double total = 0, sum = 0;
-    for (int i = 0; i < n; i++) total += mk->demand[i];
-    for (int i = 0; i < n; i++) {
-        double w = total > 0 ? mk->demand[i] / total : 1.0 / n;
-        sum += w * mk->affinity[(size_t)i * m + j];
+/* The features of a validated market. -1 when out of memory. */
+static int features_of(const PrillmMarket *mk, int target, double *features) {
+    int m = mk->n_providers;
+    double *moments = prillm__calloc(3 * (size_t)m, sizeof(double));
+    if (!moments) return -1;
+    double *mean = moments, *spread = mean + m, *value = spread + m;
+    if (provider_moments(mk, mean, spread, value)) {
+        free(moments);
+        return -1;
     }
-    return mk->value[j] + sum;
+    double total = 0;
+    for (int i = 0; i < mk->n_users; i++) total += mk->demand[i];
+    /* capacities are compared with the demand they serve: scale-free */
+    double scale = total > 0 ? total : 1.0;
+    int r = 0;
+    for (int j = 0; j < m; j++) {
+        if (j == target) continue;
+        double *x = features + (size_t)r++ * PRILLM_AGGREGATOR_FEATURES;
+        x[0] = mk->price[j];
+        x[1] = log(mk->capacity[j] / scale);
+        x[2] = value[j];
+        x[3] = mean[j];
+        x[4] = spread[j];
+        x[5] = mk->price[j] - mk->price[target];
+        x[6] = x[2] - value[target];
+        x[7] = log(mk->capacity[j] / mk->capacity[target]);
+        x[8] = mean[j] - mean[target];
+    }
+    free(moments);
+    return 0;
 }
 
 PrillmErrorCode prillm_aggregator_features(const PrillmMarket *market, int target, double *features,
@@ -60,33 +97,14 @@ PrillmErrorCode prillm_aggregator_features(const PrillmMarket *market, int targe
     if (!features) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "features is NULL");
     PrillmErrorCode rc = prillm_market_validate(market, err);
     if (rc) return rc;
-    const PrillmMarket *mk = market;
-    double total = 0;
-    for (int i = 0; i < mk->n_users; i++) total += mk->demand[i];
-    /* capacities are compared with the demand they serve: scale-free */
-    double scale = total > 0 ? total : 1.0, target_mean, target_spread;
-    delay_moments(mk, target, &target_mean, &target_spread);
-    double target_value = effective_value(mk, target);
-    int r = 0;
-    for (int j = 0; j < mk->n_providers; j++) {
-        if (j == target) continue;
-        double mean, spread, *x = features + (size_t)r++ * PRILLM_AGGREGATOR_FEATURES;
-        delay_moments(mk, j, &mean, &spread);
-        x[0] = mk->price[j];
-        x[1] = log(mk->capacity[j] / scale);
-        x[2] = effective_value(mk, j);
-        x[3] = mean;
-        x[4] = spread;
-        x[5] = mk->price[j] - mk->price[target];
-        x[6] = x[2] - target_value;
-        x[7] = log(mk->capacity[j] / mk->capacity[target]);
-        x[8] = mean - target_mean;
-    }
+    if (features_of(market, target, features))
+        return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory computing features");
     return PRILLM_OK;
 }
 
+/* The network's inputs for a validated market (features, z-scored). */
 int prillm__aggregator_inputs(const PrillmAggregator *model, const PrillmMarket *market, int target, double *x) {
-    if (prillm_aggregator_features(market, target, x, NULL)) return -1;
+    if (check_target(market, target, NULL) || features_of(market, target, x)) return -1;
     size_t rivals = (size_t)market->n_providers - 1;
     for (size_t r = 0; r < rivals; r++)
         for (int k = 0; k < PRILLM_AGGREGATOR_FEATURES; k++) {
@@ -96,15 +114,11 @@ int prillm__aggregator_inputs(const PrillmAggregator *model, const PrillmMarket 
     return 0;
 }
 
-PrillmErrorCode prillm_aggregator_scores(const PrillmAggregator *model, const PrillmMarket *market, int target,
-                                         double *score_sum, double *score_avg, PrillmError *err) {
-    if (!model) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "model is NULL");
-    if (check_target(market, target, err)) return err ? err->code : PRILLM_ERR_INVALID_ARGUMENT;
-    if (!score_sum || !score_avg) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "score arrays are NULL");
+/* Scores of a validated market. */
+static PrillmErrorCode scores_of(const PrillmAggregator *model, const PrillmMarket *market, int target,
+                                 double *score_sum, double *score_avg, PrillmError *err) {
     int m = market->n_providers, rivals = m - 1;
     for (int j = 0; j < m; j++) score_sum[j] = score_avg[j] = NAN;
-    PrillmErrorCode rc = prillm_market_validate(market, err);
-    if (rc) return rc;
     if (rivals == 0) return PRILLM_OK;
     PrillmSetWorkspace ws;
     double *x = prillm__calloc((size_t)rivals * (PRILLM_AGGREGATOR_FEATURES + 2), sizeof(double));
@@ -113,16 +127,27 @@ PrillmErrorCode prillm_aggregator_scores(const PrillmAggregator *model, const Pr
         return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory scoring %d rivals", rivals);
     }
     double *ss = x + (size_t)rivals * PRILLM_AGGREGATOR_FEATURES, *sa = ss + rivals;
-    prillm__aggregator_inputs(model, market, target, x);
-    prillm__set_forward(model, &ws, rivals, x, ss, sa);
-    for (int j = 0, r = 0; j < m; j++) {
+    int bad = prillm__aggregator_inputs(model, market, target, x);
+    if (!bad) prillm__set_forward(model, &ws, rivals, x, ss, sa);
+    for (int j = 0, r = 0; j < m && !bad; j++) {
         if (j == target) continue;
         score_sum[j] = ss[r];
         score_avg[j] = sa[r++];
     }
     prillm__set_workspace_free(&ws);
     free(x);
-    return PRILLM_OK;
+    return bad ? prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory scoring %d rivals", rivals) : PRILLM_OK;
+}
+
+PrillmErrorCode prillm_aggregator_scores(const PrillmAggregator *model, const PrillmMarket *market, int target,
+                                         double *score_sum, double *score_avg, PrillmError *err) {
+    if (!model) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "model is NULL");
+    if (check_target(market, target, err)) return err ? err->code : PRILLM_ERR_INVALID_ARGUMENT;
+    if (!score_sum || !score_avg) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "score arrays are NULL");
+    for (int j = 0; j < market->n_providers; j++) score_sum[j] = score_avg[j] = NAN;
+    PrillmErrorCode rc = prillm_market_validate(market, err);
+    if (rc) return rc;
+    return scores_of(model, market, target, score_sum, score_avg, err);
 }
 
 /* ---- building the abstracted market ----------------------------------- */
@@ -352,7 +377,7 @@ PrillmErrorCode prillm_aggregate_market(const PrillmMarket *market, int target, 
         int m = market->n_providers;
         double *scores = prillm__calloc(2 * (size_t)m, sizeof(double));
         if (!scores) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory scoring rivals");
-        rc = prillm_aggregator_scores(model, market, target, scores, scores + m, err);
+        rc = scores_of(model, market, target, scores, scores + m, err); /* validated above */
         if (!rc && prillm__aggregate_with_scores(market, target, K, scores, scores + m, abstracted,
                                                  target_in_abstracted, NULL, err))
             rc = err ? err->code : PRILLM_ERR_NO_MEMORY;

@@ -32,6 +32,16 @@ static const PrillmOptionInfo scenario_options[] = {
     {"drop-probability", PRILLM_OPTION_DOUBLE, 0.2, 0, 0.95, NULL, "each rival removed with this probability",
      OFFSET(drop_probability)},
     {"seed", PRILLM_OPTION_INT, 1, 0, 2147483647, NULL, "random seed of the perturbations", OFFSET(seed)},
+    {"random-share", PRILLM_OPTION_DOUBLE, 0.0, 0, 1, NULL,
+     "share of scenarios built on a fresh random market of a drawn family instead of a base market",
+     OFFSET(random_share)},
+    {"random-min-users", PRILLM_OPTION_INT, 10, 1, 1e6, NULL, "random markets: fewest apps", OFFSET(random_min_users)},
+    {"random-max-users", PRILLM_OPTION_INT, 1000, 1, 1e6, NULL, "random markets: most apps (log-uniform between)",
+     OFFSET(random_max_users)},
+    {"random-min-providers", PRILLM_OPTION_INT, 3, 2, 1e5, NULL, "random markets: fewest models",
+     OFFSET(random_min_providers)},
+    {"random-max-providers", PRILLM_OPTION_INT, 150, 2, 1e5, NULL,
+     "random markets: most models (log-uniform between)", OFFSET(random_max_providers)},
 };
 #undef OFFSET
 #define N_SCENARIO_OPTIONS ((int)(sizeof scenario_options / sizeof scenario_options[0]))
@@ -184,42 +194,90 @@ static PrillmErrorCode choke_price(const PrillmMarket *mk, int target, double *p
     return rc;
 }
 
-/* Scenario s into sc (left partly built on failure: the caller frees). */
-static PrillmErrorCode build_one(const PrillmMarket *base, int target, const PrillmScenarioSettings *settings, int s,
-                                 PrillmAggregatorScenario *sc, PrillmError *local) {
+/* Log-uniform integer in [lo, hi]. */
+static int log_uniform_int(PrillmRng *rng, int lo, int hi) {
+    if (hi <= lo) return lo;
+    double x = exp(log((double)lo) + prillm__rng_uniform(rng) * (log(hi + 1.0) - log((double)lo)));
+    int v = (int)x;
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Scenario s into sc (left partly built on failure: the caller frees): its
+ * market (one of the bases, or a fresh random one), target, prices and
+ * profit curve. */
+static PrillmErrorCode build_one(const PrillmMarket *const *bases, int n_bases, int target,
+                                 const PrillmScenarioSettings *settings, int s, PrillmAggregatorScenario *sc,
+                                 PrillmError *local) {
     int L = settings->prices;
     PrillmRng rng = {((uint64_t)settings->seed << 32) ^ ((uint64_t)s * 0xd1342543de82ef95ULL) ^ 0x5851f42d4c957f2dULL};
     prillm__rng_next(&rng);
-    int t = target >= 0 ? target : (int)(prillm__rng_uniform(&rng) * base->n_providers);
     PrillmErrorCode code = PRILLM_OK;
-    sc->market = perturb(base, t, settings, &rng, &sc->target);
-    sc->n_prices = L;
-    sc->prices = prillm__calloc((size_t)L, sizeof(double));
-    sc->profit = prillm__calloc((size_t)L, sizeof(double));
-    if (!sc->market || !sc->prices || !sc->profit) {
-        code = prillm__fail(local, PRILLM_ERR_NO_MEMORY, "out of memory building scenario %d", s);
-    } else {
-        double choke = 0;
-        code = choke_price(sc->market, sc->target, &choke, local);
-        /* a target nobody buys from even for free gets the base price's
-         * range: its curve is zero and the loss skips it */
-        if (!(choke > 0)) choke = base->price[t] > 0 ? base->price[t] : 1.0;
-        for (int k = 0; k < L && !code; k++) sc->prices[k] = (k + 1.0) / (L + 1) * settings->price_span * choke;
-        if (!code) code = prillm__profit_curve(sc->market, sc->target, L, sc->prices, sc->profit, local);
+    /* which market: a stream of its own, so that one base without random
+     * markets draws exactly what it always did */
+    const PrillmMarket *base = n_bases > 0 ? bases[0] : NULL;
+    PrillmMarket *fresh = NULL;
+    if (settings->random_share > 0 || n_bases > 1) {
+        PrillmRng pick = {((uint64_t)settings->seed << 32) ^ ((uint64_t)s * 0x9e3779b97f4a7c15ULL) ^
+                          0xa4093822299f31d0ULL};
+        prillm__rng_next(&pick);
+        if (prillm__rng_uniform(&pick) < settings->random_share) {
+            int n = log_uniform_int(&pick, settings->random_min_users, settings->random_max_users);
+            int m = log_uniform_int(&pick, settings->random_min_providers, settings->random_max_providers);
+            fresh = prillm_aggregator_random_market(n, m, prillm__rng_next(&pick), local);
+            if (!fresh) code = local->code;
+            base = fresh;
+        } else {
+            base = bases[(int)(prillm__rng_uniform(&pick) * n_bases)];
+        }
     }
+    if (!code) {
+        int t = target >= 0 && n_bases == 1 && !fresh ? target : (int)(prillm__rng_uniform(&rng) * base->n_providers);
+        sc->market = perturb(base, t, settings, &rng, &sc->target);
+        sc->n_prices = L;
+        sc->prices = prillm__calloc((size_t)L, sizeof(double));
+        sc->profit = prillm__calloc((size_t)L, sizeof(double));
+        if (!sc->market || !sc->prices || !sc->profit) {
+            code = prillm__fail(local, PRILLM_ERR_NO_MEMORY, "out of memory building scenario %d", s);
+        } else {
+            double choke = 0;
+            code = choke_price(sc->market, sc->target, &choke, local);
+            /* a target nobody buys from even for free gets the base price's
+             * range: its curve is zero and the loss skips it */
+            if (!(choke > 0)) choke = base->price[t] > 0 ? base->price[t] : 1.0;
+            for (int k = 0; k < L && !code; k++) sc->prices[k] = (k + 1.0) / (L + 1) * settings->price_span * choke;
+            if (!code) code = prillm__profit_curve(sc->market, sc->target, L, sc->prices, sc->profit, local);
+        }
+    }
+    prillm_market_free(fresh);
     return code;
 }
 
-static PrillmErrorCode check_inputs(const PrillmMarket *base, int target, const PrillmScenarioSettings *settings,
-                                    PrillmError *err) {
-    if (!base || !settings) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "base market or settings is NULL");
+static PrillmErrorCode check_inputs(const PrillmMarket *const *bases, int n_bases, int target,
+                                    const PrillmScenarioSettings *settings, PrillmError *err) {
+    if (!settings || n_bases < 0 || (n_bases > 0 && !bases))
+        return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "base markets or settings is NULL");
     PrillmErrorCode rc = prillm_options_check(scenario_options, N_SCENARIO_OPTIONS, settings, err);
-    if (rc || (rc = prillm_market_validate(base, err))) return rc;
-    if (base->n_providers < 2)
-        return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "the base market needs a target and at least one rival");
-    if (target >= base->n_providers)
+    if (rc) return rc;
+    if (n_bases == 0 && settings->random_share < 1)
+        return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT,
+                            "no base market: random-share must be 1 (every scenario on a random market), got %g",
+                            settings->random_share);
+    if (settings->random_share > 0 && (settings->random_min_users > settings->random_max_users ||
+                                       settings->random_min_providers > settings->random_max_providers))
+        return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT,
+                            "random-min-users/providers (%d, %d) must not exceed random-max-users/providers (%d, %d)",
+                            settings->random_min_users, settings->random_min_providers, settings->random_max_users,
+                            settings->random_max_providers);
+    for (int b = 0; b < n_bases; b++) {
+        if (!bases[b]) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "base market %d is NULL", b);
+        if ((rc = prillm_market_validate(bases[b], err))) return rc;
+        if (bases[b]->n_providers < 2)
+            return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
+                                "base market %d needs a target and at least one rival", b);
+    }
+    if (n_bases == 1 && target >= bases[0]->n_providers)
         return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "target %d is not a provider index (0..%d)", target,
-                            base->n_providers - 1);
+                            bases[0]->n_providers - 1);
     return PRILLM_OK;
 }
 
@@ -236,24 +294,24 @@ PrillmErrorCode prillm_aggregator_scenario_build(const PrillmMarket *base, int t
                                                  PrillmAggregatorScenario *out, PrillmError *err) {
     if (!out) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "scenario output is NULL");
     memset(out, 0, sizeof *out);
-    PrillmErrorCode rc = check_inputs(base, target, settings, err);
+    if (!base) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "base market or settings is NULL");
+    PrillmErrorCode rc = check_inputs(&base, 1, target, settings, err);
     if (rc) return rc;
     if (index < 0) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "scenario index %d is negative", index);
     PrillmError local = {PRILLM_OK, ""};
-    if ((rc = build_one(base, target, settings, index, out, &local))) {
+    if ((rc = build_one(&base, 1, target, settings, index, out, &local))) {
         prillm_aggregator_scenario_clear(out);
         return prillm__fail(err, local.code, "scenario %d: %s", index, local.message);
     }
     return PRILLM_OK;
 }
 
-PrillmErrorCode prillm_aggregator_scenarios(const PrillmMarket *base, int target,
-                                            const PrillmScenarioSettings *settings,
-                                            PrillmAggregatorScenarios *out, PrillmError *err) {
+static PrillmErrorCode build(const PrillmMarket *const *bases, int n_bases, int target,
+                             const PrillmScenarioSettings *settings, PrillmAggregatorScenarios *out, PrillmError *err) {
     if (!out) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "scenarios output is NULL");
     out->count = 0;
     out->items = NULL;
-    PrillmErrorCode rc = check_inputs(base, target, settings, err);
+    PrillmErrorCode rc = check_inputs(bases, n_bases, target, settings, err);
     if (rc) return rc;
     int count = settings->scenarios;
     if (!(out->items = prillm__calloc((size_t)count, sizeof *out->items)))
@@ -262,11 +320,11 @@ PrillmErrorCode prillm_aggregator_scenarios(const PrillmMarket *base, int target
     int failed = -1;
     PrillmError first = {PRILLM_OK, ""};
 #ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 4)
+#pragma omp parallel for schedule(dynamic, 1)
 #endif
     for (int s = 0; s < count; s++) {
         PrillmError local;
-        PrillmErrorCode code = build_one(base, target, settings, s, &out->items[s], &local);
+        PrillmErrorCode code = build_one(bases, n_bases, target, settings, s, &out->items[s], &local);
         if (code) {
 #ifdef _OPENMP
 #pragma omp critical
@@ -279,4 +337,20 @@ PrillmErrorCode prillm_aggregator_scenarios(const PrillmMarket *base, int target
         return prillm__fail(err, first.code, "scenario %d: %s", failed, first.message);
     }
     return PRILLM_OK;
+}
+
+PrillmErrorCode prillm_aggregator_scenarios(const PrillmMarket *base, int target,
+                                            const PrillmScenarioSettings *settings,
+                                            PrillmAggregatorScenarios *out, PrillmError *err) {
+    if (!base) {
+        if (out) out->count = 0, out->items = NULL;
+        return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "base market or settings is NULL");
+    }
+    return build(&base, 1, target, settings, out, err);
+}
+
+PrillmErrorCode prillm_aggregator_scenarios_mixed(const PrillmMarket *const *bases, int n_bases,
+                                                  const PrillmScenarioSettings *settings,
+                                                  PrillmAggregatorScenarios *out, PrillmError *err) {
+    return build(bases, n_bases, -1, settings, out, err);
 }

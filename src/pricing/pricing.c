@@ -30,6 +30,8 @@ static void result_reset(PrillmPriceResult *result) {
     result->current_price = result->current_profit = result->current_flow = NAN;
     result->uplift = result->uplift_relative = NAN;
     result->warnings = 0;
+    result->abstract_price = result->abstract_profit = NAN;
+    result->check_price = result->check_profit = result->check_shortfall = NAN;
 }
 
 void prillm_price_result_clear(PrillmPriceResult *result) {
@@ -308,6 +310,7 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
     PrillmPriceCandidate cand;
     memset(&cand, 0, sizeof cand);
     cand.price = cand.model_profit = cand.walked_fraction = NAN;
+    cand.abstract_price = cand.abstract_profit = cand.check_price = cand.check_profit = cand.check_shortfall = NAN;
     cand.status = PRILLM_STATUS_FAILED;
     rc = methods[settings->method](&pb, &cand, err);
     result->method_seconds = prillm__now() - t0;
@@ -323,6 +326,10 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
     result->n_breakpoints = cand.n_breakpoints;
     result->walked_fraction = cand.walked_fraction;
     result->bound_solves = cand.bound_solves;
+    result->check = cand.check;
+    result->abstract_price = cand.abstract_price, result->abstract_profit = cand.abstract_profit;
+    result->check_price = cand.check_price, result->check_profit = cand.check_profit;
+    result->check_shortfall = cand.check_shortfall, result->check_solves = cand.check_solves;
     if (rc) {
         prillm_equilibrium_cleanup(solver);
         free(cand.segment_sets);

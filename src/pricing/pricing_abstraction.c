@@ -1,10 +1,14 @@
 /* Pricing through game abstraction (PriLLM phase 2): shrink the market to
  * the target plus k rivals (the trained aggregation network, the k cheapest
  * rivals, or k averaged ones; aggregator.h), price the small market exactly,
- * and hand that price back to be scored in the true market. */
+ * and hand that price back to be scored in the true market. da's price is
+ * then checked against exact solves near it in the true market and replaced
+ * by the exact optimum when it falls short (settings.da_check). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "abstraction_check.h"
 #include "prillm/aggregator.h"
 #include "pricing_internal.h"
 
@@ -39,5 +43,48 @@ PrillmErrorCode prillm__price_abstracted(const PrillmPriceProblem *pb, PrillmPri
     out->equilibrium_solves = r.equilibrium_solves;
     out->status = r.status;
     prillm_price_result_clear(&r);
+    if (how != PRILLM_AGGREGATE_DA || !set->da_check ||
+        (out->status != PRILLM_STATUS_SOLVED && out->status != PRILLM_STATUS_INACCURATE))
+        return PRILLM_OK;
+    out->abstract_price = out->price;
+    if (pb->market->n_providers - 1 <= set->k) { /* the abstracted market was the market itself */
+        out->check = PRILLM_PRICE_CHECK_SKIPPED;
+        return PRILLM_OK;
+    }
+    PrillmAbstractionCheck check;
+    if ((rc = prillm__abstraction_check(pb->market, pb->target, pb->cost, pb->p_max, out->price, set->da_check_step,
+                                        set->da_check_tolerance, pb->solver, &check, err)))
+        return rc;
+    out->equilibrium_solves += check.solves;
+    out->check_solves = check.solves;
+    out->abstract_profit = check.profit;
+    out->check_price = check.best_price;
+    out->check_profit = check.best_profit;
+    out->check_shortfall = check.shortfall;
+    out->check = check.fallback ? PRILLM_PRICE_CHECK_FALLBACK : PRILLM_PRICE_CHECK_PASSED;
+    if (!check.fallback) {
+        /* within the tolerance: the best price seen, da's or a nearby one
+         * that earns more in the true market */
+        out->price = check.best_price;
+        return PRILLM_OK;
+    }
+    /* fall back: the exact walk of the whole market, from the same solver */
+    PrillmPriceSettings whole = *set;
+    whole.method = PRILLM_PRICE_EXACT;
+    PrillmPriceProblem q = *pb;
+    q.settings = &whole;
+    PrillmPriceCandidate ex;
+    memset(&ex, 0, sizeof ex);
+    ex.price = ex.model_profit = ex.walked_fraction = NAN;
+    ex.status = PRILLM_STATUS_FAILED;
+    rc = prillm__price_exact(&q, &ex, err);
+    free(ex.segments);
+    free(ex.breakpoints);
+    if (rc) return rc;
+    out->price = ex.price;
+    out->model_profit = ex.model_profit;
+    out->iterations += ex.iterations;
+    out->equilibrium_solves += ex.equilibrium_solves;
+    out->status = ex.status;
     return PRILLM_OK;
 }

@@ -49,6 +49,10 @@ typedef struct {
      * flags per segment, malloc'ed, freed by the dispatcher), or NULL */
     unsigned char *segment_sets;
     long bound_solves;       /* exact with pruning: solves bounding the rest      */
+    /* da's confidence check (PrillmPriceResult's fields of the same names) */
+    int check;
+    double abstract_price, abstract_profit, check_price, check_profit, check_shortfall;
+    long check_solves;
 } PrillmPriceCandidate;
 
 /* The true game at price p of provider s, with a solver kept across calls

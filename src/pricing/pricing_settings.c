@@ -32,6 +32,15 @@ static const PrillmOptionInfo price_options[] = {
      OFFSET(prune)},
     {"verbose", PRILLM_OPTION_INT, 0, 0, 2, NULL, "progress on stderr (0 quiet, 1 summary, 2 every piece)",
      OFFSET(verbose)},
+    {"da-check", PRILLM_OPTION_INT, 1, 0, 1, NULL,
+     "da: check the price against exact solves near it; fall back to exact pricing when it falls short (1 on, 0 off)",
+     OFFSET(da_check)},
+    {"da-check-tolerance", PRILLM_OPTION_DOUBLE, 0.05, 0, 1, NULL,
+     "da: fall back when da's profit is below (1 - this) x the best nearby exact point (else keep the best point)",
+     OFFSET(da_check_tolerance)},
+    {"da-check-step", PRILLM_OPTION_DOUBLE, 0.1, 1e-6, 1, NULL,
+     "da: the check's points are da's price x (1 -/+ step) and the parabola's vertex through them",
+     OFFSET(da_check_step)},
 };
 #undef OFFSET
 
@@ -53,6 +62,11 @@ PrillmErrorCode prillm_price_set_option(PrillmPriceSettings *settings, const cha
 
 PrillmErrorCode prillm_price_check_settings(const PrillmPriceSettings *settings, PrillmError *err) {
     return prillm_options_check(price_options, (int)(sizeof price_options / sizeof price_options[0]), settings, err);
+}
+
+const char *prillm_price_check_name(int check) {
+    static const char *const names[] = {"off", "passed", "fallback", "skipped"};
+    return check >= 0 && check < 4 ? names[check] : "unknown";
 }
 
 const char *prillm_price_method_name(int method) {

@@ -253,6 +253,22 @@ PrillmErrorCode prillm_price_result_write_json(const PrillmMarket *mk, const Pri
         prillm__json_string(out, prillm_price_warning_text(r, bit, text, sizeof text));
     }
     fputc(']', out);
+    if (r->method == PRILLM_PRICE_DA) {
+        /* da's confidence check (docs/aggregator.md) */
+        fprintf(out, ",\n  \"check\": {\"status\": \"%s\", \"fallback\": %s", prillm_price_check_name(r->check),
+                r->check == PRILLM_PRICE_CHECK_FALLBACK ? "true" : "false");
+        const struct {
+            const char *name;
+            double value;
+        } check[] = {{"da_price", r->abstract_price},  {"da_profit", r->abstract_profit},
+                     {"best_price", r->check_price},   {"best_profit", r->check_profit},
+                     {"shortfall", r->check_shortfall}, {"solves", (double)r->check_solves}};
+        for (size_t k = 0; k < sizeof check / sizeof check[0]; k++) {
+            fprintf(out, ", \"%s\": ", check[k].name);
+            prillm__json_number(out, check[k].value);
+        }
+        fputc('}', out);
+    }
     if (r->method == PRILLM_PRICE_EXACT) {
         price_segments(out, r);
         price_breakpoints(out, mk, r);

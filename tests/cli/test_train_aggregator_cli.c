@@ -110,6 +110,38 @@ static void test_training_run(void **state) {
     free(a), free(b);
 }
 
+/* Across markets: two market files and random markets, or random markets
+ * alone; the same command twice gives the same file. */
+static void test_training_across_markets(void **state) {
+    (void)state;
+    if (!registered()) skip();
+    const char *mixed = "--random-share 0.5 --random-max-users 20 --random-max-providers 10";
+    assert_int_equal(run("\"$PRILLM_CLI\" train-aggregator \"$PRILLM_SOURCE_DIR/data/default_market.json\" "
+                         "\"$PRILLM_SOURCE_DIR/data/aggregator/calibrated_openrouter.json\" %s --out mixed.json %s && "
+                         "\"$PRILLM_CLI\" train-aggregator \"$PRILLM_SOURCE_DIR/data/default_market.json\" "
+                         "\"$PRILLM_SOURCE_DIR/data/aggregator/calibrated_openrouter.json\" %s --out again.json %s",
+                         mixed, small, mixed, small),
+                     0);
+    char *a = slurp("mixed.json"), *b = slurp("again.json");
+    assert_non_null(a);
+    assert_string_equal(a, b);
+    free(a), free(b);
+    assert_int_equal(run("\"$PRILLM_CLI\" train-aggregator --random-share 1 --random-max-users 20 "
+                         "--random-max-providers 10 --out random.json %s",
+                         small),
+                     0);
+    char *out = slurp("out.txt");
+    cJSON *root = cJSON_Parse(out);
+    assert_non_null(root);
+    assert_string_equal(cJSON_GetObjectItem(root, "status")->valuestring, "solved");
+    assert_int_equal(cJSON_GetObjectItem(root, "scenarios")->valueint, 30);
+    cJSON_Delete(root);
+    free(out);
+    a = slurp("random.json");
+    assert_non_null(strstr(a, "prillm-aggregator"));
+    free(a);
+}
+
 static void test_usage_and_bad_input(void **state) {
     (void)state;
     if (!registered()) skip();
@@ -127,6 +159,13 @@ static void test_usage_and_bad_input(void **state) {
         {"\"$PRILLM_SOURCE_DIR/tests/data/malformed.json\" --out m.json", 3, "malformed"},
         {"\"$PRILLM_SOURCE_DIR/data/default_market.json\" --out /nonexistent/dir/m.json --scenarios 4 --epochs 0", 3,
          "cannot write"},
+        {"--out m.json --random-share 0.5", 2, "--random-share 1"},
+        {"\"$PRILLM_SOURCE_DIR/data/default_market.json\" \"$PRILLM_SOURCE_DIR/data/default_market.json\" --out m.json "
+         "--target x",
+         2, "--target needs exactly one market"},
+        {"\"$PRILLM_SOURCE_DIR/data/default_market.json\" --out m.json --random-share 2", 2, "random-share"},
+        {"--out m.json --random-share 1 --random-min-users 50 --random-max-users 20 --scenarios 4", 2,
+         "random-min-users"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         int code = run("\"$PRILLM_CLI\" train-aggregator %s --quiet", cases[k].args);
@@ -154,6 +193,7 @@ static int teardown(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_training_run),
+        cmocka_unit_test(test_training_across_markets),
         cmocka_unit_test(test_usage_and_bad_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
