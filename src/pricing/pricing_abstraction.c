@@ -20,9 +20,16 @@ PrillmErrorCode prillm__price_abstracted(const PrillmPriceProblem *pb, PrillmPri
     if (how == PRILLM_AGGREGATE_DA && !set->model)
         return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT,
                             "method da needs a trained aggregation model (settings.model, --model FILE)");
-    PrillmMarket *small = NULL;
-    int target = -1;
-    PrillmErrorCode rc = prillm_aggregate_market(pb->market, pb->target, set->k, how, set->model, &small, &target, err);
+    /* abstract only the part of the market the target's price can reach
+     * (prillm__market_part): the rest never trades with it, and merging it
+     * in would swamp the merged rival (the fitted market's service
+     * classes); on most markets the part is the whole market */
+    PrillmMarket *part = NULL, *small = NULL;
+    int in_part = pb->target, target = -1;
+    PrillmErrorCode rc = prillm__market_part(pb->market, pb->target, &part, &in_part, err);
+    if (rc) return rc;
+    rc = prillm_aggregate_market(part ? part : pb->market, in_part, set->k, how, set->model, &small, &target, err);
+    prillm_market_free(part);
     if (rc) return rc;
     PrillmPriceSettings exact = *set;
     exact.method = PRILLM_PRICE_EXACT;

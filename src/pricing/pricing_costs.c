@@ -30,28 +30,19 @@ static double user_cost_bound(const PrillmMarket *market, int target, int i, con
     return best;
 }
 
-double prillm_price_default_pmax(const PrillmMarket *market, int target) {
-    if (!market || target < 0 || target >= market->n_providers || market->n_providers < 2 || !(market->w_price > 0))
-        return NAN;
+/* The most load each rival can carry, whatever the target's price: the
+ * demand of the users who could ever use it, those whose cost there with
+ * no load is within their bound (user_cost_bound) under the previous
+ * pass's loads, starting from the whole market's demand on every rival.
+ * Each pass's loads are valid bounds, so the next pass's are too, and never
+ * larger: a few passes let a large group's load drop out of a small group's
+ * rivals even when the first bound was too loose to. -1 when out of
+ * memory. */
+static int rival_loads(const PrillmMarket *market, int target, double *reach) {
     int n = market->n_users, m = market->n_providers;
-    double total = 0;
+    double *load = malloc((size_t)m * sizeof *load), total = 0;
+    if (!load) return -1;
     for (int i = 0; i < n; i++) total += market->demand[i];
-    /* A rival's load is at most the demand of the users who could ever use
-     * it: those whose cost there at zero load is within their bound (with
-     * every rival's load the whole market's). Counting only them keeps the
-     * bound valid and tight when users are split into markets that never
-     * mix (service classes: an image model's load is the image users', not
-     * the chat users'; with the whole market's demand the bound was 10^4
-     * times the image models' choke price). */
-    double *load = malloc((size_t)m * sizeof *load), *reach = calloc((size_t)m, sizeof *reach);
-    if (!load || !reach) {
-        free(load);
-        free(reach);
-        return NAN;
-    }
-    /* each pass's loads are valid bounds, so the next pass's are too, and
-     * never larger: a few passes let a large group's load drop out of a
-     * small group's rivals even when the first bound was too loose to */
     for (int l = 0; l < m; l++) reach[l] = total;
     for (int pass = 0; pass < 4; pass++) {
         memcpy(load, reach, (size_t)m * sizeof *load);
@@ -66,21 +57,55 @@ double prillm_price_default_pmax(const PrillmMarket *market, int target) {
         for (int l = 0; l < m && same; l++) same = reach[l] == load[l];
         if (same) break;
     }
+    free(load);
+    return 0;
+}
+
+double prillm_price_default_pmax(const PrillmMarket *market, int target) {
+    if (!market || target < 0 || target >= market->n_providers || market->n_providers < 2 || !(market->w_price > 0))
+        return NAN;
+    /* A rival's load is at most the demand of the users who could ever use
+     * it. Counting only them keeps the bound valid and tight when users are
+     * split into markets that never mix (service classes: an image model's
+     * load is the image users', not the chat users'; with the whole market's
+     * demand the bound was 10^4 times the image models' choke price). */
+    double *reach = malloc((size_t)market->n_providers * sizeof *reach);
+    if (!reach || rival_loads(market, target, reach)) {
+        free(reach);
+        return NAN;
+    }
     double bound = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < market->n_users; i++) {
         if (!(market->demand[i] > 0)) continue;
         double best_rival = user_cost_bound(market, target, i, reach);
         /* the target's bare cost offset reaches that at this price */
         double p = (best_rival - prillm__static_cost(market, i, target)) / market->w_price;
         if (p > bound) bound = p;
     }
-    free(load);
     free(reach);
     /* a little headroom so the choke point itself lies inside the range */
     bound = bound * (1 + 1e-6) + 1e-6;
     /* extreme (valid) magnitudes can overflow the bound; the range is then
      * as wide as arithmetic allows */
     return isfinite(bound) && bound < 1e300 ? bound : 1e300;
+}
+
+int prillm__could_use(const PrillmMarket *market, int target, unsigned char *can) {
+    int n = market->n_users, m = market->n_providers;
+    double *reach = malloc((size_t)m * sizeof *reach);
+    if (!reach || rival_loads(market, target, reach)) {
+        free(reach);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        double bound_i = user_cost_bound(market, target, i, reach);
+        for (int j = 0; j < m; j++)
+            can[(size_t)i * m + j] = market->demand[i] > 0 &&
+                                     (j == target ? prillm__static_cost(market, i, j)
+                                                  : prillm__user_cost(market, i, j, market->price[j])) <= bound_i;
+    }
+    free(reach);
+    return 0;
 }
 
 PrillmErrorCode prillm_price_profit_at(const PrillmMarket *market, int target, double price, double *profit,

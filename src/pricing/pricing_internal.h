@@ -81,6 +81,22 @@ PrillmErrorCode prillm__price_smooth(const PrillmPriceProblem *problem, PrillmPr
 PrillmErrorCode prillm__price_odca(const PrillmPriceProblem *problem, PrillmPriceCandidate *out, PrillmError *err);
 PrillmErrorCode prillm__price_spgce(const PrillmPriceProblem *problem, PrillmPriceCandidate *out, PrillmError *err);
 /* da, min, avg: exact pricing of the abstracted market */
+/* can[i*m + j] = 1 if user i could ever use provider j, whatever the
+ * target's price (0 or above) and however the others' loads settle: its
+ * cost there with no load is within an upper bound on its equilibrium cost
+ * (the bound prillm_price_default_pmax uses). A user with no demand uses
+ * nothing. -1 when out of memory. */
+int prillm__could_use(const PrillmMarket *market, int target, unsigned char *can);
+/* The part of the market the target's price can reach: the users and
+ * providers connected to the target through cells some user could ever use
+ * (prillm__could_use), in market order. The rest never trades with them at
+ * any price of the target, so the target's pricing problem is the same on
+ * the part (the fitted market's service classes: an image model's part is
+ * the image models and their users), owners and price bounds included.
+ * *part is NULL when the part is the whole market (or has no user, or no
+ * rival); else the caller frees it. */
+PrillmErrorCode prillm__market_part(const PrillmMarket *market, int target, PrillmMarket **part, int *target_in_part,
+                                    PrillmError *err);
 PrillmErrorCode prillm__price_abstracted(const PrillmPriceProblem *problem, PrillmPriceCandidate *out,
                                          PrillmError *err);
 

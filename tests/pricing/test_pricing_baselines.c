@@ -536,6 +536,24 @@ static void test_smooth_refuses_too_large(void **state) {
     prillm_market_free(mk);
 }
 
+/* Split a market in two that never mix: apps 0..n/2-1 buy models
+ * 0..m/2-1 only, the others the rest (cells across sit below their margin
+ * by more than any cost a user can face, as the fit's service classes);
+ * the second group's demand is 1000 times the first's. */
+static void split_market(PrillmMarket *mk) {
+    int n = mk->n_users, m = mk->n_providers;
+    double top = 0, total = 0, thin = INFINITY;
+    for (int i = 0; i < n; i++) {
+        if (i >= n / 2) mk->demand[i] *= 1000;
+        total += mk->demand[i];
+    }
+    for (int j = 0; j < m; j++) top = fmax(top, mk->value[j] + mk->w_price * mk->price[j]), thin = fmin(thin, mk->capacity[j]);
+    double wall = 10 * (top + mk->w_congestion * 2 * total / thin);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < m; j++)
+            if ((i < n / 2) != (j < m / 2)) mk->affinity[(size_t)i * m + j] = -(mk->value[j] + wall);
+}
+
 /* The old default bound: every rival's load as large as the whole market's
  * demand (written here from its definition, as the reference). */
 static double whole_market_pmax(const PrillmMarket *mk, int target) {
@@ -572,18 +590,7 @@ static void test_default_pmax_chokes_the_target(void **state) {
         if (split) {
             /* apps 0..n/2-1 buy models 0..m/2-1 only, the others the rest;
              * the second group's demand is 1000 times the first's */
-            double top = 0, total = 0, thin = INFINITY;
-            for (int i = 0; i < n; i++) {
-                if (i >= n / 2) mk->demand[i] *= 1000;
-                total += mk->demand[i];
-            }
-            /* the wall: above any cost a user can face, even with the whole
-             * market's demand on its thinnest model */
-            for (int j = 0; j < m; j++) top = fmax(top, mk->value[j] + mk->w_price * mk->price[j]), thin = fmin(thin, mk->capacity[j]);
-            double wall = 10 * (top + mk->w_congestion * 2 * total / thin);
-            for (int i = 0; i < n; i++)
-                for (int j = 0; j < m; j++)
-                    if ((i < n / 2) != (j < m / 2)) mk->affinity[(size_t)i * m + j] = -(mk->value[j] + wall);
+            split_market(mk);
         }
         PrillmError err;
         assert_int_equal(prillm_market_validate(mk, &err), PRILLM_OK);
@@ -607,6 +614,65 @@ static void test_default_pmax_chokes_the_target(void **state) {
     assert_true(splits >= 20);
 }
 
+/* The part of a market a target's price reaches (prillm__market_part): on a
+ * split market it is the target's group (its apps with demand and its
+ * models), and exact pricing there gives the whole market's price and
+ * profit; on an ordinary random market it is the whole market. */
+static void test_market_part(void **state) {
+    (void)state;
+    TestRng rng = {4242};
+    int parts = 0, wholes = 0;
+    for (int trial = 0; trial < 40; trial++) {
+        PrillmMarket *mk = varied_market(&rng, trial, 24, 10);
+        int n = mk->n_users, m = mk->n_providers, split = trial % 2 == 1 && n >= 2 && m >= 4;
+        if (split) split_market(mk);
+        int target = split ? test_int(&rng, 0, m / 2 - 1) : test_int(&rng, 0, m - 1);
+        PrillmMarket *part = NULL;
+        int in_part = -1;
+        PrillmError err;
+        assert_int_equal(prillm__market_part(mk, target, &part, &in_part, &err), PRILLM_OK);
+        int group_users = 0;
+        for (int i = 0; i < n / 2; i++) group_users += mk->demand[i] > 0;
+        if (!part) {
+            /* the whole market: a split one only when the target's group
+             * has no app with demand */
+            assert_true(in_part == target && (!split || group_users == 0));
+            wholes++;
+            prillm_market_free(mk);
+            continue;
+        }
+        if (split) {
+            /* only the target's group: its models a group app could ever
+             * buy, its apps with demand that could buy one of them */
+            parts++;
+            assert_true(part->n_providers <= m / 2 && part->n_users <= group_users && part->n_users > 0);
+            for (int k = 0; k < part->n_providers; k++)
+                assert_true(prillm_market_provider_index(mk, part->provider_id[k]) < m / 2);
+            for (int u = 0; u < part->n_users; u++)
+                assert_true(prillm_market_user_index(mk, part->user_id[u]) < n / 2);
+        }
+        /* any part (an unsplit market's drops apps with no demand, or that
+         * could never buy anything of the target's) prices like the whole */
+        assert_string_equal(part->provider_id[in_part], mk->provider_id[target]);
+        assert_int_equal(prillm_market_validate(part, &err), PRILLM_OK);
+        PrillmPriceSettings st;
+        prillm_price_default_settings(&st);
+        PrillmPriceResult whole, small;
+        assert_int_equal(prillm_price(mk, target, &st, &whole, &err), PRILLM_OK);
+        assert_int_equal(prillm_price(part, in_part, &st, &small, &err), PRILLM_OK);
+        if (fabs(whole.price - small.price) > 1e-9 * fmax(1, whole.price) ||
+            fabs(whole.profit - small.profit) > 1e-9 * fmax(1, fabs(whole.profit)))
+            fail_msg("trial %d: whole market %.17g (profit %.17g), part %.17g (%.17g)", trial, whole.price, whole.profit,
+                     small.price, small.profit);
+        prillm_price_result_clear(&whole);
+        prillm_price_result_clear(&small);
+        prillm_market_free(part);
+        prillm_market_free(mk);
+    }
+    print_message("split markets' parts checked against the whole market: %d; whole markets: %d\n", parts, wholes);
+    assert_true(parts >= 12 && wholes >= 10);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_method_proposes_a_valid_price),
@@ -614,6 +680,7 @@ int main(void) {
         cmocka_unit_test(test_spgce_is_the_optimum_of_its_model),
         cmocka_unit_test(test_smooth_barrier_tends_to_the_equilibrium),
         cmocka_unit_test(test_default_pmax_chokes_the_target),
+        cmocka_unit_test(test_market_part),
         cmocka_unit_test(test_pmpec_point_satisfies_its_relaxation),
         cmocka_unit_test(test_proposals_do_not_depend_on_token_units),
         cmocka_unit_test(test_deadline_is_respected),
