@@ -9,6 +9,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "little_endian.h"
 #include "internal.h"
 #include "json_document.h"
 
@@ -20,22 +21,6 @@ enum { VERSION = 1, HEADER_BYTES = 20, RECORD_BYTES = 16, TRAILER_BYTES = 4 };
 #define MAX_DESCRIPTION (1u << 20)
 #define MAX_PRICES 1000000u
 
-static void put_u32(unsigned char *b, uint32_t v) {
-    for (int k = 0; k < 4; k++) b[k] = (unsigned char)(v >> (8 * k));
-}
-static void put_u64(unsigned char *b, uint64_t v) {
-    for (int k = 0; k < 8; k++) b[k] = (unsigned char)(v >> (8 * k));
-}
-static uint32_t get_u32(const unsigned char *b) {
-    uint32_t v = 0;
-    for (int k = 3; k >= 0; k--) v = (v << 8) | b[k];
-    return v;
-}
-static uint64_t get_u64(const unsigned char *b) {
-    uint64_t v = 0;
-    for (int k = 7; k >= 0; k--) v = (v << 8) | b[k];
-    return v;
-}
 
 /* ---- writing ---------------------------------------------------------- */
 
@@ -57,7 +42,7 @@ static void emit(Writer *w, const void *data, size_t n) {
 
 static void emit_u32(Writer *w, uint32_t v) {
     unsigned char b[4];
-    put_u32(b, v);
+    prillm__put_u32(b, v);
     emit(w, b, 4);
 }
 
@@ -66,7 +51,7 @@ static void emit_doubles(Writer *w, const double *x, int count) {
     for (int k = 0; k < count; k++) {
         uint64_t bits;
         memcpy(&bits, &x[k], 8);
-        put_u64(b, bits);
+        prillm__put_u64(b, bits);
         emit(w, b, 8);
     }
 }
@@ -113,13 +98,13 @@ PrillmErrorCode prillm_aggregator_scenarios_write(const PrillmAggregatorScenario
         emit_doubles(&w, sc->prices, sc->n_prices);
         emit_doubles(&w, sc->profit, sc->n_prices);
         unsigned char b[8];
-        put_u64(b, (uint64_t)size);
+        prillm__put_u64(b, (uint64_t)size);
         emit(&w, b, 8);
         emit(&w, bytes, size);
         free(bytes);
     }
     unsigned char b[4];
-    put_u32(b, (uint32_t)w.crc);
+    prillm__put_u32(b, (uint32_t)w.crc);
     fwrite(b, 1, 4, stream);
     if (ferror(stream)) return prillm__fail(err, PRILLM_ERR_IO, "writing the scenario data failed");
     return PRILLM_OK;
@@ -148,7 +133,7 @@ static double *read_doubles(Reader *r, uint32_t count) {
     double *x = malloc((size_t)count * sizeof *x);
     if (!x) return NULL;
     for (uint32_t k = 0; k < count; k++) {
-        uint64_t bits = get_u64(r->data + r->at);
+        uint64_t bits = prillm__get_u64(r->data + r->at);
         memcpy(&x[k], &bits, 8);
         r->at += 8;
     }
@@ -158,7 +143,7 @@ static double *read_doubles(Reader *r, uint32_t count) {
 static PrillmErrorCode read_scenario(Reader *r, int s, PrillmAggregatorScenario *sc) {
     PrillmErrorCode rc;
     if ((rc = need(r, 8, "target", s))) return rc;
-    uint32_t target = get_u32(r->data + r->at), L = get_u32(r->data + r->at + 4);
+    uint32_t target = prillm__get_u32(r->data + r->at), L = prillm__get_u32(r->data + r->at + 4);
     r->at += 8;
     if (L < 1 || L > MAX_PRICES)
         return prillm__fail(r->err, PRILLM_ERR_PARSE, "scenario data: scenarios[%d].n_prices is %u (1..%u): corrupted",
@@ -178,7 +163,7 @@ static PrillmErrorCode read_scenario(Reader *r, int s, PrillmAggregatorScenario 
                                 s, k);
     }
     if ((rc = need(r, 8, "market_bytes", s))) return rc;
-    uint64_t size = get_u64(r->data + r->at);
+    uint64_t size = prillm__get_u64(r->data + r->at);
     r->at += 8;
     if (size > r->length - r->at)
         return prillm__fail(r->err, PRILLM_ERR_PARSE,
@@ -212,7 +197,7 @@ PrillmErrorCode prillm_aggregator_scenarios_parse(const void *data, size_t lengt
     if (length < HEADER_BYTES + TRAILER_BYTES)
         return prillm__fail(err, PRILLM_ERR_PARSE, "scenario data: truncated header (%zu bytes, needs %d)", length,
                             HEADER_BYTES + TRAILER_BYTES);
-    uint32_t version = get_u32(bytes + 8);
+    uint32_t version = prillm__get_u32(bytes + 8);
     if (version != VERSION)
         return prillm__fail(err, PRILLM_ERR_PARSE, "scenario data: version is %u; this prillm reads version %d",
                             version, VERSION);
@@ -224,14 +209,14 @@ PrillmErrorCode prillm_aggregator_scenarios_parse(const void *data, size_t lengt
         at += step;
         left -= step;
     }
-    uint32_t stored = get_u32(bytes + length - TRAILER_BYTES);
+    uint32_t stored = prillm__get_u32(bytes + length - TRAILER_BYTES);
     if ((uint32_t)crc != stored)
         return prillm__fail(err, PRILLM_ERR_PARSE,
                             "scenario data: checksum mismatch (stored crc32 0x%08x, computed 0x%08x): the file is "
                             "corrupted or truncated",
                             stored, (unsigned)(uint32_t)crc);
     Reader r = {bytes, length - TRAILER_BYTES, 12, err};
-    uint32_t count = get_u32(bytes + 12), dlen = get_u32(bytes + 16);
+    uint32_t count = prillm__get_u32(bytes + 12), dlen = prillm__get_u32(bytes + 16);
     r.at = HEADER_BYTES;
     if (dlen > MAX_DESCRIPTION || dlen > r.length - r.at)
         return prillm__fail(err, PRILLM_ERR_PARSE, "scenario data: the description's length %u is corrupted", dlen);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "little_endian.h"
 #include "internal.h"
 #include "json_document.h"
 
@@ -38,22 +39,6 @@ static int host_little_endian(void) {
     return first == 1;
 }
 
-static void put_u32(unsigned char *b, uint32_t v) {
-    for (int k = 0; k < 4; k++) b[k] = (unsigned char)(v >> (8 * k));
-}
-static void put_u64(unsigned char *b, uint64_t v) {
-    for (int k = 0; k < 8; k++) b[k] = (unsigned char)(v >> (8 * k));
-}
-static uint32_t get_u32(const unsigned char *b) {
-    uint32_t v = 0;
-    for (int k = 3; k >= 0; k--) v = (v << 8) | b[k];
-    return v;
-}
-static uint64_t get_u64(const unsigned char *b) {
-    uint64_t v = 0;
-    for (int k = 7; k >= 0; k--) v = (v << 8) | b[k];
-    return v;
-}
 
 int prillm_market_is_binary(const void *data, size_t length) {
     return data && length >= sizeof MAGIC && memcmp(data, MAGIC, sizeof MAGIC) == 0;
@@ -89,7 +74,7 @@ static void emit_doubles(Writer *w, const double *x, size_t n) {
         for (; c < 256 && k < n; c++, k++) {
             uint64_t bits;
             memcpy(&bits, &x[k], 8);
-            put_u64(buf + 8 * c, bits);
+            prillm__put_u64(buf + 8 * c, bits);
         }
         emit(w, buf, 8 * c);
     }
@@ -98,7 +83,7 @@ static void emit_doubles(Writer *w, const double *x, size_t n) {
 static void emit_string(Writer *w, const char *s) {
     unsigned char len[4];
     size_t n = s ? strlen(s) : 0;
-    put_u32(len, (uint32_t)n);
+    prillm__put_u32(len, (uint32_t)n);
     emit(w, len, 4);
     if (n) emit(w, s, n);
 }
@@ -143,13 +128,13 @@ PrillmErrorCode prillm_market_write_binary(const PrillmMarket *mk, FILE *out, Pr
 
     unsigned char head[HEADER_BYTES] = {0};
     memcpy(head, MAGIC, 8);
-    put_u32(head + 8, VERSION);
-    put_u32(head + 12, BYTE_ORDER_MARK);
-    put_u32(head + 16, flags);
-    put_u32(head + 20, (uint32_t)n);
-    put_u32(head + 24, (uint32_t)m);
-    put_u32(head + 28, 0); /* reserved */
-    put_u64(head + 32, total);
+    prillm__put_u32(head + 8, VERSION);
+    prillm__put_u32(head + 12, BYTE_ORDER_MARK);
+    prillm__put_u32(head + 16, flags);
+    prillm__put_u32(head + 20, (uint32_t)n);
+    prillm__put_u32(head + 24, (uint32_t)m);
+    prillm__put_u32(head + 28, 0); /* reserved */
+    prillm__put_u64(head + 32, total);
     Writer w = {out, crc32(0L, Z_NULL, 0)};
     emit(&w, head, sizeof head);
     const double weights[3] = {mk->w_price, mk->w_congestion, mk->w_delay};
@@ -169,7 +154,7 @@ PrillmErrorCode prillm_market_write_binary(const PrillmMarket *mk, FILE *out, Pr
     emit_doubles(&w, mk->delay, n * m);
     if (flags & FLAG_AFFINITY) emit_doubles(&w, mk->affinity, n * m);
     unsigned char tail[TRAILER_BYTES];
-    put_u32(tail, (uint32_t)w.crc);
+    prillm__put_u32(tail, (uint32_t)w.crc);
     fwrite(tail, 1, sizeof tail, out);
     if (ferror(out)) return prillm__fail(err, PRILLM_ERR_IO, "error writing the binary market");
     return PRILLM_OK;
@@ -196,7 +181,7 @@ static PrillmErrorCode take_doubles(Reader *r, double *x, size_t n, const char *
         memcpy(x, p, n * 8);
     } else {
         for (size_t k = 0; k < n; k++) {
-            uint64_t bits = get_u64(p + 8 * k);
+            uint64_t bits = prillm__get_u64(p + 8 * k);
             memcpy(&x[k], &bits, 8);
         }
     }
@@ -211,7 +196,7 @@ static PrillmErrorCode take_string(Reader *r, const char *what, int index, const
     char name[64];
     snprintf(name, sizeof name, "%s[%d].%s", what, index, field);
     if (r->end - r->at < 4) return truncated(r, name, 4);
-    uint32_t len = get_u32(r->data + r->at);
+    uint32_t len = prillm__get_u32(r->data + r->at);
     r->at += 4;
     if (len == 0) {
         if (empty_ok) return PRILLM_OK;
@@ -246,9 +231,9 @@ PrillmErrorCode prillm_market_parse_binary(const void *data, size_t length, Pril
     if (length < HEADER_BYTES + TRAILER_BYTES)
         return prillm__fail(err, PRILLM_ERR_PARSE, "binary market: truncated header (%zu bytes, needs %d)", length,
                             HEADER_BYTES + TRAILER_BYTES);
-    uint32_t version = get_u32(b + 8), order = get_u32(b + 12), flags = get_u32(b + 16);
-    uint32_t n_users = get_u32(b + 20), n_providers = get_u32(b + 24), reserved = get_u32(b + 28);
-    uint64_t total = get_u64(b + 32);
+    uint32_t version = prillm__get_u32(b + 8), order = prillm__get_u32(b + 12), flags = prillm__get_u32(b + 16);
+    uint32_t n_users = prillm__get_u32(b + 20), n_providers = prillm__get_u32(b + 24), reserved = prillm__get_u32(b + 28);
+    uint64_t total = prillm__get_u64(b + 32);
     if (order != BYTE_ORDER_MARK)
         return prillm__fail(err, PRILLM_ERR_PARSE,
                             "binary market: header.byte_order is 0x%08x, not 0x%08x (%s)", order, BYTE_ORDER_MARK,
@@ -272,7 +257,7 @@ PrillmErrorCode prillm_market_parse_binary(const void *data, size_t length, Pril
         at += step;
         left -= step;
     }
-    uint32_t stored = get_u32(b + length - TRAILER_BYTES);
+    uint32_t stored = prillm__get_u32(b + length - TRAILER_BYTES);
     if ((uint32_t)crc != stored)
         return prillm__fail(err, PRILLM_ERR_PARSE,
                             "binary market: checksum mismatch (stored crc32 0x%08x, computed 0x%08x): the file is "
