@@ -20,13 +20,16 @@ PrillmErrorCode prillm__price_abstracted(const PrillmPriceProblem *pb, PrillmPri
     if (how == PRILLM_AGGREGATE_DA && !set->model)
         return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT,
                             "method da needs a trained aggregation model (settings.model, --model FILE)");
-    /* abstract only the part of the market the target's price can reach
+    /* da abstracts only the part of the market the target's price can reach
      * (prillm__market_part): the rest never trades with it, and merging it
-     * in would swamp the merged rival (the fitted market's service
-     * classes); on most markets the part is the whole market */
+     * in would swamp the merged rival's features (the fitted market's
+     * service classes); on most markets the part is the whole market. min
+     * and avg stay the paper's baselines, on the whole market (min keeping a
+     * rival nobody uses is their documented weakness). */
     PrillmMarket *part = NULL, *small = NULL;
     int in_part = pb->target, target = -1;
-    PrillmErrorCode rc = prillm__market_part(pb->market, pb->target, &part, &in_part, err);
+    PrillmErrorCode rc = how == PRILLM_AGGREGATE_DA ? prillm__market_part(pb->market, pb->target, &part, &in_part, err)
+                                                    : PRILLM_OK;
     if (rc) return rc;
     rc = prillm_aggregate_market(part ? part : pb->market, in_part, set->k, how, set->model, &small, &target, err);
     prillm_market_free(part);
