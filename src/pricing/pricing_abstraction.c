@@ -90,6 +90,7 @@ PrillmErrorCode prillm__price_abstracted(const PrillmPriceProblem *pb, PrillmPri
     rc = prillm__price_exact(&q, &ex, err);
     free(ex.segments);
     free(ex.breakpoints);
+    free(ex.segment_sets);
     if (rc) return rc;
     out->price = ex.price;
     out->model_profit = ex.model_profit;

@@ -51,11 +51,6 @@ PrillmErrorCode prillm__market_part(const PrillmMarket *mk, int target, PrillmMa
         rc = err ? err->code : PRILLM_ERR_NO_MEMORY;
         goto done;
     }
-    /* owners and price bounds, where the market has them, go along */
-    if ((mk->owner && !(out->owner = calloc((size_t)np, sizeof *out->owner))) ||
-        (mk->price_min && !(out->price_min = malloc((size_t)np * sizeof *out->price_min))) ||
-        (mk->price_max && !(out->price_max = malloc((size_t)np * sizeof *out->price_max))))
-        goto oom;
     out->w_price = mk->w_price;
     out->w_congestion = mk->w_congestion;
     out->w_delay = mk->w_delay;
@@ -68,6 +63,8 @@ PrillmErrorCode prillm__market_part(const PrillmMarket *mk, int target, PrillmMa
         out->value[k] = mk->value[j];
         out->cost[k] = mk->cost[j];
         out->latency[k] = mk->latency[j];
+        /* owners and price bounds, where the market has them, go along
+         * (prillm_market_alloc's are none: NULL owners, NaN bounds) */
         if (mk->owner && mk->owner[j] && !(out->owner[k] = copy_text(mk->owner[j]))) goto oom;
         if (mk->price_min) out->price_min[k] = mk->price_min[j];
         if (mk->price_max) out->price_max[k] = mk->price_max[j];
