@@ -9,6 +9,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "checksum_writer.h"
 #include "little_endian.h"
 #include "internal.h"
 #include "json_document.h"
@@ -24,35 +25,19 @@ enum { VERSION = 1, HEADER_BYTES = 20, RECORD_BYTES = 16, TRAILER_BYTES = 4 };
 
 /* ---- writing ---------------------------------------------------------- */
 
-typedef struct {
-    FILE *out;
-    uLong crc;
-} Writer;
-
-static void emit(Writer *w, const void *data, size_t n) {
-    const unsigned char *p = data;
-    for (size_t left = n; left > 0;) {
-        uInt step = left > (1u << 30) ? (1u << 30) : (uInt)left;
-        w->crc = crc32(w->crc, p, step);
-        p += step;
-        left -= step;
-    }
-    fwrite(data, 1, n, w->out);
-}
-
-static void emit_u32(Writer *w, uint32_t v) {
+static void emit_u32(PrillmCrcWriter *w, uint32_t v) {
     unsigned char b[4];
     prillm__put_u32(b, v);
-    emit(w, b, 4);
+    prillm__crc_write(w, b, 4);
 }
 
-static void emit_doubles(Writer *w, const double *x, int count) {
+static void emit_doubles(PrillmCrcWriter *w, const double *x, int count) {
     unsigned char b[8];
     for (int k = 0; k < count; k++) {
         uint64_t bits;
         memcpy(&bits, &x[k], 8);
         prillm__put_u64(b, bits);
-        emit(w, b, 8);
+        prillm__crc_write(w, b, 8);
     }
 }
 
@@ -74,12 +59,12 @@ PrillmErrorCode prillm_aggregator_scenarios_write(const PrillmAggregatorScenario
             return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "scenarios[%d].target %d is not a provider", s,
                                 sc->target);
     }
-    Writer w = {stream, crc32(0L, Z_NULL, 0)};
-    emit(&w, MAGIC, sizeof MAGIC);
+    PrillmCrcWriter w = {stream, crc32(0L, Z_NULL, 0)};
+    prillm__crc_write(&w, MAGIC, sizeof MAGIC);
     emit_u32(&w, VERSION);
     emit_u32(&w, (uint32_t)scenarios->count);
     emit_u32(&w, (uint32_t)dlen);
-    emit(&w, description ? description : "", dlen);
+    prillm__crc_write(&w, description ? description : "", dlen);
     for (int s = 0; s < scenarios->count; s++) {
         const PrillmAggregatorScenario *sc = &scenarios->items[s];
         char *bytes = NULL;
@@ -99,8 +84,8 @@ PrillmErrorCode prillm_aggregator_scenarios_write(const PrillmAggregatorScenario
         emit_doubles(&w, sc->profit, sc->n_prices);
         unsigned char b[8];
         prillm__put_u64(b, (uint64_t)size);
-        emit(&w, b, 8);
-        emit(&w, bytes, size);
+        prillm__crc_write(&w, b, 8);
+        prillm__crc_write(&w, bytes, size);
         free(bytes);
     }
     unsigned char b[4];

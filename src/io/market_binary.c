@@ -10,6 +10,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "checksum_writer.h"
 #include "little_endian.h"
 #include "internal.h"
 #include "json_document.h"
@@ -46,26 +47,9 @@ int prillm_market_is_binary(const void *data, size_t length) {
 
 /* ---- writing ---------------------------------------------------------- */
 
-typedef struct {
-    FILE *out;
-    uLong crc;
-} Writer;
-
-static void emit(Writer *w, const void *data, size_t n) {
-    /* crc32 takes uInt lengths: feed it in pieces */
-    const unsigned char *p = data;
-    for (size_t left = n; left > 0;) {
-        uInt step = left > (1u << 30) ? (1u << 30) : (uInt)left;
-        w->crc = crc32(w->crc, p, step);
-        p += step;
-        left -= step;
-    }
-    fwrite(data, 1, n, w->out);
-}
-
-static void emit_doubles(Writer *w, const double *x, size_t n) {
+static void emit_doubles(PrillmCrcWriter *w, const double *x, size_t n) {
     if (host_little_endian()) {
-        emit(w, x, n * sizeof *x);
+        prillm__crc_write(w, x, n * sizeof *x);
         return;
     }
     unsigned char buf[8 * 256];
@@ -76,16 +60,16 @@ static void emit_doubles(Writer *w, const double *x, size_t n) {
             memcpy(&bits, &x[k], 8);
             prillm__put_u64(buf + 8 * c, bits);
         }
-        emit(w, buf, 8 * c);
+        prillm__crc_write(w, buf, 8 * c);
     }
 }
 
-static void emit_string(Writer *w, const char *s) {
+static void emit_string(PrillmCrcWriter *w, const char *s) {
     unsigned char len[4];
     size_t n = s ? strlen(s) : 0;
     prillm__put_u32(len, (uint32_t)n);
-    emit(w, len, 4);
-    if (n) emit(w, s, n);
+    prillm__crc_write(w, len, 4);
+    if (n) prillm__crc_write(w, s, n);
 }
 
 static size_t string_bytes(const char *s) { return 4 + (s ? strlen(s) : 0); }
@@ -135,8 +119,8 @@ PrillmErrorCode prillm_market_write_binary(const PrillmMarket *mk, FILE *out, Pr
     prillm__put_u32(head + 24, (uint32_t)m);
     prillm__put_u32(head + 28, 0); /* reserved */
     prillm__put_u64(head + 32, total);
-    Writer w = {out, crc32(0L, Z_NULL, 0)};
-    emit(&w, head, sizeof head);
+    PrillmCrcWriter w = {out, crc32(0L, Z_NULL, 0)};
+    prillm__crc_write(&w, head, sizeof head);
     const double weights[3] = {mk->w_price, mk->w_congestion, mk->w_delay};
     emit_doubles(&w, weights, 3);
     for (size_t j = 0; j < m; j++) emit_string(&w, mk->provider_id[j]);
