@@ -485,11 +485,30 @@ class ServeTest(unittest.TestCase):
                                          {"target": target, "method": "grid", "grid_points": 100000000})
         t = threading.Thread(target=slow)
         t.start()
-        time.sleep(0.5)
+        # wait (not a fixed sleep: under valgrind on a loaded machine the
+        # slow request may not have connected yet) until the server holds
+        # its connection beside the one asking
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            text = s.request("GET", "/metrics")[2]
+            if any(line.startswith("prillm_connections ") and int(line.split()[1]) >= 2
+                   for line in text.splitlines()):
+                break
+            time.sleep(0.05)
+        else:
+            self.fail("the slow request never reached the server")
+        time.sleep(0.5)  # and has read it (a connection not yet read from is closed, not answered)
         s.proc.send_signal(signal.SIGTERM)
-        time.sleep(0.3)
-        with self.assertRaises(OSError):  # the listening socket is closed
-            s.request("GET", "/health", timeout=5)
+        # the listening socket closes once the signal is handled: a new
+        # connection is refused, polled for rather than after a fixed sleep
+        refused = False
+        while time.monotonic() < deadline and not refused:
+            try:
+                s.request("GET", "/health", timeout=5)
+                time.sleep(0.05)
+            except OSError:
+                refused = True
+        self.assertTrue(refused, "the listening socket was still open a minute after SIGTERM")
         self.assertEqual(s.stop(), 0, s.stderr())
         t.join()
         status, _, data = result["answer"]
