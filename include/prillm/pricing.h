@@ -94,6 +94,15 @@ typedef struct {
     int da_check;
     double da_check_tolerance;
     double da_check_step;
+    /* exact, spiter: bound each app's inactive pairs instead of scanning
+     * them at every piece of the walk (1), scan every pair (0), or decide
+     * by size (-1, the default: on from 64 providers). Each app keeps its
+     * smallest reduced costs listed and a lower bound on the rest that
+     * follows the providers' loads; a row is read whole only when that
+     * bound cannot rule out its next breakpoint. Same answer either way.
+     * N from 2 to 64 turns it on with N providers listed per app instead of
+     * 24 (a tuning and testing knob: fewer listed, more bounding). */
+    int row_bounds;
 } PrillmPriceSettings;
 
 PRILLM_API const PrillmOptionInfo *prillm_price_options(int *count);

@@ -162,6 +162,7 @@ class PrillmPriceSettings(Structure):
         ("da_check", c_int),
         ("da_check_tolerance", c_double),
         ("da_check_step", c_double),
+        ("row_bounds", c_int),
     ]
 
 

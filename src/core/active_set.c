@@ -55,6 +55,8 @@ void prillm__system_free(PrillmActiveSystem *sys) {
     free(sys->gamma_prev);
     free(sys->changed_users);
     free(sys->changed_provs);
+    free(sys->old_start);
+    free(sys->old_prov);
     memset(sys, 0, sizeof *sys);
 }
 
@@ -83,34 +85,91 @@ static inline int next_active(const unsigned char *row, int j, int m) {
 
 /* The pattern's CSR by user in one scan of the flags, then by provider
  * from it. */
+static void index_by_provider(PrillmActiveSystem *sys);
+
+static int grow_pairs(PrillmActiveSystem *sys, long need) {
+    if (need <= sys->capacity_pairs) return 0;
+    long cap = sys->capacity_pairs > 0 ? 2 * sys->capacity_pairs : 1024;
+    while (cap < need) cap *= 2;
+    int *a = realloc(sys->user_prov, (size_t)cap * sizeof(int));
+    if (a) sys->user_prov = a;
+    int *b = realloc(sys->prov_user, (size_t)cap * sizeof(int));
+    if (b) sys->prov_user = b;
+    if (!a || !b) return -1;
+    sys->capacity_pairs = cap;
+    return 0;
+}
+
 static int build_pattern(PrillmActiveSystem *sys, const unsigned char *active) {
     int n = sys->n, m = sys->m;
     long pairs = 0;
-    memset(sys->prov_start, 0, ((size_t)m + 1) * sizeof(int));
     for (int i = 0; i < n; i++) {
         const unsigned char *row = active + (size_t)i * (size_t)m;
         sys->user_start[i] = (int)pairs;
         for (int j = next_active(row, 0, m); j < m; j = next_active(row, j + 1, m)) {
-            if (pairs == sys->capacity_pairs) {
-                long cap = sys->capacity_pairs > 0 ? 2 * sys->capacity_pairs : 1024;
-                int *a = realloc(sys->user_prov, (size_t)cap * sizeof(int));
-                if (a) sys->user_prov = a;
-                int *b = realloc(sys->prov_user, (size_t)cap * sizeof(int));
-                if (b) sys->prov_user = b;
-                if (!a || !b) return -1;
-                sys->capacity_pairs = cap;
-            }
+            if (pairs == sys->capacity_pairs && grow_pairs(sys, pairs + 1)) return -1;
             sys->user_prov[pairs++] = j;
-            sys->prov_start[j + 1]++;
         }
     }
     sys->user_start[n] = (int)pairs;
     sys->n_pairs = pairs;
+    index_by_provider(sys);
+    return 0;
+}
+
+/* The pattern's CSR by provider from the one by user. */
+static void index_by_provider(PrillmActiveSystem *sys) {
+    int n = sys->n, m = sys->m;
+    memset(sys->prov_start, 0, ((size_t)m + 1) * sizeof(int));
+    for (long q = 0; q < sys->n_pairs; q++) sys->prov_start[sys->user_prov[q] + 1]++;
     for (int j = 0; j < m; j++) sys->prov_start[j + 1] += sys->prov_start[j];
     int *fill = sys->member; /* borrowed as a cursor per provider */
     for (int j = 0; j < m; j++) fill[j] = sys->prov_start[j];
     for (int i = 0; i < n; i++)
         for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) sys->prov_user[fill[sys->user_prov[q]]++] = i;
+}
+
+/* The pattern after a change confined to the rows users[0..n_users) (in
+ * increasing order): the other rows' CSR is copied from the old one, the
+ * changed rows are read from the flags. Same arrays as build_pattern. */
+static int rebuild_rows(PrillmActiveSystem *sys, const unsigned char *active, const int *users, int n_users) {
+    int n = sys->n, m = sys->m;
+    if (sys->old_capacity < sys->n_pairs || !sys->old_start) {
+        long cap = sys->capacity_pairs > sys->n_pairs ? sys->capacity_pairs : sys->n_pairs;
+        int *a = realloc(sys->old_prov, (size_t)(cap > 0 ? cap : 1) * sizeof(int));
+        if (a) sys->old_prov = a;
+        int *b = sys->old_start ? sys->old_start : malloc(((size_t)n + 1) * sizeof(int));
+        if (b) sys->old_start = b;
+        if (!a || !b) return -1;
+        sys->old_capacity = cap;
+    }
+    memcpy(sys->old_start, sys->user_start, ((size_t)n + 1) * sizeof(int));
+    memcpy(sys->old_prov, sys->user_prov, (size_t)sys->n_pairs * sizeof(int));
+    long grow = 0;
+    for (int q = 0; q < n_users; q++) {
+        const unsigned char *row = active + (size_t)users[q] * (size_t)m;
+        int count = 0;
+        for (int j = next_active(row, 0, m); j < m; j = next_active(row, j + 1, m)) count++;
+        grow += count - (sys->old_start[users[q] + 1] - sys->old_start[users[q]]);
+    }
+    if (grow_pairs(sys, sys->n_pairs + grow)) return -1;
+    long pairs = 0;
+    int next = 0;
+    for (int i = 0; i < n; i++) {
+        sys->user_start[i] = (int)pairs;
+        if (next < n_users && users[next] == i) {
+            const unsigned char *row = active + (size_t)i * (size_t)m;
+            for (int j = next_active(row, 0, m); j < m; j = next_active(row, j + 1, m)) sys->user_prov[pairs++] = j;
+            next++;
+        } else {
+            int from = sys->old_start[i], count = sys->old_start[i + 1] - from;
+            memcpy(sys->user_prov + pairs, sys->old_prov + from, (size_t)count * sizeof(int));
+            pairs += count;
+        }
+    }
+    sys->user_start[n] = (int)pairs;
+    sys->n_pairs = pairs;
+    index_by_provider(sys);
     return 0;
 }
 
@@ -376,7 +435,34 @@ static int update_factor(PrillmActiveSystem *sys, const unsigned char *active) {
     int *users = sys->changed_users, *provs = sys->changed_provs;
     unsigned char *prov_seen = (unsigned char *)sys->work_m; /* m bytes of scratch */
     memset(prov_seen, 0, M);
-    for (int i = 0; i < n; i++) {
+    if (sys->hint_pairs) {
+        /* the changed pairs among the hinted ones, in pair order (the order
+         * a scan of every flag meets them, so the updates are the same) */
+        long changed[MAX_CHANGED_PAIRS + 1];
+        for (long a = 0; a < sys->hint_count; a++) {
+            long pair = sys->hint_pairs[a];
+            if (!active[pair] == !sys->pattern[pair]) continue;
+            int seen = 0;
+            for (int q = 0; q < pairs; q++) seen |= changed[q] == pair;
+            if (seen) continue;
+            if (pairs == MAX_CHANGED_PAIRS) return 2;
+            int q = pairs++;
+            while (q > 0 && changed[q - 1] > pair) {
+                changed[q] = changed[q - 1];
+                q--;
+            }
+            changed[q] = pair;
+        }
+        for (int q = 0; q < pairs; q++) {
+            int i = (int)(changed[q] / (long)m), j = (int)(changed[q] % (long)m);
+            if (n_users == 0 || users[n_users - 1] != i) users[n_users++] = i;
+            if (!prov_seen[j]) {
+                prov_seen[j] = 1;
+                provs[n_provs++] = j;
+            }
+        }
+    }
+    for (int i = 0; i < n && !sys->hint_pairs; i++) {
         const unsigned char *now = active + (size_t)i * M, *was = sys->pattern + (size_t)i * M;
         if (memcmp(now, was, M) == 0) continue;
         users[n_users++] = i;
@@ -392,7 +478,7 @@ static int update_factor(PrillmActiveSystem *sys, const unsigned char *active) {
     if (pairs == 0) return 0;
     if (sys->updates + 2 * pairs + n_users > REFRESH_UPDATES) return 2;
     int was_woodbury = sys->woodbury, was_dim = sys->dim;
-    if (build_pattern(sys, active)) {
+    if (sys->hint_pairs ? rebuild_rows(sys, active, users, n_users) : build_pattern(sys, active)) {
         sys->factored = 0; /* the pattern arrays are half rewritten */
         return -1;
     }
@@ -481,6 +567,15 @@ static int update_factor(PrillmActiveSystem *sys, const unsigned char *active) {
     return 0;
 }
 
+int prillm__system_factor_changed(PrillmActiveSystem *sys, const unsigned char *active, const long *pairs,
+                                  long count) {
+    sys->hint_pairs = pairs;
+    sys->hint_count = count;
+    int rc = prillm__system_factor(sys, active);
+    sys->hint_pairs = NULL;
+    return rc;
+}
+
 int prillm__system_factor(PrillmActiveSystem *sys, const unsigned char *active) {
     if (sys->incremental && sys->factored) {
         int rc = update_factor(sys, active);
@@ -514,6 +609,39 @@ void prillm__system_rhs(const PrillmActiveSystem *sys, const double *c, const do
         }
         r[i] = s;
     }
+}
+
+/* The sums below keep prillm__system_rhs's and _flows' order and add the
+ * same terms but the zeros (x + 0 is x), so the numbers are the same. */
+void prillm__system_rhs_column(const PrillmActiveSystem *sys, int column, double value, double *r) {
+    int n = sys->n;
+    double s = 0;
+    for (int q = sys->prov_start[column]; q < sys->prov_start[column + 1]; q++) s += value;
+    double colsum = sys->gamma[column] * s, term = sys->beta[column] * value - colsum;
+    for (int i = 0; i < n; i++) {
+        int first = sys->user_start[i], last = sys->user_start[i + 1];
+        if (last == first) continue;
+        double sum = 0.0;
+        for (int q = first; q < last; q++)
+            if (sys->user_prov[q] == column) sum += term;
+        r[i] = sum;
+    }
+}
+
+void prillm__system_flows_column(const PrillmActiveSystem *sys, int column, double value, const double *nu, double *F,
+                                 double *pair_flow) {
+    int n = sys->n, m = sys->m;
+    for (int j = 0; j < m; j++) {
+        double s = 0;
+        double c = j == column ? value : 0.0;
+        for (int q = sys->prov_start[j]; q < sys->prov_start[j + 1]; q++) s += nu[sys->prov_user[q]] - c;
+        F[j] = sys->gamma[j] * s;
+    }
+    for (int i = 0; i < n; i++)
+        for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
+            int j = sys->user_prov[q];
+            pair_flow[q] = sys->beta[j] * (nu[i] - (j == column ? value : 0.0)) - F[j];
+        }
 }
 
 void prillm__system_apply(const PrillmActiveSystem *sys, const double *x, double *y) {

@@ -51,6 +51,13 @@ typedef struct {
     unsigned char *pattern;      /* [n*m] the pattern the factor describes  */
     double *d_prev, *gamma_prev; /* [n], [m] d and gamma of that pattern     */
     int *changed_users, *changed_provs; /* scratch lists for an update       */
+    /* prillm__system_factor_changed: the only pairs that may differ from
+     * the factored pattern (NULL: any), and scratch to rebuild the CSR
+     * from the old one plus the changed rows */
+    const long *hint_pairs;
+    long hint_count;
+    int *old_start, *old_prov;
+    long old_capacity;
     long full_factorisations, updated_factorisations, refactorisations; /* counters */
 } PrillmActiveSystem;
 
@@ -67,10 +74,23 @@ int prillm__system_factor(PrillmActiveSystem *sys, const unsigned char *active);
  * caller promises that beta does not change between factorisations, or
  * calls prillm__system_invalidate when it does. Returns -1 out of memory. */
 int prillm__system_set_incremental(PrillmActiveSystem *sys, int on);
+/* prillm__system_factor when active differs from the last factored pattern
+ * only at pairs (indices i*m+j; a superset, duplicates allowed): the update
+ * then reads those pairs and the changed rows instead of every flag. Gives
+ * the same factor as prillm__system_factor. */
+int prillm__system_factor_changed(PrillmActiveSystem *sys, const unsigned char *active, const long *pairs,
+                                  long count);
 void prillm__system_invalidate(PrillmActiveSystem *sys);
 
 /* rhs r from costs c (n*m dense) and demand D (may be NULL for zero). */
 void prillm__system_rhs(const PrillmActiveSystem *sys, const double *c, const double *demand, double *r);
+/* prillm__system_rhs and prillm__system_flows for costs that are zero but
+ * in column `column`, where every user's cost is `value` (the slope of the
+ * costs in one provider's price): the same numbers, without reading an
+ * n x m array at the pattern's scattered pairs. */
+void prillm__system_rhs_column(const PrillmActiveSystem *sys, int column, double value, double *r);
+void prillm__system_flows_column(const PrillmActiveSystem *sys, int column, double value, const double *nu, double *F,
+                                 double *pair_flow);
 /* Solve M nu = r (one step of iterative refinement included). nu for users
  * outside the system is left untouched. */
 void prillm__system_solve(PrillmActiveSystem *sys, const double *r, double *nu);

@@ -37,6 +37,14 @@
 #define ENUMERATE_MAX 14
 #define ENUMERATE_WORK 1e7 /* pair visits the enumeration may spend */
 
+/* Bounded rows (settings->row_bounds): each app lists the LISTED providers
+ * (or row_bounds of them, from 2 to LISTED_MAX) with its smallest reduced
+ * costs c_ij + a_j F_j (its active pairs first), and keeps a lower bound on
+ * the rest. Below ROW_BOUNDS_AUTO providers every row is scanned. */
+#define LISTED 24
+#define LISTED_MAX 64
+#define ROW_BOUNDS_AUTO 64
+
 /* Relative size of round-off in a value: below it a value is zero whatever
  * its slope. */
 #define NOISE 1e-12
@@ -58,8 +66,12 @@ typedef struct {
     double *beta;        /* 1 / a_j                                           */
     double *c;           /* cost offsets at the current price (n*m)           */
     double *c0;          /* target column at price 0 (n)                      */
-    double *dc;          /* d c / d p: w_p on the target column (n*m)         */
-    unsigned char *active, *trial, *saved; /* n*m                             */
+    unsigned char *active;  /* n*m                                             */
+    unsigned char *flip;    /* per ambiguous pair: the rule wants it flipped   */
+    unsigned char *was_in;  /* per ambiguous pair: its membership before the
+                               breakpoint (for the recorded breakpoints)       */
+    unsigned char *saved;   /* n*m: the set before a breakpoint an equilibrium
+                               solve had to settle                             */
     PrillmActiveSystem sys;
     double *r, *nu, *nu1, *F, *F1;
     double *pf, *pf1;    /* active flows and slopes, indexed like sys.user_prov */
@@ -75,6 +87,8 @@ typedef struct {
     double *user_scale;  /* G_i: size of user i's marginal cost terms          */
     long *ambiguous;
     int n_ambiguous;
+    int set_reset;       /* h->active may differ from the last factored set
+                            anywhere (0: only at the ambiguous pairs)      */
     double piece_price;  /* the price the arrays above describe               */
     /* the curve */
     PrillmPriceSegment *segments;
@@ -101,6 +115,34 @@ typedef struct {
     int ratio_dir;
     PrillmEquilibriumSolver *eq;
     int eq_borrowed;     /* eq is the caller's (pb->solver): not freed here   */
+    /* Bounded rows. A piece changes one or two pairs, yet finding its end
+     * and classifying its breakpoint read every inactive slack
+     * c_ij + a_j F_j - nu_i: two passes over the n x m pairs a piece, most
+     * of a piece's time at 5000 x 500 (43,000 of 2.5 million pairs
+     * active). Instead each user i lists the providers j != s with its
+     * smallest keys c_ij + a_j F_j (its active pairs, whose key is nu_i,
+     * come first) and keeps rest_i, the smallest unlisted key less the
+     * drift at that time. The drift adds up, at every change of the loads,
+     * the smallest change of a_j F_j over j != s, so at any later time every
+     * unlisted key is at least rest_i + drift: a bound that holds whatever
+     * enters or leaves the active set (the target's column, whose cost moves
+     * with the price, is always read). A row is read whole, and its list
+     * renewed, only when that bound cannot rule out the piece's end or a
+     * breakpoint in the row. */
+    int bounded;
+    int list_length;       /* providers listed per user                       */
+    int *listed;           /* [n * list_length] providers                     */
+    double *listed_cost;   /* [n * list_length] their c_ij (j != s: fixed), kept
+                              beside them: reading c's row at scattered
+                              columns cost a cache miss a pair             */
+    int *n_listed;         /* [n]; -1: not listed yet                         */
+    double *rest;          /* [n] */
+    double *loads_seen;    /* [m] a_j F_j at the last drift update            */
+    double drift, drift_size; /* the drift, and the sum of its steps' sizes (for round-off) */
+    int loads_known;       /* loads_seen holds loads                          */
+    double slope_low[2];   /* per piece: min over j != s of -slack_F1_j ([0]) and of slack_F1_j ([1]) */
+    double slope_high;     /* per piece: max |slack_F1_j| over j != s           */
+    long rows_read, rows_bounded; /* counters (verbose)                      */
 } Homotopy;
 
 static void homotopy_free(Homotopy *h) {
@@ -108,10 +150,15 @@ static void homotopy_free(Homotopy *h) {
     free(h->beta);
     free(h->c);
     free(h->c0);
-    free(h->dc);
     free(h->active);
-    free(h->trial);
+    free(h->flip);
+    free(h->was_in);
     free(h->saved);
+    free(h->listed);
+    free(h->listed_cost);
+    free(h->n_listed);
+    free(h->rest);
+    free(h->loads_seen);
     prillm__system_free(&h->sys);
     free(h->r);
     free(h->nu);
@@ -151,13 +198,14 @@ static int homotopy_init(Homotopy *h, const PrillmPriceProblem *pb) {
     h->verbose = pb->settings->verbose;
     h->eq = pb->solver;
     h->eq_borrowed = pb->solver != NULL;
+    h->set_reset = 1;
     h->slope = prillm__calloc(M, sizeof(double));
     h->beta = prillm__calloc(M, sizeof(double));
     h->c = prillm__calloc(NM, sizeof(double));
     h->c0 = prillm__calloc(N, sizeof(double));
-    h->dc = prillm__calloc(NM, sizeof(double));
     h->active = prillm__calloc(NM, 1);
-    h->trial = prillm__calloc(NM, 1);
+    h->flip = prillm__calloc(NM, 1);
+    h->was_in = prillm__calloc(NM, 1);
     h->saved = prillm__calloc(NM, 1);
     h->r = prillm__calloc(N, sizeof(double));
     h->nu = prillm__calloc(N, sizeof(double));
@@ -173,7 +221,7 @@ static int homotopy_init(Homotopy *h, const PrillmPriceProblem *pb) {
     h->slack_nu = prillm__calloc(N, sizeof(double));
     h->user_scale = prillm__calloc(N, sizeof(double));
     h->ambiguous = prillm__calloc(NM, sizeof(long));
-    if (!h->slope || !h->beta || !h->c || !h->c0 || !h->dc || !h->active || !h->trial || !h->saved || !h->r ||
+    if (!h->slope || !h->beta || !h->c || !h->c0 || !h->active || !h->flip || !h->was_in || !h->saved || !h->r ||
         !h->nu || !h->nu1 || !h->F || !h->F1 || !h->pf || !h->pf1 || !h->val || !h->val1 || !h->user_scale || !h->slack_F || !h->slack_F1 || !h->slack_nu ||
         !h->ambiguous)
         return -1;
@@ -181,12 +229,114 @@ static int homotopy_init(Homotopy *h, const PrillmPriceProblem *pb) {
     for (int j = 0; j < m; j++) h->beta[j] = 1.0 / h->slope[j];
     for (int i = 0; i < n; i++) {
         h->c0[i] = h->c[(size_t)i * M + (size_t)h->s];
-        h->dc[(size_t)i * M + (size_t)h->s] = h->w_p;
     }
     if (prillm__system_init(&h->sys, n, m, h->beta)) return -1;
     /* consecutive pieces differ in a pair or two: update the factor */
     if (prillm__system_set_incremental(&h->sys, 1)) return -1;
+    int bounded = pb->settings->row_bounds;
+    if (bounded < 0) bounded = m >= ROW_BOUNDS_AUTO;
+    h->bounded = bounded && m > 1;
+    if (h->bounded) {
+        h->list_length = bounded > 1 ? (bounded < LISTED_MAX ? bounded : LISTED_MAX) : LISTED;
+        h->listed = prillm__calloc(N * (size_t)h->list_length, sizeof(int));
+        h->listed_cost = prillm__calloc(N * (size_t)h->list_length, sizeof(double));
+        h->n_listed = prillm__calloc(N, sizeof(int));
+        h->rest = prillm__calloc(N, sizeof(double));
+        h->loads_seen = prillm__calloc(M, sizeof(double));
+        if (!h->listed || !h->listed_cost || !h->n_listed || !h->rest || !h->loads_seen) return -1;
+        for (int i = 0; i < n; i++) h->n_listed[i] = -1;
+    }
     return 0;
+}
+
+/* ---- bounded rows ---- */
+
+/* The loads a_j F_j (h->slack_F) just changed: add the smallest change over
+ * j != s to the drift. */
+static void follow_loads(Homotopy *h) {
+    if (!h->bounded) return;
+    int m = h->m, s = h->s;
+    if (!h->loads_known) {
+        memcpy(h->loads_seen, h->slack_F, (size_t)m * sizeof(double));
+        h->loads_known = 1;
+        return;
+    }
+    double low = INFINITY;
+    for (int j = 0; j < m; j++) {
+        if (j == s) continue;
+        double change = h->slack_F[j] - h->loads_seen[j];
+        low = change < low ? change : low;
+        h->loads_seen[j] = h->slack_F[j];
+    }
+    if (low < 0) {
+        h->drift += low;
+        h->drift_size -= low;
+    }
+}
+
+/* The slopes' extremes over j != s of the piece just evaluated. */
+static void piece_slope_range(Homotopy *h) {
+    if (!h->bounded) return;
+    double low_down = INFINITY, low_up = INFINITY, high = 0;
+    for (int j = 0; j < h->m; j++) {
+        if (j == h->s) continue;
+        double g = h->slack_F1[j];
+        low_up = g < low_up ? g : low_up;
+        low_down = -g < low_down ? -g : low_down;
+        high = fabs(g) > high ? fabs(g) : high;
+    }
+    h->slope_low[0] = low_down;
+    h->slope_low[1] = low_up;
+    h->slope_high = high;
+}
+
+/* Renews user i's list and rest from its keys at the piece's start. */
+static void list_row(Homotopy *h, int i) {
+    int m = h->m, s = h->s, count = 0;
+    int length = h->list_length;
+    int *list = h->listed + (size_t)i * (size_t)length;
+    double key[LISTED_MAX], rest = INFINITY;
+    const double *c = h->c + (size_t)i * (size_t)m, *load = h->slack_F;
+    for (int j = 0; j < m; j++) {
+        if (j == s) continue;
+        double v = c[j] + load[j];
+        if (count < length) {
+            int q = count++;
+            while (q > 0 && key[q - 1] > v) {
+                key[q] = key[q - 1];
+                list[q] = list[q - 1];
+                q--;
+            }
+            key[q] = v;
+            list[q] = j;
+        } else if (v < key[length - 1]) {
+            rest = key[length - 1] < rest ? key[length - 1] : rest;
+            int q = length - 1;
+            while (q > 0 && key[q - 1] > v) {
+                key[q] = key[q - 1];
+                list[q] = list[q - 1];
+                q--;
+            }
+            key[q] = v;
+            list[q] = j;
+        } else {
+            rest = v < rest ? v : rest;
+        }
+    }
+    h->n_listed[i] = count;
+    h->rest[i] = rest - h->drift;
+    for (int q = 0; q < count; q++) h->listed_cost[(size_t)i * (size_t)length + (size_t)q] = c[list[q]];
+    h->rows_read++;
+}
+
+/* A lower bound on every unlisted slack of user i at the piece's start
+ * (-INFINITY when the row has no list), less a margin for the round-off of
+ * the keys, the drift and nu_i. */
+static double unlisted_floor(const Homotopy *h, int i) {
+    if (h->n_listed[i] < 0) return -INFINITY;
+    double nu = h->slack_nu[i], bound = h->rest[i] + h->drift - nu;
+    double size = fabs(h->rest[i]) + fabs(h->drift) + h->drift_size + fabs(nu) + h->user_scale[i];
+    return bound - 1e-12 * size;
 }
 
 static void set_price(Homotopy *h, double p) {
@@ -204,7 +354,9 @@ static int evaluate_piece(Homotopy *h, double p) {
     h->piece_price = p;
     h->ratio_dir = 0;
     h->evaluations++;
-    int rc = prillm__system_factor(&h->sys, h->active);
+    int rc = h->set_reset ? prillm__system_factor(&h->sys, h->active)
+                          : prillm__system_factor_changed(&h->sys, h->active, h->ambiguous, h->n_ambiguous);
+    h->set_reset = 0;
     if (rc) return rc;
     const PrillmActiveSystem *sys = &h->sys;
     for (int i = 0; i < n; i++)
@@ -212,14 +364,16 @@ static int evaluate_piece(Homotopy *h, double p) {
     prillm__system_rhs(sys, h->c, h->mk->demand, h->r);
     prillm__system_solve(&h->sys, h->r, h->nu);
     prillm__system_flows(sys, h->c, h->nu, h->F, h->pf);
-    prillm__system_rhs(sys, h->dc, NULL, h->r);
+    prillm__system_rhs_column(sys, h->s, h->w_p, h->r); /* dc/dp: w_p on the target's column */
     prillm__system_solve(&h->sys, h->r, h->nu1);
-    prillm__system_flows(sys, h->dc, h->nu1, h->F1, h->pf1);
+    prillm__system_flows_column(sys, h->s, h->w_p, h->nu1, h->F1, h->pf1);
     for (int j = 0; j < m; j++) {
         h->slack_F[j] = h->slope[j] * h->F[j];
         h->slack_F1[j] = h->slope[j] * h->F1[j] + (j == h->s ? h->w_p : 0.0);
     }
     memcpy(h->slack_nu, h->nu, (size_t)n * sizeof(double));
+    follow_loads(h);
+    piece_slope_range(h);
     for (int i = 0; i < n; i++) {
         double *val = h->val + (size_t)i * M, *val1 = h->val1 + (size_t)i * M;
         const double *c = h->c + (size_t)i * M;
@@ -276,33 +430,63 @@ static double slope_tolerance(const Homotopy *h, int i, int j) {
 /* One scan of every pair at the piece's start: the number of values below
  * -100 tol of their scale (infeasible), and the distance in price, walking
  * in direction dir, to the first pair that reaches zero (capped at limit). */
-static int scan_pairs(const Homotopy *h, int dir, double limit, double *next) {
+static int scan_pairs(Homotopy *h, int dir, double limit, double *next) {
     int n = h->n, m = h->m, bad = 0;
     double best = limit, tol_range = h->tol / h->range, infeasible = -100 * h->tol;
     const double *slack_F = h->slack_F, *slack_F1 = h->slack_F1;
     const PrillmActiveSystem *sys = &h->sys; /* the pattern of h->active, just evaluated */
     for (int i = 0; i < n; i++) {
         if (!(h->mk->demand[i] > 0)) continue;
-        const double *val = h->val + (size_t)i * (size_t)m, *val1 = h->val1 + (size_t)i * (size_t)m;
         const double *c = h->c + (size_t)i * (size_t)m;
         const unsigned char *act = h->active + (size_t)i * (size_t)m;
-        /* the flows: few (the active set is sparse) */
+        /* the flows: few (the active set is sparse), read where the piece's
+         * solve left them (h->val holds the same numbers, scattered) */
         for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
             int j = sys->user_prov[q];
-            double scale = flow_scale(h, i, j);
-            bad += val[j] < infeasible * scale;
-            double v1 = dir * val1[j];
+            double scale = flow_scale(h, i, j), flow = h->pf[q];
+            bad += flow < infeasible * scale;
+            double v1 = dir * h->pf1[q];
             if (v1 >= 0 || v1 > -tol_range * scale) continue;
-            double v = val[j] > 0 ? val[j] : 0;
+            double v = flow > 0 ? flow : 0;
             if (v / -v1 < best) best = v / -v1;
         }
-        /* the slacks: every other pair, a branch-free loop the compiler
-         * vectorises (the minimum is exact whatever the order) */
         double nu = h->slack_nu[i], nu1 = h->nu1[i];
         double slack_limit = -tol_range * h->user_scale[i]; /* a slope must beat this to count */
         double slack_floor = infeasible * h->user_scale[i];
         double row_best = best;
         int row_bad = 0;
+        if (h->bounded && h->n_listed[i] >= 0) {
+            /* the unlisted slacks are at least floor and fall at most at
+             * rate steepest: if they can neither be infeasible nor end the
+             * piece before best, only the listed ones and the target's are
+             * read */
+            double floor = unlisted_floor(h, i);
+            double steepest = dir * nu1 - h->slope_low[dir > 0];
+            steepest += 1e-12 * (fabs(steepest) + h->slope_high + fabs(nu1));
+            double reach = steepest <= -slack_limit ? INFINITY : floor > 0 ? floor / steepest : 0;
+            if (floor >= slack_floor && reach >= best) {
+                const int *list = h->listed + (size_t)i * (size_t)h->list_length;
+                const double *cost = h->listed_cost + (size_t)i * (size_t)h->list_length;
+                int count = h->n_listed[i];
+                for (int q = 0; q <= count; q++) {
+                    int j = q < count ? list[q] : h->s;
+                    if (act[j]) continue;
+                    double v1 = dir * (slack_F1[j] - nu1);
+                    double v = (q < count ? cost[q] : c[j]) + slack_F[j] - nu;
+                    row_bad += v < slack_floor;
+                    v = v > 0 ? v : 0;
+                    double t = v / -v1;
+                    t = v1 < slack_limit ? t : INFINITY;
+                    row_best = t < row_best ? t : row_best;
+                }
+                best = row_best;
+                bad += row_bad;
+                h->rows_bounded++;
+                continue;
+            }
+        }
+        /* the slacks: every other pair, a branch-free loop the compiler
+         * vectorises (the minimum is exact whatever the order) */
 #pragma omp simd reduction(min : row_best) reduction(+ : row_bad)
         for (int j = 0; j < m; j++) {
             int slack = act[j] == 0;
@@ -316,6 +500,8 @@ static int scan_pairs(const Homotopy *h, int dir, double limit, double *next) {
         }
         best = row_best;
         bad += row_bad;
+        /* a fresh list makes the bound tight again for the next pieces */
+        if (h->bounded) list_row(h, i);
     }
     *next = best;
     return bad;
@@ -324,7 +510,7 @@ static int scan_pairs(const Homotopy *h, int dir, double limit, double *next) {
 /* Distance in price from the current piece's start, walking in direction
  * dir, to the first pair that reaches zero (capped at limit): from the
  * check's scan when the piece was just checked. */
-static double ratio_test(const Homotopy *h, int dir, double limit) {
+static double ratio_test(Homotopy *h, int dir, double limit) {
     if (h->ratio_dir == dir) return h->ratio_next < limit ? h->ratio_next : limit;
     double best;
     scan_pairs(h, dir, limit, &best);
@@ -333,11 +519,11 @@ static double ratio_test(const Homotopy *h, int dir, double limit) {
 
 /* Checks the set in h->active, just evaluated at the breakpoint, against the
  * directional rule on the ambiguous pairs and sign feasibility elsewhere.
- * Pairs that violate the rule get flipped in h->trial (for the primal-dual
- * retry); returns the number of violations. */
+ * Ambiguous pairs that violate the rule are marked in h->flip (for the
+ * primal-dual retry); returns the number of violations. */
 static int check_set(Homotopy *h, int dir) {
     int m = h->m, bad = 0;
-    memcpy(h->trial, h->active, (size_t)h->n * (size_t)m);
+    memset(h->flip, 0, (size_t)h->n_ambiguous);
     for (int a = 0; a < h->n_ambiguous; a++) {
         long pair = h->ambiguous[a];
         int i = (int)(pair / m), j = (int)(pair % m);
@@ -351,7 +537,7 @@ static int check_set(Homotopy *h, int dir) {
         double scale = value_scale(h, i, j);
         double v = pair_value(h, i, j), v1 = pair_slope(h, i, j);
         if ((dir * v1 < -stol && v <= NOISE * scale) || v < -10 * h->tol * scale) {
-            h->trial[pair] = !h->trial[pair];
+            h->flip[a] = 1;
             bad++;
         }
     }
@@ -368,7 +554,10 @@ static int check_set(Homotopy *h, int dir) {
 static int try_set(Homotopy *h, double p, int dir) {
     int rc = evaluate_piece(h, p);
     if (rc < 0) return -1;
-    if (rc > 0) return 0;
+    if (rc > 0) {
+        memset(h->flip, 0, (size_t)h->n_ambiguous); /* nothing to go on */
+        return 0;
+    }
     return check_set(h, dir) == 0;
 }
 
@@ -377,13 +566,17 @@ static int try_set(Homotopy *h, double p, int dir) {
  * ambiguous pairs. On success h's arrays describe the new piece at t.
  * Returns 1 settled by the rule, 0 not settled, -1 out of memory. */
 static int settle_set(Homotopy *h, double t, int dir) {
-    size_t NM = (size_t)h->n * (size_t)h->m;
     int ok = try_set(h, t, dir);
     if (ok) return ok;
     /* primal-dual flips of the violating ambiguous pairs */
     for (int round = 0; round < 2 * h->n_ambiguous + 10; round++) {
-        if (memcmp(h->trial, h->active, NM) == 0) break; /* nothing left to flip */
-        memcpy(h->active, h->trial, NM);
+        int flipped = 0;
+        for (int a = 0; a < h->n_ambiguous; a++)
+            if (h->flip[a]) {
+                h->active[h->ambiguous[a]] ^= 1;
+                flipped = 1;
+            }
+        if (!flipped) break; /* nothing left to flip */
         ok = try_set(h, t, dir);
         if (ok) return ok;
     }
@@ -404,57 +597,119 @@ static int settle_set(Homotopy *h, double t, int dir) {
     return 0;
 }
 
+/* Row constants of classify_at. */
+typedef struct {
+    double nu, nu1, user_scale, definite_slack;
+} ClassifyRow;
+
+/* One pair of classify_at, with its value v at the breakpoint and its slope
+ * v1 (a flow if active, else a slack): an ambiguous pair is listed, with its
+ * membership before, and (unless keep_membership) set to the natural guess. */
+static inline void classify_pair(Homotopy *h, const ClassifyRow *row, int i, int j, int in, double v, double v1,
+                                 int dir, int keep_membership, long *n_ambiguous) {
+    size_t pair = (size_t)i * (size_t)h->m + (size_t)j;
+    double tol = h->tol, scale, zero;
+    if (in) {
+        scale = flow_scale(h, i, j);
+        if (v > tol * scale) return; /* definite: membership stays */
+        /* a flow is zero when it is within its own round-off
+         * (FLOW_NOISE of beta_j |nu_i| + F_j, with a margin), not
+         * within a share of the app's demand: a huge app's small
+         * flow on a small model is known far better than that */
+        zero = 64 * FLOW_NOISE * (h->beta[j] * row->user_scale + fabs(h->F[j]));
+        if (zero > NOISE * scale) zero = NOISE * scale;
+    } else {
+        if (v > row->definite_slack) return;
+        scale = row->user_scale;
+        zero = NOISE * scale;
+    }
+    /* Small but clearly off zero, and not reaching zero within the
+     * tolerance in price (a tiny model's tiny flow on a huge app):
+     * not at this breakpoint; the ratio test meets it when it comes. */
+    double toward = -dir * v1;
+    if (v > zero && v > tol * h->range * (toward > 0 ? toward : 0)) return;
+    /* a zero flow is ambiguous only if its slack would be zero too,
+     * which it is at a breakpoint (continuity); a zero slack likewise */
+    h->was_in[*n_ambiguous] = (unsigned char)in;
+    h->ambiguous[(*n_ambiguous)++] = (long)pair;
+    if (keep_membership) return;
+    double stol = tol * scale / h->range;
+    if (in) h->active[pair] = dir * v1 >= -stol; /* a flow driven to zero leaves   */
+    else h->active[pair] = dir * v1 < -stol;     /* a slack driven to zero enters */
+}
+
+static int cmp_long(const void *a, const void *b) {
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
 /* Moves the values h->val by dt along their slopes (to the breakpoint),
  * lists the ambiguous pairs there, and sets h->active to the natural guess:
  * definite pairs keep their membership, ambiguous ones follow the slope of
- * the piece just left (or, with keep_membership, stay as they are). */
+ * the piece just left (or, with keep_membership, stay as they are). Without
+ * keep_membership the set must be the one just evaluated (its pattern is
+ * h->sys's): a bounded row then reads only its active, listed and target
+ * pairs. */
 static void classify_at(Homotopy *h, int dir, int keep_membership, double dt) {
     int m = h->m;
-    double tol = h->tol, tol_range = h->tol * h->range;
-    const double *slack_F = h->slack_F, *slack_F1 = h->slack_F1;
     long n_ambiguous = 0;
+    const PrillmActiveSystem *sys = &h->sys;
     for (int i = 0; i < h->n; i++) {
         if (!(h->mk->demand[i] > 0)) continue;
+        ClassifyRow row = {h->slack_nu[i], h->nu1[i], h->user_scale[i], h->tol * h->user_scale[i]};
+        if (h->bounded && !keep_membership && h->n_listed[i] >= 0) {
+            /* every unlisted slack at the breakpoint is at least reach */
+            double drop = fabs(dt) * h->slope_low[dt > 0] - dt * row.nu1;
+            double reach = unlisted_floor(h, i) + drop - 1e-12 * fabs(dt) * (h->slope_high + fabs(row.nu1));
+            if (reach > row.definite_slack) {
+                long first = n_ambiguous;
+                const int *list = h->listed + (size_t)i * (size_t)h->list_length;
+                const double *cost = h->listed_cost + (size_t)i * (size_t)h->list_length;
+                const unsigned char *act = h->active + (size_t)i * (size_t)m;
+                int count = h->n_listed[i];
+                /* the inactive ones first: the active ones' guesses change act */
+                for (int q = 0; q <= count; q++) {
+                    int j = q < count ? list[q] : h->s;
+                    if (act[j]) continue;
+                    double v1 = h->slack_F1[j] - row.nu1;
+                    double v = (q < count ? cost[q] : h->c[(size_t)i * (size_t)m + (size_t)j]) + h->slack_F[j] - row.nu;
+                    classify_pair(h, &row, i, j, 0, v + dt * v1, v1, dir, 0, &n_ambiguous);
+                }
+                /* the flows from the piece's solve (h->val, scattered, is
+                 * written by the next evaluation before anyone reads it) */
+                for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++)
+                    classify_pair(h, &row, i, sys->user_prov[q], 1, h->pf[q] + dt * h->pf1[q], h->pf1[q], dir, 0,
+                                  &n_ambiguous);
+                /* in pair order, as a whole row's scan lists them */
+                if (n_ambiguous - first > 1) {
+                    /* was_in travels with its pair: sort pairs tagged by it */
+                    for (long a = first; a < n_ambiguous; a++) h->ambiguous[a] = 2 * h->ambiguous[a] + h->was_in[a];
+                    qsort(h->ambiguous + first, (size_t)(n_ambiguous - first), sizeof(long), cmp_long);
+                    for (long a = first; a < n_ambiguous; a++) {
+                        h->was_in[a] = (unsigned char)(h->ambiguous[a] & 1);
+                        h->ambiguous[a] >>= 1;
+                    }
+                }
+                h->rows_bounded++;
+                continue;
+            }
+        }
         double *val = h->val + (size_t)i * (size_t)m;
         const double *val1 = h->val1 + (size_t)i * (size_t)m, *c = h->c + (size_t)i * (size_t)m;
-        unsigned char *act = h->active + (size_t)i * (size_t)m;
-        double nu = h->slack_nu[i], nu1 = h->nu1[i], user_scale = h->user_scale[i];
-        double definite_slack = tol * user_scale;
+        const unsigned char *act = h->active + (size_t)i * (size_t)m;
         for (int j = 0; j < m; j++) {
             int in = act[j];
-            double v, v1, scale, zero;
             if (in) {
                 val[j] += dt * val1[j];
-                v = val[j];
-                v1 = val1[j];
-                scale = flow_scale(h, i, j);
-                if (v > tol * scale) continue; /* definite: membership stays */
-                /* a flow is zero when it is within its own round-off
-                 * (FLOW_NOISE of beta_j |nu_i| + F_j, with a margin), not
-                 * within a share of the app's demand: a huge app's small
-                 * flow on a small model is known far better than that */
-                zero = 64 * FLOW_NOISE * (h->beta[j] * user_scale + fabs(h->F[j]));
-                if (zero > NOISE * scale) zero = NOISE * scale;
+                classify_pair(h, &row, i, j, 1, val[j], val1[j], dir, keep_membership, &n_ambiguous);
             } else {
-                v1 = slack_F1[j] - nu1;
-                v = c[j] + slack_F[j] - nu + dt * v1;
-                if (v > definite_slack) continue;
-                scale = user_scale;
-                zero = NOISE * scale;
+                double v1 = h->slack_F1[j] - row.nu1;
+                double v = c[j] + h->slack_F[j] - row.nu + dt * v1;
+                if (v > row.definite_slack) continue;
+                classify_pair(h, &row, i, j, 0, v, v1, dir, keep_membership, &n_ambiguous);
             }
-            /* Small but clearly off zero, and not reaching zero within the
-             * tolerance in price (a tiny model's tiny flow on a huge app):
-             * not at this breakpoint; the ratio test meets it when it comes. */
-            double toward = -dir * v1;
-            if (v > zero && v > tol_range * (toward > 0 ? toward : 0)) continue;
-            /* a zero flow is ambiguous only if its slack would be zero too,
-             * which it is at a breakpoint (continuity); a zero slack likewise */
-            h->ambiguous[n_ambiguous++] = (long)((size_t)i * (size_t)m + (size_t)j);
-            if (keep_membership) continue;
-            double stol = tol * scale / h->range;
-            if (in) act[j] = dir * v1 >= -stol; /* a flow driven to zero leaves   */
-            else act[j] = dir * v1 < -stol;     /* a slack driven to zero enters */
         }
+        if (h->bounded) list_row(h, i);
     }
     h->n_ambiguous = (int)n_ambiguous;
 }
@@ -563,6 +818,8 @@ static PrillmErrorCode equilibrium_start(Homotopy *h, double p, long *solves, Pr
     /* the slacks from the solver's loads and multipliers; their slopes
      * stay those of the last piece until the next evaluation */
     for (int j = 0; j < m; j++) h->slack_F[j] = h->slope[j] * eq->provider_flow[j];
+    follow_loads(h);
+    h->set_reset = 1;
     return PRILLM_OK;
 }
 
@@ -705,14 +962,19 @@ static PrillmErrorCode walk(Homotopy *h, const PrillmPriceProblem *pb, double p_
             p = q;
             continue;
         }
-        memcpy(h->saved, h->active, NM);
         /* advance by the ratio test's own step, not t - p: when the step is
          * below the price's rounding, t == p but the pair must still flip */
         classify_at(h, dir, 0, dir * (step < room ? step : room));
         int ok = settle_set(h, t, dir);
         if (ok < 0) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory in the pricing homotopy");
-        int fallbacks = h->fallbacks;
+        int fallbacks = h->fallbacks, restarted = !ok;
         if (!ok) {
+            /* the set before the breakpoint (only ambiguous pairs were
+             * changed), for the breakpoints recorded below */
+            if (h->record) {
+                memcpy(h->saved, h->active, NM);
+                for (int a = 0; a < h->n_ambiguous; a++) h->saved[h->ambiguous[a]] = h->was_in[a];
+            }
             /* a second fallback at the same price makes no progress: take
              * the stuck path (a jump and a chord) next */
             if (t == last_fallback_at) zero_length = h->n + h->m + 10;
@@ -730,7 +992,8 @@ static PrillmErrorCode walk(Homotopy *h, const PrillmPriceProblem *pb, double p_
             long count = h->fallbacks != fallbacks ? (long)NM : h->n_ambiguous;
             for (long a = 0; a < count; a++) {
                 size_t q = h->fallbacks != fallbacks ? (size_t)a : (size_t)h->ambiguous[a];
-                if (h->active[q] != h->saved[q] &&
+                int before = restarted ? h->saved[q] : h->was_in[a];
+                if (h->active[q] != before &&
                     push_breakpoint(h, t, (int)(q / (size_t)h->m), (int)(q % (size_t)h->m), h->active[q]))
                     return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory recording the curve");
             }
@@ -909,9 +1172,9 @@ static PrillmErrorCode price_exact_pruned(Homotopy *h, const PrillmPriceProblem 
         fprintf(stderr,
                 "prillm: exact pricing, pruned: %d intervals, %d bounded below the optimum, %d walks, %.3g of the range walked; "
                 "%ld pieces, %ld factorisations (%ld updated), %d fallbacks, %ld equilibrium solves; "
-                "bounding %.3g s, walking %.3g s\n",
+                "rows bounded %ld, read %ld; bounding %.3g s, walking %.3g s\n",
                 n_iv, skipped, n_run, walked / p_max, pieces, h->evaluations, h->sys.updated_factorisations, h->fallbacks,
-                solves, t_bound - t_start, prillm__now() - t_bound);
+                solves, h->rows_bounded, h->rows_read, t_bound - t_start, prillm__now() - t_bound);
     free(iv);
     if (rc) return rc;
     /* the walks ran best bound first, not in price order */
@@ -1077,6 +1340,7 @@ PrillmErrorCode prillm__price_bf(const PrillmPriceProblem *pb, PrillmPriceCandid
         visited++;
         for (int i = 0; i < n; i++)
             for (int j = 0; j < m; j++) h.active[(size_t)i * (size_t)m + (size_t)j] = (unsigned char)((choice[i] >> j) & 1u);
+        h.set_reset = 1;
         int rc = evaluate_piece(&h, 0.0);
         if (rc < 0) {
             free(choice);

@@ -41,6 +41,10 @@ static const PrillmOptionInfo price_options[] = {
     {"da-check-step", PRILLM_OPTION_DOUBLE, 0.1, 1e-6, 1, NULL,
      "da: the check's points are da's price x (1 -/+ step) and the parabola's vertex through them",
      OFFSET(da_check_step)},
+    {"row-bounds", PRILLM_OPTION_INT, -1, -1, 64, NULL,
+     "exact, spiter: bound each app's unused models instead of reading all of them at every piece (1; N >= 2: list N "
+     "models an app instead of 24), read all (0), or 1 from 64 models (-1); the same answer either way",
+     OFFSET(row_bounds)},
 };
 #undef OFFSET
 

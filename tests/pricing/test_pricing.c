@@ -130,6 +130,62 @@ static void test_pruned_equals_full_walk(void **state) {
                   count, worst, 100.0 * walked / count);
 }
 
+/* Bounded rows (row_bounds = 1, or 2 to 6 models listed per app so that
+ * the bound decides most rows: each app's unused models are bounded, not
+ * read, at every piece) walk the same curve as reading every pair
+ * (row_bounds = 0): the same prices, profits, pieces, segments and
+ * breakpoints to the last bit, on many random markets from 3 to 90 models,
+ * with tastes, costs, skewed demands, duplicated models and apps (ties at
+ * breakpoints), both whole-range and pruned walks, and spiter. The bound
+ * only decides which rows are read, so any difference is a bound that was
+ * not one. */
+static void test_row_bounds_change_nothing(void **state) {
+    (void)state;
+    int count = 0;
+    long pieces = 0;
+    for (int trial = 0; trial < 90; trial++) {
+        TestRng rng = {0xb0d5e0u + (uint64_t)trial};
+        int n = test_int(&rng, 1, trial % 3 == 0 ? 400 : 40), m = test_int(&rng, 3, trial % 2 ? 120 : 30);
+        TestMarketShape shape = {trial % 3 == 0 ? -3 : -1, 2, trial % 5 == 1, trial % 5 == 2};
+        PrillmMarket *mk = test_market(n, m, 0xb0d5000u + (uint64_t)trial, &shape);
+        if (trial % 2) test_market_affinity(mk, 0xb0d5100u + (uint64_t)trial, 0.3);
+        if (trial % 4 == 3) mk->cost[0] = 0.5 * mk->price[0];
+        int s = trial % 4 == 3 ? 0 : test_int(&rng, 0, m - 1);
+        PrillmPriceSettings read_all;
+        prillm_price_default_settings(&read_all);
+        read_all.method = trial % 7 == 6 ? PRILLM_PRICE_SPITER : PRILLM_PRICE_EXACT;
+        read_all.prune = trial % 3 == 2;
+        read_all.row_bounds = 0;
+        PrillmPriceSettings bounded = read_all;
+        bounded.row_bounds = trial % 3 == 1 ? 1 : test_int(&rng, 2, 6); /* short lists lean on the bound */
+        PrillmPriceResult a, b;
+        PrillmError err;
+        assert_int_equal(prillm_price(mk, s, &read_all, &a, &err), PRILLM_OK);
+        assert_int_equal(prillm_price(mk, s, &bounded, &b, &err), PRILLM_OK);
+        if (!(a.price == b.price && a.profit == b.profit && a.status == b.status && a.iterations == b.iterations))
+            fail_msg("trial %d (%d x %d, target %d, %s): bounded rows %.17g at %.17g (%ld pieces), every row %.17g at "
+                     "%.17g (%ld pieces)",
+                     trial, n, m, s, prillm_price_method_name(read_all.method), b.profit, b.price, b.iterations,
+                     a.profit, a.price, a.iterations);
+        assert_int_equal(a.n_segments, b.n_segments);
+        assert_int_equal(a.n_breakpoints, b.n_breakpoints);
+        if (a.n_segments > 0)
+            assert_memory_equal(a.segments, b.segments, (size_t)a.n_segments * sizeof *a.segments);
+        for (int k = 0; k < a.n_breakpoints; k++) { /* field by field: the struct has padding */
+            const PrillmPriceBreakpoint *x = &a.breakpoints[k], *y = &b.breakpoints[k];
+            if (!(x->price == y->price && x->user == y->user && x->provider == y->provider && x->enters == y->enters))
+                fail_msg("trial %d: breakpoint %d differs: (%.17g, %d, %d, %d) against (%.17g, %d, %d, %d)", trial, k,
+                         y->price, y->user, y->provider, y->enters, x->price, x->user, x->provider, x->enters);
+        }
+        pieces += a.iterations;
+        prillm_price_result_clear(&a);
+        prillm_price_result_clear(&b);
+        prillm_market_free(mk);
+        count++;
+    }
+    print_message("bounded rows vs every row on %d markets (%ld pieces): identical\n", count, pieces);
+}
+
 /* prillm_price_all: every target as prillm_price prices it alone, the same
  * with one thread and with several, a failing target reported in its own
  * error slot without stopping the others, and bad arguments refused. */
@@ -952,6 +1008,7 @@ int main(void) {
         cmocka_unit_test(test_warning_cases),
         cmocka_unit_test(test_current_price_every_method),
         cmocka_unit_test(test_pruned_equals_full_walk),
+        cmocka_unit_test(test_row_bounds_change_nothing),
         cmocka_unit_test(test_price_all),
     };
     return cmocka_run_group_tests(tests, test_load_shipped_model, test_free_shipped_model);
