@@ -89,6 +89,8 @@ typedef struct {
     int n_ambiguous;
     int set_reset;       /* h->active may differ from the last factored set
                             anywhere (0: only at the ambiguous pairs)      */
+    int piece_valid;     /* pf, pf1 hold the flows and slopes of h->sys's
+                            pattern (the last evaluation succeeded)        */
     double piece_price;  /* the price the arrays above describe               */
     /* the curve */
     PrillmPriceSegment *segments;
@@ -323,6 +325,16 @@ static void list_row(Homotopy *h, int i) {
             rest = v < rest ? v : rest;
         }
     }
+    /* by provider, to be merged with the row's active pairs (the CSR is
+     * sorted by provider too) without reading the n x m flags */
+    for (int q = 1; q < count; q++) {
+        int j = list[q], at = q;
+        while (at > 0 && list[at - 1] > j) {
+            list[at] = list[at - 1];
+            at--;
+        }
+        list[at] = j;
+    }
     h->n_listed[i] = count;
     h->rest[i] = rest - h->drift;
     for (int q = 0; q < count; q++) h->listed_cost[(size_t)i * (size_t)length + (size_t)q] = c[list[q]];
@@ -354,6 +366,7 @@ static int evaluate_piece(Homotopy *h, double p) {
     h->piece_price = p;
     h->ratio_dir = 0;
     h->evaluations++;
+    h->piece_valid = 0;
     int rc = h->set_reset ? prillm__system_factor(&h->sys, h->active)
                           : prillm__system_factor_changed(&h->sys, h->active, h->ambiguous, h->n_ambiguous);
     h->set_reset = 0;
@@ -375,7 +388,6 @@ static int evaluate_piece(Homotopy *h, double p) {
     follow_loads(h);
     piece_slope_range(h);
     for (int i = 0; i < n; i++) {
-        double *val = h->val + (size_t)i * M, *val1 = h->val1 + (size_t)i * M;
         const double *c = h->c + (size_t)i * M;
         if (!(h->mk->demand[i] > 0)) {
             h->user_scale[i] = 1;
@@ -384,26 +396,38 @@ static int evaluate_piece(Homotopy *h, double p) {
         double scale = fabs(h->nu[i]);
         for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
             int j = sys->user_prov[q];
-            val[j] = h->pf[q];
-            val1[j] = h->pf1[q];
             double g = fabs(c[j]) + h->slope[j] * (h->F[j] + fabs(h->pf[q]));
             if (g > scale) scale = g;
         }
         h->user_scale[i] = scale > 0 ? scale : 1;
     }
+    h->piece_valid = 1;
     return 0;
 }
 
+/* Where the piece's solve left active pair (i, j): its index in the
+ * pattern's CSR (pf, pf1), -1 if the pattern lacks it. */
+static inline int pattern_index(const Homotopy *h, int i, int j) {
+    const PrillmActiveSystem *sys = &h->sys;
+    for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++)
+        if (sys->user_prov[q] == j) return q;
+    return -1;
+}
+
 /* Value of pair (i,j) at the piece's start (flow if active, slack if not)
- * and its slope in the price. */
+ * and its slope in the price, for the set just evaluated. */
 static inline double pair_value(const Homotopy *h, int i, int j) {
     size_t pair = (size_t)i * (size_t)h->m + (size_t)j;
-    return h->active[pair] ? h->val[pair] : h->c[pair] + h->slack_F[j] - h->slack_nu[i];
+    if (!h->active[pair]) return h->c[pair] + h->slack_F[j] - h->slack_nu[i];
+    int q = h->piece_valid ? pattern_index(h, i, j) : -1;
+    return q >= 0 ? h->pf[q] : h->val[pair];
 }
 
 static inline double pair_slope(const Homotopy *h, int i, int j) {
     size_t pair = (size_t)i * (size_t)h->m + (size_t)j;
-    return h->active[pair] ? h->val1[pair] : h->slack_F1[j] - h->nu1[i];
+    if (!h->active[pair]) return h->slack_F1[j] - h->nu1[i];
+    int q = h->piece_valid ? pattern_index(h, i, j) : -1;
+    return q >= 0 ? h->pf1[q] : h->val1[pair];
 }
 
 /* The size an active flow f_ij is measured against. The flow is computed as
@@ -467,16 +491,27 @@ static int scan_pairs(Homotopy *h, int dir, double limit, double *next) {
             if (floor >= slack_floor && reach >= best) {
                 const int *list = h->listed + (size_t)i * (size_t)h->list_length;
                 const double *cost = h->listed_cost + (size_t)i * (size_t)h->list_length;
-                int count = h->n_listed[i];
+                const int *prov = sys->user_prov;
+                int count = h->n_listed[i], a = sys->user_start[i], a_end = sys->user_start[i + 1];
                 for (int q = 0; q <= count; q++) {
-                    int j = q < count ? list[q] : h->s;
-                    if (act[j]) continue;
+                    int j;
+                    if (q < count) {
+                        j = list[q]; /* listed by provider: skip the active ones by merging */
+                        while (a < a_end && prov[a] < j) a++;
+                        if (a < a_end && prov[a] == j) continue;
+                    } else {
+                        j = h->s;
+                        if (act[j]) continue;
+                    }
                     double v1 = dir * (slack_F1[j] - nu1);
                     double v = (q < count ? cost[q] : c[j]) + slack_F[j] - nu;
                     row_bad += v < slack_floor;
+                    if (!(v1 < slack_limit)) continue;
                     v = v > 0 ? v : 0;
+                    /* a division only for a pair that may come first (the
+                     * margin covers the product's rounding) */
+                    if (v > row_best * -v1 * (1 + 1e-15)) continue;
                     double t = v / -v1;
-                    t = v1 < slack_limit ? t : INFINITY;
                     row_best = t < row_best ? t : row_best;
                 }
                 best = row_best;
@@ -666,11 +701,19 @@ static void classify_at(Homotopy *h, int dir, int keep_membership, double dt) {
                 const int *list = h->listed + (size_t)i * (size_t)h->list_length;
                 const double *cost = h->listed_cost + (size_t)i * (size_t)h->list_length;
                 const unsigned char *act = h->active + (size_t)i * (size_t)m;
-                int count = h->n_listed[i];
+                const int *prov = sys->user_prov;
+                int count = h->n_listed[i], a = sys->user_start[i], a_end = sys->user_start[i + 1];
                 /* the inactive ones first: the active ones' guesses change act */
                 for (int q = 0; q <= count; q++) {
-                    int j = q < count ? list[q] : h->s;
-                    if (act[j]) continue;
+                    int j;
+                    if (q < count) {
+                        j = list[q];
+                        while (a < a_end && prov[a] < j) a++;
+                        if (a < a_end && prov[a] == j) continue;
+                    } else {
+                        j = h->s;
+                        if (act[j]) continue;
+                    }
                     double v1 = h->slack_F1[j] - row.nu1;
                     double v = (q < count ? cost[q] : h->c[(size_t)i * (size_t)m + (size_t)j]) + h->slack_F[j] - row.nu;
                     classify_pair(h, &row, i, j, 0, v + dt * v1, v1, dir, 0, &n_ambiguous);
@@ -697,9 +740,15 @@ static void classify_at(Homotopy *h, int dir, int keep_membership, double dt) {
         double *val = h->val + (size_t)i * (size_t)m;
         const double *val1 = h->val1 + (size_t)i * (size_t)m, *c = h->c + (size_t)i * (size_t)m;
         const unsigned char *act = h->active + (size_t)i * (size_t)m;
+        /* the set just evaluated: its flows where the solve left them (in
+         * the CSR, by provider); a set from an equilibrium solve: h->val */
+        int q = keep_membership ? -1 : sys->user_start[i];
         for (int j = 0; j < m; j++) {
             int in = act[j];
-            if (in) {
+            if (in && q >= 0 && q < sys->user_start[i + 1] && sys->user_prov[q] == j) {
+                classify_pair(h, &row, i, j, 1, h->pf[q] + dt * h->pf1[q], h->pf1[q], dir, 0, &n_ambiguous);
+                q++;
+            } else if (in) {
                 val[j] += dt * val1[j];
                 classify_pair(h, &row, i, j, 1, val[j], val1[j], dir, keep_membership, &n_ambiguous);
             } else {
@@ -798,6 +847,15 @@ static PrillmErrorCode equilibrium_start(Homotopy *h, double p, long *solves, Pr
                             prillm_status_name(eq->info.status));
     }
     int n = h->n, m = h->m;
+    /* the active pairs' slopes stay those of the last piece (val1, dense:
+     * written here, not at every piece) */
+    if (h->piece_valid) {
+        const PrillmActiveSystem *sys = &h->sys;
+        for (int i = 0; i < n; i++)
+            for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++)
+                h->val1[(size_t)i * (size_t)m + (size_t)sys->user_prov[q]] = h->pf1[q];
+        h->piece_valid = 0; /* the pattern no longer matches h->active */
+    }
     set_price(h, p);
     for (int i = 0; i < n; i++) {
         const double *f = eq->flows + (size_t)i * (size_t)m;
