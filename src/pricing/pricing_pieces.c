@@ -61,6 +61,7 @@ typedef struct {
                               flow added to the objective (an owner's other
                               models; the target's own entry is ignored)      */
     double tol;          /* relative tolerance for zero values                */
+    double flow_noise;   /* FLOW_NOISE / tol (flow_scale, per pair: no division) */
     double range;        /* price range, for slope tolerances                 */
     double *slope;       /* a_j                                               */
     double *beta;        /* 1 / a_j                                           */
@@ -196,6 +197,7 @@ static int homotopy_init(Homotopy *h, const PrillmPriceProblem *pb) {
     h->cost = pb->cost;
     h->margins = pb->margins;
     h->tol = pb->settings->tolerance;
+    h->flow_noise = FLOW_NOISE / h->tol;
     h->range = pb->p_max;
     h->verbose = pb->settings->verbose;
     h->eq = pb->solver;
@@ -436,7 +438,7 @@ static inline double pair_slope(const Homotopy *h, int i, int j) {
  * (demand 1e-4 beside a provider carrying 1e6) has flows known only to
  * about 1e-9, not to a billionth of its demand. */
 static double flow_scale(const Homotopy *h, int i, int j) {
-    return h->mk->demand[i] + (FLOW_NOISE / h->tol) * (h->beta[j] * h->user_scale[i] + fabs(h->F[j]));
+    return h->mk->demand[i] + h->flow_noise * (h->beta[j] * h->user_scale[i] + fabs(h->F[j]));
 }
 
 /* The size a value of pair (i,j) is measured against: flow_scale for
