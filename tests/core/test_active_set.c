@@ -1,7 +1,8 @@
 /* The equilibrium's reduced system under incremental factorisation
  * (src/core/active_set.c): a sequence of patterns that differ by a few
- * pairs, factored by rank-one updates and downdates, must solve M nu = r as
- * a factorisation from scratch does, in both forms (Woodbury over providers
+ * pairs, factored by rank-one updates and downdates (told which pairs may
+ * have changed, or reading every flag: the same bits), must solve M nu = r
+ * as a factorisation from scratch does, in both forms (Woodbury over providers
  * when fewer providers than users are active, M directly otherwise), on
  * random patterns and weights spread over many orders of magnitude. */
 #include <math.h>
@@ -27,10 +28,13 @@ static void solve_fresh(int n, int m, const double *beta, const unsigned char *a
     prillm__system_free(&fresh);
 }
 
-/* Every user keeps at least one pair, so M stays positive definite. */
-static void flip_random_pairs(PrillmRng *rng, int n, int m, unsigned char *active, int flips) {
+/* Every user keeps at least one pair, so M stays positive definite. The
+ * pairs drawn (flipped or not) are appended to hint. */
+static void flip_random_pairs(PrillmRng *rng, int n, int m, unsigned char *active, int flips, long *hint,
+                              long *n_hint) {
     for (int f = 0; f < flips; f++) {
         int i = (int)(prillm__rng_uniform(rng) * n), j = (int)(prillm__rng_uniform(rng) * m);
+        hint[(*n_hint)++] = (long)i * m + j;
         unsigned char *row = active + (size_t)i * (size_t)m;
         int count = 0;
         for (int q = 0; q < m; q++) count += row[q] != 0;
@@ -54,18 +58,41 @@ static void run_sequence(unsigned long seed, int n, int m, double spread, long *
         for (int j = 0; j < m; j++)
             if (prillm__rng_uniform(&rng) < 0.3) row[j] = 1;
     }
-    PrillmActiveSystem sys;
+    /* sys reads every flag; hinted is told which pairs may have changed
+     * (the drawn ones, unchanged and repeated ones included, plus a few
+     * random others): both must give the same factor and solves, bit for
+     * bit */
+    PrillmActiveSystem sys, hinted;
     assert_int_equal(prillm__system_init(&sys, n, m, beta), 0);
     assert_int_equal(prillm__system_set_incremental(&sys, 1), 0);
+    assert_int_equal(prillm__system_init(&hinted, n, m, beta), 0);
+    assert_int_equal(prillm__system_set_incremental(&hinted, 1), 0);
+    double *nu_hinted = malloc((size_t)n * sizeof *nu_hinted);
+    assert_non_null(nu_hinted);
     for (int step = 0; step < 40; step++) {
-        if (step) flip_random_pairs(&rng, n, m, active, 1 + (int)(prillm__rng_uniform(&rng) * 3));
+        long hint[16], n_hint = 0;
+        if (step) flip_random_pairs(&rng, n, m, active, 1 + (int)(prillm__rng_uniform(&rng) * 3), hint, &n_hint);
+        for (int extra = (int)(prillm__rng_uniform(&rng) * 3); extra > 0; extra--)
+            hint[n_hint++] = (long)(prillm__rng_uniform(&rng) * n) * m + (long)(prillm__rng_uniform(&rng) * m);
+        if (n_hint > 0) hint[n_hint++] = hint[0]; /* a repeat */
         assert_int_equal(prillm__system_factor(&sys, active), 0);
+        assert_int_equal(step ? prillm__system_factor_changed(&hinted, active, hint, n_hint)
+                              : prillm__system_factor(&hinted, active),
+                         0);
         double r_max = 0;
         for (int i = 0; i < n; i++) {
             r[i] = prillm__rng_uniform(&rng) - 0.5;
             if (fabs(r[i]) > r_max) r_max = fabs(r[i]);
         }
         prillm__system_solve(&sys, r, nu);
+        prillm__system_solve(&hinted, r, nu_hinted);
+        if (memcmp(nu, nu_hinted, (size_t)n * sizeof *nu) != 0)
+            fail_msg("seed %lu (%d x %d), step %d: the hinted factor solves differently", seed, n, m, step);
+        assert_true(hinted.n_pairs == sys.n_pairs && hinted.updated_factorisations == sys.updated_factorisations);
+        assert_memory_equal(hinted.user_start, sys.user_start, ((size_t)n + 1) * sizeof(int));
+        assert_memory_equal(hinted.prov_start, sys.prov_start, ((size_t)m + 1) * sizeof(int));
+        assert_memory_equal(hinted.user_prov, sys.user_prov, (size_t)sys.n_pairs * sizeof(int));
+        assert_memory_equal(hinted.prov_user, sys.prov_user, (size_t)sys.n_pairs * sizeof(int));
         solve_fresh(n, m, beta, active, r, ref);
         /* both are refined solves of the same SPD system: compare the
          * residuals' scale, not the (possibly ill-conditioned) nu */
@@ -82,6 +109,8 @@ static void run_sequence(unsigned long seed, int n, int m, double spread, long *
     *refactored += sys.refactorisations;
     *total += sys.updated_factorisations + sys.full_factorisations;
     prillm__system_free(&sys);
+    prillm__system_free(&hinted);
+    free(nu_hinted);
     free(beta);
     free(active);
     free(r);
