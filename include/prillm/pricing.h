@@ -100,8 +100,9 @@ typedef struct {
      * smallest reduced costs listed and a lower bound on the rest that
      * follows the providers' loads; a row is read whole only when that
      * bound cannot rule out its next breakpoint. Same answer either way.
-     * N from 2 to 64 turns it on with N providers listed per app instead of
-     * 24 (a tuning and testing knob: fewer listed, more bounding). */
+     * N from 2 to 64 turns it on with exactly N providers listed per app
+     * instead of its active ones and 16 more, at least 24 (a tuning and
+     * testing knob: fewer listed, more bounding). */
     int row_bounds;
 } PrillmPriceSettings;
 

@@ -37,10 +37,10 @@
 #define ENUMERATE_MAX 14
 #define ENUMERATE_WORK 1e7 /* pair visits the enumeration may spend */
 
-/* Bounded rows (settings->row_bounds): each app lists the LISTED providers
- * (or row_bounds of them, from 2 to LISTED_MAX) with its smallest reduced
- * costs c_ij + a_j F_j (its active pairs first), and keeps a lower bound on
- * the rest. Below ROW_BOUNDS_AUTO providers every row is scanned. */
+/* Bounded rows (settings->row_bounds): each app lists the providers with its
+ * smallest reduced costs c_ij + a_j F_j, its active ones and 16 more, at
+ * least LISTED in all (row_bounds from 2 to LISTED_MAX: exactly that many,
+ * a knob for tests), and keeps a lower bound on the rest. Below ROW_BOUNDS_AUTO providers every row is scanned. */
 #define LISTED 24
 #define LISTED_MAX 64
 #define ROW_BOUNDS_AUTO 64
@@ -133,12 +133,20 @@ typedef struct {
      * renewed, only when that bound cannot rule out the piece's end or a
      * breakpoint in the row. */
     int bounded;
-    int list_length;       /* providers listed per user                       */
-    int *listed;           /* [n * list_length] providers                     */
-    double *listed_cost;   /* [n * list_length] their c_ij (j != s: fixed), kept
-                              beside them: reading c's row at scattered
-                              columns cost a cache miss a pair             */
-    int *n_listed;         /* [n]; -1: not listed yet                         */
+    int list_length;       /* providers listed per user: at least this many */
+    int list_fixed;        /* exactly list_length (row_bounds >= 2)          */
+    /* user i's list: providers listed_prov[list_at[i] ..] (n_listed[i] of
+     * them, room for list_room[i]), and their c_ij (j != s: fixed) kept
+     * beside them: reading c's row at scattered columns cost a cache miss
+     * a pair. A user with many active pairs (78 of 500 at 5000 x 500) gets
+     * a longer list from the end of the pool. */
+    int *listed_prov;
+    double *listed_cost;
+    size_t *list_at;
+    int *list_room;
+    size_t pool_used, pool_size;
+    struct ListKey { double key; int provider; } *list_keys; /* [m] scratch */
+    int *n_listed;         /* [n]; -1: not listed (read whole every time)     */
     double *rest;          /* [n] */
     double *loads_seen;    /* [m] a_j F_j at the last drift update            */
     double drift, drift_size; /* the drift, and the sum of its steps' sizes (for round-off) */
@@ -157,8 +165,11 @@ static void homotopy_free(Homotopy *h) {
     free(h->flip);
     free(h->was_in);
     free(h->saved);
-    free(h->listed);
+    free(h->listed_prov);
     free(h->listed_cost);
+    free(h->list_at);
+    free(h->list_room);
+    free(h->list_keys);
     free(h->n_listed);
     free(h->rest);
     free(h->loads_seen);
@@ -242,12 +253,22 @@ static int homotopy_init(Homotopy *h, const PrillmPriceProblem *pb) {
     h->bounded = bounded && m > 1;
     if (h->bounded) {
         h->list_length = bounded > 1 ? (bounded < LISTED_MAX ? bounded : LISTED_MAX) : LISTED;
-        h->listed = prillm__calloc(N * (size_t)h->list_length, sizeof(int));
-        h->listed_cost = prillm__calloc(N * (size_t)h->list_length, sizeof(double));
+        h->list_fixed = bounded > 1;
+        h->pool_size = h->pool_used = N * (size_t)h->list_length;
+        h->listed_prov = prillm__calloc(h->pool_size, sizeof(int));
+        h->listed_cost = prillm__calloc(h->pool_size, sizeof(double));
+        h->list_at = prillm__calloc(N, sizeof(size_t));
+        h->list_room = prillm__calloc(N, sizeof(int));
+        h->list_keys = prillm__calloc(M, sizeof *h->list_keys);
         h->n_listed = prillm__calloc(N, sizeof(int));
+        if (!h->listed_prov || !h->listed_cost || !h->list_at || !h->list_room || !h->list_keys) return -1;
+        for (int i = 0; i < n; i++) {
+            h->list_at[i] = (size_t)i * (size_t)h->list_length;
+            h->list_room[i] = h->list_length;
+        }
         h->rest = prillm__calloc(N, sizeof(double));
         h->loads_seen = prillm__calloc(M, sizeof(double));
-        if (!h->listed || !h->listed_cost || !h->n_listed || !h->rest || !h->loads_seen) return -1;
+        if (!h->n_listed || !h->rest || !h->loads_seen) return -1;
         for (int i = 0; i < n; i++) h->n_listed[i] = -1;
     }
     return 0;
@@ -294,53 +315,64 @@ static void piece_slope_range(Homotopy *h) {
     h->slope_high = high;
 }
 
-/* Renews user i's list and rest from its keys at the piece's start. */
+static int cmp_list_key(const void *a, const void *b) {
+    const struct ListKey *x = a, *y = b;
+    if (x->key != y->key) return (x->key > y->key) - (x->key < y->key);
+    return (x->provider > y->provider) - (x->provider < y->provider);
+}
+
+static int cmp_int(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* Renews user i's list and rest from its keys at the piece's start: its
+ * active pairs (the smallest keys) and list_length more. When the pool has
+ * no room for a longer list, the row stays unlisted (read whole). */
 static void list_row(Homotopy *h, int i) {
-    int m = h->m, s = h->s, count = 0;
-    int length = h->list_length;
-    int *list = h->listed + (size_t)i * (size_t)length;
-    double key[LISTED_MAX], rest = INFINITY;
+    int m = h->m, s = h->s, count = 0, active = 0;
     const double *c = h->c + (size_t)i * (size_t)m, *load = h->slack_F;
+    const unsigned char *act = h->active + (size_t)i * (size_t)m;
+    struct ListKey *keys = h->list_keys;
     for (int j = 0; j < m; j++) {
         if (j == s) continue;
-        double v = c[j] + load[j];
-        if (count < length) {
-            int q = count++;
-            while (q > 0 && key[q - 1] > v) {
-                key[q] = key[q - 1];
-                list[q] = list[q - 1];
-                q--;
-            }
-            key[q] = v;
-            list[q] = j;
-        } else if (v < key[length - 1]) {
-            rest = key[length - 1] < rest ? key[length - 1] : rest;
-            int q = length - 1;
-            while (q > 0 && key[q - 1] > v) {
-                key[q] = key[q - 1];
-                list[q] = list[q - 1];
-                q--;
-            }
-            key[q] = v;
-            list[q] = j;
-        } else {
-            rest = v < rest ? v : rest;
-        }
+        active += act[j] != 0;
+        keys[count].key = c[j] + load[j];
+        keys[count].provider = j;
+        count++;
     }
+    /* the active ones and 16 more, at least list_length; with row_bounds
+     * N >= 2, N in all (the knob that leans on the bound hardest) */
+    int want = h->list_fixed ? h->list_length : active + 16 > h->list_length ? active + 16 : h->list_length;
+    if (want > count) want = count;
+    h->rows_read++;
+    if (want > h->list_room[i]) {
+        if (h->pool_used + (size_t)want > h->pool_size) {
+            size_t size = 2 * (h->pool_used + (size_t)want);
+            int *prov = realloc(h->listed_prov, size * sizeof *prov);
+            if (prov) h->listed_prov = prov;
+            double *cost = prov ? realloc(h->listed_cost, size * sizeof *cost) : NULL;
+            if (cost) h->listed_cost = cost;
+            if (!prov || !cost) {
+                h->n_listed[i] = -1; /* no room: read whole */
+                return;
+            }
+            h->pool_size = size;
+        }
+        h->list_at[i] = h->pool_used;
+        h->list_room[i] = want;
+        h->pool_used += (size_t)want;
+    }
+    qsort(keys, (size_t)count, sizeof *keys, cmp_list_key);
+    int *list = h->listed_prov + h->list_at[i];
+    for (int q = 0; q < want; q++) list[q] = keys[q].provider;
     /* by provider, to be merged with the row's active pairs (the CSR is
      * sorted by provider too) without reading the n x m flags */
-    for (int q = 1; q < count; q++) {
-        int j = list[q], at = q;
-        while (at > 0 && list[at - 1] > j) {
-            list[at] = list[at - 1];
-            at--;
-        }
-        list[at] = j;
-    }
-    h->n_listed[i] = count;
-    h->rest[i] = rest - h->drift;
-    for (int q = 0; q < count; q++) h->listed_cost[(size_t)i * (size_t)length + (size_t)q] = c[list[q]];
-    h->rows_read++;
+    qsort(list, (size_t)want, sizeof *list, cmp_int);
+    double *cost = h->listed_cost + h->list_at[i];
+    for (int q = 0; q < want; q++) cost[q] = c[list[q]];
+    h->n_listed[i] = want;
+    h->rest[i] = (want < count ? keys[want].key : INFINITY) - h->drift;
 }
 
 /* A lower bound on every unlisted slack of user i at the piece's start
@@ -491,8 +523,8 @@ static int scan_pairs(Homotopy *h, int dir, double limit, double *next) {
             steepest += 1e-12 * (fabs(steepest) + h->slope_high + fabs(nu1));
             double reach = steepest <= -slack_limit ? INFINITY : floor > 0 ? floor / steepest : 0;
             if (floor >= slack_floor && reach >= best) {
-                const int *list = h->listed + (size_t)i * (size_t)h->list_length;
-                const double *cost = h->listed_cost + (size_t)i * (size_t)h->list_length;
+                const int *list = h->listed_prov + h->list_at[i];
+                const double *cost = h->listed_cost + h->list_at[i];
                 const int *prov = sys->user_prov;
                 int count = h->n_listed[i], a = sys->user_start[i], a_end = sys->user_start[i + 1];
                 for (int q = 0; q <= count; q++) {
@@ -700,8 +732,8 @@ static void classify_at(Homotopy *h, int dir, int keep_membership, double dt) {
             double reach = unlisted_floor(h, i) + drop - 1e-12 * fabs(dt) * (h->slope_high + fabs(row.nu1));
             if (reach > row.definite_slack) {
                 long first = n_ambiguous;
-                const int *list = h->listed + (size_t)i * (size_t)h->list_length;
-                const double *cost = h->listed_cost + (size_t)i * (size_t)h->list_length;
+                const int *list = h->listed_prov + h->list_at[i];
+                const double *cost = h->listed_cost + h->list_at[i];
                 const unsigned char *act = h->active + (size_t)i * (size_t)m;
                 const int *prov = sys->user_prov;
                 int count = h->n_listed[i], a = sys->user_start[i], a_end = sys->user_start[i + 1];
