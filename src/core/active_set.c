@@ -67,42 +67,46 @@ static int ensure_doubles(double **buf, size_t *capacity, size_t count) {
     return 0;
 }
 
-/* Next active provider of a row at or after j (m if none). Active sets are
- * sparse (43,000 of 2.5 million pairs at 5000 x 500): eight flags are
- * skipped at once when they are all clear. */
-static inline int next_active(const unsigned char *row, int j, int m) {
-    while (j + 8 <= m) {
-        uint64_t word;
-        memcpy(&word, row + j, sizeof word);
-        if (word) break;
-        j += 8;
-    }
-    while (j < m && !row[j]) j++;
-    return j;
-}
-
 /* The pattern's CSR by user in one scan of the flags, then by provider
- * from it. */
+ * from it. Active sets are sparse (43,000 of 2.5 million pairs at 5000 x
+ * 500): eight flags are skipped at once when they are all clear. */
 static int build_pattern(PrillmActiveSystem *sys, const unsigned char *active) {
     int n = sys->n, m = sys->m;
     long pairs = 0;
     memset(sys->prov_start, 0, ((size_t)m + 1) * sizeof(int));
+    int *count = sys->prov_start + 1;
     for (int i = 0; i < n; i++) {
         const unsigned char *row = active + (size_t)i * (size_t)m;
         sys->user_start[i] = (int)pairs;
-        for (int j = next_active(row, 0, m); j < m; j = next_active(row, j + 1, m)) {
-            if (pairs == sys->capacity_pairs) {
-                long cap = sys->capacity_pairs > 0 ? 2 * sys->capacity_pairs : 1024;
-                int *a = realloc(sys->user_prov, (size_t)cap * sizeof(int));
-                if (a) sys->user_prov = a;
-                int *b = realloc(sys->prov_user, (size_t)cap * sizeof(int));
-                if (b) sys->prov_user = b;
-                if (!a || !b) return -1;
-                sys->capacity_pairs = cap;
-            }
-            sys->user_prov[pairs++] = j;
-            sys->prov_start[j + 1]++;
+        if (pairs + m > sys->capacity_pairs) { /* room for a full row: no test per pair */
+            long cap = sys->capacity_pairs > 0 ? 2 * sys->capacity_pairs : 1024;
+            while (cap < pairs + m) cap *= 2;
+            int *a = realloc(sys->user_prov, (size_t)cap * sizeof(int));
+            if (a) sys->user_prov = a;
+            int *b = realloc(sys->prov_user, (size_t)cap * sizeof(int));
+            if (b) sys->prov_user = b;
+            if (!a || !b) return -1;
+            sys->capacity_pairs = cap;
         }
+        int *out = sys->user_prov + pairs;
+        int k = 0, j = 0;
+        /* eight flags at a time: rows are long and mostly clear; a word
+         * with a flag set is read byte by byte, without branches */
+        for (; j + 8 <= m; j += 8) {
+            uint64_t word;
+            memcpy(&word, row + j, sizeof word);
+            if (!word) continue;
+            for (int b = 0; b < 8; b++) {
+                out[k] = j + b;
+                k += row[j + b] != 0;
+            }
+        }
+        for (; j < m; j++) {
+            out[k] = j;
+            k += row[j] != 0;
+        }
+        for (int t = 0; t < k; t++) count[out[t]]++;
+        pairs += k;
     }
     sys->user_start[n] = (int)pairs;
     sys->n_pairs = pairs;

@@ -79,6 +79,48 @@ PrillmErrorCode prillm_equilibrium_check_settings(const PrillmEquilibriumSetting
 
 /* ---- workspace -------------------------------------------------------- */
 
+/* The candidates' screen of the active-set correction (exact_round).
+ *
+ * Each correction round asks, for every pair outside the active set,
+ * whether its reduced cost v_ij = c_ij + a_j F_j - nu_i is below the user's
+ * (slightly negative) limit: a full read of the n x m costs, one pass per
+ * round, the largest part of a cold solve. The screen makes most rounds
+ * read only a short list per user, with the same answers:
+ *
+ * at a reference round R every row is scanned in full, and user i keeps
+ * its SCREEN_LIST smallest v_ij (whatever their state) in `list` and the
+ * smallest of the others in theta_i. At a later round, for a pair not in
+ * the list,
+ *     v_ij = v^R_ij + (a_j F_j - L^R_j) - (nu_i - nu^R_i)
+ *          >= theta_i + min_j (a_j F_j - L^R_j) - (nu_i - nu^R_i),
+ * minus a bound on the round-off of both evaluations (`margin`). When that
+ * is at least the limit, no pair outside the list can enter: the row reads
+ * its list only. Providers whose a_j F_j fell by more than delta since R,
+ * and those whose costs moved (update_price), are left out of the minimum
+ * and tested pair by pair instead (a strided read of one column each).
+ * Rows whose bound fails are read in full as before; when many do, the
+ * round rebuilds the screen. The entering pairs, and so every round, the
+ * active sets and the flows, are the ones of the full test, bit for bit. */
+#define SCREEN_LIST 24
+#define SCREEN_MIN_PROVIDERS 64
+
+typedef struct {
+    int off;             /* prillm__equilibrium_set_screen(s, 0)                 */
+    int valid;           /* lists describe the current costs but `dirty` columns */
+    int *list;           /* [n * SCREEN_LIST] providers (-1 ends a short list)   */
+    double *list_cost;   /* [n * SCREEN_LIST] their c_ij: no scattered reads     */
+    double cut;          /* a rebuild lists the v_ij below it (then theta >= cut) */
+    double *theta;       /* [n] smallest v^R over the providers not listed       */
+    double *nu_ref;      /* [n] nu^R                                             */
+    double *load_ref;    /* [m] L^R = a_j F^R_j                                  */
+    double delta;        /* fall of a load beyond which its column is tested     */
+    unsigned char *dirty;/* [m] costs changed since R                            */
+    int *cols;           /* [m] providers tested pair by pair this round         */
+    double cost_max;     /* max |c_ij| (an upper bound after update_price)       */
+    long rebuilds, screened_rows, full_rows; /* counters (tests, tuning)         */
+    int round_full_rows; /* rows read in full by the last round (-1: a rebuild)  */
+} Screen;
+
 struct PrillmEquilibriumSolver {
     PrillmEquilibriumSettings settings;
     PrillmMarket *market; /* own copy: prices change with update_price */
@@ -110,14 +152,21 @@ struct PrillmEquilibriumSolver {
     double *packed_value;
     int out_of_memory;
     int flows_zero;       /* f was just cleared: its loads are zero          */
+    Screen screen;
     PrillmEquilibrium solution;
 };
 
 static void fill_costs(PrillmEquilibriumSolver *s) {
     const PrillmMarket *mk = s->market;
     int n = s->n, m = s->m;
+    double cost_max = 0;
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < m; j++) s->cost[(size_t)i * m + j] = prillm__user_cost(mk, i, j, mk->price[j]);
+        for (int j = 0; j < m; j++) {
+            double c = prillm__user_cost(mk, i, j, mk->price[j]);
+            s->cost[(size_t)i * m + j] = c;
+            cost_max = MAX2(cost_max, fabs(c));
+        }
+    s->screen.cost_max = cost_max;
 }
 
 PrillmErrorCode prillm_equilibrium_setup(PrillmEquilibriumSolver **out, const PrillmMarket *market,
@@ -254,6 +303,13 @@ void prillm_equilibrium_cleanup(PrillmEquilibriumSolver *s) {
     free(s->active);
     free(s->packed_index);
     free(s->packed_value);
+    free(s->screen.list);
+    free(s->screen.list_cost);
+    free(s->screen.theta);
+    free(s->screen.nu_ref);
+    free(s->screen.load_ref);
+    free(s->screen.dirty);
+    free(s->screen.cols);
     free(s->solution.flows);
     free(s->solution.provider_flow);
     free(s->solution.lambda);
@@ -307,7 +363,15 @@ PrillmErrorCode prillm_equilibrium_update_price(PrillmEquilibriumSolver *s, int 
     s->market->price[provider] = price;
     const PrillmMarket *mk = s->market;
     /* only the column moves, by w_price per unit (what the pricing walk assumes) */
-    for (int i = 0; i < s->n; i++) s->cost[(size_t)i * s->m + provider] = prillm__user_cost(mk, i, provider, price);
+    double column_max = 0;
+    for (int i = 0; i < s->n; i++) {
+        double c = prillm__user_cost(mk, i, provider, price);
+        s->cost[(size_t)i * s->m + provider] = c;
+        column_max = MAX2(column_max, fabs(c));
+    }
+    /* the screen tests this column pair by pair from now on */
+    s->screen.cost_max = MAX2(s->screen.cost_max, column_max);
+    if (s->screen.dirty) s->screen.dirty[provider] = 1;
     return PRILLM_OK;
 }
 
@@ -750,6 +814,103 @@ static void presweep(PrillmEquilibriumSolver *s, int limit, PrillmEquilibriumInf
     }
 }
 
+void prillm__equilibrium_set_screen(PrillmEquilibriumSolver *s, int on) {
+    if (!s) return;
+    s->screen.off = !on;
+    s->screen.valid = 0;
+}
+
+void prillm__equilibrium_screen_counters(const PrillmEquilibriumSolver *s, long *rebuilds, long *listed_rows,
+                                         long *full_rows) {
+    if (rebuilds) *rebuilds = s ? s->screen.rebuilds : 0;
+    if (listed_rows) *listed_rows = s ? s->screen.screened_rows : 0;
+    if (full_rows) *full_rows = s ? s->screen.full_rows : 0;
+}
+
+/* The screen's arrays, at the first round that uses them; 0 or -1. */
+static int screen_alloc(PrillmEquilibriumSolver *s) {
+    Screen *sc = &s->screen;
+    if (sc->list) return 0;
+    size_t n = (size_t)s->n, m = (size_t)s->m;
+    sc->list = malloc(n * SCREEN_LIST * sizeof(int));
+    sc->list_cost = malloc(n * SCREEN_LIST * sizeof(double));
+    sc->theta = malloc(n * sizeof(double));
+    sc->nu_ref = malloc(n * sizeof(double));
+    sc->load_ref = malloc(m * sizeof(double));
+    sc->dirty = prillm__calloc(m, 1);
+    sc->cols = malloc(m * sizeof(int));
+    if (!sc->list || !sc->list_cost || !sc->theta || !sc->nu_ref || !sc->load_ref || !sc->dirty || !sc->cols) return -1;
+    sc->valid = 0;
+    return 0;
+}
+
+/* The SCREEN_LIST + 1 smallest of v[0..m) ascending, by insertion into a
+ * short sorted array (after the first few entries almost every v is
+ * rejected by one comparison); returns how many (fewer when m is small). */
+static int smallest(const double *v, int m, double *best, int *at) {
+    int keep = SCREEN_LIST + 1, k = 0;
+    for (int j = 0; j < m; j++) {
+        double x = v[j];
+        if (k == keep && !(x < best[keep - 1])) continue;
+        int t = k < keep ? k++ : keep - 1;
+        while (t > 0 && best[t - 1] > x) {
+            best[t] = best[t - 1];
+            at[t] = at[t - 1];
+            t--;
+        }
+        best[t] = x;
+        at[t] = j;
+    }
+    return k;
+}
+
+/* Row i of a rebuild: v (scratch of m) holds its reduced costs, c its
+ * costs. The list is the providers with v below the cut (compacted
+ * without branches), theta the smallest v of the others; a row with more
+ * than SCREEN_LIST below the cut keeps its SCREEN_LIST smallest instead. */
+static void screen_row(Screen *sc, int i, const double *v, const double *c, int m, int *idx) {
+    int *list = sc->list + (size_t)i * SCREEN_LIST;
+    double *list_cost = sc->list_cost + (size_t)i * SCREEN_LIST;
+    double cut = sc->cut, above = INFINITY;
+    int k = 0;
+    for (int j = 0; j < m; j++) {
+        idx[k] = j;
+        k += v[j] < cut;
+    }
+#pragma omp simd reduction(min : above)
+    for (int j = 0; j < m; j++) above = MIN2(above, v[j] < cut ? INFINITY : v[j]);
+    if (k <= SCREEN_LIST) {
+        for (int t = 0; t < k; t++) {
+            list[t] = idx[t];
+            list_cost[t] = c[idx[t]];
+        }
+        if (k < SCREEN_LIST) list[k] = -1;
+        sc->theta[i] = above;
+        return;
+    }
+    /* more than SCREEN_LIST below the cut: the smallest among those (the
+     * others are all above them) */
+    double best[SCREEN_LIST + 1];
+    int at[SCREEN_LIST + 1], keep = SCREEN_LIST + 1, got = 0;
+    for (int t = 0; t < k; t++) {
+        double x = v[idx[t]];
+        if (got == keep && !(x < best[keep - 1])) continue;
+        int u = got < keep ? got++ : keep - 1;
+        while (u > 0 && best[u - 1] > x) {
+            best[u] = best[u - 1];
+            at[u] = at[u - 1];
+            u--;
+        }
+        best[u] = x;
+        at[u] = idx[t];
+    }
+    for (int t = 0; t < SCREEN_LIST; t++) {
+        list[t] = at[t];
+        list_cost[t] = c[at[t]];
+    }
+    sc->theta[i] = MIN2(best[SCREEN_LIST], above);
+}
+
 /* One exact solve on the current active set, then the active-set
  * correction. Returns the number of violated pairs (0 = KKT holds on the
  * set's own terms), -1 if the system could not be factored or gave
@@ -799,8 +960,48 @@ static long exact_round(PrillmEquilibriumSolver *s) {
     /* a_j F_j once per round: the candidates' test below is then a
      * branch-free loop over the row that the compiler vectorises (it was
      * the largest part of a cold 10000 x 500 solve, a third of its time) */
-    double *load_cost = s->e_row;
+    double *load_cost = s->e_row, *v = s->h_row;
     for (int j = 0; j < m; j++) load_cost[j] = s->slope[j] * s->exact_F[j];
+    /* The screen (see Screen): rebuild, use, or (small markets) none */
+    Screen *sc = &s->screen;
+    int use_screen = 0, rebuild = 0, n_cols = 0, full_rows = 0;
+    double drop_min = 0, load_max = 0;
+    if (!sc->off && m >= SCREEN_MIN_PROVIDERS && screen_alloc(s) == 0) {
+        rebuild = 1;
+        if (sc->valid) {
+            drop_min = INFINITY;
+            for (int j = 0; j < m; j++) {
+                double change = load_cost[j] - sc->load_ref[j];
+                load_max = MAX2(load_max, MAX2(load_cost[j], sc->load_ref[j]));
+                if (sc->dirty[j] || change < -sc->delta) sc->cols[n_cols++] = j;
+                else drop_min = MIN2(drop_min, change);
+            }
+            if (!(drop_min <= 0)) drop_min = 0;
+            rebuild = n_cols > m / 8;
+        }
+        use_screen = !rebuild;
+        if (rebuild) {
+            /* the cut: from a sample of rows, the median of their
+             * (2/3 SCREEN_LIST)-th smallest v, so that most rows list
+             * fewer than SCREEN_LIST below it */
+            double sample[64], best[SCREEN_LIST + 1];
+            int at[SCREEN_LIST + 1], k = 0;
+            for (int i = 0; i < n && k < 64; i += 1 + n / 64) {
+                if (s->demand[i] <= 0) continue;
+                const double *c = s->cost + (size_t)i * m;
+                for (int j = 0; j < m; j++) v[j] = c[j] + load_cost[j] - s->nu[i];
+                int got = smallest(v, m, best, at);
+                sample[k++] = best[got < 2 * SCREEN_LIST / 3 ? got - 1 : 2 * SCREEN_LIST / 3 - 1];
+            }
+            for (int a = 1; a < k; a++)
+                for (int b = a; b > 0 && sample[b - 1] > sample[b]; b--) {
+                    double t = sample[b];
+                    sample[b] = sample[b - 1];
+                    sample[b - 1] = t;
+                }
+            sc->cut = k > 0 ? sample[k / 2] : INFINITY;
+        }
+    }
     for (int i = 0; i < n; i++) {
         if (s->demand[i] <= 0) continue;
         unsigned char *act = s->active + (size_t)i * m;
@@ -818,11 +1019,55 @@ static long exact_round(PrillmEquilibriumSolver *s) {
          * the order does not matter.) */
         double nu = s->nu[i], limit = -tiny * scale;
         long added = 0;
+        int full = 1;
+        if (use_screen) {
+            /* round-off of v^R and of v (each two operations on numbers
+             * at most cost_max + load_max + |nu|), and of the differences */
+            double margin = 16 * DBL_EPSILON * (sc->cost_max + load_max + fabs(nu) + fabs(sc->nu_ref[i]));
+            double bound = sc->theta[i] + drop_min - (nu - sc->nu_ref[i]) - margin;
+            if (bound >= limit) {
+                full = 0;
+                const int *list = sc->list + (size_t)i * SCREEN_LIST;
+                const double *list_cost = sc->list_cost + (size_t)i * SCREEN_LIST;
+                for (int t = 0; t < SCREEN_LIST && list[t] >= 0; t++) {
+                    int j = list[t];
+                    /* a moved column's listed cost is stale: the column
+                     * test below reads the current one */
+                    if (act[j] == 0 && !sc->dirty[j] && list_cost[t] + load_cost[j] - nu < limit) {
+                        act[j] = 1;
+                        added++;
+                    }
+                }
+                for (int t = 0; t < n_cols; t++) {
+                    int j = sc->cols[t];
+                    if (act[j] == 0 && c[j] + load_cost[j] - nu < limit) {
+                        act[j] = 1;
+                        added++;
+                    }
+                }
+                sc->screened_rows++;
+            } else {
+                sc->full_rows++;
+                full_rows++;
+            }
+        }
+        if (full && rebuild) {
+#pragma omp simd
+            for (int j = 0; j < m; j++) v[j] = c[j] + load_cost[j] - nu;
 #pragma omp simd reduction(+ : added)
-        for (int j = 0; j < m; j++) {
-            unsigned char enter = (unsigned char)((act[j] == 0) & (c[j] + load_cost[j] - nu < limit));
-            act[j] |= enter;
-            added += enter;
+            for (int j = 0; j < m; j++) {
+                unsigned char enter = (unsigned char)((act[j] == 0) & (v[j] < limit));
+                act[j] |= enter;
+                added += enter;
+            }
+            screen_row(sc, i, v, c, m, s->support_row);
+        } else if (full) {
+#pragma omp simd reduction(+ : added)
+            for (int j = 0; j < m; j++) {
+                unsigned char enter = (unsigned char)((act[j] == 0) & (c[j] + load_cost[j] - nu < limit));
+                act[j] |= enter;
+                added += enter;
+            }
         }
         violations += added;
         /* f_ij = beta_j (nu_i - c_ij) - F_j is a difference of numbers of
@@ -838,6 +1083,36 @@ static long exact_round(PrillmEquilibriumSolver *s) {
             }
         }
     }
+    if (rebuild) {
+        /* users without demand were not scanned: their rows never enter */
+        for (int i = 0; i < n; i++)
+            if (s->demand[i] <= 0) {
+                sc->theta[i] = INFINITY;
+                sc->list[(size_t)i * SCREEN_LIST] = -1;
+            }
+        memcpy(sc->nu_ref, s->nu, (size_t)n * sizeof(double));
+        memcpy(sc->load_ref, load_cost, (size_t)m * sizeof(double));
+        memset(sc->dirty, 0, (size_t)m);
+        /* delta: half the typical room theta_i - 0 of a row (the median
+         * over the rows of a sample), so that a load falling by less keeps
+         * most rows on their lists */
+        double sample[64];
+        int k = 0;
+        for (int i = 0; i < n && k < 64; i += 1 + n / 64)
+            if (s->demand[i] > 0 && isfinite(sc->theta[i]) && sc->theta[i] > 0) sample[k++] = sc->theta[i];
+        for (int a = 1; a < k; a++)
+            for (int b = a; b > 0 && sample[b - 1] > sample[b]; b--) {
+                double t = sample[b];
+                sample[b] = sample[b - 1];
+                sample[b - 1] = t;
+            }
+        sc->delta = k > 0 ? 0.5 * sample[k / 2] : 0.0;
+        sc->valid = 1;
+        sc->rebuilds++;
+    } else if (use_screen && full_rows > n / 8) {
+        sc->valid = 0; /* too many rows read in full: the next round rebuilds */
+    }
+    sc->round_full_rows = rebuild ? -1 : use_screen ? full_rows : n;
     return violations;
 }
 
@@ -907,9 +1182,14 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
             s->out_of_memory = 1;
             return;
         }
-        if (verbose >= 2)
-            fprintf(stderr, "prillm: round %d: %ld pairs active, %ld violations\n", info->iterations,
-                    s->system.n_pairs, violations);
+        if (verbose >= 2) {
+            char rows[64] = "every row read";
+            if (s->screen.round_full_rows == -1) snprintf(rows, sizeof rows, "every row read, screen rebuilt");
+            else if (s->screen.round_full_rows < n)
+                snprintf(rows, sizeof rows, "%d of %d rows read in full", s->screen.round_full_rows, n);
+            fprintf(stderr, "prillm: round %d: %ld pairs active, %ld violations (%s)\n", info->iterations,
+                    s->system.n_pairs, violations, rows);
+        }
         if (violations == 0) {
             take_exact_flows(s); /* and the loads */
             for (int i = 0; i < n; i++) s->lambda[i] = s->nu[i];
