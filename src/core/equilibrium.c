@@ -153,6 +153,11 @@ struct PrillmEquilibriumSolver {
     int out_of_memory;
     int flows_zero;       /* f was just cleared: its loads are zero          */
     Screen screen;
+    /* the certificate's packed rows (certify_packed) */
+    int *cert_start, *cert_index;  /* [n+1], [cert_capacity]               */
+    double *cert_value;            /* [cert_capacity]                       */
+    unsigned char *cert_mask;      /* [m], all zero between uses            */
+    long cert_capacity;
     PrillmEquilibrium solution;
 };
 
@@ -303,6 +308,10 @@ void prillm_equilibrium_cleanup(PrillmEquilibriumSolver *s) {
     free(s->active);
     free(s->packed_index);
     free(s->packed_value);
+    free(s->cert_start);
+    free(s->cert_index);
+    free(s->cert_value);
+    free(s->cert_mask);
     free(s->screen.list);
     free(s->screen.list_cost);
     free(s->screen.theta);
@@ -397,6 +406,19 @@ static double water_start(const double *e, const double *h, int m, double demand
     return start;
 }
 
+/* min of x[0..m): eight independent running minima, so that the loop is
+ * not one chain of dependent comparisons (the minimum of finite numbers
+ * does not depend on the order) */
+static double min_of(const double *x, int m) {
+    double a[8] = {INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY};
+    int j = 0;
+    for (; j + 8 <= m; j += 8)
+        for (int t = 0; t < 8; t++) a[t] = MIN2(a[t], x[j + t]);
+    for (; j < m; j++) a[0] = MIN2(a[0], x[j]);
+    for (int t = 1; t < 8; t++) a[0] = MIN2(a[0], a[t]);
+    return a[0];
+}
+
 /* With idx (scratch of m ints, or NULL), the iterations after the first
  * visit only the entries below the last multiplier: the iterates only fall
  * after the first step, so every later sum has the same terms in the same
@@ -407,9 +429,7 @@ static double water_start(const double *e, const double *h, int m, double demand
  * returned multiplier, ascending, or -1 when idx does not describe it. */
 static double water_fill(double *e, const double *h, int m, double demand, double warm, double *e_lo, int *idx,
                          int *used) {
-    double lo = INFINITY;
-#pragma omp simd reduction(min : lo)
-    for (int j = 0; j < m; j++) lo = MIN2(lo, e[j]);
+    double lo = min_of(e, m);
     for (int j = 0; j < m; j++) e[j] -= lo;
     *e_lo = lo;
     /* the start is needed only without a usable warm multiplier */
@@ -1132,9 +1152,131 @@ static void take_exact_flows(PrillmEquilibriumSolver *s) {
         }
 }
 
+/* certify_flows's numbers, bit for bit (the same sums in the same order),
+ * reading the flows once and the costs once: the first pass packs each
+ * row's nonzero flows and sums the loads from them (adding the zeros
+ * changes no sum), the second takes every user's terms from its packed
+ * row and the zero flows' smallest marginal cost from its row of costs.
+ * Returns -1 (nothing written) when the pack would not stay small (flows
+ * dense in more than a quarter of the pairs) or memory runs out: the
+ * caller then runs certify_flows. */
+static int certify_packed(PrillmEquilibriumSolver *s, double *lambda_out, PrillmEquilibriumInfo *info) {
+    int n = s->n, m = s->m;
+    const double *demand = s->demand, *slope = s->slope;
+    double *F = s->F;
+    if (!s->cert_start) {
+        s->cert_start = malloc(((size_t)n + 1) * sizeof(int));
+        s->cert_mask = prillm__calloc((size_t)m, 1);
+        if (!s->cert_start || !s->cert_mask) return -1;
+    }
+    long limit = (long)((size_t)n * (size_t)m / 4), count = 0;
+    memset(F, 0, (size_t)m * sizeof(double));
+    for (int i = 0; i < n; i++) {
+        const double *row = s->f + (size_t)i * m;
+        s->cert_start[i] = (int)count;
+        if (count + m > s->cert_capacity) {
+            if (count + m > limit + m) return -1;
+            long cap = s->cert_capacity > 0 ? 2 * s->cert_capacity : 4L * n + m;
+            while (cap < count + m) cap *= 2;
+            int *index = realloc(s->cert_index, (size_t)cap * sizeof(int));
+            if (index) s->cert_index = index;
+            double *value = realloc(s->cert_value, (size_t)cap * sizeof(double));
+            if (value) s->cert_value = value;
+            if (!index || !value) return -1;
+            s->cert_capacity = cap;
+        }
+        int *index = s->cert_index + count;
+        double *value = s->cert_value + count;
+        int k = 0;
+        for (int j = 0; j < m; j++) {
+            index[k] = j;
+            k += row[j] != 0;
+        }
+        for (int t = 0; t < k; t++) {
+            value[t] = row[index[t]];
+            F[index[t]] += value[t];
+        }
+        count += k;
+    }
+    s->cert_start[n] = (int)count;
+    double kkt = 0, demand_res = 0, potential = 0, dmax = 0;
+    long active = 0;
+    for (int i = 0; i < n; i++) dmax = MAX2(dmax, demand[i]);
+    for (int j = 0; j < m; j++) potential += 0.5 * slope[j] * F[j] * F[j];
+    unsigned char *used = s->cert_mask;
+    for (int i = 0; i < n; i++) {
+        const double *c = s->cost + (size_t)i * m;
+        const int *index = s->cert_index + s->cert_start[i];
+        const double *value = s->cert_value + s->cert_start[i];
+        int k = s->cert_start[i + 1] - s->cert_start[i];
+        double D = demand[i], sum = 0, weighted = 0, scale = 0;
+        if (!(D > 0)) {
+            /* no demand: certify_flows's own loop over the row */
+            const double *row = s->f + (size_t)i * m;
+            double lowest = INFINITY;
+            for (int j = 0; j < m; j++) {
+                double g = c[j] + slope[j] * (F[j] + row[j]);
+                sum += row[j];
+                lowest = MIN2(lowest, g);
+                if (row[j] > 0) active++;
+                potential += row[j] * (c[j] + 0.5 * slope[j] * row[j]);
+            }
+            if (lambda_out) lambda_out[i] = lowest;
+            double ref = dmax > 0 ? dmax : 1.0;
+            for (int j = 0; j < m; j++) kkt = MAX2(kkt, fabs(row[j]) / ref);
+            demand_res = MAX2(demand_res, fabs(sum) / ref);
+            continue;
+        }
+        /* the zero flows' smallest marginal cost first: it streams the row
+         * of costs, which the terms of the used pairs then find cached */
+        for (int t = 0; t < k; t++) used[index[t]] = 1;
+        double g_zero = INFINITY;
+#pragma omp simd reduction(min : g_zero)
+        for (int j = 0; j < m; j++) {
+            double g = used[j] ? INFINITY : c[j] + slope[j] * (F[j] + 0.0);
+            g_zero = MIN2(g_zero, g);
+        }
+        for (int t = 0; t < k; t++) used[index[t]] = 0;
+        for (int t = 0; t < k; t++) {
+            int j = index[t];
+            double x = value[t];
+            double g = c[j] + slope[j] * (F[j] + x);
+            sum += x;
+            weighted += x / D * g;
+            if (x > 0) {
+                scale = MAX2(scale, fabs(c[j]) + slope[j] * (F[j] + x));
+                active++;
+            }
+            potential += x * (c[j] + 0.5 * slope[j] * x);
+        }
+        double lambda = weighted;
+        if (lambda_out) lambda_out[i] = lambda;
+        demand_res = MAX2(demand_res, fabs(sum - D) / D);
+        if (scale == 0) scale = fabs(lambda) > 0 ? fabs(lambda) : 1.0;
+        for (int t = 0; t < k; t++) {
+            int j = index[t];
+            double x = value[t];
+            double g = c[j] + slope[j] * (F[j] + x);
+            double r = MIN2(x / D, (g - lambda) / scale);
+            kkt = MAX2(kkt, fabs(r));
+        }
+        if (k < m) {
+            double r = MIN2(0.0, (g_zero - lambda) / scale);
+            kkt = MAX2(kkt, fabs(r));
+        }
+    }
+    if (isnan(kkt) || isnan(demand_res)) kkt = demand_res = INFINITY;
+    info->kkt_violation = MAX2(kkt, demand_res);
+    info->demand_residual = demand_res;
+    info->potential = potential;
+    info->active_pairs = active;
+    return 0;
+}
+
 static void publish(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info) {
     PrillmEquilibrium *out = &s->solution;
-    certify_flows(s->n, s->m, s->cost, s->slope, s->demand, s->f, s->F, out->lambda, s->support_row, info);
+    if (certify_packed(s, out->lambda, info))
+        certify_flows(s->n, s->m, s->cost, s->slope, s->demand, s->f, s->F, out->lambda, s->support_row, info);
     /* max() comparisons can step over a NaN; the plain sum in the potential
      * cannot, so both must be finite for any number to be stood behind */
     if (!isfinite(info->kkt_violation) || !isfinite(info->potential)) info->status = PRILLM_STATUS_FAILED;
