@@ -884,21 +884,51 @@ static int smallest(const double *v, int m, double *best, int *at) {
     return k;
 }
 
-/* Row i of a rebuild: v (scratch of m) holds its reduced costs, c its
- * costs. The list is the providers with v below the cut (compacted
- * without branches), theta the smallest v of the others; a row with more
- * than SCREEN_LIST below the cut keeps its SCREEN_LIST smallest instead. */
-static void screen_row(Screen *sc, int i, const double *v, const double *c, int m, int *idx) {
+/* Row i of a rebuild: the full candidates' test of the row (returns the
+ * pairs entering), and the row's screen. v (scratch of m) receives the
+ * reduced costs v_j = c_j + L_j - nu (the test's own expression), eight at
+ * a time, with their minimum: a block with none below the cut only updates
+ * theta; the providers below it (compacted) are the list, theta the
+ * smallest v of the others. A row with more than SCREEN_LIST below the cut
+ * keeps its SCREEN_LIST smallest instead. */
+static long screen_row(Screen *sc, int i, const double *c, const double *load_cost, double nu, double limit,
+                       unsigned char *act, double *v, int m, int *idx) {
     int *list = sc->list + (size_t)i * SCREEN_LIST;
     double *list_cost = sc->list_cost + (size_t)i * SCREEN_LIST;
     double cut = sc->cut, above = INFINITY;
-    int k = 0;
-    for (int j = 0; j < m; j++) {
-        idx[k] = j;
-        k += v[j] < cut;
+    long added = 0;
+    int k = 0, j = 0;
+    for (; j + 8 <= m; j += 8) {
+        double low = INFINITY;
+        for (int t = 0; t < 8; t++) {
+            double x = c[j + t] + load_cost[j + t] - nu;
+            unsigned char enter = (unsigned char)((act[j + t] == 0) & (x < limit));
+            act[j + t] |= enter;
+            added += enter;
+            v[j + t] = x;
+            low = MIN2(low, x);
+        }
+        if (!(low < cut)) {
+            above = MIN2(above, low);
+            continue;
+        }
+        for (int t = 0; t < 8; t++) {
+            double x = v[j + t];
+            idx[k] = j + t;
+            k += x < cut;
+            above = MIN2(above, x < cut ? INFINITY : x);
+        }
     }
-#pragma omp simd reduction(min : above)
-    for (int j = 0; j < m; j++) above = MIN2(above, v[j] < cut ? INFINITY : v[j]);
+    for (; j < m; j++) {
+        double x = c[j] + load_cost[j] - nu;
+        unsigned char enter = (unsigned char)((act[j] == 0) & (x < limit));
+        act[j] |= enter;
+        added += enter;
+        v[j] = x;
+        idx[k] = j;
+        k += x < cut;
+        above = MIN2(above, x < cut ? INFINITY : x);
+    }
     if (k <= SCREEN_LIST) {
         for (int t = 0; t < k; t++) {
             list[t] = idx[t];
@@ -906,7 +936,7 @@ static void screen_row(Screen *sc, int i, const double *v, const double *c, int 
         }
         if (k < SCREEN_LIST) list[k] = -1;
         sc->theta[i] = above;
-        return;
+        return added;
     }
     /* more than SCREEN_LIST below the cut: the smallest among those (the
      * others are all above them) */
@@ -929,6 +959,7 @@ static void screen_row(Screen *sc, int i, const double *v, const double *c, int 
         list_cost[t] = c[at[t]];
     }
     sc->theta[i] = MIN2(best[SCREEN_LIST], above);
+    return added;
 }
 
 /* One exact solve on the current active set, then the active-set
@@ -1072,15 +1103,7 @@ static long exact_round(PrillmEquilibriumSolver *s) {
             }
         }
         if (full && rebuild) {
-#pragma omp simd
-            for (int j = 0; j < m; j++) v[j] = c[j] + load_cost[j] - nu;
-#pragma omp simd reduction(+ : added)
-            for (int j = 0; j < m; j++) {
-                unsigned char enter = (unsigned char)((act[j] == 0) & (v[j] < limit));
-                act[j] |= enter;
-                added += enter;
-            }
-            screen_row(sc, i, v, c, m, s->support_row);
+            added += screen_row(sc, i, c, load_cost, nu, limit, act, v, m, s->support_row);
         } else if (full) {
 #pragma omp simd reduction(+ : added)
             for (int j = 0; j < m; j++) {
