@@ -538,7 +538,15 @@ static double split_correction_idx(const double *e, const double *h, const int *
 /* One sweep over users; returns how many pairs changed between used and
  * unused, and the largest flow change relative to the user's demand. With
  * flags (n x m), also flags := f > 0 after the sweep. */
+static long sweep_rows(PrillmEquilibriumSolver *s, double *max_change, unsigned char *flags, int rows_zero);
 static long sweep(PrillmEquilibriumSolver *s, double *max_change, unsigned char *flags) {
+    return sweep_rows(s, max_change, flags, 0);
+}
+
+/* rows_zero: every flow is 0 before the sweep (a cold start's first), so
+ * no pair used before has to be cleared: the loop that looks for them over
+ * all m providers of each row is left out (it would change nothing). */
+static long sweep_rows(PrillmEquilibriumSolver *s, double *max_change, unsigned char *flags, int rows_zero) {
     int n = s->n, m = s->m;
     long flips = 0;
     double biggest = 0;
@@ -603,7 +611,7 @@ static long sweep(PrillmEquilibriumSolver *s, double *max_change, unsigned char 
                 s->F[j] += x - old;
                 row[j] = x;
             }
-            for (int j = 0; j < m; j++) {
+            for (int j = 0; j < m && !rows_zero; j++) {
                 double old = row[j];
                 if (old == 0 || lambda > e[j]) continue; /* unused, or set above */
                 if (old > 0) flips++;
@@ -817,13 +825,14 @@ static int out_of_time(const PrillmEquilibriumSolver *s, double t0) {
  * moving), at most limit sweeps; then active := f > 0, written by the
  * sweeps as they go (no pass over f afterwards). */
 static void presweep(PrillmEquilibriumSolver *s, int limit, PrillmEquilibriumInfo *info, double t0) {
-    if (s->flows_zero) memset(s->F, 0, (size_t)s->m * sizeof(double)); /* a cold start: no pass to sum zeros */
+    int zero = s->flows_zero;
+    if (zero) memset(s->F, 0, (size_t)s->m * sizeof(double)); /* a cold start: no pass to sum zeros */
     else recompute_loads(s, s->f, s->F);
     s->flows_zero = 0;
     int swept = 0;
     for (int k = 0; k < limit && info->sweeps < s->settings.max_sweeps; k++) {
         double change;
-        long flips = sweep(s, &change, s->active);
+        long flips = sweep_rows(s, &change, s->active, k == 0 && zero);
         swept = 1;
         info->sweeps++;
         if ((flips == 0 && k > 0) || change < 1e-14 || out_of_time(s, t0)) break;
