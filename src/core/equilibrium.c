@@ -1093,14 +1093,16 @@ static long exact_round(PrillmEquilibriumSolver *s) {
                     int j = list[t];
                     /* a moved column's listed cost is stale: the column
                      * test below reads the current one */
-                    if (act[j] == 0 && !sc->dirty[j] && list_cost[t] + load_cost[j] - nu < limit) {
+                    /* the reduced cost first: most listed pairs are above
+                     * the limit, and their flags stay unread */
+                    if (list_cost[t] + load_cost[j] - nu < limit && act[j] == 0 && !sc->dirty[j]) {
                         act[j] = 1;
                         added++;
                     }
                 }
                 for (int t = 0; t < n_cols; t++) {
                     int j = sc->cols[t];
-                    if (act[j] == 0 && c[j] + load_cost[j] - nu < limit) {
+                    if (c[j] + load_cost[j] - nu < limit && act[j] == 0) {
                         act[j] = 1;
                         added++;
                     }
