@@ -19,6 +19,7 @@
  * largest markets (10^4 x 10^3) every n x m array is 80 MB of page faults.
  */
 #include <float.h>
+#include <limits.h>
 #include <stdint.h>
 #include <math.h>
 #include <stdio.h>
@@ -859,8 +860,15 @@ void prillm__equilibrium_screen_counters(const PrillmEquilibriumSolver *s, long 
 /* The screen's arrays, at the first round that uses them; 0 or -1. */
 static int screen_alloc(PrillmEquilibriumSolver *s) {
     Screen *sc = &s->screen;
-    if (sc->list) return 0;
+    if (sc->list && sc->list_cost && sc->theta && sc->nu_ref && sc->load_ref && sc->dirty && sc->cols) return 0;
     size_t n = (size_t)s->n, m = (size_t)s->m;
+    free(sc->list); /* a part left by an earlier failure */
+    free(sc->list_cost);
+    free(sc->theta);
+    free(sc->nu_ref);
+    free(sc->load_ref);
+    free(sc->dirty);
+    free(sc->cols);
     sc->list = malloc(n * SCREEN_LIST * sizeof(int));
     sc->list_cost = malloc(n * SCREEN_LIST * sizeof(double));
     sc->theta = malloc(n * sizeof(double));
@@ -868,8 +876,8 @@ static int screen_alloc(PrillmEquilibriumSolver *s) {
     sc->load_ref = malloc(m * sizeof(double));
     sc->dirty = prillm__calloc(m, 1);
     sc->cols = malloc(m * sizeof(int));
-    if (!sc->list || !sc->list_cost || !sc->theta || !sc->nu_ref || !sc->load_ref || !sc->dirty || !sc->cols) return -1;
     sc->valid = 0;
+    if (!sc->list || !sc->list_cost || !sc->theta || !sc->nu_ref || !sc->load_ref || !sc->dirty || !sc->cols) return -1;
     return 0;
 }
 
@@ -1082,8 +1090,10 @@ static long exact_round(PrillmEquilibriumSolver *s) {
         int full = 1;
         if (use_screen) {
             /* round-off of v^R and of v (each two operations on numbers
-             * at most cost_max + load_max + |nu|), and of the differences */
-            double margin = 16 * DBL_EPSILON * (sc->cost_max + load_max + fabs(nu) + fabs(sc->nu_ref[i]));
+             * at most cost_max + load_max + |nu|), of the differences and
+             * of this bound's own sums (about 15 units of S in all; 64 of
+             * them here, still far below a typical theta) */
+            double margin = 64 * DBL_EPSILON * (sc->cost_max + load_max + fabs(nu) + fabs(sc->nu_ref[i]));
             double bound = sc->theta[i] + drop_min - (nu - sc->nu_ref[i]) - margin;
             if (bound >= limit) {
                 full = 0;
@@ -1091,10 +1101,10 @@ static long exact_round(PrillmEquilibriumSolver *s) {
                 const double *list_cost = sc->list_cost + (size_t)i * SCREEN_LIST;
                 for (int t = 0; t < SCREEN_LIST && list[t] >= 0; t++) {
                     int j = list[t];
-                    /* a moved column's listed cost is stale: the column
-                     * test below reads the current one */
                     /* the reduced cost first: most listed pairs are above
-                     * the limit, and their flags stay unread */
+                     * the limit, and their flags stay unread. A moved
+                     * column's listed cost is stale: the column test below
+                     * reads the current one. */
                     if (list_cost[t] + load_cost[j] - nu < limit && act[j] == 0 && !sc->dirty[j]) {
                         act[j] = 1;
                         added++;
@@ -1191,19 +1201,18 @@ static void take_exact_flows(PrillmEquilibriumSolver *s) {
  * row's nonzero flows and sums the loads from them (adding the zeros
  * changes no sum), the second takes every user's terms from its packed
  * row and the zero flows' smallest marginal cost from its row of costs.
- * Returns -1 (nothing written) when the pack would not stay small (flows
- * dense in more than a quarter of the pairs) or memory runs out: the
- * caller then runs certify_flows. */
+ * Returns -1 when the pack would not stay small (flows dense in more than
+ * a quarter of the pairs) or memory runs out: the caller then runs
+ * certify_flows, which sums the loads again from the start. */
 static int certify_packed(PrillmEquilibriumSolver *s, double *lambda_out, PrillmEquilibriumInfo *info) {
     int n = s->n, m = s->m;
     const double *demand = s->demand, *slope = s->slope;
     double *F = s->F;
-    if (!s->cert_start) {
-        s->cert_start = malloc(((size_t)n + 1) * sizeof(int));
-        s->cert_mask = prillm__calloc((size_t)m, 1);
-        if (!s->cert_start || !s->cert_mask) return -1;
-    }
+    if (!s->cert_start) s->cert_start = malloc(((size_t)n + 1) * sizeof(int));
+    if (!s->cert_mask) s->cert_mask = prillm__calloc((size_t)m, 1);
+    if (!s->cert_start || !s->cert_mask) return -1;
     long limit = (long)((size_t)n * (size_t)m / 4), count = 0;
+    if (limit > INT_MAX / 2) limit = INT_MAX / 2; /* cert_start holds ints */
     memset(F, 0, (size_t)m * sizeof(double));
     for (int i = 0; i < n; i++) {
         const double *row = s->f + (size_t)i * m;
