@@ -1273,12 +1273,17 @@ static int certify_packed(PrillmEquilibriumSolver *s, double *lambda_out, Prillm
         /* the zero flows' smallest marginal cost first: it streams the row
          * of costs, which the terms of the used pairs then find cached */
         for (int t = 0; t < k; t++) used[index[t]] = 1;
-        double g_zero = INFINITY;
-#pragma omp simd reduction(min : g_zero)
-        for (int j = 0; j < m; j++) {
-            double g = used[j] ? INFINITY : c[j] + slope[j] * (F[j] + 0.0);
-            g_zero = MIN2(g_zero, g);
-        }
+        /* eight running minima (the minimum does not depend on the order) */
+        double low[8] = {INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY};
+        int j = 0;
+        for (; j + 8 <= m; j += 8)
+            for (int t = 0; t < 8; t++) {
+                double g = used[j + t] ? INFINITY : c[j + t] + slope[j + t] * (F[j + t] + 0.0);
+                low[t] = MIN2(low[t], g);
+            }
+        for (; j < m; j++) low[0] = MIN2(low[0], used[j] ? INFINITY : c[j] + slope[j] * (F[j] + 0.0));
+        double g_zero = low[0];
+        for (int t = 1; t < 8; t++) g_zero = MIN2(g_zero, low[t]);
         for (int t = 0; t < k; t++) used[index[t]] = 0;
         for (int t = 0; t < k; t++) {
             int j = index[t];
