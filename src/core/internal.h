@@ -88,6 +88,11 @@ void prillm__equilibrium_set_screen(PrillmEquilibriumSolver *solver, int on);
 void prillm__equilibrium_screen_counters(const PrillmEquilibriumSolver *solver, long *rebuilds, long *listed_rows,
                                          long *full_rows);
 
+/* The exact method's local start after update_price (equilibrium.c,
+ * local_sweep): on (1, the default) or off (0: a warm solve starts from the
+ * last exact set as it is). For tests. */
+void prillm__equilibrium_set_local_start(PrillmEquilibriumSolver *solver, int on);
+
 #endif
 
 /* JSON output helpers shared by the library's writers and the CLI. */

@@ -176,11 +176,65 @@ static void test_screened_flows_match_ipopt(void **state) {
     }
 }
 
+/* The local start after a price rise (equilibrium.c, local_sweep): on 24
+ * random markets, a warm re-solve after the price of the most used
+ * provider is multiplied by 3 or 10 ends at the same equilibrium as without
+ * it (and as a cold solve), in fewer rounds in total (123 against 139:
+ * after 10x it saves up to 6 rounds, after 3x it is about even) and never
+ * more than one round more on a market. */
+static void test_local_start_after_price_rise(void **state) {
+    (void)state;
+    TestRng rng = {5150};
+    long rounds_local = 0, rounds_plain = 0;
+    for (int trial = 0; trial < 24; trial++) {
+        int n = test_int(&rng, 150, 600), m = test_int(&rng, 64, 160);
+        TestMarketShape shape = {0.0, 3.0, 0, 0};
+        PrillmMarket *mk = test_market(n, m, 6100 + (uint64_t)trial, &shape);
+        PrillmEquilibriumSolver *local = setup_with_screen(mk, 1), *plain = setup_with_screen(mk, 1);
+        prillm__equilibrium_set_local_start(plain, 0);
+        PrillmError err;
+        assert_int_equal(prillm_equilibrium_solve(local, &err), PRILLM_OK);
+        assert_int_equal(prillm_equilibrium_solve(plain, &err), PRILLM_OK);
+        /* the provider with the most flow */
+        const PrillmEquilibrium *eq = prillm_equilibrium_solution(local);
+        int p = 0;
+        for (int j = 1; j < m; j++)
+            if (eq->provider_flow[j] > eq->provider_flow[p]) p = j;
+        double price = mk->price[p] * (trial % 2 ? 10.0 : 3.0);
+        assert_int_equal(prillm_equilibrium_update_price(local, p, price, &err), PRILLM_OK);
+        assert_int_equal(prillm_equilibrium_update_price(plain, p, price, &err), PRILLM_OK);
+        assert_int_equal(prillm_equilibrium_solve(local, &err), PRILLM_OK);
+        assert_int_equal(prillm_equilibrium_solve(plain, &err), PRILLM_OK);
+        const PrillmEquilibrium *a = prillm_equilibrium_solution(local), *b = prillm_equilibrium_solution(plain);
+        assert_int_equal(a->info.status, PRILLM_STATUS_SOLVED);
+        assert_int_equal(b->info.status, PRILLM_STATUS_SOLVED);
+        mk->price[p] = price;
+        PrillmEquilibriumSolver *cold = test_solve(mk, NULL);
+        double diff = max_diff_per_demand(mk, a->flows, b->flows);
+        double diff_cold = max_diff_per_demand(mk, a->flows, prillm_equilibrium_solution(cold)->flows);
+        if (diff > 1e-9 || diff_cold > 1e-9)
+            fail_msg("trial %d: local start differs from the plain one by %.3g, from cold by %.3g", trial, diff,
+                     diff_cold);
+        if (a->info.iterations > b->info.iterations + 1)
+            fail_msg("trial %d: %d rounds with the local start, %d without", trial, a->info.iterations,
+                     b->info.iterations);
+        rounds_local += a->info.iterations;
+        rounds_plain += b->info.iterations;
+        prillm_equilibrium_cleanup(cold);
+        prillm_equilibrium_cleanup(local);
+        prillm_equilibrium_cleanup(plain);
+        prillm_market_free(mk);
+    }
+    printf("# rounds after a price rise: %ld with the local start, %ld without\n", rounds_local, rounds_plain);
+    assert_true(rounds_local < rounds_plain);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_screen_changes_nothing_but_the_work),
         cmocka_unit_test(test_screened_flows_match_gauss_seidel),
         cmocka_unit_test(test_screened_flows_match_ipopt),
+        cmocka_unit_test(test_local_start_after_price_rise),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
