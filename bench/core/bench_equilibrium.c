@@ -7,7 +7,10 @@
  * thread). "solve" is prillm_equilibrium_solve alone, for both methods (for
  * Ipopt it includes building its problem); "setup" is the validation and
  * copy of the market that both methods share. "warm" is the median re-solve after one provider's price
- * moves by 1%, the pricing loop's access pattern. The agreement columns are
+ * moves by 1%, the pricing loop's access pattern; "warm, large move" the
+ * median re-solve after a provider's price is multiplied by 0.01, 0.1, 3
+ * or 10 (the exact pricing walk's bounding solves), each from the solved
+ * market at the original prices. The agreement columns are
  * the largest |f_exact - f_ipopt| over all pairs, divided by the largest
  * demand (norm-relative) and by the pair's own user's demand (stricter).
  *
@@ -79,6 +82,35 @@ static double warm_resolve_median(const PrillmMarket *mk, int repeats) {
     return med;
 }
 
+/* Re-solves after large moves: for each factor, provider (r mod m) is
+ * moved from the solved original market, re-solved warm (timed), moved
+ * back and re-solved (untimed). */
+static double warm_large_median(const PrillmMarket *mk, int repeats) {
+    static const double factors[] = {0.01, 0.1, 3.0, 10.0};
+    PrillmError err;
+    PrillmEquilibriumSolver *s = NULL;
+    if (prillm_equilibrium_setup(&s, mk, NULL, &err) || prillm_equilibrium_solve(s, &err)) exit(1);
+    int count = 4 * repeats;
+    double *times = calloc((size_t)count, sizeof(double));
+    for (int r = 0; r < count; r++) {
+        int j = (r / 4) % mk->n_providers;
+        prillm_equilibrium_update_price(s, j, mk->price[j] * factors[r % 4], &err);
+        double t0 = prillm__now();
+        prillm_equilibrium_solve(s, &err);
+        times[r] = prillm__now() - t0;
+        if (prillm_equilibrium_solution(s)->info.status != PRILLM_STATUS_SOLVED) {
+            fprintf(stderr, "bench: warm re-solve after a large move not solved\n");
+            exit(1);
+        }
+        prillm_equilibrium_update_price(s, j, mk->price[j], &err);
+        prillm_equilibrium_solve(s, &err);
+    }
+    double med = bench_median(times, count);
+    free(times);
+    prillm_equilibrium_cleanup(s);
+    return med;
+}
+
 /* One pass over the market's n x m delay matrix (read and summed): the
  * floor any solve must pay at least once, the unit of issue 14's "within 20
  * passes" target. */
@@ -116,10 +148,10 @@ int main(int argc, char **argv) {
     };
     printf("prillm %s equilibrium benchmark (one core; medians over repeats; Ipopt limit %.0f s)\n\n",
            prillm_version(), ipopt_limit);
-    printf("| users x providers | setup | exact solve | one pass over n x m | exact / pass | warm re-solve | rounds | "
-           "sweeps | KKT violation | Ipopt solve | Ipopt KKT | max diff / max demand | max diff / own demand | "
-           "Ipopt / exact |\n");
-    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    printf("| users x providers | setup | exact solve | one pass over n x m | exact / pass | warm re-solve | "
+           "warm, large move | large / pass | rounds | sweeps | KKT violation | Ipopt solve | Ipopt KKT | "
+           "max diff / max demand | max diff / own demand | Ipopt / exact |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (size_t c = 0; c < sizeof sizes / sizeof sizes[0]; c++) {
         const Size *sz = &sizes[c];
         PrillmError err;
@@ -133,6 +165,7 @@ int main(int argc, char **argv) {
         for (int r = 0; r < sz->repeats; r++) times[r] = timed_solve(mk, NULL, exact, &info, &setups[r]);
         double t_exact = bench_median(times, sz->repeats), t_setup = bench_median(setups, sz->repeats);
         double t_warm = warm_resolve_median(mk, sz->repeats < 50 ? sz->repeats : 50);
+        double t_large = warm_large_median(mk, sz->repeats < 10 ? sz->repeats : 10);
         double t_pass = pass_median(mk, sz->repeats);
 
         PrillmEquilibriumSettings ipopt;
@@ -159,12 +192,12 @@ int main(int argc, char **argv) {
                 agree_norm = worst / dmax;
             }
         }
-        char a[32], b[32], d[32], e[32], f[32], ratio[32] = "-";
+        char a[32], b[32], d[32], e[32], f[32], g[32], ratio[32] = "-";
         if (isfinite(t_ipopt)) snprintf(ratio, sizeof ratio, "%.0fx", t_ipopt / t_exact);
-        printf("| %d x %d | %s | %s | %s | %.0f | %s | %d | %d | %.1e | %s%s | %.1e | %.1e | %.1e | %s |\n", sz->n,
-               sz->m, bench_format_time(t_setup, 1, e, sizeof e), bench_format_time(t_exact, 1, a, sizeof a),
+        printf("| %d x %d | %s | %s | %s | %.0f | %s | %s | %.0f | %d | %d | %.1e | %s%s | %.1e | %.1e | %.1e | %s |\n",
+               sz->n, sz->m, bench_format_time(t_setup, 1, e, sizeof e), bench_format_time(t_exact, 1, a, sizeof a),
                bench_format_time(t_pass, 1, f, sizeof f), t_exact / t_pass, bench_format_time(t_warm, 1, b, sizeof b),
-               info.iterations, info.sweeps, info.kkt_violation, bench_format_time(t_ipopt, 1, d, sizeof d),
+               bench_format_time(t_large, 1, g, sizeof g), t_large / t_pass, info.iterations, info.sweeps, info.kkt_violation, bench_format_time(t_ipopt, 1, d, sizeof d),
                ipopt_info.status == PRILLM_STATUS_FAILED ? " (failed)" : "", ipopt_info.kkt_violation, agree_norm, agree,
                ratio);
         fflush(stdout);

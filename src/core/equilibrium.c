@@ -19,6 +19,7 @@
  * largest markets (10^4 x 10^3) every n x m array is 80 MB of page faults.
  */
 #include <float.h>
+#include <limits.h>
 #include <stdint.h>
 #include <math.h>
 #include <stdio.h>
@@ -79,6 +80,48 @@ PrillmErrorCode prillm_equilibrium_check_settings(const PrillmEquilibriumSetting
 
 /* ---- workspace -------------------------------------------------------- */
 
+/* The candidates' screen of the active-set correction (exact_round).
+ *
+ * Each correction round asks, for every pair outside the active set,
+ * whether its reduced cost v_ij = c_ij + a_j F_j - nu_i is below the user's
+ * (slightly negative) limit: a full read of the n x m costs, one pass per
+ * round, the largest part of a cold solve. The screen makes most rounds
+ * read only a short list per user, with the same answers:
+ *
+ * at a reference round R every row is scanned in full, and user i keeps
+ * its SCREEN_LIST smallest v_ij (whatever their state) in `list` and the
+ * smallest of the others in theta_i. At a later round, for a pair not in
+ * the list,
+ *     v_ij = v^R_ij + (a_j F_j - L^R_j) - (nu_i - nu^R_i)
+ *          >= theta_i + min_j (a_j F_j - L^R_j) - (nu_i - nu^R_i),
+ * minus a bound on the round-off of both evaluations (`margin`). When that
+ * is at least the limit, no pair outside the list can enter: the row reads
+ * its list only. Providers whose a_j F_j fell by more than delta since R,
+ * and those whose costs moved (update_price), are left out of the minimum
+ * and tested pair by pair instead (a strided read of one column each).
+ * Rows whose bound fails are read in full as before; when many do, the
+ * round rebuilds the screen. The entering pairs, and so every round, the
+ * active sets and the flows, are the ones of the full test, bit for bit. */
+#define SCREEN_LIST 24
+#define SCREEN_MIN_PROVIDERS 64
+
+typedef struct {
+    int off;             /* prillm__equilibrium_set_screen(s, 0)                 */
+    int valid;           /* lists describe the current costs but `dirty` columns */
+    int *list;           /* [n * SCREEN_LIST] providers (-1 ends a short list)   */
+    double *list_cost;   /* [n * SCREEN_LIST] their c_ij: no scattered reads     */
+    double cut;          /* a rebuild lists the v_ij below it (then theta >= cut) */
+    double *theta;       /* [n] smallest v^R over the providers not listed       */
+    double *nu_ref;      /* [n] nu^R                                             */
+    double *load_ref;    /* [m] L^R = a_j F^R_j                                  */
+    double delta;        /* fall of a load beyond which its column is tested     */
+    unsigned char *dirty;/* [m] costs changed since R                            */
+    int *cols;           /* [m] providers tested pair by pair this round         */
+    double cost_max;     /* max |c_ij| (an upper bound after update_price)       */
+    long rebuilds, screened_rows, full_rows; /* counters (tests, tuning)         */
+    int round_full_rows; /* rows read in full by the last round (-1: a rebuild)  */
+} Screen;
+
 struct PrillmEquilibriumSolver {
     PrillmEquilibriumSettings settings;
     PrillmMarket *market; /* own copy: prices change with update_price */
@@ -110,14 +153,29 @@ struct PrillmEquilibriumSolver {
     double *packed_value;
     int out_of_memory;
     int flows_zero;       /* f was just cleared: its loads are zero          */
+    unsigned char *moved; /* [m] prices moved by update_price since the last solve */
+    int moved_count, seeded, no_local;
+    unsigned char *local_rows; /* [n] scratch of local_sweep */
+    Screen screen;
+    /* the certificate's packed rows (certify_packed) */
+    int *cert_start, *cert_index;  /* [n+1], [cert_capacity]               */
+    double *cert_value;            /* [cert_capacity]                       */
+    unsigned char *cert_mask;      /* [m], all zero between uses            */
+    long cert_capacity;
     PrillmEquilibrium solution;
 };
 
 static void fill_costs(PrillmEquilibriumSolver *s) {
     const PrillmMarket *mk = s->market;
     int n = s->n, m = s->m;
+    double cost_max = 0;
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < m; j++) s->cost[(size_t)i * m + j] = prillm__user_cost(mk, i, j, mk->price[j]);
+        for (int j = 0; j < m; j++) {
+            double c = prillm__user_cost(mk, i, j, mk->price[j]);
+            s->cost[(size_t)i * m + j] = c;
+            cost_max = MAX2(cost_max, fabs(c));
+        }
+    s->screen.cost_max = cost_max;
 }
 
 PrillmErrorCode prillm_equilibrium_setup(PrillmEquilibriumSolver **out, const PrillmMarket *market,
@@ -233,6 +291,7 @@ void prillm__equilibrium_seed_active(PrillmEquilibriumSolver *s, const unsigned 
     if (!s || !active) return;
     memcpy(s->active, active, (size_t)s->n * (size_t)s->m);
     s->warm_exact = 1;
+    s->seeded = 1;
 }
 
 void prillm_equilibrium_cleanup(PrillmEquilibriumSolver *s) {
@@ -254,6 +313,19 @@ void prillm_equilibrium_cleanup(PrillmEquilibriumSolver *s) {
     free(s->active);
     free(s->packed_index);
     free(s->packed_value);
+    free(s->moved);
+    free(s->local_rows);
+    free(s->cert_start);
+    free(s->cert_index);
+    free(s->cert_value);
+    free(s->cert_mask);
+    free(s->screen.list);
+    free(s->screen.list_cost);
+    free(s->screen.theta);
+    free(s->screen.nu_ref);
+    free(s->screen.load_ref);
+    free(s->screen.dirty);
+    free(s->screen.cols);
     free(s->solution.flows);
     free(s->solution.provider_flow);
     free(s->solution.lambda);
@@ -304,10 +376,25 @@ PrillmErrorCode prillm_equilibrium_update_price(PrillmEquilibriumSolver *s, int 
         s->packed = 1;
     }
     clear_outputs(s);
+    double old_price = s->market->price[provider];
     s->market->price[provider] = price;
     const PrillmMarket *mk = s->market;
     /* only the column moves, by w_price per unit (what the pricing walk assumes) */
-    for (int i = 0; i < s->n; i++) s->cost[(size_t)i * s->m + provider] = prillm__user_cost(mk, i, provider, price);
+    double column_max = 0;
+    for (int i = 0; i < s->n; i++) {
+        double c = prillm__user_cost(mk, i, provider, price);
+        s->cost[(size_t)i * s->m + provider] = c;
+        column_max = MAX2(column_max, fabs(c));
+    }
+    /* the screen tests this column pair by pair from now on */
+    s->screen.cost_max = MAX2(s->screen.cost_max, column_max);
+    /* a move by more than 5% gets a local sweep at the next warm start */
+    if (!s->moved && fabs(price - old_price) > 0.05 * fabs(old_price)) s->moved = prillm__calloc((size_t)s->m, 1);
+    if (s->moved && !s->moved[provider] && fabs(price - old_price) > 0.05 * fabs(old_price)) {
+        s->moved[provider] = 1;
+        s->moved_count++;
+    }
+    if (s->screen.dirty) s->screen.dirty[provider] = 1;
     return PRILLM_OK;
 }
 
@@ -333,6 +420,19 @@ static double water_start(const double *e, const double *h, int m, double demand
     return start;
 }
 
+/* min of x[0..m): eight independent running minima, so that the loop is
+ * not one chain of dependent comparisons (the minimum of finite numbers
+ * does not depend on the order) */
+static double min_of(const double *x, int m) {
+    double a[8] = {INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY};
+    int j = 0;
+    for (; j + 8 <= m; j += 8)
+        for (int t = 0; t < 8; t++) a[t] = MIN2(a[t], x[j + t]);
+    for (; j < m; j++) a[0] = MIN2(a[0], x[j]);
+    for (int t = 1; t < 8; t++) a[0] = MIN2(a[0], a[t]);
+    return a[0];
+}
+
 /* With idx (scratch of m ints, or NULL), the iterations after the first
  * visit only the entries below the last multiplier: the iterates only fall
  * after the first step, so every later sum has the same terms in the same
@@ -343,9 +443,7 @@ static double water_start(const double *e, const double *h, int m, double demand
  * returned multiplier, ascending, or -1 when idx does not describe it. */
 static double water_fill(double *e, const double *h, int m, double demand, double warm, double *e_lo, int *idx,
                          int *used) {
-    double lo = INFINITY;
-#pragma omp simd reduction(min : lo)
-    for (int j = 0; j < m; j++) lo = MIN2(lo, e[j]);
+    double lo = min_of(e, m);
     for (int j = 0; j < m; j++) e[j] -= lo;
     *e_lo = lo;
     /* the start is needed only without a usable warm multiplier */
@@ -454,12 +552,23 @@ static double split_correction_idx(const double *e, const double *h, const int *
 /* One sweep over users; returns how many pairs changed between used and
  * unused, and the largest flow change relative to the user's demand. With
  * flags (n x m), also flags := f > 0 after the sweep. */
+static long sweep_rows(PrillmEquilibriumSolver *s, double *max_change, unsigned char *flags, int rows_zero,
+                       const unsigned char *only);
 static long sweep(PrillmEquilibriumSolver *s, double *max_change, unsigned char *flags) {
+    return sweep_rows(s, max_change, flags, 0, NULL);
+}
+
+/* rows_zero: every flow is 0 before the sweep (a cold start's first), so
+ * no pair used before has to be cleared: the loop that looks for them over
+ * all m providers of each row is left out (it would change nothing). */
+static long sweep_rows(PrillmEquilibriumSolver *s, double *max_change, unsigned char *flags, int rows_zero,
+                       const unsigned char *only) {
     int n = s->n, m = s->m;
     long flips = 0;
     double biggest = 0;
     double *e = s->e_row;
     for (int i = 0; i < n; i++) {
+        if (only && !only[i]) continue;
         double *row = s->f + (size_t)i * m;
         const double *c = s->cost + (size_t)i * m;
         unsigned char *flag = flags ? flags + (size_t)i * m : NULL;
@@ -519,7 +628,7 @@ static long sweep(PrillmEquilibriumSolver *s, double *max_change, unsigned char 
                 s->F[j] += x - old;
                 row[j] = x;
             }
-            for (int j = 0; j < m; j++) {
+            for (int j = 0; j < m && !rows_zero; j++) {
                 double old = row[j];
                 if (old == 0 || lambda > e[j]) continue; /* unused, or set above */
                 if (old > 0) flips++;
@@ -733,13 +842,14 @@ static int out_of_time(const PrillmEquilibriumSolver *s, double t0) {
  * moving), at most limit sweeps; then active := f > 0, written by the
  * sweeps as they go (no pass over f afterwards). */
 static void presweep(PrillmEquilibriumSolver *s, int limit, PrillmEquilibriumInfo *info, double t0) {
-    if (s->flows_zero) memset(s->F, 0, (size_t)s->m * sizeof(double)); /* a cold start: no pass to sum zeros */
+    int zero = s->flows_zero;
+    if (zero) memset(s->F, 0, (size_t)s->m * sizeof(double)); /* a cold start: no pass to sum zeros */
     else recompute_loads(s, s->f, s->F);
     s->flows_zero = 0;
     int swept = 0;
     for (int k = 0; k < limit && info->sweeps < s->settings.max_sweeps; k++) {
         double change;
-        long flips = sweep(s, &change, s->active);
+        long flips = sweep_rows(s, &change, s->active, k == 0 && zero, NULL);
         swept = 1;
         info->sweeps++;
         if ((flips == 0 && k > 0) || change < 1e-14 || out_of_time(s, t0)) break;
@@ -748,6 +858,177 @@ static void presweep(PrillmEquilibriumSolver *s, int limit, PrillmEquilibriumInf
         size_t nm = (size_t)s->n * (size_t)s->m;
         for (size_t k = 0; k < nm; k++) s->active[k] = s->f[k] > 0;
     }
+}
+
+void prillm__equilibrium_set_screen(PrillmEquilibriumSolver *s, int on) {
+    if (!s) return;
+    s->screen.off = !on;
+    s->screen.valid = 0;
+}
+
+void prillm__equilibrium_screen_counters(const PrillmEquilibriumSolver *s, long *rebuilds, long *listed_rows,
+                                         long *full_rows) {
+    if (rebuilds) *rebuilds = s ? s->screen.rebuilds : 0;
+    if (listed_rows) *listed_rows = s ? s->screen.screened_rows : 0;
+    if (full_rows) *full_rows = s ? s->screen.full_rows : 0;
+}
+
+void prillm__equilibrium_set_local_start(PrillmEquilibriumSolver *s, int on) {
+    if (s) s->no_local = !on;
+}
+
+/* The screen's arrays, at the first round that uses them; 0 or -1. */
+static int screen_alloc(PrillmEquilibriumSolver *s) {
+    Screen *sc = &s->screen;
+    if (sc->list && sc->list_cost && sc->theta && sc->nu_ref && sc->load_ref && sc->dirty && sc->cols) return 0;
+    size_t n = (size_t)s->n, m = (size_t)s->m;
+    free(sc->list); /* a part left by an earlier failure */
+    free(sc->list_cost);
+    free(sc->theta);
+    free(sc->nu_ref);
+    free(sc->load_ref);
+    free(sc->dirty);
+    free(sc->cols);
+    sc->list = malloc(n * SCREEN_LIST * sizeof(int));
+    sc->list_cost = malloc(n * SCREEN_LIST * sizeof(double));
+    sc->theta = malloc(n * sizeof(double));
+    sc->nu_ref = malloc(n * sizeof(double));
+    sc->load_ref = malloc(m * sizeof(double));
+    sc->dirty = prillm__calloc(m, 1);
+    sc->cols = malloc(m * sizeof(int));
+    sc->valid = 0;
+    if (!sc->list || !sc->list_cost || !sc->theta || !sc->nu_ref || !sc->load_ref || !sc->dirty || !sc->cols) return -1;
+    return 0;
+}
+
+/* The SCREEN_LIST + 1 smallest of v[0..m) ascending, by insertion into a
+ * short sorted array (after the first few entries almost every v is
+ * rejected by one comparison); returns how many (fewer when m is small). */
+static int smallest(const double *v, int m, double *best, int *at) {
+    int keep = SCREEN_LIST + 1, k = 0;
+    for (int j = 0; j < m; j++) {
+        double x = v[j];
+        if (k == keep && !(x < best[keep - 1])) continue;
+        int t = k < keep ? k++ : keep - 1;
+        while (t > 0 && best[t - 1] > x) {
+            best[t] = best[t - 1];
+            at[t] = at[t - 1];
+            t--;
+        }
+        best[t] = x;
+        at[t] = j;
+    }
+    return k;
+}
+
+/* Row i of a rebuild: the full candidates' test of the row (returns the
+ * pairs entering), and the row's screen. v (scratch of m) receives the
+ * reduced costs v_j = c_j + L_j - nu (the test's own expression), eight at
+ * a time, with their minimum: a block with none below the cut only updates
+ * theta; the providers below it (compacted) are the list, theta the
+ * smallest v of the others. A row with more than SCREEN_LIST below the cut
+ * keeps its SCREEN_LIST smallest instead. */
+static long screen_row(Screen *sc, int i, const double *c, const double *load_cost, double nu, double limit,
+                       unsigned char *act, double *v, int m, int *idx) {
+    int *list = sc->list + (size_t)i * SCREEN_LIST;
+    double *list_cost = sc->list_cost + (size_t)i * SCREEN_LIST;
+    double cut = sc->cut, above = INFINITY;
+    long added = 0;
+    int k = 0, j = 0;
+    for (; j + 8 <= m; j += 8) {
+        double low = INFINITY;
+        for (int t = 0; t < 8; t++) {
+            double x = c[j + t] + load_cost[j + t] - nu;
+            unsigned char enter = (unsigned char)((act[j + t] == 0) & (x < limit));
+            act[j + t] |= enter;
+            added += enter;
+            v[j + t] = x;
+            low = MIN2(low, x);
+        }
+        if (!(low < cut)) {
+            above = MIN2(above, low);
+            continue;
+        }
+        for (int t = 0; t < 8; t++) {
+            double x = v[j + t];
+            idx[k] = j + t;
+            k += x < cut;
+            above = MIN2(above, x < cut ? INFINITY : x);
+        }
+    }
+    for (; j < m; j++) {
+        double x = c[j] + load_cost[j] - nu;
+        unsigned char enter = (unsigned char)((act[j] == 0) & (x < limit));
+        act[j] |= enter;
+        added += enter;
+        v[j] = x;
+        idx[k] = j;
+        k += x < cut;
+        above = MIN2(above, x < cut ? INFINITY : x);
+    }
+    if (k <= SCREEN_LIST) {
+        for (int t = 0; t < k; t++) {
+            list[t] = idx[t];
+            list_cost[t] = c[idx[t]];
+        }
+        if (k < SCREEN_LIST) list[k] = -1;
+        sc->theta[i] = above;
+        return added;
+    }
+    /* more than SCREEN_LIST below the cut: the smallest among those (the
+     * others are all above them) */
+    double best[SCREEN_LIST + 1];
+    int at[SCREEN_LIST + 1], keep = SCREEN_LIST + 1, got = 0;
+    for (int t = 0; t < k; t++) {
+        double x = v[idx[t]];
+        if (got == keep && !(x < best[keep - 1])) continue;
+        int u = got < keep ? got++ : keep - 1;
+        while (u > 0 && best[u - 1] > x) {
+            best[u] = best[u - 1];
+            at[u] = at[u - 1];
+            u--;
+        }
+        best[u] = x;
+        at[u] = idx[t];
+    }
+    for (int t = 0; t < SCREEN_LIST; t++) {
+        list[t] = at[t];
+        list_cost[t] = c[at[t]];
+    }
+    sc->theta[i] = MIN2(best[SCREEN_LIST], above);
+    return added;
+}
+
+/* A warm start after update_price moved a price by more than 5%: the
+ * users the move concerns (those that used a moved provider, and those to
+ * whom it is now cheaper than their multiplier) answer the new prices by
+ * one water-filling each, in turn (Gauss-Seidel), and their rows of the
+ * active set become their new supports. After a price rise at 5000 x 500
+ * that takes 3 rounds instead of 4 to 6. A cut that concerns more than a
+ * quarter of the users is left to the rounds (sweeping them all took more
+ * rounds, not fewer). Not after prillm__equilibrium_seed_active: the
+ * caller's set is the better start. Only a start: the rounds correct it
+ * and certify the answer as always. */
+static void local_sweep(PrillmEquilibriumSolver *s) {
+    int n = s->n, m = s->m;
+    if (!s->local_rows) s->local_rows = prillm__calloc((size_t)n, 1);
+    unsigned char *only = s->local_rows;
+    if (!only) return; /* only a start: none */
+    long count = 0;
+    memset(only, 0, (size_t)n);
+    for (int p = 0; p < m; p++) {
+        if (!s->moved[p]) continue;
+        double load = s->slope[p] * s->F[p];
+        for (int i = 0; i < n; i++) {
+            size_t k = (size_t)i * m + p;
+            int affected = s->f[k] > 0 || (isfinite(s->lambda[i]) && s->cost[k] + load < s->lambda[i]);
+            count += affected && !only[i];
+            only[i] |= (unsigned char)affected;
+        }
+    }
+    if (count == 0 || count > n / 4) return; /* a price cut that concerns most users: the rounds do better */
+    double change;
+    sweep_rows(s, &change, s->active, 0, only);
 }
 
 /* One exact solve on the current active set, then the active-set
@@ -799,8 +1080,48 @@ static long exact_round(PrillmEquilibriumSolver *s) {
     /* a_j F_j once per round: the candidates' test below is then a
      * branch-free loop over the row that the compiler vectorises (it was
      * the largest part of a cold 10000 x 500 solve, a third of its time) */
-    double *load_cost = s->e_row;
+    double *load_cost = s->e_row, *v = s->h_row;
     for (int j = 0; j < m; j++) load_cost[j] = s->slope[j] * s->exact_F[j];
+    /* The screen (see Screen): rebuild, use, or (small markets) none */
+    Screen *sc = &s->screen;
+    int use_screen = 0, rebuild = 0, n_cols = 0, full_rows = 0;
+    double drop_min = 0, load_max = 0;
+    if (!sc->off && m >= SCREEN_MIN_PROVIDERS && screen_alloc(s) == 0) {
+        rebuild = 1;
+        if (sc->valid) {
+            drop_min = INFINITY;
+            for (int j = 0; j < m; j++) {
+                double change = load_cost[j] - sc->load_ref[j];
+                load_max = MAX2(load_max, MAX2(load_cost[j], sc->load_ref[j]));
+                if (sc->dirty[j] || change < -sc->delta) sc->cols[n_cols++] = j;
+                else drop_min = MIN2(drop_min, change);
+            }
+            if (!(drop_min <= 0)) drop_min = 0;
+            rebuild = n_cols > m / 8;
+        }
+        use_screen = !rebuild;
+        if (rebuild) {
+            /* the cut: from a sample of rows, the median of their
+             * (2/3 SCREEN_LIST)-th smallest v, so that most rows list
+             * fewer than SCREEN_LIST below it */
+            double sample[64], best[SCREEN_LIST + 1];
+            int at[SCREEN_LIST + 1], k = 0;
+            for (int i = 0; i < n && k < 64; i += 1 + n / 64) {
+                if (s->demand[i] <= 0) continue;
+                const double *c = s->cost + (size_t)i * m;
+                for (int j = 0; j < m; j++) v[j] = c[j] + load_cost[j] - s->nu[i];
+                int got = smallest(v, m, best, at);
+                sample[k++] = best[got < 2 * SCREEN_LIST / 3 ? got - 1 : 2 * SCREEN_LIST / 3 - 1];
+            }
+            for (int a = 1; a < k; a++)
+                for (int b = a; b > 0 && sample[b - 1] > sample[b]; b--) {
+                    double t = sample[b];
+                    sample[b] = sample[b - 1];
+                    sample[b - 1] = t;
+                }
+            sc->cut = k > 0 ? sample[k / 2] : INFINITY;
+        }
+    }
     for (int i = 0; i < n; i++) {
         if (s->demand[i] <= 0) continue;
         unsigned char *act = s->active + (size_t)i * m;
@@ -818,11 +1139,51 @@ static long exact_round(PrillmEquilibriumSolver *s) {
          * the order does not matter.) */
         double nu = s->nu[i], limit = -tiny * scale;
         long added = 0;
+        int full = 1;
+        if (use_screen) {
+            /* round-off of v^R and of v (each two operations on numbers
+             * at most cost_max + load_max + |nu|), of the differences and
+             * of this bound's own sums (about 15 units of S in all; 64 of
+             * them here, still far below a typical theta) */
+            double margin = 64 * DBL_EPSILON * (sc->cost_max + load_max + fabs(nu) + fabs(sc->nu_ref[i]));
+            double bound = sc->theta[i] + drop_min - (nu - sc->nu_ref[i]) - margin;
+            if (bound >= limit) {
+                full = 0;
+                const int *list = sc->list + (size_t)i * SCREEN_LIST;
+                const double *list_cost = sc->list_cost + (size_t)i * SCREEN_LIST;
+                for (int t = 0; t < SCREEN_LIST && list[t] >= 0; t++) {
+                    int j = list[t];
+                    /* the reduced cost first: most listed pairs are above
+                     * the limit, and their flags stay unread. A moved
+                     * column's listed cost is stale: the column test below
+                     * reads the current one. */
+                    if (list_cost[t] + load_cost[j] - nu < limit && act[j] == 0 && !sc->dirty[j]) {
+                        act[j] = 1;
+                        added++;
+                    }
+                }
+                for (int t = 0; t < n_cols; t++) {
+                    int j = sc->cols[t];
+                    if (c[j] + load_cost[j] - nu < limit && act[j] == 0) {
+                        act[j] = 1;
+                        added++;
+                    }
+                }
+                sc->screened_rows++;
+            } else {
+                sc->full_rows++;
+                full_rows++;
+            }
+        }
+        if (full && rebuild) {
+            added += screen_row(sc, i, c, load_cost, nu, limit, act, v, m, s->support_row);
+        } else if (full) {
 #pragma omp simd reduction(+ : added)
-        for (int j = 0; j < m; j++) {
-            unsigned char enter = (unsigned char)((act[j] == 0) & (c[j] + load_cost[j] - nu < limit));
-            act[j] |= enter;
-            added += enter;
+            for (int j = 0; j < m; j++) {
+                unsigned char enter = (unsigned char)((act[j] == 0) & (c[j] + load_cost[j] - nu < limit));
+                act[j] |= enter;
+                added += enter;
+            }
         }
         violations += added;
         /* f_ij = beta_j (nu_i - c_ij) - F_j is a difference of numbers of
@@ -838,6 +1199,36 @@ static long exact_round(PrillmEquilibriumSolver *s) {
             }
         }
     }
+    if (rebuild) {
+        /* users without demand were not scanned: their rows never enter */
+        for (int i = 0; i < n; i++)
+            if (s->demand[i] <= 0) {
+                sc->theta[i] = INFINITY;
+                sc->list[(size_t)i * SCREEN_LIST] = -1;
+            }
+        memcpy(sc->nu_ref, s->nu, (size_t)n * sizeof(double));
+        memcpy(sc->load_ref, load_cost, (size_t)m * sizeof(double));
+        memset(sc->dirty, 0, (size_t)m);
+        /* delta: half the typical room theta_i - 0 of a row (the median
+         * over the rows of a sample), so that a load falling by less keeps
+         * most rows on their lists */
+        double sample[64];
+        int k = 0;
+        for (int i = 0; i < n && k < 64; i += 1 + n / 64)
+            if (s->demand[i] > 0 && isfinite(sc->theta[i]) && sc->theta[i] > 0) sample[k++] = sc->theta[i];
+        for (int a = 1; a < k; a++)
+            for (int b = a; b > 0 && sample[b - 1] > sample[b]; b--) {
+                double t = sample[b];
+                sample[b] = sample[b - 1];
+                sample[b - 1] = t;
+            }
+        sc->delta = k > 0 ? 0.5 * sample[k / 2] : 0.0;
+        sc->valid = 1;
+        sc->rebuilds++;
+    } else if (use_screen && full_rows > n / 8) {
+        sc->valid = 0; /* too many rows read in full: the next round rebuilds */
+    }
+    sc->round_full_rows = rebuild ? -1 : use_screen ? full_rows : n;
     return violations;
 }
 
@@ -857,9 +1248,135 @@ static void take_exact_flows(PrillmEquilibriumSolver *s) {
         }
 }
 
+/* certify_flows's numbers, bit for bit (the same sums in the same order),
+ * reading the flows once and the costs once: the first pass packs each
+ * row's nonzero flows and sums the loads from them (adding the zeros
+ * changes no sum), the second takes every user's terms from its packed
+ * row and the zero flows' smallest marginal cost from its row of costs.
+ * Returns -1 when the pack would not stay small (flows dense in more than
+ * a quarter of the pairs) or memory runs out: the caller then runs
+ * certify_flows, which sums the loads again from the start. */
+static int certify_packed(PrillmEquilibriumSolver *s, double *lambda_out, PrillmEquilibriumInfo *info) {
+    int n = s->n, m = s->m;
+    const double *demand = s->demand, *slope = s->slope;
+    double *F = s->F;
+    if (!s->cert_start) s->cert_start = malloc(((size_t)n + 1) * sizeof(int));
+    if (!s->cert_mask) s->cert_mask = prillm__calloc((size_t)m, 1);
+    if (!s->cert_start || !s->cert_mask) return -1;
+    long limit = (long)((size_t)n * (size_t)m / 4), count = 0;
+    if (limit > INT_MAX / 2) limit = INT_MAX / 2; /* cert_start holds ints */
+    memset(F, 0, (size_t)m * sizeof(double));
+    for (int i = 0; i < n; i++) {
+        const double *row = s->f + (size_t)i * m;
+        s->cert_start[i] = (int)count;
+        if (count + m > s->cert_capacity) {
+            if (count + m > limit + m) return -1;
+            long cap = s->cert_capacity > 0 ? 2 * s->cert_capacity : 4L * n + m;
+            while (cap < count + m) cap *= 2;
+            int *index = realloc(s->cert_index, (size_t)cap * sizeof(int));
+            if (index) s->cert_index = index;
+            double *value = realloc(s->cert_value, (size_t)cap * sizeof(double));
+            if (value) s->cert_value = value;
+            if (!index || !value) return -1;
+            s->cert_capacity = cap;
+        }
+        int *index = s->cert_index + count;
+        double *value = s->cert_value + count;
+        int k = 0;
+        for (int j = 0; j < m; j++) {
+            index[k] = j;
+            k += row[j] != 0;
+        }
+        for (int t = 0; t < k; t++) {
+            value[t] = row[index[t]];
+            F[index[t]] += value[t];
+        }
+        count += k;
+    }
+    s->cert_start[n] = (int)count;
+    double kkt = 0, demand_res = 0, potential = 0, dmax = 0;
+    long active = 0;
+    for (int i = 0; i < n; i++) dmax = MAX2(dmax, demand[i]);
+    for (int j = 0; j < m; j++) potential += 0.5 * slope[j] * F[j] * F[j];
+    unsigned char *used = s->cert_mask;
+    for (int i = 0; i < n; i++) {
+        const double *c = s->cost + (size_t)i * m;
+        const int *index = s->cert_index + s->cert_start[i];
+        const double *value = s->cert_value + s->cert_start[i];
+        int k = s->cert_start[i + 1] - s->cert_start[i];
+        double D = demand[i], sum = 0, weighted = 0, scale = 0;
+        if (!(D > 0)) {
+            /* no demand: certify_flows's own loop over the row */
+            const double *row = s->f + (size_t)i * m;
+            double lowest = INFINITY;
+            for (int j = 0; j < m; j++) {
+                double g = c[j] + slope[j] * (F[j] + row[j]);
+                sum += row[j];
+                lowest = MIN2(lowest, g);
+                if (row[j] > 0) active++;
+                potential += row[j] * (c[j] + 0.5 * slope[j] * row[j]);
+            }
+            if (lambda_out) lambda_out[i] = lowest;
+            double ref = dmax > 0 ? dmax : 1.0;
+            for (int j = 0; j < m; j++) kkt = MAX2(kkt, fabs(row[j]) / ref);
+            demand_res = MAX2(demand_res, fabs(sum) / ref);
+            continue;
+        }
+        /* the zero flows' smallest marginal cost first: it streams the row
+         * of costs, which the terms of the used pairs then find cached */
+        for (int t = 0; t < k; t++) used[index[t]] = 1;
+        /* eight running minima (the minimum does not depend on the order) */
+        double low[8] = {INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY};
+        int j = 0;
+        for (; j + 8 <= m; j += 8)
+            for (int t = 0; t < 8; t++) {
+                double g = used[j + t] ? INFINITY : c[j + t] + slope[j + t] * (F[j + t] + 0.0);
+                low[t] = MIN2(low[t], g);
+            }
+        for (; j < m; j++) low[0] = MIN2(low[0], used[j] ? INFINITY : c[j] + slope[j] * (F[j] + 0.0));
+        double g_zero = low[0];
+        for (int t = 1; t < 8; t++) g_zero = MIN2(g_zero, low[t]);
+        for (int t = 0; t < k; t++) used[index[t]] = 0;
+        for (int t = 0; t < k; t++) {
+            int j = index[t];
+            double x = value[t];
+            double g = c[j] + slope[j] * (F[j] + x);
+            sum += x;
+            weighted += x / D * g;
+            if (x > 0) {
+                scale = MAX2(scale, fabs(c[j]) + slope[j] * (F[j] + x));
+                active++;
+            }
+            potential += x * (c[j] + 0.5 * slope[j] * x);
+        }
+        double lambda = weighted;
+        if (lambda_out) lambda_out[i] = lambda;
+        demand_res = MAX2(demand_res, fabs(sum - D) / D);
+        if (scale == 0) scale = fabs(lambda) > 0 ? fabs(lambda) : 1.0;
+        for (int t = 0; t < k; t++) {
+            int j = index[t];
+            double x = value[t];
+            double g = c[j] + slope[j] * (F[j] + x);
+            double r = MIN2(x / D, (g - lambda) / scale);
+            kkt = MAX2(kkt, fabs(r));
+        }
+        if (k < m) {
+            double r = MIN2(0.0, (g_zero - lambda) / scale);
+            kkt = MAX2(kkt, fabs(r));
+        }
+    }
+    if (isnan(kkt) || isnan(demand_res)) kkt = demand_res = INFINITY;
+    info->kkt_violation = MAX2(kkt, demand_res);
+    info->demand_residual = demand_res;
+    info->potential = potential;
+    info->active_pairs = active;
+    return 0;
+}
+
 static void publish(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info) {
     PrillmEquilibrium *out = &s->solution;
-    certify_flows(s->n, s->m, s->cost, s->slope, s->demand, s->f, s->F, out->lambda, s->support_row, info);
+    if (certify_packed(s, out->lambda, info))
+        certify_flows(s->n, s->m, s->cost, s->slope, s->demand, s->f, s->F, out->lambda, s->support_row, info);
     /* max() comparisons can step over a NaN; the plain sum in the potential
      * cannot, so both must be finite for any number to be stood behind */
     if (!isfinite(info->kkt_violation) || !isfinite(info->potential)) info->status = PRILLM_STATUS_FAILED;
@@ -876,9 +1393,13 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
         /* the last exact set, still in `active`: only the target's column of
          * costs moved, so the correction starts next to the answer */
         recompute_loads(s, s->f, s->F);
+        if (!s->seeded && !s->no_local && s->moved_count > 0) local_sweep(s);
     } else {
         presweep(s, s->settings.presweeps, info, t0);
     }
+    s->seeded = 0;
+    if (s->moved) memset(s->moved, 0, (size_t)m);
+    s->moved_count = 0;
     s->warm_exact = 0;
     long best_violations = -1;
     int stalled = 0, rounds = 0;
@@ -907,9 +1428,14 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
             s->out_of_memory = 1;
             return;
         }
-        if (verbose >= 2)
-            fprintf(stderr, "prillm: round %d: %ld pairs active, %ld violations\n", info->iterations,
-                    s->system.n_pairs, violations);
+        if (verbose >= 2) {
+            char rows[64] = "every row read";
+            if (s->screen.round_full_rows == -1) snprintf(rows, sizeof rows, "every row read, screen rebuilt");
+            else if (s->screen.round_full_rows < n)
+                snprintf(rows, sizeof rows, "%d of %d rows read in full", s->screen.round_full_rows, n);
+            fprintf(stderr, "prillm: round %d: %ld pairs active, %ld violations (%s)\n", info->iterations,
+                    s->system.n_pairs, violations, rows);
+        }
         if (violations == 0) {
             take_exact_flows(s); /* and the loads */
             for (int i = 0; i < n; i++) s->lambda[i] = s->nu[i];

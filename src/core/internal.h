@@ -78,6 +78,21 @@ PrillmErrorCode prillm__equilibrium_setup_from(PrillmEquilibriumSolver **out, co
  * always. Call after update_price, before solve. */
 void prillm__equilibrium_seed_active(PrillmEquilibriumSolver *solver, const unsigned char *active);
 
+/* The exact method's candidates' screen (equilibrium.c, Screen): on (1, the
+ * default) or off (0: every correction round reads every cost, as before
+ * the screen; the rounds, active sets and flows are the same either way).
+ * The counters add up over the solver's life: screen rebuilds (a round that
+ * reads every row), rows tested on their short list, and rows read in full
+ * in a round that used the screen. For tests and benchmarks. */
+void prillm__equilibrium_set_screen(PrillmEquilibriumSolver *solver, int on);
+void prillm__equilibrium_screen_counters(const PrillmEquilibriumSolver *solver, long *rebuilds, long *listed_rows,
+                                         long *full_rows);
+
+/* The exact method's local start after update_price (equilibrium.c,
+ * local_sweep): on (1, the default) or off (0: a warm solve starts from the
+ * last exact set as it is). For tests. */
+void prillm__equilibrium_set_local_start(PrillmEquilibriumSolver *solver, int on);
+
 #endif
 
 /* JSON output helpers shared by the library's writers and the CLI. */

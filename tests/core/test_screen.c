@@ -1,0 +1,240 @@
+/* The exact method's candidates' screen (equilibrium.c, Screen): each
+ * active-set correction round tests a short list per user instead of every
+ * cost, with a bound that proves nothing outside the list can enter.
+ *
+ * It must change nothing but the work: on many random markets, cold and
+ * warm after large price moves, the solve with the screen takes the same
+ * rounds and returns the same flows, bit for bit, as the solve that reads
+ * every cost each round (the screen off); those flows agree with an
+ * independent method (Gauss-Seidel run to convergence, Ipopt where built);
+ * and the screen does save the reading: most rounds read few rows in full
+ * (the counters, no timing). */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "internal.h"
+#include "support.h"
+
+static double max_diff_per_demand(const PrillmMarket *mk, const double *a, const double *b) {
+    int n = mk->n_users, m = mk->n_providers;
+    double worst = 0;
+    for (int i = 0; i < n; i++) {
+        if (!(mk->demand[i] > 0)) continue;
+        for (int j = 0; j < m; j++)
+            worst = fmax(worst, fabs(a[(size_t)i * m + j] - b[(size_t)i * m + j]) / mk->demand[i]);
+    }
+    return worst;
+}
+
+static PrillmEquilibriumSolver *setup_with_screen(const PrillmMarket *mk, int on) {
+    PrillmEquilibriumSolver *s = NULL;
+    PrillmError err;
+    assert_int_equal(prillm_equilibrium_setup(&s, mk, NULL, &err), PRILLM_OK);
+    prillm__equilibrium_set_screen(s, on);
+    return s;
+}
+
+/* Screen on against screen off: same status, rounds, sweeps and flows bit
+ * for bit; returns the solve's rounds. */
+static int solve_both(PrillmEquilibriumSolver *on, PrillmEquilibriumSolver *off, const PrillmMarket *mk,
+                      const char *what, int trial) {
+    PrillmError err;
+    assert_int_equal(prillm_equilibrium_solve(on, &err), PRILLM_OK);
+    assert_int_equal(prillm_equilibrium_solve(off, &err), PRILLM_OK);
+    const PrillmEquilibrium *a = prillm_equilibrium_solution(on), *b = prillm_equilibrium_solution(off);
+    size_t nm = (size_t)mk->n_users * mk->n_providers;
+    if (a->info.status != PRILLM_STATUS_SOLVED || b->info.status != PRILLM_STATUS_SOLVED)
+        fail_msg("trial %d (%s): status %s / %s", trial, what, prillm_status_name(a->info.status),
+                 prillm_status_name(b->info.status));
+    if (a->info.iterations != b->info.iterations || a->info.sweeps != b->info.sweeps)
+        fail_msg("trial %d (%s): %d rounds %d sweeps with the screen, %d and %d without", trial, what,
+                 a->info.iterations, a->info.sweeps, b->info.iterations, b->info.sweeps);
+    if (memcmp(a->flows, b->flows, nm * sizeof(double)) != 0)
+        fail_msg("trial %d (%s): flows differ with the screen (by %.3g of a demand)", trial, what,
+                 max_diff_per_demand(mk, a->flows, b->flows));
+    assert_true(a->info.kkt_violation <= 1e-9);
+    return a->info.iterations;
+}
+
+/* Random markets of 64..200 providers (the screen's range), cold and then
+ * warm after moves of one price by 0.01x, 0.1x, 3x, 10x and 1.01x. */
+static void test_screen_changes_nothing_but_the_work(void **state) {
+    (void)state;
+    static const TestMarketShape shapes[] = {
+        {0.0, 3.0, 0, 0}, {-3.0, 6.0, 0, 0}, {1.0, 2.0, 1, 0}, {1.0, 2.0, 0, 1}, {-1.0, 4.0, 0, 0},
+    };
+    static const double moves[] = {0.01, 0.1, 3.0, 10.0, 1.01};
+    TestRng rng = {1414};
+    long rounds_total = 0, full_reads = 0, listed = 0;
+    for (int trial = 0; trial < 30; trial++) {
+        int n = test_int(&rng, 120, 700), m = test_int(&rng, 64, 200);
+        PrillmMarket *mk = test_market(n, m, 7100 + (uint64_t)trial, &shapes[trial % 5]);
+        if (trial % 3 == 2) test_market_affinity(mk, 7300 + (uint64_t)trial, 0.3);
+        PrillmEquilibriumSolver *on = setup_with_screen(mk, 1), *off = setup_with_screen(mk, 0);
+        int rounds = solve_both(on, off, mk, "cold", trial);
+        long rebuilds = 0, rows = 0, full = 0;
+        prillm__equilibrium_screen_counters(on, &rebuilds, &rows, &full);
+        rounds_total += rounds;
+        full_reads += rebuilds * n + full;
+        listed += rows;
+        for (int k = 0; k < 5; k++) {
+            PrillmError err;
+            int j = test_int(&rng, 0, m - 1);
+            double price = mk->price[j] * moves[k];
+            assert_int_equal(prillm_equilibrium_update_price(on, j, price, &err), PRILLM_OK);
+            assert_int_equal(prillm_equilibrium_update_price(off, j, price, &err), PRILLM_OK);
+            mk->price[j] = price;
+            long before_rebuilds = rebuilds, before_full = full, before_rows = rows;
+            rounds = solve_both(on, off, mk, "warm", trial);
+            prillm__equilibrium_screen_counters(on, &rebuilds, &rows, &full);
+            rounds_total += rounds;
+            full_reads += (rebuilds - before_rebuilds) * n + (full - before_full);
+            listed += rows - before_rows;
+            /* and the warm answer is the cold solve's at the new price */
+            PrillmEquilibriumSolver *cold = test_solve(mk, NULL);
+            double diff = max_diff_per_demand(mk, prillm_equilibrium_solution(on)->flows,
+                                              prillm_equilibrium_solution(cold)->flows);
+            if (diff > 1e-9) fail_msg("trial %d, move %g: warm differs from cold by %.3g", trial, moves[k], diff);
+            prillm_equilibrium_cleanup(cold);
+        }
+        /* the screen off reads every row every round */
+        prillm__equilibrium_screen_counters(off, &rebuilds, &rows, &full);
+        assert_int_equal(rebuilds + rows + full, 0);
+        prillm_equilibrium_cleanup(on);
+        prillm_equilibrium_cleanup(off);
+        prillm_market_free(mk);
+    }
+    /* Rows read in full, against every row every round without the screen
+     * (the counters of the solves above): at most a third. */
+    long rows_all = listed + full_reads;
+    printf("# %ld rounds; rows read in full %ld, on their list %ld (%.1f%% read in full)\n", rounds_total, full_reads,
+           listed, 100.0 * full_reads / (double)rows_all);
+    assert_true(rows_all > 0);
+    assert_true(3 * full_reads <= rows_all);
+}
+
+/* The flows of the screened solve against an independent method: plain
+ * Gauss-Seidel sweeps run to a tight certificate (no active set, no
+ * screen). */
+static void test_screened_flows_match_gauss_seidel(void **state) {
+    (void)state;
+    PrillmEquilibriumSettings gs;
+    prillm_equilibrium_default_settings(&gs);
+    gs.method = PRILLM_EQ_GAUSS_SEIDEL;
+    gs.tolerance = 1e-12;
+    TestRng rng = {2718};
+    double worst = 0;
+    for (int trial = 0; trial < 12; trial++) {
+        int n = test_int(&rng, 60, 250), m = test_int(&rng, 64, 120);
+        TestMarketShape shape = {-1.0, 3.0, 0, 0};
+        PrillmMarket *mk = test_market(n, m, 8100 + (uint64_t)trial, &shape);
+        PrillmEquilibriumSolver *exact = test_solve(mk, NULL), *ref = test_solve(mk, &gs);
+        const PrillmEquilibrium *a = prillm_equilibrium_solution(exact), *b = prillm_equilibrium_solution(ref);
+        assert_int_equal(a->info.status, PRILLM_STATUS_SOLVED);
+        long rebuilds = 0;
+        prillm__equilibrium_screen_counters(exact, &rebuilds, NULL, NULL);
+        assert_true(rebuilds >= 1); /* the screen was used */
+        if (b->info.status != PRILLM_STATUS_SOLVED) fail_msg("trial %d: Gauss-Seidel did not converge", trial);
+        double diff = max_diff_per_demand(mk, a->flows, b->flows);
+        worst = fmax(worst, diff);
+        if (diff > 1e-7) fail_msg("trial %d (%d x %d): exact and Gauss-Seidel differ by %.3g", trial, n, m, diff);
+        prillm_equilibrium_cleanup(exact);
+        prillm_equilibrium_cleanup(ref);
+        prillm_market_free(mk);
+    }
+    printf("# screened exact against Gauss-Seidel: largest difference %.3g of a demand\n", worst);
+}
+
+static void test_screened_flows_match_ipopt(void **state) {
+    (void)state;
+    TEST_NEEDS("ipopt");
+    PrillmEquilibriumSettings ip;
+    prillm_equilibrium_default_settings(&ip);
+    ip.method = PRILLM_EQ_IPOPT;
+    ip.tolerance = 1e-10;
+    TestRng rng = {3141};
+    for (int trial = 0; trial < 3; trial++) {
+        int n = test_int(&rng, 40, 80), m = test_int(&rng, 64, 80);
+        TestMarketShape shape = {0.0, 2.0, 0, 0};
+        PrillmMarket *mk = test_market(n, m, 9100 + (uint64_t)trial, &shape);
+        PrillmEquilibriumSolver *exact = test_solve(mk, NULL), *ref = test_solve(mk, &ip);
+        const PrillmEquilibrium *a = prillm_equilibrium_solution(exact), *b = prillm_equilibrium_solution(ref);
+        assert_int_equal(a->info.status, PRILLM_STATUS_SOLVED);
+        if (b->info.status == PRILLM_STATUS_FAILED) fail_msg("trial %d: Ipopt failed", trial);
+        double diff = test_max_diff_norm_relative(mk, a->flows, b->flows);
+        if (diff > 1e-6) fail_msg("trial %d (%d x %d): exact and Ipopt differ by %.3g", trial, n, m, diff);
+        prillm_equilibrium_cleanup(exact);
+        prillm_equilibrium_cleanup(ref);
+        prillm_market_free(mk);
+    }
+}
+
+/* The local start after a price rise (equilibrium.c, local_sweep): on 24
+ * random markets, a warm re-solve after the price of the most used
+ * provider is multiplied by 3 or 10 ends at the same equilibrium as without
+ * it (and as a cold solve), in fewer rounds in total (123 against 139:
+ * after 10x it saves up to 6 rounds, after 3x it is about even) and never
+ * more than one round more on a market. */
+static void test_local_start_after_price_rise(void **state) {
+    (void)state;
+    TestRng rng = {5150};
+    long rounds_local = 0, rounds_plain = 0;
+    for (int trial = 0; trial < 24; trial++) {
+        int n = test_int(&rng, 150, 600), m = test_int(&rng, 64, 160);
+        TestMarketShape shape = {0.0, 3.0, 0, 0};
+        PrillmMarket *mk = test_market(n, m, 6100 + (uint64_t)trial, &shape);
+        PrillmEquilibriumSolver *local = setup_with_screen(mk, 1), *plain = setup_with_screen(mk, 1);
+        prillm__equilibrium_set_local_start(plain, 0);
+        PrillmError err;
+        assert_int_equal(prillm_equilibrium_solve(local, &err), PRILLM_OK);
+        assert_int_equal(prillm_equilibrium_solve(plain, &err), PRILLM_OK);
+        /* the provider with the most flow */
+        const PrillmEquilibrium *eq = prillm_equilibrium_solution(local);
+        int p = 0;
+        for (int j = 1; j < m; j++)
+            if (eq->provider_flow[j] > eq->provider_flow[p]) p = j;
+        double price = mk->price[p] * (trial % 2 ? 10.0 : 3.0);
+        assert_int_equal(prillm_equilibrium_update_price(local, p, price, &err), PRILLM_OK);
+        assert_int_equal(prillm_equilibrium_update_price(plain, p, price, &err), PRILLM_OK);
+        assert_int_equal(prillm_equilibrium_solve(local, &err), PRILLM_OK);
+        assert_int_equal(prillm_equilibrium_solve(plain, &err), PRILLM_OK);
+        const PrillmEquilibrium *a = prillm_equilibrium_solution(local), *b = prillm_equilibrium_solution(plain);
+        assert_int_equal(a->info.status, PRILLM_STATUS_SOLVED);
+        assert_int_equal(b->info.status, PRILLM_STATUS_SOLVED);
+        mk->price[p] = price;
+        PrillmEquilibriumSolver *cold = test_solve(mk, NULL);
+        double diff = max_diff_per_demand(mk, a->flows, b->flows);
+        double diff_cold = max_diff_per_demand(mk, a->flows, prillm_equilibrium_solution(cold)->flows);
+        if (diff > 1e-9 || diff_cold > 1e-9)
+            fail_msg("trial %d: local start differs from the plain one by %.3g, from cold by %.3g", trial, diff,
+                     diff_cold);
+        if (a->info.iterations > b->info.iterations + 1)
+            fail_msg("trial %d: %d rounds with the local start, %d without", trial, a->info.iterations,
+                     b->info.iterations);
+        rounds_local += a->info.iterations;
+        rounds_plain += b->info.iterations;
+        prillm_equilibrium_cleanup(cold);
+        prillm_equilibrium_cleanup(local);
+        prillm_equilibrium_cleanup(plain);
+        prillm_market_free(mk);
+    }
+    printf("# rounds after a price rise: %ld with the local start, %ld without\n", rounds_local, rounds_plain);
+    assert_true(rounds_local < rounds_plain);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_screen_changes_nothing_but_the_work),
+        cmocka_unit_test(test_screened_flows_match_gauss_seidel),
+        cmocka_unit_test(test_screened_flows_match_ipopt),
+        cmocka_unit_test(test_local_start_after_price_rise),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
