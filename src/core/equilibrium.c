@@ -511,32 +511,16 @@ static void recompute_loads(PrillmEquilibriumSolver *s, const double *f, double 
  * lambda) is made to add up to its demand D exactly. Returns the split's
  * total before the correction; sets *absorb to the used entry with the
  * largest h_j (-1 if none) and either *shortfall (D - total, to add there)
- * or *fix (a factor for every flow) when that flow could not absorb it. */
-static double split_correction(const double *e, const double *h, int k, double lambda, double D, int *absorb,
-                               double *fix, double *shortfall) {
-    double total = 0, widest = 0;
-    *absorb = -1;
-    for (int t = 0; t < k; t++)
-        if (lambda > e[t]) {
-            total += (lambda - e[t]) * h[t];
-            if (h[t] > widest) widest = h[t], *absorb = t;
-        }
-    *fix = 1.0;
-    *shortfall = 0;
-    if (total > 0 && *absorb >= 0 && (lambda - e[*absorb]) * h[*absorb] + (D - total) >= 0) *shortfall = D - total;
-    else if (total > 0) *fix = D / total;
-    return total;
-}
-
-/* split_correction over the entries idx[0..k) of e and h (ascending; the
- * others are not below lambda): the same sums in the same order. *absorb
- * is an index into e. */
-static double split_correction_idx(const double *e, const double *h, const int *idx, int k, double lambda, double D,
-                                   int *absorb, double *fix, double *shortfall) {
+ * or *fix (a factor for every flow) when that flow could not absorb it.
+ * Over entries 0..k-1 of e and h, or (idx not NULL) over idx[0..k), the
+ * ascending entries not above lambda, in that order; *absorb is an index
+ * into e either way. */
+static double split_correction(const double *e, const double *h, const int *idx, int k, double lambda, double D,
+                               int *absorb, double *fix, double *shortfall) {
     double total = 0, widest = 0;
     *absorb = -1;
     for (int t = 0; t < k; t++) {
-        int j = idx[t];
+        int j = idx ? idx[t] : t;
         if (lambda > e[j]) {
             total += (lambda - e[j]) * h[j];
             if (h[j] > widest) widest = h[j], *absorb = j;
@@ -601,8 +585,8 @@ static long sweep_rows(PrillmEquilibriumSolver *s, double *max_change, unsigned 
          * OpenRouter market). Proportional only if that flow cannot absorb it. */
         int absorb;
         double fix, shortfall;
-        double total = used >= 0 ? split_correction_idx(e, s->half_inv, used_idx, used, lambda, D, &absorb, &fix, &shortfall)
-                                 : split_correction(e, s->half_inv, m, lambda, D, &absorb, &fix, &shortfall);
+        double total = used >= 0 ? split_correction(e, s->half_inv, used_idx, used, lambda, D, &absorb, &fix, &shortfall)
+                                 : split_correction(e, s->half_inv, NULL, m, lambda, D, &absorb, &fix, &shortfall);
         /* a demand so small (subnormal) that lambda - e_lo underflows to 0:
          * the limit of the split, the cheapest providers in proportion to
          * h_j */
@@ -684,7 +668,7 @@ static void polish_support(PrillmEquilibriumSolver *s) {
         double lambda = water_fill(e, h, k, D, s->lambda[i], &lo, NULL, NULL);
         int absorb;
         double fix, shortfall;
-        if (!(split_correction(e, h, k, lambda, D, &absorb, &fix, &shortfall) > 0))
+        if (!(split_correction(e, h, NULL, k, lambda, D, &absorb, &fix, &shortfall) > 0))
             continue; /* underflow: the full sweep's tie rule handles it */
         s->lambda[i] = lo + lambda;
         for (int t = 0; t < k; t++) {
