@@ -105,6 +105,8 @@ PrillmErrorCode prillm_equilibrium_check_settings(const PrillmEquilibriumSetting
 #define SCREEN_LIST 24
 #define SCREEN_MIN_PROVIDERS 64
 
+enum { F_SUPPORT_UNKNOWN, F_SUPPORT_PATTERN, F_SUPPORT_PACK }; /* PrillmEquilibriumSolver.f_support */
+
 typedef struct {
     int off;             /* prillm__equilibrium_set_screen(s, 0)                 */
     int valid;           /* lists describe the current costs but `dirty` columns */
@@ -147,7 +149,7 @@ struct PrillmEquilibriumSolver {
     int *support_row;     /* [m]                                            */
     /* After update_price the outputs must read NaN, yet the next solve
      * should start from the last answer: its nonzero flows wait here. */
-    int packed;
+    int packed, packed_from_cert;
     long packed_count, packed_capacity;
     size_t *packed_index;
     double *packed_value;
@@ -162,6 +164,29 @@ struct PrillmEquilibriumSolver {
     double *cert_value;            /* [cert_capacity]                       */
     unsigned char *cert_mask;      /* [m], all zero between uses            */
     long cert_capacity;
+    /* Where f can be nonzero, so that a warm re-solve need not pass over
+     * all n x m flows to clear, pack or sum them (at 5000 x 500 each such
+     * pass costs about as much as the round itself):
+     *   F_SUPPORT_UNKNOWN  anywhere;
+     *   F_SUPPORT_PATTERN  only on the system's pattern (take_exact_flows
+     *                      wrote f from it; polish_support keeps to it);
+     *   F_SUPPORT_PACK     only on the last certificate's packed rows
+     *                      (exactly f's nonzeros then), or on a row flagged
+     *                      in f_rows (swept since).
+     * Only which entries are read changes: every sum is the same, in the
+     * same order. */
+    int f_support;
+    int pack_on_pattern;           /* the pack was taken on the pattern     */
+    unsigned char *f_rows;         /* [n] rows swept since the pack         */
+    int f_rows_any;
+    /* F holds exactly recompute_loads(f) (the certificate summed it, and
+     * nothing moved since): a warm start need not sum it again */
+    int loads_fresh;
+    /* update_price leaves the last answer in the outputs instead of NaN
+     * (prillm__equilibrium_set_keep_outputs: internal callers that read
+     * the outputs only after a solve), so f needs no packing */
+    int keep_outputs;
+    int no_support; /* tests: f_support always unknown (every pass over f whole) */
     PrillmEquilibrium solution;
 };
 
@@ -184,6 +209,14 @@ PrillmErrorCode prillm_equilibrium_setup(PrillmEquilibriumSolver **out, const Pr
     *out = NULL;
     PrillmErrorCode rc = prillm_market_validate(market, err);
     if (rc) return rc;
+    return prillm__equilibrium_setup_validated(out, market, settings, err);
+}
+
+PrillmErrorCode prillm__equilibrium_setup_validated(PrillmEquilibriumSolver **out, const PrillmMarket *market,
+                                                    const PrillmEquilibriumSettings *settings, PrillmError *err) {
+    if (!out) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "solver output pointer is NULL");
+    *out = NULL;
+    PrillmErrorCode rc;
     PrillmEquilibriumSettings defaults;
     if (!settings) {
         prillm_equilibrium_default_settings(&defaults);
@@ -254,7 +287,8 @@ PrillmErrorCode prillm_equilibrium_setup(PrillmEquilibriumSolver **out, const Pr
 PrillmErrorCode prillm__equilibrium_setup_from(PrillmEquilibriumSolver **out, const PrillmEquilibriumSolver *from,
                                                PrillmError *err) {
     if (!out || !from) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "solver is NULL");
-    PrillmErrorCode rc = prillm_equilibrium_setup(out, from->market, &from->settings, err);
+    /* from's own copy of the market, validated when from was set up */
+    PrillmErrorCode rc = prillm__equilibrium_setup_validated(out, from->market, &from->settings, err);
     if (rc) return rc;
     PrillmEquilibriumSolver *s = *out;
     size_t n = (size_t)s->n, m = (size_t)s->m, nm = n * m;
@@ -319,6 +353,7 @@ void prillm_equilibrium_cleanup(PrillmEquilibriumSolver *s) {
     free(s->cert_index);
     free(s->cert_value);
     free(s->cert_mask);
+    free(s->f_rows);
     free(s->screen.list);
     free(s->screen.list_cost);
     free(s->screen.theta);
@@ -339,8 +374,12 @@ const PrillmEquilibrium *prillm_equilibrium_solution(const PrillmEquilibriumSolv
 /* No stale numbers: what is not a current answer reads NaN. */
 static void clear_outputs(PrillmEquilibriumSolver *s) {
     PrillmEquilibrium *out = &s->solution;
-    prillm__fill_nan(out->flows, (size_t)s->n * s->m);
-    prillm__fill_nan(out->provider_flow, (size_t)s->m);
+    if (!s->keep_outputs) {
+        prillm__fill_nan(out->flows, (size_t)s->n * s->m);
+        prillm__fill_nan(out->provider_flow, (size_t)s->m);
+        s->loads_fresh = 0;
+        s->f_support = F_SUPPORT_UNKNOWN;
+    }
     prillm__fill_nan(out->lambda, (size_t)s->n);
     memset(&out->info, 0, sizeof out->info);
     out->info.status = PRILLM_STATUS_UNSOLVED;
@@ -354,10 +393,14 @@ PrillmErrorCode prillm_equilibrium_update_price(PrillmEquilibriumSolver *s, int 
         return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "provider index %d is outside 0..%d", provider, s->m - 1);
     if (!isfinite(price))
         return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "price of providers[%d] must be finite", provider);
-    if (s->warm && !s->packed) {
+    if (s->warm && !s->packed && !s->keep_outputs) {
         size_t nm = (size_t)s->n * s->m;
+        /* the certificate's rows are exactly f's nonzeros, in this order */
+        int from_pack = s->f_support == F_SUPPORT_PACK && !s->f_rows_any;
         long count = 0;
-        for (size_t k = 0; k < nm; k++) count += s->f[k] != 0.0;
+        if (from_pack) count = s->cert_start[s->n];
+        else
+            for (size_t k = 0; k < nm; k++) count += s->f[k] != 0.0;
         if (count > s->packed_capacity) {
             size_t *index = realloc(s->packed_index, (size_t)count * sizeof(size_t));
             if (index) s->packed_index = index;
@@ -366,12 +409,21 @@ PrillmErrorCode prillm_equilibrium_update_price(PrillmEquilibriumSolver *s, int 
             if (!index || !value) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory keeping the warm start");
             s->packed_capacity = count;
         }
-        count = 0;
-        for (size_t k = 0; k < nm; k++)
-            if (s->f[k] != 0.0) {
-                s->packed_index[count] = k;
-                s->packed_value[count++] = s->f[k];
-            }
+        s->packed_from_cert = from_pack;
+        if (from_pack) {
+            for (int i = 0; i < s->n; i++)
+                for (int q = s->cert_start[i]; q < s->cert_start[i + 1]; q++) {
+                    s->packed_index[q] = (size_t)i * s->m + (size_t)s->cert_index[q];
+                    s->packed_value[q] = s->cert_value[q];
+                }
+        } else {
+            count = 0;
+            for (size_t k = 0; k < nm; k++)
+                if (s->f[k] != 0.0) {
+                    s->packed_index[count] = k;
+                    s->packed_value[count++] = s->f[k];
+                }
+        }
         s->packed_count = count;
         s->packed = 1;
     }
@@ -505,6 +557,64 @@ static void recompute_loads(PrillmEquilibriumSolver *s, const double *f, double 
 #pragma omp simd
         for (int j = 0; j < m; j++) F[j] += row[j];
     }
+    if (f == s->f && F == s->F) s->loads_fresh = 1;
+}
+
+/* F := recompute_loads(f), bit for bit, without the n x m pass where f's
+ * nonzeros are known: the same additions in the same order, less those of
+ * zeros (the flows are never -0, so adding +0 changes no sum) */
+static void refresh_loads(PrillmEquilibriumSolver *s) {
+    if (s->loads_fresh && !s->no_support) return;
+    if (s->f_support != F_SUPPORT_PACK || s->f_rows_any) {
+        recompute_loads(s, s->f, s->F);
+        return;
+    }
+    memset(s->F, 0, (size_t)s->m * sizeof(double));
+    long count = s->cert_start[s->n];
+    for (long q = 0; q < count; q++) s->F[s->cert_index[q]] += s->cert_value[q];
+    s->loads_fresh = 1;
+}
+
+/* Rows about to be swept (only: those flagged; NULL: every row) may gain
+ * nonzeros anywhere: the support keeps them as rows, or is lost. */
+static void support_rows_swept(PrillmEquilibriumSolver *s, const unsigned char *only) {
+    s->loads_fresh = 0;
+    if (s->f_support == F_SUPPORT_UNKNOWN) return;
+    if (!only || s->f_support != F_SUPPORT_PACK) {
+        s->f_support = F_SUPPORT_UNKNOWN;
+        return;
+    }
+    if (!s->f_rows && !(s->f_rows = prillm__calloc((size_t)s->n, 1))) {
+        s->f_support = F_SUPPORT_UNKNOWN;
+        return;
+    }
+    for (int i = 0; i < s->n; i++) {
+        s->f_rows[i] |= only[i];
+        s->f_rows_any |= only[i];
+    }
+}
+
+static void support_rows_clear(PrillmEquilibriumSolver *s) {
+    if (s->f_rows_any) memset(s->f_rows, 0, (size_t)s->n);
+    s->f_rows_any = 0;
+}
+
+/* f := 0, clearing only where f can be nonzero */
+static void clear_flows(PrillmEquilibriumSolver *s) {
+    int n = s->n, m = s->m;
+    if (s->f_support == F_SUPPORT_PACK) {
+        for (int i = 0; i < n; i++) {
+            double *row = s->f + (size_t)i * m;
+            if (s->f_rows_any && s->f_rows[i]) memset(row, 0, (size_t)m * sizeof(double));
+            else
+                for (int q = s->cert_start[i]; q < s->cert_start[i + 1]; q++) row[s->cert_index[q]] = 0.0;
+        }
+    } else {
+        memset(s->f, 0, (size_t)n * m * sizeof(double));
+    }
+    support_rows_clear(s);
+    s->f_support = F_SUPPORT_UNKNOWN; /* all zero: the caller says what comes next */
+    s->loads_fresh = 0;
 }
 
 /* How a user's water-filled split (x_j = (lambda - e_j) h_j over e_j <
@@ -551,6 +661,7 @@ static long sweep_rows(PrillmEquilibriumSolver *s, double *max_change, unsigned 
     long flips = 0;
     double biggest = 0;
     double *e = s->e_row;
+    support_rows_swept(s, only);
     for (int i = 0; i < n; i++) {
         if (only && !only[i]) continue;
         double *row = s->f + (size_t)i * m;
@@ -648,6 +759,10 @@ static long sweep_rows(PrillmEquilibriumSolver *s, double *max_change, unsigned 
 static void polish_support(PrillmEquilibriumSolver *s) {
     const PrillmActiveSystem *sys = &s->system;
     int m = s->m;
+    /* writes on the pattern only: a pack taken on it stays within it */
+    s->loads_fresh = 0;
+    if (s->f_support == F_SUPPORT_PACK)
+        s->f_support = s->pack_on_pattern && !s->f_rows_any ? F_SUPPORT_PATTERN : F_SUPPORT_UNKNOWN;
     double *e = s->e_row, *h = s->h_row;
     int *idx = s->support_row;
     for (int i = 0; i < s->n; i++) {
@@ -861,6 +976,17 @@ void prillm__equilibrium_set_local_start(PrillmEquilibriumSolver *s, int on) {
     if (s) s->no_local = !on;
 }
 
+void prillm__equilibrium_set_keep_outputs(PrillmEquilibriumSolver *s, int on) {
+    if (s) s->keep_outputs = on != 0;
+}
+
+void prillm__equilibrium_set_support_tracking(PrillmEquilibriumSolver *s, int on) {
+    if (!s) return;
+    s->no_support = !on;
+    s->f_support = F_SUPPORT_UNKNOWN;
+    s->loads_fresh = 0;
+}
+
 /* The screen's arrays, at the first round that uses them; 0 or -1. */
 static int screen_alloc(PrillmEquilibriumSolver *s) {
     Screen *sc = &s->screen;
@@ -1022,6 +1148,9 @@ static void local_sweep(PrillmEquilibriumSolver *s) {
 static long exact_round(PrillmEquilibriumSolver *s) {
     int n = s->n, m = s->m;
     double tiny = 1e-3 * s->settings.tolerance;
+    /* the pattern is about to change */
+    if (s->f_support == F_SUPPORT_PATTERN) s->f_support = F_SUPPORT_UNKNOWN;
+    s->pack_on_pattern = 0;
     /* every user with demand keeps at least one provider */
     for (int i = 0; i < n; i++) {
         unsigned char *act = s->active + (size_t)i * m;
@@ -1222,7 +1351,7 @@ static long exact_round(PrillmEquilibriumSolver *s) {
 static void take_exact_flows(PrillmEquilibriumSolver *s) {
     const PrillmActiveSystem *sys = &s->system;
     int n = s->n, m = s->m;
-    memset(s->f, 0, (size_t)n * m * sizeof(double));
+    clear_flows(s);
     memset(s->F, 0, (size_t)m * sizeof(double));
     for (int i = 0; i < n; i++)
         for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
@@ -1230,6 +1359,7 @@ static void take_exact_flows(PrillmEquilibriumSolver *s) {
             s->f[(size_t)i * m + sys->user_prov[q]] = x;
             s->F[sys->user_prov[q]] += x;
         }
+    s->f_support = s->no_support ? F_SUPPORT_UNKNOWN : F_SUPPORT_PATTERN;
 }
 
 /* certify_flows's numbers, bit for bit (the same sums in the same order),
@@ -1250,7 +1380,21 @@ static int certify_packed(PrillmEquilibriumSolver *s, double *lambda_out, Prillm
     long limit = (long)((size_t)n * (size_t)m / 4), count = 0;
     if (limit > INT_MAX / 2) limit = INT_MAX / 2; /* cert_start holds ints */
     memset(F, 0, (size_t)m * sizeof(double));
-    for (int i = 0; i < n; i++) {
+    /* the pack is read from where f can be nonzero: the pattern (sorted
+     * by provider, as a row is read), or the last pack itself */
+    const PrillmActiveSystem *sys = &s->system;
+    int support = s->f_support, on_pattern = support == F_SUPPORT_PATTERN;
+    int reuse = support == F_SUPPORT_PACK && !s->f_rows_any;
+    if (reuse) {
+        /* f has not moved since the pack was taken */
+        count = s->cert_start[n];
+        for (long q = 0; q < count; q++) F[s->cert_index[q]] += s->cert_value[q];
+        on_pattern = s->pack_on_pattern;
+    } else {
+        s->f_support = F_SUPPORT_UNKNOWN; /* until the pack is whole */
+        s->loads_fresh = 0;
+    }
+    for (int i = 0; i < n && !reuse; i++) {
         const double *row = s->f + (size_t)i * m;
         s->cert_start[i] = (int)count;
         if (count + m > s->cert_capacity) {
@@ -1267,9 +1411,17 @@ static int certify_packed(PrillmEquilibriumSolver *s, double *lambda_out, Prillm
         int *index = s->cert_index + count;
         double *value = s->cert_value + count;
         int k = 0;
-        for (int j = 0; j < m; j++) {
-            index[k] = j;
-            k += row[j] != 0;
+        if (support == F_SUPPORT_PATTERN) {
+            for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
+                int j = sys->user_prov[q];
+                index[k] = j;
+                k += row[j] != 0;
+            }
+        } else {
+            for (int j = 0; j < m; j++) {
+                index[k] = j;
+                k += row[j] != 0;
+            }
         }
         for (int t = 0; t < k; t++) {
             value[t] = row[index[t]];
@@ -1278,6 +1430,11 @@ static int certify_packed(PrillmEquilibriumSolver *s, double *lambda_out, Prillm
         count += k;
     }
     s->cert_start[n] = (int)count;
+    /* f's nonzeros are now exactly the pack, F their sums */
+    s->f_support = s->no_support ? F_SUPPORT_UNKNOWN : F_SUPPORT_PACK;
+    s->pack_on_pattern = on_pattern;
+    support_rows_clear(s);
+    s->loads_fresh = 1;
     double kkt = 0, demand_res = 0, potential = 0, dmax = 0;
     long active = 0;
     for (int i = 0; i < n; i++) dmax = MAX2(dmax, demand[i]);
@@ -1370,13 +1527,12 @@ static void publish(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info) {
 
 static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info, double t0) {
     int n = s->n, m = s->m;
-    size_t nm = (size_t)n * m;
     const int verbose = s->settings.verbose;
     int warm_start = s->warm_exact;
     if (warm_start) {
         /* the last exact set, still in `active`: only the target's column of
          * costs moved, so the correction starts next to the answer */
-        recompute_loads(s, s->f, s->F);
+        refresh_loads(s);
         if (!s->seeded && !s->no_local && s->moved_count > 0) local_sweep(s);
     } else {
         presweep(s, s->settings.presweeps, info, t0);
@@ -1395,7 +1551,7 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
              * the rounds a cold solve would have had. Never worse than a
              * cold solve; the default 50 rounds have not been seen to run
              * out from a warm start. */
-            memset(s->f, 0, nm * sizeof(double));
+            clear_flows(s);
             for (int i = 0; i < n; i++) s->lambda[i] = NAN;
             s->flows_zero = 1;
             presweep(s, s->settings.presweeps, info, t0);
@@ -1496,14 +1652,22 @@ PrillmErrorCode prillm_equilibrium_solve(PrillmEquilibriumSolver *s, PrillmError
     s->out_of_memory = 0;
     s->flows_zero = 0;
     if (!s->warm) {
-        memset(s->f, 0, nm * sizeof(double));
+        clear_flows(s);
         for (int i = 0; i < n; i++) s->lambda[i] = NAN;
         s->flows_zero = 1;
     } else if (s->packed) {
-        memset(s->f, 0, nm * sizeof(double));
+        /* the outputs read NaN since update_price: every entry is cleared */
+        s->f_support = F_SUPPORT_UNKNOWN;
+        clear_flows(s);
         for (long q = 0; q < s->packed_count; q++) s->f[s->packed_index[q]] = s->packed_value[q];
+        /* a pack copied from the certificate's: f is that pack again */
+        if (s->packed_from_cert && !s->no_support) s->f_support = F_SUPPORT_PACK;
     }
     s->packed = 0;
+    if (s->settings.method != PRILLM_EQ_EXACT) {
+        s->f_support = F_SUPPORT_UNKNOWN; /* written by other means */
+        s->loads_fresh = 0;
+    }
     PrillmErrorCode rc = PRILLM_OK;
     switch (s->settings.method) {
     case PRILLM_EQ_GAUSS_SEIDEL:
@@ -1532,6 +1696,8 @@ PrillmErrorCode prillm_equilibrium_solve(PrillmEquilibriumSolver *s, PrillmError
         rc = PRILLM_OK; /* the call worked; the solver did not: that is the status */
     }
     if (info.status == PRILLM_STATUS_FAILED) {
+        s->f_support = F_SUPPORT_UNKNOWN;
+        s->loads_fresh = 0;
         prillm__fill_nan(s->solution.flows, nm);
         prillm__fill_nan(s->solution.provider_flow, (size_t)m);
         prillm__fill_nan(s->solution.lambda, (size_t)n);

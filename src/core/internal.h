@@ -67,6 +67,13 @@ PrillmErrorCode prillm__equilibrium_ipopt(const PrillmMarket *market, double tol
  * multipliers, exact active set and status are copied, its factorisation is
  * rebuilt by the next solve. The source is only read, so threads may start
  * from one shared solver at once. */
+/* prillm_equilibrium_setup of a market the caller has just validated
+ * (prillm_market_validate reads every delay and taste: at 5000 x 500 it
+ * took as long as a warm solve, and pricing every provider validated the
+ * same market once per target). */
+PrillmErrorCode prillm__equilibrium_setup_validated(PrillmEquilibriumSolver **out, const PrillmMarket *market,
+                                                    const PrillmEquilibriumSettings *settings, PrillmError *err);
+
 PrillmErrorCode prillm__equilibrium_setup_from(PrillmEquilibriumSolver **out, const PrillmEquilibriumSolver *from,
                                                PrillmError *err);
 
@@ -92,6 +99,21 @@ void prillm__equilibrium_screen_counters(const PrillmEquilibriumSolver *solver, 
  * local_sweep): on (1, the default) or off (0: a warm solve starts from the
  * last exact set as it is). For tests. */
 void prillm__equilibrium_set_local_start(PrillmEquilibriumSolver *solver, int on);
+
+/* Keep the outputs (1) or clear them (0, the default) at update_price.
+ * Public callers see NaN until the next solve, never a stale answer; that
+ * costs a pass over the n x m flows to fill and another to pack the warm
+ * start. An internal caller that reads the outputs only after a solve
+ * (the pricing walk's solver) keeps them: a warm re-solve then touches
+ * the active pairs and the rows that change, not every flow. The solves'
+ * answers are the same bit for bit either way. */
+void prillm__equilibrium_set_keep_outputs(PrillmEquilibriumSolver *solver, int on);
+
+/* Where the flows can be nonzero is tracked (1, the default: see
+ * f_support in equilibrium.c) or not (0: every clear, pack and sum of
+ * the flows passes over all n x m of them, as before the tracking). The
+ * answers are the same bit for bit; tests compare the two. */
+void prillm__equilibrium_set_support_tracking(PrillmEquilibriumSolver *solver, int on);
 
 #endif
 

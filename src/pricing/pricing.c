@@ -129,7 +129,7 @@ static PrillmErrorCode solve_current(const PrillmMarket *mk, const PrillmEquilib
      * (prillm_price_all) or not, so both report the same numbers */
     if (shared) r->equilibrium_solves++;
     if (!shared) {
-        rc = prillm_equilibrium_setup(&own, mk, NULL, err);
+        rc = prillm__equilibrium_setup_validated(&own, mk, NULL, err); /* by price_impl */
         if (!rc) rc = prillm_equilibrium_solve(own, err);
         if (rc == PRILLM_ERR_SOLVER) rc = PRILLM_OK;
         r->equilibrium_solves++;
@@ -144,6 +144,8 @@ static PrillmErrorCode solve_current(const PrillmMarket *mk, const PrillmEquilib
      * answer */
     rc = prillm__equilibrium_setup_from(solver, shared, err);
     prillm_equilibrium_cleanup(own);
+    /* read only after its solves: no NaN-filling and packing at every price */
+    if (!rc) prillm__equilibrium_set_keep_outputs(*solver, 1);
     if (rc) {
         prillm_equilibrium_cleanup(*solver);
         *solver = NULL;
@@ -268,8 +270,9 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
     }
     PrillmErrorCode rc = prillm_price_check_settings(settings, err);
     if (rc) return rc;
-    rc = prillm_market_validate(market, err);
-    if (rc) return rc;
+    /* with a shared solve (prillm_price_all) the market was validated once
+     * for every target */
+    if (!shared && (rc = prillm_market_validate(market, err))) return rc;
     if (target < 0 || target >= market->n_providers)
         return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "target %d is not a provider index (0..%d)", target,
                             market->n_providers - 1);

@@ -29,7 +29,7 @@ PrillmErrorCode prillm_price_all(const PrillmMarket *market, const PrillmPriceSe
      * warm start of its walk (a solve that fails is no error here: each
      * target then reports it, as prillm_price would) */
     PrillmEquilibriumSolver *shared = NULL;
-    if ((rc = prillm_equilibrium_setup(&shared, market, NULL, err))) return rc;
+    if ((rc = prillm__equilibrium_setup_validated(&shared, market, NULL, err))) return rc;
     if ((rc = prillm_equilibrium_solve(shared, err)) && rc != PRILLM_ERR_SOLVER) {
         prillm_equilibrium_cleanup(shared);
         return rc;

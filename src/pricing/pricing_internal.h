@@ -28,7 +28,8 @@ typedef struct {
 } PrillmPriceProblem;
 
 /* prillm_price, starting from a solver solved at the market's prices
- * (shared by every target of prillm_price_all; only read). */
+ * (shared by every target of prillm_price_all; only read). The caller has
+ * validated the market (it is not validated again per target). */
 PrillmErrorCode prillm__price_from(const PrillmMarket *market, int target, const PrillmPriceSettings *settings,
                                    const PrillmEquilibriumSolver *shared, PrillmPriceResult *result, PrillmError *err);
 

@@ -907,7 +907,8 @@ static void piece_optimum(double lo, double hi, double F0, double b, double k, d
  * f > 0, ready for classify_at(keep_membership). */
 static PrillmErrorCode equilibrium_start(Homotopy *h, double p, long *solves, PrillmError *err) {
     PrillmErrorCode rc = PRILLM_OK;
-    if (!h->eq) rc = prillm_equilibrium_setup(&h->eq, h->mk, NULL, err);
+    if (!h->eq && !(rc = prillm_equilibrium_setup(&h->eq, h->mk, NULL, err)))
+        prillm__equilibrium_set_keep_outputs(h->eq, 1);
     if (!rc) rc = prillm_equilibrium_update_price(h->eq, h->s, p, err);
     if (!rc) rc = prillm_equilibrium_solve(h->eq, err);
     if (rc) return rc;
@@ -1215,6 +1216,7 @@ static PrillmErrorCode price_exact_pruned(Homotopy *h, const PrillmPriceProblem 
     double t_start = prillm__now();
     PrillmEquilibriumSolver *solver = h->eq;
     PrillmErrorCode rc = solver ? PRILLM_OK : prillm_equilibrium_setup(&solver, mk, NULL, err);
+    if (!rc) prillm__equilibrium_set_keep_outputs(solver, 1);
     double best_p = 0, best = -INFINITY;
     long solves = 0;
     int n_iv = 0;

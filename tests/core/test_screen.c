@@ -229,12 +229,107 @@ static void test_local_start_after_price_rise(void **state) {
     assert_true(rounds_local < rounds_plain);
 }
 
+/* Where the flows can be nonzero (equilibrium.c, f_support) and the kept
+ * outputs (prillm__equilibrium_set_keep_outputs) only spare passes over
+ * the n x m flows: four solvers of each market, tracking on or off and
+ * outputs kept or cleared, go through the same cold solve and warm
+ * re-solves after small and large moves of one or two prices (large ones
+ * start with the local sweep), and return the same status, rounds, sweeps,
+ * flows, loads, multipliers and certificate, bit for bit. Cleared outputs
+ * read NaN between update_price and solve; kept ones still hold the last
+ * answer. */
+/* Tiny apps beside huge ones, a huge model and a tiny congested one (as
+ * test_equilibrium's test_tiny_apps_between_huge_and_congested_models):
+ * the first certificate of an exact point can fail there, and the solve
+ * polishes and certifies again. */
+static void tiny_apps_huge_and_congested_models(PrillmMarket *mk, TestRng *rng) {
+    int n = mk->n_users, m = mk->n_providers;
+    mk->w_price = mk->w_congestion = 1.0;
+    for (int i = 0; i < n; i++)
+        mk->demand[i] = i < n / 4 ? 1e5 * (1 + test_uniform(rng)) : pow(10.0, -3.5 + 1.5 * test_uniform(rng));
+    mk->capacity[0] = 1e7 * (1 + test_uniform(rng));
+    mk->price[0] = 0.03;
+    mk->value[0] = 0;
+    if (m < 2) return;
+    mk->capacity[1] = 1e-4 * (1 + test_uniform(rng));
+    mk->price[1] = 2.0;
+    mk->value[1] = 100 + 50 * test_uniform(rng);
+}
+
+static void test_support_tracking_changes_nothing(void **state) {
+    (void)state;
+    static const TestMarketShape shapes[] = {
+        {0.0, 3.0, 0, 0}, {-3.0, 6.0, 0, 0}, {1.0, 2.0, 1, 0}, {1.0, 2.0, 0, 1}, {-1.0, 4.0, 0, 0},
+    };
+    static const double moves[] = {1.001, 0.5, 3.0, 0.02, 10.0, 1.3, 0.9, 0.0};
+    TestRng rng = {2718};
+    long solves = 0;
+    for (int trial = 0; trial < 40; trial++) {
+        int n = test_int(&rng, 5, 400), m = test_int(&rng, 2, trial % 2 ? 160 : 24);
+        if (trial % 4 == 3) n = 40, m = 8;
+        PrillmMarket *mk = test_market(n, m, 8100 + (uint64_t)trial, trial % 4 == 3 ? NULL : &shapes[trial % 5]);
+        if (trial % 4 == 3) tiny_apps_huge_and_congested_models(mk, &rng);
+        else if (trial % 3 == 1) test_market_affinity(mk, 8300 + (uint64_t)trial, 0.3);
+        PrillmEquilibriumSolver *sv[4];
+        PrillmError err;
+        for (int v = 0; v < 4; v++) {
+            assert_int_equal(prillm_equilibrium_setup(&sv[v], mk, NULL, &err), PRILLM_OK);
+            prillm__equilibrium_set_support_tracking(sv[v], v & 1);
+            prillm__equilibrium_set_keep_outputs(sv[v], (v >> 1) & 1);
+        }
+        size_t nm = (size_t)n * m;
+        for (int step = 0; step <= 8; step++) {
+            if (step > 0) {
+                int moved = 1 + (step % 3 == 0);
+                for (int k = 0; k < moved; k++) {
+                    int j = test_int(&rng, 0, m - 1);
+                    double price = mk->price[j] * moves[(step + k + trial) % 8];
+                    for (int v = 0; v < 4; v++)
+                        assert_int_equal(prillm_equilibrium_update_price(sv[v], j, price, &err), PRILLM_OK);
+                    mk->price[j] = price;
+                }
+                for (int v = 0; v < 4; v++) {
+                    const PrillmEquilibrium *e = prillm_equilibrium_solution(sv[v]);
+                    assert_int_equal(e->info.status, PRILLM_STATUS_UNSOLVED);
+                    if (v < 2) assert_true(isnan(e->flows[nm - 1]) && isnan(e->provider_flow[0]));
+                    else assert_false(isnan(e->flows[nm - 1]) || isnan(e->provider_flow[0]));
+                }
+            }
+            for (int v = 0; v < 4; v++) assert_int_equal(prillm_equilibrium_solve(sv[v], &err), PRILLM_OK);
+            solves++;
+            const PrillmEquilibrium *a = prillm_equilibrium_solution(sv[0]);
+            if (a->info.status != PRILLM_STATUS_SOLVED && a->info.status != PRILLM_STATUS_INACCURATE)
+                fail_msg("trial %d step %d: %s", trial, step, prillm_status_name(a->info.status));
+            for (int v = 1; v < 4; v++) {
+                const PrillmEquilibrium *b = prillm_equilibrium_solution(sv[v]);
+                if (a->info.status != b->info.status || a->info.iterations != b->info.iterations ||
+                    a->info.sweeps != b->info.sweeps)
+                    fail_msg("trial %d step %d solver %d: %s %d rounds %d sweeps against %s %d %d", trial, step, v,
+                             prillm_status_name(b->info.status), b->info.iterations, b->info.sweeps,
+                             prillm_status_name(a->info.status), a->info.iterations, a->info.sweeps);
+                if (memcmp(a->flows, b->flows, nm * sizeof(double)) != 0 ||
+                    memcmp(a->provider_flow, b->provider_flow, (size_t)m * sizeof(double)) != 0 ||
+                    memcmp(a->lambda, b->lambda, (size_t)n * sizeof(double)) != 0 ||
+                    memcmp(&a->info.kkt_violation, &b->info.kkt_violation, sizeof(double)) != 0 ||
+                    memcmp(&a->info.potential, &b->info.potential, sizeof(double)) != 0 ||
+                    a->info.active_pairs != b->info.active_pairs)
+                    fail_msg("trial %d step %d: solver %d differs (flows by %.3g of a demand)", trial, step, v,
+                             max_diff_per_demand(mk, a->flows, b->flows));
+            }
+        }
+        for (int v = 0; v < 4; v++) prillm_equilibrium_cleanup(sv[v]);
+        prillm_market_free(mk);
+    }
+    printf("# %ld solves, each the same bit for bit in the four ways\n", solves);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_screen_changes_nothing_but_the_work),
         cmocka_unit_test(test_screened_flows_match_gauss_seidel),
         cmocka_unit_test(test_screened_flows_match_ipopt),
         cmocka_unit_test(test_local_start_after_price_rise),
+        cmocka_unit_test(test_support_tracking_changes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
