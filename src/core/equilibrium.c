@@ -164,6 +164,7 @@ struct PrillmEquilibriumSolver {
     double *cert_value;            /* [cert_capacity]                       */
     unsigned char *cert_mask;      /* [m], all zero between uses            */
     long cert_capacity;
+    long cert_rows_bounded;        /* rows the screen's bound spared (tests) */
     /* Where f can be nonzero, so that a warm re-solve need not pass over
      * all n x m flows to clear, pack or sum them (at 5000 x 500 each such
      * pass costs about as much as the round itself):
@@ -972,6 +973,8 @@ void prillm__equilibrium_screen_counters(const PrillmEquilibriumSolver *s, long 
     if (full_rows) *full_rows = s ? s->screen.full_rows : 0;
 }
 
+long prillm__equilibrium_cert_rows_bounded(const PrillmEquilibriumSolver *s) { return s ? s->cert_rows_bounded : 0; }
+
 void prillm__equilibrium_set_local_start(PrillmEquilibriumSolver *s, int on) {
     if (s) s->no_local = !on;
 }
@@ -1440,6 +1443,22 @@ static int certify_packed(PrillmEquilibriumSolver *s, double *lambda_out, Prillm
     for (int i = 0; i < n; i++) dmax = MAX2(dmax, demand[i]);
     for (int j = 0; j < m; j++) potential += 0.5 * slope[j] * F[j] * F[j];
     unsigned char *used = s->cert_mask;
+    /* The screen's bound (see Screen), when it holds, proves that no zero
+     * flow outside a row's list and the moved columns has a marginal cost
+     * below the row's multiplier: those terms of the certificate are then
+     * exactly 0, and the row's costs are not read. */
+    const Screen *sc = &s->screen;
+    int bounded = !sc->off && sc->valid && m >= SCREEN_MIN_PROVIDERS, n_dirty = 0;
+    double drop = INFINITY, load_max = 0;
+    if (bounded) {
+        for (int j = 0; j < m; j++) {
+            double load = slope[j] * (F[j] + 0.0);
+            load_max = MAX2(load_max, MAX2(fabs(load), fabs(sc->load_ref[j])));
+            if (sc->dirty[j]) sc->cols[n_dirty++] = j;
+            else drop = MIN2(drop, load - sc->load_ref[j]);
+        }
+        if (!(drop > -INFINITY)) bounded = 0; /* NaN loads: read every row */
+    }
     for (int i = 0; i < n; i++) {
         const double *c = s->cost + (size_t)i * m;
         const int *index = s->cert_index + s->cert_start[i];
@@ -1463,21 +1482,6 @@ static int certify_packed(PrillmEquilibriumSolver *s, double *lambda_out, Prillm
             demand_res = MAX2(demand_res, fabs(sum) / ref);
             continue;
         }
-        /* the zero flows' smallest marginal cost first: it streams the row
-         * of costs, which the terms of the used pairs then find cached */
-        for (int t = 0; t < k; t++) used[index[t]] = 1;
-        /* eight running minima (the minimum does not depend on the order) */
-        double low[8] = {INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY};
-        int j = 0;
-        for (; j + 8 <= m; j += 8)
-            for (int t = 0; t < 8; t++) {
-                double g = used[j + t] ? INFINITY : c[j + t] + slope[j + t] * (F[j + t] + 0.0);
-                low[t] = MIN2(low[t], g);
-            }
-        for (; j < m; j++) low[0] = MIN2(low[0], used[j] ? INFINITY : c[j] + slope[j] * (F[j] + 0.0));
-        double g_zero = low[0];
-        for (int t = 1; t < 8; t++) g_zero = MIN2(g_zero, low[t]);
-        for (int t = 0; t < k; t++) used[index[t]] = 0;
         for (int t = 0; t < k; t++) {
             int j = index[t];
             double x = value[t];
@@ -1501,6 +1505,42 @@ static int certify_packed(PrillmEquilibriumSolver *s, double *lambda_out, Prillm
             double r = MIN2(x / D, (g - lambda) / scale);
             kkt = MAX2(kkt, fabs(r));
         }
+        /* the zero flows' smallest marginal cost g_zero: its term
+         * |min(0, (g_zero - lambda) / scale)| is the largest of theirs */
+        for (int t = 0; t < k; t++) used[index[t]] = 1;
+        double g_zero = INFINITY;
+        /* v_ij >= theta_i + drop - (g - nu^R) for the unlisted, unmoved
+         * ones (Screen), less the screen's own round-off margin */
+        double margin = 64 * DBL_EPSILON * (sc->cost_max + load_max + fabs(lambda) + fabs(bounded ? sc->nu_ref[i] : 0));
+        if (bounded && sc->theta[i] + sc->nu_ref[i] + drop - margin >= lambda) {
+            /* the unlisted ones' terms are 0: the listed and moved ones
+             * decide g_zero when it is below lambda, and the term is 0
+             * otherwise, as with every cost read */
+            const int *list = sc->list + (size_t)i * SCREEN_LIST;
+            const double *list_cost = sc->list_cost + (size_t)i * SCREEN_LIST;
+            for (int t = 0; t < SCREEN_LIST && list[t] >= 0; t++) {
+                int j = list[t];
+                if (!used[j] && !sc->dirty[j]) g_zero = MIN2(g_zero, list_cost[t] + slope[j] * (F[j] + 0.0));
+            }
+            for (int t = 0; t < n_dirty; t++) {
+                int j = sc->cols[t];
+                if (!used[j]) g_zero = MIN2(g_zero, c[j] + slope[j] * (F[j] + 0.0));
+            }
+            s->cert_rows_bounded++;
+        } else {
+            /* eight running minima (the minimum does not depend on the order) */
+            double low[8] = {INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY};
+            int j = 0;
+            for (; j + 8 <= m; j += 8)
+                for (int t = 0; t < 8; t++) {
+                    double g = used[j + t] ? INFINITY : c[j + t] + slope[j + t] * (F[j + t] + 0.0);
+                    low[t] = MIN2(low[t], g);
+                }
+            for (; j < m; j++) low[0] = MIN2(low[0], used[j] ? INFINITY : c[j] + slope[j] * (F[j] + 0.0));
+            g_zero = low[0];
+            for (int t = 1; t < 8; t++) g_zero = MIN2(g_zero, low[t]);
+        }
+        for (int t = 0; t < k; t++) used[index[t]] = 0;
         if (k < m) {
             double r = MIN2(0.0, (g_zero - lambda) / scale);
             kkt = MAX2(kkt, fabs(r));

@@ -94,6 +94,9 @@ void prillm__equilibrium_seed_active(PrillmEquilibriumSolver *solver, const unsi
 void prillm__equilibrium_set_screen(PrillmEquilibriumSolver *solver, int on);
 void prillm__equilibrium_screen_counters(const PrillmEquilibriumSolver *solver, long *rebuilds, long *listed_rows,
                                          long *full_rows);
+/* Rows of the certificate whose zero flows the screen's bound settled
+ * without reading their costs (certify_packed), since setup. */
+long prillm__equilibrium_cert_rows_bounded(const PrillmEquilibriumSolver *solver);
 
 /* The exact method's local start after update_price (equilibrium.c,
  * local_sweep): on (1, the default) or off (0: a warm solve starts from the

@@ -59,6 +59,13 @@ static int solve_both(PrillmEquilibriumSolver *on, PrillmEquilibriumSolver *off,
     if (memcmp(a->flows, b->flows, nm * sizeof(double)) != 0)
         fail_msg("trial %d (%s): flows differ with the screen (by %.3g of a demand)", trial, what,
                  max_diff_per_demand(mk, a->flows, b->flows));
+    /* and so does the certificate, whose zero flows the screen's bound
+     * settles row by row where it can */
+    if (memcmp(&a->info.kkt_violation, &b->info.kkt_violation, sizeof(double)) != 0 ||
+        memcmp(a->lambda, b->lambda, (size_t)mk->n_users * sizeof(double)) != 0 ||
+        memcmp(&a->info.potential, &b->info.potential, sizeof(double)) != 0)
+        fail_msg("trial %d (%s): certificate %.17g with the screen, %.17g without", trial, what,
+                 a->info.kkt_violation, b->info.kkt_violation);
     assert_true(a->info.kkt_violation <= 1e-9);
     return a->info.iterations;
 }
@@ -72,13 +79,14 @@ static void test_screen_changes_nothing_but_the_work(void **state) {
     };
     static const double moves[] = {0.01, 0.1, 3.0, 10.0, 1.01};
     TestRng rng = {1414};
-    long rounds_total = 0, full_reads = 0, listed = 0;
+    long rounds_total = 0, full_reads = 0, listed = 0, cert_bounded = 0, cert_rows = 0;
     for (int trial = 0; trial < 30; trial++) {
         int n = test_int(&rng, 120, 700), m = test_int(&rng, 64, 200);
         PrillmMarket *mk = test_market(n, m, 7100 + (uint64_t)trial, &shapes[trial % 5]);
         if (trial % 3 == 2) test_market_affinity(mk, 7300 + (uint64_t)trial, 0.3);
         PrillmEquilibriumSolver *on = setup_with_screen(mk, 1), *off = setup_with_screen(mk, 0);
         int rounds = solve_both(on, off, mk, "cold", trial);
+        cert_rows += 6L * n; /* six solves, each certified at least once */
         long rebuilds = 0, rows = 0, full = 0;
         prillm__equilibrium_screen_counters(on, &rebuilds, &rows, &full);
         rounds_total += rounds;
@@ -107,6 +115,8 @@ static void test_screen_changes_nothing_but_the_work(void **state) {
         /* the screen off reads every row every round */
         prillm__equilibrium_screen_counters(off, &rebuilds, &rows, &full);
         assert_int_equal(rebuilds + rows + full, 0);
+        assert_int_equal(prillm__equilibrium_cert_rows_bounded(off), 0);
+        cert_bounded += prillm__equilibrium_cert_rows_bounded(on);
         prillm_equilibrium_cleanup(on);
         prillm_equilibrium_cleanup(off);
         prillm_market_free(mk);
@@ -116,6 +126,10 @@ static void test_screen_changes_nothing_but_the_work(void **state) {
     long rows_all = listed + full_reads;
     printf("# %ld rounds; rows read in full %ld, on their list %ld (%.1f%% read in full)\n", rounds_total, full_reads,
            listed, 100.0 * full_reads / (double)rows_all);
+    /* and most certificates' rows are settled by the bound */
+    printf("# certificate rows settled by the screen's bound: %ld (of at least %ld certified)\n", cert_bounded,
+           cert_rows);
+    assert_true(2 * cert_bounded >= cert_rows);
     assert_true(rows_all > 0);
     assert_true(3 * full_reads <= rows_all);
 }
@@ -323,6 +337,62 @@ static void test_support_tracking_changes_nothing(void **state) {
     printf("# %ld solves, each the same bit for bit in the four ways\n", solves);
 }
 
+/* The certificate that the screen's bound shortens (certify_packed) is the
+ * one prillm_equilibrium_certify recomputes from the market and the flows
+ * alone, bit for bit: on random markets, after price cuts and rises, with
+ * the solver starved of rounds and sweeps so that many of its answers are
+ * not yet equilibria (zero flows whose marginal cost undercuts the
+ * multiplier, some in moved columns, are what the certificate must see). */
+static void test_certificate_matches_recomputation(void **state) {
+    (void)state;
+    static const double moves[] = {0.2, 5.0, 0.01, 1.5, 0.5, 20.0};
+    TestRng rng = {3141};
+    long settled = 0, inaccurate = 0, solves = 0;
+    for (int trial = 0; trial < 24; trial++) {
+        int n = test_int(&rng, 60, 400), m = test_int(&rng, 64, 180);
+        TestMarketShape shape = {-1.0, 3.0, trial % 4 == 1, trial % 4 == 2};
+        PrillmMarket *mk = test_market(n, m, 9100 + (uint64_t)trial, &shape);
+        if (trial % 2) test_market_affinity(mk, 9300 + (uint64_t)trial, 0.2);
+        /* congestion that matters: loads that move a lot move marginal costs */
+        if (trial % 3 == 2) mk->w_congestion *= 30;
+        PrillmEquilibriumSettings settings;
+        prillm_equilibrium_default_settings(&settings);
+        settings.max_rounds = 1 + trial % 3;
+        settings.max_sweeps = 2 + trial % 4;
+        PrillmEquilibriumSolver *s = NULL;
+        PrillmError err;
+        assert_int_equal(prillm_equilibrium_setup(&s, mk, &settings, &err), PRILLM_OK);
+        double *lambda = malloc((size_t)n * sizeof(double));
+        assert_non_null(lambda);
+        for (int step = 0; step < 7; step++) {
+            if (step > 0) {
+                int j = test_int(&rng, 0, m - 1);
+                double price = mk->price[j] * moves[(step + trial) % 6];
+                assert_int_equal(prillm_equilibrium_update_price(s, j, price, &err), PRILLM_OK);
+                mk->price[j] = price;
+            }
+            assert_int_equal(prillm_equilibrium_solve(s, &err), PRILLM_OK);
+            solves++;
+            const PrillmEquilibrium *eq = prillm_equilibrium_solution(s);
+            if (eq->info.status == PRILLM_STATUS_FAILED) continue;
+            inaccurate += eq->info.status == PRILLM_STATUS_INACCURATE;
+            PrillmEquilibriumInfo info;
+            assert_int_equal(prillm_equilibrium_certify(mk, eq->flows, lambda, &info, &err), PRILLM_OK);
+            if (memcmp(&info.kkt_violation, &eq->info.kkt_violation, sizeof(double)) != 0 ||
+                memcmp(lambda, eq->lambda, (size_t)n * sizeof(double)) != 0)
+                fail_msg("trial %d step %d (%s): certificate %.17g, recomputed %.17g", trial, step,
+                         prillm_status_name(eq->info.status), eq->info.kkt_violation, info.kkt_violation);
+        }
+        settled += prillm__equilibrium_cert_rows_bounded(s);
+        free(lambda);
+        prillm_equilibrium_cleanup(s);
+        prillm_market_free(mk);
+    }
+    printf("# %ld solves (%ld inaccurate), %ld certificate rows settled by the bound\n", solves, inaccurate, settled);
+    assert_true(settled > 0);
+    assert_true(inaccurate > 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_screen_changes_nothing_but_the_work),
@@ -330,6 +400,7 @@ int main(void) {
         cmocka_unit_test(test_screened_flows_match_ipopt),
         cmocka_unit_test(test_local_start_after_price_rise),
         cmocka_unit_test(test_support_tracking_changes_nothing),
+        cmocka_unit_test(test_certificate_matches_recomputation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
