@@ -1230,11 +1230,16 @@ static PrillmErrorCode price_exact_pruned(Homotopy *h, const PrillmPriceProblem 
     int order[2] = {-1, 0}, cut = 1;
     for (int q = 1; q < n_price; q++)
         if (price[q] == start) order[0] = q;
+    /* F never rises: from the lowest price solved to carry exactly nothing,
+     * every price carries nothing, and is not solved (the samples near
+     * p_max, a price chosen to be surely above the target's market) */
+    double nothing_from = INFINITY;
     for (int o = 0; o < 2 && !rc; o++) {
         int q = order[o];
         if (q < 0) continue;
         if ((rc = prillm__price_score(solver, s, price[q], &sample_F[q], NULL, err))) break;
         solves++;
+        if (sample_F[q] == 0) nothing_from = fmin(nothing_from, price[q]);
         double profit = (price[q] - k) * sample_F[q];
         if (profit > best) best = profit, best_p = price[q];
     }
@@ -1247,8 +1252,13 @@ static PrillmErrorCode price_exact_pruned(Homotopy *h, const PrillmPriceProblem 
     for (int q = 0; q < n_price && !rc; q++) {
         if (q > 0 && q < cut && q != order[0]) continue; /* bounded by F(0), beaten */
         if (q > 0 && q != order[0]) {
-            if ((rc = prillm__price_score(solver, s, price[q], &sample_F[q], NULL, err))) break;
-            solves++;
+            if (price[q] >= nothing_from) {
+                sample_F[q] = 0;
+            } else {
+                if ((rc = prillm__price_score(solver, s, price[q], &sample_F[q], NULL, err))) break;
+                solves++;
+                if (sample_F[q] == 0) nothing_from = price[q];
+            }
             double profit = (price[q] - k) * sample_F[q];
             if (profit > best) best = profit, best_p = price[q];
         }
@@ -1263,9 +1273,12 @@ static PrillmErrorCode price_exact_pruned(Homotopy *h, const PrillmPriceProblem 
                 widest = q;
         if (widest < 0 || iv[widest].hi - iv[widest].lo <= 1e-6 * p_max) break;
         if (pb->deadline > 0 && prillm__now() > pb->deadline) break;
-        double mid = 0.5 * (iv[widest].lo + iv[widest].hi), F = NAN;
-        if ((rc = prillm__price_score(solver, s, mid, &F, NULL, err))) break;
-        solves++;
+        double mid = 0.5 * (iv[widest].lo + iv[widest].hi), F = 0;
+        if (mid < nothing_from) {
+            if ((rc = prillm__price_score(solver, s, mid, &F, NULL, err))) break;
+            solves++;
+            if (F == 0) nothing_from = mid;
+        }
         double profit = (mid - k) * F;
         if (profit > best) best = profit, best_p = mid;
         iv[n_iv] = (PriceInterval){mid, iv[widest].hi, F, 0};
