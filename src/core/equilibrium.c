@@ -213,8 +213,21 @@ PrillmErrorCode prillm_equilibrium_setup(PrillmEquilibriumSolver **out, const Pr
     return prillm__equilibrium_setup_validated(out, market, settings, err);
 }
 
+static PrillmErrorCode setup_solver(PrillmEquilibriumSolver **out, const PrillmMarket *market,
+                                    const PrillmEquilibriumSettings *settings, const PrillmEquilibriumSolver *costs_of,
+                                    PrillmError *err);
+
 PrillmErrorCode prillm__equilibrium_setup_validated(PrillmEquilibriumSolver **out, const PrillmMarket *market,
                                                     const PrillmEquilibriumSettings *settings, PrillmError *err) {
+    return setup_solver(out, market, settings, NULL, err);
+}
+
+/* costs_of: a solver of the same market and prices whose costs are copied
+ * (the same numbers: prillm__user_cost of the same entries) instead of
+ * computed again */
+static PrillmErrorCode setup_solver(PrillmEquilibriumSolver **out, const PrillmMarket *market,
+                                    const PrillmEquilibriumSettings *settings, const PrillmEquilibriumSolver *costs_of,
+                                    PrillmError *err) {
     if (!out) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "solver output pointer is NULL");
     *out = NULL;
     PrillmErrorCode rc;
@@ -273,7 +286,12 @@ PrillmErrorCode prillm__equilibrium_setup_validated(PrillmEquilibriumSolver **ou
         s->beta[j] = 1.0 / s->slope[j];
         s->half_inv[j] = 0.5 / s->slope[j];
     }
-    fill_costs(s);
+    if (costs_of) {
+        memcpy(s->cost, costs_of->cost, nm * sizeof(double));
+        s->screen.cost_max = costs_of->screen.cost_max;
+    } else {
+        fill_costs(s);
+    }
     s->solution.n_users = s->n;
     s->solution.n_providers = s->m;
     prillm__fill_nan(s->solution.flows, nm);
@@ -288,8 +306,9 @@ PrillmErrorCode prillm__equilibrium_setup_validated(PrillmEquilibriumSolver **ou
 PrillmErrorCode prillm__equilibrium_setup_from(PrillmEquilibriumSolver **out, const PrillmEquilibriumSolver *from,
                                                PrillmError *err) {
     if (!out || !from) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "solver is NULL");
-    /* from's own copy of the market, validated when from was set up */
-    PrillmErrorCode rc = prillm__equilibrium_setup_validated(out, from->market, &from->settings, err);
+    /* from's own copy of the market, validated when from was set up, and
+     * its costs at that market's prices */
+    PrillmErrorCode rc = setup_solver(out, from->market, &from->settings, from, err);
     if (rc) return rc;
     PrillmEquilibriumSolver *s = *out;
     size_t n = (size_t)s->n, m = (size_t)s->m, nm = n * m;
