@@ -38,10 +38,15 @@
 #define ENUMERATE_WORK 1e7 /* pair visits the enumeration may spend */
 
 /* Bounded rows (settings->row_bounds): each app lists the providers with its
- * smallest reduced costs c_ij + a_j F_j, its active ones and 16 more, at
- * least LISTED in all (row_bounds from 2 to LISTED_MAX: exactly that many,
- * a knob for tests), and keeps a lower bound on the rest. Below ROW_BOUNDS_AUTO providers every row is scanned. */
-#define LISTED 24
+ * smallest reduced costs c_ij + a_j F_j, its active ones and LISTED_EXTRA
+ * more, at least LISTED in all (row_bounds from 2 to LISTED_MAX: exactly
+ * that many, a knob for tests), and keeps a lower bound on the rest. Below
+ * ROW_BOUNDS_AUTO providers every row is scanned. Every piece reads every
+ * listed pair of every app whose bound holds, so a list is kept short: 16
+ * more and at least 24 read a 5000 x 500 walk 20 to 25% slower than 4 and
+ * 10, whose bound fails about twice as often (docs/benchmarks.md). */
+#define LISTED 10
+#define LISTED_EXTRA 4
 #define LISTED_MAX 64
 #define ROW_BOUNDS_AUTO 64
 
@@ -373,9 +378,11 @@ static void list_row(Homotopy *h, int i) {
         keys[count].provider = j;
         count++;
     }
-    /* the active ones and 16 more, at least list_length; with row_bounds
-     * N >= 2, N in all (the knob that leans on the bound hardest) */
-    int want = h->list_fixed ? h->list_length : active + 16 > h->list_length ? active + 16 : h->list_length;
+    /* the active ones and LISTED_EXTRA more, at least list_length; with
+     * row_bounds N >= 2, N in all (the knob that leans on the bound hardest) */
+    int want = h->list_fixed                                ? h->list_length
+               : active + LISTED_EXTRA > h->list_length ? active + LISTED_EXTRA
+                                                          : h->list_length;
     if (want > count) want = count;
     h->rows_read++;
     if (want > h->list_room[i]) {

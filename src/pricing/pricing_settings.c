@@ -43,7 +43,7 @@ static const PrillmOptionInfo price_options[] = {
      OFFSET(da_check_step)},
     {"row-bounds", PRILLM_OPTION_INT, -1, -1, 64, NULL,
      "exact, spiter: bound each app's unused models instead of reading all of them at every piece (1; N >= 2: list N "
-     "models an app instead of its active ones and 16 more, at least 24), read all (0), or 1 from 64 models (-1); the same answer either way",
+     "models an app instead of its active ones and 4 more, at least 10), read all (0), or 1 from 64 models (-1); the same answer either way",
      OFFSET(row_bounds)},
 };
 #undef OFFSET
