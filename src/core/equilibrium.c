@@ -992,6 +992,10 @@ void prillm__equilibrium_screen_counters(const PrillmEquilibriumSolver *s, long 
     if (full_rows) *full_rows = s ? s->screen.full_rows : 0;
 }
 
+const unsigned char *prillm__equilibrium_last_set(const PrillmEquilibriumSolver *s) {
+    return s && s->warm_exact ? s->active : NULL;
+}
+
 long prillm__equilibrium_cert_rows_bounded(const PrillmEquilibriumSolver *s) { return s ? s->cert_rows_bounded : 0; }
 
 void prillm__equilibrium_set_local_start(PrillmEquilibriumSolver *s, int on) {

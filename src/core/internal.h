@@ -94,6 +94,10 @@ void prillm__equilibrium_seed_active(PrillmEquilibriumSolver *solver, const unsi
 void prillm__equilibrium_set_screen(PrillmEquilibriumSolver *solver, int on);
 void prillm__equilibrium_screen_counters(const PrillmEquilibriumSolver *solver, long *rebuilds, long *listed_rows,
                                          long *full_rows);
+/* The active set (n*m flags) of the last solve when it ended solved by the
+ * exact method, else NULL: what prillm__equilibrium_seed_active takes. */
+const unsigned char *prillm__equilibrium_last_set(const PrillmEquilibriumSolver *solver);
+
 /* Rows of the certificate whose zero flows the screen's bound settled
  * without reading their costs (certify_packed), since setup. */
 long prillm__equilibrium_cert_rows_bounded(const PrillmEquilibriumSolver *solver);
