@@ -965,17 +965,21 @@ static void keep_solved_set(Homotopy *h, PrillmEquilibriumSolver *solver, double
     h->solved_bytes += ((size_t)n + 1 + (size_t)count) * sizeof(int);
 }
 
-/* The equilibrium at price p (prillm__price_score), started from the set
- * of the nearest price solved when that is clearly nearer (by a tenth)
- * than the solver's own last price; the set then solved is kept for later
- * solves. */
+/* The equilibrium at price p (prillm__price_score); with may_seed, started
+ * from the set of the nearest price solved when that is clearly nearer (by
+ * a tenth) than the solver's own last price. The set then solved is kept
+ * for later solves. A walk's start is not seeded: its flows are where the
+ * walk begins, and on the calibrated market a start from a seeded solve
+ * (the same equilibrium to round-off) met a degenerate pair at the start
+ * price that the unseeded one did not (`openai/gpt-5.4-pro`: a fallback,
+ * status inaccurate). */
 static PrillmErrorCode solve_near(Homotopy *h, PrillmEquilibriumSolver *solver, double p, double *flow,
-                                  PrillmError *err) {
+                                  int may_seed, PrillmError *err) {
     int near = -1;
     for (int k = 0; k < h->n_solved; k++)
         if (near < 0 || fabs(h->solved[k].price - p) < fabs(h->solved[near].price - p)) near = k;
     const unsigned char *seed = NULL;
-    if (near >= 0 && !(fabs(h->solved[near].price - p) >= 0.9 * fabs(h->solver_price - p))) {
+    if (may_seed && near >= 0 && !(fabs(h->solved[near].price - p) >= 0.9 * fabs(h->solver_price - p))) {
         size_t nm = (size_t)h->n * (size_t)h->m;
         if (!h->seed) h->seed = malloc(nm);
         if (h->seed) {
@@ -1000,7 +1004,7 @@ static PrillmErrorCode equilibrium_start(Homotopy *h, double p, long *solves, Pr
         h->solver_price = NAN;
     }
     double flow;
-    if (!rc) rc = solve_near(h, h->eq, p, &flow, err); /* fails unless solved or inaccurate */
+    if (!rc) rc = solve_near(h, h->eq, p, &flow, 0, err); /* fails unless solved or inaccurate */
     if (rc) return rc;
     PrillmEquilibriumSolver *solver = h->eq;
     (*solves)++;
@@ -1322,7 +1326,7 @@ static PrillmErrorCode price_exact_pruned(Homotopy *h, const PrillmPriceProblem 
     for (int o = 0; o < 2 && !rc; o++) {
         int q = order[o];
         if (q < 0) continue;
-        if ((rc = solve_near(h, solver, price[q], &sample_F[q], err))) break;
+        if ((rc = solve_near(h, solver, price[q], &sample_F[q], 1, err))) break;
         solves++;
         if (sample_F[q] == 0) nothing_from = fmin(nothing_from, price[q]);
         double profit = (price[q] - k) * sample_F[q];
@@ -1340,7 +1344,7 @@ static PrillmErrorCode price_exact_pruned(Homotopy *h, const PrillmPriceProblem 
             if (price[q] >= nothing_from) {
                 sample_F[q] = 0;
             } else {
-                if ((rc = solve_near(h, solver, price[q], &sample_F[q], err))) break;
+                if ((rc = solve_near(h, solver, price[q], &sample_F[q], 1, err))) break;
                 solves++;
                 if (sample_F[q] == 0) nothing_from = price[q];
             }
@@ -1360,7 +1364,7 @@ static PrillmErrorCode price_exact_pruned(Homotopy *h, const PrillmPriceProblem 
         if (pb->deadline > 0 && prillm__now() > pb->deadline) break;
         double mid = 0.5 * (iv[widest].lo + iv[widest].hi), F = 0;
         if (mid < nothing_from) {
-            if ((rc = solve_near(h, solver, mid, &F, err))) break;
+            if ((rc = solve_near(h, solver, mid, &F, 1, err))) break;
             solves++;
             if (F == 0) nothing_from = mid;
         }
