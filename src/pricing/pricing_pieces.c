@@ -161,10 +161,11 @@ typedef struct {
     double slope_high;     /* per piece: max |slack_F1_j| over j != s           */
     long rows_read, rows_bounded; /* counters (verbose)                      */
     /* The active sets of the equilibria solved at the pruning's and the
-     * walk's prices, packed per user: a solve starts from the set of the
-     * nearest price solved instead of wherever the solver last was (a
-     * bisection after a sample above the target's market started from a
-     * set without it: 10 rounds and 5 sweeps instead of 3 rounds) */
+     * walk's prices, packed per user: a bounding or bisection solve starts
+     * from the set of the nearest price solved instead of wherever the
+     * solver last was (a bisection after a sample above the target's
+     * market started from a set without it: 10 rounds and 5 sweeps, now 4
+     * rounds; see solve_near) */
     struct SolvedSet { double price; int *start, *prov; } *solved;
     int n_solved, solved_cap;
     size_t solved_bytes;   /* their memory, kept under SOLVED_SETS_BYTES       */
