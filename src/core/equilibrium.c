@@ -1037,12 +1037,15 @@ static int screen_alloc(PrillmEquilibriumSolver *s) {
     return 0;
 }
 
-/* The SCREEN_LIST + 1 smallest of v[0..m) ascending, by insertion into a
- * short sorted array (after the first few entries almost every v is
- * rejected by one comparison); returns how many (fewer when m is small). */
-static int smallest(const double *v, int m, double *best, int *at) {
+/* The SCREEN_LIST + 1 smallest of v[j] over j in 0..count (idx NULL) or
+ * over j = idx[0..count), ascending, with their j in `at`, by insertion
+ * into a short sorted array (after the first few entries almost every v
+ * is rejected by one comparison); returns how many (fewer when count is
+ * small). */
+static int smallest(const double *v, const int *idx, int count, double *best, int *at) {
     int keep = SCREEN_LIST + 1, k = 0;
-    for (int j = 0; j < m; j++) {
+    for (int q = 0; q < count; q++) {
+        int j = idx ? idx[q] : q;
         double x = v[j];
         if (k == keep && !(x < best[keep - 1])) continue;
         int t = k < keep ? k++ : keep - 1;
@@ -1114,19 +1117,8 @@ static long screen_row(Screen *sc, int i, const double *c, const double *load_co
     /* more than SCREEN_LIST below the cut: the smallest among those (the
      * others are all above them) */
     double best[SCREEN_LIST + 1];
-    int at[SCREEN_LIST + 1], keep = SCREEN_LIST + 1, got = 0;
-    for (int t = 0; t < k; t++) {
-        double x = v[idx[t]];
-        if (got == keep && !(x < best[keep - 1])) continue;
-        int u = got < keep ? got++ : keep - 1;
-        while (u > 0 && best[u - 1] > x) {
-            best[u] = best[u - 1];
-            at[u] = at[u - 1];
-            u--;
-        }
-        best[u] = x;
-        at[u] = idx[t];
-    }
+    int at[SCREEN_LIST + 1];
+    smallest(v, idx, k, best, at); /* k > SCREEN_LIST: all SCREEN_LIST + 1 */
     for (int t = 0; t < SCREEN_LIST; t++) {
         list[t] = at[t];
         list_cost[t] = c[at[t]];
@@ -1249,7 +1241,7 @@ static long exact_round(PrillmEquilibriumSolver *s) {
                 if (s->demand[i] <= 0) continue;
                 const double *c = s->cost + (size_t)i * m;
                 for (int j = 0; j < m; j++) v[j] = c[j] + load_cost[j] - s->nu[i];
-                int got = smallest(v, m, best, at);
+                int got = smallest(v, NULL, m, best, at);
                 sample[k++] = best[got < 2 * SCREEN_LIST / 3 ? got - 1 : 2 * SCREEN_LIST / 3 - 1];
             }
             for (int a = 1; a < k; a++)
