@@ -160,8 +160,8 @@ typedef struct {
     double slope_low[2];   /* per piece: min over j != s of -slack_F1_j ([0]) and of slack_F1_j ([1]) */
     double slope_high;     /* per piece: max |slack_F1_j| over j != s           */
     long rows_read, rows_bounded; /* counters (verbose)                      */
-    /* The active sets of the equilibria solved at the pruning's and the
-     * walk's prices, packed per user: a bounding or bisection solve starts
+    /* The active sets of the equilibria solved at the pruning's prices,
+     * packed per user: a bounding or bisection solve starts
      * from the set of the nearest price solved instead of wherever the
      * solver last was (a bisection after a sample above the target's
      * market started from a set without it: 10 rounds and 5 sweeps, now 4
@@ -966,10 +966,12 @@ static void keep_solved_set(Homotopy *h, PrillmEquilibriumSolver *solver, double
     h->solved_bytes += ((size_t)n + 1 + (size_t)count) * sizeof(int);
 }
 
-/* The equilibrium at price p (prillm__price_score); with may_seed, started
- * from the set of the nearest price solved when that is clearly nearer (by
- * a tenth) than the solver's own last price. The set then solved is kept
- * for later solves. A walk's start is not seeded: its flows are where the
+/* The equilibrium at price p (prillm__price_score); with may_seed (the
+ * pruning's solves), started from the set of the nearest price solved when
+ * that is clearly nearer (by a tenth) than the solver's own last price, and
+ * the set then solved kept for the next ones. The walks come after every
+ * pruning solve, so a walk's start keeps nothing (no solve would read it);
+ * nor is it seeded: its flows are where the
  * walk begins, and on the calibrated market a start from a seeded solve
  * (the same equilibrium to round-off) met a degenerate pair at the start
  * price that the unseeded one did not (`openai/gpt-5.4-pro`: a fallback,
@@ -994,7 +996,7 @@ static PrillmErrorCode solve_near(Homotopy *h, PrillmEquilibriumSolver *solver, 
     }
     PrillmErrorCode rc = prillm__price_score_from(solver, h->s, p, seed, flow, NULL, err);
     h->solver_price = rc ? NAN : p;
-    if (!rc) keep_solved_set(h, solver, p);
+    if (!rc && may_seed) keep_solved_set(h, solver, p);
     return rc;
 }
 
