@@ -419,6 +419,35 @@ static void test_derived_quantities_must_be_finite(void **state) {
     prillm_market_free(mk);
 }
 
+/* The costs are checked row by row in one branch-free loop, and only a
+ * failing market is searched pair by pair for the message: on rows longer
+ * than a vector (41 providers, an odd remainder), every out-of-range cost
+ * must still be caught, and the message must name the first pair in the
+ * searched order (provider, then user), wherever the rows put it. */
+static void test_cost_check_on_long_rows(void **state) {
+    (void)state;
+    PrillmError err;
+    PrillmMarket *mk = prillm_market_random(37, 41, 5, &err);
+    assert_non_null(mk);
+    assert_int_equal(prillm_market_validate(mk, NULL), PRILLM_OK);
+    mk->w_price = 1.0;
+    mk->price[9] = 0.9e100; /* within range; its costs are about 0.9e100 */
+    assert_int_equal(prillm_market_validate(mk, NULL), PRILLM_OK);
+    mk->affinity[5 * 41 + 9] = -0.2e100; /* c = 1.1e100 */
+    expect_invalid(mk, "providers[9]: cost for users[5]", "out of range");
+    mk->price[2] = 0.9e100;
+    mk->affinity[30 * 41 + 2] = -0.2e100; /* a later row, an earlier provider */
+    expect_invalid(mk, "providers[2]: cost for users[30]", "out of range");
+    mk->affinity[30 * 41 + 2] = 0.0;
+    mk->affinity[5 * 41 + 9] = 0.0;
+    mk->price[40] = 0.9e100; /* the last column: the loop's remainder */
+    mk->affinity[36 * 41 + 40] = -0.2e100;
+    expect_invalid(mk, "providers[40]: cost for users[36]", "out of range");
+    mk->affinity[36 * 41 + 40] = 0.0;
+    assert_int_equal(prillm_market_validate(mk, NULL), PRILLM_OK);
+    prillm_market_free(mk);
+}
+
 static void test_negative_capacity(void **state) {
     (void)state;
     EXPECT_VARIANT_REJECTED("'capacity': 50.0", "'capacity': -5", PRILLM_ERR_INVALID_DATA,
@@ -1645,6 +1674,7 @@ int main(void) {
         cmocka_unit_test(test_zero_capacity),
         cmocka_unit_test(test_negative_capacity),
         cmocka_unit_test(test_derived_quantities_must_be_finite),
+        cmocka_unit_test(test_cost_check_on_long_rows),
         cmocka_unit_test(test_nonpositive_congestion_weight),
         cmocka_unit_test(test_negative_delay_weight),
         cmocka_unit_test(test_negative_demand),
