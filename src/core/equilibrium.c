@@ -1592,6 +1592,10 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
     } else {
         presweep(s, s->settings.presweeps, info, t0);
     }
+    if (verbose >= 2)
+        fprintf(stderr, "prillm: %s start: %d sweeps, %.1f ms\n", warm_start ? "warm" : "cold", info->sweeps,
+                1e3 * (prillm__now() - t0));
+    double round_t0 = prillm__now();
     s->seeded = 0;
     if (s->moved) memset(s->moved, 0, (size_t)m);
     s->moved_count = 0;
@@ -1628,8 +1632,10 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
             if (s->screen.round_full_rows == -1) snprintf(rows, sizeof rows, "every row read, screen rebuilt");
             else if (s->screen.round_full_rows < n)
                 snprintf(rows, sizeof rows, "%d of %d rows read in full", s->screen.round_full_rows, n);
-            fprintf(stderr, "prillm: round %d: %ld pairs active, %ld violations (%s)\n", info->iterations,
-                    s->system.n_pairs, violations, rows);
+            double now = prillm__now();
+            fprintf(stderr, "prillm: round %d: %ld pairs active, %ld violations (%s), %.1f ms\n",
+                    info->iterations, s->system.n_pairs, violations, rows, 1e3 * (now - round_t0));
+            round_t0 = now;
         }
         if (violations == 0) {
             take_exact_flows(s); /* and the loads */
