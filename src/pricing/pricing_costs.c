@@ -16,16 +16,60 @@ void prillm__price_costs(const PrillmMarket *market, int target, double price, d
         }
 }
 
-/* An upper bound on user i's equilibrium marginal cost whatever the
- * target's price: what it would pay at its best rival if that rival's load
- * were as large as it can be (load[l], plus its own demand). */
-static double user_cost_bound(const PrillmMarket *market, int target, int i, const double *load) {
+/* What the bounds below read of a market, row by row: each rival's
+ * congestion slope, and one user's costs at the current prices
+ * (prillm__user_cost's sums, in its order), computed once per row and pass
+ * instead of once per test. */
+typedef struct {
+    const PrillmMarket *market;
+    int target;
+    double *slope; /* [m] w_congestion / capacity_l */
+    double *cost;  /* [m] c_il at the current prices, of the row last read */
+} RowCosts;
+
+static int row_costs_init(RowCosts *rc, const PrillmMarket *market, int target) {
+    int m = market->n_providers;
+    rc->market = market;
+    rc->target = target;
+    rc->slope = malloc((size_t)m * sizeof(double));
+    rc->cost = malloc((size_t)m * sizeof(double));
+    if (!rc->slope || !rc->cost) return -1;
+    for (int l = 0; l < m; l++) rc->slope[l] = market->w_congestion / market->capacity[l];
+    return 0;
+}
+
+static void row_costs_free(RowCosts *rc) {
+    free(rc->slope);
+    free(rc->cost);
+}
+
+static void row_costs_read(RowCosts *rc, int i) {
+    const PrillmMarket *mk = rc->market;
+    int m = mk->n_providers;
+    const double *delay = mk->delay + (size_t)i * (size_t)m, *affinity = mk->affinity + (size_t)i * (size_t)m;
+#pragma omp simd
+    for (int l = 0; l < m; l++)
+        rc->cost[l] = mk->w_price * mk->price[l] + (mk->w_delay * delay[l] - mk->value[l] - affinity[l]);
+}
+
+/* An upper bound on the equilibrium marginal cost of the user whose row was
+ * read last, whatever the target's price: what it would pay at its best
+ * rival if that rival's load were as large as it can be (load[l], plus its
+ * own demand). */
+static double user_cost_bound(const RowCosts *rc, double demand, const double *load) {
+    int m = rc->market->n_providers, target = rc->target;
     double best = INFINITY;
-    for (int l = 0; l < market->n_providers; l++) {
-        if (l == target) continue;
-        double worst = prillm__user_cost(market, i, l, market->price[l]) +
-                       market->w_congestion / market->capacity[l] * (load[l] + market->demand[i]);
-        if (worst < best) best = worst;
+    /* the rivals before the target, then after it: two plain loops that
+     * vectorise (a test of l against the target in one loop did not) */
+#pragma omp simd reduction(min : best)
+    for (int l = 0; l < target; l++) {
+        double worst = rc->cost[l] + rc->slope[l] * (load[l] + demand);
+        best = worst < best ? worst : best;
+    }
+#pragma omp simd reduction(min : best)
+    for (int l = target + 1; l < m; l++) {
+        double worst = rc->cost[l] + rc->slope[l] * (load[l] + demand);
+        best = worst < best ? worst : best;
     }
     return best;
 }
@@ -38,8 +82,9 @@ static double user_cost_bound(const PrillmMarket *market, int target, int i, con
  * larger: a few passes let a large group's load drop out of a small group's
  * rivals even when the first bound was too loose to. -1 when out of
  * memory. */
-static int rival_loads(const PrillmMarket *market, int target, double *reach) {
-    int n = market->n_users, m = market->n_providers;
+static int rival_loads(RowCosts *rc, double *reach) {
+    const PrillmMarket *market = rc->market;
+    int n = market->n_users, m = market->n_providers, target = rc->target;
     double *load = malloc((size_t)m * sizeof *load), total = 0;
     if (!load) return -1;
     for (int i = 0; i < n; i++) total += market->demand[i];
@@ -48,10 +93,16 @@ static int rival_loads(const PrillmMarket *market, int target, double *reach) {
         memcpy(load, reach, (size_t)m * sizeof *load);
         memset(reach, 0, (size_t)m * sizeof *reach);
         for (int i = 0; i < n; i++) {
-            if (!(market->demand[i] > 0)) continue;
-            double bound_i = user_cost_bound(market, target, i, load);
-            for (int l = 0; l < m; l++)
-                if (l != target && prillm__user_cost(market, i, l, market->price[l]) <= bound_i) reach[l] += market->demand[i];
+            double demand = market->demand[i];
+            if (!(demand > 0)) continue;
+            row_costs_read(rc, i);
+            double bound_i = user_cost_bound(rc, demand, load);
+            /* adding 0 leaves a sum of positive demands as it is: the same
+             * sums as adding only where the test holds */
+            double own = reach[target]; /* the target is no rival: its entry stays 0 */
+#pragma omp simd
+            for (int l = 0; l < m; l++) reach[l] += rc->cost[l] <= bound_i ? demand : 0.0;
+            reach[target] = own;
         }
         int same = 1;
         for (int l = 0; l < m && same; l++) same = reach[l] == load[l];
@@ -69,20 +120,21 @@ double prillm_price_default_pmax(const PrillmMarket *market, int target) {
      * split into markets that never mix (service classes: an image model's
      * load is the image users', not the chat users'; with the whole market's
      * demand the bound was 10^4 times the image models' choke price). */
+    RowCosts rc = {0};
     double *reach = malloc((size_t)market->n_providers * sizeof *reach);
-    if (!reach || rival_loads(market, target, reach)) {
-        free(reach);
-        return NAN;
-    }
+    int failed = !reach || row_costs_init(&rc, market, target) || rival_loads(&rc, reach);
     double bound = 0;
-    for (int i = 0; i < market->n_users; i++) {
+    for (int i = 0; i < market->n_users && !failed; i++) {
         if (!(market->demand[i] > 0)) continue;
-        double best_rival = user_cost_bound(market, target, i, reach);
+        row_costs_read(&rc, i);
+        double best_rival = user_cost_bound(&rc, market->demand[i], reach);
         /* the target's bare cost offset reaches that at this price */
         double p = (best_rival - prillm__static_cost(market, i, target)) / market->w_price;
         if (p > bound) bound = p;
     }
     free(reach);
+    row_costs_free(&rc);
+    if (failed) return NAN;
     /* a little headroom so the choke point itself lies inside the range */
     bound = bound * (1 + 1e-6) + 1e-6;
     /* extreme (valid) magnitudes can overflow the bound; the range is then
@@ -92,20 +144,24 @@ double prillm_price_default_pmax(const PrillmMarket *market, int target) {
 
 int prillm__could_use(const PrillmMarket *market, int target, unsigned char *can) {
     int n = market->n_users, m = market->n_providers;
+    RowCosts rc = {0};
     double *reach = malloc((size_t)m * sizeof *reach);
-    if (!reach || rival_loads(market, target, reach)) {
-        free(reach);
-        return -1;
-    }
-    for (int i = 0; i < n; i++) {
-        double bound_i = user_cost_bound(market, target, i, reach);
-        for (int j = 0; j < m; j++)
-            can[(size_t)i * m + j] = market->demand[i] > 0 &&
-                                     (j == target ? prillm__static_cost(market, i, j)
-                                                  : prillm__user_cost(market, i, j, market->price[j])) <= bound_i;
+    int failed = !reach || row_costs_init(&rc, market, target) || rival_loads(&rc, reach);
+    for (int i = 0; i < n && !failed; i++) {
+        unsigned char *row = can + (size_t)i * m;
+        if (!(market->demand[i] > 0)) {
+            memset(row, 0, (size_t)m);
+            continue;
+        }
+        row_costs_read(&rc, i);
+        double bound_i = user_cost_bound(&rc, market->demand[i], reach);
+        for (int j = 0; j < m; j++) row[j] = rc.cost[j] <= bound_i;
+        /* the target at a price of 0: its bare cost offset */
+        row[target] = prillm__static_cost(market, i, target) <= bound_i;
     }
     free(reach);
-    return 0;
+    row_costs_free(&rc);
+    return failed ? -1 : 0;
 }
 
 PrillmErrorCode prillm_price_profit_at(const PrillmMarket *market, int target, double price, double *profit,
