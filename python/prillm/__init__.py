@@ -46,6 +46,7 @@ __all__ = [
     "library_version",
     "library_path",
     "has_component",
+    "set_blas_threads",
 ]
 
 
@@ -82,3 +83,19 @@ def has_component(name):
 
     fn = lib().prillm_has_component
     return True if fn is None else bool(fn(name.encode()))
+
+
+def set_blas_threads(threads):
+    """Set how many threads OpenBLAS uses for the library's dense algebra;
+    returns the count before. The library is pinned to PRILLM_BLAS_THREADS
+    (default 1) when it loads, as the command line is: OpenBLAS splits some
+    sums between its threads, so the last digits of a solve depend on the
+    count. threads must be an integer >= 1."""
+    from ._ffi import lib
+
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise Error(1, "threads must be an integer >= 1, got %r" % (threads,))
+    fn = lib().prillm_set_blas_threads
+    if fn is None:
+        raise Error(8, "%s does not export prillm_set_blas_threads" % lib().path)
+    return int(fn(int(min(threads, 1 << 30))))

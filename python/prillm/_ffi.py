@@ -795,6 +795,7 @@ _PROTOTYPES = {
 # Optional: present in newer builds only.
 _OPTIONAL = {
     "prillm_has_component": (c_int, [c_char_p]),
+    "prillm_set_blas_threads": (c_int, [c_int]),
 }
 
 
@@ -844,6 +845,35 @@ class _Lib:
                 fn.argtypes = args
             setattr(self, name, fn)
         self.libc = _load_libc()
+        pin_blas_threads(self)
+
+
+def blas_threads_from_environment():
+    """PRILLM_BLAS_THREADS as the command line reads it: unset or empty is
+    1, else an integer in 1..1024 (anything else raises prillm.Error naming
+    the variable)."""
+    text = os.environ.get("PRILLM_BLAS_THREADS", "")
+    if not text:
+        return 1
+    try:
+        threads = int(text, 10)
+    except ValueError:
+        threads = 0
+    if not 1 <= threads <= 1024 or text.strip() != text:
+        from ._errors import Error
+
+        raise Error(1, "PRILLM_BLAS_THREADS (environment) must be an integer in 1..1024, got %r" % text)
+    return threads
+
+
+def pin_blas_threads(library):
+    """OpenBLAS splits some sums between its threads, so the last digits of
+    a solve depend on how many it has: pin them as the command line does
+    (PRILLM_BLAS_THREADS, default 1), so that Python and the CLI print the
+    same numbers on every machine. A library without the call is left as
+    it is."""
+    if library.prillm_set_blas_threads is not None:
+        library.prillm_set_blas_threads(blas_threads_from_environment())
 
 
 def _load_libc():
