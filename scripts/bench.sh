@@ -8,7 +8,7 @@ cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DPRILLM_TESTS=OFF -DPRILLM
 cmake --build build-bench -j "$(nproc)" >/dev/null
 echo "machine: $(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed "s/^ *//"), $(nproc) cores, $(awk "/MemTotal/{printf \"%.0f\", \$2/1048576}" /proc/meminfo) GiB"
 # one section per benchmark; BENCH=name runs one of them
-for b in ${BENCH:-equilibrium pricing exact_scale calibrate aggregator abstraction ttc lmaas delegate compete sweep service}; do
+for b in ${BENCH:-equilibrium pricing exact_scale call_overheads calibrate aggregator abstraction ttc lmaas delegate compete sweep service}; do
   echo; echo "## bench_$b"; echo
   if [ "$b" = sweep ]; then
     # prillm-sweep on 1 and 2 MPI ranks (a script: it runs mpirun)
