@@ -290,10 +290,9 @@ PrillmErrorCode prillm_market_validate(const PrillmMarket *mk, PrillmError *err)
 #pragma omp simd reduction(& : row_ok, row_costs_ok)
         for (int j = 0; j < m; j++) {
             row_ok &= (drow[j] >= 0) & (drow[j] <= PRILLM_MAX_MAGNITUDE) & (fabs(arow[j]) <= PRILLM_MAX_MAGNITUDE);
-            /* prillm__user_cost's sum, in its order */
-            double price_term = mk->w_price * mk->price[j];
-            double c = price_term + (mk->w_delay * drow[j] - mk->value[j] - arow[j]);
-            row_costs_ok &= (fabs(c) <= PRILLM_MAX_MAGNITUDE) & (fabs(price_term) <= PRILLM_MAX_MAGNITUDE) &
+            double c = prillm__user_cost(mk, i, j, mk->price[j]);
+            row_costs_ok &= (fabs(c) <= PRILLM_MAX_MAGNITUDE) &
+                            (fabs(mk->w_price * mk->price[j]) <= PRILLM_MAX_MAGNITUDE) &
                             (mk->w_delay * drow[j] <= PRILLM_MAX_MAGNITUDE);
         }
         costs_ok &= row_costs_ok;

@@ -17,9 +17,8 @@ void prillm__price_costs(const PrillmMarket *market, int target, double price, d
 }
 
 /* What the bounds below read of a market, row by row: each rival's
- * congestion slope, and one user's costs at the current prices
- * (prillm__user_cost's sums, in its order), computed once per row and pass
- * instead of once per test. */
+ * congestion slope, and one user's costs at the current prices, computed
+ * once per row and pass instead of once per test. */
 typedef struct {
     const PrillmMarket *market;
     int target;
@@ -46,10 +45,9 @@ static void row_costs_free(RowCosts *rc) {
 static void row_costs_read(RowCosts *rc, int i) {
     const PrillmMarket *mk = rc->market;
     int m = mk->n_providers;
-    const double *delay = mk->delay + (size_t)i * (size_t)m, *affinity = mk->affinity + (size_t)i * (size_t)m;
+    double *cost = rc->cost;
 #pragma omp simd
-    for (int l = 0; l < m; l++)
-        rc->cost[l] = mk->w_price * mk->price[l] + (mk->w_delay * delay[l] - mk->value[l] - affinity[l]);
+    for (int l = 0; l < m; l++) cost[l] = prillm__user_cost(mk, i, l, mk->price[l]);
 }
 
 /* An upper bound on the equilibrium marginal cost of the user whose row was
