@@ -152,6 +152,7 @@ typedef struct {
     int *list_room;
     size_t pool_used, pool_size;
     struct ListKey { double key; int provider; } *list_keys; /* [m] scratch */
+    unsigned char *list_mark; /* [m] scratch, all 0 between calls of list_row */
     int *n_listed;         /* [n]; -1: not listed (read whole every time)     */
     double *rest;          /* [n] */
     double *loads_seen;    /* [m] a_j F_j at the last drift update            */
@@ -187,6 +188,7 @@ static void homotopy_free(Homotopy *h) {
     free(h->list_at);
     free(h->list_room);
     free(h->list_keys);
+    free(h->list_mark);
     free(h->n_listed);
     free(h->rest);
     free(h->loads_seen);
@@ -284,8 +286,11 @@ static int homotopy_init(Homotopy *h, const PrillmPriceProblem *pb) {
         h->list_at = prillm__calloc(N, sizeof(size_t));
         h->list_room = prillm__calloc(N, sizeof(int));
         h->list_keys = prillm__calloc(M, sizeof *h->list_keys);
+        h->list_mark = prillm__calloc(M, 1);
         h->n_listed = prillm__calloc(N, sizeof(int));
-        if (!h->listed_prov || !h->listed_cost || !h->list_at || !h->list_room || !h->list_keys) return -1;
+        if (!h->listed_prov || !h->listed_cost || !h->list_at || !h->list_room || !h->list_keys || !h->list_mark ||
+            !h->n_listed)
+            return -1;
         for (int i = 0; i < n; i++) {
             h->list_at[i] = (size_t)i * (size_t)h->list_length;
             h->list_room[i] = h->list_length;
@@ -423,16 +428,19 @@ static void list_row(Homotopy *h, int i) {
     }
     /* the want smallest first, then keys[want], the smallest unlisted */
     if (want < count) select_list_keys(keys, count, want);
-    int *list = h->listed_prov + h->list_at[i];
-    for (int q = 0; q < want; q++) list[q] = keys[q].provider;
     /* by provider, to be merged with the row's active pairs (the CSR is
-     * sorted by provider too) without reading the n x m flags */
-    for (int a = 1; a < want; a++)
-        for (int b = a; b > 0 && list[b] < list[b - 1]; b--) {
-            int swap = list[b];
-            list[b] = list[b - 1];
-            list[b - 1] = swap;
-        }
+     * sorted by provider too) without reading the n x m flags: marked, then
+     * read back in provider order (an insertion sort of the list was most
+     * of list_row's time on the calibrated market, whose apps use dozens
+     * of models) */
+    int *list = h->listed_prov + h->list_at[i];
+    unsigned char *mark = h->list_mark;
+    for (int q = 0; q < want; q++) mark[keys[q].provider] = 1;
+    for (int j = 0, t = 0; t < want; j++) {
+        list[t] = j;
+        t += mark[j];
+        mark[j] = 0;
+    }
     double *cost = h->listed_cost + h->list_at[i];
     for (int q = 0; q < want; q++) cost[q] = c[list[q]];
     h->n_listed[i] = want;
