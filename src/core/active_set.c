@@ -426,7 +426,7 @@ void prillm__system_invalidate(PrillmActiveSystem *sys) { sys->factored = 0; }
  * dim), sigma = +1 (update) or -1 (downdate), by the rotations of the
  * classical algorithm. x is destroyed. Returns 1 when a downdate would leave
  * a pivot too small to trust (the caller refactors from scratch). */
-static int cholesky_rank_one(double *L, int dim, double *x, int sigma) {
+PRILLM__VECTOR_CLONES static int cholesky_rank_one(double *L, int dim, double *x, int sigma) {
     int first = 0;
     while (first < dim && x[first] == 0) first++;
     for (int k = first; k < dim; k++) {

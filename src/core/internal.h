@@ -14,6 +14,18 @@
 #define PRILLM__PRINTF(fmt_index, first_arg)
 #endif
 
+/* A hot loop compiled twice, for AVX2 and for the x86-64 baseline (SSE2),
+ * the one the CPU can run picked when the library loads (GCC's function
+ * multiversioning). Either way the same IEEE operations run in the same
+ * order (an ISO C build does not contract a * b + c into FMA, and AVX2
+ * alone has none), so the results are the same bit for bit on every
+ * machine: only four doubles per instruction instead of two. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define PRILLM__VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define PRILLM__VECTOR_CLONES
+#endif
+
 /* Fill err (if not NULL) and return code. */
 PrillmErrorCode prillm__fail(PrillmError *err, PrillmErrorCode code, const char *fmt, ...)
     PRILLM__PRINTF(3, 4);
