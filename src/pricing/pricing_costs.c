@@ -97,10 +97,9 @@ static int rival_loads(RowCosts *rc, double *reach) {
             double bound_i = user_cost_bound(rc, demand, load);
             /* adding 0 leaves a sum of positive demands as it is: the same
              * sums as adding only where the test holds */
-            double own = reach[target]; /* the target is no rival: its entry stays 0 */
 #pragma omp simd
             for (int l = 0; l < m; l++) reach[l] += rc->cost[l] <= bound_i ? demand : 0.0;
-            reach[target] = own;
+            reach[target] = 0.0; /* the target is no rival */
         }
         int same = 1;
         for (int l = 0; l < m && same; l++) same = reach[l] == load[l];
