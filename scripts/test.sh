@@ -103,8 +103,12 @@ $vg_mpi build/prillm-sweep training-data build/small_market.json --out build/val
 $vg build/prillm train-aggregator --data build/valgrind_data.bin --out /dev/null --epochs 2 --quiet >/dev/null
 # prillm serve under valgrind, driven over HTTP: bad requests, limits, token,
 # metrics, SIGTERM (its exit code carries valgrind's verdict; the answers are
-# compared with the native command elsewhere, where round-off agrees)
-PRILLM_SERVE_WRAPPER="$vg" PRILLM_SOURCE_DIR=$PWD PRILLM_CLI=$PWD/build/prillm /usr/bin/python3 tests/service/test_serve.py \
+# compared with the native command elsewhere, where round-off agrees).
+# --fair-sched=yes: valgrind runs one thread at a time, and by default a
+# thread busy pricing could keep the one answering /metrics waiting until it
+# finished; the SIGTERM test then sometimes never saw its slow request
+# running (one CI run in several) and failed
+PRILLM_SERVE_WRAPPER="$vg --fair-sched=yes" PRILLM_SOURCE_DIR=$PWD PRILLM_CLI=$PWD/build/prillm /usr/bin/python3 tests/service/test_serve.py \
   ServeTest.test_bad_requests ServeTest.test_limits ServeTest.test_token_and_loopback ServeTest.test_metrics_and_log \
   ServeTest.test_graceful_sigterm ServeTest.test_state_recovery ServeTest.test_predict_bad_requests \
   ServeTest.test_predict_state_orphan >build/valgrind_serve.log 2>&1 || { tail -60 build/valgrind_serve.log >&2; exit 1; }
