@@ -400,7 +400,7 @@ static int factor_from_scratch(PrillmActiveSystem *sys, const unsigned char *act
  * (about 400 providers in the factor) rebuilt it every 20 pieces, 183 of
  * 3,052 factorisations for `tencent/hy3`; at 512, 25 of 3,054, with the
  * same residual limit met. */
-#define MAX_CHANGED_PAIRS 16
+#define MAX_CHANGED_PAIRS PRILLM__SYSTEM_MAX_CHANGED_PAIRS
 #define REFRESH_UPDATES 512
 
 int prillm__system_set_incremental(PrillmActiveSystem *sys, int on) {
@@ -494,7 +494,11 @@ static int update_factor(PrillmActiveSystem *sys, const unsigned char *active) {
             }
         }
     }
-    for (int i = 0; i < n && !sys->hint_pairs; i++) {
+    /* every row, or (hint_rows) the rows that may have changed: the same
+     * rows met in the same order, the others being equal */
+    int n_rows = sys->hint_pairs ? 0 : sys->hint_rows ? sys->hint_row_count : n;
+    for (int r = 0; r < n_rows; r++) {
+        int i = sys->hint_rows ? sys->hint_rows[r] : r;
         const unsigned char *now = active + (size_t)i * M, *was = sys->pattern + (size_t)i * M;
         if (memcmp(now, was, M) == 0) continue;
         users[n_users++] = i;
@@ -510,7 +514,7 @@ static int update_factor(PrillmActiveSystem *sys, const unsigned char *active) {
     if (pairs == 0) return 0;
     if (sys->updates + 2 * pairs + n_users > REFRESH_UPDATES) return 2;
     int was_woodbury = sys->woodbury, was_dim = sys->dim;
-    if (sys->hint_pairs ? rebuild_rows(sys, active, users, n_users) : build_pattern(sys, active)) {
+    if (sys->hint_pairs || sys->hint_rows ? rebuild_rows(sys, active, users, n_users) : build_pattern(sys, active)) {
         sys->factored = 0; /* the pattern arrays are half rewritten */
         return -1;
     }
@@ -605,6 +609,14 @@ int prillm__system_factor_changed(PrillmActiveSystem *sys, const unsigned char *
     sys->hint_count = count;
     int rc = prillm__system_factor(sys, active);
     sys->hint_pairs = NULL;
+    return rc;
+}
+
+int prillm__system_factor_rows(PrillmActiveSystem *sys, const unsigned char *active, const int *rows, int count) {
+    sys->hint_rows = rows;
+    sys->hint_row_count = count;
+    int rc = prillm__system_factor(sys, active);
+    sys->hint_rows = NULL;
     return rc;
 }
 

@@ -56,6 +56,9 @@ typedef struct {
      * from the old one plus the changed rows */
     const long *hint_pairs;
     long hint_count;
+    /* prillm__system_factor_rows: the only rows that may differ (NULL: any) */
+    const int *hint_rows;
+    int hint_row_count;
     int *old_start, *old_prov;
     long old_capacity;
     long full_factorisations, updated_factorisations, refactorisations; /* counters */
@@ -80,6 +83,13 @@ int prillm__system_set_incremental(PrillmActiveSystem *sys, int on);
  * the same factor as prillm__system_factor. */
 int prillm__system_factor_changed(PrillmActiveSystem *sys, const unsigned char *active, const long *pairs,
                                   long count);
+/* The same when active differs from the last factored pattern only in the
+ * rows rows[0..count) (ascending, no duplicates): the update compares
+ * those rows alone and rebuilds the CSR from them. */
+int prillm__system_factor_rows(PrillmActiveSystem *sys, const unsigned char *active, const int *rows, int count);
+/* More changed pairs than this at once and an update rebuilds the factor
+ * from scratch instead (a caller need not track more). */
+#define PRILLM__SYSTEM_MAX_CHANGED_PAIRS 16
 void prillm__system_invalidate(PrillmActiveSystem *sys);
 
 /* rhs r from costs c (n*m dense) and demand D (may be NULL for zero). */

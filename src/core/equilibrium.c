@@ -139,6 +139,14 @@ struct PrillmEquilibriumSolver {
     long pair_capacity;
     unsigned char *active;
     PrillmActiveSystem system;
+    /* The rows of `active` that the last exact round changed after its
+     * factorisation, ascending: the next round's update of the factor
+     * compares those rows alone with the factored pattern instead of all
+     * n x m flags (at 5000 x 500 that and rebuilding the pattern from
+     * every flag were a fifth of a bounding solve's round). -1: not known
+     * (too many, or the set was written elsewhere: sweeps, a seed). */
+    int round_rows[PRILLM__SYSTEM_MAX_CHANGED_PAIRS];
+    int n_round_rows;
     int warm;
     /* The last solve ended solved by the exact method and `active` still
      * holds its set: after update_price (one column of costs) the next solve
@@ -298,6 +306,7 @@ static PrillmErrorCode setup_solver(PrillmEquilibriumSolver **out, const PrillmM
     prillm__fill_nan(s->solution.provider_flow, m);
     prillm__fill_nan(s->solution.lambda, n);
     s->solution.info.status = PRILLM_STATUS_UNSOLVED;
+    s->n_round_rows = -1;
     *out = s;
     prillm__clear_error(err);
     return PRILLM_OK;
@@ -344,6 +353,7 @@ PrillmErrorCode prillm__equilibrium_setup_from(PrillmEquilibriumSolver **out, co
 void prillm__equilibrium_seed_active(PrillmEquilibriumSolver *s, const unsigned char *active) {
     if (!s || !active) return;
     memcpy(s->active, active, (size_t)s->n * (size_t)s->m);
+    s->n_round_rows = -1;
     s->warm_exact = 1;
     s->seeded = 1;
 }
@@ -962,6 +972,7 @@ static int out_of_time(const PrillmEquilibriumSolver *s, double t0) {
  * sweeps as they go (no pass over f afterwards). */
 static void presweep(PrillmEquilibriumSolver *s, int limit, PrillmEquilibriumInfo *info, double t0) {
     int zero = s->flows_zero;
+    s->n_round_rows = -1; /* the sweeps write the whole set */
     if (zero) memset(s->F, 0, (size_t)s->m * sizeof(double)); /* a cold start: no pass to sum zeros */
     else recompute_loads(s, s->f, s->F);
     s->flows_zero = 0;
@@ -1156,6 +1167,7 @@ static void local_sweep(PrillmEquilibriumSolver *s) {
     }
     if (count == 0 || count > n / 4) return; /* a price cut that concerns most users: the rounds do better */
     double change;
+    s->n_round_rows = -1;
     sweep_rows(s, &change, s->active, 0, only);
 }
 
@@ -1169,13 +1181,12 @@ static long exact_round(PrillmEquilibriumSolver *s) {
     /* the pattern is about to change */
     if (s->f_support == F_SUPPORT_PATTERN) s->f_support = F_SUPPORT_UNKNOWN;
     s->pack_on_pattern = 0;
-    /* every user with demand keeps at least one provider */
+    /* every user with demand keeps at least one provider; the rows this
+     * changes join the last round's changed rows (both ascending) */
+    int changed[2 * PRILLM__SYSTEM_MAX_CHANGED_PAIRS + 1], n_changed = 0, known = s->n_round_rows >= 0;
+    int from_last = 0, n_last = known ? s->n_round_rows : 0;
     for (int i = 0; i < n; i++) {
         unsigned char *act = s->active + (size_t)i * m;
-        if (s->demand[i] <= 0) {
-            memset(act, 0, (size_t)m);
-            continue;
-        }
         /* eight flags at a time: rows are long and mostly clear */
         int any = 0, j = 0;
         for (; j + 8 <= m && !any; j += 8) {
@@ -1184,17 +1195,31 @@ static long exact_round(PrillmEquilibriumSolver *s) {
             any = word != 0;
         }
         for (; j < m && !any; j++) any = act[j];
-        if (!any) {
+        if (s->demand[i] <= 0) {
+            if (!any) continue;
+            memset(act, 0, (size_t)m);
+        } else if (!any) {
             int best = 0;
             const double *c = s->cost + (size_t)i * m;
             for (int j = 1; j < m; j++)
                 if (c[j] + s->slope[j] * s->F[j] < c[best] + s->slope[best] * s->F[best]) best = j;
             act[best] = 1;
+        } else {
+            continue;
         }
+        if (!known) continue;
+        while (from_last < n_last && s->round_rows[from_last] < i) changed[n_changed++] = s->round_rows[from_last++];
+        if (from_last < n_last && s->round_rows[from_last] == i) from_last++;
+        changed[n_changed++] = i;
+        if (n_changed > PRILLM__SYSTEM_MAX_CHANGED_PAIRS) known = 0; /* more changed pairs: a new factor anyway */
     }
-    int rc = prillm__system_factor(&s->system, s->active);
+    while (known && from_last < n_last) changed[n_changed++] = s->round_rows[from_last++];
+    s->n_round_rows = -1;
+    int rc = known ? prillm__system_factor_rows(&s->system, s->active, changed, n_changed)
+                   : prillm__system_factor(&s->system, s->active);
     if (rc < 0) return -2;
     if (rc) return -1;
+    int n_round_rows = 0; /* the rows changed below, while few */
     const PrillmActiveSystem *sys = &s->system;
     if (sys->n_pairs > s->pair_capacity) {
         double *bigger = realloc(s->pair_flow, (size_t)sys->n_pairs * sizeof(double));
@@ -1316,20 +1341,26 @@ static long exact_round(PrillmEquilibriumSolver *s) {
                 added += enter;
             }
         }
-        violations += added;
         /* f_ij = beta_j (nu_i - c_ij) - F_j is a difference of numbers of
          * size beta_j * scale: a user whose demand is below that round-off
          * (1e-20 next to costs of 1) gets noise, not flows, from the system.
          * Noise is no reason to drop a pair; the polishing sweep gives such
          * a user its split in its own scale. */
+        long dropped = 0;
         for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
             double noise = 64 * DBL_EPSILON * s->beta[sys->user_prov[q]] * scale;
             if (s->pair_flow[q] < -(tiny * s->demand[i] + noise)) {
                 act[sys->user_prov[q]] = 0;
-                violations++;
+                dropped++;
             }
         }
+        violations += added + dropped;
+        if (added + dropped > 0 && n_round_rows >= 0) {
+            if (n_round_rows < PRILLM__SYSTEM_MAX_CHANGED_PAIRS) s->round_rows[n_round_rows++] = i;
+            else n_round_rows = -1;
+        }
     }
+    s->n_round_rows = n_round_rows;
     if (rebuild) {
         /* users without demand were not scanned: their rows never enter */
         for (int i = 0; i < n; i++)
