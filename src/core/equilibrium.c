@@ -147,6 +147,8 @@ struct PrillmEquilibriumSolver {
      * (too many, or the set was written elsewhere: sweeps, a seed). */
     int round_rows[PRILLM__SYSTEM_MAX_CHANGED_PAIRS];
     int n_round_rows;
+    int no_row_hints;  /* tests: every update compares all flags        */
+    long rows_told;    /* updates told the rows (tests)                  */
     int warm;
     /* The last solve ended solved by the exact method and `active` still
      * holds its set: after update_price (one column of costs) the next solve
@@ -1013,6 +1015,12 @@ void prillm__equilibrium_set_local_start(PrillmEquilibriumSolver *s, int on) {
     if (s) s->no_local = !on;
 }
 
+void prillm__equilibrium_set_row_hints(PrillmEquilibriumSolver *s, int on) {
+    if (s) s->no_row_hints = !on;
+}
+
+long prillm__equilibrium_rows_told(const PrillmEquilibriumSolver *s) { return s ? s->rows_told : 0; }
+
 void prillm__equilibrium_set_keep_outputs(PrillmEquilibriumSolver *s, int on) {
     if (s) s->keep_outputs = on != 0;
 }
@@ -1183,7 +1191,8 @@ static long exact_round(PrillmEquilibriumSolver *s) {
     s->pack_on_pattern = 0;
     /* every user with demand keeps at least one provider; the rows this
      * changes join the last round's changed rows (both ascending) */
-    int changed[2 * PRILLM__SYSTEM_MAX_CHANGED_PAIRS + 1], n_changed = 0, known = s->n_round_rows >= 0;
+    int changed[2 * PRILLM__SYSTEM_MAX_CHANGED_PAIRS + 1], n_changed = 0;
+    int known = s->n_round_rows >= 0 && !s->no_row_hints;
     int from_last = 0, n_last = known ? s->n_round_rows : 0;
     for (int i = 0; i < n; i++) {
         unsigned char *act = s->active + (size_t)i * m;
@@ -1215,6 +1224,7 @@ static long exact_round(PrillmEquilibriumSolver *s) {
     }
     while (known && from_last < n_last) changed[n_changed++] = s->round_rows[from_last++];
     s->n_round_rows = -1;
+    s->rows_told += known;
     int rc = known ? prillm__system_factor_rows(&s->system, s->active, changed, n_changed)
                    : prillm__system_factor(&s->system, s->active);
     if (rc < 0) return -2;

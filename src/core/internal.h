@@ -134,6 +134,13 @@ void prillm__equilibrium_set_keep_outputs(PrillmEquilibriumSolver *solver, int o
  * answers are the same bit for bit; tests compare the two. */
 void prillm__equilibrium_set_support_tracking(PrillmEquilibriumSolver *solver, int on);
 
+/* An exact round's factor update is told the rows the last round changed
+ * (1, the default: see round_rows in equilibrium.c) or compares every flag
+ * (0). The same factor and answers bit for bit; tests compare the two, and
+ * read how many updates were told the rows since setup. */
+void prillm__equilibrium_set_row_hints(PrillmEquilibriumSolver *solver, int on);
+long prillm__equilibrium_rows_told(const PrillmEquilibriumSolver *solver);
+
 #endif
 
 /* JSON output helpers shared by the library's writers and the CLI. */

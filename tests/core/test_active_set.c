@@ -1,7 +1,7 @@
 /* The equilibrium's reduced system under incremental factorisation
  * (src/core/active_set.c): a sequence of patterns that differ by a few
  * pairs, factored by rank-one updates and downdates (told which pairs may
- * have changed, or reading every flag: the same bits), must solve M nu = r
+ * have changed, which rows, or reading every flag: the same bits), must solve M nu = r
  * as a factorisation from scratch does, in both forms (Woodbury over providers
  * when fewer providers than users are active, M directly otherwise), on
  * random patterns and weights spread over many orders of magnitude. */
@@ -62,7 +62,9 @@ static void run_sequence(unsigned long seed, int n, int m, double spread, long *
      * (the drawn ones, unchanged and repeated ones included, plus a few
      * random others): both must give the same factor and solves, bit for
      * bit */
-    PrillmActiveSystem sys, hinted;
+    PrillmActiveSystem sys, hinted, rowed;
+    assert_int_equal(prillm__system_init(&rowed, n, m, beta), 0);
+    assert_int_equal(prillm__system_set_incremental(&rowed, 1), 0);
     assert_int_equal(prillm__system_init(&sys, n, m, beta), 0);
     assert_int_equal(prillm__system_set_incremental(&sys, 1), 0);
     assert_int_equal(prillm__system_init(&hinted, n, m, beta), 0);
@@ -79,6 +81,23 @@ static void run_sequence(unsigned long seed, int n, int m, double spread, long *
         assert_int_equal(step ? prillm__system_factor_changed(&hinted, active, hint, n_hint)
                               : prillm__system_factor(&hinted, active),
                          0);
+        /* rowed is told the hinted pairs' rows, ascending, once each */
+        int rows[16], n_rows = 0;
+        for (long a = 0; a < n_hint; a++) {
+            int i = (int)(hint[a] / m), at = n_rows;
+            int seen = 0;
+            for (int q = 0; q < n_rows; q++) seen |= rows[q] == i;
+            if (seen) continue;
+            while (at > 0 && rows[at - 1] > i) {
+                rows[at] = rows[at - 1];
+                at--;
+            }
+            rows[at] = i;
+            n_rows++;
+        }
+        assert_int_equal(step ? prillm__system_factor_rows(&rowed, active, rows, n_rows)
+                              : prillm__system_factor(&rowed, active),
+                         0);
         double r_max = 0;
         for (int i = 0; i < n; i++) {
             r[i] = prillm__rng_uniform(&rng) - 0.5;
@@ -88,6 +107,12 @@ static void run_sequence(unsigned long seed, int n, int m, double spread, long *
         prillm__system_solve(&hinted, r, nu_hinted);
         if (memcmp(nu, nu_hinted, (size_t)n * sizeof *nu) != 0)
             fail_msg("seed %lu (%d x %d), step %d: the hinted factor solves differently", seed, n, m, step);
+        prillm__system_solve(&rowed, r, nu_hinted);
+        if (memcmp(nu, nu_hinted, (size_t)n * sizeof *nu) != 0)
+            fail_msg("seed %lu (%d x %d), step %d: the factor told the rows solves differently", seed, n, m, step);
+        assert_true(rowed.n_pairs == sys.n_pairs && rowed.updated_factorisations == sys.updated_factorisations);
+        assert_memory_equal(rowed.user_prov, sys.user_prov, (size_t)sys.n_pairs * sizeof(int));
+        assert_memory_equal(rowed.prov_user, sys.prov_user, (size_t)sys.n_pairs * sizeof(int));
         assert_true(hinted.n_pairs == sys.n_pairs && hinted.updated_factorisations == sys.updated_factorisations);
         assert_memory_equal(hinted.user_start, sys.user_start, ((size_t)n + 1) * sizeof(int));
         assert_memory_equal(hinted.prov_start, sys.prov_start, ((size_t)m + 1) * sizeof(int));
@@ -110,6 +135,7 @@ static void run_sequence(unsigned long seed, int n, int m, double spread, long *
     *total += sys.updated_factorisations + sys.full_factorisations;
     prillm__system_free(&sys);
     prillm__system_free(&hinted);
+    prillm__system_free(&rowed);
     free(nu_hinted);
     free(beta);
     free(active);
