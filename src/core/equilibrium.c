@@ -360,6 +360,18 @@ void prillm__equilibrium_seed_active(PrillmEquilibriumSolver *s, const unsigned 
     s->seeded = 1;
 }
 
+void prillm__equilibrium_seed_pairs(PrillmEquilibriumSolver *s, const long *pairs, const unsigned char *in,
+                                    long count) {
+    if (!s || !s->warm_exact) return;
+    for (long k = 0; k < count; k++) s->active[pairs[k]] = in[k] != 0;
+    s->n_round_rows = -1;
+    s->seeded = 1;
+}
+
+double prillm__equilibrium_price(const PrillmEquilibriumSolver *s, int j) {
+    return s && j >= 0 && j < s->m ? s->market->price[j] : NAN;
+}
+
 void prillm_equilibrium_cleanup(PrillmEquilibriumSolver *s) {
     if (!s) return;
     prillm__system_free(&s->system);

@@ -109,6 +109,14 @@ void prillm__equilibrium_screen_counters(const PrillmEquilibriumSolver *solver, 
 /* The active set (n*m flags) of the last solve when it ended solved by the
  * exact method, else NULL: what prillm__equilibrium_seed_active takes. */
 const unsigned char *prillm__equilibrium_last_set(const PrillmEquilibriumSolver *solver);
+/* prillm__equilibrium_seed_active for a set that differs from the last one
+ * at a few pairs: active[pairs[k]] := in[k] in order (k < count). Nothing
+ * when there is no last set (prillm__equilibrium_last_set is NULL). */
+void prillm__equilibrium_seed_pairs(PrillmEquilibriumSolver *solver, const long *pairs, const unsigned char *in,
+                                    long count);
+/* The price of provider j in the solver's copy of the market (the last
+ * prillm_equilibrium_update_price, else the market's). */
+double prillm__equilibrium_price(const PrillmEquilibriumSolver *solver, int j);
 
 /* Rows of the certificate whose zero flows the screen's bound settled
  * without reading their costs (certify_packed), since setup. */

@@ -87,6 +87,73 @@ static const unsigned char *segment_set(const PrillmMarket *mk, const PrillmPric
     return sets + (size_t)lo * (size_t)mk->n_users * (size_t)mk->n_providers;
 }
 
+/* Without the walk's sets (a large market's pruned walks keep none: 2.5 MB
+ * each at 5000 x 500), the set of the segment holding p is rebuilt from
+ * the solver's last set: the curve's breakpoints between the price the
+ * solver last solved at and p, replayed on it (going up, each pair takes
+ * its state after the breakpoint; going down, its state before). Within
+ * one walked run that is the walk's set; across a gap between runs only
+ * near it. It is a start, which the solver corrects and certifies as
+ * always: on a 5000 x 500 target each certificate solve from the last
+ * solve's set took two rounds, the first undoing the few pairs that
+ * changed since, and the first one about four. */
+typedef struct {
+    long *pairs;
+    unsigned char *in;
+} Replay;
+
+static int replay_init(Replay *rp, const PrillmPriceResult *r) {
+    rp->pairs = malloc(((size_t)r->n_breakpoints + 1) * sizeof *rp->pairs);
+    rp->in = malloc((size_t)r->n_breakpoints + 1);
+    if (rp->pairs && rp->in) return 0;
+    free(rp->pairs);
+    free(rp->in);
+    rp->pairs = NULL, rp->in = NULL;
+    return -1;
+}
+
+static void replay_free(Replay *rp) {
+    free(rp->pairs);
+    free(rp->in);
+}
+
+/* The first breakpoint at or above price p (breakpoints sorted by price). */
+static long first_breakpoint_from(const PrillmPriceResult *r, double p) {
+    long lo = 0, hi = r->n_breakpoints;
+    while (lo < hi) {
+        long mid = lo + (hi - lo) / 2;
+        if (r->breakpoints[mid].price < p) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+long prillm__price_replay(const PrillmPriceResult *r, int m, double from, double to, long *pairs, unsigned char *in) {
+    long count = 0;
+    if (from < to) {
+        for (long k = first_breakpoint_from(r, from); k < r->n_breakpoints && r->breakpoints[k].price <= to; k++) {
+            pairs[count] = (long)r->breakpoints[k].user * m + r->breakpoints[k].provider;
+            in[count++] = (unsigned char)(r->breakpoints[k].enters != 0);
+        }
+    } else if (to < from) {
+        long k = first_breakpoint_from(r, from);
+        while (k < r->n_breakpoints && r->breakpoints[k].price <= from) k++;
+        for (k--; k >= 0 && r->breakpoints[k].price > to; k--) {
+            pairs[count] = (long)r->breakpoints[k].user * m + r->breakpoints[k].provider;
+            in[count++] = (unsigned char)(r->breakpoints[k].enters == 0);
+        }
+    }
+    return count;
+}
+
+static void seed_by_replay(PrillmEquilibriumSolver *solver, const PrillmMarket *mk, const PrillmPriceResult *r,
+                           const Replay *rp, double p) {
+    double from = prillm__equilibrium_price(solver, r->target);
+    if (!rp->pairs || !prillm__equilibrium_last_set(solver) || !(from != p)) return;
+    long count = prillm__price_replay(r, mk->n_providers, from, p, rp->pairs, rp->in);
+    prillm__equilibrium_seed_pairs(solver, rp->pairs, rp->in, count);
+}
+
 /* The certificate of the exact curve: equilibrium solves at segment ends
  * spread over the range, each certified from its own flows. With the
  * walk's sets (sets not NULL) each solve starts from the set of its
@@ -99,17 +166,24 @@ static PrillmErrorCode check_curve(const PrillmMarket *mk, PrillmEquilibriumSolv
     double total = 0, worst = fabs(r->flow - prillm_price_curve_flow(r, r->price));
     for (int i = 0; i < mk->n_users; i++) total += mk->demand[i];
     int checks = r->n_segments < CURVE_CHECKS ? r->n_segments : CURVE_CHECKS;
+    Replay replay = {NULL, NULL};
+    if (!sets && r->n_breakpoints > 0) replay_init(&replay, r); /* none without memory: only a start */
     for (int q = 0; q <= checks && r->n_segments > 0; q++) {
         long k = q == checks ? r->n_segments - 1 : (long)q * r->n_segments / checks;
         double p = q == checks ? r->segments[k].to : r->segments[k].from;
         const unsigned char *seed = sets ? sets + (size_t)k * (size_t)mk->n_users * (size_t)mk->n_providers : NULL;
         double flow = NAN;
+        if (!seed) seed_by_replay(solver, mk, r, &replay, p); /* from the solver's price, before it moves */
         PrillmErrorCode rc = prillm__price_score_from(solver, r->target, p, seed, &flow, NULL, err);
-        if (rc) return rc;
+        if (rc) {
+            replay_free(&replay);
+            return rc;
+        }
         r->equilibrium_solves++;
         double gap = fabs(flow - prillm_price_curve_flow(r, p));
         if (gap > worst) worst = gap;
     }
+    replay_free(&replay);
     r->curve_residual = total > 0 ? worst / total : worst;
     return PRILLM_OK;
 }
@@ -350,8 +424,13 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
                                 prillm_price_method_name(settings->method), cand.price, pb.p_max);
         }
         double flow = NAN, kkt = NAN;
-        rc = prillm__price_score_from(solver, target, cand.price,
-                                      segment_set(market, result, cand.segment_sets, cand.price), &flow, &kkt, err);
+        const unsigned char *seed = segment_set(market, result, cand.segment_sets, cand.price);
+        if (!seed && settings->method == PRILLM_PRICE_EXACT && result->n_breakpoints > 0) {
+            Replay replay;
+            if (!replay_init(&replay, result)) seed_by_replay(solver, market, result, &replay, cand.price);
+            replay_free(&replay);
+        }
+        rc = prillm__price_score_from(solver, target, cand.price, seed, &flow, &kkt, err);
         if (!rc) {
             result->equilibrium_solves++;
             result->price = cand.price;

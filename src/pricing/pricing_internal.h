@@ -117,6 +117,14 @@ PrillmErrorCode prillm__price_exact_range(const PrillmMarket *market, int target
                                          const double *margins, const PrillmPriceSettings *settings, double deadline,
                                          PrillmPriceRange *out, PrillmError *err);
 
+/* The changes (pairs[k] = user * m + provider, in[k] its new flag, in
+ * this order) that carry the active set at price `from` to the one at
+ * `to` along an exact result's breakpoints (sorted by price): going up,
+ * those in [from, to] take their state after; going down, those in
+ * (to, from] their state before, in descending order. pairs and in hold
+ * r->n_breakpoints entries. Returns the count. */
+long prillm__price_replay(const PrillmPriceResult *r, int m, double from, double to, long *pairs, unsigned char *in);
+
 /* Congestion slope a_j = w_q / capacity_j and cost offset
  * c_ij = w_p p_j + w_d d_ij - b_j with the target's price replaced by
  * `price` (c is n*m, row-major by user). */

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "pricing_internal.h"
 #include "support.h"
 
 static void check_result_sane(const PrillmPriceResult *r, const PrillmMarket *mk) {
@@ -128,6 +129,66 @@ static void test_pruned_equals_full_walk(void **state) {
     print_message("pruned vs full walk on %d markets: largest profit gap %.2e relative, %.1f%% of the range walked "
                   "on average\n",
                   count, worst, 100.0 * walked / count);
+}
+
+/* A segment's active set rebuilt by replaying the curve's breakpoints from
+ * another segment's (prillm__price_replay: how the certificate's solves
+ * start when a large market's walk kept no sets) is the equilibrium's set
+ * there: on random markets, from the exact solver's set in the middle of
+ * one segment to the middle of another, up and down the curve. */
+static void test_replayed_sets_match_solves(void **state) {
+    (void)state;
+    PrillmPriceSettings st;
+    prillm_price_default_settings(&st);
+    st.prune = 0;
+    long compared = 0, replayed = 0;
+    for (int trial = 0; trial < 40; trial++) {
+        TestRng rng = {0x5e7a11u + (uint64_t)trial};
+        int n = test_int(&rng, 2, 60), m = test_int(&rng, 2, 14);
+        TestMarketShape shape = {trial % 3 == 0 ? -3 : -1, 2, trial % 5 == 1, trial % 5 == 2};
+        PrillmMarket *mk = test_market(n, m, 0x5e7a00u + (uint64_t)trial, &shape);
+        if (trial % 2) test_market_affinity(mk, 0x5e7b00u + (uint64_t)trial, 0.3);
+        int s = test_int(&rng, 0, m - 1);
+        PrillmPriceResult r;
+        PrillmError err;
+        assert_int_equal(prillm_price(mk, s, &st, &r, &err), PRILLM_OK);
+        assert_int_equal(r.status, PRILLM_STATUS_SOLVED);
+        size_t nm = (size_t)n * (size_t)m;
+        unsigned char *from_set = malloc(nm), *in = malloc((size_t)r.n_breakpoints + 1);
+        long *pairs = malloc(((size_t)r.n_breakpoints + 1) * sizeof *pairs);
+        assert_true(from_set && in && pairs);
+        PrillmEquilibriumSolver *solver = test_solve(mk, NULL);
+        double from = NAN;
+        for (int step = 0; step < 8; step++) {
+            const PrillmPriceSegment *seg = &r.segments[test_int(&rng, 0, r.n_segments - 1)];
+            if (!(seg->to - seg->from > 1e-6 * r.p_max)) continue; /* a middle clear of both ends */
+            double p = 0.5 * (seg->from + seg->to);
+            assert_int_equal(prillm_equilibrium_update_price(solver, s, p, &err), PRILLM_OK);
+            assert_int_equal(prillm_equilibrium_solve(solver, &err), PRILLM_OK);
+            const unsigned char *set = prillm__equilibrium_last_set(solver);
+            assert_non_null(set);
+            if (!isnan(from)) {
+                long count = prillm__price_replay(&r, m, from, p, pairs, in);
+                for (long k = 0; k < count; k++) from_set[pairs[k]] = in[k];
+                if (memcmp(from_set, set, nm) != 0)
+                    fail_msg("trial %d (%d x %d, target %d): the set replayed from %.17g to %.17g (%ld changes) is not "
+                             "the solve's",
+                             trial, n, m, s, from, p, count);
+                compared++;
+                replayed += count;
+            }
+            memcpy(from_set, set, nm);
+            from = p;
+        }
+        prillm_equilibrium_cleanup(solver);
+        prillm_price_result_clear(&r);
+        free(from_set);
+        free(in);
+        free(pairs);
+        prillm_market_free(mk);
+    }
+    print_message("replayed sets: %ld compared with the solve's, %ld breakpoints replayed\n", compared, replayed);
+    assert_true(compared >= 100 && replayed >= compared);
 }
 
 /* Bounded rows (row_bounds = 1, or 2 to 6 models listed per app so that
@@ -1008,6 +1069,7 @@ int main(void) {
         cmocka_unit_test(test_warning_cases),
         cmocka_unit_test(test_current_price_every_method),
         cmocka_unit_test(test_pruned_equals_full_walk),
+        cmocka_unit_test(test_replayed_sets_match_solves),
         cmocka_unit_test(test_row_bounds_change_nothing),
         cmocka_unit_test(test_price_all),
     };
