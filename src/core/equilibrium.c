@@ -537,19 +537,56 @@ static double min_of(const double *x, int m) {
  * handful of them: the later passes cost that handful instead of m. On
  * return *used (with idx) is the number of entries in idx below the
  * returned multiplier, ascending, or -1 when idx does not describe it. */
+static double water_fill_from(double *e, const double *h, int m, double demand, double warm, double lo,
+                              double start_at, double *e_lo, int *idx, int *used);
 static double water_fill(double *e, const double *h, int m, double demand, double warm, double *e_lo, int *idx,
                          int *used) {
-    double lo = min_of(e, m);
-    for (int j = 0; j < m; j++) e[j] -= lo;
+    return water_fill_from(e, h, m, demand, warm, min_of(e, m), NAN, e_lo, idx, used);
+}
+
+/* water_fill with lo = min_j e_j already known, and (start_at not NaN)
+ * min_j e_j + demand 2 a_j too, where a_j = 1 / (2 h_j): the sweep finds
+ * both while writing e. With idx, the shift by lo and the first
+ * iteration's pass (which entries lie below lambda) are then one loop over
+ * the m entries, where they were three or four (the least, the shift, the
+ * start, the entries below it). The start start_at - lo is water_start's
+ * up to rounding: like it, at or above the root up to rounding, from where
+ * Newton's iterates fall to the same last set and the same multiplier,
+ * summed over the same entries in the same order. */
+static double water_fill_from(double *e, const double *h, int m, double demand, double warm, double lo,
+                              double start_at, double *e_lo, int *idx, int *used) {
     *e_lo = lo;
-    /* the start is needed only without a usable warm multiplier */
-    double start = NAN;
-    double lambda = isfinite(warm) && warm - lo > 0 ? warm - lo : (start = water_start(e, h, m, demand));
     int k = -1;           /* entries of idx in use (-1: none yet)           */
     double bound = NAN;   /* idx holds every entry below bound, ascending   */
+    /* the start is needed only without a usable warm multiplier */
+    double start = NAN, lambda;
+    int warm_ok = isfinite(warm) && warm - lo > 0;
+    if (warm_ok || (idx && start_at - lo > 0)) {
+        lambda = warm_ok ? warm - lo : (start = start_at - lo);
+        if (idx) {
+            k = 0;
+            for (int j = 0; j < m; j++) {
+                e[j] -= lo;
+                idx[k] = j;
+                k += e[j] < lambda;
+            }
+            bound = lambda;
+        } else {
+            for (int j = 0; j < m; j++) e[j] -= lo;
+        }
+    } else {
+        for (int j = 0; j < m; j++) e[j] -= lo;
+        lambda = start = water_start(e, h, m, demand);
+    }
     for (int it = 0; it < 2 * m + 20; it++) {
         double s1 = 0, s0 = 0;
-        if (idx && k >= 0 && lambda <= bound) {
+        if (idx && k >= 0 && lambda <= bound && it == 0) {
+            /* the entries below lambda, listed by the shift's loop */
+            for (int t = 0; t < k; t++) {
+                s1 += h[idx[t]];
+                s0 += h[idx[t]] * e[idx[t]];
+            }
+        } else if (idx && k >= 0 && lambda <= bound) {
             int kept = 0;
             for (int t = 0; t < k; t++) {
                 int j = idx[t];
@@ -703,6 +740,7 @@ static long sweep_rows(PrillmEquilibriumSolver *s, double *max_change, unsigned 
                        const unsigned char *only) {
     int n = s->n, m = s->m;
     long flips = 0;
+    const double *slope = s->slope, *F = s->F;
     double biggest = 0;
     double *e = s->e_row;
     support_rows_swept(s, only);
@@ -712,7 +750,14 @@ static long sweep_rows(PrillmEquilibriumSolver *s, double *max_change, unsigned 
         const double *c = s->cost + (size_t)i * m;
         unsigned char *flag = flags ? flags + (size_t)i * m : NULL;
         double D = s->demand[i];
-        for (int j = 0; j < m; j++) e[j] = c[j] + s->slope[j] * (s->F[j] - row[j]);
+        /* the marginal costs and their least (min_of's, in one pass) */
+        double e_min = INFINITY, start_at = INFINITY, two_D = 2.0 * D;
+#pragma omp simd reduction(min : e_min, start_at)
+        for (int j = 0; j < m; j++) {
+            e[j] = c[j] + slope[j] * (F[j] - row[j]);
+            e_min = MIN2(e_min, e[j]);
+            start_at = MIN2(start_at, e[j] + two_D * slope[j]);
+        }
         if (flag) /* set below where the new flow is positive */
             for (int j = 0; j < m; j++) flag[j] = 0;
         if (D <= 0) {
@@ -727,7 +772,7 @@ static long sweep_rows(PrillmEquilibriumSolver *s, double *max_change, unsigned 
         }
         double lo;
         int *used_idx = s->support_row, used;
-        double lambda = water_fill(e, s->half_inv, m, D, s->lambda[i], &lo, used_idx, &used); /* e, lambda from lo */
+        double lambda = water_fill_from(e, s->half_inv, m, D, s->lambda[i], e_min, start_at, &lo, used_idx, &used); /* e, lambda from lo */
         s->lambda[i] = lo + lambda;
         /* (lambda - e_j) h_j loses digits when the user is tiny next to the
          * market; the split must still add up to its demand exactly. The
