@@ -1196,8 +1196,8 @@ static int smallest(const double *v, const int *idx, int count, double *best, in
  * theta; the providers below it (compacted) are the list, theta the
  * smallest v of the others. A row with more than SCREEN_LIST below the cut
  * keeps its SCREEN_LIST smallest instead. */
-static long screen_row(Screen *sc, int i, const double *c, const double *load_cost, double nu, double limit,
-                       unsigned char *act, double *v, int m, int *idx) {
+PRILLM__VECTOR_CLONES static long screen_row(Screen *sc, int i, const double *c, const double *load_cost, double nu,
+                                             double limit, unsigned char *act, double *v, int m, int *idx) {
     int *list = sc->list + (size_t)i * SCREEN_LIST;
     double *list_cost = sc->list_cost + (size_t)i * SCREEN_LIST;
     double cut = sc->cut, above = INFINITY;
@@ -1205,14 +1205,20 @@ static long screen_row(Screen *sc, int i, const double *c, const double *load_co
     int k = 0, j = 0;
     for (; j + 8 <= m; j += 8) {
         double low = INFINITY;
+#pragma omp simd reduction(min : low)
         for (int t = 0; t < 8; t++) {
             double x = c[j + t] + load_cost[j + t] - nu;
-            unsigned char enter = (unsigned char)((act[j + t] == 0) & (x < limit));
-            act[j + t] |= enter;
-            added += enter;
             v[j + t] = x;
             low = MIN2(low, x);
         }
+        /* a pair enters only below the limit: rare, so tested by the
+         * group's least first */
+        if (low < limit)
+            for (int t = 0; t < 8; t++) {
+                unsigned char enter = (unsigned char)((act[j + t] == 0) & (v[j + t] < limit));
+                act[j + t] |= enter;
+                added += enter;
+            }
         if (!(low < cut)) {
             above = MIN2(above, low);
             continue;
