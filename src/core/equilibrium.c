@@ -855,13 +855,23 @@ PRILLM__VECTOR_CLONES static long sweep_rows(PrillmEquilibriumSolver *s, double 
                 s->F[j] += x - old;
                 row[j] = x;
             }
-            for (int j = 0; j < m && !rows_zero; j++) {
-                double old = row[j];
-                if (old == 0 || lambda > e[j]) continue; /* unused, or set above */
-                if (old > 0) flips++;
-                biggest = MAX2(biggest, fabs(old) / D);
-                s->F[j] += 0.0 - old;
-                row[j] = 0.0;
+            /* a pair left is rare: eight entries are tested at once, and
+             * only a group holding one is visited pair by pair */
+            for (int g = 0; g < m && !rows_zero; g += 8) {
+                int end = g + 8 <= m ? g + 8 : m, stale = 0;
+                if (end - g == 8) {
+#pragma omp simd reduction(| : stale)
+                    for (int t = g; t < g + 8; t++) stale |= (row[t] != 0) & !(lambda > e[t]);
+                    if (!stale) continue;
+                }
+                for (int j = g; j < end; j++) {
+                    double old = row[j];
+                    if (old == 0 || lambda > e[j]) continue; /* unused, or set above */
+                    if (old > 0) flips++;
+                    biggest = MAX2(biggest, fabs(old) / D);
+                    s->F[j] += 0.0 - old;
+                    row[j] = 0.0;
+                }
             }
             continue;
         }
