@@ -76,6 +76,12 @@ void *prillm__calloc(size_t count, size_t size) {
     return calloc(count, size);
 }
 
+void *prillm__malloc_array(size_t count, size_t size) {
+    if (count == 0 || size == 0) return malloc(1);
+    if (count > SIZE_MAX / size) return NULL;
+    return malloc(count * size);
+}
+
 char *prillm__strdup(const char *text) {
     size_t n = strlen(text) + 1;
     char *copy = malloc(n);

@@ -243,7 +243,7 @@ static int homotopy_init(Homotopy *h, const PrillmPriceProblem *pb) {
     h->set_reset = 1;
     h->slope = prillm__calloc(M, sizeof(double));
     h->beta = prillm__calloc(M, sizeof(double));
-    h->c = prillm__calloc(NM, sizeof(double));
+    h->c = prillm__malloc_array(NM, sizeof(double)); /* written whole below */
     h->c0 = prillm__calloc(N, sizeof(double));
     h->active = prillm__calloc(NM, 1);
     h->flip = prillm__calloc(NM, 1);
@@ -254,15 +254,15 @@ static int homotopy_init(Homotopy *h, const PrillmPriceProblem *pb) {
     h->nu1 = prillm__calloc(N, sizeof(double));
     h->F = prillm__calloc(M, sizeof(double));
     h->F1 = prillm__calloc(M, sizeof(double));
-    h->pf = prillm__calloc(NM, sizeof(double));
-    h->pf1 = prillm__calloc(NM, sizeof(double));
+    h->pf = prillm__malloc_array(NM, sizeof(double));   /* indexed by the pattern, written by each piece */
+    h->pf1 = prillm__malloc_array(NM, sizeof(double));
     h->val = prillm__calloc(NM, sizeof(double));
     h->val1 = prillm__calloc(NM, sizeof(double));
     h->slack_F = prillm__calloc(M, sizeof(double));
     h->slack_F1 = prillm__calloc(M, sizeof(double));
     h->slack_nu = prillm__calloc(N, sizeof(double));
     h->user_scale = prillm__calloc(N, sizeof(double));
-    h->ambiguous = prillm__calloc(NM, sizeof(long));
+    h->ambiguous = prillm__malloc_array(NM, sizeof(long)); /* [n_ambiguous] in use */
     if (!h->slope || !h->beta || !h->c || !h->c0 || !h->active || !h->flip || !h->was_in || !h->saved || !h->r ||
         !h->nu || !h->nu1 || !h->F || !h->F1 || !h->pf || !h->pf1 || !h->val || !h->val1 || !h->user_scale || !h->slack_F || !h->slack_F1 || !h->slack_nu ||
         !h->ambiguous)
