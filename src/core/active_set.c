@@ -69,19 +69,6 @@ static int ensure_doubles(double **buf, size_t *capacity, size_t count) {
     return 0;
 }
 
-/* Next active provider of a row at or after j (m if none): eight flags are
- * skipped at once when they are all clear. */
-static inline int next_active(const unsigned char *row, int j, int m) {
-    while (j + 8 <= m) {
-        uint64_t word;
-        memcpy(&word, row + j, sizeof word);
-        if (word) break;
-        j += 8;
-    }
-    while (j < m && !row[j]) j++;
-    return j;
-}
-
 static void index_by_provider(PrillmActiveSystem *sys);
 
 static int grow_pairs(PrillmActiveSystem *sys, long need) {
@@ -164,7 +151,7 @@ static int rebuild_rows(PrillmActiveSystem *sys, const unsigned char *active, co
     for (int q = 0; q < n_users; q++) {
         const unsigned char *row = active + (size_t)users[q] * (size_t)m;
         int count = 0;
-        for (int j = next_active(row, 0, m); j < m; j = next_active(row, j + 1, m)) count++;
+        for (int j = prillm__next_flag(row, 0, m); j < m; j = prillm__next_flag(row, j + 1, m)) count++;
         grow += count - (sys->old_start[users[q] + 1] - sys->old_start[users[q]]);
     }
     if (grow_pairs(sys, sys->n_pairs + grow)) return -1;
@@ -174,7 +161,7 @@ static int rebuild_rows(PrillmActiveSystem *sys, const unsigned char *active, co
         sys->user_start[i] = (int)pairs;
         if (next < n_users && users[next] == i) {
             const unsigned char *row = active + (size_t)i * (size_t)m;
-            for (int j = next_active(row, 0, m); j < m; j = next_active(row, j + 1, m)) sys->user_prov[pairs++] = j;
+            for (int j = prillm__next_flag(row, 0, m); j < m; j = prillm__next_flag(row, j + 1, m)) sys->user_prov[pairs++] = j;
             next++;
         } else {
             int from = sys->old_start[i], count = sys->old_start[i + 1] - from;

@@ -713,16 +713,7 @@ static void clear_flows(PrillmEquilibriumSolver *s) {
         for (int i = 0; i < n; i++) {
             double *row = s->f + (size_t)i * m;
             const unsigned char *flag = s->swept_flags + (size_t)i * m;
-            int j = 0;
-            for (; j + 8 <= m; j += 8) {
-                uint64_t word;
-                memcpy(&word, flag + j, sizeof word);
-                if (!word) continue;
-                for (int b = 0; b < 8; b++)
-                    if (flag[j + b]) row[j + b] = 0.0;
-            }
-            for (; j < m; j++)
-                if (flag[j]) row[j] = 0.0;
+            for (int j = prillm__next_flag(flag, 0, m); j < m; j = prillm__next_flag(flag, j + 1, m)) row[j] = 0.0;
         }
     } else if (s->f_support == F_SUPPORT_PACK) {
         for (int i = 0; i < n; i++) {

@@ -5,6 +5,8 @@
 #define PRILLM_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "prillm/prillm.h"
 
@@ -42,6 +44,20 @@ void *prillm__calloc(size_t count, size_t size);
  * array at 5000 x 500. */
 void *prillm__malloc_array(size_t count, size_t size);
 char *prillm__strdup(const char *text);
+
+/* The next set flag of row[0..m) at or after j (m if none). Eight flags
+ * are read at once and a clear word is skipped: active-set rows are long
+ * and mostly clear (about 1% set at 10000 x 500). */
+static inline int prillm__next_flag(const unsigned char *row, int j, int m) {
+    while (j + 8 <= m) {
+        uint64_t word;
+        memcpy(&word, row + j, sizeof word);
+        if (word) break;
+        j += 8;
+    }
+    while (j < m && !row[j]) j++;
+    return j;
+}
 
 /* Fill n doubles with NaN. */
 void prillm__fill_nan(double *x, size_t n);

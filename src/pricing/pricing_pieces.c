@@ -27,7 +27,6 @@
  */
 #include <limits.h>
 #include <math.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -938,24 +937,13 @@ static void piece_optimum(double lo, double hi, double F0, double b, double k, d
 }
 
 /* The number of set flags in row[0..m), and (out not NULL) their indices,
- * ascending. Eight flags are read at once and a clear word is skipped. */
+ * ascending. */
 static int flags_set(const unsigned char *row, int m, int *out) {
-    int k = 0, j = 0;
-    for (; j + 8 <= m; j += 8) {
-        uint64_t word;
-        memcpy(&word, row + j, sizeof word);
-        if (!word) continue;
-        for (int b = 0; b < 8; b++)
-            if (row[j + b]) {
-                if (out) out[k] = j + b;
-                k++;
-            }
+    int k = 0;
+    for (int j = prillm__next_flag(row, 0, m); j < m; j = prillm__next_flag(row, j + 1, m)) {
+        if (out) out[k] = j;
+        k++;
     }
-    for (; j < m; j++)
-        if (row[j]) {
-            if (out) out[k] = j;
-            k++;
-        }
     return k;
 }
 
