@@ -158,32 +158,27 @@ static void seed_by_replay(PrillmEquilibriumSolver *solver, const PrillmMarket *
  * spread over the range, each certified from its own flows. With the
  * walk's sets (sets not NULL) each solve starts from the set of its
  * segment: one active-set round instead of the several a jump from the
- * last solved price takes; the answer and its certificate are the
- * solver's as always. */
+ * last solved price takes; without them, from the breakpoints replayed
+ * with `replay`'s buffers (NULL buffers: from the last solve's set). The
+ * answer and its certificate are the solver's as always. */
 static PrillmErrorCode check_curve(const PrillmMarket *mk, PrillmEquilibriumSolver *solver, PrillmPriceResult *r,
-                                   const unsigned char *sets, PrillmError *err) {
+                                   const unsigned char *sets, const Replay *replay, PrillmError *err) {
     if (r->n_segments == 0) return PRILLM_OK; /* curve_residual stays NaN: not certified */
     double total = 0, worst = fabs(r->flow - prillm_price_curve_flow(r, r->price));
     for (int i = 0; i < mk->n_users; i++) total += mk->demand[i];
     int checks = r->n_segments < CURVE_CHECKS ? r->n_segments : CURVE_CHECKS;
-    Replay replay = {NULL, NULL};
-    if (!sets && r->n_breakpoints > 0) replay_init(&replay, r); /* none without memory: only a start */
     for (int q = 0; q <= checks && r->n_segments > 0; q++) {
         long k = q == checks ? r->n_segments - 1 : (long)q * r->n_segments / checks;
         double p = q == checks ? r->segments[k].to : r->segments[k].from;
         const unsigned char *seed = sets ? sets + (size_t)k * (size_t)mk->n_users * (size_t)mk->n_providers : NULL;
         double flow = NAN;
-        if (!seed) seed_by_replay(solver, mk, r, &replay, p); /* from the solver's price, before it moves */
+        if (!seed) seed_by_replay(solver, mk, r, replay, p); /* from the solver's price, before it moves */
         PrillmErrorCode rc = prillm__price_score_from(solver, r->target, p, seed, &flow, NULL, err);
-        if (rc) {
-            replay_free(&replay);
-            return rc;
-        }
+        if (rc) return rc;
         r->equilibrium_solves++;
         double gap = fabs(flow - prillm_price_curve_flow(r, p));
         if (gap > worst) worst = gap;
     }
-    replay_free(&replay);
     r->curve_residual = total > 0 ? worst / total : worst;
     return PRILLM_OK;
 }
@@ -425,10 +420,11 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
         }
         double flow = NAN, kkt = NAN;
         const unsigned char *seed = segment_set(market, result, cand.segment_sets, cand.price);
+        /* one replay buffer for the scoring and the certificate solves (none
+         * without memory: it is only a start) */
+        Replay replay = {NULL, NULL};
         if (!seed && settings->method == PRILLM_PRICE_EXACT && result->n_breakpoints > 0) {
-            Replay replay;
             if (!replay_init(&replay, result)) seed_by_replay(solver, market, result, &replay, cand.price);
-            replay_free(&replay);
         }
         rc = prillm__price_score_from(solver, target, cand.price, seed, &flow, &kkt, err);
         if (!rc) {
@@ -444,7 +440,7 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
             if (!(kkt <= eq_defaults.tolerance) && result->status == PRILLM_STATUS_SOLVED)
                 result->status = PRILLM_STATUS_INACCURATE;
             if (settings->method == PRILLM_PRICE_EXACT) {
-                rc = check_curve(market, solver, result, cand.segment_sets, err);
+                rc = check_curve(market, solver, result, cand.segment_sets, &replay, err);
                 /* a curve off by more than the equilibrium's own accuracy is
                  * not a certified optimum */
                 if (!rc && !(result->curve_residual <= 1e-7)) result->status = PRILLM_STATUS_INACCURATE;
@@ -462,6 +458,7 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
                 if (rc == PRILLM_ERR_SOLVER) rc = PRILLM_OK; /* unknown: no warning, the price stands */
             }
         }
+        replay_free(&replay);
         if (rc) {
             prillm_equilibrium_cleanup(solver);
             free(cand.segment_sets);
