@@ -4,7 +4,10 @@
  * price bound (prillm_price_default_pmax, computed by every call without
  * pmax), the pairs a target's price can reach (the part of the market `da`
  * abstracts), and an equilibrium solver's setup (validation, the market's
- * copy and its n x m costs). Each is also given as a multiple of one pass
+ * copy and its n x m costs), and the bound and the reachable pairs as
+ * prillm_price computes them: from the solver's costs at the market's
+ * prices, sharing the rivals' load bounds (checked to be the same bound
+ * bit for bit and the same pairs). Each is also given as a multiple of one pass
  * over the market's n x m delay matrix (read and summed, as in
  * bench_equilibrium), measured in the same run.
  *
@@ -69,8 +72,9 @@ int main(int argc, char **argv) {
     printf("prillm %s: what a pricing call pays before its method (one core; fastest of %d)\n\n", prillm_version(),
            repeats);
     printf("| apps x models | one pass over n x m | validation | / pass | price bound | / pass | reachable pairs | / pass "
-           "| solver setup | / pass | bound (target 0) | reachable pairs (target 0) |\n");
-    printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+           "| bound from a solver's costs | / pass | then the reachable pairs | / pass | solver setup | / pass "
+           "| bound (target 0) | reachable pairs (target 0) | same from the costs |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int c = 0; c < n_sizes; c++) {
         PrillmError err;
         PrillmMarket *mk = prillm_market_random(sizes[c].n, sizes[c].m, 7, &err);
@@ -79,12 +83,16 @@ int main(int argc, char **argv) {
             return 1;
         }
         size_t nm = (size_t)mk->n_users * (size_t)mk->n_providers;
-        unsigned char *can = malloc(nm);
+        unsigned char *can = malloc(nm), *can_costs = malloc(nm);
+        double *reach = malloc((size_t)mk->n_providers * sizeof(double));
         double *t_valid = calloc((size_t)repeats, sizeof(double)), *t_bound = calloc((size_t)repeats, sizeof(double));
         double *t_reach = calloc((size_t)repeats, sizeof(double)), *t_setup = calloc((size_t)repeats, sizeof(double));
-        if (!can || !t_valid || !t_bound || !t_reach || !t_setup) return 1;
+        double *t_costs = calloc((size_t)repeats, sizeof(double)), *t_pairs = calloc((size_t)repeats, sizeof(double));
+        if (!can || !can_costs || !reach || !t_valid || !t_bound || !t_reach || !t_setup || !t_costs || !t_pairs)
+            return 1;
         double bound0 = NAN;
         long reach0 = 0;
+        int same = 1;
         for (int r = 0; r < repeats; r++) {
             int target = r % mk->n_providers;
             double t0 = prillm__now();
@@ -95,7 +103,7 @@ int main(int argc, char **argv) {
             double t1 = prillm__now();
             double bound = prillm_price_default_pmax(mk, target);
             double t2 = prillm__now();
-            if (prillm__could_use(mk, target, can)) return 1;
+            if (prillm__could_use(mk, target, NULL, NULL, can)) return 1;
             double t3 = prillm__now();
             PrillmEquilibriumSolver *s = NULL;
             if (prillm_equilibrium_setup(&s, mk, NULL, &err)) {
@@ -103,11 +111,22 @@ int main(int argc, char **argv) {
                 return 1;
             }
             double t4 = prillm__now();
+            /* what prillm_price does: both from the solver's costs at the
+             * market's prices, sharing the rivals' load bounds */
+            const double *costs = prillm__equilibrium_costs(s);
+            if (prillm__rival_reach(mk, target, costs, reach)) return 1;
+            double bound_costs = prillm__price_bound(mk, target, costs, reach);
+            double t5 = prillm__now();
+            if (prillm__could_use(mk, target, costs, reach, can_costs)) return 1;
+            double t6 = prillm__now();
             prillm_equilibrium_cleanup(s);
+            same &= memcmp(&bound, &bound_costs, sizeof bound) == 0 && memcmp(can, can_costs, nm) == 0;
             t_valid[r] = t1 - t0;
             t_bound[r] = t2 - t1;
             t_reach[r] = t3 - t2;
             t_setup[r] = t4 - t3;
+            t_costs[r] = t5 - t4;
+            t_pairs[r] = t6 - t5;
             if (target == 0) {
                 bound0 = bound;
                 reach0 = 0;
@@ -116,14 +135,20 @@ int main(int argc, char **argv) {
         }
         double pass = pass_time(mk, repeats);
         double v = fastest(t_valid, repeats), b = fastest(t_bound, repeats), q = fastest(t_reach, repeats),
-               s = fastest(t_setup, repeats);
-        char a1[32], a2[32], a3[32], a4[32], a5[32];
-        printf("| %d x %d | %s | %s | %.1f | %s | %.1f | %s | %.1f | %s | %.1f | %.6g | %ld of %zu |\n", sizes[c].n,
-               sizes[c].m, bench_format_time(pass, 1, a1, sizeof a1), bench_format_time(v, 1, a2, sizeof a2), v / pass,
-               bench_format_time(b, 1, a3, sizeof a3), b / pass, bench_format_time(q, 1, a4, sizeof a4), q / pass,
-               bench_format_time(s, 1, a5, sizeof a5), s / pass, bound0, reach0, nm);
+               s = fastest(t_setup, repeats), k = fastest(t_costs, repeats), u = fastest(t_pairs, repeats);
+        char a1[32], a2[32], a3[32], a4[32], a5[32], a6[32], a7[32];
+        printf("| %d x %d | %s | %s | %.1f | %s | %.1f | %s | %.1f | %s | %.1f | %s | %.1f | %s | %.1f | %.6g | %ld of "
+               "%zu | %s |\n",
+               sizes[c].n, sizes[c].m, bench_format_time(pass, 1, a1, sizeof a1), bench_format_time(v, 1, a2, sizeof a2),
+               v / pass, bench_format_time(b, 1, a3, sizeof a3), b / pass, bench_format_time(q, 1, a4, sizeof a4),
+               q / pass, bench_format_time(k, 1, a6, sizeof a6), k / pass, bench_format_time(u, 1, a7, sizeof a7),
+               u / pass, bench_format_time(s, 1, a5, sizeof a5), s / pass, bound0, reach0, nm, same ? "yes" : "NO");
         fflush(stdout);
         free(can);
+        free(can_costs);
+        free(reach);
+        free(t_costs);
+        free(t_pairs);
         free(t_valid);
         free(t_bound);
         free(t_reach);

@@ -379,6 +379,8 @@ double prillm__equilibrium_price(const PrillmEquilibriumSolver *s, int j) {
     return s && j >= 0 && j < s->m ? s->market->price[j] : NAN;
 }
 
+const double *prillm__equilibrium_costs(const PrillmEquilibriumSolver *s) { return s ? s->cost : NULL; }
+
 void prillm_equilibrium_cleanup(PrillmEquilibriumSolver *s) {
     if (!s) return;
     prillm__system_free(&s->system);

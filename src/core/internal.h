@@ -138,6 +138,9 @@ void prillm__equilibrium_seed_pairs(PrillmEquilibriumSolver *solver, const long 
 /* The price of provider j in the solver's copy of the market (the last
  * prillm_equilibrium_update_price, else the market's). */
 double prillm__equilibrium_price(const PrillmEquilibriumSolver *solver, int j);
+/* Every user's cost offsets c_ij (n*m) at the solver's prices: the
+ * market's until prillm_equilibrium_update_price moves a column. */
+const double *prillm__equilibrium_costs(const PrillmEquilibriumSolver *solver);
 
 /* Rows of the certificate whose zero flows the screen's bound settled
  * without reading their costs (certify_packed), since setup. */

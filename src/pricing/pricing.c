@@ -356,17 +356,13 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
     pb.settings = settings;
     pb.cost = isnan(market->cost[target]) ? 0.0 : market->cost[target];
     pb.p_max = settings->p_max;
-    if (!(pb.p_max > 0)) {
-        pb.p_max = prillm_price_default_pmax(market, target);
-        if (isnan(pb.p_max))
-            return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT,
-                                "provider \"%s\" has no rival, so its profit grows without bound: give pmax",
-                                market->provider_id[target]);
-    }
-    /* the natural start of a local search: the price the target charges now */
-    pb.start_price = settings->start_price >= 0 ? settings->start_price : fmin(market->price[target], pb.p_max);
-    if (pb.start_price > pb.p_max)
-        return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "start-price %g is above pmax %g", pb.start_price,
+    int default_range = !(pb.p_max > 0);
+    if (default_range && market->n_providers < 2)
+        return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT,
+                            "provider \"%s\" has no rival, so its profit grows without bound: give pmax",
+                            market->provider_id[target]);
+    if (!default_range && settings->start_price > pb.p_max)
+        return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "start-price %g is above pmax %g", settings->start_price,
                             pb.p_max);
     pb.deadline = settings->time_limit > 0 ? t0 + settings->time_limit : 0;
 
@@ -377,6 +373,33 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
         prillm_price_result_clear(result);
         return rc;
     }
+    /* The price bound and da's reachable part read every user's costs at the
+     * market's prices, five passes of them: the solver has them all, the
+     * same numbers (at 5000 x 500 the passes cost as much as a tenth of a
+     * target's exact walk). */
+    double *reach = NULL;
+    if (default_range || settings->method == PRILLM_PRICE_DA) {
+        pb.costs = prillm__equilibrium_costs(solver);
+        reach = malloc((size_t)market->n_providers * sizeof *reach);
+        if (!reach || prillm__rival_reach(market, target, pb.costs, reach)) {
+            free(reach);
+            prillm_equilibrium_cleanup(solver);
+            prillm_price_result_clear(result);
+            return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory for the price bound");
+        }
+        pb.reach = reach;
+    }
+    if (default_range) pb.p_max = prillm__price_bound(market, target, pb.costs, pb.reach);
+    /* the natural start of a local search: the price the target charges now */
+    pb.start_price = settings->start_price >= 0 ? settings->start_price : fmin(market->price[target], pb.p_max);
+    if (isnan(pb.p_max) || pb.start_price > pb.p_max) {
+        free(reach);
+        prillm_equilibrium_cleanup(solver);
+        prillm_price_result_clear(result);
+        if (isnan(pb.p_max)) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory for the price bound");
+        return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "start-price %g is above pmax %g", pb.start_price,
+                            pb.p_max);
+    }
     long current_solves = result->equilibrium_solves;
     pb.solver = solver;
     PrillmPriceCandidate cand;
@@ -385,6 +408,8 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
     cand.abstract_price = cand.abstract_profit = cand.check_price = cand.check_profit = cand.check_shortfall = NAN;
     cand.status = PRILLM_STATUS_FAILED;
     rc = methods[settings->method](&pb, &cand, err);
+    free(reach); /* read only before the method's first solve */
+    pb.costs = pb.reach = NULL;
     result->method_seconds = prillm__now() - t0;
     result->method = settings->method;
     result->target = target;

@@ -28,8 +28,9 @@ PrillmErrorCode prillm__price_abstracted(const PrillmPriceProblem *pb, PrillmPri
      * rival nobody uses is their documented weakness). */
     PrillmMarket *part = NULL, *small = NULL;
     int in_part = pb->target, target = -1;
-    PrillmErrorCode rc = how == PRILLM_AGGREGATE_DA ? prillm__market_part(pb->market, pb->target, &part, &in_part, err)
-                                                    : PRILLM_OK;
+    PrillmErrorCode rc = how == PRILLM_AGGREGATE_DA
+                             ? prillm__market_part(pb->market, pb->target, pb->costs, pb->reach, &part, &in_part, err)
+                             : PRILLM_OK;
     if (rc) return rc;
     rc = prillm_aggregate_market(part ? part : pb->market, in_part, set->k, how, set->model, &small, &target, err);
     prillm_market_free(part);

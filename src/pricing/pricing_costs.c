@@ -18,36 +18,45 @@ void prillm__price_costs(const PrillmMarket *market, int target, double price, d
 
 /* What the bounds below read of a market, row by row: each rival's
  * congestion slope, and one user's costs at the current prices, computed
- * once per row and pass instead of once per test. */
+ * once per row and pass instead of once per test, or read from a matrix of
+ * them (an equilibrium solver's at the market's prices: the same numbers). */
 typedef struct {
     const PrillmMarket *market;
     int target;
-    double *slope; /* [m] w_congestion / capacity_l */
-    double *cost;  /* [m] c_il at the current prices, of the row last read */
+    const double *matrix; /* NULL, or c_il at the current prices (n*m)      */
+    double *slope;        /* [m] w_congestion / capacity_l                  */
+    double *row;          /* [m] the row computed (no matrix)               */
+    const double *cost;   /* c_il at the current prices, of the row last read */
 } RowCosts;
 
-static int row_costs_init(RowCosts *rc, const PrillmMarket *market, int target) {
+static int row_costs_init(RowCosts *rc, const PrillmMarket *market, int target, const double *matrix) {
     int m = market->n_providers;
     rc->market = market;
     rc->target = target;
+    rc->matrix = matrix;
     rc->slope = malloc((size_t)m * sizeof(double));
-    rc->cost = malloc((size_t)m * sizeof(double));
-    if (!rc->slope || !rc->cost) return -1;
+    rc->row = matrix ? NULL : malloc((size_t)m * sizeof(double));
+    if (!rc->slope || (!matrix && !rc->row)) return -1;
     for (int l = 0; l < m; l++) rc->slope[l] = market->w_congestion / market->capacity[l];
     return 0;
 }
 
 static void row_costs_free(RowCosts *rc) {
     free(rc->slope);
-    free(rc->cost);
+    free(rc->row);
 }
 
 static void row_costs_read(RowCosts *rc, int i) {
     const PrillmMarket *mk = rc->market;
     int m = mk->n_providers;
-    double *cost = rc->cost;
+    if (rc->matrix) {
+        rc->cost = rc->matrix + (size_t)i * (size_t)m;
+        return;
+    }
+    double *cost = rc->row;
 #pragma omp simd
     for (int l = 0; l < m; l++) cost[l] = prillm__user_cost(mk, i, l, mk->price[l]);
+    rc->cost = cost;
 }
 
 /* An upper bound on the equilibrium marginal cost of the user whose row was
@@ -109,7 +118,18 @@ static int rival_loads(RowCosts *rc, double *reach) {
     return 0;
 }
 
+int prillm__rival_reach(const PrillmMarket *market, int target, const double *costs, double *reach) {
+    RowCosts rc = {0};
+    int failed = row_costs_init(&rc, market, target, costs) || rival_loads(&rc, reach);
+    row_costs_free(&rc);
+    return failed ? -1 : 0;
+}
+
 double prillm_price_default_pmax(const PrillmMarket *market, int target) {
+    return prillm__price_bound(market, target, NULL, NULL);
+}
+
+double prillm__price_bound(const PrillmMarket *market, int target, const double *costs, const double *known_reach) {
     if (!market || target < 0 || target >= market->n_providers || market->n_providers < 2 || !(market->w_price > 0))
         return NAN;
     /* A rival's load is at most the demand of the users who could ever use
@@ -118,13 +138,15 @@ double prillm_price_default_pmax(const PrillmMarket *market, int target) {
      * load is the image users', not the chat users'; with the whole market's
      * demand the bound was 10^4 times the image models' choke price). */
     RowCosts rc = {0};
-    double *reach = malloc((size_t)market->n_providers * sizeof *reach);
-    int failed = !reach || row_costs_init(&rc, market, target) || rival_loads(&rc, reach);
+    double *reach = known_reach ? NULL : malloc((size_t)market->n_providers * sizeof *reach);
+    int failed = row_costs_init(&rc, market, target, costs) ||
+                 (!known_reach && (!reach || rival_loads(&rc, reach)));
+    const double *load = known_reach ? known_reach : reach;
     double bound = 0;
     for (int i = 0; i < market->n_users && !failed; i++) {
         if (!(market->demand[i] > 0)) continue;
         row_costs_read(&rc, i);
-        double best_rival = user_cost_bound(&rc, market->demand[i], reach);
+        double best_rival = user_cost_bound(&rc, market->demand[i], load);
         /* the target's bare cost offset reaches that at this price */
         double p = (best_rival - prillm__static_cost(market, i, target)) / market->w_price;
         if (p > bound) bound = p;
@@ -139,11 +161,13 @@ double prillm_price_default_pmax(const PrillmMarket *market, int target) {
     return isfinite(bound) && bound < 1e300 ? bound : 1e300;
 }
 
-int prillm__could_use(const PrillmMarket *market, int target, unsigned char *can) {
+int prillm__could_use(const PrillmMarket *market, int target, const double *costs, const double *known_reach,
+                      unsigned char *can) {
     int n = market->n_users, m = market->n_providers;
     RowCosts rc = {0};
-    double *reach = malloc((size_t)m * sizeof *reach);
-    int failed = !reach || row_costs_init(&rc, market, target) || rival_loads(&rc, reach);
+    double *reach = known_reach ? NULL : malloc((size_t)m * sizeof *reach);
+    int failed = row_costs_init(&rc, market, target, costs) || (!known_reach && (!reach || rival_loads(&rc, reach)));
+    const double *load = known_reach ? known_reach : reach;
     for (int i = 0; i < n && !failed; i++) {
         unsigned char *row = can + (size_t)i * m;
         if (!(market->demand[i] > 0)) {
@@ -151,7 +175,7 @@ int prillm__could_use(const PrillmMarket *market, int target, unsigned char *can
             continue;
         }
         row_costs_read(&rc, i);
-        double bound_i = user_cost_bound(&rc, market->demand[i], reach);
+        double bound_i = user_cost_bound(&rc, market->demand[i], load);
         for (int j = 0; j < m; j++) row[j] = rc.cost[j] <= bound_i;
         /* the target at a price of 0: its bare cost offset */
         row[target] = prillm__static_cost(market, i, target) <= bound_i;

@@ -25,6 +25,11 @@ typedef struct {
     /* NULL, or a solver at the market's prices (solved) that the method may
      * use for its own solves, warm: it is left wherever the method moved it */
     PrillmEquilibriumSolver *solver;
+    /* NULL, or every user's cost offsets at the market's prices (n*m: the
+     * solver's, read before the method's first solve moves its target
+     * column) and the rivals' load bounds (m, prillm__rival_reach) */
+    const double *costs;
+    const double *reach;
 } PrillmPriceProblem;
 
 /* prillm_price, starting from a solver solved at the market's prices
@@ -87,7 +92,16 @@ PrillmErrorCode prillm__price_spgce(const PrillmPriceProblem *problem, PrillmPri
  * cost there with no load is within an upper bound on its equilibrium cost
  * (the bound prillm_price_default_pmax uses). A user with no demand uses
  * nothing. -1 when out of memory. */
-int prillm__could_use(const PrillmMarket *market, int target, unsigned char *can);
+int prillm__could_use(const PrillmMarket *market, int target, const double *costs, const double *reach,
+                      unsigned char *can);
+/* The bounds above read every user's costs at the market's prices: costs
+ * is NULL (they are computed, row by row) or those costs (n*m, e.g. an
+ * equilibrium solver's at the market's prices: the same numbers). reach
+ * (m): the most load each rival can carry whatever the target's price (the
+ * bounds' first step, five passes over the costs); NULL: computed. */
+int prillm__rival_reach(const PrillmMarket *market, int target, const double *costs, double *reach);
+/* prillm_price_default_pmax from those. */
+double prillm__price_bound(const PrillmMarket *market, int target, const double *costs, const double *reach);
 /* The part of the market the target's price can reach: the users and
  * providers connected to the target through cells some user could ever use
  * (prillm__could_use), in market order. The rest never trades with them at
@@ -96,8 +110,8 @@ int prillm__could_use(const PrillmMarket *market, int target, unsigned char *can
  * the image models and their users), owners and price bounds included.
  * *part is NULL when the part is the whole market (or has no user, or no
  * rival); else the caller frees it. */
-PrillmErrorCode prillm__market_part(const PrillmMarket *market, int target, PrillmMarket **part, int *target_in_part,
-                                    PrillmError *err);
+PrillmErrorCode prillm__market_part(const PrillmMarket *market, int target, const double *costs, const double *reach,
+                                    PrillmMarket **part, int *target_in_part, PrillmError *err);
 PrillmErrorCode prillm__price_abstracted(const PrillmPriceProblem *problem, PrillmPriceCandidate *out,
                                          PrillmError *err);
 

@@ -16,8 +16,8 @@ static char *copy_text(const char *s) {
     return t;
 }
 
-PrillmErrorCode prillm__market_part(const PrillmMarket *mk, int target, PrillmMarket **part, int *target_in_part,
-                                    PrillmError *err) {
+PrillmErrorCode prillm__market_part(const PrillmMarket *mk, int target, const double *costs, const double *reach,
+                                    PrillmMarket **part, int *target_in_part, PrillmError *err) {
     *part = NULL;
     *target_in_part = target;
     int n = mk->n_users, m = mk->n_providers;
@@ -26,7 +26,7 @@ PrillmErrorCode prillm__market_part(const PrillmMarket *mk, int target, PrillmMa
     int *user_map = malloc(((size_t)n + 1) * sizeof *user_map), *prov_map = malloc(((size_t)m + 1) * sizeof *prov_map);
     PrillmMarket *out = NULL;
     PrillmErrorCode rc = PRILLM_OK;
-    if (!can || !user_in || !prov_in || !user_map || !prov_map || prillm__could_use(mk, target, can)) goto oom;
+    if (!can || !user_in || !prov_in || !user_map || !prov_map || prillm__could_use(mk, target, costs, reach, can)) goto oom;
     /* grow from the target: its possible buyers, what they could buy, who
      * could buy that, ... until nothing is added */
     prov_in[target] = 1;

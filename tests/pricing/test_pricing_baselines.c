@@ -630,7 +630,7 @@ static void test_market_part(void **state) {
         PrillmMarket *part = NULL;
         int in_part = -1;
         PrillmError err;
-        assert_int_equal(prillm__market_part(mk, target, &part, &in_part, &err), PRILLM_OK);
+        assert_int_equal(prillm__market_part(mk, target, NULL, NULL, &part, &in_part, &err), PRILLM_OK);
         int group_users = 0;
         for (int i = 0; i < n / 2; i++) group_users += mk->demand[i] > 0;
         if (!part) {
@@ -673,6 +673,51 @@ static void test_market_part(void **state) {
     assert_true(parts >= 12 && wholes >= 10);
 }
 
+/* prillm_price reads the price bound and da's reachable pairs from its
+ * solver's costs at the market's prices, sharing the rivals' load bounds
+ * (prillm__price_bound, prillm__could_use with costs and reach): the same
+ * bound bit for bit and the same pairs as from the market alone, on varied
+ * and split markets (tastes, zero demands, costs). */
+static void test_bounds_from_solver_costs(void **state) {
+    (void)state;
+    TestRng rng = {977};
+    int checked = 0;
+    for (int trial = 0; trial < 60; trial++) {
+        PrillmMarket *mk = varied_market(&rng, trial, 30, 12);
+        int n = mk->n_users, m = mk->n_providers;
+        if (trial % 3 == 1 && n >= 2 && m >= 4) split_market(mk);
+        PrillmError err;
+        PrillmEquilibriumSolver *solver = NULL;
+        assert_int_equal(prillm_equilibrium_setup(&solver, mk, NULL, &err), PRILLM_OK);
+        const double *costs = prillm__equilibrium_costs(solver);
+        size_t nm = (size_t)n * (size_t)m;
+        unsigned char *alone = malloc(nm), *shared = malloc(nm);
+        double *reach = malloc((size_t)m * sizeof *reach);
+        assert_non_null(alone);
+        assert_non_null(shared);
+        assert_non_null(reach);
+        for (int target = 0; target < m; target++) {
+            double bound = prillm_price_default_pmax(mk, target);
+            assert_int_equal(prillm__rival_reach(mk, target, costs, reach), 0);
+            double from_costs = prillm__price_bound(mk, target, costs, reach);
+            if (memcmp(&bound, &from_costs, sizeof bound) != 0)
+                fail_msg("trial %d target %d: bound %.17g from the market, %.17g from the solver's costs", trial,
+                         target, bound, from_costs);
+            assert_int_equal(prillm__could_use(mk, target, NULL, NULL, alone), 0);
+            assert_int_equal(prillm__could_use(mk, target, costs, reach, shared), 0);
+            if (memcmp(alone, shared, nm) != 0) fail_msg("trial %d target %d: the reachable pairs differ", trial, target);
+            checked++;
+        }
+        free(alone);
+        free(shared);
+        free(reach);
+        prillm_equilibrium_cleanup(solver);
+        prillm_market_free(mk);
+    }
+    print_message("bounds and reachable pairs from a solver's costs: %d targets, identical\n", checked);
+    assert_true(checked >= 200);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_method_proposes_a_valid_price),
@@ -689,6 +734,7 @@ int main(void) {
         cmocka_unit_test(test_zero_demand_users),
         cmocka_unit_test(test_bad_problems_are_refused),
         cmocka_unit_test(test_smooth_refuses_too_large),
+        cmocka_unit_test(test_bounds_from_solver_costs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
