@@ -76,7 +76,8 @@ typedef struct {
     const struct PrillmAggregator *model;
     /* exact: walk only the price intervals that can hold the optimum (1),
      * the whole range (0), or decide by size (-1, the default: on above
-     * 100000 app x model pairs). The target's flow never rises with its
+     * 2000 app x model pairs; prillm_explain walks its curve whole up to
+     * 100000). The target's flow never rises with its
      * price, so on [a, b] the profit is at most (b - cost) F(a); intervals
      * whose bound is below a profit already found are skipped, certified by
      * equilibrium solves at their ends. The curve then has gaps. */

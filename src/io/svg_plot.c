@@ -90,10 +90,21 @@ PrillmErrorCode prillm__svg_line_plot(FILE *out, const PrillmSvgLinePlot *plot, 
     fprintf(out, "</text>\n<text x=\"18\" y=\"%d\" text-anchor=\"middle\" transform=\"rotate(-90 18 %d)\">",
             (f.height + TOP - BOTTOM) / 2, (f.height + TOP - BOTTOM) / 2);
     prillm__xml_escape(out, plot->y_label);
-    fputs("</text>\n<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"", out);
-    for (int k = 0; k < plot->n; k++)
-        if (isfinite(plot->y[k])) fprintf(out, "%s%.2f,%.2f", k ? " " : "", px(&f, plot->x[k]), py(&f, plot->y[k]));
-    fputs("\"/>\n", out);
+    fputs("</text>\n", out);
+    /* one polyline per run of finite points: a point that is not finite
+     * (an unknown stretch of the curve) leaves a gap, not a bridge */
+    int open = 0;
+    for (int k = 0; k < plot->n; k++) {
+        if (!isfinite(plot->y[k])) {
+            if (open) fputs("\"/>\n", out);
+            open = 0;
+            continue;
+        }
+        if (!open) fputs("<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"", out);
+        fprintf(out, "%s%.2f,%.2f", open ? " " : "", px(&f, plot->x[k]), py(&f, plot->y[k]));
+        open = 1;
+    }
+    if (open) fputs("\"/>\n", out);
     for (int k = 0; k < plot->n_marks; k++) {
         const PrillmSvgMark *m = &plot->marks[k];
         if (!isfinite(m->x) || !isfinite(m->y) || m->x < f.x0 || m->x > f.x1) continue;

@@ -1262,7 +1262,7 @@ static PrillmStatus walk_status(const WalkResult *w, const Homotopy *h) {
  * far from the optimum (the apps that leave the target one by one at low
  * prices), so this walks a small part of them. */
 
-#define PRUNE_AUTO_PAIRS 100000.0 /* above this many pairs, prune by default   */
+#define PRUNE_AUTO_PAIRS 2000.0 /* above this many pairs, prune by default     */
 #define PRUNE_SAMPLES 17         /* geometric sample prices over the range      */
 #define PRUNE_BISECTIONS 12      /* extra solves narrowing the surviving ones   */
 

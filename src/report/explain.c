@@ -332,16 +332,25 @@ static PrillmErrorCode near_breakpoints(const PrillmMarket *mk, int s, const Pri
     return rc;
 }
 
+/* Up to this many app x model pairs the report's curve is walked whole
+ * (unless the settings say otherwise): prillm_price prunes the range by
+ * default above 2,000 pairs, which keeps the optimum but leaves the curve
+ * out where it is certified below it, and a report draws the curve. */
+#define WHOLE_CURVE_PAIRS 100000.0
+
 static PrillmErrorCode explain(const PrillmMarket *mk, int s, const PrillmExplainSettings *set,
                                PrillmExplainResult *r, PrillmError *err) {
     double start = prillm__now();
-    PrillmErrorCode rc = prillm_price(mk, s, &set->price, &r->price, err);
+    PrillmPriceSettings curve = set->price;
+    if (curve.prune < 0 && (double)mk->n_users * (double)mk->n_providers <= WHOLE_CURVE_PAIRS) curve.prune = 0;
+    int exact_asked = set->price.method == PRILLM_PRICE_EXACT;
+    PrillmErrorCode rc = prillm_price(mk, s, exact_asked ? &curve : &set->price, &r->price, err);
     if (rc) return rc;
     r->status = r->price.status;
-    if (set->price.method == PRILLM_PRICE_EXACT) {
+    if (exact_asked) {
         rc = copy_price_result(&r->price, &r->exact, err);
     } else {
-        PrillmPriceSettings exact = set->price;
+        PrillmPriceSettings exact = curve;
         exact.method = PRILLM_PRICE_EXACT;
         exact.compare = 0;
         exact.model = NULL;

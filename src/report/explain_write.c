@@ -38,6 +38,22 @@ static double plot_right_end(const PrillmExplainResult *r) {
     return fmin(ex->p_max, 1.1 * want);
 }
 
+/* The target's flow at p off the exact curve, NaN in a gap of a pruned
+ * curve (an interval certified to earn less than the optimum, never
+ * walked): drawn as a gap rather than the neighbouring piece extended. */
+static double curve_flow_or_gap(const PrillmPriceResult *ex, double p) {
+    int lo = 0, hi = ex->n_segments - 1;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (ex->segments[mid].from <= p) lo = mid;
+        else hi = mid - 1;
+    }
+    const PrillmPriceSegment *seg = &ex->segments[lo];
+    double slack = 1e-9 * ex->p_max;
+    if (p < seg->from - slack || p > seg->to + slack) return NAN;
+    return seg->flow_from + seg->flow_slope * (p - seg->from);
+}
+
 PrillmErrorCode prillm_explain_write_svg(const PrillmMarket *mk, const PrillmExplainResult *r, FILE *out,
                                          PrillmError *err) {
     if (!mk || !r || !out || r->target < 0)
@@ -52,7 +68,7 @@ PrillmErrorCode prillm_explain_write_svg(const PrillmMarket *mk, const PrillmExp
      * marks carry the exact values */
     for (int k = 0; k <= CURVE_SAMPLES; k++) {
         x[k] = right * k / CURVE_SAMPLES;
-        y[k] = (x[k] - cost) * prillm_price_curve_flow(ex, x[k]);
+        y[k] = (x[k] - cost) * curve_flow_or_gap(ex, x[k]);
     }
     char title[400], lab[3][200], a[32], b[32];
     snprintf(title, sizeof title, "Profit of %s against its price", mk->provider_id[r->target]);

@@ -217,6 +217,63 @@ static void test_hostile_ids_escaped(void **state) {
     prillm_market_free(mk);
 }
 
+/* Points drawn in the curve's polylines, and how many polylines. */
+static int plotted_points(const char *svg, int *lines) {
+    int points = 0;
+    *lines = 0;
+    for (const char *at = strstr(svg, "<polyline"); at; at = strstr(at + 1, "<polyline")) {
+        const char *p = strstr(at, "points=\""), *end = p ? strchr(p + 8, '"') : NULL;
+        assert_non_null(end);
+        for (const char *c = p + 8; c < end; c++) points += *c == ',';
+        (*lines)++;
+    }
+    return points;
+}
+
+/* The report's curve is walked whole up to 100,000 pairs although
+ * prillm_price prunes from 2,000 by default; a pruned curve (--prune 1) is
+ * drawn only where it was walked: its gaps are blank, not the neighbouring
+ * piece extended across them. */
+static void test_curve_whole_or_gaps_blank(void **state) {
+    (void)state;
+    PrillmError err;
+    PrillmMarket *mk = prillm_market_random(60, 40, 5, &err); /* 2,400 pairs: prillm_price prunes */
+    assert_non_null(mk);
+    int gapped = 0;
+    for (int s = 0; s < 6; s++) {
+        PrillmExplainSettings set;
+        prillm_explain_default_settings(&set);
+        set.sensitivities = 0;
+        for (int prune = -1; prune <= 1; prune += 2) {
+            set.price.prune = prune;
+            PrillmExplainResult r;
+            assert_int_equal(prillm_explain(mk, s, &set, &r, &err), PRILLM_OK);
+            char *svg = NULL;
+            size_t size = 0;
+            FILE *out = open_memstream(&svg, &size);
+            assert_non_null(out);
+            assert_int_equal(prillm_explain_write_svg(mk, &r, out, &err), PRILLM_OK);
+            fclose(out);
+            int lines, points = plotted_points(svg, &lines);
+            if (prune < 0) {
+                /* whole: every one of the 401 samples, one line */
+                assert_true(r.exact.walked_fraction == 1.0);
+                assert_int_equal(points, 401);
+                assert_int_equal(lines, 1);
+            } else {
+                assert_true(r.exact.walked_fraction < 1.0);
+                assert_true(points > 0 && points <= 401 && lines >= 1);
+                gapped += points < 401;
+            }
+            free(svg);
+            prillm_explain_result_clear(&r);
+        }
+    }
+    print_message("pruned curves drawn with blank gaps: %d of 6\n", gapped);
+    assert_true(gapped >= 3);
+    prillm_market_free(mk);
+}
+
 static void test_errors_name_the_field(void **state) {
     (void)state;
     PrillmError err;
@@ -245,6 +302,7 @@ int main(void) {
         cmocka_unit_test(test_abstraction_roles),
         cmocka_unit_test(test_hostile_ids_escaped),
         cmocka_unit_test(test_errors_name_the_field),
+        cmocka_unit_test(test_curve_whole_or_gaps_blank),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
