@@ -351,9 +351,26 @@ oom:
     return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory building the abstracted market");
 }
 
+static PrillmErrorCode aggregate_market(const PrillmMarket *market, int target, int K, PrillmAggregateMethod method,
+                                        const PrillmAggregator *model, PrillmMarket **abstracted,
+                                        int *target_in_abstracted, int validated, PrillmError *err);
+
 PrillmErrorCode prillm_aggregate_market(const PrillmMarket *market, int target, int K,
                                         PrillmAggregateMethod method, const PrillmAggregator *model,
                                         PrillmMarket **abstracted, int *target_in_abstracted, PrillmError *err) {
+    return aggregate_market(market, target, K, method, model, abstracted, target_in_abstracted, 0, err);
+}
+
+PrillmErrorCode prillm__aggregate_market_validated(const PrillmMarket *market, int target, int K,
+                                                   PrillmAggregateMethod method, const PrillmAggregator *model,
+                                                   PrillmMarket **abstracted, int *target_in_abstracted,
+                                                   PrillmError *err) {
+    return aggregate_market(market, target, K, method, model, abstracted, target_in_abstracted, 1, err);
+}
+
+static PrillmErrorCode aggregate_market(const PrillmMarket *market, int target, int K, PrillmAggregateMethod method,
+                                        const PrillmAggregator *model, PrillmMarket **abstracted,
+                                        int *target_in_abstracted, int validated, PrillmError *err) {
     if (!abstracted || !target_in_abstracted)
         return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "abstracted / target_in_abstracted is NULL");
     *abstracted = NULL;
@@ -365,7 +382,7 @@ PrillmErrorCode prillm_aggregate_market(const PrillmMarket *market, int target, 
         return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "unknown aggregation method %d", (int)method);
     if (method == PRILLM_AGGREGATE_DA && !model)
         return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "method da needs a model");
-    if ((rc = prillm_market_validate(market, err))) return rc;
+    if (!validated && (rc = prillm_market_validate(market, err))) return rc;
     if (K >= market->n_providers - 1) {
         if (!(*abstracted = prillm_market_copy(market, err))) return err ? err->code : PRILLM_ERR_NO_MEMORY;
         *target_in_abstracted = target;

@@ -94,6 +94,15 @@ int prillm__aggregate_with_scores(const PrillmMarket *market, int target, int K,
                                   const double *score_avg, PrillmMarket **abstracted, int *target_in_abstracted,
                                   unsigned char *kept, PrillmError *err);
 
+/* prillm_aggregate_market for a market the caller has validated (the
+ * pricing dispatcher's, or a part of it): the market's validation, a pass
+ * over its n x m entries, is left out; the abstracted market is still
+ * validated. */
+PrillmErrorCode prillm__aggregate_market_validated(const PrillmMarket *market, int target, int K,
+                                                   PrillmAggregateMethod method, const PrillmAggregator *model,
+                                                   PrillmMarket **abstracted, int *target_in_abstracted,
+                                                   PrillmError *err);
+
 /* d F_target / d (capacity, price, value, delay_0..delay_{n-1},
  * affinity_0..affinity_{n-1}) of provider agg at the solved equilibrium eq
  * of market A, for eq's active set (dF has 2n + 3 entries). Returns 0, or

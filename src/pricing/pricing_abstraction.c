@@ -11,6 +11,7 @@
 #include "abstraction_check.h"
 #include "prillm/aggregator.h"
 #include "pricing_internal.h"
+#include "set_transformer.h"
 
 PrillmErrorCode prillm__price_abstracted(const PrillmPriceProblem *pb, PrillmPriceCandidate *out, PrillmError *err) {
     const PrillmPriceSettings *set = pb->settings;
@@ -32,7 +33,10 @@ PrillmErrorCode prillm__price_abstracted(const PrillmPriceProblem *pb, PrillmPri
                              ? prillm__market_part(pb->market, pb->target, pb->costs, pb->reach, &part, &in_part, err)
                              : PRILLM_OK;
     if (rc) return rc;
-    rc = prillm_aggregate_market(part ? part : pb->market, in_part, set->k, how, set->model, &small, &target, err);
+    /* the dispatcher validated the market; its part is a copy of some of
+     * its entries */
+    rc = prillm__aggregate_market_validated(part ? part : pb->market, in_part, set->k, how, set->model, &small,
+                                            &target, err);
     prillm_market_free(part);
     if (rc) return rc;
     PrillmPriceSettings exact = *set;
