@@ -307,22 +307,36 @@ const char *prillm_price_warning_text(const PrillmPriceResult *r, unsigned warni
     return buf;
 }
 
+/* What price_impl adds to the method's answer besides its scoring. */
+enum {
+    PRICE_REPORT = 1, /* the market as given: current price, uplift, warnings */
+    PRICE_CERTIFY = 2 /* exact: the curve against equilibrium solves (curve_residual) */
+};
+
 static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const PrillmPriceSettings *settings,
                                   const PrillmEquilibriumSolver *shared, PrillmPriceResult *result, PrillmError *err,
                                   int report);
 
 PrillmErrorCode prillm_price(const PrillmMarket *market, int target, const PrillmPriceSettings *settings,
                              PrillmPriceResult *result, PrillmError *err) {
-    return price_impl(market, target, settings, NULL, result, err, 1);
+    return price_impl(market, target, settings, NULL, result, err, PRICE_REPORT | PRICE_CERTIFY);
 }
 
 PrillmErrorCode prillm__price_from(const PrillmMarket *market, int target, const PrillmPriceSettings *settings,
                                    const PrillmEquilibriumSolver *shared, PrillmPriceResult *result, PrillmError *err) {
-    return price_impl(market, target, settings, shared, result, err, 1);
+    return price_impl(market, target, settings, shared, result, err, PRICE_REPORT | PRICE_CERTIFY);
 }
 
-/* report: also the market as given (current price, uplift, warnings); off
- * for the exact re-run behind --compare, which only needs the optimum.
+PrillmErrorCode prillm__price_uncertified(const PrillmMarket *market, int target, const PrillmPriceSettings *settings,
+                                          PrillmPriceResult *result, PrillmError *err) {
+    return price_impl(market, target, settings, NULL, result, err, PRICE_REPORT);
+}
+
+/* report (PRICE_REPORT, PRICE_CERTIFY): PRICE_REPORT also gives the market
+ * as given (current price, uplift, warnings); off for the exact re-run
+ * behind --compare, which only needs the optimum. PRICE_CERTIFY checks an
+ * exact curve against equilibrium solves; off only for a price that is
+ * scored again elsewhere (da's abstracted market).
  * shared: NULL, or a solver solved at the market's prices to start from
  * (prillm_price_all solves the market once for every target). */
 static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const PrillmPriceSettings *settings,
@@ -433,7 +447,7 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
         prillm_price_result_clear(result);
         return rc;
     }
-    if (!report) result->current_price = result->current_flow = result->current_profit = NAN;
+    if (!(report & PRICE_REPORT)) result->current_price = result->current_flow = result->current_profit = NAN;
     result->status = cand.status;
     if (cand.status == PRILLM_STATUS_SOLVED || cand.status == PRILLM_STATUS_INACCURATE) {
         if (!(cand.price >= 0 && cand.price <= pb.p_max)) {
@@ -464,7 +478,7 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
             prillm_equilibrium_default_settings(&eq_defaults);
             if (!(kkt <= eq_defaults.tolerance) && result->status == PRILLM_STATUS_SOLVED)
                 result->status = PRILLM_STATUS_INACCURATE;
-            if (settings->method == PRILLM_PRICE_EXACT) {
+            if (settings->method == PRILLM_PRICE_EXACT && (report & PRICE_CERTIFY)) {
                 rc = check_curve(market, solver, result, cand.segment_sets, &replay, err);
                 /* a curve off by more than the equilibrium's own accuracy is
                  * not a certified optimum */
@@ -474,7 +488,7 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
              * a price that sells at a profit: the flow at the cost (flow is
              * nonincreasing, so positive there means positive just above) */
             double low = fmax(pb.cost, 0.0), total = total_demand(market), at_low = NAN;
-            if (!rc && report && settings->method != PRILLM_PRICE_EXACT && !(flow > PRILLM_PRICE_NO_FLOW * total) &&
+            if (!rc && (report & PRICE_REPORT) && settings->method != PRILLM_PRICE_EXACT && !(flow > PRILLM_PRICE_NO_FLOW * total) &&
                 low < pb.p_max) {
                 rc = prillm__price_score(solver, target, low, &at_low, NULL, err);
                 result->equilibrium_solves++;
@@ -506,7 +520,7 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
         exact.compare = 0;
         exact.p_max = pb.p_max;
         PrillmPriceResult best;
-        rc = price_impl(market, target, &exact, shared, &best, err, 0);
+        rc = price_impl(market, target, &exact, shared, &best, err, PRICE_CERTIFY);
         if (rc) {
             prillm_price_result_clear(result);
             return rc;
@@ -518,7 +532,7 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
         result->exact_profit = result->profit;
         result->profit_ratio = result->profit > 0 ? 1.0 : NAN;
     }
-    if (report) {
+    if (report & PRICE_REPORT) {
         result->uplift = result->profit - result->current_profit;
         result->uplift_relative = result->current_profit > 0 ? result->uplift / result->current_profit : NAN;
         result->warnings |= plain_warnings(result, total_demand(market));

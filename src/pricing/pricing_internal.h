@@ -37,6 +37,11 @@ typedef struct {
  * validated the market (it is not validated again per target). */
 PrillmErrorCode prillm__price_from(const PrillmMarket *market, int target, const PrillmPriceSettings *settings,
                                    const PrillmEquilibriumSolver *shared, PrillmPriceResult *result, PrillmError *err);
+/* prillm_price without the exact curve's certificate (curve_residual stays
+ * NaN; up to 17 equilibrium solves at segment ends): for a price that is
+ * scored again in another market (da's abstracted one). */
+PrillmErrorCode prillm__price_uncertified(const PrillmMarket *market, int target, const PrillmPriceSettings *settings,
+                                          PrillmPriceResult *result, PrillmError *err);
 
 typedef struct {
     double price;            /* in [0, p_max]; NaN when the method failed          */
