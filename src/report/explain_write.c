@@ -77,7 +77,11 @@ PrillmErrorCode prillm_explain_write_svg(const PrillmMarket *mk, const PrillmExp
     double today = r->price.current_price;
     if (isfinite(today) && today >= 0 && today <= ex->p_max) {
         snprintf(lab[n], sizeof lab[n], "today %s: %s", show(today, a, sizeof a), show(r->price.current_profit, b, sizeof b));
-        marks[n] = (PrillmSvgMark){today, (today - cost) * prillm_price_curve_flow(ex, today), lab[n], "#d62728"};
+        /* today's profit is the equilibrium's (exact also where the curve
+         * was not walked) */
+        double at_today = isfinite(r->price.current_profit) ? r->price.current_profit
+                                                             : (today - cost) * curve_flow_or_gap(ex, today);
+        marks[n] = (PrillmSvgMark){today, at_today, lab[n], "#d62728"};
         n++;
     }
     snprintf(lab[n], sizeof lab[n], "optimum %s: %s", show(ex->price, a, sizeof a), show(ex->profit, b, sizeof b));
@@ -387,6 +391,15 @@ static PrillmErrorCode write_doc(const Doc *d, const PrillmMarket *mk, const Pri
         if (d->md) fputc('\n', d->out);
     }
     if (rc) return rc;
+    if (r->exact.n_segments >= 1 && r->exact.walked_fraction < 1) {
+        char line[400], a[32], b[32];
+        snprintf(line, sizeof line,
+                 "The curve is drawn where the exact walk covered it, %.3g%% of the price range [0, %s]; the blank "
+                 "stretches were certified by %ld equilibrium solves to earn less than the optimum %s, and not walked.",
+                 100 * r->exact.walked_fraction, show(r->exact.p_max, a, sizeof a), r->exact.bound_solves,
+                 show(r->exact.profit, b, sizeof b));
+        para(d, line);
+    }
     apps_section(d, mk, r);
     rivals_section(d, mk, r);
     sensitivity_section(d, mk, r);

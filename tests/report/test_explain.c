@@ -233,7 +233,7 @@ static int plotted_points(const char *svg, int *lines) {
 /* The report's curve is walked whole up to 100,000 pairs although
  * prillm_price prunes from 2,000 by default; a pruned curve (--prune 1) is
  * drawn only where it was walked: its gaps are blank, not the neighbouring
- * piece extended across them. */
+ * piece extended across them, and the page says what the blanks are. */
 static void test_curve_whole_or_gaps_blank(void **state) {
     (void)state;
     PrillmError err;
@@ -255,6 +255,11 @@ static void test_curve_whole_or_gaps_blank(void **state) {
             assert_int_equal(prillm_explain_write_svg(mk, &r, out, &err), PRILLM_OK);
             fclose(out);
             int lines, points = plotted_points(svg, &lines);
+            /* the page says how much of the range the curve covers */
+            char *html = render(mk, &r, 0);
+            int says = strstr(html, "The curve is drawn where the exact walk covered it") != NULL;
+            assert_int_equal(says, prune > 0);
+            free(html);
             if (prune < 0) {
                 /* whole: every one of the 401 samples, one line */
                 assert_true(r.exact.walked_fraction == 1.0);
