@@ -105,6 +105,11 @@ typedef struct {
      * instead of its active ones and 16 more, at least 24 (a tuning and
      * testing knob: fewer listed, more bounding). */
     int row_bounds;
+    /* exact, pruned: also walk every price between the optimum and the
+     * start price (the current one by default) that pruning left out, so
+     * that the curve joins them (1; prillm_explain sets it), or not (0, the
+     * default). The answer is the same; the walk is longer. */
+    int join_current;
 } PrillmPriceSettings;
 
 PRILLM_API const PrillmOptionInfo *prillm_price_options(int *count);

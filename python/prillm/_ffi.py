@@ -163,6 +163,7 @@ class PrillmPriceSettings(Structure):
         ("da_check_tolerance", c_double),
         ("da_check_step", c_double),
         ("row_bounds", c_int),
+        ("join_current", c_int),
     ]
 
 

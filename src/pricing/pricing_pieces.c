@@ -1428,7 +1428,7 @@ static PrillmErrorCode price_exact_pruned(Homotopy *h, const PrillmPriceProblem 
     h->record = 1;
     long pieces = 0;
     double walked = 0;
-    int lost = 0, complete = 1;
+    int lost = 0, complete = 1, n_walked = 0;
     for (int q = 0; q < n_run && !rc; q++) {
         if (q > 0 && iv[q].bound < best) {
             skipped++;
@@ -1443,7 +1443,29 @@ static PrillmErrorCode price_exact_pruned(Homotopy *h, const PrillmPriceProblem 
         lost |= w.lost;
         complete &= w.complete;
         if (w.best_profit > best || (w.best_profit == best && w.best_price < best_p)) best = w.best_profit, best_p = w.best_price;
+        iv[n_walked++] = iv[q]; /* q >= n_walked: the runs walked, packed in front */
         if (lost) break;
+    }
+    /* join_current: the gaps between the optimum and the start price, walked
+     * too (certified below the optimum, so the answer stays) */
+    if (pb->settings->join_current && !rc && !lost && n_walked > 0) {
+        qsort(iv, (size_t)n_walked, sizeof *iv, cmp_interval_lo);
+        double from = fmin(best_p, pb->start_price), to = fmax(best_p, pb->start_price), at = from;
+        for (int q = 0; q <= n_walked && at < to && !rc && !lost; q++) {
+            double gap_end = q < n_walked ? fmin(iv[q].lo, to) : to;
+            if (gap_end > at) {
+                WalkResult w;
+                rc = walk(h, pb, at, +1, gap_end, 0, &w, err);
+                if (rc) break;
+                pieces += w.pieces;
+                solves += w.solves;
+                walked += gap_end - at;
+                lost |= w.lost;
+                complete &= w.complete;
+                if (w.best_profit > best) best = w.best_profit, best_p = w.best_price;
+            }
+            if (q < n_walked) at = fmax(at, iv[q].hi);
+        }
     }
     if (pb->settings->verbose >= 1)
         fprintf(stderr,

@@ -45,6 +45,10 @@ static const PrillmOptionInfo price_options[] = {
      "exact, spiter: bound each app's unused models instead of reading all of them at every piece (1; N >= 2: list N "
      "models an app instead of its active ones and 4 more, at least 10), read all (0), or 1 from 64 models (-1); the same answer either way",
      OFFSET(row_bounds)},
+    {"join-current", PRILLM_OPTION_INT, 0, 0, 1, NULL,
+     "exact, pruned: also walk the prices between the optimum and today's that pruning leaves out, so the curve joins "
+     "them (1), or not (0); the same answer either way",
+     OFFSET(join_current)},
 };
 #undef OFFSET
 

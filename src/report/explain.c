@@ -335,7 +335,8 @@ static PrillmErrorCode near_breakpoints(const PrillmMarket *mk, int s, const Pri
 /* Up to this many app x model pairs the report's curve is walked whole
  * (unless the settings say otherwise): prillm_price prunes the range by
  * default above 2,000 pairs, which keeps the optimum but leaves the curve
- * out where it is certified below it, and a report draws the curve. */
+ * out where it is certified below it, and a report draws the curve. Above
+ * it the curve is pruned but joins today's price to the optimum. */
 #define WHOLE_CURVE_PAIRS 100000.0
 
 static PrillmErrorCode explain(const PrillmMarket *mk, int s, const PrillmExplainSettings *set,
@@ -343,6 +344,8 @@ static PrillmErrorCode explain(const PrillmMarket *mk, int s, const PrillmExplai
     double start = prillm__now();
     PrillmPriceSettings curve = set->price;
     if (curve.prune < 0 && (double)mk->n_users * (double)mk->n_providers <= WHOLE_CURVE_PAIRS) curve.prune = 0;
+    /* pruned: still the whole stretch from today's price to the optimum */
+    curve.join_current = 1;
     int exact_asked = set->price.method == PRILLM_PRICE_EXACT;
     PrillmErrorCode rc = prillm_price(mk, s, exact_asked ? &curve : &set->price, &r->price, err);
     if (rc) return rc;

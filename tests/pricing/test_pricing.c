@@ -79,7 +79,8 @@ static void test_exact_beats_grid(void **state) {
  * random markets with costs, ties, skewed demands and tastes: the skipped
  * intervals are bounded by (b - k) F(a), and that bound must never hide the
  * optimum. The pruned curve is sorted, covers the optimum and is certified
- * like the full one. */
+ * like the full one. With join_current the pruned curve also covers every
+ * price between the optimum and today's, with the same optimum. */
 static void test_pruned_equals_full_walk(void **state) {
     (void)state;
     PrillmPriceSettings full, pruned;
@@ -87,8 +88,10 @@ static void test_pruned_equals_full_walk(void **state) {
     full.prune = 0;
     pruned = full;
     pruned.prune = 1;
+    PrillmPriceSettings joined = pruned;
+    joined.join_current = 1;
     double worst = 0, walked = 0;
-    int count = 0;
+    int count = 0, joins = 0;
     for (int trial = 0; trial < 120; trial++) {
         TestRng rng = {0x9a11e0u + (uint64_t)trial};
         int n = test_int(&rng, 1, 40), m = test_int(&rng, 2, 12);
@@ -119,6 +122,31 @@ static void test_pruned_equals_full_walk(void **state) {
         assert_true(b.curve_residual <= 1e-8);
         for (int k = 1; k < b.n_segments; k++) assert_true(b.segments[k].from >= b.segments[k - 1].to);
         walked += b.walked_fraction;
+        PrillmPriceResult c;
+        assert_int_equal(prillm_price(mk, s, &joined, &c, &err), PRILLM_OK);
+        if (!(c.status == PRILLM_STATUS_SOLVED && c.price == b.price && fabs(c.profit - b.profit) <= 1e-12 * scale))
+            fail_msg("trial %d: joined %s at %.17g profit %.17g, pruned %.17g profit %.17g", trial,
+                     prillm_status_name(c.status), c.price, c.profit, b.price, b.profit);
+        assert_true(c.walked_fraction >= b.walked_fraction);
+        /* [min, max] of the optimum and today's price: inside one run of
+         * touching segments */
+        double today = fmin(c.current_price, c.p_max); /* the start price: the range ends at p_max */
+        double lo = fmin(c.price, today), hi = fmax(c.price, today), reach = -1;
+        for (int k = 0; k < c.n_segments; k++) {
+            const PrillmPriceSegment *g = &c.segments[k];
+            if (g->to < lo) continue;
+            if (reach < 0) {
+                if (g->from > lo) break;
+                reach = g->to;
+            } else if (g->from <= reach) {
+                reach = fmax(reach, g->to);
+            } else {
+                break;
+            }
+        }
+        if (!(reach >= hi)) fail_msg("trial %d: the joined curve stops at %.17g before %.17g", trial, reach, hi);
+        joins += c.walked_fraction > b.walked_fraction;
+        prillm_price_result_clear(&c);
         prillm_price_result_clear(&a);
         prillm_price_result_clear(&b);
         assert_true(isnan(prillm_price_curve_flow(&a, 1.0))); /* no curve left */
@@ -127,8 +155,9 @@ static void test_pruned_equals_full_walk(void **state) {
         count++;
     }
     print_message("pruned vs full walk on %d markets: largest profit gap %.2e relative, %.1f%% of the range walked "
-                  "on average\n",
-                  count, worst, 100.0 * walked / count);
+                  "on average; joining today's price walked more on %d\n",
+                  count, worst, 100.0 * walked / count, joins);
+    assert_true(joins >= 10);
 }
 
 /* A segment's active set rebuilt by replaying the curve's breakpoints from
