@@ -232,19 +232,22 @@ PrillmErrorCode prillm_equilibrium_setup(PrillmEquilibriumSolver **out, const Pr
 
 static PrillmErrorCode setup_solver(PrillmEquilibriumSolver **out, const PrillmMarket *market,
                                     const PrillmEquilibriumSettings *settings, const PrillmEquilibriumSolver *costs_of,
-                                    PrillmError *err);
+                                    PrillmEquilibriumSolver *move_from, PrillmError *err);
 
 PrillmErrorCode prillm__equilibrium_setup_validated(PrillmEquilibriumSolver **out, const PrillmMarket *market,
                                                     const PrillmEquilibriumSettings *settings, PrillmError *err) {
-    return setup_solver(out, market, settings, NULL, err);
+    return setup_solver(out, market, settings, NULL, NULL, err);
 }
 
 /* costs_of: a solver of the same market and prices whose costs are copied
  * (the same numbers: prillm__user_cost of the same entries) instead of
- * computed again */
+ * computed again. move_from (then also costs_of): a solver about to be
+ * cleaned up whose market copy, costs, flows, multipliers and active set
+ * are taken over instead of copied; the caller sets the state that is not
+ * copied by setup_from (the n x m arrays then hold what a copy would). */
 static PrillmErrorCode setup_solver(PrillmEquilibriumSolver **out, const PrillmMarket *market,
                                     const PrillmEquilibriumSettings *settings, const PrillmEquilibriumSolver *costs_of,
-                                    PrillmError *err) {
+                                    PrillmEquilibriumSolver *move_from, PrillmError *err) {
     if (!out) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "solver output pointer is NULL");
     *out = NULL;
     PrillmErrorCode rc;
@@ -260,25 +263,41 @@ static PrillmErrorCode setup_solver(PrillmEquilibriumSolver **out, const PrillmM
     s->n = market->n_users;
     s->m = market->n_providers;
     size_t n = (size_t)s->n, m = (size_t)s->m, nm = n * m;
-    if (!(s->market = prillm_market_copy(market, err))) {
-        free(s);
-        return err ? err->code : PRILLM_ERR_NO_MEMORY;
+    if (move_from) {
+        /* taken over: the same numbers as the copies below would hold */
+        s->market = move_from->market;
+        s->cost = move_from->cost;
+        s->lambda = move_from->lambda;
+        s->active = move_from->active;
+        s->solution.flows = move_from->solution.flows;
+        s->solution.provider_flow = move_from->solution.provider_flow;
+        s->solution.lambda = move_from->solution.lambda;
+        move_from->market = NULL;
+        move_from->cost = move_from->lambda = NULL;
+        move_from->active = NULL;
+        move_from->solution.flows = move_from->solution.provider_flow = move_from->solution.lambda = NULL;
+        move_from->f = move_from->F = NULL;
+    } else {
+        if (!(s->market = prillm_market_copy(market, err))) {
+            free(s);
+            return err ? err->code : PRILLM_ERR_NO_MEMORY;
+        }
+        s->cost = prillm__calloc(nm, sizeof(double));
+        s->lambda = prillm__calloc(n, sizeof(double));
+        s->active = prillm__calloc(nm, 1);
+        s->solution.flows = prillm__calloc(nm, sizeof(double));
+        s->solution.provider_flow = prillm__calloc(m, sizeof(double));
+        s->solution.lambda = prillm__calloc(n, sizeof(double));
     }
     s->slope = prillm__calloc(m, sizeof(double));
     s->beta = prillm__calloc(m, sizeof(double));
     s->half_inv = prillm__calloc(m, sizeof(double));
-    s->cost = prillm__calloc(nm, sizeof(double));
-    s->lambda = prillm__calloc(n, sizeof(double));
     s->exact_F = prillm__calloc(m, sizeof(double));
     s->nu = prillm__calloc(n, sizeof(double));
     s->rhs = prillm__calloc(n, sizeof(double));
     s->e_row = prillm__calloc(m, sizeof(double));
     s->h_row = prillm__calloc(m, sizeof(double));
     s->support_row = prillm__calloc(m, sizeof(int));
-    s->active = prillm__calloc(nm, 1);
-    s->solution.flows = prillm__calloc(nm, sizeof(double));
-    s->solution.provider_flow = prillm__calloc(m, sizeof(double));
-    s->solution.lambda = prillm__calloc(n, sizeof(double));
     s->f = s->solution.flows;
     s->F = s->solution.provider_flow;
     if (!s->slope || !s->beta || !s->half_inv || !s->cost || !s->lambda ||
@@ -304,16 +323,18 @@ static PrillmErrorCode setup_solver(PrillmEquilibriumSolver **out, const PrillmM
         s->half_inv[j] = 0.5 / s->slope[j];
     }
     if (costs_of) {
-        memcpy(s->cost, costs_of->cost, nm * sizeof(double));
+        if (!move_from) memcpy(s->cost, costs_of->cost, nm * sizeof(double));
         s->screen.cost_max = costs_of->screen.cost_max;
     } else {
         fill_costs(s);
     }
     s->solution.n_users = s->n;
     s->solution.n_providers = s->m;
-    prillm__fill_nan(s->solution.flows, nm);
-    prillm__fill_nan(s->solution.provider_flow, m);
-    prillm__fill_nan(s->solution.lambda, n);
+    if (!move_from) {
+        prillm__fill_nan(s->solution.flows, nm);
+        prillm__fill_nan(s->solution.provider_flow, m);
+        prillm__fill_nan(s->solution.lambda, n);
+    }
     s->solution.info.status = PRILLM_STATUS_UNSOLVED;
     s->n_round_rows = -1;
     *out = s;
@@ -326,7 +347,7 @@ PrillmErrorCode prillm__equilibrium_setup_from(PrillmEquilibriumSolver **out, co
     if (!out || !from) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "solver is NULL");
     /* from's own copy of the market, validated when from was set up, and
      * its costs at that market's prices */
-    PrillmErrorCode rc = setup_solver(out, from->market, &from->settings, from, err);
+    PrillmErrorCode rc = setup_solver(out, from->market, &from->settings, from, NULL, err);
     if (rc) return rc;
     PrillmEquilibriumSolver *s = *out;
     size_t n = (size_t)s->n, m = (size_t)s->m, nm = n * m;
@@ -354,6 +375,21 @@ PrillmErrorCode prillm__equilibrium_setup_from(PrillmEquilibriumSolver **out, co
     }
     memcpy(s->lambda, from->lambda, n * sizeof(double));
     memcpy(s->active, from->active, nm);
+    s->warm = from->warm;
+    s->warm_exact = from->warm_exact;
+    return PRILLM_OK;
+}
+
+PrillmErrorCode prillm__equilibrium_setup_moved(PrillmEquilibriumSolver **out, PrillmEquilibriumSolver *from,
+                                                PrillmError *err) {
+    if (!out || !from) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "solver is NULL");
+    /* a packed answer lives outside f: the copy's way keeps it */
+    if (from->packed) return prillm__equilibrium_setup_from(out, from, err);
+    PrillmErrorCode rc = setup_solver(out, from->market, &from->settings, from, from, err);
+    if (rc) return rc;
+    PrillmEquilibriumSolver *s = *out;
+    /* what setup_from copies besides the arrays taken over */
+    s->solution.info = from->solution.info;
     s->warm = from->warm;
     s->warm_exact = from->warm_exact;
     return PRILLM_OK;

@@ -109,6 +109,12 @@ PrillmErrorCode prillm__equilibrium_setup_validated(PrillmEquilibriumSolver **ou
 
 PrillmErrorCode prillm__equilibrium_setup_from(PrillmEquilibriumSolver **out, const PrillmEquilibriumSolver *from,
                                                PrillmError *err);
+/* prillm__equilibrium_setup_from for a solver about to be cleaned up: its
+ * market copy, costs, flows, multipliers and active set are taken over
+ * instead of copied (it keeps only what cleanup frees), so the new solver
+ * is what setup_from would give, without two n x m copies. */
+PrillmErrorCode prillm__equilibrium_setup_moved(PrillmEquilibriumSolver **out, PrillmEquilibriumSolver *from,
+                                                PrillmError *err);
 
 /* The next solve (exact method) starts its active-set rounds from `active`
  * (n x m flags, copied) instead of the last solve's set: a caller that
