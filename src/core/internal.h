@@ -147,6 +147,10 @@ double prillm__equilibrium_price(const PrillmEquilibriumSolver *solver, int j);
 /* Every user's cost offsets c_ij (n*m) at the solver's prices: the
  * market's until prillm_equilibrium_update_price moves a column. */
 const double *prillm__equilibrium_costs(const PrillmEquilibriumSolver *solver);
+/* The segment of an exact curve (sorted by price) whose interval starts at
+ * or below p, the first one when none does; -1 without a curve
+ * (prillm_price_curve_flow reads the flow off it). */
+int prillm__curve_segment(const PrillmPriceResult *result, double p);
 
 /* Rows of the certificate whose zero flows the screen's bound settled
  * without reading their costs (certify_packed), since setup. */

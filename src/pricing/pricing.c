@@ -41,15 +41,21 @@ void prillm_price_result_clear(PrillmPriceResult *result) {
     result_reset(result);
 }
 
-double prillm_price_curve_flow(const PrillmPriceResult *r, double p) {
-    if (!r || r->n_segments <= 0 || !r->segments) return NAN;
+int prillm__curve_segment(const PrillmPriceResult *r, double p) {
+    if (!r || r->n_segments <= 0 || !r->segments) return -1;
     int lo = 0, hi = r->n_segments - 1;
     while (lo < hi) {
         int mid = (lo + hi + 1) / 2;
         if (r->segments[mid].from <= p) lo = mid;
         else hi = mid - 1;
     }
-    const PrillmPriceSegment *seg = &r->segments[lo];
+    return lo;
+}
+
+double prillm_price_curve_flow(const PrillmPriceResult *r, double p) {
+    int k = prillm__curve_segment(r, p);
+    if (k < 0) return NAN;
+    const PrillmPriceSegment *seg = &r->segments[k];
     return seg->flow_from + seg->flow_slope * (p - seg->from);
 }
 
@@ -211,8 +217,8 @@ static PrillmErrorCode solve_current(const PrillmMarket *mk, const PrillmEquilib
     /* always a copy, also of its own solve: the method then starts from the
      * same state as under prillm_price_all, and gives bit for bit the same
      * answer. Its own solve is not needed after: the copy takes over its
-     * n x m arrays instead of copying them (at 5000 x 500 the copy's market,
-     * costs and flows were a sixth of a da call). */
+     * n x m arrays instead of copying them (at 5000 x 500 the copy was 14%
+     * of a da call's perf samples). */
     rc = own ? prillm__equilibrium_setup_moved(solver, own, err) : prillm__equilibrium_setup_from(solver, shared, err);
     prillm_equilibrium_cleanup(own);
     /* read only after its solves: no NaN-filling and packing at every price */
@@ -391,8 +397,9 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
     }
     /* The price bound and da's reachable part read every user's costs at the
      * market's prices, five passes of them: the solver has them all, the
-     * same numbers (at 5000 x 500 the passes cost as much as a tenth of a
-     * target's exact walk). */
+     * same numbers (at 5000 x 500 the bound took 28.8 ms from the market
+     * and takes 20.1 from the costs, da's pairs 32.4 and then 7.4 ms:
+     * bench_call_overheads). */
     double *reach = NULL;
     if (default_range || settings->method == PRILLM_PRICE_DA) {
         pb.costs = prillm__equilibrium_costs(solver);

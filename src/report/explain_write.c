@@ -42,16 +42,12 @@ static double plot_right_end(const PrillmExplainResult *r) {
  * curve (an interval certified to earn less than the optimum, never
  * walked): drawn as a gap rather than the neighbouring piece extended. */
 static double curve_flow_or_gap(const PrillmPriceResult *ex, double p) {
-    int lo = 0, hi = ex->n_segments - 1;
-    while (lo < hi) {
-        int mid = (lo + hi + 1) / 2;
-        if (ex->segments[mid].from <= p) lo = mid;
-        else hi = mid - 1;
-    }
-    const PrillmPriceSegment *seg = &ex->segments[lo];
+    int k = prillm__curve_segment(ex, p);
+    if (k < 0) return NAN;
+    const PrillmPriceSegment *seg = &ex->segments[k];
     double slack = 1e-9 * ex->p_max;
     if (p < seg->from - slack || p > seg->to + slack) return NAN;
-    return seg->flow_from + seg->flow_slope * (p - seg->from);
+    return seg->flow_from + seg->flow_slope * (p - seg->from); /* as prillm_price_curve_flow */
 }
 
 PrillmErrorCode prillm_explain_write_svg(const PrillmMarket *mk, const PrillmExplainResult *r, FILE *out,
