@@ -1296,6 +1296,30 @@ static double interval_bound(const PriceInterval *iv, double k, double slack_flo
     return (iv->hi - k) * (iv->F_lo + slack_flow);
 }
 
+/* What the pruned method's walks add up to. */
+typedef struct {
+    long pieces, solves;
+    double walked, best, best_p;
+    int lost, complete;
+} WalkTotals;
+
+/* Walks [lo, hi] and adds it to t (a better optimum, or an equal one at a
+ * lower price, replaces t's). */
+static PrillmErrorCode walk_and_add(Homotopy *h, const PrillmPriceProblem *pb, double lo, double hi, WalkTotals *t,
+                                    PrillmError *err) {
+    WalkResult w;
+    PrillmErrorCode rc = walk(h, pb, lo, +1, hi, 0, &w, err);
+    if (rc) return rc;
+    t->pieces += w.pieces;
+    t->solves += w.solves;
+    t->walked += hi - lo;
+    t->lost |= w.lost;
+    t->complete &= w.complete;
+    if (w.best_profit > t->best || (w.best_profit == t->best && w.best_price < t->best_p))
+        t->best = w.best_profit, t->best_p = w.best_price;
+    return PRILLM_OK;
+}
+
 static PrillmErrorCode price_exact_pruned(Homotopy *h, const PrillmPriceProblem *pb, PrillmPriceCandidate *out,
                                           PrillmError *err) {
     const PrillmMarket *mk = pb->market;
@@ -1426,47 +1450,34 @@ static PrillmErrorCode price_exact_pruned(Homotopy *h, const PrillmPriceProblem 
     }
     qsort(iv, (size_t)n_run, sizeof *iv, cmp_bound_desc);
     h->record = 1;
-    long pieces = 0;
-    double walked = 0;
-    int lost = 0, complete = 1, n_walked = 0;
+    WalkTotals t = {0, solves, 0, best, best_p, 0, 1};
+    int n_walked = 0;
     for (int q = 0; q < n_run && !rc; q++) {
-        if (q > 0 && iv[q].bound < best) {
+        if (q > 0 && iv[q].bound < t.best) {
             skipped++;
             continue;
         }
-        WalkResult w;
-        rc = walk(h, pb, iv[q].lo, +1, iv[q].hi, 0, &w, err);
-        if (rc) break;
-        pieces += w.pieces;
-        solves += w.solves;
-        walked += iv[q].hi - iv[q].lo;
-        lost |= w.lost;
-        complete &= w.complete;
-        if (w.best_profit > best || (w.best_profit == best && w.best_price < best_p)) best = w.best_profit, best_p = w.best_price;
+        if ((rc = walk_and_add(h, pb, iv[q].lo, iv[q].hi, &t, err))) break;
         iv[n_walked++] = iv[q]; /* q >= n_walked: the runs walked, packed in front */
-        if (lost) break;
+        if (t.lost) break;
     }
     /* join_current: the gaps between the optimum and the start price, walked
      * too (certified below the optimum, so the answer stays) */
-    if (pb->settings->join_current && !rc && !lost && n_walked > 0) {
+    if (pb->settings->join_current && !rc && !t.lost && n_walked > 0) {
         qsort(iv, (size_t)n_walked, sizeof *iv, cmp_interval_lo);
-        double from = fmin(best_p, pb->start_price), to = fmax(best_p, pb->start_price), at = from;
-        for (int q = 0; q <= n_walked && at < to && !rc && !lost; q++) {
+        double to = fmax(t.best_p, pb->start_price), at = fmin(t.best_p, pb->start_price);
+        for (int q = 0; q <= n_walked && at < to && !rc && !t.lost; q++) {
             double gap_end = q < n_walked ? fmin(iv[q].lo, to) : to;
-            if (gap_end > at) {
-                WalkResult w;
-                rc = walk(h, pb, at, +1, gap_end, 0, &w, err);
-                if (rc) break;
-                pieces += w.pieces;
-                solves += w.solves;
-                walked += gap_end - at;
-                lost |= w.lost;
-                complete &= w.complete;
-                if (w.best_profit > best) best = w.best_profit, best_p = w.best_price;
-            }
+            if (gap_end > at && (rc = walk_and_add(h, pb, at, gap_end, &t, err))) break;
             if (q < n_walked) at = fmax(at, iv[q].hi);
         }
     }
+    long pieces = t.pieces;
+    double walked = t.walked;
+    int lost = t.lost, complete = t.complete;
+    solves = t.solves;
+    best = t.best;
+    best_p = t.best_p;
     if (pb->settings->verbose >= 1)
         fprintf(stderr,
                 "prillm: exact pricing, pruned: %d intervals, %d bounded below the optimum, %d walks, %.3g of the range walked; "
