@@ -87,7 +87,7 @@ static int flow_sensitivity(const PrillmMarket *A, int target, int agg, const Pr
         prillm__system_rhs(sys, dc, NULL, r);
         memset(nu, 0, sizeof(double) * (size_t)n);
         prillm__system_solve(sys, r, nu);
-        prillm__system_flows(sys, dc, nu, F, pair_flow);
+        prillm__system_flows(sys, nu, F, pair_flow);
         if (dir < 3) {
             dF[dir] = F[target];
         } else {

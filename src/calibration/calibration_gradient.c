@@ -132,7 +132,7 @@ double prillm__cal_loss(PrillmCalProblem *pb, const double *theta, double *grad,
             }
             prillm__system_rhs(sys, pb->adj, NULL, pb->rhs);
             prillm__system_solve(sys, pb->rhs, pb->nu);
-            prillm__system_flows(sys, pb->adj, pb->nu, pb->F, pb->pair);
+            prillm__system_flows(sys, pb->nu, pb->F, pb->pair);
             const double *load = eq->provider_flow;
             for (int i = 0; i < n; i++)
                 for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {

@@ -639,7 +639,7 @@ static PrillmErrorCode jacobian_visit(const PrillmMarket *mk, const double *flow
         prillm__system_rhs(&sys, dc, NULL, r);
         memset(nu, 0, ((size_t)n + 1) * sizeof *nu);
         prillm__system_solve(&sys, r, nu);
-        prillm__system_flows(&sys, dc, nu, F, pair);
+        prillm__system_flows(&sys, nu, F, pair);
         if (jac) memcpy(jac + (size_t)q * M, F, M * sizeof *F);
         if (visit) visit(ctx, j, &sys, pair);
         for (int i = 0; i < n; i++) dc[(size_t)i * M + (size_t)j] = 0;

@@ -40,6 +40,8 @@ void prillm__system_free(PrillmActiveSystem *sys) {
     free(sys->user_prov);
     free(sys->prov_start);
     free(sys->prov_user);
+    free(sys->prov_pair);
+    free(sys->pair_cost);
     free(sys->d);
     free(sys->gamma);
     free(sys->index_of);
@@ -79,7 +81,11 @@ static int grow_pairs(PrillmActiveSystem *sys, long need) {
     if (a) sys->user_prov = a;
     int *b = realloc(sys->prov_user, (size_t)cap * sizeof(int));
     if (b) sys->prov_user = b;
-    if (!a || !b) return -1;
+    int *pp = realloc(sys->prov_pair, (size_t)cap * sizeof(int));
+    if (pp) sys->prov_pair = pp;
+    double *pc = realloc(sys->pair_cost, (size_t)cap * sizeof(double));
+    if (pc) sys->pair_cost = pc;
+    if (!a || !b || !pp || !pc) return -1;
     sys->capacity_pairs = cap;
     return 0;
 }
@@ -128,7 +134,11 @@ static void index_by_provider(PrillmActiveSystem *sys) {
     int *fill = sys->member; /* borrowed as a cursor per provider */
     for (int j = 0; j < m; j++) fill[j] = sys->prov_start[j];
     for (int i = 0; i < n; i++)
-        for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) sys->prov_user[fill[sys->user_prov[q]]++] = i;
+        for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
+            int at = fill[sys->user_prov[q]]++;
+            sys->prov_user[at] = i;
+            sys->prov_pair[at] = q;
+        }
 }
 
 /* The pattern after a change confined to the rows users[0..n_users) (in
@@ -622,13 +632,21 @@ int prillm__system_factor(PrillmActiveSystem *sys, const unsigned char *active) 
     return rc;
 }
 
-void prillm__system_rhs(const PrillmActiveSystem *sys, const double *c, const double *demand, double *r) {
+void prillm__system_rhs(PrillmActiveSystem *sys, const double *c, const double *demand, double *r) {
     int n = sys->n, m = sys->m;
+    /* the pattern's costs, read row by row (each row's pairs ascending)
+     * once; the sums below then take them from the packed copy in the
+     * order they always had (by provider, users ascending; by user), so
+     * the numbers are the same bit for bit */
+    double *pair_cost = sys->pair_cost;
+    for (int i = 0; i < n; i++) {
+        const double *row = c + (size_t)i * m;
+        for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) pair_cost[q] = row[sys->user_prov[q]];
+    }
     double *colsum = sys->work_m;
     for (int j = 0; j < m; j++) {
         double s = 0;
-        for (int q = sys->prov_start[j]; q < sys->prov_start[j + 1]; q++)
-            s += c[(size_t)sys->prov_user[q] * m + j];
+        for (int q = sys->prov_start[j]; q < sys->prov_start[j + 1]; q++) s += pair_cost[sys->prov_pair[q]];
         colsum[j] = sys->gamma[j] * s;
     }
     for (int i = 0; i < n; i++) {
@@ -636,7 +654,7 @@ void prillm__system_rhs(const PrillmActiveSystem *sys, const double *c, const do
         double s = demand ? demand[i] : 0.0;
         for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
             int j = sys->user_prov[q];
-            s += sys->beta[j] * c[(size_t)i * m + j] - colsum[j];
+            s += sys->beta[j] * pair_cost[q] - colsum[j];
         }
         r[i] = s;
     }
@@ -774,20 +792,18 @@ static void solve_refined(PrillmActiveSystem *sys, const double *r, double *nu) 
         if (sys->user_start[i + 1] > sys->user_start[i]) nu[i] += delta[i];
 }
 
-void prillm__system_flows(const PrillmActiveSystem *sys, const double *c, const double *nu, double *F,
-                          double *pair_flow) {
+void prillm__system_flows(const PrillmActiveSystem *sys, const double *nu, double *F, double *pair_flow) {
     int n = sys->n, m = sys->m;
+    const double *pair_cost = sys->pair_cost;
     for (int j = 0; j < m; j++) {
         double s = 0;
-        for (int q = sys->prov_start[j]; q < sys->prov_start[j + 1]; q++) {
-            int i = sys->prov_user[q];
-            s += nu[i] - c[(size_t)i * m + j];
-        }
+        for (int q = sys->prov_start[j]; q < sys->prov_start[j + 1]; q++)
+            s += nu[sys->prov_user[q]] - pair_cost[sys->prov_pair[q]];
         F[j] = sys->gamma[j] * s;
     }
     for (int i = 0; i < n; i++)
         for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
             int j = sys->user_prov[q];
-            pair_flow[q] = sys->beta[j] * (nu[i] - c[(size_t)i * m + j]) - F[j];
+            pair_flow[q] = sys->beta[j] * (nu[i] - pair_cost[q]) - F[j];
         }
 }

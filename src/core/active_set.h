@@ -26,6 +26,12 @@ typedef struct {
     /* pattern, CSR by user and by provider (indices into 0..m-1 / 0..n-1) */
     int *user_start, *user_prov; /* [n+1], [capacity_pairs] */
     int *prov_start, *prov_user; /* [m+1], [capacity_pairs] */
+    int *prov_pair;              /* [capacity_pairs] by provider: the pair's index in the CSR by user */
+    /* c_ij at the pattern's pairs, indexed like user_prov, as the last
+     * prillm__system_rhs read them: the rhs's provider sums and the flows
+     * read this instead of the n x m costs at scattered pairs (a cache miss
+     * a pair on a large market: 40 MB of costs at 10000 x 500) */
+    double *pair_cost;           /* [capacity_pairs] */
     long n_pairs;
     long capacity_pairs;
     const double *beta;          /* [m], borrowed                           */
@@ -92,8 +98,9 @@ int prillm__system_factor_rows(PrillmActiveSystem *sys, const unsigned char *act
 #define PRILLM__SYSTEM_MAX_CHANGED_PAIRS 16
 void prillm__system_invalidate(PrillmActiveSystem *sys);
 
-/* rhs r from costs c (n*m dense) and demand D (may be NULL for zero). */
-void prillm__system_rhs(const PrillmActiveSystem *sys, const double *c, const double *demand, double *r);
+/* rhs r from costs c (n*m dense) and demand D (may be NULL for zero);
+ * keeps c at the pattern's pairs (pair_cost) for prillm__system_flows. */
+void prillm__system_rhs(PrillmActiveSystem *sys, const double *c, const double *demand, double *r);
 /* prillm__system_rhs and prillm__system_flows for costs that are zero but
  * in column `column`, where every user's cost is `value` (the slope of the
  * costs in one provider's price): the same numbers, without reading an
@@ -106,10 +113,10 @@ void prillm__system_flows_column(const PrillmActiveSystem *sys, int column, doub
 void prillm__system_solve(PrillmActiveSystem *sys, const double *r, double *nu);
 /* y = M x over users in the system. */
 void prillm__system_apply(const PrillmActiveSystem *sys, const double *x, double *y);
-/* Provider loads F (m) and the active flows from nu and c; pair_flow is
- * indexed like user_prov (user i's pairs are user_start[i]..user_start[i+1]),
- * so no n*m array is touched. */
-void prillm__system_flows(const PrillmActiveSystem *sys, const double *c, const double *nu, double *F,
-                          double *pair_flow);
+/* Provider loads F (m) and the active flows from nu and the costs the last
+ * prillm__system_rhs read (on this pattern); pair_flow is indexed like
+ * user_prov (user i's pairs are user_start[i]..user_start[i+1]), so no n*m
+ * array is touched. */
+void prillm__system_flows(const PrillmActiveSystem *sys, const double *nu, double *F, double *pair_flow);
 
 #endif

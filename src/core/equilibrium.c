@@ -1392,9 +1392,9 @@ static long exact_round(PrillmEquilibriumSolver *s) {
         s->pair_flow = bigger;
         s->pair_capacity = sys->n_pairs;
     }
-    prillm__system_rhs(sys, s->cost, s->demand, s->rhs);
+    prillm__system_rhs(&s->system, s->cost, s->demand, s->rhs);
     prillm__system_solve(&s->system, s->rhs, s->nu);
-    prillm__system_flows(sys, s->cost, s->nu, s->exact_F, s->pair_flow);
+    prillm__system_flows(sys, s->nu, s->exact_F, s->pair_flow);
     for (long q = 0; q < sys->n_pairs; q++)
         if (!isfinite(s->pair_flow[q])) return -1; /* let the sweeps carry on */
     long violations = 0;
@@ -1451,7 +1451,7 @@ static long exact_round(PrillmEquilibriumSolver *s) {
         for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
             int j = sys->user_prov[q];
             double x = MAX2(s->pair_flow[q], 0.0);
-            scale = MAX2(scale, fabs(c[j]) + s->slope[j] * (s->exact_F[j] + x));
+            scale = MAX2(scale, fabs(sys->pair_cost[q]) + s->slope[j] * (s->exact_F[j] + x)); /* c_ij */
         }
         /* The candidates first, while `act` is still exactly the set in the
          * system: a pair outside it whose marginal cost undercuts the

@@ -467,7 +467,6 @@ static void set_price(Homotopy *h, double p) {
  * round-off), -1 out of memory. */
 static int evaluate_piece(Homotopy *h, double p) {
     int n = h->n, m = h->m;
-    size_t M = (size_t)m;
     set_price(h, p);
     h->piece_price = p;
     h->ratio_dir = 0;
@@ -480,9 +479,9 @@ static int evaluate_piece(Homotopy *h, double p) {
     const PrillmActiveSystem *sys = &h->sys;
     for (int i = 0; i < n; i++)
         if (h->mk->demand[i] > 0 && sys->user_start[i + 1] == sys->user_start[i]) return 1;
-    prillm__system_rhs(sys, h->c, h->mk->demand, h->r);
+    prillm__system_rhs(&h->sys, h->c, h->mk->demand, h->r);
     prillm__system_solve(&h->sys, h->r, h->nu);
-    prillm__system_flows(sys, h->c, h->nu, h->F, h->pf);
+    prillm__system_flows(sys, h->nu, h->F, h->pf);
     prillm__system_rhs_column(sys, h->s, h->w_p, h->r); /* dc/dp: w_p on the target's column */
     prillm__system_solve(&h->sys, h->r, h->nu1);
     prillm__system_flows_column(sys, h->s, h->w_p, h->nu1, h->F1, h->pf1);
@@ -494,7 +493,6 @@ static int evaluate_piece(Homotopy *h, double p) {
     follow_loads(h);
     piece_slope_range(h);
     for (int i = 0; i < n; i++) {
-        const double *c = h->c + (size_t)i * M;
         if (!(h->mk->demand[i] > 0)) {
             h->user_scale[i] = 1;
             continue;
@@ -502,7 +500,7 @@ static int evaluate_piece(Homotopy *h, double p) {
         double scale = fabs(h->nu[i]);
         for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
             int j = sys->user_prov[q];
-            double g = fabs(c[j]) + h->slope[j] * (h->F[j] + fabs(h->pf[q]));
+            double g = fabs(sys->pair_cost[q]) + h->slope[j] * (h->F[j] + fabs(h->pf[q])); /* c_ij */
             if (g > scale) scale = g;
         }
         h->user_scale[i] = scale > 0 ? scale : 1;
