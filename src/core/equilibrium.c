@@ -105,7 +105,7 @@ PrillmErrorCode prillm_equilibrium_check_settings(const PrillmEquilibriumSetting
 #define SCREEN_LIST 24
 #define SCREEN_MIN_PROVIDERS 64
 
-enum { F_SUPPORT_UNKNOWN, F_SUPPORT_PATTERN, F_SUPPORT_PACK, F_SUPPORT_SWEPT }; /* PrillmEquilibriumSolver.f_support */
+enum { F_SUPPORT_UNKNOWN, F_SUPPORT_PATTERN, F_SUPPORT_PACK, F_SUPPORT_ACTIVE, F_SUPPORT_SWEPT }; /* PrillmEquilibriumSolver.f_support */
 
 typedef struct {
     int off;             /* prillm__equilibrium_set_screen(s, 0)                 */
@@ -147,6 +147,13 @@ struct PrillmEquilibriumSolver {
      * (too many, or the set was written elsewhere: sweeps, a seed). */
     int round_rows[PRILLM__SYSTEM_MAX_CHANGED_PAIRS];
     int n_round_rows;
+    /* The rows with demand that the last exact round left without an
+     * active pair, ascending (empty_rows_known; 0 where the set was written
+     * elsewhere, as n_round_rows = -1): the next round gives those a
+     * provider without reading every row's flags (5 MB a round at
+     * 10000 x 500). Rows without demand are clear then. */
+    int *empty_rows;
+    int n_empty_rows, empty_rows_known;
     int no_row_hints;  /* tests: every update compares all flags        */
     long rows_told;    /* updates told the rows (tests)                  */
     int warm;
@@ -184,8 +191,13 @@ struct PrillmEquilibriumSolver {
      *   F_SUPPORT_PACK     only on the last certificate's packed rows
      *                      (exactly f's nonzeros then), or on a row flagged
      *                      in f_rows (swept since);
-     *   F_SUPPORT_SWEPT    only where swept_flags is set (the pre-sweeps'
-     *                      f > 0, kept while the rounds change `active`).
+     *   F_SUPPORT_ACTIVE   only where `active` is set (the pre-sweeps just
+     *                      wrote it as f > 0; the next round's factor
+     *                      copies its pattern to swept_start/swept_prov);
+     *   F_SUPPORT_SWEPT    only on that copy (the pre-sweeps' f > 0, kept
+     *                      while the rounds change `active`): about 60,000
+     *                      indices at 10000 x 500 instead of a copy of
+     *                      the 5 MB of flags.
      * Only which entries are read changes: every sum is the same, in the
      * same order. */
     int f_support;
@@ -200,7 +212,8 @@ struct PrillmEquilibriumSolver {
      * the outputs only after a solve), so f needs no packing */
     int keep_outputs;
     int no_support; /* tests: f_support always unknown (every pass over f whole) */
-    unsigned char *swept_flags;    /* [n*m] F_SUPPORT_SWEPT's flags          */
+    int *swept_start, *swept_prov; /* [n+1], [swept_capacity] F_SUPPORT_SWEPT's rows */
+    long swept_capacity;
     /* A cold exact solve leaves f as it was (NaN after setup) and its first
      * sweep clears each row just before writing it: one pass over the
      * n x m flows instead of a clearing pass and then the sweep's. */
@@ -337,6 +350,7 @@ static PrillmErrorCode setup_solver(PrillmEquilibriumSolver **out, const PrillmM
     }
     s->solution.info.status = PRILLM_STATUS_UNSOLVED;
     s->n_round_rows = -1;
+    s->empty_rows_known = 0;
     *out = s;
     prillm__clear_error(err);
     return PRILLM_OK;
@@ -399,6 +413,7 @@ void prillm__equilibrium_seed_active(PrillmEquilibriumSolver *s, const unsigned 
     if (!s || !active) return;
     memcpy(s->active, active, (size_t)s->n * (size_t)s->m);
     s->n_round_rows = -1;
+    s->empty_rows_known = 0;
     s->warm_exact = 1;
     s->seeded = 1;
 }
@@ -408,6 +423,7 @@ void prillm__equilibrium_seed_pairs(PrillmEquilibriumSolver *s, const long *pair
     if (!s || !s->warm_exact) return;
     for (long k = 0; k < count; k++) s->active[pairs[k]] = in[k] != 0;
     s->n_round_rows = -1;
+    s->empty_rows_known = 0;
     s->seeded = 1;
 }
 
@@ -438,7 +454,9 @@ void prillm_equilibrium_cleanup(PrillmEquilibriumSolver *s) {
     free(s->packed_value);
     free(s->moved);
     free(s->local_rows);
-    free(s->swept_flags);
+    free(s->swept_start);
+    free(s->swept_prov);
+    free(s->empty_rows);
     free(s->cert_start);
     free(s->cert_index);
     free(s->cert_value);
@@ -747,10 +765,15 @@ static void clear_flows(PrillmEquilibriumSolver *s) {
     int n = s->n, m = s->m;
     s->rows_unset = 0;
     if (s->f_support == F_SUPPORT_SWEPT) {
+        for (int i = 0; i < n; i++) {
+            double *row = s->f + (size_t)i * m;
+            for (int q = s->swept_start[i]; q < s->swept_start[i + 1]; q++) row[s->swept_prov[q]] = 0.0;
+        }
+    } else if (s->f_support == F_SUPPORT_ACTIVE) {
         /* about 1% of the flags are set: whole words of clear ones skipped */
         for (int i = 0; i < n; i++) {
             double *row = s->f + (size_t)i * m;
-            const unsigned char *flag = s->swept_flags + (size_t)i * m;
+            const unsigned char *flag = s->active + (size_t)i * m;
             for (int j = prillm__next_flag(flag, 0, m); j < m; j = prillm__next_flag(flag, j + 1, m)) row[j] = 0.0;
         }
     } else if (s->f_support == F_SUPPORT_PACK) {
@@ -935,7 +958,7 @@ static void polish_support(PrillmEquilibriumSolver *s) {
     s->loads_fresh = 0;
     if (s->f_support == F_SUPPORT_PACK)
         s->f_support = s->pack_on_pattern && !s->f_rows_any ? F_SUPPORT_PATTERN : F_SUPPORT_UNKNOWN;
-    else if (s->f_support == F_SUPPORT_SWEPT)
+    else if (s->f_support == F_SUPPORT_SWEPT || s->f_support == F_SUPPORT_ACTIVE)
         s->f_support = F_SUPPORT_UNKNOWN;
     double *e = s->e_row, *h = s->h_row;
     int *idx = s->support_row;
@@ -1117,6 +1140,7 @@ static int out_of_time(const PrillmEquilibriumSolver *s, double t0) {
 static void presweep(PrillmEquilibriumSolver *s, int limit, PrillmEquilibriumInfo *info, double t0) {
     int zero = s->flows_zero;
     s->n_round_rows = -1; /* the sweeps write the whole set */
+    s->empty_rows_known = 0;
     if (zero) memset(s->F, 0, (size_t)s->m * sizeof(double)); /* a cold start: no pass to sum zeros */
     else recompute_loads(s, s->f, s->F);
     s->flows_zero = 0;
@@ -1132,12 +1156,12 @@ static void presweep(PrillmEquilibriumSolver *s, int limit, PrillmEquilibriumInf
     if (!swept) {
         if (s->rows_unset) clear_flows(s);
         for (size_t k = 0; k < nm; k++) s->active[k] = s->f[k] > 0;
-    } else if (!s->no_support && (s->swept_flags || (s->swept_flags = malloc(nm)))) {
+    } else if (!s->no_support) {
         /* every row swept: active is exactly f > 0, until the rounds change
-         * it; the flags kept let take_exact_flows clear f where it is
-         * nonzero instead of all of it (a pass over 40 MB at 10000 x 500) */
-        memcpy(s->swept_flags, s->active, nm);
-        s->f_support = F_SUPPORT_SWEPT;
+         * it; its pattern, kept by the next round, lets take_exact_flows
+         * clear f where it is nonzero instead of all of it (a pass over
+         * 40 MB at 10000 x 500) */
+        s->f_support = F_SUPPORT_ACTIVE;
     }
 }
 
@@ -1331,6 +1355,7 @@ static void local_sweep(PrillmEquilibriumSolver *s) {
     if (count == 0 || count > n / 4) return; /* a price cut that concerns most users: the rounds do better */
     double change;
     s->n_round_rows = -1;
+    s->empty_rows_known = 0;
     sweep_rows(s, &change, s->active, 0, only);
 }
 
@@ -1338,6 +1363,26 @@ static void local_sweep(PrillmEquilibriumSolver *s) {
  * correction. Returns the number of violated pairs (0 = KKT holds on the
  * set's own terms), -1 if the system could not be factored or gave
  * non-finite flows, -2 if memory ran out. */
+/* f_support ACTIVE -> SWEPT: the pattern just factored holds `active`
+ * (the pre-sweeps' f > 0, plus a provider for a row left without one and
+ * less the flags of rows without demand, whose flows are 0): a copy of its
+ * rows says where f can be nonzero while the rounds change `active`. */
+static void keep_swept_support(PrillmEquilibriumSolver *s) {
+    const PrillmActiveSystem *sys = &s->system;
+    int n = s->n;
+    s->f_support = F_SUPPORT_UNKNOWN;
+    if (!s->swept_start && !(s->swept_start = malloc(((size_t)n + 1) * sizeof(int)))) return;
+    if (sys->n_pairs > s->swept_capacity) {
+        int *bigger = realloc(s->swept_prov, (size_t)sys->n_pairs * sizeof(int));
+        if (!bigger) return;
+        s->swept_prov = bigger;
+        s->swept_capacity = sys->n_pairs;
+    }
+    memcpy(s->swept_start, sys->user_start, ((size_t)n + 1) * sizeof(int));
+    memcpy(s->swept_prov, sys->user_prov, (size_t)sys->n_pairs * sizeof(int));
+    s->f_support = F_SUPPORT_SWEPT;
+}
+
 static long exact_round(PrillmEquilibriumSolver *s) {
     int n = s->n, m = s->m;
     double tiny = 1e-3 * s->settings.tolerance;
@@ -1349,7 +1394,9 @@ static long exact_round(PrillmEquilibriumSolver *s) {
     int changed[2 * PRILLM__SYSTEM_MAX_CHANGED_PAIRS + 1], n_changed = 0;
     int known = s->n_round_rows >= 0 && !s->no_row_hints;
     int from_last = 0, n_last = known ? s->n_round_rows : 0;
-    for (int i = 0; i < n; i++) {
+    int scan_all = !s->empty_rows_known || s->no_row_hints, n_scan = scan_all ? n : s->n_empty_rows;
+    for (int k = 0; k < n_scan; k++) {
+        int i = scan_all ? k : s->empty_rows[k];
         unsigned char *act = s->active + (size_t)i * m;
         /* eight flags at a time: rows are long and mostly clear */
         int any = 0, j = 0;
@@ -1379,11 +1426,17 @@ static long exact_round(PrillmEquilibriumSolver *s) {
     }
     while (known && from_last < n_last) changed[n_changed++] = s->round_rows[from_last++];
     s->n_round_rows = -1;
+    /* every row with demand has a pair now, the others none: the loop
+     * below lists the rows it empties */
+    if (!s->empty_rows) s->empty_rows = malloc((size_t)n * sizeof(int));
+    s->empty_rows_known = s->empty_rows != NULL;
+    s->n_empty_rows = 0;
     s->rows_told += known;
     int rc = known ? prillm__system_factor_rows(&s->system, s->active, changed, n_changed)
                    : prillm__system_factor(&s->system, s->active);
     if (rc < 0) return -2;
     if (rc) return -1;
+    if (s->f_support == F_SUPPORT_ACTIVE) keep_swept_support(s);
     int n_round_rows = 0; /* the rows changed below, while few */
     const PrillmActiveSystem *sys = &s->system;
     if (sys->n_pairs > s->pair_capacity) {
@@ -1520,6 +1573,8 @@ static long exact_round(PrillmEquilibriumSolver *s) {
             }
         }
         violations += added + dropped;
+        if (s->empty_rows_known && sys->user_start[i + 1] - sys->user_start[i] + added == dropped)
+            s->empty_rows[s->n_empty_rows++] = i; /* round-off only: the flows add up to D_i > 0 */
         if (added + dropped > 0 && n_round_rows >= 0) {
             if (n_round_rows < PRILLM__SYSTEM_MAX_CHANGED_PAIRS) s->round_rows[n_round_rows++] = i;
             else n_round_rows = -1;
