@@ -59,8 +59,15 @@ void prillm__system_free(PrillmActiveSystem *sys) {
     free(sys->changed_provs);
     free(sys->old_start);
     free(sys->old_prov);
+    free(sys->old_cost);
+    free(sys->stale_rows);
     memset(sys, 0, sizeof *sys);
 }
+
+/* Rows whose packed costs a pattern's updates may leave stale before the
+ * next rhs re-reads them (a walk's piece changes one or two); more, and
+ * the next rhs reads every row. */
+#define STALE_ROWS_MAX 256
 
 static int ensure_doubles(double **buf, size_t *capacity, size_t count) {
     if (count <= *capacity) return 0;
@@ -96,6 +103,7 @@ static int grow_pairs(PrillmActiveSystem *sys, long need) {
 static int build_pattern(PrillmActiveSystem *sys, const unsigned char *active) {
     int n = sys->n, m = sys->m;
     long pairs = 0;
+    sys->stale_count = -1; /* the packed costs no longer match the rows */
     for (int i = 0; i < n; i++) {
         const unsigned char *row = active + (size_t)i * (size_t)m;
         sys->user_start[i] = (int)pairs;
@@ -150,13 +158,22 @@ static int rebuild_rows(PrillmActiveSystem *sys, const unsigned char *active, co
         long cap = sys->capacity_pairs > sys->n_pairs ? sys->capacity_pairs : sys->n_pairs;
         int *a = realloc(sys->old_prov, (size_t)(cap > 0 ? cap : 1) * sizeof(int));
         if (a) sys->old_prov = a;
+        double *oc = realloc(sys->old_cost, (size_t)(cap > 0 ? cap : 1) * sizeof(double));
+        if (oc) sys->old_cost = oc;
         int *b = sys->old_start ? sys->old_start : malloc(((size_t)n + 1) * sizeof(int));
         if (b) sys->old_start = b;
-        if (!a || !b) return -1;
+        if (!a || !b || !oc) {
+            sys->stale_count = -1;
+            return -1;
+        }
         sys->old_capacity = cap;
     }
     memcpy(sys->old_start, sys->user_start, ((size_t)n + 1) * sizeof(int));
     memcpy(sys->old_prov, sys->user_prov, (size_t)sys->n_pairs * sizeof(int));
+    /* the packed costs move with their rows, unless they are stale anyway */
+    int keep_costs = sys->cost_source && sys->stale_count >= 0 && sys->stale_count + n_users <= STALE_ROWS_MAX;
+    if (keep_costs) memcpy(sys->old_cost, sys->pair_cost, (size_t)sys->n_pairs * sizeof(double));
+    else sys->stale_count = -1;
     long grow = 0;
     for (int q = 0; q < n_users; q++) {
         const unsigned char *row = active + (size_t)users[q] * (size_t)m;
@@ -164,7 +181,10 @@ static int rebuild_rows(PrillmActiveSystem *sys, const unsigned char *active, co
         for (int j = prillm__next_flag(row, 0, m); j < m; j = prillm__next_flag(row, j + 1, m)) count++;
         grow += count - (sys->old_start[users[q] + 1] - sys->old_start[users[q]]);
     }
-    if (grow_pairs(sys, sys->n_pairs + grow)) return -1;
+    if (grow_pairs(sys, sys->n_pairs + grow)) {
+        sys->stale_count = -1;
+        return -1;
+    }
     long pairs = 0;
     int next = 0;
     for (int i = 0; i < n; i++) {
@@ -173,9 +193,11 @@ static int rebuild_rows(PrillmActiveSystem *sys, const unsigned char *active, co
             const unsigned char *row = active + (size_t)i * (size_t)m;
             for (int j = prillm__next_flag(row, 0, m); j < m; j = prillm__next_flag(row, j + 1, m)) sys->user_prov[pairs++] = j;
             next++;
+            if (keep_costs) sys->stale_rows[sys->stale_count++] = i;
         } else {
             int from = sys->old_start[i], count = sys->old_start[i + 1] - from;
             memcpy(sys->user_prov + pairs, sys->old_prov + from, (size_t)count * sizeof(int));
+            if (keep_costs) memcpy(sys->pair_cost + pairs, sys->old_cost + from, (size_t)count * sizeof(double));
             pairs += count;
         }
     }
@@ -403,6 +425,7 @@ static int factor_from_scratch(PrillmActiveSystem *sys, const unsigned char *act
 int prillm__system_set_incremental(PrillmActiveSystem *sys, int on) {
     sys->incremental = 0;
     sys->factored = 0;
+    sys->pattern_synced = 0; /* flags left from before may lie anywhere */
     if (!on) return 0;
     size_t N = (size_t)sys->n, M = (size_t)sys->m;
     if (!sys->pattern) {
@@ -412,6 +435,7 @@ int prillm__system_set_incremental(PrillmActiveSystem *sys, int on) {
         sys->changed_users = prillm__calloc(N, sizeof(int));
         sys->changed_provs = prillm__calloc(M, sizeof(int));
         if (!sys->pattern || !sys->d_prev || !sys->gamma_prev || !sys->changed_users || !sys->changed_provs) return -1;
+        sys->pattern_synced = 1; /* no flag set: none outside the CSR's pairs */
     }
     sys->incremental = 1;
     return 0;
@@ -447,8 +471,32 @@ PRILLM__VECTOR_CLONES static int cholesky_rank_one(double *L, int dim, double *x
     return 0;
 }
 
+/* Sets or clears the pattern's flags at the CSR's pairs. */
+static void mark_pairs(PrillmActiveSystem *sys, unsigned char value) {
+    size_t M = (size_t)sys->m;
+    for (int i = 0; i < sys->n; i++)
+        for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++)
+            sys->pattern[(size_t)i * M + (size_t)sys->user_prov[q]] = value;
+}
+
+/* Before a factorisation from scratch of active rebuilds the CSR: the
+ * remembered flags are cleared where the old CSR has its pairs (all of
+ * them, unless they are known to be exactly those), so that
+ * remember_pattern need only set the new pairs. A copy of the n x m flags
+ * (5 MB at 10000 x 500) cost each of a cold solve's first rounds about a
+ * pass over the costs. */
+static void forget_pattern(PrillmActiveSystem *sys, const unsigned char *active) {
+    if (!sys->incremental || active == sys->pattern) return;
+    if (sys->pattern_synced) mark_pairs(sys, 0);
+    else memset(sys->pattern, 0, (size_t)sys->n * (size_t)sys->m);
+    sys->pattern_synced = 0;
+}
+
+/* After a successful factorisation from scratch of active (its CSR built,
+ * the flags cleared by forget_pattern unless active is the pattern). */
 static void remember_pattern(PrillmActiveSystem *sys, const unsigned char *active) {
-    if (active != sys->pattern) memcpy(sys->pattern, active, (size_t)sys->n * (size_t)sys->m);
+    if (active != sys->pattern) mark_pairs(sys, 1);
+    sys->pattern_synced = 1;
     memcpy(sys->d_prev, sys->d, (size_t)sys->n * sizeof(double));
     memcpy(sys->gamma_prev, sys->gamma, (size_t)sys->m * sizeof(double));
 }
@@ -511,6 +559,7 @@ static int update_factor(PrillmActiveSystem *sys, const unsigned char *active) {
     if (pairs == 0) return 0;
     if (sys->updates + 2 * pairs + n_users > REFRESH_UPDATES) return 2;
     int was_woodbury = sys->woodbury, was_dim = sys->dim;
+    sys->pattern_synced = 0; /* the CSR becomes active's; the flags follow on success */
     if (sys->hint_pairs || sys->hint_rows ? rebuild_rows(sys, active, users, n_users) : build_pattern(sys, active)) {
         sys->factored = 0; /* the pattern arrays are half rewritten */
         return -1;
@@ -595,6 +644,7 @@ static int update_factor(PrillmActiveSystem *sys, const unsigned char *active) {
         memcpy(sys->pattern + (size_t)i * M, active + (size_t)i * M, M);
         sys->d_prev[i] = sys->d[i];
     }
+    sys->pattern_synced = 1;
     for (int q = 0; q < n_provs; q++) sys->gamma_prev[provs[q]] = sys->gamma[provs[q]];
     sys->updated_factorisations++;
     return 0;
@@ -622,6 +672,7 @@ int prillm__system_factor(PrillmActiveSystem *sys, const unsigned char *active) 
         int rc = update_factor(sys, active);
         if (rc != 2) return rc;
     }
+    forget_pattern(sys, active);
     int rc = factor_from_scratch(sys, active);
     if (sys->incremental) {
         sys->full_factorisations++;
@@ -632,17 +683,42 @@ int prillm__system_factor(PrillmActiveSystem *sys, const unsigned char *active) 
     return rc;
 }
 
+/* r from the packed costs (pair_cost, this pattern's) */
+static void rhs_from_packed(const PrillmActiveSystem *sys, const double *demand, double *r);
+
+static void gather_row(PrillmActiveSystem *sys, const double *c, int i) {
+    const double *row = c + (size_t)i * (size_t)sys->m;
+    for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) sys->pair_cost[q] = row[sys->user_prov[q]];
+}
+
 void prillm__system_rhs(PrillmActiveSystem *sys, const double *c, const double *demand, double *r) {
-    int n = sys->n, m = sys->m;
     /* the pattern's costs, read row by row (each row's pairs ascending)
-     * once; the sums below then take them from the packed copy in the
-     * order they always had (by provider, users ascending; by user), so
-     * the numbers are the same bit for bit */
-    double *pair_cost = sys->pair_cost;
-    for (int i = 0; i < n; i++) {
-        const double *row = c + (size_t)i * m;
-        for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) pair_cost[q] = row[sys->user_prov[q]];
+     * once; the sums then take them from the packed copy in the order
+     * they always had (by provider, users ascending; by user), so the
+     * numbers are the same bit for bit */
+    for (int i = 0; i < sys->n; i++) gather_row(sys, c, i);
+    sys->cost_source = c;
+    sys->stale_count = sys->stale_rows || (sys->stale_rows = malloc(STALE_ROWS_MAX * sizeof(int))) ? 0 : -1;
+    rhs_from_packed(sys, demand, r);
+}
+
+void prillm__system_rhs_moved(PrillmActiveSystem *sys, const double *c, int column, const double *demand,
+                              double *r) {
+    if (c != sys->cost_source || sys->stale_count < 0) {
+        prillm__system_rhs(sys, c, demand, r);
+        return;
     }
+    for (int k = 0; k < sys->stale_count; k++) gather_row(sys, c, sys->stale_rows[k]);
+    sys->stale_count = 0;
+    if (column >= 0)
+        for (int q = sys->prov_start[column]; q < sys->prov_start[column + 1]; q++)
+            sys->pair_cost[sys->prov_pair[q]] = c[(size_t)sys->prov_user[q] * (size_t)sys->m + (size_t)column];
+    rhs_from_packed(sys, demand, r);
+}
+
+static void rhs_from_packed(const PrillmActiveSystem *sys, const double *demand, double *r) {
+    int n = sys->n, m = sys->m;
+    const double *pair_cost = sys->pair_cost;
     double *colsum = sys->work_m;
     for (int j = 0; j < m; j++) {
         double s = 0;
@@ -767,6 +843,7 @@ void prillm__system_solve(PrillmActiveSystem *sys, const double *r, double *nu) 
         /* the updates have lost digits: refactor the same pattern */
         sys->refactorisations++;
         sys->updates = 0;
+        sys->pattern_synced = 0; /* until the CSR is rebuilt from it */
         if (factor_from_scratch(sys, sys->pattern) == 0) {
             sys->full_factorisations++;
             remember_pattern(sys, sys->pattern);

@@ -479,7 +479,8 @@ static int evaluate_piece(Homotopy *h, double p) {
     const PrillmActiveSystem *sys = &h->sys;
     for (int i = 0; i < n; i++)
         if (h->mk->demand[i] > 0 && sys->user_start[i + 1] == sys->user_start[i]) return 1;
-    prillm__system_rhs(&h->sys, h->c, h->mk->demand, h->r);
+    /* h->c changes only in the target's column (set_price) */
+    prillm__system_rhs_moved(&h->sys, h->c, h->s, h->mk->demand, h->r);
     prillm__system_solve(&h->sys, h->r, h->nu);
     prillm__system_flows(sys, h->nu, h->F, h->pf);
     prillm__system_rhs_column(sys, h->s, h->w_p, h->r); /* dc/dp: w_p on the target's column */

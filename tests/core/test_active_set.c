@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,8 +44,36 @@ static void flip_random_pairs(PrillmRng *rng, int n, int m, unsigned char *activ
     }
 }
 
+/* prillm__system_rhs_moved on a system whose pattern was updated must give
+ * prillm__system_rhs's numbers, and the flows after it too, bit for bit. */
+static void check_rhs_moved(PrillmActiveSystem *moved, PrillmActiveSystem *whole, const double *c, int column,
+                            const double *demand, const double *nu, long *reused, const char *what) {
+    int n = whole->n, m = whole->m;
+    double *r_moved = malloc((size_t)n * sizeof(double)), *r_whole = malloc((size_t)n * sizeof(double));
+    double *F_moved = malloc((size_t)m * sizeof(double)), *F_whole = malloc((size_t)m * sizeof(double));
+    double *f_moved = malloc((size_t)whole->n_pairs * sizeof(double) + 1);
+    double *f_whole = malloc((size_t)whole->n_pairs * sizeof(double) + 1);
+    assert_true(r_moved && r_whole && F_moved && F_whole && f_moved && f_whole);
+    for (int i = 0; i < n; i++) r_moved[i] = r_whole[i] = 0.25;
+    *reused += moved->cost_source == c && moved->stale_count >= 0;
+    prillm__system_rhs_moved(moved, c, column, demand, r_moved);
+    prillm__system_rhs(whole, c, demand, r_whole);
+    if (memcmp(r_moved, r_whole, (size_t)n * sizeof(double)) != 0) fail_msg("%s: rhs_moved differs from rhs", what);
+    prillm__system_flows(moved, nu, F_moved, f_moved);
+    prillm__system_flows(whole, nu, F_whole, f_whole);
+    if (memcmp(F_moved, F_whole, (size_t)m * sizeof(double)) != 0 ||
+        memcmp(f_moved, f_whole, (size_t)whole->n_pairs * sizeof(double)) != 0)
+        fail_msg("%s: the flows after rhs_moved differ", what);
+    free(r_moved);
+    free(r_whole);
+    free(F_moved);
+    free(F_whole);
+    free(f_moved);
+    free(f_whole);
+}
+
 static void run_sequence(unsigned long seed, int n, int m, double spread, long *updated, long *total,
-                         long *refactored) {
+                         long *refactored, long *reused) {
     PrillmRng rng;
     rng.state = seed;
     double *beta = malloc((size_t)m * sizeof *beta);
@@ -71,9 +100,19 @@ static void run_sequence(unsigned long seed, int n, int m, double spread, long *
     assert_int_equal(prillm__system_set_incremental(&hinted, 1), 0);
     double *nu_hinted = malloc((size_t)n * sizeof *nu_hinted);
     assert_non_null(nu_hinted);
+    /* costs that move in one column a step (as a pricing walk's target's),
+     * and demands (some zero) for the rhs checks */
+    double *c = malloc((size_t)n * (size_t)m * sizeof *c), *demand = malloc((size_t)n * sizeof *demand);
+    assert_true(c && demand);
+    for (size_t k = 0; k < (size_t)n * (size_t)m; k++) c[k] = prillm__rng_uniform(&rng) * 10.0 - 2.0;
+    for (int i = 0; i < n; i++) demand[i] = i % 5 == 0 ? 0.0 : prillm__rng_uniform(&rng) * 100.0;
     for (int step = 0; step < 40; step++) {
-        long hint[16], n_hint = 0;
-        if (step) flip_random_pairs(&rng, n, m, active, 1 + (int)(prillm__rng_uniform(&rng) * 3), hint, &n_hint);
+        long hint[64], n_hint = 0;
+        /* now and then more pairs than an update takes: a factorisation
+         * from scratch between updates (the remembered flags must then
+         * follow the new pattern, not keep the old one's) */
+        int flips = step % 9 == 4 ? 2 * PRILLM__SYSTEM_MAX_CHANGED_PAIRS : 1 + (int)(prillm__rng_uniform(&rng) * 3);
+        if (step) flip_random_pairs(&rng, n, m, active, flips, hint, &n_hint);
         for (int extra = (int)(prillm__rng_uniform(&rng) * 3); extra > 0; extra--)
             hint[n_hint++] = (long)(prillm__rng_uniform(&rng) * n) * m + (long)(prillm__rng_uniform(&rng) * m);
         if (n_hint > 0) hint[n_hint++] = hint[0]; /* a repeat */
@@ -82,7 +121,7 @@ static void run_sequence(unsigned long seed, int n, int m, double spread, long *
                               : prillm__system_factor(&hinted, active),
                          0);
         /* rowed is told the hinted pairs' rows, ascending, once each */
-        int rows[16], n_rows = 0;
+        int rows[64], n_rows = 0;
         for (long a = 0; a < n_hint; a++) {
             int i = (int)(hint[a] / m), at = n_rows;
             int seen = 0;
@@ -103,6 +142,14 @@ static void run_sequence(unsigned long seed, int n, int m, double spread, long *
             r[i] = prillm__rng_uniform(&rng) - 0.5;
             if (fabs(r[i]) > r_max) r_max = fabs(r[i]);
         }
+        int column = step % 3 == 2 ? -1 : (int)(prillm__rng_uniform(&rng) * m);
+        if (column >= 0)
+            for (int i = 0; i < n; i++) c[(size_t)i * m + column] = prillm__rng_uniform(&rng) * 10.0 - 2.0;
+        char what[96];
+        snprintf(what, sizeof what, "seed %lu (%d x %d), step %d, hinted pairs", seed, n, m, step);
+        check_rhs_moved(&hinted, &sys, c, column, demand, r, reused, what);
+        snprintf(what, sizeof what, "seed %lu (%d x %d), step %d, hinted rows", seed, n, m, step);
+        check_rhs_moved(&rowed, &sys, c, column, demand, r, reused, what);
         prillm__system_solve(&sys, r, nu);
         prillm__system_solve(&hinted, r, nu_hinted);
         if (memcmp(nu, nu_hinted, (size_t)n * sizeof *nu) != 0)
@@ -137,6 +184,8 @@ static void run_sequence(unsigned long seed, int n, int m, double spread, long *
     prillm__system_free(&hinted);
     prillm__system_free(&rowed);
     free(nu_hinted);
+    free(c);
+    free(demand);
     free(beta);
     free(active);
     free(r);
@@ -146,19 +195,20 @@ static void run_sequence(unsigned long seed, int n, int m, double spread, long *
 
 static void test_updates_match_fresh_factorisations(void **state) {
     (void)state;
-    long updated = 0, total = 0, refactored = 0;
+    long updated = 0, total = 0, refactored = 0, reused = 0;
     int cases = 0;
     for (unsigned long seed = 1; seed <= 60; seed++) {
         /* both forms: more users than providers (Woodbury) and fewer */
         int n = seed % 2 ? 30 + (int)(seed % 7) * 5 : 6 + (int)(seed % 5);
         int m = seed % 2 ? 5 + (int)(seed % 4) * 3 : 20 + (int)(seed % 6) * 4;
         double spread = (double)(seed % 4) * 2.0; /* capacities 1 to 1e6 apart */
-        run_sequence(seed, n, m, spread, &updated, &total, &refactored);
+        run_sequence(seed, n, m, spread, &updated, &total, &refactored, &reused);
         cases++;
     }
     print_message("incremental factorisation: %d sequences, %ld of %ld factorisations by update, %ld refactored "
-                  "after a residual check\n",
-                  cases, updated, total, refactored);
+                  "after a residual check; %ld rhs of 2 x 40 x %d from the moved packed costs\n",
+                  cases, updated, total, refactored, reused, cases);
+    assert_true(reused > 40L * cases); /* the moved costs' path is what most steps take */
     /* the update path must actually have been taken, most of the time, and
      * its factors must be accurate on their own: the residual check that
      * refactors is a safety net, not what makes the answers right */
