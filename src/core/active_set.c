@@ -26,9 +26,14 @@ int prillm__system_init(PrillmActiveSystem *sys, int n, int m, const double *bet
     sys->work_n = prillm__calloc(N, sizeof(double));
     sys->work_n2 = prillm__calloc(N, sizeof(double));
     sys->work_n3 = prillm__calloc(N, sizeof(double));
+    sys->work_n4 = prillm__calloc(N, sizeof(double));
+    sys->work_n5 = prillm__calloc(N, sizeof(double));
+    sys->work_n6 = prillm__calloc(N, sizeof(double));
     sys->work_m = prillm__calloc(M, sizeof(double));
+    sys->work_m2 = prillm__calloc(M, sizeof(double));
     if (!sys->user_start || !sys->prov_start || !sys->d || !sys->gamma || !sys->index_of || !sys->member ||
-        !sys->work_n || !sys->work_n2 || !sys->work_n3 || !sys->work_m) {
+        !sys->work_n || !sys->work_n2 || !sys->work_n3 || !sys->work_n4 || !sys->work_n5 || !sys->work_n6 ||
+        !sys->work_m || !sys->work_m2) {
         prillm__system_free(sys);
         return -1;
     }
@@ -50,7 +55,11 @@ void prillm__system_free(PrillmActiveSystem *sys) {
     free(sys->work_n);
     free(sys->work_n2);
     free(sys->work_n3);
+    free(sys->work_n4);
+    free(sys->work_n5);
+    free(sys->work_n6);
     free(sys->work_m);
+    free(sys->work_m2);
     free(sys->dense);
     free(sys->pattern);
     free(sys->d_prev);
@@ -769,77 +778,110 @@ void prillm__system_flows_column(const PrillmActiveSystem *sys, int column, doub
         }
 }
 
-void prillm__system_apply(const PrillmActiveSystem *sys, const double *x, double *y) {
+/* The solves below take one or two right-hand sides at once (a pricing
+ * piece solves for the flows and for their slopes in the price with the
+ * same factor): one pass over the pattern serves both, and each vector
+ * gets exactly the operations, in the order, that it would get alone. */
+#define MAX_RHS 2
+
+/* y[v] = M x[v] over users in the system, for v < k. */
+static void apply_k(const PrillmActiveSystem *sys, int k, const double *const *x, double *const *y) {
     int n = sys->n, m = sys->m;
-    double *X = sys->work_m;
+    double *X[MAX_RHS] = {sys->work_m, sys->work_m2};
     for (int j = 0; j < m; j++) {
-        double s = 0;
-        for (int q = sys->prov_start[j]; q < sys->prov_start[j + 1]; q++) s += x[sys->prov_user[q]];
-        X[j] = sys->gamma[j] * s;
+        double s[MAX_RHS] = {0, 0};
+        for (int q = sys->prov_start[j]; q < sys->prov_start[j + 1]; q++)
+            for (int v = 0; v < k; v++) s[v] += x[v][sys->prov_user[q]];
+        for (int v = 0; v < k; v++) X[v][j] = sys->gamma[j] * s[v];
     }
     for (int i = 0; i < n; i++) {
         if (sys->user_start[i + 1] == sys->user_start[i]) continue;
-        double s = sys->d[i] * x[i];
-        for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) s -= X[sys->user_prov[q]];
-        y[i] = s;
+        double s[MAX_RHS];
+        for (int v = 0; v < k; v++) s[v] = sys->d[i] * x[v][i];
+        for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++)
+            for (int v = 0; v < k; v++) s[v] -= X[v][sys->user_prov[q]];
+        for (int v = 0; v < k; v++) y[v][i] = s[v];
     }
 }
 
-static void solve_once(PrillmActiveSystem *sys, const double *r, double *nu) {
+void prillm__system_apply(const PrillmActiveSystem *sys, const double *x, double *y) {
+    apply_k(sys, 1, &x, &y);
+}
+
+static void solve_once_k(PrillmActiveSystem *sys, int k, const double *const *r, double *const *nu) {
     int n = sys->n, m = sys->m, dim = sys->dim;
-    double *z = sys->work_m;
+    double *z[MAX_RHS] = {sys->work_m, sys->work_m2};
+    double *y[MAX_RHS] = {sys->work_n2, sys->work_n4};
     if (sys->woodbury) {
-        double *y = sys->work_n2;
         for (int i = 0; i < n; i++)
-            if (sys->user_start[i + 1] > sys->user_start[i]) y[i] = r[i] / sys->d[i];
+            if (sys->user_start[i + 1] > sys->user_start[i])
+                for (int v = 0; v < k; v++) y[v][i] = r[v][i] / sys->d[i];
         for (int j = 0; j < m; j++) {
-            int k = sys->index_of[j];
-            if (k < 0) continue;
-            double s = 0;
-            for (int q = sys->prov_start[j]; q < sys->prov_start[j + 1]; q++) s += y[sys->prov_user[q]];
-            z[k] = s;
+            int row = sys->index_of[j];
+            if (row < 0) continue;
+            double s[MAX_RHS] = {0, 0};
+            for (int q = sys->prov_start[j]; q < sys->prov_start[j + 1]; q++)
+                for (int v = 0; v < k; v++) s[v] += y[v][sys->prov_user[q]];
+            for (int v = 0; v < k; v++) z[v][row] = s[v];
         }
-        cholesky_solve(sys->factor, dim, z);
+        for (int v = 0; v < k; v++) cholesky_solve(sys->factor, dim, z[v]);
         for (int i = 0; i < n; i++) {
             if (sys->user_start[i + 1] == sys->user_start[i]) continue;
-            double s = 0;
-            for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) s += z[sys->index_of[sys->user_prov[q]]];
-            nu[i] = y[i] + s / sys->d[i];
+            double s[MAX_RHS] = {0, 0};
+            for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
+                int row = sys->index_of[sys->user_prov[q]];
+                for (int v = 0; v < k; v++) s[v] += z[v][row];
+            }
+            for (int v = 0; v < k; v++) nu[v][i] = y[v][i] + s[v] / sys->d[i];
         }
     } else {
-        double *b = sys->work_n2;
-        for (int k = 0; k < dim; k++) b[k] = r[sys->member[k]];
-        cholesky_solve(sys->factor, dim, b);
-        for (int k = 0; k < dim; k++) nu[sys->member[k]] = b[k];
+        for (int v = 0; v < k; v++) {
+            double *b = y[v];
+            for (int row = 0; row < dim; row++) b[row] = r[v][sys->member[row]];
+            cholesky_solve(sys->factor, dim, b);
+            for (int row = 0; row < dim; row++) nu[v][sys->member[row]] = b[row];
+        }
     }
 }
 
-/* Largest residual of M nu = r relative to the size of its terms. */
-static double relative_residual(PrillmActiveSystem *sys, const double *r, const double *nu) {
+/* Largest residual of M nu = r relative to the size of its terms, for each
+ * of the k systems (worst[v]). */
+static void relative_residuals(PrillmActiveSystem *sys, int k, const double *const *r, const double *const *nu,
+                               double *worst) {
     int n = sys->n;
-    double *res = sys->work_n, nu_max = 0, worst = 0;
-    prillm__system_apply(sys, nu, res);
-    for (int i = 0; i < n; i++)
-        if (sys->user_start[i + 1] > sys->user_start[i] && fabs(nu[i]) > nu_max) nu_max = fabs(nu[i]);
-    for (int i = 0; i < n; i++) {
-        if (sys->user_start[i + 1] == sys->user_start[i]) continue;
-        /* |M| has row sums at most 2 d_i */
-        double scale = fabs(r[i]) + 2.0 * sys->d[i] * nu_max;
-        double rel = fabs(r[i] - res[i]) / (scale > 0 ? scale : 1.0);
-        if (rel > worst) worst = rel;
+    double *res[MAX_RHS] = {sys->work_n, sys->work_n5};
+    apply_k(sys, k, nu, res);
+    for (int v = 0; v < k; v++) {
+        double nu_max = 0;
+        worst[v] = 0;
+        for (int i = 0; i < n; i++)
+            if (sys->user_start[i + 1] > sys->user_start[i] && fabs(nu[v][i]) > nu_max) nu_max = fabs(nu[v][i]);
+        for (int i = 0; i < n; i++) {
+            if (sys->user_start[i + 1] == sys->user_start[i]) continue;
+            /* |M| has row sums at most 2 d_i */
+            double scale = fabs(r[v][i]) + 2.0 * sys->d[i] * nu_max;
+            double rel = fabs(r[v][i] - res[v][i]) / (scale > 0 ? scale : 1.0);
+            if (rel > worst[v]) worst[v] = rel;
+        }
     }
-    return worst;
 }
 
 /* Residual above which an updated factor is replaced by a fresh one: a few
  * thousand round-offs, far below the homotopy's tolerances. */
 #define UPDATED_RESIDUAL_LIMIT 1e-12
 
-static void solve_refined(PrillmActiveSystem *sys, const double *r, double *nu);
+static void solve_refined_k(PrillmActiveSystem *sys, int k, const double *const *r, double *const *nu);
 
-void prillm__system_solve(PrillmActiveSystem *sys, const double *r, double *nu) {
-    solve_refined(sys, r, nu);
-    if (sys->incremental && sys->updates > 0 && relative_residual(sys, r, nu) > UPDATED_RESIDUAL_LIMIT) {
+/* Solves the k systems; an updated factor whose solution of system v fails
+ * the residual check is replaced by a fresh one, and systems v.. are solved
+ * again with it (as k calls of one system each would). */
+static void solve_k(PrillmActiveSystem *sys, int k, const double *const *r, double *const *nu) {
+    solve_refined_k(sys, k, r, nu);
+    if (!(sys->incremental && sys->updates > 0)) return;
+    double worst[MAX_RHS];
+    relative_residuals(sys, k, r, (const double *const *)nu, worst);
+    for (int v = 0; v < k; v++) {
+        if (!(worst[v] > UPDATED_RESIDUAL_LIMIT)) continue;
         /* the updates have lost digits: refactor the same pattern */
         sys->refactorisations++;
         sys->updates = 0;
@@ -847,26 +889,37 @@ void prillm__system_solve(PrillmActiveSystem *sys, const double *r, double *nu) 
         if (factor_from_scratch(sys, sys->pattern) == 0) {
             sys->full_factorisations++;
             remember_pattern(sys, sys->pattern);
-            solve_refined(sys, r, nu);
+            solve_refined_k(sys, k - v, r + v, nu + v);
         } else {
             sys->factored = 0;
         }
+        return;
     }
 }
 
-static void solve_refined(PrillmActiveSystem *sys, const double *r, double *nu) {
+void prillm__system_solve(PrillmActiveSystem *sys, const double *r, double *nu) { solve_k(sys, 1, &r, &nu); }
+
+void prillm__system_solve2(PrillmActiveSystem *sys, const double *r, double *nu, const double *r1, double *nu1) {
+    const double *rs[MAX_RHS] = {r, r1};
+    double *nus[MAX_RHS] = {nu, nu1};
+    solve_k(sys, 2, rs, nus);
+}
+
+static void solve_refined_k(PrillmActiveSystem *sys, int k, const double *const *r, double *const *nu) {
     int n = sys->n;
-    solve_once(sys, r, nu);
+    solve_once_k(sys, k, r, nu);
     /* One step of refinement: the Woodbury form subtracts nearly equal terms
      * when a provider has many captive users, and this recovers the digits. */
-    double *res = sys->work_n;
-    prillm__system_apply(sys, nu, res);
-    for (int i = 0; i < n; i++)
-        if (sys->user_start[i + 1] > sys->user_start[i]) res[i] = r[i] - res[i];
-    double *delta = sys->work_n3;
-    solve_once(sys, res, delta);
-    for (int i = 0; i < n; i++)
-        if (sys->user_start[i + 1] > sys->user_start[i]) nu[i] += delta[i];
+    double *res[MAX_RHS] = {sys->work_n, sys->work_n5};
+    double *delta[MAX_RHS] = {sys->work_n3, sys->work_n6};
+    apply_k(sys, k, (const double *const *)nu, res);
+    for (int v = 0; v < k; v++)
+        for (int i = 0; i < n; i++)
+            if (sys->user_start[i + 1] > sys->user_start[i]) res[v][i] = r[v][i] - res[v][i];
+    solve_once_k(sys, k, (const double *const *)res, delta);
+    for (int v = 0; v < k; v++)
+        for (int i = 0; i < n; i++)
+            if (sys->user_start[i + 1] > sys->user_start[i]) nu[v][i] += delta[v][i];
 }
 
 void prillm__system_flows(const PrillmActiveSystem *sys, const double *nu, double *F, double *pair_flow) {

@@ -52,7 +52,7 @@ typedef struct {
     int *member;                 /* the inverse map, [dim]                  */
     double *factor;              /* dim x dim Cholesky factor (column-major, lower) */
     size_t factor_capacity;
-    double *work_n, *work_n2, *work_n3, *work_m, *dense; /* scratch */
+    double *work_n, *work_n2, *work_n3, *work_n4, *work_n5, *work_n6, *work_m, *work_m2, *dense; /* scratch */
     size_t dense_capacity;
     /* Incremental mode (prillm__system_set_incremental): a call to
      * prillm__system_factor whose pattern differs from the factored one in a
@@ -132,6 +132,10 @@ void prillm__system_flows_column(const PrillmActiveSystem *sys, int column, doub
 /* Solve M nu = r (one step of iterative refinement included). nu for users
  * outside the system is left untouched. */
 void prillm__system_solve(PrillmActiveSystem *sys, const double *r, double *nu);
+/* prillm__system_solve for two right-hand sides with the same factor: the
+ * same numbers as solving M nu = r, then M nu1 = r1 (the refactorisation
+ * check on each), with one pass over the pattern for both. */
+void prillm__system_solve2(PrillmActiveSystem *sys, const double *r, double *nu, const double *r1, double *nu1);
 /* y = M x over users in the system. */
 void prillm__system_apply(const PrillmActiveSystem *sys, const double *x, double *y);
 /* Provider loads F (m) and the active flows from nu and the costs the last

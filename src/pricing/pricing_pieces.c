@@ -80,7 +80,7 @@ typedef struct {
     unsigned char *saved;   /* n*m: the set before a breakpoint an equilibrium
                                solve had to settle                             */
     PrillmActiveSystem sys;
-    double *r, *nu, *nu1, *F, *F1;
+    double *r, *r1, *nu, *nu1, *F, *F1;
     double *pf, *pf1;    /* active flows and slopes, indexed like sys.user_prov */
     /* dense n*m, meaningful on active pairs only: flow and its slope. An
      * inactive pair's slack c_ij + a_j F_j - nu_i and its slope are not
@@ -194,6 +194,7 @@ static void homotopy_free(Homotopy *h) {
     free(h->loads_seen);
     prillm__system_free(&h->sys);
     free(h->r);
+    free(h->r1);
     free(h->nu);
     free(h->nu1);
     free(h->F);
@@ -249,6 +250,7 @@ static int homotopy_init(Homotopy *h, const PrillmPriceProblem *pb) {
     h->was_in = prillm__calloc(NM, 1);
     h->saved = prillm__calloc(NM, 1);
     h->r = prillm__calloc(N, sizeof(double));
+    h->r1 = prillm__calloc(N, sizeof(double));
     h->nu = prillm__calloc(N, sizeof(double));
     h->nu1 = prillm__calloc(N, sizeof(double));
     h->F = prillm__calloc(M, sizeof(double));
@@ -262,7 +264,7 @@ static int homotopy_init(Homotopy *h, const PrillmPriceProblem *pb) {
     h->slack_nu = prillm__calloc(N, sizeof(double));
     h->user_scale = prillm__calloc(N, sizeof(double));
     h->ambiguous = prillm__malloc_array(NM, sizeof(long)); /* [n_ambiguous] in use */
-    if (!h->slope || !h->beta || !h->c || !h->c0 || !h->active || !h->flip || !h->was_in || !h->saved || !h->r ||
+    if (!h->slope || !h->beta || !h->c || !h->c0 || !h->active || !h->flip || !h->was_in || !h->saved || !h->r || !h->r1 ||
         !h->nu || !h->nu1 || !h->F || !h->F1 || !h->pf || !h->pf1 || !h->val || !h->val1 || !h->user_scale || !h->slack_F || !h->slack_F1 || !h->slack_nu ||
         !h->ambiguous)
         return -1;
@@ -481,10 +483,9 @@ static int evaluate_piece(Homotopy *h, double p) {
         if (h->mk->demand[i] > 0 && sys->user_start[i + 1] == sys->user_start[i]) return 1;
     /* h->c changes only in the target's column (set_price) */
     prillm__system_rhs_moved(&h->sys, h->c, h->s, h->mk->demand, h->r);
-    prillm__system_solve(&h->sys, h->r, h->nu);
+    prillm__system_rhs_column(sys, h->s, h->w_p, h->r1); /* dc/dp: w_p on the target's column */
+    prillm__system_solve2(&h->sys, h->r, h->nu, h->r1, h->nu1); /* the values and their slopes */
     prillm__system_flows(sys, h->nu, h->F, h->pf);
-    prillm__system_rhs_column(sys, h->s, h->w_p, h->r); /* dc/dp: w_p on the target's column */
-    prillm__system_solve(&h->sys, h->r, h->nu1);
     prillm__system_flows_column(sys, h->s, h->w_p, h->nu1, h->F1, h->pf1);
     for (int j = 0; j < m; j++) {
         h->slack_F[j] = h->slope[j] * h->F[j];
