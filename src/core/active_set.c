@@ -429,6 +429,9 @@ static int factor_from_scratch(PrillmActiveSystem *sys, const unsigned char *act
  * 3,052 factorisations for `tencent/hy3`; at 512, 25 of 3,054, with the
  * same residual limit met. */
 #define MAX_CHANGED_PAIRS PRILLM__SYSTEM_MAX_CHANGED_PAIRS
+/* Residual above which an updated factor is replaced by a fresh one: a few
+ * thousand round-offs, far below the homotopy's tolerances. */
+#define UPDATED_RESIDUAL_LIMIT 1e-12
 #define REFRESH_UPDATES 512
 
 int prillm__system_set_incremental(PrillmActiveSystem *sys, int on) {
@@ -447,6 +450,7 @@ int prillm__system_set_incremental(PrillmActiveSystem *sys, int on) {
         sys->pattern_synced = 1; /* no flag set: none outside the CSR's pairs */
     }
     sys->incremental = 1;
+    sys->residual_limit = UPDATED_RESIDUAL_LIMIT;
     return 0;
 }
 
@@ -866,9 +870,6 @@ static void relative_residuals(PrillmActiveSystem *sys, int k, const double *con
     }
 }
 
-/* Residual above which an updated factor is replaced by a fresh one: a few
- * thousand round-offs, far below the homotopy's tolerances. */
-#define UPDATED_RESIDUAL_LIMIT 1e-12
 
 static void solve_refined_k(PrillmActiveSystem *sys, int k, const double *const *r, double *const *nu);
 
@@ -881,7 +882,7 @@ static void solve_k(PrillmActiveSystem *sys, int k, const double *const *r, doub
     double worst[MAX_RHS];
     relative_residuals(sys, k, r, (const double *const *)nu, worst);
     for (int v = 0; v < k; v++) {
-        if (!(worst[v] > UPDATED_RESIDUAL_LIMIT)) continue;
+        if (!(worst[v] > sys->residual_limit)) continue;
         /* the updates have lost digits: refactor the same pattern */
         sys->refactorisations++;
         sys->updates = 0;

@@ -64,6 +64,8 @@ typedef struct {
     int updates;                 /* rank-one changes since the last full factorisation */
     unsigned char *pattern;      /* [n*m] the pattern the factor describes  */
     int pattern_synced;          /* every flag set in pattern is at one of the CSR's pairs */
+    double residual_limit;       /* a solve's relative residual above which an updated factor is
+                                    replaced (1e-12; tests lower it to take that path) */
     double *d_prev, *gamma_prev; /* [n], [m] d and gamma of that pattern     */
     int *changed_users, *changed_provs; /* scratch lists for an update       */
     /* prillm__system_factor_changed: the only pairs that may differ from

@@ -73,7 +73,7 @@ static void check_rhs_moved(PrillmActiveSystem *moved, PrillmActiveSystem *whole
 }
 
 static void run_sequence(unsigned long seed, int n, int m, double spread, long *updated, long *total,
-                         long *refactored, long *reused) {
+                         long *refactored, long *reused, long *forced) {
     PrillmRng rng;
     rng.state = seed;
     double *beta = malloc((size_t)m * sizeof *beta);
@@ -91,15 +91,27 @@ static void run_sequence(unsigned long seed, int n, int m, double spread, long *
      * (the drawn ones, unchanged and repeated ones included, plus a few
      * random others): both must give the same factor and solves, bit for
      * bit */
-    PrillmActiveSystem sys, hinted, rowed;
+    PrillmActiveSystem sys, hinted, rowed, paired, twin;
+    assert_int_equal(prillm__system_init(&paired, n, m, beta), 0);
+    assert_int_equal(prillm__system_set_incremental(&paired, 1), 0);
+    assert_int_equal(prillm__system_init(&twin, n, m, beta), 0);
+    assert_int_equal(prillm__system_set_incremental(&twin, 1), 0);
     assert_int_equal(prillm__system_init(&rowed, n, m, beta), 0);
     assert_int_equal(prillm__system_set_incremental(&rowed, 1), 0);
     assert_int_equal(prillm__system_init(&sys, n, m, beta), 0);
     assert_int_equal(prillm__system_set_incremental(&sys, 1), 0);
     assert_int_equal(prillm__system_init(&hinted, n, m, beta), 0);
     assert_int_equal(prillm__system_set_incremental(&hinted, 1), 0);
+    /* in a third of the sequences paired and twin refactor at almost
+     * every residual check: the path that replaces an updated factor
+     * between (or within) the solves */
+    if (seed % 3 == 0) paired.residual_limit = twin.residual_limit = 1e-16;
     double *nu_hinted = malloc((size_t)n * sizeof *nu_hinted);
     assert_non_null(nu_hinted);
+    double *r2 = malloc((size_t)n * sizeof *r2), *nu2 = malloc((size_t)n * sizeof *nu2);
+    double *nu_paired = malloc((size_t)n * sizeof *nu_paired), *nu2_paired = malloc((size_t)n * sizeof *nu2_paired);
+    double *nu_twin = malloc((size_t)n * sizeof *nu_twin);
+    assert_true(r2 && nu2 && nu_paired && nu2_paired && nu_twin);
     /* costs that move in one column a step (as a pricing walk's target's),
      * and demands (some zero) for the rhs checks */
     double *c = malloc((size_t)n * (size_t)m * sizeof *c), *demand = malloc((size_t)n * sizeof *demand);
@@ -119,6 +131,12 @@ static void run_sequence(unsigned long seed, int n, int m, double spread, long *
         assert_int_equal(prillm__system_factor(&sys, active), 0);
         assert_int_equal(step ? prillm__system_factor_changed(&hinted, active, hint, n_hint)
                               : prillm__system_factor(&hinted, active),
+                         0);
+        assert_int_equal(step ? prillm__system_factor_changed(&paired, active, hint, n_hint)
+                              : prillm__system_factor(&paired, active),
+                         0);
+        assert_int_equal(step ? prillm__system_factor_changed(&twin, active, hint, n_hint)
+                              : prillm__system_factor(&twin, active),
                          0);
         /* rowed is told the hinted pairs' rows, ascending, once each */
         int rows[64], n_rows = 0;
@@ -157,6 +175,17 @@ static void run_sequence(unsigned long seed, int n, int m, double spread, long *
         prillm__system_solve(&rowed, r, nu_hinted);
         if (memcmp(nu, nu_hinted, (size_t)n * sizeof *nu) != 0)
             fail_msg("seed %lu (%d x %d), step %d: the factor told the rows solves differently", seed, n, m, step);
+        /* two right-hand sides at once (paired) against twin's two solves
+         * in turn (both updated as hinted), residual checks and
+         * refactorisations included */
+        for (int i = 0; i < n; i++) r2[i] = 1e3 * (prillm__rng_uniform(&rng) - 0.5);
+        prillm__system_solve(&twin, r, nu_twin);
+        prillm__system_solve(&twin, r2, nu2);
+        prillm__system_solve2(&paired, r, nu_paired, r2, nu2_paired);
+        if (memcmp(nu_twin, nu_paired, (size_t)n * sizeof *nu) != 0 ||
+            memcmp(nu2, nu2_paired, (size_t)n * sizeof *nu) != 0)
+            fail_msg("seed %lu (%d x %d), step %d: two right-hand sides at once solve differently", seed, n, m, step);
+        assert_int_equal(paired.refactorisations, twin.refactorisations);
         assert_true(rowed.n_pairs == sys.n_pairs && rowed.updated_factorisations == sys.updated_factorisations);
         assert_memory_equal(rowed.user_prov, sys.user_prov, (size_t)sys.n_pairs * sizeof(int));
         assert_memory_equal(rowed.prov_user, sys.prov_user, (size_t)sys.n_pairs * sizeof(int));
@@ -184,6 +213,14 @@ static void run_sequence(unsigned long seed, int n, int m, double spread, long *
     prillm__system_free(&hinted);
     prillm__system_free(&rowed);
     free(nu_hinted);
+    free(r2);
+    free(nu2);
+    free(nu_paired);
+    free(nu2_paired);
+    free(nu_twin);
+    *forced += seed % 3 == 0 ? paired.refactorisations : 0;
+    prillm__system_free(&paired);
+    prillm__system_free(&twin);
     free(c);
     free(demand);
     free(beta);
@@ -195,20 +232,22 @@ static void run_sequence(unsigned long seed, int n, int m, double spread, long *
 
 static void test_updates_match_fresh_factorisations(void **state) {
     (void)state;
-    long updated = 0, total = 0, refactored = 0, reused = 0;
+    long updated = 0, total = 0, refactored = 0, reused = 0, forced = 0;
     int cases = 0;
     for (unsigned long seed = 1; seed <= 60; seed++) {
         /* both forms: more users than providers (Woodbury) and fewer */
         int n = seed % 2 ? 30 + (int)(seed % 7) * 5 : 6 + (int)(seed % 5);
         int m = seed % 2 ? 5 + (int)(seed % 4) * 3 : 20 + (int)(seed % 6) * 4;
         double spread = (double)(seed % 4) * 2.0; /* capacities 1 to 1e6 apart */
-        run_sequence(seed, n, m, spread, &updated, &total, &refactored, &reused);
+        run_sequence(seed, n, m, spread, &updated, &total, &refactored, &reused, &forced);
         cases++;
     }
     print_message("incremental factorisation: %d sequences, %ld of %ld factorisations by update, %ld refactored "
                   "after a residual check; %ld rhs of 2 x 40 x %d from the moved packed costs\n",
                   cases, updated, total, refactored, reused, cases);
     assert_true(reused > 40L * cases); /* the moved costs' path is what most steps take */
+    print_message("with the residual limit lowered: %ld refactorisations\n", forced);
+    assert_true(forced > 0);
     /* the update path must actually have been taken, most of the time, and
      * its factors must be accurate on their own: the residual check that
      * refactors is a safety net, not what makes the answers right */
