@@ -572,10 +572,12 @@ static int scan_pairs(Homotopy *h, int dir, double limit, double *next) {
         /* the flows: few (the active set is sparse), read where the piece's
          * solve left them (h->val holds the same numbers, scattered) */
         for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
-            int j = sys->user_prov[q];
-            double scale = flow_scale(h, i, j), flow = h->pf[q];
+            double flow = h->pf[q], v1 = dir * h->pf1[q];
+            /* neither below zero nor falling: nothing to test (the bound
+             * infeasible * scale is not positive), so no scale to compute */
+            if (flow >= 0 && v1 >= 0) continue;
+            double scale = flow_scale(h, i, sys->user_prov[q]);
             bad += flow < infeasible * scale;
-            double v1 = dir * h->pf1[q];
             if (v1 >= 0 || v1 > -tol_range * scale) continue;
             double v = flow > 0 ? flow : 0;
             if (v / -v1 < best) best = v / -v1;
