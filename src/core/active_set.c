@@ -73,11 +73,6 @@ void prillm__system_free(PrillmActiveSystem *sys) {
     memset(sys, 0, sizeof *sys);
 }
 
-/* Rows whose packed costs a pattern's updates may leave stale before the
- * next rhs re-reads them (a walk's piece changes one or two); more, and
- * the next rhs reads every row. */
-#define STALE_ROWS_MAX 256
-
 static int ensure_doubles(double **buf, size_t *capacity, size_t count) {
     if (count <= *capacity) return 0;
     double *bigger = realloc(*buf, count * sizeof(double));
@@ -113,6 +108,7 @@ static int build_pattern(PrillmActiveSystem *sys, const unsigned char *active) {
     int n = sys->n, m = sys->m;
     long pairs = 0;
     sys->stale_count = -1; /* the packed costs no longer match the rows */
+    sys->csr_valid = 0;    /* until every row is written */
     for (int i = 0; i < n; i++) {
         const unsigned char *row = active + (size_t)i * (size_t)m;
         sys->user_start[i] = (int)pairs;
@@ -139,6 +135,7 @@ static int build_pattern(PrillmActiveSystem *sys, const unsigned char *active) {
     sys->user_start[n] = (int)pairs;
     sys->n_pairs = pairs;
     index_by_provider(sys);
+    sys->csr_valid = 1;
     return 0;
 }
 
@@ -173,6 +170,7 @@ static int rebuild_rows(PrillmActiveSystem *sys, const unsigned char *active, co
         if (b) sys->old_start = b;
         if (!a || !b || !oc) {
             sys->stale_count = -1;
+            sys->csr_valid = 0;
             return -1;
         }
         sys->old_capacity = cap;
@@ -180,7 +178,7 @@ static int rebuild_rows(PrillmActiveSystem *sys, const unsigned char *active, co
     memcpy(sys->old_start, sys->user_start, ((size_t)n + 1) * sizeof(int));
     memcpy(sys->old_prov, sys->user_prov, (size_t)sys->n_pairs * sizeof(int));
     /* the packed costs move with their rows, unless they are stale anyway */
-    int keep_costs = sys->cost_source && sys->stale_count >= 0 && sys->stale_count + n_users <= STALE_ROWS_MAX;
+    int keep_costs = sys->cost_source && sys->stale_count >= 0 && sys->stale_count + n_users <= n;
     if (keep_costs) memcpy(sys->old_cost, sys->pair_cost, (size_t)sys->n_pairs * sizeof(double));
     else sys->stale_count = -1;
     long grow = 0;
@@ -192,6 +190,7 @@ static int rebuild_rows(PrillmActiveSystem *sys, const unsigned char *active, co
     }
     if (grow_pairs(sys, sys->n_pairs + grow)) {
         sys->stale_count = -1;
+        sys->csr_valid = 0;
         return -1;
     }
     long pairs = 0;
@@ -324,7 +323,12 @@ static void cholesky_solve(const double *L, int dim, double *b) {
 
 static int factor_from_scratch(PrillmActiveSystem *sys, const unsigned char *active) {
     int n = sys->n, m = sys->m;
-    if (build_pattern(sys, active)) {
+    /* told the rows that changed (prillm__system_factor_rows, more than an
+     * update takes): the other rows' CSR is the old one's, and their flags
+     * are not read (a cold 10000 x 500 solve's later rounds change a few
+     * thousand of 10000 rows) */
+    int rows = sys->hint_rows && sys->csr_valid && active != sys->pattern;
+    if (rows ? rebuild_rows(sys, active, sys->hint_rows, sys->hint_row_count) : build_pattern(sys, active)) {
         sys->factored = 0; /* the pattern arrays are half rewritten */
         return -1;
     }
@@ -500,15 +504,33 @@ static void mark_pairs(PrillmActiveSystem *sys, unsigned char value) {
  * pass over the costs. */
 static void forget_pattern(PrillmActiveSystem *sys, const unsigned char *active) {
     if (!sys->incremental || active == sys->pattern) return;
-    if (sys->pattern_synced) mark_pairs(sys, 0);
-    else memset(sys->pattern, 0, (size_t)sys->n * (size_t)sys->m);
+    size_t M = (size_t)sys->m;
+    if (sys->pattern_synced && sys->hint_rows && sys->csr_valid) {
+        /* only the told rows change (factor_from_scratch rebuilds them) */
+        for (int r = 0; r < sys->hint_row_count; r++) memset(sys->pattern + (size_t)sys->hint_rows[r] * M, 0, M);
+        sys->pattern_rows_only = 1;
+    } else if (sys->pattern_synced) {
+        mark_pairs(sys, 0);
+    } else {
+        memset(sys->pattern, 0, (size_t)sys->n * M);
+    }
     sys->pattern_synced = 0;
 }
 
 /* After a successful factorisation from scratch of active (its CSR built,
  * the flags cleared by forget_pattern unless active is the pattern). */
 static void remember_pattern(PrillmActiveSystem *sys, const unsigned char *active) {
-    if (active != sys->pattern) mark_pairs(sys, 1);
+    if (active != sys->pattern && sys->pattern_rows_only) {
+        size_t M = (size_t)sys->m;
+        for (int r = 0; r < sys->hint_row_count; r++) {
+            int i = sys->hint_rows[r];
+            for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++)
+                sys->pattern[(size_t)i * M + (size_t)sys->user_prov[q]] = 1;
+        }
+    } else if (active != sys->pattern) {
+        mark_pairs(sys, 1);
+    }
+    sys->pattern_rows_only = 0;
     sys->pattern_synced = 1;
     memcpy(sys->d_prev, sys->d, (size_t)sys->n * sizeof(double));
     memcpy(sys->gamma_prev, sys->gamma, (size_t)sys->m * sizeof(double));
@@ -693,6 +715,7 @@ int prillm__system_factor(PrillmActiveSystem *sys, const unsigned char *active) 
         sys->factored = rc == 0;
         if (rc == 0) remember_pattern(sys, active);
     }
+    sys->pattern_rows_only = 0;
     return rc;
 }
 
@@ -711,7 +734,7 @@ void prillm__system_rhs(PrillmActiveSystem *sys, const double *c, const double *
      * numbers are the same bit for bit */
     for (int i = 0; i < sys->n; i++) gather_row(sys, c, i);
     sys->cost_source = c;
-    sys->stale_count = sys->stale_rows || (sys->stale_rows = malloc(STALE_ROWS_MAX * sizeof(int))) ? 0 : -1;
+    sys->stale_count = sys->stale_rows || (sys->stale_rows = malloc((size_t)sys->n * sizeof(int))) ? 0 : -1;
     rhs_from_packed(sys, demand, r);
 }
 

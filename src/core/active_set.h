@@ -38,7 +38,7 @@ typedef struct {
      * other rows' entries were moved with their rows). stale_count -1:
      * every row (the pattern was rebuilt whole, or too many rows). */
     const double *cost_source;
-    int *stale_rows;             /* [STALE_ROWS_MAX] */
+    int *stale_rows;             /* [n] */
     int stale_count;
     long n_pairs;
     long capacity_pairs;
@@ -64,6 +64,8 @@ typedef struct {
     int updates;                 /* rank-one changes since the last full factorisation */
     unsigned char *pattern;      /* [n*m] the pattern the factor describes  */
     int pattern_synced;          /* every flag set in pattern is at one of the CSR's pairs */
+    int pattern_rows_only;       /* forget_pattern cleared only the told rows' flags */
+    int csr_valid;               /* the CSR holds a whole pattern (the last one built) */
     double residual_limit;       /* a solve's relative residual above which an updated factor is
                                     replaced (1e-12; tests lower it to take that path) */
     double *d_prev, *gamma_prev; /* [n], [m] d and gamma of that pattern     */
@@ -103,7 +105,8 @@ int prillm__system_factor_changed(PrillmActiveSystem *sys, const unsigned char *
                                   long count);
 /* The same when active differs from the last factored pattern only in the
  * rows rows[0..count) (ascending, no duplicates): the update compares
- * those rows alone and rebuilds the CSR from them. */
+ * those rows alone and rebuilds the CSR from them; so does a factorisation
+ * from scratch when they hold more changes than an update takes. */
 int prillm__system_factor_rows(PrillmActiveSystem *sys, const unsigned char *active, const int *rows, int count);
 /* More changed pairs than this at once and an update rebuilds the factor
  * from scratch instead (a caller need not track more). */

@@ -143,9 +143,15 @@ struct PrillmEquilibriumSolver {
      * factorisation, ascending: the next round's update of the factor
      * compares those rows alone with the factored pattern instead of all
      * n x m flags (at 5000 x 500 that and rebuilding the pattern from
-     * every flag were a fifth of a bounding solve's round). -1: not known
-     * (too many, or the set was written elsewhere: sweeps, a seed). */
-    int round_rows[PRILLM__SYSTEM_MAX_CHANGED_PAIRS];
+     * every flag were a fifth of a bounding solve's round), and a
+     * factorisation from scratch rebuilds only their part of the pattern.
+     * -1: not known (the set was written elsewhere: sweeps, a seed). */
+    int *round_rows;   /* [n] */
+    /* The column of `cost` that update_price moved since the last exact
+     * round read the costs (-1 none, -2 more than one): the round's rhs
+     * then re-reads that column alone (prillm__system_rhs_moved). */
+    int cost_moved;
+    int *changed_rows; /* [n] scratch: those and the rows given a provider */
     int n_round_rows;
     /* The rows with demand that the last exact round left without an
      * active pair, ascending (empty_rows_known; 0 where the set was written
@@ -351,6 +357,7 @@ static PrillmErrorCode setup_solver(PrillmEquilibriumSolver **out, const PrillmM
     s->solution.info.status = PRILLM_STATUS_UNSOLVED;
     s->n_round_rows = -1;
     s->empty_rows_known = 0;
+    s->cost_moved = -1;
     *out = s;
     prillm__clear_error(err);
     return PRILLM_OK;
@@ -457,6 +464,8 @@ void prillm_equilibrium_cleanup(PrillmEquilibriumSolver *s) {
     free(s->swept_start);
     free(s->swept_prov);
     free(s->empty_rows);
+    free(s->round_rows);
+    free(s->changed_rows);
     free(s->cert_start);
     free(s->cert_index);
     free(s->cert_value);
@@ -546,6 +555,7 @@ PrillmErrorCode prillm_equilibrium_update_price(PrillmEquilibriumSolver *s, int 
         s->cost[(size_t)i * s->m + provider] = c;
         column_max = MAX2(column_max, fabs(c));
     }
+    s->cost_moved = s->cost_moved == -1 || s->cost_moved == provider ? provider : -2;
     /* the screen tests this column pair by pair from now on */
     s->screen.cost_max = MAX2(s->screen.cost_max, column_max);
     /* a move by more than 5% gets a local sweep at the next warm start */
@@ -1391,8 +1401,8 @@ static long exact_round(PrillmEquilibriumSolver *s) {
     s->pack_on_pattern = 0;
     /* every user with demand keeps at least one provider; the rows this
      * changes join the last round's changed rows (both ascending) */
-    int changed[2 * PRILLM__SYSTEM_MAX_CHANGED_PAIRS + 1], n_changed = 0;
-    int known = s->n_round_rows >= 0 && !s->no_row_hints;
+    int *changed = s->changed_rows, n_changed = 0;
+    int known = s->n_round_rows >= 0 && !s->no_row_hints && changed;
     int from_last = 0, n_last = known ? s->n_round_rows : 0;
     int scan_all = !s->empty_rows_known || s->no_row_hints, n_scan = scan_all ? n : s->n_empty_rows;
     for (int k = 0; k < n_scan; k++) {
@@ -1422,7 +1432,6 @@ static long exact_round(PrillmEquilibriumSolver *s) {
         while (from_last < n_last && s->round_rows[from_last] < i) changed[n_changed++] = s->round_rows[from_last++];
         if (from_last < n_last && s->round_rows[from_last] == i) from_last++;
         changed[n_changed++] = i;
-        if (n_changed > PRILLM__SYSTEM_MAX_CHANGED_PAIRS) known = 0; /* more changed pairs: a new factor anyway */
     }
     while (known && from_last < n_last) changed[n_changed++] = s->round_rows[from_last++];
     s->n_round_rows = -1;
@@ -1437,7 +1446,10 @@ static long exact_round(PrillmEquilibriumSolver *s) {
     if (rc < 0) return -2;
     if (rc) return -1;
     if (s->f_support == F_SUPPORT_ACTIVE) keep_swept_support(s);
-    int n_round_rows = 0; /* the rows changed below, while few */
+    /* the rows changed below (none known if there is no room to list them) */
+    if (!s->round_rows) s->round_rows = malloc((size_t)n * sizeof(int));
+    if (!s->changed_rows) s->changed_rows = malloc((size_t)n * sizeof(int));
+    int n_round_rows = s->round_rows && s->changed_rows ? 0 : -1;
     const PrillmActiveSystem *sys = &s->system;
     if (sys->n_pairs > s->pair_capacity) {
         double *bigger = realloc(s->pair_flow, (size_t)sys->n_pairs * sizeof(double));
@@ -1445,7 +1457,9 @@ static long exact_round(PrillmEquilibriumSolver *s) {
         s->pair_flow = bigger;
         s->pair_capacity = sys->n_pairs;
     }
-    prillm__system_rhs(&s->system, s->cost, s->demand, s->rhs);
+    if (s->cost_moved == -2) prillm__system_rhs(&s->system, s->cost, s->demand, s->rhs);
+    else prillm__system_rhs_moved(&s->system, s->cost, s->cost_moved, s->demand, s->rhs);
+    s->cost_moved = -1;
     prillm__system_solve(&s->system, s->rhs, s->nu);
     prillm__system_flows(sys, s->nu, s->exact_F, s->pair_flow);
     for (long q = 0; q < sys->n_pairs; q++)
@@ -1576,8 +1590,7 @@ static long exact_round(PrillmEquilibriumSolver *s) {
         if (s->empty_rows_known && sys->user_start[i + 1] - sys->user_start[i] + added == dropped)
             s->empty_rows[s->n_empty_rows++] = i; /* round-off only: the flows add up to D_i > 0 */
         if (added + dropped > 0 && n_round_rows >= 0) {
-            if (n_round_rows < PRILLM__SYSTEM_MAX_CHANGED_PAIRS) s->round_rows[n_round_rows++] = i;
-            else n_round_rows = -1;
+            s->round_rows[n_round_rows++] = i;
         }
     }
     s->n_round_rows = n_round_rows;
