@@ -976,12 +976,17 @@ static void polish_support(PrillmEquilibriumSolver *s) {
         double D = s->demand[i];
         if (D <= 0) continue;
         double *row = s->f + (size_t)i * m;
-        const double *c = s->cost + (size_t)i * m;
+        /* the row's costs and flows on the pattern from their packed
+         * copies (the rhs's, and take_exact_flows's kept by the polishes):
+         * the same numbers as c_ij and f_ij, without a cache miss each */
+        const int first = sys->user_start[i];
+        const double *cost = sys->pair_cost + first;
+        double *flow = s->pair_flow + first;
         int k = 0;
-        for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
+        for (int q = first; q < sys->user_start[i + 1]; q++) {
             int j = sys->user_prov[q];
             idx[k] = j;
-            e[k] = c[j] + s->slope[j] * (s->F[j] - row[j]);
+            e[k] = cost[k] + s->slope[j] * (s->F[j] - flow[k]);
             h[k] = s->half_inv[j];
             k++;
         }
@@ -997,8 +1002,8 @@ static void polish_support(PrillmEquilibriumSolver *s) {
             int j = idx[t];
             double x = lambda > e[t] ? (lambda - e[t]) * h[t] * fix : 0.0;
             if (t == absorb) x += shortfall;
-            s->F[j] += x - row[j];
-            row[j] = x;
+            s->F[j] += x - flow[t];
+            row[j] = flow[t] = x;
         }
     }
 }
@@ -1638,6 +1643,7 @@ static void take_exact_flows(PrillmEquilibriumSolver *s) {
     for (int i = 0; i < n; i++)
         for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
             double x = MAX2(s->pair_flow[q], 0.0);
+            s->pair_flow[q] = x; /* f on the pattern, packed, for polish_support */
             s->f[(size_t)i * m + sys->user_prov[q]] = x;
             s->F[sys->user_prov[q]] += x;
         }
