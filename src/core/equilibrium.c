@@ -425,12 +425,82 @@ void prillm__equilibrium_seed_active(PrillmEquilibriumSolver *s, const unsigned 
     s->seeded = 1;
 }
 
+/* After a seed: the rows whose flags it changed, ascending, in
+ * round_rows[0..count) (the last round changed none), so that the first
+ * round rebuilds and re-reads only those; a seeded row without a pair, or
+ * a row without demand given one, makes the round look at every row. */
+static int cmp_int(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+static int seed_rows_known(const PrillmEquilibriumSolver *s) {
+    return s->warm_exact && s->n_round_rows == 0 && s->round_rows && s->system.csr_valid && !s->no_row_hints;
+}
+
+static void seeded_rows(PrillmEquilibriumSolver *s, int count) {
+    for (int k = 0; k < count && s->empty_rows_known; k++) {
+        int i = s->round_rows[k];
+        const unsigned char *row = s->active + (size_t)i * (size_t)s->m;
+        int any = prillm__next_flag(row, 0, s->m) < s->m;
+        if (any != (s->demand[i] > 0)) s->empty_rows_known = 0;
+    }
+    s->n_round_rows = count;
+}
+
 void prillm__equilibrium_seed_pairs(PrillmEquilibriumSolver *s, const long *pairs, const unsigned char *in,
                                     long count) {
     if (!s || !s->warm_exact) return;
-    for (long k = 0; k < count; k++) s->active[pairs[k]] = in[k] != 0;
-    s->n_round_rows = -1;
-    s->empty_rows_known = 0;
+    int known = seed_rows_known(s), rows = 0;
+    for (long k = 0; k < count; k++) {
+        unsigned char flag = in[k] != 0;
+        if (s->active[pairs[k]] == flag) continue;
+        s->active[pairs[k]] = flag;
+        if (known && rows < s->n) s->round_rows[rows++] = (int)(pairs[k] / s->m);
+        else known = 0;
+    }
+    if (known) {
+        /* ascending, once each */
+        qsort(s->round_rows, (size_t)rows, sizeof(int), cmp_int);
+        int unique = 0;
+        for (int k = 0; k < rows; k++)
+            if (unique == 0 || s->round_rows[unique - 1] != s->round_rows[k]) s->round_rows[unique++] = s->round_rows[k];
+        seeded_rows(s, unique);
+    } else {
+        s->n_round_rows = -1;
+        s->empty_rows_known = 0;
+    }
+    s->seeded = 1;
+}
+
+void prillm__equilibrium_seed_rows(PrillmEquilibriumSolver *s, const int *start, const int *prov) {
+    if (!s || !start || !prov) return;
+    int n = s->n, m = s->m;
+    if (!seed_rows_known(s)) {
+        /* no last set to compare with: the flags written whole */
+        memset(s->active, 0, (size_t)n * (size_t)m);
+        for (int i = 0; i < n; i++)
+            for (int q = start[i]; q < start[i + 1]; q++) s->active[(size_t)i * m + (size_t)prov[q]] = 1;
+        s->n_round_rows = -1;
+        s->empty_rows_known = 0;
+    } else {
+        /* the last set is the system's pattern (its last round changed
+         * nothing): rows are compared there, and only those that differ
+         * are rewritten */
+        const PrillmActiveSystem *sys = &s->system;
+        int rows = 0;
+        for (int i = 0; i < n; i++) {
+            int a = sys->user_start[i], a_end = sys->user_start[i + 1], b = start[i], b_end = start[i + 1];
+            if (a_end - a == b_end - b && memcmp(sys->user_prov + a, prov + b, (size_t)(b_end - b) * sizeof(int)) == 0)
+                continue;
+            unsigned char *row = s->active + (size_t)i * (size_t)m;
+            for (int q = a; q < a_end; q++) row[sys->user_prov[q]] = 0;
+            for (int q = b; q < b_end; q++) row[prov[q]] = 1;
+            s->round_rows[rows++] = i;
+        }
+        seeded_rows(s, rows);
+    }
+    s->warm_exact = 1;
     s->seeded = 1;
 }
 

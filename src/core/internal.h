@@ -141,6 +141,11 @@ const unsigned char *prillm__equilibrium_last_set(const PrillmEquilibriumSolver 
  * when there is no last set (prillm__equilibrium_last_set is NULL). */
 void prillm__equilibrium_seed_pairs(PrillmEquilibriumSolver *solver, const long *pairs, const unsigned char *in,
                                     long count);
+/* prillm__equilibrium_seed_active for a set given by rows: user i's
+ * providers are prov[start[i] .. start[i+1]), ascending. After a solved
+ * exact solve only the rows that differ from its set are rewritten, and the
+ * first round rebuilds only their part of the pattern. */
+void prillm__equilibrium_seed_rows(PrillmEquilibriumSolver *solver, const int *start, const int *prov);
 /* The price of provider j in the solver's copy of the market (the last
  * prillm_equilibrium_update_price, else the market's). */
 double prillm__equilibrium_price(const PrillmEquilibriumSolver *solver, int j);

@@ -64,10 +64,13 @@ PrillmErrorCode prillm__price_score(PrillmEquilibriumSolver *solver, int s, doub
     return prillm__price_score_from(solver, s, p, NULL, flow, kkt, err);
 }
 
-PrillmErrorCode prillm__price_score_from(PrillmEquilibriumSolver *solver, int s, double p, const unsigned char *active,
-                                         double *flow, double *kkt, PrillmError *err) {
+/* The solve of prillm__price_score_from and _rows: seeded by flags, by
+ * rows (start, prov), or not at all. */
+static PrillmErrorCode score_seeded(PrillmEquilibriumSolver *solver, int s, double p, const unsigned char *active,
+                                    const int *start, const int *prov, double *flow, double *kkt, PrillmError *err) {
     PrillmErrorCode rc = prillm_equilibrium_update_price(solver, s, p, err);
     if (!rc && active) prillm__equilibrium_seed_active(solver, active);
+    else if (!rc && start) prillm__equilibrium_seed_rows(solver, start, prov);
     if (!rc) rc = prillm_equilibrium_solve(solver, err);
     if (rc) return rc;
     const PrillmEquilibrium *eq = prillm_equilibrium_solution(solver);
@@ -77,6 +80,16 @@ PrillmErrorCode prillm__price_score_from(PrillmEquilibriumSolver *solver, int s,
     *flow = eq->provider_flow[s];
     if (kkt) *kkt = eq->info.kkt_violation;
     return PRILLM_OK;
+}
+
+PrillmErrorCode prillm__price_score_from(PrillmEquilibriumSolver *solver, int s, double p, const unsigned char *active,
+                                         double *flow, double *kkt, PrillmError *err) {
+    return score_seeded(solver, s, p, active, NULL, NULL, flow, kkt, err);
+}
+
+PrillmErrorCode prillm__price_score_rows(PrillmEquilibriumSolver *solver, int s, double p, const int *start,
+                                         const int *prov, double *flow, double *kkt, PrillmError *err) {
+    return score_seeded(solver, s, p, NULL, start, prov, flow, kkt, err);
 }
 
 /* The active set of the walk's segment holding price p (sets: n*m flags

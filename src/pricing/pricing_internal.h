@@ -75,6 +75,10 @@ PrillmErrorCode prillm__price_score(PrillmEquilibriumSolver *solver, int s, doub
  * flags; NULL: from the last solve), e.g. the walk's set at p. */
 PrillmErrorCode prillm__price_score_from(PrillmEquilibriumSolver *solver, int s, double p, const unsigned char *active,
                                          double *flow, double *kkt, PrillmError *err);
+/* The same from a set given by rows (user i's providers prov[start[i] ..
+ * start[i+1]), ascending): see prillm__equilibrium_seed_rows. */
+PrillmErrorCode prillm__price_score_rows(PrillmEquilibriumSolver *solver, int s, double p, const int *start,
+                                         const int *prov, double *flow, double *kkt, PrillmError *err);
 
 typedef PrillmErrorCode (*PrillmPriceMethodFn)(const PrillmPriceProblem *problem, PrillmPriceCandidate *out,
                                                PrillmError *err);

@@ -351,6 +351,102 @@ static void test_support_tracking_changes_nothing(void **state) {
  * the solver starved of rounds and sweeps so that many of its answers are
  * not yet equilibria (zero flows whose marginal cost undercuts the
  * multiplier, some in moved columns, are what the certificate must see). */
+/* Seeding by rows (prillm__equilibrium_seed_rows, which rewrites only the
+ * rows that differ from the solver's last set and tells the first round
+ * those rows) and seeding changed pairs with the rows told must start the
+ * same solve as the flags written whole (prillm__equilibrium_seed_active,
+ * whose first round reads every row; seed_pairs on a solver whose first
+ * round reads them all): the same rounds and flows, bit for bit.
+ * The sets are those of other prices, as the pricing walk's bounding and
+ * certificate solves use them; a fresh solver (no last set) takes the
+ * whole-flags path. */
+static void test_seeds_by_rows_change_nothing(void **state) {
+    (void)state;
+    TestRng rng = {4242};
+    long told = 0, rows_total = 0, solves = 0;
+    for (int trial = 0; trial < 24; trial++) {
+        int n = test_int(&rng, 5, 300), m = test_int(&rng, 2, trial % 2 ? 120 : 20);
+        PrillmMarket *mk = test_market(n, m, 9100 + (uint64_t)trial, NULL);
+        if (trial % 3 == 1) test_market_affinity(mk, 9300 + (uint64_t)trial, 0.3);
+        size_t nm = (size_t)n * m;
+        PrillmError err;
+        /* ref gives the seeds: its sets at other prices */
+        PrillmEquilibriumSolver *ref = NULL, *flags = NULL, *rows = NULL;
+        assert_int_equal(prillm_equilibrium_setup(&ref, mk, NULL, &err), PRILLM_OK);
+        assert_int_equal(prillm_equilibrium_setup(&flags, mk, NULL, &err), PRILLM_OK);
+        assert_int_equal(prillm_equilibrium_setup(&rows, mk, NULL, &err), PRILLM_OK);
+        int j = test_int(&rng, 0, m - 1);
+        double p0 = mk->price[j];
+        unsigned char *set = malloc(nm);
+        int *start = malloc(((size_t)n + 1) * sizeof(int)), *prov = malloc(nm * sizeof(int) + sizeof(int));
+        long *pairs = malloc(nm * sizeof(long) + sizeof(long));
+        unsigned char *in = malloc(nm + 1);
+        assert_true(set && start && prov && pairs && in);
+        static const double moves[] = {1.0, 0.3, 2.5, 0.05, 8.0, 1.02};
+        for (int step = 0; step < 6; step++) {
+            double p = p0 * moves[step], q = p * (step % 2 ? 1.05 : 0.95);
+            /* the seed: ref's set at the nearby price q */
+            assert_int_equal(prillm_equilibrium_update_price(ref, j, q, &err), PRILLM_OK);
+            assert_int_equal(prillm_equilibrium_solve(ref, &err), PRILLM_OK);
+            const unsigned char *last = prillm__equilibrium_last_set(ref);
+            if (!last) continue;
+            memcpy(set, last, nm);
+            int count = 0;
+            for (int i = 0; i < n; i++) {
+                start[i] = count;
+                for (int k = 0; k < m; k++)
+                    if (set[(size_t)i * m + k]) prov[count++] = k;
+            }
+            start[n] = count;
+            assert_int_equal(prillm_equilibrium_update_price(flags, j, p, &err), PRILLM_OK);
+            assert_int_equal(prillm_equilibrium_update_price(rows, j, p, &err), PRILLM_OK);
+            prillm__equilibrium_set_row_hints(flags, step % 3 != 2);
+            if (step % 3 == 2) {
+                /* a few pairs of the seed, on top of the last set */
+                const unsigned char *mine = prillm__equilibrium_last_set(rows);
+                long n_pairs = 0;
+                for (size_t k = 0; mine && k < nm && n_pairs < 40; k++)
+                    if (mine[k] != set[k]) {
+                        pairs[n_pairs] = (long)k;
+                        in[n_pairs++] = set[k];
+                    }
+                prillm__equilibrium_seed_pairs(flags, pairs, in, n_pairs);
+                prillm__equilibrium_seed_pairs(rows, pairs, in, n_pairs);
+            } else {
+                prillm__equilibrium_seed_active(flags, set);
+                prillm__equilibrium_seed_rows(rows, start, prov);
+            }
+            assert_int_equal(prillm_equilibrium_solve(flags, &err), PRILLM_OK);
+            assert_int_equal(prillm_equilibrium_solve(rows, &err), PRILLM_OK);
+            solves++;
+            const PrillmEquilibrium *a = prillm_equilibrium_solution(flags), *b = prillm_equilibrium_solution(rows);
+            if (a->info.status != b->info.status || a->info.iterations != b->info.iterations ||
+                a->info.sweeps != b->info.sweeps || memcmp(a->flows, b->flows, nm * sizeof(double)) != 0 ||
+                memcmp(a->lambda, b->lambda, (size_t)n * sizeof(double)) != 0 ||
+                memcmp(&a->info.kkt_violation, &b->info.kkt_violation, sizeof(double)) != 0)
+                fail_msg("trial %d step %d (%d x %d): seeded by rows, %d rounds, differs from by flags, %d rounds "
+                         "(flows by %.3g of a demand)",
+                         trial, step, n, m, b->info.iterations, a->info.iterations,
+                         max_diff_per_demand(mk, a->flows, b->flows));
+        }
+        told += prillm__equilibrium_rows_told(rows);
+        rows_total += prillm__equilibrium_rows_told(flags);
+        free(set);
+        free(start);
+        free(prov);
+        free(pairs);
+        free(in);
+        prillm_equilibrium_cleanup(ref);
+        prillm_equilibrium_cleanup(flags);
+        prillm_equilibrium_cleanup(rows);
+        prillm_market_free(mk);
+    }
+    printf("# %ld seeded solves the same bit for bit; %ld rounds told the rows seeded by rows, %ld by flags\n",
+           solves, told, rows_total);
+    assert_true(solves >= 100);
+    assert_true(told >= rows_total + solves); /* the seeded first rounds do take the rows path */
+}
+
 static void test_certificate_matches_recomputation(void **state) {
     (void)state;
     static const double moves[] = {0.2, 5.0, 0.01, 1.5, 0.5, 20.0};
@@ -408,6 +504,7 @@ int main(void) {
         cmocka_unit_test(test_screened_flows_match_ipopt),
         cmocka_unit_test(test_local_start_after_price_rise),
         cmocka_unit_test(test_support_tracking_changes_nothing),
+        cmocka_unit_test(test_seeds_by_rows_change_nothing),
         cmocka_unit_test(test_certificate_matches_recomputation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
