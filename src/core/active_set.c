@@ -722,6 +722,8 @@ int prillm__system_factor(PrillmActiveSystem *sys, const unsigned char *active) 
 /* r from the packed costs (pair_cost, this pattern's) */
 static void rhs_from_packed(const PrillmActiveSystem *sys, const double *demand, double *r);
 
+#define GATHER_AHEAD 4
+
 static void gather_row(PrillmActiveSystem *sys, const double *c, int i) {
     const double *row = c + (size_t)i * (size_t)sys->m;
     for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) sys->pair_cost[q] = row[sys->user_prov[q]];
@@ -732,7 +734,14 @@ void prillm__system_rhs(PrillmActiveSystem *sys, const double *c, const double *
      * once; the sums then take them from the packed copy in the order
      * they always had (by provider, users ascending; by user), so the
      * numbers are the same bit for bit */
-    for (int i = 0; i < sys->n; i++) gather_row(sys, c, i);
+    for (int i = 0; i < sys->n; i++) {
+        /* a cache miss a pair: asked for a few rows ahead */
+        int ahead = i + GATHER_AHEAD;
+        if (ahead < sys->n)
+            for (int q = sys->user_start[ahead]; q < sys->user_start[ahead + 1]; q++)
+                PRILLM__PREFETCH(c + (size_t)ahead * (size_t)sys->m + (size_t)sys->user_prov[q]);
+        gather_row(sys, c, i);
+    }
     sys->cost_source = c;
     sys->stale_count = sys->stale_rows || (sys->stale_rows = malloc((size_t)sys->n * sizeof(int))) ? 0 : -1;
     rhs_from_packed(sys, demand, r);

@@ -1728,6 +1728,9 @@ static void take_exact_flows(PrillmEquilibriumSolver *s) {
  * Returns -1 when the pack would not stay small (flows dense in more than
  * a quarter of the pairs) or memory runs out: the caller then runs
  * certify_flows, which sums the loads again from the start. */
+/* How many rows ahead the certificate asks for the entries it will read */
+#define CERT_AHEAD 4
+
 static int certify_packed(PrillmEquilibriumSolver *s, double *lambda_out, PrillmEquilibriumInfo *info) {
     int n = s->n, m = s->m;
     const double *demand = s->demand, *slope = s->slope;
@@ -1770,6 +1773,12 @@ static int certify_packed(PrillmEquilibriumSolver *s, double *lambda_out, Prillm
         double *value = s->cert_value + count;
         int k = 0;
         if (support == F_SUPPORT_PATTERN) {
+            /* a row's flows on the pattern are scattered over n x m
+             * doubles, a cache miss each: the rows a few ahead are asked
+             * for while this one is read */
+            if (i + CERT_AHEAD < n)
+                for (int q = sys->user_start[i + CERT_AHEAD]; q < sys->user_start[i + CERT_AHEAD + 1]; q++)
+                    PRILLM__PREFETCH(s->f + (size_t)(i + CERT_AHEAD) * m + (size_t)sys->user_prov[q]);
             for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
                 int j = sys->user_prov[q];
                 index[k] = j;
@@ -1819,6 +1828,10 @@ static int certify_packed(PrillmEquilibriumSolver *s, double *lambda_out, Prillm
         const int *index = s->cert_index + s->cert_start[i];
         const double *value = s->cert_value + s->cert_start[i];
         int k = s->cert_start[i + 1] - s->cert_start[i];
+        /* the costs at the flows of a row a few ahead (a cache miss each) */
+        if (i + CERT_AHEAD < n)
+            for (int q = s->cert_start[i + CERT_AHEAD]; q < s->cert_start[i + CERT_AHEAD + 1]; q++)
+                PRILLM__PREFETCH(s->cost + (size_t)(i + CERT_AHEAD) * m + (size_t)s->cert_index[q]);
         double D = demand[i], sum = 0, weighted = 0, scale = 0;
         if (!(D > 0)) {
             /* no demand: certify_flows's own loop over the row */
