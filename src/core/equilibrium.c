@@ -104,6 +104,9 @@ PrillmErrorCode prillm_equilibrium_check_settings(const PrillmEquilibriumSetting
  * active sets and the flows, are the ones of the full test, bit for bit. */
 #define SCREEN_LIST 24
 #define SCREEN_MIN_PROVIDERS 64
+/* How many rows ahead the passes over the pattern's scattered pairs of an
+ * n x m array (the certificate, the exact flows' writes) ask for them */
+#define CERT_AHEAD 4
 
 enum { F_SUPPORT_UNKNOWN, F_SUPPORT_PATTERN, F_SUPPORT_PACK, F_SUPPORT_ACTIVE, F_SUPPORT_SWEPT }; /* PrillmEquilibriumSolver.f_support */
 
@@ -847,6 +850,9 @@ static void clear_flows(PrillmEquilibriumSolver *s) {
     if (s->f_support == F_SUPPORT_SWEPT) {
         for (int i = 0; i < n; i++) {
             double *row = s->f + (size_t)i * m;
+            if (i + CERT_AHEAD < n)
+                for (int q = s->swept_start[i + CERT_AHEAD]; q < s->swept_start[i + CERT_AHEAD + 1]; q++)
+                    PRILLM__PREFETCH_WRITE(row + (size_t)CERT_AHEAD * m + (size_t)s->swept_prov[q]);
             for (int q = s->swept_start[i]; q < s->swept_start[i + 1]; q++) row[s->swept_prov[q]] = 0.0;
         }
     } else if (s->f_support == F_SUPPORT_ACTIVE) {
@@ -1710,13 +1716,17 @@ static void take_exact_flows(PrillmEquilibriumSolver *s) {
     int n = s->n, m = s->m;
     clear_flows(s);
     memset(s->F, 0, (size_t)m * sizeof(double));
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+        if (i + CERT_AHEAD < n) /* scattered stores: their lines asked for ahead */
+            for (int q = sys->user_start[i + CERT_AHEAD]; q < sys->user_start[i + CERT_AHEAD + 1]; q++)
+                PRILLM__PREFETCH_WRITE(s->f + (size_t)(i + CERT_AHEAD) * m + (size_t)sys->user_prov[q]);
         for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
             double x = MAX2(s->pair_flow[q], 0.0);
             s->pair_flow[q] = x; /* f on the pattern, packed, for polish_support */
             s->f[(size_t)i * m + sys->user_prov[q]] = x;
             s->F[sys->user_prov[q]] += x;
         }
+    }
     s->f_support = s->no_support ? F_SUPPORT_UNKNOWN : F_SUPPORT_PATTERN;
 }
 
@@ -1728,9 +1738,6 @@ static void take_exact_flows(PrillmEquilibriumSolver *s) {
  * Returns -1 when the pack would not stay small (flows dense in more than
  * a quarter of the pairs) or memory runs out: the caller then runs
  * certify_flows, which sums the loads again from the start. */
-/* How many rows ahead the certificate asks for the entries it will read */
-#define CERT_AHEAD 4
-
 static int certify_packed(PrillmEquilibriumSolver *s, double *lambda_out, PrillmEquilibriumInfo *info) {
     int n = s->n, m = s->m;
     const double *demand = s->demand, *slope = s->slope;

@@ -33,8 +33,10 @@
  * the cache one by one; asked for a few rows ahead, they overlap. */
 #if defined(__GNUC__)
 #define PRILLM__PREFETCH(p) __builtin_prefetch((p), 0, 3)
+#define PRILLM__PREFETCH_WRITE(p) __builtin_prefetch((p), 1, 3)
 #else
 #define PRILLM__PREFETCH(p) ((void)(p))
+#define PRILLM__PREFETCH_WRITE(p) ((void)(p))
 #endif
 
 /* Fill err (if not NULL) and return code. */

@@ -155,12 +155,25 @@ typedef struct {
     unsigned char *list_mark; /* [m] scratch, all 0 between calls of list_row */
     int *n_listed;         /* [n]; -1: not listed (read whole every time)     */
     double *rest;          /* [n] */
+    /* The same bound for the row's listed slacks that are not active
+     * (j != s): listed_min_i is their least key less the drift when the
+     * row's list was last read whole (-INFINITY: not known). It holds while
+     * no active pair of the row leaves the set, so a row that has an
+     * ambiguous pair at the piece's breakpoint (row_forced) reads its list
+     * in every scan of the piece, which sets the bound again for the set
+     * that settles; a fallback's restart forgets every row's. A row whose
+     * listed and unlisted slacks are then all too far from zero to end the
+     * piece reads only its flows and the target's pair (the lists were most
+     * of a 5000 x 500 target's scans). */
+    double *listed_min;    /* [n] */
+    unsigned char *row_forced; /* [n] */
     double *loads_seen;    /* [m] a_j F_j at the last drift update            */
     double drift, drift_size; /* the drift, and the sum of its steps' sizes (for round-off) */
     int loads_known;       /* loads_seen holds loads                          */
     double slope_low[2];   /* per piece: min over j != s of -slack_F1_j ([0]) and of slack_F1_j ([1]) */
     double slope_high;     /* per piece: max |slack_F1_j| over j != s           */
     long rows_read, rows_bounded; /* counters (verbose)                      */
+    long lists_skipped;    /* bounded rows whose list the listed bound spared */
     /* The active sets of the equilibria solved at the pruning's prices,
      * packed per user: a bounding or bisection solve starts
      * from the set of the nearest price solved instead of wherever the
@@ -190,6 +203,8 @@ static void homotopy_free(Homotopy *h) {
     free(h->list_mark);
     free(h->n_listed);
     free(h->rest);
+    free(h->listed_min);
+    free(h->row_forced);
     free(h->loads_seen);
     prillm__system_free(&h->sys);
     free(h->r);
@@ -297,8 +312,13 @@ static int homotopy_init(Homotopy *h, const PrillmPriceProblem *pb) {
         }
         h->rest = prillm__calloc(N, sizeof(double));
         h->loads_seen = prillm__calloc(M, sizeof(double));
-        if (!h->n_listed || !h->rest || !h->loads_seen) return -1;
-        for (int i = 0; i < n; i++) h->n_listed[i] = -1;
+        h->listed_min = prillm__malloc_array(N, sizeof(double));
+        h->row_forced = prillm__calloc(N, 1);
+        if (!h->n_listed || !h->rest || !h->loads_seen || !h->listed_min || !h->row_forced) return -1;
+        for (int i = 0; i < n; i++) {
+            h->n_listed[i] = -1;
+            h->listed_min[i] = -INFINITY;
+        }
     }
     return 0;
 }
@@ -445,6 +465,10 @@ static void list_row(Homotopy *h, int i) {
     for (int q = 0; q < want; q++) cost[q] = c[list[q]];
     h->n_listed[i] = want;
     h->rest[i] = (want < count ? keys[want].key : INFINITY) - h->drift;
+    double least = INFINITY; /* the listed ones not active */
+    for (int q = 0; q < want; q++)
+        if (!act[keys[q].provider]) least = least < keys[q].key ? least : keys[q].key;
+    h->listed_min[i] = least - h->drift;
 }
 
 /* A lower bound on every unlisted slack of user i at the piece's start
@@ -457,9 +481,21 @@ static double unlisted_floor(const Homotopy *h, int i) {
     return bound - 1e-12 * size;
 }
 
+/* The same for the row's listed slacks that are not active (listed_min). */
+static double listed_floor(const Homotopy *h, int i) {
+    if (h->n_listed[i] < 0 || !(h->listed_min[i] > -INFINITY)) return -INFINITY;
+    double nu = h->slack_nu[i], bound = h->listed_min[i] + h->drift - nu;
+    double size = fabs(h->listed_min[i]) + fabs(h->drift) + h->drift_size + fabs(nu) + h->user_scale[i];
+    return bound - 1e-12 * size;
+}
+
 static void set_price(Homotopy *h, double p) {
-    size_t M = (size_t)h->m;
-    for (int i = 0; i < h->n; i++) h->c[(size_t)i * M + (size_t)h->s] = h->c0[i] + h->w_p * p;
+    size_t M = (size_t)h->m, s = (size_t)h->s;
+    /* a column of an n x m array: a line per user, asked for ahead */
+    for (int i = 0; i < h->n; i++) {
+        if (i + 8 < h->n) PRILLM__PREFETCH_WRITE(h->c + (size_t)(i + 8) * M + s);
+        h->c[(size_t)i * M + s] = h->c0[i] + h->w_p * p;
+    }
 }
 
 /* Values and slopes at price p for the set in h->active. Returns 0, 1 if the
@@ -599,7 +635,12 @@ static int scan_pairs(Homotopy *h, int dir, double limit, double *next) {
                 const double *cost = h->listed_cost + h->list_at[i];
                 const int *prov = sys->user_prov;
                 int count = h->n_listed[i], a = sys->user_start[i], a_end = sys->user_start[i + 1];
-                for (int q = 0; q <= count; q++) {
+                /* the listed ones too far as well: the target's pair alone */
+                double listed = h->row_forced[i] ? -INFINITY : listed_floor(h, i);
+                double listed_reach = steepest <= -slack_limit ? INFINITY : listed > 0 ? listed / steepest : 0;
+                int skip_list = listed >= slack_floor && listed_reach >= best;
+                double least = INFINITY; /* the listed keys not active, read */
+                for (int q = skip_list ? count : 0; q <= count; q++) {
                     int j;
                     if (q < count) {
                         j = list[q]; /* listed by provider: skip the active ones by merging */
@@ -610,7 +651,9 @@ static int scan_pairs(Homotopy *h, int dir, double limit, double *next) {
                         if (act[j]) continue;
                     }
                     double v1 = dir * (slack_F1[j] - nu1);
-                    double v = (q < count ? cost[q] : c[j]) + slack_F[j] - nu;
+                    double key = (q < count ? cost[q] : c[j]) + slack_F[j];
+                    if (q < count) least = least < key ? least : key;
+                    double v = key - nu;
                     row_bad += v < slack_floor;
                     if (!(v1 < slack_limit)) continue;
                     v = v > 0 ? v : 0;
@@ -620,6 +663,8 @@ static int scan_pairs(Homotopy *h, int dir, double limit, double *next) {
                     double t = v / -v1;
                     row_best = t < row_best ? t : row_best;
                 }
+                if (!skip_list) h->listed_min[i] = least - h->drift;
+                h->lists_skipped += skip_list;
                 best = row_best;
                 bad += row_bad;
                 h->rows_bounded++;
@@ -798,6 +843,7 @@ static void classify_at(Homotopy *h, int dir, int keep_membership, double dt) {
     for (int i = 0; i < h->n; i++) {
         if (!(h->mk->demand[i] > 0)) continue;
         ClassifyRow row = {h->slack_nu[i], h->nu1[i], h->user_scale[i], h->tol * h->user_scale[i]};
+        long row_first = n_ambiguous;
         if (h->bounded && !keep_membership && h->n_listed[i] >= 0) {
             /* every unlisted slack at the breakpoint is at least reach */
             double drop = fabs(dt) * h->slope_low[dt > 0] - dt * row.nu1;
@@ -809,8 +855,12 @@ static void classify_at(Homotopy *h, int dir, int keep_membership, double dt) {
                 const unsigned char *act = h->active + (size_t)i * (size_t)m;
                 const int *prov = sys->user_prov;
                 int count = h->n_listed[i], a = sys->user_start[i], a_end = sys->user_start[i + 1];
+                /* the listed ones not active are all above the definite
+                 * slack at the breakpoint too: none can be ambiguous */
+                double listed = listed_floor(h, i) + drop - 1e-12 * fabs(dt) * (h->slope_high + fabs(row.nu1));
+                int skip_list = listed > row.definite_slack;
                 /* the inactive ones first: the active ones' guesses change act */
-                for (int q = 0; q <= count; q++) {
+                for (int q = skip_list ? count : 0; q <= count; q++) {
                     int j;
                     if (q < count) {
                         j = list[q];
@@ -839,6 +889,7 @@ static void classify_at(Homotopy *h, int dir, int keep_membership, double dt) {
                         h->ambiguous[a] >>= 1;
                     }
                 }
+                h->row_forced[i] = n_ambiguous > first;
                 h->rows_bounded++;
                 continue;
             }
@@ -864,7 +915,10 @@ static void classify_at(Homotopy *h, int dir, int keep_membership, double dt) {
                 classify_pair(h, &row, i, j, 0, v, v1, dir, keep_membership, &n_ambiguous);
             }
         }
-        if (h->bounded) list_row(h, i);
+        if (h->bounded) {
+            list_row(h, i);
+            h->row_forced[i] = n_ambiguous > row_first;
+        }
     }
     h->n_ambiguous = (int)n_ambiguous;
 }
@@ -1054,6 +1108,9 @@ static PrillmErrorCode equilibrium_start(Homotopy *h, double p, long *solves, Pr
      * stay those of the last piece until the next evaluation */
     for (int j = 0; j < m; j++) h->slack_F[j] = h->slope[j] * eq->provider_flow[j];
     follow_loads(h);
+    /* a new set: no row's listed bound holds for it */
+    if (h->bounded)
+        for (int i = 0; i < n; i++) h->listed_min[i] = -INFINITY;
     h->set_reset = 1;
     return PRILLM_OK;
 }
@@ -1476,9 +1533,9 @@ static PrillmErrorCode price_exact_pruned(Homotopy *h, const PrillmPriceProblem 
         fprintf(stderr,
                 "prillm: exact pricing, pruned: %d intervals, %d bounded below the optimum, %d walks, %.3g of the range walked; "
                 "%ld pieces, %ld factorisations (%ld updated), %d fallbacks, %ld equilibrium solves; "
-                "rows bounded %ld, read %ld; bounding %.3g s, walking %.3g s\n",
+                "rows bounded %ld (%ld without their lists), read %ld; bounding %.3g s, walking %.3g s\n",
                 n_iv, skipped, n_run, walked / p_max, pieces, h->evaluations, h->sys.updated_factorisations, h->fallbacks,
-                solves, h->rows_bounded, h->rows_read, t_bound - t_start, prillm__now() - t_bound);
+                solves, h->rows_bounded, h->lists_skipped, h->rows_read, t_bound - t_start, prillm__now() - t_bound);
     free(iv);
     if (rc) return rc;
     /* the walks ran best bound first, not in price order */
