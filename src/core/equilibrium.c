@@ -1463,11 +1463,11 @@ static void keep_swept_support(PrillmEquilibriumSolver *s) {
     int n = s->n;
     s->f_support = F_SUPPORT_UNKNOWN;
     if (!s->swept_start && !(s->swept_start = malloc(((size_t)n + 1) * sizeof(int)))) return;
-    if (sys->n_pairs > s->swept_capacity) {
-        int *bigger = realloc(s->swept_prov, (size_t)sys->n_pairs * sizeof(int));
+    if (sys->n_pairs >= s->swept_capacity) { /* room for one at least: never a NULL to copy into */
+        int *bigger = realloc(s->swept_prov, ((size_t)sys->n_pairs + 1) * sizeof(int));
         if (!bigger) return;
         s->swept_prov = bigger;
-        s->swept_capacity = sys->n_pairs;
+        s->swept_capacity = sys->n_pairs + 1;
     }
     memcpy(s->swept_start, sys->user_start, ((size_t)n + 1) * sizeof(int));
     memcpy(s->swept_prov, sys->user_prov, (size_t)sys->n_pairs * sizeof(int));
