@@ -88,7 +88,17 @@ typedef struct {
      * the vectors below: writing two n*m arrays per piece cost more than
      * the rest of the piece at 5000 x 500 (43,000 of 2.5 million pairs
      * active). */
-    double *val, *val1;
+    /* After an equilibrium start (a walk's start, a fallback), its flows
+     * (start_val, by rows start_row with their models start_prov, the
+     * active pairs then) and every active pair's slope from the last piece
+     * whose pattern held it (slopes: a map from the pair's index, 0 for a
+     * pair never in one): what the start's classification reads. Dense
+     * n x m arrays, each touched at the pattern's pairs, cost a page fault
+     * per 4 kB page, a tenth of a 5000 x 500 target's time. */
+    int *start_row, *start_prov;
+    double *start_val;
+    size_t start_capacity;
+    struct SlopeMap { long *key; double *value; size_t capacity, count; } slopes;
     double *slack_F, *slack_F1; /* [m] a_j F_j, and its slope a_j F1_j (+ w_p on the target) */
     double *slack_nu;           /* [n] nu_i of the slacks (the slope uses nu1)   */
     double *user_scale;  /* G_i: size of user i's marginal cost terms          */
@@ -215,8 +225,11 @@ static void homotopy_free(Homotopy *h) {
     free(h->F1);
     free(h->pf);
     free(h->pf1);
-    free(h->val);
-    free(h->val1);
+    free(h->start_row);
+    free(h->start_prov);
+    free(h->start_val);
+    free(h->slopes.key);
+    free(h->slopes.value);
     free(h->slack_F);
     free(h->slack_F1);
     free(h->slack_nu);
@@ -270,15 +283,14 @@ static int homotopy_init(Homotopy *h, const PrillmPriceProblem *pb) {
     h->F1 = prillm__calloc(M, sizeof(double));
     h->pf = prillm__malloc_array(NM, sizeof(double));   /* indexed by the pattern, written by each piece */
     h->pf1 = prillm__malloc_array(NM, sizeof(double));
-    h->val = prillm__calloc(NM, sizeof(double));
-    h->val1 = prillm__calloc(NM, sizeof(double));
+    h->start_row = prillm__calloc(N + 1, sizeof(int));
     h->slack_F = prillm__calloc(M, sizeof(double));
     h->slack_F1 = prillm__calloc(M, sizeof(double));
     h->slack_nu = prillm__calloc(N, sizeof(double));
     h->user_scale = prillm__calloc(N, sizeof(double));
     h->ambiguous = prillm__malloc_array(NM, sizeof(long)); /* [n_ambiguous] in use */
     if (!h->slope || !h->beta || !h->c || !h->c0 || !h->active || !h->flip || !h->was_in || !h->saved || !h->r || !h->r1 ||
-        !h->nu || !h->nu1 || !h->F || !h->F1 || !h->pf || !h->pf1 || !h->val || !h->val1 || !h->user_scale || !h->slack_F || !h->slack_F1 || !h->slack_nu ||
+        !h->nu || !h->nu1 || !h->F || !h->F1 || !h->pf || !h->pf1 || !h->start_row || !h->user_scale || !h->slack_F || !h->slack_F1 || !h->slack_nu ||
         !h->ambiguous)
         return -1;
     prillm__price_costs(mk, h->s, 0.0, h->slope, h->c);
@@ -554,20 +566,77 @@ static inline int pattern_index(const Homotopy *h, int i, int j) {
     return -1;
 }
 
+/* ---- the slopes kept at a start: an open-addressing map pair -> slope ---- */
+
+static size_t slope_slot(const struct SlopeMap *map, long key) {
+    return (size_t)(((unsigned long long)key * 0x9E3779B97F4A7C15ull) >> 7) & (map->capacity - 1);
+}
+
+/* 0 for a pair never kept (as the dense array's zeros were) */
+static double slope_get(const struct SlopeMap *map, long key) {
+    if (!map->capacity) return 0.0;
+    for (size_t at = slope_slot(map, key);; at = (at + 1) & (map->capacity - 1)) {
+        if (map->key[at] == key) return map->value[at];
+        if (map->key[at] < 0) return 0.0;
+    }
+}
+
+/* Returns -1 out of memory. */
+static int slope_set(struct SlopeMap *map, long key, double value) {
+    if (2 * (map->count + 1) > map->capacity) {
+        size_t capacity = map->capacity ? 2 * map->capacity : 1024;
+        long *keys = malloc(capacity * sizeof *keys);
+        double *values = malloc(capacity * sizeof *values);
+        if (!keys || !values) {
+            free(keys);
+            free(values);
+            return -1;
+        }
+        for (size_t k = 0; k < capacity; k++) keys[k] = -1;
+        struct SlopeMap bigger = {keys, values, capacity, 0};
+        for (size_t k = 0; k < map->capacity; k++)
+            if (map->key[k] >= 0) {
+                size_t at = slope_slot(&bigger, map->key[k]);
+                while (keys[at] >= 0) at = (at + 1) & (capacity - 1);
+                keys[at] = map->key[k];
+                values[at] = map->value[k];
+                bigger.count++;
+            }
+        free(map->key);
+        free(map->value);
+        *map = bigger;
+    }
+    size_t at = slope_slot(map, key);
+    while (map->key[at] >= 0 && map->key[at] != key) at = (at + 1) & (map->capacity - 1);
+    if (map->key[at] < 0) {
+        map->key[at] = key;
+        map->count++;
+    }
+    map->value[at] = value;
+    return 0;
+}
+
+/* The start's flow of active pair (i, j) (0 if the start had none there) */
+static double start_flow(const Homotopy *h, int i, int j) {
+    for (int q = h->start_row[i]; q < h->start_row[i + 1]; q++)
+        if (h->start_prov[q] == j) return h->start_val[q];
+    return 0.0;
+}
+
 /* Value of pair (i,j) at the piece's start (flow if active, slack if not)
  * and its slope in the price, for the set just evaluated. */
 static inline double pair_value(const Homotopy *h, int i, int j) {
     size_t pair = (size_t)i * (size_t)h->m + (size_t)j;
     if (!h->active[pair]) return h->c[pair] + h->slack_F[j] - h->slack_nu[i];
     int q = h->piece_valid ? pattern_index(h, i, j) : -1;
-    return q >= 0 ? h->pf[q] : h->val[pair];
+    return q >= 0 ? h->pf[q] : start_flow(h, i, j);
 }
 
 static inline double pair_slope(const Homotopy *h, int i, int j) {
     size_t pair = (size_t)i * (size_t)h->m + (size_t)j;
     if (!h->active[pair]) return h->slack_F1[j] - h->nu1[i];
     int q = h->piece_valid ? pattern_index(h, i, j) : -1;
-    return q >= 0 ? h->pf1[q] : h->val1[pair];
+    return q >= 0 ? h->pf1[q] : slope_get(&h->slopes, (long)pair);
 }
 
 /* The size an active flow f_ij is measured against. The flow is computed as
@@ -894,8 +963,8 @@ static void classify_at(Homotopy *h, int dir, int keep_membership, double dt) {
                 continue;
             }
         }
-        double *val = h->val + (size_t)i * (size_t)m;
-        const double *val1 = h->val1 + (size_t)i * (size_t)m, *c = h->c + (size_t)i * (size_t)m;
+        const double *c = h->c + (size_t)i * (size_t)m;
+        int at = h->start_row[i]; /* the start's flows of the row, by model */
         const unsigned char *act = h->active + (size_t)i * (size_t)m;
         /* the set just evaluated: its flows where the solve left them (in
          * the CSR, by provider); a set from an equilibrium solve: h->val */
@@ -906,8 +975,12 @@ static void classify_at(Homotopy *h, int dir, int keep_membership, double dt) {
                 classify_pair(h, &row, i, j, 1, h->pf[q] + dt * h->pf1[q], h->pf1[q], dir, 0, &n_ambiguous);
                 q++;
             } else if (in) {
-                val[j] += dt * val1[j];
-                classify_pair(h, &row, i, j, 1, val[j], val1[j], dir, keep_membership, &n_ambiguous);
+                double slope = slope_get(&h->slopes, (long)((size_t)i * (size_t)m + (size_t)j));
+                while (at < h->start_row[i + 1] && h->start_prov[at] < j) at++;
+                double value = at < h->start_row[i + 1] && h->start_prov[at] == j ? h->start_val[at] : 0.0;
+                value += dt * slope;
+                if (at < h->start_row[i + 1] && h->start_prov[at] == j) h->start_val[at] = value;
+                classify_pair(h, &row, i, j, 1, value, slope, dir, keep_membership, &n_ambiguous);
             } else {
                 double v1 = h->slack_F1[j] - row.nu1;
                 double v = c[j] + h->slack_F[j] - row.nu + dt * v1;
@@ -1078,17 +1151,34 @@ static PrillmErrorCode equilibrium_start(Homotopy *h, double p, long *solves, Pr
     (*solves)++;
     const PrillmEquilibrium *eq = prillm_equilibrium_solution(solver);
     int n = h->n, m = h->m;
-    /* the active pairs' slopes stay those of the last piece (val1, dense:
-     * written here, not at every piece) */
+    /* the active pairs' slopes stay those of the last piece (kept here, not
+     * at every piece) */
     if (h->piece_valid) {
         const PrillmActiveSystem *sys = &h->sys;
         for (int i = 0; i < n; i++)
             for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++)
-                h->val1[(size_t)i * (size_t)m + (size_t)sys->user_prov[q]] = h->pf1[q];
+                if (slope_set(&h->slopes, (long)((size_t)i * (size_t)m + (size_t)sys->user_prov[q]), h->pf1[q]))
+                    return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory in the pricing homotopy");
         h->piece_valid = 0; /* the pattern no longer matches h->active */
     }
     set_price(h, p);
+    size_t count = 0;
     for (int i = 0; i < n; i++) {
+        if (!(h->mk->demand[i] > 0)) continue;
+        const double *f = eq->flows + (size_t)i * (size_t)m;
+        for (int j = 0; j < m; j++) count += f[j] > 0;
+    }
+    if (count > h->start_capacity) {
+        int *prov = realloc(h->start_prov, count * sizeof *prov);
+        if (prov) h->start_prov = prov;
+        double *val = prov ? realloc(h->start_val, count * sizeof *val) : NULL;
+        if (val) h->start_val = val;
+        if (!prov || !val) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory in the pricing homotopy");
+        h->start_capacity = count;
+    }
+    count = 0;
+    for (int i = 0; i < n; i++) {
+        h->start_row[i] = (int)count;
         const double *f = eq->flows + (size_t)i * (size_t)m;
         double scale = fabs(eq->lambda[i]);
         for (int j = 0; j < m; j++) {
@@ -1100,10 +1190,14 @@ static PrillmErrorCode equilibrium_start(Homotopy *h, double p, long *solves, Pr
             size_t pair = (size_t)i * (size_t)m + (size_t)j;
             int in = h->mk->demand[i] > 0 && f[j] > 0;
             h->active[pair] = (unsigned char)in;
-            if (in) h->val[pair] = f[j];
+            if (in) {
+                h->start_prov[count] = j;
+                h->start_val[count++] = f[j];
+            }
         }
         h->slack_nu[i] = eq->lambda[i];
     }
+    h->start_row[n] = (int)count;
     /* the slacks from the solver's loads and multipliers; their slopes
      * stay those of the last piece until the next evaluation */
     for (int j = 0; j < m; j++) h->slack_F[j] = h->slope[j] * eq->provider_flow[j];
