@@ -1275,6 +1275,15 @@ const unsigned char *prillm__equilibrium_last_set(const PrillmEquilibriumSolver 
 
 long prillm__equilibrium_cert_rows_bounded(const PrillmEquilibriumSolver *s) { return s ? s->cert_rows_bounded : 0; }
 
+int prillm__equilibrium_last_set_rows(const PrillmEquilibriumSolver *s, const int **start, const int **prov) {
+    /* a solved exact solve's last round changed nothing: its set is the
+     * factored pattern */
+    if (!s || !s->warm_exact || s->n_round_rows != 0 || !s->system.csr_valid) return 0;
+    *start = s->system.user_start;
+    *prov = s->system.user_prov;
+    return 1;
+}
+
 void prillm__equilibrium_set_local_start(PrillmEquilibriumSolver *s, int on) {
     if (s) s->no_local = !on;
 }
@@ -1408,6 +1417,14 @@ PRILLM__VECTOR_CLONES static long screen_row(Screen *sc, int i, const double *c,
     double best[SCREEN_LIST + 1];
     int at[SCREEN_LIST + 1];
     smallest(v, idx, k, best, at); /* k > SCREEN_LIST: all SCREEN_LIST + 1 */
+    /* by provider, as every list is (the rounds merge it with the row's
+     * pattern, sorted by provider too) */
+    for (int a = 1; a < SCREEN_LIST; a++)
+        for (int b = a; b > 0 && at[b - 1] > at[b]; b--) {
+            int swap = at[b];
+            at[b] = at[b - 1];
+            at[b - 1] = swap;
+        }
     for (int t = 0; t < SCREEN_LIST; t++) {
         list[t] = at[t];
         list_cost[t] = c[at[t]];
@@ -1620,13 +1637,19 @@ static long exact_round(PrillmEquilibriumSolver *s) {
                 full = 0;
                 const int *list = sc->list + (size_t)i * SCREEN_LIST;
                 const double *list_cost = sc->list_cost + (size_t)i * SCREEN_LIST;
+                /* the list and the row's pattern (exactly `act` now) are
+                 * both by provider: merged, the active ones are skipped
+                 * without reading the row's flags (a cache miss or two a
+                 * row, and a branch that went either way) */
+                const int *prov = sys->user_prov;
+                int a = sys->user_start[i], a_end = sys->user_start[i + 1];
                 for (int t = 0; t < SCREEN_LIST && list[t] >= 0; t++) {
                     int j = list[t];
-                    /* the reduced cost first: most listed pairs are above
-                     * the limit, and their flags stay unread. A moved
-                     * column's listed cost is stale: the column test below
-                     * reads the current one. */
-                    if (list_cost[t] + load_cost[j] - nu < limit && act[j] == 0 && !sc->dirty[j]) {
+                    while (a < a_end && prov[a] < j) a++;
+                    if (a < a_end && prov[a] == j) continue;
+                    /* A moved column's listed cost is stale: the column
+                     * test below reads the current one. */
+                    if (list_cost[t] + load_cost[j] - nu < limit && !sc->dirty[j]) {
                         act[j] = 1;
                         added++;
                     }

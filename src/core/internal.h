@@ -147,6 +147,11 @@ void prillm__equilibrium_screen_counters(const PrillmEquilibriumSolver *solver, 
 /* The active set (n*m flags) of the last solve when it ended solved by the
  * exact method, else NULL: what prillm__equilibrium_seed_active takes. */
 const unsigned char *prillm__equilibrium_last_set(const PrillmEquilibriumSolver *solver);
+/* The same set by rows (user i's providers prov[start[i] .. start[i+1]),
+ * ascending), read from the solver's factored pattern without a pass over
+ * the n x m flags: 1, or 0 when the solver cannot give it (then use the
+ * flags). The arrays are the solver's, valid until its next call. */
+int prillm__equilibrium_last_set_rows(const PrillmEquilibriumSolver *solver, const int **start, const int **prov);
 /* prillm__equilibrium_seed_active for a set that differs from the last one
  * at a few pairs: active[pairs[k]] := in[k] in order (k < count). Nothing
  * when there is no last set (prillm__equilibrium_last_set is NULL). */

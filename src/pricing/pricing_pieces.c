@@ -1089,6 +1089,22 @@ static void keep_solved_set(Homotopy *h, PrillmEquilibriumSolver *solver, double
         h->solved = bigger;
         h->solved_cap = cap;
     }
+    const int *rows_start, *rows_prov;
+    if (prillm__equilibrium_last_set_rows(solver, &rows_start, &rows_prov)) {
+        /* the solver's pattern is the set: copied as it is */
+        long pairs = rows_start[n];
+        int *start = malloc(((size_t)n + 1) * sizeof *start), *prov = malloc((size_t)(pairs > 0 ? pairs : 1) * sizeof *prov);
+        if (!start || !prov) {
+            free(start);
+            free(prov);
+            return;
+        }
+        memcpy(start, rows_start, ((size_t)n + 1) * sizeof *start);
+        memcpy(prov, rows_prov, (size_t)pairs * sizeof *prov);
+        h->solved[h->n_solved++] = (struct SolvedSet){p, start, prov};
+        h->solved_bytes += ((size_t)n + 1 + (size_t)pairs) * sizeof(int);
+        return;
+    }
     /* the flags are about 2% set on a large market: whole words of clear
      * flags are skipped (a byte-by-byte count and copy of a 5000 x 500
      * set took about 15 million instructions, 5% of a target's) */

@@ -363,7 +363,7 @@ static void test_support_tracking_changes_nothing(void **state) {
 static void test_seeds_by_rows_change_nothing(void **state) {
     (void)state;
     TestRng rng = {4242};
-    long told = 0, rows_total = 0, solves = 0;
+    long told = 0, rows_total = 0, solves = 0, by_rows = 0;
     for (int trial = 0; trial < 24; trial++) {
         int n = test_int(&rng, 5, 300), m = test_int(&rng, 2, trial % 2 ? 120 : 20);
         PrillmMarket *mk = test_market(n, m, 9100 + (uint64_t)trial, NULL);
@@ -398,6 +398,13 @@ static void test_seeds_by_rows_change_nothing(void **state) {
                     if (set[(size_t)i * m + k]) prov[count++] = k;
             }
             start[n] = count;
+            /* the same set by rows, from the solver's pattern */
+            const int *rows_start, *rows_prov;
+            if (prillm__equilibrium_last_set_rows(ref, &rows_start, &rows_prov)) {
+                by_rows++;
+                assert_memory_equal(rows_start, start, ((size_t)n + 1) * sizeof(int));
+                assert_memory_equal(rows_prov, prov, (size_t)count * sizeof(int));
+            }
             assert_int_equal(prillm_equilibrium_update_price(flags, j, p, &err), PRILLM_OK);
             assert_int_equal(prillm_equilibrium_update_price(rows, j, p, &err), PRILLM_OK);
             prillm__equilibrium_set_row_hints(flags, step % 3 != 2);
@@ -445,6 +452,7 @@ static void test_seeds_by_rows_change_nothing(void **state) {
            solves, told, rows_total);
     assert_true(solves >= 100);
     assert_true(told >= rows_total + solves); /* the seeded first rounds do take the rows path */
+    assert_true(by_rows >= solves); /* the last set is given by rows after every solved exact solve */
 }
 
 static void test_certificate_matches_recomputation(void **state) {
