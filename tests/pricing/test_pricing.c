@@ -276,6 +276,44 @@ static void test_row_bounds_change_nothing(void **state) {
     print_message("bounded rows vs every row on %d markets (%ld pieces): identical\n", count, pieces);
 }
 
+/* The same on every target of two random markets whose walks are long
+ * enough for the loads to fall far between two reads of a row's list (the
+ * drift then matters: leaving it out of the listed slacks' bound gives one
+ * of these targets another status), pruned as by default. */
+static void test_row_bounds_over_long_walks(void **state) {
+    (void)state;
+    static const int sizes[][3] = {{300, 70, 3}, {200, 150, 6}};
+    long pieces = 0;
+    int targets = 0;
+    for (int k = 0; k < 2; k++) {
+        PrillmError err;
+        PrillmMarket *mk = prillm_market_random(sizes[k][0], sizes[k][1], (unsigned long long)sizes[k][2], &err);
+        assert_non_null(mk);
+        PrillmPriceSettings read_all, bounded;
+        prillm_price_default_settings(&read_all);
+        read_all.row_bounds = 0;
+        prillm_price_default_settings(&bounded);
+        bounded.row_bounds = 1;
+        for (int s = 0; s < mk->n_providers; s++) {
+            PrillmPriceResult a, b;
+            assert_int_equal(prillm_price(mk, s, &read_all, &a, &err), PRILLM_OK);
+            assert_int_equal(prillm_price(mk, s, &bounded, &b, &err), PRILLM_OK);
+            if (!(a.price == b.price && a.profit == b.profit && a.status == b.status && a.iterations == b.iterations))
+                fail_msg("%d x %d seed %d, target %d: bounded rows %.17g at %.17g (%s, %ld pieces), every row %.17g "
+                         "at %.17g (%s, %ld pieces)",
+                         sizes[k][0], sizes[k][1], sizes[k][2], s, b.profit, b.price, prillm_status_name(b.status),
+                         b.iterations, a.profit, a.price, prillm_status_name(a.status), a.iterations);
+            pieces += a.iterations;
+            targets++;
+            prillm_price_result_clear(&a);
+            prillm_price_result_clear(&b);
+        }
+        prillm_market_free(mk);
+    }
+    print_message("bounded rows vs every row on %d targets of two random markets (%ld pieces): identical\n", targets,
+                  pieces);
+}
+
 /* prillm_price_all: every target as prillm_price prices it alone, the same
  * with one thread and with several, a failing target reported in its own
  * error slot without stopping the others, and bad arguments refused. */
@@ -1100,6 +1138,7 @@ int main(void) {
         cmocka_unit_test(test_pruned_equals_full_walk),
         cmocka_unit_test(test_replayed_sets_match_solves),
         cmocka_unit_test(test_row_bounds_change_nothing),
+        cmocka_unit_test(test_row_bounds_over_long_walks),
         cmocka_unit_test(test_price_all),
     };
     return cmocka_run_group_tests(tests, test_load_shipped_model, test_free_shipped_model);
