@@ -206,17 +206,12 @@ static int design_alloc(PrillmElasticityDesign *d, long n, int k) {
     return d->group && d->cluster && d->provider && d->y && d->x ? 0 : -1;
 }
 
-static int compare_int(const void *a, const void *b) {
-    int x = *(const int *)a, y = *(const int *)b;
-    return (x > y) - (x < y);
-}
-
 /* Distinct sorted days; returns the count, or -1 out of memory. */
 static int day_list(const int *dates, long n, int **days) {
     int *sorted = prillm__calloc(n > 0 ? (size_t)n : 1, sizeof(int));
     if (!sorted) return -1;
     memcpy(sorted, dates, (size_t)n * sizeof(int));
-    qsort(sorted, (size_t)n, sizeof(int), compare_int);
+    qsort(sorted, (size_t)n, sizeof(int), prillm__compare_int);
     int count = 0;
     for (long i = 0; i < n; i++)
         if (count == 0 || sorted[count - 1] != sorted[i]) sorted[count++] = sorted[i];

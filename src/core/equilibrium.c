@@ -428,19 +428,16 @@ void prillm__equilibrium_seed_active(PrillmEquilibriumSolver *s, const unsigned 
     s->seeded = 1;
 }
 
-/* After a seed: the rows whose flags it changed, ascending, in
- * round_rows[0..count) (the last round changed none), so that the first
- * round rebuilds and re-reads only those; a seeded row without a pair, or
- * a row without demand given one, makes the round look at every row. */
-static int cmp_int(const void *a, const void *b) {
-    int x = *(const int *)a, y = *(const int *)b;
-    return (x > y) - (x < y);
-}
-
+/* A seed can tell the first round its rows: the solver's set is its last
+ * solved one, the factored pattern, and the last round changed none. */
 static int seed_rows_known(const PrillmEquilibriumSolver *s) {
     return s->warm_exact && s->n_round_rows == 0 && s->round_rows && s->system.csr_valid && !s->no_row_hints;
 }
 
+/* After a seed: the rows whose flags it changed, ascending, in
+ * round_rows[0..count) (the last round changed none), so that the first
+ * round rebuilds and re-reads only those; a seeded row without a pair, or
+ * a row without demand given one, makes the round look at every row. */
 static void seeded_rows(PrillmEquilibriumSolver *s, int count) {
     for (int k = 0; k < count && s->empty_rows_known; k++) {
         int i = s->round_rows[k];
@@ -464,7 +461,7 @@ void prillm__equilibrium_seed_pairs(PrillmEquilibriumSolver *s, const long *pair
     }
     if (known) {
         /* ascending, once each */
-        qsort(s->round_rows, (size_t)rows, sizeof(int), cmp_int);
+        qsort(s->round_rows, (size_t)rows, sizeof(int), prillm__compare_int);
         int unique = 0;
         for (int k = 0; k < rows; k++)
             if (unique == 0 || s->round_rows[unique - 1] != s->round_rows[k]) s->round_rows[unique++] = s->round_rows[k];
