@@ -112,25 +112,8 @@ static int build_pattern(PrillmActiveSystem *sys, const unsigned char *active) {
     for (int i = 0; i < n; i++) {
         const unsigned char *row = active + (size_t)i * (size_t)m;
         sys->user_start[i] = (int)pairs;
-        if (grow_pairs(sys, pairs + m)) return -1; /* room for a full row: no test per pair */
-        int *out = sys->user_prov + pairs;
-        int k = 0, j = 0;
-        /* eight flags at a time: rows are long and mostly clear; a word
-         * with a flag set is read byte by byte, without branches */
-        for (; j + 8 <= m; j += 8) {
-            uint64_t word;
-            memcpy(&word, row + j, sizeof word);
-            if (!word) continue;
-            for (int b = 0; b < 8; b++) {
-                out[k] = j + b;
-                k += row[j + b] != 0;
-            }
-        }
-        for (; j < m; j++) {
-            out[k] = j;
-            k += row[j] != 0;
-        }
-        pairs += k;
+        if (grow_pairs(sys, pairs + m + 8)) return -1; /* room for a full row: no test per pair */
+        pairs += prillm__list_flags(row, m, sys->user_prov + pairs);
     }
     sys->user_start[n] = (int)pairs;
     sys->n_pairs = pairs;
@@ -183,12 +166,10 @@ static int rebuild_rows(PrillmActiveSystem *sys, const unsigned char *active, co
     else sys->stale_count = -1;
     long grow = 0;
     for (int q = 0; q < n_users; q++) {
-        const unsigned char *row = active + (size_t)users[q] * (size_t)m;
-        int count = 0;
-        for (int j = prillm__next_flag(row, 0, m); j < m; j = prillm__next_flag(row, j + 1, m)) count++;
+        int count = prillm__count_flags(active + (size_t)users[q] * (size_t)m, m);
         grow += count - (sys->old_start[users[q] + 1] - sys->old_start[users[q]]);
     }
-    if (grow_pairs(sys, sys->n_pairs + grow)) {
+    if (grow_pairs(sys, sys->n_pairs + grow + 8)) { /* 8: prillm__list_flags's room */
         sys->stale_count = -1;
         sys->csr_valid = 0;
         return -1;
@@ -198,8 +179,7 @@ static int rebuild_rows(PrillmActiveSystem *sys, const unsigned char *active, co
     for (int i = 0; i < n; i++) {
         sys->user_start[i] = (int)pairs;
         if (next < n_users && users[next] == i) {
-            const unsigned char *row = active + (size_t)i * (size_t)m;
-            for (int j = prillm__next_flag(row, 0, m); j < m; j = prillm__next_flag(row, j + 1, m)) sys->user_prov[pairs++] = j;
+            pairs += prillm__list_flags(active + (size_t)i * (size_t)m, m, sys->user_prov + pairs);
             next++;
             if (keep_costs) sys->stale_rows[sys->stale_count++] = i;
         } else {

@@ -122,9 +122,11 @@ typedef struct {
     double delta;        /* fall of a load beyond which its column is tested     */
     unsigned char *dirty;/* [m] costs changed since R                            */
     int *cols;           /* [m] providers tested pair by pair this round         */
+    unsigned char *skip; /* [m] scratch: dirty, and a row's pattern while its list is read */
     double cost_max;     /* max |c_ij| (an upper bound after update_price)       */
     long rebuilds, screened_rows, full_rows; /* counters (tests, tuning)         */
     int round_full_rows; /* rows read in full by the last round (-1: a rebuild)  */
+    int round_cols;      /* columns tested pair by pair in the last round        */
 } Screen;
 
 struct PrillmEquilibriumSolver {
@@ -548,6 +550,7 @@ void prillm_equilibrium_cleanup(PrillmEquilibriumSolver *s) {
     free(s->screen.load_ref);
     free(s->screen.dirty);
     free(s->screen.cols);
+    free(s->screen.skip);
     free(s->solution.flows);
     free(s->solution.provider_flow);
     free(s->solution.lambda);
@@ -653,6 +656,16 @@ PrillmErrorCode prillm_equilibrium_update_price(PrillmEquilibriumSolver *s, int 
  * In absolute terms a demand of 1e-20 moves lambda by less than one unit in
  * the last place of e_lo, and no flow at all would come out. Returns
  * lambda - e_lo (>= 0); e is left shifted (e_j - e_lo) for the caller. */
+/* x if keep, else +0.0, by a mask on its bits: a select the compiler
+ * cannot turn back into a branch */
+static inline double masked(double x, int keep) {
+    uint64_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    bits &= (uint64_t)0 - (uint64_t)(keep != 0);
+    memcpy(&x, &bits, sizeof x);
+    return x;
+}
+
 static double water_start(const double *e, const double *h, int m, double demand) {
     double start = INFINITY;
 #pragma omp simd reduction(min : start)
@@ -747,14 +760,16 @@ PRILLM__VECTOR_CLONES static double water_fill_from(double *e, const double *h, 
                 s0 += h[idx[t]] * e[idx[t]];
             }
         } else if (idx && k >= 0 && lambda <= bound) {
+            /* without a branch (which entries stay is hard to predict):
+             * one that leaves adds +0.0 to sums that are never -0.0 (h >
+             * 0, e >= 0 here), which changes no bit */
             int kept = 0;
             for (int t = 0; t < k; t++) {
-                int j = idx[t];
-                if (e[j] < lambda) {
-                    idx[kept++] = j;
-                    s1 += h[j];
-                    s0 += h[j] * e[j];
-                }
+                int j = idx[t], below = e[j] < lambda;
+                idx[kept] = j;
+                kept += below;
+                s1 += masked(h[j], below);
+                s0 += masked(h[j] * e[j], below);
             }
             k = kept;
             bound = lambda;
@@ -1305,7 +1320,8 @@ void prillm__equilibrium_set_support_tracking(PrillmEquilibriumSolver *s, int on
 /* The screen's arrays, at the first round that uses them; 0 or -1. */
 static int screen_alloc(PrillmEquilibriumSolver *s) {
     Screen *sc = &s->screen;
-    if (sc->list && sc->list_cost && sc->theta && sc->nu_ref && sc->load_ref && sc->dirty && sc->cols) return 0;
+    if (sc->list && sc->list_cost && sc->theta && sc->nu_ref && sc->load_ref && sc->dirty && sc->cols && sc->skip)
+        return 0;
     size_t n = (size_t)s->n, m = (size_t)s->m;
     free(sc->list); /* a part left by an earlier failure */
     free(sc->list_cost);
@@ -1314,6 +1330,7 @@ static int screen_alloc(PrillmEquilibriumSolver *s) {
     free(sc->load_ref);
     free(sc->dirty);
     free(sc->cols);
+    free(sc->skip);
     sc->list = malloc(n * SCREEN_LIST * sizeof(int));
     sc->list_cost = malloc(n * SCREEN_LIST * sizeof(double));
     sc->theta = malloc(n * sizeof(double));
@@ -1321,8 +1338,10 @@ static int screen_alloc(PrillmEquilibriumSolver *s) {
     sc->load_ref = malloc(m * sizeof(double));
     sc->dirty = prillm__calloc(m, 1);
     sc->cols = malloc(m * sizeof(int));
+    sc->skip = prillm__calloc(m, 1);
     sc->valid = 0;
-    if (!sc->list || !sc->list_cost || !sc->theta || !sc->nu_ref || !sc->load_ref || !sc->dirty || !sc->cols) return -1;
+    if (!sc->list || !sc->list_cost || !sc->theta || !sc->nu_ref || !sc->load_ref || !sc->dirty || !sc->cols || !sc->skip)
+        return -1;
     return 0;
 }
 
@@ -1567,6 +1586,7 @@ static long exact_round(PrillmEquilibriumSolver *s) {
     for (int j = 0; j < m; j++) load_cost[j] = s->slope[j] * s->exact_F[j];
     /* The screen (see Screen): rebuild, use, or (small markets) none */
     Screen *sc = &s->screen;
+    unsigned char *skip = NULL; /* sc->skip, once allocated */
     int use_screen = 0, rebuild = 0, n_cols = 0, full_rows = 0;
     double drop_min = 0, load_max = 0;
     if (!sc->off && m >= SCREEN_MIN_PROVIDERS && screen_alloc(s) == 0) {
@@ -1583,6 +1603,7 @@ static long exact_round(PrillmEquilibriumSolver *s) {
             rebuild = n_cols > m / 8;
         }
         use_screen = !rebuild;
+        if (use_screen) memcpy(skip = sc->skip, sc->dirty, (size_t)m);
         if (rebuild) {
             /* the cut: from a sample of rows, the median of their
              * (2/3 SCREEN_LIST)-th smallest v, so that most rows list
@@ -1634,23 +1655,27 @@ static long exact_round(PrillmEquilibriumSolver *s) {
                 full = 0;
                 const int *list = sc->list + (size_t)i * SCREEN_LIST;
                 const double *list_cost = sc->list_cost + (size_t)i * SCREEN_LIST;
-                /* the list and the row's pattern (exactly `act` now) are
-                 * both by provider: merged, the active ones are skipped
-                 * without reading the row's flags (a cache miss or two a
-                 * row, and a branch that went either way) */
+                /* The row's pattern (exactly `act` now) is marked in
+                 * `skip` (m bytes that stay in cache) for the list's
+                 * test, instead of reading the row's flags (a cache miss
+                 * or two a row) or merging the two by provider (branches
+                 * that went either way): an active pair does not enter.
+                 * Nor does a moved column's listed pair, whose listed cost
+                 * is stale: the column test below reads the current one. */
                 const int *prov = sys->user_prov;
                 int a = sys->user_start[i], a_end = sys->user_start[i + 1];
+                for (int q = a; q < a_end; q++) skip[prov[q]] = 1;
+                /* the entering ones gathered without a branch (in the
+                 * first rounds of a cold solve many rows take a pair) */
+                int entering[SCREEN_LIST], k = 0;
                 for (int t = 0; t < SCREEN_LIST && list[t] >= 0; t++) {
                     int j = list[t];
-                    while (a < a_end && prov[a] < j) a++;
-                    if (a < a_end && prov[a] == j) continue;
-                    /* A moved column's listed cost is stale: the column
-                     * test below reads the current one. */
-                    if (list_cost[t] + load_cost[j] - nu < limit && !sc->dirty[j]) {
-                        act[j] = 1;
-                        added++;
-                    }
+                    entering[k] = j;
+                    k += (list_cost[t] + load_cost[j] - nu < limit) & !skip[j];
                 }
+                for (int t = 0; t < k; t++) act[entering[t]] = 1;
+                added += k;
+                for (int q = a; q < a_end; q++) skip[prov[q]] = sc->dirty[prov[q]];
                 for (int t = 0; t < n_cols; t++) {
                     int j = sc->cols[t];
                     if (c[j] + load_cost[j] - nu < limit && act[j] == 0) {
@@ -1725,6 +1750,7 @@ static long exact_round(PrillmEquilibriumSolver *s) {
         sc->valid = 0; /* too many rows read in full: the next round rebuilds */
     }
     sc->round_full_rows = rebuild ? -1 : use_screen ? full_rows : n;
+    sc->round_cols = use_screen ? n_cols : 0;
     return violations;
 }
 
@@ -2011,7 +2037,8 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
             char rows[64] = "every row read";
             if (s->screen.round_full_rows == -1) snprintf(rows, sizeof rows, "every row read, screen rebuilt");
             else if (s->screen.round_full_rows < n)
-                snprintf(rows, sizeof rows, "%d of %d rows read in full", s->screen.round_full_rows, n);
+                snprintf(rows, sizeof rows, "%d of %d rows read in full, %d columns tested", s->screen.round_full_rows,
+                         n, s->screen.round_cols);
             double now = prillm__now();
             fprintf(stderr, "prillm: round %d: %ld pairs active, %ld violations (%s), %.1f ms\n",
                     info->iterations, s->system.n_pairs, violations, rows, 1e3 * (now - round_t0));

@@ -56,15 +56,15 @@ void *prillm__calloc(size_t count, size_t size);
 void *prillm__malloc_array(size_t count, size_t size);
 char *prillm__strdup(const char *text);
 
-/* The next set flag of row[0..m) at or after j (m if none). Eight flags
- * are read at once and a clear word is skipped: active-set rows are long
- * and mostly clear (about 1% set at 10000 x 500). */
 /* qsort's comparison of ints, ascending */
 static inline int prillm__compare_int(const void *a, const void *b) {
     int x = *(const int *)a, y = *(const int *)b;
     return (x > y) - (x < y);
 }
 
+/* The next set flag of row[0..m) at or after j (m if none). Eight flags
+ * are read at once and a clear word is skipped: active-set rows are long
+ * and mostly clear (about 1% set at 10000 x 500). */
 static inline int prillm__next_flag(const unsigned char *row, int j, int m) {
     while (j + 8 <= m) {
         uint64_t word;
@@ -74,6 +74,47 @@ static inline int prillm__next_flag(const unsigned char *row, int j, int m) {
     }
     while (j < m && !row[j]) j++;
     return j;
+}
+
+/* How many of row[0..m) are set (nonzero), eight at a time without a
+ * branch per flag: a word's clear bytes are found with carry-free
+ * arithmetic and counted. */
+static inline int prillm__count_flags(const unsigned char *row, int m) {
+    const uint64_t low7 = 0x7F7F7F7F7F7F7F7FULL;
+    int count = 0, j = 0;
+    for (; j + 8 <= m; j += 8) {
+        uint64_t word;
+        memcpy(&word, row + j, sizeof word);
+        /* the top bit of each byte: set iff the byte is zero; moved to
+         * the byte's low bit and summed into the top byte by one multiply
+         * (no popcount instruction on the baseline x86-64) */
+        uint64_t zero = ~(((word & low7) + low7) | word | low7);
+        count += 8 - (int)(((zero >> 7) * 0x0101010101010101ULL) >> 56);
+    }
+    for (; j < m; j++) count += row[j] != 0;
+    return count;
+}
+
+/* The set flags of row[0..m), ascending, into out; returns how many. A clear
+ * word of eight flags is skipped, a word with one set is listed without
+ * branches: out needs room for the count plus 8 (each entry is written
+ * before the count says whether it is kept). */
+static inline int prillm__list_flags(const unsigned char *row, int m, int *out) {
+    int k = 0, j = 0;
+    for (; j + 8 <= m; j += 8) {
+        uint64_t word;
+        memcpy(&word, row + j, sizeof word);
+        if (!word) continue;
+        for (int b = 0; b < 8; b++) {
+            out[k] = j + b;
+            k += row[j + b] != 0;
+        }
+    }
+    for (; j < m; j++) {
+        out[k] = j;
+        k += row[j] != 0;
+    }
+    return k;
 }
 
 /* Fill n doubles with NaN. */
