@@ -108,6 +108,18 @@ PrillmErrorCode prillm_equilibrium_check_settings(const PrillmEquilibriumSetting
  * n x m array (the certificate, the exact flows' writes) ask for them */
 #define CERT_AHEAD 4
 
+/* The nonzero flows of every row after a full sweep, ascending (the
+ * pre-sweeps keep two: the last sweep's, read by the next, which writes the
+ * other). With it the next sweep reads a row's flows at those entries
+ * instead of all m of them: the second pre-sweep of a cold 10000 x 500
+ * solve then reads the costs alone, not the 40 MB of flows as well. */
+typedef struct {
+    int *start;     /* [n + 1]                                         */
+    int *prov;      /* [capacity]                                      */
+    long capacity;
+    int valid;      /* lists exactly the nonzeros of f                 */
+} SweepSupport;
+
 enum { F_SUPPORT_UNKNOWN, F_SUPPORT_PATTERN, F_SUPPORT_PACK, F_SUPPORT_ACTIVE, F_SUPPORT_SWEPT }; /* PrillmEquilibriumSolver.f_support */
 
 typedef struct {
@@ -229,6 +241,11 @@ struct PrillmEquilibriumSolver {
      * sweep clears each row just before writing it: one pass over the
      * n x m flows instead of a clearing pass and then the sweep's. */
     int rows_unset;
+    SweepSupport sweep_support[2];
+    double *own_row; /* [m] scratch of the sweeps: a row's listed flows, zero elsewhere */
+    int *group_first;              /* [m / 8 + 1] scratch of the sweeps (ShiftGroups) */
+    long rows_listed, rows_grouped; /* rows swept from listed flows, told the groups (tests) */
+    unsigned char *group_shifted;  /* [m / 8 + 1]                                     */
     PrillmEquilibrium solution;
 };
 
@@ -322,10 +339,13 @@ static PrillmErrorCode setup_solver(PrillmEquilibriumSolver **out, const PrillmM
     s->e_row = prillm__calloc(m, sizeof(double));
     s->h_row = prillm__calloc(m, sizeof(double));
     s->support_row = prillm__calloc(m, sizeof(int));
+    s->group_first = prillm__calloc(m / 8 + 1, sizeof(int));
+    s->group_shifted = prillm__calloc(m / 8 + 1, 1);
     s->f = s->solution.flows;
     s->F = s->solution.provider_flow;
     if (!s->slope || !s->beta || !s->half_inv || !s->cost || !s->lambda ||
-        !s->exact_F || !s->nu || !s->rhs || !s->e_row || !s->h_row || !s->support_row || !s->active || !s->solution.flows ||
+        !s->exact_F || !s->nu || !s->rhs || !s->e_row || !s->h_row || !s->support_row || !s->group_first ||
+        !s->group_shifted || !s->active || !s->solution.flows ||
         !s->solution.provider_flow || !s->solution.lambda ||
         prillm__system_init(&s->system, s->n, s->m, s->beta)) {
         prillm_equilibrium_cleanup(s);
@@ -551,6 +571,13 @@ void prillm_equilibrium_cleanup(PrillmEquilibriumSolver *s) {
     free(s->screen.dirty);
     free(s->screen.cols);
     free(s->screen.skip);
+    for (int k = 0; k < 2; k++) {
+        free(s->sweep_support[k].start);
+        free(s->sweep_support[k].prov);
+    }
+    free(s->own_row);
+    free(s->group_first);
+    free(s->group_shifted);
     free(s->solution.flows);
     free(s->solution.provider_flow);
     free(s->solution.lambda);
@@ -694,11 +721,38 @@ static double min_of(const double *x, int m) {
  * handful of them: the later passes cost that handful instead of m. On
  * return *used (with idx) is the number of entries in idx below the
  * returned multiplier, ascending, or -1 when idx does not describe it. */
+/* The groups of eight entries of e that the sweep found could lie below
+ * the multiplier (those whose least is below the warm multiplier or the
+ * start, either of which lambda + lo stays under): e is shifted by lo in
+ * those groups and the tail alone (marked in `shifted`, one byte a group),
+ * until a pass over every entry needs the rest (shift_rest). An entry of
+ * a group left out is not below lambda: e_j >= warm (or start_at) makes
+ * e_j - lo >= lambda, as rounding is monotone. */
+typedef struct {
+    int *first;             /* the listed groups' first entries, ascending */
+    int count;
+    unsigned char *shifted; /* [m / 8]: 1 where e is shifted              */
+    int all;                /* every entry shifted                         */
+} ShiftGroups;
+
+static void shift_rest(double *e, int m, double lo, ShiftGroups *g) {
+    if (!g || g->all) return;
+    for (int j = 0; j + 8 <= m; j += 8)
+        if (!g->shifted[j / 8])
+            for (int t = 0; t < 8; t++) e[j + t] -= lo;
+    g->all = 1;
+}
+
+/* e_j - lo, whether or not e_j was shifted yet */
+static inline double shifted_entry(const double *e, int j, int m, double lo, const ShiftGroups *g) {
+    return !g || g->all || j >= m - m % 8 || g->shifted[j / 8] ? e[j] : e[j] - lo;
+}
+
 static double water_fill_from(double *e, const double *h, int m, double demand, double warm, double lo,
-                              double start_at, double *e_lo, int *idx, int *used);
+                              double start_at, double *e_lo, int *idx, int *used, ShiftGroups *groups);
 static double water_fill(double *e, const double *h, int m, double demand, double warm, double *e_lo, int *idx,
                          int *used) {
-    return water_fill_from(e, h, m, demand, warm, min_of(e, m), NAN, e_lo, idx, used);
+    return water_fill_from(e, h, m, demand, warm, min_of(e, m), NAN, e_lo, idx, used, NULL);
 }
 
 /* water_fill with lo = min_j e_j already known, and (start_at not NaN)
@@ -711,7 +765,8 @@ static double water_fill(double *e, const double *h, int m, double demand, doubl
  * Newton's iterates fall to the same last set and the same multiplier,
  * summed over the same entries in the same order. */
 PRILLM__VECTOR_CLONES static double water_fill_from(double *e, const double *h, int m, double demand, double warm,
-                                                    double lo, double start_at, double *e_lo, int *idx, int *used) {
+                                                    double lo, double start_at, double *e_lo, int *idx, int *used,
+                                                    ShiftGroups *groups) {
     *e_lo = lo;
     int k = -1;           /* entries of idx in use (-1: none yet)           */
     double bound = NAN;   /* idx holds every entry below bound, ascending   */
@@ -722,9 +777,26 @@ PRILLM__VECTOR_CLONES static double water_fill_from(double *e, const double *h, 
         lambda = warm_ok ? warm - lo : (start = start_at - lo);
         if (idx) {
             /* eight entries at a time: a user uses a few of m models, so
-             * most groups have none below lambda and are only shifted */
+             * most groups have none below lambda and are only shifted
+             * (or, told the groups that can hold one, not visited) */
             k = 0;
             int j = 0;
+            for (int g = 0; groups && g < groups->count; g++) {
+                j = groups->first[g];
+                double least = INFINITY;
+#pragma omp simd reduction(min : least)
+                for (int t = 0; t < 8; t++) {
+                    e[j + t] -= lo;
+                    least = MIN2(least, e[j + t]);
+                }
+                groups->shifted[j / 8] = 1;
+                if (!(least < lambda)) continue;
+                for (int t = 0; t < 8; t++) {
+                    idx[k] = j + t;
+                    k += e[j + t] < lambda;
+                }
+            }
+            if (groups) j = m - m % 8; /* the tail, shifted always */
             for (; j + 8 <= m; j += 8) {
                 double least = INFINITY;
 #pragma omp simd reduction(min : least)
@@ -746,9 +818,11 @@ PRILLM__VECTOR_CLONES static double water_fill_from(double *e, const double *h, 
             bound = lambda;
         } else {
             for (int j = 0; j < m; j++) e[j] -= lo;
+            if (groups) groups->all = 1;
         }
     } else {
         for (int j = 0; j < m; j++) e[j] -= lo;
+        if (groups) groups->all = 1;
         lambda = start = water_start(e, h, m, demand);
     }
     for (int it = 0; it < 2 * m + 20; it++) {
@@ -775,6 +849,7 @@ PRILLM__VECTOR_CLONES static double water_fill_from(double *e, const double *h, 
             bound = lambda;
         } else if (idx) {
             /* branch-free: which entries are below is hard to predict */
+            shift_rest(e, m, lo, groups);
             k = 0;
             for (int j = 0; j < m; j++) {
                 idx[k] = j;
@@ -793,6 +868,7 @@ PRILLM__VECTOR_CLONES static double water_fill_from(double *e, const double *h, 
                 }
         }
         if (s1 == 0) {
+            shift_rest(e, m, lo, groups);
             if (isnan(start)) start = water_start(e, h, m, demand);
             lambda = start;
             continue;
@@ -802,6 +878,7 @@ PRILLM__VECTOR_CLONES static double water_fill_from(double *e, const double *h, 
         lambda = next;
     }
     if (used) *used = idx && k >= 0 && bound == lambda ? k : -1;
+    if (used && *used < 0) shift_rest(e, m, lo, groups); /* the caller reads every entry */
     return lambda;
 }
 
@@ -919,21 +996,49 @@ static double split_correction(const double *e, const double *h, const int *idx,
  * unused, and the largest flow change relative to the user's demand. With
  * flags (n x m), also flags := f > 0 after the sweep. */
 static long sweep_rows(PrillmEquilibriumSolver *s, double *max_change, unsigned char *flags, int rows_zero,
-                       const unsigned char *only);
+                       const unsigned char *only, const SweepSupport *in, SweepSupport *out);
 static long sweep(PrillmEquilibriumSolver *s, double *max_change, unsigned char *flags) {
-    return sweep_rows(s, max_change, flags, 0, NULL);
+    return sweep_rows(s, max_change, flags, 0, NULL, NULL, NULL);
+}
+
+/* Room in out for count + m entries; 0, or -1 (out is then left invalid). */
+static int support_room(SweepSupport *out, long count, int m) {
+    if (count + m <= out->capacity) return 0;
+    long cap = out->capacity > 0 ? out->capacity : 1024;
+    while (cap < count + m) cap *= 2;
+    int *bigger = realloc(out->prov, (size_t)cap * sizeof(int));
+    if (!bigger) return -1;
+    out->prov = bigger;
+    out->capacity = cap;
+    return 0;
 }
 
 /* rows_zero: every flow is 0 before the sweep (a cold start's first), so
  * no pair used before has to be cleared: the loop that looks for them over
- * all m providers of each row is left out (it would change nothing). */
+ * all m providers of each row is left out (it would change nothing).
+ * in (a full sweep only, NULL: unknown): f's nonzeros, listed by the last
+ * full sweep; each row's flows are then read there alone, through own_row
+ * (zero elsewhere, as the row is), in the same operations. out (NULL:
+ * none): where this sweep leaves f nonzero. */
 PRILLM__VECTOR_CLONES static long sweep_rows(PrillmEquilibriumSolver *s, double *max_change, unsigned char *flags,
-                                             int rows_zero, const unsigned char *only) {
+                                             int rows_zero, const unsigned char *only, const SweepSupport *in,
+                                             SweepSupport *out) {
     int n = s->n, m = s->m;
     long flips = 0;
     const double *slope = s->slope, *F = s->F;
     double biggest = 0;
     double *e = s->e_row;
+    if (only || s->rows_unset || s->no_support || (in && !in->valid)) in = NULL;
+    if (in && !s->own_row && !(s->own_row = prillm__calloc((size_t)m, sizeof(double)))) in = NULL;
+    if (only) out = NULL;
+    if (out) {
+        out->valid = 0;
+        if (!out->start && !(out->start = malloc(((size_t)n + 1) * sizeof(int)))) out = NULL;
+    }
+    long listed = 0;
+    /* groups told to the water-filling where the pass for a pair left
+     * needs no full shift: none to leave, or the row's flows listed */
+    int group_rows = (rows_zero || in) && !only && !s->no_support;
     if (s->rows_unset && only) clear_flows(s); /* rows it skips must be zero too */
     support_rows_swept(s, only);
     for (int i = 0; i < n; i++) {
@@ -943,29 +1048,76 @@ PRILLM__VECTOR_CLONES static long sweep_rows(PrillmEquilibriumSolver *s, double 
         unsigned char *flag = flags ? flags + (size_t)i * m : NULL;
         double D = s->demand[i];
         if (s->rows_unset) memset(row, 0, (size_t)m * sizeof(double)); /* written whole below */
+        /* the row's flows before the sweep: read where they are listed */
+        const double *was = row;
+        const int *sup = NULL;
+        int sup_count = 0;
+        if (in) {
+            sup = in->prov + in->start[i];
+            sup_count = in->start[i + 1] - in->start[i];
+            for (int t = 0; t < sup_count; t++) s->own_row[sup[t]] = row[sup[t]];
+            was = s->own_row;
+            s->rows_listed++;
+        }
+        if (out && support_room(out, listed, m)) out = NULL;
+        if (out) out->start[i] = (int)listed;
         /* the marginal costs and their least (min_of's, in one pass) */
         double e_min = INFINITY, start_at = INFINITY, two_D = 2.0 * D;
+        ShiftGroups groups = {s->group_first, 0, s->group_shifted, 0}, *told = NULL;
+        if (group_rows && D > 0) {
+            /* by groups of eight, listing those that can hold an entry
+             * below the multiplier (see ShiftGroups): the water-filling
+             * then shifts and reads those alone. A group is listed when its
+             * least is below the warm multiplier or the start so far (at
+             * or above the final start, the least of the terms). */
+            double warm = isfinite(s->lambda[i]) ? s->lambda[i] : -INFINITY;
+            int j = 0;
+            for (; j + 8 <= m; j += 8) {
+                double least = INFINITY, start = INFINITY;
+#pragma omp simd reduction(min : least, start)
+                for (int t = j; t < j + 8; t++) {
+                    e[t] = c[t] + slope[t] * (F[t] - was[t]);
+                    least = MIN2(least, e[t]);
+                    start = MIN2(start, e[t] + two_D * slope[t]);
+                }
+                e_min = MIN2(e_min, least);
+                start_at = MIN2(start_at, start);
+                groups.first[groups.count] = j;
+                groups.count += least < MAX2(warm, start_at);
+            }
+            for (; j < m; j++) {
+                e[j] = c[j] + slope[j] * (F[j] - was[j]);
+                e_min = MIN2(e_min, e[j]);
+                start_at = MIN2(start_at, e[j] + two_D * slope[j]);
+            }
+            memset(groups.shifted, 0, (size_t)(m / 8));
+            told = &groups;
+            s->rows_grouped++;
+        } else {
 #pragma omp simd reduction(min : e_min, start_at)
-        for (int j = 0; j < m; j++) {
-            e[j] = c[j] + slope[j] * (F[j] - row[j]);
-            e_min = MIN2(e_min, e[j]);
-            start_at = MIN2(start_at, e[j] + two_D * slope[j]);
+            for (int j = 0; j < m; j++) {
+                e[j] = c[j] + slope[j] * (F[j] - was[j]);
+                e_min = MIN2(e_min, e[j]);
+                start_at = MIN2(start_at, e[j] + two_D * slope[j]);
+            }
         }
         if (flag) /* set below where the new flow is positive */
             for (int j = 0; j < m; j++) flag[j] = 0;
         if (D <= 0) {
             for (int j = 0; j < m; j++) {
-                s->F[j] -= row[j];
+                s->F[j] -= was[j];
                 row[j] = 0;
             }
             double lo = INFINITY;
             for (int j = 0; j < m; j++) lo = MIN2(lo, e[j]);
             s->lambda[i] = lo;
-            continue;
+            for (int t = 0; t < sup_count; t++) s->own_row[sup[t]] = 0.0;
+            continue; /* no nonzero to list */
         }
         double lo;
         int *used_idx = s->support_row, used;
-        double lambda = water_fill_from(e, s->half_inv, m, D, s->lambda[i], e_min, start_at, &lo, used_idx, &used); /* e, lambda from lo */
+        double lambda = water_fill_from(e, s->half_inv, m, D, s->lambda[i], e_min, start_at, &lo, used_idx, &used,
+                                        told); /* e, lambda from lo */
         s->lambda[i] = lo + lambda;
         /* (lambda - e_j) h_j loses digits when the user is tiny next to the
          * market; the split must still add up to its demand exactly. The
@@ -986,6 +1138,7 @@ PRILLM__VECTOR_CLONES static long sweep_rows(PrillmEquilibriumSolver *s, double 
         double tied = 0;
         if (!(total > 0)) {
             lambda = 0;
+            shift_rest(e, m, lo, told);
             for (int j = 0; j < m; j++) tied += e[j] == 0 ? s->half_inv[j] : 0.0;
         }
         if (tied == 0 && used >= 0) {
@@ -998,24 +1151,35 @@ PRILLM__VECTOR_CLONES static long sweep_rows(PrillmEquilibriumSolver *s, double 
                 double x = (lambda - e[j]) * s->half_inv[j] * fix;
                 if (j == absorb) x += shortfall;
                 if (flag) flag[j] = x > 0;
-                double old = row[j];
+                double old = was[j];
                 if (x == old) continue;
                 if ((x > 0) != (old > 0)) flips++;
                 biggest = MAX2(biggest, fabs(x - old) / D);
                 s->F[j] += x - old;
                 row[j] = x;
             }
-            /* a pair left is rare: eight entries are tested at once, and
-             * only a group holding one is visited pair by pair */
-            for (int g = 0; g < m && !rows_zero; g += 8) {
+            /* a pair left: where the row's flows are listed, those are
+             * tested (the same pairs, visited in the same order) */
+            for (int t = 0; t < sup_count && !rows_zero; t++) {
+                int j = sup[t];
+                double old = was[j];
+                if (old == 0 || lambda > shifted_entry(e, j, m, lo, told)) continue; /* set above */
+                if (old > 0) flips++;
+                biggest = MAX2(biggest, fabs(old) / D);
+                s->F[j] += 0.0 - old;
+                row[j] = 0.0;
+            }
+            /* else it is rare: eight entries are tested at once, and only
+             * a group holding one is visited pair by pair */
+            for (int g = 0; g < m && !rows_zero && !in; g += 8) {
                 int end = g + 8 <= m ? g + 8 : m, stale = 0;
                 if (end - g == 8) {
 #pragma omp simd reduction(| : stale)
-                    for (int t = g; t < g + 8; t++) stale |= (row[t] != 0) & !(lambda > e[t]);
+                    for (int t = g; t < g + 8; t++) stale |= (was[t] != 0) & !(lambda > e[t]);
                     if (!stale) continue;
                 }
                 for (int j = g; j < end; j++) {
-                    double old = row[j];
+                    double old = was[j];
                     if (old == 0 || lambda > e[j]) continue; /* unused, or set above */
                     if (old > 0) flips++;
                     biggest = MAX2(biggest, fabs(old) / D);
@@ -1023,6 +1187,12 @@ PRILLM__VECTOR_CLONES static long sweep_rows(PrillmEquilibriumSolver *s, double 
                     row[j] = 0.0;
                 }
             }
+            for (int t = 0; t < sup_count; t++) s->own_row[sup[t]] = 0.0;
+            if (out) /* the nonzeros: used entries (ascending) whose flow is not 0 */
+                for (int t = 0; t < used; t++) {
+                    out->prov[listed] = used_idx[t];
+                    listed += row[used_idx[t]] != 0;
+                }
             continue;
         }
         for (int j = 0; j < m; j++) {
@@ -1030,13 +1200,23 @@ PRILLM__VECTOR_CLONES static long sweep_rows(PrillmEquilibriumSolver *s, double 
                                 : lambda > e[j] ? (lambda - e[j]) * s->half_inv[j] * fix : 0.0;
             if (j == absorb && tied == 0) x += shortfall;
             if (flag) flag[j] = x > 0;
-            double old = row[j];
+            double old = was[j];
             if (x == old) continue; /* most pairs: unused before and after */
             if ((x > 0) != (old > 0)) flips++;
             biggest = MAX2(biggest, fabs(x - old) / D);
             s->F[j] += x - old;
             row[j] = x;
         }
+        for (int t = 0; t < sup_count; t++) s->own_row[sup[t]] = 0.0;
+        if (out)
+            for (int j = 0; j < m; j++) {
+                out->prov[listed] = j;
+                listed += row[j] != 0;
+            }
+    }
+    if (out) {
+        out->start[n] = (int)listed;
+        out->valid = 1;
     }
     s->rows_unset = 0; /* every row written */
     *max_change = biggest;
@@ -1250,7 +1430,9 @@ static void presweep(PrillmEquilibriumSolver *s, int limit, PrillmEquilibriumInf
     int swept = 0;
     for (int k = 0; k < limit && info->sweeps < s->settings.max_sweeps; k++) {
         double change;
-        long flips = sweep_rows(s, &change, s->active, k == 0 && zero, NULL);
+        /* each sweep lists where it leaves f nonzero, for the next one */
+        SweepSupport *in = k > 0 ? &s->sweep_support[(k - 1) & 1] : NULL, *out = &s->sweep_support[k & 1];
+        long flips = sweep_rows(s, &change, s->active, k == 0 && zero, NULL, in, out);
         swept = 1;
         info->sweeps++;
         if ((flips == 0 && k > 0) || change < 1e-14 || out_of_time(s, t0)) break;
@@ -1272,6 +1454,11 @@ void prillm__equilibrium_set_screen(PrillmEquilibriumSolver *s, int on) {
     if (!s) return;
     s->screen.off = !on;
     s->screen.valid = 0;
+}
+
+void prillm__equilibrium_sweep_counters(const PrillmEquilibriumSolver *s, long *rows_listed, long *rows_grouped) {
+    if (rows_listed) *rows_listed = s ? s->rows_listed : 0;
+    if (rows_grouped) *rows_grouped = s ? s->rows_grouped : 0;
 }
 
 void prillm__equilibrium_screen_counters(const PrillmEquilibriumSolver *s, long *rebuilds, long *listed_rows,
@@ -1480,7 +1667,7 @@ static void local_sweep(PrillmEquilibriumSolver *s) {
     double change;
     s->n_round_rows = -1;
     s->empty_rows_known = 0;
-    sweep_rows(s, &change, s->active, 0, only);
+    sweep_rows(s, &change, s->active, 0, only, NULL, NULL);
 }
 
 /* One exact solve on the current active set, then the active-set

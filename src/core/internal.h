@@ -189,6 +189,10 @@ void prillm__equilibrium_seed_active(PrillmEquilibriumSolver *solver, const unsi
  * reads every row), rows tested on their short list, and rows read in full
  * in a round that used the screen. For tests and benchmarks. */
 void prillm__equilibrium_set_screen(PrillmEquilibriumSolver *solver, int on);
+/* Rows the sweeps read from the last sweep's listed flows, and rows whose
+ * water-filling was told the groups that can lie below the multiplier
+ * (tests: the paths were taken). */
+void prillm__equilibrium_sweep_counters(const PrillmEquilibriumSolver *solver, long *rows_listed, long *rows_grouped);
 void prillm__equilibrium_screen_counters(const PrillmEquilibriumSolver *solver, long *rebuilds, long *listed_rows,
                                          long *full_rows);
 /* The active set (n*m flags) of the last solve when it ended solved by the

@@ -277,7 +277,7 @@ static void test_support_tracking_changes_nothing(void **state) {
     };
     static const double moves[] = {1.001, 0.5, 3.0, 0.02, 10.0, 1.3, 0.9, 0.0};
     TestRng rng = {2718};
-    long solves = 0, told = 0;
+    long solves = 0, told = 0, listed = 0, grouped = 0, sweeps_listed = 0;
     for (int trial = 0; trial < 40; trial++) {
         int n = test_int(&rng, 5, 400), m = test_int(&rng, 2, trial % 2 ? 160 : 24);
         if (trial % 4 == 3) n = 40, m = 8;
@@ -335,14 +335,47 @@ static void test_support_tracking_changes_nothing(void **state) {
                              max_diff_per_demand(mk, a->flows, b->flows));
             }
         }
+        /* the pre-sweeps' own state, left as the answer by one round that
+         * does not settle: three sweeps, the later two from listed flows
+         * and told the groups, against three that read every flow */
+        PrillmEquilibriumSettings starved;
+        prillm_equilibrium_default_settings(&starved);
+        starved.presweeps = 3;
+        starved.max_sweeps = 3;
+        starved.max_rounds = 1;
+        PrillmEquilibriumSolver *gs[2];
+        for (int v = 0; v < 2; v++) {
+            assert_int_equal(prillm_equilibrium_setup(&gs[v], mk, &starved, &err), PRILLM_OK);
+            prillm__equilibrium_set_support_tracking(gs[v], v);
+            (void)prillm_equilibrium_solve(gs[v], &err);
+        }
+        const PrillmEquilibrium *g0 = prillm_equilibrium_solution(gs[0]), *g1 = prillm_equilibrium_solution(gs[1]);
+        if (memcmp(g0->flows, g1->flows, nm * sizeof(double)) != 0 ||
+            memcmp(g0->provider_flow, g1->provider_flow, (size_t)m * sizeof(double)) != 0 ||
+            g0->info.sweeps != g1->info.sweeps)
+            fail_msg("trial %d: the sweeps differ with their flows listed (by %.3g of a demand)", trial,
+                     max_diff_per_demand(mk, g0->flows, g1->flows));
+        long rows_listed, rows_grouped;
+        prillm__equilibrium_sweep_counters(gs[1], &rows_listed, &rows_grouped);
+        sweeps_listed += rows_listed;
+        for (int v = 0; v < 2; v++) prillm_equilibrium_cleanup(gs[v]);
         told += prillm__equilibrium_rows_told(sv[0]);
         assert_int_equal(prillm__equilibrium_rows_told(sv[WAYS - 1]), 0);
+        /* the sweeps' listed flows and groups: taken with support tracking
+         * (bit 0), never without it */
+        prillm__equilibrium_sweep_counters(sv[1], &rows_listed, &rows_grouped);
+        listed += rows_listed;
+        grouped += rows_grouped;
+        prillm__equilibrium_sweep_counters(sv[0], &rows_listed, &rows_grouped);
+        assert_int_equal(rows_listed + rows_grouped, 0);
         for (int v = 0; v < WAYS; v++) prillm_equilibrium_cleanup(sv[v]);
         prillm_market_free(mk);
     }
-    printf("# %ld solves, each the same bit for bit in the eight ways; %ld factor updates told the rows\n", solves,
-           told);
+    printf("# %ld solves, each the same bit for bit in the eight ways; %ld factor updates told the rows; %ld rows "
+           "swept from listed flows, %ld told the groups\n",
+           solves, told, listed, grouped);
     assert_true(told >= solves); /* the told path is what most rounds take */
+    assert_true(listed > 0 && grouped > 0 && sweeps_listed > 0);
 }
 
 /* The certificate that the screen's bound shortens (certify_packed) is the
