@@ -1817,10 +1817,11 @@ static long exact_round(PrillmEquilibriumSolver *s) {
         if (s->demand[i] <= 0) continue;
         unsigned char *act = s->active + (size_t)i * m;
         const double *c = s->cost + (size_t)i * m;
-        double scale = 0;
+        double scale = 0, least_flow = 0;
         for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
             int j = sys->user_prov[q];
             double x = MAX2(s->pair_flow[q], 0.0);
+            least_flow = MIN2(least_flow, s->pair_flow[q]);
             scale = MAX2(scale, fabs(sys->pair_cost[q]) + s->slope[j] * (s->exact_F[j] + x)); /* c_ij */
         }
         /* The candidates first, while `act` is still exactly the set in the
@@ -1892,7 +1893,8 @@ static long exact_round(PrillmEquilibriumSolver *s) {
          * Noise is no reason to drop a pair; the polishing sweep gives such
          * a user its split in its own scale. */
         long dropped = 0;
-        for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
+        /* none below -tiny D: none below the test's line either (most rows) */
+        for (int q = sys->user_start[i]; q < sys->user_start[i + 1] && least_flow < -(tiny * s->demand[i]); q++) {
             double noise = 64 * DBL_EPSILON * s->beta[sys->user_prov[q]] * scale;
             if (s->pair_flow[q] < -(tiny * s->demand[i] + noise)) {
                 act[sys->user_prov[q]] = 0;
