@@ -1069,7 +1069,11 @@ PRILLM__VECTOR_CLONES static long sweep_rows(PrillmEquilibriumSolver *s, double 
              * below the multiplier (see ShiftGroups): the water-filling
              * then shifts and reads those alone. A group is listed when its
              * least is below the warm multiplier or the start so far (at
-             * or above the final start, the least of the terms). */
+             * or above the final start, the least of the terms): which of
+             * the two the water-filling starts from is known only with the
+             * least of all (the second sweep's loads are higher than the
+             * first's, and many a row's last multiplier is then below its
+             * least; listing by the warm one alone took more work). */
             double warm = isfinite(s->lambda[i]) ? s->lambda[i] : -INFINITY;
             int j = 0;
             for (; j + 8 <= m; j += 8) {
@@ -1101,7 +1105,10 @@ PRILLM__VECTOR_CLONES static long sweep_rows(PrillmEquilibriumSolver *s, double 
                 start_at = MIN2(start_at, e[j] + two_D * slope[j]);
             }
         }
-        if (flag) /* set below where the new flow is positive */
+        if (flag && in) /* set below where the new flow is positive; set now
+                         * only where the last sweep left it so (the lists) */
+            for (int t = 0; t < sup_count; t++) flag[sup[t]] = 0;
+        else if (flag)
             for (int j = 0; j < m; j++) flag[j] = 0;
         if (D <= 0) {
             for (int j = 0; j < m; j++) {
