@@ -134,9 +134,14 @@ typedef struct {
     double delta;        /* fall of a load beyond which its column is tested     */
     unsigned char *dirty;/* [m] costs changed since R                            */
     int *cols;           /* [m] providers tested pair by pair this round         */
+    double *col_change;  /* [m] their loads' change since R (-inf: costs moved)  */
     unsigned char *skip; /* [m] scratch: dirty, and a row's pattern while its list is read */
     double cost_max;     /* max |c_ij| (an upper bound after update_price)       */
     long rebuilds, screened_rows, full_rows; /* counters (tests, tuning)         */
+    long cols_spared, cols_read;   /* column pairs settled by their bound, read (tests) */
+    long cols_entered;             /* of those read, pairs that entered (tests)          */
+    int check_bounds;              /* tests: every spared pair's bound checked           */
+    long bounds_checked, bounds_broken;
     int round_full_rows; /* rows read in full by the last round (-1: a rebuild)  */
     int round_cols;      /* columns tested pair by pair in the last round        */
 } Screen;
@@ -571,6 +576,7 @@ void prillm_equilibrium_cleanup(PrillmEquilibriumSolver *s) {
     free(s->screen.dirty);
     free(s->screen.cols);
     free(s->screen.skip);
+    free(s->screen.col_change);
     for (int k = 0; k < 2; k++) {
         free(s->sweep_support[k].start);
         free(s->sweep_support[k].prov);
@@ -1468,6 +1474,21 @@ void prillm__equilibrium_sweep_counters(const PrillmEquilibriumSolver *s, long *
     if (rows_grouped) *rows_grouped = s ? s->rows_grouped : 0;
 }
 
+void prillm__equilibrium_column_counters(const PrillmEquilibriumSolver *s, long *spared, long *read, long *entered) {
+    if (spared) *spared = s ? s->screen.cols_spared : 0;
+    if (read) *read = s ? s->screen.cols_read : 0;
+    if (entered) *entered = s ? s->screen.cols_entered : 0;
+}
+
+void prillm__equilibrium_check_column_bounds(PrillmEquilibriumSolver *s, int on) {
+    if (s) s->screen.check_bounds = on;
+}
+
+void prillm__equilibrium_column_bound_checks(const PrillmEquilibriumSolver *s, long *checked, long *broken) {
+    if (checked) *checked = s ? s->screen.bounds_checked : 0;
+    if (broken) *broken = s ? s->screen.bounds_broken : 0;
+}
+
 void prillm__equilibrium_screen_counters(const PrillmEquilibriumSolver *s, long *rebuilds, long *listed_rows,
                                          long *full_rows) {
     if (rebuilds) *rebuilds = s ? s->screen.rebuilds : 0;
@@ -1514,7 +1535,8 @@ void prillm__equilibrium_set_support_tracking(PrillmEquilibriumSolver *s, int on
 /* The screen's arrays, at the first round that uses them; 0 or -1. */
 static int screen_alloc(PrillmEquilibriumSolver *s) {
     Screen *sc = &s->screen;
-    if (sc->list && sc->list_cost && sc->theta && sc->nu_ref && sc->load_ref && sc->dirty && sc->cols && sc->skip)
+    if (sc->list && sc->list_cost && sc->theta && sc->nu_ref && sc->load_ref && sc->dirty && sc->cols && sc->skip &&
+        sc->col_change)
         return 0;
     size_t n = (size_t)s->n, m = (size_t)s->m;
     free(sc->list); /* a part left by an earlier failure */
@@ -1525,6 +1547,7 @@ static int screen_alloc(PrillmEquilibriumSolver *s) {
     free(sc->dirty);
     free(sc->cols);
     free(sc->skip);
+    free(sc->col_change);
     sc->list = malloc(n * SCREEN_LIST * sizeof(int));
     sc->list_cost = malloc(n * SCREEN_LIST * sizeof(double));
     sc->theta = malloc(n * sizeof(double));
@@ -1533,10 +1556,24 @@ static int screen_alloc(PrillmEquilibriumSolver *s) {
     sc->dirty = prillm__calloc(m, 1);
     sc->cols = malloc(m * sizeof(int));
     sc->skip = prillm__calloc(m, 1);
+    sc->col_change = malloc(m * sizeof(double));
     sc->valid = 0;
-    if (!sc->list || !sc->list_cost || !sc->theta || !sc->nu_ref || !sc->load_ref || !sc->dirty || !sc->cols || !sc->skip)
+    if (!sc->list || !sc->list_cost || !sc->theta || !sc->nu_ref || !sc->load_ref || !sc->dirty || !sc->cols ||
+        !sc->skip || !sc->col_change)
         return -1;
     return 0;
+}
+
+/* Tests: a pair of row i in a column tested pair by pair that the
+ * column's bound spared, with its reduced cost v read after all: an
+ * unlisted pair's v must be at or above the bound (a listed one was
+ * tested with its list). */
+static void check_column_bound(Screen *sc, int i, double v, int j, double bound) {
+    const int *list = sc->list + (size_t)i * SCREEN_LIST;
+    for (int t = 0; t < SCREEN_LIST && list[t] >= 0; t++)
+        if (list[t] == j) return;
+    sc->bounds_checked++;
+    if (!(v >= bound)) sc->bounds_broken++;
 }
 
 /* The SCREEN_LIST + 1 smallest of v[j] over j in 0..count (idx NULL) or
@@ -1790,8 +1827,12 @@ static long exact_round(PrillmEquilibriumSolver *s) {
             for (int j = 0; j < m; j++) {
                 double change = load_cost[j] - sc->load_ref[j];
                 load_max = MAX2(load_max, MAX2(load_cost[j], sc->load_ref[j]));
-                if (sc->dirty[j] || change < -sc->delta) sc->cols[n_cols++] = j;
-                else drop_min = MIN2(drop_min, change);
+                if (sc->dirty[j] || change < -sc->delta) {
+                    sc->col_change[n_cols] = sc->dirty[j] ? -INFINITY : change;
+                    sc->cols[n_cols++] = j;
+                } else {
+                    drop_min = MIN2(drop_min, change);
+                }
             }
             if (!(drop_min <= 0)) drop_min = 0;
             rebuild = n_cols > m / 8;
@@ -1871,11 +1912,25 @@ static long exact_round(PrillmEquilibriumSolver *s) {
                 for (int t = 0; t < k; t++) act[entering[t]] = 1;
                 added += k;
                 for (int q = a; q < a_end; q++) skip[prov[q]] = sc->dirty[prov[q]];
+                /* a column whose load fell far: its unlisted pairs' v is
+                 * at least theta + its own change - (nu - nu^R), less the
+                 * same margin, so the row's cost there (a cache miss, a
+                 * strided read) is read only when that bound is below the
+                 * limit; a listed pair was tested above. Moved columns
+                 * are read always. */
+                double room = sc->theta[i] - (nu - sc->nu_ref[i]) - margin;
                 for (int t = 0; t < n_cols; t++) {
                     int j = sc->cols[t];
+                    if (room + sc->col_change[t] >= limit) {
+                        sc->cols_spared++;
+                        if (sc->check_bounds) check_column_bound(sc, i, c[j] + load_cost[j] - nu, j, room + sc->col_change[t]);
+                        continue;
+                    }
+                    sc->cols_read++;
                     if (c[j] + load_cost[j] - nu < limit && act[j] == 0) {
                         act[j] = 1;
                         added++;
+                        sc->cols_entered++;
                     }
                 }
                 sc->screened_rows++;
@@ -2222,6 +2277,7 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
             stalled = 0;
             continue;
         }
+        long cols_read_before = s->screen.cols_read;
         long violations = exact_round(s);
         rounds++;
         info->iterations++;
@@ -2230,11 +2286,11 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
             return;
         }
         if (verbose >= 2) {
-            char rows[64] = "every row read";
+            char rows[128] = "every row read";
             if (s->screen.round_full_rows == -1) snprintf(rows, sizeof rows, "every row read, screen rebuilt");
             else if (s->screen.round_full_rows < n)
-                snprintf(rows, sizeof rows, "%d of %d rows read in full, %d columns tested", s->screen.round_full_rows,
-                         n, s->screen.round_cols);
+                snprintf(rows, sizeof rows, "%d of %d rows read in full, %d columns tested, %ld of their pairs read",
+                         s->screen.round_full_rows, n, s->screen.round_cols, s->screen.cols_read - cols_read_before);
             double now = prillm__now();
             fprintf(stderr, "prillm: round %d: %ld pairs active, %ld violations (%s), %.1f ms\n",
                     info->iterations, s->system.n_pairs, violations, rows, 1e3 * (now - round_t0));

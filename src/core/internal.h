@@ -193,6 +193,15 @@ void prillm__equilibrium_set_screen(PrillmEquilibriumSolver *solver, int on);
  * water-filling was told the groups that can lie below the multiplier
  * (tests: the paths were taken). */
 void prillm__equilibrium_sweep_counters(const PrillmEquilibriumSolver *solver, long *rows_listed, long *rows_grouped);
+/* The screened rows' pairs in the columns tested pair by pair: settled by
+ * the column's own bound (their cost not read), read, and of those read
+ * the pairs that entered (tests). */
+void prillm__equilibrium_column_counters(const PrillmEquilibriumSolver *solver, long *spared, long *read,
+                                         long *entered);
+/* Tests: check every spared pair's column bound against its cost read
+ * after all; how many were checked and how many broke it. */
+void prillm__equilibrium_check_column_bounds(PrillmEquilibriumSolver *solver, int on);
+void prillm__equilibrium_column_bound_checks(const PrillmEquilibriumSolver *solver, long *checked, long *broken);
 void prillm__equilibrium_screen_counters(const PrillmEquilibriumSolver *solver, long *rebuilds, long *listed_rows,
                                          long *full_rows);
 /* The active set (n*m flags) of the last solve when it ended solved by the

@@ -79,12 +79,14 @@ static void test_screen_changes_nothing_but_the_work(void **state) {
     };
     static const double moves[] = {0.01, 0.1, 3.0, 10.0, 1.01};
     TestRng rng = {1414};
-    long rounds_total = 0, full_reads = 0, listed = 0, cert_bounded = 0, cert_rows = 0;
+    long rounds_total = 0, full_reads = 0, listed = 0, cert_bounded = 0, cert_rows = 0, cols_spared = 0, cols_read = 0,
+         cols_entered = 0, bounds_checked = 0;
     for (int trial = 0; trial < 30; trial++) {
         int n = test_int(&rng, 120, 700), m = test_int(&rng, 64, 200);
         PrillmMarket *mk = test_market(n, m, 7100 + (uint64_t)trial, &shapes[trial % 5]);
         if (trial % 3 == 2) test_market_affinity(mk, 7300 + (uint64_t)trial, 0.3);
         PrillmEquilibriumSolver *on = setup_with_screen(mk, 1), *off = setup_with_screen(mk, 0);
+        prillm__equilibrium_check_column_bounds(on, 1);
         int rounds = solve_both(on, off, mk, "cold", trial);
         cert_rows += 6L * n; /* six solves, each certified at least once */
         long rebuilds = 0, rows = 0, full = 0;
@@ -117,6 +119,14 @@ static void test_screen_changes_nothing_but_the_work(void **state) {
         assert_int_equal(rebuilds + rows + full, 0);
         assert_int_equal(prillm__equilibrium_cert_rows_bounded(off), 0);
         cert_bounded += prillm__equilibrium_cert_rows_bounded(on);
+        long spared, read, entered, checked, broken;
+        prillm__equilibrium_column_counters(on, &spared, &read, &entered);
+        prillm__equilibrium_column_bound_checks(on, &checked, &broken);
+        if (broken) fail_msg("trial %d: %ld of %ld column bounds broken", trial, broken, checked);
+        bounds_checked += checked;
+        cols_spared += spared;
+        cols_read += read;
+        cols_entered += entered;
         prillm_equilibrium_cleanup(on);
         prillm_equilibrium_cleanup(off);
         prillm_market_free(mk);
@@ -130,6 +140,12 @@ static void test_screen_changes_nothing_but_the_work(void **state) {
     printf("# certificate rows settled by the screen's bound: %ld (of at least %ld certified)\n", cert_bounded,
            cert_rows);
     assert_true(2 * cert_bounded >= cert_rows);
+    /* the pairs of columns whose load fell far, on screened rows: settled
+     * by the column's bound, or their cost read */
+    printf("# column pairs settled by their bound %ld (%ld unlisted ones checked against their cost), read %ld (%ld "
+           "entered)\n",
+           cols_spared, bounds_checked, cols_read, cols_entered);
+    assert_true(cols_spared > 0 && cols_read > 0 && cols_entered > 0 && bounds_checked > 0);
     assert_true(rows_all > 0);
     assert_true(3 * full_reads <= rows_all);
 }
