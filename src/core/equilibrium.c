@@ -1921,9 +1921,10 @@ static long exact_round(PrillmEquilibriumSolver *s) {
                 double room = sc->theta[i] - (nu - sc->nu_ref[i]) - margin;
                 for (int t = 0; t < n_cols; t++) {
                     int j = sc->cols[t];
-                    if (room + sc->col_change[t] >= limit) {
+                    double bound = room + sc->col_change[t];
+                    if (bound >= limit) {
                         sc->cols_spared++;
-                        if (sc->check_bounds) check_column_bound(sc, i, c[j] + load_cost[j] - nu, j, room + sc->col_change[t]);
+                        if (sc->check_bounds) check_column_bound(sc, i, c[j] + load_cost[j] - nu, j, bound);
                         continue;
                     }
                     sc->cols_read++;
@@ -2115,15 +2116,23 @@ static int certify_packed(PrillmEquilibriumSolver *s, double *lambda_out, Prillm
      * flow outside a row's list and the moved columns has a marginal cost
      * below the row's multiplier: those terms of the certificate are then
      * exactly 0, and the row's costs are not read. */
-    const Screen *sc = &s->screen;
+    Screen *sc = &s->screen; /* its counters: tests */
     int bounded = !sc->off && sc->valid && m >= SCREEN_MIN_PROVIDERS, n_dirty = 0;
     double drop = INFINITY, load_max = 0;
     if (bounded) {
         for (int j = 0; j < m; j++) {
             double load = slope[j] * (F[j] + 0.0);
             load_max = MAX2(load_max, MAX2(fabs(load), fabs(sc->load_ref[j])));
-            if (sc->dirty[j]) sc->cols[n_dirty++] = j;
-            else drop = MIN2(drop, load - sc->load_ref[j]);
+            /* moved columns, and those whose load fell far (as in the
+             * rounds: one such column would pull every row's bound down),
+             * are tested pair by pair; the others give the drop */
+            double change = load - sc->load_ref[j];
+            if (sc->dirty[j] || change < -sc->delta) {
+                sc->col_change[n_dirty] = sc->dirty[j] ? -INFINITY : change;
+                sc->cols[n_dirty++] = j;
+            } else {
+                drop = MIN2(drop, change);
+            }
         }
         if (!(drop > -INFINITY)) bounded = 0; /* NaN loads: read every row */
     }
@@ -2194,9 +2203,19 @@ static int certify_packed(PrillmEquilibriumSolver *s, double *lambda_out, Prillm
                 int j = list[t];
                 if (!used[j] && !sc->dirty[j]) g_zero = MIN2(g_zero, list_cost[t] + slope[j] * (F[j] + 0.0));
             }
+            /* a fallen column's pair is read only when its own bound,
+             * theta + nu^R + its change, less the margin, is below lambda
+             * (a listed one is in g_zero already) */
+            double room = sc->theta[i] + sc->nu_ref[i] - margin;
             for (int t = 0; t < n_dirty; t++) {
                 int j = sc->cols[t];
-                if (!used[j]) g_zero = MIN2(g_zero, c[j] + slope[j] * (F[j] + 0.0));
+                if (used[j]) continue;
+                double bound = room + sc->col_change[t];
+                if (bound >= lambda) {
+                    if (sc->check_bounds) check_column_bound(sc, i, c[j] + slope[j] * (F[j] + 0.0), j, bound);
+                    continue;
+                }
+                g_zero = MIN2(g_zero, c[j] + slope[j] * (F[j] + 0.0));
             }
             s->cert_rows_bounded++;
         } else {
