@@ -162,7 +162,8 @@ typedef struct {
     int *list_room;
     size_t pool_used, pool_size;
     struct ListKey { double key; int provider; } *list_keys; /* [m] scratch */
-    unsigned char *list_mark; /* [m] scratch, all 0 between calls of list_row */
+    unsigned char *list_mark; /* [m] scratch, all 0 between calls of list_row and scans */
+    int *list_open;           /* [m] scratch of a scan: a row's listed entries not active */
     int *n_listed;         /* [n]; -1: not listed (read whole every time)     */
     double *rest;          /* [n] */
     /* The same bound for the row's listed slacks that are not active
@@ -211,6 +212,7 @@ static void homotopy_free(Homotopy *h) {
     free(h->list_room);
     free(h->list_keys);
     free(h->list_mark);
+    free(h->list_open);
     free(h->n_listed);
     free(h->rest);
     free(h->listed_min);
@@ -314,9 +316,10 @@ static int homotopy_init(Homotopy *h, const PrillmPriceProblem *pb) {
         h->list_room = prillm__calloc(N, sizeof(int));
         h->list_keys = prillm__calloc(M, sizeof *h->list_keys);
         h->list_mark = prillm__calloc(M, 1);
+        h->list_open = prillm__calloc(M, sizeof(int));
         h->n_listed = prillm__calloc(N, sizeof(int));
         if (!h->listed_prov || !h->listed_cost || !h->list_at || !h->list_room || !h->list_keys || !h->list_mark ||
-            !h->n_listed)
+            !h->list_open || !h->n_listed)
             return -1;
         for (int i = 0; i < n; i++) {
             h->list_at[i] = (size_t)i * (size_t)h->list_length;
@@ -481,6 +484,23 @@ static void list_row(Homotopy *h, int i) {
     for (int q = 0; q < want; q++)
         if (!act[keys[q].provider]) least = least < keys[q].key ? least : keys[q].key;
     h->listed_min[i] = least - h->drift;
+}
+
+/* The positions in a row's list (count providers) of those not in its
+ * pattern (active[0..k)), ascending, into h->list_open; returns how many.
+ * The pattern is marked in m bytes that stay in cache and the list read
+ * without a branch per entry: not the row's flags (a cache miss or two),
+ * not a merge by provider (whose branches went either way). */
+static int open_listed(Homotopy *h, const int *list, int count, const int *active, int k) {
+    unsigned char *mark = h->list_mark; /* all 0 between uses */
+    int *open_at = h->list_open, open = 0;
+    for (int t = 0; t < k; t++) mark[active[t]] = 1;
+    for (int q = 0; q < count; q++) {
+        open_at[open] = q;
+        open += !mark[list[q]];
+    }
+    for (int t = 0; t < k; t++) mark[active[t]] = 0;
+    return open;
 }
 
 /* A lower bound on every unlisted slack of user i at the piece's start
@@ -709,12 +729,14 @@ static int scan_pairs(Homotopy *h, int dir, double limit, double *next) {
                 double listed_reach = steepest <= -slack_limit ? INFINITY : listed > 0 ? listed / steepest : 0;
                 int skip_list = listed >= slack_floor && listed_reach >= best;
                 double least = INFINITY; /* the listed keys not active, read */
-                for (int q = skip_list ? count : 0; q <= count; q++) {
-                    int j;
+                /* the listed entries not active (open_listed), in list
+                 * order, then the target's pair */
+                const int *open_at = h->list_open;
+                int open = skip_list ? 0 : open_listed(h, list, count, prov + a, a_end - a);
+                for (int o = 0; o <= open; o++) {
+                    int j, q = o < open ? open_at[o] : count;
                     if (q < count) {
-                        j = list[q]; /* listed by provider: skip the active ones by merging */
-                        while (a < a_end && prov[a] < j) a++;
-                        if (a < a_end && prov[a] == j) continue;
+                        j = list[q];
                     } else {
                         j = h->s;
                         if (act[j]) continue;
@@ -929,12 +951,12 @@ static void classify_at(Homotopy *h, int dir, int keep_membership, double dt) {
                 double listed = listed_floor(h, i) + drop - 1e-12 * fabs(dt) * (h->slope_high + fabs(row.nu1));
                 int skip_list = listed > row.definite_slack;
                 /* the inactive ones first: the active ones' guesses change act */
-                for (int q = skip_list ? count : 0; q <= count; q++) {
-                    int j;
+                const int *open_at = h->list_open;
+                int open = skip_list ? 0 : open_listed(h, list, count, prov + a, a_end - a);
+                for (int o = 0; o <= open; o++) {
+                    int j, q = o < open ? open_at[o] : count;
                     if (q < count) {
                         j = list[q];
-                        while (a < a_end && prov[a] < j) a++;
-                        if (a < a_end && prov[a] == j) continue;
                     } else {
                         j = h->s;
                         if (act[j]) continue;
