@@ -699,6 +699,17 @@ static inline double masked(double x, int keep) {
     return x;
 }
 
+/* x, or +inf if skip, by a mask on its bits (a select, not a branch) */
+static inline double infinite_if(double x, int skip) {
+    const double inf = INFINITY;
+    uint64_t bits, inf_bits, mask = (uint64_t)0 - (uint64_t)(skip != 0);
+    memcpy(&bits, &x, sizeof bits);
+    memcpy(&inf_bits, &inf, sizeof inf_bits);
+    bits = (bits & ~mask) | (inf_bits & mask);
+    memcpy(&x, &bits, sizeof x);
+    return x;
+}
+
 static double water_start(const double *e, const double *h, int m, double demand) {
     double start = INFINITY;
 #pragma omp simd reduction(min : start)
@@ -2201,7 +2212,11 @@ static int certify_packed(PrillmEquilibriumSolver *s, double *lambda_out, Prillm
             const double *list_cost = sc->list_cost + (size_t)i * SCREEN_LIST;
             for (int t = 0; t < SCREEN_LIST && list[t] >= 0; t++) {
                 int j = list[t];
-                if (!used[j] && !sc->dirty[j]) g_zero = MIN2(g_zero, list_cost[t] + slope[j] * (F[j] + 0.0));
+                /* without a branch (which are used is hard to predict):
+                 * a used or moved one counts as +inf, which the minimum
+                 * ignores */
+                double g = list_cost[t] + slope[j] * (F[j] + 0.0);
+                g_zero = MIN2(g_zero, infinite_if(g, used[j] | sc->dirty[j]));
             }
             /* a fallen column's pair is read only when its own bound,
              * theta + nu^R + its change, less the margin, is below lambda
