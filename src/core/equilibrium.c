@@ -135,7 +135,7 @@ typedef struct {
     unsigned char *dirty;/* [m] costs changed since R                            */
     int *cols;           /* [m] providers tested pair by pair this round         */
     double *col_change;  /* [m] their loads' change since R (-inf: costs moved)  */
-    unsigned char *skip; /* [m] scratch: dirty, and a row's pattern while its list is read */
+    unsigned char *skip; /* [m] scratch, all 0 between uses: a row's pattern while its list is read */
     double cost_max;     /* max |c_ij| (an upper bound after update_price)       */
     long rebuilds, screened_rows, full_rows; /* counters (tests, tuning)         */
     long cols_spared, cols_read;   /* column pairs settled by their bound, read (tests) */
@@ -676,6 +676,17 @@ PrillmErrorCode prillm_equilibrium_update_price(PrillmEquilibriumSolver *s, int 
 
 /* ---- Gauss-Seidel ----------------------------------------------------- */
 
+/* cond ? a : b, by a mask on the bits: a select the compiler cannot turn
+ * back into a branch (where which way it goes is hard to predict) */
+static inline double pick(int cond, double a, double b) {
+    uint64_t x, y, mask = (uint64_t)0 - (uint64_t)(cond != 0);
+    memcpy(&x, &a, sizeof x);
+    memcpy(&y, &b, sizeof y);
+    x = (x & mask) | (y & ~mask);
+    memcpy(&a, &x, sizeof a);
+    return a;
+}
+
 /* User's best response: minimise sum_j e_j f_j + slope_j f_j^2 over
  * sum_j f_j = D, f >= 0, i.e. f_j = max(0, (lambda - e_j) h_j) with
  * h_j = 1/(2 slope_j). h(lambda) = sum_j max(0, lambda - e_j) h_j - D is
@@ -689,27 +700,6 @@ PrillmErrorCode prillm_equilibrium_update_price(PrillmEquilibriumSolver *s, int 
  * In absolute terms a demand of 1e-20 moves lambda by less than one unit in
  * the last place of e_lo, and no flow at all would come out. Returns
  * lambda - e_lo (>= 0); e is left shifted (e_j - e_lo) for the caller. */
-/* x if keep, else +0.0, by a mask on its bits: a select the compiler
- * cannot turn back into a branch */
-static inline double masked(double x, int keep) {
-    uint64_t bits;
-    memcpy(&bits, &x, sizeof bits);
-    bits &= (uint64_t)0 - (uint64_t)(keep != 0);
-    memcpy(&x, &bits, sizeof x);
-    return x;
-}
-
-/* x, or +inf if skip, by a mask on its bits (a select, not a branch) */
-static inline double infinite_if(double x, int skip) {
-    const double inf = INFINITY;
-    uint64_t bits, inf_bits, mask = (uint64_t)0 - (uint64_t)(skip != 0);
-    memcpy(&bits, &x, sizeof bits);
-    memcpy(&inf_bits, &inf, sizeof inf_bits);
-    bits = (bits & ~mask) | (inf_bits & mask);
-    memcpy(&x, &bits, sizeof x);
-    return x;
-}
-
 static double water_start(const double *e, const double *h, int m, double demand) {
     double start = INFINITY;
 #pragma omp simd reduction(min : start)
@@ -859,8 +849,8 @@ PRILLM__VECTOR_CLONES static double water_fill_from(double *e, const double *h, 
                 int j = idx[t], below = e[j] < lambda;
                 idx[kept] = j;
                 kept += below;
-                s1 += masked(h[j], below);
-                s0 += masked(h[j] * e[j], below);
+                s1 += pick(below, h[j], 0.0);
+                s0 += pick(below, h[j] * e[j], 0.0);
             }
             k = kept;
             bound = lambda;
@@ -1849,7 +1839,7 @@ static long exact_round(PrillmEquilibriumSolver *s) {
             rebuild = n_cols > m / 8;
         }
         use_screen = !rebuild;
-        if (use_screen) memcpy(skip = sc->skip, sc->dirty, (size_t)m);
+        if (use_screen) skip = sc->skip;
         if (rebuild) {
             /* the cut: from a sample of rows, the median of their
              * (2/3 SCREEN_LIST)-th smallest v, so that most rows list
@@ -1902,27 +1892,24 @@ static long exact_round(PrillmEquilibriumSolver *s) {
                 full = 0;
                 const int *list = sc->list + (size_t)i * SCREEN_LIST;
                 const double *list_cost = sc->list_cost + (size_t)i * SCREEN_LIST;
-                /* The row's pattern (exactly `act` now) is marked in
-                 * `skip` (m bytes that stay in cache) for the list's
-                 * test, instead of reading the row's flags (a cache miss
-                 * or two a row) or merging the two by provider (branches
-                 * that went either way): an active pair does not enter.
-                 * Nor does a moved column's listed pair, whose listed cost
-                 * is stale: the column test below reads the current one. */
-                const int *prov = sys->user_prov;
-                int a = sys->user_start[i], a_end = sys->user_start[i + 1];
-                for (int q = a; q < a_end; q++) skip[prov[q]] = 1;
-                /* the entering ones gathered without a branch (in the
-                 * first rounds of a cold solve many rows take a pair) */
-                int entering[SCREEN_LIST], k = 0;
-                for (int t = 0; t < SCREEN_LIST && list[t] >= 0; t++) {
-                    int j = list[t];
+                /* The listed pairs not in the row's pattern (exactly `act`
+                 * now; prillm__open_entries, not the row's flags: a cache
+                 * miss or two a row) enter below the limit, unless their
+                 * column moved: the listed cost is stale, and the column
+                 * test below reads the current one. The entering ones are
+                 * gathered without a branch (in the first rounds of a
+                 * cold solve many rows take a pair). */
+                int count = 0, open_at[SCREEN_LIST], entering[SCREEN_LIST], k = 0;
+                while (count < SCREEN_LIST && list[count] >= 0) count++;
+                int a = sys->user_start[i], open =
+                    prillm__open_entries(list, count, sys->user_prov + a, sys->user_start[i + 1] - a, skip, open_at);
+                for (int o = 0; o < open; o++) {
+                    int t = open_at[o], j = list[t];
                     entering[k] = j;
-                    k += (list_cost[t] + load_cost[j] - nu < limit) & !skip[j];
+                    k += (list_cost[t] + load_cost[j] - nu < limit) & !sc->dirty[j];
                 }
                 for (int t = 0; t < k; t++) act[entering[t]] = 1;
                 added += k;
-                for (int q = a; q < a_end; q++) skip[prov[q]] = sc->dirty[prov[q]];
                 /* a column whose load fell far: its unlisted pairs' v is
                  * at least theta + its own change - (nu - nu^R), less the
                  * same margin, so the row's cost there (a cache miss, a
@@ -2216,7 +2203,7 @@ static int certify_packed(PrillmEquilibriumSolver *s, double *lambda_out, Prillm
                  * a used or moved one counts as +inf, which the minimum
                  * ignores */
                 double g = list_cost[t] + slope[j] * (F[j] + 0.0);
-                g_zero = MIN2(g_zero, infinite_if(g, used[j] | sc->dirty[j]));
+                g_zero = MIN2(g_zero, pick(used[j] | sc->dirty[j], INFINITY, g));
             }
             /* a fallen column's pair is read only when its own bound,
              * theta + nu^R + its change, less the margin, is below lambda

@@ -117,6 +117,24 @@ static inline int prillm__list_flags(const unsigned char *row, int m, int *out) 
     return k;
 }
 
+/* The positions in list[0..count) of the providers not among
+ * pattern[0..k), ascending, into open_at; returns how many. The pattern is
+ * marked in mark (m bytes, all 0 before and after: they stay in cache) and
+ * the list read without a branch per entry: neither the row's n x m flags
+ * (a cache miss or two a row) nor a merge of the two lists by provider
+ * (branches that went either way). */
+static inline int prillm__open_entries(const int *list, int count, const int *pattern, int k, unsigned char *mark,
+                                       int *open_at) {
+    int open = 0;
+    for (int t = 0; t < k; t++) mark[pattern[t]] = 1;
+    for (int q = 0; q < count; q++) {
+        open_at[open] = q;
+        open += !mark[list[q]];
+    }
+    for (int t = 0; t < k; t++) mark[pattern[t]] = 0;
+    return open;
+}
+
 /* Fill n doubles with NaN. */
 void prillm__fill_nan(double *x, size_t n);
 /* The optional competition fields of provider j, NULL arrays read as absent:

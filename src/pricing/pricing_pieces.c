@@ -486,23 +486,6 @@ static void list_row(Homotopy *h, int i) {
     h->listed_min[i] = least - h->drift;
 }
 
-/* The positions in a row's list (count providers) of those not in its
- * pattern (active[0..k)), ascending, into h->list_open; returns how many.
- * The pattern is marked in m bytes that stay in cache and the list read
- * without a branch per entry: not the row's flags (a cache miss or two),
- * not a merge by provider (whose branches went either way). */
-static int open_listed(Homotopy *h, const int *list, int count, const int *active, int k) {
-    unsigned char *mark = h->list_mark; /* all 0 between uses */
-    int *open_at = h->list_open, open = 0;
-    for (int t = 0; t < k; t++) mark[active[t]] = 1;
-    for (int q = 0; q < count; q++) {
-        open_at[open] = q;
-        open += !mark[list[q]];
-    }
-    for (int t = 0; t < k; t++) mark[active[t]] = 0;
-    return open;
-}
-
 /* A lower bound on every unlisted slack of user i at the piece's start
  * (-INFINITY when the row has no list), less a margin for the round-off of
  * the keys, the drift and nu_i. */
@@ -729,10 +712,11 @@ static int scan_pairs(Homotopy *h, int dir, double limit, double *next) {
                 double listed_reach = steepest <= -slack_limit ? INFINITY : listed > 0 ? listed / steepest : 0;
                 int skip_list = listed >= slack_floor && listed_reach >= best;
                 double least = INFINITY; /* the listed keys not active, read */
-                /* the listed entries not active (open_listed), in list
-                 * order, then the target's pair */
+                /* the listed entries not active (prillm__open_entries),
+                 * in list order, then the target's pair */
                 const int *open_at = h->list_open;
-                int open = skip_list ? 0 : open_listed(h, list, count, prov + a, a_end - a);
+                int open =
+                    skip_list ? 0 : prillm__open_entries(list, count, prov + a, a_end - a, h->list_mark, h->list_open);
                 for (int o = 0; o <= open; o++) {
                     int j, q = o < open ? open_at[o] : count;
                     if (q < count) {
@@ -952,7 +936,8 @@ static void classify_at(Homotopy *h, int dir, int keep_membership, double dt) {
                 int skip_list = listed > row.definite_slack;
                 /* the inactive ones first: the active ones' guesses change act */
                 const int *open_at = h->list_open;
-                int open = skip_list ? 0 : open_listed(h, list, count, prov + a, a_end - a);
+                int open =
+                    skip_list ? 0 : prillm__open_entries(list, count, prov + a, a_end - a, h->list_mark, h->list_open);
                 for (int o = 0; o <= open; o++) {
                     int j, q = o < open ? open_at[o] : count;
                     if (q < count) {
