@@ -249,8 +249,8 @@ struct PrillmEquilibriumSolver {
     SweepSupport sweep_support[2];
     double *own_row; /* [m] scratch of the sweeps: a row's listed flows, zero elsewhere */
     int *group_first;              /* [m / 8 + 1] scratch of the sweeps (ShiftGroups) */
-    long rows_listed, rows_grouped; /* rows swept from listed flows, told the groups (tests) */
     unsigned char *group_shifted;  /* [m / 8 + 1]                                     */
+    long rows_listed, rows_grouped; /* rows swept from listed flows, told the groups (tests) */
     PrillmEquilibrium solution;
 };
 
