@@ -1565,6 +1565,18 @@ static int screen_alloc(PrillmEquilibriumSolver *s) {
     return 0;
 }
 
+/* Column j, whose load a_j F_j changed by `change` since the screen was
+ * built, is tested pair by pair (listed in cols, with its change; -inf
+ * when its costs moved) when its costs moved or its load fell by more than
+ * delta; 1 if so. Else the caller counts it in the drop of every row's
+ * bound. The rounds and the certificate share this rule. */
+static int tested_column(Screen *sc, int j, double change, int *n_cols) {
+    if (!(sc->dirty[j] || change < -sc->delta)) return 0;
+    sc->col_change[*n_cols] = sc->dirty[j] ? -INFINITY : change;
+    sc->cols[(*n_cols)++] = j;
+    return 1;
+}
+
 /* Tests: a pair of row i in a column tested pair by pair that the
  * column's bound spared, with its reduced cost v read after all: an
  * unlisted pair's v must be at or above the bound (a listed one was
@@ -1818,7 +1830,6 @@ static long exact_round(PrillmEquilibriumSolver *s) {
     for (int j = 0; j < m; j++) load_cost[j] = s->slope[j] * s->exact_F[j];
     /* The screen (see Screen): rebuild, use, or (small markets) none */
     Screen *sc = &s->screen;
-    unsigned char *skip = NULL; /* sc->skip, once allocated */
     int use_screen = 0, rebuild = 0, n_cols = 0, full_rows = 0;
     double drop_min = 0, load_max = 0;
     if (!sc->off && m >= SCREEN_MIN_PROVIDERS && screen_alloc(s) == 0) {
@@ -1828,18 +1839,12 @@ static long exact_round(PrillmEquilibriumSolver *s) {
             for (int j = 0; j < m; j++) {
                 double change = load_cost[j] - sc->load_ref[j];
                 load_max = MAX2(load_max, MAX2(load_cost[j], sc->load_ref[j]));
-                if (sc->dirty[j] || change < -sc->delta) {
-                    sc->col_change[n_cols] = sc->dirty[j] ? -INFINITY : change;
-                    sc->cols[n_cols++] = j;
-                } else {
-                    drop_min = MIN2(drop_min, change);
-                }
+                if (!tested_column(sc, j, change, &n_cols)) drop_min = MIN2(drop_min, change);
             }
             if (!(drop_min <= 0)) drop_min = 0;
             rebuild = n_cols > m / 8;
         }
         use_screen = !rebuild;
-        if (use_screen) skip = sc->skip;
         if (rebuild) {
             /* the cut: from a sample of rows, the median of their
              * (2/3 SCREEN_LIST)-th smallest v, so that most rows list
@@ -1901,8 +1906,9 @@ static long exact_round(PrillmEquilibriumSolver *s) {
                  * cold solve many rows take a pair). */
                 int count = 0, open_at[SCREEN_LIST], entering[SCREEN_LIST], k = 0;
                 while (count < SCREEN_LIST && list[count] >= 0) count++;
-                int a = sys->user_start[i], open =
-                    prillm__open_entries(list, count, sys->user_prov + a, sys->user_start[i + 1] - a, skip, open_at);
+                int a = sys->user_start[i];
+                int open = prillm__open_entries(list, count, sys->user_prov + a, sys->user_start[i + 1] - a, sc->skip,
+                                                open_at);
                 for (int o = 0; o < open; o++) {
                     int t = open_at[o], j = list[t];
                     entering[k] = j;
@@ -2125,12 +2131,7 @@ static int certify_packed(PrillmEquilibriumSolver *s, double *lambda_out, Prillm
              * rounds: one such column would pull every row's bound down),
              * are tested pair by pair; the others give the drop */
             double change = load - sc->load_ref[j];
-            if (sc->dirty[j] || change < -sc->delta) {
-                sc->col_change[n_dirty] = sc->dirty[j] ? -INFINITY : change;
-                sc->cols[n_dirty++] = j;
-            } else {
-                drop = MIN2(drop, change);
-            }
+            if (!tested_column(sc, j, change, &n_dirty)) drop = MIN2(drop, change);
         }
         if (!(drop > -INFINITY)) bounded = 0; /* NaN loads: read every row */
     }

@@ -1070,17 +1070,6 @@ static void piece_optimum(double lo, double hi, double F0, double b, double k, d
     }
 }
 
-/* The number of set flags in row[0..m), and (out not NULL) their indices,
- * ascending. */
-static int flags_set(const unsigned char *row, int m, int *out) {
-    int k = 0;
-    for (int j = prillm__next_flag(row, 0, m); j < m; j = prillm__next_flag(row, j + 1, m)) {
-        if (out) out[k] = j;
-        k++;
-    }
-    return k;
-}
-
 /* Keeps the solver's last exact set as the set of price p. Only a start
  * for later solves: running out of memory, or of SOLVED_SETS_BYTES (about
  * 40 sets of a 5000 x 500 target take 8 MB), keeps nothing. */
@@ -1116,8 +1105,9 @@ static void keep_solved_set(Homotopy *h, PrillmEquilibriumSolver *solver, double
      * flags are skipped (a byte-by-byte count and copy of a 5000 x 500
      * set took about 15 million instructions, 5% of a target's) */
     long count = 0;
-    for (int i = 0; i < n; i++) count += flags_set(set + (size_t)i * (size_t)m, m, NULL);
-    int *start = malloc(((size_t)n + 1) * sizeof *start), *prov = malloc((size_t)(count > 0 ? count : 1) * sizeof *prov);
+    for (int i = 0; i < n; i++) count += prillm__count_flags(set + (size_t)i * (size_t)m, m);
+    /* 8 more: prillm__list_flags writes an entry before it knows it keeps it */
+    int *start = malloc(((size_t)n + 1) * sizeof *start), *prov = malloc((size_t)(count + 8) * sizeof *prov);
     if (!start || !prov || count > INT_MAX) {
         free(start);
         free(prov);
@@ -1126,7 +1116,7 @@ static void keep_solved_set(Homotopy *h, PrillmEquilibriumSolver *solver, double
     count = 0;
     for (int i = 0; i < n; i++) {
         start[i] = (int)count;
-        count += flags_set(set + (size_t)i * (size_t)m, m, prov + count);
+        count += prillm__list_flags(set + (size_t)i * (size_t)m, m, prov + count);
     }
     start[n] = (int)count;
     h->solved[h->n_solved++] = (struct SolvedSet){p, start, prov};
