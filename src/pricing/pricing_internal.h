@@ -60,6 +60,10 @@ typedef struct {
      * flags per segment, malloc'ed, freed by the dispatcher), or NULL */
     unsigned char *segment_sets;
     long bound_solves;       /* exact with pruning: solves bounding the rest      */
+    /* exact with pruning (tests, verbose): of bound_solves, those at a
+     * predicted optimum and those placed to prune; the walks that stopped
+     * where the rest of their run was beaten */
+    long located_solves, placed_solves, walks_stopped;
     /* da's confidence check (PrillmPriceResult's fields of the same names) */
     int check;
     double abstract_price, abstract_profit, check_price, check_profit, check_shortfall;

@@ -1845,6 +1845,9 @@ static PrillmErrorCode price_exact_pruned(Homotopy *h, const PrillmPriceProblem 
     out->equilibrium_solves = solves;
     out->walked_fraction = fmin(walked / p_max, 1.0); /* the widths add up to p_max up to round-off */
     out->bound_solves = bound_solves;
+    out->located_solves = located;
+    out->placed_solves = placed;
+    out->walks_stopped = t.stopped;
     WalkResult all = {.lost = lost, .complete = complete};
     out->status = walk_status(&all, h);
     out->segments = h->segments;

@@ -160,6 +160,80 @@ static void test_pruned_equals_full_walk(void **state) {
     assert_true(joins >= 10);
 }
 
+/* The pruned method's own choices, seen through its candidate: the solves
+ * placed at a predicted optimum and to prune, and walks stopped where the
+ * rest of their run is beaten, all happen on markets with a few hundred
+ * breakpoints, and the optimum stays the full walk's. A stop rule that
+ * forgot the run's later intervals, or a bound on a narrower interval than
+ * the walk's, would stop before optima those intervals hold. */
+static void test_pruned_solves_and_stops(void **state) {
+    (void)state;
+    PrillmPriceSettings full, pruned;
+    prillm_price_default_settings(&full);
+    full.prune = 0;
+    pruned = full;
+    pruned.prune = 1;
+    long located = 0, placed = 0, stopped = 0, pieces_pruned = 0, pieces_full = 0;
+    double worst = 0;
+    int count = 0;
+    for (int trial = 0; trial < 40; trial++) {
+        TestRng rng = {0x57a9edu + (uint64_t)trial};
+        int n = test_int(&rng, 60, 240), m = test_int(&rng, 4, 24);
+        TestMarketShape shape = {trial % 3 == 0 ? -3 : -1, 2, trial % 5 == 1, trial % 5 == 2};
+        PrillmMarket *mk = test_market(n, m, 0x57aa00u + (uint64_t)trial, &shape);
+        if (trial % 2) test_market_affinity(mk, 0x57ab00u + (uint64_t)trial, 0.3);
+        int s = test_int(&rng, 0, m - 1);
+        if (trial % 4 == 3) mk->cost[s] = 0.5 * mk->price[s];
+        PrillmPriceResult a;
+        PrillmError err;
+        PrillmPriceSettings whole = full;
+        if (trial % 8 == 5) {
+            /* a cost above every price of the range: every price loses, the
+             * least loss is the answer, and no interval is bounded by its
+             * left end's flow */
+            assert_int_equal(prillm_price(mk, s, &full, &a, &err), PRILLM_OK);
+            whole.p_max = a.p_max;
+            mk->cost[s] = 1.25 * a.p_max;
+            prillm_price_result_clear(&a);
+        }
+        assert_int_equal(prillm_price(mk, s, &whole, &a, &err), PRILLM_OK);
+        assert_int_equal(a.status, PRILLM_STATUS_SOLVED);
+        if (trial % 8 == 5 && !(a.cost > a.p_max && a.model_profit <= 1e-9 * test_profit_scale(mk, &a)))
+            fail_msg("trial %d: cost %g, p_max %g, profit %g", trial, a.cost, a.p_max, a.model_profit);
+        /* the method alone, on the range prillm_price chose */
+        PrillmPriceProblem pb;
+        memset(&pb, 0, sizeof pb);
+        pb.market = mk;
+        pb.target = s;
+        pb.settings = &pruned;
+        pb.cost = a.cost;
+        pb.p_max = a.p_max;
+        pb.start_price = fmin(mk->price[s], a.p_max);
+        PrillmPriceCandidate c;
+        memset(&c, 0, sizeof c);
+        assert_int_equal(prillm__price_exact(&pb, &c, &err), PRILLM_OK);
+        assert_int_equal(c.status, PRILLM_STATUS_SOLVED);
+        double scale = test_profit_scale(mk, &a);
+        double gap = fabs(c.model_profit - a.model_profit) / scale;
+        if (!(gap <= 1e-9))
+            fail_msg("trial %d (%d x %d, target %d): pruned %.17g at %.17g, full walk %.17g at %.17g", trial, n, m, s,
+                     c.model_profit, c.price, a.model_profit, a.price);
+        worst = fmax(worst, gap);
+        assert_true(c.located_solves + c.placed_solves <= c.bound_solves);
+        located += c.located_solves, placed += c.placed_solves, stopped += c.walks_stopped;
+        pieces_pruned += c.iterations, pieces_full += a.iterations;
+        free(c.segments);
+        free(c.breakpoints);
+        prillm_price_result_clear(&a);
+        prillm_market_free(mk);
+        count++;
+    }
+    print_message("pruned method on %d markets: %ld solves at a predicted optimum, %ld placed to prune, %ld walks "
+                  "stopped early; %ld pieces against %ld whole; largest profit gap %.2e relative\n",
+                  count, located, placed, stopped, pieces_pruned, pieces_full, worst);
+    assert_true(located >= 10 && placed >= 10 && stopped >= 10);
+}
+
 /* A segment's active set rebuilt by replaying the curve's breakpoints from
  * another segment's (prillm__price_replay: how the certificate's solves
  * start when a large market's walk kept no sets) is the equilibrium's set
@@ -1136,6 +1210,7 @@ int main(void) {
         cmocka_unit_test(test_warning_cases),
         cmocka_unit_test(test_current_price_every_method),
         cmocka_unit_test(test_pruned_equals_full_walk),
+        cmocka_unit_test(test_pruned_solves_and_stops),
         cmocka_unit_test(test_replayed_sets_match_solves),
         cmocka_unit_test(test_row_bounds_change_nothing),
         cmocka_unit_test(test_row_bounds_over_long_walks),
