@@ -380,64 +380,42 @@ static void piece_slope_range(Homotopy *h) {
     h->slope_high = high;
 }
 
-#define SWAP_KEYS(x, y)                                                                                         \
-    do {                                                                                                       \
-        struct ListKey swap_ = (x);                                                                            \
-        (x) = (y);                                                                                             \
-        (y) = swap_;                                                                                           \
-    } while (0)
-
 static int list_key_less(const struct ListKey *x, const struct ListKey *y) {
     return x->key < y->key || (x->key == y->key && x->provider < y->provider);
 }
 
-/* Arrange keys[0..count) so that keys[k] is the k-th smallest (from 0,
- * by key then provider: a total order, so the set before it is the one a
- * full sort would give) and every key before it is smaller. Quickselect,
- * O(count) on average: a row's list needs its 24 to 40 smallest keys of
- * m, and sorting all m of them was a sixth of a 5000 x 500 target's time. */
-static void select_list_keys(struct ListKey *keys, int count, int k) {
-    int lo = 0, hi = count - 1;
-    while (hi - lo > 16) {
-        int mid = lo + (hi - lo) / 2;
-        /* median of three to keys[mid], then Hoare's partition around it */
-        if (list_key_less(&keys[mid], &keys[lo])) SWAP_KEYS(keys[mid], keys[lo]);
-        if (list_key_less(&keys[hi], &keys[lo])) SWAP_KEYS(keys[hi], keys[lo]);
-        if (list_key_less(&keys[hi], &keys[mid])) SWAP_KEYS(keys[hi], keys[mid]);
-        struct ListKey pivot = keys[mid];
-        int a = lo, b = hi;
-        while (a <= b) {
-            while (list_key_less(&keys[a], &pivot)) a++;
-            while (list_key_less(&pivot, &keys[b])) b--;
-            if (a <= b) {
-                SWAP_KEYS(keys[a], keys[b]);
-                a++;
-                b--;
-            }
+/* The k smallest of a row's keys (by key, then provider: a total order, so
+ * the same set a full sort gives), ascending, in best[0..k), in one pass
+ * over the row: a key is inserted only when it is below the k-th smallest
+ * so far, which after the first few providers is seldom (a row's list
+ * needs its 10 to 40 smallest keys of m). Quickselect over all m keys,
+ * before, mispredicted about 2 million branches a 5000 x 500 target and
+ * took a twentieth of an --all run's time at the walks' starts, where every
+ * row is listed. */
+static void smallest_keys(const double *c, const double *load, int m, int skip, int k, struct ListKey *best) {
+    int filled = 0;
+    for (int j = 0; j < m; j++) {
+        if (j == skip) continue;
+        struct ListKey x = {c[j] + load[j], j};
+        if (filled == k) {
+            if (!list_key_less(&x, &best[k - 1])) continue;
+            filled--;
         }
-        if (k <= b) hi = b;
-        else if (k >= a) lo = a;
-        else return; /* keys[b+1..a-1] equal the pivot: k is among them */
+        int q = filled++;
+        for (; q > 0 && list_key_less(&x, &best[q - 1]); q--) best[q] = best[q - 1];
+        best[q] = x;
     }
-    for (int a = lo + 1; a <= hi; a++) /* a short range: insertion sort */
-        for (int b = a; b > lo && list_key_less(&keys[b], &keys[b - 1]); b--) SWAP_KEYS(keys[b], keys[b - 1]);
 }
 
 /* Renews user i's list and rest from its keys at the piece's start: its
  * active pairs (the smallest keys) and list_length more. When the pool has
  * no room for a longer list, the row stays unlisted (read whole). */
 static void list_row(Homotopy *h, int i) {
-    int m = h->m, s = h->s, count = 0, active = 0;
+    int m = h->m, s = h->s, count = m - 1; /* every provider but the target */
     const double *c = h->c + (size_t)i * (size_t)m, *load = h->slack_F;
     const unsigned char *act = h->active + (size_t)i * (size_t)m;
     struct ListKey *keys = h->list_keys;
-    for (int j = 0; j < m; j++) {
-        if (j == s) continue;
-        active += act[j] != 0;
-        keys[count].key = c[j] + load[j];
-        keys[count].provider = j;
-        count++;
-    }
+    int active = prillm__count_flags(act, m) - (act[s] != 0);
     /* the active ones and LISTED_EXTRA more, at least list_length; with
      * row_bounds N >= 2, N in all (the knob that leans on the bound hardest) */
     int want = h->list_fixed                                ? h->list_length
@@ -462,8 +440,8 @@ static void list_row(Homotopy *h, int i) {
         h->list_room[i] = want;
         h->pool_used += (size_t)want;
     }
-    /* the want smallest first, then keys[want], the smallest unlisted */
-    if (want < count) select_list_keys(keys, count, want);
+    /* the want smallest, then keys[want], the smallest unlisted */
+    smallest_keys(c, load, m, s, want < count ? want + 1 : count, keys);
     /* by provider, to be merged with the row's active pairs (the CSR is
      * sorted by provider too) without reading the n x m flags: marked, then
      * read back in provider order (an insertion sort of the list was most
