@@ -75,6 +75,17 @@ static void test_exact_beats_grid(void **state) {
     print_message("exact vs grid on %d markets; largest exact - refined grid: %.2e relative\n", count, worst_gap);
 }
 
+/* The walk tests' random market of a trial: demands over 10^-3..10^2 every
+ * third trial (else 10^-1..10^2), a duplicated provider or user (ties)
+ * on two trials in five, tastes every other trial (market and taste seeds
+ * plus the trial). */
+static PrillmMarket *walk_market(int n, int m, int trial, uint64_t market_seed, uint64_t taste_seed) {
+    TestMarketShape shape = {trial % 3 == 0 ? -3 : -1, 2, trial % 5 == 1, trial % 5 == 2};
+    PrillmMarket *mk = test_market(n, m, market_seed + (uint64_t)trial, &shape);
+    if (trial % 2) test_market_affinity(mk, taste_seed + (uint64_t)trial, 0.3);
+    return mk;
+}
+
 /* Pruning the range (prune = 1) finds the full walk's optimum, on many
  * random markets with costs, ties, skewed demands and tastes: the skipped
  * intervals are bounded by (b - k) F(a), and that bound must never hide the
@@ -95,9 +106,7 @@ static void test_pruned_equals_full_walk(void **state) {
     for (int trial = 0; trial < 120; trial++) {
         TestRng rng = {0x9a11e0u + (uint64_t)trial};
         int n = test_int(&rng, 1, 40), m = test_int(&rng, 2, 12);
-        TestMarketShape shape = {trial % 3 == 0 ? -3 : -1, 2, trial % 5 == 1, trial % 5 == 2};
-        PrillmMarket *mk = test_market(n, m, 7000 + (uint64_t)trial, &shape);
-        if (trial % 2) test_market_affinity(mk, 7100 + (uint64_t)trial, 0.3);
+        PrillmMarket *mk = walk_market(n, m, trial, 7000, 7100);
         if (trial % 4 == 3) mk->cost[0] = 0.5 * mk->price[0];
         int s = trial % 4 == 3 ? 0 : test_int(&rng, 0, m - 1);
         PrillmPriceResult a, b;
@@ -179,9 +188,7 @@ static void test_pruned_solves_and_stops(void **state) {
     for (int trial = 0; trial < 40; trial++) {
         TestRng rng = {0x57a9edu + (uint64_t)trial};
         int n = test_int(&rng, 60, 240), m = test_int(&rng, 4, 24);
-        TestMarketShape shape = {trial % 3 == 0 ? -3 : -1, 2, trial % 5 == 1, trial % 5 == 2};
-        PrillmMarket *mk = test_market(n, m, 0x57aa00u + (uint64_t)trial, &shape);
-        if (trial % 2) test_market_affinity(mk, 0x57ab00u + (uint64_t)trial, 0.3);
+        PrillmMarket *mk = walk_market(n, m, trial, 0x57aa00u, 0x57ab00u);
         int s = test_int(&rng, 0, m - 1);
         if (trial % 4 == 3) mk->cost[s] = 0.5 * mk->price[s];
         PrillmPriceResult a;
@@ -248,9 +255,7 @@ static void test_replayed_sets_match_solves(void **state) {
     for (int trial = 0; trial < 40; trial++) {
         TestRng rng = {0x5e7a11u + (uint64_t)trial};
         int n = test_int(&rng, 2, 60), m = test_int(&rng, 2, 14);
-        TestMarketShape shape = {trial % 3 == 0 ? -3 : -1, 2, trial % 5 == 1, trial % 5 == 2};
-        PrillmMarket *mk = test_market(n, m, 0x5e7a00u + (uint64_t)trial, &shape);
-        if (trial % 2) test_market_affinity(mk, 0x5e7b00u + (uint64_t)trial, 0.3);
+        PrillmMarket *mk = walk_market(n, m, trial, 0x5e7a00u, 0x5e7b00u);
         int s = test_int(&rng, 0, m - 1);
         PrillmPriceResult r;
         PrillmError err;
@@ -310,9 +315,7 @@ static void test_row_bounds_change_nothing(void **state) {
     for (int trial = 0; trial < 90; trial++) {
         TestRng rng = {0xb0d5e0u + (uint64_t)trial};
         int n = test_int(&rng, 1, trial % 3 == 0 ? 400 : 40), m = test_int(&rng, 3, trial % 2 ? 120 : 30);
-        TestMarketShape shape = {trial % 3 == 0 ? -3 : -1, 2, trial % 5 == 1, trial % 5 == 2};
-        PrillmMarket *mk = test_market(n, m, 0xb0d5000u + (uint64_t)trial, &shape);
-        if (trial % 2) test_market_affinity(mk, 0xb0d5100u + (uint64_t)trial, 0.3);
+        PrillmMarket *mk = walk_market(n, m, trial, 0xb0d5000u, 0xb0d5100u);
         if (trial % 4 == 3) mk->cost[0] = 0.5 * mk->price[0];
         int s = trial % 4 == 3 ? 0 : test_int(&rng, 0, m - 1);
         PrillmPriceSettings read_all;
