@@ -1635,28 +1635,32 @@ static PrillmErrorCode sample_range(Homotopy *h, const PrillmPriceProblem *pb, P
                                     PriceSamples *sp, int *located, int *placed, PrillmError *err) {
     double k = pb->cost, p_max = pb->p_max, start = pb->start_price;
     PrillmErrorCode rc;
-    /* The current price first (the solver is already there), then 0. The
-     * samples below the largest one under k + best / F(0) are not solved:
-     * F never rises, so the interval from 0 to that sample is bounded by
-     * F(0) and beaten already (on a 5000 x 500 market about half the
-     * samples sit there, at prices of 1e-4 to 1e-1 of the current one). */
+    /* The current price first: the market as given, whose solution is
+     * read rather than solved again. */
     if (start > 0 && start <= p_max && (rc = sample_at(h, solver, sp, start, err))) return rc;
     double geometric[PRUNE_SAMPLES];
     for (int q = 0; q < PRUNE_SAMPLES; q++) geometric[q] = p_max * ldexp(1.0, -16 + 16 * q / (PRUNE_SAMPLES - 1));
     /* Below the current price, down, each solve near the last, until one
-     * whose interval from 0 is beaten: the samples under it are not
-     * solved. F(0) is solved once the line through the two lowest samples
+     * whose interval from 0 is beaten: F never rises, so that interval is
+     * bounded by F(0), and the samples under it are not solved (on a 5000
+     * x 500 market about half of them, at 1e-4 to 1e-1 of the current
+     * price). F(0) is solved once the line through the two lowest samples
      * says that may be so (from the current price it took 70 ms at 5000 x
      * 500, from the lowest sample a tenth of that). */
     int have_0 = 0;
     for (int q = PRUNE_SAMPLES - 1; q >= 0; q--) {
         if (!(geometric[q] < start)) continue;
         if ((rc = sample_at(h, solver, sp, geometric[q], err))) return rc;
-        double a = sp->price[0], F_a = sp->F[0], F_0 = F_a;
-        if (sp->count > 1 && sp->price[1] > a) F_0 = F_a + (F_a - sp->F[1]) / (sp->price[1] - a) * a;
-        if (!have_0 && interval_bound(a, 1.25 * F_0, F_a, k, sp->slack) < sp->best) {
-            if ((rc = sample_at(h, solver, sp, 0.0, err))) return rc;
-            have_0 = 1;
+        int low = have_0; /* the lowest sample above 0 */
+        double a = sp->price[low], F_a = sp->F[low];
+        if (!have_0) {
+            double F_0 = F_a;
+            if (low + 1 < sp->count && sp->price[low + 1] > a)
+                F_0 = F_a + (F_a - sp->F[low + 1]) / (sp->price[low + 1] - a) * a;
+            if (interval_bound(a, 1.25 * F_0, F_a, k, sp->slack) < sp->best) {
+                if ((rc = sample_at(h, solver, sp, 0.0, err))) return rc;
+                have_0 = 1;
+            }
         }
         if (have_0 && interval_bound(a, sp->F[0], F_a, k, sp->slack) < sp->best) break;
     }
