@@ -63,7 +63,7 @@ static void row_costs_read(RowCosts *rc, int i) {
  * read last, whatever the target's price: what it would pay at its best
  * rival if that rival's load were as large as it can be (load[l], plus its
  * own demand). */
-static double user_cost_bound(const RowCosts *rc, double demand, const double *load) {
+PRILLM__VECTOR_CLONES static double user_cost_bound(const RowCosts *rc, double demand, const double *load) {
     int m = rc->market->n_providers, target = rc->target;
     double best = INFINITY;
     /* the rivals before the target, then after it: two plain loops that
