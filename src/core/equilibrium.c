@@ -193,9 +193,8 @@ struct PrillmEquilibriumSolver {
     double *h_row;        /* [m] scratch of the support polish              */
     int *support_row;     /* [m]                                            */
     int *entering;        /* [m] scratch: a rebuilt row's entering pairs     */
-    int first_cold_round; /* the round after a cold start's sweeps (ENTER_CAP) */
     int no_enter_cap;     /* prillm__equilibrium_set_enter_cap(s, 0)         */
-    long capped_rows;     /* rows the cap held back (tests)                  */
+    long capped_rows, capped_listed; /* rows the cap held back, those on their list (tests) */
     /* After update_price the outputs must read NaN, yet the next solve
      * should start from the last answer: its nonzero flows wait here. */
     int packed, packed_from_cert;
@@ -1474,7 +1473,8 @@ void prillm__equilibrium_set_enter_cap(PrillmEquilibriumSolver *s, int on) {
     if (s) s->no_enter_cap = !on;
 }
 
-long prillm__equilibrium_capped_rows(const PrillmEquilibriumSolver *s) {
+long prillm__equilibrium_capped_rows(const PrillmEquilibriumSolver *s, long *listed) {
+    if (listed) *listed = s ? s->capped_listed : 0;
     return s ? s->capped_rows : 0;
 }
 
@@ -1626,28 +1626,41 @@ static int smallest(const double *v, const int *idx, int count, double *best, in
     return k;
 }
 
-/* In the first round after a cold start's sweeps, at most this many of a
- * row's pairs enter, the most negative ones: the sweeps leave most rows
- * with several marginal costs just below their multiplier, and letting
- * them all in overshot (a 10000 x 500 market: 56,846 active pairs, 50,900
- * entering, 86,348 in the next round, 57,436 at the end, 8 rounds); with
- * 8 the set grows less and the solve took 7 rounds and 12 to 15% less
- * time (10000 x 500 and 5000 x 500). Later rounds let every candidate in:
- * by then the set is near its end. */
+/* In a round at most this many of a row's pairs enter, its most negative
+ * ones (the others, if still below the multiplier, in the next rounds).
+ * Letting every candidate in overshot: after a cold start's sweeps most
+ * rows of a 10000 x 500 market had several marginal costs just below
+ * their multiplier (56,846 active pairs, 50,900 entering, 86,348 in the
+ * next round, 57,436 at the end, 8 rounds); with 8 the set grows less and
+ * the solve took 7 rounds and 12 to 15% less time. On the calibrated
+ * market, whose apps use dozens of models, warm solves after a large move
+ * took up to a third fewer rounds (`openai/gpt-4`'s pruning solves 133 ->
+ * 113 rounds, 123 -> 85 ms). 4 and 12 did no better. */
 #define ENTER_CAP 8
 
-/* Of the count pairs that just entered a row (entered, with their reduced
- * costs in v), only the cap (<= ENTER_CAP) most negative stay in act
- * (ties: the first listed); returns how many stay. */
+/* Of the count pairs that just entered a row (entered, in any order, with
+ * their reduced costs in v), only the cap (<= ENTER_CAP) most negative
+ * stay in act (ties: the lower provider, so that every path through the
+ * row keeps the same ones); returns how many stay. */
+/* Whether pair (i, j) is in the system's pattern. */
+static int in_row(const PrillmActiveSystem *sys, int i, int j) {
+    for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++)
+        if (sys->user_prov[q] == j) return 1;
+    return 0;
+}
+
+static int more_negative(const double *v, int j, int k) {
+    return v[j] < v[k] || (v[j] == v[k] && j < k);
+}
+
 static int keep_most_negative(unsigned char *act, const double *v, const int *entered, int count, int cap) {
     if (count <= cap) return count;
     int keep[ENTER_CAP], kept = 0;
     for (int e = 0; e < count; e++) {
         int j = entered[e];
-        double x = v[j];
-        if (kept == cap && !(x < v[keep[cap - 1]])) continue;
+        if (kept == cap && !more_negative(v, j, keep[cap - 1])) continue;
         int t = kept < cap ? kept++ : cap - 1;
-        while (t > 0 && v[keep[t - 1]] > x) {
+        while (t > 0 && more_negative(v, j, keep[t - 1])) {
             keep[t] = keep[t - 1];
             t--;
         }
@@ -1809,6 +1822,7 @@ static void keep_swept_support(PrillmEquilibriumSolver *s) {
 static long exact_round(PrillmEquilibriumSolver *s) {
     int n = s->n, m = s->m;
     double tiny = 1e-3 * s->settings.tolerance;
+    int cap = s->no_enter_cap ? INT_MAX : ENTER_CAP;
     /* the pattern is about to change */
     if (s->f_support == F_SUPPORT_PATTERN) s->f_support = F_SUPPORT_UNKNOWN;
     s->pack_on_pattern = 0;
@@ -1897,8 +1911,7 @@ static long exact_round(PrillmEquilibriumSolver *s) {
                 if (!tested_column(sc, j, change, &n_cols)) drop_min = MIN2(drop_min, change);
             }
             if (!(drop_min <= 0)) drop_min = 0;
-            /* after a cold start's sweeps every row is read (and capped) */
-            rebuild = n_cols > m / 8 || s->first_cold_round;
+            rebuild = n_cols > m / 8;
         }
         use_screen = !rebuild;
         if (rebuild) {
@@ -1960,18 +1973,18 @@ static long exact_round(PrillmEquilibriumSolver *s) {
                  * test below reads the current one. The entering ones are
                  * gathered without a branch (in the first rounds of a
                  * cold solve many rows take a pair). */
-                int count = 0, open_at[SCREEN_LIST], entering[SCREEN_LIST], k = 0;
+                int count = 0, open_at[SCREEN_LIST], *entering = s->entering, k = 0;
                 while (count < SCREEN_LIST && list[count] >= 0) count++;
                 int a = sys->user_start[i];
                 int open = prillm__open_entries(list, count, sys->user_prov + a, sys->user_start[i + 1] - a, sc->skip,
                                                 open_at);
                 for (int o = 0; o < open; o++) {
                     int t = open_at[o], j = list[t];
+                    v[j] = list_cost[t] + load_cost[j] - nu; /* the full test's v: list_cost is c_ij */
                     entering[k] = j;
-                    k += (list_cost[t] + load_cost[j] - nu < limit) & !sc->dirty[j];
+                    k += (v[j] < limit) & !sc->dirty[j];
                 }
                 for (int t = 0; t < k; t++) act[entering[t]] = 1;
-                added += k;
                 /* a column whose load fell far: its unlisted pairs' v is
                  * at least theta + its own change - (nu - nu^R), less the
                  * same margin, so the row's cost there (a cache miss, a
@@ -1989,11 +2002,15 @@ static long exact_round(PrillmEquilibriumSolver *s) {
                     }
                     sc->cols_read++;
                     if (c[j] + load_cost[j] - nu < limit && act[j] == 0) {
+                        v[j] = c[j] + load_cost[j] - nu;
                         act[j] = 1;
-                        added++;
+                        entering[k++] = j;
                         sc->cols_entered++;
                     }
                 }
+                s->capped_rows += k > cap;
+                s->capped_listed += k > cap;
+                added += keep_most_negative(act, v, entering, k, cap);
                 sc->screened_rows++;
             } else {
                 sc->full_rows++;
@@ -2001,29 +2018,30 @@ static long exact_round(PrillmEquilibriumSolver *s) {
             }
         }
         if (full && rebuild) {
-            added += screen_row(sc, i, c, load_cost, nu, limit, act, v, m, s->support_row,
-                                s->first_cold_round ? ENTER_CAP : INT_MAX, s->entering, &s->capped_rows);
-        } else if (full && s->first_cold_round) {
-            /* screen_row's test and cap, for the same set with the screen
-             * off or below its range */
-            int count = 0;
-            for (int j = 0; j < m; j++) {
-                double x = c[j] + load_cost[j] - nu;
-                v[j] = x;
-                if (act[j] == 0 && x < limit) {
-                    act[j] = 1;
-                    s->entering[count++] = j;
-                }
-            }
-            s->capped_rows += count > ENTER_CAP;
-            added += keep_most_negative(act, v, s->entering, count, ENTER_CAP);
+            added += screen_row(sc, i, c, load_cost, nu, limit, act, v, m, s->support_row, cap, s->entering,
+                                &s->capped_rows);
         } else if (full) {
-#pragma omp simd reduction(+ : added)
+            long k = 0;
+#pragma omp simd reduction(+ : k)
             for (int j = 0; j < m; j++) {
                 unsigned char enter = (unsigned char)((act[j] == 0) & (c[j] + load_cost[j] - nu < limit));
                 act[j] |= enter;
-                added += enter;
+                k += enter;
             }
+            if (k > cap) {
+                /* screen_row's cap: the entering ones listed with their v */
+                int count = 0;
+                for (int j = 0; j < m; j++) {
+                    double x = c[j] + load_cost[j] - nu;
+                    if (act[j] && x < limit && !in_row(sys, i, j)) {
+                        v[j] = x;
+                        s->entering[count++] = j;
+                    }
+                }
+                k = keep_most_negative(act, v, s->entering, count, cap);
+                s->capped_rows++;
+            }
+            added += k;
         }
         /* f_ij = beta_j (nu_i - c_ij) - F_j is a difference of numbers of
          * size beta_j * scale: a user whose demand is below that round-off
@@ -2371,9 +2389,7 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
             continue;
         }
         long cols_read_before = s->screen.cols_read;
-        s->first_cold_round = !warm_start && rounds == 0 && !s->no_enter_cap;
         long violations = exact_round(s);
-        s->first_cold_round = 0;
         rounds++;
         info->iterations++;
         if (violations == -2) {

@@ -207,12 +207,13 @@ void prillm__equilibrium_seed_active(PrillmEquilibriumSolver *solver, const unsi
  * reads every row), rows tested on their short list, and rows read in full
  * in a round that used the screen. For tests and benchmarks. */
 void prillm__equilibrium_set_screen(PrillmEquilibriumSolver *solver, int on);
-/* The cap on the pairs a row takes in the first round after a cold start
- * (equilibrium.c, ENTER_CAP): on (1, the default) or off (0: every
- * candidate enters, as before the cap); and the rows it has capped over
- * the solver's life. For tests and benchmarks. */
+/* The cap on the pairs a row takes in a correction round (equilibrium.c,
+ * ENTER_CAP): on (1, the default) or off (0: every candidate enters, as
+ * before the cap); and the rows it has capped over the solver's life, of
+ * them (listed) those a screened round tested on their list. For tests
+ * and benchmarks. */
 void prillm__equilibrium_set_enter_cap(PrillmEquilibriumSolver *solver, int on);
-long prillm__equilibrium_capped_rows(const PrillmEquilibriumSolver *solver);
+long prillm__equilibrium_capped_rows(const PrillmEquilibriumSolver *solver, long *listed);
 /* Rows the sweeps read from the last sweep's listed flows, and rows whose
  * water-filling was told the groups that can lie below the multiplier
  * (tests: the paths were taken). */
