@@ -1526,6 +1526,16 @@ int prillm__equilibrium_last_set_rows(const PrillmEquilibriumSolver *s, const in
     return 1;
 }
 
+int prillm__equilibrium_flow_pack(const PrillmEquilibriumSolver *s, const int **start, const int **index,
+                                  const double **value) {
+    /* the certificate's pack, while f has not moved since it was taken */
+    if (!s || s->f_support != F_SUPPORT_PACK || s->f_rows_any || !s->cert_start) return 0;
+    *start = s->cert_start;
+    *index = s->cert_index;
+    *value = s->cert_value;
+    return 1;
+}
+
 void prillm__equilibrium_set_local_start(PrillmEquilibriumSolver *s, int on) {
     if (s) s->no_local = !on;
 }

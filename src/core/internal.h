@@ -237,6 +237,13 @@ const unsigned char *prillm__equilibrium_last_set(const PrillmEquilibriumSolver 
  * the n x m flags: 1, or 0 when the solver cannot give it (then use the
  * flags). The arrays are the solver's, valid until its next call. */
 int prillm__equilibrium_last_set_rows(const PrillmEquilibriumSolver *solver, const int **start, const int **prov);
+/* The last solve's flows by rows, exactly their nonzeros (user i's at
+ * providers index[start[i] .. start[i+1]), ascending, values in value),
+ * read from its certificate without a pass over the n x m flows: 1, or 0
+ * when the solver cannot give them (then read solution.flows). The arrays
+ * are the solver's, valid until its next call. */
+int prillm__equilibrium_flow_pack(const PrillmEquilibriumSolver *solver, const int **start, const int **index,
+                                  const double **value);
 /* prillm__equilibrium_seed_active for a set that differs from the last one
  * at a few pairs: active[pairs[k]] := in[k] in order (k < count). Nothing
  * when there is no last set (prillm__equilibrium_last_set is NULL). */
