@@ -1642,16 +1642,12 @@ static int smallest(const double *v, const int *idx, int count, double *best, in
  * rows of a 10000 x 500 market had several marginal costs just below
  * their multiplier (56,846 active pairs, 50,900 entering, 86,348 in the
  * next round, 57,436 at the end, 8 rounds); with 8 the set grows less and
- * the solve took 7 rounds and 12 to 15% less time. On the calibrated
+ * the solve took 7 rounds and 12 to 19% less time. On the calibrated
  * market, whose apps use dozens of models, warm solves after a large move
  * took up to a third fewer rounds (`openai/gpt-4`'s pruning solves 133 ->
  * 113 rounds, 123 -> 85 ms). 4 and 12 did no better. */
 #define ENTER_CAP 8
 
-/* Of the count pairs that just entered a row (entered, in any order, with
- * their reduced costs in v), only the cap (<= ENTER_CAP) most negative
- * stay in act (ties: the lower provider, so that every path through the
- * row keeps the same ones); returns how many stay. */
 /* Whether pair (i, j) is in the system's pattern. */
 static int in_row(const PrillmActiveSystem *sys, int i, int j) {
     for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++)
@@ -1663,6 +1659,10 @@ static int more_negative(const double *v, int j, int k) {
     return v[j] < v[k] || (v[j] == v[k] && j < k);
 }
 
+/* Of the count pairs that just entered a row (entered, in any order, with
+ * their reduced costs in v), only the cap (<= ENTER_CAP) most negative
+ * stay in act (ties: the lower provider, so that every path through the
+ * row keeps the same ones); returns how many stay. */
 static int keep_most_negative(unsigned char *act, const double *v, const int *entered, int count, int cap) {
     if (count <= cap) return count;
     int keep[ENTER_CAP], kept = 0;

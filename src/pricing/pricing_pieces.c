@@ -1179,46 +1179,49 @@ static PrillmErrorCode equilibrium_start(Homotopy *h, double p, long *solves, Pr
         h->start_capacity = count;
     }
     count = 0;
-    if (packed) memset(h->active, 0, (size_t)n * (size_t)m);
-    for (int i = 0; i < n && packed; i++) {
-        /* the same numbers as the loops below, from the nonzeros alone */
-        h->start_row[i] = (int)count;
-        double scale = fabs(eq->lambda[i]);
-        int with_demand = h->mk->demand[i] > 0;
-        for (int q = pack_start[i]; q < pack_start[i + 1]; q++) {
-            int j = pack_index[q];
-            double x = pack_value[q];
-            if (!(x > 0)) continue;
-            double g = fabs(h->c[(size_t)i * m + j]) + h->slope[j] * (eq->provider_flow[j] + x);
-            if (g > scale) scale = g;
-            if (with_demand) {
-                h->active[(size_t)i * (size_t)m + (size_t)j] = 1;
-                h->start_prov[count] = j;
-                h->start_val[count++] = x;
+    if (packed) {
+        memset(h->active, 0, (size_t)n * (size_t)m);
+        for (int i = 0; i < n; i++) {
+            /* the same numbers as the dense loops below, from the nonzeros alone */
+            h->start_row[i] = (int)count;
+            double scale = fabs(eq->lambda[i]);
+            int with_demand = h->mk->demand[i] > 0;
+            for (int q = pack_start[i]; q < pack_start[i + 1]; q++) {
+                int j = pack_index[q];
+                double x = pack_value[q];
+                if (!(x > 0)) continue;
+                double g = fabs(h->c[(size_t)i * m + j]) + h->slope[j] * (eq->provider_flow[j] + x);
+                if (g > scale) scale = g;
+                if (with_demand) {
+                    h->active[(size_t)i * (size_t)m + (size_t)j] = 1;
+                    h->start_prov[count] = j;
+                    h->start_val[count++] = x;
+                }
             }
+            h->user_scale[i] = scale > 0 ? scale : 1;
+            h->slack_nu[i] = eq->lambda[i];
         }
-        h->user_scale[i] = scale > 0 ? scale : 1;
-        h->slack_nu[i] = eq->lambda[i];
-    }
-    for (int i = 0; i < n && !packed; i++) {
-        h->start_row[i] = (int)count;
-        const double *f = eq->flows + (size_t)i * (size_t)m;
-        double scale = fabs(eq->lambda[i]);
-        for (int j = 0; j < m; j++) {
-            double g = fabs(h->c[(size_t)i * m + j]) + h->slope[j] * (eq->provider_flow[j] + f[j]);
-            if (f[j] > 0 && g > scale) scale = g;
-        }
-        h->user_scale[i] = scale > 0 ? scale : 1;
-        for (int j = 0; j < m; j++) {
-            size_t pair = (size_t)i * (size_t)m + (size_t)j;
-            int in = h->mk->demand[i] > 0 && f[j] > 0;
-            h->active[pair] = (unsigned char)in;
-            if (in) {
-                h->start_prov[count] = j;
-                h->start_val[count++] = f[j];
+    } else {
+        for (int i = 0; i < n; i++) {
+            h->start_row[i] = (int)count;
+            const double *f = eq->flows + (size_t)i * (size_t)m;
+            double scale = fabs(eq->lambda[i]);
+            for (int j = 0; j < m; j++) {
+                double g = fabs(h->c[(size_t)i * m + j]) + h->slope[j] * (eq->provider_flow[j] + f[j]);
+                if (f[j] > 0 && g > scale) scale = g;
             }
+            h->user_scale[i] = scale > 0 ? scale : 1;
+            for (int j = 0; j < m; j++) {
+                size_t pair = (size_t)i * (size_t)m + (size_t)j;
+                int in = h->mk->demand[i] > 0 && f[j] > 0;
+                h->active[pair] = (unsigned char)in;
+                if (in) {
+                    h->start_prov[count] = j;
+                    h->start_val[count++] = f[j];
+                }
+            }
+            h->slack_nu[i] = eq->lambda[i];
         }
-        h->slack_nu[i] = eq->lambda[i];
     }
     h->start_row[n] = (int)count;
     /* the slacks from the solver's loads and multipliers; their slopes
