@@ -62,8 +62,9 @@ typedef struct {
     long bound_solves;       /* exact with pruning: solves bounding the rest      */
     /* exact with pruning (tests, verbose): of bound_solves, those at a
      * predicted optimum and those placed to prune; the walks that stopped
-     * where the rest of their run was beaten */
-    long located_solves, placed_solves, walks_stopped;
+     * where the rest of their run was beaten; of the placed, those that
+     * left the part they aimed to prune unbeaten */
+    long located_solves, placed_solves, walks_stopped, placed_missed;
     /* da's confidence check (PrillmPriceResult's fields of the same names) */
     int check;
     double abstract_price, abstract_profit, check_price, check_profit, check_shortfall;
