@@ -1621,13 +1621,13 @@ static double predicted_optimum(const PriceSamples *sp, int q, double *profit) {
  *
  * The chord's price aims at a flow PRUNE_AIM_BELOW of the way from the
  * level best / (b - k) down to F(b), not at the level itself: where F is
- * straight over the interval (the calibrated market near its optimum's
- * level) a solve aimed at the level lands on it, misses by a round-off,
- * and the next aim is a hair further. On 16 paid models of the calibrated
- * market 133 of 560 pruning solves were such creeps, within 1e-6 of an
- * earlier price (22 of the 32 placed for google/gemini-2.5-flash), and
- * they used up the placements; aimed below, none, and the walks took 2,995
- * pieces instead of 4,496. */
+ * straight over the interval (as the calibrated market's often is) a
+ * solve aimed at the level lands on it, misses by a round-off, and the
+ * next aim is a hair further. On 16 paid models of the calibrated market
+ * 133 of 560 pruning solves were such creeps, within 1e-6 of an earlier
+ * price (17 of 38 for google/gemini-2.5-flash), and they used up the
+ * placements; aimed below, none, and the walks took 2,995 pieces instead
+ * of 4,496. */
 static double pruning_price(const PriceSamples *sp, int q, double density, double *worth, int *side) {
     double a = sp->price[q], b = sp->price[q + 1], Fa = sp->F[q], Fb = sp->F[q + 1], k = sp->k;
     double best_p = NAN, best_len = 0;
