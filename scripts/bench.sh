@@ -2,7 +2,7 @@
 # Build and run the benchmarks; prints Markdown tables (the figures in docs/benchmarks.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/deps.sh build
+bash scripts/deps.sh bench
 # its own build tree: the tests (and cmocka) are not needed here
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DPRILLM_TESTS=OFF -DPRILLM_BENCH=ON >/dev/null
 cmake --build build-bench -j "$(nproc)" >/dev/null

@@ -4,6 +4,9 @@
 #                           tests are built only when cmocka is found, so
 #                           this does not need it); Open MPI for prillm-sweep
 #                           (PRILLM_WITH_MPI) and mpirun, which its test uses
+#   scripts/deps.sh bench   also what the benchmark scripts run besides the
+#                           build: /usr/bin/time (scripts/bench_sweep.sh)
+#                           and python3 (bench/service/bench_service.py)
 #   scripts/deps.sh test    also what scripts/test.sh needs: cmocka, clang
 #                           with libFuzzer and OpenMP, valgrind, help2man
 #                           (the installed man page), chromium (the
@@ -16,8 +19,8 @@ set -euo pipefail
 
 what=${1:-build}
 case "$what" in
-  build|test) ;;
-  *) echo "usage: scripts/deps.sh [build|test]" >&2; exit 2 ;;
+  build|bench|test) ;;
+  *) echo "usage: scripts/deps.sh [build|bench|test]" >&2; exit 2 ;;
 esac
 
 packages=(gcc make cmake pkg-config libc6-dev
@@ -27,6 +30,7 @@ packages=(gcc make cmake pkg-config libc6-dev
 # the comma-decimal locale test/io/test_market_io.c tries first
 locale_name=de_DE.UTF-8
 need_locale=0
+[ "$what" = bench ] && packages+=(time python3)
 if [ "$what" = test ]; then
   # clang's libFuzzer and sanitizer runtimes (libclang-rt), and its OpenMP
   # (the fuzz build configures the whole project with clang, which needs
