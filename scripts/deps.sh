@@ -5,8 +5,9 @@
 #                           this does not need it); Open MPI for prillm-sweep
 #                           (PRILLM_WITH_MPI) and mpirun, which its test uses
 #   scripts/deps.sh bench   also what the benchmark scripts run besides the
-#                           build: /usr/bin/time (scripts/bench_sweep.sh)
-#                           and python3 (bench/service/bench_service.py)
+#                           build: /usr/bin/time (scripts/bench_sweep.sh,
+#                           scripts/bench_targets.sh) and python3
+#                           (bench/service/bench_service.py)
 #   scripts/deps.sh test    also what scripts/test.sh needs: cmocka, clang
 #                           with libFuzzer and OpenMP, valgrind, help2man
 #                           (the installed man page), chromium (the

@@ -1474,8 +1474,9 @@ static PrillmStatus walk_status(const WalkResult *w, const Homotopy *h) {
  *     by PRUNE_LOCATE_GAIN: a better best prunes every interval;
  *   - then, in a surviving interval [a, b], at c = k + best / F(a), which
  *     makes [a, c] beaten for sure ((c - k) F(a) = best), or at the c where
- *     the line through the ends puts F(c) at best / (b - k), which makes
- *     [c, b] beaten if F lies below its chord there. Each is worth the
+ *     the line through the ends puts F(c) just below best / (b - k)
+ *     (pruning_price), which makes [c, b] beaten if F lies below its chord
+ *     there. Each is worth the
  *     length it prunes times the interval's density of breakpoints, at
  *     least the pairs whose state differs between the sets solved at a and
  *     b; the most valuable is solved, until none is worth a solve.
@@ -1679,11 +1680,13 @@ static PrillmErrorCode walk_and_add(Homotopy *h, const PrillmPriceProblem *pb, d
 
 /* The solves of the pruning: the current price, 0, the geometric samples,
  * then those placed to locate the optimum and to prune (*missed: the placed
- * ones that left the part they aimed at unbeaten). */
+ * ones that left the part they aimed at unbeaten; only the chord's can, as
+ * [a, k + best / F(a)] is beaten by construction and best only grows). */
 static PrillmErrorCode sample_range(Homotopy *h, const PrillmPriceProblem *pb, PrillmEquilibriumSolver *solver,
                                     PriceSamples *sp, int *located, int *placed, int *missed, PrillmError *err) {
     double k = pb->cost, p_max = pb->p_max, start = pb->start_price;
     PrillmErrorCode rc;
+    *missed = 0;
     /* The current price first: the market as given, whose solution is
      * read rather than solved again. */
     if (start > 0 && start <= p_max && (rc = sample_at(h, solver, sp, start, err))) return rc;
@@ -1739,8 +1742,7 @@ static PrillmErrorCode sample_range(Homotopy *h, const PrillmPriceProblem *pb, P
         free(open);
         return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory pruning the price range");
     }
-    *missed = 0;
-    for (*placed = 0; *placed < PRUNE_PLACED && !rc; ++*placed) {
+    for (*placed = 0; *placed < PRUNE_PLACED; ++*placed) {
         if (pb->deadline > 0 && prillm__now() > pb->deadline) break;
         double at = NAN, most = PRUNE_SOLVE_PIECES;
         int aim = 0;

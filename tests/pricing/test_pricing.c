@@ -246,7 +246,7 @@ static void test_pruned_solves_and_stops(void **state) {
     /* a solve placed to prune mostly prunes: aimed at the level itself the
      * chord's solves land on it where F is straight and creep (41 of 124
      * missed; 5 of 87 aimed below it) */
-    assert_true(10 * missed <= placed);
+    assert_true(5 * missed <= placed);
 }
 
 /* A segment's active set rebuilt by replaying the curve's breakpoints from
