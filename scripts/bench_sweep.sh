@@ -12,7 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build} users=${2:-600} providers=${3:-60} scenarios=${4:-30}
-sweep=$PWD/$build/prillm-sweep prillm=$PWD/$build/prillm
+case "$build" in /*) ;; *) build=$PWD/$build ;; esac
+sweep=$build/prillm-sweep prillm=$build/prillm
 [ -x "$sweep" ] || { echo "no $sweep: build first" >&2; exit 1; }
 "$sweep" --version | grep -q "with MPI" || { echo "prillm-sweep built without MPI: nothing to compare" >&2; exit 1; }
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
