@@ -1476,10 +1476,10 @@ static PrillmStatus walk_status(const WalkResult *w, const Homotopy *h) {
  *     makes [a, c] beaten for sure ((c - k) F(a) = best), or at the c where
  *     the line through the ends puts F(c) just below best / (b - k)
  *     (pruning_price), which makes [c, b] beaten if F lies below its chord
- *     there. Each is worth the
- *     length it prunes times the interval's density of breakpoints, at
- *     least the pairs whose state differs between the sets solved at a and
- *     b; the most valuable is solved, until none is worth a solve.
+ *     there. Each is worth the length it prunes times the interval's
+ *     density of breakpoints, at least the pairs whose state differs
+ *     between the sets solved at a and b; the most valuable is solved,
+ *     until none is worth a solve.
  * On 12 targets of a 5000 x 500 random market, simulated on their whole
  * curves, this takes about as many solves as the 12 bisections it replaces
  * and walks 2.5 times fewer pieces (docs/benchmarks.md). */
