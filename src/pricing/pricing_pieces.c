@@ -1130,6 +1130,21 @@ static PrillmErrorCode solve_near(Homotopy *h, PrillmEquilibriumSolver *solver, 
     return rc;
 }
 
+/* Row i of an equilibrium's flows: count entries, value[t] at provider
+ * index[t] (packed: the certificate's nonzeros), or at provider t (index
+ * NULL: the dense row of solution.flows). */
+typedef struct {
+    const int *index;
+    const double *value;
+    int count;
+} RowFlows;
+
+static RowFlows row_flows(const PrillmEquilibrium *eq, int packed, const int *start, const int *index,
+                          const double *value, int i, int m) {
+    if (packed) return (RowFlows){index + start[i], value + start[i], start[i + 1] - start[i]};
+    return (RowFlows){NULL, eq->flows + (size_t)i * (size_t)m, m};
+}
+
 static PrillmErrorCode equilibrium_start(Homotopy *h, double p, long *solves, PrillmError *err) {
     PrillmErrorCode rc = PRILLM_OK;
     if (!h->eq && !(rc = prillm_equilibrium_setup(&h->eq, h->mk, NULL, err))) {
@@ -1154,21 +1169,18 @@ static PrillmErrorCode equilibrium_start(Homotopy *h, double p, long *solves, Pr
         h->piece_valid = 0; /* the pattern no longer matches h->active */
     }
     set_price(h, p);
-    /* the flows' nonzeros from the solver's certificate when it has them:
-     * three passes over n x m numbers (the flows twice, the costs once)
-     * were a fifth of a 5000 x 500 walk's start */
+    /* each row's flows: its nonzeros from the solver's certificate when it
+     * has them (three passes over n x m numbers, the flows twice and the
+     * costs once, were a fifth of a 5000 x 500 walk's start), else the
+     * dense row; the same numbers either way */
     const int *pack_start, *pack_index;
     const double *pack_value;
     int packed = prillm__equilibrium_flow_pack(solver, &pack_start, &pack_index, &pack_value);
     size_t count = 0;
     for (int i = 0; i < n; i++) {
         if (!(h->mk->demand[i] > 0)) continue;
-        if (packed) {
-            for (int q = pack_start[i]; q < pack_start[i + 1]; q++) count += pack_value[q] > 0;
-            continue;
-        }
-        const double *f = eq->flows + (size_t)i * (size_t)m;
-        for (int j = 0; j < m; j++) count += f[j] > 0;
+        RowFlows r = row_flows(eq, packed, pack_start, pack_index, pack_value, i, m);
+        for (int t = 0; t < r.count; t++) count += r.value[t] > 0;
     }
     if (count > h->start_capacity) {
         int *prov = realloc(h->start_prov, count * sizeof *prov);
@@ -1179,49 +1191,26 @@ static PrillmErrorCode equilibrium_start(Homotopy *h, double p, long *solves, Pr
         h->start_capacity = count;
     }
     count = 0;
-    if (packed) {
-        memset(h->active, 0, (size_t)n * (size_t)m);
-        for (int i = 0; i < n; i++) {
-            /* the same numbers as the dense loops below, from the nonzeros alone */
-            h->start_row[i] = (int)count;
-            double scale = fabs(eq->lambda[i]);
-            int with_demand = h->mk->demand[i] > 0;
-            for (int q = pack_start[i]; q < pack_start[i + 1]; q++) {
-                int j = pack_index[q];
-                double x = pack_value[q];
-                if (!(x > 0)) continue;
-                double g = fabs(h->c[(size_t)i * m + j]) + h->slope[j] * (eq->provider_flow[j] + x);
-                if (g > scale) scale = g;
-                if (with_demand) {
-                    h->active[(size_t)i * (size_t)m + (size_t)j] = 1;
-                    h->start_prov[count] = j;
-                    h->start_val[count++] = x;
-                }
+    memset(h->active, 0, (size_t)n * (size_t)m);
+    for (int i = 0; i < n; i++) {
+        h->start_row[i] = (int)count;
+        RowFlows r = row_flows(eq, packed, pack_start, pack_index, pack_value, i, m);
+        double scale = fabs(eq->lambda[i]);
+        int with_demand = h->mk->demand[i] > 0;
+        for (int t = 0; t < r.count; t++) {
+            int j = r.index ? r.index[t] : t;
+            double x = r.value[t];
+            if (!(x > 0)) continue;
+            double g = fabs(h->c[(size_t)i * m + j]) + h->slope[j] * (eq->provider_flow[j] + x);
+            if (g > scale) scale = g;
+            if (with_demand) {
+                h->active[(size_t)i * (size_t)m + (size_t)j] = 1;
+                h->start_prov[count] = j;
+                h->start_val[count++] = x;
             }
-            h->user_scale[i] = scale > 0 ? scale : 1;
-            h->slack_nu[i] = eq->lambda[i];
         }
-    } else {
-        for (int i = 0; i < n; i++) {
-            h->start_row[i] = (int)count;
-            const double *f = eq->flows + (size_t)i * (size_t)m;
-            double scale = fabs(eq->lambda[i]);
-            for (int j = 0; j < m; j++) {
-                double g = fabs(h->c[(size_t)i * m + j]) + h->slope[j] * (eq->provider_flow[j] + f[j]);
-                if (f[j] > 0 && g > scale) scale = g;
-            }
-            h->user_scale[i] = scale > 0 ? scale : 1;
-            for (int j = 0; j < m; j++) {
-                size_t pair = (size_t)i * (size_t)m + (size_t)j;
-                int in = h->mk->demand[i] > 0 && f[j] > 0;
-                h->active[pair] = (unsigned char)in;
-                if (in) {
-                    h->start_prov[count] = j;
-                    h->start_val[count++] = f[j];
-                }
-            }
-            h->slack_nu[i] = eq->lambda[i];
-        }
+        h->user_scale[i] = scale > 0 ? scale : 1;
+        h->slack_nu[i] = eq->lambda[i];
     }
     h->start_row[n] = (int)count;
     /* the slacks from the solver's loads and multipliers; their slopes
