@@ -149,6 +149,8 @@ typedef struct {
 struct PrillmEquilibriumSolver {
     PrillmEquilibriumSettings settings;
     PrillmMarket *market; /* own copy: prices change with update_price */
+    int pairs_shared;     /* market's delay and affinity are the caller's
+                             (prillm__market_copy_sharing_pairs)          */
     int n, m;
     const double *demand; /* [n], the market copy's                         */
     double *slope;        /* [m] a_j = w_congestion / capacity_j            */
@@ -270,22 +272,23 @@ static void fill_costs(PrillmEquilibriumSolver *s) {
     s->screen.cost_max = cost_max;
 }
 
+static PrillmErrorCode setup_solver(PrillmEquilibriumSolver **out, const PrillmMarket *market,
+                                    const PrillmEquilibriumSettings *settings, const PrillmEquilibriumSolver *costs_of,
+                                    PrillmEquilibriumSolver *move_from, int share_pairs, PrillmError *err);
+
 PrillmErrorCode prillm_equilibrium_setup(PrillmEquilibriumSolver **out, const PrillmMarket *market,
                                          const PrillmEquilibriumSettings *settings, PrillmError *err) {
     if (!out) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "solver output pointer is NULL");
     *out = NULL;
     PrillmErrorCode rc = prillm_market_validate(market, err);
     if (rc) return rc;
-    return prillm__equilibrium_setup_validated(out, market, settings, err);
+    return setup_solver(out, market, settings, NULL, NULL, 0, err);
 }
 
-static PrillmErrorCode setup_solver(PrillmEquilibriumSolver **out, const PrillmMarket *market,
-                                    const PrillmEquilibriumSettings *settings, const PrillmEquilibriumSolver *costs_of,
-                                    PrillmEquilibriumSolver *move_from, PrillmError *err);
 
 PrillmErrorCode prillm__equilibrium_setup_validated(PrillmEquilibriumSolver **out, const PrillmMarket *market,
                                                     const PrillmEquilibriumSettings *settings, PrillmError *err) {
-    return setup_solver(out, market, settings, NULL, NULL, err);
+    return setup_solver(out, market, settings, NULL, NULL, 1, err);
 }
 
 /* costs_of: a solver of the same market and prices whose costs are copied
@@ -293,10 +296,13 @@ PrillmErrorCode prillm__equilibrium_setup_validated(PrillmEquilibriumSolver **ou
  * computed again. move_from (then also costs_of): a solver about to be
  * cleaned up whose market copy, costs, flows, multipliers and active set
  * are taken over instead of copied; the caller sets the state that is not
- * copied by setup_from (the n x m arrays then hold what a copy would). */
+ * copied by setup_from (the n x m arrays then hold what a copy would).
+ * share_pairs: the market copy reads market's delays and tastes where they
+ * are (the internal setups, whose market outlives the solver); the public
+ * setup copies them, as the caller may free or change its market. */
 static PrillmErrorCode setup_solver(PrillmEquilibriumSolver **out, const PrillmMarket *market,
                                     const PrillmEquilibriumSettings *settings, const PrillmEquilibriumSolver *costs_of,
-                                    PrillmEquilibriumSolver *move_from, PrillmError *err) {
+                                    PrillmEquilibriumSolver *move_from, int share_pairs, PrillmError *err) {
     if (!out) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "solver output pointer is NULL");
     *out = NULL;
     PrillmErrorCode rc;
@@ -315,6 +321,7 @@ static PrillmErrorCode setup_solver(PrillmEquilibriumSolver **out, const PrillmM
     if (move_from) {
         /* taken over: the same numbers as the copies below would hold */
         s->market = move_from->market;
+        s->pairs_shared = move_from->pairs_shared;
         s->cost = move_from->cost;
         s->lambda = move_from->lambda;
         s->active = move_from->active;
@@ -327,10 +334,12 @@ static PrillmErrorCode setup_solver(PrillmEquilibriumSolver **out, const PrillmM
         move_from->solution.flows = move_from->solution.provider_flow = move_from->solution.lambda = NULL;
         move_from->f = move_from->F = NULL;
     } else {
-        if (!(s->market = prillm_market_copy(market, err))) {
+        s->market = share_pairs ? prillm__market_copy_sharing_pairs(market, err) : prillm_market_copy(market, err);
+        if (!s->market) {
             free(s);
             return err ? err->code : PRILLM_ERR_NO_MEMORY;
         }
+        s->pairs_shared = share_pairs;
         s->cost = prillm__calloc(nm, sizeof(double));
         s->lambda = prillm__calloc(n, sizeof(double));
         s->active = prillm__calloc(nm, 1);
@@ -402,7 +411,7 @@ PrillmErrorCode prillm__equilibrium_setup_from(PrillmEquilibriumSolver **out, co
     if (!out || !from) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "solver is NULL");
     /* from's own copy of the market, validated when from was set up, and
      * its costs at that market's prices */
-    PrillmErrorCode rc = setup_solver(out, from->market, &from->settings, from, NULL, err);
+    PrillmErrorCode rc = setup_solver(out, from->market, &from->settings, from, NULL, 1, err);
     if (rc) return rc;
     PrillmEquilibriumSolver *s = *out;
     size_t n = (size_t)s->n, m = (size_t)s->m, nm = n * m;
@@ -440,7 +449,7 @@ PrillmErrorCode prillm__equilibrium_setup_moved(PrillmEquilibriumSolver **out, P
     if (!out || !from) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "solver is NULL");
     /* a packed answer lives outside f: the copy's way keeps it */
     if (from->packed) return prillm__equilibrium_setup_from(out, from, err);
-    PrillmErrorCode rc = setup_solver(out, from->market, &from->settings, from, from, err);
+    PrillmErrorCode rc = setup_solver(out, from->market, &from->settings, from, from, 0, err);
     if (rc) return rc;
     PrillmEquilibriumSolver *s = *out;
     /* what setup_from copies besides the arrays taken over */
@@ -544,7 +553,8 @@ const double *prillm__equilibrium_costs(const PrillmEquilibriumSolver *s) { retu
 void prillm_equilibrium_cleanup(PrillmEquilibriumSolver *s) {
     if (!s) return;
     prillm__system_free(&s->system);
-    prillm_market_free(s->market);
+    if (s->pairs_shared) prillm__market_free_sharing_pairs(s->market);
+    else prillm_market_free(s->market);
     free(s->slope);
     free(s->beta);
     free(s->half_inv);

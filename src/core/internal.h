@@ -139,6 +139,13 @@ static inline int prillm__open_entries(const int *list, int count, const int *pa
 void prillm__fill_nan(double *x, size_t n);
 /* The optional competition fields of provider j, NULL arrays read as absent:
  * NaN bounds, no owner. */
+/* A copy of src whose delay and affinity are src's own arrays, not copies
+ * (the n x m part: 40 MB at 5000 x 500, copied by every pricing call's
+ * solver): for a copy that never outlives src and never writes them.
+ * Freed with prillm__market_free_sharing_pairs, which leaves them to src. */
+PrillmMarket *prillm__market_copy_sharing_pairs(const PrillmMarket *src, PrillmError *err);
+void prillm__market_free_sharing_pairs(PrillmMarket *mk);
+
 double prillm__market_price_min(const PrillmMarket *mk, int j);
 double prillm__market_price_max(const PrillmMarket *mk, int j);
 const char *prillm__market_owner(const PrillmMarket *mk, int j);
@@ -171,18 +178,22 @@ PrillmErrorCode prillm__equilibrium_ipopt(const PrillmMarket *market, double tol
                                           double time_limit, int verbose, double *flows,
                                           int *iterations, PrillmError *err);
 
+/* prillm_equilibrium_setup of a market the caller has just validated
+ * (prillm_market_validate reads every delay and taste: at 5000 x 500 it
+ * took as long as a warm solve, and pricing every provider validated the
+ * same market once per target). The solver reads the market's delays and
+ * tastes where they are (prillm__market_copy_sharing_pairs), so the market
+ * must outlive it and every solver set up from it (setup_from, moved). */
+PrillmErrorCode prillm__equilibrium_setup_validated(PrillmEquilibriumSolver **out, const PrillmMarket *market,
+                                                    const PrillmEquilibriumSettings *settings, PrillmError *err);
+
 /* A new solver on the market a solved one now describes (its prices
  * included), starting warm from that solver's answer: its flows,
  * multipliers, exact active set and status are copied, its factorisation is
  * rebuilt by the next solve. The source is only read, so threads may start
- * from one shared solver at once. */
-/* prillm_equilibrium_setup of a market the caller has just validated
- * (prillm_market_validate reads every delay and taste: at 5000 x 500 it
- * took as long as a warm solve, and pricing every provider validated the
- * same market once per target). */
-PrillmErrorCode prillm__equilibrium_setup_validated(PrillmEquilibriumSolver **out, const PrillmMarket *market,
-                                                    const PrillmEquilibriumSettings *settings, PrillmError *err);
-
+ * from one shared solver at once. The new solver reads the delays and
+ * tastes of from's market where they are: from, or the market a solver set
+ * up by _validated reads, must outlive it. */
 PrillmErrorCode prillm__equilibrium_setup_from(PrillmEquilibriumSolver **out, const PrillmEquilibriumSolver *from,
                                                PrillmError *err);
 /* prillm__equilibrium_setup_from for a solver about to be cleaned up: its

@@ -5,7 +5,8 @@
 
 #include "internal.h"
 
-PrillmMarket *prillm_market_alloc(int n_users, int n_providers, PrillmError *err) {
+/* with_pairs 0: delay and affinity left NULL (a copy that shares them) */
+static PrillmMarket *market_alloc(int n_users, int n_providers, int with_pairs, PrillmError *err) {
     if (n_users < 1 || n_providers < 1) {
         prillm__fail(err, PRILLM_ERR_INVALID_DATA,
                      "empty market: need at least one user and one provider (got %d users, %d providers)",
@@ -26,15 +27,17 @@ PrillmMarket *prillm_market_alloc(int n_users, int n_providers, PrillmError *err
     mk->cost = malloc(m * sizeof(double));
     mk->latency = malloc(m * sizeof(double));
     mk->demand = malloc(n * sizeof(double));
-    mk->delay = (n > ((size_t)-1) / sizeof(double) / m) ? NULL : malloc(n * m * sizeof(double));
-    /* affinities default to 0: a market without app tastes */
-    mk->affinity = (n > ((size_t)-1) / sizeof(double) / m) ? NULL : prillm__calloc(n * m, sizeof(double));
+    if (with_pairs) {
+        mk->delay = (n > ((size_t)-1) / sizeof(double) / m) ? NULL : malloc(n * m * sizeof(double));
+        /* affinities default to 0: a market without app tastes */
+        mk->affinity = (n > ((size_t)-1) / sizeof(double) / m) ? NULL : prillm__calloc(n * m, sizeof(double));
+    }
     mk->owner = prillm__calloc(m, sizeof(char *));
     mk->price_min = malloc(m * sizeof(double));
     mk->price_max = malloc(m * sizeof(double));
     if (!mk->provider_id || !mk->user_id || !mk->price || !mk->capacity || !mk->value ||
-        !mk->cost || !mk->latency || !mk->demand || !mk->delay || !mk->affinity || !mk->owner || !mk->price_min ||
-        !mk->price_max)
+        !mk->cost || !mk->latency || !mk->demand || (with_pairs && (!mk->delay || !mk->affinity)) || !mk->owner ||
+        !mk->price_min || !mk->price_max)
         goto oom;
     prillm__fill_nan(mk->price_min, m);
     prillm__fill_nan(mk->price_max, m);
@@ -44,13 +47,17 @@ PrillmMarket *prillm_market_alloc(int n_users, int n_providers, PrillmError *err
     prillm__fill_nan(mk->cost, m);
     prillm__fill_nan(mk->latency, m);
     prillm__fill_nan(mk->demand, n);
-    prillm__fill_nan(mk->delay, n * m);
+    if (with_pairs) prillm__fill_nan(mk->delay, n * m);
     return mk;
 oom:
     prillm_market_free(mk);
     prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory allocating a market of %d users x %d providers",
                  n_users, n_providers);
     return NULL;
+}
+
+PrillmMarket *prillm_market_alloc(int n_users, int n_providers, PrillmError *err) {
+    return market_alloc(n_users, n_providers, 1, err);
 }
 
 void prillm_market_free(PrillmMarket *mk) {
@@ -85,8 +92,32 @@ PrillmMarket *prillm_market_copy(const PrillmMarket *src, PrillmError *err) {
     return prillm_market_subset(src, NULL, src->n_users, NULL, src->n_providers, err);
 }
 
+static PrillmMarket *market_subset(const PrillmMarket *src, const int *users, int n_users, const int *providers,
+                                   int n_providers, int share_pairs, PrillmError *err);
+
 PrillmMarket *prillm_market_subset(const PrillmMarket *src, const int *users, int n_users, const int *providers,
                                    int n_providers, PrillmError *err) {
+    return market_subset(src, users, n_users, providers, n_providers, 0, err);
+}
+
+PrillmMarket *prillm__market_copy_sharing_pairs(const PrillmMarket *src, PrillmError *err) {
+    if (!src) {
+        prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "market is NULL");
+        return NULL;
+    }
+    return market_subset(src, NULL, src->n_users, NULL, src->n_providers, 1, err);
+}
+
+void prillm__market_free_sharing_pairs(PrillmMarket *mk) {
+    if (!mk) return;
+    mk->delay = mk->affinity = NULL;
+    prillm_market_free(mk);
+}
+
+/* share_pairs (every user and provider kept): delay and affinity point to
+ * src's instead of copies */
+static PrillmMarket *market_subset(const PrillmMarket *src, const int *users, int n_users, const int *providers,
+                                   int n_providers, int share_pairs, PrillmError *err) {
     if (!src) {
         prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "market is NULL");
         return NULL;
@@ -107,9 +138,11 @@ PrillmMarket *prillm_market_subset(const PrillmMarket *src, const int *users, in
         prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "a NULL index list must keep every user / provider");
         return NULL;
     }
-    PrillmMarket *mk = prillm_market_alloc(n_users, n_providers, err);
+    share_pairs = share_pairs && !users && !providers;
+    PrillmMarket *mk = market_alloc(n_users, n_providers, !share_pairs, err);
     if (!mk) return NULL;
     size_t M = (size_t)src->n_providers;
+    if (share_pairs) mk->delay = src->delay, mk->affinity = src->affinity;
     mk->w_price = src->w_price;
     mk->w_congestion = src->w_congestion;
     mk->w_delay = src->w_delay;
@@ -130,6 +163,7 @@ PrillmMarket *prillm_market_subset(const PrillmMarket *src, const int *users, in
         int i = users ? users[a] : a;
         mk->demand[a] = src->demand[i];
         if (src->user_id[i] && !(mk->user_id[a] = prillm__strdup(src->user_id[i]))) goto oom;
+        if (share_pairs) continue;
         if (!providers) {
             memcpy(mk->delay + (size_t)a * (size_t)n_providers, src->delay + (size_t)i * M, M * sizeof(double));
             memcpy(mk->affinity + (size_t)a * (size_t)n_providers, src->affinity + (size_t)i * M, M * sizeof(double));
@@ -143,7 +177,8 @@ PrillmMarket *prillm_market_subset(const PrillmMarket *src, const int *users, in
     }
     return mk;
 oom:
-    prillm_market_free(mk);
+    if (share_pairs) prillm__market_free_sharing_pairs(mk);
+    else prillm_market_free(mk);
     prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory copying the market");
     return NULL;
 }
