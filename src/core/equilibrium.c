@@ -412,7 +412,9 @@ PrillmErrorCode prillm__equilibrium_setup_from(PrillmEquilibriumSolver **out, co
     if (!out || !from) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "solver is NULL");
     /* from's own copy of the market, validated when from was set up, and
      * its costs at that market's prices */
-    PrillmErrorCode rc = setup_solver(out, from->market, &from->settings, from, NULL, 1, err);
+    /* shares only what from shares: arrays of the caller's market, never
+     * from's own copy, which setup_moved's caller frees right after */
+    PrillmErrorCode rc = setup_solver(out, from->market, &from->settings, from, NULL, from->pairs_shared, err);
     if (rc) return rc;
     PrillmEquilibriumSolver *s = *out;
     size_t n = (size_t)s->n, m = (size_t)s->m, nm = n * m;

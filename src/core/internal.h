@@ -191,9 +191,9 @@ PrillmErrorCode prillm__equilibrium_setup_validated(PrillmEquilibriumSolver **ou
  * included), starting warm from that solver's answer: its flows,
  * multipliers, exact active set and status are copied, its factorisation is
  * rebuilt by the next solve. The source is only read, so threads may start
- * from one shared solver at once. The new solver reads the delays and
- * tastes of from's market where they are: from, or the market a solver set
- * up by _validated reads, must outlive it. */
+ * from one shared solver at once. From a solver set up by _validated (or
+ * from one), the new solver reads that market's delays and tastes where
+ * they are, so that market must outlive it. */
 PrillmErrorCode prillm__equilibrium_setup_from(PrillmEquilibriumSolver **out, const PrillmEquilibriumSolver *from,
                                                PrillmError *err);
 /* prillm__equilibrium_setup_from for a solver about to be cleaned up: its

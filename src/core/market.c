@@ -142,6 +142,8 @@ static PrillmMarket *market_subset(const PrillmMarket *src, const int *users, in
     PrillmMarket *mk = market_alloc(n_users, n_providers, !share_pairs, err);
     if (!mk) return NULL;
     size_t M = (size_t)src->n_providers;
+    /* shared: src's arrays, which the copy's users only read (src is const
+     * to them; prillm__market_free_sharing_pairs leaves them to src) */
     if (share_pairs) mk->delay = src->delay, mk->affinity = src->affinity;
     mk->w_price = src->w_price;
     mk->w_congestion = src->w_congestion;

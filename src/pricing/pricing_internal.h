@@ -158,4 +158,12 @@ long prillm__price_replay(const PrillmPriceResult *r, int m, double from, double
  * `price` (c is n*m, row-major by user). */
 void prillm__price_costs(const PrillmMarket *market, int target, double price, double *slope, double *c);
 
+/* The exact method's pruning (pricing_pieces.c): the most the target's
+ * flow can fall per unit of its price, certified by the equilibrium's
+ * potential; and an upper bound on the profit (p - k) F(p) over [lo, hi]
+ * from F(lo), F(hi), that rate and the flows' round-off allowance. */
+double prillm__price_flow_fall_rate(const PrillmMarket *market, int target);
+double prillm__price_interval_bound(double lo, double hi, double F_lo, double F_hi, double k, double slack_flow,
+                                    double rate);
+
 #endif

@@ -25,6 +25,7 @@
  * pairs, every subset is tried. Each check costs one factorisation that the
  * next piece reuses.
  */
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -1271,17 +1272,18 @@ typedef struct {
  *     sum_j a_j (F_j - F'_j)^2 <= w_p (p' - p) (F_s - F'_s),
  * and as the total flow is fixed, the D = F_s - F'_s the target loses the
  * rivals gain, which costs them at least D^2 / sum_{j != s} (1 / a_j). So
- *     D <= w_p (p' - p) / (a_s + 1 / sum_{j != s} 1 / a_j).
- * On a random 5000 x 500 market the walked pieces' slopes are 99% of this
- * rate: the flow falls about as fast as it can, and a bound that uses
- * the rate is nearly as tight as the curve. INFINITY: no such rate (a
- * congestion slope of zero at the target and at every rival). */
-static double flow_fall_rate(const Homotopy *h) {
+ *     D <= w_p (p' - p) / (a_s + 1 / sum_{j != s} 1 / a_j)
+ * (0 without rivals: the target then carries the whole demand). On a
+ * random 5000 x 500 market the walked pieces' slopes are 99% of this rate:
+ * the flow falls about as fast as it can, and a bound that uses the rate
+ * is nearly as tight as the curve. INFINITY where the numbers give none
+ * (validation keeps every a_j finite and positive, so only overflow). */
+double prillm__price_flow_fall_rate(const PrillmMarket *mk, int s) {
     double rivals = 0; /* sum of 1 / a_j over the rivals */
-    for (int j = 0; j < h->m; j++)
-        if (j != h->s) rivals += h->beta[j];
-    double stiffness = h->slope[h->s] + (rivals > 0 ? 1.0 / rivals : INFINITY);
-    double rate = h->w_p / stiffness;
+    for (int j = 0; j < mk->n_providers; j++)
+        if (j != s) rivals += mk->capacity[j] / mk->w_congestion;
+    double stiffness = mk->w_congestion / mk->capacity[s] + (rivals > 0 ? 1.0 / rivals : INFINITY);
+    double rate = mk->w_price / stiffness;
     /* a few units in the last place for the sums' round-off */
     return isfinite(rate) && rate >= 0 ? rate * (1 + 1e-12) : INFINITY;
 }
@@ -1293,9 +1295,16 @@ static double flow_fall_rate(const Homotopy *h) {
  * min(F(lo), F(hi) + rate (hi - p)), and the bound is the largest
  * (p - k) times that, a concave quadratic on the part where the line is
  * the lower one; without a rate it is (hi - k) F(lo) (monotone alone).
- * Below the cost every price loses at least (k - hi) F(hi). */
-static double interval_bound(double lo, double hi, double F_lo, double F_hi, double k, double slack_flow,
-                             double rate) {
+ * Below the cost every price loses at least (k - hi) F(hi). The price
+ * where the bound is taken is rounded, so it is evaluated a few units in
+ * the last place of the prices further out: where the rate times the
+ * price is 1e8 times the demand and more (capacities far above the
+ * demand), a price off by one unit moved the line by more than the
+ * flows' allowance, and the bound came out up to 4e-5 below the true
+ * largest value. A NaN flow bounds nothing. */
+double prillm__price_interval_bound(double lo, double hi, double F_lo, double F_hi, double k, double slack_flow,
+                                    double rate) {
+    if (isnan(F_lo) || isnan(F_hi)) return INFINITY;
     if (!(hi >= k)) return (hi - k) * fmax(F_hi - slack_flow, 0.0);
     double top = F_lo + slack_flow, end = F_hi + slack_flow, monotone = (hi - k) * top;
     if (!(rate < INFINITY)) return monotone;
@@ -1303,14 +1312,16 @@ static double interval_bound(double lo, double hi, double F_lo, double F_hi, dou
     if (rate > 0) left = fmax(left, hi - (top - end) / rate); /* where the line meets F(lo) */
     double p = rate > 0 ? 0.5 * (k + hi + end / rate) : hi; /* the quadratic's top */
     p = fmin(fmax(p, left), hi);
-    double bound = (p - k) * fmin(top, end + rate * (hi - p));
+    double d = 4 * DBL_EPSILON * fmax(fabs(hi), fabs(k));
+    double bound = (p + d - k) * fmin(top, end + rate * (hi - p + d));
     return fmin(bound, monotone);
 }
 
 /* The pruned method's walks are intervals between its solved prices,
  * merged into runs where they touch. A walk going up stops where the rest
  * of its run cannot beat the best profit already found: on [p, b] with
- * b >= k, interval_bound from the walk's own flow at the piece's start and
+ * b >= k, prillm__price_interval_bound from the walk's own flow at the
+ * piece's start and
  * the flow solved at b; an interval below the cost keeps the bound of its
  * solved ends, as do the run's later intervals (rest). */
 typedef struct {
@@ -1320,14 +1331,15 @@ typedef struct {
     const double *rest;  /* rest[q]: the largest bound of the intervals after q */
     int count, at;       /* intervals; the one holding the walk's price   */
     double k, slack;     /* the marginal cost; the solves' flow round-off   */
-    double rate;         /* how fast the flow can fall (flow_fall_rate)     */
+    double rate;         /* how fast the flow can fall (prillm__price_flow_fall_rate) */
     double best;         /* the best profit found before this walk         */
 } WalkStop;
 
 static int walk_may_stop(WalkStop *stop, double p, double F, double walk_best) {
     while (stop->at + 1 < stop->count && p >= stop->hi[stop->at]) stop->at++;
     double hi = stop->hi[stop->at];
-    double here = hi >= stop->k ? interval_bound(p, hi, F, stop->hi_flow[stop->at], stop->k, stop->slack, stop->rate)
+    double here = hi >= stop->k ? prillm__price_interval_bound(p, hi, F, stop->hi_flow[stop->at], stop->k,
+                                                               stop->slack, stop->rate)
                                 : stop->bound[stop->at];
     return fmax(here, stop->rest[stop->at]) < fmax(stop->best, walk_best);
 }
@@ -1491,11 +1503,17 @@ static PrillmStatus walk_status(const WalkResult *w, const Homotopy *h) {
 
 /* ---- exact pricing on a pruned range ----------------------------------
  *
- * The target's flow F never rises with its price, so on [a, b] the profit
- * (p - k) F(p) is at most (b - k) F(a). Equilibrium solves at sample prices
- * give a profit already reached (the best sample) and such a bound for each
- * interval between samples; the intervals whose bound is below it cannot
- * hold the optimum and are not walked. More solves, placed where they prune
+ * The target's flow F never rises with its price, and falls at most at a
+ * rate the market gives (prillm__price_flow_fall_rate), so on [a, b] F
+ * lies below both F(a) and F(b) + rate (b - p), and the profit
+ * (p - k) F(p) below the largest (p - k) times the lower of the two
+ * (prillm__price_interval_bound; at most (b - k) F(a), the bound of
+ * monotonicity alone). On random markets the
+ * flow falls at nearly that rate, so the bound is nearly the curve.
+ * Equilibrium solves at sample prices give a profit already reached (the
+ * best sample) and such a bound for each interval between samples; the
+ * intervals whose bound is below it cannot hold the optimum and are not
+ * walked. More solves, placed where they prune
  * most, narrow the survivors; then the walk covers each survivor, best bound
  * first, skipping those the walks already found beaten, and stops where the
  * rest of its run is beaten (WalkStop). On a large market most pieces lie
@@ -1513,13 +1531,17 @@ static PrillmStatus walk_status(const WalkResult *w, const Homotopy *h) {
  *     makes [a, c] beaten for sure ((c - k) F(a) = best), or at the c where
  *     the line through the ends puts F(c) just below best / (b - k)
  *     (pruning_price), which makes [c, b] beaten if F lies below its chord
- *     there. Each is worth the length it prunes times the interval's
- *     density of breakpoints, at least the pairs whose state differs
- *     between the sets solved at a and b; the most valuable is solved,
- *     until none is worth a solve.
+ *     there, or, with the rate, at the c of PRUNE_SCAN tried whose flow
+ *     predicted on the chord makes the longer of [a, c] and [c, b] beaten.
+ *     Each is worth the length it prunes times the interval's density of
+ *     breakpoints, at least the pairs whose state differs between the sets
+ *     solved at a and b; the most valuable is solved, until none is worth
+ *     a solve.
  * On 12 targets of a 5000 x 500 random market, simulated on their whole
- * curves, this takes about as many solves as the 12 bisections it replaces
- * and walks 2.5 times fewer pieces (docs/benchmarks.md). */
+ * curves, the placement without the rate took about as many solves as the
+ * 12 bisections it replaced and walked 2.5 times fewer pieces; the rate
+ * took those 12 targets from 869 pieces and 464 solves to 129 and 276
+ * (docs/benchmarks.md). */
 
 #define PRUNE_AUTO_PAIRS 2000.0 /* above this many pairs, prune by default     */
 #define PRUNE_SAMPLES 17         /* geometric sample prices over the range      */
@@ -1571,11 +1593,12 @@ typedef struct {
     double nothing_from;  /* the lowest price solved to carry nothing        */
     long solves;
     double k, slack;      /* the marginal cost; the solves' flow round-off     */
-    double rate;          /* flow_fall_rate                                    */
+    double rate;          /* prillm__price_flow_fall_rate                      */
 } PriceSamples;
 
 static double samples_bound(const PriceSamples *sp, int q) {
-    return interval_bound(sp->price[q], sp->price[q + 1], sp->F[q], sp->F[q + 1], sp->k, sp->slack, sp->rate);
+    return prillm__price_interval_bound(sp->price[q], sp->price[q + 1], sp->F[q], sp->F[q + 1], sp->k, sp->slack,
+                                        sp->rate);
 }
 
 /* Puts price p with flow F and solved set `set` at position q. */
@@ -1634,7 +1657,7 @@ static PrillmErrorCode sample_at(Homotopy *h, PrillmEquilibriumSolver *solver, P
 static int bound_at_zero(PriceSamples *sp) {
     if (sp->count == 0 || !(sp->price[0] > 0) || !(sp->rate < INFINITY)) return 0;
     double a = sp->price[0], F_a = sp->F[0];
-    if (!(interval_bound(0, a, INFINITY, F_a, sp->k, sp->slack, sp->rate) < sp->best)) return 0;
+    if (!(prillm__price_interval_bound(0, a, INFINITY, F_a, sp->k, sp->slack, sp->rate) < sp->best)) return 0;
     insert_sample(sp, 0, 0.0, F_a + sp->rate * a, -1);
     return 1;
 }
@@ -1698,19 +1721,20 @@ static double pruning_price(const PriceSamples *sp, int q, double density, doubl
         }
     }
     /* With a rate, the flow at c bounds both sides, [a, c] and [c, b]
-     * (interval_bound): c is tried at PRUNE_SCAN points of the interval,
+     * (prillm__price_interval_bound): c is tried at PRUNE_SCAN points of the interval,
      * its flow predicted on the chord and raised by PRUNE_AIM_BELOW of
      * F(a) - F(b) (a higher F(c) raises both bounds, so a solve aimed with
      * the raise still prunes where F lies a little above its chord). On 12
      * targets of a random 5000 x 500 market this took the pruned method
-     * from 869 walked pieces and 464 solves to 129 and 288. */
+     * from 497 walked pieces and 392 solves (the rate in the bounds only)
+     * to 129 and 288. */
     if (sp->rate < INFINITY && Fa > Fb) {
         for (int t = 1; t < PRUNE_SCAN; t++) {
             double c = a + (b - a) * t / PRUNE_SCAN;
             double Fc = Fa + (Fb - Fa) * (c - a) / (b - a) + PRUNE_AIM_BELOW * (Fa - Fb);
-            if (c - a > best_len && interval_bound(a, c, Fa, Fc, k, sp->slack, sp->rate) < sp->best)
+            if (c - a > best_len && prillm__price_interval_bound(a, c, Fa, Fc, k, sp->slack, sp->rate) < sp->best)
                 best_p = c, best_len = c - a, *side = -1;
-            if (b - c > best_len && interval_bound(c, b, Fc, Fb, k, sp->slack, sp->rate) < sp->best)
+            if (b - c > best_len && prillm__price_interval_bound(c, b, Fc, Fb, k, sp->slack, sp->rate) < sp->best)
                 best_p = c, best_len = b - c, *side = +1;
         }
     }
@@ -1779,12 +1803,12 @@ static PrillmErrorCode sample_range(Homotopy *h, const PrillmPriceProblem *pb, P
             double F_0 = F_a;
             if (low + 1 < sp->count && sp->price[low + 1] > a)
                 F_0 = F_a + (F_a - sp->F[low + 1]) / (sp->price[low + 1] - a) * a;
-            if (interval_bound(0, a, 1.25 * F_0, F_a, k, sp->slack, sp->rate) < sp->best) {
+            if (prillm__price_interval_bound(0, a, 1.25 * F_0, F_a, k, sp->slack, sp->rate) < sp->best) {
                 if ((rc = sample_at(h, solver, sp, 0.0, err))) return rc;
                 have_0 = 1;
             }
         }
-        if (have_0 && interval_bound(0, a, sp->F[0], F_a, k, sp->slack, sp->rate) < sp->best) break;
+        if (have_0 && prillm__price_interval_bound(0, a, sp->F[0], F_a, k, sp->slack, sp->rate) < sp->best) break;
     }
     if (!have_0 && !bound_at_zero(sp) && (rc = sample_at(h, solver, sp, 0.0, err))) return rc;
     /* Above it, up: F never rises, so from the lowest price solved to carry
@@ -1854,7 +1878,7 @@ static PrillmErrorCode price_exact_pruned(Homotopy *h, const PrillmPriceProblem 
         return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory pruning the price range");
     }
     *sp = (PriceSamples){.count = 0, .best = -INFINITY, .best_p = 0, .nothing_from = INFINITY, .k = k,
-                         .slack = 1e-8 * total, .rate = flow_fall_rate(h)};
+                         .slack = 1e-8 * total, .rate = prillm__price_flow_fall_rate(mk, pb->target)};
     double t_start = prillm__now();
     PrillmEquilibriumSolver *solver = h->eq;
     PrillmErrorCode rc = solver ? PRILLM_OK : prillm_equilibrium_setup(&solver, mk, NULL, err);

@@ -191,6 +191,55 @@ static void test_warm_start_matches_cold(void **state) {
     }
 }
 
+/* Solvers started from another (setup_from, setup_moved, as a pricing call
+ * and prillm_price_all start theirs) give the cold answer after a price
+ * move, and outlive their source: whatever the source's kind (the public
+ * setup's own copy of the market, or _validated, which reads the caller's
+ * market), whether its answer is packed (moved after update_price) or not,
+ * and with the source cleaned up before the copy solves. Under
+ * AddressSanitizer a copy that still read the source's freed arrays fails
+ * here. */
+static void test_solver_copies_outlive_their_source(void **state) {
+    (void)state;
+    TestRng rng = {4242};
+    for (int trial = 0; trial < 16; trial++) {
+        PrillmMarket *mk = test_market(30, 9, 8800 + (uint64_t)trial, NULL);
+        PrillmEquilibriumSolver *source = NULL, *copy = NULL;
+        PrillmError err;
+        if (trial % 2) assert_int_equal(prillm_equilibrium_setup(&source, mk, NULL, &err), PRILLM_OK);
+        else assert_int_equal(prillm__equilibrium_setup_validated(&source, mk, NULL, &err), PRILLM_OK);
+        assert_int_equal(prillm_equilibrium_solve(source, &err), PRILLM_OK);
+        int j = test_int(&rng, 0, 8);
+        double price = 2.5 * test_uniform(&rng);
+        int packed = trial % 4 >= 2; /* moved after update_price: the answer waits packed */
+        if (packed) assert_int_equal(prillm_equilibrium_update_price(source, j, price, &err), PRILLM_OK);
+        if (trial % 8 < 4) {
+            assert_int_equal(prillm__equilibrium_setup_moved(&copy, source, &err), PRILLM_OK);
+        } else {
+            assert_int_equal(prillm__equilibrium_setup_from(&copy, source, &err), PRILLM_OK);
+        }
+        /* the source goes first; the market outlives both */
+        prillm_equilibrium_cleanup(source);
+        if (!packed) assert_int_equal(prillm_equilibrium_update_price(copy, j, price, &err), PRILLM_OK);
+        /* and another move, which reads the market's delays and tastes */
+        int j2 = (j + 1 + test_int(&rng, 0, 7)) % 9;
+        double price2 = 2.5 * test_uniform(&rng);
+        assert_int_equal(prillm_equilibrium_update_price(copy, j2, price2, &err), PRILLM_OK);
+        assert_int_equal(prillm_equilibrium_solve(copy, &err), PRILLM_OK);
+        mk->price[j] = price;
+        mk->price[j2] = price2;
+        PrillmEquilibriumSolver *cold = test_solve(mk, NULL);
+        const PrillmEquilibrium *a = prillm_equilibrium_solution(copy), *b = prillm_equilibrium_solution(cold);
+        assert_certified(mk, a, 1e-9);
+        for (int i = 0; i < 30; i++)
+            for (int k = 0; k < 9; k++)
+                assert_true(fabs(a->flows[i * 9 + k] - b->flows[i * 9 + k]) <= 1e-9 * mk->demand[i]);
+        prillm_equilibrium_cleanup(cold);
+        prillm_equilibrium_cleanup(copy);
+        prillm_market_free(mk);
+    }
+}
+
 /* A seeded start (prillm__equilibrium_seed_active, what exact pricing does
  * for its scoring and certificate solves) is only a start: from the right
  * set the solve takes one round; from a random wrong set, or an empty one,
@@ -533,6 +582,7 @@ int main(void) {
         cmocka_unit_test(test_tiny_apps_between_huge_and_congested_models),
         cmocka_unit_test(test_warm_start_with_few_rounds),
         cmocka_unit_test(test_seeded_start),
+        cmocka_unit_test(test_solver_copies_outlive_their_source),
         cmocka_unit_test(test_large_market),
         cmocka_unit_test(test_starved_solver_is_inaccurate),
         cmocka_unit_test(test_failed_solve_outputs_nan),
