@@ -207,7 +207,6 @@ struct PrillmEquilibriumSolver {
     int flows_zero;       /* f was just cleared: its loads are zero          */
     unsigned char *moved; /* [m] prices moved by update_price since the last solve */
     int moved_count, seeded, no_local;
-    int cut_moved;        /* one of the moves was a cut (since the last solve) */
     unsigned char *local_rows; /* [n] scratch of local_sweep */
     Screen screen;
     /* the certificate's packed rows (certify_packed) */
@@ -687,7 +686,6 @@ PrillmErrorCode prillm_equilibrium_update_price(PrillmEquilibriumSolver *s, int 
     if (s->moved && !s->moved[provider] && fabs(price - old_price) > 0.05 * fabs(old_price)) {
         s->moved[provider] = 1;
         s->moved_count++;
-        s->cut_moved |= price < old_price;
     }
     if (s->screen.dirty) s->screen.dirty[provider] = 1;
     return PRILLM_OK;
@@ -1795,11 +1793,11 @@ PRILLM__VECTOR_CLONES static long screen_row(Screen *sc, int i, const double *c,
  * rounds, not fewer). Not after prillm__equilibrium_seed_active: the
  * caller's set is the better start. Only a start: the rounds correct it
  * and certify the answer as always. */
-static int local_sweep(PrillmEquilibriumSolver *s) {
+static void local_sweep(PrillmEquilibriumSolver *s) {
     int n = s->n, m = s->m;
     if (!s->local_rows) s->local_rows = prillm__calloc((size_t)n, 1);
     unsigned char *only = s->local_rows;
-    if (!only) return 0; /* only a start: none */
+    if (!only) return; /* only a start: none */
     long count = 0;
     memset(only, 0, (size_t)n);
     for (int p = 0; p < m; p++) {
@@ -1812,12 +1810,11 @@ static int local_sweep(PrillmEquilibriumSolver *s) {
             only[i] |= (unsigned char)affected;
         }
     }
-    if (count == 0 || count > n / 4) return 0; /* a price cut that concerns most users: the rounds do better */
+    if (count == 0 || count > n / 4) return; /* a price cut that concerns most users: the rounds do better */
     double change;
     s->n_round_rows = -1;
     s->empty_rows_known = 0;
     sweep_rows(s, &change, s->active, 0, only, NULL, NULL);
-    return 1;
 }
 
 /* One exact solve on the current active set, then the active-set
@@ -2376,12 +2373,12 @@ static void publish(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info) {
 static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info, double t0) {
     int n = s->n, m = s->m;
     const int verbose = s->settings.verbose;
-    int warm_start = s->warm_exact, swept = 0, cut = s->cut_moved;
+    int warm_start = s->warm_exact;
     if (warm_start) {
         /* the last exact set, still in `active`: only the target's column of
          * costs moved, so the correction starts next to the answer */
         refresh_loads(s);
-        if (!s->seeded && !s->no_local && s->moved_count > 0) swept = local_sweep(s);
+        if (!s->seeded && !s->no_local && s->moved_count > 0) local_sweep(s);
     } else {
         presweep(s, s->settings.presweeps, info, t0);
     }
@@ -2392,26 +2389,17 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
     s->seeded = 0;
     if (s->moved) memset(s->moved, 0, (size_t)m);
     s->moved_count = 0;
-    s->cut_moved = 0;
     s->warm_exact = 0;
     long best_violations = -1;
     int stalled = 0, rounds = 0;
     for (;;) {
-        /* a warm start after a price cut (not swept locally) whose first
-         * round found more violated pairs than half the apps: farther from
-         * the answer than a cold start. A pricing solve that halves the
-         * price of a target that sold nothing (every app wants it at once)
-         * oscillated for 11 rounds at 5000 x 500 (105 ms); cold, 2 sweeps
-         * and 6 rounds. Not after a rise: on the markets of
-         * test_local_start_after_price_rise that took more rounds. */
-        int far_warm = warm_start && cut && !swept && rounds == 1 && best_violations > n / 2;
-        if (rounds >= s->settings.max_rounds || out_of_time(s, t0) || far_warm) {
+        if (rounds >= s->settings.max_rounds || out_of_time(s, t0)) {
             if (!warm_start || out_of_time(s, t0)) break;
             /* A warm start that used up its rounds (a big move of the
-             * price, and max-rounds set low), or far_warm: once, start
-             * again cold, with the rounds a cold solve would have had.
-             * Never worse than a cold solve; the default 50 rounds have
-             * not been seen to run out from a warm start. */
+             * price, and max-rounds set low): once, start again cold, with
+             * the rounds a cold solve would have had. Never worse than a
+             * cold solve; the default 50 rounds have not been seen to run
+             * out from a warm start. */
             clear_flows(s);
             for (int i = 0; i < n; i++) s->lambda[i] = NAN;
             s->flows_zero = 1;
