@@ -1768,6 +1768,24 @@ static PrillmErrorCode walk_and_add(Homotopy *h, const PrillmPriceProblem *pb, d
     return PRILLM_OK;
 }
 
+/* One solve at the best optimum predicted by the line through a surviving
+ * interval's ends, if it beats the best profit by PRUNE_LOCATE_GAIN
+ * (*solved: whether it did). */
+static PrillmErrorCode locate_once(Homotopy *h, PrillmEquilibriumSolver *solver, PriceSamples *sp, int *solved,
+                                   PrillmError *err) {
+    double at = NAN, top = -INFINITY;
+    *solved = 0;
+    for (int q = 0; q + 1 < sp->count; q++) {
+        double profit;
+        if (samples_bound(sp, q) < sp->best) continue;
+        double p = predicted_optimum(sp, q, &profit);
+        if (!isnan(p) && profit > top) top = profit, at = p;
+    }
+    if (isnan(at) || !(top > sp->best + PRUNE_LOCATE_GAIN * fabs(sp->best))) return PRILLM_OK;
+    *solved = 1;
+    return sample_at(h, solver, sp, at, err);
+}
+
 /* The solves of the pruning: the current price, 0, the geometric samples,
  * then those placed to locate the optimum and to prune (*missed: the placed
  * ones that left the part they aimed at unbeaten; only the chord's can, as
@@ -1777,6 +1795,7 @@ static PrillmErrorCode sample_range(Homotopy *h, const PrillmPriceProblem *pb, P
     double k = pb->cost, p_max = pb->p_max, start = pb->start_price;
     PrillmErrorCode rc;
     *missed = 0;
+    *located = 0;
     /* The current price first: the market as given, whose solution is
      * read rather than solved again. */
     if (start > 0 && start <= p_max && (rc = sample_at(h, solver, sp, start, err))) return rc;
@@ -1799,6 +1818,20 @@ static PrillmErrorCode sample_range(Homotopy *h, const PrillmPriceProblem *pb, P
             have_0 = 1;
             break;
         }
+        /* before going further down: a solve at the optimum the line
+         * through today's price and this sample predicts, once; its
+         * better best often lets the rate beat [0, a] with no more
+         * solves below */
+        if (!have_0 && *located == 0 && sp->rate < INFINITY) {
+            int solved = 0;
+            if ((rc = locate_once(h, solver, sp, &solved, err))) return rc;
+            *located += solved;
+            if (solved && bound_at_zero(sp)) {
+                have_0 = 1;
+                break;
+            }
+            a = sp->price[low], F_a = sp->F[low]; /* the located price may lie below a */
+        }
         if (!have_0) {
             double F_0 = F_a;
             if (low + 1 < sp->count && sp->price[low + 1] > a)
@@ -1817,17 +1850,11 @@ static PrillmErrorCode sample_range(Homotopy *h, const PrillmPriceProblem *pb, P
      * market). */
     for (int q = 0; q < PRUNE_SAMPLES; q++)
         if (geometric[q] > start && (rc = sample_at(h, solver, sp, geometric[q], err))) return rc;
-    for (*located = 0; *located < PRUNE_LOCATE; ++*located) {
+    for (; *located < PRUNE_LOCATE; ++*located) {
         if (pb->deadline > 0 && prillm__now() > pb->deadline) return PRILLM_OK;
-        double at = NAN, top = -INFINITY;
-        for (int q = 0; q + 1 < sp->count; q++) {
-            double profit;
-            if (samples_bound(sp, q) < sp->best) continue;
-            double p = predicted_optimum(sp, q, &profit);
-            if (!isnan(p) && profit > top) top = profit, at = p;
-        }
-        if (isnan(at) || !(top > sp->best + PRUNE_LOCATE_GAIN * fabs(sp->best))) break;
-        if ((rc = sample_at(h, solver, sp, at, err))) return rc;
+        int solved = 0;
+        if ((rc = locate_once(h, solver, sp, &solved, err))) return rc;
+        if (!solved) break;
     }
     unsigned char *mark = prillm__calloc((size_t)h->m, 1);
     int *open = prillm__calloc((size_t)h->m, sizeof *open);
