@@ -1601,6 +1601,14 @@ static double samples_bound(const PriceSamples *sp, int q) {
                                         sp->rate);
 }
 
+/* The target's flow of a solved equilibrium, or NaN where the solve was
+ * only inaccurate: the bounds allow the flows' certified round-off, and an
+ * uncertified flow may be off by more. A NaN sample bounds nothing (its
+ * intervals are walked), counts towards no best and places no solve. */
+static double certified_flow(const PrillmEquilibrium *eq, int s) {
+    return eq->info.status == PRILLM_STATUS_SOLVED ? eq->provider_flow[s] : NAN;
+}
+
 /* Puts price p with flow F and solved set `set` at position q. */
 static void insert_sample(PriceSamples *sp, int q, double p, double F, int set) {
     memmove(sp->price + q + 1, sp->price + q, (size_t)(sp->count - q) * sizeof *sp->price);
@@ -1624,7 +1632,7 @@ static PrillmErrorCode sample_at(Homotopy *h, PrillmEquilibriumSolver *solver, P
         /* the solver's own solution (the market as given): solving it
          * again would only certify it again */
         int kept = h->n_solved;
-        F = eq->provider_flow[h->s];
+        F = certified_flow(eq, h->s);
         keep_solved_set(h, solver, p);
         if (h->n_solved > kept) set = h->n_solved - 1;
         if (F == 0) sp->nothing_from = fmin(sp->nothing_from, p);
@@ -1639,6 +1647,7 @@ static PrillmErrorCode sample_at(Homotopy *h, PrillmEquilibriumSolver *solver, P
                     info->iterations, info->sweeps, 1e3 * (prillm__now() - t0));
         }
         sp->solves++;
+        F = certified_flow(prillm_equilibrium_solution(solver), h->s);
         if (h->n_solved > kept) set = h->n_solved - 1;
         if (F == 0) sp->nothing_from = p;
     }

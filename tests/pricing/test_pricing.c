@@ -388,6 +388,67 @@ static void test_pruned_solves_and_stops(void **state) {
     assert_true(10 * missed <= placed);
 }
 
+/* Pruning trusts a sample's flow only from a certified solve: with a
+ * solver whose tolerance almost no solve reaches, the intervals next to
+ * uncertified samples are not bounded, far more of the range is walked
+ * than from certified solves, and the optimum is the full walk's. */
+static void test_pruning_ignores_uncertified_solves(void **state) {
+    (void)state;
+    PrillmPriceSettings full, pruned;
+    prillm_price_default_settings(&full);
+    full.prune = 0;
+    pruned = full;
+    pruned.prune = 1;
+    int count = 0, uncertified = 0;
+    double walked_tight = 0, walked_default = 0;
+    for (int trial = 0; trial < 12; trial++) {
+        TestRng rng = {0x0ce47u + (uint64_t)trial};
+        int n = test_int(&rng, 60, 160), m = test_int(&rng, 4, 16);
+        PrillmMarket *mk = walk_market(n, m, trial, 0x0ce500u, 0x0ce600u);
+        int s = test_int(&rng, 0, m - 1);
+        PrillmPriceResult a;
+        PrillmError err;
+        assert_int_equal(prillm_price(mk, s, &full, &a, &err), PRILLM_OK);
+        PrillmEquilibriumSettings tight;
+        prillm_equilibrium_default_settings(&tight);
+        tight.tolerance = 1e-15;
+        tight.max_rounds = 2;
+        PrillmEquilibriumSolver *solver = NULL;
+        assert_int_equal(prillm_equilibrium_setup(&solver, mk, &tight, &err), PRILLM_OK);
+        assert_int_equal(prillm_equilibrium_solve(solver, &err), PRILLM_OK);
+        uncertified += prillm_equilibrium_solution(solver)->info.status != PRILLM_STATUS_SOLVED;
+        PrillmPriceProblem pb;
+        memset(&pb, 0, sizeof pb);
+        pb.market = mk;
+        pb.target = s;
+        pb.settings = &pruned;
+        pb.cost = a.cost;
+        pb.p_max = a.p_max;
+        pb.start_price = fmin(mk->price[s], a.p_max);
+        pb.solver = solver;
+        PrillmPriceCandidate c;
+        memset(&c, 0, sizeof c);
+        assert_int_equal(prillm__price_exact(&pb, &c, &err), PRILLM_OK);
+        PrillmPriceResult b;
+        assert_int_equal(prillm_price(mk, s, &pruned, &b, &err), PRILLM_OK);
+        walked_tight += c.walked_fraction, walked_default += b.walked_fraction;
+        prillm_price_result_clear(&b);
+        double gap = fabs(c.model_profit - a.model_profit) / test_profit_scale(mk, &a);
+        if (!(gap <= 1e-9))
+            fail_msg("trial %d: profit %.17g against the full walk's %.17g", trial, c.model_profit, a.model_profit);
+        free(c.segments), free(c.breakpoints);
+        prillm_equilibrium_cleanup(solver);
+        prillm_price_result_clear(&a);
+        prillm_market_free(mk);
+        count++;
+    }
+    print_message("pruning from uncertified solves on %d markets (%d started uncertified): %.1f%% of the range "
+                  "walked on average (%.1f%% from certified ones), the same optimum\n",
+                  count, uncertified, 100 * walked_tight / fmax(count, 1), 100 * walked_default / fmax(count, 1));
+    assert_true(uncertified >= 6);
+    assert_true(walked_tight >= 0.5 * count && walked_tight > 3 * walked_default);
+}
+
 /* A segment's active set rebuilt by replaying the curve's breakpoints from
  * another segment's (prillm__price_replay: how the certificate's solves
  * start when a large market's walk kept no sets) is the equilibrium's set
@@ -1363,6 +1424,7 @@ int main(void) {
         cmocka_unit_test(test_flow_falls_at_most_at_rate),
         cmocka_unit_test(test_interval_bound),
         cmocka_unit_test(test_pruned_solves_and_stops),
+        cmocka_unit_test(test_pruning_ignores_uncertified_solves),
         cmocka_unit_test(test_replayed_sets_match_solves),
         cmocka_unit_test(test_row_bounds_change_nothing),
         cmocka_unit_test(test_row_bounds_over_long_walks),
