@@ -181,6 +181,21 @@ static void test_pruned_equals_full_walk(void **state) {
  * optimum stays the full walk's. A stop rule that
  * forgot the run's later intervals, or a bound on a narrower interval than
  * the walk's, would stop before optima those intervals hold. */
+/* The exact method's problem on the range prillm_price chose for a
+ * (its cost and p_max), starting at today's price, without a solver. */
+static PrillmPriceProblem method_problem(const PrillmMarket *mk, int s, const PrillmPriceSettings *settings,
+                                         const PrillmPriceResult *a) {
+    PrillmPriceProblem pb;
+    memset(&pb, 0, sizeof pb);
+    pb.market = mk;
+    pb.target = s;
+    pb.settings = settings;
+    pb.cost = a->cost;
+    pb.p_max = a->p_max;
+    pb.start_price = fmin(mk->price[s], a->p_max);
+    return pb;
+}
+
 /* The rate the pruning's bounds rely on: the target's flow falls at most
  * at w_p / (a_s + 1 / sum_{j != s} 1 / a_j) per unit of its price (a_j =
  * w_congestion / capacity_j), computed here from the market's fields. On
@@ -348,14 +363,7 @@ static void test_pruned_solves_and_stops(void **state) {
         if (trial % 8 == 5 && !(a.cost > a.p_max && a.model_profit <= 1e-9 * test_profit_scale(mk, &a)))
             fail_msg("trial %d: cost %g, p_max %g, profit %g", trial, a.cost, a.p_max, a.model_profit);
         /* the method alone, on the range prillm_price chose */
-        PrillmPriceProblem pb;
-        memset(&pb, 0, sizeof pb);
-        pb.market = mk;
-        pb.target = s;
-        pb.settings = &pruned;
-        pb.cost = a.cost;
-        pb.p_max = a.p_max;
-        pb.start_price = fmin(mk->price[s], a.p_max);
+        PrillmPriceProblem pb = method_problem(mk, s, &pruned, &a);
         PrillmPriceCandidate c;
         memset(&c, 0, sizeof c);
         assert_int_equal(prillm__price_exact(&pb, &c, &err), PRILLM_OK);
@@ -417,14 +425,7 @@ static void test_pruning_ignores_uncertified_solves(void **state) {
         assert_int_equal(prillm_equilibrium_setup(&solver, mk, &tight, &err), PRILLM_OK);
         assert_int_equal(prillm_equilibrium_solve(solver, &err), PRILLM_OK);
         uncertified += prillm_equilibrium_solution(solver)->info.status != PRILLM_STATUS_SOLVED;
-        PrillmPriceProblem pb;
-        memset(&pb, 0, sizeof pb);
-        pb.market = mk;
-        pb.target = s;
-        pb.settings = &pruned;
-        pb.cost = a.cost;
-        pb.p_max = a.p_max;
-        pb.start_price = fmin(mk->price[s], a.p_max);
+        PrillmPriceProblem pb = method_problem(mk, s, &pruned, &a);
         pb.solver = solver;
         PrillmPriceCandidate c;
         memset(&c, 0, sizeof c);
