@@ -1321,9 +1321,9 @@ double prillm__price_interval_bound(double lo, double hi, double F_lo, double F_
  * merged into runs where they touch. A walk going up stops where the rest
  * of its run cannot beat the best profit already found: on [p, b] with
  * b >= k, prillm__price_interval_bound from the walk's own flow at the
- * piece's start and
- * the flow solved at b; an interval below the cost keeps the bound of its
- * solved ends, as do the run's later intervals (rest). */
+ * piece's start and the flow solved at b; an interval below the cost
+ * keeps the bound of its solved ends, as do the run's later intervals
+ * (rest). */
 typedef struct {
     const double *hi;    /* the run's interval ends, ascending             */
     const double *hi_flow; /* the flow solved at each of them              */
@@ -1513,11 +1513,11 @@ static PrillmStatus walk_status(const WalkResult *w, const Homotopy *h) {
  * Equilibrium solves at sample prices give a profit already reached (the
  * best sample) and such a bound for each interval between samples; the
  * intervals whose bound is below it cannot hold the optimum and are not
- * walked. More solves, placed where they prune
- * most, narrow the survivors; then the walk covers each survivor, best bound
- * first, skipping those the walks already found beaten, and stops where the
- * rest of its run is beaten (WalkStop). On a large market most pieces lie
- * far from the optimum (the apps that leave the target one by one at low
+ * walked. More solves, placed where they prune most, narrow the
+ * survivors; then the walk covers each survivor, best bound first,
+ * skipping those the walks already found beaten, and stops where the rest
+ * of its run is beaten (WalkStop). On a large market most pieces lie far
+ * from the optimum (the apps that leave the target one by one at low
  * prices), so this walks a small part of them.
  *
  * Where the solves go. A solve costs about PRUNE_SOLVE_PIECES walked pieces
@@ -1554,7 +1554,7 @@ static PrillmStatus walk_status(const WalkResult *w, const Homotopy *h) {
 #define PRUNE_CAPACITY (PRUNE_SAMPLES + 2 + PRUNE_LOCATE + PRUNE_PLACED)
 
 typedef struct {
-    double lo, hi, F_lo, F_hi, bound;
+    double lo, hi, F_hi, bound; /* F_hi: the flow solved at hi (a walk's stop) */
 } PriceInterval;
 
 static int cmp_segment(const void *a, const void *b) {
@@ -1730,9 +1730,9 @@ static double pruning_price(const PriceSamples *sp, int q, double density, doubl
         }
     }
     /* With a rate, the flow at c bounds both sides, [a, c] and [c, b]
-     * (prillm__price_interval_bound): c is tried at PRUNE_SCAN points of the interval,
-     * its flow predicted on the chord and raised by PRUNE_AIM_BELOW of
-     * F(a) - F(b) (a higher F(c) raises both bounds, so a solve aimed with
+     * (prillm__price_interval_bound): c is tried at PRUNE_SCAN points of
+     * the interval, its flow predicted on the chord and raised by
+     * PRUNE_AIM_BELOW of F(a) - F(b) (a higher F(c) raises both bounds, so a solve aimed with
      * the raise still prunes where F lies a little above its chord). On 12
      * targets of a random 5000 x 500 market this took the pruned method
      * from 497 walked pieces and 392 solves (the rate in the bounds only)
@@ -1932,7 +1932,7 @@ static PrillmErrorCode price_exact_pruned(Homotopy *h, const PrillmPriceProblem 
     double best = sp->best, best_p = sp->best_p;
     double t_bound = prillm__now();
     for (int q = 0; q < n_iv; q++)
-        iv[q] = (PriceInterval){sp->price[q], sp->price[q + 1], sp->F[q], sp->F[q + 1], samples_bound(sp, q)};
+        iv[q] = (PriceInterval){sp->price[q], sp->price[q + 1], sp->F[q + 1], samples_bound(sp, q)};
     /* The survivors, merged where they touch: one walk crosses the shared
      * end without a new start (the placed solves leave runs of adjacent
      * survivors around the optimum), then runs by their best bound. The
