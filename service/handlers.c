@@ -151,6 +151,10 @@ static int take_option(PrillmServeAnswer *a, const char *key, const cJSON *item,
     if (strcmp(name, "verbose") == 0)
         return prillm_serve_error(a, 400, "INVALID_ARGUMENT", "\"%s\": the service prints no progress (see /metrics)",
                                   key);
+    if (strcmp(name, "threads") == 0)
+        return prillm_serve_error(a, 400, "INVALID_ARGUMENT",
+                                  "\"%s\": the service gives each request one thread (it serves requests side by side)",
+                                  key);
     if (option_text(item, value, sizeof value) != 0)
         return prillm_serve_error(a, 400, "INVALID_ARGUMENT", "\"%s\" must be a number, string or boolean", key);
     PrillmError err;
@@ -632,6 +636,7 @@ static int compete(PrillmServeContext *ctx, PrillmServeMarket *e, const cJSON *b
                    int *finished) {
     PrillmCompeteSettings settings;
     prillm_compete_default_settings(&settings);
+    settings.threads = 1; /* requests run side by side: one thread each (take_option refuses "threads") */
     PrillmError err;
     PrillmMarket *mk = NULL;
     int *leaders = NULL, n_leaders = e->market->n_providers, status = 0;

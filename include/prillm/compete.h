@@ -65,6 +65,11 @@ typedef struct {
     int pair_grid;           /* owners: grid points per price in the pair check
                                 (0 = no pair check)                               */
     int verbose;             /* progress on stderr: 0 quiet, 1 rounds, 2 answers    */
+    int threads;             /* best responses computed at once, where they do not
+                                depend on each other: a Jacobi round's, and the
+                                certificate's deviations (0 = OMP_NUM_THREADS or
+                                every core; 1 without OpenMP). The result is the
+                                same whatever the count.                          */
 } PrillmCompeteSettings;
 
 PRILLM_API const PrillmOptionInfo *prillm_compete_options(int *count);

@@ -585,6 +585,7 @@ class PrillmCompeteSettings(Structure):
         ("owner_sweeps", c_int),
         ("pair_grid", c_int),
         ("verbose", c_int),
+        ("threads", c_int),
     ]
 
 

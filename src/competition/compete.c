@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "compete_internal.h"
 #include "pricing_internal.h"
@@ -26,12 +29,25 @@ typedef struct {
     int *owner_of;                     /* [m] group whose value counts the
                                           provider's profit, -1 = none         */
     char **group_name;                 /* [G] borrowed from the market         */
-    double *margins;                   /* [m] scratch                          */
     double unit;                       /* a profit too small to matter         */
     double deadline;
+    long solves;                       /* the equilibrium solves of `eq`       */
+} Game;
+
+/* What one best response works in: a market at the working prices (the
+ * game's own for the first worker; a copy sharing its delays and tastes for
+ * the others, whose prices are set from it before each parallel step) and
+ * scratch, with the counts of the walks it ran. A worker is used by one
+ * thread at a time, so best responses that do not depend on each other (a
+ * Jacobi round's, the certificate's deviations) run side by side and give
+ * the numbers they give one after another. */
+typedef struct {
+    PrillmMarket *mk;
+    int own_market;                    /* mk is a copy to free                 */
+    double *margins;                   /* [m] the owner's other models' margins */
     long walks, solves;
     int inexact;
-} Game;
+} Worker;
 
 static double cost_of(const PrillmMarket *mk, int j) { return isnan(mk->cost[j]) ? 0.0 : mk->cost[j]; }
 
@@ -73,51 +89,55 @@ static PrillmErrorCode group_value_now(Game *g, int q, double *value, PrillmErro
 /* The range leader j searches at the working prices: its floor (0 if none)
  * to its cap or the default pmax, whichever is lower (above the default
  * pmax it sells nothing, as at the pmax itself). */
-static PrillmErrorCode price_range(const Game *g, int j, double *lo, double *hi, PrillmError *err) {
-    double floor = prillm__market_price_min(g->mk, j), cap = prillm__market_price_max(g->mk, j);
-    double dflt = prillm_price_default_pmax(g->mk, j);
+static PrillmErrorCode price_range(const PrillmMarket *mk, int j, double *lo, double *hi, PrillmError *err) {
+    double floor = prillm__market_price_min(mk, j), cap = prillm__market_price_max(mk, j);
+    double dflt = prillm_price_default_pmax(mk, j);
     *lo = isnan(floor) ? 0.0 : floor;
     *hi = isnan(cap) ? dflt : isnan(dflt) ? cap : fmin(cap, dflt);
     if (isnan(*hi))
         return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT,
                             "provider \"%s\" has no rival, so its profit grows without bound: give its price_max",
-                            g->mk->provider_id[j]);
+                            mk->provider_id[j]);
     if (*hi < *lo) *hi = *lo;
     return PRILLM_OK;
 }
 
 /* The best price of leader j for its group's value, the others' prices as
- * they are now (the exact walk). */
-static PrillmErrorCode best_price(Game *g, int j, double deadline, double *price, PrillmError *err) {
+ * they are in the worker's market (the exact walk). */
+static PrillmErrorCode best_price(const Game *g, Worker *w, int j, double deadline, double *price, PrillmError *err) {
+    const PrillmMarket *mk = w->mk;
     int q = g->owner_of[j], any = 0;
     for (int k = 0; k < g->m; k++) {
-        g->margins[k] = k != j && g->owner_of[k] == q ? g->mk->price[k] - cost_of(g->mk, k) : 0.0;
-        any |= g->margins[k] != 0;
+        w->margins[k] = k != j && g->owner_of[k] == q ? mk->price[k] - cost_of(mk, k) : 0.0;
+        any |= w->margins[k] != 0;
     }
     double lo, hi;
-    PrillmErrorCode rc = price_range(g, j, &lo, &hi, err);
+    PrillmErrorCode rc = price_range(mk, j, &lo, &hi, err);
     if (rc) return rc;
     PrillmPriceRange out;
-    rc = prillm__price_exact_range(g->mk, j, lo, hi, any ? g->margins : NULL, &g->walk, deadline, &out, err);
+    rc = prillm__price_exact_range(mk, j, lo, hi, any ? w->margins : NULL, &g->walk, deadline, &out, err);
     if (rc) return rc;
-    g->walks++;
-    g->solves += out.equilibrium_solves;
+    w->walks++;
+    w->solves += out.equilibrium_solves;
     if (out.status == PRILLM_STATUS_FAILED)
         return prillm__fail(err, PRILLM_ERR_SOLVER, "the exact walk for provider \"%s\" lost its way (status failed)",
-                            g->mk->provider_id[j]);
-    if (out.status != PRILLM_STATUS_SOLVED) g->inexact = 1;
+                            mk->provider_id[j]);
+    if (out.status != PRILLM_STATUS_SOLVED) w->inexact = 1;
     *price = out.price;
     return PRILLM_OK;
 }
 
-/* Group q's answer to the working prices, into br (indexed by leader):
+/* Group q's answer to the worker's prices, into br (indexed by leader):
  * one walk for a single model, coordinate ascent over an owner's leading
- * models otherwise. The working prices are left as they were. */
-static PrillmErrorCode best_response(Game *g, int q, double *br, double *saved, PrillmError *err) {
+ * models otherwise. The prices are left as they were. Groups own disjoint
+ * leaders, so answers running side by side write disjoint entries of br
+ * and saved. */
+static PrillmErrorCode best_response(const Game *g, Worker *w, int q, double *br, double *saved, PrillmError *err) {
+    double *price = w->mk->price;
     int members = 0;
     for (int l = 0; l < g->L; l++)
         if (g->group[l] == q) {
-            saved[l] = g->mk->price[g->leader[l]];
+            saved[l] = price[g->leader[l]];
             members++;
         }
     int sweeps = members > 1 ? g->set->owner_sweeps : 1;
@@ -128,22 +148,125 @@ static PrillmErrorCode best_response(Game *g, int q, double *br, double *saved, 
             if (g->group[l] != q) continue;
             int j = g->leader[l];
             double p = NAN;
-            rc = best_price(g, j, g->deadline, &p, err);
+            rc = best_price(g, w, j, g->deadline, &p, err);
             if (rc) break;
-            moved = fmax(moved, rel(p - g->mk->price[j], g->mk->price[j]));
-            g->mk->price[j] = p;
+            moved = fmax(moved, rel(p - price[j], price[j]));
+            price[j] = p;
         }
         if (moved <= g->set->tolerance) break;
     }
     for (int l = 0; l < g->L; l++)
         if (g->group[l] == q) {
-            br[l] = g->mk->price[g->leader[l]];
-            g->mk->price[g->leader[l]] = saved[l];
+            br[l] = price[g->leader[l]];
+            price[g->leader[l]] = saved[l];
         }
     return rc;
 }
 
 static int timed_out(const Game *g) { return g->deadline > 0 && prillm__now() > g->deadline; }
+
+static int thread_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* Threads for `tasks` independent best responses: settings.threads (0 =
+ * OpenMP's default), at most one per task; 1 without OpenMP. */
+static int thread_count(const PrillmCompeteSettings *set, int tasks) {
+#ifdef _OPENMP
+    int t = set->threads > 0 ? set->threads : omp_get_max_threads();
+#else
+    int t = 1;
+    (void)set;
+#endif
+    return t < 1 ? 1 : t > tasks ? (tasks < 1 ? 1 : tasks) : t;
+}
+
+/* Up to `count` workers (see Worker); returns how many were set up (the
+ * later copies are left out when memory runs short), 0 if not even the
+ * first. */
+static int workers_setup(Game *g, Worker *w, int count) {
+    memset(w, 0, (size_t)count * sizeof *w);
+    int made = 0;
+    for (int t = 0; t < count; t++) {
+        PrillmError ignored;
+        w[t].mk = t == 0 ? g->mk : prillm__market_copy_sharing_pairs(g->mk, &ignored);
+        w[t].own_market = t > 0;
+        w[t].margins = prillm__calloc((size_t)g->m, sizeof(double));
+        if (!w[t].mk || !w[t].margins) {
+            if (w[t].own_market) prillm__market_free_sharing_pairs(w[t].mk);
+            free(w[t].margins);
+            memset(&w[t], 0, sizeof w[t]);
+            break;
+        }
+        made++;
+    }
+    return made;
+}
+
+static void workers_free(Worker *w, int count) {
+    for (int t = 0; t < count; t++) {
+        if (w[t].own_market) prillm__market_free_sharing_pairs(w[t].mk);
+        free(w[t].margins);
+    }
+}
+
+/* The copies' prices := the game's working prices. */
+static void workers_sync(const Game *g, Worker *w, int count) {
+    for (int t = 1; t < count; t++) memcpy(w[t].mk->price, g->mk->price, (size_t)g->m * sizeof(double));
+}
+
+/* Per-task outcomes of a parallel step, reported in task order afterwards
+ * (so the error a run returns is the one a sequential run would meet
+ * first: tasks start in order, and none starts after one has failed). */
+typedef struct {
+    PrillmErrorCode *rc; /* [tasks]                                  */
+    PrillmError *err;    /* [tasks]                                  */
+    char *done;          /* [tasks] ran to its end                   */
+} StepOutcomes;
+
+/* Every group answers the same working prices, on nw workers at once.
+ * *stopped: the time limit passed during the round (a Jacobi round is then
+ * dropped whole, as the sequential one was). */
+static PrillmErrorCode jacobi_answers(Game *g, Worker *w, int nw, double *br, double *saved, StepOutcomes *o,
+                                      int round, int *stopped, PrillmError *err) {
+    int G = g->G, failed = 0;
+    workers_sync(g, w, nw);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nw) if (nw > 1)
+#endif
+    for (int q = 0; q < G; q++) {
+        int give_up;
+#ifdef _OPENMP
+#pragma omp atomic read
+#endif
+        give_up = failed;
+        o->rc[q] = PRILLM_OK;
+        o->done[q] = 0;
+        if (give_up || timed_out(g)) continue;
+        o->rc[q] = best_response(g, &w[thread_id()], q, br, saved, &o->err[q]);
+        o->done[q] = 1;
+        if (o->rc[q]) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+            failed = 1;
+        }
+    }
+    for (int q = 0; q < G; q++) {
+        if (o->rc[q]) {
+            if (err) *err = o->err[q];
+            return o->rc[q];
+        }
+        if (o->done[q] && g->set->verbose >= 2)
+            fprintf(stderr, "prillm: round %d: %s answered\n", round, g->group_name[q]);
+    }
+    *stopped = timed_out(g);
+    return PRILLM_OK;
+}
 
 /* Groups: one per owner among the leaders, one per leader without owner. */
 static PrillmErrorCode make_groups(Game *g, PrillmError *err) {
@@ -248,20 +371,49 @@ static int result_alloc(PrillmCompeteResult *r, int m, int L) {
 
 /* The certificate at the working prices (the final ones): each leader's
  * best unilateral deviation for its group, and the pair grid for owners. */
-static PrillmErrorCode certify(Game *g, const double *value, PrillmCompeteResult *r, PrillmError *err) {
+static PrillmErrorCode certify(Game *g, Worker *w, int nw, StepOutcomes *o, const double *value,
+                               PrillmCompeteResult *r, PrillmError *err) {
     const PrillmCompeteSettings *set = g->set;
     PrillmErrorCode rc = PRILLM_OK;
     r->max_gain_relative = 0;
+    /* the deviations first, side by side: each walk sees the final prices
+     * alone; their values after, one solve each on the game's solver, in
+     * the leaders' order as before */
+    int failed = 0;
+    workers_sync(g, w, nw);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nw) if (nw > 1)
+#endif
+    for (int l = 0; l < g->L; l++) {
+        int give_up;
+#ifdef _OPENMP
+#pragma omp atomic read
+#endif
+        give_up = failed;
+        o->rc[l] = PRILLM_OK;
+        if (give_up) continue;
+        Worker *me = &w[thread_id()];
+        int j = g->leader[l];
+        o->rc[l] = price_range(me->mk, j, &r->price_min[l], &r->price_max[l], &o->err[l]);
+        if (!o->rc[l]) o->rc[l] = best_price(g, me, j, 0, &r->deviation_price[l], &o->err[l]);
+        if (o->rc[l]) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+            failed = 1;
+        }
+    }
     for (int l = 0; l < g->L && !rc; l++) {
         int j = g->leader[l], q = g->group[l];
-        double keep = g->mk->price[j], dev = NAN, now = NAN;
-        if ((rc = price_range(g, j, &r->price_min[l], &r->price_max[l], err))) break;
-        if ((rc = best_price(g, j, 0, &dev, err))) break;
+        double keep = g->mk->price[j], dev = r->deviation_price[l], now = NAN;
+        if ((rc = o->rc[l])) {
+            if (err) *err = o->err[l];
+            break;
+        }
         g->mk->price[j] = dev;
         rc = group_value_now(g, q, &now, err);
         g->mk->price[j] = keep;
         if (rc) break;
-        r->deviation_price[l] = dev;
         r->gain[l] = now - value[q];
         r->gain_relative[l] = r->gain[l] / fmax(fabs(value[q]), g->unit);
         r->max_gain_relative = fmax(r->max_gain_relative, r->gain_relative[l]);
@@ -313,15 +465,18 @@ int prillm__compete_find_cycle(const double *history, int round, int n_leaders, 
     return 0;
 }
 
-static PrillmErrorCode run(Game *g, PrillmCompeteResult *r, PrillmError *err) {
+static PrillmErrorCode run(Game *g, Worker *w, int nw, PrillmCompeteResult *r, PrillmError *err) {
     const PrillmCompeteSettings *set = g->set;
     int L = g->L, G = g->G;
     size_t N = (size_t)L;
     double *hist = prillm__calloc(((size_t)set->max_rounds + 1) * N, sizeof(double));
     double *br = prillm__calloc(N, sizeof(double)), *saved = prillm__calloc(N, sizeof(double));
     double *value = prillm__calloc((size_t)G, sizeof(double)), *before = prillm__calloc((size_t)G, sizeof(double));
+    /* a step's tasks: G groups or L leaders, G <= L */
+    StepOutcomes o = {prillm__calloc(N, sizeof(PrillmErrorCode)), prillm__calloc(N, sizeof(PrillmError)),
+                      prillm__calloc(N, 1)};
     PrillmErrorCode rc = PRILLM_OK;
-    if (!hist || !br || !saved || !value || !before) {
+    if (!hist || !br || !saved || !value || !before || !o.rc || !o.err || !o.done) {
         rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory setting up the competition");
         goto done;
     }
@@ -333,8 +488,16 @@ static PrillmErrorCode run(Game *g, PrillmCompeteResult *r, PrillmError *err) {
     for (int round = 1; round <= set->max_rounds; round++) {
         double residual = 0;
         int stopped = 0;
-        for (int q = 0; q < G && !stopped; q++) {
-            if ((rc = best_response(g, q, br, saved, err))) break;
+        if (set->order == PRILLM_COMPETE_JACOBI) {
+            /* every group answers the same prices: side by side */
+            rc = jacobi_answers(g, w, nw, br, saved, &o, round, &stopped, err);
+            for (int l = 0; l < L && !rc && !stopped; l++) {
+                double p = g->mk->price[g->leader[l]];
+                residual = fmax(residual, rel(br[l] - p, p));
+            }
+        }
+        for (int q = 0; q < G && !stopped && set->order == PRILLM_COMPETE_GAUSS_SEIDEL; q++) {
+            if ((rc = best_response(g, &w[0], q, br, saved, err))) break;
             if (timed_out(g)) { /* the walk may have stopped short: drop it */
                 stopped = 1;
                 break;
@@ -343,7 +506,7 @@ static PrillmErrorCode run(Game *g, PrillmCompeteResult *r, PrillmError *err) {
                 if (g->group[l] != q) continue;
                 double p = g->mk->price[g->leader[l]];
                 residual = fmax(residual, rel(br[l] - p, p));
-                if (set->order == PRILLM_COMPETE_GAUSS_SEIDEL) g->mk->price[g->leader[l]] = p + set->damping * (br[l] - p);
+                g->mk->price[g->leader[l]] = p + set->damping * (br[l] - p);
             }
             if (set->verbose >= 2) fprintf(stderr, "prillm: round %d: %s answered\n", round, g->group_name[q]);
         }
@@ -423,13 +586,16 @@ static PrillmErrorCode run(Game *g, PrillmCompeteResult *r, PrillmError *err) {
     }
     group_values(g, flows, value);
     for (int q = 0; q < G; q++) r->group_value[q] = value[q];
-    rc = certify(g, value, r, err);
+    rc = certify(g, w, nw, &o, value, r, err);
     if (rc == PRILLM_ERR_SOLVER) {
         r->status = PRILLM_COMPETE_FAILED;
         r->certified = 0;
         rc = PRILLM_OK;
     }
 done:
+    free(o.rc);
+    free(o.err);
+    free(o.done);
     free(hist);
     free(br);
     free(saved);
@@ -484,9 +650,13 @@ PrillmErrorCode prillm_compete(const PrillmMarket *market, const int *leaders, i
     g.group = prillm__calloc((size_t)n_leaders, sizeof(int));
     g.owner_of = prillm__calloc((size_t)m, sizeof(int));
     g.group_name = prillm__calloc((size_t)n_leaders, sizeof(char *));
-    g.margins = prillm__calloc((size_t)m, sizeof(double));
+    /* as many workers as threads can use: the certificate's L deviations
+     * are the most tasks a step has */
+    int n_workers = thread_count(settings, n_leaders);
+    Worker *workers = prillm__calloc((size_t)n_workers, sizeof(Worker));
     if (!g.mk) rc = PRILLM_ERR_NO_MEMORY;
-    else if (!g.group || !g.owner_of || !g.group_name || !g.margins || result_alloc(result, m, n_leaders))
+    else if (!g.group || !g.owner_of || !g.group_name || !workers || result_alloc(result, m, n_leaders) ||
+             !(n_workers = workers_setup(&g, workers, n_workers)))
         rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory setting up the competition");
     if (!rc) rc = make_groups(&g, err);
     if (!rc) {
@@ -510,16 +680,22 @@ PrillmErrorCode prillm_compete(const PrillmMarket *market, const int *leaders, i
                 rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory setting up the competition");
     }
     if (!rc) rc = prillm_equilibrium_setup(&g.eq, g.mk, NULL, err);
-    if (!rc) rc = run(&g, result, err);
-    result->best_responses = g.walks;
+    if (!rc) rc = run(&g, workers, n_workers, result, err);
+    result->best_responses = 0;
     result->equilibrium_solves = g.solves;
-    result->exact = !g.inexact;
+    result->exact = 1;
+    for (int t = 0; workers && t < n_workers; t++) {
+        result->best_responses += workers[t].walks;
+        result->equilibrium_solves += workers[t].solves;
+        if (workers[t].inexact) result->exact = 0;
+    }
+    if (workers) workers_free(workers, n_workers);
+    free(workers);
     prillm_equilibrium_cleanup(g.eq);
     prillm_market_free(g.mk);
     free(g.group);
     free(g.owner_of);
     free(g.group_name);
-    free(g.margins);
     free(all);
     if (rc) {
         prillm_compete_result_clear(result);

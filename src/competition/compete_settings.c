@@ -28,6 +28,10 @@ static const PrillmOptionInfo compete_options[] = {
      OFFSET(pair_grid)},
     {"verbose", PRILLM_OPTION_INT, 0, 0, 2, NULL, "progress on stderr (0 quiet, 1 rounds, 2 every best response)",
      OFFSET(verbose)},
+    {"threads", PRILLM_OPTION_INT, 0, 0, 1024, NULL,
+     "best responses computed at once: a Jacobi round's and the certificate's (0 = OMP_NUM_THREADS or all cores; "
+     "the result does not depend on it)",
+     OFFSET(threads)},
 };
 #undef OFFSET
 #define N_OPTIONS ((int)(sizeof compete_options / sizeof compete_options[0]))

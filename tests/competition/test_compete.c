@@ -339,6 +339,86 @@ static void test_owner_line(void **state) {
     assert_true(found >= 3);
 }
 
+/* Two doubles the same bit for bit, or both NaN. */
+static void assert_same(double a, double b) {
+    if (isnan(a) && isnan(b)) return;
+    assert_memory_equal(&a, &b, sizeof a);
+}
+
+static void assert_same_array(const double *a, const double *b, size_t count) {
+    for (size_t k = 0; k < count; k++) assert_same(a[k], b[k]);
+}
+
+/* settings.threads changes the speed, never the answer: a Jacobi round's
+ * answers and the certificate's deviations, computed side by side, give
+ * the numbers of a one-thread run bit for bit, on random markets with
+ * tastes, costs, owners of two models and leaders that are not every
+ * provider (with OpenMP; without it every count runs one thread). */
+static void test_threads_give_the_same_result(void **state) {
+    (void)state;
+    int runs = 0;
+    for (int trial = 0; trial < 16; trial++) {
+        TestRng rng = {0x7ead0000u + (uint64_t)trial};
+        int n = test_int(&rng, 3, 12), m = test_int(&rng, 3, 8);
+        PrillmMarket *mk = test_market(n, m, 1300 + (uint64_t)trial, NULL);
+        if (trial % 2) test_market_affinity(mk, 1400 + (uint64_t)trial, 0.3);
+        if (trial % 3 == 0) mk->cost[1] = 0.3 * mk->price[1];
+        if (trial % 4 == 1) { /* an owner of two leading models: coordinate ascent and the pair check */
+            mk->owner[0] = strdup("acme");
+            mk->owner[2] = strdup("acme");
+        }
+        int leaders[8], L = 0;
+        for (int j = 0; j < m; j++)
+            if (trial % 4 != 3 || j != 1) leaders[L++] = j; /* every fourth: provider 1 follows */
+        for (int order = 0; order < PRILLM_COMPETE_ORDER_COUNT; order++) {
+            PrillmCompeteSettings set;
+            prillm_compete_default_settings(&set);
+            set.order = order;
+            set.damping = order == PRILLM_COMPETE_JACOBI ? 0.5 : 1.0;
+            set.max_rounds = 40;
+            set.pair_grid = 5;
+            PrillmCompeteResult one, many;
+            set.threads = 1;
+            run_compete(mk, leaders, L, &set, &one);
+            set.threads = 3;
+            run_compete(mk, leaders, L, &set, &many);
+            assert_int_equal(one.status, many.status);
+            assert_int_equal(one.rounds, many.rounds);
+            assert_int_equal(one.certified, many.certified);
+            assert_int_equal(one.exact, many.exact);
+            assert_int_equal(one.best_responses, many.best_responses);
+            assert_int_equal(one.equilibrium_solves, many.equilibrium_solves);
+            assert_same(one.residual, many.residual);
+            assert_same(one.profit_change, many.profit_change);
+            assert_same(one.max_gain_relative, many.max_gain_relative);
+            assert_same_array(one.price, many.price, (size_t)m);
+            assert_same_array(one.profit, many.profit, (size_t)m);
+            assert_same_array(one.flow, many.flow, (size_t)m);
+            assert_same_array(one.price_min, many.price_min, (size_t)L);
+            assert_same_array(one.price_max, many.price_max, (size_t)L);
+            assert_same_array(one.deviation_price, many.deviation_price, (size_t)L);
+            assert_same_array(one.gain, many.gain, (size_t)L);
+            assert_same_array(one.gain_relative, many.gain_relative, (size_t)L);
+            assert_int_equal(one.n_groups, many.n_groups);
+            assert_same_array(one.group_value, many.group_value, (size_t)one.n_groups);
+            assert_same_array(one.pair_gain_relative, many.pair_gain_relative, (size_t)one.n_groups);
+            assert_int_equal(one.cycle_length, many.cycle_length);
+            if (one.cycle_length > 0)
+                assert_same_array(one.cycle, many.cycle, (size_t)one.cycle_length * (size_t)L);
+            /* and the deviations are the certificate's: a leader's recorded
+             * gain is the independent exact walk's */
+            if (trial % 4 != 1 && trial % 4 != 3)
+                for (int l = 0; l < L; l++)
+                    assert_true(fabs(independent_gain(mk, &many, l) - many.gain_relative[l]) <= 1e-8);
+            runs++;
+            prillm_compete_result_clear(&one);
+            prillm_compete_result_clear(&many);
+        }
+        prillm_market_free(mk);
+    }
+    assert_int_equal(runs, 32);
+}
+
 static void test_market_fields(void **state) {
     (void)state;
     const char *text = "{\"weights\": {\"price\": 1, \"congestion\": 1, \"delay\": 0},"
@@ -529,7 +609,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_cycle_detection), cmocka_unit_test(test_limits),
         cmocka_unit_test(test_owner_line),      cmocka_unit_test(test_market_fields),
         cmocka_unit_test(test_errors),          cmocka_unit_test(test_cli_out),
-        cmocka_unit_test(test_openrouter_slice),
+        cmocka_unit_test(test_openrouter_slice), cmocka_unit_test(test_threads_give_the_same_result),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -184,6 +184,7 @@ class ServeTest(unittest.TestCase):
             ("POST", "/markets/%s/compete" % mid, {"providers": [p, p]}, None, 400, "twice"),
             ("POST", "/markets/%s/compete" % mid, {"price_min": {p: -1}}, None, 400, "price_min"),
             ("POST", "/markets/%s/compete" % mid, {"damping": 7}, None, 400, "damping"),
+            ("POST", "/markets/%s/compete" % mid, {"threads": 2}, None, 400, "threads"),
             ("GET", "/markets/%s/equilibrium?tolerance=abc" % mid, None, None, 400, "tolerance"),
             ("GET", "/markets/%s/equilibrium?method=fast" % mid, None, None, 400, "method"),
             ("GET", "/markets/%s/equilibrium?verbose=1" % mid, None, None, 400, "verbose"),
