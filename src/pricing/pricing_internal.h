@@ -134,8 +134,11 @@ PrillmErrorCode prillm__price_abstracted(const PrillmPriceProblem *problem, Pril
  *     (p - cost_s) F_s(p) + sum_{j != s} margins[j] F_j(p)
  * (margins may be NULL: the profit alone). Every flow is affine on a piece
  * of the homotopy, so the objective is a concave quadratic there and the
- * best piece optimum is the global one. The market must be validated and
- * w_price > 0; settings checked (tolerance, max_pieces, verbose). */
+ * best piece optimum is the global one. The profit alone over [0, hi]
+ * (margins NULL, lo 0) is priced by the pruned method where settings.prune
+ * says so (by default above 2,000 pairs), as prillm_price would with pmax
+ * hi. The market must be validated and w_price > 0; settings checked
+ * (tolerance, max_pieces, prune, verbose). */
 typedef struct {
     double price, value;     /* the best price, the objective there (model) */
     long pieces, equilibrium_solves;

@@ -2033,15 +2033,18 @@ static PrillmErrorCode price_exact_pruned(Homotopy *h, const PrillmPriceProblem 
     return PRILLM_OK;
 }
 
+/* settings.prune resolved: -1 prunes above PRUNE_AUTO_PAIRS pairs. */
+static int prunes(const PrillmMarket *mk, int prune) {
+    return prune >= 0 ? prune : (double)mk->n_users * (double)mk->n_providers > PRUNE_AUTO_PAIRS;
+}
+
 PrillmErrorCode prillm__price_exact(const PrillmPriceProblem *pb, PrillmPriceCandidate *out, PrillmError *err) {
     Homotopy h;
     if (homotopy_init(&h, pb)) {
         homotopy_free(&h);
         return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory setting up the pricing homotopy");
     }
-    int prune = pb->settings->prune;
-    if (prune < 0) prune = (double)pb->market->n_users * (double)pb->market->n_providers > PRUNE_AUTO_PAIRS;
-    if (prune) {
+    if (prunes(pb->market, pb->settings->prune)) {
         PrillmErrorCode rc = price_exact_pruned(&h, pb, out, err);
         homotopy_free(&h);
         return rc;
@@ -2095,6 +2098,29 @@ PrillmErrorCode prillm__price_exact_range(const PrillmMarket *market, int target
     if (homotopy_init(&h, &pb)) {
         homotopy_free(&h);
         return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory setting up the pricing homotopy");
+    }
+    /* The profit alone over [0, hi] is prillm_price's exact problem with
+     * pmax = hi: on a market large enough to prune by default, the pruned
+     * method (the same optimum, certified by its bounds, for a fraction of
+     * the walk: a best response of a 595 x 398 market took 0.45 s walked
+     * whole). A floor, or the margins of an owner's other models, which the
+     * bounds on the profit alone do not cover, keep the whole walk. */
+    if (prunes(market, settings->prune) && !margins && lo == 0 && hi > 0) {
+        pb.start_price = fmin(fmax(market->price[target], 0.0), hi); /* its solve is the first sample */
+        PrillmPriceCandidate cand;
+        memset(&cand, 0, sizeof cand);
+        PrillmErrorCode rc = price_exact_pruned(&h, &pb, &cand, err);
+        if (!rc) {
+            out->price = cand.price;
+            out->value = cand.model_profit;
+            out->pieces = cand.iterations;
+            out->equilibrium_solves = cand.equilibrium_solves;
+            out->status = cand.status;
+        }
+        free(cand.segments);
+        free(cand.breakpoints);
+        homotopy_free(&h);
+        return rc;
     }
     WalkResult w;
     PrillmErrorCode rc = walk(&h, &pb, lo, +1, hi, 0, NULL, &w, err);

@@ -87,6 +87,62 @@ static PrillmMarket *walk_market(int n, int m, int trial, uint64_t market_seed, 
     return mk;
 }
 
+/* Competition's range pricing (prillm__price_exact_range) prunes the range
+ * like prillm_price when it prices the profit alone over [0, hi]: the same
+ * optimum as its whole walk, on random markets with costs, ties, skewed
+ * demands and tastes and caps below and above the default pmax, in fewer
+ * pieces. With an owner's margins or a floor it walks whole whatever the
+ * setting, bit for bit. */
+static void test_range_prunes_like_price(void **state) {
+    (void)state;
+    PrillmPriceSettings whole, pruned;
+    prillm_price_default_settings(&whole);
+    whole.prune = 0;
+    pruned = whole;
+    pruned.prune = 1;
+    double worst = 0;
+    long pieces_whole = 0, pieces_pruned = 0;
+    for (int trial = 0; trial < 60; trial++) {
+        TestRng rng = {0x7a46e0u + (uint64_t)trial};
+        int n = test_int(&rng, 2, 40), m = test_int(&rng, 2, 12);
+        PrillmMarket *mk = walk_market(n, m, trial, 7300, 7400);
+        int s = test_int(&rng, 0, m - 1);
+        if (trial % 4 == 3) mk->cost[s] = 0.5 * mk->price[s];
+        double hi = prillm_price_default_pmax(mk, s) * (0.3 + 0.9 * test_uniform(&rng));
+        PrillmPriceRange a, b;
+        PrillmError err;
+        assert_int_equal(prillm__price_exact_range(mk, s, 0, hi, NULL, &whole, 0, &a, &err), PRILLM_OK);
+        assert_int_equal(prillm__price_exact_range(mk, s, 0, hi, NULL, &pruned, 0, &b, &err), PRILLM_OK);
+        assert_true(a.status == PRILLM_STATUS_SOLVED && b.status == PRILLM_STATUS_SOLVED);
+        assert_true(b.price >= 0 && b.price <= hi);
+        double total = 0;
+        for (int i = 0; i < mk->n_users; i++) total += mk->demand[i];
+        double scale = fmax(fabs(a.value), 1e-12 * total * hi);
+        double gap = fabs(a.value - b.value) / scale;
+        worst = fmax(worst, gap);
+        if (!(gap <= 1e-9))
+            fail_msg("trial %d (%d x %d, target %d, hi %.17g): pruned %.17g at %.17g, whole %.17g at %.17g", trial, n, m,
+                     s, hi, b.value, b.price, a.value, a.price);
+        pieces_whole += a.pieces;
+        pieces_pruned += b.pieces;
+        /* margins or a floor: the whole walk, whatever the setting */
+        double *margins = calloc((size_t)m, sizeof *margins);
+        margins[(s + 1) % m] = 0.2 * mk->price[(s + 1) % m];
+        PrillmPriceRange c, d;
+        assert_int_equal(prillm__price_exact_range(mk, s, 0, hi, margins, &whole, 0, &c, &err), PRILLM_OK);
+        assert_int_equal(prillm__price_exact_range(mk, s, 0, hi, margins, &pruned, 0, &d, &err), PRILLM_OK);
+        assert_true(c.price == d.price && c.value == d.value && c.pieces == d.pieces);
+        assert_int_equal(prillm__price_exact_range(mk, s, 0.1 * hi, hi, NULL, &whole, 0, &c, &err), PRILLM_OK);
+        assert_int_equal(prillm__price_exact_range(mk, s, 0.1 * hi, hi, NULL, &pruned, 0, &d, &err), PRILLM_OK);
+        assert_true(c.price == d.price && c.value == d.value && c.pieces == d.pieces);
+        free(margins);
+        prillm_market_free(mk);
+    }
+    print_message("range pricing pruned vs whole on 60 markets: largest gap %.2e, pieces %ld against %ld\n", worst,
+                  pieces_pruned, pieces_whole);
+    assert_true(pieces_pruned < pieces_whole);
+}
+
 /* Pruning the range (prune = 1) finds the full walk's optimum, on many
  * random markets with costs, ties, skewed demands and tastes: the skipped
  * intervals are bounded from their ends' flows and the rate at which the
@@ -1422,6 +1478,7 @@ int main(void) {
         cmocka_unit_test(test_warning_cases),
         cmocka_unit_test(test_current_price_every_method),
         cmocka_unit_test(test_pruned_equals_full_walk),
+        cmocka_unit_test(test_range_prunes_like_price),
         cmocka_unit_test(test_flow_falls_at_most_at_rate),
         cmocka_unit_test(test_interval_bound),
         cmocka_unit_test(test_pruned_solves_and_stops),
