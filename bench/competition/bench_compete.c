@@ -22,6 +22,10 @@
  *                  when the directory is absent
  *   --time-limit   per run (default 300 s); the certificate comes after it
  *   --max-size N   random markets with at most N apps (default 1000)
+ *   --threads N    the last table's thread count (default 2, at least 2)
+ *   --threads-only that table alone: the same Jacobi runs on 1 and N threads,
+ *                  wall times, ratio, and whether the results agree bit for bit
+ * The first table runs every compete on one thread (settings.threads = 1).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -67,6 +71,7 @@ static Run run_exact(const PrillmMarket *mk, int order, double damping, double t
     set.order = order;
     set.damping = damping;
     set.time_limit = time_limit;
+    set.threads = 1; /* this table: one core */
     PrillmCompeteResult r;
     PrillmError err;
     Run out = {"error", 0, 0, NAN, NAN};
@@ -143,6 +148,51 @@ static void row(const char *market, const PrillmMarket *mk, const char *method, 
     fflush(stdout);
 }
 
+/* The same Jacobi run (damping 0.5, at most `rounds` rounds, then the
+ * certificate) on 1 and on `threads` threads: wall times, their ratio, and
+ * whether the two results agree bit for bit (status, rounds, counts, every
+ * price, profit and flow, the deviations and gains). */
+static int same_bits(const double *a, const double *b, int count) {
+    for (int k = 0; k < count; k++)
+        if (!(isnan(a[k]) && isnan(b[k])) && memcmp(&a[k], &b[k], sizeof a[k]) != 0) return 0;
+    return 1;
+}
+
+static void threads_row(const char *name, const PrillmMarket *mk, int rounds, int threads) {
+    PrillmCompeteResult r[2];
+    double wall[2];
+    PrillmError err;
+    for (int v = 0; v < 2; v++) {
+        PrillmCompeteSettings set;
+        prillm_compete_default_settings(&set);
+        set.order = PRILLM_COMPETE_JACOBI;
+        set.damping = 0.5;
+        set.max_rounds = rounds;
+        set.threads = v == 0 ? 1 : threads;
+        double t0 = prillm__now();
+        if (prillm_compete(mk, NULL, mk->n_providers, &set, &r[v], &err)) {
+            fprintf(stderr, "bench: %s\n", err.message);
+            if (v == 1) prillm_compete_result_clear(&r[0]);
+            return;
+        }
+        wall[v] = prillm__now() - t0;
+    }
+    int m = mk->n_providers, L = r[0].n_leaders;
+    int same = r[0].status == r[1].status && r[0].rounds == r[1].rounds &&
+               r[0].best_responses == r[1].best_responses && r[0].equilibrium_solves == r[1].equilibrium_solves &&
+               same_bits(r[0].price, r[1].price, m) && same_bits(r[0].profit, r[1].profit, m) &&
+               same_bits(r[0].flow, r[1].flow, m) && same_bits(r[0].deviation_price, r[1].deviation_price, L) &&
+               same_bits(r[0].gain, r[1].gain, L) && same_bits(&r[0].max_gain_relative, &r[1].max_gain_relative, 1);
+    char a[32], b[32];
+    printf("| %-26s | %4d x %-3d | %-11s | %6d | %7ld | %10s | %10s | %5.2f | %-9s |\n", name, mk->n_users, m,
+           prillm_compete_status_name(r[0].status), r[0].rounds, r[0].best_responses,
+           bench_format_time(wall[0], 0, a, sizeof a), bench_format_time(wall[1], 0, b, sizeof b), wall[0] / wall[1],
+           same ? "identical" : "DIFFERENT");
+    fflush(stdout);
+    prillm_compete_result_clear(&r[0]);
+    prillm_compete_result_clear(&r[1]);
+}
+
 static void bench_market(const char *name, const PrillmMarket *mk, int grid_points, double time_limit, int jacobi) {
     char label[64];
     row(name, mk, "exact, gauss-seidel", run_exact(mk, PRILLM_COMPETE_GAUSS_SEIDEL, 1, time_limit));
@@ -151,8 +201,52 @@ static void bench_market(const char *name, const PrillmMarket *mk, int grid_poin
     row(name, mk, label, run_grid(mk, grid_points, 200, time_limit));
 }
 
+/* The Jacobi table: the bundled market and the OpenRouter slice to the end
+ * of their runs, market files for 2 rounds, random markets for 10 and 1
+ * (the larger) rounds; each then certified. */
+static void threads_table(const char *data, const char *const *markets, int n_markets, int quick, int max_size, int threads) {
+    printf("\n### Jacobi rounds side by side (%d threads against 1)\n\n", threads);
+    printf("| market                     | apps x mod | status      | rounds |   BRs   | 1 thread   | %d threads  | ratio |"
+           " result    |\n",
+           threads);
+    printf("|----------------------------|------------|-------------|--------|---------|------------|------------|-------|"
+           "-----------|\n");
+    PrillmMarket *mk = bench_load_market("data/default_market.json");
+    if (mk) {
+        threads_row("default market", mk, 200, threads);
+        prillm_market_free(mk);
+    }
+    struct stat st_dir;
+    if (data && stat(data, &st_dir) == 0) {
+        PrillmFitSettings fs;
+        prillm_fit_default_settings(&fs);
+        fs.max_models = 30;
+        fs.max_apps = 100;
+        PrillmFitResult *fit = NULL;
+        PrillmError err;
+        if (prillm_fit_openrouter(data, &fs, NULL, NULL, &fit, &err) == PRILLM_OK) {
+            threads_row("OpenRouter, 30 models", fit->market, 200, threads);
+            prillm_fit_result_free(fit);
+        }
+    }
+    for (int q = 0; q < n_markets; q++) {
+        if (!(mk = bench_load_market(markets[q]))) continue;
+        const char *base = strrchr(markets[q], '/');
+        threads_row(base ? base + 1 : markets[q], mk, 2, threads);
+        prillm_market_free(mk);
+    }
+    static const int sizes[][3] = {{300, 30, 10}, {1000, 100, 1}};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        if (sizes[k][0] > max_size || quick) continue;
+        PrillmError err;
+        if (!(mk = prillm_market_random(sizes[k][0], sizes[k][1], 1, &err))) continue;
+        threads_row("random, seed 1", mk, sizes[k][2], threads);
+        prillm_market_free(mk);
+    }
+}
+
 int main(int argc, char **argv) {
-    int quick = 0, grid_points = 201, max_size = 1000;
+    int quick = 0, grid_points = 201, max_size = 1000, threads_only = 0, threads = 2;
     double time_limit = 300;
     const char *markets[8], *data = NULL;
     int n_markets = 0;
@@ -163,14 +257,27 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[k], "--grid-points") == 0 && k + 1 < argc) grid_points = atoi(argv[++k]);
         else if (strcmp(argv[k], "--time-limit") == 0 && k + 1 < argc) time_limit = atof(argv[++k]);
         else if (strcmp(argv[k], "--max-size") == 0 && k + 1 < argc) max_size = atoi(argv[++k]);
+        else if (strcmp(argv[k], "--threads-only") == 0) threads_only = 1;
+        else if (strcmp(argv[k], "--threads") == 0 && k + 1 < argc) threads = atoi(argv[++k]);
         else {
             fprintf(stderr,
                     "usage: bench_compete [--quick] [--market FILE]... [--data DIR] [--grid-points G] [--time-limit S] "
-                    "[--max-size N]\n");
+                    "[--max-size N] [--threads N] [--threads-only]\n");
             return 2;
         }
     }
     if (grid_points < 2) grid_points = 2;
+    if (threads < 2) threads = 2;
+    char path[1024];
+    if (!data) {
+        const char *src = getenv("PRILLM_SOURCE_DIR");
+        snprintf(path, sizeof path, "%s/../shared/data/openrouter", src ? src : ".");
+        data = path;
+    }
+    if (threads_only) {
+        threads_table(n_markets == 0 ? data : NULL, markets, n_markets, quick, max_size, threads);
+        return 0;
+    }
     printf("| market                     | apps x mod | best responses         | status      | rounds |"
            "   BRs   |   time     | max gain  |\n");
     printf("|----------------------------|------------|------------------------|-------------|--------|"
@@ -182,12 +289,6 @@ int main(int argc, char **argv) {
         prillm_market_free(mk);
     } else {
         fprintf(stderr, "bench: %s not found (run from the source tree): skipped\n", def);
-    }
-    char path[1024];
-    if (!data) {
-        const char *src = getenv("PRILLM_SOURCE_DIR");
-        snprintf(path, sizeof path, "%s/../shared/data/openrouter", src ? src : ".");
-        data = path;
     }
     struct stat st_dir;
     if (n_markets == 0 && stat(data, &st_dir) == 0) {
@@ -228,5 +329,6 @@ int main(int argc, char **argv) {
             prillm_market_free(mk);
         }
     }
+    threads_table(n_markets == 0 ? data : NULL, markets, n_markets, quick, max_size, threads);
     return 0;
 }
