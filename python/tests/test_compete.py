@@ -60,3 +60,14 @@ def test_options_and_errors(default_market_path):
     with pytest.raises(prillm.Error):
         prillm.compete(market, ["no-such-model"])
     assert any(o["keyword"] == "max_rounds" for o in prillm.options("compete"))
+
+
+def test_threads_change_nothing_but_time(default_market_path):
+    """A Jacobi round's answers run side by side; the result is the same."""
+    market = read_market(default_market_path)
+    runs = [prillm.compete(market, order="jacobi", damping=0.5, max_rounds=15, threads=t) for t in (1, 2)]
+    for key in ("status", "rounds", "best_responses", "equilibrium_solves", "max_gain_relative", "prices", "profits"):
+        assert runs[0][key] == runs[1][key], key
+    with pytest.raises(prillm.Error) as e:
+        prillm.compete(market, threads=-1)
+    assert "threads" in str(e.value)
