@@ -69,7 +69,9 @@ typedef struct {
                                 depend on each other: a Jacobi round's, and the
                                 certificate's deviations (0 = OMP_NUM_THREADS or
                                 every core; 1 without OpenMP). The result is the
-                                same whatever the count.                          */
+                                same whatever the count, a failed run's error
+                                and counts included; where time_limit stops a
+                                run depends on timing, as on one thread.          */
 } PrillmCompeteSettings;
 
 PRILLM_API const PrillmOptionInfo *prillm_compete_options(int *count);

@@ -7,6 +7,7 @@
  * objective; every number reported is the true game's (an equilibrium
  * solve at the prices in question), never the walk's own model.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,16 +32,19 @@ typedef struct {
     char **group_name;                 /* [G] borrowed from the market         */
     double unit;                       /* a profit too small to matter         */
     double deadline;
-    long solves;                       /* the equilibrium solves of `eq`       */
+    long solves;                       /* equilibrium solves: eq's and the walks' */
+    long walks;                        /* best-response walks, counted in task order */
+    int inexact;
 } Game;
 
 /* What one best response works in: a market at the working prices (the
  * game's own for the first worker; a copy sharing its delays and tastes for
  * the others, whose prices are set from it before each parallel step) and
- * scratch, with the counts of the walks it ran. A worker is used by one
- * thread at a time, so best responses that do not depend on each other (a
- * Jacobi round's, the certificate's deviations) run side by side and give
- * the numbers they give one after another. */
+ * scratch, with the counts of the walks of its current task (moved to the
+ * game in task order, so the counts too are those of a run on one thread).
+ * A worker is used by one thread at a time, so best responses that do not
+ * depend on each other (a Jacobi round's, the certificate's deviations) run
+ * side by side and give the numbers they give one after another. */
 typedef struct {
     PrillmMarket *mk;
     int own_market;                    /* mk is a copy to free                 */
@@ -207,6 +211,26 @@ static int workers_setup(Game *g, Worker *w, int count) {
     return made;
 }
 
+/* A task's counts: taken from its worker when it ends, added to the game's
+ * in task order. */
+typedef struct {
+    long walks, solves;
+    int inexact;
+} Counts;
+
+static Counts counts_take(Worker *w) {
+    Counts c = {w->walks, w->solves, w->inexact};
+    w->walks = w->solves = 0;
+    w->inexact = 0;
+    return c;
+}
+
+static void counts_add(Game *g, Counts c) {
+    g->walks += c.walks;
+    g->solves += c.solves;
+    g->inexact |= c.inexact;
+}
+
 static void workers_free(Worker *w, int count) {
     for (int t = 0; t < count; t++) {
         if (w[t].own_market) prillm__market_free_sharing_pairs(w[t].mk);
@@ -219,50 +243,69 @@ static void workers_sync(const Game *g, Worker *w, int count) {
     for (int t = 1; t < count; t++) memcpy(w[t].mk->price, g->mk->price, (size_t)g->m * sizeof(double));
 }
 
-/* Per-task outcomes of a parallel step, reported in task order afterwards
- * (so the error a run returns is the one a sequential run would meet
- * first: tasks start in order, and none starts after one has failed). */
+/* Per-task outcomes of a parallel step, read in task order afterwards up
+ * to the first failure: the error, the numbers and the counts a sequential
+ * run would have. A task numbered above a failed one is skipped (or its
+ * outcome ignored, if it had started); one below never is, however the
+ * threads are scheduled. */
 typedef struct {
     PrillmErrorCode *rc; /* [tasks]                                  */
     PrillmError *err;    /* [tasks]                                  */
     char *done;          /* [tasks] ran to its end                   */
+    Counts *counts;      /* [tasks] its walks and solves             */
+    int first_failed;    /* lowest failed task so far (INT_MAX: none) */
 } StepOutcomes;
+
+static void step_start(StepOutcomes *o, int tasks) {
+    o->first_failed = INT_MAX;
+    memset(o->done, 0, (size_t)tasks);
+}
+
+/* Whether task k still has to run: no task below it failed. */
+static int step_wanted(StepOutcomes *o, int k) {
+    int first;
+#ifdef _OPENMP
+#pragma omp atomic read
+#endif
+    first = o->first_failed;
+    return k < first;
+}
+
+static void step_record(StepOutcomes *o, Worker *w, int k, PrillmErrorCode rc) {
+    o->rc[k] = rc;
+    o->counts[k] = counts_take(w);
+    o->done[k] = 1;
+    if (!rc) return;
+#ifdef _OPENMP
+#pragma omp critical(prillm_compete_step)
+#endif
+    if (k < o->first_failed) o->first_failed = k;
+}
 
 /* Every group answers the same working prices, on nw workers at once.
  * *stopped: the time limit passed during the round (a Jacobi round is then
  * dropped whole, as the sequential one was). */
 static PrillmErrorCode jacobi_answers(Game *g, Worker *w, int nw, double *br, double *saved, StepOutcomes *o,
                                       int round, int *stopped, PrillmError *err) {
-    int G = g->G, failed = 0;
+    int G = g->G;
     workers_sync(g, w, nw);
+    step_start(o, G);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nw) if (nw > 1)
 #endif
     for (int q = 0; q < G; q++) {
-        int give_up;
-#ifdef _OPENMP
-#pragma omp atomic read
-#endif
-        give_up = failed;
-        o->rc[q] = PRILLM_OK;
-        o->done[q] = 0;
-        if (give_up || timed_out(g)) continue;
-        o->rc[q] = best_response(g, &w[thread_id()], q, br, saved, &o->err[q]);
-        o->done[q] = 1;
-        if (o->rc[q]) {
-#ifdef _OPENMP
-#pragma omp atomic write
-#endif
-            failed = 1;
-        }
+        if (!step_wanted(o, q) || timed_out(g)) continue;
+        Worker *me = &w[thread_id()];
+        step_record(o, me, q, best_response(g, me, q, br, saved, &o->err[q]));
     }
     for (int q = 0; q < G; q++) {
+        if (!o->done[q]) break; /* past the time limit: a sequential run stops here, and the round is dropped */
+        counts_add(g, o->counts[q]);
         if (o->rc[q]) {
             if (err) *err = o->err[q];
             return o->rc[q];
         }
-        if (o->done[q] && g->set->verbose >= 2)
-            fprintf(stderr, "prillm: round %d: %s answered\n", round, g->group_name[q]);
+        if (g->set->verbose >= 2) fprintf(stderr, "prillm: round %d: %s answered\n", round, g->group_name[q]);
     }
     *stopped = timed_out(g);
     return PRILLM_OK;
@@ -379,33 +422,24 @@ static PrillmErrorCode certify(Game *g, Worker *w, int nw, StepOutcomes *o, cons
     /* the deviations first, side by side: each walk sees the final prices
      * alone; their values after, one solve each on the game's solver, in
      * the leaders' order as before */
-    int failed = 0;
     workers_sync(g, w, nw);
+    step_start(o, g->L);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nw) if (nw > 1)
 #endif
     for (int l = 0; l < g->L; l++) {
-        int give_up;
-#ifdef _OPENMP
-#pragma omp atomic read
-#endif
-        give_up = failed;
-        o->rc[l] = PRILLM_OK;
-        if (give_up) continue;
+        if (!step_wanted(o, l)) continue;
         Worker *me = &w[thread_id()];
         int j = g->leader[l];
-        o->rc[l] = price_range(me->mk, j, &r->price_min[l], &r->price_max[l], &o->err[l]);
-        if (!o->rc[l]) o->rc[l] = best_price(g, me, j, 0, &r->deviation_price[l], &o->err[l]);
-        if (o->rc[l]) {
-#ifdef _OPENMP
-#pragma omp atomic write
-#endif
-            failed = 1;
-        }
+        PrillmErrorCode task = price_range(me->mk, j, &r->price_min[l], &r->price_max[l], &o->err[l]);
+        if (!task) task = best_price(g, me, j, 0, &r->deviation_price[l], &o->err[l]);
+        step_record(o, me, l, task);
     }
+    /* every leader up to the first failure ran (step_wanted) */
     for (int l = 0; l < g->L && !rc; l++) {
         int j = g->leader[l], q = g->group[l];
         double keep = g->mk->price[j], dev = r->deviation_price[l], now = NAN;
+        counts_add(g, o->counts[l]);
         if ((rc = o->rc[l])) {
             if (err) *err = o->err[l];
             break;
@@ -474,9 +508,9 @@ static PrillmErrorCode run(Game *g, Worker *w, int nw, PrillmCompeteResult *r, P
     double *value = prillm__calloc((size_t)G, sizeof(double)), *before = prillm__calloc((size_t)G, sizeof(double));
     /* a step's tasks: G groups or L leaders, G <= L */
     StepOutcomes o = {prillm__calloc(N, sizeof(PrillmErrorCode)), prillm__calloc(N, sizeof(PrillmError)),
-                      prillm__calloc(N, 1)};
+                      prillm__calloc(N, 1), prillm__calloc(N, sizeof(Counts)), INT_MAX};
     PrillmErrorCode rc = PRILLM_OK;
-    if (!hist || !br || !saved || !value || !before || !o.rc || !o.err || !o.done) {
+    if (!hist || !br || !saved || !value || !before || !o.rc || !o.err || !o.done || !o.counts) {
         rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory setting up the competition");
         goto done;
     }
@@ -497,7 +531,9 @@ static PrillmErrorCode run(Game *g, Worker *w, int nw, PrillmCompeteResult *r, P
             }
         }
         for (int q = 0; q < G && !stopped && set->order == PRILLM_COMPETE_GAUSS_SEIDEL; q++) {
-            if ((rc = best_response(g, &w[0], q, br, saved, err))) break;
+            rc = best_response(g, &w[0], q, br, saved, err);
+            counts_add(g, counts_take(&w[0]));
+            if (rc) break;
             if (timed_out(g)) { /* the walk may have stopped short: drop it */
                 stopped = 1;
                 break;
@@ -596,6 +632,7 @@ done:
     free(o.rc);
     free(o.err);
     free(o.done);
+    free(o.counts);
     free(hist);
     free(br);
     free(saved);
@@ -681,14 +718,9 @@ PrillmErrorCode prillm_compete(const PrillmMarket *market, const int *leaders, i
     }
     if (!rc) rc = prillm_equilibrium_setup(&g.eq, g.mk, NULL, err);
     if (!rc) rc = run(&g, workers, n_workers, result, err);
-    result->best_responses = 0;
+    result->best_responses = g.walks;
     result->equilibrium_solves = g.solves;
-    result->exact = 1;
-    for (int t = 0; workers && t < n_workers; t++) {
-        result->best_responses += workers[t].walks;
-        result->equilibrium_solves += workers[t].solves;
-        if (workers[t].inexact) result->exact = 0;
-    }
+    result->exact = !g.inexact;
     if (workers) workers_free(workers, n_workers);
     free(workers);
     prillm_equilibrium_cleanup(g.eq);

@@ -30,7 +30,7 @@ static const PrillmOptionInfo compete_options[] = {
      OFFSET(verbose)},
     {"threads", PRILLM_OPTION_INT, 0, 0, 1024, NULL,
      "best responses computed at once: a Jacobi round's and the certificate's (0 = OMP_NUM_THREADS or all cores; "
-     "the result does not depend on it)",
+     "the result does not depend on it, but for where a --time-limit stops the run)",
      OFFSET(threads)},
 };
 #undef OFFSET
