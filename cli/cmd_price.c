@@ -18,7 +18,7 @@ static void price_help(FILE *out) {
     fprintf(out,
             "Usage: prillm price MARKET.json --target ID [options]\n"
             "       prillm price MARKET.json --all|--paid [--threads N] [--table|--csv] [options]\n"
-            "       prillm price MARKET.json --owner NAME [--table|--json|--csv]\n"
+            "       prillm price MARKET.json --owner NAME [--threads N] [--table|--json|--csv]\n"
             "\n"
             "The price that maximises the target provider's profit (price - cost) x flow\n"
             "when the apps answer any price with their equilibrium traffic split. Whatever\n"
@@ -44,7 +44,7 @@ static void price_help(FILE *out) {
             "      one row each (status, current and optimal price, their ratio, profits,\n"
             "      uplift) and the median ratio; --csv and --table print the rows\n"
             "  --paid\n      as --all, over the providers with a price above 0\n"
-            "  --threads N\n      --all / --paid: threads (0 = OMP_NUM_THREADS or all cores; default 0)\n"
+            "  --threads N\n      --all / --paid / --owner: threads (0 = OMP_NUM_THREADS or all cores; default 0)\n"
             "  --csv\n      print the exact curve as CSV (one row per segment) instead of JSON\n"
             "  --table\n      print a readable summary (and the curve, for exact) instead of JSON\n"
             "  --json\n      print JSON (the default)\n"
@@ -184,7 +184,7 @@ int prillm_cli_price_model(int method, const char *model_path, PrillmAggregator 
 /* --owner: the owner's joint best response is prillm_compete with its
  * models as the only leaders (one group: one joint answer, then a round
  * confirming it). */
-static int price_owner(const char *path, const char *owner, int format) {
+static int price_owner(const char *path, const char *owner, int format, int threads) {
     PrillmMarket *mk = NULL;
     int code = prillm_cli_load_market(path, &mk);
     if (code) return code;
@@ -199,6 +199,7 @@ static int price_owner(const char *path, const char *owner, int format) {
     prillm_market_owner_models(mk, owner, models, n);
     PrillmCompeteSettings settings;
     prillm_compete_default_settings(&settings);
+    settings.threads = threads; /* the certificate's walks, one per model */
     PrillmCompeteResult result;
     PrillmError err;
     PrillmErrorCode rc = prillm_compete(mk, models, n, &settings, &result, &err);
@@ -288,8 +289,8 @@ int cmd_price(int argc, char **argv) {
         prillm_market_free(market);
         return code;
     }
-    if (threads_text) {
-        fprintf(stderr, "prillm: error: --threads is for --all / --paid\n");
+    if (threads_text && !owner) {
+        fprintf(stderr, "prillm: error: --threads is for --all, --paid and --owner\n");
         return EXIT_USAGE;
     }
     if (owner) {
@@ -301,7 +302,7 @@ int cmd_price(int argc, char **argv) {
                             "or method options\n");
             return EXIT_USAGE;
         }
-        return price_owner(path, owner, csv);
+        return price_owner(path, owner, csv, threads);
     }
     if (!target_id) {
         fprintf(stderr, "prillm: error: missing --target ID or --owner NAME (the provider or line to price)\n");

@@ -519,8 +519,32 @@ static void test_errors(void **state) {
     prillm_market_free(mk);
 }
 
+/* A command's JSON output without its "seconds" lines (the caller frees). */
+static char *text_without_seconds(const char *path) {
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t cap = 1 << 16, len = 0;
+    char *text = malloc(cap), line[4096];
+    assert_non_null(text);
+    text[0] = '\0';
+    while (fgets(line, sizeof line, f)) {
+        if (strstr(line, "\"seconds\"")) continue;
+        size_t n = strlen(line);
+        if (len + n + 1 > cap) {
+            cap = 2 * (len + n + 1);
+            text = realloc(text, cap);
+            assert_non_null(text);
+        }
+        memcpy(text + len, line, n + 1);
+        len += n;
+    }
+    fclose(f);
+    return text;
+}
+
 /* The command: compete --out writes the market at the final prices, which an
- * independent prillm_price confirms as an equilibrium. */
+ * independent prillm_price confirms as an equilibrium; price --owner gives
+ * the same answer on 1 and 2 threads. */
 static void test_cli_out(void **state) {
     (void)state;
     const char *cli = getenv("PRILLM_CLI"), *src = getenv("PRILLM_SOURCE_DIR");
@@ -560,6 +584,40 @@ static void test_cli_out(void **state) {
              cli, cli);
     status = system(cmd);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 4);
+    /* price --owner: its certificate's walks side by side, the same output
+     * on 1 and 2 threads but for the time; --threads with --target is a
+     * usage error */
+    char market[] = "/tmp/prillm_owner_XXXXXX";
+    fd = mkstemp(market);
+    assert_true(fd >= 0);
+    f = fdopen(fd, "w");
+    assert_non_null(f);
+    fputs("{\"weights\": {\"price\": 1, \"congestion\": 1, \"delay\": 0.1},"
+          " \"providers\": [{\"id\": \"a\", \"price\": 1, \"capacity\": 5, \"value\": 2, \"owner\": \"acme\"},"
+          " {\"id\": \"b\", \"price\": 1.5, \"capacity\": 4, \"value\": 2.5, \"owner\": \"acme\"},"
+          " {\"id\": \"c\", \"price\": 1.2, \"capacity\": 6, \"value\": 2}],"
+          " \"users\": [{\"id\": \"u\", \"demand\": 10}, {\"id\": \"v\", \"demand\": 4}],"
+          " \"delay\": [[1, 2, 1.5], [2, 1, 1]]}",
+          f);
+    fclose(f);
+    char *json[2];
+    for (int t = 0; t < 2; t++) {
+        snprintf(cmd, sizeof cmd, "\"%s\" price %s --owner acme --threads %d --json > %s.%d", cli, market, t + 1, market,
+                 t);
+        assert_int_equal(system(cmd), 0);
+        char path[64];
+        snprintf(path, sizeof path, "%s.%d", market, t);
+        json[t] = text_without_seconds(path);
+        remove(path);
+    }
+    assert_string_equal(json[0], json[1]);
+    assert_non_null(strstr(json[0], "\"acme\""));
+    free(json[0]);
+    free(json[1]);
+    snprintf(cmd, sizeof cmd, "\"%s\" price %s --target a --threads 2 > /dev/null 2>&1", cli, market);
+    status = system(cmd);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 2);
+    remove(market);
 }
 
 /* The calibrated OpenRouter slice (the 30 largest models, 100 largest apps,
