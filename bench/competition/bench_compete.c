@@ -201,6 +201,28 @@ static void bench_market(const char *name, const PrillmMarket *mk, int grid_poin
     row(name, mk, label, run_grid(mk, grid_points, 200, time_limit));
 }
 
+/* The calibrated OpenRouter slice of the 30 largest models and 100 largest
+ * apps (as `prillm fit --max-models 30 --max-apps 100`), or NULL with a note
+ * when data is absent or the fit fails. */
+static PrillmFitResult *fit_slice(const char *data) {
+    struct stat st_dir;
+    if (!data || stat(data, &st_dir) != 0) {
+        fprintf(stderr, "bench: %s absent: the OpenRouter slice is skipped\n", data ? data : "(no data)");
+        return NULL;
+    }
+    PrillmFitSettings fs;
+    prillm_fit_default_settings(&fs);
+    fs.max_models = 30;
+    fs.max_apps = 100;
+    PrillmFitResult *fit = NULL;
+    PrillmError err;
+    if (prillm_fit_openrouter(data, &fs, NULL, NULL, &fit, &err)) {
+        fprintf(stderr, "bench: fit of %s: %s: skipped\n", data, err.message);
+        return NULL;
+    }
+    return fit;
+}
+
 /* The Jacobi table: the bundled market and the OpenRouter slice to the end
  * of their runs, market files for 2 rounds, random markets for 10 and 1
  * (the larger) rounds; each then certified. */
@@ -216,18 +238,10 @@ static void threads_table(const char *data, const char *const *markets, int n_ma
         threads_row("default market", mk, 200, threads);
         prillm_market_free(mk);
     }
-    struct stat st_dir;
-    if (data && stat(data, &st_dir) == 0) {
-        PrillmFitSettings fs;
-        prillm_fit_default_settings(&fs);
-        fs.max_models = 30;
-        fs.max_apps = 100;
-        PrillmFitResult *fit = NULL;
-        PrillmError err;
-        if (prillm_fit_openrouter(data, &fs, NULL, NULL, &fit, &err) == PRILLM_OK) {
-            threads_row("OpenRouter, 30 models", fit->market, 200, threads);
-            prillm_fit_result_free(fit);
-        }
+    PrillmFitResult *fit = data ? fit_slice(data) : NULL;
+    if (fit) {
+        threads_row("OpenRouter, 30 models", fit->market, 200, threads);
+        prillm_fit_result_free(fit);
     }
     for (int q = 0; q < n_markets; q++) {
         if (!(mk = bench_load_market(markets[q]))) continue;
@@ -290,22 +304,10 @@ int main(int argc, char **argv) {
     } else {
         fprintf(stderr, "bench: %s not found (run from the source tree): skipped\n", def);
     }
-    struct stat st_dir;
-    if (n_markets == 0 && stat(data, &st_dir) == 0) {
-        PrillmFitSettings fs;
-        prillm_fit_default_settings(&fs);
-        fs.max_models = 30;
-        fs.max_apps = 100;
-        PrillmFitResult *fit = NULL;
-        PrillmError err;
-        if (prillm_fit_openrouter(data, &fs, NULL, NULL, &fit, &err)) {
-            fprintf(stderr, "bench: fit of %s: %s: skipped\n", data, err.message);
-        } else {
-            bench_market("OpenRouter, 30 models", fit->market, grid_points, time_limit, 1);
-            prillm_fit_result_free(fit);
-        }
-    } else if (n_markets == 0) {
-        fprintf(stderr, "bench: %s absent: the OpenRouter slice is skipped\n", data);
+    PrillmFitResult *fit = n_markets == 0 ? fit_slice(data) : NULL;
+    if (fit) {
+        bench_market("OpenRouter, 30 models", fit->market, grid_points, time_limit, 1);
+        prillm_fit_result_free(fit);
     }
     for (int q = 0; q < n_markets; q++) {
         mk = bench_load_market(markets[q]);
