@@ -276,10 +276,24 @@ static void step_record(StepOutcomes *o, Worker *w, int k, PrillmErrorCode rc) {
     o->counts[k] = counts_take(w);
     o->done[k] = 1;
     if (!rc) return;
+    /* the lowest failure: read and written atomically, as step_wanted
+     * reads it while other tasks run */
 #ifdef _OPENMP
 #pragma omp critical(prillm_compete_step)
 #endif
-    if (k < o->first_failed) o->first_failed = k;
+    {
+        int first;
+#ifdef _OPENMP
+#pragma omp atomic read
+#endif
+        first = o->first_failed;
+        if (k < first) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+            o->first_failed = k;
+        }
+    }
 }
 
 /* Every group answers the same working prices, on nw workers at once.
