@@ -9,6 +9,7 @@
  */
 #include <limits.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,46 +254,27 @@ typedef struct {
     PrillmError *err;    /* [tasks]                                  */
     char *done;          /* [tasks] ran to its end                   */
     Counts *counts;      /* [tasks] its walks and solves             */
-    int first_failed;    /* lowest failed task so far (INT_MAX: none) */
+    atomic_int first_failed; /* lowest failed task so far (INT_MAX: none);
+                                C11 atomics, not a named OpenMP critical,
+                                whose lock would be an exported symbol */
 } StepOutcomes;
 
 static void step_start(StepOutcomes *o, int tasks) {
-    o->first_failed = INT_MAX;
+    atomic_store(&o->first_failed, INT_MAX);
     memset(o->done, 0, (size_t)tasks);
 }
 
 /* Whether task k still has to run: no task below it failed. */
-static int step_wanted(StepOutcomes *o, int k) {
-    int first;
-#ifdef _OPENMP
-#pragma omp atomic read
-#endif
-    first = o->first_failed;
-    return k < first;
-}
+static int step_wanted(StepOutcomes *o, int k) { return k < atomic_load(&o->first_failed); }
 
 static void step_record(StepOutcomes *o, Worker *w, int k, PrillmErrorCode rc) {
     o->rc[k] = rc;
     o->counts[k] = counts_take(w);
     o->done[k] = 1;
     if (!rc) return;
-    /* the lowest failure: read and written atomically, as step_wanted
-     * reads it while other tasks run */
-#ifdef _OPENMP
-#pragma omp critical(prillm_compete_step)
-#endif
-    {
-        int first;
-#ifdef _OPENMP
-#pragma omp atomic read
-#endif
-        first = o->first_failed;
-        if (k < first) {
-#ifdef _OPENMP
-#pragma omp atomic write
-#endif
-            o->first_failed = k;
-        }
+    /* the lowest failure, while other tasks read it (step_wanted) */
+    int first = atomic_load(&o->first_failed);
+    while (k < first && !atomic_compare_exchange_weak(&o->first_failed, &first, k)) {
     }
 }
 
