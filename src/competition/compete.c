@@ -36,6 +36,12 @@ typedef struct {
     long solves;                       /* equilibrium solves: eq's and the walks' */
     long walks;                        /* best-response walks, counted in task order */
     int inexact;
+    /* the prices eq last solved at (eq_solved: and solved there): a best
+     * response at exactly those prices starts from a copy of that solve
+     * instead of a cold one (32 ms, 15 rounds, on the calibrated whole
+     * market, against about 120 ms a pruned best response there) */
+    double *eq_prices;                 /* [m]                                  */
+    int eq_solved;
 } Game;
 
 /* What one best response works in: a market at the working prices (the
@@ -61,6 +67,7 @@ static double rel(double change, double size) { return fabs(change) / fmax(1.0, 
 /* The exact equilibrium at the working prices: the providers' flows. */
 static PrillmErrorCode solve(Game *g, const double **flows, PrillmError *err) {
     PrillmErrorCode rc = PRILLM_OK;
+    g->eq_solved = 0;
     for (int l = 0; l < g->L && !rc; l++)
         rc = prillm_equilibrium_update_price(g->eq, g->leader[l], g->mk->price[g->leader[l]], err);
     if (!rc) rc = prillm_equilibrium_solve(g->eq, err);
@@ -70,6 +77,8 @@ static PrillmErrorCode solve(Game *g, const double **flows, PrillmError *err) {
     if (sol->info.status != PRILLM_STATUS_SOLVED && sol->info.status != PRILLM_STATUS_INACCURATE)
         return prillm__fail(err, PRILLM_ERR_SOLVER, "the equilibrium at the leaders' prices did not solve (status %s)",
                             prillm_status_name(sol->info.status));
+    memcpy(g->eq_prices, g->mk->price, (size_t)g->m * sizeof(double));
+    g->eq_solved = 1;
     *flows = sol->provider_flow;
     return PRILLM_OK;
 }
@@ -119,8 +128,12 @@ static PrillmErrorCode best_price(const Game *g, Worker *w, int j, double deadli
     double lo, hi;
     PrillmErrorCode rc = price_range(mk, j, &lo, &hi, err);
     if (rc) return rc;
+    /* the game's solve, if it is at exactly these prices (only read here,
+     * also by tasks running side by side) */
+    const PrillmEquilibriumSolver *solved =
+        g->eq_solved && memcmp(mk->price, g->eq_prices, (size_t)g->m * sizeof(double)) == 0 ? g->eq : NULL;
     PrillmPriceRange out;
-    rc = prillm__price_exact_range(mk, j, lo, hi, any ? w->margins : NULL, &g->walk, deadline, &out, err);
+    rc = prillm__price_exact_range(mk, j, lo, hi, any ? w->margins : NULL, &g->walk, deadline, solved, &out, err);
     if (rc) return rc;
     w->walks++;
     w->solves += out.equilibrium_solves;
@@ -541,6 +554,12 @@ static PrillmErrorCode run(Game *g, Worker *w, int nw, PrillmCompeteResult *r, P
                 g->mk->price[g->leader[l]] = p + set->damping * (br[l] - p);
             }
             if (set->verbose >= 2) fprintf(stderr, "prillm: round %d: %s answered\n", round, g->group_name[q]);
+            /* the next group's answer starts from these prices' solve, warm
+             * from the last (one that does not solve only leaves it cold) */
+            if (q + 1 < G) {
+                PrillmError ignored;
+                (void)solve(g, &flows, &ignored);
+            }
         }
         if (rc == PRILLM_ERR_SOLVER) {
             rc = PRILLM_OK;
@@ -683,12 +702,13 @@ PrillmErrorCode prillm_compete(const PrillmMarket *market, const int *leaders, i
     g.group = prillm__calloc((size_t)n_leaders, sizeof(int));
     g.owner_of = prillm__calloc((size_t)m, sizeof(int));
     g.group_name = prillm__calloc((size_t)n_leaders, sizeof(char *));
+    g.eq_prices = prillm__calloc((size_t)m, sizeof(double));
     /* as many workers as threads can use: the certificate's L deviations
      * are the most tasks a step has */
     int n_workers = thread_count(settings, n_leaders);
     Worker *workers = prillm__calloc((size_t)n_workers, sizeof(Worker));
     if (!g.mk) rc = PRILLM_ERR_NO_MEMORY;
-    else if (!g.group || !g.owner_of || !g.group_name || !workers || result_alloc(result, m, n_leaders) ||
+    else if (!g.group || !g.owner_of || !g.group_name || !g.eq_prices || !workers || result_alloc(result, m, n_leaders) ||
              !(n_workers = workers_setup(&g, workers, n_workers)))
         rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory setting up the competition");
     if (!rc) rc = make_groups(&g, err);
@@ -712,7 +732,9 @@ PrillmErrorCode prillm_compete(const PrillmMarket *market, const int *leaders, i
             if (!(result->group_name[q] = prillm__strdup(g.group_name[q])))
                 rc = prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory setting up the competition");
     }
-    if (!rc) rc = prillm_equilibrium_setup(&g.eq, g.mk, NULL, err);
+    /* sharing the working market's delays and tastes, which outlive it;
+     * so do the best responses' copies of its solve */
+    if (!rc) rc = prillm__equilibrium_setup_validated(&g.eq, g.mk, NULL, err);
     if (!rc) rc = run(&g, workers, n_workers, result, err);
     result->best_responses = g.walks;
     result->equilibrium_solves = g.solves;
@@ -724,6 +746,7 @@ PrillmErrorCode prillm_compete(const PrillmMarket *market, const int *leaders, i
     free(g.group);
     free(g.owner_of);
     free(g.group_name);
+    free(g.eq_prices);
     free(all);
     if (rc) {
         prillm_compete_result_clear(result);

@@ -138,7 +138,9 @@ PrillmErrorCode prillm__price_abstracted(const PrillmPriceProblem *problem, Pril
  * (margins NULL, lo 0) is priced by the pruned method where settings.prune
  * says so (by default above 2,000 pairs), as prillm_price would with pmax
  * hi. The market must be validated and w_price > 0; settings checked
- * (tolerance, max_pieces, prune, verbose). */
+ * (tolerance, max_pieces, prune, verbose). solved: NULL, or a solver solved
+ * at exactly the market's prices, whose copy starts the solves (instead of
+ * a cold solve of the market as given); it is only read. */
 typedef struct {
     double price, value;     /* the best price, the objective there (model) */
     long pieces, equilibrium_solves;
@@ -146,7 +148,8 @@ typedef struct {
 } PrillmPriceRange;
 PrillmErrorCode prillm__price_exact_range(const PrillmMarket *market, int target, double lo, double hi,
                                          const double *margins, const PrillmPriceSettings *settings, double deadline,
-                                         PrillmPriceRange *out, PrillmError *err);
+                                         const PrillmEquilibriumSolver *solved, PrillmPriceRange *out,
+                                         PrillmError *err);
 
 /* The changes (pairs[k] = user * m + provider, in[k] its new flag, in
  * this order) that carry the active set at price `from` to the one at

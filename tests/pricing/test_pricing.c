@@ -111,8 +111,8 @@ static void test_range_prunes_like_price(void **state) {
         double hi = prillm_price_default_pmax(mk, s) * (0.3 + 0.9 * test_uniform(&rng));
         PrillmPriceRange a, b;
         PrillmError err;
-        assert_int_equal(prillm__price_exact_range(mk, s, 0, hi, NULL, &whole, 0, &a, &err), PRILLM_OK);
-        assert_int_equal(prillm__price_exact_range(mk, s, 0, hi, NULL, &pruned, 0, &b, &err), PRILLM_OK);
+        assert_int_equal(prillm__price_exact_range(mk, s, 0, hi, NULL, &whole, 0, NULL, &a, &err), PRILLM_OK);
+        assert_int_equal(prillm__price_exact_range(mk, s, 0, hi, NULL, &pruned, 0, NULL, &b, &err), PRILLM_OK);
         assert_true(a.status == PRILLM_STATUS_SOLVED && b.status == PRILLM_STATUS_SOLVED);
         assert_true(b.price >= 0 && b.price <= hi);
         double total = 0;
@@ -125,15 +125,30 @@ static void test_range_prunes_like_price(void **state) {
                      s, hi, b.value, b.price, a.value, a.price);
         pieces_whole += a.pieces;
         pieces_pruned += b.pieces;
+        /* started from a solve of the market as given instead of a cold
+         * one: the same optimum, and the solve is only read */
+        PrillmEquilibriumSolver *solved = NULL;
+        assert_int_equal(prillm_equilibrium_setup(&solved, mk, NULL, &err), PRILLM_OK);
+        assert_int_equal(prillm_equilibrium_solve(solved, &err), PRILLM_OK);
+        double flow_before = prillm_equilibrium_solution(solved)->provider_flow[s];
+        PrillmPriceRange e, f;
+        assert_int_equal(prillm__price_exact_range(mk, s, 0, hi, NULL, &whole, 0, solved, &e, &err), PRILLM_OK);
+        assert_int_equal(prillm__price_exact_range(mk, s, 0, hi, NULL, &pruned, 0, solved, &f, &err), PRILLM_OK);
+        assert_true(e.status == PRILLM_STATUS_SOLVED && f.status == PRILLM_STATUS_SOLVED);
+        if (!(fabs(e.value - a.value) <= 1e-9 * scale && fabs(f.value - a.value) <= 1e-9 * scale))
+            fail_msg("trial %d: from a solve %.17g (whole) and %.17g (pruned), cold %.17g", trial, e.value, f.value,
+                     a.value);
+        assert_true(prillm_equilibrium_solution(solved)->provider_flow[s] == flow_before);
+        prillm_equilibrium_cleanup(solved);
         /* margins or a floor: the whole walk, whatever the setting */
         double *margins = calloc((size_t)m, sizeof *margins);
         margins[(s + 1) % m] = 0.2 * mk->price[(s + 1) % m];
         PrillmPriceRange c, d;
-        assert_int_equal(prillm__price_exact_range(mk, s, 0, hi, margins, &whole, 0, &c, &err), PRILLM_OK);
-        assert_int_equal(prillm__price_exact_range(mk, s, 0, hi, margins, &pruned, 0, &d, &err), PRILLM_OK);
+        assert_int_equal(prillm__price_exact_range(mk, s, 0, hi, margins, &whole, 0, NULL, &c, &err), PRILLM_OK);
+        assert_int_equal(prillm__price_exact_range(mk, s, 0, hi, margins, &pruned, 0, NULL, &d, &err), PRILLM_OK);
         assert_true(c.price == d.price && c.value == d.value && c.pieces == d.pieces);
-        assert_int_equal(prillm__price_exact_range(mk, s, 0.1 * hi, hi, NULL, &whole, 0, &c, &err), PRILLM_OK);
-        assert_int_equal(prillm__price_exact_range(mk, s, 0.1 * hi, hi, NULL, &pruned, 0, &d, &err), PRILLM_OK);
+        assert_int_equal(prillm__price_exact_range(mk, s, 0.1 * hi, hi, NULL, &whole, 0, NULL, &c, &err), PRILLM_OK);
+        assert_int_equal(prillm__price_exact_range(mk, s, 0.1 * hi, hi, NULL, &pruned, 0, NULL, &d, &err), PRILLM_OK);
         assert_true(c.price == d.price && c.value == d.value && c.pieces == d.pieces);
         free(margins);
         prillm_market_free(mk);
