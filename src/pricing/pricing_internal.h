@@ -22,8 +22,10 @@ typedef struct {
      * target's profit (an owner pricing one model of its line: the other
      * models' margins); exact walk only */
     const double *margins;
-    /* NULL, or a solver at the market's prices (solved) that the method may
-     * use for its own solves, warm: it is left wherever the method moved it */
+    /* NULL, or a solver solved at the market's prices, the target's
+     * possibly excepted (a da check's fallback gets it where the check left
+     * it; the exact method reads which), that the method may use for its
+     * own solves, warm: it is left wherever the method moved it */
     PrillmEquilibriumSolver *solver;
     /* NULL, or every user's cost offsets at the market's prices (n*m: the
      * solver's, read before the method's first solve moves its target

@@ -269,7 +269,10 @@ static int homotopy_init(Homotopy *h, const PrillmPriceProblem *pb) {
     h->verbose = pb->settings->verbose;
     h->eq = pb->solver;
     h->eq_borrowed = pb->solver != NULL;
-    h->solver_price = pb->solver ? mk->price[h->s] : NAN; /* solved at the market's prices */
+    /* the price the caller's solver last solved the target at: the
+     * market's, or wherever a da check left it (reading its solution as the
+     * market's would prune with another price's flow) */
+    h->solver_price = pb->solver ? prillm__equilibrium_price(pb->solver, h->s) : NAN;
     h->set_reset = 1;
     h->slope = prillm__calloc(M, sizeof(double));
     h->beta = prillm__calloc(M, sizeof(double));
@@ -1543,7 +1546,7 @@ static PrillmStatus walk_status(const WalkResult *w, const Homotopy *h) {
  * took those 12 targets from 869 pieces and 464 solves to 129 and 276
  * (docs/benchmarks.md). */
 
-#define PRUNE_AUTO_PAIRS 2000.0 /* above this many pairs, prune by default     */
+#define PRUNE_AUTO_PAIRS 2000.0  /* above this many pairs, prune by default     */
 #define PRUNE_SAMPLES 17         /* geometric sample prices over the range      */
 #define PRUNE_LOCATE 4           /* solves at a predicted optimum, at most      */
 #define PRUNE_LOCATE_GAIN 1e-3   /* ... while it beats the best by this share   */
