@@ -251,15 +251,25 @@ int test_free_shipped_model(void **state) {
     return 0;
 }
 
-void test_price_with(const PrillmMarket *mk, int s, int method, double pmax, PrillmPriceResult *r) {
+static void price_pruned_or_not(const PrillmMarket *mk, int s, int method, double pmax, int prune,
+                                PrillmPriceResult *r) {
     PrillmPriceSettings set;
     prillm_price_default_settings(&set);
     set.method = method;
+    set.prune = prune;
     set.p_max = pmax;
     set.model = test_shipped_model;
     if (method == PRILLM_PRICE_DA && !test_shipped_model) fail_msg("the shipped aggregation model did not load");
     PrillmError err;
     if (prillm_price(mk, s, &set, r, &err)) fail_msg("prillm_price(%s): %s", prillm_price_method_name(method), err.message);
+}
+
+void test_price_with(const PrillmMarket *mk, int s, int method, double pmax, PrillmPriceResult *r) {
+    price_pruned_or_not(mk, s, method, pmax, -1, r);
+}
+
+void test_price_whole(const PrillmMarket *mk, int s, double pmax, PrillmPriceResult *r) {
+    price_pruned_or_not(mk, s, PRILLM_PRICE_EXACT, pmax, 0, r);
 }
 
 char test_scratch[256];

@@ -85,6 +85,10 @@ int test_free_shipped_model(void **state);
  * shipped model; fails the test if the call fails, or for da when the
  * shipped model did not load. */
 void test_price_with(const PrillmMarket *mk, int s, int method, double pmax, PrillmPriceResult *r);
+/* Exact pricing with the whole curve walked (prune 0), for tests that read
+ * the curve at any price: the default prunes above 50 pairs, and a pruned
+ * curve has gaps. */
+void test_price_whole(const PrillmMarket *mk, int s, double pmax, PrillmPriceResult *r);
 
 /* (p - k) F_s(p) of provider s from a fresh equilibrium solve of the market
  * at price p (and F_s(p) into *flow unless flow is NULL); fails the test if

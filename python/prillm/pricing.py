@@ -68,15 +68,18 @@ class PriceResult:
 
     def profit_curve(self, prices):
         """The exact profit (price - cost) * F(price) at the given prices,
-        from the segments (exact method only)."""
+        from the segments (exact method only). NaN at a price no segment
+        covers: a gap of a pruned curve (the default above 50 app x model
+        pairs; prune=0 walks the whole range), or outside [0, p_max]."""
         if self.segments.size == 0:
             raise Error(1, "the profit curve exists only for method exact")
         p = np.asarray(prices, dtype=np.float64)
         s = self.segments
         k = np.clip(np.searchsorted(s["to"], p, side="left"), 0, s.size - 1)
         flow = s["flow"][k] + s["flow_slope"][k] * (p - s["from"][k])
+        covered = (s["from"][k] <= p) & (p <= s["to"][k])
         cost = 0.0 if math.isnan(self.cost) else self.cost
-        return (p - cost) * flow
+        return np.where(covered, (p - cost) * flow, np.nan)
 
     def __repr__(self):
         return "<prillm.PriceResult %s %s: price %.6g, profit %.6g (current %.6g at %.6g)>" % (
@@ -117,14 +120,16 @@ def price(market, target, method="exact", *, compare=False, model=None, **option
     with their equilibrium (prillm_price).
 
     target    provider index or id
-    method    "exact" (the global optimum and the whole profit curve), or a
+    method    "exact" (the global optimum and its profit curve: walked whole
+              up to 50 app x model pairs, above that only where it can hold
+              the optimum unless prune=0), or a
               baseline: grid, bf, spiter, pmpec, smooth, odca, spgce, da, min, avg
     compare   also price the true market exactly (exact_profit, profit_ratio)
     model     da only: the trained aggregation network's JSON file (default:
               data/aggregator/default_model.json of the source checkout)
     options   the price option table as keywords: pmax, grid_points,
               start_price, tolerance, bf_max_patterns, epsilon, time_limit,
-              max_pieces, k, verbose (validated by the library)
+              max_pieces, k, prune, verbose, ... (validated by the library)
     Returns a PriceResult; raises prillm.Error when the call fails.
     """
     options = dict(options)

@@ -67,7 +67,7 @@ def test_known_defaults_read_back():
 
 def test_price_result_fields_line_up(default_market_path):
     market = prillm.Market.from_file(default_market_path)
-    r = market.price(1)
+    r = market.price(1, prune=0)  # the whole curve
     # the target and the current price come from different parts of the struct
     assert r.target_index == 1 and r.current_price == market.prices[1]
     assert r.segments["from"][0] == 0.0 and r.segments["to"][-1] == r.p_max

@@ -39,9 +39,9 @@ def test_exact_matches_cli(default_market_path, cli, which):
 
 def test_curve_is_consistent(default_market_path):
     market = prillm.Market.from_file(default_market_path)
-    r = market.price(2)
+    r = market.price(2, prune=0)
     s = r.segments
-    # contiguous pieces from 0 to pmax, flows continuous and nonincreasing
+    # walked whole: contiguous pieces from 0 to pmax, flows continuous and nonincreasing
     assert s["from"][0] == 0 and s["to"][-1] == pytest.approx(r.p_max)
     np.testing.assert_array_equal(s["to"][:-1], s["from"][1:])
     assert np.all(s["flow_slope"] <= 0)
@@ -53,6 +53,25 @@ def test_curve_is_consistent(default_market_path):
         truth = prillm.profit_at(market, 2, p)
         assert r.profit_curve(p) == pytest.approx(truth["profit"], rel=1e-8, abs=1e-8)
     assert r.uplift >= -1e-9
+
+
+def test_pruned_curve_has_gaps(default_market_path):
+    # 400 pairs: pruned by default, to the whole walk's optimum; the curve
+    # is NaN where it was not walked, never an extended neighbour
+    market = prillm.Market.from_file(default_market_path)
+    whole, pruned = market.price(2, prune=0), market.price(2)
+    assert pruned.profit == pytest.approx(whole.profit, rel=1e-12)
+    assert pruned.price == pytest.approx(whole.price, rel=1e-9)
+    s = pruned.segments
+    assert s.size < whole.segments.size
+    gaps = [(a, b) for a, b in zip(s["to"][:-1], s["from"][1:]) if b > a]
+    if s["from"][0] > 0:
+        gaps.append((0.0, s["from"][0]))
+    assert gaps, "a pruned curve of the default market has a gap"
+    a, b = gaps[0]
+    assert np.isnan(pruned.profit_curve(0.5 * (a + b)))
+    assert pruned.profit_curve(pruned.price) == pytest.approx(pruned.profit, rel=1e-9)
+    assert np.isnan(pruned.profit_curve(2 * pruned.p_max))
 
 
 def test_options_pass_through(default_market_path, cli):

@@ -1546,7 +1546,7 @@ static PrillmStatus walk_status(const WalkResult *w, const Homotopy *h) {
  * took those 12 targets from 869 pieces and 464 solves to 129 and 276
  * (docs/benchmarks.md). */
 
-#define PRUNE_AUTO_PAIRS 2000.0  /* above this many pairs, prune by default     */
+#define PRUNE_AUTO_PAIRS 50.0    /* above this many pairs, prune by default     */
 #define PRUNE_SAMPLES 17         /* geometric sample prices over the range      */
 #define PRUNE_LOCATE 4           /* solves at a predicted optimum, at most      */
 #define PRUNE_LOCATE_GAIN 1e-3   /* ... while it beats the best by this share   */

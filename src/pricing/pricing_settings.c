@@ -27,7 +27,7 @@ static const PrillmOptionInfo price_options[] = {
      "exact: pieces of the profit curve walked before giving up", OFFSET(max_pieces)},
     {"k", PRILLM_OPTION_INT, 2, 1, 1000000, NULL, "da, min, avg: rivals kept in the abstracted market", OFFSET(k)},
     {"prune", PRILLM_OPTION_INT, -1, -1, 1, NULL,
-     "exact: walk only the price intervals that can hold the optimum (1), the whole range (0), or 1 above 2000 "
+     "exact: walk only the price intervals that can hold the optimum (1), the whole range (0), or 1 above 50 "
      "app x model pairs (-1)",
      OFFSET(prune)},
     {"verbose", PRILLM_OPTION_INT, 0, 0, 2, NULL, "progress on stderr (0 quiet, 1 summary, 2 every piece)",

@@ -22,23 +22,33 @@ static void check_result_sane(const PrillmPriceResult *r, const PrillmMarket *mk
     assert_true(r->price >= 0 && r->price <= r->p_max);
     assert_true(r->kkt_violation <= 1e-8);
     assert_true(fabs(r->profit - (r->price - r->cost) * r->flow) <= 1e-12 * (fabs(r->profit) + 1));
-    /* the curve covers [0, p_max] without gaps and F_s never rises */
+    /* a whole curve covers [0, p_max] without gaps; a pruned one (the
+     * default above 50 pairs) is sorted, with gaps, and covers the optimum;
+     * F_s never rises */
+    int whole = r->walked_fraction == 1;
     assert_true(r->n_segments >= 1);
-    assert_true(r->segments[0].from == 0.0);
-    assert_true(r->segments[r->n_segments - 1].to == r->p_max);
+    if (whole) {
+        assert_true(r->segments[0].from == 0.0);
+        assert_true(r->segments[r->n_segments - 1].to == r->p_max);
+    }
+    int covers = 0;
     double total = 0;
     for (int i = 0; i < mk->n_users; i++) total += mk->demand[i];
     for (int k = 0; k < r->n_segments; k++) {
         const PrillmPriceSegment *g = &r->segments[k];
         assert_true(g->to > g->from);
+        assert_true(g->from >= 0 && g->to <= r->p_max);
         assert_true(g->flow_slope <= 1e-9 * total / r->p_max);
+        covers |= g->from <= r->price && r->price <= g->to;
         if (k > 0) {
             const PrillmPriceSegment *h = &r->segments[k - 1];
-            assert_true(g->from == h->to);
+            assert_true(whole ? g->from == h->to : g->from >= h->to);
+            if (g->from != h->to) continue; /* a gap: nothing to join */
             double end = h->flow_from + h->flow_slope * (h->to - h->from);
             assert_true(fabs(end - g->flow_from) <= 1e-8 * total); /* continuous */
         }
     }
+    assert_true(covers);
     assert_true(r->curve_residual <= 1e-8);
 }
 
@@ -758,7 +768,7 @@ static void test_curve_matches_equilibrium(void **state) {
         PrillmMarket *mk = test_market(n, m, 300 + (uint64_t)trial, &shape);
         int s = test_int(&rng, 0, m - 1);
         PrillmPriceResult r;
-        test_price_with(mk, s, PRILLM_PRICE_EXACT, 0, &r);
+        test_price_whole(mk, s, 0, &r);
         check_result_sane(&r, mk);
         double total = 0;
         for (int i = 0; i < n; i++) total += mk->demand[i];
@@ -963,9 +973,15 @@ static void test_degenerate_breakpoints(void **state) {
             for (int j = 0; j < m; j++) delay[i * m + j] = j == 0 ? 0 : 0.25;
         }
         PrillmMarket *mk = small_market(n, m, demand, delay, price, capacity);
-        PrillmPriceResult r;
-        test_price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &r);
+        /* the whole walk, through every degenerate breakpoint; the default
+         * (pruned above 50 pairs) to the same optimum */
+        PrillmPriceResult r, by_default;
+        test_price_whole(mk, 0, 0, &r);
         check_result_sane(&r, mk);
+        test_price_with(mk, 0, PRILLM_PRICE_EXACT, 0, &by_default);
+        check_result_sane(&by_default, mk);
+        assert_true(fabs(by_default.profit - r.profit) <= 1e-9 * test_profit_scale(mk, &r));
+        prillm_price_result_clear(&by_default);
         if (variant < 2) {
             PrillmPriceResult bf;
             test_price_with(mk, 0, PRILLM_PRICE_BF, 0, &bf);
