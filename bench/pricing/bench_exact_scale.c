@@ -19,15 +19,21 @@
  * API only, so the same source built against an older library gives the
  * before figure (docs/benchmarks.md).
  *
- * Usage: bench_exact_scale [--quick] [--large] [--small-only] [--repeats R] [--default FILE]
- *                          [--market FILE] [--targets N]
+ * A second table finds where pruning starts to pay: small random markets of
+ * 4 to 2,000 pairs, every target priced whole and pruned (the default
+ * prunes above 50 pairs).
+ *
+ * Usage: bench_exact_scale [--quick] [--large] [--small-only] [--threshold-only] [--repeats R]
+ *                          [--default FILE] [--market FILE] [--targets N]
  *   --quick: 500 x 50 only; --large adds 5000 x 500 (minutes per target)
- *   --small-only: the 20 x 20 table alone; --default: the small market
+ *   --small-only: the 20 x 20 table alone; --threshold-only: the second
+ *   table alone; --default: the small market
  *   (default $PRILLM_SOURCE_DIR/data/default_market.json, else
  *   data/default_market.json)
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +136,64 @@ static int small_market(const char *path, int repeats) {
     return count > 0 ? 0 : 1;
 }
 
+/* Every target of mk priced `reps` times with the given prune setting: CPU
+ * seconds per call; profits[s] the last answer's profit. */
+static double batch(const PrillmMarket *mk, int prune, int reps, double *profits) {
+    PrillmPriceSettings st;
+    prillm_price_default_settings(&st);
+    st.prune = prune;
+    double t0 = cpu_seconds();
+    for (int r = 0; r < reps; r++)
+        for (int s = 0; s < mk->n_providers; s++) {
+            PrillmPriceResult res;
+            PrillmError err;
+            if (prillm_price(mk, s, &st, &res, &err) != PRILLM_OK) {
+                fprintf(stderr, "target %d, prune %d: %s\n", s, prune, err.message);
+                return NAN;
+            }
+            profits[s] = res.profit;
+            prillm_price_result_clear(&res);
+        }
+    return (cpu_seconds() - t0) / (reps * mk->n_providers);
+}
+
+/* Where pruning starts to pay: small random markets (four seeds each),
+ * every target priced whole and pruned, the two alternated three times
+ * (calls of a few microseconds are timed in batches). The default prunes
+ * above 50 pairs (src/pricing/pricing_pieces.c, PRUNE_AUTO_PAIRS). */
+static void threshold_table(void) {
+    static const int sizes[][2] = {{2, 2},  {3, 3},  {4, 4},   {6, 6},   {5, 10},  {10, 5},   {8, 8},
+                                   {4, 16}, {10, 10}, {12, 12}, {20, 20}, {50, 10}, {100, 20}, {10, 100}};
+    printf("| apps x models | pairs | markets x targets | whole: CPU per price | pruned | whole / pruned | default | "
+           "largest profit gap |\n");
+    printf("|---|---|---|---|---|---|---|---|\n");
+    for (size_t c = 0; c < sizeof sizes / sizeof sizes[0]; c++) {
+        int n = sizes[c][0], m = sizes[c][1], pairs = n * m;
+        int reps = pairs <= 200 ? 40 : pairs <= 1000 ? 6 : 2;
+        double whole = 0, pruned = 0, gap = 0, pa[128], pb[128];
+        for (int seed = 1; seed <= 4; seed++) {
+            PrillmError err;
+            PrillmMarket *mk = prillm_market_random(n, m, 1000 * (uint64_t)seed + c, &err);
+            if (!mk) {
+                fprintf(stderr, "random market: %s\n", err.message);
+                return;
+            }
+            for (int k = 0; k < 3; k++) {
+                whole += batch(mk, 0, reps, pa) / 12;
+                pruned += batch(mk, 1, reps, pb) / 12;
+            }
+            for (int s = 0; s < m; s++) gap = fmax(gap, fabs(pa[s] - pb[s]) / fmax(fabs(pa[s]), 1e-300));
+            prillm_market_free(mk);
+        }
+        char a[32], b[32];
+        printf("| %d x %d | %d | 4 x %d | %s | %s | %.2f | %s | %.1e |\n", n, m, pairs, m,
+               bench_format_time(whole, 1, a, sizeof a), bench_format_time(pruned, 1, b, sizeof b), whole / pruned,
+               pairs > 50 ? "pruned" : "whole", gap);
+        fflush(stdout);
+    }
+    printf("\n");
+}
+
 static void row(const char *name, const PrillmMarket *mk, int targets) {
     double full_s = 0, pruned_s = 0, walked = 0, gap = 0;
     long full_p = 0, pruned_p = 0;
@@ -161,7 +225,7 @@ static void row(const char *name, const PrillmMarket *mk, int targets) {
 
 int main(int argc, char **argv) {
     const char *market_path = NULL, *default_path = NULL;
-    int large = 0, quick = 0, targets = 2, small_only = 0, repeats = 25;
+    int large = 0, quick = 0, targets = 2, small_only = 0, threshold_only = 0, repeats = 25;
     for (int k = 1; k < argc; k++) {
         if (strcmp(argv[k], "--large") == 0) large = 1;
         else if (strcmp(argv[k], "--quick") == 0) quick = 1;
@@ -170,11 +234,12 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[k], "--market") == 0 && k + 1 < argc) market_path = argv[++k];
         else if (strcmp(argv[k], "--targets") == 0 && k + 1 < argc) targets = atoi(argv[++k]);
         else if (strcmp(argv[k], "--small-only") == 0) small_only = 1;
+        else if (strcmp(argv[k], "--threshold-only") == 0) threshold_only = 1;
         else if (strcmp(argv[k], "--repeats") == 0 && k + 1 < argc) repeats = atoi(argv[++k]);
         else if (strcmp(argv[k], "--default") == 0 && k + 1 < argc) default_path = argv[++k];
         else {
-            fprintf(stderr, "usage: bench_exact_scale [--quick] [--large] [--small-only] [--repeats R] [--default FILE] "
-                            "[--market FILE] [--targets N]\n");
+            fprintf(stderr, "usage: bench_exact_scale [--quick] [--large] [--small-only] [--threshold-only] [--repeats R] "
+                            "[--default FILE] [--market FILE] [--targets N]\n");
             return 2;
         }
     }
@@ -186,8 +251,13 @@ int main(int argc, char **argv) {
         snprintf(default_buf, sizeof default_buf, "%s/data/default_market.json", dir && *dir ? dir : ".");
         default_path = default_buf;
     }
+    if (threshold_only) {
+        threshold_table();
+        return 0;
+    }
     int small_rc = small_market(default_path, repeats);
     if (small_only) return small_rc;
+    threshold_table();
     printf("| market | apps x models | targets | pieces (whole range) | CPU per target | solved | pieces (pruned) "
            "| CPU per target | range walked | solved | speed-up | profit gap |\n");
     printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
