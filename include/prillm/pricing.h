@@ -12,7 +12,8 @@
  * concave quadratic on each piece but not concave overall. The exact method
  * walks the pieces from 0 to p_max (a parametric active-set homotopy,
  * DESIGN.md section 3) and keeps the best piece optimum: the global optimum,
- * with the whole curve. The other methods are the baselines the PriLLM paper
+ * with the curve it walked (the whole curve, or above 50 app x model pairs
+ * by default only the intervals that can hold the optimum: settings.prune). The other methods are the baselines the PriLLM paper
  * compares (reference/solvers.md); whatever price a method returns, the
  * result's profit is always measured in the true game: the exact equilibrium
  * at that price.
@@ -76,8 +77,8 @@ typedef struct {
     const struct PrillmAggregator *model;
     /* exact: walk only the price intervals that can hold the optimum (1),
      * the whole range (0), or decide by size (-1, the default: on above
-     * 2000 app x model pairs; prillm_explain walks its curve whole up to
-     * 100000). The target's flow never rises with its
+     * 50 app x model pairs, where it is measured faster; prillm_explain
+     * walks its curve whole up to 100000). The target's flow never rises with its
      * price, so on [a, b] the profit is at most (b - cost) F(a); intervals
      * whose bound is below a profit already found are skipped, certified by
      * equilibrium solves at their ends. The curve then has gaps. */
@@ -270,9 +271,10 @@ PRILLM_API PrillmErrorCode prillm_price(const PrillmMarket *market, int target, 
 PRILLM_API void prillm_price_result_clear(PrillmPriceResult *result);
 
 /* The target's flow F_s(price) read off the exact curve in result (its
- * segments are sorted by price; a price in a gap of a pruned curve, or
- * outside it, is read off the nearest segment starting at or below it, the
- * first one below the curve). NaN when the result has no curve. */
+ * segments are sorted by price). NaN when the result has no curve, and at a
+ * price no segment covers: a gap of a pruned curve (the default above 50
+ * app x model pairs; settings.prune = 0 walks the whole range), or outside
+ * [0, p_max]. */
 PRILLM_API double prillm_price_curve_flow(const PrillmPriceResult *result, double price);
 
 /* Price several targets, each with its rivals' prices fixed (as prillm_price

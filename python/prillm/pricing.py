@@ -79,7 +79,8 @@ class PriceResult:
         flow = s["flow"][k] + s["flow_slope"][k] * (p - s["from"][k])
         covered = (s["from"][k] <= p) & (p <= s["to"][k])
         cost = 0.0 if math.isnan(self.cost) else self.cost
-        return np.where(covered, (p - cost) * flow, np.nan)
+        out = np.where(covered, (p - cost) * flow, np.nan)
+        return out[()] if out.ndim == 0 else out  # a scalar for a scalar, as before
 
     def __repr__(self):
         return "<prillm.PriceResult %s %s: price %.6g, profit %.6g (current %.6g at %.6g)>" % (

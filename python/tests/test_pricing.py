@@ -72,6 +72,8 @@ def test_pruned_curve_has_gaps(default_market_path):
     assert np.isnan(pruned.profit_curve(0.5 * (a + b)))
     assert pruned.profit_curve(pruned.price) == pytest.approx(pruned.profit, rel=1e-9)
     assert np.isnan(pruned.profit_curve(2 * pruned.p_max))
+    assert isinstance(pruned.profit_curve(pruned.price), float)  # a scalar for a scalar
+    assert pruned.profit_curve([pruned.price, 2 * pruned.p_max]).shape == (2,)
 
 
 def test_options_pass_through(default_market_path, cli):

@@ -56,6 +56,10 @@ double prillm_price_curve_flow(const PrillmPriceResult *r, double p) {
     int k = prillm__curve_segment(r, p);
     if (k < 0) return NAN;
     const PrillmPriceSegment *seg = &r->segments[k];
+    /* a price no walked piece covers (a gap of a pruned curve, or outside
+     * the curve) has no certified flow: extending the neighbour would be a
+     * guess */
+    if (!(p >= seg->from && p <= seg->to)) return NAN;
     return seg->flow_from + seg->flow_slope * (p - seg->from);
 }
 

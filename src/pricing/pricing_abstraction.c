@@ -90,6 +90,10 @@ PrillmErrorCode prillm__price_abstracted(const PrillmPriceProblem *pb, PrillmPri
     whole.method = PRILLM_PRICE_EXACT;
     PrillmPriceProblem q = *pb;
     q.settings = &whole;
+    /* the costs point into the solver's, whose target column the check
+     * moved; the exact walk does not read them, and must not */
+    q.costs = NULL;
+    q.reach = NULL;
     PrillmPriceCandidate ex;
     memset(&ex, 0, sizeof ex);
     ex.price = ex.model_profit = ex.walked_fraction = NAN;

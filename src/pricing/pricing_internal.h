@@ -138,7 +138,7 @@ PrillmErrorCode prillm__price_abstracted(const PrillmPriceProblem *problem, Pril
  * of the homotopy, so the objective is a concave quadratic there and the
  * best piece optimum is the global one. The profit alone over [0, hi]
  * (margins NULL, lo 0) is priced by the pruned method where settings.prune
- * says so (by default above 2,000 pairs), as prillm_price would with pmax
+ * says so (by default above 50 pairs), as prillm_price would with pmax
  * hi. The market must be validated and w_price > 0; settings checked
  * (tolerance, max_pieces, prune, verbose). solved: NULL, or a solver solved
  * at exactly the market's prices, whose copy starts the solves (instead of

@@ -334,7 +334,7 @@ static PrillmErrorCode near_breakpoints(const PrillmMarket *mk, int s, const Pri
 
 /* Up to this many app x model pairs the report's curve is walked whole
  * (unless the settings say otherwise): prillm_price prunes the range by
- * default above 2,000 pairs, which keeps the optimum but leaves the curve
+ * default above 50 pairs, which keeps the optimum but leaves the curve
  * out where it is certified below it, and a report draws the curve. Above
  * it the curve is pruned but joins today's price to the optimum. */
 #define WHOLE_CURVE_PAIRS 100000.0

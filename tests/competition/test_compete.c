@@ -33,8 +33,9 @@ static double profit_unit(const PrillmMarket *mk) {
 }
 
 /* Leader l's relative gain from its best unilateral price, by an independent
- * exact pricing of the market at the final prices (range [0, cap]). Also
- * checks the reported profit against that run's own equilibrium solve. */
+ * exact pricing of the market at the final prices (range [0, cap]), walked
+ * whole: compete's best responses are pruned above 50 pairs. Also checks
+ * the reported profit against that run's own equilibrium solve. */
 static double independent_gain(const PrillmMarket *mk, const PrillmCompeteResult *r, int l) {
     PrillmError err;
     PrillmMarket *at = prillm_market_copy(mk, &err);
@@ -43,6 +44,7 @@ static double independent_gain(const PrillmMarket *mk, const PrillmCompeteResult
     int j = r->leader[l];
     PrillmPriceSettings ps;
     prillm_price_default_settings(&ps);
+    ps.prune = 0;
     if (!isnan(mk->price_max[j])) ps.p_max = mk->price_max[j];
     PrillmPriceResult pr;
     if (prillm_price(at, j, &ps, &pr, &err)) fail_msg("prillm_price: %s", err.message);
@@ -353,14 +355,15 @@ static void assert_same_array(const double *a, const double *b, size_t count) {
  * answers and the certificate's deviations, computed side by side, give
  * the numbers of a one-thread run bit for bit, on random markets with
  * tastes, costs, owners of two models and leaders that are not every
- * provider, two of them large enough for pruned best responses (with
- * OpenMP; without it every count runs one thread). */
+ * provider; seven of them large enough for pruned best responses (above
+ * 50 pairs), two of those above 2,000 (with OpenMP; without it every count
+ * runs one thread). */
 static void test_threads_give_the_same_result(void **state) {
     (void)state;
     int runs = 0;
     for (int trial = 0; trial < 18; trial++) {
         TestRng rng = {0x7ead0000u + (uint64_t)trial};
-        /* the last two above 2,000 pairs: pruned best responses side by side */
+        /* the last two above 2,000 pairs: many pruned best responses side by side */
         int big = trial >= 16, n = big ? 60 : test_int(&rng, 3, 12), m = big ? 40 : test_int(&rng, 3, 8);
         PrillmMarket *mk = test_market(n, m, 1300 + (uint64_t)trial, NULL);
         if (trial % 2) test_market_affinity(mk, 1400 + (uint64_t)trial, 0.3);

@@ -168,6 +168,49 @@ static void test_range_prunes_like_price(void **state) {
     assert_true(pieces_pruned < pieces_whole);
 }
 
+/* The default walks the whole curve up to 50 app x model pairs and prunes
+ * above (measured faster from about 36 pairs: bench_exact_scale
+ * --threshold-only); a pruned curve's flow is NaN in its gaps and outside
+ * it, never a neighbouring piece extended. */
+static void test_prune_threshold_and_gaps(void **state) {
+    (void)state;
+    static const int sizes[][2] = {{5, 10}, {10, 5}, {3, 17}, {17, 3}, {20, 20}};
+    int gaps = 0;
+    for (int c = 0; c < 5; c++) {
+        int n = sizes[c][0], m = sizes[c][1], pruned = n * m > 50;
+        PrillmError err;
+        PrillmMarket *mk = prillm_market_random(n, m, 4400 + (uint64_t)c, &err);
+        assert_non_null(mk);
+        for (int s = 0; s < m; s++) {
+            PrillmPriceResult r;
+            assert_int_equal(prillm_price(mk, s, NULL, &r, &err), PRILLM_OK);
+            check_result_sane(&r, mk);
+            if (pruned) {
+                assert_true(r.bound_solves > 0);
+            } else {
+                assert_true(r.bound_solves == 0 && r.walked_fraction == 1.0);
+                assert_true(r.segments[0].from == 0 && r.segments[r.n_segments - 1].to == r.p_max);
+            }
+            double total = 0;
+            for (int i = 0; i < n; i++) total += mk->demand[i];
+            assert_true(fabs(prillm_price_curve_flow(&r, r.price) - r.flow) <= 1e-8 * total);
+            assert_true(isnan(prillm_price_curve_flow(&r, -1e-9)));
+            assert_true(isnan(prillm_price_curve_flow(&r, 2 * r.p_max)));
+            assert_true(isnan(prillm_price_curve_flow(&r, NAN)));
+            for (int k = 0; k < r.n_segments; k++) {
+                double a = k ? r.segments[k - 1].to : 0, b = r.segments[k].from;
+                if (!(b > a)) continue;
+                assert_true(pruned);
+                assert_true(isnan(prillm_price_curve_flow(&r, 0.5 * (a + b))));
+                gaps++;
+            }
+            prillm_price_result_clear(&r);
+        }
+        prillm_market_free(mk);
+    }
+    assert_true(gaps > 0); /* the pruned curves do have gaps */
+}
+
 /* Pruning the range (prune = 1) finds the full walk's optimum, on many
  * random markets with costs, ties, skewed demands and tastes: the skipped
  * intervals are bounded from their ends' flows and the rate at which the
@@ -1508,6 +1551,7 @@ int main(void) {
         cmocka_unit_test(test_current_price_report),
         cmocka_unit_test(test_warning_cases),
         cmocka_unit_test(test_current_price_every_method),
+        cmocka_unit_test(test_prune_threshold_and_gaps),
         cmocka_unit_test(test_pruned_equals_full_walk),
         cmocka_unit_test(test_range_prunes_like_price),
         cmocka_unit_test(test_flow_falls_at_most_at_rate),

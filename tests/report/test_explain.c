@@ -231,7 +231,7 @@ static int plotted_points(const char *svg, int *lines) {
 }
 
 /* The report's curve is walked whole up to 100,000 pairs although
- * prillm_price prunes from 2,000 by default; a pruned curve (--prune 1) is
+ * prillm_price prunes above 50 pairs by default; a pruned curve (--prune 1) is
  * drawn only where it was walked: its gaps are blank, not the neighbouring
  * piece extended across them, and the page says what the blanks are. */
 static void test_curve_whole_or_gaps_blank(void **state) {
