@@ -18,7 +18,7 @@ BREAKPOINT_DTYPE = np.dtype([("price", "f8"), ("user", "i4"), ("provider", "i4")
 _NUMBERS = [
     "price", "profit", "flow", "current_price", "current_profit", "current_flow", "uplift", "uplift_relative",
     "cost", "p_max", "model_profit", "kkt_violation", "curve_residual", "iterations", "equilibrium_solves",
-    "exact_profit", "profit_ratio", "method_seconds", "seconds",
+    "exact_profit", "profit_ratio", "method_seconds", "seconds", "walked_fraction", "bound_solves",
 ]
 
 
@@ -32,6 +32,10 @@ class PriceResult:
     uplift, uplift_relative    profit - current_profit (and / current_profit)
     cost, p_max, model_profit, kkt_violation, curve_residual, iterations,
     equilibrium_solves, exact_profit, profit_ratio, method_seconds, seconds
+    walked_fraction, bound_solves   exact: the share of the range walked (1:
+                     the whole curve; less when pruned, the default above 50
+                     app x model pairs) and the equilibrium solves that
+                     certified the rest below the optimum
     warnings         the library's warnings in plain words (list of str)
     warning_names    their short names ("far_above", "sells_nothing", ...)
     segments         exact only: numpy structured array, one row per piece of

@@ -64,6 +64,8 @@ def test_pruned_curve_has_gaps(default_market_path):
     assert pruned.price == pytest.approx(whole.price, rel=1e-9)
     s = pruned.segments
     assert s.size < whole.segments.size
+    assert whole.walked_fraction == 1 and whole.bound_solves == 0
+    assert 0 < pruned.walked_fraction < 1 and pruned.bound_solves > 0
     gaps = [(a, b) for a, b in zip(s["to"][:-1], s["from"][1:]) if b > a]
     if s["from"][0] > 0:
         gaps.append((0.0, s["from"][0]))
