@@ -13,10 +13,11 @@
  * walks the pieces from 0 to p_max (a parametric active-set homotopy,
  * DESIGN.md section 3) and keeps the best piece optimum: the global optimum,
  * with the curve it walked (the whole curve, or above 50 app x model pairs
- * by default only the intervals that can hold the optimum: settings.prune). The other methods are the baselines the PriLLM paper
- * compares (reference/solvers.md); whatever price a method returns, the
- * result's profit is always measured in the true game: the exact equilibrium
- * at that price.
+ * by default only the intervals that can hold the optimum: settings.prune).
+ * The other methods are the baselines the PriLLM paper compares
+ * (reference/solvers.md); whatever price a method returns, the result's
+ * profit is always measured in the true game: the exact equilibrium at that
+ * price.
  */
 #ifndef PRILLM_PRICING_H
 #define PRILLM_PRICING_H
@@ -78,8 +79,8 @@ typedef struct {
     /* exact: walk only the price intervals that can hold the optimum (1),
      * the whole range (0), or decide by size (-1, the default: on above
      * 50 app x model pairs, where it is measured faster; prillm_explain
-     * walks its curve whole up to 100000). The target's flow never rises with its
-     * price, so on [a, b] the profit is at most (b - cost) F(a); intervals
+     * walks its curve whole up to 100000). The target's flow never rises
+     * with its price, so on [a, b] the profit is at most (b - cost) F(a); intervals
      * whose bound is below a profit already found are skipped, certified by
      * equilibrium solves at their ends. The curve then has gaps. */
     int prune;
