@@ -141,8 +141,10 @@ PrillmErrorCode prillm__price_abstracted(const PrillmPriceProblem *problem, Pril
  * says so (by default above 50 pairs), as prillm_price would with pmax
  * hi. The market must be validated and w_price > 0; settings checked
  * (tolerance, max_pieces, prune, verbose). solved: NULL, or a solver solved
- * at exactly the market's prices, whose copy starts the solves (instead of
- * a cold solve of the market as given); it is only read. */
+ * at the market's prices (the target's may differ: the walk reads it; a
+ * rival's may not: PRILLM_ERR_INVALID_ARGUMENT), whose copy starts the
+ * solves (instead of a cold solve of the market as given); it is only
+ * read. */
 typedef struct {
     double price, value;     /* the best price, the objective there (model) */
     long pieces, equilibrium_solves;

@@ -2041,12 +2041,32 @@ static int prunes(const PrillmMarket *mk, int prune) {
     return prune >= 0 ? prune : (double)mk->n_users * (double)mk->n_providers > PRUNE_AUTO_PAIRS;
 }
 
+/* homotopy_init, after checking the contract on the caller's solver: it is
+ * at the market's prices but perhaps the target's (a da check's fallback
+ * moves that one, and the walk reads which). A rival at another price would
+ * make every warm solve price another market: an error, never an answer.
+ * what names the method in the messages. */
+static PrillmErrorCode start_homotopy(Homotopy *h, const PrillmPriceProblem *pb, const char *what,
+                                      PrillmError *err) {
+    const PrillmMarket *mk = pb->market;
+    for (int j = 0; pb->solver && j < mk->n_providers; j++) {
+        double at = prillm__equilibrium_price(pb->solver, j);
+        if (j != pb->target && !(at == mk->price[j]))
+            return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT,
+                                "%s: the warm solver has provider \"%s\" at price %.17g, the market at %.17g",
+                                what, mk->provider_id[j], at, mk->price[j]);
+    }
+    if (homotopy_init(h, pb)) {
+        homotopy_free(h);
+        return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory setting up %s", what);
+    }
+    return PRILLM_OK;
+}
+
 PrillmErrorCode prillm__price_exact(const PrillmPriceProblem *pb, PrillmPriceCandidate *out, PrillmError *err) {
     Homotopy h;
-    if (homotopy_init(&h, pb)) {
-        homotopy_free(&h);
-        return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory setting up the pricing homotopy");
-    }
+    PrillmErrorCode rc0 = start_homotopy(&h, pb, "the pricing homotopy", err);
+    if (rc0) return rc0;
     if (prunes(pb->market, pb->settings->prune)) {
         PrillmErrorCode rc = price_exact_pruned(&h, pb, out, err);
         homotopy_free(&h);
@@ -2099,10 +2119,8 @@ static PrillmErrorCode range_from(const PrillmMarket *market, int target, double
     pb.margins = margins;
     pb.solver = solver; /* borrowed by the homotopy (NULL: its own, cold) */
     Homotopy h;
-    if (homotopy_init(&h, &pb)) {
-        homotopy_free(&h);
-        return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory setting up the pricing homotopy");
-    }
+    PrillmErrorCode rc0 = start_homotopy(&h, &pb, "the pricing homotopy", err);
+    if (rc0) return rc0;
     /* The profit alone over [0, hi] is prillm_price's exact problem with
      * pmax = hi: on a market large enough to prune by default, the pruned
      * method (the same optimum, certified by its bounds, for a fraction of
@@ -2160,10 +2178,8 @@ PrillmErrorCode prillm__price_exact_range(const PrillmMarket *market, int target
 
 PrillmErrorCode prillm__price_spiter(const PrillmPriceProblem *pb, PrillmPriceCandidate *out, PrillmError *err) {
     Homotopy h;
-    if (homotopy_init(&h, pb)) {
-        homotopy_free(&h);
-        return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory setting up the segment walk");
-    }
+    PrillmErrorCode rc0 = start_homotopy(&h, pb, "the segment walk", err);
+    if (rc0) return rc0;
     /* Which way is uphill from the start: try up first; if the profit falls
      * right away, walk down instead. */
     WalkResult up, down;
@@ -2207,10 +2223,8 @@ PrillmErrorCode prillm__price_bf(const PrillmPriceProblem *pb, PrillmPriceCandid
                             "bf-max-patterns = %.3g (about a minute); use --method exact",
                             users, m, patterns, pb->settings->bf_max_patterns);
     Homotopy h;
-    if (homotopy_init(&h, pb)) {
-        homotopy_free(&h);
-        return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory setting up bf");
-    }
+    PrillmErrorCode rc0 = start_homotopy(&h, pb, "bf", err);
+    if (rc0) return rc0;
     unsigned *choice = prillm__calloc((size_t)n, sizeof(unsigned));
     if (!choice) {
         homotopy_free(&h);

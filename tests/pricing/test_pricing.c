@@ -168,6 +168,41 @@ static void test_range_prunes_like_price(void **state) {
     assert_true(pieces_pruned < pieces_whole);
 }
 
+/* A warm solver handed to the exact walk must be at the market's prices,
+ * the target's excepted: a rival elsewhere would price another market, so
+ * the call fails and names the provider; a target elsewhere (where a da
+ * check leaves it) gives the cold start's optimum, whole or pruned. */
+static void test_warm_solver_at_other_prices(void **state) {
+    (void)state;
+    PrillmError err;
+    PrillmMarket *mk = prillm_market_random(30, 8, 4500, &err);
+    assert_non_null(mk);
+    int s = 2, rival = 5;
+    for (int prune = 0; prune <= 1; prune++) {
+        PrillmPriceSettings st;
+        prillm_price_default_settings(&st);
+        st.prune = prune;
+        double hi = 3 * mk->price[s];
+        PrillmPriceRange cold, moved;
+        assert_int_equal(prillm__price_exact_range(mk, s, 0, hi, NULL, &st, 0, NULL, &cold, &err), PRILLM_OK);
+        PrillmEquilibriumSolver *solver = NULL;
+        assert_int_equal(prillm_equilibrium_setup(&solver, mk, NULL, &err), PRILLM_OK);
+        assert_int_equal(prillm_equilibrium_update_price(solver, s, 0.37 * mk->price[s], &err), PRILLM_OK);
+        assert_int_equal(prillm_equilibrium_solve(solver, &err), PRILLM_OK);
+        assert_int_equal(prillm__price_exact_range(mk, s, 0, hi, NULL, &st, 0, solver, &moved, &err), PRILLM_OK);
+        if (!(fabs(moved.value - cold.value) <= 1e-12 * fabs(cold.value) && fabs(moved.price - cold.price) <= 1e-9 * hi))
+            fail_msg("prune %d: from a solver at another target price %.17g at %.17g, cold %.17g at %.17g", prune,
+                     moved.value, moved.price, cold.value, cold.price);
+        assert_int_equal(prillm_equilibrium_update_price(solver, rival, 1.5 * mk->price[rival], &err), PRILLM_OK);
+        assert_int_equal(prillm_equilibrium_solve(solver, &err), PRILLM_OK);
+        assert_int_equal(prillm__price_exact_range(mk, s, 0, hi, NULL, &st, 0, solver, &moved, &err),
+                         PRILLM_ERR_INVALID_ARGUMENT);
+        assert_non_null(strstr(err.message, mk->provider_id[rival]));
+        prillm_equilibrium_cleanup(solver);
+    }
+    prillm_market_free(mk);
+}
+
 /* The default walks the whole curve up to 50 app x model pairs and prunes
  * above (measured faster from about 36 pairs: bench_exact_scale
  * --threshold-only); a pruned curve's flow is NaN in its gaps and outside
@@ -1551,6 +1586,7 @@ int main(void) {
         cmocka_unit_test(test_current_price_report),
         cmocka_unit_test(test_warning_cases),
         cmocka_unit_test(test_current_price_every_method),
+        cmocka_unit_test(test_warm_solver_at_other_prices),
         cmocka_unit_test(test_prune_threshold_and_gaps),
         cmocka_unit_test(test_pruned_equals_full_walk),
         cmocka_unit_test(test_range_prunes_like_price),
