@@ -212,6 +212,8 @@ struct PrillmEquilibriumSolver {
     /* the certificate's packed rows (certify_packed) */
     int *cert_start, *cert_index;  /* [n+1], [cert_capacity]               */
     double *cert_value;            /* [cert_capacity]                       */
+    double *cert_cost;             /* [cert_capacity] c_ij of an on-pattern pack (cert_costed) */
+    int cert_costed;
     unsigned char *cert_mask;      /* [m], all zero between uses            */
     long cert_capacity;
     long cert_rows_bounded;        /* rows the screen's bound spared (tests) */
@@ -583,6 +585,7 @@ void prillm_equilibrium_cleanup(PrillmEquilibriumSolver *s) {
     free(s->cert_start);
     free(s->cert_index);
     free(s->cert_value);
+    free(s->cert_cost);
     free(s->cert_mask);
     free(s->f_rows);
     free(s->screen.list);
@@ -2127,12 +2130,25 @@ static long exact_round(PrillmEquilibriumSolver *s) {
 static void take_exact_flows(PrillmEquilibriumSolver *s) {
     const PrillmActiveSystem *sys = &s->system;
     int n = s->n, m = s->m;
-    clear_flows(s);
+    /* f's nonzeros the last certificate's pack: each row cleared there just
+     * before its new flows are written, the same lines (a round changes few
+     * pairs) while they are in cache, instead of a pass of its own */
+    int clear_by_row = s->f_support == F_SUPPORT_PACK && !s->f_rows_any && !s->no_support;
+    if (clear_by_row) {
+        s->rows_unset = 0;
+        support_rows_clear(s);
+        s->f_support = F_SUPPORT_UNKNOWN;
+        s->loads_fresh = 0;
+    } else {
+        clear_flows(s);
+    }
     memset(s->F, 0, (size_t)m * sizeof(double));
     for (int i = 0; i < n; i++) {
         if (i + CERT_AHEAD < n) /* scattered stores: their lines asked for ahead */
             for (int q = sys->user_start[i + CERT_AHEAD]; q < sys->user_start[i + CERT_AHEAD + 1]; q++)
                 PRILLM__PREFETCH_WRITE(s->f + (size_t)(i + CERT_AHEAD) * m + (size_t)sys->user_prov[q]);
+        if (clear_by_row)
+            for (int q = s->cert_start[i]; q < s->cert_start[i + 1]; q++) s->f[(size_t)i * m + s->cert_index[q]] = 0.0;
         for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
             double x = MAX2(s->pair_flow[q], 0.0);
             s->pair_flow[q] = x; /* f on the pattern, packed, for polish_support */
@@ -2166,6 +2182,7 @@ static int certify_packed(PrillmEquilibriumSolver *s, double *lambda_out, Prillm
     const PrillmActiveSystem *sys = &s->system;
     int support = s->f_support, on_pattern = support == F_SUPPORT_PATTERN;
     int reuse = support == F_SUPPORT_PACK && !s->f_rows_any;
+    s->cert_costed = support == F_SUPPORT_PATTERN && !reuse && !s->no_support;
     if (reuse) {
         /* f has not moved since the pack was taken */
         count = s->cert_start[n];
@@ -2186,24 +2203,29 @@ static int certify_packed(PrillmEquilibriumSolver *s, double *lambda_out, Prillm
             if (index) s->cert_index = index;
             double *value = realloc(s->cert_value, (size_t)cap * sizeof(double));
             if (value) s->cert_value = value;
-            if (!index || !value) return -1;
+            double *cost = realloc(s->cert_cost, (size_t)cap * sizeof(double));
+            if (cost) s->cert_cost = cost;
+            if (!index || !value || !cost) return -1;
             s->cert_capacity = cap;
         }
         int *index = s->cert_index + count;
         double *value = s->cert_value + count;
         int k = 0;
         if (support == F_SUPPORT_PATTERN) {
-            /* a row's flows on the pattern are scattered over n x m
-             * doubles, a cache miss each: the rows a few ahead are asked
-             * for while this one is read */
-            if (i + CERT_AHEAD < n)
-                for (int q = sys->user_start[i + CERT_AHEAD]; q < sys->user_start[i + CERT_AHEAD + 1]; q++)
-                    PRILLM__PREFETCH(s->f + (size_t)(i + CERT_AHEAD) * m + (size_t)sys->user_prov[q]);
-            for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
-                int j = sys->user_prov[q];
-                index[k] = j;
-                k += row[j] != 0;
+            /* f on the pattern is pair_flow, and c there pair_cost (both
+             * kept beside f by take_exact_flows, polish_support and the
+             * round's rhs): read packed, not scattered over n x m doubles */
+            double *cost = s->cert_cost + count;
+            const int first = sys->user_start[i];
+            for (int q = first; q < sys->user_start[i + 1]; q++) {
+                index[k] = sys->user_prov[q];
+                value[k] = s->pair_flow[q];
+                cost[k] = sys->pair_cost[q];
+                k += s->pair_flow[q] != 0;
             }
+            for (int t = 0; t < k; t++) F[index[t]] += value[t];
+            count += k;
+            continue;
         } else {
             for (int j = 0; j < m; j++) {
                 index[k] = j;
@@ -2250,9 +2272,10 @@ static int certify_packed(PrillmEquilibriumSolver *s, double *lambda_out, Prillm
         const double *c = s->cost + (size_t)i * m;
         const int *index = s->cert_index + s->cert_start[i];
         const double *value = s->cert_value + s->cert_start[i];
+        const double *pc = s->cert_costed ? s->cert_cost + s->cert_start[i] : NULL;
         int k = s->cert_start[i + 1] - s->cert_start[i];
         /* the costs at the flows of a row a few ahead (a cache miss each) */
-        if (i + CERT_AHEAD < n)
+        if (!pc && i + CERT_AHEAD < n)
             for (int q = s->cert_start[i + CERT_AHEAD]; q < s->cert_start[i + CERT_AHEAD + 1]; q++)
                 PRILLM__PREFETCH(s->cost + (size_t)(i + CERT_AHEAD) * m + (size_t)s->cert_index[q]);
         double D = demand[i], sum = 0, weighted = 0, scale = 0;
@@ -2275,15 +2298,15 @@ static int certify_packed(PrillmEquilibriumSolver *s, double *lambda_out, Prillm
         }
         for (int t = 0; t < k; t++) {
             int j = index[t];
-            double x = value[t];
-            double g = c[j] + slope[j] * (F[j] + x);
+            double x = value[t], cj = pc ? pc[t] : c[j];
+            double g = cj + slope[j] * (F[j] + x);
             sum += x;
             weighted += x / D * g;
             if (x > 0) {
-                scale = MAX2(scale, fabs(c[j]) + slope[j] * (F[j] + x));
+                scale = MAX2(scale, fabs(cj) + slope[j] * (F[j] + x));
                 active++;
             }
-            potential += x * (c[j] + 0.5 * slope[j] * x);
+            potential += x * (cj + 0.5 * slope[j] * x);
         }
         double lambda = weighted;
         if (lambda_out) lambda_out[i] = lambda;
@@ -2292,7 +2315,7 @@ static int certify_packed(PrillmEquilibriumSolver *s, double *lambda_out, Prillm
         for (int t = 0; t < k; t++) {
             int j = index[t];
             double x = value[t];
-            double g = c[j] + slope[j] * (F[j] + x);
+            double g = (pc ? pc[t] : c[j]) + slope[j] * (F[j] + x);
             double r = MIN2(x / D, (g - lambda) / scale);
             kkt = MAX2(kkt, fabs(r));
         }
