@@ -2164,6 +2164,9 @@ static void take_exact_flows(PrillmEquilibriumSolver *s) {
  * row's nonzero flows and sums the loads from them (adding the zeros
  * changes no sum), the second takes every user's terms from its packed
  * row and the zero flows' smallest marginal cost from its row of costs.
+ * Flows on the system's pattern are packed from pair_flow with their costs
+ * from pair_cost (the same numbers as f and c there, in order), so neither
+ * is read scattered over n x m doubles.
  * Returns -1 when the pack would not stay small (flows dense in more than
  * a quarter of the pairs) or memory runs out: the caller then runs
  * certify_flows, which sums the loads again from the start. */
