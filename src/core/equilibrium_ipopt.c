@@ -313,7 +313,7 @@ PrillmErrorCode prillm__equilibrium_ipopt(const PrillmMarket *market, double tol
     }
     SetIntermediateCallback(problem, prillm__ipopt_progress);
 
-    status = IpoptSolve(problem, x, NULL, NULL, NULL, NULL, NULL, &data);
+    status = prillm__ipopt_solve(problem, x, &data);
     if (iterations) *iterations = data.progress.iterations;
 
     if (status == User_Requested_Stop && data.progress.timed_out) {

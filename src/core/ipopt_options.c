@@ -7,6 +7,7 @@
 #include "ipopt_options.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 
 /* Ipopt's option setters take char * although they only read the strings;
@@ -67,6 +68,24 @@ Bool prillm__ipopt_progress(Index alg_mod, Index iter_count, Number obj_value, N
         return FALSE;
     }
     return TRUE;
+}
+
+/* Debian's Ipopt solves its linear systems with the sequential MUMPS
+ * (libmumps-seq), whose stand-in for MPI keeps process-wide state: two
+ * solves at once, from any two threads, crash or abort the process, or end
+ * it with "MPI_ABORT called" and exit status 0 (prillm price --all --method
+ * pmpec --threads 2; concurrent pmpec or ipopt requests to prillm serve).
+ * So every Ipopt solve in the process runs under this one lock: the
+ * library's only process-wide state, since what it guards is
+ * process-wide. Threads that need Ipopt then take turns; nothing else
+ * waits. */
+static pthread_mutex_t ipopt_lock = PTHREAD_MUTEX_INITIALIZER;
+
+enum ApplicationReturnStatus prillm__ipopt_solve(IpoptProblem problem, double *x, UserDataPtr user_data) {
+    pthread_mutex_lock(&ipopt_lock);
+    enum ApplicationReturnStatus status = IpoptSolve(problem, x, NULL, NULL, NULL, NULL, NULL, user_data);
+    pthread_mutex_unlock(&ipopt_lock);
+    return status;
 }
 
 #endif

@@ -14,6 +14,11 @@ int prillm__ipopt_set_num(IpoptProblem problem, const char *key, double value);
  * finite. Returns the name of the first option Ipopt refused, or NULL. */
 const char *prillm__ipopt_quiet(IpoptProblem problem, int print_level, double time_limit);
 
+/* IpoptSolve(problem, x, NULL, ..., user_data) under the process-wide
+ * lock every Ipopt solve takes (the sequential MUMPS below Ipopt is not
+ * thread-safe). Call this, never IpoptSolve. */
+enum ApplicationReturnStatus prillm__ipopt_solve(IpoptProblem problem, double *x, UserDataPtr user_data);
+
 /* What the intermediate callback tracks. It must be the FIRST member of the
  * user data given to IpoptSolve (a pointer to a struct converts to one to
  * its first member), so one callback serves every problem. */

@@ -319,7 +319,7 @@ PrillmErrorCode prillm__pmpec_solve(const PrillmPriceProblem *problem, PrillmPri
         goto done;
     }
     SetIntermediateCallback(nlp, prillm__ipopt_progress);
-    enum ApplicationReturnStatus status = IpoptSolve(nlp, x, NULL, NULL, NULL, NULL, NULL, &data);
+    enum ApplicationReturnStatus status = prillm__ipopt_solve(nlp, x, &data);
     if (ipopt_status) *ipopt_status = (int)status;
     out->iterations = data.progress.iterations;
     int finite = 1;

@@ -7,6 +7,7 @@
  * constraints; no proposal beats the true global optimum; deadlines and bad
  * inputs are handled. */
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -718,6 +719,86 @@ static void test_bounds_from_solver_costs(void **state) {
     assert_true(checked >= 200);
 }
 
+/* One Ipopt equilibrium solve (a pthread's work): the provider flows, or
+ * NaN when the solve failed. */
+typedef struct {
+    const PrillmMarket *market;
+    double *provider_flow; /* [m] */
+    int status;
+} IpoptSolveJob;
+
+static void *ipopt_solve_job(void *arg) {
+    IpoptSolveJob *job = arg;
+    PrillmEquilibriumSettings st;
+    prillm_equilibrium_default_settings(&st);
+    st.method = PRILLM_EQ_IPOPT;
+    PrillmEquilibriumSolver *solver = NULL;
+    PrillmError err;
+    int m = job->market->n_providers;
+    job->status = -1;
+    for (int j = 0; j < m; j++) job->provider_flow[j] = NAN;
+    if (prillm_equilibrium_setup(&solver, job->market, &st, &err) == PRILLM_OK &&
+        prillm_equilibrium_solve(solver, &err) == PRILLM_OK) {
+        const PrillmEquilibrium *eq = prillm_equilibrium_solution(solver);
+        job->status = (int)eq->info.status;
+        memcpy(job->provider_flow, eq->provider_flow, (size_t)m * sizeof(double));
+    }
+    prillm_equilibrium_cleanup(solver);
+    return NULL;
+}
+
+/* Ipopt from several threads at once. Debian's Ipopt runs the sequential
+ * MUMPS, which is not thread-safe, so every Ipopt solve in the process
+ * takes one lock (src/core/ipopt_options.c); without it, pmpec over every
+ * target of a 5 x 4 market on 2 threads crashed, aborted or printed
+ * "MPI_ABORT called" in 10 runs of 12. Here pmpec over every target on 4
+ * threads, three times, and Ipopt equilibrium solves from 4 pthreads at
+ * once, give the one-thread answers bit for bit. */
+static void test_ipopt_from_many_threads(void **state) {
+    (void)state;
+    TEST_NEEDS("ipopt");
+    TestRng rng = {4242};
+    for (int trial = 0; trial < 4; trial++) {
+        PrillmMarket *mk = varied_market(&rng, trial, 8, 6);
+        int m = mk->n_providers;
+        PrillmPriceSettings st;
+        prillm_price_default_settings(&st);
+        st.method = PRILLM_PRICE_PMPEC;
+        PrillmPriceResult one[6], many[6];
+        PrillmError e1[6], e2[6], err;
+        assert_int_equal(prillm_price_all(mk, &st, NULL, m, 1, one, e1, &err), PRILLM_OK);
+        for (int round = 0; round < 3; round++) {
+            assert_int_equal(prillm_price_all(mk, &st, NULL, m, 4, many, e2, &err), PRILLM_OK);
+            for (int j = 0; j < m; j++) {
+                assert_int_equal(e1[j].code, e2[j].code);
+                assert_int_equal(one[j].status, many[j].status);
+                assert_memory_equal(&one[j].price, &many[j].price, sizeof(double));
+                assert_memory_equal(&one[j].profit, &many[j].profit, sizeof(double));
+                prillm_price_result_clear(&many[j]);
+            }
+        }
+        for (int j = 0; j < m; j++) prillm_price_result_clear(&one[j]);
+        /* the equilibrium's Ipopt method, from plain threads */
+        enum { JOBS = 4 };
+        IpoptSolveJob serial = {mk, calloc((size_t)m, sizeof(double)), 0}, jobs[JOBS];
+        ipopt_solve_job(&serial);
+        pthread_t thread[JOBS];
+        for (int k = 0; k < JOBS; k++) {
+            jobs[k] = (IpoptSolveJob){mk, calloc((size_t)m, sizeof(double)), 0};
+            assert_int_equal(pthread_create(&thread[k], NULL, ipopt_solve_job, &jobs[k]), 0);
+        }
+        for (int k = 0; k < JOBS; k++) {
+            assert_int_equal(pthread_join(thread[k], NULL), 0);
+            assert_int_equal(jobs[k].status, serial.status);
+            assert_memory_equal(jobs[k].provider_flow, serial.provider_flow, (size_t)m * sizeof(double));
+            free(jobs[k].provider_flow);
+        }
+        assert_true(serial.status == PRILLM_STATUS_SOLVED || serial.status == PRILLM_STATUS_INACCURATE);
+        free(serial.provider_flow);
+        prillm_market_free(mk);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_method_proposes_a_valid_price),
@@ -735,6 +816,7 @@ int main(void) {
         cmocka_unit_test(test_bad_problems_are_refused),
         cmocka_unit_test(test_smooth_refuses_too_large),
         cmocka_unit_test(test_bounds_from_solver_costs),
+        cmocka_unit_test(test_ipopt_from_many_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
