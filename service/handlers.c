@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "json_document.h"
 #include "service.h"
 
 /* ---- answers ------------------------------------------------------------------- */
@@ -104,6 +105,15 @@ static cJSON *parse_body(const PrillmServeRequest *req, PrillmServeAnswer *a, in
     if (!root) {
         size_t at = end && end >= req->body ? (size_t)(end - req->body) : 0;
         prillm_serve_error(a, 400, "PARSE", "request body: malformed JSON near byte %zu", at);
+        return NULL;
+    }
+    /* cJSON reads \u0000 as a NUL ending the string: "model-0\u0000x"
+     * would name model-0 */
+    const char *nul = prillm__json_escaped_nul(req->body, req->body_length);
+    if (nul) {
+        prillm_serve_error(a, 400, "PARSE", "request body: NUL character (\\u0000) in a string at byte %zu",
+                           (size_t)(nul - req->body));
+        cJSON_Delete(root);
         return NULL;
     }
     const char *p = end;
@@ -334,7 +344,9 @@ static int expected_version(const PrillmServeRequest *req, const cJSON *body, Pr
         while (end && *end == ' ') end++;
         if (errno || end == t || !end || *end || v == 0 || t[0] == '-')
             return prillm_serve_error(a, 400, "INVALID_ARGUMENT",
-                                      "If-Match must be a market version (\"3\", from the ETag), got %s", req->if_match);
+                                      "If-Match must be a market version in quotes, as the ETag gives it "
+                                      "(such as \"3\"), got %s",
+                                      req->if_match);
         *expected = v;
     }
     const cJSON *v = body ? cJSON_GetObjectItemCaseSensitive(body, "version") : NULL;

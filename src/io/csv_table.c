@@ -96,7 +96,7 @@ static char *read_gzip(const char *path, size_t limit, size_t *length, PrillmErr
 
 /* Split in place: fields become NUL-terminated strings inside text. */
 static PrillmErrorCode split(PrillmCsvTable *t, char *begin, size_t length, PrillmError *err) {
-    size_t cap = 1024, count = 0;
+    size_t cap = 1024, count = 0, row_start = 0; /* fields[row_start..count): this row's */
     char **fields = malloc(cap * sizeof *fields);
     if (!fields) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading %s", t->path);
     char *p = begin, *end = begin + length, *out;
@@ -108,6 +108,7 @@ static PrillmErrorCode split(PrillmCsvTable *t, char *begin, size_t length, Pril
             p++;
             continue;
         }
+        if (!in_row) row_start = count;
         in_row = 1;
         char *start = out = p;
         if (*p == '"') {
@@ -156,11 +157,13 @@ static PrillmErrorCode split(PrillmCsvTable *t, char *begin, size_t length, Pril
         if (sep == '\r' && p < end && *p == '\n') p++;
         *out = '\0';
         if (sep != ',') {
+            /* each row on its own: a row with twice the header's fields
+             * must not pass as two rows */
             if (columns < 0) columns = (int)count;
-            else if (count % (size_t)columns != 0) {
+            else if (count - row_start != (size_t)columns) {
                 free(fields);
                 return prillm__fail(err, PRILLM_ERR_PARSE, "%s line %ld: %zu fields, the header has %d", t->path, line,
-                                    count % (size_t)columns, columns);
+                                    count - row_start, columns);
             }
             line++;
             in_row = 0;

@@ -169,6 +169,22 @@ static int find_bad_utf8(const cJSON *item, char *path, size_t used, size_t size
     return 0;
 }
 
+const char *prillm__json_escaped_nul(const char *text, size_t length) {
+    int in_string = 0;
+    for (size_t k = 0; k < length; k++) {
+        char c = text[k];
+        if (!in_string) {
+            in_string = c == '"';
+        } else if (c == '"') {
+            in_string = 0;
+        } else if (c == '\\' && k + 1 < length) {
+            if (text[k + 1] == 'u' && k + 5 < length && memcmp(text + k + 2, "0000", 4) == 0) return text + k;
+            k++; /* the escaped character: \" does not end the string */
+        }
+    }
+    return NULL;
+}
+
 PrillmErrorCode prillm__json_parse(const char *text, size_t length, const char *what, const char *document,
                                    cJSON **root, PrillmError *err) {
     *root = NULL;
@@ -198,6 +214,17 @@ PrillmErrorCode prillm__json_parse(const char *text, size_t length, const char *
     }
     const char *end = NULL;
     *root = cJSON_ParseWithLengthOpts(buf, length, &end, 0);
+    /* cJSON decodes \u0000 into a NUL that ends the C string there: an id
+     * "model-0\u0000x" would read as "model-0" */
+    const char *nul = *root ? prillm__json_escaped_nul(buf, length) : NULL;
+    if (nul) {
+        line_column(buf, nul, &line, &col);
+        rc = prillm__fail(err, PRILLM_ERR_PARSE, "%s%smalformed JSON at line %d, column %d: NUL character (\\u0000) in a string",
+                          prefix, colon, line, col);
+        cJSON_Delete(*root);
+        *root = NULL;
+        goto done;
+    }
     if (!*root) {
         line_column(buf, end ? end : buf, &line, &col);
         const char *why = "";

@@ -30,10 +30,15 @@ PrillmErrorCode prillm__read_stream_limited(FILE *stream, const char *what, cons
 PrillmErrorCode prillm__input_too_large(PrillmError *err, const char *what, size_t limit);
 const char *prillm__input_limit_text(size_t limit, char *buf, size_t size);
 
+/* The first escaped NUL (the six characters \u0000) inside a string of
+ * the valid JSON text[0..length), or NULL: cJSON decodes one into a NUL
+ * byte, which would cut the C string short. */
+const char *prillm__json_escaped_nul(const char *text, size_t length);
+
 /* Parse exactly one JSON value from text[0..length), a leading UTF-8 byte
- * order mark skipped: an embedded NUL, a syntax error, nesting deeper than
- * CJSON_NESTING_LIMIT or text after the value give "malformed JSON at line
- * L, column C..." (prefixed "<what>: " when what is not NULL; "out of memory
+ * order mark skipped: an embedded NUL (a byte, or \u0000 in a string), a
+ * syntax error, nesting deeper than CJSON_NESTING_LIMIT or text after the
+ * value give "malformed JSON at line L, column C..." (prefixed "<what>: " when what is not NULL; "out of memory
  * reading <what or JSON>"); document names the value in "text after the
  * <document>". A string or key that is not valid UTF-8 is an error naming
  * its path ("providers[3].id is not valid UTF-8", PRILLM_ERR_INVALID_DATA).

@@ -719,6 +719,25 @@ static void test_embedded_nul(void **state) {
     expect_rejected_n(padded, n + 2, PRILLM_ERR_PARSE, (const char *const[]){"NUL", NULL});
     free(padded);
     free(base);
+    /* an escaped NUL in a string: cJSON decodes it into a NUL byte, so the
+     * id "b\u0000evil" read as "b" (and "a\u0000x" as a duplicate of a) */
+    static const char *const escaped[] = {"'id': 'b\\u0000evil'", "'id': 'a\\u0000x'", "'id': 'Kilo\\u0000 Code'"};
+    for (int k = 0; k < 3; k++) {
+        char *text = variant(k < 2 ? "'id': 'b'" : "'id': 'Kilo Code'", escaped[k]);
+        const char *at = strstr(text, "\\u0000");
+        assert_non_null(at);
+        position_of(text, (size_t)(at - text), where, sizeof where);
+        expect_rejected_n(text, strlen(text), PRILLM_ERR_PARSE,
+                          (const char *const[]){where, "NUL character (\\u0000) in a string", NULL});
+        free(text);
+    }
+    /* an escaped backslash before the text u0000 is no NUL */
+    char *text = variant("'id': 'b'", "'id': 'b\\\\u0000'");
+    Warnings w = {0};
+    PrillmMarket *mk = parse_ok(text, &w);
+    assert_string_equal(mk->provider_id[1], "b\\u0000");
+    prillm_market_free(mk);
+    free(text);
 }
 
 static void test_empty_input(void **state) {
@@ -1502,6 +1521,13 @@ static void test_csv_reader_edge_cases(void **state) {
     assert_int_equal(prillm__csv_read_limited(gz, 1 << 20, &t, &err), PRILLM_OK);
     assert_int_equal(t.rows, 200000);
     prillm__csv_free(&t);
+    /* a row's own field count: one too many or too few is named as such, and
+     * a row with twice the header's fields is not read as two rows */
+    static const char five[] = "a,b,c,d\n1,2,3,4\n1,2,3,4,5\n", eight[] = "a,b,c,d\n1,2,3,4\n1,2,3,4,5,6,7,8\n",
+                      three[] = "a,b,c,d\n1,2,3\n1,2,3,4,5\n";
+    expect_csv_refused(path, five, sizeof five - 1, "t.csv line 3: 5 fields, the header has 4");
+    expect_csv_refused(path, eight, sizeof eight - 1, "t.csv line 3: 8 fields, the header has 4");
+    expect_csv_refused(path, three, sizeof three - 1, "t.csv line 2: 3 fields, the header has 4");
     /* a byte order mark is not part of the first column's name */
     write_file(path, "\xef\xbb\xbf" "app,tokens\nx,12\n", n + 3);
     assert_int_equal(prillm__csv_read(path, &t, &err), PRILLM_OK);

@@ -163,6 +163,8 @@ class ServeTest(unittest.TestCase):
             ("PATCH", "/markets/" + mid, {"colour": "blue"}, None, 400, "colour"),
             ("PATCH", "/markets/" + mid, {}, None, 400, "nothing to change"),
             ("PATCH", "/markets/" + mid, '{"prices": {', None, 400, "malformed JSON"),
+            ("PATCH", "/markets/" + mid, {"prices": {p + "\u0000zzz": 2}}, None, 400, "NUL"),
+            ("POST", "/markets/%s/price" % mid, {"target": p + "\u0000x"}, None, 400, "NUL"),
             ("PATCH", "/markets/" + mid, "", None, 400, "body"),
             ("PATCH", "/markets/" + mid, {"prices": {p: 2}}, {"If-Match": "soon"}, 400, "If-Match"),
             ("PATCH", "/markets/" + mid, {"prices": {p: 2}, "version": 0.5}, None, 400, "version"),
