@@ -294,8 +294,12 @@ const char *prillm_price_warning_text(const PrillmPriceResult *r, unsigned warni
     else snprintf(whose, sizeof whose, "method %s's price", prillm_price_method_name(r->method));
     switch (warning) {
     case PRILLM_PRICE_WARN_FAR_ABOVE:
-        snprintf(buf, size, "%s %.6g is %.1f times the current price %.6g: check the market's price sensitivity", whose,
-                 r->price, r->price / r->current_price, r->current_price);
+        /* 4.0 times, and 1.92e+300 times rather than 301 digits */
+        snprintf(buf, size,
+                 r->price / r->current_price < 1e6
+                     ? "%s %.6g is %.1f times the current price %.6g: check the market's price sensitivity"
+                     : "%s %.6g is %.3g times the current price %.6g: check the market's price sensitivity",
+                 whose, r->price, r->price / r->current_price, r->current_price);
         break;
     case PRILLM_PRICE_WARN_FAR_BELOW:
         snprintf(buf, size,
@@ -430,6 +434,18 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
         pb.reach = reach;
     }
     if (default_range) pb.p_max = prillm__price_bound(market, target, pb.costs, pb.reach);
+    if (default_range && pb.p_max > PRILLM_MAX_MAGNITUDE) {
+        /* the default range ends where the target sells nothing; with a tiny
+         * weights.price that is above any price a market may hold (the
+         * bound saturates at 1e300, where the target still sold) */
+        free(reach);
+        prillm_equilibrium_cleanup(solver);
+        prillm_price_result_clear(result);
+        return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
+                            "provider \"%s\" keeps traffic at every price up to 1e+100 (weights.price = %g): there "
+                            "is no default price range, give pmax",
+                            market->provider_id[target], market->w_price);
+    }
     /* the natural start of a local search: the price the target charges now */
     pb.start_price = settings->start_price >= 0 ? settings->start_price : fmin(market->price[target], pb.p_max);
     if (isnan(pb.p_max) || pb.start_price > pb.p_max) {

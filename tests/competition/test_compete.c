@@ -519,6 +519,11 @@ static void test_errors(void **state) {
     assert_true(r.price[0] == 7);
     prillm_compete_result_clear(&r);
     prillm_market_free(one);
+    /* a price that barely counts (weights.price 1e-308): no default range
+     * (every price was 1e300, "converged") */
+    mk->w_price = 1e-308;
+    assert_int_equal(prillm_compete(mk, NULL, 2, &set, &r, &err), PRILLM_ERR_INVALID_DATA);
+    assert_non_null(strstr(err.message, "no default price range, give its price_max"));
     prillm_market_free(mk);
 }
 

@@ -1191,6 +1191,19 @@ static void test_bad_arguments(void **state) {
     mk->w_price = 0;
     assert_int_equal(prillm_price(mk, 0, &set, &r, &err), PRILLM_ERR_INVALID_DATA);
     assert_non_null(strstr(err.message, "w_price"));
+    /* a price that barely counts: the target keeps traffic at any price a
+     * market may hold, so there is no default range (it was 1e300, where the
+     * target still sold, reported solved); with a pmax it prices */
+    mk->w_price = 1e-308;
+    assert_int_equal(prillm_price(mk, 1, &set, &r, &err), PRILLM_ERR_INVALID_DATA);
+    assert_non_null(strstr(err.message, "no default price range, give pmax"));
+    assert_non_null(strstr(err.message, mk->provider_id[1]));
+    assert_true(isnan(r.price) && r.segments == NULL);
+    set.p_max = 5;
+    assert_int_equal(prillm_price(mk, 1, &set, &r, &err), PRILLM_OK);
+    assert_true(r.price >= 0 && r.price <= 5);
+    prillm_price_result_clear(&r);
+    prillm_price_default_settings(&set);
     prillm_market_free(mk);
     /* bf refuses what it cannot finish, and says what to use instead */
     mk = test_market(30, 10, 78, NULL);
