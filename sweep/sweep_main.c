@@ -725,6 +725,19 @@ int main(int argc, char **argv) {
         }
         free(whatif_text);
     }
+    /* --perturb N names its scenarios perturbed-1 .. perturbed-N: a what-if
+     * of one of those names would give two scenarios one id */
+    for (int k = 0; k < s.whatifs.n && !code; k++) {
+        char *rest = NULL;
+        const char *id = s.whatifs.items[k].id;
+        long number = strncmp(id, "perturbed-", 10) == 0 && id[10] >= '1' && id[10] <= '9' ? strtol(id + 10, &rest, 10) : 0;
+        if (number >= 1 && number <= s.n_perturb && rest && !*rest) {
+            if (root)
+                fprintf(stderr, "prillm-sweep: error: %s: scenarios[%d].id \"%s\" is also the id of a --perturb scenario\n",
+                        whatif, k, id);
+            code = EXIT_BAD_INPUT;
+        }
+    }
     if (target_id && (s.target = prillm_market_provider_index(market, target_id)) < 0) {
         if (root) fprintf(stderr, "prillm-sweep: error: --target: \"%s\" is not a provider of %s\n", target_id, path);
         code = EXIT_BAD_INPUT;

@@ -211,6 +211,19 @@ PrillmErrorCode sweep_apply_whatif(const PrillmMarket *base, const SweepWhatIf *
             }
         }
     }
+    /* each change names a field, yet together they may set every one to
+     * what it was (price_scale 1, today's price): a scenario equal to the
+     * base is a mistake in the file, not a what-if */
+    int m = mk->n_providers, same = memcmp(mk->demand, base->demand, (size_t)mk->n_users * sizeof(double)) == 0;
+    same = same && memcmp(mk->price, base->price, (size_t)m * sizeof(double)) == 0 &&
+           memcmp(mk->capacity, base->capacity, (size_t)m * sizeof(double)) == 0 &&
+           memcmp(mk->value, base->value, (size_t)m * sizeof(double)) == 0 &&
+           memcmp(mk->cost, base->cost, (size_t)m * sizeof(double)) == 0;
+    if (same) {
+        prillm_market_free(mk);
+        return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
+                            "what-if \"%.100s\" changes nothing: its changes leave the market as it was", w->id);
+    }
     PrillmErrorCode rc = prillm_market_validate(mk, err);
     if (rc) {
         char why[sizeof err->message];

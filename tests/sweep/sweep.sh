@@ -162,6 +162,14 @@ EOF
   echo '{"scenarios": [{"id": "x", "changes": [{"provider": "model-1", "capacity": -1}]}]}' > bad.json
   "$sweep" scenarios m.json --whatif bad.json 2> err.txt; [ $? -eq 3 ] || fail "invalid what-if: exit"
   grep -q 'what-if "x" makes the market invalid: providers\[1\].capacity must be > 0' err.txt || fail "$(cat err.txt)"
+  # changes that leave the market as it was; an id --perturb also gives
+  echo '{"scenarios": [{"id": "x", "changes": [{"provider": "model-1", "price_scale": 1}]}]}' > bad.json
+  "$sweep" scenarios m.json --whatif bad.json 2> err.txt; [ $? -eq 3 ] || fail "a what-if that changes nothing: exit"
+  grep -q 'what-if "x" changes nothing' err.txt || fail "$(cat err.txt)"
+  echo '{"scenarios": [{"id": "perturbed-2", "changes": [{"provider": "model-1", "price_scale": 0.5}]}]}' > bad.json
+  "$sweep" scenarios m.json --whatif bad.json --perturb 2 2> err.txt; [ $? -eq 3 ] || fail "a --perturb id: exit"
+  grep -q 'scenarios\[0\].id "perturbed-2" is also the id of a --perturb scenario' err.txt || fail "$(cat err.txt)"
+  "$sweep" scenarios m.json --whatif bad.json --perturb 1 > /dev/null 2>&1 || fail "perturbed-2 beside --perturb 1"
   head -c 300 m.bin > short.bin
   "$sweep" providers short.bin 2> err.txt; [ $? -eq 3 ] || fail "truncated market: exit"
   grep -q truncated err.txt || fail "$(cat err.txt)"
