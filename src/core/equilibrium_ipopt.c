@@ -213,13 +213,7 @@ PrillmErrorCode prillm__equilibrium_ipopt(const PrillmMarket *market, double tol
                             "ipopt: tolerance must be > 0, got %g", tolerance);
     /* Ipopt cannot reach anything tighter than round-off in its own
      * residuals; asking for less only burns iterations before it gives up. */
-    /* A thousandth of the caller's: Ipopt's tolerances measure its scaled
-     * NLP, not prillm's certificate, and at the caller's own (1e-9) the
-     * certificate read 3e-9 on a 5 x 4 market, so every default solve ended
-     * inaccurate (19 of test_ipopt_reaches_the_default_tolerance's 20
-     * markets); at a thousandth 1 of them does, at 4e-9, in about the same
-     * time (Ipopt converges fast at the end). */
-    double tol = 1e-3 * tolerance < 1e-14 ? 1e-14 : 1e-3 * tolerance;
+    double tol = tolerance < 1e-14 ? 1e-14 : tolerance;
 
     const int n_users = market->n_users;
     const int m = market->n_providers;

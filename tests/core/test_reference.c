@@ -89,9 +89,9 @@ static void test_matches_ipopt(void **state) {
 }
 
 /* At the default tolerance the Ipopt method ends solved, nearly always:
- * prillm asks Ipopt for a thousandth of it, since Ipopt's own measures are
- * not prillm's certificate (asked for the tolerance itself, 19 of these 20
- * markets ended inaccurate, at about 3e-9; now 1, at 4e-9). */
+ * prillm asks Ipopt for 1e-5 of it, since Ipopt's own measures are not
+ * prillm's certificate (asked for a hundredth, 19 of these 20 markets ended
+ * inaccurate, at about 3e-9; now 1, at 4e-9). */
 static void test_ipopt_reaches_the_default_tolerance(void **state) {
     (void)state;
     TEST_NEEDS("ipopt");
