@@ -139,6 +139,12 @@ void prillm_cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 /* Open an output file; "-" is standard output. NULL (reported, naming flag)
  * if it cannot be opened. */
 FILE *prillm_cli_open_output(const char *path, const char *flag);
+/* An id as a --table cell: its control characters (a newline or an escape
+ * sequence would break or forge the table's lines) shown as \n, \t, \r or
+ * \xNN, in buf; the id itself when it has none. JSON and CSV quote ids
+ * instead. */
+enum { PRILLM_CLI_CELL = 256 };
+const char *prillm_cli_cell(const char *id, char buf[PRILLM_CLI_CELL]);
 /* Close what prillm_cli_open_output opened (flush standard output). Returns
  * 0, or -1 (reported) if writing failed. */
 int prillm_cli_close_output(FILE *f, const char *path);

@@ -239,6 +239,24 @@ FILE *prillm_cli_open_output(const char *path, const char *flag) {
     return f;
 }
 
+const char *prillm_cli_cell(const char *id, char buf[PRILLM_CLI_CELL]) {
+    const unsigned char *c = (const unsigned char *)id;
+    while (*c && *c >= 0x20 && *c != 0x7f) c++;
+    if (!*c) return id;
+    size_t used = 0;
+    for (c = (const unsigned char *)id; *c && used + 5 < PRILLM_CLI_CELL; c++) {
+        if (*c >= 0x20 && *c != 0x7f) buf[used++] = (char)*c;
+        else if (*c == '\n' || *c == '\t' || *c == '\r') {
+            buf[used++] = '\\';
+            buf[used++] = *c == '\n' ? 'n' : *c == '\t' ? 't' : 'r';
+        } else {
+            used += (size_t)snprintf(buf + used, PRILLM_CLI_CELL - used, "\\x%02x", *c);
+        }
+    }
+    buf[used] = '\0';
+    return buf;
+}
+
 int prillm_cli_close_output(FILE *f, const char *path) {
     int bad = f == stdout ? fflush(f) != 0 || ferror(f) : (ferror(f) != 0) | (fclose(f) != 0);
     if (bad) fprintf(stderr, "prillm: error: writing %s failed\n", strcmp(path, "-") == 0 ? "standard output" : path);

@@ -176,9 +176,11 @@ static void print_table(FILE *out, const PrillmObservations *obs, PrillmCalibrat
         int have = prillm_calibration_diagnose(obs, r, &d, &err) == PRILLM_OK;
         fprintf(out, "\n%-40s %10s %10s %10s %10s %s\n", "model", "price", "value", "own elast.", "impl. cost",
                 have ? "" : err.message);
+        char cell[PRILLM_CLI_CELL]; /* ids as table cells */
         const PrillmMarket *mk = obs->periods[obs->n_periods - 1].market;
         for (int j = 0; j < mk->n_providers; j++)
-            fprintf(out, "%-40s %10.4g %10.4g %10.3g %10.4g%s\n", mk->provider_id[j], mk->price[j], r->value[j],
+            fprintf(out, "%-40s %10.4g %10.4g %10.3g %10.4g%s\n", prillm_cli_cell(mk->provider_id[j], cell),
+                    mk->price[j], r->value[j],
                     have ? d.own_elasticity[j] : NAN, have ? d.implied_cost[j] : NAN,
                     have && d.stranded[j] ? "  STRANDED: observed traffic, none predicted" : "");
         if (have) {

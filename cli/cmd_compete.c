@@ -60,10 +60,11 @@ static void print_table(FILE *out, const PrillmMarket *mk, const PrillmCompeteRe
             " %.3g s\n\n", r->max_gain_relative, set->certificate, r->residual, r->best_responses, r->seconds);
     fprintf(out, "  %-28s %-16s %-12s %-12s %-12s %-12s\n", "leader", "owner", "price", "profit", "flow",
             "gain (rel)");
+    char cell[PRILLM_CLI_CELL]; /* ids as table cells */
     for (int l = 0; l < r->n_leaders; l++) {
         int j = r->leader[l];
         const char *owner = r->group_name[r->group[l]];
-        fprintf(out, "  %-28s %-16s %-12.6g %-12.6g %-12.6g %-12.3g\n", mk->provider_id[j],
+        fprintf(out, "  %-28s %-16s %-12.6g %-12.6g %-12.6g %-12.3g\n", prillm_cli_cell(mk->provider_id[j], cell),
                 strcmp(owner, mk->provider_id[j]) ? owner : "-",
                 r->price[j], r->profit[j], r->flow[j], r->gain_relative[l]);
     }

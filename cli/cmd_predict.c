@@ -70,9 +70,11 @@ static void print_table(FILE *out, const PrillmPrediction *pr) {
     fprintf(out, "Prediction for %04d-%02d-%02d: %s (%d models x %d apps, market scale %.4g, KKT violation %.2g)\n\n",
             pr->date / 10000, pr->date / 100 % 100, pr->date % 100, prillm_status_name(pr->status), m, n, pr->scale,
             pr->kkt_violation);
+    char cell[PRILLM_CLI_CELL], cell2[PRILLM_CLI_CELL]; /* ids as table cells */
     fprintf(out, "%-44s %14s %7s %10s  %s\n", "model", "tokens/day", "share", "price", "flags");
     for (int j = 0; j < m; j++)
-        fprintf(out, "%-44.44s %14.4g %6.2f%% %10.4g  %s%s\n", mk->provider_id[j], pr->provider_flow[j] * 1e6,
+        fprintf(out, "%-44.44s %14.4g %6.2f%% %10.4g  %s%s\n", prillm_cli_cell(mk->provider_id[j], cell),
+                pr->provider_flow[j] * 1e6,
                 total > 0 ? 100.0 * pr->provider_flow[j] / total : 0.0, mk->price[j], pr->entrant[j] ? "entrant " : "",
                 pr->carried[j] ? "price carried" : "");
     int shown = n < 10 ? n : 10;
@@ -90,9 +92,10 @@ static void print_table(FILE *out, const PrillmPrediction *pr) {
             if (row[j] > 0 && (top < 0 || row[j] > row[top])) top = j;
         char largest[64] = "-";
         if (top >= 0)
-            snprintf(largest, sizeof largest, "%.26s %.0f%%", mk->provider_id[top],
+            snprintf(largest, sizeof largest, "%.26s %.0f%%", prillm_cli_cell(mk->provider_id[top], cell),
                      mk->demand[best] > 0 ? 100.0 * row[top] / mk->demand[best] : 0.0);
-        fprintf(out, "%-32.32s %14.4g  %-36s %s%s\n", mk->user_id[best], mk->demand[best] * 1e6, largest,
+        fprintf(out, "%-32.32s %14.4g  %-36s %s%s\n", prillm_cli_cell(mk->user_id[best], cell2),
+                mk->demand[best] * 1e6, largest,
                 pr->new_app[best] ? "new " : "", pr->app_carried[best] ? "demand carried" : "");
     }
     free(used);

@@ -77,7 +77,9 @@ static int print_json(FILE *out, const PrillmMarket *mk, const PrillmPriceResult
 }
 
 static void print_table(FILE *out, const PrillmMarket *mk, const PrillmPriceResult *r) {
-    fprintf(out, "target %s, method %s: status %s\n", mk->provider_id[r->target], prillm_price_method_name(r->method),
+    char cell[PRILLM_CLI_CELL], cell2[PRILLM_CLI_CELL]; /* ids as table cells */
+    fprintf(out, "target %s, method %s: status %s\n", prillm_cli_cell(mk->provider_id[r->target], cell),
+            prillm_price_method_name(r->method),
             prillm_status_name(r->status));
     fprintf(out, "  best price %.6g USD/Mtok (range 0..%.6g, cost %.6g)\n", r->price, r->p_max, r->cost);
     fprintf(out, "  profit %.6g USD per period on %.6g Mtok (true game; certificate %.2g)\n", r->profit, r->flow,
@@ -124,7 +126,8 @@ static void print_table(FILE *out, const PrillmMarket *mk, const PrillmPriceResu
         fprintf(out, "\n  breakpoints (price: app, model, event)\n");
         for (int k = 0; k < r->n_breakpoints; k++) {
             const PrillmPriceBreakpoint *b = &r->breakpoints[k];
-            fprintf(out, "  %-12.6g %s -> %s %s\n", b->price, mk->user_id[b->user], mk->provider_id[b->provider],
+            fprintf(out, "  %-12.6g %s -> %s %s\n", b->price, prillm_cli_cell(mk->user_id[b->user], cell),
+                    prillm_cli_cell(mk->provider_id[b->provider], cell2),
                     b->enters ? "enters" : "leaves");
         }
     }

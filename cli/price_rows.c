@@ -78,16 +78,19 @@ int prillm_cli_price_rows_print(FILE *out, const PrillmMarket *mk, const int *ta
         else solved += res[k].status == PRILLM_STATUS_SOLVED;
     }
     double med = median_ratio(targets, n, res, errors, &count);
+    char cell[PRILLM_CLI_CELL]; /* ids as table cells */
     if (format == 2) {
         fprintf(out, "%-44s %-10s %11s %11s %7s %12s %12s %8s\n", "target", "status", "current", "optimal", "ratio",
                "profit now", "profit opt", "uplift");
         for (int k = 0; k < n; k++) {
             const PrillmPriceResult *r = &res[k];
             if (errors[k].code != PRILLM_OK) {
-                fprintf(out, "%-44.44s error: %s\n", mk->provider_id[targets[k]], errors[k].message);
+                fprintf(out, "%-44.44s error: %s\n", prillm_cli_cell(mk->provider_id[targets[k]], cell),
+                        errors[k].message);
                 continue;
             }
-            fprintf(out, "%-44.44s %-10s %11.5g %11.5g %7.3g %12.6g %12.6g %+7.1f%%\n", mk->provider_id[targets[k]],
+            fprintf(out, "%-44.44s %-10s %11.5g %11.5g %7.3g %12.6g %12.6g %+7.1f%%\n",
+                    prillm_cli_cell(mk->provider_id[targets[k]], cell),
                    prillm_status_name(r->status), r->current_price, r->price, ratio_of(r), r->current_profit,
                    r->profit, 100 * r->uplift_relative);
         }

@@ -97,14 +97,16 @@ static void print_equilibrium_table(FILE *out, const PrillmMarket *mk, const Pri
     fprintf(out, "Equilibrium of %d apps x %d models: %s (KKT violation %.2g, %d exact solves, %d sweeps, %.3f ms)\n\n",
             n, m, prillm_status_name(info->status), info->kkt_violation, info->iterations, info->sweeps,
             1e3 * info->seconds);
+    char cell[PRILLM_CLI_CELL], cell2[PRILLM_CLI_CELL]; /* ids as table cells */
     fprintf(out, "%-36s %9s %10s %10s %7s %10s\n", "model", "price", "capacity", "flow", "share", "congestion");
     for (int j = 0; j < m; j++)
-        fprintf(out, "%-36.36s %9.4g %10.4g %10.4g %6.1f%% %10.3f\n", mk->provider_id[j], mk->price[j],
+        fprintf(out, "%-36.36s %9.4g %10.4g %10.4g %6.1f%% %10.3f\n", prillm_cli_cell(mk->provider_id[j], cell),
+                mk->price[j],
                 mk->capacity[j], eq->provider_flow[j], total > 0 ? 100.0 * eq->provider_flow[j] / total : 0.0,
                 eq->provider_flow[j] / mk->capacity[j]);
     fprintf(out, "\n%-24s %10s %10s  %s\n", "app", "demand", "lambda", "largest shares");
     for (int i = 0; i < n; i++) {
-        fprintf(out, "%-24.24s %10.4g %10.4g ", mk->user_id[i], mk->demand[i], eq->lambda[i]);
+        fprintf(out, "%-24.24s %10.4g %10.4g ", prillm_cli_cell(mk->user_id[i], cell), mk->demand[i], eq->lambda[i]);
         const double *row = eq->flows + (size_t)i * m;
         int shown[3] = {-1, -1, -1};
         for (int r = 0; r < 3; r++) {
@@ -114,7 +116,7 @@ static void print_equilibrium_table(FILE *out, const PrillmMarket *mk, const Pri
             if (best < 0) break;
             shown[r] = best;
             const char *name = strrchr(mk->provider_id[best], '/');
-            fprintf(out, " %s %.0f%%", name ? name + 1 : mk->provider_id[best],
+            fprintf(out, " %s %.0f%%", prillm_cli_cell(name ? name + 1 : mk->provider_id[best], cell2),
                     mk->demand[i] > 0 ? 100.0 * row[best] / mk->demand[i] : 0.0);
         }
         fputc('\n', out);

@@ -789,6 +789,29 @@ static void test_csv_quotes_awkward_ids(void **state) {
     run_free(&r);
 }
 
+/* ids with a newline or an escape sequence (valid: they round-trip through
+ * JSON, CSV and the binary form) are escaped in --table output, where they
+ * would break or forge lines */
+static void test_table_escapes_control_characters(void **state) {
+    (void)state;
+    REQUIRE_CLI();
+    static const char *const commands[] = {"price - --all --table", "price - --target model-2 --table",
+                                           "equilibrium - --table", "compete - --table"};
+    for (int k = 0; k < 4; k++) {
+        Run r = run("\"$PRILLM_CLI\" generate --users 4 --providers 3 --seed 1 | "
+                    "sed 's/\"app-1\"/\"ap\\\\tp\"/; s/\"model-1\"/\"mod\\\\nel\\\\u001b[2J\"/' | "
+                    "\"$PRILLM_CLI\" %s --quiet",
+                    commands[k]);
+        /* compete may stop short of its tolerance here (exit 4): its table still prints */
+        if (r.exit_code != 0 && !(k == 3 && r.exit_code == 4))
+            fail_msg("%s: exit %d: %s", commands[k], r.exit_code, r.err);
+        if (strchr(r.out, '\x1b')) fail_msg("%s: a raw escape character in the table:\n%s", commands[k], r.out);
+        if (k != 1) expect_in(r.out, "mod\\nel\\x1b[2J", commands[k]);
+        if (k == 2) expect_in(r.out, "ap\\tp", commands[k]);
+        run_free(&r);
+    }
+}
+
 static void test_methods_agree(void **state) {
     (void)state;
     REQUIRE_CLI();
@@ -1502,6 +1525,7 @@ int main(void) {
         cmocka_unit_test(test_generate_and_solve_from_stdin),
         cmocka_unit_test(test_csv_output),
         cmocka_unit_test(test_csv_quotes_awkward_ids),
+        cmocka_unit_test(test_table_escapes_control_characters),
         cmocka_unit_test(test_methods_agree),
         cmocka_unit_test(test_time_limit_ipopt_fails),
         cmocka_unit_test(test_time_limit_exact_is_inaccurate),
