@@ -23,6 +23,14 @@ int prillm_cli_price_all(const PrillmMarket *mk, const PrillmPriceSettings *sett
     int n = 0;
     for (int j = 0; j < mk->n_providers; j++)
         if (!paid_only || mk->price[j] > 0) targets[n++] = j;
+    if (n == 0) {
+        /* an empty table would read as if pricing had found nothing to say */
+        fprintf(stderr, "prillm: error: --paid: no provider has a price above 0 (--all prices every one)\n");
+        free(targets);
+        free(res);
+        free(errors);
+        return EXIT_BAD_INPUT;
+    }
     PrillmError err;
     PrillmErrorCode rc = prillm_price_all(mk, settings, targets, n, threads, res, errors, &err);
     if (rc) {
