@@ -219,8 +219,9 @@ PrillmErrorCode prillm__json_parse(const char *text, size_t length, const char *
     const char *nul = *root ? prillm__json_escaped_nul(buf, length) : NULL;
     if (nul) {
         line_column(buf, nul, &line, &col);
-        rc = prillm__fail(err, PRILLM_ERR_PARSE, "%s%smalformed JSON at line %d, column %d: NUL character (\\u0000) in a string",
-                          prefix, colon, line, col);
+        rc = prillm__fail(err, PRILLM_ERR_PARSE,
+                          "%s%smalformed JSON at line %d, column %d: NUL character (\\u0000) in a string", prefix,
+                          colon, line, col);
         cJSON_Delete(*root);
         *root = NULL;
         goto done;
@@ -316,7 +317,10 @@ PrillmErrorCode prillm__json_get_number(const cJSON *object, const char *key, co
                                         double *out, PrillmError *err) {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, key);
     if (!item || cJSON_IsNull(item)) {
-        if (required) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s.%s is missing", where, key);
+        if (required)
+            return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
+                                item ? "%s.%s is missing (null, where a number is needed)" : "%s.%s is missing", where,
+                                key);
         return PRILLM_OK;
     }
     if (!cJSON_IsNumber(item)) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s.%s must be a number", where, key);
