@@ -141,7 +141,12 @@ int prillm_cli_compete_exit(const PrillmCompeteResult *r) {
 /* "ID=X,ID=X" into the market's floors or caps. */
 static int set_bounds(PrillmMarket *mk, const char *list, const char *flag, double *bound) {
     char *copy = prillm__strdup(list);
-    if (!copy) return EXIT_INTERNAL;
+    unsigned char *seen = prillm__calloc((size_t)mk->n_providers, 1);
+    if (!copy || !seen) {
+        free(copy);
+        free(seen);
+        return EXIT_INTERNAL;
+    }
     int code = 0;
     for (char *save = NULL, *item = strtok_r(copy, ",", &save); item && !code; item = strtok_r(NULL, ",", &save)) {
         char *eq = strrchr(item, '=');
@@ -157,9 +162,17 @@ static int set_bounds(PrillmMarket *mk, const char *list, const char *flag, doub
             code = EXIT_USAGE;
             break;
         }
+        if (seen[j]) {
+            /* the last one would win silently, as --providers refuses twice */
+            fprintf(stderr, "prillm: error: %s: \"%s\" is given twice\n", flag, item);
+            code = EXIT_USAGE;
+            break;
+        }
+        seen[j] = 1;
         if (prillm_cli_parse_double(eq + 1, flag, 0, PRILLM_MAX_MAGNITUDE, &bound[j])) code = EXIT_USAGE;
     }
     free(copy);
+    free(seen);
     return code;
 }
 

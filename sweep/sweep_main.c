@@ -532,6 +532,13 @@ static int parse_targets(const char *list, const PrillmMarket *mk, int **targets
             free(copy);
             return EXIT_BAD_INPUT;
         }
+        for (int k = 0; k < *n; k++)
+            if ((*targets)[k] == j) {
+                /* priced twice, printed twice: a slip in the list */
+                if (sweep_rank() == 0) fprintf(stderr, "prillm-sweep: error: --targets lists \"%s\" twice\n", id);
+                free(copy);
+                return EXIT_USAGE;
+            }
         if (*n >= mk->n_providers) break;
         (*targets)[(*n)++] = j;
     }

@@ -1029,6 +1029,7 @@ static void test_price_errors(void **state) {
         {"price \"$DATA/cli_market.json\" --target big-model --method newton", 2, "newton"},
         {"price \"$DATA/cli_market.json\" --target big-model --method grid --csv", 2, "exact"},
         {"price \"$DATA/cli_market.json\" --target", 2, "--target"},
+        {"compete \"$DATA/cli_market.json\" --price-max big-model=3,big-model=4", 2, "\"big-model\" is given twice"},
         {"generate --users 3 --providers 2 --seed 1 | sed 's/\"price\": [0-9.e+-]*,/\"price\": 0,/g' > free.json && "
          "\"$PRILLM_CLI\" price free.json --paid",
          3, "no provider has a price above 0"},

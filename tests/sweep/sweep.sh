@@ -174,6 +174,8 @@ EOF
   "$sweep" providers short.bin 2> err.txt; [ $? -eq 3 ] || fail "truncated market: exit"
   grep -q truncated err.txt || fail "$(cat err.txt)"
   "$sweep" providers m.json --top 2 2>/dev/null; [ $? -eq 2 ] || fail "providers --top: not a usage error"
+  "$sweep" providers m.json --targets model-1,model-1 2> err.txt; [ $? -eq 2 ] || fail "--targets twice: exit"
+  grep -q -- '--targets lists "model-1" twice' err.txt || fail "$(cat err.txt)"
   "$sweep" scenarios m.json --no-flows --top 2 2>/dev/null; [ $? -eq 2 ] || fail "--no-flows --top"
   "$sweep" providers m.json --method da 2>/dev/null; [ $? -eq 2 ] || fail "--method da"
   "$sweep" 2>/dev/null; [ $? -eq 2 ] || fail "no arguments"
