@@ -514,10 +514,13 @@ static int patch_market(PrillmServeContext *ctx, PrillmServeMarket *e,
 
 /* ---- questions ------------------------------------------------------------------ */
 
+enum { QUERY_OPTIONS_MAX = 32 };
+
 typedef struct {
     PrillmEquilibriumSettings *settings;
     PrillmServeAnswer *a;
     int status, count;
+    char seen[QUERY_OPTIONS_MAX][128]; /* the options given so far */
 } QueryOptions;
 
 static int each_query(void *cls, const char *key, const char *value) {
@@ -528,6 +531,18 @@ static int each_query(void *cls, const char *key, const char *value) {
     snprintf(name, sizeof name, "%s", key);
     for (char *c = name; *c; c++)
         if (*c == '_') *c = '-';
+    /* ?method=exact&method=ipopt: the last one would win silently */
+    for (int k = 0; k < q->count - 1 && k < QUERY_OPTIONS_MAX; k++)
+        if (strcmp(q->seen[k], name) == 0) {
+            q->status =
+                prillm_serve_error(q->a, 400, "INVALID_ARGUMENT", "query option \"%.100s\" is given twice", name);
+            return 1;
+        }
+    if (q->count > QUERY_OPTIONS_MAX) {
+        q->status = prillm_serve_error(q->a, 400, "INVALID_ARGUMENT", "more than %d query options", QUERY_OPTIONS_MAX);
+        return 1;
+    }
+    snprintf(q->seen[q->count - 1], sizeof q->seen[0], "%s", name);
     if (strcmp(name, "verbose") == 0) {
         q->status = prillm_serve_error(q->a, 400, "INVALID_ARGUMENT", "\"verbose\": the service prints no progress");
         return 1;
@@ -544,7 +559,7 @@ static int get_equilibrium(PrillmServeContext *ctx, const PrillmServeRequest *re
                            PrillmServeAnswer *a) {
     PrillmEquilibriumSettings settings;
     prillm_equilibrium_default_settings(&settings);
-    QueryOptions q = {&settings, a, 0, 0};
+    QueryOptions q = {&settings, a, 0, 0, {{0}}};
     if (req->query) req->query(req->connection, each_query, &q);
     if (q.status) return q.status;
     PrillmError err;

@@ -194,6 +194,8 @@ class ServeTest(unittest.TestCase):
             ("POST", "/markets/%s/compete" % mid, {"threads": 2}, None, 400, "threads"),
             ("GET", "/markets/%s/equilibrium?tolerance=abc" % mid, None, None, 400, "tolerance"),
             ("GET", "/markets/%s/equilibrium?method=fast" % mid, None, None, 400, "method"),
+            ("GET", "/markets/%s/equilibrium?method=exact&method=gauss-seidel" % mid, None, None, 400, "twice"),
+            ("GET", "/markets/%s/equilibrium?max_rounds=9&max-rounds=9" % mid, None, None, 400, "twice"),
             ("GET", "/markets/%s/equilibrium?verbose=1" % mid, None, None, 400, "verbose"),
             ("POST", "/markets", negative_demand, None, 400, "users[1].demand"),
             ("POST", "/markets", "", None, 400, "market"),
