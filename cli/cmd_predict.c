@@ -149,11 +149,26 @@ int cmd_predict(int argc, char **argv) {
         fprintf(stderr, "prillm: error: cannot read %s\n", path);
         return EXIT_BAD_INPUT;
     }
+    if (prillm_market_is_binary(text, length)) {
+        free(text);
+        fprintf(stderr,
+                "prillm: error: %s is a market in the binary form, which holds no calibration: predict reads the JSON "
+                "that prillm fit --out writes\n",
+                path);
+        return EXIT_BAD_INPUT;
+    }
     PrillmError err = {0};
     PrillmPrediction *pr = NULL;
     PrillmErrorCode rc = prillm_predict(text, length, dir, date, prillm_cli_warn_to_stderr, (void *)dir, &pr, &err);
     free(text);
-    if (rc) return prillm_cli_fail(&err);
+    if (rc) {
+        /* a message about the calibrated market, which it names only so: say which file */
+        if (strncmp(err.message, "calibrated market", 17) == 0)
+            fprintf(stderr, "prillm: error: %s: %s\n", path, err.message);
+        else
+            fprintf(stderr, "prillm: error: %s\n", err.message);
+        return prillm_cli_exit_for_error(rc);
+    }
     int code = prillm_cli_exit_for_status(pr->status);
     const char *where = out_path ? out_path : "-";
     FILE *out = prillm_cli_open_output(where, "--out");

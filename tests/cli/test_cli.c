@@ -1030,6 +1030,10 @@ static void test_price_errors(void **state) {
         {"price \"$DATA/cli_market.json\" --target big-model --method grid --csv", 2, "exact"},
         {"price \"$DATA/cli_market.json\" --target", 2, "--target"},
         {"compete \"$DATA/cli_market.json\" --price-max big-model=3,big-model=4", 2, "\"big-model\" is given twice"},
+        {"generate --users 3 --providers 2 --seed 1 > g.json && \"$PRILLM_CLI\" convert g.json g.bin --quiet && "
+         "\"$PRILLM_CLI\" predict g.bin --data .",
+         3, "g.bin is a market in the binary form, which holds no calibration"},
+        {"predict \"$DATA/cli_market.json\" --data .", 3, "cli_market.json: calibrated market: no \"calibration\""},
         {"generate --users 3 --providers 2 --seed 1 | sed 's/\"price\": [0-9.e+-]*,/\"price\": 0,/g' > free.json && "
          "\"$PRILLM_CLI\" price free.json --paid",
          3, "no provider has a price above 0"},
