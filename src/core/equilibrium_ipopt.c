@@ -299,9 +299,9 @@ PrillmErrorCode prillm__equilibrium_ipopt(const PrillmMarket *market, double tol
     for (int j = 0; j < m; j++) x_lower[n_flows + j] = -2e19;
 
     /* Equality rows share one bound array for g_L and g_U: Ipopt copies both. */
-    problem = CreateIpoptProblem(n_vars, x_lower, x_upper, n_rows, g_bound, g_bound, nele_jac,
-                                 nele_hess, 0, ipopt__eval_f, ipopt__eval_g, ipopt__eval_grad_f,
-                                 ipopt__eval_jac_g, ipopt__eval_h);
+    problem = prillm__ipopt_create(n_vars, x_lower, x_upper, n_rows, g_bound, g_bound, nele_jac, nele_hess,
+                                   ipopt__eval_f, ipopt__eval_g, ipopt__eval_grad_f, ipopt__eval_jac_g,
+                                   ipopt__eval_h);
     if (!problem) {
         code = prillm__fail(err, PRILLM_ERR_SOLVER, "ipopt: CreateIpoptProblem refused the problem");
         goto done;
@@ -339,7 +339,7 @@ PrillmErrorCode prillm__equilibrium_ipopt(const PrillmMarket *market, double tol
     }
 
 done:
-    if (problem) FreeIpoptProblem(problem);
+    prillm__ipopt_free(problem);
     free(user);
     free(c);
     free(a);

@@ -10,25 +10,67 @@
 #include <pthread.h>
 #include <stdio.h>
 
+/* Debian's Ipopt solves its linear systems with the sequential MUMPS
+ * (libmumps-seq), whose stand-in for MPI keeps process-wide state: two
+ * solves at once, from any two threads, crash or abort the process, or end
+ * it with "MPI_ABORT called" and exit status 0 (prillm price --all --method
+ * pmpec --threads 2; concurrent pmpec or ipopt requests to prillm serve).
+ * With only IpoptSolve locked, 4 threads of 300 tiny solves each still
+ * ended "MPI_ABORT called" in 6 runs of 6 (test_ipopt_from_many_threads):
+ * option registration counts in an unguarded static, and the MUMPS
+ * instance lives in the problem until FreeIpoptProblem shuts it down.
+ * So every call into Ipopt here, from creating a problem to freeing it,
+ * runs under this one lock: the library's only process-wide state, since
+ * what it guards is process-wide. Threads that need Ipopt then take turns;
+ * nothing else waits. */
+static pthread_mutex_t ipopt_lock = PTHREAD_MUTEX_INITIALIZER;
+
+IpoptProblem prillm__ipopt_create(Index n, Number *x_lower, Number *x_upper, Index m, Number *g_lower,
+                                  Number *g_upper, Index nele_jac, Index nele_hess, Eval_F_CB eval_f,
+                                  Eval_G_CB eval_g, Eval_Grad_F_CB eval_grad_f, Eval_Jac_G_CB eval_jac_g,
+                                  Eval_H_CB eval_h) {
+    pthread_mutex_lock(&ipopt_lock);
+    IpoptProblem problem = CreateIpoptProblem(n, x_lower, x_upper, m, g_lower, g_upper, nele_jac, nele_hess, 0,
+                                              eval_f, eval_g, eval_grad_f, eval_jac_g, eval_h);
+    pthread_mutex_unlock(&ipopt_lock);
+    return problem;
+}
+
+void prillm__ipopt_free(IpoptProblem problem) {
+    if (!problem) return;
+    pthread_mutex_lock(&ipopt_lock);
+    FreeIpoptProblem(problem);
+    pthread_mutex_unlock(&ipopt_lock);
+}
+
 /* Ipopt's option setters take char * although they only read the strings;
  * copying into local buffers keeps string literals const without casts. */
 int prillm__ipopt_set_str(IpoptProblem problem, const char *key, const char *value) {
     char k[64], v[64];
     snprintf(k, sizeof k, "%s", key);
     snprintf(v, sizeof v, "%s", value);
-    return AddIpoptStrOption(problem, k, v) ? 1 : 0;
+    pthread_mutex_lock(&ipopt_lock);
+    int ok = AddIpoptStrOption(problem, k, v) ? 1 : 0;
+    pthread_mutex_unlock(&ipopt_lock);
+    return ok;
 }
 
 int prillm__ipopt_set_int(IpoptProblem problem, const char *key, int value) {
     char k[64];
     snprintf(k, sizeof k, "%s", key);
-    return AddIpoptIntOption(problem, k, value) ? 1 : 0;
+    pthread_mutex_lock(&ipopt_lock);
+    int ok = AddIpoptIntOption(problem, k, value) ? 1 : 0;
+    pthread_mutex_unlock(&ipopt_lock);
+    return ok;
 }
 
 int prillm__ipopt_set_num(IpoptProblem problem, const char *key, double value) {
     char k[64];
     snprintf(k, sizeof k, "%s", key);
-    return AddIpoptNumOption(problem, k, value) ? 1 : 0;
+    pthread_mutex_lock(&ipopt_lock);
+    int ok = AddIpoptNumOption(problem, k, value) ? 1 : 0;
+    pthread_mutex_unlock(&ipopt_lock);
+    return ok;
 }
 
 const char *prillm__ipopt_quiet(IpoptProblem problem, int print_level, double time_limit) {
@@ -69,17 +111,6 @@ Bool prillm__ipopt_progress(Index alg_mod, Index iter_count, Number obj_value, N
     }
     return TRUE;
 }
-
-/* Debian's Ipopt solves its linear systems with the sequential MUMPS
- * (libmumps-seq), whose stand-in for MPI keeps process-wide state: two
- * solves at once, from any two threads, crash or abort the process, or end
- * it with "MPI_ABORT called" and exit status 0 (prillm price --all --method
- * pmpec --threads 2; concurrent pmpec or ipopt requests to prillm serve).
- * So every Ipopt solve in the process runs under this one lock: the
- * library's only process-wide state, since what it guards is
- * process-wide. Threads that need Ipopt then take turns; nothing else
- * waits. */
-static pthread_mutex_t ipopt_lock = PTHREAD_MUTEX_INITIALIZER;
 
 enum ApplicationReturnStatus prillm__ipopt_solve(IpoptProblem problem, double *x, UserDataPtr user_data) {
     pthread_mutex_lock(&ipopt_lock);

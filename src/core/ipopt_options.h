@@ -14,9 +14,16 @@ int prillm__ipopt_set_num(IpoptProblem problem, const char *key, double value);
  * finite. Returns the name of the first option Ipopt refused, or NULL. */
 const char *prillm__ipopt_quiet(IpoptProblem problem, int print_level, double time_limit);
 
-/* IpoptSolve(problem, x, NULL, ..., user_data) under the process-wide
- * lock every Ipopt solve takes (the sequential MUMPS below Ipopt is not
- * thread-safe). Call this, never IpoptSolve. */
+/* CreateIpoptProblem (index style 0), IpoptSolve(problem, x, NULL, ...,
+ * user_data) and FreeIpoptProblem (NULL: nothing), each under the
+ * process-wide lock every call into Ipopt takes (the sequential MUMPS below
+ * it is not thread-safe; the option setters above take it too). Call
+ * these, never Ipopt's own. */
+IpoptProblem prillm__ipopt_create(Index n, Number *x_lower, Number *x_upper, Index m, Number *g_lower,
+                                  Number *g_upper, Index nele_jac, Index nele_hess, Eval_F_CB eval_f,
+                                  Eval_G_CB eval_g, Eval_Grad_F_CB eval_grad_f, Eval_Jac_G_CB eval_jac_g,
+                                  Eval_H_CB eval_h);
+void prillm__ipopt_free(IpoptProblem problem);
 enum ApplicationReturnStatus prillm__ipopt_solve(IpoptProblem problem, double *x, UserDataPtr user_data);
 
 /* What the intermediate callback tracks. It must be the FIRST member of the

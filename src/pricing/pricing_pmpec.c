@@ -306,8 +306,8 @@ PrillmErrorCode prillm__pmpec_solve(const PrillmPriceProblem *problem, PrillmPri
         gl[n + m + nm + k] = -2e19;
         gu[n + m + nm + k] = problem->settings->epsilon;
     }
-    nlp = CreateIpoptProblem(nv, xl, xu, nr, gl, gu, nele_jac, nele_hess, 0, pmpec_eval_f, pmpec_eval_g,
-                             pmpec_eval_grad_f, pmpec_eval_jac_g, pmpec_eval_h);
+    nlp = prillm__ipopt_create(nv, xl, xu, nr, gl, gu, nele_jac, nele_hess, pmpec_eval_f, pmpec_eval_g,
+                               pmpec_eval_grad_f, pmpec_eval_jac_g, pmpec_eval_h);
     if (!nlp) {
         rc = prillm__fail(err, PRILLM_ERR_SOLVER, "pmpec: Ipopt refused the problem (CreateIpoptProblem)");
         goto done;
@@ -340,7 +340,7 @@ PrillmErrorCode prillm__pmpec_solve(const PrillmPriceProblem *problem, PrillmPri
     if (nu)
         for (int r = 0; r < n; r++) nu[user[r]] = x[VAR_NU(&data, r)];
 done:
-    if (nlp) FreeIpoptProblem(nlp);
+    prillm__ipopt_free(nlp);
     free(user);
     free(c);
     free(a);
