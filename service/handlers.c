@@ -134,6 +134,12 @@ static cJSON *parse_body(const PrillmServeRequest *req, PrillmServeAnswer *a, in
         else return cJSON_CreateObject();
         return NULL;
     }
+    /* a NUL byte ends cJSON's strings where it stands, as \u0000 does */
+    const char *zero = memchr(req->body, 0, req->body_length);
+    if (zero) {
+        prillm_serve_error(a, 400, "PARSE", "request body: NUL byte at byte %zu", (size_t)(zero - req->body));
+        return NULL;
+    }
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(req->body, req->body_length, &end, 0);
     if (!root) {
@@ -143,7 +149,7 @@ static cJSON *parse_body(const PrillmServeRequest *req, PrillmServeAnswer *a, in
     }
     /* cJSON reads \u0000 as a NUL ending the string: "model-0\u0000x"
      * would name model-0 */
-    const char *nul = prillm__json_escaped_nul(req->body, req->body_length);
+    const char *nul = prillm__json_escaped_nul(req->body, end ? (size_t)(end - req->body) : req->body_length);
     if (nul) {
         prillm_serve_error(a, 400, "PARSE", "request body: NUL character (\\u0000) in a string at byte %zu",
                            (size_t)(nul - req->body));

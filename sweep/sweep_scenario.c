@@ -214,11 +214,13 @@ PrillmErrorCode sweep_apply_whatif(const PrillmMarket *base, const SweepWhatIf *
     /* each change names a field, yet together they may set every one to
      * what it was (price_scale 1, today's price): a scenario equal to the
      * base is a mistake in the file, not a what-if */
-    int m = mk->n_providers, same = memcmp(mk->demand, base->demand, (size_t)mk->n_users * sizeof(double)) == 0;
-    same = same && memcmp(mk->price, base->price, (size_t)m * sizeof(double)) == 0 &&
-           memcmp(mk->capacity, base->capacity, (size_t)m * sizeof(double)) == 0 &&
-           memcmp(mk->value, base->value, (size_t)m * sizeof(double)) == 0 &&
-           memcmp(mk->cost, base->cost, (size_t)m * sizeof(double)) == 0;
+    int m = mk->n_providers, same = 1;
+    /* by value (0 and -0 are one price); a cost absent (NaN) in both is the same */
+    for (int i = 0; i < mk->n_users && same; i++) same = mk->demand[i] == base->demand[i];
+    for (int j = 0; j < m && same; j++)
+        same = mk->price[j] == base->price[j] && mk->capacity[j] == base->capacity[j] &&
+               mk->value[j] == base->value[j] &&
+               (mk->cost[j] == base->cost[j] || (isnan(mk->cost[j]) && isnan(base->cost[j])));
     if (same) {
         prillm_market_free(mk);
         return prillm__fail(err, PRILLM_ERR_INVALID_DATA,

@@ -102,7 +102,10 @@ static PrillmErrorCode split(PrillmCsvTable *t, char *begin, size_t length, Pril
     char *p = begin, *end = begin + length, *out;
     long line = 1;
     int columns = -1, in_row = 0;
-    while (p < end) {
+    /* a row still open at the end ended with a comma: its last field is
+     * empty, and the row is counted and checked like any other (the text is
+     * NUL-terminated, so that field is the terminator) */
+    while (p < end || in_row) {
         if (!in_row && (*p == '\n' || *p == '\r')) { /* blank line */
             if (*p == '\n') line++;
             p++;

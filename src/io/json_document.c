@@ -216,7 +216,7 @@ PrillmErrorCode prillm__json_parse(const char *text, size_t length, const char *
     *root = cJSON_ParseWithLengthOpts(buf, length, &end, 0);
     /* cJSON decodes \u0000 into a NUL that ends the C string there: an id
      * "model-0\u0000x" would read as "model-0" */
-    const char *nul = *root ? prillm__json_escaped_nul(buf, length) : NULL;
+    const char *nul = *root ? prillm__json_escaped_nul(buf, end ? (size_t)(end - buf) : length) : NULL;
     if (nul) {
         line_column(buf, nul, &line, &col);
         rc = prillm__fail(err, PRILLM_ERR_PARSE,

@@ -731,6 +731,15 @@ static void test_embedded_nul(void **state) {
                           (const char *const[]){where, "NUL character (\\u0000) in a string", NULL});
         free(text);
     }
+    /* text after the market that holds \u0000 is text after it */
+    char *market = json(base_template);
+    size_t len = strlen(market);
+    char *after = malloc(len + 16);
+    assert_non_null(after);
+    snprintf(after, len + 16, "%s \"\\u0000\"", market);
+    expect_rejected_n(after, strlen(after), PRILLM_ERR_PARSE, (const char *const[]){"text after", NULL});
+    free(after);
+    free(market);
     /* an escaped backslash before the text u0000 is no NUL */
     char *text = variant("'id': 'b'", "'id': 'b\\\\u0000'");
     Warnings w = {0};
@@ -1528,6 +1537,17 @@ static void test_csv_reader_edge_cases(void **state) {
     expect_csv_refused(path, five, sizeof five - 1, "t.csv line 3: 5 fields, the header has 4");
     expect_csv_refused(path, eight, sizeof eight - 1, "t.csv line 3: 8 fields, the header has 4");
     expect_csv_refused(path, three, sizeof three - 1, "t.csv line 2: 3 fields, the header has 4");
+    /* a last row ending in a comma, with no newline: its empty last field
+     * counts (the row was dropped, or its extra fields passed) */
+    static const char last_short[] = "a,b,c\n1,2,3\n4,5", last_long[] = "a,b,c\n1,2,3\n4,5,6,7,",
+                      last_empty[] = "a,b,c\n1,2,3\n4,5,";
+    expect_csv_refused(path, last_short, sizeof last_short - 1, "t.csv line 3: 2 fields, the header has 3");
+    expect_csv_refused(path, last_long, sizeof last_long - 1, "t.csv line 3: 5 fields, the header has 3");
+    write_file(path, last_empty, sizeof last_empty - 1);
+    assert_int_equal(prillm__csv_read(path, &t, &err), PRILLM_OK);
+    assert_int_equal(t.rows, 2);
+    assert_string_equal(t.field[1 * 3 + 2], "");
+    prillm__csv_free(&t);
     /* a byte order mark is not part of the first column's name */
     write_file(path, "\xef\xbb\xbf" "app,tokens\nx,12\n", n + 3);
     assert_int_equal(prillm__csv_read(path, &t, &err), PRILLM_OK);

@@ -164,6 +164,7 @@ class ServeTest(unittest.TestCase):
             ("PATCH", "/markets/" + mid, {}, None, 400, "nothing to change"),
             ("PATCH", "/markets/" + mid, '{"prices": {', None, 400, "malformed JSON"),
             ("PATCH", "/markets/" + mid, {"prices": {p + "\u0000zzz": 2}}, None, 400, "NUL"),
+            ("PATCH", "/markets/" + mid, '{"prices": {"%s\x00zzz": 2}}' % p, None, 400, "NUL byte"),
             ("PATCH", "/markets/" + mid, '{"prices": {"%s": 2, "%s": 3}}' % (p, p), None, 400, "duplicate key"),
             ("PATCH", "/markets/" + mid, '{"prices": {"%s": 2}, "prices": {"%s": 3}}' % (p, p), None, 400,
              "duplicate key \"prices\""),
