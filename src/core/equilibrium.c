@@ -2219,26 +2219,20 @@ static int certify_packed(PrillmEquilibriumSolver *s, double *lambda_out, Prillm
              * kept beside f by take_exact_flows, polish_support and the
              * round's rhs): read packed, not scattered over n x m doubles */
             double *cost = s->cert_cost + count;
-            const int first = sys->user_start[i];
-            for (int q = first; q < sys->user_start[i + 1]; q++) {
+            for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
                 index[k] = sys->user_prov[q];
                 value[k] = s->pair_flow[q];
                 cost[k] = sys->pair_cost[q];
                 k += s->pair_flow[q] != 0;
             }
-            for (int t = 0; t < k; t++) F[index[t]] += value[t];
-            count += k;
-            continue;
         } else {
             for (int j = 0; j < m; j++) {
                 index[k] = j;
                 k += row[j] != 0;
             }
+            for (int t = 0; t < k; t++) value[t] = row[index[t]];
         }
-        for (int t = 0; t < k; t++) {
-            value[t] = row[index[t]];
-            F[index[t]] += value[t];
-        }
+        for (int t = 0; t < k; t++) F[index[t]] += value[t];
         count += k;
     }
     s->cert_start[n] = (int)count;
