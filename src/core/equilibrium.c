@@ -212,8 +212,6 @@ struct PrillmEquilibriumSolver {
     /* the certificate's packed rows (certify_packed) */
     int *cert_start, *cert_index;  /* [n+1], [cert_capacity]               */
     double *cert_value;            /* [cert_capacity]                       */
-    double *cert_cost;             /* [cert_capacity] c_ij of an on-pattern pack (cert_costed) */
-    int cert_costed;
     unsigned char *cert_mask;      /* [m], all zero between uses            */
     long cert_capacity;
     long cert_rows_bounded;        /* rows the screen's bound spared (tests) */
@@ -585,7 +583,6 @@ void prillm_equilibrium_cleanup(PrillmEquilibriumSolver *s) {
     free(s->cert_start);
     free(s->cert_index);
     free(s->cert_value);
-    free(s->cert_cost);
     free(s->cert_mask);
     free(s->f_rows);
     free(s->screen.list);
@@ -2164,9 +2161,10 @@ static void take_exact_flows(PrillmEquilibriumSolver *s) {
  * row's nonzero flows and sums the loads from them (adding the zeros
  * changes no sum), the second takes every user's terms from its packed
  * row and the zero flows' smallest marginal cost from its row of costs.
- * Flows on the system's pattern are packed from pair_flow with their costs
- * from pair_cost (the same numbers as f and c there, in order), so neither
- * is read scattered over n x m doubles.
+ * Flows on the system's pattern are packed from pair_flow (the same
+ * numbers as f there, in order), not read scattered over n x m doubles;
+ * the costs are always read from the solver's own c, not from the active
+ * system's copy of them, so a stale copy cannot pass the certificate.
  * Returns -1 when the pack would not stay small (flows dense in more than
  * a quarter of the pairs) or memory runs out: the caller then runs
  * certify_flows, which sums the loads again from the start. */
@@ -2185,7 +2183,6 @@ static int certify_packed(PrillmEquilibriumSolver *s, double *lambda_out, Prillm
     const PrillmActiveSystem *sys = &s->system;
     int support = s->f_support, on_pattern = support == F_SUPPORT_PATTERN;
     int reuse = support == F_SUPPORT_PACK && !s->f_rows_any;
-    s->cert_costed = support == F_SUPPORT_PATTERN && !reuse && !s->no_support;
     if (reuse) {
         /* f has not moved since the pack was taken */
         count = s->cert_start[n];
@@ -2206,23 +2203,19 @@ static int certify_packed(PrillmEquilibriumSolver *s, double *lambda_out, Prillm
             if (index) s->cert_index = index;
             double *value = realloc(s->cert_value, (size_t)cap * sizeof(double));
             if (value) s->cert_value = value;
-            double *cost = realloc(s->cert_cost, (size_t)cap * sizeof(double));
-            if (cost) s->cert_cost = cost;
-            if (!index || !value || !cost) return -1;
+            if (!index || !value) return -1;
             s->cert_capacity = cap;
         }
         int *index = s->cert_index + count;
         double *value = s->cert_value + count;
         int k = 0;
         if (support == F_SUPPORT_PATTERN) {
-            /* f on the pattern is pair_flow, and c there pair_cost (both
-             * kept beside f by take_exact_flows, polish_support and the
-             * round's rhs): read packed, not scattered over n x m doubles */
-            double *cost = s->cert_cost + count;
+            /* f on the pattern is pair_flow (written beside f by
+             * take_exact_flows and polish_support): read packed, not
+             * scattered over n x m doubles */
             for (int q = sys->user_start[i]; q < sys->user_start[i + 1]; q++) {
                 index[k] = sys->user_prov[q];
                 value[k] = s->pair_flow[q];
-                cost[k] = sys->pair_cost[q];
                 k += s->pair_flow[q] != 0;
             }
         } else {
@@ -2269,10 +2262,9 @@ static int certify_packed(PrillmEquilibriumSolver *s, double *lambda_out, Prillm
         const double *c = s->cost + (size_t)i * m;
         const int *index = s->cert_index + s->cert_start[i];
         const double *value = s->cert_value + s->cert_start[i];
-        const double *pc = s->cert_costed ? s->cert_cost + s->cert_start[i] : NULL;
         int k = s->cert_start[i + 1] - s->cert_start[i];
         /* the costs at the flows of a row a few ahead (a cache miss each) */
-        if (!pc && i + CERT_AHEAD < n)
+        if (i + CERT_AHEAD < n)
             for (int q = s->cert_start[i + CERT_AHEAD]; q < s->cert_start[i + CERT_AHEAD + 1]; q++)
                 PRILLM__PREFETCH(s->cost + (size_t)(i + CERT_AHEAD) * m + (size_t)s->cert_index[q]);
         double D = demand[i], sum = 0, weighted = 0, scale = 0;
@@ -2295,15 +2287,15 @@ static int certify_packed(PrillmEquilibriumSolver *s, double *lambda_out, Prillm
         }
         for (int t = 0; t < k; t++) {
             int j = index[t];
-            double x = value[t], cj = pc ? pc[t] : c[j];
-            double g = cj + slope[j] * (F[j] + x);
+            double x = value[t];
+            double g = c[j] + slope[j] * (F[j] + x);
             sum += x;
             weighted += x / D * g;
             if (x > 0) {
-                scale = MAX2(scale, fabs(cj) + slope[j] * (F[j] + x));
+                scale = MAX2(scale, fabs(c[j]) + slope[j] * (F[j] + x));
                 active++;
             }
-            potential += x * (cj + 0.5 * slope[j] * x);
+            potential += x * (c[j] + 0.5 * slope[j] * x);
         }
         double lambda = weighted;
         if (lambda_out) lambda_out[i] = lambda;
@@ -2312,7 +2304,7 @@ static int certify_packed(PrillmEquilibriumSolver *s, double *lambda_out, Prillm
         for (int t = 0; t < k; t++) {
             int j = index[t];
             double x = value[t];
-            double g = (pc ? pc[t] : c[j]) + slope[j] * (F[j] + x);
+            double g = c[j] + slope[j] * (F[j] + x);
             double r = MIN2(x / D, (g - lambda) / scale);
             kkt = MAX2(kkt, fabs(r));
         }
