@@ -94,38 +94,18 @@ static void discard(Writer *w) {
 
 /* ---- request bodies ------------------------------------------------------------ */
 
-static int compare_key_pointers(const void *x, const void *y) {
-    return strcmp(*(const char *const *)x, *(const char *const *)y);
-}
-
-/* The first key that appears twice in one object anywhere under node, or
- * NULL (*no_memory set when the check could not run). cJSON keeps both and
- * its lookups find the first, so {"target": "a", "target": "b"} would price
- * a; the market reader refuses duplicates, and so do requests. */
-static const char *duplicate_key(const cJSON *node, int *no_memory) {
-    size_t count = 0;
-    for (const cJSON *c = node->child; c; c = c->next) {
-        if (c->child) {
-            const char *inner = duplicate_key(c, no_memory);
-            if (inner || *no_memory) return inner;
-        }
-        count += cJSON_IsObject(node) && c->string;
-    }
-    if (count < 2) return NULL;
-    const char **keys = malloc(count * sizeof *keys);
-    if (!keys) {
-        *no_memory = 1;
-        return NULL;
-    }
-    size_t k = 0;
-    for (const cJSON *c = node->child; c; c = c->next)
-        if (c->string) keys[k++] = c->string;
-    qsort(keys, k, sizeof *keys, compare_key_pointers);
-    const char *twice = NULL;
-    for (size_t t = 1; t < k && !twice; t++)
-        if (strcmp(keys[t], keys[t - 1]) == 0) twice = keys[t];
-    free(keys);
-    return twice;
+/* A key twice in one object anywhere under node: cJSON keeps both and its
+ * lookups find the first, so {"target": "a", "target": "b"} would price a.
+ * The market reader refuses duplicates with prillm__json_check_keys, and
+ * so do requests: "request body: duplicate key \"target\"". */
+static PrillmErrorCode check_duplicate_keys(const cJSON *node, PrillmError *err) {
+    static const char *const no_known_keys[] = {NULL};
+    const PrillmJsonWarner quiet = {NULL, NULL}; /* any key is allowed here */
+    PrillmErrorCode rc = PRILLM_OK;
+    if (cJSON_IsObject(node)) rc = prillm__json_check_keys(node, "request body", no_known_keys, NULL, &quiet, err);
+    for (const cJSON *c = node->child; c && !rc; c = c->next)
+        if (c->child) rc = check_duplicate_keys(c, err);
+    return rc;
 }
 
 static cJSON *parse_body(const PrillmServeRequest *req, PrillmServeAnswer *a, int required) {
@@ -156,11 +136,10 @@ static cJSON *parse_body(const PrillmServeRequest *req, PrillmServeAnswer *a, in
         cJSON_Delete(root);
         return NULL;
     }
-    int no_memory = 0;
-    const char *twice = duplicate_key(root, &no_memory);
-    if (twice || no_memory) {
-        if (no_memory) prillm_serve_error(a, 503, "NO_MEMORY", "out of memory checking the request body");
-        else prillm_serve_error(a, 400, "PARSE", "request body: duplicate key \"%.200s\"", twice);
+    PrillmError err;
+    if (check_duplicate_keys(root, &err)) {
+        if (err.code == PRILLM_ERR_NO_MEMORY) prillm_serve_error(a, 503, "NO_MEMORY", "%s", err.message);
+        else prillm_serve_error(a, 400, "PARSE", "%s", err.message);
         cJSON_Delete(root);
         return NULL;
     }
