@@ -334,6 +334,94 @@ static void test_invariances(void **state) {
 
 /* ---- (e) every pricing method -------------------------------------------- */
 
+
+/* A common part far larger than what moves traffic is refused, naming the
+ * user and the part to subtract; one under the limit is accepted and
+ * answers as the centred market does. The limit is recomputed here from
+ * the market format's rule (1e6 times each demanding user's half-range of
+ * costs at the market's prices, plus the congestion the whole demand adds
+ * on the provider of least capacity), on many random markets. */
+static double common_part_ratio(const PrillmMarket *mk, int *first_over) {
+    int n = mk->n_users, m = mk->n_providers;
+    double total = 0, congestion = 0, worst = 0;
+    *first_over = -1;
+    for (int i = 0; i < n; i++) total += mk->demand[i];
+    for (int j = 0; j < m; j++) congestion = fmax(congestion, mk->w_congestion * total / mk->capacity[j]);
+    for (int i = 0; i < n; i++) {
+        if (!(mk->demand[i] > 0)) continue;
+        double low = INFINITY, high = -INFINITY;
+        for (int j = 0; j < m; j++) {
+            size_t k = (size_t)i * m + j;
+            double c = mk->w_price * mk->price[j] + mk->w_delay * mk->delay[k] - mk->value[j] - mk->affinity[k];
+            low = fmin(low, c), high = fmax(high, c);
+        }
+        double r = fabs(0.5 * low + 0.5 * high) / (0.5 * high - 0.5 * low + congestion);
+        if (r > 1e6 && *first_over < 0) *first_over = i;
+        worst = fmax(worst, r);
+    }
+    return worst;
+}
+
+static void test_large_common_parts_refused(void **state) {
+    (void)state;
+    TestRng rng = {0xc0aa0000u};
+    PrillmError err;
+    int refused = 0, accepted = 0;
+    for (int trial = 0; trial < 80; trial++) {
+        int n = test_int(&rng, 1, 20), m = test_int(&rng, 2, 8);
+        PrillmMarket *mk = affinity_market(n, m, 23000 + (uint64_t)trial, NULL);
+        int over = -1;
+        double ratio = common_part_ratio(mk, &over);
+        assert_true(ratio < 1e6); /* the random markets themselves are fine */
+        double *base = solve_flows(mk, NULL);
+        /* a shift of one user's row, or of every value, by 10^e, e from 3
+         * to 9: on these markets (costs and congestion of order 1 to 10)
+         * both sides of the limit */
+        PrillmMarket *shifted = prillm_market_copy(mk, &err);
+        assert_non_null(shifted);
+        int i = test_int(&rng, 0, n - 1), on_value = trial % 3 == 0;
+        double e = 3 + 6 * test_uniform(&rng), shift = pow(10, e) * (2 * test_int(&rng, 0, 1) - 1);
+        if (on_value)
+            for (int j = 0; j < m; j++) shifted->value[j] += shift;
+        else
+            for (int j = 0; j < m; j++) shifted->affinity[(size_t)i * m + j] += shift;
+        int user = -1;
+        double expected = common_part_ratio(shifted, &user);
+        PrillmErrorCode rc = prillm_market_validate(shifted, &err);
+        if (expected > 1.01e6) {
+            if (rc != PRILLM_ERR_INVALID_DATA)
+                fail_msg("trial %d: common part %.3g times the limit scale accepted", trial, expected);
+            char who[32];
+            snprintf(who, sizeof who, "users[%d] (", user);
+            if (!strstr(err.message, who) ||
+                !strstr(err.message, on_value ? "every provider's value" : "this user's affinity row"))
+                fail_msg("trial %d: message names the wrong user or part: %s", trial, err.message);
+            refused++;
+        } else if (expected < 0.99e6) {
+            if (rc) fail_msg("trial %d: common part %.3g times the limit refused: %s", trial, expected, err.message);
+            double *flows = solve_flows(shifted, NULL);
+            /* round-off of the shift's size (below 1e6 times a cost scale of
+         * order 1 to 10), never more */
+            double diff = max_diff_per_demand(mk, flows, base);
+            if (diff > 1e-6) fail_msg("trial %d: shift %.3g moved flows by %.3g per unit of demand", trial, shift, diff);
+            free(flows);
+            accepted++;
+        }
+        /* a user with no demand may have any common part */
+        if (!on_value && rc == PRILLM_ERR_INVALID_DATA) {
+            double kept = shifted->demand[i];
+            shifted->demand[i] = 0;
+            int other = -1;
+            if (common_part_ratio(shifted, &other) < 0.99e6) assert_int_equal(prillm_market_validate(shifted, &err), 0);
+            shifted->demand[i] = kept;
+        }
+        free(base);
+        prillm_market_free(shifted);
+        prillm_market_free(mk);
+    }
+    if (refused < 20 || accepted < 20) fail_msg("%d refused, %d accepted: both sides must be reached", refused, accepted);
+}
+
 /* Each method runs on markets with affinities; its profit, scored in the
  * true game, never exceeds exact's; the abstractions that keep every rival
  * are exact again (so the abstracted market carried the affinities). And
@@ -450,6 +538,7 @@ int main(void) {
         cmocka_unit_test(test_exact_equals_bf),
         cmocka_unit_test(test_update_price_matches_fresh_market),
         cmocka_unit_test(test_invariances),
+        cmocka_unit_test(test_large_common_parts_refused),
         cmocka_unit_test(test_every_method_runs),
         cmocka_unit_test(test_abstractions_on_larger_markets),
     };
