@@ -146,8 +146,13 @@ FILE *prillm_cli_open_output(const char *path, const char *flag);
 enum { PRILLM_CLI_CELL = 256 };
 const char *prillm_cli_cell(const char *id, char buf[PRILLM_CLI_CELL]);
 /* Close what prillm_cli_open_output opened (flush standard output). Returns
- * 0, or -1 (reported) if writing failed. */
+ * 0, or -1 (reported, with the system's reason when the flush or close
+ * failed) if writing failed; standard output's failure is reported once. */
 int prillm_cli_close_output(FILE *f, const char *path);
+/* A command's exit code, made EXIT_INTERNAL (and reported, once) if
+ * standard output cannot be flushed or any output failed: every command
+ * returns through it, so a full disk or a closed pipe never exits 0. */
+int prillm_cli_finish(int code);
 /* Two outputs that would both go to standard output: a usage error naming
  * both and how to separate them. Returns EXIT_USAGE. */
 int prillm_cli_both_stdout(const char *first, const char *second, const char *hint);

@@ -10,7 +10,7 @@
 const char *const prillm_cli_exit_code_help =
     "Exit codes:\n"
     "  0  success (status \"solved\")\n"
-    "  1  internal error (out of memory)\n"
+    "  1  internal error (out of memory, or the output could not be written)\n"
     "  2  usage error (unknown command or flag, bad flag value)\n"
     "  3  bad input (file unreadable, malformed JSON, invalid market)\n"
     "  4  the solver stopped at status \"inaccurate\" (output still printed)\n"
@@ -37,6 +37,11 @@ int prillm_cli_exit_for_status(PrillmStatus status) {
 }
 
 int prillm_cli_fail(const PrillmError *err) {
+    /* a writer's failure on standard output: said once, with the reason */
+    if (err->code == PRILLM_ERR_IO && ferror(stdout)) {
+        prillm_cli_close_output(stdout, "-");
+        return EXIT_INTERNAL;
+    }
     fprintf(stderr, "prillm: error: %s\n", err->message);
     return prillm_cli_exit_for_error(err->code);
 }
@@ -257,10 +262,44 @@ const char *prillm_cli_cell(const char *id, char buf[PRILLM_CLI_CELL]) {
     return buf;
 }
 
+/* Whether a failed write was reported: standard output's once, however
+ * many places find it, and any output's so that the process exits
+ * EXIT_INTERNAL whatever the command returned. The command line's own
+ * state (the library keeps none). */
+static int stdout_failure_reported, output_failure_seen;
+
+static void report_output_failure(const char *name, int errnum) {
+    if (errnum) fprintf(stderr, "prillm: error: writing %s failed: %s\n", name, strerror(errnum));
+    else fprintf(stderr, "prillm: error: writing %s failed\n", name);
+}
+
 int prillm_cli_close_output(FILE *f, const char *path) {
-    int bad = f == stdout ? fflush(f) != 0 || ferror(f) : (ferror(f) != 0) | (fclose(f) != 0);
-    if (bad) fprintf(stderr, "prillm: error: writing %s failed\n", strcmp(path, "-") == 0 ? "standard output" : path);
-    return bad ? -1 : 0;
+    int to_stdout = f == stdout, bad, errnum = 0;
+    errno = 0;
+    if (to_stdout) {
+        bad = fflush(f) != 0;
+        errnum = bad ? errno : 0;
+        bad |= ferror(f) != 0;
+    } else {
+        int failed_before = ferror(f) != 0;
+        int close_failed = fclose(f) != 0;
+        errnum = close_failed ? errno : 0;
+        bad = failed_before | close_failed;
+    }
+    if (!bad) return 0;
+    output_failure_seen = 1;
+    if (to_stdout) {
+        if (!stdout_failure_reported) report_output_failure("standard output", errnum);
+        stdout_failure_reported = 1;
+    } else {
+        report_output_failure(strcmp(path, "-") == 0 ? "standard output" : path, errnum);
+    }
+    return -1;
+}
+
+int prillm_cli_finish(int code) {
+    if (prillm_cli_close_output(stdout, "-") != 0 || output_failure_seen) return EXIT_INTERNAL;
+    return code;
 }
 
 int prillm_cli_both_stdout(const char *first, const char *second, const char *hint) {

@@ -383,8 +383,7 @@ int cmd_calibrate(int argc, char **argv) {
     }
     for (int q = 0; q < n_results; q++) prillm_calibration_result_free(results[q]);
     prillm_observations_free(obs);
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "prillm: error: writing the result failed\n");
+    if (prillm_cli_close_output(stdout, "-") != 0) {
         return EXIT_INTERNAL;
     }
     return code;

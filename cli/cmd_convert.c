@@ -96,11 +96,12 @@ int cmd_convert(int argc, char **argv) {
     PrillmError err = {PRILLM_OK, ""};
     PrillmErrorCode rc = binary ? prillm_market_write_binary(loaded.market, out, &err)
                                 : prillm_market_write_json(loaded.market, out, &err);
-    if (rc) fprintf(stderr, "prillm: error: %s\n", err.message);
+    /* a write error is the close's to report, with its reason */
     int closed = prillm_cli_close_output(out, paths[1]);
+    if (rc && !closed) fprintf(stderr, "prillm: error: %s\n", err.message);
     if (!rc && !closed)
         prillm_cli_note("wrote %s (%d users x %d providers, %s)", strcmp(paths[1], "-") == 0 ? "<stdout>" : paths[1],
                         loaded.market->n_users, loaded.market->n_providers, binary ? "binary" : "JSON");
     prillm_market_free(loaded.market);
-    return rc ? prillm_cli_exit_for_error(rc) : closed ? EXIT_INTERNAL : EXIT_SOLVED;
+    return closed ? EXIT_INTERNAL : rc ? prillm_cli_exit_for_error(rc) : EXIT_SOLVED;
 }

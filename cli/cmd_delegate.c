@@ -365,9 +365,7 @@ int cmd_delegate(int argc, char **argv) {
     code = rc ? EXIT_INTERNAL : prillm_cli_exit_for_status(result->status);
     prillm_delegation_result_free(result);
     prillm_delegation_game_free(game);
-    if (rc || fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "prillm: error: writing the result failed\n");
-        return EXIT_INTERNAL;
-    }
+    if (prillm_cli_close_output(stdout, "-") != 0) return EXIT_INTERNAL;
+    if (rc) fprintf(stderr, "prillm: error: %s\n", err.message);
     return code;
 }

@@ -221,8 +221,7 @@ int cmd_elasticity(int argc, char **argv) {
     int code = isfinite(res.across_providers.elasticity) ? EXIT_SOLVED : EXIT_FAILED;
     if (code) fprintf(stderr, "prillm: error: the across-providers elasticity is not identified by this data\n");
     prillm_elasticity_result_free(&res);
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "prillm: error: writing the result failed\n");
+    if (prillm_cli_close_output(stdout, "-") != 0) {
         return EXIT_INTERNAL;
     }
     return code;

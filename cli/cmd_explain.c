@@ -82,7 +82,8 @@ static int write_report(const PrillmMarket *mk, const PrillmExplainResult *r, co
             return EXIT_BAD_INPUT;
         }
         rc = prillm_explain_write_svg(mk, r, svg, &err);
-        if (prillm_cli_close_output(svg, svg_path) != 0 && !rc) rc = PRILLM_ERR_IO, err.message[0] = '\0';
+        /* the writer's own I/O error is the one the close reported */
+        if (prillm_cli_close_output(svg, svg_path) != 0 && (!rc || rc == PRILLM_ERR_IO)) rc = PRILLM_ERR_IO, err.message[0] = '\0';
     }
     FILE *out = rc ? NULL : prillm_cli_open_output(out_path, "--out");
     if (!rc && !out) {
@@ -96,7 +97,8 @@ static int write_report(const PrillmMarket *mk, const PrillmExplainResult *r, co
             rc = prillm_explain_write_markdown(mk, r, svg_path ? link_to(svg_path, to_stdout ? "" : out_path) : NULL, out,
                                                &err);
         else rc = prillm_explain_write_html(mk, r, out, &err);
-        if (prillm_cli_close_output(out, out_path) != 0 && !rc) rc = PRILLM_ERR_IO, err.message[0] = '\0';
+        /* the writer's own I/O error is the one the close reported */
+        if (prillm_cli_close_output(out, out_path) != 0 && (!rc || rc == PRILLM_ERR_IO)) rc = PRILLM_ERR_IO, err.message[0] = '\0';
     }
     if (rc && err.message[0]) fprintf(stderr, "prillm: error: %s\n", err.message);
     if (!rc && !to_stdout) prillm_cli_note("wrote %s%s%s", out_path, svg_path ? " and " : "", svg_path ? svg_path : "");

@@ -92,9 +92,11 @@ int cmd_fit(int argc, char **argv) {
         if (!f) {
             code = EXIT_BAD_INPUT;
         } else {
-            if ((rc = prillm_fit_write_market(f, res, &err))) code = prillm_cli_fail(&err);
-            if (prillm_cli_close_output(f, out_path) != 0 && !rc) code = EXIT_INTERNAL;
-            else if (!rc) prillm_cli_note("calibrated whole market written to %s", out_path);
+            rc = prillm_fit_write_market(f, res, &err);
+            /* a write error is the close's to report, with its reason */
+            if (prillm_cli_close_output(f, out_path) != 0) code = EXIT_INTERNAL;
+            else if (rc) code = prillm_cli_fail(&err);
+            else prillm_cli_note("calibrated whole market written to %s", out_path);
         }
     }
     prillm_fit_result_free(res);

@@ -392,8 +392,7 @@ int cmd_lmaas(int argc, char **argv) {
         code = prillm_cli_exit_for_status(result->info.status);
         if (code == EXIT_INACCURATE)
             prillm_cli_warn("IMP still moving after %d passes (max-iterations)", result->info.iterations);
-        if (fflush(stdout) != 0 || ferror(stdout)) {
-            fprintf(stderr, "prillm: error: writing the result failed\n");
+        if (prillm_cli_close_output(stdout, "-") != 0) {
             code = EXIT_INTERNAL;
         }
     }

@@ -278,9 +278,6 @@ int cmd_train_aggregator(int argc, char **argv) {
     prillm_aggregator_scenarios_free(&scenarios);
     prillm_aggregator_free(model);
     for (int b = 0; b < n_paths; b++) prillm_market_free(markets[b]);
-    if (!rc && (fflush(stdout) != 0 || ferror(stdout))) {
-        fprintf(stderr, "prillm: error: writing the result failed\n");
-        return EXIT_INTERNAL;
-    }
+    if (!rc && prillm_cli_close_output(stdout, "-") != 0) return EXIT_INTERNAL;
     return code;
 }

@@ -211,8 +211,7 @@ int cmd_equilibrium(int argc, char **argv) {
                         settings.tolerance);
     prillm_equilibrium_cleanup(solver);
     prillm_market_free(mk);
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "prillm: error: writing the result failed\n");
+    if (prillm_cli_close_output(stdout, "-") != 0) {
         return EXIT_INTERNAL;
     }
     return code;
@@ -347,16 +346,16 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         main_help(stdout);
-        return EXIT_SOLVED;
+        return prillm_cli_finish(EXIT_SOLVED);
     }
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
         printf("prillm %s\n", prillm_version());
-        return EXIT_SOLVED;
+        return prillm_cli_finish(EXIT_SOLVED);
     }
     int pinned = prillm_cli_pin_blas_threads();
     if (pinned != 0) return pinned;
 #define PRILLM_CLI_DISPATCH(fn, name, args, summary) \
-    if (strcmp(cmd, name) == 0) return fn(argc - 1, argv + 1);
+    if (strcmp(cmd, name) == 0) return prillm_cli_finish(fn(argc - 1, argv + 1));
     PRILLM_CLI_COMMANDS(PRILLM_CLI_DISPATCH)
 #undef PRILLM_CLI_DISPATCH
     fprintf(stderr, "prillm: error: unknown command \"%s\" (see prillm --help)\n", cmd);

@@ -551,6 +551,7 @@ static int parse_targets(const char *list, const PrillmMarket *mk, int **targets
 }
 
 static int finish(int code) {
+    code = prillm_cli_finish(code); /* output that could not be written exits 1 */
     sweep_finalize();
     return code;
 }

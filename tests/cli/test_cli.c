@@ -1521,6 +1521,77 @@ static void test_conflicting_formats(void **state) {
     run_free(&r);
 }
 
+/* A full disk (or any output that cannot be written) is never a success:
+ * every command that succeeds with its output to a file exits 1 with one
+ * message naming the output and the system's reason when that output is
+ * /dev/full, whether the output is standard output or --out. Commands this
+ * build cannot run (a missing solver) are left out by their exit with the
+ * output to a file. */
+static void test_full_disk_exits_1(void **state) {
+    (void)state;
+    REQUIRE_CLI();
+    if (access("/dev/full", W_OK) != 0) {
+        print_message("/dev/full absent: not checked\n");
+        return;
+    }
+    const char *commands[][2] = {
+        {"equilibrium \"$DATA/cli_market.json\"", "standard output"},
+        {"equilibrium \"$DATA/cli_market.json\" --csv", "standard output"},
+        {"equilibrium \"$DATA/cli_market.json\" --table", "standard output"},
+        {"price \"$DATA/cli_market.json\" --target big-model", "standard output"},
+        {"price \"$DATA/cli_market.json\" --target big-model --table", "standard output"},
+        {"price \"$DATA/cli_market.json\" --target big-model --csv", "standard output"},
+        {"price \"$DATA/cli_market.json\" --all", "standard output"},
+        {"price \"$DATA/cli_market.json\" --all --table", "standard output"},
+        {"explain \"$DATA/cli_market.json\" --target big-model", "standard output"},
+        {"explain \"$DATA/cli_market.json\" --target big-model --out /dev/full", "/dev/full"},
+        {"compete \"$DATA/cli_market.json\"", "standard output"},
+        {"compete \"$DATA/cli_market.json\" --table", "standard output"},
+        {"compete \"$DATA/cli_market.json\" --out /dev/full", "/dev/full"},
+        {"validate \"$DATA/cli_market.json\"", "standard output"},
+        {"generate --users 3 --providers 2", "standard output"},
+        {"convert \"$DATA/cli_market.json\" -", "standard output"},
+        {"convert \"$DATA/cli_market.json\" /dev/full --to binary", "/dev/full"},
+        {"ttc-market \"$PRILLM_SOURCE_DIR/data/ttc/golden.json\"", "standard output"},
+        {"lmaas \"$PRILLM_SOURCE_DIR/data/lmaas/example.json\"", "standard output"},
+        {"delegate \"$PRILLM_SOURCE_DIR/data/delegation/example.json\"", "standard output"},
+        {"calibrate --data \"$PRILLM_SOURCE_DIR/data/calibration_synthetic\" --init zero", "standard output"},
+        {"--help", "standard output"},
+        {"--version", "standard output"},
+        {"price --help", "standard output"},
+    };
+    int checked = 0;
+    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) {
+        const char *cmd = commands[k][0], *where = commands[k][1];
+        int to_stdout = strcmp(where, "standard output") == 0;
+        char alone[1024];
+        /* the same command with its output to a file */
+        snprintf(alone, sizeof alone, "%s", cmd);
+        if (!to_stdout) {
+            char *at = strstr(alone, "/dev/full");
+            memcpy(at, "out.file ", 9); /* the same length */
+        }
+        Run r = run("\"$PRILLM_CLI\" %s --quiet > ok.txt 2>&1 || [ $? -eq 4 ]", alone);
+        int runs = r.exit_code == 0;
+        run_free(&r);
+        if (!runs) {
+            print_message("%s fails in this build: not checked\n", cmd);
+            continue;
+        }
+        r = run(to_stdout ? "\"$PRILLM_CLI\" %s --quiet > /dev/full" : "\"$PRILLM_CLI\" %s --quiet > /dev/null", cmd);
+        expect_exit(&r, 1, cmd);
+        char said[64];
+        snprintf(said, sizeof said, "writing %s failed: ", where);
+        expect_in(r.err, said, cmd);
+        /* one error line, not one per layer that saw the failure */
+        const char *second = strstr(strstr(r.err, "prillm: error:") + 1, "prillm: error:");
+        if (second) fail_msg("%s: more than one error:\n%s", cmd, r.err);
+        run_free(&r);
+        checked++;
+    }
+    assert_true(checked >= 15);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_version),
@@ -1550,6 +1621,7 @@ int main(void) {
         cmocka_unit_test(test_explain_command),
         cmocka_unit_test(test_conflicting_formats),
         cmocka_unit_test(test_equilibrium_limited_flows),
+        cmocka_unit_test(test_full_disk_exits_1),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
