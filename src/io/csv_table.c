@@ -100,7 +100,8 @@ static PrillmErrorCode split(PrillmCsvTable *t, char *begin, size_t length, Pril
     char **fields = malloc(cap * sizeof *fields);
     if (!fields) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading %s", t->path);
     char *p = begin, *end = begin + length, *out;
-    long line = 1;
+    long line = 1, row_line = 1; /* row_line: where the row began (a quoted
+                                    field may span lines) */
     int columns = -1, in_row = 0;
     /* a row still open at the end ended with a comma: its last field is
      * empty, and the row is counted and checked like any other (the text is
@@ -111,15 +112,17 @@ static PrillmErrorCode split(PrillmCsvTable *t, char *begin, size_t length, Pril
             p++;
             continue;
         }
-        if (!in_row) row_start = count;
+        if (!in_row) row_start = count, row_line = line;
         in_row = 1;
         char *start = out = p;
         if (*p == '"') {
+            long quote_line = line;
             p++;
             for (;;) {
                 if (p >= end) {
                     free(fields);
-                    return prillm__fail(err, PRILLM_ERR_PARSE, "%s line %ld: unterminated quoted field", t->path, line);
+                    return prillm__fail(err, PRILLM_ERR_PARSE, "%s line %ld: unterminated quoted field (the quote "
+                                        "opens there)", t->path, quote_line);
                 }
                 if (*p == '"') {
                     if (p + 1 < end && p[1] == '"') {
@@ -165,6 +168,10 @@ static PrillmErrorCode split(PrillmCsvTable *t, char *begin, size_t length, Pril
             if (columns < 0) columns = (int)count;
             else if (count - row_start != (size_t)columns) {
                 free(fields);
+                if (row_line != line)
+                    return prillm__fail(err, PRILLM_ERR_PARSE, "%s lines %ld-%ld (one row, a quoted field spanning "
+                                        "lines): %zu fields, the header has %d", t->path, row_line, line,
+                                        count - row_start, columns);
                 return prillm__fail(err, PRILLM_ERR_PARSE, "%s line %ld: %zu fields, the header has %d", t->path, line,
                                     count - row_start, columns);
             }

@@ -1543,6 +1543,14 @@ static void test_csv_reader_edge_cases(void **state) {
                       last_empty[] = "a,b,c\n1,2,3\n4,5,";
     expect_csv_refused(path, last_short, sizeof last_short - 1, "t.csv line 3: 2 fields, the header has 3");
     expect_csv_refused(path, last_long, sizeof last_long - 1, "t.csv line 3: 5 fields, the header has 3");
+    /* a row whose quoted field spans lines is named by all of its lines,
+     * and an unterminated quote by the line it opens on (both named the
+     * file's last line) */
+    static const char spanning[] = "a,b,c\n1,2,3\n4,\"five\nand a half\nlines\",6,7\n8,9,10\n",
+                      unterminated[] = "a,b,c\n1,2,3\n4,\"five,6\n7,8,9\n10,11,12\n";
+    expect_csv_refused(path, spanning, sizeof spanning - 1,
+                       "t.csv lines 3-5 (one row, a quoted field spanning lines): 4 fields, the header has 3");
+    expect_csv_refused(path, unterminated, sizeof unterminated - 1, "t.csv line 3: unterminated quoted field");
     write_file(path, last_empty, sizeof last_empty - 1);
     assert_int_equal(prillm__csv_read(path, &t, &err), PRILLM_OK);
     assert_int_equal(t.rows, 2);
