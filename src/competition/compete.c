@@ -108,15 +108,8 @@ static PrillmErrorCode price_range(const PrillmMarket *mk, int j, double *lo, do
     double dflt = prillm_price_default_pmax(mk, j);
     *lo = isnan(floor) ? 0.0 : floor;
     *hi = isnan(cap) ? dflt : isnan(dflt) ? cap : fmin(cap, dflt);
-    if (isnan(*hi))
-        return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT,
-                            "provider \"%s\" has no rival, so its profit grows without bound: give its price_max",
-                            mk->provider_id[j]);
-    if (*hi > PRILLM_MAX_MAGNITUDE)
-        return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
-                            "provider \"%s\" keeps traffic at every price up to 1e+100 (weights.price = %g): there "
-                            "is no default price range, give its price_max",
-                            mk->provider_id[j], mk->w_price);
+    PrillmErrorCode rc = prillm__price_default_range_check(mk, j, *hi, "its price_max", err);
+    if (rc) return rc;
     if (*hi < *lo) *hi = *lo;
     return PRILLM_OK;
 }

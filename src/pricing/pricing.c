@@ -253,6 +253,20 @@ static PrillmErrorCode solve_current(const PrillmMarket *mk, const PrillmEquilib
     return PRILLM_OK;
 }
 
+PrillmErrorCode prillm__price_default_range_check(const PrillmMarket *market, int target, double bound,
+                                                  const char *give, PrillmError *err) {
+    if (isnan(bound))
+        return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT,
+                            "provider \"%s\" has no rival, so its profit grows without bound: give %s",
+                            market->provider_id[target], give);
+    if (bound > PRILLM_MAX_MAGNITUDE)
+        return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
+                            "provider \"%s\" keeps traffic at every price up to 1e+100 (weights.price = %g): there "
+                            "is no default price range, give %s",
+                            market->provider_id[target], market->w_price, give);
+    return PRILLM_OK;
+}
+
 static double total_demand(const PrillmMarket *mk) {
     double total = 0;
     for (int i = 0; i < mk->n_users; i++) total += mk->demand[i];
@@ -401,9 +415,7 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
     pb.p_max = settings->p_max;
     int default_range = !(pb.p_max > 0);
     if (default_range && market->n_providers < 2)
-        return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT,
-                            "provider \"%s\" has no rival, so its profit grows without bound: give pmax",
-                            market->provider_id[target]);
+        return prillm__price_default_range_check(market, target, NAN, "pmax", err);
     if (!default_range && settings->start_price > pb.p_max)
         return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "start-price %g is above pmax %g", settings->start_price,
                             pb.p_max);
@@ -441,10 +453,7 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
         free(reach);
         prillm_equilibrium_cleanup(solver);
         prillm_price_result_clear(result);
-        return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
-                            "provider \"%s\" keeps traffic at every price up to 1e+100 (weights.price = %g): there "
-                            "is no default price range, give pmax",
-                            market->provider_id[target], market->w_price);
+        return prillm__price_default_range_check(market, target, pb.p_max, "pmax", err);
     }
     /* the natural start of a local search: the price the target charges now */
     pb.start_price = settings->start_price >= 0 ? settings->start_price : fmin(market->price[target], pb.p_max);

@@ -118,6 +118,13 @@ int prillm__could_use(const PrillmMarket *market, int target, const double *cost
 int prillm__rival_reach(const PrillmMarket *market, int target, const double *costs, double *reach);
 /* prillm_price_default_pmax from those. */
 double prillm__price_bound(const PrillmMarket *market, int target, const double *costs, const double *reach);
+/* The default price range's two failures, worded alike by price and
+ * compete: no rival (bound NaN), so the profit grows without bound, or a
+ * bound above PRILLM_MAX_MAGNITUDE (a tiny weights.price keeps traffic at
+ * every price a market may hold). give names the setting that fixes it
+ * ("pmax", "its price_max"). PRILLM_OK when bound ends a range. */
+PrillmErrorCode prillm__price_default_range_check(const PrillmMarket *market, int target, double bound,
+                                                  const char *give, PrillmError *err);
 /* The part of the market the target's price can reach: the users and
  * providers connected to the target through cells some user could ever use
  * (prillm__could_use), in market order. The rest never trades with them at
