@@ -90,11 +90,10 @@ PRILLM_API PrillmMarket *prillm_market_subset(const PrillmMarket *market, const 
 
 /* Check every number and id; the first problem found is reported by field
  * and index (e.g. "providers[2].capacity must be > 0, got -1"). Also
- * refused: a user with demand whose costs at the market's prices share a
- * common part over 1e6 times what moves its traffic (a huge constant in
- * its affinity row, or in every value), which double precision cannot
- * solve reliably; the message says which part to subtract
- * (docs/market-format.md). */
+ * refused: a user with demand whose affinity row, or every value, holds a
+ * common part over 1e6 times the rest of its costs (a constant that
+ * changes no flow but costs the differences their digits); the message
+ * names the part to subtract (docs/market-format.md). */
 PRILLM_API PrillmErrorCode prillm_market_validate(const PrillmMarket *market, PrillmError *err);
 
 /* Index of the provider / user with this id, or -1. */

@@ -270,66 +270,63 @@ static PrillmErrorCode check_number(double x, const char *field, int index, cons
     return PRILLM_OK;
 }
 
-/* Row i's delays and tastes in range (row_ok), and its costs at the
- * market's prices (row_costs_ok), with the lowest and highest of those
- * costs (congestion aside): one branch-free pass, compiled for AVX2 beside
- * the baseline (the same results either way; 93 million instructions of a
- * 5000 x 500 market's validation in SSE2). */
-PRILLM__VECTOR_CLONES static void check_row(const PrillmMarket *mk, int i, int *row_ok_out, int *row_costs_ok_out,
-                                            double *low_out, double *high_out) {
+/* Row i's delays and tastes in range (row_ok), its costs at the market's
+ * prices in range (row_costs_ok), the lowest and highest of its
+ * affinities, and the largest |w_price * price_j + w_delay * delay_ij|:
+ * one branch-free pass, compiled for AVX2 beside the baseline (the same
+ * results either way; 93 million instructions of a 5000 x 500 market's
+ * validation in SSE2). */
+typedef struct {
+    int ok, costs_ok;
+    double affinity_low, affinity_high, priced_most;
+} RowCheck;
+
+PRILLM__VECTOR_CLONES static RowCheck check_row(const PrillmMarket *mk, int i) {
     int m = mk->n_providers, row_ok = 1, row_costs_ok = 1;
     const double *drow = mk->delay + (size_t)i * (size_t)m, *arow = mk->affinity + (size_t)i * (size_t)m;
-    double low = INFINITY, high = -INFINITY;
-#pragma omp simd reduction(& : row_ok, row_costs_ok) reduction(min : low) reduction(max : high)
+    double low = INFINITY, high = -INFINITY, priced = 0;
+#pragma omp simd reduction(& : row_ok, row_costs_ok) reduction(min : low) reduction(max : high, priced)
     for (int j = 0; j < m; j++) {
         row_ok &= (drow[j] >= 0) & (drow[j] <= PRILLM_MAX_MAGNITUDE) & (fabs(arow[j]) <= PRILLM_MAX_MAGNITUDE);
         double c = prillm__user_cost(mk, i, j, mk->price[j]);
         row_costs_ok &= (fabs(c) <= PRILLM_MAX_MAGNITUDE) & (fabs(mk->w_price * mk->price[j]) <= PRILLM_MAX_MAGNITUDE) &
                         (mk->w_delay * drow[j] <= PRILLM_MAX_MAGNITUDE);
-        low = c < low ? c : low;
-        high = c > high ? c : high;
+        double a = arow[j], d = fabs(mk->w_price * mk->price[j] + mk->w_delay * drow[j]);
+        low = a < low ? a : low;
+        high = a > high ? a : high;
+        priced = d > priced ? d : priced;
     }
-    *row_ok_out = row_ok;
-    *row_costs_ok_out = row_costs_ok;
-    *low_out = low;
-    *high_out = high;
+    return (RowCheck){row_ok, row_costs_ok, low, high, priced};
 }
 
-/* The middle of x[0], x[stride], ... (n of them): the common part a
- * message names. */
-static double midrange(const double *x, int n, size_t stride) {
-    double low = INFINITY, high = -INFINITY;
-    for (int k = 0; k < n; k++) low = fmin(low, x[(size_t)k * stride]), high = fmax(high, x[(size_t)k * stride]);
-    return 0.5 * low + 0.5 * high;
-}
+/* A constant in a whole affinity row, or in every value, changes no flow
+ * (only cost differences move traffic), and a user can always subtract it.
+ * Left in, a large one costs the differences their digits: the costs are
+ * doubles of about 16 digits of their largest term, and the certificate is
+ * relative to the costs, so it does not see the loss. With every affinity
+ * 1e10 above differences of about 1, flows moved by 0.5% while the
+ * certificate read 1e-12; at 1e6 they still agreed to 5e-9 (a 60 x 8 random
+ * market). So such a common part over PRILLM__COMMON_PART_LIMIT times the
+ * rest of the user's costs (the largest |w_price * price + w_delay *
+ * delay|, the half-ranges of the values and of its affinities, and the
+ * congestion of the whole demand spread over the whole capacity) is an
+ * error naming the part to subtract. Only these removable parts are
+ * judged: costs that are large by their prices and delays, or equal at
+ * every provider (identical hosts, ample capacity), are the market itself,
+ * and its answers are as accurate as before. */
+#define PRILLM__COMMON_PART_LIMIT 1e6
 
-/* A user whose costs share a part far larger than everything that moves
- * its traffic between providers: only cost differences move traffic (a
- * constant added to a whole affinity row, or to every value, changes no
- * flow), but the costs are doubles of about 16 digits of their largest
- * term, and the certificate is relative to the costs. With a common part
- * of 1e10 over differences of about 1, flows moved by 0.5% while the
- * certificate read 1e-12; at 1e6 they still agreed to 5e-9 (60 x 8 random
- * markets). So a common part over PRILLM__COMMON_COST_LIMIT times the
- * row's half-range plus the congestion the whole demand could add is an
- * error naming the part to subtract, never a silent wrong answer. */
-#define PRILLM__COMMON_COST_LIMIT 1e6
-
-static PrillmErrorCode common_cost_error(const PrillmMarket *mk, int i, double low, double high, double congestion,
-                                         PrillmError *err) {
-    int m = mk->n_providers;
-    double affinity_part = midrange(mk->affinity + (size_t)i * (size_t)m, m, 1);
-    double value_part = midrange(mk->value, m, 1);
+static PrillmErrorCode common_part_error(const PrillmMarket *mk, int i, double affinity_part, double value_part,
+                                         double rest, PrillmError *err) {
     int blame_affinity = fabs(affinity_part) >= fabs(value_part);
     const char *id = mk->user_id && mk->user_id[i] ? mk->user_id[i] : "";
     return prillm__fail(err, PRILLM_ERR_INVALID_DATA,
-                        "users[%d] (\"%s\"): its costs at the market's prices (w_price*price + w_delay*delay - "
-                        "value - affinity) are all near %.4g and differ by at most %.4g (congestion adds at most "
-                        "%.4g): a common part over 1e6 times what moves traffic leaves too few digits for a reliable "
-                        "answer; subtract the common part of %s (%.4g; it changes no flow)",
-                        i, id, 0.5 * low + 0.5 * high, high - low, congestion,
-                        blame_affinity ? "this user's affinity row" : "every provider's value",
-                        blame_affinity ? affinity_part : value_part);
+                        "users[%d] (\"%s\"): %s has a common part of %.4g, over 1e6 times the rest of this user's "
+                        "costs (at most %.4g with congestion): double precision would keep too few digits of the "
+                        "differences that move traffic; subtract it (a constant in %s changes no flow)",
+                        i, id, blame_affinity ? "its affinity row" : "every provider's value",
+                        blame_affinity ? affinity_part : value_part, rest,
+                        blame_affinity ? "an app's affinity row" : "every value");
 }
 
 PrillmErrorCode prillm_market_validate(const PrillmMarket *mk, PrillmError *err) {
@@ -369,17 +366,25 @@ PrillmErrorCode prillm_market_validate(const PrillmMarket *mk, PrillmError *err)
         if (!isnan(mk->latency[j]) && (rc = check_number(mk->latency[j], "providers", j, "latency", err))) return rc;
         if ((rc = check_bounds(mk, j, err))) return rc;
     }
-    /* the most congestion cost a provider can add: the whole demand on
-     * the one of least capacity (a NaN or negative demand, or an
-     * overflow, is an error further down, and compares false here) */
-    double total = 0, congestion = 0;
-    for (int i = 0; i < n; i++) total += mk->demand[i];
-    for (int j = 0; j < m; j++) congestion = fmax(congestion, mk->w_congestion / mk->capacity[j] * total);
+    /* every demand first: the common-part check below reads the total */
+    double total = 0, capacity = 0, value_low = INFINITY, value_high = -INFINITY;
     for (int i = 0; i < n; i++) {
         if ((rc = check_number(mk->demand[i], "users", i, "demand", err))) return rc;
         if (mk->demand[i] < 0)
             return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "users[%d].demand must be >= 0, got %s", i,
                                 prillm_format_double(mk->demand[i], num, sizeof num));
+        total += mk->demand[i];
+    }
+    for (int j = 0; j < m; j++) {
+        capacity += mk->capacity[j];
+        value_low = fmin(value_low, mk->value[j]), value_high = fmax(value_high, mk->value[j]);
+    }
+    /* the congestion of the whole demand spread over the whole capacity (an
+     * overflowing total is an error further down; an infinite one passes
+     * the common-part check) */
+    double congestion = mk->w_congestion * total / capacity;
+    double value_part = 0.5 * value_low + 0.5 * value_high, value_half = 0.5 * value_high - 0.5 * value_low;
+    for (int i = 0; i < n; i++) {
         /* A row that passes every check below and the cost checks after
          * them, tested in one branch-free loop (NaN fails every
          * comparison): the solvers validate their market on every setup,
@@ -390,15 +395,16 @@ PrillmErrorCode prillm_market_validate(const PrillmMarket *mk, PrillmError *err)
          * one, for the message; a row whose only fault is a cost leaves it
          * to the cost loop below, which names the first such pair in its
          * order. */
-        int row_ok, row_costs_ok;
-        double low, high;
-        check_row(mk, i, &row_ok, &row_costs_ok, &low, &high);
-        costs_ok &= row_costs_ok;
+        RowCheck row = check_row(mk, i);
+        costs_ok &= row.costs_ok;
         /* a user with no demand sends nothing, whatever its costs */
-        if (row_ok && row_costs_ok && mk->demand[i] > 0 &&
-            fabs(0.5 * low + 0.5 * high) > PRILLM__COMMON_COST_LIMIT * (0.5 * high - 0.5 * low + congestion))
-            return common_cost_error(mk, i, low, high, congestion, err);
-        if (row_ok) continue;
+        if (row.ok && row.costs_ok && mk->demand[i] > 0) {
+            double affinity_part = 0.5 * row.affinity_low + 0.5 * row.affinity_high;
+            double rest = row.priced_most + value_half + (0.5 * row.affinity_high - 0.5 * row.affinity_low) + congestion;
+            if (fmax(fabs(affinity_part), fabs(value_part)) > PRILLM__COMMON_PART_LIMIT * rest)
+                return common_part_error(mk, i, affinity_part, value_part, rest, err);
+        }
+        if (row.ok) continue;
         for (int j = 0; j < m; j++) {
             double d = mk->delay[(size_t)i * (size_t)m + (size_t)j];
             if (isnan(d))

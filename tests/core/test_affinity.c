@@ -335,91 +335,109 @@ static void test_invariances(void **state) {
 /* ---- (e) every pricing method -------------------------------------------- */
 
 
-/* A common part far larger than what moves traffic is refused, naming the
- * user and the part to subtract; one under the limit is accepted and
- * answers as the centred market does. The limit is recomputed here from
- * the market format's rule (1e6 times each demanding user's half-range of
- * costs at the market's prices, plus the congestion the whole demand adds
- * on the provider of least capacity), on many random markets. */
-static double common_part_ratio(const PrillmMarket *mk, int *first_over) {
-    int n = mk->n_users, m = mk->n_providers;
-    double total = 0, congestion = 0, worst = 0;
-    *first_over = -1;
-    for (int i = 0; i < n; i++) total += mk->demand[i];
-    for (int j = 0; j < m; j++) congestion = fmax(congestion, mk->w_congestion * total / mk->capacity[j]);
-    for (int i = 0; i < n; i++) {
-        if (!(mk->demand[i] > 0)) continue;
-        double low = INFINITY, high = -INFINITY;
-        for (int j = 0; j < m; j++) {
-            size_t k = (size_t)i * m + j;
-            double c = mk->w_price * mk->price[j] + mk->w_delay * mk->delay[k] - mk->value[j] - mk->affinity[k];
-            low = fmin(low, c), high = fmax(high, c);
-        }
-        double r = fabs(0.5 * low + 0.5 * high) / (0.5 * high - 0.5 * low + congestion);
-        if (r > 1e6 && *first_over < 0) *first_over = i;
-        worst = fmax(worst, r);
-    }
-    return worst;
+/* A common part in an affinity row, or in every value, far larger than the
+ * rest of the costs is refused, naming the user and the part to subtract;
+ * a small one is accepted and answers as the market without it does.
+ * Markets whose costs are large or equal by themselves (identical hosts
+ * with ample capacity, one provider) are accepted, and a bad demand is
+ * named before any of this. */
+static void expect_refused(PrillmMarket *mk, int user, const char *part, const char *what) {
+    PrillmError err;
+    if (prillm_market_validate(mk, &err) != PRILLM_ERR_INVALID_DATA) fail_msg("%s: accepted", what);
+    char who[32];
+    snprintf(who, sizeof who, "users[%d] (", user);
+    if (!strstr(err.message, who) || !strstr(err.message, part) || !strstr(err.message, "subtract it"))
+        fail_msg("%s: the message names the wrong user or part: %s", what, err.message);
 }
 
 static void test_large_common_parts_refused(void **state) {
     (void)state;
     TestRng rng = {0xc0aa0000u};
     PrillmError err;
-    int refused = 0, accepted = 0;
-    for (int trial = 0; trial < 80; trial++) {
+    for (int trial = 0; trial < 60; trial++) {
         int n = test_int(&rng, 1, 20), m = test_int(&rng, 2, 8);
         PrillmMarket *mk = affinity_market(n, m, 23000 + (uint64_t)trial, NULL);
-        int over = -1;
-        double ratio = common_part_ratio(mk, &over);
-        assert_true(ratio < 1e6); /* the random markets themselves are fine */
+        assert_int_equal(prillm_market_validate(mk, &err), PRILLM_OK);
+        int i = test_int(&rng, 0, n - 1), on_value = trial % 3 == 0, first = -1;
+        for (int u = n - 1; u >= 0; u--)
+            if (mk->demand[u] > 0) first = u;
+        if (!on_value) mk->demand[i] = fmax(mk->demand[i], 1.0); /* the shifted user sends traffic */
+        if (first < 0) first = i;
         double *base = solve_flows(mk, NULL);
-        /* a shift of one user's row, or of every value, by 10^e, e from 3
-         * to 9: on these markets (costs and congestion of order 1 to 10)
-         * both sides of the limit */
-        PrillmMarket *shifted = prillm_market_copy(mk, &err);
-        assert_non_null(shifted);
-        int i = test_int(&rng, 0, n - 1), on_value = trial % 3 == 0;
-        double e = 3 + 6 * test_uniform(&rng), shift = pow(10, e) * (2 * test_int(&rng, 0, 1) - 1);
-        if (on_value)
-            for (int j = 0; j < m; j++) shifted->value[j] += shift;
-        else
-            for (int j = 0; j < m; j++) shifted->affinity[(size_t)i * m + j] += shift;
-        int user = -1;
-        double expected = common_part_ratio(shifted, &user);
-        PrillmErrorCode rc = prillm_market_validate(shifted, &err);
-        if (expected > 1.01e6) {
-            if (rc != PRILLM_ERR_INVALID_DATA)
-                fail_msg("trial %d: common part %.3g times the limit scale accepted", trial, expected);
-            char who[32];
-            snprintf(who, sizeof who, "users[%d] (", user);
-            if (!strstr(err.message, who) ||
-                !strstr(err.message, on_value ? "every provider's value" : "this user's affinity row"))
-                fail_msg("trial %d: message names the wrong user or part: %s", trial, err.message);
-            refused++;
-        } else if (expected < 0.99e6) {
-            if (rc) fail_msg("trial %d: common part %.3g times the limit refused: %s", trial, expected, err.message);
-            double *flows = solve_flows(shifted, NULL);
-            /* round-off of the shift's size (below 1e6 times a cost scale of
-         * order 1 to 10), never more */
-            double diff = max_diff_per_demand(mk, flows, base);
-            if (diff > 1e-6) fail_msg("trial %d: shift %.3g moved flows by %.3g per unit of demand", trial, shift, diff);
-            free(flows);
-            accepted++;
-        }
-        /* a user with no demand may have any common part */
-        if (!on_value && rc == PRILLM_ERR_INVALID_DATA) {
-            double kept = shifted->demand[i];
-            shifted->demand[i] = 0;
-            int other = -1;
-            if (common_part_ratio(shifted, &other) < 0.99e6) assert_int_equal(prillm_market_validate(shifted, &err), 0);
-            shifted->demand[i] = kept;
+        /* small (10^2 to 10^4): accepted, the same flows to its round-off;
+         * large (10^9 to 10^11): refused, naming the shifted user (for
+         * every value, the first user with demand) */
+        for (int large = 0; large <= 1; large++) {
+            PrillmMarket *shifted = prillm_market_copy(mk, &err);
+            assert_non_null(shifted);
+            double e = large ? 9 + 2 * test_uniform(&rng) : 2 + 2 * test_uniform(&rng);
+            double shift = pow(10, e) * (2 * test_int(&rng, 0, 1) - 1);
+            for (int j = 0; j < m; j++) {
+                if (on_value) shifted->value[j] += shift;
+                else shifted->affinity[(size_t)i * m + j] += shift;
+            }
+            if (large) {
+                char what[64];
+                snprintf(what, sizeof what, "trial %d: shift %.3g", trial, shift);
+                expect_refused(shifted, on_value ? first : i,
+                               on_value ? "every provider's value has a common part" : "its affinity row has a common part",
+                               what);
+                /* the same with no demand: it sends nothing, whatever its costs */
+                if (!on_value) {
+                    shifted->demand[i] = 0;
+                    assert_int_equal(prillm_market_validate(shifted, &err), PRILLM_OK);
+                }
+            } else {
+                double *flows = solve_flows(shifted, NULL);
+                double diff = max_diff_per_demand(mk, flows, base);
+                if (diff > 1e-9) fail_msg("trial %d: shift %.3g moved flows by %.3g per unit of demand", trial, shift, diff);
+                free(flows);
+            }
+            prillm_market_free(shifted);
         }
         free(base);
-        prillm_market_free(shifted);
         prillm_market_free(mk);
     }
-    if (refused < 20 || accepted < 20) fail_msg("%d refused, %d accepted: both sides must be reached", refused, accepted);
+
+    /* two identical hosts with ample capacity: every cost equal, the split
+     * set by congestion alone (refused by the first form of this check,
+     * whose answer was exact); and one provider */
+    PrillmMarket *hosts = prillm_market_alloc(1, 2, &err);
+    assert_non_null(hosts);
+    for (int j = 0; j < 2; j++) {
+        hosts->price[j] = 2, hosts->value[j] = 1, hosts->capacity[j] = 1e7 * (j + 1), hosts->cost[j] = NAN;
+        hosts->latency[j] = NAN, hosts->delay[j] = 0.7, hosts->affinity[j] = 0;
+        hosts->provider_id[j] = strdup(j ? "hostB" : "hostA");
+    }
+    hosts->demand[0] = 10;
+    hosts->user_id[0] = strdup("app");
+    assert_int_equal(prillm_market_validate(hosts, &err), PRILLM_OK);
+    double *flows = solve_flows(hosts, NULL);
+    assert_true(fabs(flows[0] - 10.0 / 3) < 1e-9 && fabs(flows[1] - 20.0 / 3) < 1e-9);
+    free(flows);
+    /* costs large by their prices are the market itself */
+    hosts->price[0] = 1e7, hosts->price[1] = 1e7 + 1;
+    assert_int_equal(prillm_market_validate(hosts, &err), PRILLM_OK);
+    /* opposite parts in value and affinity cancel in the costs but not in
+     * their digits: the larger (here the affinity, on a tie) is named */
+    hosts->price[0] = hosts->price[1] = 2;
+    for (int j = 0; j < 2; j++) hosts->value[j] = 1 - 1e10, hosts->affinity[j] = 1e10;
+    expect_refused(hosts, 0, "its affinity row has a common part of 1e+10", "opposite parts");
+    for (int j = 0; j < 2; j++) hosts->affinity[j] = 0;
+    expect_refused(hosts, 0, "every provider's value has a common part of -1e+10", "every value");
+    /* a negative demand is named as such, before the common part */
+    hosts->demand[0] = -10;
+    assert_int_equal(prillm_market_validate(hosts, &err), PRILLM_ERR_INVALID_DATA);
+    assert_non_null(strstr(err.message, "users[0].demand must be >= 0"));
+    prillm_market_free(hosts);
+    PrillmMarket *mono = prillm_market_alloc(1, 1, &err);
+    assert_non_null(mono);
+    mono->price[0] = 2, mono->value[0] = 1, mono->capacity[0] = 1e7, mono->cost[0] = mono->latency[0] = NAN;
+    mono->delay[0] = 0.7, mono->affinity[0] = 0, mono->demand[0] = 10;
+    mono->provider_id[0] = strdup("only");
+    mono->user_id[0] = strdup("app");
+    assert_int_equal(prillm_market_validate(mono, &err), PRILLM_OK);
+    prillm_market_free(mono);
 }
 
 /* Each method runs on markets with affinities; its profit, scored in the
