@@ -149,6 +149,11 @@ const char *prillm_cli_cell(const char *id, char buf[PRILLM_CLI_CELL]);
  * 0, or -1 (reported, with the system's reason when the flush or close
  * failed) if writing failed; standard output's failure is reported once. */
 int prillm_cli_close_output(FILE *f, const char *path);
+/* A library writer's error on stream out: when out itself failed (a full
+ * disk), EXIT_INTERNAL with nothing said, as prillm_cli_close_output (a
+ * file) or prillm_cli_finish (standard output) says it once, with the
+ * system's reason; any other error is reported as prillm_cli_fail does. */
+int prillm_cli_writer_failed(FILE *out, const PrillmError *err);
 /* A command's exit code, made EXIT_INTERNAL (and reported, once) if
  * standard output cannot be flushed or any output failed: every command
  * returns through it, so a full disk or a closed pipe never exits 0. */

@@ -37,11 +37,6 @@ int prillm_cli_exit_for_status(PrillmStatus status) {
 }
 
 int prillm_cli_fail(const PrillmError *err) {
-    /* a writer's failure on standard output: said once, with the reason */
-    if (err->code == PRILLM_ERR_IO && ferror(stdout)) {
-        prillm_cli_close_output(stdout, "-");
-        return EXIT_INTERNAL;
-    }
     fprintf(stderr, "prillm: error: %s\n", err->message);
     return prillm_cli_exit_for_error(err->code);
 }
@@ -295,6 +290,12 @@ int prillm_cli_close_output(FILE *f, const char *path) {
         report_output_failure(strcmp(path, "-") == 0 ? "standard output" : path, errnum);
     }
     return -1;
+}
+
+int prillm_cli_writer_failed(FILE *out, const PrillmError *err) {
+    if (!ferror(out)) return prillm_cli_fail(err);
+    output_failure_seen = 1;
+    return EXIT_INTERNAL;
 }
 
 int prillm_cli_finish(int code) {

@@ -350,8 +350,10 @@ int cmd_calibrate(int argc, char **argv) {
             code = prillm_cli_fail(&err);
         } else {
             rc = prillm_market_write_json(mk, out, &err);
-            if (prillm_cli_close_output(out, out_path) != 0 && !rc) rc = PRILLM_ERR_IO;
-            if (rc) code = EXIT_INTERNAL;
+            int failed = ferror(out) != 0;
+            if (prillm_cli_close_output(out, out_path) != 0) code = EXIT_INTERNAL; /* said by the close */
+            else if (rc && !failed) code = prillm_cli_fail(&err);
+            else if (rc) code = EXIT_INTERNAL;
             else prillm_cli_note("calibrated market (period %ld) written to %s", period, out_path);
         }
         prillm_market_free(mk);
@@ -365,8 +367,10 @@ int cmd_calibrate(int argc, char **argv) {
             code = EXIT_BAD_INPUT;
         } else {
             rc = prillm_calibration_write_svg(obs, results[0], svg, &err);
-            if (prillm_cli_close_output(svg, plot_path) != 0 && !rc) code = EXIT_INTERNAL;
-            else if (rc) code = prillm_cli_fail(&err);
+            int failed = ferror(svg) != 0;
+            if (prillm_cli_close_output(svg, plot_path) != 0) code = EXIT_INTERNAL; /* said by the close */
+            else if (rc && !failed) code = prillm_cli_fail(&err);
+            else if (rc) code = EXIT_INTERNAL;
         }
     }
     if (results[0] && (!code || code == EXIT_BAD_INPUT)) {

@@ -116,7 +116,7 @@ void prillm_cli_compete_print(FILE *out, const PrillmMarket *mk, const PrillmCom
     else {
         /* the library's JSON (prillm serve answers the same bytes) */
         PrillmError err;
-        if (prillm_compete_result_write_json(mk, r, set, out, &err)) prillm_cli_fail(&err);
+        if (prillm_compete_result_write_json(mk, r, set, out, &err)) prillm_cli_writer_failed(out, &err);
     }
 }
 
@@ -223,8 +223,10 @@ static int write_market(const PrillmMarket *mk, const PrillmCompeteResult *r, co
     int code = f ? 0 : EXIT_BAD_INPUT;
     if (f) {
         PrillmErrorCode rc = prillm_market_write_json(at, f, &err);
-        if (prillm_cli_close_output(f, path)) code = EXIT_BAD_INPUT;
-        if (rc) code = prillm_cli_fail(&err);
+        int failed = ferror(f) != 0;
+        if (prillm_cli_close_output(f, path)) code = EXIT_INTERNAL; /* said by the close */
+        else if (rc && !failed) code = prillm_cli_fail(&err);
+        else if (rc) code = EXIT_INTERNAL;
         if (!code) prillm_cli_note("wrote the market at the final prices to %s", path);
     }
     prillm_market_free(at);

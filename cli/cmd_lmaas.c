@@ -248,11 +248,7 @@ static int generate(long customers, long models, long seed) {
     if (!mk) return prillm_cli_fail(&err);
     PrillmErrorCode rc = prillm_lmaas_write_json(mk, stdout, &err);
     prillm_lmaas_free(mk);
-    if (rc || fflush(stdout) != 0) {
-        fprintf(stderr, "prillm: error: writing the market failed\n");
-        return EXIT_INTERNAL;
-    }
-    return EXIT_SOLVED;
+    return rc ? prillm_cli_writer_failed(stdout, &err) : EXIT_SOLVED;
 }
 
 int cmd_lmaas(int argc, char **argv) {

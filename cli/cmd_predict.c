@@ -179,7 +179,7 @@ int cmd_predict(int argc, char **argv) {
         if (csv == 1) wrc = prillm_prediction_write_csv(pr, out, &err);
         else if (csv == 2) print_table(out, pr);
         else wrc = prillm_prediction_write_json(pr, out, &err);
-        if (prillm_cli_close_output(out, where) != 0) code = EXIT_INTERNAL;
+        if (prillm_cli_close_output(out, where) != 0) code = EXIT_INTERNAL; /* said by the close */
         else if (wrc) code = prillm_cli_fail(&err);
     }
     prillm_prediction_free(pr);

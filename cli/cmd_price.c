@@ -73,7 +73,7 @@ static void price_help(FILE *out) {
 /* The JSON answer is the library's (prillm serve answers the same bytes). */
 static int print_json(FILE *out, const PrillmMarket *mk, const PrillmPriceResult *r, int compare) {
     PrillmError err;
-    return prillm_price_result_write_json(mk, r, compare, out, &err) ? prillm_cli_fail(&err) : 0;
+    return prillm_price_result_write_json(mk, r, compare, out, &err) ? prillm_cli_writer_failed(out, &err) : 0;
 }
 
 static void print_table(FILE *out, const PrillmMarket *mk, const PrillmPriceResult *r) {

@@ -211,6 +211,7 @@ int cmd_train_aggregator(int argc, char **argv) {
     PrillmTrainInfo info;
     memset(&info, 0, sizeof info);
     PrillmErrorCode rc = model ? PRILLM_OK : err.code;
+    int said = 0; /* an exit code when the failure was already reported (an output that cannot be opened or written) */
     if (!rc && data_path) {
         FILE *in = strcmp(data_path, "-") == 0 ? stdin : fopen(data_path, "rb");
         char *description = NULL;
@@ -242,27 +243,25 @@ int cmd_train_aggregator(int argc, char **argv) {
                                         &scenario_settings);
         FILE *out = prillm_cli_open_output(save_path, "--save-data");
         if (!out) {
-            rc = PRILLM_ERR_IO;
-            snprintf(err.message, sizeof err.message, "cannot write --save-data %s", save_path);
+            rc = PRILLM_ERR_IO, said = EXIT_BAD_INPUT;
         } else {
             rc = prillm_aggregator_scenarios_write(&scenarios, description, out, &err);
-            if (prillm_cli_close_output(out, save_path) && !rc)
-                rc = prillm__fail(&err, PRILLM_ERR_IO, "cannot write --save-data %s", save_path);
+            if (prillm_cli_close_output(out, save_path)) rc = PRILLM_ERR_IO, said = EXIT_INTERNAL;
         }
     }
     if (!rc) rc = prillm_aggregator_train(model, &scenarios, &train_settings, checkpoint, progress_line, &verbose, &info, &err);
     if (!rc) {
-        FILE *out = strcmp(out_path, "-") == 0 ? stdout : fopen(out_path, "wb");
-        if (!out) rc = prillm__fail(&err, PRILLM_ERR_IO, "cannot write %s", out_path);
-        else {
+        FILE *out = prillm_cli_open_output(out_path, "--out");
+        if (!out) {
+            rc = PRILLM_ERR_IO, said = EXIT_BAD_INPUT;
+        } else {
             rc = prillm_aggregator_write_json(model, out, &err);
-            int bad = out == stdout ? fflush(out) != 0 || ferror(out) : fclose(out) != 0;
-            if (bad && !rc) rc = prillm__fail(&err, PRILLM_ERR_IO, "cannot write %s", out_path);
+            if (prillm_cli_close_output(out, out_path)) rc = PRILLM_ERR_IO, said = EXIT_INTERNAL;
         }
     }
     if (rc) {
-        fprintf(stderr, "prillm: error: %s\n", err.message);
-        code = prillm_cli_exit_for_error(rc);
+        if (!said) fprintf(stderr, "prillm: error: %s\n", err.message);
+        code = said ? said : prillm_cli_exit_for_error(rc);
     } else {
         const char *where = report_path ? report_path : "-";
         FILE *report = prillm_cli_open_output(where, "--report");

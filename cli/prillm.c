@@ -50,7 +50,8 @@ static void equilibrium_help(FILE *out) {
 static int print_equilibrium_json(FILE *out, const PrillmMarket *mk, const PrillmEquilibrium *eq, int method,
                                   int shown, int top) {
     PrillmError err;
-    if (prillm_equilibrium_write_json_flows(mk, eq, method, shown, top, out, &err)) return prillm_cli_fail(&err);
+    if (prillm_equilibrium_write_json_flows(mk, eq, method, shown, top, out, &err))
+        return prillm_cli_writer_failed(out, &err);
     return 0;
 }
 
@@ -300,8 +301,7 @@ int cmd_generate(int argc, char **argv) {
     }
     PrillmErrorCode rc = prillm_market_write_json(mk, stdout, &err);
     prillm_market_free(mk);
-    if (rc) fprintf(stderr, "prillm: error: %s\n", err.message);
-    return rc ? EXIT_INTERNAL : EXIT_SOLVED;
+    return rc ? prillm_cli_writer_failed(stdout, &err) : EXIT_SOLVED;
 }
 
 /* ---- main --------------------------------------------------------------- */
