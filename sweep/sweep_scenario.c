@@ -54,6 +54,11 @@ static PrillmErrorCode get_number(const cJSON *change, const char *key, const ch
 static PrillmErrorCode parse_change(const cJSON *c, const PrillmMarket *mk, const char *where, SweepChange *out,
                                     PrillmError *err) {
     if (!cJSON_IsObject(c)) return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s must be an object", where);
+    /* a key given twice: cJSON would keep the first, silently (the unknown
+     * ones are refused below, with what a change takes) */
+    PrillmJsonWarner quiet = {NULL, NULL};
+    PrillmErrorCode rc = prillm__json_check_keys(c, where, provider_keys, NULL, &quiet, err);
+    if (rc) return rc;
     const cJSON *provider = cJSON_GetObjectItemCaseSensitive(c, "provider");
     const cJSON *user = cJSON_GetObjectItemCaseSensitive(c, "user");
     if ((provider != NULL) == (user != NULL))
@@ -73,8 +78,7 @@ static PrillmErrorCode parse_change(const cJSON *c, const PrillmMarket *mk, cons
             return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s.%s \"%.200s\" is not in the market", where,
                                 provider ? "provider" : "user", who->valuestring);
     }
-    PrillmErrorCode rc = fail_unknown_keys(c, provider ? provider_keys : user_keys, where, err);
-    if (rc) return rc;
+    if ((rc = fail_unknown_keys(c, provider ? provider_keys : user_keys, where, err))) return rc;
     if ((rc = get_number(c, "price", where, &out->price, err))) return rc;
     if ((rc = get_number(c, "price_scale", where, &out->price_scale, err))) return rc;
     if ((rc = get_number(c, "capacity", where, &out->capacity, err))) return rc;

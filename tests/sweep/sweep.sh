@@ -162,6 +162,14 @@ EOF
   echo '{"scenarios": [{"id": "x", "changes": [{"provider": "model-1", "capacity": -1}]}]}' > bad.json
   "$sweep" scenarios m.json --whatif bad.json 2> err.txt; [ $? -eq 3 ] || fail "invalid what-if: exit"
   grep -q 'what-if "x" makes the market invalid: providers\[1\].capacity must be > 0' err.txt || fail "$(cat err.txt)"
+  # a key twice in a change (cJSON kept the first: price 1 applied, or
+  # the change made to model-1 while its last "provider" named model-2)
+  echo '{"scenarios": [{"id": "x", "changes": [{"provider": "model-1", "price": 1, "price": 2}]}]}' > bad.json
+  "$sweep" scenarios m.json --whatif bad.json 2> err.txt; [ $? -eq 3 ] || fail "a key twice: exit"
+  grep -q 'scenarios\[0\].changes\[0\]: duplicate key "price"' err.txt || fail "$(cat err.txt)"
+  echo '{"scenarios": [{"id": "x", "changes": [{"provider": "model-1", "price": 1, "provider": "model-2"}]}]}' > bad.json
+  "$sweep" scenarios m.json --whatif bad.json 2> err.txt; [ $? -eq 3 ] || fail "provider twice: exit"
+  grep -q 'duplicate key "provider"' err.txt || fail "$(cat err.txt)"
   # changes that leave the market as it was; an id --perturb also gives
   echo '{"scenarios": [{"id": "x", "changes": [{"provider": "model-1", "price_scale": 1}]}]}' > bad.json
   "$sweep" scenarios m.json --whatif bad.json 2> err.txt; [ $? -eq 3 ] || fail "a what-if that changes nothing: exit"
