@@ -1,10 +1,20 @@
 /* prillm explain: the analyst's report on the target's price, as HTML,
  * Markdown or JSON (the numbers from prillm_explain, explain.h). */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
+
+/* Two paths naming one file: the same text, or the same file already there
+ * (a link, ./x against x). */
+static int same_file(const char *a, const char *b) {
+    struct stat x, y;
+    if (strcmp(a, b) == 0) return 1;
+    return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
 
 static PrillmErrorCode set_explain_option(void *settings, const char *name, const char *value, PrillmError *err) {
     return prillm_explain_set_option(settings, name, value, err);
@@ -153,6 +163,12 @@ int cmd_explain(int argc, char **argv) {
     }
     if (svg && strcmp(svg, "-") == 0 && strcmp(out_path, "-") == 0)
         return prillm_cli_both_stdout("--svg", "--out", "give --out FILE");
+    if (svg && strcmp(svg, "-") != 0 && strcmp(out_path, "-") != 0 && same_file(svg, out_path)) {
+        /* the page would overwrite its own image and link to itself */
+        fprintf(stderr, "prillm: error: --svg %s and --out %s are the same file: give the curve a file of its own\n",
+                svg, out_path);
+        return EXIT_USAGE;
+    }
     PrillmMarket *mk = NULL;
     int code = prillm_cli_load_market(path, &mk);
     if (code) return code;

@@ -1487,6 +1487,9 @@ static void test_explain_command(void **state) {
         {"explain \"$DATA/cli_market.json\" --target big-model --svg c.svg", "--svg"},
         {"explain \"$DATA/cli_market.json\" --target big-model --step 0", "step"},
         {"explain \"$DATA/cli_market.json\" --target big-model --method nope", "nope"},
+        /* the page would overwrite its own image: by name, and through a link */
+        {"explain \"$DATA/cli_market.json\" --target big-model --format md --out same.md --svg same.md",
+         "are the same file"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         Run r = run("\"$PRILLM_CLI\" %s", cases[k].args);
@@ -1494,6 +1497,11 @@ static void test_explain_command(void **state) {
         expect_in(r.err, cases[k].mentions, cases[k].args);
         run_free(&r);
     }
+    Run r = run("touch same.md && ln -sf same.md link.md && \"$PRILLM_CLI\" explain \"$DATA/cli_market.json\" "
+                "--target big-model --format md --out same.md --svg link.md");
+    expect_exit(&r, 2, "--svg a link to --out");
+    expect_in(r.err, "are the same file", "--svg a link to --out");
+    run_free(&r);
 }
 
 /* two different output formats are a usage error, whichever the command */
