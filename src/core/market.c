@@ -397,8 +397,9 @@ PrillmErrorCode prillm_market_validate(const PrillmMarket *mk, PrillmError *err)
          * order. */
         RowCheck row = check_row(mk, i);
         costs_ok &= row.costs_ok;
-        /* a user with no demand sends nothing, whatever its costs */
-        if (row.ok && row.costs_ok && mk->demand[i] > 0) {
+        /* a user with no demand sends nothing, whatever its costs; with
+         * one provider there is nowhere else for traffic to go */
+        if (row.ok && row.costs_ok && mk->demand[i] > 0 && m > 1) {
             double affinity_part = 0.5 * row.affinity_low + 0.5 * row.affinity_high;
             double rest = row.priced_most + value_half + (0.5 * row.affinity_high - 0.5 * row.affinity_low) + congestion;
             if (fmax(fabs(affinity_part), fabs(value_part)) > PRILLM__COMMON_PART_LIMIT * rest)

@@ -437,6 +437,8 @@ static void test_large_common_parts_refused(void **state) {
     mono->provider_id[0] = strdup("only");
     mono->user_id[0] = strdup("app");
     assert_int_equal(prillm_market_validate(mono, &err), PRILLM_OK);
+    mono->value[0] = 1e7; /* nowhere else for its traffic to go */
+    assert_int_equal(prillm_market_validate(mono, &err), PRILLM_OK);
     prillm_market_free(mono);
 }
 
