@@ -249,6 +249,18 @@ static int print_providers(FILE *out, const Sweep *s, SweepBuffer *results, int 
     return code;
 }
 
+/* A scenario's target counted: an error (the first one kept) or a status
+ * short of solved. */
+static void count_target(const PrillmPriceResult *r, const PrillmError *e, int *failed, int *not_solved,
+                         PrillmError *first) {
+    if (e->code != PRILLM_OK) {
+        if (!*failed) *first = *e;
+        ++*failed;
+    } else if (r->status != PRILLM_STATUS_SOLVED) {
+        ++*not_solved;
+    }
+}
+
 static void print_target_json(FILE *out, const PrillmPriceResult *r, const PrillmError *e) {
     fputs("{\"status\": ", out);
     if (e->code != PRILLM_OK) {
@@ -274,6 +286,10 @@ static int print_scenarios(FILE *out, const Sweep *s, SweepBuffer *results, int 
     const PrillmMarket *base = s->market;
     int n = base->n_users, m = base->n_providers, count = n_scenarios(s);
     int solved = 0, failed = 0;
+    /* --target: scenarios whose target could not be priced, or was priced
+     * short of solved (the first error kept for the message) */
+    int target_failed = 0, target_not_solved = 0;
+    PrillmError first_target_err = {PRILLM_OK, ""};
     double *price = malloc((size_t)m * sizeof *price), *flow = malloc((size_t)m * sizeof *flow),
            *profit = malloc((size_t)m * sizeof *profit);
     double *flows = s->flows == PRILLM_FLOWS_ALL ? malloc((size_t)n * (size_t)m * sizeof *flows) : NULL;
@@ -336,7 +352,10 @@ static int print_scenarios(FILE *out, const Sweep *s, SweepBuffer *results, int 
         else solved += status == PRILLM_STATUS_SOLVED;
         if (format == 1) {
             /* no app flows in CSV (s->flows is PRILLM_FLOWS_NONE) */
-            if (ok && s->target >= 0) get_price(&r, &target, &target_err);
+            if (ok && s->target >= 0) {
+                get_price(&r, &target, &target_err);
+                count_target(&target, &target_err, &target_failed, &target_not_solved, &first_target_err);
+            }
             for (int j = 0; j < m; j++) {
                 prillm__csv_field(out, id);
                 fprintf(out, ",%s,", ok ? prillm_status_name((PrillmStatus)status) : "error");
@@ -402,6 +421,7 @@ static int print_scenarios(FILE *out, const Sweep *s, SweepBuffer *results, int 
         }
         if (s->target >= 0) {
             get_price(&r, &target, &target_err);
+            count_target(&target, &target_err, &target_failed, &target_not_solved, &first_target_err);
             fputs(",\n     \"target\": ", out);
             print_target_json(out, &target, &target_err);
         }
@@ -411,15 +431,25 @@ static int print_scenarios(FILE *out, const Sweep *s, SweepBuffer *results, int 
             failed++;
         }
     }
-    if (format != 1) fprintf(out, "\n  ],\n  \"solved\": %d, \"not_solved\": %d, \"errors\": %d\n}\n", solved,
-                             count - solved - failed, failed);
+    if (format != 1) {
+        fprintf(out, "\n  ],\n  \"solved\": %d, \"not_solved\": %d, \"errors\": %d", solved, count - solved - failed,
+                failed);
+        if (s->target >= 0)
+            fprintf(out, ",\n  \"target_not_solved\": %d, \"target_errors\": %d", target_not_solved, target_failed);
+        fputs("\n}\n", out);
+    }
+    if (target_failed)
+        fprintf(stderr, "prillm-sweep: error: the target could not be priced in %d of %d scenarios (the first: %s)\n",
+                target_failed, count, first_target_err.message);
     free(price);
     free(flow);
     free(profit);
     free(flows);
     free(top_best);
     free(top_flow);
-    return failed ? EXIT_FAILED : solved < count ? EXIT_INACCURATE : EXIT_SOLVED;
+    return failed || target_failed ? EXIT_FAILED
+           : solved < count || target_not_solved ? EXIT_INACCURATE
+                                                 : EXIT_SOLVED;
 }
 
 /* ---- the market, from rank 0 to every rank ------------------------------- */

@@ -170,6 +170,15 @@ EOF
   echo '{"scenarios": [{"id": "x", "changes": [{"provider": "model-1", "price": 1, "provider": "model-2"}]}]}' > bad.json
   "$sweep" scenarios m.json --whatif bad.json 2> err.txt; [ $? -eq 3 ] || fail "provider twice: exit"
   grep -q 'duplicate key "provider"' err.txt || fail "$(cat err.txt)"
+  # a target that cannot be priced in any scenario (no rival, no pmax) is
+  # counted and fails the run (it exited 0 with "errors": 0)
+  printf '%s' '{"weights": {"price": 1, "congestion": 1, "delay": 0}, "providers": [{"id": "solo", "price": 1,
+    "capacity": 10, "value": 2}], "users": [{"id": "u", "demand": 5}], "delay": [[0]]}' > solo.json
+  "$sweep" scenarios solo.json --perturb 2 --target solo --no-flows > out.json 2> err.txt; [ $? -eq 5 ] || fail "target errors: exit"
+  grep -q '"target_errors": 3' out.json || fail "$(cat out.json)"
+  grep -q 'the target could not be priced in 3 of 3 scenarios' err.txt || fail "$(cat err.txt)"
+  "$sweep" scenarios solo.json --perturb 2 --target solo --pmax 10 --no-flows > out.json 2> err.txt || fail "with --pmax: $(cat err.txt)"
+  grep -q '"target_not_solved": 0, "target_errors": 0' out.json || fail "$(cat out.json)"
   # changes that leave the market as it was; an id --perturb also gives
   echo '{"scenarios": [{"id": "x", "changes": [{"provider": "model-1", "price_scale": 1}]}]}' > bad.json
   "$sweep" scenarios m.json --whatif bad.json 2> err.txt; [ $? -eq 3 ] || fail "a what-if that changes nothing: exit"
