@@ -283,6 +283,8 @@ static PrillmErrorCode read_openrouter(const char *dir, int *date_io, const Pril
     c_tok = prillm__csv_column(t, "tokens");
     int c_prompt = prillm__csv_column(t, "prompt_tokens"), c_compl = prillm__csv_column(t, "completion_tokens");
     if (alloc_models(p, t->rows)) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory");
+    long negative = 0, *row_of = malloc(((size_t)t->rows + 1) * sizeof *row_of); /* a model's row, for messages */
+    if (!row_of) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory");
     for (long r = 0; r < t->rows; r++) {
         if (prillm__csv_date(prillm__csv_get(t, r, c_date)) != date) continue;
         const char *id = prillm__csv_get(t, r, c_model);
@@ -292,9 +294,30 @@ static PrillmErrorCode read_openrouter(const char *dir, int *date_io, const Pril
             (c_tps >= 0 && (rc = prillm__csv_number(t, r, c_tps, &tps, err))) ||
             (c_tok >= 0 && (rc = prillm__csv_number(t, r, c_tok, &tok, err))) ||
             (c_prompt >= 0 && (rc = prillm__csv_number(t, r, c_prompt, &prompt, err))) ||
-            (c_compl >= 0 && (rc = prillm__csv_number(t, r, c_compl, &compl, err))))
+            (c_compl >= 0 && (rc = prillm__csv_number(t, r, c_compl, &compl, err)))) {
+            free(row_of);
             return rc;
+        }
+        /* named here, by row and column: the market built from them would
+         * name only a provider index */
+        const double *cells[] = {&in, &out, &lat, &tps, &tok, &prompt, &compl};
+        const int columns[] = {c_in, c_out, c_lat, c_tps, c_tok, c_prompt, c_compl};
+        for (int q = 0; q < 7; q++)
+            if (columns[q] >= 0 && fabs(*cells[q]) > PRILLM_MAX_MAGNITUDE) {
+                free(row_of);
+                return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s row %ld column %s: %g is out of range (|x| <= 1e100)",
+                                    t->path, r + 2, t->name[columns[q]], *cells[q]);
+            }
+        negative += (isfinite(in) && in < 0) || (isfinite(out) && out < 0);
         if (!id[0] || !isfinite(in) || !isfinite(out) || in < 0 || out < 0) continue; /* no usable price */
+        for (int q = 0; q < p->n_models; q++)
+            if (strcmp(p->model[q], id) == 0) {
+                long first = row_of[q];
+                free(row_of);
+                return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s rows %ld and %ld: model \"%.200s\" is listed twice on %d",
+                                    t->path, first + 2, r + 2, id, date);
+            }
+        row_of[p->n_models] = r;
         int j = prillm_market_provider_index(mk, id);
         /* an entrant's own token split where the day has one */
         double own = prompt >= 0 && compl >= 0 && prompt + compl > 0 ? prompt / (prompt + compl) : NAN;
@@ -307,10 +330,14 @@ static PrillmErrorCode read_openrouter(const char *dir, int *date_io, const Pril
         p->throughput[k] = tps > 0 ? tps : NAN;
         p->tokens[k] = tok >= 0 ? tok / 1e6 : NAN;
     }
+    free(row_of);
     p->tokens_known = c_tok >= 0;
+    if (negative)
+        prillm__fit_say(warn, ctx, "%ld negative prices in %s dated %d (sentinels, e.g. openrouter/auto) read as no price",
+                        negative, t->path, date);
     if (p->n_models == 0)
-        return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s: no model with a %s price dated %d", t->path,
-                            meta->price_listed ? "listed" : "effective", date);
+        return prillm__fail(err, PRILLM_ERR_INVALID_DATA, "%s: no model with %s price dated %d", t->path,
+                            meta->price_listed ? "a listed" : "an effective", date);
     snprintf(path, sizeof path, "%s/apps.csv", dir);
     if (!file_exists(dir, "apps.csv")) {
         prillm__fit_say(warn, ctx, "%s absent: app demands carried from the calibrated market, scaled by the market's size", path);

@@ -513,6 +513,49 @@ static void write_classes_data(const char *dir) {
     fclose(f);
 }
 
+/* predict on damaged models.csv rows of the day it predicts: each is named
+ * by its row (and column), where the market built from them named only a
+ * provider index; sentinel negative prices are said, as fit says them. The
+ * file is restored after. */
+static void collect_warning(void *context, const char *message) {
+    char *seen = context;
+    if (strstr(message, "negative prices")) snprintf(seen, 256, "%s", message);
+}
+
+static void check_predict_damaged_rows(const char *dir, const char *text, size_t size) {
+    char path[1024], saved[1100];
+    snprintf(path, sizeof path, "%s/models.csv", dir);
+    snprintf(saved, sizeof saved, "%s.saved", path);
+    assert_int_equal(rename(path, saved), 0);
+    static const char *const extra[] = {
+        "2026-07-30,a/c1,3,15,3,15,1,50,4e9,3e9,1e9\n",      /* a/c1 a second time that day */
+        "2026-07-30,z/huge,3,15,3,1e308,1,50,4e9,3e9,1e9\n", /* a price out of range */
+        "2026-07-30,z/auto,-1,-1,-1,-1,1,50,4e9,3e9,1e9\n",  /* a sentinel: no price */
+    };
+    for (int k = 0; k < 3; k++) {
+        char command[4096];
+        snprintf(command, sizeof command, "cp '%s' '%s' && printf '%%s' '%s' >> '%s'", saved, path, extra[k], path);
+        assert_int_equal(system(command), 0);
+        PrillmPrediction *pr = NULL;
+        PrillmError err;
+        char seen[256] = "";
+        PrillmErrorCode rc = prillm_predict(text, size, dir, 20260730, collect_warning, seen, &pr, &err);
+        if (k == 0) {
+            assert_int_equal(rc, PRILLM_ERR_INVALID_DATA);
+            if (!strstr(err.message, "models.csv rows") || !strstr(err.message, "\"a/c1\" is listed twice on 20260730"))
+                fail_msg("%s", err.message);
+        } else if (k == 1) {
+            assert_int_equal(rc, PRILLM_ERR_INVALID_DATA);
+            if (!strstr(err.message, "column price_out_effective_per_mtok: 1e+308 is out of range")) fail_msg("%s", err.message);
+        } else {
+            if (rc) fail_msg("%s", err.message);
+            if (!strstr(seen, "1 negative prices")) fail_msg("no warning of the sentinel: \"%s\"", seen);
+            prillm_prediction_free(pr);
+        }
+    }
+    assert_int_equal(rename(saved, path), 0);
+}
+
 static void remove_classes_data(const char *dir) {
     char path[512];
     snprintf(path, sizeof path, "%s/raw/sui414_openrouter-pricing-data/models_daily.csv", dir);
@@ -642,6 +685,7 @@ static void test_fit_service_classes(void **state) {
     assert_true(pr->provider_flow[cut_emb4] == 0 && pr->provider_flow[cut_img] == 0);
     assert_true(pr->provider_flow[cut_c7] > 0);
     prillm_prediction_free(pr);
+    check_predict_damaged_rows(dir, text, size);
     free(text);
     prillm_fit_result_free(r);
     st.max_models = 0;
