@@ -350,10 +350,9 @@ int cmd_calibrate(int argc, char **argv) {
             code = prillm_cli_fail(&err);
         } else {
             rc = prillm_market_write_json(mk, out, &err);
-            int failed = ferror(out) != 0;
-            if (prillm_cli_close_output(out, out_path) != 0) code = EXIT_INTERNAL; /* said by the close */
-            else if (rc && !failed) code = prillm_cli_fail(&err);
-            else if (rc) code = EXIT_INTERNAL;
+            /* a failed stream is the close's to say (it sees the error flag) */
+            if (prillm_cli_close_output(out, out_path) != 0) code = EXIT_INTERNAL;
+            else if (rc) code = prillm_cli_fail(&err);
             else prillm_cli_note("calibrated market (period %ld) written to %s", period, out_path);
         }
         prillm_market_free(mk);
@@ -367,10 +366,9 @@ int cmd_calibrate(int argc, char **argv) {
             code = EXIT_BAD_INPUT;
         } else {
             rc = prillm_calibration_write_svg(obs, results[0], svg, &err);
-            int failed = ferror(svg) != 0;
-            if (prillm_cli_close_output(svg, plot_path) != 0) code = EXIT_INTERNAL; /* said by the close */
-            else if (rc && !failed) code = prillm_cli_fail(&err);
-            else if (rc) code = EXIT_INTERNAL;
+            /* a failed stream is the close's to say (it sees the error flag) */
+            if (prillm_cli_close_output(svg, plot_path) != 0) code = EXIT_INTERNAL;
+            else if (rc) code = prillm_cli_fail(&err);
         }
     }
     if (results[0] && (!code || code == EXIT_BAD_INPUT)) {

@@ -223,10 +223,9 @@ static int write_market(const PrillmMarket *mk, const PrillmCompeteResult *r, co
     int code = f ? 0 : EXIT_BAD_INPUT;
     if (f) {
         PrillmErrorCode rc = prillm_market_write_json(at, f, &err);
-        int failed = ferror(f) != 0;
-        if (prillm_cli_close_output(f, path)) code = EXIT_INTERNAL; /* said by the close */
-        else if (rc && !failed) code = prillm_cli_fail(&err);
-        else if (rc) code = EXIT_INTERNAL;
+        /* a failed stream is the close's to say (it sees the error flag) */
+        if (prillm_cli_close_output(f, path) != 0) code = EXIT_INTERNAL;
+        else if (rc) code = prillm_cli_fail(&err);
         if (!code) prillm_cli_note("wrote the market at the final prices to %s", path);
     }
     prillm_market_free(at);
