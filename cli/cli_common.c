@@ -287,7 +287,7 @@ int prillm_cli_close_output(FILE *f, const char *path) {
         if (!stdout_failure_reported) report_output_failure("standard output", errnum);
         stdout_failure_reported = 1;
     } else {
-        report_output_failure(strcmp(path, "-") == 0 ? "standard output" : path, errnum);
+        report_output_failure(path, errnum); /* "-" is standard output, handled above */
     }
     return -1;
 }
