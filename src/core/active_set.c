@@ -75,7 +75,7 @@ void prillm__system_free(PrillmActiveSystem *sys) {
 
 static int ensure_doubles(double **buf, size_t *capacity, size_t count) {
     if (count <= *capacity) return 0;
-    double *bigger = realloc(*buf, count * sizeof(double));
+    double *bigger = prillm__realloc_array(*buf, count, sizeof(double));
     if (!bigger) return -1;
     *buf = bigger;
     *capacity = count;

@@ -1,4 +1,5 @@
 /* Error codes, status names and the small utilities every module uses. */
+#define _DEFAULT_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #include <locale.h>
 #include <math.h>
@@ -8,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -70,16 +73,39 @@ double prillm__now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Below one huge page an array cannot hold one: no advice. */
+#define HUGE_ADVICE_BYTES ((size_t)2 << 20)
+
+/* Transparent huge pages for the whole pages of [p, p + bytes): the kernel
+ * backs each 2 MiB-aligned stretch of them with one huge page at its first
+ * touch (a hint: where it has none, or THP is off, 4 KiB pages as before). */
+static void *advise_huge(void *p, size_t bytes) {
+#ifdef MADV_HUGEPAGE
+    if (p && bytes >= HUGE_ADVICE_BYTES) {
+        size_t page = (size_t)sysconf(_SC_PAGESIZE);
+        uintptr_t from = ((uintptr_t)p + page - 1) / page * page, to = ((uintptr_t)p + bytes) / page * page;
+        if (to > from) (void)madvise((void *)from, to - from, MADV_HUGEPAGE);
+    }
+#endif
+    return p;
+}
+
 void *prillm__calloc(size_t count, size_t size) {
     if (count == 0 || size == 0) return calloc(1, 1);
     if (count > SIZE_MAX / size) return NULL;
-    return calloc(count, size);
+    return advise_huge(calloc(count, size), count * size);
 }
 
 void *prillm__malloc_array(size_t count, size_t size) {
     if (count == 0 || size == 0) return malloc(1);
     if (count > SIZE_MAX / size) return NULL;
-    return malloc(count * size);
+    return advise_huge(malloc(count * size), count * size);
+}
+
+void *prillm__realloc_array(void *p, size_t count, size_t size) {
+    if (count == 0 || size == 0) return realloc(p, 1);
+    if (count > SIZE_MAX / size) return NULL;
+    return advise_huge(realloc(p, count * size), count * size);
 }
 
 char *prillm__strdup(const char *text) {

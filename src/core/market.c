@@ -28,7 +28,7 @@ static PrillmMarket *market_alloc(int n_users, int n_providers, int with_pairs, 
     mk->latency = malloc(m * sizeof(double));
     mk->demand = malloc(n * sizeof(double));
     if (with_pairs) {
-        mk->delay = (n > ((size_t)-1) / sizeof(double) / m) ? NULL : malloc(n * m * sizeof(double));
+        mk->delay = (n > ((size_t)-1) / sizeof(double) / m) ? NULL : prillm__malloc_array(n * m, sizeof(double));
         /* affinities default to 0: a market without app tastes */
         mk->affinity = (n > ((size_t)-1) / sizeof(double) / m) ? NULL : prillm__calloc(n * m, sizeof(double));
     }

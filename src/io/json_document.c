@@ -28,14 +28,15 @@ PrillmErrorCode prillm__input_too_large(PrillmError *err, const char *what, size
                         prillm__input_limit_text(limit, text, sizeof text), what);
 }
 
-/* A regular file says its size up front: no need to read a gigabyte to
- * learn that it is too big. */
-static int known_too_large(FILE *stream, size_t limit) {
+/* The bytes left in a regular file (0: not a regular file, or at its end).
+ * A regular file says its size up front: no need to read a gigabyte to
+ * learn that it is too big, nor to grow the buffer step by step. Only a
+ * hint: the read goes on past it, or stops short, as the file does. */
+static unsigned long long known_bytes_left(FILE *stream) {
     struct stat st;
     if (fstat(fileno(stream), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0) return 0;
     long at = ftell(stream);
-    unsigned long long left = (unsigned long long)st.st_size - (at > 0 && at <= st.st_size ? (unsigned long long)at : 0);
-    return left > (unsigned long long)limit;
+    return (unsigned long long)st.st_size - (at > 0 && at <= st.st_size ? (unsigned long long)at : 0);
 }
 
 PrillmErrorCode prillm__read_stream_limited(FILE *stream, const char *what, const char *io_error, size_t limit,
@@ -44,11 +45,15 @@ PrillmErrorCode prillm__read_stream_limited(FILE *stream, const char *what, cons
     *length = 0;
     if (!stream) return prillm__fail(err, PRILLM_ERR_INVALID_ARGUMENT, "stream is NULL");
     if (limit > ((size_t)-1) / 2) limit = ((size_t)-1) / 2;
-    if (known_too_large(stream, limit)) return prillm__input_too_large(err, what, limit);
+    unsigned long long left = known_bytes_left(stream);
+    if (left > (unsigned long long)limit) return prillm__input_too_large(err, what, limit);
     /* at most limit + 1 bytes are held (one more than allowed tells that
      * there is more), plus the terminating NUL */
     size_t cap = limit + 2 < ((size_t)1 << 16) ? limit + 2 : ((size_t)1 << 16), len = 0;
-    char *buf = malloc(cap);
+    /* a file of known size: read into one buffer of its size (plus the
+     * byte that tells it grew, and the NUL), in huge pages when large */
+    if (left > 0) cap = (size_t)left + 2;
+    char *buf = prillm__malloc_array(cap, 1);
     if (!buf) return prillm__fail(err, PRILLM_ERR_NO_MEMORY, "out of memory reading %s", what);
     for (;;) {
         if (len + 1 >= cap) {

@@ -1484,6 +1484,67 @@ static void test_input_size_limit(void **state) {
     unlink(path);
 }
 
+/* A regular file is read into one buffer of its size (known up front):
+ * every byte, from wherever the stream stands, NUL-terminated; and the
+ * large-array allocations (huge pages asked for from 2 MiB) are ordinary
+ * memory: zeroed by calloc, kept by realloc, refused on overflow. */
+static void test_regular_file_read_whole(void **state) {
+    (void)state;
+    const size_t sizes[] = {0, 1, 2, 4095, 65536, 65537, ((size_t)3 << 20) + 5};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        size_t size = sizes[s];
+        unsigned char *bytes = malloc(size + 1);
+        assert_non_null(bytes);
+        for (size_t k = 0; k < size; k++) bytes[k] = (unsigned char)(1 + (k * 2654435761u >> 13) % 255);
+        FILE *f = tmpfile();
+        assert_non_null(f);
+        assert_int_equal(fwrite(bytes, 1, size, f), size);
+        /* from the start, from the middle, after a byte pushed back */
+        for (int from = 0; from < 3; from++) {
+            size_t at = from == 0 ? 0 : size / 2;
+            assert_int_equal(fseek(f, (long)at, SEEK_SET), 0);
+            if (from == 2 && size > 0) {
+                assert_int_equal(fgetc(f), bytes[at]);
+                assert_int_equal(ungetc(bytes[at], f), bytes[at]);
+            }
+            char *text = NULL;
+            size_t length = 0;
+            PrillmError err;
+            assert_int_equal(prillm__read_stream_limited(f, "the test file", NULL, size + 1, &text, &length, &err),
+                             PRILLM_OK);
+            if (length != size - at) fail_msg("%zu bytes from %zu: read %zu", size, at, length);
+            assert_memory_equal(text, bytes + at, length);
+            assert_int_equal(text[length], '\0');
+            free(text);
+        }
+        fclose(f);
+        free(bytes);
+    }
+    /* the allocations */
+    size_t big = ((size_t)5 << 20) + 3;
+    unsigned char *zeros = prillm__calloc(big, 1);
+    assert_non_null(zeros);
+    for (size_t k = 0; k < big; k += 4093) assert_int_equal(zeros[k], 0);
+    assert_int_equal(zeros[big - 1], 0);
+    memset(zeros, 7, big);
+    unsigned char *grown = prillm__realloc_array(zeros, 3, big);
+    assert_non_null(grown);
+    for (size_t k = 0; k < big; k += 4093) assert_int_equal(grown[k], 7);
+    assert_int_equal(grown[big - 1], 7);
+    free(grown);
+    double *array = prillm__malloc_array(big, sizeof(double));
+    assert_non_null(array);
+    array[0] = array[big - 1] = 1.5;
+    assert_true(array[0] + array[big - 1] == 3.0);
+    free(array);
+    assert_null(prillm__calloc(SIZE_MAX / 2, 3));
+    assert_null(prillm__malloc_array(SIZE_MAX / 2, 3));
+    void *kept = malloc(8);
+    assert_non_null(kept);
+    assert_null(prillm__realloc_array(kept, SIZE_MAX / 2, 3)); /* kept is left as it was */
+    free(kept);
+}
+
 /* The CSV reader: the same limit, after decompression (a gzip bomb), and a
  * byte order mark, NUL bytes and bytes that are not UTF-8 in fields. */
 static void write_file(const char *path, const char *text, size_t length) {
@@ -1769,6 +1830,7 @@ int main(void) {
         cmocka_unit_test(test_byte_order_mark_is_skipped),
         cmocka_unit_test(test_nesting_limit_is_named),
         cmocka_unit_test(test_input_size_limit),
+        cmocka_unit_test(test_regular_file_read_whole),
         cmocka_unit_test(test_csv_reader_edge_cases),
         cmocka_unit_test(test_format_double_round_trip),
         cmocka_unit_test(test_format_double_is_short),
