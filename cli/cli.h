@@ -175,6 +175,12 @@ int prillm_cli_parse_double(const char *text, const char *flag, double lo, doubl
  * says (prillm_set_blas_threads). 0, or EXIT_USAGE after a message if the
  * variable is not a count. */
 int prillm_cli_pin_blas_threads(void);
+/* Stops OpenBLAS's worker threads, idle once it runs on one thread: each
+ * spins about 0.1 CPU s after the library loads before it sleeps, in every
+ * command (a fifth of a 5000 x 500 price call's CPU time), unless
+ * OPENBLAS_NUM_THREADS=1 was set before the start. Only a program's own
+ * start may call it: it assumes no BLAS call is running. */
+void prillm_cli_stop_blas_workers(void);
 
 /* The report of prillm_compete (cmd_compete.c, also for price --owner):
  * format 0 JSON, 1 CSV, 2 table; the exit code for its status (warning on

@@ -1,4 +1,5 @@
 #define _POSIX_C_SOURCE 200809L
+#include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -357,7 +358,23 @@ int prillm_cli_pin_blas_threads(void) {
         prillm_cli_parse_int(env, "PRILLM_BLAS_THREADS (environment)", 1, 1024, &threads) != 0)
         return EXIT_USAGE;
     prillm_set_blas_threads((int)threads);
+    if (threads == 1) prillm_cli_stop_blas_workers();
     return 0;
+}
+
+void prillm_cli_stop_blas_workers(void) {
+    void *self = dlopen(NULL, RTLD_LAZY);
+    if (!self) return;
+    /* OpenBLAS's own (its fork handler's) stop of its workers; absent from
+     * its serial and other BLAS builds, where there is nothing to stop. A
+     * later call with more threads starts them again. */
+    void *found = dlsym(self, "blas_thread_shutdown_");
+    if (found) {
+        int (*stop)(void);
+        memcpy(&stop, &found, sizeof stop); /* POSIX: a function's address, as an object pointer */
+        stop();
+    }
+    dlclose(self);
 }
 
 void prillm_cli_scenario_description(char *buf, size_t size, const char *market, const char *target_id,

@@ -589,6 +589,7 @@ static int finish(int code) {
 int main(int argc, char **argv) {
     if (sweep_init(&argc, &argv)) return EXIT_USAGE;
     openblas_set_num_threads(1);
+    prillm_cli_stop_blas_workers();
     int root = sweep_rank() == 0;
     /* only rank 0 prints warnings, notes and the usage and input errors
      * every rank finds alike (the shared helpers print them): the other

@@ -1529,6 +1529,38 @@ static void test_conflicting_formats(void **state) {
     run_free(&r);
 }
 
+/* OpenBLAS starts its worker threads as it loads, and each spins about 0.1
+ * CPU s before it sleeps: the command stops them once it runs BLAS on one
+ * thread (the default), whatever OPENBLAS_NUM_THREADS says. Watched on a
+ * command blocked reading its standard input (a FIFO held open), which it
+ * reads only after its start: by then it must run one thread. (With one
+ * core OpenBLAS starts no worker: nothing to stop.) */
+static void test_blas_workers_stopped(void **state) {
+    (void)state;
+    REQUIRE_CLI();
+    if (access("/proc/self/task", R_OK) != 0) {
+        print_message("/proc absent: not checked\n");
+        return;
+    }
+    Run r = run("mkfifo in.fifo && "
+                "{ env -u OPENBLAS_NUM_THREADS -u GOTO_NUM_THREADS -u OMP_NUM_THREADS -u PRILLM_BLAS_THREADS "
+                "\"$PRILLM_CLI\" validate - < in.fifo > /dev/null 2>&1 & } && pid=$! && exec 3> in.fifo && "
+                /* blocked in read(0, ...): past main's start; then its threads */
+                "for k in $(seq 400); do case $(cat /proc/$pid/syscall 2>/dev/null) in '0 0x0 '*) break ;; esac; "
+                "sleep 0.05; done; syscall=$(cut -d' ' -f1,2 /proc/$pid/syscall 2>/dev/null); "
+                "threads=$(ls /proc/$pid/task | wc -l); exec 3>&-; wait $pid; "
+                "echo \"waiting in: $syscall; threads: $threads\"");
+    expect_exit(&r, 0, "the watch of prillm validate -");
+    if (strstr(r.out, "waiting in: ;")) {
+        print_message("/proc/PID/syscall unreadable here: not checked\n");
+    } else {
+        if (!strstr(r.out, "waiting in: 0 0x0;")) fail_msg("prillm validate - never waited on its input: %s", r.out);
+        if (!strstr(r.out, "threads: 1\n"))
+            fail_msg("prillm validate -, waiting on its input, still ran OpenBLAS's workers: %s", r.out);
+    }
+    run_free(&r);
+}
+
 /* A full disk (or any output that cannot be written) is never a success:
  * every command that succeeds with its output to a file exits 1 with one
  * message naming the output (with the system's reason where the failing
@@ -1641,6 +1673,7 @@ int main(void) {
         cmocka_unit_test(test_conflicting_formats),
         cmocka_unit_test(test_equilibrium_limited_flows),
         cmocka_unit_test(test_full_disk_exits_1),
+        cmocka_unit_test(test_blas_workers_stopped),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
