@@ -244,6 +244,10 @@ struct PrillmEquilibriumSolver {
      * (prillm__equilibrium_set_keep_outputs: internal callers that read
      * the outputs only after a solve), so f needs no packing */
     int keep_outputs;
+    /* the exact point published before any polish, polished only when it
+     * does not certify (prillm__equilibrium_set_lazy_polish) */
+    int lazy_polish;
+    long lazy_certified; /* exact points that certified unpolished (tests) */
     int no_support; /* tests: f_support always unknown (every pass over f whole) */
     int *swept_start, *swept_prov; /* [n+1], [swept_capacity] F_SUPPORT_SWEPT's rows */
     long swept_capacity;
@@ -1562,6 +1566,12 @@ void prillm__equilibrium_set_keep_outputs(PrillmEquilibriumSolver *s, int on) {
     if (s) s->keep_outputs = on != 0;
 }
 
+void prillm__equilibrium_set_lazy_polish(PrillmEquilibriumSolver *s, int on) {
+    if (s) s->lazy_polish = on != 0;
+}
+
+long prillm__equilibrium_lazy_certified(const PrillmEquilibriumSolver *s) { return s ? s->lazy_certified : 0; }
+
 void prillm__equilibrium_set_support_tracking(PrillmEquilibriumSolver *s, int on) {
     if (!s) return;
     s->no_support = !on;
@@ -2446,17 +2456,20 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
             for (int i = 0; i < n; i++) s->lambda[i] = s->nu[i];
             /* users coupled through a tiny congested provider settle
              * together: a few more passes over the supports (cheap) before
-             * a sweep over every provider */
-            for (int pass = 0; pass < 2; pass++) {
-                int polishes = pass == 0 ? 1 : 3;
+             * a sweep over every provider; with lazy polish the exact
+             * point is tried first, as it is */
+            for (int pass = s->lazy_polish ? 0 : 1; pass < 3; pass++) {
+                int polishes = pass == 0 ? 0 : pass == 1 ? 1 : 3;
+                if (pass > 1 || (pass == 1 && s->lazy_polish)) recompute_loads(s, s->f, s->F);
                 for (int k = 0; k < polishes; k++) polish_support(s);
                 publish(s, info);
                 if (info->status == PRILLM_STATUS_SOLVED) {
+                    s->lazy_certified += pass == 0;
                     s->warm_exact = 1;
                     return;
                 }
-                recompute_loads(s, s->f, s->F);
             }
+            recompute_loads(s, s->f, s->F);
             double change;
             sweep(s, &change, NULL); /* polish each user's split in its own scale, over every provider */
             info->sweeps++;

@@ -472,7 +472,11 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
     cand.price = cand.model_profit = cand.walked_fraction = NAN;
     cand.abstract_price = cand.abstract_profit = cand.check_price = cand.check_profit = cand.check_shortfall = NAN;
     cand.status = PRILLM_STATUS_FAILED;
+    /* the method's solves need only be certified; the scoring below is the
+     * answer, polished as every published one */
+    prillm__equilibrium_set_lazy_polish(solver, 1);
     rc = methods[settings->method](&pb, &cand, err);
+    prillm__equilibrium_set_lazy_polish(solver, 0);
     free(reach); /* read only before the method's first solve */
     pb.costs = pb.reach = NULL;
     result->method_seconds = prillm__now() - t0;
@@ -530,7 +534,9 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
             if (!(kkt <= eq_defaults.tolerance) && result->status == PRILLM_STATUS_SOLVED)
                 result->status = PRILLM_STATUS_INACCURATE;
             if (settings->method == PRILLM_PRICE_EXACT && (report & PRICE_CERTIFY)) {
+                prillm__equilibrium_set_lazy_polish(solver, 1); /* each compared, not published */
                 rc = check_curve(market, solver, result, cand.segment_sets, &replay, err);
+                prillm__equilibrium_set_lazy_polish(solver, 0);
                 /* a curve off by more than the equilibrium's own accuracy is
                  * not a certified optimum */
                 if (!rc && !(result->curve_residual <= 1e-7)) result->status = PRILLM_STATUS_INACCURATE;

@@ -60,6 +60,66 @@ static void test_kkt_on_random_markets(void **state) {
     assert_int_equal(count, 240);
 }
 
+/* Lazy polish (the pricing methods' solves): the exact point is published
+ * before any polish, and polished only when it fails its certificate. On
+ * random markets of every shape, a cold solve and warm re-solves after
+ * moves of one price must certify by the independent check as the
+ * polished solver's do, with the same flows to 1e-9 of the largest demand;
+ * most points must certify unpolished (else the option does nothing), and
+ * the default solver never publishes one unpolished. */
+static void test_lazy_polish_certifies(void **state) {
+    (void)state;
+    static const int sizes_n[] = {1, 3, 8, 20, 50, 120, 400};
+    static const int sizes_m[] = {1, 2, 4, 7, 20, 40, 90};
+    static const TestMarketShape shapes[] = {
+        {0.0, 3.0, 0, 0}, {-3.0, -3.0, 0, 0}, {9.0, 9.0, 0, 0}, {-3.0, 9.0, 0, 0}, {1.0, 2.0, 1, 0}, {1.0, 2.0, 0, 1},
+    };
+    static const double moves[] = {1.0, 0.7, 1.3, 2.0, 0.2};
+    TestRng rng = {77};
+    long solves = 0, lazy = 0;
+    for (int trial = 0; trial < 120; trial++) {
+        int n = sizes_n[test_int(&rng, 0, 6)], m = sizes_m[test_int(&rng, 0, 6)];
+        PrillmMarket *mk = test_market(n, m, 5000 + (uint64_t)trial, &shapes[trial % 6]);
+        if (trial % 2) test_market_affinity(mk, 9000 + (uint64_t)trial, 0.3);
+        PrillmEquilibriumSolver *polished = NULL, *quick = NULL;
+        PrillmError err;
+        assert_int_equal(prillm_equilibrium_setup(&polished, mk, NULL, &err), PRILLM_OK);
+        assert_int_equal(prillm_equilibrium_setup(&quick, mk, NULL, &err), PRILLM_OK);
+        prillm__equilibrium_set_lazy_polish(quick, 1);
+        int target = test_int(&rng, 0, m - 1);
+        double base = mk->price[target];
+        for (size_t k = 0; k < sizeof moves / sizeof moves[0]; k++) {
+            double price = base * moves[k] + (base == 0 ? 0.1 * (double)k : 0.0);
+            PrillmMarket *at = prillm_market_copy(mk, &err);
+            assert_non_null(at);
+            at->price[target] = price;
+            if (k > 0) {
+                assert_int_equal(prillm_equilibrium_update_price(polished, target, price, &err), PRILLM_OK);
+                assert_int_equal(prillm_equilibrium_update_price(quick, target, price, &err), PRILLM_OK);
+            }
+            assert_int_equal(prillm_equilibrium_solve(polished, &err), PRILLM_OK);
+            assert_int_equal(prillm_equilibrium_solve(quick, &err), PRILLM_OK);
+            const PrillmEquilibrium *a = prillm_equilibrium_solution(polished), *b = prillm_equilibrium_solution(quick);
+            if (a->info.status != PRILLM_STATUS_SOLVED || b->info.status != PRILLM_STATUS_SOLVED)
+                fail_msg("trial %d (%d x %d) move %zu: %s polished, %s lazy (kkt %.3g)", trial, n, m, k,
+                         prillm_status_name(a->info.status), prillm_status_name(b->info.status),
+                         b->info.kkt_violation);
+            assert_certified(at, b, 1e-9);
+            double diff = test_max_diff_norm_relative(at, b->flows, a->flows);
+            if (!(diff <= 1e-9)) fail_msg("trial %d (%d x %d) move %zu: flows differ by %.3g", trial, n, m, k, diff);
+            solves++;
+            prillm_market_free(at);
+        }
+        lazy += prillm__equilibrium_lazy_certified(quick);
+        assert_int_equal(prillm__equilibrium_lazy_certified(polished), 0);
+        prillm_equilibrium_cleanup(polished);
+        prillm_equilibrium_cleanup(quick);
+        prillm_market_free(mk);
+    }
+    if (!(lazy * 2 > solves)) fail_msg("only %ld of %ld exact points certified unpolished", lazy, solves);
+    print_message("lazy polish: %ld of %ld exact points certified unpolished\n", lazy, solves);
+}
+
 static void test_single_provider_takes_all(void **state) {
     (void)state;
     for (int seed = 0; seed < 10; seed++) {
@@ -571,6 +631,7 @@ static void test_tiny_demands(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kkt_on_random_markets),
+        cmocka_unit_test(test_lazy_polish_certifies),
         cmocka_unit_test(test_single_provider_takes_all),
         cmocka_unit_test(test_identical_providers_split_evenly),
         cmocka_unit_test(test_unused_provider_gets_nothing),
