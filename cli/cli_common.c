@@ -366,8 +366,11 @@ void prillm_cli_stop_blas_workers(void) {
     void *self = dlopen(NULL, RTLD_LAZY);
     if (!self) return;
     /* OpenBLAS's own (its fork handler's) stop of its workers; absent from
-     * its serial and other BLAS builds, where there is nothing to stop. A
-     * later call with more threads starts them again. */
+     * its serial and other BLAS builds, where there is nothing to stop (its
+     * OpenMP build has it too, and there only frees buffers). A BLAS call
+     * that needs threads starts them again, and so does any later
+     * openblas_set_num_threads, even with 1 (OpenBLAS 0.3.21): the pin
+     * comes before this, and nothing after it sets the count again. */
     void *found = dlsym(self, "blas_thread_shutdown_");
     if (found) {
         int (*stop)(void);

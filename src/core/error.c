@@ -73,6 +73,17 @@ double prillm__now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* PRILLM_HUGE_PAGES=0 in the environment: no advice. An array between 2
+ * and 32 MiB can come from glibc's heap once its mmap threshold has risen,
+ * and the advice then stays on that memory after it is freed; a
+ * long-running process (prillm serve) on a kernel whose THP defrag is
+ * "madvise" may prefer no huge pages to the compaction their faults can
+ * wait for, as databases often do. */
+static int huge_pages_off(void) {
+    const char *value = getenv("PRILLM_HUGE_PAGES");
+    return value && strcmp(value, "0") == 0;
+}
+
 /* Below one huge page an array cannot hold one: no advice. */
 #define HUGE_ADVICE_BYTES ((size_t)2 << 20)
 
@@ -81,7 +92,7 @@ double prillm__now(void) {
  * touch (a hint: where it has none, or THP is off, 4 KiB pages as before). */
 static void *advise_huge(void *p, size_t bytes) {
 #ifdef MADV_HUGEPAGE
-    if (p && bytes >= HUGE_ADVICE_BYTES) {
+    if (p && bytes >= HUGE_ADVICE_BYTES && !huge_pages_off()) {
         size_t page = (size_t)sysconf(_SC_PAGESIZE);
         uintptr_t from = ((uintptr_t)p + page - 1) / page * page, to = ((uintptr_t)p + bytes) / page * page;
         if (to > from) (void)madvise((void *)from, to - from, MADV_HUGEPAGE);

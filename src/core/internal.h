@@ -52,7 +52,8 @@ double prillm__now(void);
  * pages (madvise, where the kernel has them): it is then faulted in 2 MiB
  * at a time instead of 4 KiB, and a 5000 x 500 price call took about
  * 39,000 page faults, a fifth of its time, with every array faulted page
- * by page. Free it with free(). */
+ * by page. PRILLM_HUGE_PAGES=0 in the environment turns the advice off.
+ * Free it with free(). */
 void *prillm__calloc(size_t count, size_t size);
 /* The same without zeroing, for an array written whole before it is read:
  * a large calloc served from memory freed earlier (glibc's heap, after the
@@ -306,9 +307,9 @@ void prillm__equilibrium_set_keep_outputs(PrillmEquilibriumSolver *solver, int o
  * on, the certificate comes first and the polish only when it fails. The
  * answer is certified to the same tolerance either way, its KKT residual
  * typically 1e-12 instead of 1e-14 at 5000 x 500. For the solves a caller
- * only needs certified (a pricing method's samples and the curve's checks:
- * the polish was a fifth of such a solve); a published answer keeps the
- * polish (off, the default). */
+ * only needs certified (the exact pricing method's samples and the curve's
+ * checks: the polish was a fifth of a check's time); a published answer
+ * keeps the polish (off, the default; prillm__price_score_published). */
 void prillm__equilibrium_set_lazy_polish(PrillmEquilibriumSolver *solver, int on);
 /* How many exact points certified unpolished (lazy polish on): tests. */
 long prillm__equilibrium_lazy_certified(const PrillmEquilibriumSolver *solver);

@@ -36,7 +36,9 @@ static unsigned long long known_bytes_left(FILE *stream) {
     struct stat st;
     if (fstat(fileno(stream), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0) return 0;
     long at = ftell(stream);
-    return (unsigned long long)st.st_size - (at > 0 && at <= st.st_size ? (unsigned long long)at : 0);
+    if (at < 0) at = 0; /* unknown (a byte pushed back at the start): the whole file */
+    if (at >= st.st_size) return 0; /* at or past its end */
+    return (unsigned long long)st.st_size - (unsigned long long)at;
 }
 
 PrillmErrorCode prillm__read_stream_limited(FILE *stream, const char *what, const char *io_error, size_t limit,

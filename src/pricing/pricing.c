@@ -91,6 +91,13 @@ PrillmErrorCode prillm__price_score_from(PrillmEquilibriumSolver *solver, int s,
     return score_seeded(solver, s, p, active, NULL, NULL, flow, kkt, err);
 }
 
+PrillmErrorCode prillm__price_score_published(PrillmEquilibriumSolver *solver, int s, double p,
+                                              const unsigned char *active, double *flow, double *kkt,
+                                              PrillmError *err) {
+    prillm__equilibrium_set_lazy_polish(solver, 0); /* whatever the method's solves were */
+    return score_seeded(solver, s, p, active, NULL, NULL, flow, kkt, err);
+}
+
 PrillmErrorCode prillm__price_score_rows(PrillmEquilibriumSolver *solver, int s, double p, const int *start,
                                          const int *prov, double *flow, double *kkt, PrillmError *err) {
     return score_seeded(solver, s, p, NULL, start, prov, flow, kkt, err);
@@ -472,9 +479,11 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
     cand.price = cand.model_profit = cand.walked_fraction = NAN;
     cand.abstract_price = cand.abstract_profit = cand.check_price = cand.check_profit = cand.check_shortfall = NAN;
     cand.status = PRILLM_STATUS_FAILED;
-    /* the method's solves need only be certified; the scoring below is the
-     * answer, polished as every published one */
-    prillm__equilibrium_set_lazy_polish(solver, 1);
+    /* the exact method's samples only bound the profit and start the walk:
+     * they need only be certified (lazy polish). The other methods' solves
+     * choose their price, and da's check publishes its profits: polished,
+     * as the scoring below always is */
+    prillm__equilibrium_set_lazy_polish(solver, settings->method == PRILLM_PRICE_EXACT);
     rc = methods[settings->method](&pb, &cand, err);
     prillm__equilibrium_set_lazy_polish(solver, 0);
     free(reach); /* read only before the method's first solve */
@@ -520,7 +529,7 @@ static PrillmErrorCode price_impl(const PrillmMarket *market, int target, const 
         if (!seed && settings->method == PRILLM_PRICE_EXACT && result->n_breakpoints > 0) {
             if (!replay_init(&replay, result)) seed_by_replay(solver, market, result, &replay, cand.price);
         }
-        rc = prillm__price_score_from(solver, target, cand.price, seed, &flow, &kkt, err);
+        rc = prillm__price_score_published(solver, target, cand.price, seed, &flow, &kkt, err);
         if (!rc) {
             result->equilibrium_solves++;
             result->price = cand.price;

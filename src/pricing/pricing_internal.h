@@ -82,6 +82,12 @@ PrillmErrorCode prillm__price_score(PrillmEquilibriumSolver *solver, int s, doub
  * flags; NULL: from the last solve), e.g. the walk's set at p. */
 PrillmErrorCode prillm__price_score_from(PrillmEquilibriumSolver *solver, int s, double p, const unsigned char *active,
                                          double *flow, double *kkt, PrillmError *err);
+/* prillm__price_score_from for an answer that is published (a pricing
+ * call's final scoring): with the solver's lazy polish off whatever the
+ * method left it at, so its point is polished before it is certified. */
+PrillmErrorCode prillm__price_score_published(PrillmEquilibriumSolver *solver, int s, double p,
+                                              const unsigned char *active, double *flow, double *kkt,
+                                              PrillmError *err);
 /* The same from a set given by rows (user i's providers prov[start[i] ..
  * start[i+1]), ascending): see prillm__equilibrium_seed_rows. */
 PrillmErrorCode prillm__price_score_rows(PrillmEquilibriumSolver *solver, int s, double p, const int *start,

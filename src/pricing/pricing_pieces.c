@@ -1153,7 +1153,6 @@ static PrillmErrorCode equilibrium_start(Homotopy *h, double p, long *solves, Pr
     PrillmErrorCode rc = PRILLM_OK;
     if (!h->eq && !(rc = prillm_equilibrium_setup(&h->eq, h->mk, NULL, err))) {
         prillm__equilibrium_set_keep_outputs(h->eq, 1);
-        prillm__equilibrium_set_lazy_polish(h->eq, 1); /* only certified: see internal.h */
         h->solver_price = NAN;
     }
     double flow;
@@ -1923,7 +1922,6 @@ static PrillmErrorCode price_exact_pruned(Homotopy *h, const PrillmPriceProblem 
     PrillmEquilibriumSolver *solver = h->eq;
     PrillmErrorCode rc = solver ? PRILLM_OK : prillm_equilibrium_setup(&solver, mk, NULL, err);
     if (!rc) prillm__equilibrium_set_keep_outputs(solver, 1);
-    if (!rc) prillm__equilibrium_set_lazy_polish(solver, 1); /* only certified: see internal.h */
     int located = 0, placed = 0, missed = 0;
     if (!rc) rc = sample_range(h, pb, solver, sp, &located, &placed, &missed, err);
     /* the walks start warm from the bounding solves */
@@ -2172,7 +2170,6 @@ PrillmErrorCode prillm__price_exact_range(const PrillmMarket *market, int target
         PrillmErrorCode rc = prillm__equilibrium_setup_from(&copy, solved, err);
         if (rc) return rc;
         prillm__equilibrium_set_keep_outputs(copy, 1);
-        prillm__equilibrium_set_lazy_polish(copy, 1); /* only certified: see internal.h */
     }
     PrillmErrorCode rc = range_from(market, target, lo, hi, margins, settings, deadline, copy, out, err);
     prillm_equilibrium_cleanup(copy);

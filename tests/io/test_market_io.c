@@ -1520,6 +1520,18 @@ static void test_regular_file_read_whole(void **state) {
         fclose(f);
         free(bytes);
     }
+    /* a stream past the end of its file: nothing left, under any limit */
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    fputs("0123456789\n", f);
+    assert_int_equal(fseek(f, 100, SEEK_SET), 0);
+    char *text = NULL;
+    size_t length = 1;
+    PrillmError err;
+    assert_int_equal(prillm__read_stream_limited(f, "the test file", NULL, 5, &text, &length, &err), PRILLM_OK);
+    assert_int_equal(length, 0);
+    free(text);
+    fclose(f);
     /* the allocations */
     size_t big = ((size_t)5 << 20) + 3;
     unsigned char *zeros = prillm__calloc(big, 1);
@@ -1543,6 +1555,61 @@ static void test_regular_file_read_whole(void **state) {
     assert_non_null(kept);
     assert_null(prillm__realloc_array(kept, SIZE_MAX / 2, 3)); /* kept is left as it was */
     free(kept);
+}
+
+/* The VmFlags of the mapping holding address p in /proc/self/smaps ("" if
+ * not found). */
+static void mapping_flags(const void *p, char *flags, size_t size) {
+    flags[0] = '\0';
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f) return;
+    char line[512];
+    int inside = 0;
+    uintptr_t at = (uintptr_t)p;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+            inside = at >= lo && at < hi;
+        } else if (inside && strncmp(line, "VmFlags:", 8) == 0) {
+            snprintf(flags, size, "%s", line + 8);
+            break;
+        }
+    }
+    fclose(f);
+}
+
+/* Arrays of 2 MiB and more are asked for in huge pages (the "hg" flag of
+ * their mapping), and none with PRILLM_HUGE_PAGES=0. Checked on arrays of
+ * 40 MiB, above glibc's largest mmap threshold (32 MiB), so each is a
+ * fresh mapping of its own: a smaller one can come from heap memory that
+ * an earlier array's advice still covers. Where the kernel has no
+ * transparent huge pages the flag cannot be set: said, not failed. */
+static void test_large_arrays_advised(void **state) {
+    (void)state;
+    FILE *thp = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    char mode[128] = "";
+    if (thp) {
+        if (!fgets(mode, sizeof mode, thp)) mode[0] = '\0';
+        fclose(thp);
+    }
+    if (!strstr(mode, "[madvise]") && !strstr(mode, "[always]")) {
+        print_message("transparent huge pages off or absent here (%s): not checked\n", mode);
+        return;
+    }
+    char flags[512];
+    size_t big = (size_t)40 << 20;
+    unsigned char *a = prillm__malloc_array(big, 1);
+    assert_non_null(a);
+    mapping_flags(a + big / 2, flags, sizeof flags);
+    if (!strstr(flags, " hg")) fail_msg("a 40 MiB array's mapping has flags%s without hg", flags);
+    free(a);
+    assert_int_equal(setenv("PRILLM_HUGE_PAGES", "0", 1), 0);
+    a = prillm__calloc(big, 1);
+    assert_non_null(a);
+    mapping_flags(a + big / 2, flags, sizeof flags);
+    if (strstr(flags, " hg")) fail_msg("PRILLM_HUGE_PAGES=0, yet a 40 MiB array was advised: %s", flags);
+    free(a);
+    assert_int_equal(unsetenv("PRILLM_HUGE_PAGES"), 0);
 }
 
 /* The CSV reader: the same limit, after decompression (a gzip bomb), and a
@@ -1831,6 +1898,7 @@ int main(void) {
         cmocka_unit_test(test_nesting_limit_is_named),
         cmocka_unit_test(test_input_size_limit),
         cmocka_unit_test(test_regular_file_read_whole),
+        cmocka_unit_test(test_large_arrays_advised),
         cmocka_unit_test(test_csv_reader_edge_cases),
         cmocka_unit_test(test_format_double_round_trip),
         cmocka_unit_test(test_format_double_is_short),

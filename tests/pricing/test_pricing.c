@@ -203,6 +203,48 @@ static void test_warm_solver_at_other_prices(void **state) {
     prillm_market_free(mk);
 }
 
+/* A pricing call's final scoring is published: prillm__price_score_published
+ * polishes its point even on a solver the exact method left in lazy polish
+ * (where most points certify unpolished, as the samples' do), on random
+ * markets of several sizes; its flow is the lazy solve's to 1e-9 of the
+ * demand. */
+static void test_published_scoring_is_polished(void **state) {
+    (void)state;
+    long lazy_points = 0, tries = 0;
+    for (int trial = 0; trial < 24; trial++) {
+        PrillmError err;
+        PrillmMarket *mk = prillm_market_random(5 + 13 * (trial % 6), 3 + 4 * (trial % 5), 7100 + (uint64_t)trial,
+                                                &err);
+        assert_non_null(mk);
+        int s = trial % mk->n_providers;
+        double total = 0;
+        for (int i = 0; i < mk->n_users; i++) total += mk->demand[i];
+        PrillmEquilibriumSolver *solver = NULL;
+        assert_int_equal(prillm_equilibrium_setup(&solver, mk, NULL, &err), PRILLM_OK);
+        assert_int_equal(prillm_equilibrium_solve(solver, &err), PRILLM_OK);
+        prillm__equilibrium_set_lazy_polish(solver, 1);
+        double lazy_flow = NAN, flow = NAN, kkt = NAN;
+        long before = prillm__equilibrium_lazy_certified(solver);
+        assert_int_equal(prillm__price_score_from(solver, s, 0.8 * mk->price[s], NULL, &lazy_flow, NULL, &err),
+                         PRILLM_OK);
+        lazy_points += prillm__equilibrium_lazy_certified(solver) - before;
+        tries++;
+        /* back to the lazy solve's price from elsewhere, published */
+        assert_int_equal(prillm__price_score_from(solver, s, 1.3 * mk->price[s], NULL, &flow, NULL, &err), PRILLM_OK);
+        before = prillm__equilibrium_lazy_certified(solver);
+        assert_int_equal(prillm__price_score_published(solver, s, 0.8 * mk->price[s], NULL, &flow, &kkt, &err),
+                         PRILLM_OK);
+        if (prillm__equilibrium_lazy_certified(solver) != before)
+            fail_msg("trial %d: the published scoring certified an unpolished point", trial);
+        assert_true(kkt <= 1e-9);
+        if (!(fabs(flow - lazy_flow) <= 1e-9 * total))
+            fail_msg("trial %d: published flow %.17g, lazy %.17g", trial, flow, lazy_flow);
+        prillm_equilibrium_cleanup(solver);
+        prillm_market_free(mk);
+    }
+    if (!(2 * lazy_points > tries)) fail_msg("only %ld of %ld lazy solves certified unpolished", lazy_points, tries);
+}
+
 /* The default walks the whole curve up to 50 app x model pairs and prunes
  * above (measured faster from about 36 pairs: bench_exact_scale
  * --threshold-only); a pruned curve's flow is NaN in its gaps and outside
@@ -1600,6 +1642,7 @@ int main(void) {
         cmocka_unit_test(test_warning_cases),
         cmocka_unit_test(test_current_price_every_method),
         cmocka_unit_test(test_warm_solver_at_other_prices),
+        cmocka_unit_test(test_published_scoring_is_polished),
         cmocka_unit_test(test_prune_threshold_and_gaps),
         cmocka_unit_test(test_pruned_equals_full_walk),
         cmocka_unit_test(test_range_prunes_like_price),
