@@ -2458,9 +2458,10 @@ static void solve_exact(PrillmEquilibriumSolver *s, PrillmEquilibriumInfo *info,
              * together: a few more passes over the supports (cheap) before
              * a sweep over every provider; with lazy polish the exact
              * point is tried first, as it is */
-            for (int pass = s->lazy_polish ? 0 : 1; pass < 3; pass++) {
+            int first = s->lazy_polish ? 0 : 1; /* pass 0: no polish */
+            for (int pass = first; pass < 3; pass++) {
                 int polishes = pass == 0 ? 0 : pass == 1 ? 1 : 3;
-                if (pass > 1 || (pass == 1 && s->lazy_polish)) recompute_loads(s, s->f, s->F);
+                if (pass > first) recompute_loads(s, s->f, s->F); /* after a failed certificate */
                 for (int k = 0; k < polishes; k++) polish_support(s);
                 publish(s, info);
                 if (info->status == PRILLM_STATUS_SOLVED) {
